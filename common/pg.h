@@ -1,0 +1,44 @@
+/*
+ * pg.h: small libpq helpers shared by gateway/ and commerce/: parameterized statements with
+ * logged errors, and the helper that runs a function inside one transaction with
+ * app.tenant_id set (set_config(..., true)), so row-level security stands behind every query.
+ * No SQL here is ever built from outside data.
+ */
+#ifndef CCGW_PG_H
+#define CCGW_PG_H
+
+#include <libpq-fe.h>
+
+#define PG_WUR __attribute__((warn_unused_result))
+
+/* Error codes (negative). */
+#define PG_ERR_UNAVAILABLE (-1) /* the connection is gone: answer 503, the platform retries */
+#define PG_ERR_QUERY (-2)       /* a statement failed; the transaction was rolled back */
+#define PG_ERR_RETRY (-3)       /* serialization failure or deadlock after all retries */
+#define PG_ERR_ABORT (-4)       /* the callback asked for a rollback (its own error) */
+
+/*
+ * Runs fn(conn, arg) inside BEGIN ... COMMIT with app.tenant_id set to tenant_id for this
+ * transaction only; tenant_id may be NULL for none. fn returns 0 to commit or a negative
+ * value to roll back (that value is returned). A serialization failure or deadlock (in fn's
+ * statements or at COMMIT) runs fn again, up to 3 times, so fn must be safe to repeat.
+ * Returns 0, fn's error, or a PG_ERR_*.
+ */
+typedef int (*pg_tx_fn)(PGconn *conn, void *arg);
+int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg) PG_WUR;
+
+/* Runs a parameterized statement (text parameters, NULL entries are SQL NULL); returns the
+ * result when its status is COMMAND_OK or TUPLES_OK, else logs the error, remembers its
+ * SQLSTATE and returns NULL. The caller PQclear()s the result. */
+PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params) PG_WUR;
+/* The same for statements whose result is not needed: 0, or -1 on error. */
+int pg_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params) PG_WUR;
+/* The SQLSTATE of this thread's last failed pg_exec/pg_cmd ("" when none). */
+const char *pg_last_sqlstate(void);
+/* 1 when the connection is healthy (CONNECTION_OK). */
+int pg_conn_ok(PGconn *conn);
+
+/* Value of row r, column c, or NULL when SQL NULL. Borrowed from res. */
+const char *pg_value(const PGresult *res, int r, int c);
+
+#endif

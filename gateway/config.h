@@ -1,0 +1,62 @@
+/*
+ * config.h: the gateway's configuration, from one declarative table of keys (name, type,
+ * default, bounds, secret or not). Sources, later ones winning: built-in defaults, the INI
+ * file (--config FILE, else config/ccgw.ini when present), the embedded cluster's .ccgw/env
+ * values, then CCGW_* environment variables.
+ */
+#ifndef CCGW_CONFIG_H
+#define CCGW_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+	char *database_url;    /* CCGW_DATABASE_URL: the application role */
+	char *migrate_url;     /* CCGW_MIGRATE_URL: the owner role */
+	char *app_role;        /* CCGW_APP_ROLE */
+	char *listen;          /* CCGW_LISTEN host:port */
+	char *public_url;      /* CCGW_PUBLIC_URL */
+	char *whatsapp_api_base;
+	char *whatsapp_api_version;
+	char *telegram_api_base;
+	char *log_level;
+	char *secret_key;      /* CCGW_SECRET_KEY: 64 hex characters (AES-256 key) */
+	long max_body;         /* CCGW_MAX_BODY bytes */
+	long read_timeout;     /* CCGW_READ_TIMEOUT seconds to receive a whole request */
+	long workers;          /* CCGW_WORKERS: worker threads (each owns a DB connection) */
+	long db_pool_size;     /* CCGW_DB_POOL_SIZE */
+	long dispatch_workers; /* CCGW_DISPATCH_WORKERS */
+	long dispatch_max_attempts;
+	long dispatch_lease;   /* seconds a claimed outbox row stays claimed */
+	long whatsapp_rate;    /* messages per second per phone number */
+	long whatsapp_recipient_rate; /* per recipient per second (burst 1) */
+	long telegram_rate;    /* per bot per second */
+	long telegram_chat_rate;      /* per chat per second */
+	long whatsapp_mark_read;      /* 1: mark inbound messages read when replying */
+	long shutdown_grace;   /* seconds to finish in-flight requests on SIGTERM */
+};
+
+enum config_type { CONFIG_STRING, CONFIG_LONG };
+
+struct config_key {
+	const char *name;     /* INI key in [ccgw] and, upper-cased with CCGW_, the env variable */
+	enum config_type type;
+	const char *def;      /* default as text; NULL = unset */
+	long min, max;        /* bounds for CONFIG_LONG */
+	int secret;           /* never printed or logged */
+	size_t offset;        /* into struct config */
+	const char *help;
+};
+
+/* The table of keys, terminated by a NULL name. */
+extern const struct config_key config_keys[];
+
+/* Loads configuration. path may be NULL (then config/ccgw.ini if it exists). Returns 0, or -1
+ * with a message a person can act on in err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void config_clear(struct config *cfg);
+
+/* The checkout's state folder (.ccgw under the current directory or CCGW_HOME). */
+const char *config_state_dir(void);
+
+#endif
