@@ -4,7 +4,6 @@
 -- application role is named by the psql-style variable app_role substituted by `ccgw migrate`
 -- (see gateway/migrate.c: the literal :"app_role" below becomes the quoted role name).
 
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
 -- The tenant of the current transaction, or NULL when none is set. Every policy uses this.
 CREATE FUNCTION app_tenant_id() RETURNS uuid

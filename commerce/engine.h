@@ -1,0 +1,41 @@
+/*
+ * engine.h: the conversation engine. Takes one normalized inbound message (message.h) and, in
+ * the caller's transaction (app.tenant_id set, see common/pg.h), records it, moves the
+ * conversation's state machine, writes cart / order / event rows and writes the replies as
+ * outbox rows. It knows no platform's JSON and sends nothing itself.
+ */
+#ifndef CCGW_ENGINE_H
+#define CCGW_ENGINE_H
+
+#include <libpq-fe.h>
+
+#include "message.h"
+
+struct nlp;
+struct engine;
+
+#define ENGINE_DUPLICATE 1 /* the platform message id was seen before: no effect at all */
+
+/* What one handled message did, for the caller's logs, metrics and the console. */
+struct engine_result {
+	char conversation_id[MSG_UUID_LEN];
+	int replies;                       /* outbox rows written for the shopper */
+	char order_id[MSG_UUID_LEN];       /* set when this message placed an order */
+	long order_number;
+};
+
+/* Borrows nlp (read-only, shared across threads) for the engine's life. NULL on OOM. */
+struct engine *engine_new(const struct nlp *nlp) __attribute__((warn_unused_result));
+void engine_free(struct engine *e);
+
+/*
+ * Handles m inside the caller's open transaction on conn (use pg_tx_run; m->tenant_id is the
+ * transaction's tenant). Returns 0 when handled (commit), ENGINE_DUPLICATE when m->message_id
+ * was already recorded for this channel (commit or roll back: nothing was written), or a
+ * negative value on a database error (roll back; the caller answers 503 so the platform
+ * retries). Safe to call from many threads at once with different connections.
+ */
+int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
+		  struct engine_result *res) __attribute__((warn_unused_result));
+
+#endif
