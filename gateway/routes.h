@@ -1,0 +1,14 @@
+/*
+ * routes.h: the handlers listed in routes.c, grouped by the file that defines them.
+ */
+#ifndef CCGW_ROUTES_H
+#define CCGW_ROUTES_H
+
+#include "http.h"
+
+/* ops.c: health, readiness, metrics */
+void ops_healthz(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);
+void ops_readyz(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);
+void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);
+
+#endif
