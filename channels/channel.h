@@ -21,6 +21,9 @@ struct channel_request {
 	char *body; /* NUL-terminated JSON */
 	/* true when a platform message id from this request's answer identifies the reply */
 	int primary;
+	/* true when a failure of this request must not fail the reply (WhatsApp mark-as-read):
+	 * the dispatcher logs it and goes on */
+	int best_effort;
 };
 
 /* What the dispatcher knows of the channel a row goes out on. Borrowed for the call. */
@@ -32,7 +35,22 @@ struct channel_target {
 				     bot_token, ... as registered through the admin API */
 	const char *recipient;    /* wa_id, Telegram chat id, web session */
 	const char *reply_to;     /* platform id of the inbound message answered, may be NULL */
+	/* Seconds since the shopper's last inbound message (conversations.last_inbound_at), or
+	 * -1 when unknown (no conversation, seller notifications). WhatsApp only sends
+	 * free-form messages within 24 hours of it. */
+	long window_age;
+	const char *event_type;   /* outbox.event_type: set for status updates and notifications
+				     (e.g. "order.status_changed"), NULL for conversational replies */
+	int mark_read;            /* WhatsApp: also mark reply_to as read (CCGW_WHATSAPP_MARK_READ) */
 };
+
+/*
+ * render's return value when the reply must not be sent at all and never will be (WhatsApp:
+ * outside the 24-hour customer-service window with no template configured). The dispatcher
+ * records the outbox row as 'undeliverable' with err as last_error, records an event, and
+ * does not retry. Any other negative value is a rendering failure.
+ */
+#define CHANNEL_ERR_UNDELIVERABLE (-2)
 
 enum channel_verdict {
 	CHANNEL_SENT = 0,        /* accepted; platform_message_id may be set */
