@@ -33,6 +33,8 @@ struct http_request {
 	const struct http_header *headers;
 	size_t nheaders;
 	const char *route;               /* the matched pattern, for metrics */
+	const char *const *query_args;   /* the query's "name=value" pieces, as received */
+	size_t nquery_args;
 };
 
 struct http_response {
