@@ -126,7 +126,7 @@ struct ini_state {
 	int failed;
 };
 
-static int ini_handler(void *user, const char *section, const char *name, const char *value)
+static int config_ini_line(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_state *st = user;
 	const struct config_key *k;
@@ -219,7 +219,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		st.path = path;
 		st.err = err;
 		st.errlen = errlen;
-		r = ini_parse(path, ini_handler, &st);
+		r = ini_parse(path, config_ini_line, &st);
 		if (st.failed)
 			return -1;
 		if (r < 0) {

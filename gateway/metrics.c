@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #define METRICS_MAX_SERIES 256

@@ -1,0 +1,739 @@
+/*
+ * server.c: `ccgw serve`. One libwebsockets event loop reads whole requests (bounded by the
+ * body limit and the read timeout) and writes answers; a fixed set of worker threads runs the
+ * route handlers, each with a database connection borrowed from the pool, so the loop never
+ * waits on PostgreSQL. Finished jobs come back through a locked list and lws_cancel_service().
+ */
+#include "server.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "cli.h"
+#include "db.h"
+#include "dispatch.h"
+#include "engine.h"
+#include "log.h"
+#include "metrics.h"
+#include "nlp.h"
+#include "secrets.h"
+#include "util.h"
+
+#define SERVER_CHUNK 16384
+#define SERVER_MAX_HEADER 8192
+#define SERVER_DB_WAIT_MS 5000
+
+/* One request from its headers to its last byte written. */
+struct job {
+	struct lws *wsi;      /* NULL once the connection closed */
+	int in_worker;        /* queued for or running in a worker */
+	int orphan;           /* the connection closed while in a worker: the worker frees it */
+	int done;             /* the response is ready to write */
+	int too_large;
+	struct http_request req;
+	const struct http_route *route;
+	struct http_response resp;
+	char method[12];
+	char *path;
+	struct sbuf body;
+	struct http_header *headers;
+	size_t nheaders;
+	char **qargs;
+	size_t nqargs;
+	char param_buf[HTTP_MAX_PARAMS][256];
+	int64_t start_us;
+	int headers_sent;
+	size_t body_off;
+	struct job *next;     /* work queue / ready list */
+};
+
+struct pss {
+	struct job *job;
+};
+
+static struct server srv_state;
+static struct lws_context *lws_ctx;
+static volatile sig_atomic_t stop_requested;
+
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
+static struct job *work_head, *work_tail;
+static struct job *ready_head;
+static int jobs_alive;
+static int workers_quit;
+
+static void job_free(struct job *j)
+{
+	size_t i;
+
+	if (!j)
+		return;
+	free(j->path);
+	sbuf_free(&j->body);
+	for (i = 0; i < j->nheaders; i++) {
+		free(j->headers[i].name);
+		free(j->headers[i].value);
+	}
+	free(j->headers);
+	for (i = 0; i < j->nqargs; i++)
+		free(j->qargs[i]);
+	free(j->qargs);
+	http_response_clear(&j->resp);
+	free(j);
+}
+
+/* ---- route matching -------------------------------------------------------------------- */
+
+/* Matches path against pattern ("/a/{x}/b"); fills params (pointers into a copy owned by the
+ * job). Returns 1 on a match. */
+static int route_match(const char *pattern, const char *path, struct job *j)
+{
+	const char *p = pattern, *s = path;
+	size_t n = 0;
+
+	j->req.nparams = 0;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *pe = strchr(p, '}');
+			const char *se = strchr(s, '/');
+			size_t len = se ? (size_t)(se - s) : strlen(s);
+			char *copy;
+
+			if (!pe || len == 0 || n >= HTTP_MAX_PARAMS)
+				return 0;
+			if (len >= sizeof(j->param_buf[0]))
+				return 0;
+			copy = j->param_buf[n];
+			memcpy(copy, s, len);
+			copy[len] = '\0';
+			j->req.params[n++] = copy;
+			p = pe + 1;
+			s += len;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	/* a trailing slash on the request is tolerated */
+	if (*p == '\0' && (*s == '\0' || (s[0] == '/' && s[1] == '\0'))) {
+		j->req.nparams = n;
+		return 1;
+	}
+	return 0;
+}
+
+/* Finds the route; sets *path_known when some route has this path with another method. */
+static const struct http_route *route_find(struct job *j, int *path_known)
+{
+	const struct http_route *r;
+
+	*path_known = 0;
+	for (r = server_routes; r->pattern; r++) {
+		if (!route_match(r->pattern, j->path, j))
+			continue;
+		if (strcmp(r->method, "*") == 0 || strcmp(r->method, j->method) == 0)
+			return r;
+		*path_known = 1;
+	}
+	return NULL;
+}
+
+/* ---- workers ---------------------------------------------------------------------------- */
+
+static void job_finish_locked(struct job *j)
+{
+	j->in_worker = 0;
+	if (j->orphan) {
+		jobs_alive--;
+		job_free(j);
+		return;
+	}
+	j->done = 1;
+	j->next = ready_head;
+	ready_head = j;
+}
+
+static void *worker_main(void *arg)
+{
+	struct job *j;
+	struct http_ctx ctx;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&jobs_lock);
+		while (!work_head && !workers_quit)
+			pthread_cond_wait(&jobs_cond, &jobs_lock);
+		if (!work_head && workers_quit) {
+			pthread_mutex_unlock(&jobs_lock);
+			break;
+		}
+		j = work_head;
+		work_head = j->next;
+		if (!work_head)
+			work_tail = NULL;
+		j->next = NULL;
+		pthread_mutex_unlock(&jobs_lock);
+
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.srv = &srv_state;
+		if (j->route->needs_db)
+			ctx.conn = db_pool_acquire(srv_state.pool, SERVER_DB_WAIT_MS);
+		if (j->route->needs_db && !ctx.conn)
+			http_response_error(&j->resp, 503, "database_unavailable",
+					    "the database is not answering; try again shortly");
+		else
+			j->route->fn(&ctx, &j->req, &j->resp);
+		if (ctx.conn)
+			db_pool_release(srv_state.pool, ctx.conn);
+		if (j->resp.status == 0)
+			http_response_error(&j->resp, 500, "internal", "the request could not be answered");
+
+		pthread_mutex_lock(&jobs_lock);
+		job_finish_locked(j);
+		pthread_mutex_unlock(&jobs_lock);
+		if (lws_ctx)
+			lws_cancel_service(lws_ctx);
+	}
+	return NULL;
+}
+
+/* Answers from the loop itself (no handler): marks the job ready and asks to write. */
+static void job_answer_now(struct job *j)
+{
+	j->done = 1;
+	if (j->wsi)
+		lws_callback_on_writable(j->wsi);
+}
+
+static void job_submit(struct job *j)
+{
+	int path_known = 0;
+
+	j->req.method = j->method;
+	j->req.path = j->path;
+	j->req.body = j->body.data ? j->body.data : "";
+	j->req.body_len = j->body.len;
+	j->req.headers = j->headers;
+	j->req.nheaders = j->nheaders;
+	j->req.query_args = (const char *const *)j->qargs;
+	j->req.nquery_args = j->nqargs;
+	if (j->too_large) {
+		http_response_error(&j->resp, 413, "payload_too_large",
+				    "the request body is larger than %ld bytes", srv_state.cfg->max_body);
+		job_answer_now(j);
+		return;
+	}
+	if (srv_state.stopping) {
+		http_response_error(&j->resp, 503, "shutting_down", "the gateway is shutting down");
+		http_response_header(&j->resp, "Retry-After", "5");
+		job_answer_now(j);
+		return;
+	}
+	j->route = route_find(j, &path_known);
+	if (!j->route) {
+		if (path_known)
+			http_response_error(&j->resp, 405, "method_not_allowed",
+					    "%s is not allowed on %s", j->method, j->path);
+		else
+			http_response_error(&j->resp, 404, "not_found", "no route for %s %s",
+					    j->method, j->path);
+		job_answer_now(j);
+		return;
+	}
+	j->req.route = j->route->pattern;
+	pthread_mutex_lock(&jobs_lock);
+	j->in_worker = 1;
+	if (work_tail)
+		work_tail->next = j;
+	else
+		work_head = j;
+	work_tail = j;
+	pthread_cond_signal(&jobs_cond);
+	pthread_mutex_unlock(&jobs_lock);
+}
+
+/* ---- reading a request ------------------------------------------------------------------ */
+
+static int header_add(struct job *j, const char *name, const char *value)
+{
+	struct http_header *grown = realloc(j->headers, (j->nheaders + 1) * sizeof(*grown));
+	size_t i;
+
+	if (!grown)
+		return -1;
+	j->headers = grown;
+	grown[j->nheaders].name = strdup(name);
+	grown[j->nheaders].value = strdup(value);
+	if (!grown[j->nheaders].name || !grown[j->nheaders].value) {
+		free(grown[j->nheaders].name);
+		free(grown[j->nheaders].value);
+		return -1;
+	}
+	for (i = 0; grown[j->nheaders].name[i]; i++)
+		if (grown[j->nheaders].name[i] >= 'A' && grown[j->nheaders].name[i] <= 'Z')
+			grown[j->nheaders].name[i] = (char)(grown[j->nheaders].name[i] + 32);
+	j->nheaders++;
+	return 0;
+}
+
+/* Headers lws knows by index, plus the custom ones our routes read. */
+static const char *const custom_headers[] = {
+	"x-hub-signature-256:", "x-telegram-bot-api-secret-token:", "idempotency-key:",
+	"x-request-id:", "x-forwarded-for:", NULL,
+};
+
+static void headers_collect(struct lws *wsi, struct job *j)
+{
+	char buf[SERVER_MAX_HEADER], name[128];
+	int t, len;
+	size_t i;
+
+	for (t = 0; t < WSI_TOKEN_COUNT; t++) {
+		const unsigned char *tn;
+		size_t nlen;
+
+		if (t == WSI_TOKEN_GET_URI || t == WSI_TOKEN_POST_URI || t == WSI_TOKEN_OPTIONS_URI ||
+		    t == WSI_TOKEN_PUT_URI || t == WSI_TOKEN_PATCH_URI || t == WSI_TOKEN_DELETE_URI ||
+		    t == WSI_TOKEN_HEAD_URI || t == WSI_TOKEN_HTTP_URI_ARGS)
+			continue;
+		len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+		if (len <= 0 || len >= (int)sizeof(buf))
+			continue;
+		tn = lws_token_to_string((enum lws_token_indexes)t);
+		if (!tn)
+			continue;
+		if (lws_hdr_copy(wsi, buf, sizeof(buf), (enum lws_token_indexes)t) < 0)
+			continue;
+		nlen = strlen((const char *)tn);
+		if (nlen == 0 || nlen >= sizeof(name))
+			continue;
+		memcpy(name, tn, nlen + 1);
+		if (name[nlen - 1] == ':')
+			name[nlen - 1] = '\0';
+		if (name[0] == ':' || name[0] == '\0')
+			continue;
+		if (header_add(j, name, buf) < 0)
+			return;
+	}
+	for (i = 0; custom_headers[i]; i++) {
+		int nl = (int)strlen(custom_headers[i]);
+
+		len = lws_hdr_custom_length(wsi, custom_headers[i], nl);
+		if (len < 0 || len >= (int)sizeof(buf))
+			continue;
+		if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), custom_headers[i], nl) < 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", nl - 1, custom_headers[i]);
+		if (header_add(j, name, buf) < 0)
+			return;
+	}
+}
+
+static void query_collect(struct lws *wsi, struct job *j)
+{
+	char buf[SERVER_MAX_HEADER];
+	int n, len;
+
+	for (n = 0; n < 64; n++) {
+		char **grown;
+
+		len = lws_hdr_copy_fragment(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_URI_ARGS, n);
+		if (len < 0)
+			break;
+		grown = realloc(j->qargs, (j->nqargs + 1) * sizeof(*grown));
+		if (!grown)
+			break;
+		j->qargs = grown;
+		j->qargs[j->nqargs] = strdup(buf);
+		if (!j->qargs[j->nqargs])
+			break;
+		j->nqargs++;
+	}
+	j->req.query = "";
+}
+
+static const char *const method_names[] = { "GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE",
+					    "CONNECT", "HEAD" };
+
+static struct job *job_start(struct lws *wsi, const char *in)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	char *uri = NULL;
+	int urilen = 0, m;
+
+	if (!j)
+		return NULL;
+	m = lws_http_get_uri_and_method(wsi, &uri, &urilen);
+	snprintf(j->method, sizeof(j->method), "%s",
+		 m >= 0 && (size_t)m < sizeof(method_names) / sizeof(method_names[0]) ?
+			 method_names[m] : "UNKNOWN");
+	j->path = strdup(in ? in : "/");
+	if (!j->path) {
+		free(j);
+		return NULL;
+	}
+	sbuf_init(&j->body);
+	j->wsi = wsi;
+	j->start_us = util_now_us();
+	headers_collect(wsi, j);
+	query_collect(wsi, j);
+	return j;
+}
+
+/* ---- writing the answer ----------------------------------------------------------------- */
+
+static int job_write(struct lws *wsi, struct job *j)
+{
+	unsigned char buf[LWS_PRE + SERVER_CHUNK];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	size_t i, n;
+	int final;
+
+	if (!j->headers_sent) {
+		const char *ct = j->resp.content_type ? j->resp.content_type : "application/json";
+
+		if (lws_add_http_common_headers(wsi, (unsigned int)j->resp.status, ct,
+						(lws_filepos_t)j->resp.body_len, &p, end))
+			return -1;
+		for (i = 0; i < j->resp.nheaders; i++) {
+			char name[128];
+			const char *colon = strchr(j->resp.headers[i], ':');
+			const char *value;
+
+			if (!colon || (size_t)(colon - j->resp.headers[i]) + 2 > sizeof(name))
+				continue;
+			snprintf(name, sizeof(name), "%.*s:", (int)(colon - j->resp.headers[i]),
+				 j->resp.headers[i]);
+			value = colon + 1;
+			while (*value == ' ')
+				value++;
+			if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+							(const unsigned char *)value, (int)strlen(value),
+							&p, end))
+				return -1;
+		}
+		if (lws_finalize_write_http_header(wsi, start, &p, end))
+			return -1;
+		j->headers_sent = 1;
+		if (j->resp.body_len > 0) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		return 1;
+	}
+	n = j->resp.body_len - j->body_off;
+	if (n > SERVER_CHUNK)
+		n = SERVER_CHUNK;
+	final = j->body_off + n >= j->resp.body_len;
+	memcpy(start, j->resp.body + j->body_off, n);
+	if (lws_write(wsi, start, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return -1;
+	j->body_off += n;
+	if (!final) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	return 1;
+}
+
+static void job_detach(struct pss *pss)
+{
+	struct job *j = pss ? pss->job : NULL, **pp;
+
+	if (!j)
+		return;
+	pss->job = NULL;
+	pthread_mutex_lock(&jobs_lock);
+	j->wsi = NULL;
+	if (j->in_worker) {
+		j->orphan = 1; /* the worker frees it */
+	} else {
+		for (pp = &ready_head; *pp; pp = &(*pp)->next) {
+			if (*pp == j) {
+				*pp = j->next;
+				break;
+			}
+		}
+		jobs_alive--;
+		job_free(j);
+	}
+	pthread_mutex_unlock(&jobs_lock);
+}
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			 size_t len)
+{
+	struct pss *pss = user;
+	struct job *j, *ready;
+	int r;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP: {
+		char cl[32];
+		long content_length = 0;
+
+		job_detach(pss);
+		j = job_start(wsi, in);
+		if (!j)
+			return -1;
+		pss->job = j;
+		pthread_mutex_lock(&jobs_lock);
+		jobs_alive++;
+		pthread_mutex_unlock(&jobs_lock);
+		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+			content_length = strtol(cl, NULL, 10);
+		if (content_length > srv_state.cfg->max_body) {
+			j->too_large = 1;
+			job_submit(j);
+			return 0;
+		}
+		if (content_length > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)srv_state.cfg->read_timeout);
+			return 0; /* wait for the body */
+		}
+		job_submit(j);
+		return 0;
+	}
+	case LWS_CALLBACK_HTTP_BODY:
+		j = pss->job;
+		if (!j)
+			return 0;
+		if (j->body.len + len > (size_t)srv_state.cfg->max_body)
+			j->too_large = 1;
+		if (!j->too_large)
+			sbuf_append(&j->body, in, len);
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		j = pss->job;
+		if (!j)
+			return 0;
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		if (j->body.failed)
+			j->too_large = 1;
+		job_submit(j);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		j = pss->job;
+		if (!j || !j->done)
+			return 0;
+		r = job_write(wsi, j);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		metrics_request_observe(j->route ? j->route->pattern : NULL, j->method, j->resp.status,
+					(double)(util_now_us() - j->start_us) / 1e6);
+		log_debug(NULL, "http %s %s -> %d", j->method, j->route ? j->route->pattern : j->path,
+			  j->resp.status);
+		job_detach(pss);
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		pthread_mutex_lock(&jobs_lock);
+		ready = ready_head;
+		ready_head = NULL;
+		for (j = ready; j; j = j->next)
+			if (j->wsi)
+				lws_callback_on_writable(j->wsi);
+		for (j = ready; j;) {
+			struct job *next = j->next;
+			j->next = NULL;
+			j = next;
+		}
+		pthread_mutex_unlock(&jobs_lock);
+		return 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		job_detach(pss);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static struct lws_protocols protocols[] = {
+	{ "http", callback_http, sizeof(struct pss), 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* ---- process ---------------------------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (lws_ctx)
+		lws_cancel_service(lws_ctx);
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	char copy[512];
+	size_t n;
+
+	snprintf(copy, sizeof(copy), "%s", line);
+	n = strlen(copy);
+	while (n && (copy[n - 1] == '\n' || copy[n - 1] == '\r'))
+		copy[--n] = '\0';
+	if (level & LLL_ERR)
+		log_error(NULL, "lws: %s", copy);
+	else
+		log_warn(NULL, "lws: %s", copy);
+}
+
+void server_outbox_kick(struct server *srv)
+{
+	if (srv && srv->dispatcher)
+		dispatcher_kick(srv->dispatcher);
+}
+
+int server_run(const struct config *cfg)
+{
+	struct lws_context_creation_info info;
+	struct nlp *nlp = NULL;
+	char host[256], err[512];
+	const char *colon;
+	pthread_t *workers = NULL;
+	long i, started = 0;
+	int port, rc = 1;
+	int64_t deadline = 0;
+
+	memset(&srv_state, 0, sizeof(srv_state));
+	srv_state.cfg = cfg;
+	colon = strrchr(cfg->listen, ':');
+	if (!colon || (size_t)(colon - cfg->listen) >= sizeof(host)) {
+		log_error(NULL, "listen must be host:port, got '%s'", cfg->listen);
+		return 1;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->listen), cfg->listen);
+	port = atoi(colon + 1);
+	if (port <= 0 || port > 65535) {
+		log_error(NULL, "listen: bad port in '%s'", cfg->listen);
+		return 1;
+	}
+	if (!cfg->database_url) {
+		log_error(NULL, "no database: set CCGW_DATABASE_URL or run scripts/run once");
+		return 1;
+	}
+	if (cfg->secret_key) {
+		if (secrets_key_parse(cfg->secret_key, srv_state.secret_key) < 0) {
+			log_error(NULL, "secret_key must be 64 hex characters (32 bytes)");
+			return 1;
+		}
+		srv_state.has_secret_key = 1;
+	} else {
+		log_warn(NULL, "no CCGW_SECRET_KEY: channels with secrets cannot be registered or used");
+	}
+	nlp = nlp_new(NULL, err, sizeof(err));
+	if (!nlp) {
+		log_error(NULL, "nlp: %s", err);
+		return 1;
+	}
+	srv_state.nlp = nlp;
+	srv_state.engine = engine_new(nlp);
+	srv_state.pool = db_pool_new(cfg->database_url, (int)cfg->db_pool_size);
+	if (!srv_state.engine || !srv_state.pool)
+		goto out;
+	if (cfg->dispatch_workers > 0) {
+		srv_state.dispatcher = dispatcher_new(&srv_state);
+		if (!srv_state.dispatcher || dispatcher_start(srv_state.dispatcher) < 0) {
+			log_error(NULL, "the dispatcher could not start");
+			goto out;
+		}
+	}
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.iface = (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') ? NULL : host;
+	info.protocols = protocols;
+	info.timeout_secs = (unsigned int)cfg->read_timeout;
+	info.keepalive_timeout = 30;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.max_http_header_data = SERVER_MAX_HEADER;
+	info.pt_serv_buf_size = 32768;
+	lws_ctx = lws_create_context(&info);
+	if (!lws_ctx) {
+		log_error(NULL, "could not listen on %s", cfg->listen);
+		goto out;
+	}
+	workers = calloc((size_t)cfg->workers, sizeof(*workers));
+	if (!workers)
+		goto out;
+	for (i = 0; i < cfg->workers; i++) {
+		if (pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
+			break;
+		started++;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	log_info(NULL, "ccgw %s listening on %s (public %s), %ld workers", CCGW_VERSION, cfg->listen,
+		 cfg->public_url, cfg->workers);
+
+	for (;;) {
+		if (stop_requested && !srv_state.stopping) {
+			srv_state.stopping = 1;
+			deadline = util_now_ms() + cfg->shutdown_grace * 1000;
+			log_info(NULL, "shutting down: finishing in-flight requests");
+		}
+		if (srv_state.stopping) {
+			int alive;
+
+			pthread_mutex_lock(&jobs_lock);
+			alive = jobs_alive;
+			pthread_mutex_unlock(&jobs_lock);
+			if (alive == 0 || util_now_ms() >= deadline)
+				break;
+		}
+		if (lws_service(lws_ctx, 100) < 0)
+			break;
+	}
+	rc = 0;
+out:
+	if (srv_state.dispatcher)
+		dispatcher_stop(srv_state.dispatcher);
+	pthread_mutex_lock(&jobs_lock);
+	workers_quit = 1;
+	pthread_cond_broadcast(&jobs_cond);
+	pthread_mutex_unlock(&jobs_lock);
+	for (i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	free(workers);
+	if (lws_ctx)
+		lws_context_destroy(lws_ctx);
+	lws_ctx = NULL;
+	dispatcher_free(srv_state.dispatcher);
+	engine_free(srv_state.engine);
+	db_pool_free(srv_state.pool);
+	nlp_free(nlp);
+	log_info(NULL, "stopped");
+	return rc;
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct config cfg;
+	int rc;
+
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "usage: ccgw serve\n");
+		return 2;
+	}
+	if (app_config_load(&cfg) < 0)
+		return 1;
+	rc = server_run(&cfg);
+	config_clear(&cfg);
+	return rc;
+}
