@@ -67,7 +67,7 @@ static int wait_health(const char *url, pid_t pid, int seconds)
 
 void testsrv_start(struct testsrv *srv, const struct testdb *db, const char *const *extra_env)
 {
-	char listen[64], url[160];
+	char listen[32], url[160];
 	static int seq;
 	pid_t pid;
 
