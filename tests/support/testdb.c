@@ -107,6 +107,7 @@ void testdb_setup(struct testdb *db, const char *name)
 	c = PQconnectdb(admin_url);
 	if (PQstatus(c) != CONNECTION_OK)
 		die("cannot reach the cluster as the owner role: %s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	/* identifiers: db->name holds only [a-z0-9_], built above */
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db->name);
 	r = PQexec(c, sql);

@@ -1,0 +1,195 @@
+/*
+ * test_http_server.c: the real `ccgw serve` over real HTTP: health, readiness (503 while the
+ * database is away, 200 again when it is back), metrics, JSON errors for unknown routes and
+ * methods, 413 over the body limit, and a clean exit on SIGTERM.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "testsrv.h"
+
+static struct testdb db;
+
+static void get(const struct testsrv *s, const char *path, struct testhttp_resp *r)
+{
+	char url[256];
+
+	snprintf(url, sizeof(url), "%s%s", s->base_url, path);
+	testhttp_request("GET", url, NULL, NULL, 0, r);
+}
+
+static void assert_json_error(const struct testhttp_resp *r, const char *code)
+{
+	json_error_t e;
+	json_t *o = json_loads(r->body, 0, &e);
+	json_t *c;
+
+	assert_non_null(o);
+	c = json_object_get(json_object_get(o, "error"), "code");
+	assert_true(json_is_string(c));
+	assert_string_equal(json_string_value(c), code);
+	assert_true(json_is_string(json_object_get(json_object_get(o, "error"), "message")));
+	assert_non_null(strstr(r->headers, "application/json"));
+	json_decref(o);
+}
+
+static void test_health_metrics_errors(void **state)
+{
+	struct testsrv s;
+	struct testhttp_resp r;
+	char url[256], *big;
+	const char *env[] = { "CCGW_MAX_BODY=2048", NULL };
+
+	(void)state;
+	testsrv_start(&s, &db, env);
+	get(&s, "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	get(&s, "/readyz", &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+
+	get(&s, "/no/such/route", &r);
+	assert_int_equal(r.status, 404);
+	assert_json_error(&r, "not_found");
+	testhttp_resp_clear(&r);
+
+	snprintf(url, sizeof(url), "%s/healthz", s.base_url);
+	testhttp_request("DELETE", url, NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 405);
+	assert_json_error(&r, "method_not_allowed");
+	testhttp_resp_clear(&r);
+
+	big = malloc(4096);
+	memset(big, 'x', 4096);
+	snprintf(url, sizeof(url), "%s/healthz", s.base_url);
+	testhttp_request("POST", url, (const char *const[]){ "Content-Type: application/json", NULL },
+			 big, 4096, &r);
+	assert_int_equal(r.status, 413);
+	assert_json_error(&r, "payload_too_large");
+	testhttp_resp_clear(&r);
+	free(big);
+
+	get(&s, "/metrics", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "ccgw_build_info{version=\""));
+	assert_non_null(strstr(r.body, "ccgw_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"));
+	assert_non_null(strstr(r.body, "ccgw_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"));
+	assert_non_null(strstr(r.body, "ccgw_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1"));
+	assert_non_null(strstr(r.body, "ccgw_db_pool_connections{state=\"in_use\"}"));
+	testhttp_resp_clear(&r);
+	testsrv_stop(&s);
+}
+
+/* Replaces port='N' in a conninfo with another port. */
+static void conninfo_port(const char *in, int port, char *out, size_t outlen)
+{
+	const char *p = strstr(in, "port='"), *e;
+
+	assert_non_null(p);
+	e = strchr(p + 6, '\'');
+	assert_non_null(e);
+	snprintf(out, outlen, "%.*sport='%d'%s", (int)(p - in), in, port, e + 1);
+}
+
+static int pg_port(const char *conninfo)
+{
+	const char *p = strstr(conninfo, "port='");
+
+	assert_non_null(p);
+	return atoi(p + 6);
+}
+
+static void proxy_call(int control, const char *what)
+{
+	char url[128];
+	struct testhttp_resp r;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s", control, what);
+	testhttp_request("POST", url, NULL, "", 0, &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+}
+
+static void test_readyz_follows_the_database(void **state)
+{
+	struct testdb through = db;
+	struct testsrv s;
+	struct testhttp_resp r;
+	char listen[16], target[32];
+	int control, lport = testsrv_free_port(), i, status = 0;
+	pid_t proxy;
+
+	(void)state;
+	snprintf(listen, sizeof(listen), "%d", lport);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", pg_port(db.app_url));
+	proxy = testsrv_spawn_mock("tcp_proxy.py", (const char *const[]){ "--listen", listen, "--target", target, NULL },
+				   &control);
+	conninfo_port(db.app_url, lport, through.app_url, sizeof(through.app_url));
+	testsrv_start(&s, &through, (const char *const[]){ "CCGW_DISPATCH_WORKERS=0", NULL });
+
+	get(&s, "/readyz", &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+
+	proxy_call(control, "__down");
+	get(&s, "/readyz", &r);
+	assert_int_equal(r.status, 503);
+	assert_json_error(&r, "database_unavailable");
+	testhttp_resp_clear(&r);
+	get(&s, "/healthz", &r); /* the process itself is fine */
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+
+	proxy_call(control, "__up");
+	for (i = 0; i < 50; i++) {
+		get(&s, "/readyz", &r);
+		status = (int)r.status;
+		testhttp_resp_clear(&r);
+		if (status == 200)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(status, 200);
+	testsrv_stop(&s);
+	testsrv_stop_pid(proxy);
+}
+
+static void test_sigterm_exits_cleanly(void **state)
+{
+	struct testsrv s;
+	int status = -1, i;
+
+	(void)state;
+	testsrv_start(&s, &db, NULL);
+	kill(s.pid, SIGTERM);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(s.pid, &status, WNOHANG) == s.pid)
+			break;
+		usleep(100000);
+	}
+	assert_true(i < 100);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_health_metrics_errors),
+		cmocka_unit_test(test_readyz_follows_the_database),
+		cmocka_unit_test(test_sigterm_exits_cleanly),
+	};
+	testdb_setup(&db, "http_server");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
