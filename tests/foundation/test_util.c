@@ -93,6 +93,35 @@ static void test_config_precedence(void **state)
 	unlink(path);
 }
 
+/* The example INI documents every key of the declarative table. */
+static void test_example_ini_documents_every_key(void **state)
+{
+	const struct config_key *k;
+	FILE *f = fopen(CCGW_SOURCE_DIR "/config/ccgw.example.ini", "r");
+	char *text;
+	long n;
+
+	(void)state;
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	text = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	for (k = config_keys; k->name; k++) {
+		char want[80];
+
+		snprintf(want, sizeof(want), "\n%s = ", k->name);
+		if (!strstr(text, want)) {
+			snprintf(want, sizeof(want), "\n;%s = ", k->name);
+			if (!strstr(text, want))
+				fail_msg("config/ccgw.example.ini does not document '%s'", k->name);
+		}
+	}
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -100,6 +129,7 @@ int main(void)
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_config_precedence),
+		cmocka_unit_test(test_example_ini_documents_every_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
