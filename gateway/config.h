@@ -27,6 +27,10 @@ struct config {
 	long dispatch_workers; /* CCGW_DISPATCH_WORKERS */
 	long dispatch_max_attempts;
 	long dispatch_lease;   /* seconds a claimed outbox row stays claimed */
+	long dispatch_backoff_ms;  /* first retry delay; each later one x3, +-20% jitter */
+	long dispatch_timeout_ms;  /* one outbound request, connect to last byte */
+	long dispatch_inflight;    /* rows one dispatcher thread works on at once */
+	long dispatch_sweep_ms;    /* how often an idle dispatcher thread looks for due rows */
 	long whatsapp_rate;    /* messages per second per phone number */
 	long whatsapp_recipient_rate; /* per recipient per second (burst 1) */
 	long telegram_rate;    /* per bot per second */
