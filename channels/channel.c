@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "whatsapp.h"
+
 /* The adapters built in; each defines its ops table in its own file. Add a new platform here. */
 static const struct channel_ops *const channel_all[] = {
+	&whatsapp_channel_ops,
 	NULL,
 };
 
