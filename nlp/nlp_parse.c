@@ -1,0 +1,782 @@
+/*
+ * nlp_parse.c: reads one shopper message. Normalizes and tokenizes it, corrects spelling
+ * variants and typos against the lexicon, matches the longest lexicon phrases, adds up the
+ * intent weights, pulls out quantities, order numbers, phone, payment, yes/no and the product
+ * phrase, and settles the intent with what the conversation expects. Stack memory only.
+ */
+#include "nlp.h"
+#include "nlp_lexicon_internal.h"
+#include "nlp_text_internal.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PARSE_IN_MAX 2048   /* bytes of a message that are read; the rest is ignored */
+#define PARSE_NORM_MAX 4096
+#define PARSE_SCRATCH 1024
+#define PARSE_NUMS_MAX 16
+#define PARSE_BIG 1000000000000L
+
+enum parse_role {
+	ROLE_CONTENT = 0, /* a word the lexicon does not know: part of a product phrase */
+	ROLE_STOP,        /* function word: skipped, does not split a product phrase */
+	ROLE_KEY,         /* intent, yes/no, payment or order word */
+	ROLE_NUM,
+	ROLE_ORD,
+	ROLE_UNIT,
+	ROLE_CONJ,
+	ROLE_SYM, /* an emoji the lexicon does not know */
+	ROLE_PHONE
+};
+
+struct parse_tok {
+	const char *w; /* the word as the lexicon knows it (alias or typo corrected) */
+	const char *orig;
+	unsigned short wlen, olen;
+	unsigned char type, role, span; /* span: tokens in the phrase this one starts, or 0 */
+	char prefix;
+	unsigned char fuzzy, orderref, weak, mul, count, marked, numword;
+	long num;
+};
+
+struct parse_num {
+	long v;
+	size_t head, last;
+	int marked, weak, order, dropped;
+};
+
+struct parse_state {
+	const struct nlp_lexicon *lex;
+	enum nlp_expect expect;
+	struct parse_tok t[NLP_TOKENS_MAX];
+	size_t n;
+	float score[NLP_INTENT_COUNT];
+	float votes[NLP_LEX_LANGS_MAX];
+	struct parse_num nums[PARSE_NUMS_MAX];
+	size_t nnums;
+	int yes_no, pay, clause, ref, gibberish;
+	long ordinal;
+	size_t ncontent;
+	char scratch[PARSE_SCRATCH];
+	size_t nscratch;
+};
+
+/* Ties between intents go to the one that matters more to the shopper. */
+static const enum nlp_intent parse_priority[] = {
+	NLP_INTENT_COMPLAINT,   NLP_INTENT_CANCEL_ORDER,	NLP_INTENT_HUMAN,
+	NLP_INTENT_ORDER_STATUS, NLP_INTENT_CLEAR_CART,		NLP_INTENT_REMOVE_FROM_CART,
+	NLP_INTENT_CHECKOUT,	NLP_INTENT_ADD_TO_CART,		NLP_INTENT_VIEW_CART,
+	NLP_INTENT_SEARCH,	NLP_INTENT_BROWSE,		NLP_INTENT_HELP,
+	NLP_INTENT_DENY,	NLP_INTENT_THANKS,		NLP_INTENT_CONFIRM,
+	NLP_INTENT_GREET,
+};
+
+static const struct nlp_lex_phrase *parse_find1(const struct nlp_lexicon *lex, const char *s,
+						unsigned short len)
+{
+	uint32_t h = nlp_lexicon_hash(NLP_LEX_HASH_INIT, s, len);
+	return nlp_lexicon_find(lex, h, &s, &len, 1);
+}
+
+static const struct nlp_lex_entry *parse_entry(const struct nlp_lexicon *lex,
+					       const struct nlp_lex_phrase *ph, int kind)
+{
+	if (!ph)
+		return NULL;
+	for (uint32_t e = ph->first; e != NLP_LEX_NONE; e = lex->entries[e].next)
+		if (lex->entries[e].kind == kind)
+			return &lex->entries[e];
+	return NULL;
+}
+
+static int parse_is_ascii_letters(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 'a' || s[i] > 'z')
+			return 0;
+	return n > 0;
+}
+
+static long parse_digits(const char *s, size_t n)
+{
+	long v = 0;
+	for (size_t i = 0; i < n; i++) {
+		v = v * 10 + (s[i] - '0');
+		if (v >= PARSE_BIG)
+			return PARSE_BIG;
+	}
+	return v;
+}
+
+/* Follows an alias; returns the phrase of the resulting word. */
+static const struct nlp_lex_phrase *parse_alias(const struct nlp_lexicon *lex,
+						const struct nlp_lex_phrase *ph,
+						struct parse_tok *pt)
+{
+	const struct nlp_lex_entry *a = parse_entry(lex, ph, NLP_LEX_ALIAS);
+	if (!a)
+		return ph;
+	pt->w = lex->strings + a->value;
+	pt->wlen = (unsigned short)strlen(pt->w);
+	return parse_find1(lex, pt->w, pt->wlen);
+}
+
+/* Word forms of numbers: "x2", "2x", "2pcs", "3rd". Returns 1 when the token is one. */
+static int parse_number_word(struct parse_state *st, struct parse_tok *pt)
+{
+	const char *s = pt->orig;
+	size_t n = pt->olen, d = 0;
+
+	if (n >= 2 && s[0] == 'x') {
+		for (d = 1; d < n && s[d] >= '0' && s[d] <= '9'; d++)
+			;
+		if (d == n && n - 1 <= 12) {
+			pt->role = ROLE_NUM;
+			pt->num = parse_digits(s + 1, n - 1);
+			pt->marked = 1;
+			return 1;
+		}
+		return 0;
+	}
+	while (d < n && s[d] >= '0' && s[d] <= '9')
+		d++;
+	if (d == 0 || d == n || d > 12)
+		return 0;
+	if (n - d == 1 && s[d] == 'x') {
+		pt->role = ROLE_NUM;
+		pt->num = parse_digits(s, d);
+		pt->marked = 1;
+		return 1;
+	}
+	if (n - d == 2 && (!memcmp(s + d, "st", 2) || !memcmp(s + d, "nd", 2) ||
+			   !memcmp(s + d, "rd", 2) || !memcmp(s + d, "th", 2))) {
+		pt->role = ROLE_ORD;
+		pt->num = parse_digits(s, d);
+		return 1;
+	}
+	if (parse_is_ascii_letters(s + d, n - d)) {
+		struct parse_tok tmp = *pt;
+		const struct nlp_lex_phrase *ph = parse_find1(st->lex, s + d, (unsigned short)(n - d));
+		ph = parse_alias(st->lex, ph, &tmp);
+		if (parse_entry(st->lex, ph, NLP_LEX_UNIT) || parse_entry(st->lex, ph, NLP_LEX_COUNT)) {
+			pt->role = ROLE_NUM;
+			pt->num = parse_digits(s, d);
+			pt->marked = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void parse_resolve(struct parse_state *st, struct parse_tok *pt)
+{
+	const struct nlp_lexicon *lex = st->lex;
+	const struct nlp_lex_phrase *ph;
+
+	pt->w = pt->orig;
+	pt->wlen = pt->olen;
+	if (pt->type == NLP_TOK_NUM) {
+		pt->role = ROLE_NUM;
+		pt->num = parse_digits(pt->orig, pt->olen);
+		if (pt->prefix == '-')
+			pt->num = -pt->num;
+		return;
+	}
+	if (pt->type == NLP_TOK_SYM) {
+		pt->role = ROLE_SYM;
+		return;
+	}
+	if (parse_number_word(st, pt))
+		return;
+	ph = parse_alias(lex, parse_find1(lex, pt->w, pt->wlen), pt);
+	if (ph || !parse_is_ascii_letters(pt->w, pt->wlen))
+		return;
+	/* "cartt" -> "cart", "yess" -> "yes", "pleease" -> "please" */
+	if (st->nscratch + pt->wlen <= sizeof(st->scratch)) {
+		char *dd = st->scratch + st->nscratch;
+		size_t k = 0;
+		for (size_t i = 0; i < pt->wlen; i++)
+			if (k == 0 || dd[k - 1] != pt->w[i])
+				dd[k++] = pt->w[i];
+		if (k < pt->wlen) {
+			ph = parse_find1(lex, dd, (unsigned short)k);
+			if (ph) {
+				st->nscratch += k;
+				pt->w = dd;
+				pt->wlen = (unsigned short)k;
+				parse_alias(lex, ph, pt);
+				return;
+			}
+		}
+	}
+	ph = nlp_lexicon_fuzzy(lex, pt->w, pt->wlen);
+	if (ph) {
+		pt->w = lex->strings + ph->off;
+		pt->wlen = ph->len;
+		pt->fuzzy = 1;
+	}
+}
+
+static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
+			       const struct nlp_lex_phrase *ph)
+{
+	const struct nlp_lexicon *lex = st->lex;
+	float local[NLP_INTENT_COUNT] = { 0 };
+	float vote[NLP_LEX_LANGS_MAX] = { 0 };
+	int has_num = 0, has_ord = 0, has_stop = 0, has_key = 0, has_unit = 0, has_conj = 0;
+	int fuzzy = 0, sym = len == 1 && st->t[i].type == NLP_TOK_SYM;
+	struct parse_tok *pt = &st->t[i];
+
+	for (size_t k = i; k < i + len; k++)
+		fuzzy |= st->t[k].fuzzy;
+	for (uint32_t ei = ph->first; ei != NLP_LEX_NONE; ei = lex->entries[ei].next) {
+		const struct nlp_lex_entry *e = &lex->entries[ei];
+		float v = (e->kind == NLP_LEX_STOP || e->kind == NLP_LEX_REF ||
+			   e->kind == NLP_LEX_CONJ) ? 0.5f : 1.0f;
+		if (e->lang < NLP_LEX_LANGS_MAX && vote[e->lang] < v)
+			vote[e->lang] = v;
+		switch (e->kind) {
+		case NLP_LEX_INTENT:
+			if (local[e->value] < e->weight)
+				local[e->value] = e->weight;
+			has_key = 1;
+			break;
+		case NLP_LEX_YES:
+		case NLP_LEX_NO: {
+			int in = e->kind == NLP_LEX_YES ? NLP_INTENT_CONFIRM : NLP_INTENT_DENY;
+			if (local[in] < e->weight)
+				local[in] = e->weight;
+			st->yes_no = e->kind == NLP_LEX_YES ? NLP_YN_YES : NLP_YN_NO;
+			has_key = 1;
+			break;
+		}
+		case NLP_LEX_NUM:
+		case NLP_LEX_MUL:
+		case NLP_LEX_COUNT:
+			has_num = 1;
+			pt->num = e->value;
+			pt->weak = (e->flags & NLP_LEX_FLAG_WEAK) != 0;
+			pt->mul = e->kind == NLP_LEX_MUL;
+			pt->count = e->kind == NLP_LEX_COUNT;
+			break;
+		case NLP_LEX_ORD:
+			has_ord = 1;
+			pt->num = e->value;
+			break;
+		case NLP_LEX_UNIT:
+			has_unit = 1;
+			break;
+		case NLP_LEX_PAY:
+			if (st->pay < 0)
+				st->pay = e->value;
+			has_key = 1;
+			break;
+		case NLP_LEX_STOP:
+			has_stop = 1;
+			if (e->flags & NLP_LEX_FLAG_CLAUSE)
+				st->clause = 1;
+			break;
+		case NLP_LEX_REF:
+			has_stop = 1;
+			st->ref = 1;
+			break;
+		case NLP_LEX_ORDERREF:
+			pt->orderref = 1;
+			has_key = 1;
+			break;
+		case NLP_LEX_CONJ:
+			has_conj = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	for (int k = 0; k < NLP_INTENT_COUNT; k++)
+		st->score[k] += fuzzy ? local[k] * 0.8f : local[k];
+	for (size_t l = 0; !sym && l < st->lex->nlangs; l++)
+		st->votes[l] += vote[l];
+	pt->span = (unsigned char)len;
+	pt->role = has_num ? ROLE_NUM
+		 : has_ord ? ROLE_ORD
+		 : has_stop ? ROLE_STOP
+		 : has_key ? ROLE_KEY
+		 : has_unit ? ROLE_UNIT
+		 : has_conj ? ROLE_CONJ
+			    : ROLE_STOP;
+	if (has_num)
+		pt->numword = 1;
+	for (size_t k = i + 1; k < i + len; k++) {
+		st->t[k].role = pt->role;
+		st->t[k].span = 0;
+	}
+}
+
+static void parse_phrases(struct parse_state *st)
+{
+	size_t i = 0;
+	while (i < st->n) {
+		size_t maxn = st->lex->max_ntok, len;
+		int matched = 0;
+
+		if (st->t[i].role == ROLE_NUM || st->t[i].role == ROLE_ORD) {
+			st->t[i].span = 1;
+			i++;
+			continue;
+		}
+		if (maxn > st->n - i)
+			maxn = st->n - i;
+		for (size_t k = 1; k < maxn; k++)
+			if (st->t[i + k].role == ROLE_NUM || st->t[i + k].role == ROLE_ORD) {
+				maxn = k;
+				break;
+			}
+		for (len = maxn; len >= 1 && !matched; len--) {
+			const char *w[NLP_LEX_PHRASE_TOKENS_MAX + 1];
+			unsigned short wl[NLP_LEX_PHRASE_TOKENS_MAX + 1];
+			uint32_t h = NLP_LEX_HASH_INIT;
+			const struct nlp_lex_phrase *ph;
+			for (size_t k = 0; k < len; k++) {
+				w[k] = st->t[i + k].w;
+				wl[k] = st->t[i + k].wlen;
+				if (k > 0)
+					h = nlp_lexicon_hash(h, " ", 1);
+				h = nlp_lexicon_hash(h, w[k], wl[k]);
+			}
+			ph = nlp_lexicon_find(st->lex, h, w, wl, len);
+			if (ph && ph->first != NLP_LEX_NONE) {
+				parse_apply_phrase(st, i, len, ph);
+				i += len;
+				matched = 1;
+			}
+		}
+		if (!matched) {
+			st->t[i].span = 1;
+			i++;
+		}
+	}
+}
+
+static int parse_gibberish(const char *s, size_t n)
+{
+	static const char *const rows[] = { "asdf", "qwer", "zxcv", "hjkl", "sdfg", "wert", "dfgh" };
+	size_t vowels = 0;
+	if (n < 5 || !parse_is_ascii_letters(s, n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		vowels += strchr("aeiouy", s[i]) != NULL;
+	if (vowels * 5 < n)
+		return 1;
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++)
+		for (size_t i = 0; i + 4 <= n; i++)
+			if (memcmp(s + i, rows[r], 4) == 0)
+				return 1;
+	return 0;
+}
+
+static size_t parse_next(const struct parse_state *st, size_t i)
+{
+	return i + (st->t[i].span ? st->t[i].span : 1);
+}
+
+/* Digits of a phone number: "+254 712 345678", "0712345678". */
+static void parse_phone(struct parse_state *st, struct nlp_reading *out)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		size_t j = i, digits = 0, o = 0;
+		if (st->t[i].type != NLP_TOK_NUM)
+			continue;
+		while (j < st->n && st->t[j].type == NLP_TOK_NUM && (j == i || !st->t[j].prefix ||
+								     st->t[j].prefix == '-')) {
+			digits += st->t[j].olen;
+			j++;
+		}
+		if (digits > 15 || digits < 7)
+			continue;
+		if (!(st->t[i].prefix == '+' || (digits >= 9 && st->t[i].orig[0] == '0') ||
+		      digits >= 11 || st->expect == NLP_EXPECT_PHONE))
+			continue;
+		if (st->t[i].prefix == '+')
+			out->phone[o++] = '+';
+		for (size_t k = i; k < j; k++) {
+			memcpy(out->phone + o, st->t[k].orig, st->t[k].olen);
+			o += st->t[k].olen;
+			st->t[k].role = ROLE_PHONE;
+		}
+		out->phone[o] = '\0';
+		return;
+	}
+}
+
+static void parse_numbers(struct parse_state *st)
+{
+	size_t i = 0;
+	while (i < st->n && st->nnums < PARSE_NUMS_MAX) {
+		struct parse_tok *pt = &st->t[i];
+		struct parse_num *pn;
+		size_t j;
+
+		if (pt->role != ROLE_NUM) {
+			i = parse_next(st, i);
+			continue;
+		}
+		pn = &st->nums[st->nnums++];
+		memset(pn, 0, sizeof(*pn));
+		pn->head = i;
+		pn->v = pt->num;
+		pn->marked = pt->marked || pt->count;
+		pn->weak = pt->weak;
+		j = parse_next(st, i);
+		for (;;) {
+			size_t k = j;
+			int conj = 0;
+			struct parse_tok *nt;
+			if (k < st->n && st->t[k].role == ROLE_CONJ && pt->numword) {
+				k = parse_next(st, k);
+				conj = 1;
+			}
+			if (k >= st->n || st->t[k].role != ROLE_NUM || !st->t[k].numword)
+				break;
+			nt = &st->t[k];
+			if (nt->mul && !conj) {
+				pn->v = pn->v * nt->num > PARSE_BIG ? PARSE_BIG : pn->v * nt->num;
+			} else if (nt->count && !conj) {
+				pn->marked = 1;
+			} else if (pt->numword && pn->v >= 10 && pn->v % 10 == 0 && nt->num > 0 &&
+				   nt->num < 10) {
+				pn->v += nt->num; /* "twenty five", "kumi na mbili" */
+			} else {
+				break;
+			}
+			pn->weak = 0;
+			j = parse_next(st, k);
+		}
+		pn->last = j - 1;
+		if (j < st->n && st->t[j].role == ROLE_UNIT)
+			pn->marked = 1;
+		if (i > 0 && st->t[i - 1].role == ROLE_UNIT)
+			pn->marked = 1;
+		i = j;
+	}
+}
+
+/* Index of the token before i that is not a stop word, or st->n when none. */
+static size_t parse_prev_key(const struct parse_state *st, size_t i)
+{
+	while (i > 0) {
+		i--;
+		if (st->t[i].role != ROLE_STOP)
+			return i;
+	}
+	return st->n;
+}
+
+static size_t parse_next_key(const struct parse_state *st, size_t i)
+{
+	while (i < st->n && st->t[i].role == ROLE_STOP)
+		i++;
+	return i;
+}
+
+/* The product phrase: the first run of unknown words, stop words inside it kept. */
+static void parse_product(const struct parse_state *st, char *out, size_t outlen)
+{
+	size_t start = st->n, last = 0, o = 0;
+	for (size_t i = 0; i < st->n; i = parse_next(st, i)) {
+		if (st->t[i].role == ROLE_CONTENT) {
+			if (start == st->n)
+				start = i;
+			last = i;
+		} else if (st->t[i].role != ROLE_STOP && start != st->n) {
+			break;
+		}
+	}
+	out[0] = '\0';
+	if (start == st->n)
+		return;
+	for (size_t i = start; i <= last; i++) {
+		size_t need = st->t[i].olen + (o > 0);
+		if (o + need + 1 > outlen)
+			break;
+		if (o > 0)
+			out[o++] = ' ';
+		memcpy(out + o, st->t[i].orig, st->t[i].olen);
+		o += st->t[i].olen;
+	}
+	out[o] = '\0';
+}
+
+static enum nlp_intent parse_best(const float *score, float *best, float *second)
+{
+	enum nlp_intent b = NLP_INTENT_UNKNOWN;
+	*best = 0.0f;
+	*second = 0.0f;
+	for (size_t k = 0; k < sizeof(parse_priority) / sizeof(parse_priority[0]); k++) {
+		enum nlp_intent in = parse_priority[k];
+		if (score[in] > *best + 1e-4f) {
+			*second = *best;
+			*best = score[in];
+			b = in;
+		} else if (score[in] > *second) {
+			*second = score[in];
+		}
+	}
+	return b;
+}
+
+static int parse_product_intent(enum nlp_intent in)
+{
+	return in == NLP_INTENT_SEARCH || in == NLP_INTENT_ADD_TO_CART ||
+	       in == NLP_INTENT_REMOVE_FROM_CART;
+}
+
+static void parse_lang(const struct parse_state *st, const char *hint, struct nlp_reading *out)
+{
+	const struct nlp_lexicon *lex = st->lex;
+	int best = -1, tie = 0, hinted = -1;
+	float bv = 0.0f;
+
+	for (size_t l = 0; l < lex->nlangs; l++) {
+		if (hint && strncmp(hint, lex->langs[l], 3) == 0)
+			hinted = (int)l;
+		if (st->votes[l] > bv + 1e-4f) {
+			bv = st->votes[l];
+			best = (int)l;
+			tie = 0;
+		} else if (bv > 0.0f && st->votes[l] > bv - 1e-4f) {
+			tie = 1;
+		}
+	}
+	if (best < 0 || tie) {
+		if (hinted >= 0 && (best < 0 || st->votes[hinted] > bv - 1e-4f)) {
+			best = hinted;
+		} else if (tie) {
+			/* a tie between English and another language is a mixed message: the
+			 * other language is the shopper's own (Sheng borrows English words) */
+			for (size_t l = 0; l < lex->nlangs; l++)
+				if (st->votes[l] > bv - 1e-4f && strcmp(lex->langs[l], "en") != 0) {
+					best = (int)l;
+					break;
+				}
+		}
+	}
+	if (best < 0) {
+		memcpy(out->lang, "en", 3);
+		return;
+	}
+	memcpy(out->lang, lex->langs[best], 3);
+}
+
+static double parse_round(double x)
+{
+	if (x < 0.0)
+		x = 0.0;
+	if (x > 1.0)
+		x = 1.0;
+	return floor(x * 100.0 + 0.5) / 100.0;
+}
+
+static void parse_decide(struct parse_state *st, struct nlp_reading *out)
+{
+	enum nlp_expect ex = st->expect;
+	int free_text = ex == NLP_EXPECT_NAME || ex == NLP_EXPECT_ADDRESS || ex == NLP_EXPECT_PHONE;
+	struct parse_num *qty = NULL;
+	enum nlp_intent in;
+	float bs, ss;
+	double conf;
+	int implicit = 0, nnums = 0;
+
+	parse_product(st, out->product, sizeof(out->product));
+	if (st->ncontent > 0 || st->ref)
+		for (int k = NLP_INTENT_SEARCH; k <= NLP_INTENT_REMOVE_FROM_CART; k++)
+			if (st->score[k] > 0.0f)
+				st->score[k] += 0.3f;
+	if (ex == NLP_EXPECT_YES_NO) {
+		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
+		st->score[NLP_INTENT_DENY] *= 1.5f;
+	}
+	in = parse_best(st->score, &bs, &ss);
+
+	/* order numbers: "#1042", "order 1042", "oda namba 1042" */
+	for (size_t k = 0; k < st->nnums; k++) {
+		struct parse_num *pn = &st->nums[k];
+		size_t p = parse_prev_key(st, pn->head), nx = parse_next_key(st, pn->last + 1);
+		if (st->t[pn->head].prefix == '#')
+			pn->order = 1;
+		else if (p < st->n && st->t[p].orderref &&
+			 (nx >= st->n || st->t[nx].role != ROLE_CONTENT))
+			pn->order = 1;
+		else if (!pn->marked && pn->v >= 100 && ex != NLP_EXPECT_QUANTITY &&
+			 (in == NLP_INTENT_ORDER_STATUS || in == NLP_INTENT_CANCEL_ORDER ||
+			  in == NLP_INTENT_COMPLAINT))
+			pn->order = 1;
+		if (pn->order && !out->order_number && pn->v > 0)
+			out->order_number = pn->v;
+	}
+	/* "one" is a quantity only before a product or alone: not in "the blue one" */
+	for (size_t k = 0; k < st->nnums; k++) {
+		struct parse_num *pn = &st->nums[k];
+		size_t nx = pn->last + 1;
+		if (pn->order || !pn->weak)
+			continue;
+		if (ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_CHOICE || st->ncontent == 0 ||
+		    (nx < st->n && st->t[nx].role == ROLE_CONTENT))
+			continue;
+		pn->dropped = 1;
+	}
+	for (size_t k = 0; k < st->nnums; k++) {
+		struct parse_num *pn = &st->nums[k];
+		if (pn->order || pn->dropped)
+			continue;
+		nnums++;
+		if (!qty || (pn->marked && !qty->marked))
+			qty = pn;
+	}
+
+	if (in == NLP_INTENT_CLEAR_CART && out->product[0])
+		in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
+	if (in == NLP_INTENT_BROWSE && out->product[0])
+		in = NLP_INTENT_SEARCH; /* "show me mugs" */
+	if (bs < 0.75f && out->product[0] && !free_text) {
+		if (qty && ex != NLP_EXPECT_CHOICE) {
+			in = NLP_INTENT_ADD_TO_CART; /* "x3 honey pls" */
+			implicit = 1;
+		} else if (st->ncontent <= 4 && !st->clause && !st->gibberish) {
+			in = NLP_INTENT_SEARCH; /* "red mugs" */
+			implicit = 1;
+		}
+	}
+	if (implicit) {
+		conf = in == NLP_INTENT_ADD_TO_CART ? 0.65 : 0.55;
+	} else if (bs <= 0.0f) {
+		in = NLP_INTENT_UNKNOWN;
+		conf = 0.0;
+		if (out->order_number && !free_text) {
+			in = NLP_INTENT_ORDER_STATUS; /* "#1042" */
+			conf = 0.6;
+		}
+	} else {
+		conf = (bs / (bs + ss)) * (1.0 - exp(-1.6 * bs));
+		if (st->ncontent > 0 && !parse_product_intent(in))
+			conf *= 0.85;
+		if ((in == NLP_INTENT_GREET || in == NLP_INTENT_THANKS || in == NLP_INTENT_CONFIRM ||
+		     in == NLP_INTENT_DENY) &&
+		    st->ncontent >= 2) {
+			in = NLP_INTENT_UNKNOWN; /* small talk around something we cannot read */
+			conf = 0.3;
+		}
+	}
+
+	if (qty) {
+		out->quantity = qty->v;
+		out->quantity_state = (qty->v >= 1 && qty->v <= NLP_QTY_MAX) ? NLP_QTY_OK
+									  : NLP_QTY_INVALID;
+	}
+	switch (ex) {
+	case NLP_EXPECT_QUANTITY:
+		if (qty && st->ncontent == 0 && bs < 0.75f) {
+			in = NLP_INTENT_UNKNOWN;
+			conf = 0.9;
+		}
+		break;
+	case NLP_EXPECT_CHOICE:
+		if ((st->ordinal > 0 || qty) && st->ncontent == 0 && bs < 0.75f) {
+			long c = st->ordinal > 0 ? st->ordinal : qty->v;
+			if (c >= 1 && c <= NLP_QTY_MAX) {
+				out->choice = c;
+				in = NLP_INTENT_UNKNOWN;
+				conf = 0.9;
+				out->quantity_state = NLP_QTY_NONE;
+				out->quantity = 0;
+			}
+		}
+		break;
+	case NLP_EXPECT_PAYMENT:
+		if (st->pay >= 0 && (in == NLP_INTENT_UNKNOWN || in == NLP_INTENT_CHECKOUT ||
+				     in == NLP_INTENT_CONFIRM)) {
+			in = NLP_INTENT_UNKNOWN;
+			conf = 0.9;
+		}
+		break;
+	case NLP_EXPECT_NAME:
+	case NLP_EXPECT_ADDRESS:
+	case NLP_EXPECT_PHONE:
+		/* the text is an answer unless it is only a command: "menu", "cancel" */
+		if (!(bs >= 1.0f && st->ncontent == 0 && nnums == 0 && !implicit)) {
+			in = NLP_INTENT_UNKNOWN;
+			conf = (ex == NLP_EXPECT_PHONE && out->phone[0]) ? 0.9 : 0.0;
+			out->quantity_state = NLP_QTY_NONE;
+			out->quantity = 0;
+			out->order_number = 0;
+		}
+		break;
+	default:
+		break;
+	}
+	if (!parse_product_intent(in)) {
+		out->product[0] = '\0';
+		if (in != NLP_INTENT_UNKNOWN) {
+			out->quantity_state = NLP_QTY_NONE;
+			out->quantity = 0;
+		}
+	}
+	if (st->pay >= 0)
+		snprintf(out->payment, sizeof(out->payment), "%s", nlp_lex_payment_names[st->pay]);
+	out->yes_no = (enum nlp_yes_no)st->yes_no;
+	out->intent = in;
+	out->confidence = parse_round(conf);
+}
+
+void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *lang_hint,
+	       enum nlp_expect expect, struct nlp_reading *out)
+{
+	struct parse_state st;
+	char norm[PARSE_NORM_MAX];
+	struct nlp_token toks[NLP_TOKENS_MAX];
+	size_t nn;
+
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->lang, "en", 3);
+	if (lang_hint && (!strcmp(lang_hint, "en") || !strcmp(lang_hint, "sw")))
+		memcpy(out->lang, lang_hint, 3);
+	if (!nlp)
+		return;
+	if (!text)
+		len = 0;
+	if (len > PARSE_IN_MAX) { /* cut on a character boundary */
+		len = PARSE_IN_MAX;
+		for (int k = 0; k < 3 && len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80; k++)
+			len--;
+	}
+	nn = nlp_normalize(text, len, norm, sizeof(norm));
+
+	memset(&st, 0, offsetof(struct parse_state, scratch));
+	st.nscratch = 0;
+	st.lex = &nlp->lex;
+	st.expect = expect;
+	st.pay = -1;
+	st.n = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
+	for (size_t i = 0; i < st.n; i++) {
+		st.t[i].orig = toks[i].s;
+		st.t[i].olen = toks[i].len;
+		st.t[i].type = toks[i].type;
+		st.t[i].prefix = toks[i].prefix;
+		parse_resolve(&st, &st.t[i]);
+	}
+	parse_phrases(&st);
+	parse_phone(&st, out);
+	for (size_t i = 0; i < st.n; i = parse_next(&st, i)) {
+		if (st.t[i].role == ROLE_CONTENT) {
+			st.ncontent++;
+			st.gibberish |= parse_gibberish(st.t[i].orig, st.t[i].olen);
+		} else if (st.t[i].role == ROLE_ORD && st.ordinal == 0) {
+			st.ordinal = st.t[i].num;
+		}
+	}
+	parse_numbers(&st);
+	parse_decide(&st, out);
+	parse_lang(&st, lang_hint, out);
+}

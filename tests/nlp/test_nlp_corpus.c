@@ -1,0 +1,153 @@
+/*
+ * test_nlp_corpus.c: reads tests/data/nlp/corpus.tsv (messages as shoppers type them, with
+ * the reading we expect), parses every line and fails when intent or quantity accuracy is
+ * under 95%. Prints every miss, a confusion table of intents, and product, order number
+ * and language accuracy as figures.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nlp.h"
+
+#define CORPUS_LINE_MAX 1024
+
+struct corpus_stats {
+	size_t rows, intent_ok, qty_ok, product_ok, order_ok, lang_ok;
+	size_t confusion[NLP_INTENT_COUNT][NLP_INTENT_COUNT];
+};
+
+static enum nlp_intent corpus_intent(const char *name)
+{
+	for (int k = 0; k < NLP_INTENT_COUNT; k++)
+		if (strcmp(name, nlp_intent_name((enum nlp_intent)k)) == 0)
+			return (enum nlp_intent)k;
+	return NLP_INTENT_COUNT;
+}
+
+static enum nlp_expect corpus_expect(const char *s)
+{
+	static const char *const names[] = { "-",	"quantity", "yes_no", "name",
+					     "address", "phone",    "payment", "choice" };
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (strcmp(s, names[k]) == 0)
+			return (enum nlp_expect)k;
+	return (enum nlp_expect)-1;
+}
+
+static void test_corpus(void **state)
+{
+	struct nlp *nlp;
+	char err[256] = "", line[CORPUS_LINE_MAX];
+	struct corpus_stats *st = calloc(1, sizeof(*st));
+	FILE *fp;
+	size_t lineno = 0;
+	double ia, qa;
+
+	(void)state;
+	assert_non_null(st);
+	nlp = nlp_new(NULL, err, sizeof(err));
+	if (!nlp)
+		fail_msg("nlp_new: %s", err);
+	fp = fopen(NLP_CORPUS, "r");
+	if (!fp)
+		fail_msg("cannot open %s", NLP_CORPUS);
+	printf("misses (text | expected -> got):\n");
+	while (fgets(line, sizeof(line), fp)) {
+		char *f[7];
+		size_t nf = 0;
+		char *p = line;
+		struct nlp_reading r;
+		enum nlp_intent want;
+		enum nlp_expect ex;
+		int ok_i, ok_q, ok_p, ok_o, ok_l;
+		long wq = 0;
+		int wqs = NLP_QTY_NONE;
+		long wo = 0;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if ((line[0] == '#' && line[1] == ' ') || line[0] == '\0')
+			continue;
+		while (nf < 7) {
+			f[nf++] = p;
+			p = strchr(p, '\t');
+			if (!p)
+				break;
+			*p++ = '\0';
+		}
+		if (nf != 7)
+			fail_msg("corpus line %zu: expected 7 columns, got %zu", lineno, nf);
+		want = corpus_intent(f[1]);
+		ex = corpus_expect(f[6]);
+		if (want == NLP_INTENT_COUNT || (int)ex < 0)
+			fail_msg("corpus line %zu: bad intent '%s' or expect '%s'", lineno, f[1],
+				 f[6]);
+		if (strcmp(f[2], "-") != 0) {
+			wq = strtol(f[2], NULL, 10);
+			wqs = (wq >= 1 && wq <= NLP_QTY_MAX) ? NLP_QTY_OK : NLP_QTY_INVALID;
+		}
+		if (strcmp(f[4], "-") != 0)
+			wo = strtol(f[4], NULL, 10);
+
+		nlp_parse(nlp, f[0], strlen(f[0]), NULL, ex, &r);
+		ok_i = r.intent == want;
+		ok_q = (int)r.quantity_state == wqs && (wqs == NLP_QTY_NONE || r.quantity == wq);
+		ok_p = strcmp(f[3], "-") == 0 ? r.product[0] == '\0' : strcmp(r.product, f[3]) == 0;
+		ok_o = r.order_number == wo;
+		ok_l = strcmp(r.lang, f[5]) == 0;
+		st->rows++;
+		st->intent_ok += ok_i;
+		st->qty_ok += ok_q;
+		st->product_ok += ok_p;
+		st->order_ok += ok_o;
+		st->lang_ok += ok_l;
+		st->confusion[want][r.intent]++;
+		if (!ok_i || !ok_q || !ok_p || !ok_o)
+			printf("  %-40s | %s q=%s p=%s o=%s -> %s q=%ld%s p=%s o=%ld (%.2f)\n", f[0],
+			       f[1], f[2], f[3], f[4], nlp_intent_name(r.intent), r.quantity,
+			       r.quantity_state == NLP_QTY_INVALID ? "!" :
+			       r.quantity_state == NLP_QTY_NONE ? "-" : "",
+			       r.product[0] ? r.product : "-", r.order_number, r.confidence);
+	}
+	fclose(fp);
+
+	printf("\nconfusion (rows: expected, columns: got; initials of the intents)\n%18s", "");
+	for (int g = 0; g < NLP_INTENT_COUNT; g++)
+		printf(" %3.3s", nlp_intent_name((enum nlp_intent)g));
+	printf("\n");
+	for (int w = 0; w < NLP_INTENT_COUNT; w++) {
+		printf("%18s", nlp_intent_name((enum nlp_intent)w));
+		for (int g = 0; g < NLP_INTENT_COUNT; g++)
+			if (st->confusion[w][g])
+				printf(" %3zu", st->confusion[w][g]);
+			else
+				printf("   .");
+		printf("\n");
+	}
+	ia = 100.0 * (double)st->intent_ok / (double)st->rows;
+	qa = 100.0 * (double)st->qty_ok / (double)st->rows;
+	printf("\n%zu messages: intent %.1f%%, quantity %.1f%%, product %.1f%%, order number "
+	       "%.1f%%, language %.1f%%\n",
+	       st->rows, ia, qa, 100.0 * (double)st->product_ok / (double)st->rows,
+	       100.0 * (double)st->order_ok / (double)st->rows,
+	       100.0 * (double)st->lang_ok / (double)st->rows);
+	assert_true(st->rows >= 600);
+	assert_true(ia >= 95.0);
+	assert_true(qa >= 95.0);
+	nlp_free(nlp);
+	free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_corpus),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
