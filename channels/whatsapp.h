@@ -88,7 +88,7 @@ const char *wa_status_kind_name(enum wa_status_kind k); /* "sent", "delivered", 
 
 /*
  * The numbered-text rendering of a reply: its text, the card, then every choice numbered in
- * the order the engine offered them (list rows section by section, then buttons), and a hint
+ * the order the engine offered them (buttons, then list rows section by section), and a hint
  * to answer with a number (English, or Swahili when reply has "lang": "sw"). Used when a
  * reply does not fit WhatsApp's interactive limits. Returns a heap string or NULL on OOM.
  */

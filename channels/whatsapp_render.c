@@ -342,8 +342,8 @@ static int choice_usable(const json_t *c)
 	return json_is_object(c) && p && *p;
 }
 
-/* Collects the list rows (section by section) and then the buttons: the order in which the
- * engine remembers what it offered, so "2" means the second of these. */
+/* Collects the buttons and then the list rows (section by section): the order in which the
+ * engine remembers what it offered (commerce/engine_reply.c), so "2" means the second. */
 static int choices_collect(const json_t *reply, struct wa_choices *cs)
 {
 	const json_t *list = json_object_get(reply, "list");
@@ -359,6 +359,13 @@ static int choices_collect(const json_t *reply, struct wa_choices *cs)
 	cs->v = calloc(total ? total : 1, sizeof(*cs->v));
 	if (!cs->v)
 		return -1;
+	json_array_foreach(buttons, i, btn) {
+		if (!choice_usable(btn))
+			continue;
+		cs->v[cs->n++] = (struct wa_choice){ reply_str(btn, "title"), NULL,
+						     reply_str(btn, "payload"), SIZE_MAX };
+		cs->nbuttons++;
+	}
 	json_array_foreach(sections, i, sec) {
 		int any = 0;
 
@@ -372,13 +379,6 @@ static int choices_collect(const json_t *reply, struct wa_choices *cs)
 			any = 1;
 		}
 		cs->nsections += any;
-	}
-	json_array_foreach(buttons, i, btn) {
-		if (!choice_usable(btn))
-			continue;
-		cs->v[cs->n++] = (struct wa_choice){ reply_str(btn, "title"), NULL,
-						     reply_str(btn, "payload"), SIZE_MAX };
-		cs->nbuttons++;
 	}
 	cs->unique = 1;
 	for (i = 0; i < cs->n && cs->unique; i++)
@@ -685,7 +685,7 @@ static int render_list(struct wa_out *o, const json_t *reply, const struct wa_ch
 	int sw = reply_is_sw(reply);
 	char *full = reply_full_text(reply), *body = NULL, *label = NULL;
 	json_t *m = NULL, *sections = NULL, *cur_rows = NULL;
-	size_t i, cur_section = SIZE_MAX - 1, nsec;
+	size_t k, cur_section = SIZE_MAX - 1, nsec;
 	int rc = -1;
 
 	if (!full)
@@ -701,7 +701,9 @@ static int render_list(struct wa_out *o, const json_t *reply, const struct wa_ch
 	if (!label || !sections)
 		goto oom;
 	nsec = cs->nsections + (cs->nbuttons ? 1 : 0);
-	for (i = 0; i < cs->n; i++) {
+	/* the rows in their sections, then the buttons (the first nbuttons choices) last */
+	for (k = 0; k < cs->n; k++) {
+		size_t i = (cs->nbuttons + k) % cs->n;
 		const struct wa_choice *c = &cs->v[i];
 		json_t *row;
 

@@ -309,7 +309,7 @@ static void test_eleven_rows_numbered(void **state)
 	json_decref(bodies);
 }
 
-/* The numbered order is list rows, then buttons: the order the engine offered them. */
+/* The numbered order is buttons, then list rows: the order the engine offered them. */
 static void test_numbered_order(void **state)
 {
 	json_t *reply = json_loads("{\"text\": \"Pick\", \"buttons\": [{\"title\": \"Cart\", "
@@ -321,7 +321,7 @@ static void test_numbered_order(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, "Pick\n\n1. A\n2. B\n3. Cart\n\nReply with the number of your "
+	assert_string_equal(text, "Pick\n\n1. Cart\n2. A\n3. B\n\nReply with the number of your "
 				  "choice.");
 	free(text);
 	json_decref(reply);
