@@ -327,6 +327,11 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 		}
 		break;
 	default:
+		if (field[2] && *field[2]) {
+			lex_err(err, errlen, "%s:%zu: kind '%s' takes no value (got '%s')",
+				f->name, lineno, lex_kind_names[kind], field[2]);
+			return -1;
+		}
 		break;
 	}
 	if (field[3] && *field[3]) {
@@ -465,7 +470,7 @@ static int lex_name_cmp(const void *a, const void *b)
 static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_lex_phrase *ph)
 {
 	const char *s = lex->strings + ph->off;
-	if (ph->ntok != 1 || ph->len < 4 || ph->len > NLP_DIST_MAX_LEN)
+	if (ph->ntok != 1 || ph->len < 5 || ph->len > NLP_DIST_MAX_LEN)
 		return 0;
 	for (size_t i = 0; i < ph->len; i++)
 		if (s[i] < 'a' || s[i] > 'z')
@@ -475,7 +480,9 @@ static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_le
 		case NLP_LEX_INTENT:
 		case NLP_LEX_YES:
 		case NLP_LEX_NO:
-		case NLP_LEX_ORDERREF:
+			if (lex->entries[e].weight >= 1.0f)
+				return 1;
+			break;
 		case NLP_LEX_PAY:
 			return 1;
 		default:
@@ -571,7 +578,7 @@ const struct nlp_lex_phrase *nlp_lexicon_fuzzy(const struct nlp_lexicon *lex, co
 					       size_t len)
 {
 	const struct nlp_lex_phrase *best = NULL;
-	int maxd = len <= 3 ? 0 : len <= 7 ? 1 : 2, bestd;
+	int maxd = len <= 4 ? 0 : len <= 7 ? 1 : 2, bestd;
 
 	if (maxd == 0 || len > NLP_DIST_MAX_LEN)
 		return NULL;

@@ -309,6 +309,7 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 		pt->numword = 1;
 	for (size_t k = i + 1; k < i + len; k++) {
 		st->t[k].role = pt->role;
+		st->t[k].orderref = pt->orderref;
 		st->t[k].span = 0;
 	}
 }
@@ -362,11 +363,11 @@ static int parse_gibberish(const char *s, size_t n)
 {
 	static const char *const rows[] = { "asdf", "qwer", "zxcv", "hjkl", "sdfg", "wert", "dfgh" };
 	size_t vowels = 0;
-	if (n < 5 || !parse_is_ascii_letters(s, n))
+	if (n < 4 || !parse_is_ascii_letters(s, n))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		vowels += strchr("aeiouy", s[i]) != NULL;
-	if (vowels * 5 < n)
+	if (vowels == 0)
 		return 1;
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++)
 		for (size_t i = 0; i + 4 <= n; i++)
@@ -614,14 +615,18 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		if (pn->order && !out->order_number && pn->v > 0)
 			out->order_number = pn->v;
 	}
-	/* "one" is a quantity only before a product or alone: not in "the blue one" */
+	/* "one" is a quantity before a product or alone ("one more"), not a pronoun after a
+	 * word ("the blue one", "the last one") */
 	for (size_t k = 0; k < st->nnums; k++) {
 		struct parse_num *pn = &st->nums[k];
 		size_t nx = pn->last + 1;
+		int before = pn->head > 0 && (st->t[pn->head - 1].role == ROLE_STOP ||
+					      st->t[pn->head - 1].role == ROLE_CONTENT);
 		if (pn->order || !pn->weak)
 			continue;
-		if (ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_CHOICE || st->ncontent == 0 ||
-		    (nx < st->n && st->t[nx].role == ROLE_CONTENT))
+		if (ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_CHOICE ||
+		    (nx < st->n && st->t[nx].role == ROLE_CONTENT) ||
+		    (st->ncontent == 0 && !before))
 			continue;
 		pn->dropped = 1;
 	}
@@ -638,6 +643,8 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
 	if (in == NLP_INTENT_BROWSE && out->product[0])
 		in = NLP_INTENT_SEARCH; /* "show me mugs" */
+	if (in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
+		in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
 	if (bs < 0.75f && out->product[0] && !free_text) {
 		if (qty && ex != NLP_EXPECT_CHOICE) {
 			in = NLP_INTENT_ADD_TO_CART; /* "x3 honey pls" */
