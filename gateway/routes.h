@@ -4,6 +4,7 @@
 #ifndef CCGW_ROUTES_H
 #define CCGW_ROUTES_H
 
+#include "admin.h" /* admin_*.c: the seller's admin API under /api/v1 */
 #include "http.h"
 
 /* ops.c: health, readiness, metrics */

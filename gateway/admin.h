@@ -1,0 +1,50 @@
+/*
+ * admin.h: the seller's admin API under /api/v1 (CONTRACT "Admin API", docs/ADMIN_API.md):
+ * channels, products, orders, conversations, notification targets. Every handler checks the
+ * Bearer key, then runs its work in one transaction with app.tenant_id set from the key, so
+ * row-level security stands behind every query and another tenant's object answers 404.
+ */
+#ifndef CCGW_ADMIN_H
+#define CCGW_ADMIN_H
+
+#include "http.h"
+
+#define ADMIN_HANDLER(name)                                                                       \
+	void name(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp)
+
+/* admin_channels.c */
+ADMIN_HANDLER(admin_channels_create);
+ADMIN_HANDLER(admin_channels_list);
+ADMIN_HANDLER(admin_channels_get);
+ADMIN_HANDLER(admin_channels_patch);
+ADMIN_HANDLER(admin_channels_delete);
+
+/* admin_products.c */
+ADMIN_HANDLER(admin_products_create);
+ADMIN_HANDLER(admin_products_bulk);
+ADMIN_HANDLER(admin_products_list);
+ADMIN_HANDLER(admin_products_get);
+ADMIN_HANDLER(admin_products_patch);
+ADMIN_HANDLER(admin_products_delete);
+
+/* admin_orders.c */
+ADMIN_HANDLER(admin_orders_list);
+ADMIN_HANDLER(admin_orders_get);
+ADMIN_HANDLER(admin_orders_patch);
+
+/* admin_conversations.c */
+ADMIN_HANDLER(admin_conversations_list);
+ADMIN_HANDLER(admin_conversations_get);
+ADMIN_HANDLER(admin_conversations_events);
+ADMIN_HANDLER(admin_conversations_message);
+ADMIN_HANDLER(admin_conversations_release);
+
+/* admin_targets.c */
+ADMIN_HANDLER(admin_targets_create);
+ADMIN_HANDLER(admin_targets_list);
+ADMIN_HANDLER(admin_targets_delete);
+
+/* admin_currency.c: 1 when code is an active ISO 4217 currency code (upper case, 3 letters). */
+int admin_currency_valid(const char *code);
+
+#endif

@@ -1,0 +1,613 @@
+/*
+ * admin_call.c: the life of one admin API request (see admin_internal.h): authentication,
+ * the Idempotency-Key header, the tenant transaction that builds the answer, and writing the
+ * answer out. Also the shared input checks that name the offending field, keyset paging, and
+ * row-to-JSON helpers.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin_internal.h"
+#include "pg.h"
+#include "secrets.h"
+#include "server.h"
+#include "util.h"
+
+/* ---- answers ---- */
+
+static void answer_reset(struct admin_answer *a)
+{
+	free(a->body);
+	memset(a, 0, sizeof(*a));
+}
+
+void admin_answer_json(struct admin_call *call, int status, json_t *obj)
+{
+	char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	json_decref(obj);
+	answer_reset(&call->ans);
+	if (!s) {
+		call->ans.status = 500;
+		call->ans.body = strdup("{\"error\":{\"code\":\"internal\","
+					"\"message\":\"could not encode the answer\"}}");
+		return;
+	}
+	call->ans.status = status;
+	call->ans.body = s;
+}
+
+void admin_answer_empty(struct admin_call *call, int status)
+{
+	answer_reset(&call->ans);
+	call->ans.status = status;
+}
+
+static void answer_error_v(struct admin_call *call, int status, const char *code,
+			   const char *field, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void answer_error_v(struct admin_call *call, int status, const char *code,
+			   const char *field, const char *fmt, va_list ap)
+{
+	char msg[512];
+	json_t *err;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err = json_pack("{s:s,s:s}", "code", code, "message", msg);
+	if (err && field)
+		json_object_set_new(err, "field", json_string(field));
+	admin_answer_json(call, status, err ? json_pack("{s:o}", "error", err) : NULL);
+}
+
+void admin_answer_error(struct admin_call *call, int status, const char *code, const char *field,
+			const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	answer_error_v(call, status, code, field, fmt, ap);
+	va_end(ap);
+}
+
+void admin_answer_db_error(struct admin_call *call, int rc)
+{
+	if (rc == PG_ERR_UNAVAILABLE) {
+		admin_answer_error(call, 503, "unavailable", NULL,
+				   "the database is not available; retry later");
+	} else if (rc == PG_ERR_RETRY) {
+		admin_answer_error(call, 503, "busy", NULL,
+				   "the change collided with another one; retry");
+	} else {
+		log_warn(&call->log, "admin: %s %s failed in the database (%d)", call->req->method,
+			 call->req->route ? call->req->route : call->req->path, rc);
+		admin_answer_error(call, 500, "internal", NULL, "a database error occurred");
+	}
+}
+
+void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(err->field, sizeof(err->field), "%s%s", prefix ? prefix : "", field);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+void admin_answer_verr(struct admin_call *call, const struct admin_verr *err)
+{
+	admin_answer_error(call, 400, "validation", err->field, "%s: %s", err->field, err->message);
+}
+
+/* ---- the call ---- */
+
+static int idem_key_valid(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > ADMIN_IDEM_KEY_MAX)
+		return 0;
+	for (; *k; k++)
+		if ((unsigned char)*k < 0x20 || (unsigned char)*k > 0x7e)
+			return 0;
+	return 1;
+}
+
+static void request_hash(const struct http_request *req, char out[65])
+{
+	struct sbuf b;
+	char *s;
+
+	sbuf_init(&b);
+	sbuf_printf(&b, "%s\n%s\n%s\n", req->method, req->path, req->query ? req->query : "");
+	if (req->body)
+		sbuf_append(&b, req->body, req->body_len);
+	s = sbuf_take(&b);
+	if (s) {
+		util_sha256_hex(s, strlen(s), out);
+		free(s);
+	} else {
+		out[0] = '\0';
+	}
+}
+
+int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct http_request *req,
+		     struct http_response *resp)
+{
+	const char *key;
+	int rc;
+
+	memset(call, 0, sizeof(*call));
+	call->ctx = ctx;
+	call->req = req;
+	call->resp = resp;
+	if (!ctx->conn) {
+		admin_answer_error(call, 503, "unavailable", NULL,
+				   "the database is not available; retry later");
+		return -1;
+	}
+	rc = admin_auth_tenant(ctx->conn, http_request_header(req, "authorization"),
+			       call->tenant_id);
+	if (rc == 1) {
+		admin_answer_error(call, 401, "unauthorized", NULL,
+				   "a valid API key is required: Authorization: Bearer <api_key>");
+		return -1;
+	}
+	if (rc < 0) {
+		admin_answer_db_error(call, rc);
+		return -1;
+	}
+	call->log.tenant = call->tenant_id;
+	if (strcmp(req->method, "POST") == 0) {
+		key = http_request_header(req, "idempotency-key");
+		if (key) {
+			if (!idem_key_valid(key)) {
+				admin_answer_error(call, 400, "validation", "Idempotency-Key",
+						   "Idempotency-Key: 1 to %d printable ASCII characters",
+						   ADMIN_IDEM_KEY_MAX);
+				return -1;
+			}
+			request_hash(req, call->idem_hash);
+			if (!call->idem_hash[0]) {
+				admin_answer_error(call, 500, "internal", NULL, "out of memory");
+				return -1;
+			}
+			call->idem_key = key;
+		}
+	}
+	return 0;
+}
+
+struct run_state {
+	struct admin_call *call;
+	admin_tx_fn fn;
+	void *arg;
+};
+
+static int run_tx(PGconn *conn, void *arg)
+{
+	struct run_state *st = arg;
+	struct admin_call *call = st->call;
+	int rc;
+
+	answer_reset(&call->ans);
+	call->kick = 0;
+	if (call->idem_key) {
+		rc = admin_idem_claim(conn, call);
+		if (rc == 1)
+			return 0; /* replay: nothing written */
+		if (rc < 0)
+			return rc;
+	}
+	rc = st->fn(conn, call, st->arg);
+	if (rc < 0)
+		return rc;
+	if (call->idem_key) {
+		/* only successful answers are remembered; a failed request leaves no trace and
+		 * may be retried with the same key */
+		if (call->ans.status < 200 || call->ans.status > 299)
+			return ADMIN_ROLLBACK;
+		rc = admin_idem_store(conn, call);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void admin_call_run(struct admin_call *call, admin_tx_fn fn, void *arg)
+{
+	struct run_state st = { call, fn, arg };
+	int rc;
+
+	rc = pg_tx_run(call->ctx->conn, call->tenant_id, run_tx, &st);
+	if (rc == 0) {
+		if (call->kick && call->ctx->srv)
+			server_outbox_kick(call->ctx->srv);
+		return;
+	}
+	if (rc == ADMIN_ROLLBACK && call->ans.status)
+		return;
+	call->kick = 0;
+	admin_answer_db_error(call, rc);
+}
+
+void admin_call_end(struct admin_call *call)
+{
+	struct http_response *resp = call->resp;
+	struct admin_answer *a = &call->ans;
+
+	if (!a->status) {
+		http_response_error(resp, 500, "internal", "the request was not answered");
+		goto out;
+	}
+	if (a->body) {
+		http_response_body(resp, a->status, NULL, a->body, strlen(a->body));
+	} else {
+		free(resp->body);
+		resp->body = NULL;
+		resp->body_len = 0;
+		resp->status = a->status;
+	}
+	if (a->etag[0])
+		http_response_header(resp, "ETag", a->etag);
+	if (a->replayed)
+		http_response_header(resp, "Idempotent-Replayed", "true");
+	if (a->status == 401)
+		http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"ccgw\"");
+out:
+	answer_reset(a);
+}
+
+/* ---- input ---- */
+
+json_t *admin_body_object(struct admin_call *call)
+{
+	const struct http_request *req = call->req;
+	json_error_t jerr;
+	json_t *o;
+
+	if (!req->body || req->body_len == 0) {
+		admin_answer_error(call, 400, "invalid_json", NULL,
+				   "the request body must be a JSON object");
+		return NULL;
+	}
+	o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o) {
+		admin_answer_error(call, 400, "invalid_json", NULL,
+				   "the body is not valid JSON: %s (line %d)", jerr.text, jerr.line);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		admin_answer_error(call, 400, "invalid_json", NULL,
+				   "the request body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+/* Characters (not bytes) of valid UTF-8; -1 when s holds a control character other than
+ * tab, newline or carriage return. */
+static long text_chars(const char *s, size_t len)
+{
+	long n = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+			return -1;
+		if (c == 0x7f)
+			return -1;
+		if ((c & 0xc0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+int admin_field_string(json_t *obj, const char *prefix, const char *name, int required,
+		       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err)
+{
+	json_t *v = json_object_get(obj, name);
+	const char *s;
+	size_t len;
+	long n;
+
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		admin_verr_set(err, prefix, name, "is required");
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		admin_verr_set(err, prefix, name, "must be a string");
+		return -1;
+	}
+	s = json_string_value(v);
+	len = json_string_length(v);
+	if (strlen(s) != len) {
+		admin_verr_set(err, prefix, name, "must not contain NUL characters");
+		return -1;
+	}
+	n = text_chars(s, len);
+	if (n < 0) {
+		admin_verr_set(err, prefix, name, "must not contain control characters");
+		return -1;
+	}
+	if ((size_t)n < minchars) {
+		admin_verr_set(err, prefix, name, minchars == 1 ? "must not be empty"
+							: "must be at least %zu characters",
+			       minchars);
+		return -1;
+	}
+	if ((size_t)n > maxchars) {
+		admin_verr_set(err, prefix, name, "must be at most %zu characters", maxchars);
+		return -1;
+	}
+	*out = s;
+	return 1;
+}
+
+int admin_field_int(json_t *obj, const char *prefix, const char *name, int required,
+		    long long min, long long max, long long *out, struct admin_verr *err)
+{
+	json_t *v = json_object_get(obj, name);
+	long long x;
+
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		admin_verr_set(err, prefix, name, "is required");
+		return -1;
+	}
+	if (!json_is_integer(v)) {
+		admin_verr_set(err, prefix, name, "must be an integer");
+		return -1;
+	}
+	x = (long long)json_integer_value(v);
+	if (x < min) {
+		admin_verr_set(err, prefix, name, min == 0 ? "must not be negative"
+							   : "must be at least %lld",
+			       min);
+		return -1;
+	}
+	if (x > max) {
+		admin_verr_set(err, prefix, name, "must be at most %lld", max);
+		return -1;
+	}
+	*out = x;
+	return 1;
+}
+
+int admin_field_bool(json_t *obj, const char *prefix, const char *name, int required, int *out,
+		     struct admin_verr *err)
+{
+	json_t *v = json_object_get(obj, name);
+
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		admin_verr_set(err, prefix, name, "is required");
+		return -1;
+	}
+	if (!json_is_boolean(v)) {
+		admin_verr_set(err, prefix, name, "must be true or false");
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 1;
+}
+
+int admin_fields_known(json_t *obj, const char *prefix, const char *const *allowed,
+		       struct admin_verr *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(obj, key, v) {
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (!allowed[i]) {
+			char shown[48];
+
+			snprintf(shown, sizeof(shown), "%s", key);
+			admin_verr_set(err, prefix, shown, "is not a known field");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- paging ---- */
+
+int admin_page_parse(struct admin_call *call, struct admin_page *page)
+{
+	char buf[32];
+	long v;
+	size_t i;
+
+	page->limit = ADMIN_PAGE_DEFAULT;
+	page->cursor[0] = '\0';
+	if (http_query_get(call->req, "limit", buf, sizeof(buf)) == 0) {
+		v = 0;
+		for (i = 0; buf[i]; i++) {
+			if (!isdigit((unsigned char)buf[i]) || i >= 6) {
+				v = -1;
+				break;
+			}
+			v = v * 10 + (buf[i] - '0');
+		}
+		if (v < 1 || v > ADMIN_PAGE_MAX) {
+			admin_answer_error(call, 400, "validation", "limit",
+					   "limit: must be an integer from 1 to %d", ADMIN_PAGE_MAX);
+			return -1;
+		}
+		page->limit = v;
+	}
+	if (http_query_get(call->req, "cursor", page->cursor, sizeof(page->cursor)) == 0 &&
+	    strlen(page->cursor) >= sizeof(page->cursor) - 1) {
+		admin_answer_error(call, 400, "validation", "cursor",
+				   "cursor: not a cursor from this list");
+		return -1;
+	}
+	return 0;
+}
+
+static int digits_only(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+int admin_cursor_split(struct admin_call *call, const struct admin_page *page, char usec[24],
+		       char id[37])
+{
+	const char *dot;
+	size_t n;
+
+	if (!page->cursor[0])
+		return 0;
+	dot = strchr(page->cursor, '.');
+	n = dot ? (size_t)(dot - page->cursor) : 0;
+	if (!dot || n > 19 || !digits_only(page->cursor, n) || !util_uuid_valid(dot + 1)) {
+		admin_answer_error(call, 400, "validation", "cursor",
+				   "cursor: not a cursor from this list");
+		return -1;
+	}
+	memcpy(usec, page->cursor, n);
+	usec[n] = '\0';
+	memcpy(id, dot + 1, 36);
+	id[36] = '\0';
+	return 1;
+}
+
+int admin_cursor_seq(struct admin_call *call, const struct admin_page *page, char seq[24])
+{
+	size_t n = strlen(page->cursor);
+
+	if (n == 0)
+		return 0;
+	if (n > 18 || !digits_only(page->cursor, n)) {
+		admin_answer_error(call, 400, "validation", "cursor",
+				   "cursor: not a cursor from this list");
+		return -1;
+	}
+	memcpy(seq, page->cursor, n + 1);
+	return 1;
+}
+
+json_t *admin_page_result(json_t *data, const char *next)
+{
+	if (!data)
+		return NULL;
+	return json_pack("{s:o,s:o}", "data", data, "next_cursor", next ? json_string(next) : json_null());
+}
+
+const char *admin_path_uuid(const struct admin_call *call, size_t i)
+{
+	const char *v;
+
+	if (i >= call->req->nparams)
+		return NULL;
+	v = call->req->params[i];
+	return v && util_uuid_valid(v) ? v : NULL;
+}
+
+/* ---- secrets ---- */
+
+int admin_can_seal(struct admin_call *call)
+{
+	if (call->ctx->srv && call->ctx->srv->has_secret_key)
+		return 1;
+	log_error(&call->log, "admin: cannot store a secret: CCGW_SECRET_KEY is not configured");
+	admin_answer_error(call, 500, "secret_key_missing", NULL,
+			   "the server has no CCGW_SECRET_KEY configured, so it cannot store "
+			   "secrets; ask the operator to set one");
+	return 0;
+}
+
+int admin_seal(struct admin_call *call, const char *plain, size_t len, char **bytea)
+{
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+
+	*bytea = NULL;
+	if (!admin_can_seal(call))
+		return -1;
+	if (secrets_seal(call->ctx->srv->secret_key, call->tenant_id, plain, len, &sealed,
+			 &sealed_len) < 0) {
+		admin_answer_error(call, 500, "internal", NULL, "could not seal the secret");
+		return -1;
+	}
+	*bytea = secrets_bytea_encode(sealed, sealed_len);
+	free(sealed);
+	if (!*bytea) {
+		admin_answer_error(call, 500, "internal", NULL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+char *admin_webhook_url(const struct admin_call *call, const char *type, const char *id)
+{
+	const char *base = call->ctx->srv && call->ctx->srv->cfg && call->ctx->srv->cfg->public_url
+				   ? call->ctx->srv->cfg->public_url
+				   : "http://127.0.0.1:8080";
+	size_t n = strlen(base);
+	struct sbuf b;
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	sbuf_init(&b);
+	sbuf_append(&b, base, n);
+	sbuf_printf(&b, "/webhooks/%s/%s", type, id);
+	return sbuf_take(&b);
+}
+
+/* ---- rows ---- */
+
+json_t *admin_col_string(const PGresult *res, int r, int c)
+{
+	const char *v = pg_value(res, r, c);
+
+	return v ? json_string(v) : json_null();
+}
+
+json_t *admin_col_int(const PGresult *res, int r, int c)
+{
+	const char *v = pg_value(res, r, c);
+
+	return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
+}
+
+json_t *admin_col_bool(const PGresult *res, int r, int c)
+{
+	const char *v = pg_value(res, r, c);
+
+	return v ? json_boolean(v[0] == 't') : json_null();
+}
+
+json_t *admin_col_json(const PGresult *res, int r, int c)
+{
+	const char *v = pg_value(res, r, c);
+	json_t *j;
+
+	if (!v)
+		return json_null();
+	j = json_loads(v, JSON_DECODE_ANY, NULL);
+	return j ? j : json_null();
+}

@@ -1,0 +1,634 @@
+/*
+ * admin_channels.c: a seller's WhatsApp numbers and Telegram bots. Registering one answers
+ * with the webhook URL built from CCGW_PUBLIC_URL; its secrets (access token, app secret,
+ * verify token, bot token, secret token) are sealed with AES-256-GCM (secrets.h) into
+ * channels.secrets and never appear in an answer or a log line. Channels are listed, read,
+ * renamed, re-keyed, re-enabled (PATCH) and disabled (DELETE or PATCH status).
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "admin_internal.h"
+#include "pg.h"
+#include "secrets.h"
+#include "server.h"
+
+#define CHANNEL_COLS                                                                              \
+	"c.id, c.type, c.name, c.status, c.health_error, c.external_id, "                          \
+	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}'"
+#define CHANNEL_NCOLS 8
+
+/* The secret fields of each type, as stored in the sealed JSON. */
+static const char *const whatsapp_secrets[] = { "access_token", "app_secret", "verify_token", NULL };
+static const char *const telegram_secrets[] = { "bot_token", "secret_token", NULL };
+
+struct channel_in {
+	const char *type;
+	const char *name;
+	const char *status;          /* PATCH only */
+	const char *phone_number_id; /* whatsapp */
+	const char *access_token, *app_secret, *verify_token;
+	const char *bot_token, *secret_token; /* telegram */
+	char bot_id[24];             /* digits before the colon of bot_token */
+};
+
+static json_t *channel_json(const struct admin_call *call, const PGresult *res, int r)
+{
+	const char *type = pg_value(res, r, 1);
+	const char *id = pg_value(res, r, 0);
+	char *url = NULL;
+	json_t *o;
+
+	if (type && id && (strcmp(type, "whatsapp") == 0 || strcmp(type, "telegram") == 0))
+		url = admin_webhook_url(call, type, id);
+	o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", admin_col_string(res, r, 0),
+		      "type", admin_col_string(res, r, 1), "name", admin_col_string(res, r, 2),
+		      "status", admin_col_string(res, r, 3), "health_error",
+		      admin_col_string(res, r, 4), "external_id", admin_col_string(res, r, 5),
+		      "webhook_url", url ? json_string(url) : json_null(), "created_at",
+		      admin_col_string(res, r, 6), "updated_at", admin_col_string(res, r, 7));
+	if (o && type && strcmp(type, "whatsapp") == 0)
+		json_object_set_new(o, "phone_number_id", admin_col_string(res, r, 5));
+	free(url);
+	return o;
+}
+
+/* ---- input ---- */
+
+static int all_chars(const char *s, const char *allowed_extra, int digits_only)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= '0' && c <= '9')
+			continue;
+		if (digits_only)
+			return 0;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			continue;
+		if (!strchr(allowed_extra, c))
+			return 0;
+	}
+	return 1;
+}
+
+static int no_space(const char *s)
+{
+	for (; *s; s++)
+		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+			return 0;
+	return 1;
+}
+
+/* Reads the type-specific fields (all required unless partial). 0 or -1 with err. */
+static int channel_fields_parse(json_t *obj, const char *type, int partial, struct channel_in *in,
+				struct admin_verr *err)
+{
+	const char *colon;
+	size_t n;
+
+	if (strcmp(type, "whatsapp") == 0) {
+		if (admin_field_string(obj, "", "phone_number_id", !partial, 1, 32,
+				       &in->phone_number_id, err) < 0)
+			return -1;
+		if (in->phone_number_id && !all_chars(in->phone_number_id, "", 1)) {
+			admin_verr_set(err, "", "phone_number_id",
+				       "must be the numeric Phone number ID from the Meta app");
+			return -1;
+		}
+		if (admin_field_string(obj, "", "access_token", !partial, 1, 2048,
+				       &in->access_token, err) < 0)
+			return -1;
+		if (in->access_token && !no_space(in->access_token)) {
+			admin_verr_set(err, "", "access_token", "must not contain spaces");
+			return -1;
+		}
+		if (admin_field_string(obj, "", "app_secret", !partial, 1, 256, &in->app_secret,
+				       err) < 0)
+			return -1;
+		if (admin_field_string(obj, "", "verify_token", !partial, 1, 256,
+				       &in->verify_token, err) < 0)
+			return -1;
+		return 0;
+	}
+	if (admin_field_string(obj, "", "bot_token", !partial, 3, 256, &in->bot_token, err) < 0)
+		return -1;
+	if (in->bot_token) {
+		colon = strchr(in->bot_token, ':');
+		n = colon ? (size_t)(colon - in->bot_token) : 0;
+		if (!colon || n == 0 || n >= sizeof(in->bot_id) || !colon[1] ||
+		    !all_chars(colon + 1, "_-", 0)) {
+			admin_verr_set(err, "", "bot_token",
+				       "must be a token from @BotFather (<bot id>:<secret>)");
+			return -1;
+		}
+		memcpy(in->bot_id, in->bot_token, n);
+		in->bot_id[n] = '\0';
+		if (!all_chars(in->bot_id, "", 1)) {
+			admin_verr_set(err, "", "bot_token",
+				       "must be a token from @BotFather (<bot id>:<secret>)");
+			return -1;
+		}
+	}
+	if (admin_field_string(obj, "", "secret_token", !partial, 1, 256, &in->secret_token,
+			       err) < 0)
+		return -1;
+	if (in->secret_token && !all_chars(in->secret_token, "_-", 0)) {
+		admin_verr_set(err, "", "secret_token",
+			       "may hold only A-Z, a-z, 0-9, _ and - (Telegram's rule)");
+		return -1;
+	}
+	return 0;
+}
+
+/* The sealed-secrets JSON of in's type from in's fields over base (may be NULL); heap text. */
+static char *secrets_text(const char *type, const struct channel_in *in, json_t *base)
+{
+	json_t *o = base ? json_deep_copy(base) : json_object();
+	char *s;
+
+	if (!o)
+		return NULL;
+	if (strcmp(type, "whatsapp") == 0) {
+		if (in->access_token)
+			json_object_set_new(o, "access_token", json_string(in->access_token));
+		if (in->app_secret)
+			json_object_set_new(o, "app_secret", json_string(in->app_secret));
+		if (in->verify_token)
+			json_object_set_new(o, "verify_token", json_string(in->verify_token));
+	} else {
+		if (in->bot_token)
+			json_object_set_new(o, "bot_token", json_string(in->bot_token));
+		if (in->secret_token)
+			json_object_set_new(o, "secret_token", json_string(in->secret_token));
+	}
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static void text_wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static int has_any(json_t *obj, const char *const *names)
+{
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		if (json_object_get(obj, names[i]))
+			return 1;
+	return 0;
+}
+
+/* ---- POST /api/v1/channels ---- */
+
+struct create_state {
+	struct channel_in in;
+	char *config;  /* JSON text */
+	char *sealed;  /* bytea text */
+};
+
+static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct create_state *st = arg;
+	const char *external = strcmp(st->in.type, "whatsapp") == 0 ? st->in.phone_number_id
+								     : st->in.bot_id;
+	const char *params[5] = { st->in.type, st->in.name ? st->in.name : "", external,
+				  st->config, st->sealed };
+	PGresult *res;
+	json_t *o;
+	char *url;
+
+	res = pg_exec(conn,
+		      "INSERT INTO channels (tenant_id, type, name, external_id, config, secrets) "
+		      "VALUES (app_tenant_id(), $1, $2, $3, $4::jsonb, $5::bytea) RETURNING id, status",
+		      5, params);
+	if (!res) {
+		if (strcmp(pg_last_sqlstate(), "23505") == 0) {
+			const char *field = strcmp(st->in.type, "whatsapp") == 0 ? "phone_number_id"
+										  : "bot_token";
+			admin_answer_error(call, 409, "already_registered", field,
+					   "%s: this %s is already registered to an active channel",
+					   field,
+					   strcmp(st->in.type, "whatsapp") == 0 ? "number" : "bot");
+			return ADMIN_ROLLBACK;
+		}
+		return PG_ERR_QUERY;
+	}
+	url = admin_webhook_url(call, st->in.type, PQgetvalue(res, 0, 0));
+	o = json_pack("{s:s,s:s,s:s,s:s?,s:s}", "id", PQgetvalue(res, 0, 0), "type", st->in.type,
+		      "name", st->in.name ? st->in.name : "", "webhook_url", url, "status",
+		      PQgetvalue(res, 0, 1));
+	free(url);
+	PQclear(res);
+	admin_answer_json(call, 201, o);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_channels_create)
+{
+	static const char *const wa_fields[] = { "type", "name", "phone_number_id", "access_token",
+						 "app_secret", "verify_token", NULL };
+	static const char *const tg_fields[] = { "type", "name", "bot_token", "secret_token", NULL };
+	struct admin_call call;
+	struct admin_verr err;
+	struct create_state st;
+	json_t *body = NULL, *cfg = NULL;
+	char *plain = NULL;
+	int wa;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	body = admin_body_object(&call);
+	if (!body)
+		goto out;
+	if (admin_field_string(body, "", "type", 1, 1, 16, &st.in.type, &err) < 0)
+		goto invalid;
+	if (strcmp(st.in.type, "whatsapp") != 0 && strcmp(st.in.type, "telegram") != 0) {
+		admin_verr_set(&err, "", "type", "must be \"whatsapp\" or \"telegram\"");
+		goto invalid;
+	}
+	wa = strcmp(st.in.type, "whatsapp") == 0;
+	if (admin_fields_known(body, "", wa ? wa_fields : tg_fields, &err) < 0)
+		goto invalid;
+	if (admin_field_string(body, "", "name", 0, 0, 200, &st.in.name, &err) < 0)
+		goto invalid;
+	if (channel_fields_parse(body, st.in.type, 0, &st.in, &err) < 0)
+		goto invalid;
+	if (!admin_can_seal(&call))
+		goto out;
+	cfg = wa ? json_pack("{s:s}", "phone_number_id", st.in.phone_number_id)
+		 : json_pack("{s:s}", "bot_id", st.in.bot_id);
+	st.config = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+	plain = secrets_text(st.in.type, &st.in, NULL);
+	if (!st.config || !plain) {
+		admin_answer_error(&call, 500, "internal", NULL, "out of memory");
+		goto out;
+	}
+	if (admin_seal(&call, plain, strlen(plain), &st.sealed) < 0)
+		goto out;
+	admin_call_run(&call, create_tx, &st);
+	if (call.ans.status == 201)
+		log_info(&call.log, "admin: %s channel registered", st.in.type);
+	goto out;
+invalid:
+	admin_answer_verr(&call, &err);
+out:
+	text_wipe_free(plain);
+	free(st.sealed);
+	free(st.config);
+	json_decref(cfg);
+	json_decref(body);
+	admin_call_end(&call);
+}
+
+/* ---- GET /api/v1/channels ---- */
+
+struct list_state {
+	struct admin_page page;
+	char usec[24], after[37];
+	int has_cursor;
+};
+
+static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct list_state *st = arg;
+	char limit[24];
+	const char *params[3];
+	const char *next = NULL;
+	PGresult *res;
+	json_t *data;
+	int i, n;
+
+	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
+	params[0] = limit;
+	params[1] = st->has_cursor ? st->usec : NULL;
+	params[2] = st->has_cursor ? st->after : NULL;
+	res = pg_exec(conn,
+		      "SELECT " CHANNEL_COLS ", " ADMIN_CURSOR_SQL("c.created_at", "c.id")
+		      " FROM channels c WHERE c.tenant_id = app_tenant_id() "
+		      "AND ($2::bigint IS NULL OR (c.created_at, c.id) > "
+		      "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+		      "ORDER BY c.created_at, c.id LIMIT $1::int",
+		      3, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	n = PQntuples(res);
+	data = json_array();
+	for (i = 0; data && i < n && i < st->page.limit; i++)
+		json_array_append_new(data, channel_json(call, res, i));
+	if (n > st->page.limit)
+		next = PQgetvalue(res, (int)st->page.limit - 1, CHANNEL_NCOLS);
+	admin_answer_json(call, 200, admin_page_result(data, next));
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_channels_list)
+{
+	struct admin_call call;
+	struct list_state st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	if (admin_page_parse(&call, &st.page) < 0)
+		goto out;
+	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
+	if (rc < 0)
+		goto out;
+	st.has_cursor = rc;
+	admin_call_run(&call, list_tx, &st);
+out:
+	admin_call_end(&call);
+}
+
+/* ---- GET /api/v1/channels/{id} ---- */
+
+static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const char *params[1] = { arg };
+	PGresult *res;
+
+	res = pg_exec(conn,
+		      "SELECT " CHANNEL_COLS " FROM channels c WHERE c.tenant_id = app_tenant_id() "
+		      "AND c.id = $1",
+		      1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	if (PQntuples(res) == 1)
+		admin_answer_json(call, 200, channel_json(call, res, 0));
+	else
+		admin_answer_error(call, 404, "not_found", NULL, "no such channel");
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_channels_get)
+{
+	struct admin_call call;
+	const char *id;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	id = admin_path_uuid(&call, 0);
+	if (!id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such channel");
+		goto out;
+	}
+	admin_call_run(&call, get_tx, (void *)id);
+out:
+	admin_call_end(&call);
+}
+
+/* ---- PATCH /api/v1/channels/{id} ---- */
+
+struct patch_state {
+	const char *id;
+	json_t *body;
+	const char *name, *status;
+	int rekey; /* the body carries secret fields */
+};
+
+/* The channel's current secrets as JSON, or NULL when there are none or they do not open
+ * (another key, another tenant): *unreadable tells which. */
+static json_t *secrets_load(struct admin_call *call, const char *bytea, int *unreadable)
+{
+	unsigned char *sealed = NULL;
+	size_t len = 0;
+	char *plain = NULL;
+	json_t *o = NULL;
+
+	*unreadable = 0;
+	if (!bytea)
+		return NULL;
+	if (secrets_bytea_decode(bytea, &sealed, &len) < 0 ||
+	    secrets_open(call->ctx->srv->secret_key, call->tenant_id, sealed, len, &plain) < 0) {
+		*unreadable = 1;
+		goto out;
+	}
+	o = json_loads(plain, 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		o = NULL;
+		*unreadable = 1;
+	}
+out:
+	text_wipe_free(plain);
+	free(sealed);
+	return o;
+}
+
+static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct patch_state *st = arg;
+	const char *const *secret_names;
+	const char *params[6];
+	struct channel_in in;
+	struct admin_verr err;
+	PGresult *res = NULL;
+	json_t *old = NULL, *cfg = NULL;
+	char *plain = NULL, *sealed = NULL, *cfg_text = NULL;
+	const char *type, *external = NULL, *jt;
+	int rc = ADMIN_ROLLBACK, unreadable = 0, wa;
+	size_t i;
+
+	params[0] = st->id;
+	res = pg_exec(conn,
+		      "SELECT type, secrets FROM channels WHERE tenant_id = app_tenant_id() "
+		      "AND id = $1 FOR UPDATE",
+		      1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	if (PQntuples(res) != 1) {
+		admin_answer_error(call, 404, "not_found", NULL, "no such channel");
+		goto out;
+	}
+	type = PQgetvalue(res, 0, 0);
+	wa = strcmp(type, "whatsapp") == 0;
+	jt = json_string_value(json_object_get(st->body, "type"));
+	if (json_object_get(st->body, "type") && (!jt || strcmp(jt, type) != 0)) {
+		admin_answer_error(call, 400, "validation", "type",
+				   "type: a channel's type cannot be changed");
+		goto out;
+	}
+	memset(&in, 0, sizeof(in));
+	secret_names = wa ? whatsapp_secrets : telegram_secrets;
+	if (strcmp(type, "whatsapp") != 0 && strcmp(type, "telegram") != 0) {
+		static const char *const other_fields[] = { "type", "name", "status", NULL };
+
+		if (admin_fields_known(st->body, "", other_fields, &err) < 0) {
+			admin_answer_verr(call, &err);
+			goto out;
+		}
+	} else {
+		static const char *const wa_fields[] = { "type", "name", "status", "phone_number_id",
+							 "access_token", "app_secret",
+							 "verify_token", NULL };
+		static const char *const tg_fields[] = { "type", "name", "status", "bot_token",
+							 "secret_token", NULL };
+
+		if (admin_fields_known(st->body, "", wa ? wa_fields : tg_fields, &err) < 0 ||
+		    channel_fields_parse(st->body, type, 1, &in, &err) < 0) {
+			admin_answer_verr(call, &err);
+			goto out;
+		}
+		external = wa ? in.phone_number_id : (in.bot_token ? in.bot_id : NULL);
+		if (external) {
+			cfg = wa ? json_pack("{s:s}", "phone_number_id", external)
+				 : json_pack("{s:s}", "bot_id", external);
+			cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+			if (!cfg_text) {
+				rc = PG_ERR_ABORT;
+				goto out;
+			}
+		}
+	}
+	if (st->rekey) {
+		old = secrets_load(call, pg_value(res, 0, 1), &unreadable);
+		if (unreadable)
+			for (i = 0; secret_names[i]; i++)
+				if (!json_object_get(st->body, secret_names[i])) {
+					admin_answer_error(call, 409, "secrets_unreadable",
+							   secret_names[i],
+							   "the stored secrets cannot be opened with "
+							   "the current key: send all of them (%s is "
+							   "missing)",
+							   secret_names[i]);
+					goto out;
+				}
+		plain = secrets_text(type, &in, unreadable ? NULL : old);
+		if (!plain) {
+			rc = PG_ERR_ABORT;
+			goto out;
+		}
+		if (admin_seal(call, plain, strlen(plain), &sealed) < 0)
+			goto out;
+	}
+	PQclear(res);
+	params[1] = st->name;
+	params[2] = st->status;
+	params[3] = sealed;
+	params[4] = external;
+	params[5] = cfg_text;
+	/* new secrets give an unhealthy channel another chance; re-enabling clears the error */
+	res = pg_exec(conn,
+		      "UPDATE channels c SET name = COALESCE($2, c.name), "
+		      "status = COALESCE($3, CASE WHEN $4::bytea IS NOT NULL AND c.status = 'unhealthy' "
+		      "THEN 'active' ELSE c.status END), "
+		      "health_error = CASE WHEN COALESCE($3, CASE WHEN $4::bytea IS NOT NULL "
+		      "THEN 'active' END) = 'active' THEN NULL ELSE c.health_error END, "
+		      "secrets = COALESCE($4::bytea, c.secrets), "
+		      "external_id = COALESCE($5, c.external_id), "
+		      "config = c.config || COALESCE($6::jsonb, '{}'::jsonb) "
+		      "WHERE c.tenant_id = app_tenant_id() AND c.id = $1 RETURNING " CHANNEL_COLS,
+		      6, params);
+	if (!res) {
+		if (strcmp(pg_last_sqlstate(), "23505") == 0) {
+			admin_answer_error(call, 409, "already_registered", wa ? "phone_number_id"
+									       : "bot_token",
+					   "another active channel has the same %s",
+					   wa ? "phone_number_id" : "bot");
+			goto out;
+		}
+		rc = PG_ERR_QUERY;
+		goto out;
+	}
+	admin_answer_json(call, 200, channel_json(call, res, 0));
+	rc = 0;
+out:
+	PQclear(res);
+	json_decref(old);
+	json_decref(cfg);
+	free(cfg_text);
+	text_wipe_free(plain);
+	free(sealed);
+	return rc;
+}
+
+ADMIN_HANDLER(admin_channels_patch)
+{
+	struct admin_call call;
+	struct admin_verr err;
+	struct patch_state st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	st.id = admin_path_uuid(&call, 0);
+	if (!st.id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such channel");
+		goto out;
+	}
+	st.body = admin_body_object(&call);
+	if (!st.body)
+		goto out;
+	if (admin_field_string(st.body, "", "name", 0, 0, 200, &st.name, &err) < 0)
+		goto invalid;
+	rc = admin_field_string(st.body, "", "status", 0, 1, 16, &st.status, &err);
+	if (rc < 0)
+		goto invalid;
+	if (st.status && strcmp(st.status, "active") != 0 && strcmp(st.status, "disabled") != 0) {
+		admin_verr_set(&err, "", "status", "must be \"active\" or \"disabled\"");
+		goto invalid;
+	}
+	st.rekey = has_any(st.body, whatsapp_secrets) || has_any(st.body, telegram_secrets);
+	if (st.rekey && !admin_can_seal(&call))
+		goto out;
+	admin_call_run(&call, patch_tx, &st);
+	goto out;
+invalid:
+	admin_answer_verr(&call, &err);
+out:
+	json_decref(st.body);
+	admin_call_end(&call);
+}
+
+/* ---- DELETE /api/v1/channels/{id}: disable ---- */
+
+static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const char *params[1] = { arg };
+	PGresult *res;
+
+	res = pg_exec(conn,
+		      "UPDATE channels SET status = 'disabled' WHERE tenant_id = app_tenant_id() "
+		      "AND id = $1 RETURNING id",
+		      1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	if (PQntuples(res) == 1)
+		admin_answer_empty(call, 204);
+	else
+		admin_answer_error(call, 404, "not_found", NULL, "no such channel");
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_channels_delete)
+{
+	struct admin_call call;
+	const char *id;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	id = admin_path_uuid(&call, 0);
+	if (!id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such channel");
+		goto out;
+	}
+	admin_call_run(&call, delete_tx, (void *)id);
+out:
+	admin_call_end(&call);
+}

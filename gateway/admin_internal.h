@@ -1,0 +1,161 @@
+/*
+ * admin_internal.h: what the admin_*.c handlers share: one struct admin_call per request
+ * (authentication, the answer being built, the Idempotency-Key), the transaction runner that
+ * stores and replays idempotent answers, input validation that names the field, and
+ * keyset paging (limit + opaque cursor).
+ */
+#ifndef CCGW_ADMIN_INTERNAL_H
+#define CCGW_ADMIN_INTERNAL_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "http.h"
+#include "log.h"
+
+#define ADMIN_WUR __attribute__((warn_unused_result))
+
+/* A transaction body set an error answer (admin_answer_error): roll back and send it. */
+#define ADMIN_ROLLBACK (-100)
+
+#define ADMIN_PAGE_DEFAULT 50
+#define ADMIN_PAGE_MAX 200
+#define ADMIN_IDEM_KEY_MAX 255
+
+/* The answer a request is building; written into the http_response by admin_call_end. */
+struct admin_answer {
+	int status;     /* 0: nothing decided yet (500) */
+	char *body;     /* heap JSON text; NULL for an answer without a body (204) */
+	char etag[32];  /* "" or the value of an ETag header */
+	int replayed;   /* an idempotent replay: adds Idempotent-Replayed: true */
+};
+
+struct admin_call {
+	struct http_ctx *ctx;
+	const struct http_request *req;
+	struct http_response *resp;
+	char tenant_id[37];
+	struct log_ctx log;      /* tenant set once authenticated */
+	const char *idem_key;    /* Idempotency-Key of a POST (borrowed from req); NULL when none */
+	char idem_hash[65];      /* SHA-256 of method, path, query and body */
+	struct admin_answer ans;
+	int kick;                /* set by a body that wrote outbox rows: wake the dispatcher */
+};
+
+/* A transaction body: runs inside pg_tx_run with app.tenant_id set; sets the answer
+ * (admin_answer_*) and returns 0 to commit, ADMIN_ROLLBACK after an error answer, or a
+ * PG_ERR_* / -1 on a database error. It may run more than once (serialization retries): it
+ * must not keep state between runs except through its answer. */
+struct admin_call;
+typedef int (*admin_tx_fn)(PGconn *conn, struct admin_call *call, void *arg);
+
+/*
+ * Starts a request: checks the Bearer key (401 when missing or unknown, 503 when the
+ * database is away) and, for POST, the Idempotency-Key header. Returns 0, or -1 with the
+ * answer set. Always pair with admin_call_end.
+ */
+int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct http_request *req,
+		     struct http_response *resp) ADMIN_WUR;
+/* Runs fn in one tenant transaction (with the idempotency record when a key was given) and
+ * keeps its answer; database failures become 503/500 answers. */
+void admin_call_run(struct admin_call *call, admin_tx_fn fn, void *arg);
+/* Writes the answer into the response (500 when none was set) and frees the call's state. */
+void admin_call_end(struct admin_call *call);
+
+/* Answers: each replaces any earlier answer. admin_answer_json takes the reference to obj. */
+void admin_answer_json(struct admin_call *call, int status, json_t *obj);
+void admin_answer_empty(struct admin_call *call, int status);
+/* {"error": {"code", "message"[, "field"]}}; field may be NULL. */
+void admin_answer_error(struct admin_call *call, int status, const char *code, const char *field,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The answer for a database error code returned by pg_tx_run or a helper. */
+void admin_answer_db_error(struct admin_call *call, int rc);
+
+/* Validation: a failed check fills field (the JSON path, e.g. "price_minor" or
+ * "[3].currency") and a message a person can act on. */
+struct admin_verr {
+	char field[96];
+	char message[256];
+};
+void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* 400 {"error": {"code": "validation", "message": "<field>: <message>", "field": ...}}. */
+void admin_answer_verr(struct admin_call *call, const struct admin_verr *err);
+
+/* The request body as a JSON object; on failure answers 400 and returns NULL. */
+json_t *admin_body_object(struct admin_call *call) ADMIN_WUR;
+
+/*
+ * Field readers. prefix ("" or "[3].") goes before the field name in errors. Each returns 1
+ * when the field is present and valid (out set), 0 when absent (or JSON null where allowed)
+ * and not required, -1 with err filled when invalid or required and absent.
+ * Strings must be valid text without NUL characters; lengths count characters.
+ */
+int admin_field_string(json_t *obj, const char *prefix, const char *name, int required,
+		       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err);
+int admin_field_int(json_t *obj, const char *prefix, const char *name, int required,
+		    long long min, long long max, long long *out, struct admin_verr *err);
+int admin_field_bool(json_t *obj, const char *prefix, const char *name, int required, int *out,
+		     struct admin_verr *err);
+/* -1 (err names it) when obj has a key not in allowed (NULL-terminated); else 0. */
+int admin_fields_known(json_t *obj, const char *prefix, const char *const *allowed,
+		       struct admin_verr *err);
+
+/* Paging: ?limit=N (1..ADMIN_PAGE_MAX, default ADMIN_PAGE_DEFAULT) and ?cursor=C. */
+struct admin_page {
+	long limit;
+	char cursor[128]; /* "" when none */
+};
+/* Reads limit and cursor; -1 with a 400 answer when limit is malformed. */
+int admin_page_parse(struct admin_call *call, struct admin_page *page) ADMIN_WUR;
+/*
+ * A keyset cursor over (created_at, id) is "<microseconds since the epoch>.<uuid>"; in SQL
+ * build it with ADMIN_CURSOR_SQL(created_at, id) and compare with
+ * (created_at, id) > ('epoch'::timestamptz + $N::bigint * interval '1 microsecond', $M::uuid).
+ * Splits the page's cursor into usec and id; 0 when none, 1 when set, -1 (400 answered) when
+ * malformed.
+ */
+#define ADMIN_CURSOR_SQL(ts, id)                                                                  \
+	"((extract(epoch FROM " ts ") * 1000000)::bigint::text || '.' || " id "::text)"
+int admin_cursor_split(struct admin_call *call, const struct admin_page *page, char usec[24],
+		       char id[37]) ADMIN_WUR;
+/* A numeric cursor (a sequence number): 0 none, 1 set (digits copied to seq), -1 answered. */
+int admin_cursor_seq(struct admin_call *call, const struct admin_page *page, char seq[24]) ADMIN_WUR;
+/* {"data": data, "next_cursor": next or null}; takes data. */
+json_t *admin_page_result(json_t *data, const char *next);
+
+/* The {id} path parameter i when it is a well-formed UUID, else NULL (the caller answers
+ * 404: a malformed id names no object). */
+const char *admin_path_uuid(const struct admin_call *call, size_t i);
+
+/* Text helpers for rows: a column as a JSON string / integer / boolean / parsed JSON, with
+ * SQL NULL as JSON null. */
+json_t *admin_col_string(const PGresult *res, int r, int c);
+json_t *admin_col_int(const PGresult *res, int r, int c);
+json_t *admin_col_bool(const PGresult *res, int r, int c);
+json_t *admin_col_json(const PGresult *res, int r, int c);
+
+/* Seals plain (len bytes) for this tenant into bytea text ("\\x...") for a parameter; -1
+ * with a 500 answer when the server has no CCGW_SECRET_KEY (a secret is never stored in
+ * plain text) or sealing failed. The caller frees *bytea. */
+int admin_seal(struct admin_call *call, const char *plain, size_t len, char **bytea) ADMIN_WUR;
+/* 1 when the server can seal secrets; else 0 with the 500 answer set. */
+int admin_can_seal(struct admin_call *call) ADMIN_WUR;
+
+/* The public URL without a trailing slash + "/webhooks/<type>/<id>", heap; NULL on OOM. */
+char *admin_webhook_url(const struct admin_call *call, const char *type, const char *id) ADMIN_WUR;
+
+/* admin_auth.c: the tenant of a Bearer key; 0 (tenant_id set), 1 no or unknown key, or a
+ * PG_ERR_* when the database failed. */
+int admin_auth_tenant(PGconn *conn, const char *authorization, char tenant_id[37]) ADMIN_WUR;
+
+/* admin_idempotency.c, inside the request's transaction:
+ * claim: 0 the key is new (or expired) and now held by this transaction; 1 a stored answer was
+ * loaded into call->ans (replay); ADMIN_ROLLBACK with a 422 answer when the key was used with
+ * a different request; PG_ERR_* on a database error.
+ * store: records call->ans for the held key; 0 or PG_ERR_*. */
+int admin_idem_claim(PGconn *conn, struct admin_call *call) ADMIN_WUR;
+int admin_idem_store(PGconn *conn, struct admin_call *call) ADMIN_WUR;
+
+#endif

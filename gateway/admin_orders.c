@@ -1,0 +1,289 @@
+/*
+ * admin_orders.c: orders through the admin API: list (?status=, keyset paged, newest
+ * first), one order (commerce/order_json.h), and the status change guarded by
+ * If-Match: <version> (commerce/order_status.h does the lifecycle, the version bump, the
+ * order_status_changed event and the shopper's message on the order's own channel).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "admin_internal.h"
+#include "order_json.h"
+#include "order_status.h"
+#include "pg.h"
+
+static void answer_order(struct admin_call *call, int status, json_t *order)
+{
+	json_t *v = json_object_get(order, "version");
+
+	if (json_is_integer(v))
+		snprintf(call->ans.etag, sizeof(call->ans.etag), "\"%lld\"",
+			 (long long)json_integer_value(v));
+	/* admin_answer_json resets the answer: keep the ETag across it */
+	{
+		char etag[sizeof(call->ans.etag)];
+
+		memcpy(etag, call->ans.etag, sizeof(etag));
+		admin_answer_json(call, status, order);
+		memcpy(call->ans.etag, etag, sizeof(etag));
+	}
+}
+
+/* ---- GET /api/v1/orders[?status=S] ---- */
+
+struct list_state {
+	struct admin_page page;
+	char usec[24], after[37];
+	int has_cursor;
+	char status[16];
+};
+
+static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct list_state *st = arg;
+	char limit[24];
+	const char *params[4];
+	const char *next = NULL;
+	PGresult *res;
+	json_t *data;
+	int i, n;
+
+	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
+	params[0] = limit;
+	params[1] = st->status[0] ? st->status : NULL;
+	params[2] = st->has_cursor ? st->usec : NULL;
+	params[3] = st->has_cursor ? st->after : NULL;
+	res = pg_exec(conn,
+		      "SELECT " ORDER_JSON_SQL_EXPR ", " ADMIN_CURSOR_SQL("o.created_at", "o.id")
+		      " FROM orders o WHERE o.tenant_id = app_tenant_id() "
+		      "AND ($2::text IS NULL OR o.status = $2) "
+		      "AND ($3::bigint IS NULL OR (o.created_at, o.id) < "
+		      "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid)) "
+		      "ORDER BY o.created_at DESC, o.id DESC LIMIT $1::int",
+		      4, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	n = PQntuples(res);
+	data = json_array();
+	for (i = 0; data && i < n && i < st->page.limit; i++)
+		json_array_append_new(data, admin_col_json(res, i, 0));
+	if (n > st->page.limit)
+		next = PQgetvalue(res, (int)st->page.limit - 1, 1);
+	admin_answer_json(call, 200, admin_page_result(data, next));
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_orders_list)
+{
+	struct admin_call call;
+	struct list_state st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	if (admin_page_parse(&call, &st.page) < 0)
+		goto out;
+	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
+	if (rc < 0)
+		goto out;
+	st.has_cursor = rc;
+	if (http_query_get(req, "status", st.status, sizeof(st.status)) == 0 &&
+	    !order_status_valid(st.status)) {
+		admin_answer_error(&call, 400, "validation", "status",
+				   "status: must be one of pending, confirmed, processing, shipped, "
+				   "delivered, cancelled, returned");
+		goto out;
+	}
+	admin_call_run(&call, list_tx, &st);
+out:
+	admin_call_end(&call);
+}
+
+/* ---- GET /api/v1/orders/{id} ---- */
+
+static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	int not_found = 0;
+	json_t *order = order_json_load(conn, arg, &not_found);
+
+	if (order) {
+		answer_order(call, 200, order);
+		return 0;
+	}
+	if (!not_found)
+		return PG_ERR_QUERY;
+	admin_answer_error(call, 404, "not_found", NULL, "no such order");
+	return 0;
+}
+
+ADMIN_HANDLER(admin_orders_get)
+{
+	struct admin_call call;
+	const char *id;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	id = admin_path_uuid(&call, 0);
+	if (!id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such order");
+		goto out;
+	}
+	admin_call_run(&call, get_tx, (void *)id);
+out:
+	admin_call_end(&call);
+}
+
+/* ---- PATCH /api/v1/orders/{id} with If-Match ---- */
+
+#define IF_MATCH_MISSING (-2)
+
+struct patch_state {
+	const char *id;
+	const char *status;
+	long version;
+};
+
+/* If-Match: 3, "3" or W/"3" -> 3; -1 when it is none of these. */
+static long if_match_parse(const char *v)
+{
+	char digits[16];
+	size_t n = 0;
+
+	while (*v == ' ')
+		v++;
+	if (strncmp(v, "W/", 2) == 0)
+		v += 2;
+	if (*v == '"')
+		v++;
+	while (isdigit((unsigned char)*v) && n < sizeof(digits) - 1)
+		digits[n++] = *v++;
+	digits[n] = '\0';
+	if (*v == '"')
+		v++;
+	while (*v == ' ')
+		v++;
+	if (n == 0 || n > 9 || *v)
+		return -1;
+	return atol(digits);
+}
+
+static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct patch_state *st = arg;
+	const char *params[1] = { st->id };
+	PGresult *res;
+	json_t *order;
+	long version = 0;
+	int rc, not_found = 0;
+
+	if (st->version == IF_MATCH_MISSING) {
+		/* another tenant's (or no) order is 404 whatever the request lacks */
+		res = pg_exec(conn, "SELECT 1 FROM orders WHERE tenant_id = app_tenant_id() AND id = $1",
+			      1, params);
+		if (!res)
+			return PG_ERR_QUERY;
+		if (PQntuples(res) == 1)
+			admin_answer_error(call, 428, "precondition_required", "If-Match",
+					   "If-Match: <version> is required to change an order (read "
+					   "the order first; its version is in the body and the ETag)");
+		else
+			admin_answer_error(call, 404, "not_found", NULL, "no such order");
+		PQclear(res);
+		return ADMIN_ROLLBACK;
+	}
+	rc = order_status_transition_ex(conn, st->id, st->status, st->version, "seller", &version);
+	switch (rc) {
+	case 0:
+		break;
+	case ORDER_ERR_NOT_FOUND:
+		admin_answer_error(call, 404, "not_found", NULL, "no such order");
+		return ADMIN_ROLLBACK;
+	case ORDER_ERR_INVALID:
+		admin_answer_error(call, 400, "validation", "status", "status: not a status name");
+		return ADMIN_ROLLBACK;
+	case ORDER_ERR_STALE:
+		res = pg_exec(conn,
+			      "SELECT version, status FROM orders WHERE tenant_id = app_tenant_id() "
+			      "AND id = $1",
+			      1, params);
+		if (res && PQntuples(res) == 1)
+			admin_answer_error(call, 412, "version_mismatch", "If-Match",
+					   "the order was changed meanwhile: it is now version %s "
+					   "(%s); read it again and retry",
+					   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		else
+			admin_answer_error(call, 412, "version_mismatch", "If-Match",
+					   "the order was changed meanwhile; read it again");
+		PQclear(res);
+		return ADMIN_ROLLBACK;
+	case ORDER_ERR_FORBIDDEN:
+		res = pg_exec(conn,
+			      "SELECT status FROM orders WHERE tenant_id = app_tenant_id() AND id = $1",
+			      1, params);
+		admin_answer_error(call, 409, "transition_forbidden", "status",
+				   "status: an order that is %s cannot become %s",
+				   res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "in its state",
+				   st->status);
+		PQclear(res);
+		return ADMIN_ROLLBACK;
+	default:
+		return PG_ERR_QUERY;
+	}
+	call->kick = 1; /* the shopper's message and seller notices are in the outbox */
+	order = order_json_load(conn, st->id, &not_found);
+	if (!order)
+		return PG_ERR_QUERY;
+	answer_order(call, 200, order);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_orders_patch)
+{
+	static const char *const fields[] = { "status", NULL };
+	struct admin_call call;
+	struct admin_verr err;
+	struct patch_state st;
+	const char *if_match;
+	json_t *body = NULL;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	st.id = admin_path_uuid(&call, 0);
+	if (!st.id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such order");
+		goto out;
+	}
+	body = admin_body_object(&call);
+	if (!body)
+		goto out;
+	if (admin_fields_known(body, "", fields, &err) < 0 ||
+	    admin_field_string(body, "", "status", 1, 1, 32, &st.status, &err) < 0)
+		goto invalid;
+	if (!order_status_valid(st.status)) {
+		admin_verr_set(&err, "", "status",
+			       "unknown status \"%.32s\": use pending, confirmed, processing, "
+			       "shipped, delivered, cancelled or returned",
+			       st.status);
+		goto invalid;
+	}
+	if_match = http_request_header(req, "if-match");
+	st.version = if_match ? if_match_parse(if_match) : IF_MATCH_MISSING;
+	if (st.version == -1) {
+		admin_answer_error(&call, 400, "validation", "If-Match",
+				   "If-Match: must be the order's version, a whole number");
+		goto out;
+	}
+	admin_call_run(&call, patch_tx, &st);
+	goto out;
+invalid:
+	admin_answer_verr(&call, &err);
+out:
+	json_decref(body);
+	admin_call_end(&call);
+}

@@ -1,0 +1,684 @@
+/*
+ * admin_products.c: the catalog through the admin API: create, bulk import (all or nothing),
+ * list (keyset paged), get, patch, and soft delete (deleted_at set, active false: the product
+ * leaves every list, the bot's offers and open carts, while past orders keep their snapshot
+ * in order_items). Money is integer minor units plus an active ISO 4217 code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "admin_internal.h"
+#include "pg.h"
+
+#define PRODUCT_PRICE_MAX 1000000000000000LL /* 10^15 minor units */
+#define PRODUCT_STOCK_MAX 2147483647LL
+#define PRODUCT_BULK_MAX 1000
+
+/* The columns every answer is built from, in this order (see product_json). */
+#define PRODUCT_COLS                                                                              \
+	"p.id, p.sku, p.name, p.description, p.category, p.price_minor, p.currency, p.stock, "   \
+	"p.active, p.image_url, to_json(p.created_at)#>>'{}', to_json(p.updated_at)#>>'{}'"
+#define PRODUCT_NCOLS 12
+
+static const char *const product_fields[] = {
+	"sku", "name", "description", "category", "price_minor", "currency", "stock", "active",
+	"image_url",
+	/* read-only fields of an answer, accepted and ignored so a GET body can be sent back */
+	"id", "created_at", "updated_at", NULL,
+};
+
+struct product_in {
+	const char *sku, *name, *description, *category, *currency, *image_url;
+	long long price_minor, stock;
+	int active;
+	int has_price, has_stock, has_active, has_image_url;
+};
+
+static json_t *product_json(const PGresult *res, int r)
+{
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "id", admin_col_string(res, r, 0), "sku", admin_col_string(res, r, 1),
+			 "name", admin_col_string(res, r, 2), "description",
+			 admin_col_string(res, r, 3), "category", admin_col_string(res, r, 4),
+			 "price_minor", admin_col_int(res, r, 5), "currency",
+			 admin_col_string(res, r, 6), "stock", admin_col_int(res, r, 7), "active",
+			 admin_col_bool(res, r, 8), "image_url", admin_col_string(res, r, 9),
+			 "created_at", admin_col_string(res, r, 10), "updated_at",
+			 admin_col_string(res, r, 11));
+}
+
+static int blank(const char *s)
+{
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return 0;
+	return 1;
+}
+
+/* Reads and checks a product object. partial: a PATCH (nothing required, null refused for
+ * fields that cannot be empty). Returns 0 or -1 with err filled. */
+static int product_parse(json_t *obj, const char *prefix, int partial, struct product_in *in,
+			 struct admin_verr *err)
+{
+	static const char *const not_null[] = { "sku", "name", "description", "category",
+						"price_minor", "currency", "stock", "active", NULL };
+	json_t *v;
+	size_t i;
+	int rc;
+
+	memset(in, 0, sizeof(*in));
+	if (admin_fields_known(obj, prefix, product_fields, err) < 0)
+		return -1;
+	if (partial)
+		for (i = 0; not_null[i]; i++) {
+			v = json_object_get(obj, not_null[i]);
+			if (v && json_is_null(v)) {
+				admin_verr_set(err, prefix, not_null[i], "must not be null");
+				return -1;
+			}
+		}
+	if (admin_field_string(obj, prefix, "sku", !partial, 1, 64, &in->sku, err) < 0)
+		return -1;
+	if (in->sku && blank(in->sku)) {
+		admin_verr_set(err, prefix, "sku", "must not be empty");
+		return -1;
+	}
+	if (admin_field_string(obj, prefix, "name", !partial, 1, 200, &in->name, err) < 0)
+		return -1;
+	if (in->name && blank(in->name)) {
+		admin_verr_set(err, prefix, "name", "must not be empty");
+		return -1;
+	}
+	if (admin_field_string(obj, prefix, "description", 0, 0, 2000, &in->description, err) < 0)
+		return -1;
+	if (admin_field_string(obj, prefix, "category", 0, 1, 100, &in->category, err) < 0)
+		return -1;
+	if (in->category && blank(in->category)) {
+		admin_verr_set(err, prefix, "category", "must not be empty");
+		return -1;
+	}
+	rc = admin_field_int(obj, prefix, "price_minor", !partial, 0, PRODUCT_PRICE_MAX,
+			     &in->price_minor, err);
+	if (rc < 0)
+		return -1;
+	in->has_price = rc;
+	if (admin_field_string(obj, prefix, "currency", 0, 3, 3, &in->currency, err) < 0) {
+		if (json_is_string(json_object_get(obj, "currency")))
+			admin_verr_set(err, prefix, "currency",
+				       "unknown currency: use an ISO 4217 code such as KES or USD");
+		return -1;
+	}
+	if (in->currency && !admin_currency_valid(in->currency)) {
+		admin_verr_set(err, prefix, "currency",
+			       "unknown currency \"%.8s\": use an upper-case ISO 4217 code such as "
+			       "KES or USD", in->currency);
+		return -1;
+	}
+	rc = admin_field_int(obj, prefix, "stock", 0, 0, PRODUCT_STOCK_MAX, &in->stock, err);
+	if (rc < 0)
+		return -1;
+	in->has_stock = rc;
+	rc = admin_field_bool(obj, prefix, "active", 0, &in->active, err);
+	if (rc < 0)
+		return -1;
+	in->has_active = rc;
+	v = json_object_get(obj, "image_url");
+	if (v) {
+		in->has_image_url = 1;
+		if (admin_field_string(obj, prefix, "image_url", 0, 1, 2048, &in->image_url, err) < 0)
+			return -1;
+		if (in->image_url && strncmp(in->image_url, "https://", 8) != 0 &&
+		    strncmp(in->image_url, "http://", 7) != 0) {
+			admin_verr_set(err, prefix, "image_url", "must be an http:// or https:// URL");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void answer_duplicate(struct admin_call *call, const char *prefix, const char *sku)
+{
+	char field[48];
+
+	snprintf(field, sizeof(field), "%ssku", prefix);
+	admin_answer_error(call, 400, "duplicate", field,
+			   "%s: a product with sku \"%.64s\" already exists", field, sku ? sku : "");
+}
+
+/* 1 when another live product of the tenant has this sku (not counting except_id). */
+static int sku_taken(PGconn *conn, const char *sku, const char *except_id)
+{
+	const char *params[2] = { sku, except_id };
+	PGresult *res;
+	int taken;
+
+	res = pg_exec(conn,
+		      "SELECT 1 FROM products WHERE tenant_id = app_tenant_id() AND sku = $1 "
+		      "AND deleted_at IS NULL AND ($2::uuid IS NULL OR id <> $2::uuid)",
+		      2, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	taken = PQntuples(res) > 0;
+	PQclear(res);
+	return taken;
+}
+
+static int is_unique_violation(void)
+{
+	return strcmp(pg_last_sqlstate(), "23505") == 0;
+}
+
+/* ---- POST /api/v1/products ---- */
+
+static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const struct product_in *in = arg;
+	char price[24], stock[24];
+	const char *params[9];
+	PGresult *res;
+	int rc;
+
+	rc = sku_taken(conn, in->sku, NULL);
+	if (rc < 0)
+		return rc;
+	if (rc) {
+		answer_duplicate(call, "", in->sku);
+		return ADMIN_ROLLBACK;
+	}
+	snprintf(price, sizeof(price), "%lld", in->price_minor);
+	snprintf(stock, sizeof(stock), "%lld", in->stock);
+	params[0] = in->sku;
+	params[1] = in->name;
+	params[2] = in->description;
+	params[3] = in->category;
+	params[4] = price;
+	params[5] = in->currency;
+	params[6] = in->has_stock ? stock : NULL;
+	params[7] = in->has_active ? (in->active ? "true" : "false") : NULL;
+	params[8] = in->image_url;
+	res = pg_exec(conn,
+		      "INSERT INTO products AS p (tenant_id, sku, name, description, category, "
+		      "price_minor, currency, stock, active, image_url) "
+		      "VALUES (app_tenant_id(), $1, $2, COALESCE($3, ''), COALESCE($4, 'General'), "
+		      "$5::bigint, COALESCE($6, (SELECT currency FROM tenants WHERE id = app_tenant_id())), "
+		      "COALESCE($7::int, 0), COALESCE($8::boolean, true), $9) RETURNING " PRODUCT_COLS,
+		      9, params);
+	if (!res) {
+		if (is_unique_violation()) {
+			answer_duplicate(call, "", in->sku);
+			return ADMIN_ROLLBACK;
+		}
+		return PG_ERR_QUERY;
+	}
+	admin_answer_json(call, 201, product_json(res, 0));
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_products_create)
+{
+	struct admin_call call;
+	struct admin_verr err;
+	struct product_in in;
+	json_t *body = NULL;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	body = admin_body_object(&call);
+	if (!body)
+		goto out;
+	if (product_parse(body, "", 0, &in, &err) < 0) {
+		admin_answer_verr(&call, &err);
+		goto out;
+	}
+	admin_call_run(&call, create_tx, &in);
+out:
+	json_decref(body);
+	admin_call_end(&call);
+}
+
+/* ---- POST /api/v1/products/bulk[?upsert=true] ---- */
+
+struct bulk_state {
+	char *items; /* the checked array as JSON text */
+	size_t count;
+	int upsert;
+};
+
+#define BULK_INPUT                                                                                \
+	"WITH input AS (SELECT e.ord, e.item FROM jsonb_array_elements($1::jsonb) "              \
+	"WITH ORDINALITY AS e(item, ord)) "
+
+static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct bulk_state *st = arg;
+	const char *params[1] = { st->items };
+	long long updated = 0, created = 0;
+	PGresult *res;
+	json_t *data;
+	char prefix[24];
+	int i, n;
+
+	if (!st->upsert) {
+		res = pg_exec(conn,
+			      BULK_INPUT "SELECT input.ord - 1, p.sku FROM input JOIN products p "
+			      "ON p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+			      "AND p.sku = input.item->>'sku' ORDER BY input.ord LIMIT 1",
+			      1, params);
+		if (!res)
+			return PG_ERR_QUERY;
+		if (PQntuples(res) == 1) {
+			snprintf(prefix, sizeof(prefix), "[%s].", PQgetvalue(res, 0, 0));
+			answer_duplicate(call, prefix, PQgetvalue(res, 0, 1));
+			PQclear(res);
+			return ADMIN_ROLLBACK;
+		}
+		PQclear(res);
+	} else {
+		/* fields an item leaves out keep their current values */
+		res = pg_exec(conn,
+			      BULK_INPUT "UPDATE products p SET name = i.item->>'name', "
+			      "description = COALESCE(i.item->>'description', p.description), "
+			      "category = COALESCE(i.item->>'category', p.category), "
+			      "price_minor = (i.item->>'price_minor')::bigint, "
+			      "currency = COALESCE(i.item->>'currency', p.currency), "
+			      "stock = COALESCE((i.item->>'stock')::int, p.stock), "
+			      "active = COALESCE((i.item->>'active')::boolean, p.active), "
+			      "image_url = CASE WHEN i.item ? 'image_url' THEN i.item->>'image_url' "
+			      "ELSE p.image_url END "
+			      "FROM input i WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+			      "AND p.sku = i.item->>'sku'",
+			      1, params);
+		if (!res)
+			return PG_ERR_QUERY;
+		updated = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	res = pg_exec(conn,
+		      BULK_INPUT "INSERT INTO products (tenant_id, sku, name, description, category, "
+		      "price_minor, currency, stock, active, image_url) "
+		      "SELECT app_tenant_id(), item->>'sku', item->>'name', "
+		      "COALESCE(item->>'description', ''), COALESCE(item->>'category', 'General'), "
+		      "(item->>'price_minor')::bigint, "
+		      "COALESCE(item->>'currency', (SELECT currency FROM tenants WHERE id = app_tenant_id())), "
+		      "COALESCE((item->>'stock')::int, 0), COALESCE((item->>'active')::boolean, true), "
+		      "item->>'image_url' FROM input WHERE NOT EXISTS (SELECT 1 FROM products p "
+		      "WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+		      "AND p.sku = input.item->>'sku') ORDER BY ord",
+		      1, params);
+	if (!res) {
+		if (is_unique_violation()) {
+			admin_answer_error(call, 400, "duplicate", "sku",
+					   "sku: a product with one of these skus was created at the "
+					   "same time; nothing was imported");
+			return ADMIN_ROLLBACK;
+		}
+		return PG_ERR_QUERY;
+	}
+	created = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	res = pg_exec(conn,
+		      BULK_INPUT "SELECT " PRODUCT_COLS " FROM input JOIN products p "
+		      "ON p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+		      "AND p.sku = input.item->>'sku' ORDER BY input.ord",
+		      1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	data = json_array();
+	n = PQntuples(res);
+	for (i = 0; data && i < n; i++)
+		json_array_append_new(data, product_json(res, i));
+	PQclear(res);
+	admin_answer_json(call, created > 0 ? 201 : 200,
+			  data ? json_pack("{s:o,s:I,s:I}", "data", data, "created",
+					   (json_int_t)created, "updated", (json_int_t)updated)
+			       : NULL);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_products_bulk)
+{
+	struct admin_call call;
+	struct admin_verr err;
+	struct bulk_state st = { NULL, 0, 0 };
+	struct product_in in;
+	json_error_t jerr;
+	json_t *arr = NULL, *clean = NULL, *item;
+	char prefix[24], flag[8];
+	size_t i, j;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	if (http_query_get(req, "upsert", flag, sizeof(flag)) == 0) {
+		if (strcmp(flag, "true") == 0 || strcmp(flag, "1") == 0) {
+			st.upsert = 1;
+		} else if (strcmp(flag, "false") != 0 && strcmp(flag, "0") != 0) {
+			admin_answer_error(&call, 400, "validation", "upsert",
+					   "upsert: must be true or false");
+			goto out;
+		}
+	}
+	arr = req->body && req->body_len ? json_loadb(req->body, req->body_len,
+						      JSON_REJECT_DUPLICATES, &jerr)
+					 : NULL;
+	if (!arr || !json_is_array(arr)) {
+		admin_answer_error(&call, 400, "invalid_json", NULL,
+				   "the request body must be a JSON array of products");
+		goto out;
+	}
+	st.count = json_array_size(arr);
+	if (st.count == 0 || st.count > PRODUCT_BULK_MAX) {
+		admin_answer_error(&call, 400, "validation", NULL,
+				   "the array must hold 1 to %d products", PRODUCT_BULK_MAX);
+		goto out;
+	}
+	clean = json_array();
+	if (!clean)
+		goto oom;
+	json_array_foreach(arr, i, item) {
+		json_t *copy;
+
+		snprintf(prefix, sizeof(prefix), "[%zu].", i);
+		if (!json_is_object(item)) {
+			snprintf(prefix, sizeof(prefix), "[%zu]", i);
+			admin_answer_error(&call, 400, "validation", prefix,
+					   "%s: must be a JSON object", prefix);
+			goto out;
+		}
+		if (product_parse(item, prefix, 0, &in, &err) < 0) {
+			admin_answer_verr(&call, &err);
+			goto out;
+		}
+		for (j = 0; j < i; j++) {
+			const char *other = json_string_value(
+				json_object_get(json_array_get(arr, j), "sku"));
+
+			if (other && strcmp(other, in.sku) == 0) {
+				admin_verr_set(&err, prefix, "sku", "repeats the sku of [%zu]", j);
+				admin_answer_verr(&call, &err);
+				goto out;
+			}
+		}
+		copy = json_deep_copy(item);
+		if (!copy)
+			goto oom;
+		json_object_del(copy, "id");
+		json_object_del(copy, "created_at");
+		json_object_del(copy, "updated_at");
+		json_array_append_new(clean, copy);
+	}
+	st.items = json_dumps(clean, JSON_COMPACT);
+	if (!st.items)
+		goto oom;
+	admin_call_run(&call, bulk_tx, &st);
+	goto out;
+oom:
+	admin_answer_error(&call, 500, "internal", NULL, "out of memory");
+out:
+	free(st.items);
+	json_decref(clean);
+	json_decref(arr);
+	admin_call_end(&call);
+}
+
+/* ---- GET /api/v1/products ---- */
+
+struct list_state {
+	struct admin_page page;
+	char usec[24], after[37];
+	int has_cursor;
+	char category[128];
+	const char *active; /* "true", "false" or NULL */
+};
+
+static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct list_state *st = arg;
+	char limit[24];
+	const char *params[5];
+	const char *next = NULL;
+	PGresult *res;
+	json_t *data;
+	int i, n;
+
+	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
+	params[0] = limit;
+	params[1] = st->has_cursor ? st->usec : NULL;
+	params[2] = st->has_cursor ? st->after : NULL;
+	params[3] = st->category[0] ? st->category : NULL;
+	params[4] = st->active;
+	res = pg_exec(conn,
+		      "SELECT " PRODUCT_COLS ", " ADMIN_CURSOR_SQL("p.created_at", "p.id")
+		      " FROM products p WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+		      "AND ($2::bigint IS NULL OR (p.created_at, p.id) > "
+		      "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+		      "AND ($4::text IS NULL OR p.category = $4) "
+		      "AND ($5::boolean IS NULL OR p.active = $5::boolean) "
+		      "ORDER BY p.created_at, p.id LIMIT $1::int",
+		      5, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	n = PQntuples(res);
+	data = json_array();
+	for (i = 0; data && i < n && i < st->page.limit; i++)
+		json_array_append_new(data, product_json(res, i));
+	if (n > st->page.limit)
+		next = PQgetvalue(res, (int)st->page.limit - 1, PRODUCT_NCOLS);
+	admin_answer_json(call, 200, admin_page_result(data, next));
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_products_list)
+{
+	struct admin_call call;
+	struct list_state st;
+	char active[8];
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	if (admin_page_parse(&call, &st.page) < 0)
+		goto out;
+	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
+	if (rc < 0)
+		goto out;
+	st.has_cursor = rc;
+	if (http_query_get(req, "category", st.category, sizeof(st.category)) < 0)
+		st.category[0] = '\0';
+	if (http_query_get(req, "active", active, sizeof(active)) == 0) {
+		if (strcmp(active, "true") == 0) {
+			st.active = "true";
+		} else if (strcmp(active, "false") == 0) {
+			st.active = "false";
+		} else {
+			admin_answer_error(&call, 400, "validation", "active",
+					   "active: must be true or false");
+			goto out;
+		}
+	}
+	admin_call_run(&call, list_tx, &st);
+out:
+	admin_call_end(&call);
+}
+
+/* ---- GET /api/v1/products/{id} ---- */
+
+static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const char *params[1] = { arg };
+	PGresult *res;
+
+	res = pg_exec(conn,
+		      "SELECT " PRODUCT_COLS " FROM products p WHERE p.tenant_id = app_tenant_id() "
+		      "AND p.id = $1 AND p.deleted_at IS NULL",
+		      1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	if (PQntuples(res) == 1)
+		admin_answer_json(call, 200, product_json(res, 0));
+	else
+		admin_answer_error(call, 404, "not_found", NULL, "no such product");
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_products_get)
+{
+	struct admin_call call;
+	const char *id;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	id = admin_path_uuid(&call, 0);
+	if (!id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such product");
+		goto out;
+	}
+	admin_call_run(&call, get_tx, (void *)id);
+out:
+	admin_call_end(&call);
+}
+
+/* ---- PATCH /api/v1/products/{id} ---- */
+
+struct patch_state {
+	const char *id;
+	struct product_in in;
+};
+
+static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct patch_state *st = arg;
+	const struct product_in *in = &st->in;
+	char price[24], stock[24];
+	const char *params[11];
+	PGresult *res;
+	int rc;
+
+	if (in->sku) {
+		rc = sku_taken(conn, in->sku, st->id);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			answer_duplicate(call, "", in->sku);
+			return ADMIN_ROLLBACK;
+		}
+	}
+	snprintf(price, sizeof(price), "%lld", in->price_minor);
+	snprintf(stock, sizeof(stock), "%lld", in->stock);
+	params[0] = st->id;
+	params[1] = in->sku;
+	params[2] = in->name;
+	params[3] = in->description;
+	params[4] = in->category;
+	params[5] = in->has_price ? price : NULL;
+	params[6] = in->currency;
+	params[7] = in->has_stock ? stock : NULL;
+	params[8] = in->has_active ? (in->active ? "true" : "false") : NULL;
+	params[9] = in->has_image_url ? "true" : "false";
+	params[10] = in->image_url;
+	res = pg_exec(conn,
+		      "UPDATE products p SET sku = COALESCE($2, p.sku), name = COALESCE($3, p.name), "
+		      "description = COALESCE($4, p.description), "
+		      "category = COALESCE($5, p.category), "
+		      "price_minor = COALESCE($6::bigint, p.price_minor), "
+		      "currency = COALESCE($7, p.currency), stock = COALESCE($8::int, p.stock), "
+		      "active = COALESCE($9::boolean, p.active), "
+		      "image_url = CASE WHEN $10::boolean THEN $11 ELSE p.image_url END "
+		      "WHERE p.tenant_id = app_tenant_id() AND p.id = $1 AND p.deleted_at IS NULL "
+		      "RETURNING " PRODUCT_COLS,
+		      11, params);
+	if (!res) {
+		if (is_unique_violation()) {
+			answer_duplicate(call, "", in->sku);
+			return ADMIN_ROLLBACK;
+		}
+		return PG_ERR_QUERY;
+	}
+	if (PQntuples(res) == 1)
+		admin_answer_json(call, 200, product_json(res, 0));
+	else
+		admin_answer_error(call, 404, "not_found", NULL, "no such product");
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_products_patch)
+{
+	struct admin_call call;
+	struct admin_verr err;
+	struct patch_state st;
+	json_t *body = NULL;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	st.id = admin_path_uuid(&call, 0);
+	if (!st.id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such product");
+		goto out;
+	}
+	body = admin_body_object(&call);
+	if (!body)
+		goto out;
+	if (product_parse(body, "", 1, &st.in, &err) < 0) {
+		admin_answer_verr(&call, &err);
+		goto out;
+	}
+	admin_call_run(&call, patch_tx, &st);
+out:
+	json_decref(body);
+	admin_call_end(&call);
+}
+
+/* ---- DELETE /api/v1/products/{id} ---- */
+
+static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const char *params[1] = { arg };
+	PGresult *res;
+	int found;
+
+	res = pg_exec(conn,
+		      "UPDATE products SET deleted_at = now(), active = false "
+		      "WHERE tenant_id = app_tenant_id() AND id = $1 AND deleted_at IS NULL "
+		      "RETURNING id",
+		      1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	found = PQntuples(res) == 1;
+	PQclear(res);
+	if (!found) {
+		admin_answer_error(call, 404, "not_found", NULL, "no such product");
+		return 0;
+	}
+	/* a deleted product can no longer be ordered: take it out of open carts */
+	if (pg_cmd(conn,
+		   "DELETE FROM cart_items ci USING carts c WHERE ci.tenant_id = app_tenant_id() "
+		   "AND ci.product_id = $1 AND c.tenant_id = ci.tenant_id AND c.id = ci.cart_id "
+		   "AND c.status = 'open'",
+		   1, params) < 0)
+		return PG_ERR_QUERY;
+	admin_answer_empty(call, 204);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_products_delete)
+{
+	struct admin_call call;
+	const char *id;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	id = admin_path_uuid(&call, 0);
+	if (!id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such product");
+		goto out;
+	}
+	admin_call_run(&call, delete_tx, (void *)id);
+out:
+	admin_call_end(&call);
+}

@@ -1,0 +1,330 @@
+/*
+ * admin_targets.c: where the seller hears of new orders (CONTRACT notification targets): a
+ * Telegram chat or a WhatsApp number reached through one of the tenant's channels, or a
+ * webhook URL whose deliveries are signed with the target's secret. The secret is sealed
+ * (secrets.h) and never answered; commerce/notify.c and the dispatcher use the rows.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "admin_internal.h"
+#include "pg.h"
+#include "util.h"
+
+#define TARGET_COLS                                                                               \
+	"t.id, t.kind, t.channel_id, t.chat_id, t.to_number, t.url, t.active, "                    \
+	"t.secret IS NOT NULL, to_json(t.created_at)#>>'{}', to_json(t.updated_at)#>>'{}'"
+#define TARGET_NCOLS 10
+
+static json_t *target_json(const PGresult *res, int r)
+{
+	const char *kind = pg_value(res, r, 1);
+	json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", admin_col_string(res, r, 0),
+			      "kind", admin_col_string(res, r, 1), "active",
+			      admin_col_bool(res, r, 6), "has_secret", admin_col_bool(res, r, 7),
+			      "created_at", admin_col_string(res, r, 8), "updated_at",
+			      admin_col_string(res, r, 9));
+
+	if (!o || !kind)
+		return o;
+	if (strcmp(kind, "webhook") == 0) {
+		json_object_set_new(o, "url", admin_col_string(res, r, 5));
+	} else {
+		json_object_set_new(o, "channel_id", admin_col_string(res, r, 2));
+		if (strcmp(kind, "telegram") == 0)
+			json_object_set_new(o, "chat_id", admin_col_string(res, r, 3));
+		else
+			json_object_set_new(o, "to", admin_col_string(res, r, 4));
+	}
+	return o;
+}
+
+/* ---- POST /api/v1/notification-targets ---- */
+
+struct create_state {
+	const char *kind;
+	const char *channel_id;
+	char chat_id[72];
+	char to[20];
+	const char *url;
+	char *sealed; /* bytea text of the webhook secret */
+};
+
+static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct create_state *st = arg;
+	const char *params[6];
+	PGresult *res;
+
+	if (st->channel_id) {
+		const char *status;
+		int found;
+
+		params[0] = st->channel_id;
+		res = pg_exec(conn,
+			      "SELECT type, status FROM channels WHERE tenant_id = app_tenant_id() "
+			      "AND id = $1",
+			      1, params);
+		if (!res)
+			return PG_ERR_QUERY;
+		found = PQntuples(res) == 1;
+		if (!found) {
+			PQclear(res);
+			admin_answer_error(call, 404, "not_found", "channel_id",
+					   "channel_id: no such channel");
+			return ADMIN_ROLLBACK;
+		}
+		status = PQgetvalue(res, 0, 1);
+		if (strcmp(PQgetvalue(res, 0, 0), st->kind) != 0) {
+			admin_answer_error(call, 400, "validation", "channel_id",
+					   "channel_id: a %s target needs a %s channel, this one is %s",
+					   st->kind, st->kind, PQgetvalue(res, 0, 0));
+			PQclear(res);
+			return ADMIN_ROLLBACK;
+		}
+		if (strcmp(status, "disabled") == 0) {
+			PQclear(res);
+			admin_answer_error(call, 400, "validation", "channel_id",
+					   "channel_id: the channel is disabled");
+			return ADMIN_ROLLBACK;
+		}
+		PQclear(res);
+	}
+	params[0] = st->kind;
+	params[1] = st->channel_id;
+	params[2] = st->chat_id[0] ? st->chat_id : NULL;
+	params[3] = st->to[0] ? st->to : NULL;
+	params[4] = st->url;
+	params[5] = st->sealed;
+	res = pg_exec(conn,
+		      "INSERT INTO notification_targets AS t (tenant_id, kind, channel_id, chat_id, "
+		      "to_number, url, secret) VALUES (app_tenant_id(), $1, $2::uuid, $3, $4, $5, "
+		      "$6::bytea) RETURNING " TARGET_COLS,
+		      6, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	admin_answer_json(call, 201, target_json(res, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* Telegram chat ids are integers (negative for groups) or @channelusername. */
+static int chat_id_read(json_t *body, char *out, size_t outlen, struct admin_verr *err)
+{
+	json_t *v = json_object_get(body, "chat_id");
+	const char *s;
+	size_t i;
+
+	if (json_is_integer(v)) {
+		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
+		return 0;
+	}
+	if (admin_field_string(body, "", "chat_id", 1, 1, 64, &s, err) < 0)
+		return -1;
+	i = s[0] == '-' ? 1 : 0;
+	if (s[0] == '@') {
+		for (i = 1; s[i]; i++)
+			if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+				break;
+		if (i > 1 && !s[i]) {
+			snprintf(out, outlen, "%s", s);
+			return 0;
+		}
+	} else if (s[i] && strspn(s + i, "0123456789") == strlen(s + i) && strlen(s + i) <= 20) {
+		snprintf(out, outlen, "%s", s);
+		return 0;
+	}
+	admin_verr_set(err, "", "chat_id", "must be a Telegram chat id (a number) or @channelname");
+	return -1;
+}
+
+/* A WhatsApp number: 6 to 15 digits, optionally written with +, spaces or dashes. */
+static int to_read(json_t *body, char *out, size_t outlen, struct admin_verr *err)
+{
+	const char *s;
+	size_t n = 0;
+
+	if (admin_field_string(body, "", "to", 1, 1, 32, &s, err) < 0)
+		return -1;
+	if (*s == '+')
+		s++;
+	for (; *s; s++) {
+		if (*s == ' ' || *s == '-')
+			continue;
+		if (!isdigit((unsigned char)*s) || n + 1 >= outlen) {
+			n = 0;
+			break;
+		}
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+	if (n < 6 || n > 15) {
+		admin_verr_set(err, "", "to",
+			       "must be a phone number in international form, e.g. +254712345678");
+		return -1;
+	}
+	return 0;
+}
+
+ADMIN_HANDLER(admin_targets_create)
+{
+	static const char *const tg_fields[] = { "kind", "channel_id", "chat_id", NULL };
+	static const char *const wa_fields[] = { "kind", "channel_id", "to", NULL };
+	static const char *const wh_fields[] = { "kind", "url", "secret", NULL };
+	struct admin_call call;
+	struct admin_verr err;
+	struct create_state st;
+	json_t *body = NULL;
+	const char *secret = NULL;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	body = admin_body_object(&call);
+	if (!body)
+		goto out;
+	if (admin_field_string(body, "", "kind", 1, 1, 16, &st.kind, &err) < 0)
+		goto invalid;
+	if (strcmp(st.kind, "webhook") == 0) {
+		if (admin_fields_known(body, "", wh_fields, &err) < 0 ||
+		    admin_field_string(body, "", "url", 1, 8, 2048, &st.url, &err) < 0)
+			goto invalid;
+		if ((strncmp(st.url, "https://", 8) != 0 && strncmp(st.url, "http://", 7) != 0) ||
+		    strpbrk(st.url, " \t\r\n")) {
+			admin_verr_set(&err, "", "url", "must be an http:// or https:// URL");
+			goto invalid;
+		}
+		if (admin_field_string(body, "", "secret", 1, 1, 512, &secret, &err) < 0)
+			goto invalid;
+		if (admin_seal(&call, secret, strlen(secret), &st.sealed) < 0)
+			goto out;
+	} else if (strcmp(st.kind, "telegram") == 0 || strcmp(st.kind, "whatsapp") == 0) {
+		int tg = strcmp(st.kind, "telegram") == 0;
+
+		if (admin_fields_known(body, "", tg ? tg_fields : wa_fields, &err) < 0 ||
+		    admin_field_string(body, "", "channel_id", 1, 36, 36, &st.channel_id, &err) < 0)
+			goto invalid;
+		if (!util_uuid_valid(st.channel_id)) {
+			admin_verr_set(&err, "", "channel_id", "must be the id of one of your channels");
+			goto invalid;
+		}
+		if (tg ? chat_id_read(body, st.chat_id, sizeof(st.chat_id), &err) < 0
+		       : to_read(body, st.to, sizeof(st.to), &err) < 0)
+			goto invalid;
+	} else {
+		admin_verr_set(&err, "", "kind", "must be \"telegram\", \"whatsapp\" or \"webhook\"");
+		goto invalid;
+	}
+	admin_call_run(&call, create_tx, &st);
+	goto out;
+invalid:
+	admin_answer_verr(&call, &err);
+out:
+	free(st.sealed);
+	json_decref(body);
+	admin_call_end(&call);
+}
+
+/* ---- GET /api/v1/notification-targets ---- */
+
+struct list_state {
+	struct admin_page page;
+	char usec[24], after[37];
+	int has_cursor;
+};
+
+static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	struct list_state *st = arg;
+	char limit[24];
+	const char *params[3];
+	const char *next = NULL;
+	PGresult *res;
+	json_t *data;
+	int i, n;
+
+	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
+	params[0] = limit;
+	params[1] = st->has_cursor ? st->usec : NULL;
+	params[2] = st->has_cursor ? st->after : NULL;
+	res = pg_exec(conn,
+		      "SELECT " TARGET_COLS ", " ADMIN_CURSOR_SQL("t.created_at", "t.id")
+		      " FROM notification_targets t WHERE t.tenant_id = app_tenant_id() "
+		      "AND ($2::bigint IS NULL OR (t.created_at, t.id) > "
+		      "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+		      "ORDER BY t.created_at, t.id LIMIT $1::int",
+		      3, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	n = PQntuples(res);
+	data = json_array();
+	for (i = 0; data && i < n && i < st->page.limit; i++)
+		json_array_append_new(data, target_json(res, i));
+	if (n > st->page.limit)
+		next = PQgetvalue(res, (int)st->page.limit - 1, TARGET_NCOLS);
+	admin_answer_json(call, 200, admin_page_result(data, next));
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_targets_list)
+{
+	struct admin_call call;
+	struct list_state st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	if (admin_page_parse(&call, &st.page) < 0)
+		goto out;
+	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
+	if (rc < 0)
+		goto out;
+	st.has_cursor = rc;
+	admin_call_run(&call, list_tx, &st);
+out:
+	admin_call_end(&call);
+}
+
+/* ---- DELETE /api/v1/notification-targets/{id} ---- */
+
+static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const char *params[1] = { arg };
+	PGresult *res;
+
+	/* pending deliveries to it fail as "removed" (outbox.target_id is set to NULL) */
+	res = pg_exec(conn,
+		      "DELETE FROM notification_targets WHERE tenant_id = app_tenant_id() AND id = $1 "
+		      "RETURNING id",
+		      1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	if (PQntuples(res) == 1)
+		admin_answer_empty(call, 204);
+	else
+		admin_answer_error(call, 404, "not_found", NULL, "no such notification target");
+	PQclear(res);
+	return 0;
+}
+
+ADMIN_HANDLER(admin_targets_delete)
+{
+	struct admin_call call;
+	const char *id;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	id = admin_path_uuid(&call, 0);
+	if (!id) {
+		admin_answer_error(&call, 404, "not_found", NULL, "no such notification target");
+		goto out;
+	}
+	admin_call_run(&call, delete_tx, (void *)id);
+out:
+	admin_call_end(&call);
+}
