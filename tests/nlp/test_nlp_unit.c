@@ -1,1 +1,418 @@
-int main(void){return 0;}
+/*
+ * test_nlp_unit.c: unit tests of nlp/: normalization (NFKC, case, accents, full-width
+ * digits, repeated letters), quantities and their bounds, context from the expectation,
+ * product matching, lexicon loading errors, hostile input (invalid UTF-8, NUL bytes, 1 MiB,
+ * emoji only, spaces only) and parsing from several threads at once.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nlp.h"
+
+static struct nlp *g_nlp;
+
+static int setup(void **state)
+{
+	char err[256];
+	(void)state;
+	g_nlp = nlp_new(NULL, err, sizeof(err));
+	if (!g_nlp)
+		fprintf(stderr, "nlp_new: %s\n", err);
+	return g_nlp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	nlp_free(g_nlp);
+	return 0;
+}
+
+static struct nlp_reading parse_ex(const char *text, enum nlp_expect ex)
+{
+	struct nlp_reading r;
+	nlp_parse(g_nlp, text, strlen(text), NULL, ex, &r);
+	return r;
+}
+
+static struct nlp_reading parse(const char *text)
+{
+	return parse_ex(text, NLP_EXPECT_NONE);
+}
+
+static void test_normalize(void **state)
+{
+	char out[128];
+	(void)state;
+	nlp_normalize("  Café  CRÈME ", 16, out, sizeof(out));
+	assert_string_equal(out, "cafe creme");
+	nlp_normalize("ＡＤＤ ２ mugs", strlen("ＡＤＤ ２ mugs"), out, sizeof(out));
+	assert_string_equal(out, "add 2 mugs");
+	nlp_normalize("pleeeease", 9, out, sizeof(out));
+	assert_string_equal(out, "pleease");
+	nlp_normalize("don\xe2\x80\x99t", 7, out, sizeof(out)); /* curly apostrophe */
+	assert_string_equal(out, "dont");
+	/* output is always terminated and never cut inside a character */
+	assert_int_equal(nlp_normalize("éàéàé", strlen("éàéàé"), out, 4), 3);
+	assert_string_equal(out, "eae");
+	nlp_normalize("👍🏽", strlen("👍🏽"), out, sizeof(out));
+	assert_string_equal(out, "👍");
+}
+
+static void test_intents_basic(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("chekout").intent, NLP_INTENT_CHECKOUT);
+	assert_int_equal(parse("cartt").intent, NLP_INTENT_VIEW_CART);
+	assert_int_equal(parse("remvoe the mug").intent, NLP_INTENT_REMOVE_FROM_CART);
+	assert_int_equal(parse("cancle").intent, NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse("👍").intent, NLP_INTENT_CONFIRM);
+	assert_int_equal(parse("✅").intent, NLP_INTENT_CONFIRM);
+	assert_int_equal(parse("👎").intent, NLP_INTENT_DENY);
+	assert_int_equal(parse("❌").intent, NLP_INTENT_DENY);
+	assert_int_equal(parse("🛒").intent, NLP_INTENT_VIEW_CART);
+	assert_int_equal(parse("oda yangu iko wapi").intent, NLP_INTENT_ORDER_STATUS);
+	assert_string_equal(parse("oda yangu iko wapi").lang, "sw");
+	assert_int_equal(parse("nataka kuongea na mtu").intent, NLP_INTENT_HUMAN);
+	assert_int_equal(parse("menu").intent, NLP_INTENT_HELP);
+	/* short words are not stretched into keywords */
+	assert_int_equal(parse("nice mugs").intent, NLP_INTENT_SEARCH);
+	assert_int_equal(parse("cat").intent, NLP_INTENT_SEARCH);
+}
+
+static void test_search_and_entities(void **state)
+{
+	struct nlp_reading r;
+	(void)state;
+	r = parse("do u have red mugs");
+	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
+	assert_string_equal(r.product, "red mugs");
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	assert_string_equal(r.lang, "en");
+	assert_true(r.confidence > 0.5 && r.confidence <= 1.0);
+
+	r = parse("nataka mugs mbili");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity_state, NLP_QTY_OK);
+	assert_int_equal(r.quantity, 2);
+	assert_string_equal(r.product, "mugs");
+	assert_string_equal(r.lang, "sw");
+
+	r = parse("my order 1042 arrived broken");
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(r.order_number, 1042);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+
+	r = parse("status 1042");
+	assert_int_equal(r.intent, NLP_INTENT_ORDER_STATUS);
+	assert_int_equal(r.order_number, 1042);
+
+	r = parse("checkout, pay with m-pesa");
+	assert_int_equal(r.intent, NLP_INTENT_CHECKOUT);
+	assert_string_equal(r.payment, "mpesa");
+
+	r = parse("my number is +254 712 345678");
+	assert_string_equal(r.phone, "+254712345678");
+	r = parse("0712345678");
+	assert_string_equal(r.phone, "0712345678");
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+
+	r = parse("ndiyo");
+	assert_int_equal(r.yes_no, NLP_YN_YES);
+	r = parse("hapana");
+	assert_int_equal(r.yes_no, NLP_YN_NO);
+}
+
+static void check_qty(const char *text, int state_, long q)
+{
+	struct nlp_reading r = parse(text);
+	if ((int)r.quantity_state != state_ || (state_ != NLP_QTY_NONE && r.quantity != q))
+		fail_msg("'%s': quantity state %d value %ld, expected %d %ld", text,
+			 r.quantity_state, r.quantity, state_, q);
+}
+
+static void test_quantities(void **state)
+{
+	(void)state;
+	check_qty("add 2 mugs", NLP_QTY_OK, 2);
+	check_qty("x3 honey pls", NLP_QTY_OK, 3);
+	check_qty("honey x3", NLP_QTY_OK, 3);
+	check_qty("3x honey", NLP_QTY_OK, 3);
+	check_qty("add 2pcs soap", NLP_QTY_OK, 2);
+	check_qty("add two mugs", NLP_QTY_OK, 2);
+	check_qty("add a pair of sandals", NLP_QTY_OK, 2);
+	check_qty("a dozen mugs", NLP_QTY_OK, 12);
+	check_qty("two dozen soaps", NLP_QTY_OK, 24);
+	check_qty("add twenty five mugs", NLP_QTY_OK, 25);
+	check_qty("nataka dress kumi na mbili", NLP_QTY_OK, 12);
+	check_qty("ongeza sabuni tatu", NLP_QTY_OK, 3);
+	check_qty("add ３ honey", NLP_QTY_OK, 3);
+	check_qty("add 999 mugs", NLP_QTY_OK, 999);
+	check_qty("add 0 mugs", NLP_QTY_INVALID, 0);
+	check_qty("add -2 mugs", NLP_QTY_INVALID, -2);
+	check_qty("add 1000 mugs", NLP_QTY_INVALID, 1000);
+	check_qty("add 99999999999999999999999 mugs", NLP_QTY_INVALID, 1000000000000L);
+	check_qty("add the blue one", NLP_QTY_NONE, 0);
+	check_qty("add honey 500g", NLP_QTY_NONE, 0);
+	check_qty("add 2 honey 500g", NLP_QTY_OK, 2);
+}
+
+static void test_expectations(void **state)
+{
+	struct nlp_reading r;
+	(void)state;
+	r = parse_ex("2", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.quantity_state, NLP_QTY_OK);
+	assert_int_equal(r.quantity, 2);
+	r = parse_ex("mbili", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.quantity, 2);
+	r = parse_ex("one", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.quantity, 1);
+	r = parse_ex("1500", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.quantity_state, NLP_QTY_INVALID);
+	assert_int_equal(r.order_number, 0);
+
+	r = parse_ex("ok", NLP_EXPECT_YES_NO);
+	assert_int_equal(r.intent, NLP_INTENT_CONFIRM);
+	r = parse_ex("sawa", NLP_EXPECT_YES_NO);
+	assert_int_equal(r.intent, NLP_INTENT_CONFIRM);
+	assert_int_equal(r.yes_no, NLP_YN_YES);
+
+	r = parse_ex("mpesa", NLP_EXPECT_PAYMENT);
+	assert_string_equal(r.payment, "mpesa");
+	r = parse_ex("cash", NLP_EXPECT_PAYMENT);
+	assert_string_equal(r.payment, "cash_on_delivery");
+
+	r = parse_ex("2", NLP_EXPECT_CHOICE);
+	assert_int_equal(r.choice, 2);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	r = parse_ex("the second one", NLP_EXPECT_CHOICE);
+	assert_int_equal(r.choice, 2);
+	r = parse_ex("ya tatu", NLP_EXPECT_CHOICE);
+	assert_int_equal(r.choice, 3);
+
+	r = parse_ex("John Kamau", NLP_EXPECT_NAME);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	r = parse_ex("Hope", NLP_EXPECT_NAME);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	r = parse_ex("house 12, total petrol station", NLP_EXPECT_ADDRESS);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	r = parse_ex("menu", NLP_EXPECT_ADDRESS);
+	assert_int_equal(r.intent, NLP_INTENT_HELP);
+	r = parse_ex("cancel", NLP_EXPECT_NAME);
+	assert_int_equal(r.intent, NLP_INTENT_CANCEL_ORDER);
+	r = parse_ex("0722 000 111", NLP_EXPECT_PHONE);
+	assert_string_equal(r.phone, "0722000111");
+}
+
+static void test_product_match(void **state)
+{
+	const char *const catalog[] = { "Red Ceramic Mug", "Blue Ceramic Mug", "Organic Honey 500g",
+					"Black T-Shirt", "Kikoi Beach Wrap", "Leather Sandals",
+					"Arabica Coffee Beans 250g", "Aloe Vera Soap" };
+	size_t n = sizeof(catalog) / sizeof(catalog[0]);
+	struct nlp_match m[4];
+	size_t k;
+	(void)state;
+
+	k = nlp_match_products("red mugg", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 0);
+	assert_true(k == 1 || m[1].score < m[0].score);
+
+	k = nlp_match_products("honey", catalog, n, 0.5, m, 4);
+	assert_int_equal(k, 1);
+	assert_int_equal(m[0].index, 2);
+
+	k = nlp_match_products("mugs", catalog, n, 0.5, m, 4);
+	assert_int_equal(k, 2); /* two close candidates: the engine asks "did you mean" */
+	assert_true(m[0].score - m[1].score < 0.05);
+
+	k = nlp_match_products("tshirts", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 3);
+	k = nlp_match_products("sandles", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 5);
+	k = nlp_match_products("cofee", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 6);
+
+	assert_int_equal(nlp_match_products("bicycle", catalog, n, 0.5, m, 4), 0);
+	assert_int_equal(nlp_match_products("", catalog, n, 0.0, m, 4), 0);
+	/* max bounds what is written */
+	assert_int_equal(nlp_match_products("ceramic mug", catalog, n, 0.1, m, 1), 1);
+}
+
+static void assert_sane(const struct nlp_reading *r)
+{
+	assert_true(r->intent >= NLP_INTENT_UNKNOWN && r->intent < NLP_INTENT_COUNT);
+	assert_true(r->confidence >= 0.0 && r->confidence <= 1.0);
+	assert_true(memchr(r->product, '\0', sizeof(r->product)) != NULL);
+	assert_true(memchr(r->phone, '\0', sizeof(r->phone)) != NULL);
+	assert_true(!strcmp(r->lang, "en") || !strcmp(r->lang, "sw"));
+}
+
+static void test_bad_input(void **state)
+{
+	struct nlp_reading r;
+	static const char invalid[] = "\xff\xfe\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\xbc"
+				      "add\xc0\xaf 2 mugs\xed\xa0\x80";
+	static const char with_nul[] = "add 2\0 mugs";
+	size_t big = 1u << 20;
+	char *buf;
+	(void)state;
+
+	nlp_parse(g_nlp, invalid, sizeof(invalid) - 1, NULL, NLP_EXPECT_NONE, &r);
+	assert_sane(&r);
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	nlp_parse(g_nlp, with_nul, sizeof(with_nul) - 1, NULL, NLP_EXPECT_NONE, &r);
+	assert_sane(&r);
+	assert_int_equal(r.quantity, 2);
+	nlp_parse(g_nlp, NULL, 10, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	nlp_parse(g_nlp, "", 0, "sw", NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.lang, "sw");
+	nlp_parse(NULL, "hi", 2, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	nlp_parse(g_nlp, "hi", 2, NULL, NLP_EXPECT_NONE, NULL);
+
+	r = parse("          ");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	r = parse("😂😂😂🤔🤔");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.product, "");
+
+	/* 1 MiB in exact-size heap buffers, so AddressSanitizer sees any read past the end */
+	buf = malloc(big);
+	assert_non_null(buf);
+	memset(buf, 'a', big);
+	nlp_parse(g_nlp, buf, big, NULL, NLP_EXPECT_NONE, &r);
+	assert_sane(&r);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = "add 2 mugs \xf0\x9f\x91\x8d \xe2\x80\x99"[i % 17];
+	nlp_parse(g_nlp, buf, big, NULL, NLP_EXPECT_NONE, &r);
+	assert_sane(&r);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (char)(i * 2654435761u >> 13);
+	nlp_parse(g_nlp, buf, big, NULL, NLP_EXPECT_ADDRESS, &r);
+	assert_sane(&r);
+	memset(buf, ' ', big);
+	nlp_parse(g_nlp, buf, big, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	memset(buf, '9', big);
+	nlp_parse(g_nlp, buf, big, NULL, NLP_EXPECT_QUANTITY, &r);
+	assert_int_equal(r.quantity_state, NLP_QTY_INVALID);
+	free(buf);
+
+	/* a lone lead byte at the very end of the buffer */
+	buf = malloc(3);
+	assert_non_null(buf);
+	memcpy(buf, "k\xf0\x9f", 3);
+	nlp_parse(g_nlp, buf, 3, NULL, NLP_EXPECT_NONE, &r);
+	assert_sane(&r);
+	free(buf);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void test_lexicon_errors(void **state)
+{
+	char dir[] = "/tmp/nlp_lex_XXXXXX", path[256], err[256];
+	struct nlp *n;
+	struct nlp_reading r;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	n = nlp_new(dir, err, sizeof(err));
+	assert_null(n);
+	assert_non_null(strstr(err, "no *.tsv"));
+
+	snprintf(path, sizeof(path), "%s/fr.tsv", dir);
+	write_file(path, "# French\nbonjour\tintent\tgreet\nmerci\tintent\tthanks\t1.5\n"
+			 "oui\tyes\nun\tnum\t1\n");
+	n = nlp_new(dir, err, sizeof(err));
+	assert_non_null(n);
+	nlp_parse(n, "Bonjour", 7, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_GREET);
+	assert_string_equal(r.lang, "fr");
+	nlp_free(n);
+
+	write_file(path, "bonjour\tintent\tsalute\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "fr.tsv:1: unknown intent"));
+	write_file(path, "bonjour\tgreeting\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "unknown kind"));
+	write_file(path, "le\tstop\tclause\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "takes no value"));
+	write_file(path, "deux\tnum\tdeux\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/french.tsv", dir);
+	write_file(path, "oui\tyes\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "two-letter"));
+	unlink(path);
+	rmdir(dir);
+}
+
+static void *thread_main(void *arg)
+{
+	static const char *const lines[] = { "do u have red mugs", "nataka mugs mbili",
+					     "chekout", "status 1042", "x3 honey pls" };
+	long bad = 0;
+	(void)arg;
+	for (int i = 0; i < 2000; i++) {
+		struct nlp_reading r;
+		const char *t = lines[i % 5];
+		nlp_parse(g_nlp, t, strlen(t), NULL, NLP_EXPECT_NONE, &r);
+		if ((i % 5 == 1 && r.quantity != 2) || (i % 5 == 3 && r.order_number != 1042))
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t th[4];
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thread_main, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_null(bad);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_normalize),     cmocka_unit_test(test_intents_basic),
+		cmocka_unit_test(test_search_and_entities), cmocka_unit_test(test_quantities),
+		cmocka_unit_test(test_expectations),  cmocka_unit_test(test_product_match),
+		cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_lexicon_errors),
+		cmocka_unit_test(test_threads),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
