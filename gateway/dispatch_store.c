@@ -1,0 +1,786 @@
+/*
+ * dispatch_store.c: the dispatcher's statements. Claiming is one call of the definer function
+ * outbox_claim (sql/030_dispatch.sql); everything after it runs per tenant in a transaction
+ * with app.tenant_id set (pg_tx_run): loading channels, targets and the 24-hour window before
+ * a send, and writing a batch of outcomes (status, error, conversation events, channel health)
+ * in one statement after it. Arrays travel as text parameters, never as SQL text.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dispatch_internal.h"
+#include "log.h"
+#include "pg.h"
+#include "secrets.h"
+#include "server.h"
+
+void dispatch_row_free(struct dispatch_row *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	free(r->recipient);
+	free(r->reply_to);
+	free(r->event_type);
+	json_decref(r->payload);
+	channel_requests_free(r->reqs, r->nreqs);
+	for (i = 0; i < 2; i++)
+		free(r->limit_keys[i]);
+	if (r->hdrs)
+		curl_slist_free_all(r->hdrs);
+	sbuf_free(&r->resp);
+	free(r);
+}
+
+void dispatch_row_finish(struct dispatch_row *r, enum dispatch_result res, long code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->result = res;
+	r->error_code = code;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(r->error, sizeof(r->error), fmt, ap);
+		va_end(ap);
+	} else {
+		r->error[0] = '\0';
+	}
+}
+
+static void copy_uuid(char dst[DISPATCH_UUID], const char *v)
+{
+	snprintf(dst, DISPATCH_UUID, "%s", v ? v : "");
+}
+
+static char *dup_or_null(const char *v)
+{
+	return v ? strdup(v) : NULL;
+}
+
+int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, int64_t now_ms,
+			 struct dispatch_row ***tail)
+{
+	char limit_s[16], lease_str[16];
+	const char *params[3] = { owner, limit_s, lease_str };
+	PGresult *res;
+	int i, n;
+
+	snprintf(limit_s, sizeof(limit_s), "%d", limit);
+	snprintf(lease_str, sizeof(lease_str), "%d", lease_s);
+	res = pg_exec(db,
+		      "SELECT tenant_id, id, kind, channel_id, target_id, conversation_id, recipient,"
+		      " reply_to, event_type, payload, attempts, parts_sent"
+		      " FROM outbox_claim($1, $2::integer, $3::integer)",
+		      3, params);
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		struct dispatch_row *r = calloc(1, sizeof(*r));
+		const char *kind = PQgetvalue(res, i, 2);
+		json_error_t jerr;
+
+		if (!r)
+			break; /* the rest stay claimed and come back after the lease */
+		copy_uuid(r->tenant_id, pg_value(res, i, 0));
+		copy_uuid(r->id, pg_value(res, i, 1));
+		r->kind = strcmp(kind, "webhook") == 0 ? DISPATCH_WEBHOOK :
+			  strcmp(kind, "notification") == 0 ? DISPATCH_NOTIFICATION : DISPATCH_REPLY;
+		copy_uuid(r->channel_id, pg_value(res, i, 3));
+		copy_uuid(r->target_id, pg_value(res, i, 4));
+		copy_uuid(r->conversation_id, pg_value(res, i, 5));
+		r->recipient = dup_or_null(pg_value(res, i, 6));
+		r->reply_to = dup_or_null(pg_value(res, i, 7));
+		r->event_type = dup_or_null(pg_value(res, i, 8));
+		r->payload = json_loads(PQgetvalue(res, i, 9), 0, &jerr);
+		r->attempts = atoi(PQgetvalue(res, i, 10));
+		r->parts_sent = atoi(PQgetvalue(res, i, 11));
+		snprintf(r->owner, sizeof(r->owner), "%s", owner);
+		r->claimed_ms = now_ms;
+		r->window_age = -1;
+		sbuf_init(&r->resp);
+		if (!r->payload)
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "payload is not JSON: %s", jerr.text);
+		**tail = r;
+		*tail = &r->next;
+	}
+	PQclear(res);
+	return n;
+}
+
+/* ---- arrays as PostgreSQL array literals (text parameters) ---- */
+
+static void arr_open(struct sbuf *b)
+{
+	sbuf_init(b);
+	sbuf_puts(b, "{");
+}
+
+static void arr_add(struct sbuf *b, const char *v)
+{
+	const char *p;
+
+	if (b->len > 1)
+		sbuf_puts(b, ",");
+	if (!v) {
+		sbuf_puts(b, "NULL");
+		return;
+	}
+	sbuf_puts(b, "\"");
+	for (p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sbuf_append(b, "\\", 1);
+		sbuf_append(b, p, 1);
+	}
+	sbuf_puts(b, "\"");
+}
+
+static void arr_add_long(struct sbuf *b, long long v, int is_null)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%lld", v);
+	arr_add(b, is_null ? NULL : num);
+}
+
+static void arr_close(struct sbuf *b)
+{
+	sbuf_puts(b, "}");
+}
+
+/* ---- prepare: channels, targets, windows, then rendering ---- */
+
+struct prep_channel {
+	char id[DISPATCH_UUID];
+	char type[16], status[16];
+	char *config;          /* JSON text */
+	unsigned char *sealed; /* channels.secrets */
+	size_t sealed_len;
+	json_t *merged;        /* config with the opened secrets, after the transaction */
+	char error[160];       /* why merged is NULL */
+	int retryable;
+};
+
+struct prep_target {
+	char id[DISPATCH_UUID];
+	char kind[16];
+	char *url;
+	unsigned char *sealed;
+	size_t sealed_len;
+	int active;
+};
+
+struct prep {
+	struct dispatch_row **rows;
+	size_t n;
+	struct prep_channel *ch;
+	size_t nch;
+	struct prep_target *tg;
+	size_t ntg;
+	long *window; /* per row */
+};
+
+static void prep_clear_loaded(struct prep *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nch; i++) {
+		free(p->ch[i].config);
+		free(p->ch[i].sealed);
+		json_decref(p->ch[i].merged);
+	}
+	for (i = 0; i < p->ntg; i++) {
+		free(p->tg[i].url);
+		free(p->tg[i].sealed);
+	}
+	free(p->ch);
+	free(p->tg);
+	p->ch = NULL;
+	p->tg = NULL;
+	p->nch = p->ntg = 0;
+	for (i = 0; i < p->n; i++)
+		p->window[i] = -1;
+}
+
+static struct prep_channel *prep_channel_find(struct prep *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->nch; i++)
+		if (strcmp(p->ch[i].id, id) == 0)
+			return &p->ch[i];
+	return NULL;
+}
+
+static struct prep_target *prep_target_find(struct prep *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntg; i++)
+		if (strcmp(p->tg[i].id, id) == 0)
+			return &p->tg[i];
+	return NULL;
+}
+
+static int bytea_take(const char *text, unsigned char **out, size_t *outlen)
+{
+	*out = NULL;
+	*outlen = 0;
+	if (!text)
+		return 0;
+	return secrets_bytea_decode(text, out, outlen);
+}
+
+static int prep_load(PGconn *db, void *arg)
+{
+	struct prep *p = arg;
+	struct sbuf chans, targets, convs, chs, rcpts;
+	const char *params[3];
+	PGresult *res = NULL;
+	size_t i;
+	int j, rc = PG_ERR_QUERY, any_wa = 0;
+
+	prep_clear_loaded(p); /* pg_tx_run may run this again */
+	arr_open(&chans);
+	arr_open(&targets);
+	arr_open(&convs);
+	arr_open(&chs);
+	arr_open(&rcpts);
+	for (i = 0; i < p->n; i++) {
+		if (p->rows[i]->channel_id[0])
+			arr_add(&chans, p->rows[i]->channel_id);
+		if (p->rows[i]->target_id[0])
+			arr_add(&targets, p->rows[i]->target_id);
+	}
+	arr_close(&chans);
+	arr_close(&targets);
+	if (chans.failed || targets.failed)
+		goto out;
+
+	if (chans.len > 2) {
+		params[0] = chans.data;
+		res = pg_exec(db, "SELECT id, type, status, config, secrets FROM channels WHERE id = ANY($1::uuid[])",
+			      1, params);
+		if (!res)
+			goto out;
+		p->ch = calloc((size_t)PQntuples(res) + 1, sizeof(*p->ch));
+		if (!p->ch)
+			goto out;
+		for (j = 0; j < PQntuples(res); j++) {
+			struct prep_channel *c = &p->ch[p->nch++];
+
+			copy_uuid(c->id, PQgetvalue(res, j, 0));
+			snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(res, j, 1));
+			snprintf(c->status, sizeof(c->status), "%s", PQgetvalue(res, j, 2));
+			c->config = strdup(PQgetvalue(res, j, 3));
+			if (!c->config || bytea_take(pg_value(res, j, 4), &c->sealed, &c->sealed_len) < 0)
+				goto out;
+			if (strcmp(c->type, "whatsapp") == 0)
+				any_wa = 1;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	if (targets.len > 2) {
+		params[0] = targets.data;
+		res = pg_exec(db, "SELECT id, kind, url, secret, active FROM notification_targets"
+				  " WHERE id = ANY($1::uuid[])",
+			      1, params);
+		if (!res)
+			goto out;
+		p->tg = calloc((size_t)PQntuples(res) + 1, sizeof(*p->tg));
+		if (!p->tg)
+			goto out;
+		for (j = 0; j < PQntuples(res); j++) {
+			struct prep_target *t = &p->tg[p->ntg++];
+
+			copy_uuid(t->id, PQgetvalue(res, j, 0));
+			snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, j, 1));
+			t->url = dup_or_null(pg_value(res, j, 2));
+			t->active = strcmp(PQgetvalue(res, j, 4), "t") == 0;
+			if (bytea_take(pg_value(res, j, 3), &t->sealed, &t->sealed_len) < 0)
+				goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	if (any_wa) {
+		/* seconds since the shopper last wrote: the conversation's, or for a notification
+		 * to a WhatsApp number the conversation that number has with the channel */
+		for (i = 0; i < p->n; i++) {
+			const struct dispatch_row *r = p->rows[i];
+
+			arr_add(&convs, r->conversation_id);
+			arr_add(&chs, r->channel_id[0] ? r->channel_id : NULL);
+			arr_add(&rcpts, r->recipient);
+		}
+		arr_close(&convs);
+		arr_close(&chs);
+		arr_close(&rcpts);
+		if (convs.failed || chs.failed || rcpts.failed)
+			goto out;
+		params[0] = convs.data;
+		params[1] = chs.data;
+		params[2] = rcpts.data;
+		res = pg_exec(db,
+			      "SELECT x.ord, floor(extract(epoch FROM now() - COALESCE("
+			      "  (SELECT c.last_inbound_at FROM conversations c"
+			      "   WHERE x.conv <> '' AND c.tenant_id = app_tenant_id() AND c.id = nullif(x.conv, '')::uuid),"
+			      "  (SELECT c.last_inbound_at FROM conversations c"
+			      "   WHERE x.conv = '' AND x.chan IS NOT NULL AND c.tenant_id = app_tenant_id()"
+			      "     AND c.channel_id = x.chan::uuid AND c.external_chat_id = x.rcpt))))::bigint"
+			      " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(conv, chan, rcpt, ord)",
+			      3, params);
+		if (!res)
+			goto out;
+		for (j = 0; j < PQntuples(res); j++) {
+			long ord = atol(PQgetvalue(res, j, 0));
+			const char *age = pg_value(res, j, 1);
+
+			if (ord >= 1 && (size_t)ord <= p->n && age)
+				p->window[ord - 1] = atol(age) < 0 ? 0 : atol(age);
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	sbuf_free(&chans);
+	sbuf_free(&targets);
+	sbuf_free(&convs);
+	sbuf_free(&chs);
+	sbuf_free(&rcpts);
+	return rc;
+}
+
+/* Opens a sealed value; the plain text (heap) or NULL with a reason in err. */
+static char *prep_open_secret(struct dispatcher *d, const char *tenant_id, const unsigned char *sealed,
+			      size_t len, char *err, size_t errlen)
+{
+	char *plain = NULL;
+
+	if (!d->srv->has_secret_key) {
+		snprintf(err, errlen, "CCGW_SECRET_KEY is not set: stored secrets cannot be opened");
+		return NULL;
+	}
+	if (secrets_open(d->srv->secret_key, tenant_id, sealed, len, &plain) < 0) {
+		snprintf(err, errlen, "stored secrets do not open with this CCGW_SECRET_KEY");
+		return NULL;
+	}
+	return plain;
+}
+
+static void prep_channel_open(struct dispatcher *d, const char *tenant_id, struct prep_channel *c)
+{
+	json_error_t jerr;
+	json_t *secrets;
+	char *plain;
+
+	c->merged = json_loads(c->config, 0, &jerr);
+	if (!json_is_object(c->merged)) {
+		json_decref(c->merged);
+		c->merged = NULL;
+		snprintf(c->error, sizeof(c->error), "channel config is not a JSON object");
+		return;
+	}
+	if (!c->sealed)
+		return;
+	plain = prep_open_secret(d, tenant_id, c->sealed, c->sealed_len, c->error, sizeof(c->error));
+	if (!plain) {
+		c->retryable = 1; /* an operator can fix the key and restart */
+		json_decref(c->merged);
+		c->merged = NULL;
+		return;
+	}
+	secrets = json_loads(plain, 0, &jerr);
+	explicit_bzero(plain, strlen(plain));
+	free(plain);
+	if (!json_is_object(secrets) || json_object_update(c->merged, secrets) < 0) {
+		snprintf(c->error, sizeof(c->error), "channel secrets are not a JSON object");
+		json_decref(c->merged);
+		c->merged = NULL;
+	}
+	json_decref(secrets);
+}
+
+static int row_set_limits(struct dispatcher *d, struct dispatch_row *r, const char *type)
+{
+	const struct config *cfg = d->cfg;
+	char key[256];
+	double rate = 0, burst = 0, rrate = 0, rburst = 3;
+	const char *prefix = NULL;
+
+	if (r->kind == DISPATCH_WEBHOOK) {
+		/* no send limit; the key only carries a 429's pause for this target */
+		snprintf(key, sizeof(key), "wh:%s", r->target_id);
+		r->limit_keys[0] = strdup(key);
+		if (!r->limit_keys[0])
+			return -1;
+		r->limits[0] = (struct ratelimit_spec){ r->limit_keys[0], 1e9, 1e9 };
+		r->nlimits = 1;
+		return 0;
+	}
+	if (strcmp(type, "whatsapp") == 0) {
+		prefix = "wa";
+		rate = (double)cfg->whatsapp_rate;
+		rrate = (double)cfg->whatsapp_recipient_rate;
+	} else if (strcmp(type, "telegram") == 0) {
+		prefix = "tg";
+		rate = (double)cfg->telegram_rate;
+		rrate = (double)cfg->telegram_chat_rate;
+	}
+	if (!prefix)
+		return 0; /* web chat, console: delivered locally, no platform limits */
+	burst = rate;
+	snprintf(key, sizeof(key), "%s:%s", prefix, r->channel_id);
+	r->limit_keys[0] = strdup(key);
+	snprintf(key, sizeof(key), "%s:%s:%.200s", prefix, r->channel_id, r->recipient ? r->recipient : "");
+	r->limit_keys[1] = strdup(key);
+	if (!r->limit_keys[0] || !r->limit_keys[1])
+		return -1;
+	r->limits[0] = (struct ratelimit_spec){ r->limit_keys[0], rate, burst };
+	r->limits[1] = (struct ratelimit_spec){ r->limit_keys[1], rrate, rburst > rrate ? rburst : rrate };
+	r->nlimits = 2;
+	return 0;
+}
+
+static const char *api_base_for(const struct config *cfg, const char *type)
+{
+	if (strcmp(type, "whatsapp") == 0)
+		return cfg->whatsapp_api_base;
+	if (strcmp(type, "telegram") == 0)
+		return cfg->telegram_api_base;
+	return NULL;
+}
+
+static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
+{
+	struct dispatch_row *r = p->rows[i];
+	struct prep_channel *c = NULL;
+	struct prep_target *t = NULL;
+	char err[256] = "";
+	int rc;
+
+	if (r->result != DISPATCH_RES_NONE)
+		return;
+	if (r->target_id[0])
+		t = prep_target_find(p, r->target_id);
+	if (r->kind != DISPATCH_REPLY && (!t || !t->active)) {
+		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the notification target was %s",
+				    t ? "deactivated" : "removed");
+		return;
+	}
+	if (r->kind == DISPATCH_WEBHOOK) {
+		char *secret = t->sealed ? prep_open_secret(d, r->tenant_id, t->sealed, t->sealed_len, err, sizeof(err))
+					 : NULL;
+		const char *use = secret;
+		json_t *wrapped = NULL;
+
+		if (t->sealed && !secret) {
+			dispatch_row_finish(r, DISPATCH_RES_RETRY, 0, "webhook secret: %s", err);
+			return;
+		}
+		/* a secret sealed as {"secret": "..."} is accepted as well as the bare string */
+		if (secret && secret[0] == '{') {
+			wrapped = json_loads(secret, 0, NULL);
+			if (json_is_string(json_object_get(wrapped, "secret")))
+				use = json_string_value(json_object_get(wrapped, "secret"));
+		}
+		rc = dispatch_webhook_render(t->url ? t->url : r->recipient, use, r->payload, &r->reqs, &r->nreqs,
+					     err, sizeof(err));
+		json_decref(wrapped);
+		if (secret) {
+			explicit_bzero(secret, strlen(secret));
+			free(secret);
+		}
+		if (rc < 0) {
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "%s", err);
+			return;
+		}
+		snprintf(r->channel_type, sizeof(r->channel_type), "webhook");
+	} else {
+		struct channel_target target;
+
+		if (!r->channel_id[0] || !(c = prep_channel_find(p, r->channel_id))) {
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel of this message is gone");
+			return;
+		}
+		snprintf(r->channel_type, sizeof(r->channel_type), "%s", c->type);
+		r->channel_unhealthy = strcmp(c->status, "unhealthy") == 0;
+		if (strcmp(c->status, "disabled") == 0) {
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel is disabled");
+			return;
+		}
+		r->ops = d->ops_find(c->type);
+		if (!r->ops || !r->ops->render || !r->ops->classify) {
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
+					    "no sender for channel type '%s' in this build", c->type);
+			return;
+		}
+		if (!c->merged) {
+			dispatch_row_finish(r, c->retryable ? DISPATCH_RES_RETRY : DISPATCH_RES_FAILED, 0,
+					    "%s", c->error);
+			return;
+		}
+		memset(&target, 0, sizeof(target));
+		target.channel_id = r->channel_id;
+		target.api_base = api_base_for(d->cfg, c->type);
+		target.api_version = d->cfg->whatsapp_api_version;
+		target.config = c->merged;
+		target.recipient = r->recipient;
+		target.reply_to = r->reply_to;
+		target.window_age = p->window[i];
+		target.event_type = r->event_type;
+		target.mark_read = r->kind == DISPATCH_REPLY && d->cfg->whatsapp_mark_read && r->reply_to;
+		r->window_age = p->window[i];
+		rc = r->ops->render(&target, r->payload, &r->reqs, &r->nreqs, err, sizeof(err));
+		if (rc == CHANNEL_ERR_UNDELIVERABLE) {
+			dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0, "%s", err[0] ? err : "undeliverable");
+			return;
+		}
+		if (rc < 0) {
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "cannot render the reply: %s",
+					    err[0] ? err : "unknown error");
+			return;
+		}
+	}
+	if (row_set_limits(d, r, r->channel_type) < 0) {
+		dispatch_row_finish(r, DISPATCH_RES_RELEASE, 0, "out of memory");
+		r->delay_ms = 1000;
+		return;
+	}
+	r->part = (size_t)r->parts_sent;
+	if (r->part >= r->nreqs) {
+		if (r->nreqs == 0)
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the reply renders to nothing to send");
+		else
+			dispatch_row_finish(r, DISPATCH_RES_SENT, 0, NULL); /* every part went out before */
+	}
+}
+
+int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,
+			   struct dispatch_row **rows, size_t n)
+{
+	struct prep p;
+	size_t i;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.rows = rows;
+	p.n = n;
+	p.window = calloc(n + 1, sizeof(*p.window));
+	if (!p.window)
+		return PG_ERR_QUERY;
+	rc = pg_tx_run(db, tenant_id, prep_load, &p);
+	if (rc == 0) {
+		for (i = 0; i < p.nch; i++)
+			prep_channel_open(d, tenant_id, &p.ch[i]);
+		for (i = 0; i < n; i++)
+			prep_render_row(d, &p, i);
+	}
+	prep_clear_loaded(&p);
+	free(p.window);
+	return rc;
+}
+
+/* ---- outcomes ---- */
+
+static const char *result_status(enum dispatch_result res)
+{
+	switch (res) {
+	case DISPATCH_RES_SENT:
+		return "sent";
+	case DISPATCH_RES_FAILED:
+		return "failed";
+	case DISPATCH_RES_DEAD:
+		return "dead";
+	case DISPATCH_RES_UNDELIVERABLE:
+		return "undeliverable";
+	default:
+		return "pending";
+	}
+}
+
+struct complete_arg {
+	struct dispatch_row **rows;
+	size_t n;
+	const char *params[9];
+	int applied; /* rows whose lease was still ours */
+};
+
+static int complete_tx(PGconn *db, void *arg)
+{
+	struct complete_arg *a = arg;
+	const char *p1[2];
+	PGresult *res;
+	size_t i;
+	int j;
+
+	res = pg_exec(db,
+		      "WITH v AS ("
+		      "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
+		      "                       $6::text[], $7::bigint[], $8::integer[], $9::integer[])"
+		      "    AS v(id, owner, status, err, code, pmid, delay_ms, delta, parts)"
+		      "), u AS ("
+		      "  UPDATE outbox o SET status = v.status,"
+		      "    last_error = COALESCE(v.err, o.last_error),"
+		      "    error_code = COALESCE(v.code, o.error_code),"
+		      "    platform_message_id = COALESCE(v.pmid, o.platform_message_id),"
+		      "    sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE o.sent_at END,"
+		      "    next_attempt_at = CASE WHEN v.status = 'pending'"
+		      "      THEN clock_timestamp() + v.delay_ms * interval '1 millisecond' ELSE o.next_attempt_at END,"
+		      "    attempts = greatest(o.attempts + v.delta, 0),"
+		      "    parts_sent = v.parts, lease_owner = NULL, lease_until = NULL"
+		      "  FROM v"
+		      "  WHERE o.tenant_id = app_tenant_id() AND o.id = v.id AND o.status = 'sending'"
+		      "    AND o.lease_owner = v.owner"
+		      "  RETURNING o.id, o.conversation_id, o.status, o.attempts, o.last_error, o.error_code,"
+		      "    o.platform_message_id"
+		      "), e AS ("
+		      "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+		      "  SELECT app_tenant_id(), u.conversation_id,"
+		      "    CASE WHEN u.status = 'sent' THEN 'message_sent' ELSE 'message_failed' END,"
+		      "    jsonb_strip_nulls(jsonb_build_object('outbox_id', u.id, 'status', u.status,"
+		      "      'attempts', u.attempts, 'platform_message_id', u.platform_message_id,"
+		      "      'error', CASE WHEN u.status <> 'sent' THEN u.last_error END,"
+		      "      'error_code', CASE WHEN u.status <> 'sent' THEN u.error_code END))"
+		      "  FROM u WHERE u.conversation_id IS NOT NULL"
+		      "    AND u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
+		      ") SELECT u.id FROM u",
+		      9, a->params);
+	if (!res)
+		return PG_ERR_QUERY;
+	a->applied = PQntuples(res);
+	for (i = 0; i < a->n; i++)
+		a->rows[i]->applied = 0;
+	for (j = 0; j < PQntuples(res); j++) {
+		const char *id = PQgetvalue(res, j, 0);
+
+		for (i = 0; i < a->n; i++)
+			if (strcmp(a->rows[i]->id, id) == 0)
+				a->rows[i]->applied = 1;
+	}
+	PQclear(res);
+	for (i = 0; i < a->n; i++) {
+		struct dispatch_row *r = a->rows[i];
+
+		if (!r->applied)
+			continue; /* the lease was lost: the row is someone else's now */
+		if (r->result == DISPATCH_RES_SENT && r->channel_unhealthy && r->channel_id[0]) {
+			p1[0] = r->channel_id;
+			if (pg_cmd(db, "UPDATE channels SET status = 'active', health_error = NULL"
+				       " WHERE id = $1 AND status = 'unhealthy'", 1, p1) < 0)
+				return PG_ERR_QUERY;
+			r->channel_unhealthy = 0;
+		}
+		if (r->auth_invalid && r->channel_id[0]) {
+			p1[0] = r->channel_id;
+			p1[1] = r->error;
+			if (pg_cmd(db, "UPDATE channels SET status = 'unhealthy', health_error = $2"
+				       " WHERE id = $1 AND status <> 'disabled'", 2, p1) < 0)
+				return PG_ERR_QUERY;
+		}
+		if (r->target_gone && r->target_id[0]) {
+			p1[0] = r->target_id;
+			if (pg_cmd(db, "UPDATE notification_targets SET active = false WHERE id = $1", 1, p1) < 0)
+				return PG_ERR_QUERY;
+		}
+	}
+	return 0;
+}
+
+int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows, size_t n)
+{
+	struct sbuf arr[9];
+	struct complete_arg a;
+	size_t i, k;
+	int rc = PG_ERR_QUERY, failed = 0;
+
+	for (k = 0; k < 9; k++)
+		arr_open(&arr[k]);
+	for (i = 0; i < n; i++) {
+		const struct dispatch_row *r = rows[i];
+		int has_err = r->result != DISPATCH_RES_SENT && r->error[0];
+
+		arr_add(&arr[0], r->id);
+		arr_add(&arr[1], r->owner);
+		arr_add(&arr[2], result_status(r->result));
+		arr_add(&arr[3], has_err ? r->error : NULL);
+		arr_add_long(&arr[4], r->error_code, r->error_code == 0 || r->result == DISPATCH_RES_SENT ||
+							     r->result == DISPATCH_RES_RELEASE);
+		arr_add(&arr[5], r->pmid[0] ? r->pmid : NULL);
+		arr_add_long(&arr[6], r->delay_ms < 0 ? 0 : r->delay_ms, 0);
+		arr_add_long(&arr[7], r->result == DISPATCH_RES_RELEASE ? -1 : 0, 0);
+		arr_add_long(&arr[8], (long long)r->parts_sent, 0);
+	}
+	for (k = 0; k < 9; k++) {
+		arr_close(&arr[k]);
+		failed |= arr[k].failed;
+		a.params[k] = arr[k].data;
+	}
+	if (failed)
+		goto out;
+	a.rows = rows;
+	a.n = n;
+	a.applied = 0;
+	rc = pg_tx_run(db, tenant_id, complete_tx, &a);
+	if (rc == 0) {
+		for (i = 0; i < n; i++)
+			if (!rows[i]->applied)
+				log_warn(&(struct log_ctx){ .tenant = tenant_id },
+					 "outbox %s: lease lost before the outcome was written (another process"
+					 " claimed it again)", rows[i]->id);
+	}
+out:
+	for (k = 0; k < 9; k++)
+		sbuf_free(&arr[k]);
+	return rc;
+}
+
+int dispatch_store_stats(PGconn *db, struct dispatch_stats *s)
+{
+	static const char *const names[DEPTH_COUNT] = { "pending", "sending", "failed", "dead", "undeliverable" };
+	long long depth[DEPTH_COUNT] = { 0 };
+	struct dispatch_health_row health[DISPATCH_HEALTH_MAX];
+	size_t nhealth = 0, i;
+	PGresult *res;
+	int j, k;
+
+	res = pg_exec(db, "SELECT status, n FROM outbox_depth()", 0, NULL);
+	if (!res)
+		return -1;
+	for (j = 0; j < PQntuples(res); j++)
+		for (k = 0; k < DEPTH_COUNT; k++)
+			if (strcmp(PQgetvalue(res, j, 0), names[k]) == 0)
+				depth[k] = atoll(PQgetvalue(res, j, 1));
+	PQclear(res);
+	res = pg_exec(db, "SELECT type, status, n, array_to_string(unhealthy_ids, ',') FROM channel_health()"
+			  " ORDER BY type, status", 0, NULL);
+	if (!res)
+		return -1;
+	memset(health, 0, sizeof(health));
+	for (j = 0; j < PQntuples(res) && nhealth < DISPATCH_HEALTH_MAX; j++) {
+		struct dispatch_health_row *h = &health[nhealth++];
+		const char *ids = pg_value(res, j, 3);
+
+		snprintf(h->type, sizeof(h->type), "%s", PQgetvalue(res, j, 0));
+		snprintf(h->status, sizeof(h->status), "%s", PQgetvalue(res, j, 1));
+		h->n = atoll(PQgetvalue(res, j, 2));
+		h->unhealthy_ids = ids && *ids ? strdup(ids) : NULL;
+	}
+	PQclear(res);
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->depth, depth, sizeof(depth));
+	s->depth_known = 1;
+	for (i = 0; i < s->nhealth; i++)
+		free(s->health[i].unhealthy_ids);
+	memcpy(s->health, health, sizeof(health));
+	s->nhealth = nhealth;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
