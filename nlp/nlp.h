@@ -80,7 +80,13 @@ struct nlp *nlp_new(const char *dir, char *err, size_t errlen) NLP_WARN_UNUSED;
 void nlp_free(struct nlp *nlp);
 
 /* Reads text (len bytes, need not be NUL-terminated nor valid UTF-8). lang_hint may be NULL,
- * "en" or "sw". Fills *out; never fails: bad input reads as NLP_INTENT_UNKNOWN. */
+ * "en" or "sw". Fills *out; never fails: bad input reads as NLP_INTENT_UNKNOWN. Only the
+ * first 2 KiB are read. No heap allocation (about 30 KB of stack).
+ * A bare answer to what is expected reads as NLP_INTENT_UNKNOWN with the entity filled and
+ * confidence 0.9: "2" with QUANTITY (quantity), "2" or "the second one" with CHOICE (choice),
+ * "mpesa" with PAYMENT (payment). With YES_NO, "ok"/"sawa" read as CONFIRM. With NAME,
+ * ADDRESS or PHONE the text reads as UNKNOWN (the answer itself) unless it is only a
+ * command such as "menu" or "cancel". See docs/NLP.md. */
 void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *lang_hint,
 	       enum nlp_expect expect, struct nlp_reading *out);
 
@@ -89,7 +95,8 @@ const char *nlp_intent_name(enum nlp_intent intent);
 
 /* Product matching: ranks candidate names for a phrase (token and trigram similarity,
  * plural-insensitive, typo-tolerant). Writes up to max matches, best first, into out and
- * returns how many scored at least min_score (0.0 .. 1.0). */
+ * returns how many scored at least min_score (0.0 .. 1.0), at most max: the number written.
+ * Equal scores keep the order of names[]. Two close scores: ask "did you mean ...". */
 struct nlp_match {
 	size_t index; /* index into names[] */
 	double score; /* 0.0 .. 1.0 */
