@@ -15,6 +15,7 @@ struct nlp;
 struct engine;
 
 #define ENGINE_DUPLICATE 1 /* the platform message id was seen before: no effect at all */
+#define ENGINE_ERR_INVALID (-10) /* the message lacks tenant, channel, chat or message id */
 
 /* What one handled message did, for the caller's logs, metrics and the console. */
 struct engine_result {

@@ -1,0 +1,40 @@
+/*
+ * conversation.h: rows that belong to a conversation, for the engine and the admin API: an
+ * event in conversation_events, a reply in the outbox (with its message_sent event), and the
+ * human handoff operations (a person writes to the shopper; the bot takes over again).
+ * Every function runs in the caller's transaction with app.tenant_id set (pg_tx_run).
+ */
+#ifndef CCGW_CONVERSATION_H
+#define CCGW_CONVERSATION_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#define CONV_WUR __attribute__((warn_unused_result))
+
+#define CONV_ERR_DB (-1)
+#define CONV_ERR_NOT_FOUND (-20) /* no such conversation for this tenant: 404 */
+#define CONV_ERR_INVALID (-21)   /* empty or over-long text: 400 */
+
+/* Appends an event; payload is borrowed (NULL = {}). 0 or CONV_ERR_DB. */
+int conv_event_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
+		   const char *event_type, const json_t *payload) CONV_WUR;
+
+/* Writes one normalized reply (borrowed) as an outbox row of kind 'reply' for the
+ * conversation and records message_sent. reply_to may be NULL. outbox_id (37 bytes) may be
+ * NULL. 0 or CONV_ERR_DB. */
+int conv_reply_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
+		   const char *channel_id, const char *recipient, const char *reply_to,
+		   const json_t *reply, char *outbox_id) CONV_WUR;
+
+/* Hands a conversation in handoff back to the bot: state 'menu', handoff false, event
+ * handoff_released, and a reply telling the shopper. 0, CONV_ERR_NOT_FOUND or CONV_ERR_DB. */
+int conversation_release(PGconn *conn, const char *conversation_id) CONV_WUR;
+
+/* A person on the seller's side writes text to the shopper: an outbox reply on the
+ * conversation's channel; the conversation stays (or goes) in handoff so the bot keeps
+ * quiet until released. 0, CONV_ERR_NOT_FOUND, CONV_ERR_INVALID or CONV_ERR_DB. */
+int conversation_agent_message(PGconn *conn, const char *conversation_id, const char *text)
+	CONV_WUR;
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * engine.c: the entry of the conversation engine (see engine.h). In the caller's transaction:
+ * records the platform message id (a redelivery stops here), finds or creates the customer
+ * and the conversation, locks the conversation row so its messages are handled one at a
+ * time across threads and processes, runs the state machine (engine_fsm.c) and saves the
+ * conversation. Outside text is cleaned (valid UTF-8, bounded) before anything stores it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commerce_util.h"
+#include "conversation.h"
+#include "engine_internal.h"
+#include "pg.h"
+
+struct engine *engine_new(const struct nlp *nlp)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (e)
+		e->nlp = nlp;
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	free(e);
+}
+
+/* A cleaned copy of the message's strings; numbers and lines are shared with the input. */
+struct clean_msg {
+	struct msg_inbound m;
+	char *owned[16];
+	size_t nowned;
+	int failed;
+};
+
+static char *clean_str(struct clean_msg *c, const char *s, size_t max)
+{
+	char *r;
+
+	if (!s)
+		return NULL;
+	r = cm_utf8_clean(s, strlen(s), max);
+	if (!r || c->nowned >= sizeof(c->owned) / sizeof(c->owned[0])) {
+		free(r);
+		c->failed = 1;
+		return NULL;
+	}
+	c->owned[c->nowned++] = r;
+	return r;
+}
+
+static void clean_free(struct clean_msg *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nowned; i++)
+		free(c->owned[i]);
+}
+
+static int clean_msg_init(struct clean_msg *c, const struct msg_inbound *in)
+{
+	memset(c, 0, sizeof(*c));
+	c->m = *in;
+	c->m.chat_id = clean_str(c, in->chat_id, 256);
+	c->m.user_id = clean_str(c, in->user_id ? in->user_id : in->chat_id, 256);
+	c->m.display_name = clean_str(c, in->display_name, 100);
+	c->m.phone = clean_str(c, in->phone, 32);
+	c->m.message_id = clean_str(c, in->message_id, 256);
+	/* one byte past the limit tells "too long" apart from "exactly at the limit" */
+	c->m.text = clean_str(c, in->text, ENGINE_TEXT_MAX + 4);
+	c->m.payload = clean_str(c, in->payload, 256);
+	c->m.location_name = clean_str(c, in->location_name, 200);
+	c->m.location_address = clean_str(c, in->location_address, 500);
+	c->m.contact_name = clean_str(c, in->contact_name, 100);
+	c->m.contact_phone = clean_str(c, in->contact_phone, 32);
+	c->m.media_type = clean_str(c, in->media_type, 32);
+	c->m.reply_to = clean_str(c, in->reply_to, 256);
+	return c->failed ? -1 : 0;
+}
+
+static int record_inbound(struct turn *t)
+{
+	const char *params[4] = { t->tenant, t->m->channel_id, t->m->message_id,
+				  msg_kind_name(t->m->kind) };
+	PGresult *res;
+	int fresh;
+
+	res = pg_exec(t->conn,
+		      "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
+		      " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+		      4, params);
+	if (!res)
+		return -1;
+	fresh = PQntuples(res) == 1;
+	PQclear(res);
+	return fresh ? 0 : ENGINE_DUPLICATE;
+}
+
+static int lock_conversation(struct turn *t)
+{
+	const char *params[4] = { t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id };
+	PGresult *res;
+	json_t *j;
+
+	res = pg_exec(t->conn,
+		      "INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
+		      " external_user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+		      4, params);
+	if (!res)
+		return -1;
+	t->created = PQntuples(res) == 1;
+	PQclear(res);
+	res = pg_exec(t->conn,
+		      "SELECT id, state, context::text, offered::text, lang, misunderstandings,"
+		      " COALESCE(customer_id::text, ''),"
+		      " COALESCE(extract(epoch FROM now() - last_inbound_at)::bigint, -1)"
+		      " FROM conversations WHERE channel_id = $2 AND external_chat_id = $3"
+		      " AND tenant_id = $1 FOR UPDATE",
+		      3, params);
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	snprintf(t->conv_id, sizeof(t->conv_id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(t->state, sizeof(t->state), "%s", PQgetvalue(res, 0, 1));
+	snprintf(t->next, sizeof(t->next), "%s", t->state);
+	j = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+	t->ctx = json_is_object(j) ? j : json_object();
+	if (t->ctx != j)
+		json_decref(j);
+	j = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
+	t->offered = json_is_array(j) ? j : json_array();
+	if (t->offered != j)
+		json_decref(j);
+	snprintf(t->lang, sizeof(t->lang), "%s", PQgetvalue(res, 0, 4));
+	t->misunderstandings = atoi(PQgetvalue(res, 0, 5));
+	snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 6));
+	t->idle_seconds = atol(PQgetvalue(res, 0, 7));
+	PQclear(res);
+	t->log.conversation = t->conv_id;
+	return t->ctx && t->offered ? 0 : -1;
+}
+
+/* The customer behind this platform identity, created on first contact. */
+static int find_customer(struct turn *t)
+{
+	const char *ch = msg_channel_name(t->m->channel);
+	const char *params[5] = { t->tenant, ch, t->m->user_id, NULL, NULL };
+	char new_id[MSG_UUID_LEN];
+	PGresult *res;
+	int attempt;
+
+	for (attempt = 0; attempt < 2 && !t->customer_id[0]; attempt++) {
+		res = pg_exec(t->conn,
+			      "SELECT customer_id FROM customer_identities"
+			      " WHERE tenant_id = $1 AND channel = $2 AND external_user_id = $3",
+			      3, params);
+		if (!res)
+			return -1;
+		if (PQntuples(res) == 1) {
+			snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 0));
+			PQclear(res);
+			break;
+		}
+		PQclear(res);
+		util_uuid_new(new_id);
+		{
+			const char *cp[5] = { t->tenant, new_id, t->m->display_name, t->m->phone,
+					      t->lang };
+
+			if (pg_cmd(t->conn,
+				   "INSERT INTO customers (tenant_id, id, name, phone, lang)"
+				   " VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5)",
+				   5, cp) < 0)
+				return -1;
+		}
+		params[3] = new_id;
+		res = pg_exec(t->conn,
+			      "INSERT INTO customer_identities (tenant_id, channel, external_user_id,"
+			      " customer_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+			      " RETURNING customer_id",
+			      4, params);
+		if (!res)
+			return -1;
+		if (PQntuples(res) == 1) {
+			snprintf(t->customer_id, sizeof(t->customer_id), "%s", new_id);
+		} else {
+			/* another conversation created this identity meanwhile: use theirs */
+			const char *dp[1] = { new_id };
+
+			if (pg_cmd(t->conn, "DELETE FROM customers WHERE id = $1", 1, dp) < 0) {
+				PQclear(res);
+				return -1;
+			}
+		}
+		PQclear(res);
+	}
+	if (!t->customer_id[0])
+		return -1;
+	if (pg_cmd(t->conn,
+		   "UPDATE conversations SET customer_id = $3 WHERE id = $2 AND tenant_id = $1"
+		   " AND customer_id IS DISTINCT FROM $3",
+		   3, (const char *const[]){ t->tenant, t->conv_id, t->customer_id }) < 0)
+		return -1;
+	/* learn the name and phone the platform tells us, without overwriting what we know */
+	{
+		const char *up[4] = { t->customer_id, t->m->display_name, t->m->phone, t->tenant };
+
+		if ((t->m->display_name || t->m->phone) &&
+		    pg_cmd(t->conn,
+			   "UPDATE customers SET name = COALESCE(name, NULLIF($2, '')),"
+			   " phone = COALESCE(phone, NULLIF($3, '')) WHERE id = $1 AND tenant_id = $4"
+			   " AND ((name IS NULL AND NULLIF($2, '') IS NOT NULL)"
+			   "  OR (phone IS NULL AND NULLIF($3, '') IS NOT NULL))",
+			   4, up) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int save_conversation(struct turn *t)
+{
+	char *ctx = json_dumps(t->ctx, JSON_COMPACT);
+	char *offered = json_dumps(t->offered, JSON_COMPACT);
+	char mis[16];
+	const char *params[7] = { t->conv_id, t->next, ctx, offered, t->lang, mis,
+				  strcmp(t->next, "handoff") == 0 ? "true" : "false" };
+	int rc = -1;
+
+	snprintf(mis, sizeof(mis), "%d", t->misunderstandings);
+	if (ctx && offered)
+		rc = pg_cmd(t->conn,
+			    "UPDATE conversations SET state = $2, context = $3::jsonb,"
+			    " offered = $4::jsonb, lang = $5, misunderstandings = $6::int,"
+			    " handoff = $7::boolean, last_inbound_at = now() WHERE id = $1",
+			    7, params);
+	free(ctx);
+	free(offered);
+	return rc;
+}
+
+static int message_event(struct turn *t, int too_long)
+{
+	const struct msg_inbound *m = t->m;
+	json_t *p = json_pack("{s:s, s:s}", "kind", msg_kind_name(m->kind), "message_id",
+			      m->message_id);
+
+	if (!p)
+		return -1;
+	if (m->text && *m->text)
+		json_object_set_new(p, "text", json_string(m->text));
+	if (too_long)
+		json_object_set_new(p, "too_long", json_true());
+	if (m->payload)
+		json_object_set_new(p, "payload", json_string(m->payload));
+	if (m->kind == MSG_KIND_LOCATION) {
+		json_object_set_new(p, "latitude", json_real(m->latitude));
+		json_object_set_new(p, "longitude", json_real(m->longitude));
+	}
+	if (m->kind == MSG_KIND_CATALOG_ORDER)
+		json_object_set_new(p, "lines", json_integer((json_int_t)m->nlines));
+	if (m->media_type)
+		json_object_set_new(p, "media_type", json_string(m->media_type));
+	return turn_event(t, "message_received", p);
+}
+
+static int handle(struct turn *t, int too_long)
+{
+	int rc;
+
+	rc = record_inbound(t);
+	if (rc != 0)
+		return rc;
+	if (lock_conversation(t) < 0)
+		return -1;
+	if (find_customer(t) < 0)
+		return -1;
+	{
+		const char *params[3] = { t->tenant, t->m->channel_id, t->m->message_id };
+		const char *p4[4] = { params[0], params[1], params[2], t->conv_id };
+
+		if (pg_cmd(t->conn,
+			   "UPDATE inbound_messages SET conversation_id = $4 WHERE tenant_id = $1"
+			   " AND channel_id = $2 AND platform_message_id = $3",
+			   4, p4) < 0)
+			return -1;
+	}
+	t->sw = strcmp(t->lang, "sw") == 0;
+	if (t->created &&
+	    turn_event(t, "conversation_started",
+		       json_pack("{s:s, s:s}", "channel", msg_channel_name(t->m->channel),
+				 "customer_id", t->customer_id)) < 0)
+		return -1;
+	if (message_event(t, too_long) < 0)
+		return -1;
+	rc = shop_settings_load(t->conn, t->tenant, &t->shop);
+	if (rc < 0)
+		return -1;
+	if (too_long) {
+		t->keep_offered = 1;
+		turn_say(t,
+			 "That message is too long for me. Please write a shorter one, or type "
+			 "\"menu\".",
+			 "Ujumbe huo ni mrefu mno kwangu. Tafadhali andika mfupi zaidi, au andika "
+			 "\"menyu\".");
+	} else if (engine_fsm_run(t) < 0) {
+		return -1;
+	}
+	if (turn_reply_flush(t) < 0)
+		return -1;
+	if (save_conversation(t) < 0)
+		return -1;
+	snprintf(t->res->conversation_id, sizeof(t->res->conversation_id), "%s", t->conv_id);
+	return 0;
+}
+
+int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
+		  struct engine_result *res)
+{
+	struct engine_result dummy;
+	struct clean_msg cm;
+	struct turn t;
+	int rc, too_long;
+
+	if (!res)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	if (!e || !conn || !m || !util_uuid_valid(m->tenant_id) || !util_uuid_valid(m->channel_id) ||
+	    !m->chat_id || !*m->chat_id || !m->message_id || !*m->message_id) {
+		log_error(NULL, "engine: message without tenant, channel, chat or message id");
+		return ENGINE_ERR_INVALID;
+	}
+	if (clean_msg_init(&cm, m) < 0) {
+		clean_free(&cm);
+		return -1;
+	}
+	too_long = m->text && strlen(m->text) > ENGINE_TEXT_MAX;
+	memset(&t, 0, sizeof(t));
+	t.e = e;
+	t.conn = conn;
+	t.m = &cm.m;
+	t.tenant = m->tenant_id;
+	t.res = res;
+	t.text = cm.m.text ? cm.m.text : "";
+	t.idle_seconds = -1;
+	t.log.tenant = m->tenant_id;
+	t.log.channel = msg_channel_name(m->channel);
+	sbuf_init(&t.out);
+	rc = handle(&t, too_long);
+	if (rc < 0)
+		log_warn(&t.log, "engine: message %s not handled (%d)", cm.m.message_id, rc);
+	else if (rc == ENGINE_DUPLICATE)
+		log_info(&t.log, "engine: message %s is a redelivery", cm.m.message_id);
+	if (rc != 0) /* a duplicate or an error changes nothing the caller may report */
+		memset(res, 0, sizeof(*res));
+	sbuf_free(&t.out);
+	json_decref(t.ctx);
+	json_decref(t.offered);
+	json_decref(t.buttons);
+	json_decref(t.rows);
+	json_decref(t.card);
+	shop_settings_clear(&t.shop);
+	clean_free(&cm);
+	return rc;
+}

@@ -1,0 +1,829 @@
+/*
+ * engine_checkout.c: checkout and placing the order. The checkout fills what is missing in
+ * the draft ctx.ck (name, delivery address, phone number, payment method), shows a summary
+ * with subtotal, tax, delivery fee and total, and places the order at the shopper's
+ * confirmation, atomically: guarded stock decrement (under a savepoint, so a sold-out line
+ * undoes the others and keeps the cart), order number, items with price snapshots, channel
+ * metadata, the converted cart, events, the reply and the seller's notifications.
+ * Also the WhatsApp catalog order, and shared locations and contacts.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commerce_util.h"
+#include "engine_internal.h"
+#include "notify.h"
+#include "order_json.h"
+#include "pg.h"
+
+static const char *ck_str(struct turn *t, const char *key)
+{
+	return json_string_value(json_object_get(turn_checkout(t), key));
+}
+
+static void ck_set(struct turn *t, const char *key, const char *value)
+{
+	json_object_set_new(turn_checkout(t), key, json_string(value));
+}
+
+/* The customer's saved name, phone and default address. */
+struct known {
+	char name[101];
+	char phone[33];
+	char address[501];
+	int has_address;
+};
+
+static int known_load(struct turn *t, struct known *k)
+{
+	PGresult *res;
+
+	memset(k, 0, sizeof(*k));
+	res = pg_exec(t->conn,
+		      "SELECT COALESCE(c.name, ''), COALESCE(c.phone, ''),"
+		      " (SELECT a.address_text FROM address_book a WHERE a.tenant_id = c.tenant_id"
+		      "  AND a.customer_id = c.id ORDER BY a.is_default DESC, a.updated_at DESC"
+		      "  LIMIT 1)"
+		      " FROM customers c WHERE c.tenant_id = $1 AND c.id = $2",
+		      2, (const char *const[]){ t->tenant, t->customer_id });
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1) {
+		snprintf(k->name, sizeof(k->name), "%s", PQgetvalue(res, 0, 0));
+		snprintf(k->phone, sizeof(k->phone), "%s", PQgetvalue(res, 0, 1));
+		if (!PQgetisnull(res, 0, 2)) {
+			snprintf(k->address, sizeof(k->address), "%s", PQgetvalue(res, 0, 2));
+			k->has_address = 1;
+		}
+	}
+	PQclear(res);
+	if (!k->name[0] && t->m->display_name)
+		snprintf(k->name, sizeof(k->name), "%s", t->m->display_name);
+	if (t->m->phone && *t->m->phone)
+		snprintf(k->phone, sizeof(k->phone), "%s%s", t->m->phone[0] == '+' ? "" : "+",
+			 t->m->phone);
+	return 0;
+}
+
+/* The open cart's lines, or NULL (and a reply) when there is nothing to check out. */
+static PGresult *checkout_lines(struct turn *t, char *cart_id, int *err)
+{
+	PGresult *lines;
+	int rc;
+
+	*err = 0;
+	rc = engine_cart_id(t, 0, cart_id);
+	if (rc < 0) {
+		*err = 1;
+		return NULL;
+	}
+	lines = rc == 1 ? engine_cart_lines(t, cart_id) : NULL;
+	if (rc == 1 && !lines) {
+		*err = 1;
+		return NULL;
+	}
+	if (!lines || PQntuples(lines) == 0) {
+		PQclear(lines);
+		turn_say(t, "Your cart is empty, so there is nothing to check out yet.",
+			 "Kikapu chako hakina kitu, kwa hivyo hakuna cha kulipia bado.");
+		turn_button(t, TR(t, "Browse products", "Angalia bidhaa"), "browse");
+		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+		turn_ctx_del(t, "ck");
+		turn_set_state(t, "cart");
+		return NULL;
+	}
+	return lines;
+}
+
+int act_checkout(struct turn *t, const char *arg)
+{
+	char cart_id[MSG_UUID_LEN];
+	PGresult *lines;
+	int err;
+
+	(void)arg;
+	lines = checkout_lines(t, cart_id, &err);
+	if (!lines)
+		return err ? -1 : 0;
+	json_object_set_new(t->ctx, "ck", json_object());
+	if (turn_event(t, "checkout_started",
+		       json_pack("{s:s, s:i}", "cart_id", cart_id, "lines", PQntuples(lines))) < 0) {
+		PQclear(lines);
+		return -1;
+	}
+	PQclear(lines);
+	return engine_checkout_next(t);
+}
+
+static int summary(struct turn *t)
+{
+	char cart_id[MSG_UUID_LEN], money[48], bp[24];
+	const struct shop_payment *pay = shop_settings_payment(&t->shop, ck_str(t, "payment"));
+	const json_t *addr = json_object_get(turn_checkout(t), "address");
+	PGresult *lines;
+	long long subtotal, tax;
+	int err;
+
+	lines = checkout_lines(t, cart_id, &err);
+	if (!lines)
+		return err ? -1 : 0;
+	turn_say(t, "Please confirm your order:", "Tafadhali thibitisha oda yako:");
+	subtotal = engine_cart_describe(t, lines);
+	PQclear(lines);
+	tax = shop_settings_tax(&t->shop, subtotal);
+	turn_money(t, subtotal, money, sizeof(money));
+	turn_sayf(t, "Subtotal: %s", "Jumla ndogo: %s", money);
+	if (t->shop.tax_bp > 0) {
+		if (t->shop.tax_bp % 100)
+			snprintf(bp, sizeof(bp), "%ld.%02ld", t->shop.tax_bp / 100,
+				 t->shop.tax_bp % 100);
+		else
+			snprintf(bp, sizeof(bp), "%ld", t->shop.tax_bp / 100);
+		turn_money(t, tax, money, sizeof(money));
+		turn_linef(t, "Tax (%s%%): %s", "Kodi (%s%%): %s", bp, money);
+	}
+	turn_money(t, t->shop.delivery_fee_minor, money, sizeof(money));
+	turn_linef(t, "Delivery fee: %s", "Gharama ya kusafirisha: %s", money);
+	turn_money(t, subtotal + tax + t->shop.delivery_fee_minor, money, sizeof(money));
+	turn_linef(t, "Total: %s", "Jumla: %s", money);
+	turn_sayf(t, "Name: %s", "Jina: %s", ck_str(t, "name"));
+	turn_linef(t, "Delivery address: %s", "Anwani ya kusafirisha: %s",
+		   json_string_value(json_object_get(addr, "text")));
+	turn_linef(t, "Phone number: %s", "Nambari ya simu: %s", ck_str(t, "phone"));
+	turn_linef(t, "Payment method: %s", "Njia ya malipo: %s", pay ? pay->label : "");
+	turn_say(t, "Shall I place the order?", "Niweke oda?");
+	turn_button(t, TR(t, "Confirm order", "Thibitisha oda"), "ck:yes");
+	turn_button(t, TR(t, "Cancel", "Ghairi"), "ck:no");
+	turn_set_state(t, "ck_confirm");
+	return 0;
+}
+
+int engine_checkout_next(struct turn *t)
+{
+	struct known k;
+	char title[64];
+	int i;
+
+	if (known_load(t, &k) < 0)
+		return -1;
+	if (!ck_str(t, "name")) {
+		turn_say(t, "Let's check out. What name should we put on the order?",
+			 "Tulipie. Tuweke jina gani kwenye oda?");
+		if (k.name[0]) {
+			snprintf(title, sizeof(title), TR(t, "Use %s", "Tumia %s"), k.name);
+			turn_button(t, title, "name:use");
+			json_object_set_new(t->ctx, "suggest_name", json_string(k.name));
+		}
+		turn_set_state(t, "ck_name");
+		return 0;
+	}
+	if (!json_is_object(json_object_get(turn_checkout(t), "address"))) {
+		turn_say(t, "What is your delivery address? Type it, or share your location.",
+			 "Anwani yako ya kusafirisha ni ipi? Iandike, au tuma mahali ulipo (location).");
+		if (k.has_address) {
+			turn_sayf(t, "Your saved address: %s", "Anwani uliyohifadhi: %s", k.address);
+			turn_button(t, TR(t, "Use saved address", "Tumia anwani hiyo"), "addr:saved");
+		}
+		turn_set_state(t, "ck_address");
+		return 0;
+	}
+	if (!ck_str(t, "phone")) {
+		turn_say(t, "What phone number can the rider call when delivering?",
+			 "Nambari ya simu ambayo msafirishaji atapiga ni ipi?");
+		if (k.phone[0]) {
+			snprintf(title, sizeof(title), TR(t, "Use %s", "Tumia %s"), k.phone);
+			turn_button(t, title, "phone:use");
+			json_object_set_new(t->ctx, "suggest_phone", json_string(k.phone));
+		}
+		turn_set_state(t, "ck_phone");
+		return 0;
+	}
+	if (!ck_str(t, "payment")) {
+		char payload[48];
+
+		turn_say(t, "How would you like to pay? Choose a payment method:",
+			 "Ungependa kulipa vipi? Chagua njia ya malipo:");
+		for (i = 0; i < t->shop.npayments; i++) {
+			snprintf(payload, sizeof(payload), "pay:%s", t->shop.payments[i].code);
+			turn_button(t, t->shop.payments[i].label, payload);
+		}
+		turn_set_state(t, "ck_payment");
+		return 0;
+	}
+	return summary(t);
+}
+
+static int not_in_checkout(struct turn *t)
+{
+	if (strncmp(t->state, "ck_", 3) == 0)
+		return 0;
+	turn_say(t, "That checkout step is already finished.", "Hatua hiyo ya malipo imekwisha.");
+	turn_menu_buttons(t);
+	return 1;
+}
+
+int act_name_use(struct turn *t, const char *arg)
+{
+	const char *s = turn_ctx_str(t, "suggest_name");
+
+	(void)arg;
+	if (not_in_checkout(t))
+		return 0;
+	if (s && *s)
+		ck_set(t, "name", s);
+	return engine_checkout_next(t);
+}
+
+int act_address_saved(struct turn *t, const char *arg)
+{
+	struct known k;
+
+	(void)arg;
+	if (not_in_checkout(t))
+		return 0;
+	if (known_load(t, &k) < 0)
+		return -1;
+	if (k.has_address)
+		json_object_set_new(turn_checkout(t), "address",
+				    json_pack("{s:s, s:b}", "text", k.address, "saved", 1));
+	return engine_checkout_next(t);
+}
+
+int act_phone_use(struct turn *t, const char *arg)
+{
+	const char *s = turn_ctx_str(t, "suggest_phone");
+
+	(void)arg;
+	if (not_in_checkout(t))
+		return 0;
+	if (s && *s)
+		ck_set(t, "phone", s);
+	return engine_checkout_next(t);
+}
+
+int act_pay(struct turn *t, const char *arg)
+{
+	const struct shop_payment *p = shop_settings_payment(&t->shop, arg);
+
+	if (not_in_checkout(t))
+		return 0;
+	if (!p) {
+		turn_say(t, "Sorry, that payment method isn't available.",
+			 "Samahani, njia hiyo ya malipo haipatikani.");
+		json_object_del(turn_checkout(t), "payment");
+		return engine_checkout_next(t);
+	}
+	ck_set(t, "payment", p->code);
+	return engine_checkout_next(t);
+}
+
+static int has_letter(const char *s)
+{
+	for (; *s; s++)
+		if (isalpha((unsigned char)*s) || (unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+static int text_cmd(const struct turn *t)
+{
+	switch (t->rd.intent) {
+	case NLP_INTENT_VIEW_CART:
+	case NLP_INTENT_ORDER_STATUS:
+	case NLP_INTENT_COMPLAINT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int st_ck_name_text(struct turn *t)
+{
+	char name[101];
+	const char *s = turn_ctx_str(t, "suggest_name");
+
+	if (text_cmd(t))
+		return 0;
+	if (t->rd.intent == NLP_INTENT_CONFIRM && s && *s) {
+		ck_set(t, "name", s);
+		return engine_checkout_next(t) < 0 ? -1 : 1;
+	}
+	snprintf(name, sizeof(name), "%s", t->text);
+	cm_trim(name);
+	if (t->rd.intent == NLP_INTENT_DENY || strlen(name) < 2 || !has_letter(name)) {
+		t->keep_offered = 1;
+		turn_say(t, "Please type the name to put on the order.",
+			 "Tafadhali andika jina la kuweka kwenye oda.");
+		return 1;
+	}
+	ck_set(t, "name", name);
+	return engine_checkout_next(t) < 0 ? -1 : 1;
+}
+
+int st_ck_address_text(struct turn *t)
+{
+	char addr[501];
+
+	if (text_cmd(t))
+		return 0;
+	if (t->rd.intent == NLP_INTENT_CONFIRM && turn_offered_has(t, "addr:saved"))
+		return act_address_saved(t, NULL) < 0 ? -1 : 1;
+	snprintf(addr, sizeof(addr), "%s", t->text);
+	cm_trim(addr);
+	if (strlen(addr) < 4 || !has_letter(addr)) {
+		t->keep_offered = 1;
+		turn_say(t, "Please type your delivery address (street, building, area), or share your "
+			    "location.",
+			 "Tafadhali andika anwani yako ya kusafirisha (barabara, jengo, mtaa), au tuma "
+			 "mahali ulipo.");
+		return 1;
+	}
+	json_object_set_new(turn_checkout(t), "address", json_pack("{s:s}", "text", addr));
+	return engine_checkout_next(t) < 0 ? -1 : 1;
+}
+
+/* Keeps digits and one leading '+'; 1 when 9 to 15 digits remain. */
+static int phone_clean(const char *in, char *out, size_t len)
+{
+	size_t j = 0, digits = 0;
+
+	for (; *in && j + 1 < len; in++) {
+		if (*in == '+' && j == 0)
+			out[j++] = '+';
+		else if (*in >= '0' && *in <= '9')
+			out[j++] = *in, digits++;
+		else if (*in != ' ' && *in != '-' && *in != '(' && *in != ')' && *in != '.')
+			return 0;
+	}
+	out[j] = '\0';
+	return digits >= 9 && digits <= 15;
+}
+
+int st_ck_phone_text(struct turn *t)
+{
+	char phone[40];
+	const char *s = turn_ctx_str(t, "suggest_phone");
+
+	if (text_cmd(t))
+		return 0;
+	if (t->rd.intent == NLP_INTENT_CONFIRM && s && *s) {
+		ck_set(t, "phone", s);
+		return engine_checkout_next(t) < 0 ? -1 : 1;
+	}
+	if (!phone_clean(t->rd.phone[0] ? t->rd.phone : t->text, phone, sizeof(phone))) {
+		t->keep_offered = 1;
+		turn_say(t, "That doesn't look like a phone number. Please type it like 0712 345 678.",
+			 "Hiyo haionekani kama nambari ya simu. Tafadhali iandike hivi: 0712 345 678.");
+		return 1;
+	}
+	ck_set(t, "phone", phone);
+	return engine_checkout_next(t) < 0 ? -1 : 1;
+}
+
+int st_ck_payment_text(struct turn *t)
+{
+	const char *labels[SHOP_MAX_PAYMENT];
+	struct nlp_match m[1];
+	int i;
+
+	if (text_cmd(t))
+		return 0;
+	if (t->rd.payment[0] && shop_settings_payment(&t->shop, t->rd.payment))
+		return act_pay(t, t->rd.payment) < 0 ? -1 : 1;
+	for (i = 0; i < t->shop.npayments; i++)
+		labels[i] = t->shop.payments[i].label;
+	if (nlp_match_products(t->text, labels, (size_t)t->shop.npayments, 0.6, m, 1) == 1)
+		return act_pay(t, t->shop.payments[m[0].index].code) < 0 ? -1 : 1;
+	turn_say(t, "Please choose one of the payment methods below.",
+		 "Tafadhali chagua mojawapo ya njia za malipo hapa chini.");
+	for (i = 0; i < t->shop.npayments; i++) {
+		char payload[48];
+
+		snprintf(payload, sizeof(payload), "pay:%s", t->shop.payments[i].code);
+		turn_button(t, t->shop.payments[i].label, payload);
+	}
+	return 1;
+}
+
+int st_ck_confirm_text(struct turn *t)
+{
+	if (t->rd.yes_no == NLP_YN_YES || t->rd.intent == NLP_INTENT_CONFIRM)
+		return act_ck_yes(t, NULL) < 0 ? -1 : 1;
+	if (t->rd.yes_no == NLP_YN_NO || t->rd.intent == NLP_INTENT_DENY)
+		return act_ck_no(t, NULL) < 0 ? -1 : 1;
+	if (text_cmd(t) || t->rd.intent != NLP_INTENT_UNKNOWN)
+		return 0;
+	t->keep_offered = 1;
+	turn_say(t, "Shall I place the order? Please answer yes or no.",
+		 "Niweke oda? Tafadhali jibu ndiyo au hapana.");
+	return 1;
+}
+
+int act_ck_no(struct turn *t, const char *arg)
+{
+	(void)arg;
+	turn_ctx_del(t, "ck");
+	turn_say(t, "OK, I won't place the order. Your cart is still saved.",
+		 "Sawa, sitaweka oda. Kikapu chako bado kimehifadhiwa.");
+	turn_button(t, TR(t, "My cart", "Kikapu changu"), "cart");
+	turn_button(t, TR(t, "Keep shopping", "Endelea kununua"), "browse");
+	turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+	turn_set_state(t, "cart");
+	return 0;
+}
+
+/* Saves the delivery address as the customer's default (once per distinct text). */
+static int address_remember(struct turn *t, const json_t *addr)
+{
+	const char *text = json_string_value(json_object_get(addr, "text"));
+	const json_t *lat = json_object_get(addr, "latitude"), *lon = json_object_get(addr, "longitude");
+	char la[32] = "", lo[32] = "";
+	const char *params[5] = { t->tenant, t->customer_id, text, NULL, NULL };
+
+	if (!text || json_is_true(json_object_get(addr, "saved")))
+		return 0;
+	if (json_is_number(lat) && json_is_number(lon)) {
+		snprintf(la, sizeof(la), "%.7f", json_number_value(lat));
+		snprintf(lo, sizeof(lo), "%.7f", json_number_value(lon));
+		params[3] = la;
+		params[4] = lo;
+	}
+	if (pg_cmd(t->conn,
+		   "UPDATE address_book SET is_default = false WHERE tenant_id = $1"
+		   " AND customer_id = $2 AND is_default",
+		   2, params) < 0)
+		return -1;
+	return pg_cmd(t->conn,
+		      "INSERT INTO address_book (tenant_id, customer_id, address_text, latitude,"
+		      " longitude, is_default) VALUES ($1, $2, $3, $4::float8, $5::float8, true)",
+		      5, params);
+}
+
+/* The lines that can no longer be bought, removed from the cart with a note. */
+static int drop_unavailable(struct turn *t, const char *cart_id, PGresult *lines, int *dropped)
+{
+	int i;
+
+	*dropped = 0;
+	for (i = 0; i < PQntuples(lines); i++) {
+		if (PQgetvalue(lines, i, 6)[0] == 't')
+			continue;
+		if (pg_cmd(t->conn,
+			   "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
+			   " AND product_id = $3",
+			   3, (const char *const[]){ t->tenant, cart_id, PQgetvalue(lines, i, 0) }) < 0)
+			return -1;
+		turn_sayf(t, "Sorry, %s is no longer available, so I removed it from your cart.",
+			  "Samahani, %s haipatikani tena, kwa hivyo nimeiondoa kwenye kikapu chako.",
+			  PQgetvalue(lines, i, 1));
+		(*dropped)++;
+	}
+	return 0;
+}
+
+/* Takes the stock of every line; on a shortfall names the product in short (heap). */
+static int take_stock(struct turn *t, PGresult *lines, char **short_name, long *left)
+{
+	int i, n = PQntuples(lines);
+	int *order = calloc((size_t)n + 1, sizeof(int));
+	int a, b, tmp;
+
+	*short_name = NULL;
+	if (!order)
+		return -1;
+	/* lock product rows in one global order (by id) so two checkouts cannot deadlock */
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (a = 1; a < n; a++)
+		for (b = a; b > 0 && strcmp(PQgetvalue(lines, order[b - 1], 0),
+					    PQgetvalue(lines, order[b], 0)) > 0;
+		     b--)
+			tmp = order[b], order[b] = order[b - 1], order[b - 1] = tmp;
+	for (i = 0; i < n; i++) {
+		int r = order[i];
+		PGresult *res = pg_exec(t->conn,
+					"UPDATE products SET stock = stock - $3::int WHERE tenant_id = $1"
+					" AND id = $2 AND stock >= $3::int AND active"
+					" AND deleted_at IS NULL RETURNING stock",
+					3,
+					(const char *const[]){ t->tenant, PQgetvalue(lines, r, 0),
+							       PQgetvalue(lines, r, 2) });
+
+		if (!res) {
+			free(order);
+			return -1;
+		}
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			*short_name = strdup(PQgetvalue(lines, r, 1));
+			res = pg_exec(t->conn,
+				      "SELECT stock FROM products WHERE tenant_id = $1 AND id = $2",
+				      2, (const char *const[]){ t->tenant, PQgetvalue(lines, r, 0) });
+			*left = res && PQntuples(res) == 1 ? atol(PQgetvalue(res, 0, 0)) : 0;
+			PQclear(res);
+			free(order);
+			return *short_name ? 1 : -1;
+		}
+		PQclear(res);
+	}
+	free(order);
+	return 0;
+}
+
+static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
+{
+	const json_t *ck = turn_checkout(t);
+	const struct shop_payment *pay = shop_settings_payment(&t->shop, ck_str(t, "payment"));
+	char sub_s[24], tax_s[24], fee_s[24], tot_s[24], money[48];
+	char order_id[MSG_UUID_LEN], number[24];
+	char *addr_js = NULL, *short_name = NULL;
+	long long subtotal = 0, tax;
+	long left = 0;
+	json_t *order = NULL, *data = NULL;
+	PGresult *res = NULL;
+	int i, rc = -1, sr;
+
+	if (pg_cmd(t->conn, "SAVEPOINT place_order", 0, NULL) < 0)
+		return -1;
+	sr = take_stock(t, lines, &short_name, &left);
+	if (sr < 0)
+		goto out;
+	if (sr == 1) {
+		char l[24];
+
+		if (pg_cmd(t->conn, "ROLLBACK TO SAVEPOINT place_order", 0, NULL) < 0)
+			goto out;
+		snprintf(l, sizeof(l), "%ld", left);
+		if (left <= 0)
+			turn_sayf(t, "Sorry, %s just sold out, so I couldn't place the order. Your cart "
+				     "is kept: please remove it or choose something else.",
+				  "Samahani, %s imeisha sasa hivi, kwa hivyo sikuweza kuweka oda. Kikapu "
+				  "chako kimehifadhiwa: tafadhali iondoe au chagua kitu kingine.",
+				  short_name);
+		else
+			turn_sayf(t, "Sorry, only %s of %s are left now, so I couldn't place the order. "
+				     "Your cart is kept: please change the quantity.",
+				  "Samahani, zimebaki %s tu za %s, kwa hivyo sikuweza kuweka oda. Kikapu "
+				  "chako kimehifadhiwa: tafadhali badilisha idadi.",
+				  l, short_name);
+		turn_button(t, TR(t, "Edit cart", "Badilisha kikapu"), "cart:edit");
+		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+		turn_set_state(t, "cart");
+		rc = 0;
+		goto out;
+	}
+	for (i = 0; i < PQntuples(lines); i++)
+		subtotal += atoll(PQgetvalue(lines, i, 2)) * atoll(PQgetvalue(lines, i, 3));
+	tax = shop_settings_tax(&t->shop, subtotal);
+	snprintf(sub_s, sizeof(sub_s), "%lld", subtotal);
+	snprintf(tax_s, sizeof(tax_s), "%lld", tax);
+	snprintf(fee_s, sizeof(fee_s), "%ld", t->shop.delivery_fee_minor);
+	snprintf(tot_s, sizeof(tot_s), "%lld", subtotal + tax + t->shop.delivery_fee_minor);
+	addr_js = json_dumps(json_object_get(ck, "address"), JSON_COMPACT);
+	if (!addr_js)
+		goto out;
+	if (pg_cmd(t->conn,
+		   "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
+		   &t->tenant) < 0)
+		goto out;
+	res = pg_exec(t->conn,
+		      "UPDATE order_counters SET next_value = next_value + 1 WHERE tenant_id = $1"
+		      " RETURNING next_value - 1",
+		      1, &t->tenant);
+	if (!res || PQntuples(res) != 1)
+		goto out;
+	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = pg_exec(t->conn,
+		      "INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
+		      " subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
+		      " customer_name, customer_phone, delivery_address) VALUES ($1, $2::bigint, $3,"
+		      " $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11, $12::jsonb)"
+		      " RETURNING id",
+		      12,
+		      (const char *const[]){ t->tenant, number, t->customer_id,
+					     pay ? pay->code : "cash_on_delivery", sub_s, tax_s, fee_s,
+					     tot_s, t->shop.currency, ck_str(t, "name"),
+					     ck_str(t, "phone"), addr_js });
+	if (!res)
+		goto out;
+	snprintf(order_id, sizeof(order_id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+	for (i = 0; i < PQntuples(lines); i++) {
+		char line_s[24];
+
+		snprintf(line_s, sizeof(line_s), "%lld",
+			 atoll(PQgetvalue(lines, i, 2)) * atoll(PQgetvalue(lines, i, 3)));
+		if (pg_cmd(t->conn,
+			   "INSERT INTO order_items (tenant_id, order_id, product_id, sku, name,"
+			   " quantity, unit_price_minor, subtotal_minor) VALUES ($1, $2, $3, $4, $5,"
+			   " $6::int, $7::bigint, $8::bigint)",
+			   8,
+			   (const char *const[]){ t->tenant, order_id, PQgetvalue(lines, i, 0),
+						  PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 1),
+						  PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 3),
+						  line_s }) < 0)
+			goto out;
+	}
+	if (pg_cmd(t->conn,
+		   "INSERT INTO order_channel_meta (tenant_id, order_id, channel, channel_id,"
+		   " external_chat_id, external_user_id, external_message_id, conversation_id)"
+		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		   8,
+		   (const char *const[]){ t->tenant, order_id, msg_channel_name(t->m->channel),
+					  t->m->channel_id, t->m->chat_id, t->m->user_id,
+					  t->m->message_id, t->conv_id }) < 0)
+		goto out;
+	if (pg_cmd(t->conn,
+		   "UPDATE carts SET status = 'converted' WHERE tenant_id = $1 AND id = $2", 2,
+		   (const char *const[]){ t->tenant, cart_id }) < 0)
+		goto out;
+	if (pg_cmd(t->conn,
+		   "UPDATE customers SET name = COALESCE(NULLIF($3, ''), name),"
+		   " phone = COALESCE(NULLIF($4, ''), phone), lang = $5"
+		   " WHERE tenant_id = $1 AND id = $2",
+		   5,
+		   (const char *const[]){ t->tenant, t->customer_id, ck_str(t, "name"),
+					  ck_str(t, "phone"), t->lang }) < 0)
+		goto out;
+	if (address_remember(t, json_object_get(ck, "address")) < 0)
+		goto out;
+	if (pg_cmd(t->conn, "RELEASE SAVEPOINT place_order", 0, NULL) < 0)
+		goto out;
+	if (turn_event(t, "order_placed",
+		       json_pack("{s:s, s:I, s:I, s:s, s:s}", "order_id", order_id, "order_number",
+				 (json_int_t)atoll(number), "total_minor",
+				 (json_int_t)(subtotal + tax + t->shop.delivery_fee_minor),
+				 "currency", t->shop.currency, "payment_method",
+				 pay ? pay->code : "cash_on_delivery")) < 0)
+		goto out;
+	order = order_json_load(t->conn, order_id, NULL);
+	data = order ? json_pack("{s:O}", "order", order) : NULL;
+	if (!data || notify_seller(t->conn, t->tenant, "order.placed", data) < 0)
+		goto out;
+
+	turn_money(t, subtotal + tax + t->shop.delivery_fee_minor, money, sizeof(money));
+	turn_sayf(t, "Thank you! Your order #%s has been placed. Total: %s.",
+		  "Asante! Oda yako #%s imewekwa. Jumla: %s.", number, money);
+	if (pay && pay->instructions[0])
+		turn_say(t, pay->instructions, pay->instructions);
+	turn_say(t, "We'll message you here when it's on its way.",
+		 "Tutakutumia ujumbe hapa ikiwa njiani.");
+	turn_button(t, TR(t, "My orders", "Oda zangu"), "orders");
+	turn_button(t, TR(t, "Keep shopping", "Endelea kununua"), "browse");
+	turn_ctx_del(t, "ck");
+	turn_ctx_del(t, "suggest_name");
+	turn_ctx_del(t, "suggest_phone");
+	turn_set_state(t, "menu");
+	snprintf(t->res->order_id, sizeof(t->res->order_id), "%s", order_id);
+	t->res->order_number = atol(number);
+	log_info(&t->log, "order #%s placed (%s %s)", number, tot_s, t->shop.currency);
+	rc = 0;
+out:
+	free(short_name);
+	free(addr_js);
+	json_decref(order);
+	json_decref(data);
+	PQclear(res);
+	return rc;
+}
+
+int act_ck_yes(struct turn *t, const char *arg)
+{
+	char cart_id[MSG_UUID_LEN];
+	PGresult *lines;
+	int err, dropped, rc;
+
+	(void)arg;
+	if (strcmp(t->state, "ck_confirm") != 0 || !ck_str(t, "name") || !ck_str(t, "phone") ||
+	    !ck_str(t, "payment") || !json_object_get(turn_checkout(t), "address"))
+		return engine_checkout_next(t);
+	lines = checkout_lines(t, cart_id, &err);
+	if (!lines)
+		return err ? -1 : 0;
+	if (drop_unavailable(t, cart_id, lines, &dropped) < 0) {
+		PQclear(lines);
+		return -1;
+	}
+	if (dropped) {
+		PQclear(lines);
+		return act_cart(t, NULL);
+	}
+	rc = place_order(t, cart_id, lines);
+	PQclear(lines);
+	return rc;
+}
+
+/* A WhatsApp cart sent from the catalog: it becomes the cart, then checkout. */
+int engine_catalog_order(struct turn *t)
+{
+	char cart_id[MSG_UUID_LEN];
+	size_t i;
+	int added = 0;
+
+	if (engine_cart_id(t, 1, cart_id) <= 0)
+		return -1;
+	if (pg_cmd(t->conn, "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2", 2,
+		   (const char *const[]){ t->tenant, cart_id }) < 0)
+		return -1;
+	for (i = 0; i < t->m->nlines && i < 100; i++) {
+		const struct msg_catalog_line *l = &t->m->lines[i];
+		struct engine_product p;
+		char *sku = l->sku ? cm_utf8_clean(l->sku, strlen(l->sku), 64) : NULL;
+		PGresult *res;
+		long q = l->quantity;
+		int rc;
+
+		if (!sku)
+			continue;
+		res = pg_exec(t->conn,
+			      "SELECT id FROM products WHERE tenant_id = $1 AND sku = $2 AND active"
+			      " AND deleted_at IS NULL",
+			      2, (const char *const[]){ t->tenant, sku });
+		if (!res) {
+			free(sku);
+			return -1;
+		}
+		rc = PQntuples(res) == 1 ? engine_product_load(t, PQgetvalue(res, 0, 0), &p) : 0;
+		PQclear(res);
+		if (rc < 0) {
+			free(sku);
+			return -1;
+		}
+		if (rc == 0) {
+			turn_sayf(t, "Sorry, %s is not available.", "Samahani, %s haipatikani.", sku);
+		} else if (q < 1 || q > NLP_QTY_MAX) {
+			turn_sayf(t, "Sorry, I can't take that quantity of %s.",
+				  "Samahani, siwezi kupokea idadi hiyo ya %s.", p.name);
+		} else if (p.stock < q) {
+			char s[24];
+
+			snprintf(s, sizeof(s), "%ld", p.stock);
+			turn_sayf(t, "Sorry, we only have %s of %s in stock.",
+				  "Samahani, tuna %s tu za %s.", s, p.name);
+		} else {
+			long prev = engine_cart_quantity(t, cart_id, p.id);
+
+			if (prev < 0 || (prev + q <= p.stock && prev + q <= NLP_QTY_MAX &&
+					 engine_cart_set(t, cart_id, &p, prev + q, prev) < 0)) {
+				free(sku);
+				return -1;
+			}
+			added++;
+		}
+		free(sku);
+	}
+	if (!added) {
+		turn_say(t, "None of those products could be added to your cart.",
+			 "Hakuna bidhaa kati ya hizo iliyoweza kuongezwa kwenye kikapu chako.");
+		turn_menu_buttons(t);
+		turn_set_state(t, "menu");
+		return 0;
+	}
+	turn_say(t, "Thanks! I've put your selection in your cart.",
+		 "Asante! Nimeweka ulichochagua kwenye kikapu chako.");
+	return act_checkout(t, NULL);
+}
+
+int engine_location(struct turn *t)
+{
+	char text[600];
+	const struct msg_inbound *m = t->m;
+
+	if (strcmp(t->state, "ck_address") != 0) {
+		t->keep_offered = 1;
+		turn_say(t, "Thanks for the location! I'll ask for your delivery address when you "
+			    "check out.",
+			 "Asante kwa mahali ulipo! Nitakuuliza anwani ya kusafirisha ukilipia.");
+		return 0;
+	}
+	if (m->location_address && *m->location_address)
+		snprintf(text, sizeof(text), "%s%s%s", m->location_name ? m->location_name : "",
+			 m->location_name && *m->location_name ? ", " : "", m->location_address);
+	else if (m->location_name && *m->location_name)
+		snprintf(text, sizeof(text), "%s", m->location_name);
+	else
+		snprintf(text, sizeof(text), "%s (%.5f, %.5f)",
+			 TR(t, "Shared location", "Mahali palipotumwa"), m->latitude, m->longitude);
+	json_object_set_new(turn_checkout(t), "address",
+			    json_pack("{s:s, s:f, s:f}", "text", text, "latitude", m->latitude,
+				      "longitude", m->longitude));
+	return engine_checkout_next(t);
+}
+
+int engine_contact(struct turn *t)
+{
+	char phone[40];
+
+	if (strcmp(t->state, "ck_phone") == 0 && t->m->contact_phone &&
+	    phone_clean(t->m->contact_phone, phone, sizeof(phone))) {
+		ck_set(t, "phone", phone);
+		return engine_checkout_next(t);
+	}
+	t->keep_offered = 1;
+	turn_say(t, "Thanks for the contact!", "Asante kwa mawasiliano!");
+	return 0;
+}

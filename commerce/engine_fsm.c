@@ -1,0 +1,472 @@
+/*
+ * engine_fsm.c: the conversation state machine in three tables, read top to bottom:
+ *   states[]   - every state, what a typed message is expected to be there (the NLP hint)
+ *                and the handler for free text in that state (NULL: the intent table);
+ *   payloads[] - every choice (button or list row) the engine offers, by payload prefix, and
+ *                the action it runs; where it may be pressed from (offered now, or earlier);
+ *   intents[]  - what a typed message does when its state has no special reading of it.
+ * Rules that hold in every state come first in engine_fsm_run: handoff silence, the 24-hour
+ * checkout restart, media, "menu" / "cancel" / "start over", numbered answers, two
+ * misunderstandings in a row. docs/ENGINE.md has the same tables for people.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commerce_util.h"
+#include "conversation.h"
+#include "engine_internal.h"
+#include "notify.h"
+#include "pg.h"
+
+enum state_flags {
+	ST_FLOW = 1,     /* a step the shopper can "cancel" out of, back to the menu */
+	ST_CHECKOUT = 2, /* a checkout step: left for a day, the checkout starts over */
+};
+
+struct state_def {
+	const char *name;
+	enum nlp_expect expect;
+	int (*on_text)(struct turn *t); /* 1 handled, 0 use the intent table, <0 error */
+	int flags;
+};
+
+static const struct state_def states[] = {
+	/* name           expect               on_text               flags */
+	{ "start",        NLP_EXPECT_NONE,     NULL,                 0 },
+	{ "menu",         NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "categories",   NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "products",     NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "product",      NLP_EXPECT_QUANTITY, st_product_text,      0 },
+	{ "search",       NLP_EXPECT_NONE,     st_search_text,       ST_FLOW },
+	{ "pick",         NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "cart",         NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "cart_edit",    NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "cart_line",    NLP_EXPECT_QUANTITY, st_cart_line_text,    ST_FLOW },
+	{ "ck_name",      NLP_EXPECT_NAME,     st_ck_name_text,      ST_FLOW | ST_CHECKOUT },
+	{ "ck_address",   NLP_EXPECT_ADDRESS,  st_ck_address_text,   ST_FLOW | ST_CHECKOUT },
+	{ "ck_phone",     NLP_EXPECT_PHONE,    st_ck_phone_text,     ST_FLOW | ST_CHECKOUT },
+	{ "ck_payment",   NLP_EXPECT_PAYMENT,  st_ck_payment_text,   ST_FLOW | ST_CHECKOUT },
+	{ "ck_confirm",   NLP_EXPECT_YES_NO,   st_ck_confirm_text,   ST_FLOW | ST_CHECKOUT },
+	{ "orders",       NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "order",        NLP_EXPECT_CHOICE,   NULL,                 0 },
+	{ "order_cancel", NLP_EXPECT_YES_NO,   st_order_cancel_text, ST_FLOW },
+	{ "complaint",    NLP_EXPECT_NONE,     st_complaint_text,    ST_FLOW },
+	{ "handoff",      NLP_EXPECT_NONE,     NULL,                 0 },
+};
+
+enum payload_scope {
+	PL_OFFERED, /* only while it is among the choices offered last */
+	PL_RECENT,  /* also from an earlier message of this conversation */
+	PL_ALWAYS,  /* harmless anywhere: menus */
+	PL_SELLER,  /* a seller's button under a notification: the chat must be a target */
+};
+
+struct payload_def {
+	const char *key;    /* exact payload, or a prefix ending in ':' */
+	engine_action_fn action;
+	enum payload_scope scope;
+};
+
+static const struct payload_def payloads[] = {
+	/* payload               action                scope */
+	{ "menu",                act_menu,             PL_ALWAYS },
+	{ "browse",              act_categories,       PL_ALWAYS },
+	{ "search",              act_search_prompt,    PL_ALWAYS },
+	{ "cart",                act_cart,             PL_ALWAYS },
+	{ "orders",              act_orders,           PL_ALWAYS },
+	{ "human",               act_human,            PL_ALWAYS },
+	{ "cat:",                act_category,         PL_RECENT },  /* cat:<index> */
+	{ "more:",               act_more,             PL_OFFERED }, /* more:<offset> */
+	{ "prod:",               act_product,          PL_RECENT },  /* prod:<uuid> */
+	{ "add:",                act_add,              PL_RECENT },  /* add:<uuid>:<n> */
+	{ "cart:edit",           act_cart_edit,        PL_OFFERED },
+	{ "line:",               act_cart_line,        PL_OFFERED }, /* line:<uuid> */
+	{ "rm:",                 act_remove,           PL_OFFERED }, /* rm:<uuid> */
+	{ "clear",               act_clear,            PL_OFFERED },
+	{ "ck",                  act_checkout,         PL_RECENT },
+	{ "name:use",            act_name_use,         PL_OFFERED },
+	{ "addr:saved",          act_address_saved,    PL_OFFERED },
+	{ "phone:use",           act_phone_use,        PL_OFFERED },
+	{ "pay:",                act_pay,              PL_OFFERED }, /* pay:<code> */
+	{ "ck:yes",              act_ck_yes,           PL_OFFERED },
+	{ "ck:no",               act_ck_no,            PL_OFFERED },
+	{ "os:",                 act_order_show,       PL_RECENT },  /* os:<order number> */
+	{ "cx:",                 act_order_cancel,     PL_RECENT },  /* cx:<order number> */
+	{ "cmp:",                act_complaint_about,  PL_OFFERED }, /* cmp:<number>|none */
+	{ "yes",                 act_yes,              PL_OFFERED },
+	{ "no",                  act_no,               PL_OFFERED },
+	{ NOTIFY_PAYLOAD_CONFIRM, act_seller_confirm,  PL_SELLER },  /* ord:confirm:<uuid> */
+	{ NOTIFY_PAYLOAD_CANCEL,  act_seller_cancel,   PL_SELLER },  /* ord:cancel:<uuid> */
+};
+
+static int text_unknown(struct turn *t);
+static int text_yes_no_idle(struct turn *t);
+static int text_browse(struct turn *t);
+static int text_search_intent(struct turn *t);
+
+static int intent_greet(struct turn *t) { return act_greet(t, NULL); }
+static int intent_menu(struct turn *t) { return act_menu(t, NULL); }
+static int intent_cart(struct turn *t) { return act_cart(t, NULL); }
+static int intent_clear(struct turn *t) { return act_clear(t, NULL); }
+static int intent_checkout(struct turn *t) { return act_checkout(t, NULL); }
+static int intent_human(struct turn *t) { return act_human(t, NULL); }
+static int intent_thanks(struct turn *t) { return act_thanks(t, NULL); }
+
+static const struct {
+	enum nlp_intent intent;
+	int (*run)(struct turn *t);
+} intents[] = {
+	/* intent                        run */
+	{ NLP_INTENT_GREET,              intent_greet },
+	{ NLP_INTENT_HELP,               intent_menu },
+	{ NLP_INTENT_BROWSE,             text_browse },
+	{ NLP_INTENT_SEARCH,             text_search_intent },
+	{ NLP_INTENT_ADD_TO_CART,        text_add },
+	{ NLP_INTENT_REMOVE_FROM_CART,   text_remove },
+	{ NLP_INTENT_VIEW_CART,          intent_cart },
+	{ NLP_INTENT_CLEAR_CART,         intent_clear },
+	{ NLP_INTENT_CHECKOUT,           intent_checkout },
+	{ NLP_INTENT_CONFIRM,            text_yes_no_idle },
+	{ NLP_INTENT_DENY,               text_yes_no_idle },
+	{ NLP_INTENT_ORDER_STATUS,       text_order_status },
+	{ NLP_INTENT_CANCEL_ORDER,       text_cancel_order },
+	{ NLP_INTENT_HUMAN,              intent_human },
+	{ NLP_INTENT_COMPLAINT,          text_complaint },
+	{ NLP_INTENT_THANKS,             intent_thanks },
+	{ NLP_INTENT_UNKNOWN,            text_unknown },
+};
+
+static const struct state_def *state_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(states[i].name, name) == 0)
+			return &states[i];
+	return &states[1]; /* an unknown stored state reads as the menu */
+}
+
+enum nlp_expect engine_state_expect(const char *state)
+{
+	return state_find(state)->expect;
+}
+
+static int json_array_has(const json_t *arr, const char *s)
+{
+	size_t i;
+	const json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return 1;
+	return 0;
+}
+
+static int payload_ascii(const char *p)
+{
+	size_t n = 0;
+
+	for (; p[n]; n++)
+		if ((unsigned char)p[n] < 0x21 || (unsigned char)p[n] > 0x7E)
+			return 0;
+	return n > 0 && n <= MSG_PAYLOAD_MAX;
+}
+
+/* Is this chat one of the seller's notification targets on this channel? */
+static int chat_is_seller(struct turn *t)
+{
+	const char *params[2] = { t->m->channel_id, t->m->chat_id };
+	PGresult *res = pg_exec(t->conn,
+				"SELECT 1 FROM notification_targets WHERE active AND channel_id = $1"
+				" AND (chat_id = $2 OR to_number = $2) LIMIT 1",
+				2, params);
+	int yes;
+
+	if (!res)
+		return -1;
+	yes = PQntuples(res) > 0;
+	PQclear(res);
+	return yes;
+}
+
+static int stale_choice(struct turn *t)
+{
+	t->keep_offered = 1;
+	turn_say(t, "Sorry, that choice isn't available any more. Please pick one of the options "
+		    "below, or type \"menu\".",
+		 "Samahani, chaguo hilo halipatikani tena. Tafadhali chagua mojawapo ya chaguo "
+		 "hapa chini, au andika \"menyu\".");
+	return turn_event(t, "intent_detected",
+			  json_pack("{s:s, s:s}", "intent", "invalid_choice", "payload",
+				    t->m->payload ? t->m->payload : ""));
+}
+
+/* Runs the action of a payload the shopper pressed (or picked by number). */
+static int run_payload(struct turn *t, const char *payload, int picked_by_number)
+{
+	const struct payload_def *d = NULL;
+	size_t i, klen;
+	int seller;
+
+	if (!payload || !payload_ascii(payload))
+		return stale_choice(t);
+	for (i = 0; i < sizeof(payloads) / sizeof(payloads[0]) && !d; i++) {
+		klen = strlen(payloads[i].key);
+		if (payloads[i].key[klen - 1] == ':' ? strncmp(payload, payloads[i].key, klen) == 0
+						      : strcmp(payload, payloads[i].key) == 0)
+			d = &payloads[i];
+	}
+	if (!d)
+		return stale_choice(t);
+	switch (d->scope) {
+	case PL_ALWAYS:
+		break;
+	case PL_SELLER:
+		seller = chat_is_seller(t);
+		if (seller < 0)
+			return -1;
+		if (!seller)
+			return stale_choice(t);
+		break;
+	case PL_RECENT:
+		if (!picked_by_number && !json_array_has(t->offered, payload) &&
+		    !json_array_has(json_object_get(t->ctx, "recent"), payload))
+			return stale_choice(t);
+		break;
+	case PL_OFFERED:
+		if (!picked_by_number && !json_array_has(t->offered, payload))
+			return stale_choice(t);
+		break;
+	}
+	klen = strlen(d->key);
+	return d->action(t, d->key[klen - 1] == ':' ? payload + klen : NULL);
+}
+
+static int text_unknown(struct turn *t)
+{
+	int found = 0;
+
+	if (text_search(t, t->rd.product[0] ? t->rd.product : t->text, 1, &found) < 0)
+		return -1;
+	if (found)
+		return 0;
+	t->confused = 1;
+	turn_say(t, "Sorry, I didn't understand that. You can browse our products, search by "
+		    "typing a product name, or see your cart.",
+		 "Samahani, sijaelewa. Unaweza kuangalia bidhaa zetu, kutafuta kwa kuandika jina la "
+		 "bidhaa, au kuona kikapu chako.");
+	turn_menu_buttons(t);
+	return 0;
+}
+
+static int text_yes_no_idle(struct turn *t)
+{
+	turn_say(t, "OK! What would you like to do next?", "Sawa! Ungependa kufanya nini sasa?");
+	turn_menu_buttons(t);
+	return 0;
+}
+
+static int text_browse(struct turn *t)
+{
+	int found = 0;
+
+	if (t->rd.product[0]) {
+		if (text_search(t, t->rd.product, 1, &found) < 0)
+			return -1;
+		if (found)
+			return 0;
+	}
+	return act_categories(t, NULL);
+}
+
+static int text_search_intent(struct turn *t)
+{
+	int found = 0;
+
+	if (!t->rd.product[0])
+		return act_search_prompt(t, NULL);
+	return text_search(t, t->rd.product, 0, &found);
+}
+
+/* "cancel" inside a step: leave the step, keep the cart. */
+static int cancel_flow(struct turn *t)
+{
+	turn_ctx_del(t, "ck");
+	turn_say(t, "OK, cancelled. Your cart is still saved.",
+		 "Sawa, nimeghairi. Kikapu chako bado kimehifadhiwa.");
+	return act_menu(t, "quiet");
+}
+
+static int reading_event(struct turn *t)
+{
+	json_t *p = json_pack("{s:s, s:f, s:s, s:s}", "intent", nlp_intent_name(t->rd.intent),
+			      "confidence", t->rd.confidence, "lang", t->rd.lang, "state", t->state);
+
+	if (!p)
+		return -1;
+	if (t->rd.quantity_state != NLP_QTY_NONE)
+		json_object_set_new(p, "quantity", json_integer(t->rd.quantity));
+	if (t->rd.product[0])
+		json_object_set_new(p, "product", json_string(t->rd.product));
+	if (t->rd.order_number)
+		json_object_set_new(p, "order_number", json_integer(t->rd.order_number));
+	return turn_event(t, "intent_detected", p);
+}
+
+static int run_text(struct turn *t)
+{
+	const struct state_def *st = state_find(t->state);
+	char trimmed[24];
+	long n = 0;
+	size_t i, noffered = json_array_size(t->offered);
+	int rc;
+
+	if (!*t->text || strspn(t->text, " \t\r\n") == strlen(t->text)) {
+		t->keep_offered = 1;
+		turn_say(t, "Please type a message, or \"menu\" to see what I can do.",
+			 "Tafadhali andika ujumbe, au \"menyu\" kuona ninachoweza kufanya.");
+		return 0;
+	}
+	nlp_parse(t->e->nlp, t->text, strlen(t->text), t->lang, st->expect, &t->rd);
+	t->parsed = 1;
+	if (st->expect != NLP_EXPECT_NAME && st->expect != NLP_EXPECT_ADDRESS &&
+	    st->expect != NLP_EXPECT_PHONE && (t->rd.lang[0] == 'e' || t->rd.lang[0] == 's') &&
+	    (t->rd.intent != NLP_INTENT_UNKNOWN || strlen(t->text) > 3)) {
+		snprintf(t->lang, sizeof(t->lang), "%s", t->rd.lang);
+		t->sw = strcmp(t->lang, "sw") == 0;
+	}
+	if (reading_event(t) < 0)
+		return -1;
+
+	/* a number picks one of the choices offered last (quantities are read as such) */
+	snprintf(trimmed, sizeof(trimmed), "%.15s", t->text);
+	cm_trim(trimmed);
+	if (t->rd.choice > 0)
+		n = t->rd.choice;
+	else if (strlen(t->text) < sizeof(trimmed) && cm_parse_uint(trimmed, 3, &n) == 0)
+		n = 0;
+	if (n > 0 && st->expect != NLP_EXPECT_QUANTITY && noffered > 0) {
+		if ((size_t)n <= noffered)
+			return run_payload(t, json_string_value(json_array_get(t->offered, n - 1)),
+					   1);
+		if (st->expect == NLP_EXPECT_CHOICE) {
+			char max[24];
+
+			snprintf(max, sizeof(max), "%zu", noffered);
+			t->keep_offered = 1;
+			turn_sayf(t, "Please choose a number from 1 to %s.",
+				  "Tafadhali chagua nambari kutoka 1 hadi %s.", max);
+			return 0;
+		}
+	}
+
+	/* what works in every state */
+	switch (t->rd.intent) {
+	case NLP_INTENT_HELP:
+		return act_menu(t, NULL);
+	case NLP_INTENT_HUMAN:
+		return act_human(t, NULL);
+	case NLP_INTENT_CLEAR_CART: /* "start over", "anza upya" */
+		return act_start_over(t, NULL);
+	case NLP_INTENT_CANCEL_ORDER:
+		if (!t->rd.order_number && (st->flags & ST_FLOW) &&
+		    strcmp(t->state, "order_cancel") != 0)
+			return cancel_flow(t);
+		break;
+	default:
+		break;
+	}
+	if (st->on_text) {
+		rc = st->on_text(t);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	for (i = 0; i < sizeof(intents) / sizeof(intents[0]); i++)
+		if (intents[i].intent == t->rd.intent)
+			return intents[i].run(t);
+	return text_unknown(t);
+}
+
+static int media_reply(struct turn *t)
+{
+	t->keep_offered = 1;
+	turn_say(t, "Sorry, I can only read text for now. Please type your message.",
+		 "Samahani, kwa sasa ninaweza kusoma maandishi tu. Tafadhali andika ujumbe wako.");
+	return 0;
+}
+
+int engine_fsm_run(struct turn *t)
+{
+	const struct state_def *st = state_find(t->state);
+	int rc = 0;
+
+	if (strcmp(t->state, "handoff") == 0) {
+		if (t->idle_seconds < ENGINE_IDLE_RESET)
+			return 0; /* a person is handling this chat: record, stay silent */
+		/* nobody answered for a day: the bot takes the conversation back */
+		if (turn_event(t, "handoff_released", json_pack("{s:s}", "reason", "idle")) < 0)
+			return -1;
+		turn_set_state(t, "menu");
+		snprintf(t->state, sizeof(t->state), "menu");
+		st = state_find(t->state);
+	}
+	if ((st->flags & ST_CHECKOUT) && t->idle_seconds > ENGINE_IDLE_RESET) {
+		turn_ctx_del(t, "ck");
+		turn_say(t, "Welcome back! Your checkout waited for more than a day, so let's start "
+			    "it again. Your cart is still saved.",
+			 "Karibu tena! Malipo yako yalisubiri zaidi ya siku moja, kwa hivyo tuanze "
+			 "upya. Kikapu chako bado kimehifadhiwa.");
+		turn_button(t, TR(t, "Checkout", "Lipia"), "ck");
+		turn_button(t, TR(t, "My cart", "Kikapu changu"), "cart");
+		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+		turn_set_state(t, "cart");
+		return 0;
+	}
+	switch (t->m->kind) {
+	case MSG_KIND_TEXT:
+		rc = run_text(t);
+		break;
+	case MSG_KIND_POSTBACK:
+		if (turn_event(t, "intent_detected",
+			       json_pack("{s:s, s:s, s:s}", "intent", "postback", "payload",
+					 t->m->payload ? t->m->payload : "", "state", t->state)) < 0)
+			return -1;
+		rc = run_payload(t, t->m->payload, 0);
+		break;
+	case MSG_KIND_LOCATION:
+		rc = engine_location(t);
+		break;
+	case MSG_KIND_CONTACT:
+		rc = engine_contact(t);
+		break;
+	case MSG_KIND_CATALOG_ORDER:
+		rc = engine_catalog_order(t);
+		break;
+	case MSG_KIND_REACTION:
+		t->keep_offered = 1;
+		return 0; /* recorded as an event; no answer needed */
+	case MSG_KIND_MEDIA:
+	case MSG_KIND_UNSUPPORTED:
+	default:
+		rc = media_reply(t);
+		break;
+	}
+	if (rc < 0)
+		return rc;
+	if (!t->confused) {
+		t->misunderstandings = 0;
+		return 0;
+	}
+	if (++t->misunderstandings >= 2) {
+		t->misunderstandings = 0;
+		json_decref(t->buttons);
+		t->buttons = NULL;
+		turn_say(t, "I'm having trouble understanding. Would you like the menu, or to talk to "
+			    "a person?",
+			 "Ninapata shida kuelewa. Ungependa menyu, au kuongea na mtu?");
+		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+		turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
+	}
+	return 0;
+}

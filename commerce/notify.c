@@ -1,0 +1,169 @@
+/*
+ * notify.c: seller notifications as outbox rows (see notify.h). The text for chat targets is
+ * built here from the event's data; the dispatcher sends and signs the webhooks.
+ */
+#include "notify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commerce_util.h"
+#include "log.h"
+#include "pg.h"
+#include "util.h"
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void order_lines(struct sbuf *b, const json_t *order)
+{
+	const json_t *items = json_object_get(order, "items"), *it;
+	const json_t *totals = json_object_get(order, "totals");
+	const char *cur = jstr(totals, "currency");
+	char money[48];
+	size_t i;
+
+	json_array_foreach(items, i, it) {
+		cm_money_format(json_integer_value(json_object_get(it, "subtotal_minor")), cur, money,
+				sizeof(money));
+		sbuf_printf(b, "\n%lld x %s: %s",
+			    (long long)json_integer_value(json_object_get(it, "quantity")),
+			    jstr(it, "name"), money);
+	}
+	cm_money_format(json_integer_value(json_object_get(totals, "total_minor")), cur, money,
+			sizeof(money));
+	sbuf_printf(b, "\nTotal: %s", money);
+}
+
+/* The chat text for an event; NULL when chat targets are not told of it. */
+static json_t *chat_reply(const char *event_type, const json_t *data)
+{
+	const json_t *order = json_object_get(data, "order");
+	const json_t *cust = json_object_get(order, "customer");
+	const json_t *addr = json_object_get(order, "delivery_address");
+	const char *oid = jstr(order, "id");
+	long long num = json_integer_value(json_object_get(order, "order_number"));
+	char p1[80], p2[80];
+	struct sbuf b;
+	json_t *r = NULL;
+	char *text;
+
+	sbuf_init(&b);
+	if (strcmp(event_type, "order.placed") == 0) {
+		sbuf_printf(&b, "New order #%lld", num);
+		order_lines(&b, order);
+		sbuf_printf(&b, "\nCustomer: %s, %s", jstr(cust, "name"), jstr(cust, "phone"));
+		if (*jstr(addr, "text"))
+			sbuf_printf(&b, "\nDeliver to: %s", jstr(addr, "text"));
+		sbuf_printf(&b, "\nPayment: %s", jstr(order, "payment_method"));
+	} else if (strcmp(event_type, "order.cancelled") == 0) {
+		if (strcmp(jstr(data, "actor"), "shopper") != 0) {
+			sbuf_free(&b);
+			return NULL; /* the seller cancelled it: only webhooks hear of it */
+		}
+		sbuf_printf(&b, "Order #%lld was cancelled by the customer (%s).", num,
+			    jstr(cust, "name"));
+	} else if (strcmp(event_type, "complaint.filed") == 0) {
+		const json_t *c = json_object_get(data, "complaint");
+
+		if (order)
+			sbuf_printf(&b, "Complaint about order #%lld from %s:\n%s", num,
+				    jstr(cust, "name"), jstr(c, "text"));
+		else
+			sbuf_printf(&b, "Complaint from %s:\n%s", jstr(c, "customer_name"),
+				    jstr(c, "text"));
+	} else if (strcmp(event_type, "handoff.requested") == 0) {
+		const json_t *c = json_object_get(data, "conversation");
+
+		sbuf_printf(&b, "%s asked to talk to a person (%s). Conversation %s.",
+			    *jstr(c, "customer_name") ? jstr(c, "customer_name") : "A shopper",
+			    jstr(c, "channel"), jstr(c, "id"));
+	} else {
+		sbuf_free(&b);
+		return NULL;
+	}
+	text = sbuf_take(&b);
+	if (!text)
+		return NULL;
+	if (strcmp(event_type, "order.placed") == 0 && strlen(oid) == 36) {
+		snprintf(p1, sizeof(p1), NOTIFY_PAYLOAD_CONFIRM "%s", oid);
+		snprintf(p2, sizeof(p2), NOTIFY_PAYLOAD_CANCEL "%s", oid);
+		r = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "text", text, "buttons", "title",
+			      "Confirm", "payload", p1, "title", "Cancel", "payload", p2);
+	} else {
+		r = json_pack("{s:s}", "text", text);
+	}
+	free(text);
+	return r;
+}
+
+int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, const json_t *data)
+{
+	char event_id[37];
+	PGresult *res = NULL;
+	json_t *body = NULL, *reply = NULL;
+	char *body_js = NULL, *reply_js = NULL;
+	int i, n = 0, rc = -1;
+
+	util_uuid_new(event_id);
+	res = pg_exec(conn,
+		      "SELECT id, kind, channel_id, COALESCE(chat_id, to_number), url"
+		      " FROM notification_targets WHERE active ORDER BY created_at, id",
+		      0, NULL);
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto out;
+	}
+	body = json_pack("{s:s, s:s, s:s}", "event", event_type, "event_id", event_id,
+			 "tenant_id", tenant_id);
+	if (!body || (json_is_object(data) && json_object_update(body, (json_t *)data) < 0))
+		goto out;
+	body_js = json_dumps(body, JSON_COMPACT);
+	reply = chat_reply(event_type, data);
+	reply_js = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	if (!body_js || (reply && !reply_js))
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *kind = PQgetvalue(res, i, 1);
+		const char *params[7] = { tenant_id, NULL, pg_value(res, i, 2), PQgetvalue(res, i, 0),
+					  NULL, event_type, NULL };
+
+		if (strcmp(kind, "webhook") == 0) {
+			if (!pg_value(res, i, 4))
+				continue;
+			params[1] = "webhook";
+			params[2] = NULL;
+			params[4] = pg_value(res, i, 4);
+			params[6] = body_js;
+		} else {
+			if (!reply_js || !pg_value(res, i, 2) || !pg_value(res, i, 3))
+				continue;
+			params[1] = "notification";
+			params[4] = pg_value(res, i, 3);
+			params[6] = reply_js;
+		}
+		if (pg_cmd(conn,
+			   "INSERT INTO outbox (tenant_id, kind, channel_id, target_id, recipient,"
+			   " event_type, payload) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+			   7, params) < 0)
+			goto out;
+		n++;
+	}
+	rc = n;
+out:
+	if (rc < 0)
+		log_error(&(struct log_ctx){ .tenant = tenant_id }, "notify: %s failed", event_type);
+	free(body_js);
+	free(reply_js);
+	json_decref(body);
+	json_decref(reply);
+	PQclear(res);
+	return rc;
+}

@@ -1,0 +1,198 @@
+/*
+ * shop_settings.c: reads tenants.settings with defaults (see shop_settings.h) and answers
+ * whether the shop is open now in its own time zone (PostgreSQL does the time zone work).
+ */
+#include "shop_settings.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pg.h"
+
+static void copy_str(char *dst, size_t len, const json_t *v, const char *def)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : def;
+
+	snprintf(dst, len, "%s", s ? s : "");
+}
+
+static void add_payment(struct shop_settings *s, const char *code, const char *label,
+			const char *instr)
+{
+	struct shop_payment *p;
+
+	if (s->npayments >= SHOP_MAX_PAYMENT)
+		return;
+	p = &s->payments[s->npayments++];
+	snprintf(p->code, sizeof(p->code), "%s", code);
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	snprintf(p->instructions, sizeof(p->instructions), "%s", instr ? instr : "");
+}
+
+static const char *default_label(const char *code)
+{
+	if (strcmp(code, "cash_on_delivery") == 0)
+		return "Cash on delivery";
+	if (strcmp(code, "mpesa") == 0)
+		return "M-Pesa";
+	if (strcmp(code, "bank_transfer") == 0)
+		return "Bank transfer";
+	return code;
+}
+
+static void parse_payments(struct shop_settings *s, const json_t *arr)
+{
+	size_t i;
+	const json_t *it;
+
+	if (json_is_array(arr)) {
+		json_array_foreach(arr, i, it) {
+			const char *code = NULL, *label = NULL, *instr = NULL;
+
+			if (json_is_string(it)) {
+				code = json_string_value(it);
+			} else if (json_is_object(it)) {
+				code = json_string_value(json_object_get(it, "code"));
+				label = json_string_value(json_object_get(it, "label"));
+				instr = json_string_value(json_object_get(it, "instructions"));
+			}
+			if (!code || !*code || strlen(code) >= sizeof(s->payments[0].code))
+				continue;
+			add_payment(s, code, label && *label ? label : default_label(code), instr);
+		}
+	}
+	if (s->npayments == 0)
+		add_payment(s, "cash_on_delivery", "Cash on delivery",
+			    "Pay the rider in cash when your order arrives.");
+}
+
+int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings *s)
+{
+	const char *params[1] = { tenant_id };
+	PGresult *res;
+	json_t *set = NULL, *v;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	res = pg_exec(conn, "SELECT name, currency, settings::text FROM tenants WHERE id = $1", 1,
+		      params);
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		rc = -2;
+		goto out;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, 0, 0));
+	snprintf(s->currency, sizeof(s->currency), "%s", PQgetvalue(res, 0, 1));
+	set = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+	if (!json_is_object(set)) {
+		json_decref(set);
+		set = json_object();
+	}
+	v = json_object_get(set, "currency");
+	if (json_is_string(v) && strlen(json_string_value(v)) == 3)
+		copy_str(s->currency, sizeof(s->currency), v, s->currency);
+	v = json_object_get(set, "tax_bp");
+	s->tax_bp = json_is_integer(v) && json_integer_value(v) >= 0 &&
+				    json_integer_value(v) <= 10000
+			    ? (long)json_integer_value(v)
+			    : 0;
+	v = json_object_get(set, "delivery_fee_minor");
+	s->delivery_fee_minor =
+		json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : 0;
+	parse_payments(s, json_object_get(set, "payment_methods"));
+	copy_str(s->welcome_text, sizeof(s->welcome_text), json_object_get(set, "welcome_text"), "");
+	copy_str(s->time_zone, sizeof(s->time_zone), json_object_get(set, "time_zone"), "");
+	v = json_object_get(set, "business_hours");
+	if (json_is_object(v) && json_object_size(v) > 0)
+		s->business_hours = json_incref(v);
+	rc = 0;
+out:
+	json_decref(set);
+	PQclear(res);
+	return rc;
+}
+
+void shop_settings_clear(struct shop_settings *s)
+{
+	json_decref(s->business_hours);
+	s->business_hours = NULL;
+}
+
+const struct shop_payment *shop_settings_payment(const struct shop_settings *s, const char *code)
+{
+	int i;
+
+	if (!code)
+		return NULL;
+	for (i = 0; i < s->npayments; i++)
+		if (strcmp(s->payments[i].code, code) == 0)
+			return &s->payments[i];
+	return NULL;
+}
+
+long long shop_settings_tax(const struct shop_settings *s, long long subtotal_minor)
+{
+	return (subtotal_minor * s->tax_bp + 5000) / 10000;
+}
+
+static int parse_hhmm(const char *s, int *minutes)
+{
+	int h, m;
+
+	if (sscanf(s, "%2d:%2d", &h, &m) != 2 || h < 0 || h > 24 || m < 0 || m > 59)
+		return -1;
+	*minutes = h * 60 + m;
+	return 0;
+}
+
+int shop_settings_closed_now(PGconn *conn, const struct shop_settings *s, char *hours_text,
+			     size_t len)
+{
+	static const char *const days[] = { "", "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
+	const char *tz = s->time_zone[0] ? s->time_zone : "UTC";
+	const char *params[1] = { tz };
+	PGresult *res;
+	const json_t *today;
+	int dow, now_min, open_min, close_min, rc = 0;
+	char open_s[8], close_s[8];
+
+	hours_text[0] = '\0';
+	if (!s->business_hours)
+		return 0;
+	/* only a zone PostgreSQL knows: an unknown one would abort the whole transaction */
+	res = pg_exec(conn,
+		      "SELECT extract(isodow FROM now() AT TIME ZONE z.name)::int,"
+		      " (extract(hour FROM now() AT TIME ZONE z.name) * 60 +"
+		      "  extract(minute FROM now() AT TIME ZONE z.name))::int"
+		      " FROM pg_timezone_names z WHERE z.name = $1",
+		      1, params);
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		log_warn(NULL, "settings: unknown time_zone '%s', business hours ignored", tz);
+		goto out;
+	}
+	dow = atoi(PQgetvalue(res, 0, 0));
+	now_min = atoi(PQgetvalue(res, 0, 1));
+	if (dow < 1 || dow > 7)
+		goto out;
+	today = json_object_get(s->business_hours, days[dow]);
+	if (!json_is_string(today) || strcmp(json_string_value(today), "closed") == 0) {
+		snprintf(hours_text, len, "closed");
+		rc = 1;
+		goto out;
+	}
+	if (sscanf(json_string_value(today), "%5[0-9:]-%5[0-9:]", open_s, close_s) != 2 ||
+	    parse_hhmm(open_s, &open_min) < 0 || parse_hhmm(close_s, &close_min) < 0)
+		goto out;
+	if (now_min < open_min || now_min >= close_min) {
+		snprintf(hours_text, len, "%s-%s", open_s, close_s);
+		rc = 1;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
