@@ -9,7 +9,7 @@
 
 #include "http.h"
 
-#define ADMIN_HANDLER(name)                                                                       \
+#define ADMIN_HANDLER(name)                                                                        \
 	void name(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp)
 
 /* admin_channels.c */

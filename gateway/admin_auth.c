@@ -30,7 +30,7 @@ struct auth_lookup {
 static int auth_lookup_tx(PGconn *conn, void *arg)
 {
 	struct auth_lookup *a = arg;
-	const char *params[1] = { a->hash };
+	const char *params[1] = {a->hash};
 	PGresult *res;
 	const char *v;
 

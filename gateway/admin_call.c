@@ -33,7 +33,7 @@ void admin_answer_json(struct admin_call *call, int status, json_t *obj)
 	if (!s) {
 		call->ans.status = 500;
 		call->ans.body = strdup("{\"error\":{\"code\":\"internal\","
-					"\"message\":\"could not encode the answer\"}}");
+		                        "\"message\":\"could not encode the answer\"}}");
 		return;
 	}
 	call->ans.status = status;
@@ -46,12 +46,11 @@ void admin_answer_empty(struct admin_call *call, int status)
 	call->ans.status = status;
 }
 
-static void answer_error_v(struct admin_call *call, int status, const char *code,
-			   const char *field, const char *fmt, va_list ap)
-	__attribute__((format(printf, 5, 0)));
+static void answer_error_v(struct admin_call *call, int status, const char *code, const char *field,
+                           const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
-static void answer_error_v(struct admin_call *call, int status, const char *code,
-			   const char *field, const char *fmt, va_list ap)
+static void answer_error_v(struct admin_call *call, int status, const char *code, const char *field,
+                           const char *fmt, va_list ap)
 {
 	char msg[512];
 	json_t *err;
@@ -64,7 +63,7 @@ static void answer_error_v(struct admin_call *call, int status, const char *code
 }
 
 void admin_answer_error(struct admin_call *call, int status, const char *code, const char *field,
-			const char *fmt, ...)
+                        const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,19 +76,19 @@ void admin_answer_db_error(struct admin_call *call, int rc)
 {
 	if (rc == PG_ERR_UNAVAILABLE) {
 		admin_answer_error(call, 503, "unavailable", NULL,
-				   "the database is not available; retry later");
+		                   "the database is not available; retry later");
 	} else if (rc == PG_ERR_RETRY) {
 		admin_answer_error(call, 503, "busy", NULL,
-				   "the change collided with another one; retry");
+		                   "the change collided with another one; retry");
 	} else {
 		log_warn(&call->log, "admin: %s %s failed in the database (%d)", call->req->method,
-			 call->req->route ? call->req->route : call->req->path, rc);
+		         call->req->route ? call->req->route : call->req->path, rc);
 		admin_answer_error(call, 500, "internal", NULL, "a database error occurred");
 	}
 }
 
-void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field,
-		    const char *fmt, ...)
+void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field, const char *fmt,
+                    ...)
 {
 	va_list ap;
 
@@ -137,7 +136,7 @@ static void request_hash(const struct http_request *req, char out[65])
 }
 
 int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct http_request *req,
-		     struct http_response *resp)
+                     struct http_response *resp)
 {
 	const char *key;
 	int rc;
@@ -148,14 +147,14 @@ int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct
 	call->resp = resp;
 	if (!ctx->conn) {
 		admin_answer_error(call, 503, "unavailable", NULL,
-				   "the database is not available; retry later");
+		                   "the database is not available; retry later");
 		return -1;
 	}
 	rc = admin_auth_tenant(ctx->conn, http_request_header(req, "authorization"),
-			       call->tenant_id);
+	                       call->tenant_id);
 	if (rc == 1) {
 		admin_answer_error(call, 401, "unauthorized", NULL,
-				   "a valid API key is required: Authorization: Bearer <api_key>");
+		                   "a valid API key is required: Authorization: Bearer <api_key>");
 		return -1;
 	}
 	if (rc < 0) {
@@ -167,9 +166,10 @@ int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct
 		key = http_request_header(req, "idempotency-key");
 		if (key) {
 			if (!idem_key_valid(key)) {
-				admin_answer_error(call, 400, "validation", "Idempotency-Key",
-						   "Idempotency-Key: 1 to %d printable ASCII characters",
-						   ADMIN_IDEM_KEY_MAX);
+				admin_answer_error(
+				    call, 400, "validation", "Idempotency-Key",
+				    "Idempotency-Key: 1 to %d printable ASCII characters",
+				    ADMIN_IDEM_KEY_MAX);
 				return -1;
 			}
 			request_hash(req, call->idem_hash);
@@ -221,7 +221,7 @@ static int run_tx(PGconn *conn, void *arg)
 
 void admin_call_run(struct admin_call *call, admin_tx_fn fn, void *arg)
 {
-	struct run_state st = { call, fn, arg };
+	struct run_state st = {call, fn, arg};
 	int rc;
 
 	rc = pg_tx_run(call->ctx->conn, call->tenant_id, run_tx, &st);
@@ -273,19 +273,20 @@ json_t *admin_body_object(struct admin_call *call)
 
 	if (!req->body || req->body_len == 0) {
 		admin_answer_error(call, 400, "invalid_json", NULL,
-				   "the request body must be a JSON object");
+		                   "the request body must be a JSON object");
 		return NULL;
 	}
 	o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o) {
 		admin_answer_error(call, 400, "invalid_json", NULL,
-				   "the body is not valid JSON: %s (line %d)", jerr.text, jerr.line);
+		                   "the body is not valid JSON: %s (line %d)", jerr.text,
+		                   jerr.line);
 		return NULL;
 	}
 	if (!json_is_object(o)) {
 		json_decref(o);
 		admin_answer_error(call, 400, "invalid_json", NULL,
-				   "the request body must be a JSON object");
+		                   "the request body must be a JSON object");
 		return NULL;
 	}
 	return o;
@@ -312,7 +313,7 @@ static long text_chars(const char *s, size_t len)
 }
 
 int admin_field_string(json_t *obj, const char *prefix, const char *name, int required,
-		       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err)
+                       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err)
 {
 	json_t *v = json_object_get(obj, name);
 	const char *s;
@@ -341,9 +342,10 @@ int admin_field_string(json_t *obj, const char *prefix, const char *name, int re
 		return -1;
 	}
 	if ((size_t)n < minchars) {
-		admin_verr_set(err, prefix, name, minchars == 1 ? "must not be empty"
-							: "must be at least %zu characters",
-			       minchars);
+		admin_verr_set(err, prefix, name,
+		               minchars == 1 ? "must not be empty"
+		                             : "must be at least %zu characters",
+		               minchars);
 		return -1;
 	}
 	if ((size_t)n > maxchars) {
@@ -354,8 +356,8 @@ int admin_field_string(json_t *obj, const char *prefix, const char *name, int re
 	return 1;
 }
 
-int admin_field_int(json_t *obj, const char *prefix, const char *name, int required,
-		    long long min, long long max, long long *out, struct admin_verr *err)
+int admin_field_int(json_t *obj, const char *prefix, const char *name, int required, long long min,
+                    long long max, long long *out, struct admin_verr *err)
 {
 	json_t *v = json_object_get(obj, name);
 	long long x;
@@ -372,9 +374,8 @@ int admin_field_int(json_t *obj, const char *prefix, const char *name, int requi
 	}
 	x = (long long)json_integer_value(v);
 	if (x < min) {
-		admin_verr_set(err, prefix, name, min == 0 ? "must not be negative"
-							   : "must be at least %lld",
-			       min);
+		admin_verr_set(err, prefix, name,
+		               min == 0 ? "must not be negative" : "must be at least %lld", min);
 		return -1;
 	}
 	if (x > max) {
@@ -386,7 +387,7 @@ int admin_field_int(json_t *obj, const char *prefix, const char *name, int requi
 }
 
 int admin_field_bool(json_t *obj, const char *prefix, const char *name, int required, int *out,
-		     struct admin_verr *err)
+                     struct admin_verr *err)
 {
 	json_t *v = json_object_get(obj, name);
 
@@ -405,13 +406,14 @@ int admin_field_bool(json_t *obj, const char *prefix, const char *name, int requ
 }
 
 int admin_fields_known(json_t *obj, const char *prefix, const char *const *allowed,
-		       struct admin_verr *err)
+                       struct admin_verr *err)
 {
 	const char *key;
 	json_t *v;
 	size_t i;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		for (i = 0; allowed[i]; i++)
 			if (strcmp(key, allowed[i]) == 0)
 				break;
@@ -447,7 +449,8 @@ int admin_page_parse(struct admin_call *call, struct admin_page *page)
 		}
 		if (v < 1 || v > ADMIN_PAGE_MAX) {
 			admin_answer_error(call, 400, "validation", "limit",
-					   "limit: must be an integer from 1 to %d", ADMIN_PAGE_MAX);
+			                   "limit: must be an integer from 1 to %d",
+			                   ADMIN_PAGE_MAX);
 			return -1;
 		}
 		page->limit = v;
@@ -455,7 +458,7 @@ int admin_page_parse(struct admin_call *call, struct admin_page *page)
 	if (http_query_get(call->req, "cursor", page->cursor, sizeof(page->cursor)) == 0 &&
 	    strlen(page->cursor) >= sizeof(page->cursor) - 1) {
 		admin_answer_error(call, 400, "validation", "cursor",
-				   "cursor: not a cursor from this list");
+		                   "cursor: not a cursor from this list");
 		return -1;
 	}
 	return 0;
@@ -474,7 +477,7 @@ static int digits_only(const char *s, size_t n)
 }
 
 int admin_cursor_split(struct admin_call *call, const struct admin_page *page, char usec[24],
-		       char id[37])
+                       char id[37])
 {
 	const char *dot;
 	size_t n;
@@ -485,7 +488,7 @@ int admin_cursor_split(struct admin_call *call, const struct admin_page *page, c
 	n = dot ? (size_t)(dot - page->cursor) : 0;
 	if (!dot || n > 19 || !digits_only(page->cursor, n) || !util_uuid_valid(dot + 1)) {
 		admin_answer_error(call, 400, "validation", "cursor",
-				   "cursor: not a cursor from this list");
+		                   "cursor: not a cursor from this list");
 		return -1;
 	}
 	memcpy(usec, page->cursor, n);
@@ -503,7 +506,7 @@ int admin_cursor_seq(struct admin_call *call, const struct admin_page *page, cha
 		return 0;
 	if (n > 18 || !digits_only(page->cursor, n)) {
 		admin_answer_error(call, 400, "validation", "cursor",
-				   "cursor: not a cursor from this list");
+		                   "cursor: not a cursor from this list");
 		return -1;
 	}
 	memcpy(seq, page->cursor, n + 1);
@@ -514,7 +517,8 @@ json_t *admin_page_result(json_t *data, const char *next)
 {
 	if (!data)
 		return NULL;
-	return json_pack("{s:o,s:o}", "data", data, "next_cursor", next ? json_string(next) : json_null());
+	return json_pack("{s:o,s:o}", "data", data, "next_cursor",
+	                 next ? json_string(next) : json_null());
 }
 
 const char *admin_path_uuid(const struct admin_call *call, size_t i)
@@ -535,8 +539,8 @@ int admin_can_seal(struct admin_call *call)
 		return 1;
 	log_error(&call->log, "admin: cannot store a secret: CCGW_SECRET_KEY is not configured");
 	admin_answer_error(call, 500, "secret_key_missing", NULL,
-			   "the server has no CCGW_SECRET_KEY configured, so it cannot store "
-			   "secrets; ask the operator to set one");
+	                   "the server has no CCGW_SECRET_KEY configured, so it cannot store "
+	                   "secrets; ask the operator to set one");
 	return 0;
 }
 
@@ -549,7 +553,7 @@ int admin_seal(struct admin_call *call, const char *plain, size_t len, char **by
 	if (!admin_can_seal(call))
 		return -1;
 	if (secrets_seal(call->ctx->srv->secret_key, call->tenant_id, plain, len, &sealed,
-			 &sealed_len) < 0) {
+	                 &sealed_len) < 0) {
 		admin_answer_error(call, 500, "internal", NULL, "could not seal the secret");
 		return -1;
 	}
@@ -565,8 +569,8 @@ int admin_seal(struct admin_call *call, const char *plain, size_t len, char **by
 char *admin_webhook_url(const struct admin_call *call, const char *type, const char *id)
 {
 	const char *base = call->ctx->srv && call->ctx->srv->cfg && call->ctx->srv->cfg->public_url
-				   ? call->ctx->srv->cfg->public_url
-				   : "http://127.0.0.1:8080";
+	                       ? call->ctx->srv->cfg->public_url
+	                       : "http://127.0.0.1:8080";
 	size_t n = strlen(base);
 	struct sbuf b;
 

@@ -16,14 +16,14 @@
 #include "secrets.h"
 #include "server.h"
 
-#define CHANNEL_COLS                                                                              \
+#define CHANNEL_COLS                                                                               \
 	"c.id, c.type, c.name, c.status, c.health_error, c.external_id, "                          \
 	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}'"
 #define CHANNEL_NCOLS 8
 
 /* The secret fields of each type, as stored in the sealed JSON. */
-static const char *const whatsapp_secrets[] = { "access_token", "app_secret", "verify_token", NULL };
-static const char *const telegram_secrets[] = { "bot_token", "secret_token", NULL };
+static const char *const whatsapp_secrets[] = {"access_token", "app_secret", "verify_token", NULL};
+static const char *const telegram_secrets[] = {"bot_token", "secret_token", NULL};
 
 struct channel_in {
 	const char *type;
@@ -32,7 +32,7 @@ struct channel_in {
 	const char *phone_number_id; /* whatsapp */
 	const char *access_token, *app_secret, *verify_token;
 	const char *bot_token, *secret_token; /* telegram */
-	char bot_id[24];             /* digits before the colon of bot_token */
+	char bot_id[24];                      /* digits before the colon of bot_token */
 };
 
 static json_t *channel_json(const struct admin_call *call, const PGresult *res, int r)
@@ -45,11 +45,11 @@ static json_t *channel_json(const struct admin_call *call, const PGresult *res, 
 	if (type && id && (strcmp(type, "whatsapp") == 0 || strcmp(type, "telegram") == 0))
 		url = admin_webhook_url(call, type, id);
 	o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", admin_col_string(res, r, 0),
-		      "type", admin_col_string(res, r, 1), "name", admin_col_string(res, r, 2),
-		      "status", admin_col_string(res, r, 3), "health_error",
-		      admin_col_string(res, r, 4), "external_id", admin_col_string(res, r, 5),
-		      "webhook_url", url ? json_string(url) : json_null(), "created_at",
-		      admin_col_string(res, r, 6), "updated_at", admin_col_string(res, r, 7));
+	              "type", admin_col_string(res, r, 1), "name", admin_col_string(res, r, 2),
+	              "status", admin_col_string(res, r, 3), "health_error",
+	              admin_col_string(res, r, 4), "external_id", admin_col_string(res, r, 5),
+	              "webhook_url", url ? json_string(url) : json_null(), "created_at",
+	              admin_col_string(res, r, 6), "updated_at", admin_col_string(res, r, 7));
 	if (o && type && strcmp(type, "whatsapp") == 0)
 		json_object_set_new(o, "phone_number_id", admin_col_string(res, r, 5));
 	free(url);
@@ -85,32 +85,32 @@ static int no_space(const char *s)
 
 /* Reads the type-specific fields (all required unless partial). 0 or -1 with err. */
 static int channel_fields_parse(json_t *obj, const char *type, int partial, struct channel_in *in,
-				struct admin_verr *err)
+                                struct admin_verr *err)
 {
 	const char *colon;
 	size_t n;
 
 	if (strcmp(type, "whatsapp") == 0) {
 		if (admin_field_string(obj, "", "phone_number_id", !partial, 1, 32,
-				       &in->phone_number_id, err) < 0)
+		                       &in->phone_number_id, err) < 0)
 			return -1;
 		if (in->phone_number_id && !all_chars(in->phone_number_id, "", 1)) {
 			admin_verr_set(err, "", "phone_number_id",
-				       "must be the numeric Phone number ID from the Meta app");
+			               "must be the numeric Phone number ID from the Meta app");
 			return -1;
 		}
 		if (admin_field_string(obj, "", "access_token", !partial, 1, 2048,
-				       &in->access_token, err) < 0)
+		                       &in->access_token, err) < 0)
 			return -1;
 		if (in->access_token && !no_space(in->access_token)) {
 			admin_verr_set(err, "", "access_token", "must not contain spaces");
 			return -1;
 		}
 		if (admin_field_string(obj, "", "app_secret", !partial, 1, 256, &in->app_secret,
-				       err) < 0)
+		                       err) < 0)
 			return -1;
-		if (admin_field_string(obj, "", "verify_token", !partial, 1, 256,
-				       &in->verify_token, err) < 0)
+		if (admin_field_string(obj, "", "verify_token", !partial, 1, 256, &in->verify_token,
+		                       err) < 0)
 			return -1;
 		return 0;
 	}
@@ -122,23 +122,23 @@ static int channel_fields_parse(json_t *obj, const char *type, int partial, stru
 		if (!colon || n == 0 || n >= sizeof(in->bot_id) || !colon[1] ||
 		    !all_chars(colon + 1, "_-", 0)) {
 			admin_verr_set(err, "", "bot_token",
-				       "must be a token from @BotFather (<bot id>:<secret>)");
+			               "must be a token from @BotFather (<bot id>:<secret>)");
 			return -1;
 		}
 		memcpy(in->bot_id, in->bot_token, n);
 		in->bot_id[n] = '\0';
 		if (!all_chars(in->bot_id, "", 1)) {
 			admin_verr_set(err, "", "bot_token",
-				       "must be a token from @BotFather (<bot id>:<secret>)");
+			               "must be a token from @BotFather (<bot id>:<secret>)");
 			return -1;
 		}
 	}
-	if (admin_field_string(obj, "", "secret_token", !partial, 1, 256, &in->secret_token,
-			       err) < 0)
+	if (admin_field_string(obj, "", "secret_token", !partial, 1, 256, &in->secret_token, err) <
+	    0)
 		return -1;
 	if (in->secret_token && !all_chars(in->secret_token, "_-", 0)) {
 		admin_verr_set(err, "", "secret_token",
-			       "may hold only A-Z, a-z, 0-9, _ and - (Telegram's rule)");
+		               "may hold only A-Z, a-z, 0-9, _ and - (Telegram's rule)");
 		return -1;
 	}
 	return 0;
@@ -192,41 +192,42 @@ static int has_any(json_t *obj, const char *const *names)
 
 struct create_state {
 	struct channel_in in;
-	char *config;  /* JSON text */
-	char *sealed;  /* bytea text */
+	char *config; /* JSON text */
+	char *sealed; /* bytea text */
 };
 
 static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct create_state *st = arg;
-	const char *external = strcmp(st->in.type, "whatsapp") == 0 ? st->in.phone_number_id
-								     : st->in.bot_id;
-	const char *params[5] = { st->in.type, st->in.name ? st->in.name : "", external,
-				  st->config, st->sealed };
+	const char *external =
+	    strcmp(st->in.type, "whatsapp") == 0 ? st->in.phone_number_id : st->in.bot_id;
+	const char *params[5] = {st->in.type, st->in.name ? st->in.name : "", external, st->config,
+	                         st->sealed};
 	PGresult *res;
 	json_t *o;
 	char *url;
 
-	res = pg_exec(conn,
-		      "INSERT INTO channels (tenant_id, type, name, external_id, config, secrets) "
-		      "VALUES (app_tenant_id(), $1, $2, $3, $4::jsonb, $5::bytea) RETURNING id, status",
-		      5, params);
+	res = pg_exec(
+	    conn,
+	    "INSERT INTO channels (tenant_id, type, name, external_id, config, secrets) "
+	    "VALUES (app_tenant_id(), $1, $2, $3, $4::jsonb, $5::bytea) RETURNING id, status",
+	    5, params);
 	if (!res) {
 		if (strcmp(pg_last_sqlstate(), "23505") == 0) {
-			const char *field = strcmp(st->in.type, "whatsapp") == 0 ? "phone_number_id"
-										  : "bot_token";
+			const char *field =
+			    strcmp(st->in.type, "whatsapp") == 0 ? "phone_number_id" : "bot_token";
 			admin_answer_error(call, 409, "already_registered", field,
-					   "%s: this %s is already registered to an active channel",
-					   field,
-					   strcmp(st->in.type, "whatsapp") == 0 ? "number" : "bot");
+			                   "%s: this %s is already registered to an active channel",
+			                   field,
+			                   strcmp(st->in.type, "whatsapp") == 0 ? "number" : "bot");
 			return ADMIN_ROLLBACK;
 		}
 		return PG_ERR_QUERY;
 	}
 	url = admin_webhook_url(call, st->in.type, PQgetvalue(res, 0, 0));
 	o = json_pack("{s:s,s:s,s:s,s:s?,s:s}", "id", PQgetvalue(res, 0, 0), "type", st->in.type,
-		      "name", st->in.name ? st->in.name : "", "webhook_url", url, "status",
-		      PQgetvalue(res, 0, 1));
+	              "name", st->in.name ? st->in.name : "", "webhook_url", url, "status",
+	              PQgetvalue(res, 0, 1));
 	free(url);
 	PQclear(res);
 	admin_answer_json(call, 201, o);
@@ -235,9 +236,9 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 
 ADMIN_HANDLER(admin_channels_create)
 {
-	static const char *const wa_fields[] = { "type", "name", "phone_number_id", "access_token",
-						 "app_secret", "verify_token", NULL };
-	static const char *const tg_fields[] = { "type", "name", "bot_token", "secret_token", NULL };
+	static const char *const wa_fields[] = {
+	    "type", "name", "phone_number_id", "access_token", "app_secret", "verify_token", NULL};
+	static const char *const tg_fields[] = {"type", "name", "bot_token", "secret_token", NULL};
 	struct admin_call call;
 	struct admin_verr err;
 	struct create_state st;
@@ -267,7 +268,7 @@ ADMIN_HANDLER(admin_channels_create)
 	if (!admin_can_seal(&call))
 		goto out;
 	cfg = wa ? json_pack("{s:s}", "phone_number_id", st.in.phone_number_id)
-		 : json_pack("{s:s}", "bot_id", st.in.bot_id);
+	         : json_pack("{s:s}", "bot_id", st.in.bot_id);
 	st.config = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
 	plain = secrets_text(st.in.type, &st.in, NULL);
 	if (!st.config || !plain) {
@@ -313,13 +314,15 @@ static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[0] = limit;
 	params[1] = st->has_cursor ? st->usec : NULL;
 	params[2] = st->has_cursor ? st->after : NULL;
-	res = pg_exec(conn,
-		      "SELECT " CHANNEL_COLS ", " ADMIN_CURSOR_SQL("c.created_at", "c.id")
-		      " FROM channels c WHERE c.tenant_id = app_tenant_id() "
-		      "AND ($2::bigint IS NULL OR (c.created_at, c.id) > "
-		      "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
-		      "ORDER BY c.created_at, c.id LIMIT $1::int",
-		      3, params);
+	res = pg_exec(
+	    conn,
+	    "SELECT " CHANNEL_COLS ", " ADMIN_CURSOR_SQL(
+	        "c.created_at",
+	        "c.id") " FROM channels c WHERE c.tenant_id = app_tenant_id() "
+	                "AND ($2::bigint IS NULL OR (c.created_at, c.id) > "
+	                "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+	                "ORDER BY c.created_at, c.id LIMIT $1::int",
+	    3, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	n = PQntuples(res);
@@ -357,13 +360,13 @@ out:
 
 static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	const char *params[1] = { arg };
+	const char *params[1] = {arg};
 	PGresult *res;
 
 	res = pg_exec(conn,
-		      "SELECT " CHANNEL_COLS " FROM channels c WHERE c.tenant_id = app_tenant_id() "
-		      "AND c.id = $1",
-		      1, params);
+	              "SELECT " CHANNEL_COLS " FROM channels c WHERE c.tenant_id = app_tenant_id() "
+	              "AND c.id = $1",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) == 1)
@@ -445,9 +448,9 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 
 	params[0] = st->id;
 	res = pg_exec(conn,
-		      "SELECT type, secrets FROM channels WHERE tenant_id = app_tenant_id() "
-		      "AND id = $1 FOR UPDATE",
-		      1, params);
+	              "SELECT type, secrets FROM channels WHERE tenant_id = app_tenant_id() "
+	              "AND id = $1 FOR UPDATE",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) != 1) {
@@ -459,24 +462,24 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	jt = json_string_value(json_object_get(st->body, "type"));
 	if (json_object_get(st->body, "type") && (!jt || strcmp(jt, type) != 0)) {
 		admin_answer_error(call, 400, "validation", "type",
-				   "type: a channel's type cannot be changed");
+		                   "type: a channel's type cannot be changed");
 		goto out;
 	}
 	memset(&in, 0, sizeof(in));
 	secret_names = wa ? whatsapp_secrets : telegram_secrets;
 	if (strcmp(type, "whatsapp") != 0 && strcmp(type, "telegram") != 0) {
-		static const char *const other_fields[] = { "type", "name", "status", NULL };
+		static const char *const other_fields[] = {"type", "name", "status", NULL};
 
 		if (admin_fields_known(st->body, "", other_fields, &err) < 0) {
 			admin_answer_verr(call, &err);
 			goto out;
 		}
 	} else {
-		static const char *const wa_fields[] = { "type", "name", "status", "phone_number_id",
-							 "access_token", "app_secret",
-							 "verify_token", NULL };
-		static const char *const tg_fields[] = { "type", "name", "status", "bot_token",
-							 "secret_token", NULL };
+		static const char *const wa_fields[] = {
+		    "type",         "name",       "status",       "phone_number_id",
+		    "access_token", "app_secret", "verify_token", NULL};
+		static const char *const tg_fields[] = {"type",      "name",         "status",
+		                                        "bot_token", "secret_token", NULL};
 
 		if (admin_fields_known(st->body, "", wa ? wa_fields : tg_fields, &err) < 0 ||
 		    channel_fields_parse(st->body, type, 1, &in, &err) < 0) {
@@ -486,7 +489,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		external = wa ? in.phone_number_id : (in.bot_token ? in.bot_id : NULL);
 		if (external) {
 			cfg = wa ? json_pack("{s:s}", "phone_number_id", external)
-				 : json_pack("{s:s}", "bot_id", external);
+			         : json_pack("{s:s}", "bot_id", external);
 			cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
 			if (!cfg_text) {
 				rc = PG_ERR_ABORT;
@@ -499,12 +502,12 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		if (unreadable)
 			for (i = 0; secret_names[i]; i++)
 				if (!json_object_get(st->body, secret_names[i])) {
-					admin_answer_error(call, 409, "secrets_unreadable",
-							   secret_names[i],
-							   "the stored secrets cannot be opened with "
-							   "the current key: send all of them (%s is "
-							   "missing)",
-							   secret_names[i]);
+					admin_answer_error(
+					    call, 409, "secrets_unreadable", secret_names[i],
+					    "the stored secrets cannot be opened with "
+					    "the current key: send all of them (%s is "
+					    "missing)",
+					    secret_names[i]);
 					goto out;
 				}
 		plain = secrets_text(type, &in, unreadable ? NULL : old);
@@ -522,23 +525,24 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[4] = external;
 	params[5] = cfg_text;
 	/* new secrets give an unhealthy channel another chance; re-enabling clears the error */
-	res = pg_exec(conn,
-		      "UPDATE channels c SET name = COALESCE($2, c.name), "
-		      "status = COALESCE($3, CASE WHEN $4::bytea IS NOT NULL AND c.status = 'unhealthy' "
-		      "THEN 'active' ELSE c.status END), "
-		      "health_error = CASE WHEN COALESCE($3, CASE WHEN $4::bytea IS NOT NULL "
-		      "THEN 'active' END) = 'active' THEN NULL ELSE c.health_error END, "
-		      "secrets = COALESCE($4::bytea, c.secrets), "
-		      "external_id = COALESCE($5, c.external_id), "
-		      "config = c.config || COALESCE($6::jsonb, '{}'::jsonb) "
-		      "WHERE c.tenant_id = app_tenant_id() AND c.id = $1 RETURNING " CHANNEL_COLS,
-		      6, params);
+	res = pg_exec(
+	    conn,
+	    "UPDATE channels c SET name = COALESCE($2, c.name), "
+	    "status = COALESCE($3, CASE WHEN $4::bytea IS NOT NULL AND c.status = 'unhealthy' "
+	    "THEN 'active' ELSE c.status END), "
+	    "health_error = CASE WHEN COALESCE($3, CASE WHEN $4::bytea IS NOT NULL "
+	    "THEN 'active' END) = 'active' THEN NULL ELSE c.health_error END, "
+	    "secrets = COALESCE($4::bytea, c.secrets), "
+	    "external_id = COALESCE($5, c.external_id), "
+	    "config = c.config || COALESCE($6::jsonb, '{}'::jsonb) "
+	    "WHERE c.tenant_id = app_tenant_id() AND c.id = $1 RETURNING " CHANNEL_COLS,
+	    6, params);
 	if (!res) {
 		if (strcmp(pg_last_sqlstate(), "23505") == 0) {
-			admin_answer_error(call, 409, "already_registered", wa ? "phone_number_id"
-									       : "bot_token",
-					   "another active channel has the same %s",
-					   wa ? "phone_number_id" : "bot");
+			admin_answer_error(call, 409, "already_registered",
+			                   wa ? "phone_number_id" : "bot_token",
+			                   "another active channel has the same %s",
+			                   wa ? "phone_number_id" : "bot");
 			goto out;
 		}
 		rc = PG_ERR_QUERY;
@@ -599,13 +603,13 @@ out:
 
 static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	const char *params[1] = { arg };
+	const char *params[1] = {arg};
 	PGresult *res;
 
 	res = pg_exec(conn,
-		      "UPDATE channels SET status = 'disabled' WHERE tenant_id = app_tenant_id() "
-		      "AND id = $1 RETURNING id",
-		      1, params);
+	              "UPDATE channels SET status = 'disabled' WHERE tenant_id = app_tenant_id() "
+	              "AND id = $1 RETURNING id",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) == 1)

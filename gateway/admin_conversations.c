@@ -14,26 +14,26 @@
 #include "conversation.h"
 #include "pg.h"
 
-#define CONV_COLS                                                                                 \
-	"v.id, v.channel_id, ch.type, v.customer_id, v.external_chat_id, v.state, v.handoff, "   \
-	"v.lang, to_json(v.last_message_at)#>>'{}', to_json(v.created_at)#>>'{}', "               \
+#define CONV_COLS                                                                                  \
+	"v.id, v.channel_id, ch.type, v.customer_id, v.external_chat_id, v.state, v.handoff, "     \
+	"v.lang, to_json(v.last_message_at)#>>'{}', to_json(v.created_at)#>>'{}', "                \
 	"to_json(v.updated_at)#>>'{}'"
 #define CONV_NCOLS 11
-#define CONV_FROM                                                                                 \
-	" FROM conversations v JOIN channels ch ON ch.tenant_id = v.tenant_id AND ch.id = "       \
+#define CONV_FROM                                                                                  \
+	" FROM conversations v JOIN channels ch ON ch.tenant_id = v.tenant_id AND ch.id = "        \
 	"v.channel_id "
 #define AGENT_TEXT_MAX 4096
 
 static json_t *conv_json(const PGresult *res, int r)
 {
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-			 admin_col_string(res, r, 0), "channel_id", admin_col_string(res, r, 1),
-			 "channel", admin_col_string(res, r, 2), "customer_id",
-			 admin_col_string(res, r, 3), "external_chat_id",
-			 admin_col_string(res, r, 4), "state", admin_col_string(res, r, 5),
-			 "handoff", admin_col_bool(res, r, 6), "lang", admin_col_string(res, r, 7),
-			 "last_message_at", admin_col_string(res, r, 8), "created_at",
-			 admin_col_string(res, r, 9), "updated_at", admin_col_string(res, r, 10));
+	                 admin_col_string(res, r, 0), "channel_id", admin_col_string(res, r, 1),
+	                 "channel", admin_col_string(res, r, 2), "customer_id",
+	                 admin_col_string(res, r, 3), "external_chat_id",
+	                 admin_col_string(res, r, 4), "state", admin_col_string(res, r, 5),
+	                 "handoff", admin_col_bool(res, r, 6), "lang", admin_col_string(res, r, 7),
+	                 "last_message_at", admin_col_string(res, r, 8), "created_at",
+	                 admin_col_string(res, r, 9), "updated_at", admin_col_string(res, r, 10));
 }
 
 static void answer_missing(struct admin_call *call)
@@ -66,13 +66,13 @@ static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[2] = st->has_cursor ? st->usec : NULL;
 	params[3] = st->has_cursor ? st->after : NULL;
 	res = pg_exec(conn,
-		      "SELECT " CONV_COLS ", " ADMIN_CURSOR_SQL("v.created_at", "v.id") CONV_FROM
-		      "WHERE v.tenant_id = app_tenant_id() "
-		      "AND ($2::boolean IS NULL OR v.handoff = $2::boolean) "
-		      "AND ($3::bigint IS NULL OR (v.created_at, v.id) < "
-		      "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid)) "
-		      "ORDER BY v.created_at DESC, v.id DESC LIMIT $1::int",
-		      4, params);
+	              "SELECT " CONV_COLS ", " ADMIN_CURSOR_SQL("v.created_at", "v.id") CONV_FROM
+	              "WHERE v.tenant_id = app_tenant_id() "
+	              "AND ($2::boolean IS NULL OR v.handoff = $2::boolean) "
+	              "AND ($3::bigint IS NULL OR (v.created_at, v.id) < "
+	              "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid)) "
+	              "ORDER BY v.created_at DESC, v.id DESC LIMIT $1::int",
+	              4, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	n = PQntuples(res);
@@ -109,7 +109,7 @@ ADMIN_HANDLER(admin_conversations_list)
 			st.handoff = "false";
 		} else {
 			admin_answer_error(&call, 400, "validation", "handoff",
-					   "handoff: must be true or false");
+			                   "handoff: must be true or false");
 			goto out;
 		}
 	}
@@ -122,12 +122,12 @@ out:
 
 static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	const char *params[1] = { arg };
+	const char *params[1] = {arg};
 	PGresult *res;
 
-	res = pg_exec(conn,
-		      "SELECT " CONV_COLS CONV_FROM "WHERE v.tenant_id = app_tenant_id() AND v.id = $1",
-		      1, params);
+	res = pg_exec(
+	    conn, "SELECT " CONV_COLS CONV_FROM "WHERE v.tenant_id = app_tenant_id() AND v.id = $1",
+	    1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) == 1)
@@ -175,8 +175,9 @@ static int events_tx(PGconn *conn, struct admin_call *call, void *arg)
 	int i, n, found;
 
 	params[0] = st->id;
-	res = pg_exec(conn, "SELECT 1 FROM conversations WHERE tenant_id = app_tenant_id() AND id = $1",
-		      1, params);
+	res = pg_exec(conn,
+	              "SELECT 1 FROM conversations WHERE tenant_id = app_tenant_id() AND id = $1",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	found = PQntuples(res) == 1;
@@ -189,23 +190,22 @@ static int events_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[1] = limit;
 	params[2] = st->has_cursor ? st->seq : NULL;
 	res = pg_exec(conn,
-		      "SELECT e.id, e.seq, e.event_type, e.payload, to_json(e.created_at)#>>'{}' "
-		      "FROM conversation_events e WHERE e.tenant_id = app_tenant_id() "
-		      "AND e.conversation_id = $1 AND ($3::bigint IS NULL OR e.seq > $3::bigint) "
-		      "ORDER BY e.seq LIMIT $2::int",
-		      3, params);
+	              "SELECT e.id, e.seq, e.event_type, e.payload, to_json(e.created_at)#>>'{}' "
+	              "FROM conversation_events e WHERE e.tenant_id = app_tenant_id() "
+	              "AND e.conversation_id = $1 AND ($3::bigint IS NULL OR e.seq > $3::bigint) "
+	              "ORDER BY e.seq LIMIT $2::int",
+	              3, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	n = PQntuples(res);
 	data = json_array();
 	for (i = 0; data && i < n && i < st->page.limit; i++)
-		json_array_append_new(data,
-				      json_pack("{s:o,s:o,s:o,s:o,s:o}", "id",
-						admin_col_string(res, i, 0), "seq",
-						admin_col_int(res, i, 1), "event_type",
-						admin_col_string(res, i, 2), "payload",
-						admin_col_json(res, i, 3), "created_at",
-						admin_col_string(res, i, 4)));
+		json_array_append_new(data, json_pack("{s:o,s:o,s:o,s:o,s:o}", "id",
+		                                      admin_col_string(res, i, 0), "seq",
+		                                      admin_col_int(res, i, 1), "event_type",
+		                                      admin_col_string(res, i, 2), "payload",
+		                                      admin_col_json(res, i, 3), "created_at",
+		                                      admin_col_string(res, i, 4)));
 	if (n > st->page.limit)
 		next = PQgetvalue(res, (int)st->page.limit - 1, 1);
 	admin_answer_json(call, 200, admin_page_result(data, next));
@@ -257,21 +257,21 @@ static int message_tx(PGconn *conn, struct admin_call *call, void *arg)
 	}
 	if (rc == CONV_ERR_INVALID) {
 		admin_answer_error(call, 400, "validation", "text",
-				   "text: must be 1 to %d bytes of text", AGENT_TEXT_MAX);
+		                   "text: must be 1 to %d bytes of text", AGENT_TEXT_MAX);
 		return ADMIN_ROLLBACK;
 	}
 	if (rc < 0)
 		return PG_ERR_QUERY;
 	call->kick = 1;
 	admin_answer_json(call, 201,
-			  json_pack("{s:s,s:s,s:b}", "conversation_id", st->id, "status", "queued",
-				    "handoff", 1));
+	                  json_pack("{s:s,s:s,s:b}", "conversation_id", st->id, "status", "queued",
+	                            "handoff", 1));
 	return 0;
 }
 
 ADMIN_HANDLER(admin_conversations_message)
 {
-	static const char *const fields[] = { "text", NULL };
+	static const char *const fields[] = {"text", NULL};
 	struct admin_call call;
 	struct admin_verr err;
 	struct message_state st;
@@ -312,13 +312,13 @@ out:
 
 static int release_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	const char *params[1] = { arg };
+	const char *params[1] = {arg};
 	PGresult *res;
 	int found, handoff, rc;
 
-	res = pg_exec(conn,
-		      "SELECT handoff FROM conversations WHERE tenant_id = app_tenant_id() AND id = $1",
-		      1, params);
+	res = pg_exec(
+	    conn, "SELECT handoff FROM conversations WHERE tenant_id = app_tenant_id() AND id = $1",
+	    1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	found = PQntuples(res) == 1;
@@ -340,8 +340,8 @@ static int release_tx(PGconn *conn, struct admin_call *call, void *arg)
 		call->kick = 1;
 	}
 	admin_answer_json(call, 200,
-			  json_pack("{s:s,s:b,s:b}", "conversation_id", params[0], "handoff", 0,
-				    "released", handoff));
+	                  json_pack("{s:s,s:b,s:b}", "conversation_id", params[0], "handoff", 0,
+	                            "released", handoff));
 	return 0;
 }
 

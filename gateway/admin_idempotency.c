@@ -14,21 +14,22 @@
 
 int admin_idem_claim(PGconn *conn, struct admin_call *call)
 {
-	const char *params[2] = { call->idem_key, call->idem_hash };
+	const char *params[2] = {call->idem_key, call->idem_hash};
 	PGresult *res;
 	const char *hash, *body;
 	int claimed, status;
 
 	/* a new key, or one whose earlier use expired, becomes ours; a fresh one that another
 	 * transaction is writing makes this statement wait until that one ends */
-	res = pg_exec(conn,
-		      "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status_code, "
-		      "response_body) VALUES (app_tenant_id(), $1, $2, 0, '') "
-		      "ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
-		      "status_code = 0, response_body = '', created_at = now() "
-		      "WHERE idempotency_keys.created_at < now() - interval '24 hours' "
-		      "RETURNING 1",
-		      2, params);
+	res = pg_exec(
+	    conn,
+	    "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status_code, "
+	    "response_body) VALUES (app_tenant_id(), $1, $2, 0, '') "
+	    "ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
+	    "status_code = 0, response_body = '', created_at = now() "
+	    "WHERE idempotency_keys.created_at < now() - interval '24 hours' "
+	    "RETURNING 1",
+	    2, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	claimed = PQntuples(res) == 1;
@@ -36,23 +37,23 @@ int admin_idem_claim(PGconn *conn, struct admin_call *call)
 	if (claimed) {
 		/* forget this tenant's expired keys while we are here (index on created_at) */
 		if (pg_cmd(conn,
-			   "DELETE FROM idempotency_keys WHERE tenant_id = app_tenant_id() "
-			   "AND created_at < now() - interval '24 hours'",
-			   0, NULL) < 0)
+		           "DELETE FROM idempotency_keys WHERE tenant_id = app_tenant_id() "
+		           "AND created_at < now() - interval '24 hours'",
+		           0, NULL) < 0)
 			return PG_ERR_QUERY;
 		return 0;
 	}
 	res = pg_exec(conn,
-		      "SELECT request_hash, status_code, response_body FROM idempotency_keys "
-		      "WHERE tenant_id = app_tenant_id() AND key = $1",
-		      1, params);
+	              "SELECT request_hash, status_code, response_body FROM idempotency_keys "
+	              "WHERE tenant_id = app_tenant_id() AND key = $1",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) != 1) {
 		/* the row went away between the two statements: let the caller retry */
 		PQclear(res);
 		admin_answer_error(call, 409, "conflict", "Idempotency-Key",
-				   "a request with this Idempotency-Key is in progress; retry");
+		                   "a request with this Idempotency-Key is in progress; retry");
 		return ADMIN_ROLLBACK;
 	}
 	hash = pg_value(res, 0, 0);
@@ -61,13 +62,13 @@ int admin_idem_claim(PGconn *conn, struct admin_call *call)
 	if (!hash || strcmp(hash, call->idem_hash) != 0) {
 		PQclear(res);
 		admin_answer_error(call, 422, "idempotency_key_reused", "Idempotency-Key",
-				   "this Idempotency-Key was used with a different request");
+		                   "this Idempotency-Key was used with a different request");
 		return ADMIN_ROLLBACK;
 	}
 	if (status < 200 || status > 299) {
 		PQclear(res);
 		admin_answer_error(call, 409, "conflict", "Idempotency-Key",
-				   "a request with this Idempotency-Key is in progress; retry");
+		                   "a request with this Idempotency-Key is in progress; retry");
 		return ADMIN_ROLLBACK;
 	}
 	admin_answer_empty(call, status);
@@ -86,13 +87,13 @@ int admin_idem_claim(PGconn *conn, struct admin_call *call)
 int admin_idem_store(PGconn *conn, struct admin_call *call)
 {
 	char status[12];
-	const char *params[3] = { call->idem_key, status, call->ans.body ? call->ans.body : "" };
+	const char *params[3] = {call->idem_key, status, call->ans.body ? call->ans.body : ""};
 
 	snprintf(status, sizeof(status), "%d", call->ans.status);
 	if (pg_cmd(conn,
-		   "UPDATE idempotency_keys SET status_code = $2::int, response_body = $3 "
-		   "WHERE tenant_id = app_tenant_id() AND key = $1",
-		   3, params) < 0)
+	           "UPDATE idempotency_keys SET status_code = $2::int, response_body = $3 "
+	           "WHERE tenant_id = app_tenant_id() AND key = $1",
+	           3, params) < 0)
 		return PG_ERR_QUERY;
 	return 0;
 }

@@ -20,15 +20,15 @@
 #define ADMIN_ROLLBACK (-100)
 
 #define ADMIN_PAGE_DEFAULT 50
-#define ADMIN_PAGE_MAX 200
+#define ADMIN_PAGE_MAX     200
 #define ADMIN_IDEM_KEY_MAX 255
 
 /* The answer a request is building; written into the http_response by admin_call_end. */
 struct admin_answer {
-	int status;     /* 0: nothing decided yet (500) */
-	char *body;     /* heap JSON text; NULL for an answer without a body (204) */
-	char etag[32];  /* "" or the value of an ETag header */
-	int replayed;   /* an idempotent replay: adds Idempotent-Replayed: true */
+	int status;    /* 0: nothing decided yet (500) */
+	char *body;    /* heap JSON text; NULL for an answer without a body (204) */
+	char etag[32]; /* "" or the value of an ETag header */
+	int replayed;  /* an idempotent replay: adds Idempotent-Replayed: true */
 };
 
 struct admin_call {
@@ -36,11 +36,11 @@ struct admin_call {
 	const struct http_request *req;
 	struct http_response *resp;
 	char tenant_id[37];
-	struct log_ctx log;      /* tenant set once authenticated */
-	const char *idem_key;    /* Idempotency-Key of a POST (borrowed from req); NULL when none */
-	char idem_hash[65];      /* SHA-256 of method, path, query and body */
+	struct log_ctx log;   /* tenant set once authenticated */
+	const char *idem_key; /* Idempotency-Key of a POST (borrowed from req); NULL when none */
+	char idem_hash[65];   /* SHA-256 of method, path, query and body */
 	struct admin_answer ans;
-	int kick;                /* set by a body that wrote outbox rows: wake the dispatcher */
+	int kick; /* set by a body that wrote outbox rows: wake the dispatcher */
 };
 
 /* A transaction body: runs inside pg_tx_run with app.tenant_id set; sets the answer
@@ -56,7 +56,7 @@ typedef int (*admin_tx_fn)(PGconn *conn, struct admin_call *call, void *arg);
  * answer set. Always pair with admin_call_end.
  */
 int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct http_request *req,
-		     struct http_response *resp) ADMIN_WUR;
+                     struct http_response *resp) ADMIN_WUR;
 /* Runs fn in one tenant transaction (with the idempotency record when a key was given) and
  * keeps its answer; database failures become 503/500 answers. */
 void admin_call_run(struct admin_call *call, admin_tx_fn fn, void *arg);
@@ -68,7 +68,7 @@ void admin_answer_json(struct admin_call *call, int status, json_t *obj);
 void admin_answer_empty(struct admin_call *call, int status);
 /* {"error": {"code", "message"[, "field"]}}; field may be NULL. */
 void admin_answer_error(struct admin_call *call, int status, const char *code, const char *field,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The answer for a database error code returned by pg_tx_run or a helper. */
 void admin_answer_db_error(struct admin_call *call, int rc);
 
@@ -78,8 +78,8 @@ struct admin_verr {
 	char field[96];
 	char message[256];
 };
-void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
 /* 400 {"error": {"code": "validation", "message": "<field>: <message>", "field": ...}}. */
 void admin_answer_verr(struct admin_call *call, const struct admin_verr *err);
 
@@ -93,14 +93,14 @@ json_t *admin_body_object(struct admin_call *call) ADMIN_WUR;
  * Strings must be valid text without NUL characters; lengths count characters.
  */
 int admin_field_string(json_t *obj, const char *prefix, const char *name, int required,
-		       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err);
-int admin_field_int(json_t *obj, const char *prefix, const char *name, int required,
-		    long long min, long long max, long long *out, struct admin_verr *err);
+                       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err);
+int admin_field_int(json_t *obj, const char *prefix, const char *name, int required, long long min,
+                    long long max, long long *out, struct admin_verr *err);
 int admin_field_bool(json_t *obj, const char *prefix, const char *name, int required, int *out,
-		     struct admin_verr *err);
+                     struct admin_verr *err);
 /* -1 (err names it) when obj has a key not in allowed (NULL-terminated); else 0. */
 int admin_fields_known(json_t *obj, const char *prefix, const char *const *allowed,
-		       struct admin_verr *err);
+                       struct admin_verr *err);
 
 /* Paging: ?limit=N (1..ADMIN_PAGE_MAX, default ADMIN_PAGE_DEFAULT) and ?cursor=C. */
 struct admin_page {
@@ -116,12 +116,13 @@ int admin_page_parse(struct admin_call *call, struct admin_page *page) ADMIN_WUR
  * Splits the page's cursor into usec and id; 0 when none, 1 when set, -1 (400 answered) when
  * malformed.
  */
-#define ADMIN_CURSOR_SQL(ts, id)                                                                  \
+#define ADMIN_CURSOR_SQL(ts, id)                                                                   \
 	"((extract(epoch FROM " ts ") * 1000000)::bigint::text || '.' || " id "::text)"
 int admin_cursor_split(struct admin_call *call, const struct admin_page *page, char usec[24],
-		       char id[37]) ADMIN_WUR;
+                       char id[37]) ADMIN_WUR;
 /* A numeric cursor (a sequence number): 0 none, 1 set (digits copied to seq), -1 answered. */
-int admin_cursor_seq(struct admin_call *call, const struct admin_page *page, char seq[24]) ADMIN_WUR;
+int admin_cursor_seq(struct admin_call *call, const struct admin_page *page,
+                     char seq[24]) ADMIN_WUR;
 /* {"data": data, "next_cursor": next or null}; takes data. */
 json_t *admin_page_result(json_t *data, const char *next);
 

@@ -21,7 +21,7 @@ static void answer_order(struct admin_call *call, int status, json_t *order)
 
 	if (json_is_integer(v))
 		snprintf(call->ans.etag, sizeof(call->ans.etag), "\"%lld\"",
-			 (long long)json_integer_value(v));
+		         (long long)json_integer_value(v));
 	/* admin_answer_json resets the answer: keep the ETag across it */
 	{
 		char etag[sizeof(call->ans.etag)];
@@ -56,14 +56,16 @@ static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[1] = st->status[0] ? st->status : NULL;
 	params[2] = st->has_cursor ? st->usec : NULL;
 	params[3] = st->has_cursor ? st->after : NULL;
-	res = pg_exec(conn,
-		      "SELECT " ORDER_JSON_SQL_EXPR ", " ADMIN_CURSOR_SQL("o.created_at", "o.id")
-		      " FROM orders o WHERE o.tenant_id = app_tenant_id() "
-		      "AND ($2::text IS NULL OR o.status = $2) "
-		      "AND ($3::bigint IS NULL OR (o.created_at, o.id) < "
-		      "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid)) "
-		      "ORDER BY o.created_at DESC, o.id DESC LIMIT $1::int",
-		      4, params);
+	res = pg_exec(
+	    conn,
+	    "SELECT " ORDER_JSON_SQL_EXPR ", " ADMIN_CURSOR_SQL(
+	        "o.created_at",
+	        "o.id") " FROM orders o WHERE o.tenant_id = app_tenant_id() "
+	                "AND ($2::text IS NULL OR o.status = $2) "
+	                "AND ($3::bigint IS NULL OR (o.created_at, o.id) < "
+	                "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid)) "
+	                "ORDER BY o.created_at DESC, o.id DESC LIMIT $1::int",
+	    4, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	n = PQntuples(res);
@@ -94,9 +96,10 @@ ADMIN_HANDLER(admin_orders_list)
 	st.has_cursor = rc;
 	if (http_query_get(req, "status", st.status, sizeof(st.status)) == 0 &&
 	    !order_status_valid(st.status)) {
-		admin_answer_error(&call, 400, "validation", "status",
-				   "status: must be one of pending, confirmed, processing, shipped, "
-				   "delivered, cancelled, returned");
+		admin_answer_error(
+		    &call, 400, "validation", "status",
+		    "status: must be one of pending, confirmed, processing, shipped, "
+		    "delivered, cancelled, returned");
 		goto out;
 	}
 	admin_call_run(&call, list_tx, &st);
@@ -175,7 +178,7 @@ static long if_match_parse(const char *v)
 static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct patch_state *st = arg;
-	const char *params[1] = { st->id };
+	const char *params[1] = {st->id};
 	PGresult *res;
 	json_t *order;
 	long version = 0;
@@ -183,14 +186,16 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 
 	if (st->version == IF_MATCH_MISSING) {
 		/* another tenant's (or no) order is 404 whatever the request lacks */
-		res = pg_exec(conn, "SELECT 1 FROM orders WHERE tenant_id = app_tenant_id() AND id = $1",
-			      1, params);
+		res = pg_exec(conn,
+		              "SELECT 1 FROM orders WHERE tenant_id = app_tenant_id() AND id = $1",
+		              1, params);
 		if (!res)
 			return PG_ERR_QUERY;
 		if (PQntuples(res) == 1)
-			admin_answer_error(call, 428, "precondition_required", "If-Match",
-					   "If-Match: <version> is required to change an order (read "
-					   "the order first; its version is in the body and the ETag)");
+			admin_answer_error(
+			    call, 428, "precondition_required", "If-Match",
+			    "If-Match: <version> is required to change an order (read "
+			    "the order first; its version is in the body and the ETag)");
 		else
 			admin_answer_error(call, 404, "not_found", NULL, "no such order");
 		PQclear(res);
@@ -207,28 +212,31 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		admin_answer_error(call, 400, "validation", "status", "status: not a status name");
 		return ADMIN_ROLLBACK;
 	case ORDER_ERR_STALE:
-		res = pg_exec(conn,
-			      "SELECT version, status FROM orders WHERE tenant_id = app_tenant_id() "
-			      "AND id = $1",
-			      1, params);
+		res =
+		    pg_exec(conn,
+		            "SELECT version, status FROM orders WHERE tenant_id = app_tenant_id() "
+		            "AND id = $1",
+		            1, params);
 		if (res && PQntuples(res) == 1)
 			admin_answer_error(call, 412, "version_mismatch", "If-Match",
-					   "the order was changed meanwhile: it is now version %s "
-					   "(%s); read it again and retry",
-					   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+			                   "If-Match: the order was changed meanwhile: it is now "
+			                   "version %s (%s); read it again and retry",
+			                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 		else
-			admin_answer_error(call, 412, "version_mismatch", "If-Match",
-					   "the order was changed meanwhile; read it again");
+			admin_answer_error(
+			    call, 412, "version_mismatch", "If-Match",
+			    "If-Match: the order was changed meanwhile; read it again");
 		PQclear(res);
 		return ADMIN_ROLLBACK;
 	case ORDER_ERR_FORBIDDEN:
-		res = pg_exec(conn,
-			      "SELECT status FROM orders WHERE tenant_id = app_tenant_id() AND id = $1",
-			      1, params);
+		res = pg_exec(
+		    conn, "SELECT status FROM orders WHERE tenant_id = app_tenant_id() AND id = $1",
+		    1, params);
 		admin_answer_error(call, 409, "transition_forbidden", "status",
-				   "status: an order that is %s cannot become %s",
-				   res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "in its state",
-				   st->status);
+		                   "status: an order that is %s cannot become %s",
+		                   res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0)
+		                                              : "in its state",
+		                   st->status);
 		PQclear(res);
 		return ADMIN_ROLLBACK;
 	default:
@@ -244,7 +252,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 
 ADMIN_HANDLER(admin_orders_patch)
 {
-	static const char *const fields[] = { "status", NULL };
+	static const char *const fields[] = {"status", NULL};
 	struct admin_call call;
 	struct admin_verr err;
 	struct patch_state st;
@@ -267,16 +275,16 @@ ADMIN_HANDLER(admin_orders_patch)
 		goto invalid;
 	if (!order_status_valid(st.status)) {
 		admin_verr_set(&err, "", "status",
-			       "unknown status \"%.32s\": use pending, confirmed, processing, "
-			       "shipped, delivered, cancelled or returned",
-			       st.status);
+		               "unknown status \"%.32s\": use pending, confirmed, processing, "
+		               "shipped, delivered, cancelled or returned",
+		               st.status);
 		goto invalid;
 	}
 	if_match = http_request_header(req, "if-match");
 	st.version = if_match ? if_match_parse(if_match) : IF_MATCH_MISSING;
 	if (st.version == -1) {
 		admin_answer_error(&call, 400, "validation", "If-Match",
-				   "If-Match: must be the order's version, a whole number");
+		                   "If-Match: must be the order's version, a whole number");
 		goto out;
 	}
 	admin_call_run(&call, patch_tx, &st);

@@ -14,19 +14,29 @@
 
 #define PRODUCT_PRICE_MAX 1000000000000000LL /* 10^15 minor units */
 #define PRODUCT_STOCK_MAX 2147483647LL
-#define PRODUCT_BULK_MAX 1000
+#define PRODUCT_BULK_MAX  1000
 
 /* The columns every answer is built from, in this order (see product_json). */
-#define PRODUCT_COLS                                                                              \
-	"p.id, p.sku, p.name, p.description, p.category, p.price_minor, p.currency, p.stock, "   \
+#define PRODUCT_COLS                                                                               \
+	"p.id, p.sku, p.name, p.description, p.category, p.price_minor, p.currency, p.stock, "     \
 	"p.active, p.image_url, to_json(p.created_at)#>>'{}', to_json(p.updated_at)#>>'{}'"
 #define PRODUCT_NCOLS 12
 
 static const char *const product_fields[] = {
-	"sku", "name", "description", "category", "price_minor", "currency", "stock", "active",
-	"image_url",
-	/* read-only fields of an answer, accepted and ignored so a GET body can be sent back */
-	"id", "created_at", "updated_at", NULL,
+    "sku",
+    "name",
+    "description",
+    "category",
+    "price_minor",
+    "currency",
+    "stock",
+    "active",
+    "image_url",
+    /* read-only fields of an answer, accepted and ignored so a GET body can be sent back */
+    "id",
+    "created_at",
+    "updated_at",
+    NULL,
 };
 
 struct product_in {
@@ -38,15 +48,14 @@ struct product_in {
 
 static json_t *product_json(const PGresult *res, int r)
 {
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-			 "id", admin_col_string(res, r, 0), "sku", admin_col_string(res, r, 1),
-			 "name", admin_col_string(res, r, 2), "description",
-			 admin_col_string(res, r, 3), "category", admin_col_string(res, r, 4),
-			 "price_minor", admin_col_int(res, r, 5), "currency",
-			 admin_col_string(res, r, 6), "stock", admin_col_int(res, r, 7), "active",
-			 admin_col_bool(res, r, 8), "image_url", admin_col_string(res, r, 9),
-			 "created_at", admin_col_string(res, r, 10), "updated_at",
-			 admin_col_string(res, r, 11));
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
+	                 admin_col_string(res, r, 0), "sku", admin_col_string(res, r, 1), "name",
+	                 admin_col_string(res, r, 2), "description", admin_col_string(res, r, 3),
+	                 "category", admin_col_string(res, r, 4), "price_minor",
+	                 admin_col_int(res, r, 5), "currency", admin_col_string(res, r, 6), "stock",
+	                 admin_col_int(res, r, 7), "active", admin_col_bool(res, r, 8), "image_url",
+	                 admin_col_string(res, r, 9), "created_at", admin_col_string(res, r, 10),
+	                 "updated_at", admin_col_string(res, r, 11));
 }
 
 static int blank(const char *s)
@@ -60,10 +69,11 @@ static int blank(const char *s)
 /* Reads and checks a product object. partial: a PATCH (nothing required, null refused for
  * fields that cannot be empty). Returns 0 or -1 with err filled. */
 static int product_parse(json_t *obj, const char *prefix, int partial, struct product_in *in,
-			 struct admin_verr *err)
+                         struct admin_verr *err)
 {
-	static const char *const not_null[] = { "sku", "name", "description", "category",
-						"price_minor", "currency", "stock", "active", NULL };
+	static const char *const not_null[] = {"sku",      "name",        "description",
+	                                       "category", "price_minor", "currency",
+	                                       "stock",    "active",      NULL};
 	json_t *v;
 	size_t i;
 	int rc;
@@ -100,20 +110,21 @@ static int product_parse(json_t *obj, const char *prefix, int partial, struct pr
 		return -1;
 	}
 	rc = admin_field_int(obj, prefix, "price_minor", !partial, 0, PRODUCT_PRICE_MAX,
-			     &in->price_minor, err);
+	                     &in->price_minor, err);
 	if (rc < 0)
 		return -1;
 	in->has_price = rc;
 	if (admin_field_string(obj, prefix, "currency", 0, 3, 3, &in->currency, err) < 0) {
 		if (json_is_string(json_object_get(obj, "currency")))
 			admin_verr_set(err, prefix, "currency",
-				       "unknown currency: use an ISO 4217 code such as KES or USD");
+			               "unknown currency: use an ISO 4217 code such as KES or USD");
 		return -1;
 	}
 	if (in->currency && !admin_currency_valid(in->currency)) {
 		admin_verr_set(err, prefix, "currency",
-			       "unknown currency \"%.8s\": use an upper-case ISO 4217 code such as "
-			       "KES or USD", in->currency);
+		               "unknown currency \"%.8s\": use an upper-case ISO 4217 code such as "
+		               "KES or USD",
+		               in->currency);
 		return -1;
 	}
 	rc = admin_field_int(obj, prefix, "stock", 0, 0, PRODUCT_STOCK_MAX, &in->stock, err);
@@ -127,11 +138,13 @@ static int product_parse(json_t *obj, const char *prefix, int partial, struct pr
 	v = json_object_get(obj, "image_url");
 	if (v) {
 		in->has_image_url = 1;
-		if (admin_field_string(obj, prefix, "image_url", 0, 1, 2048, &in->image_url, err) < 0)
+		if (admin_field_string(obj, prefix, "image_url", 0, 1, 2048, &in->image_url, err) <
+		    0)
 			return -1;
 		if (in->image_url && strncmp(in->image_url, "https://", 8) != 0 &&
 		    strncmp(in->image_url, "http://", 7) != 0) {
-			admin_verr_set(err, prefix, "image_url", "must be an http:// or https:// URL");
+			admin_verr_set(err, prefix, "image_url",
+			               "must be an http:// or https:// URL");
 			return -1;
 		}
 	}
@@ -144,20 +157,21 @@ static void answer_duplicate(struct admin_call *call, const char *prefix, const 
 
 	snprintf(field, sizeof(field), "%ssku", prefix);
 	admin_answer_error(call, 400, "duplicate", field,
-			   "%s: a product with sku \"%.64s\" already exists", field, sku ? sku : "");
+	                   "%s: a product with sku \"%.64s\" already exists", field,
+	                   sku ? sku : "");
 }
 
 /* 1 when another live product of the tenant has this sku (not counting except_id). */
 static int sku_taken(PGconn *conn, const char *sku, const char *except_id)
 {
-	const char *params[2] = { sku, except_id };
+	const char *params[2] = {sku, except_id};
 	PGresult *res;
 	int taken;
 
 	res = pg_exec(conn,
-		      "SELECT 1 FROM products WHERE tenant_id = app_tenant_id() AND sku = $1 "
-		      "AND deleted_at IS NULL AND ($2::uuid IS NULL OR id <> $2::uuid)",
-		      2, params);
+	              "SELECT 1 FROM products WHERE tenant_id = app_tenant_id() AND sku = $1 "
+	              "AND deleted_at IS NULL AND ($2::uuid IS NULL OR id <> $2::uuid)",
+	              2, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	taken = PQntuples(res) > 0;
@@ -198,13 +212,14 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[6] = in->has_stock ? stock : NULL;
 	params[7] = in->has_active ? (in->active ? "true" : "false") : NULL;
 	params[8] = in->image_url;
-	res = pg_exec(conn,
-		      "INSERT INTO products AS p (tenant_id, sku, name, description, category, "
-		      "price_minor, currency, stock, active, image_url) "
-		      "VALUES (app_tenant_id(), $1, $2, COALESCE($3, ''), COALESCE($4, 'General'), "
-		      "$5::bigint, COALESCE($6, (SELECT currency FROM tenants WHERE id = app_tenant_id())), "
-		      "COALESCE($7::int, 0), COALESCE($8::boolean, true), $9) RETURNING " PRODUCT_COLS,
-		      9, params);
+	res = pg_exec(
+	    conn,
+	    "INSERT INTO products AS p (tenant_id, sku, name, description, category, "
+	    "price_minor, currency, stock, active, image_url) "
+	    "VALUES (app_tenant_id(), $1, $2, COALESCE($3, ''), COALESCE($4, 'General'), "
+	    "$5::bigint, COALESCE($6, (SELECT currency FROM tenants WHERE id = app_tenant_id())), "
+	    "COALESCE($7::int, 0), COALESCE($8::boolean, true), $9) RETURNING " PRODUCT_COLS,
+	    9, params);
 	if (!res) {
 		if (is_unique_violation()) {
 			answer_duplicate(call, "", in->sku);
@@ -247,14 +262,14 @@ struct bulk_state {
 	int upsert;
 };
 
-#define BULK_INPUT                                                                                \
-	"WITH input AS (SELECT e.ord, e.item FROM jsonb_array_elements($1::jsonb) "              \
+#define BULK_INPUT                                                                                 \
+	"WITH input AS (SELECT e.ord, e.item FROM jsonb_array_elements($1::jsonb) "                \
 	"WITH ORDINALITY AS e(item, ord)) "
 
 static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct bulk_state *st = arg;
-	const char *params[1] = { st->items };
+	const char *params[1] = {st->items};
 	long long updated = 0, created = 0;
 	PGresult *res;
 	json_t *data;
@@ -262,11 +277,12 @@ static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
 	int i, n;
 
 	if (!st->upsert) {
-		res = pg_exec(conn,
-			      BULK_INPUT "SELECT input.ord - 1, p.sku FROM input JOIN products p "
-			      "ON p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
-			      "AND p.sku = input.item->>'sku' ORDER BY input.ord LIMIT 1",
-			      1, params);
+		res =
+		    pg_exec(conn,
+		            BULK_INPUT "SELECT input.ord - 1, p.sku FROM input JOIN products p "
+		                       "ON p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+		                       "AND p.sku = input.item->>'sku' ORDER BY input.ord LIMIT 1",
+		            1, params);
 		if (!res)
 			return PG_ERR_QUERY;
 		if (PQntuples(res) == 1) {
@@ -278,41 +294,47 @@ static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
 		PQclear(res);
 	} else {
 		/* fields an item leaves out keep their current values */
-		res = pg_exec(conn,
-			      BULK_INPUT "UPDATE products p SET name = i.item->>'name', "
-			      "description = COALESCE(i.item->>'description', p.description), "
-			      "category = COALESCE(i.item->>'category', p.category), "
-			      "price_minor = (i.item->>'price_minor')::bigint, "
-			      "currency = COALESCE(i.item->>'currency', p.currency), "
-			      "stock = COALESCE((i.item->>'stock')::int, p.stock), "
-			      "active = COALESCE((i.item->>'active')::boolean, p.active), "
-			      "image_url = CASE WHEN i.item ? 'image_url' THEN i.item->>'image_url' "
-			      "ELSE p.image_url END "
-			      "FROM input i WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
-			      "AND p.sku = i.item->>'sku'",
-			      1, params);
+		res = pg_exec(
+		    conn,
+		    BULK_INPUT
+		    "UPDATE products p SET name = i.item->>'name', "
+		    "description = COALESCE(i.item->>'description', p.description), "
+		    "category = COALESCE(i.item->>'category', p.category), "
+		    "price_minor = (i.item->>'price_minor')::bigint, "
+		    "currency = COALESCE(i.item->>'currency', p.currency), "
+		    "stock = COALESCE((i.item->>'stock')::int, p.stock), "
+		    "active = COALESCE((i.item->>'active')::boolean, p.active), "
+		    "image_url = CASE WHEN i.item ? 'image_url' THEN i.item->>'image_url' "
+		    "ELSE p.image_url END "
+		    "FROM input i WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+		    "AND p.sku = i.item->>'sku'",
+		    1, params);
 		if (!res)
 			return PG_ERR_QUERY;
 		updated = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
 	}
-	res = pg_exec(conn,
-		      BULK_INPUT "INSERT INTO products (tenant_id, sku, name, description, category, "
-		      "price_minor, currency, stock, active, image_url) "
-		      "SELECT app_tenant_id(), item->>'sku', item->>'name', "
-		      "COALESCE(item->>'description', ''), COALESCE(item->>'category', 'General'), "
-		      "(item->>'price_minor')::bigint, "
-		      "COALESCE(item->>'currency', (SELECT currency FROM tenants WHERE id = app_tenant_id())), "
-		      "COALESCE((item->>'stock')::int, 0), COALESCE((item->>'active')::boolean, true), "
-		      "item->>'image_url' FROM input WHERE NOT EXISTS (SELECT 1 FROM products p "
-		      "WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
-		      "AND p.sku = input.item->>'sku') ORDER BY ord",
-		      1, params);
+	res = pg_exec(
+	    conn,
+	    BULK_INPUT
+	    "INSERT INTO products (tenant_id, sku, name, description, category, "
+	    "price_minor, currency, stock, active, image_url) "
+	    "SELECT app_tenant_id(), item->>'sku', item->>'name', "
+	    "COALESCE(item->>'description', ''), COALESCE(item->>'category', 'General'), "
+	    "(item->>'price_minor')::bigint, "
+	    "COALESCE(item->>'currency', (SELECT currency FROM tenants WHERE id = "
+	    "app_tenant_id())), "
+	    "COALESCE((item->>'stock')::int, 0), COALESCE((item->>'active')::boolean, true), "
+	    "item->>'image_url' FROM input WHERE NOT EXISTS (SELECT 1 FROM products p "
+	    "WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+	    "AND p.sku = input.item->>'sku') ORDER BY ord",
+	    1, params);
 	if (!res) {
 		if (is_unique_violation()) {
-			admin_answer_error(call, 400, "duplicate", "sku",
-					   "sku: a product with one of these skus was created at the "
-					   "same time; nothing was imported");
+			admin_answer_error(
+			    call, 400, "duplicate", "sku",
+			    "sku: a product with one of these skus was created at the "
+			    "same time; nothing was imported");
 			return ADMIN_ROLLBACK;
 		}
 		return PG_ERR_QUERY;
@@ -320,10 +342,10 @@ static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
 	created = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	res = pg_exec(conn,
-		      BULK_INPUT "SELECT " PRODUCT_COLS " FROM input JOIN products p "
-		      "ON p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
-		      "AND p.sku = input.item->>'sku' ORDER BY input.ord",
-		      1, params);
+	              BULK_INPUT "SELECT " PRODUCT_COLS " FROM input JOIN products p "
+	                         "ON p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+	                         "AND p.sku = input.item->>'sku' ORDER BY input.ord",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	data = json_array();
@@ -332,9 +354,9 @@ static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
 		json_array_append_new(data, product_json(res, i));
 	PQclear(res);
 	admin_answer_json(call, created > 0 ? 201 : 200,
-			  data ? json_pack("{s:o,s:I,s:I}", "data", data, "created",
-					   (json_int_t)created, "updated", (json_int_t)updated)
-			       : NULL);
+	                  data ? json_pack("{s:o,s:I,s:I}", "data", data, "created",
+	                                   (json_int_t)created, "updated", (json_int_t)updated)
+	                       : NULL);
 	return 0;
 }
 
@@ -342,7 +364,7 @@ ADMIN_HANDLER(admin_products_bulk)
 {
 	struct admin_call call;
 	struct admin_verr err;
-	struct bulk_state st = { NULL, 0, 0 };
+	struct bulk_state st = {NULL, 0, 0};
 	struct product_in in;
 	json_error_t jerr;
 	json_t *arr = NULL, *clean = NULL, *item;
@@ -356,35 +378,36 @@ ADMIN_HANDLER(admin_products_bulk)
 			st.upsert = 1;
 		} else if (strcmp(flag, "false") != 0 && strcmp(flag, "0") != 0) {
 			admin_answer_error(&call, 400, "validation", "upsert",
-					   "upsert: must be true or false");
+			                   "upsert: must be true or false");
 			goto out;
 		}
 	}
-	arr = req->body && req->body_len ? json_loadb(req->body, req->body_len,
-						      JSON_REJECT_DUPLICATES, &jerr)
-					 : NULL;
+	arr = req->body && req->body_len
+	          ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
+	          : NULL;
 	if (!arr || !json_is_array(arr)) {
 		admin_answer_error(&call, 400, "invalid_json", NULL,
-				   "the request body must be a JSON array of products");
+		                   "the request body must be a JSON array of products");
 		goto out;
 	}
 	st.count = json_array_size(arr);
 	if (st.count == 0 || st.count > PRODUCT_BULK_MAX) {
 		admin_answer_error(&call, 400, "validation", NULL,
-				   "the array must hold 1 to %d products", PRODUCT_BULK_MAX);
+		                   "the array must hold 1 to %d products", PRODUCT_BULK_MAX);
 		goto out;
 	}
 	clean = json_array();
 	if (!clean)
 		goto oom;
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		json_t *copy;
 
 		snprintf(prefix, sizeof(prefix), "[%zu].", i);
 		if (!json_is_object(item)) {
 			snprintf(prefix, sizeof(prefix), "[%zu]", i);
 			admin_answer_error(&call, 400, "validation", prefix,
-					   "%s: must be a JSON object", prefix);
+			                   "%s: must be a JSON object", prefix);
 			goto out;
 		}
 		if (product_parse(item, prefix, 0, &in, &err) < 0) {
@@ -392,8 +415,8 @@ ADMIN_HANDLER(admin_products_bulk)
 			goto out;
 		}
 		for (j = 0; j < i; j++) {
-			const char *other = json_string_value(
-				json_object_get(json_array_get(arr, j), "sku"));
+			const char *other =
+			    json_string_value(json_object_get(json_array_get(arr, j), "sku"));
 
 			if (other && strcmp(other, in.sku) == 0) {
 				admin_verr_set(&err, prefix, "sku", "repeats the sku of [%zu]", j);
@@ -449,15 +472,18 @@ static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[2] = st->has_cursor ? st->after : NULL;
 	params[3] = st->category[0] ? st->category : NULL;
 	params[4] = st->active;
-	res = pg_exec(conn,
-		      "SELECT " PRODUCT_COLS ", " ADMIN_CURSOR_SQL("p.created_at", "p.id")
-		      " FROM products p WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
-		      "AND ($2::bigint IS NULL OR (p.created_at, p.id) > "
-		      "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
-		      "AND ($4::text IS NULL OR p.category = $4) "
-		      "AND ($5::boolean IS NULL OR p.active = $5::boolean) "
-		      "ORDER BY p.created_at, p.id LIMIT $1::int",
-		      5, params);
+	res = pg_exec(
+	    conn,
+	    "SELECT " PRODUCT_COLS ", " ADMIN_CURSOR_SQL(
+	        "p.created_at",
+	        "p.id") " FROM products p WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS "
+	                "NULL "
+	                "AND ($2::bigint IS NULL OR (p.created_at, p.id) > "
+	                "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+	                "AND ($4::text IS NULL OR p.category = $4) "
+	                "AND ($5::boolean IS NULL OR p.active = $5::boolean) "
+	                "ORDER BY p.created_at, p.id LIMIT $1::int",
+	    5, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	n = PQntuples(res);
@@ -496,7 +522,7 @@ ADMIN_HANDLER(admin_products_list)
 			st.active = "false";
 		} else {
 			admin_answer_error(&call, 400, "validation", "active",
-					   "active: must be true or false");
+			                   "active: must be true or false");
 			goto out;
 		}
 	}
@@ -509,13 +535,13 @@ out:
 
 static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	const char *params[1] = { arg };
+	const char *params[1] = {arg};
 	PGresult *res;
 
 	res = pg_exec(conn,
-		      "SELECT " PRODUCT_COLS " FROM products p WHERE p.tenant_id = app_tenant_id() "
-		      "AND p.id = $1 AND p.deleted_at IS NULL",
-		      1, params);
+	              "SELECT " PRODUCT_COLS " FROM products p WHERE p.tenant_id = app_tenant_id() "
+	              "AND p.id = $1 AND p.deleted_at IS NULL",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) == 1)
@@ -581,17 +607,18 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[8] = in->has_active ? (in->active ? "true" : "false") : NULL;
 	params[9] = in->has_image_url ? "true" : "false";
 	params[10] = in->image_url;
-	res = pg_exec(conn,
-		      "UPDATE products p SET sku = COALESCE($2, p.sku), name = COALESCE($3, p.name), "
-		      "description = COALESCE($4, p.description), "
-		      "category = COALESCE($5, p.category), "
-		      "price_minor = COALESCE($6::bigint, p.price_minor), "
-		      "currency = COALESCE($7, p.currency), stock = COALESCE($8::int, p.stock), "
-		      "active = COALESCE($9::boolean, p.active), "
-		      "image_url = CASE WHEN $10::boolean THEN $11 ELSE p.image_url END "
-		      "WHERE p.tenant_id = app_tenant_id() AND p.id = $1 AND p.deleted_at IS NULL "
-		      "RETURNING " PRODUCT_COLS,
-		      11, params);
+	res =
+	    pg_exec(conn,
+	            "UPDATE products p SET sku = COALESCE($2, p.sku), name = COALESCE($3, p.name), "
+	            "description = COALESCE($4, p.description), "
+	            "category = COALESCE($5, p.category), "
+	            "price_minor = COALESCE($6::bigint, p.price_minor), "
+	            "currency = COALESCE($7, p.currency), stock = COALESCE($8::int, p.stock), "
+	            "active = COALESCE($9::boolean, p.active), "
+	            "image_url = CASE WHEN $10::boolean THEN $11 ELSE p.image_url END "
+	            "WHERE p.tenant_id = app_tenant_id() AND p.id = $1 AND p.deleted_at IS NULL "
+	            "RETURNING " PRODUCT_COLS,
+	            11, params);
 	if (!res) {
 		if (is_unique_violation()) {
 			answer_duplicate(call, "", in->sku);
@@ -638,15 +665,15 @@ out:
 
 static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	const char *params[1] = { arg };
+	const char *params[1] = {arg};
 	PGresult *res;
 	int found;
 
 	res = pg_exec(conn,
-		      "UPDATE products SET deleted_at = now(), active = false "
-		      "WHERE tenant_id = app_tenant_id() AND id = $1 AND deleted_at IS NULL "
-		      "RETURNING id",
-		      1, params);
+	              "UPDATE products SET deleted_at = now(), active = false "
+	              "WHERE tenant_id = app_tenant_id() AND id = $1 AND deleted_at IS NULL "
+	              "RETURNING id",
+	              1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	found = PQntuples(res) == 1;
@@ -657,10 +684,10 @@ static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
 	}
 	/* a deleted product can no longer be ordered: take it out of open carts */
 	if (pg_cmd(conn,
-		   "DELETE FROM cart_items ci USING carts c WHERE ci.tenant_id = app_tenant_id() "
-		   "AND ci.product_id = $1 AND c.tenant_id = ci.tenant_id AND c.id = ci.cart_id "
-		   "AND c.status = 'open'",
-		   1, params) < 0)
+	           "DELETE FROM cart_items ci USING carts c WHERE ci.tenant_id = app_tenant_id() "
+	           "AND ci.product_id = $1 AND c.tenant_id = ci.tenant_id AND c.id = ci.cart_id "
+	           "AND c.status = 'open'",
+	           1, params) < 0)
 		return PG_ERR_QUERY;
 	admin_answer_empty(call, 204);
 	return 0;

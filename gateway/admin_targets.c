@@ -14,7 +14,7 @@
 #include "pg.h"
 #include "util.h"
 
-#define TARGET_COLS                                                                               \
+#define TARGET_COLS                                                                                \
 	"t.id, t.kind, t.channel_id, t.chat_id, t.to_number, t.url, t.active, "                    \
 	"t.secret IS NOT NULL, to_json(t.created_at)#>>'{}', to_json(t.updated_at)#>>'{}'"
 #define TARGET_NCOLS 10
@@ -22,11 +22,11 @@
 static json_t *target_json(const PGresult *res, int r)
 {
 	const char *kind = pg_value(res, r, 1);
-	json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", admin_col_string(res, r, 0),
-			      "kind", admin_col_string(res, r, 1), "active",
-			      admin_col_bool(res, r, 6), "has_secret", admin_col_bool(res, r, 7),
-			      "created_at", admin_col_string(res, r, 8), "updated_at",
-			      admin_col_string(res, r, 9));
+	json_t *o =
+	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", admin_col_string(res, r, 0), "kind",
+	              admin_col_string(res, r, 1), "active", admin_col_bool(res, r, 6),
+	              "has_secret", admin_col_bool(res, r, 7), "created_at",
+	              admin_col_string(res, r, 8), "updated_at", admin_col_string(res, r, 9));
 
 	if (!o || !kind)
 		return o;
@@ -65,30 +65,31 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 
 		params[0] = st->channel_id;
 		res = pg_exec(conn,
-			      "SELECT type, status FROM channels WHERE tenant_id = app_tenant_id() "
-			      "AND id = $1",
-			      1, params);
+		              "SELECT type, status FROM channels WHERE tenant_id = app_tenant_id() "
+		              "AND id = $1",
+		              1, params);
 		if (!res)
 			return PG_ERR_QUERY;
 		found = PQntuples(res) == 1;
 		if (!found) {
 			PQclear(res);
 			admin_answer_error(call, 404, "not_found", "channel_id",
-					   "channel_id: no such channel");
+			                   "channel_id: no such channel");
 			return ADMIN_ROLLBACK;
 		}
 		status = PQgetvalue(res, 0, 1);
 		if (strcmp(PQgetvalue(res, 0, 0), st->kind) != 0) {
-			admin_answer_error(call, 400, "validation", "channel_id",
-					   "channel_id: a %s target needs a %s channel, this one is %s",
-					   st->kind, st->kind, PQgetvalue(res, 0, 0));
+			admin_answer_error(
+			    call, 400, "validation", "channel_id",
+			    "channel_id: a %s target needs a %s channel, this one is %s", st->kind,
+			    st->kind, PQgetvalue(res, 0, 0));
 			PQclear(res);
 			return ADMIN_ROLLBACK;
 		}
 		if (strcmp(status, "disabled") == 0) {
 			PQclear(res);
 			admin_answer_error(call, 400, "validation", "channel_id",
-					   "channel_id: the channel is disabled");
+			                   "channel_id: the channel is disabled");
 			return ADMIN_ROLLBACK;
 		}
 		PQclear(res);
@@ -99,11 +100,12 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[3] = st->to[0] ? st->to : NULL;
 	params[4] = st->url;
 	params[5] = st->sealed;
-	res = pg_exec(conn,
-		      "INSERT INTO notification_targets AS t (tenant_id, kind, channel_id, chat_id, "
-		      "to_number, url, secret) VALUES (app_tenant_id(), $1, $2::uuid, $3, $4, $5, "
-		      "$6::bytea) RETURNING " TARGET_COLS,
-		      6, params);
+	res =
+	    pg_exec(conn,
+	            "INSERT INTO notification_targets AS t (tenant_id, kind, channel_id, chat_id, "
+	            "to_number, url, secret) VALUES (app_tenant_id(), $1, $2::uuid, $3, $4, $5, "
+	            "$6::bytea) RETURNING " TARGET_COLS,
+	            6, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	admin_answer_json(call, 201, target_json(res, 0));
@@ -163,7 +165,7 @@ static int to_read(json_t *body, char *out, size_t outlen, struct admin_verr *er
 	out[n] = '\0';
 	if (n < 6 || n > 15) {
 		admin_verr_set(err, "", "to",
-			       "must be a phone number in international form, e.g. +254712345678");
+		               "must be a phone number in international form, e.g. +254712345678");
 		return -1;
 	}
 	return 0;
@@ -171,9 +173,9 @@ static int to_read(json_t *body, char *out, size_t outlen, struct admin_verr *er
 
 ADMIN_HANDLER(admin_targets_create)
 {
-	static const char *const tg_fields[] = { "kind", "channel_id", "chat_id", NULL };
-	static const char *const wa_fields[] = { "kind", "channel_id", "to", NULL };
-	static const char *const wh_fields[] = { "kind", "url", "secret", NULL };
+	static const char *const tg_fields[] = {"kind", "channel_id", "chat_id", NULL};
+	static const char *const wa_fields[] = {"kind", "channel_id", "to", NULL};
+	static const char *const wh_fields[] = {"kind", "url", "secret", NULL};
 	struct admin_call call;
 	struct admin_verr err;
 	struct create_state st;
@@ -208,14 +210,16 @@ ADMIN_HANDLER(admin_targets_create)
 		    admin_field_string(body, "", "channel_id", 1, 36, 36, &st.channel_id, &err) < 0)
 			goto invalid;
 		if (!util_uuid_valid(st.channel_id)) {
-			admin_verr_set(&err, "", "channel_id", "must be the id of one of your channels");
+			admin_verr_set(&err, "", "channel_id",
+			               "must be the id of one of your channels");
 			goto invalid;
 		}
 		if (tg ? chat_id_read(body, st.chat_id, sizeof(st.chat_id), &err) < 0
 		       : to_read(body, st.to, sizeof(st.to), &err) < 0)
 			goto invalid;
 	} else {
-		admin_verr_set(&err, "", "kind", "must be \"telegram\", \"whatsapp\" or \"webhook\"");
+		admin_verr_set(&err, "", "kind",
+		               "must be \"telegram\", \"whatsapp\" or \"webhook\"");
 		goto invalid;
 	}
 	admin_call_run(&call, create_tx, &st);
@@ -250,13 +254,15 @@ static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[0] = limit;
 	params[1] = st->has_cursor ? st->usec : NULL;
 	params[2] = st->has_cursor ? st->after : NULL;
-	res = pg_exec(conn,
-		      "SELECT " TARGET_COLS ", " ADMIN_CURSOR_SQL("t.created_at", "t.id")
-		      " FROM notification_targets t WHERE t.tenant_id = app_tenant_id() "
-		      "AND ($2::bigint IS NULL OR (t.created_at, t.id) > "
-		      "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
-		      "ORDER BY t.created_at, t.id LIMIT $1::int",
-		      3, params);
+	res = pg_exec(
+	    conn,
+	    "SELECT " TARGET_COLS ", " ADMIN_CURSOR_SQL(
+	        "t.created_at",
+	        "t.id") " FROM notification_targets t WHERE t.tenant_id = app_tenant_id() "
+	                "AND ($2::bigint IS NULL OR (t.created_at, t.id) > "
+	                "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+	                "ORDER BY t.created_at, t.id LIMIT $1::int",
+	    3, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	n = PQntuples(res);
@@ -294,14 +300,15 @@ out:
 
 static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	const char *params[1] = { arg };
+	const char *params[1] = {arg};
 	PGresult *res;
 
 	/* pending deliveries to it fail as "removed" (outbox.target_id is set to NULL) */
-	res = pg_exec(conn,
-		      "DELETE FROM notification_targets WHERE tenant_id = app_tenant_id() AND id = $1 "
-		      "RETURNING id",
-		      1, params);
+	res = pg_exec(
+	    conn,
+	    "DELETE FROM notification_targets WHERE tenant_id = app_tenant_id() AND id = $1 "
+	    "RETURNING id",
+	    1, params);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) == 1)
