@@ -575,7 +575,7 @@ static json_t *buttons_json(const struct wa_choices *cs)
 				if (strcmp(titles[j], title) == 0)
 					dup = 1;
 			if (dup) {
-				char tag[8], *base, *nt;
+				char tag[16], *base, *nt;
 
 				snprintf(tag, sizeof(tag), " %d", suffix++);
 				base = text_shorten(c->title && *c->title ? c->title : c->payload,
