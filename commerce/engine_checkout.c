@@ -181,7 +181,7 @@ int engine_checkout_next(struct turn *t)
 	}
 	if (!json_is_object(json_object_get(turn_checkout(t), "address"))) {
 		turn_say(t, "What is your delivery address? Type it, or share your location.",
-			 "Anwani yako ya kusafirisha ni ipi? Iandike, au tuma mahali ulipo (location).");
+			 "Tafadhali andika anwani yako ya kusafirisha, au tuma mahali ulipo (location).");
 		if (k.has_address) {
 			turn_sayf(t, "Your saved address: %s", "Anwani uliyohifadhi: %s", k.address);
 			turn_button(t, TR(t, "Use saved address", "Tumia anwani hiyo"), "addr:saved");
@@ -191,7 +191,7 @@ int engine_checkout_next(struct turn *t)
 	}
 	if (!ck_str(t, "phone")) {
 		turn_say(t, "What phone number can the rider call when delivering?",
-			 "Nambari ya simu ambayo msafirishaji atapiga ni ipi?");
+			 "Tafadhali andika nambari ya simu ambayo msafirishaji atapiga.");
 		if (k.phone[0]) {
 			snprintf(title, sizeof(title), TR(t, "Use %s", "Tumia %s"), k.phone);
 			turn_button(t, title, "phone:use");

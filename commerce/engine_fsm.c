@@ -330,8 +330,11 @@ static int run_text(struct turn *t)
 	}
 	nlp_parse(t->e->nlp, t->text, strlen(t->text), t->lang, st->expect, &t->rd);
 	t->parsed = 1;
+	/* follow the shopper's language, except where the text is a name, an address or a
+	 * phone number, or a word both languages share ("menu") */
 	if (st->expect != NLP_EXPECT_NAME && st->expect != NLP_EXPECT_ADDRESS &&
 	    st->expect != NLP_EXPECT_PHONE && (t->rd.lang[0] == 'e' || t->rd.lang[0] == 's') &&
+	    t->rd.intent != NLP_INTENT_HELP &&
 	    (t->rd.intent != NLP_INTENT_UNKNOWN || strlen(t->text) > 3)) {
 		snprintf(t->lang, sizeof(t->lang), "%s", t->rd.lang);
 		t->sw = strcmp(t->lang, "sw") == 0;
@@ -461,7 +464,8 @@ int engine_fsm_run(struct turn *t)
 	if (++t->misunderstandings >= 2) {
 		t->misunderstandings = 0;
 		json_decref(t->buttons);
-		t->buttons = NULL;
+		json_decref(t->rows);
+		t->buttons = t->rows = NULL;
 		turn_say(t, "I'm having trouble understanding. Would you like the menu, or to talk to "
 			    "a person?",
 			 "Ninapata shida kuelewa. Ungependa menyu, au kuongea na mtu?");

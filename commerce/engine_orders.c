@@ -300,6 +300,16 @@ int text_cancel_order(struct turn *t)
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
+		res = my_orders(t, 0);
+		if (!res)
+			return -1;
+		if (PQntuples(res) > 0) {
+			/* the latest order says why it cannot be cancelled */
+			snprintf(num, sizeof(num), "%s", PQgetvalue(res, 0, 0));
+			PQclear(res);
+			return act_order_cancel(t, num);
+		}
+		PQclear(res);
 		turn_say(t, "You have no orders that can be cancelled.",
 			 "Huna oda inayoweza kughairiwa.");
 		turn_menu_buttons(t);

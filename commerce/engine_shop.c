@@ -565,6 +565,7 @@ int text_search(struct turn *t, const char *phrase, int quiet_when_none, int *fo
 		if (quiet_when_none)
 			goto out;
 		*found = 0;
+		t->confused = 1; /* counts towards "two misunderstandings in a row" */
 		turn_sayf(t, "Sorry, I couldn't find \"%s\".", "Samahani, sikupata \"%s\".", phrase);
 		rc = act_categories(t, NULL);
 		goto out;

@@ -1,0 +1,776 @@
+/*
+ * test_engine.c: whole conversations through the real engine and PostgreSQL: a greeting to
+ * a placed order in English and in Swahili (replies and rows), two shoppers racing for the
+ * last unit, 50 messages of one conversation from 8 threads, redelivered message ids, bad
+ * input, the order lifecycle, cancellation and complaints, handoff, catalog orders, the
+ * 24-hour checkout restart, and the `ccgw console` binary driven through a pipe.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "conversation.h"
+#include "engine_fixture.h"
+#include "order_json.h"
+#include "order_status.h"
+#include "pg.h"
+#include "util.h"
+
+static struct efx F;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	efx_setup(&F, "engine");
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	efx_teardown(&F);
+	return 0;
+}
+
+/* The conversation of a chat on the webchat channel. */
+static char *conv_of(const char *chat)
+{
+	return efx_q(&F, NULL, "SELECT id FROM conversations WHERE external_chat_id = $1", 1,
+		     (const char *const[]){ chat });
+}
+
+static long events(const char *conv, const char *type)
+{
+	return efx_qlong(&F,
+			 "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
+			 " AND event_type = $2",
+			 2, (const char *const[]){ conv, type });
+}
+
+static long stock_of(const char *product)
+{
+	return efx_qlong(&F, "SELECT stock FROM products WHERE id = $1", 1,
+			 (const char *const[]){ product });
+}
+
+static void step(const char *chat, const char *text, const char *expect)
+{
+	struct esent s;
+
+	efx_text(&F, chat, text, &s);
+	assert_int_equal(s.rc, 0);
+	if (expect && !strstr(s.text, expect))
+		assert_contains(s.last_reply, expect); /* in a button or list row */
+	esent_clear(&s);
+}
+
+static void tap(const char *chat, const char *payload, const char *expect)
+{
+	struct esent s;
+
+	efx_postback(&F, chat, payload, &s);
+	assert_int_equal(s.rc, 0);
+	if (expect && !strstr(s.text, expect))
+		assert_contains(s.last_reply, expect);
+	esent_clear(&s);
+}
+
+/* Greeting to confirmation for chat, buying qty of Acacia Honey; returns the final reply. */
+static void shop_to_confirm(const char *chat, const char *qty)
+{
+	step(chat, "hi", "Welcome to Test Shop");
+	step(chat, "1", "categories");          /* Browse products */
+	step(chat, "2", "Honey");               /* Beauty, Honey, Kitchen */
+	step(chat, "1", "Acacia Honey 500g");   /* the first product of the page */
+	step(chat, qty, "to your cart");
+	step(chat, "checkout", "name");
+	step(chat, "Jane Wanjiku", "delivery address");
+	step(chat, "Moi Avenue, Nairobi", "phone number");
+	step(chat, "0712 345 678", "payment method");
+	step(chat, "1", "confirm");             /* Cash on delivery */
+}
+
+static void test_order_english(void **state)
+{
+	const char *chat = "en-1";
+	struct esent s;
+	char *conv, *order_id, *v;
+	long before = stock_of(F.honey);
+	json_t *order;
+	int not_found;
+
+	(void)state;
+	/* a webhook target and a Telegram chat of the seller hear of new orders */
+	efx_exec(&F,
+		 "INSERT INTO notification_targets (tenant_id, kind, url) VALUES"
+		 " (app_tenant_id(), 'webhook', 'http://127.0.0.1:9/hook')",
+		 0, NULL);
+	efx_exec(&F,
+		 "WITH c AS (INSERT INTO channels (tenant_id, type, name, external_id)"
+		 " VALUES (app_tenant_id(), 'telegram', 'bot', 'bot-1') RETURNING id)"
+		 " INSERT INTO notification_targets (tenant_id, kind, channel_id, chat_id)"
+		 " SELECT app_tenant_id(), 'telegram', id, '999' FROM c",
+		 0, NULL);
+	shop_to_confirm(chat, "2");
+	efx_text(&F, chat, "yes", &s);
+	assert_int_equal(s.rc, 0);
+	assert_contains(s.text, "#1001");
+	assert_contains(s.text, "KES 2,172"); /* 1,700 + 16% tax 272 + delivery 200 */
+	assert_string_equal(s.res.order_number == 1001 ? "ok" : "bad", "ok");
+	order_id = strdup(s.res.order_id);
+	esent_clear(&s);
+
+	/* the order row, its items and totals */
+	v = efx_q(&F, NULL,
+		  "SELECT concat_ws('|', status, version, payment_method, subtotal_minor, tax_minor,"
+		  " delivery_fee_minor, total_minor, currency, customer_name, customer_phone,"
+		  " delivery_address->>'text') FROM orders WHERE id = $1",
+		  1, (const char *const[]){ order_id });
+	assert_string_equal(v, "pending|1|cash_on_delivery|170000|27200|20000|217200|KES|"
+			       "Jane Wanjiku|0712345678|Moi Avenue, Nairobi");
+	free(v);
+	v = efx_q(&F, NULL,
+		  "SELECT string_agg(concat_ws('|', sku, name, quantity, unit_price_minor,"
+		  " subtotal_minor), ',') FROM order_items WHERE order_id = $1",
+		  1, (const char *const[]){ order_id });
+	assert_string_equal(v, "HNY-500|Acacia Honey 500g|2|85000|170000");
+	free(v);
+	assert_int_equal(stock_of(F.honey), before - 2);
+
+	/* where it came from */
+	conv = conv_of(chat);
+	v = efx_q(&F, NULL,
+		  "SELECT concat_ws('|', channel, channel_id, external_chat_id, external_user_id,"
+		  " conversation_id, external_message_id IS NOT NULL) FROM order_channel_meta"
+		  " WHERE order_id = $1",
+		  1, (const char *const[]){ order_id });
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "webchat|%s|%s|%s|%s|t", F.channel, chat, chat, conv);
+		assert_string_equal(v, want);
+	}
+	free(v);
+	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM carts WHERE conversation_id = $1"
+				       " AND status = 'converted'",
+				   1, (const char *const[]){ conv }),
+			 1);
+
+	/* the story in events */
+	assert_int_equal(events(conv, "conversation_started"), 1);
+	assert_int_equal(events(conv, "message_received"), 11);
+	assert_true(events(conv, "message_sent") >= 11);
+	assert_true(events(conv, "intent_detected") >= 11);
+	assert_int_equal(events(conv, "product_viewed"), 1);
+	assert_int_equal(events(conv, "cart_item_added"), 1);
+	assert_int_equal(events(conv, "checkout_started"), 1);
+	assert_int_equal(events(conv, "order_placed"), 1);
+
+	/* the seller's notifications */
+	v = efx_q(&F, NULL,
+		  "SELECT concat_ws('|', payload->>'event', payload->'order'->>'order_number',"
+		  " payload->'order'->'totals'->>'total_minor', recipient, event_type)"
+		  " FROM outbox WHERE kind = 'webhook'",
+		  0, NULL);
+	assert_string_equal(v, "order.placed|1001|217200|http://127.0.0.1:9/hook|order.placed");
+	free(v);
+	v = efx_q(&F, NULL,
+		  "SELECT concat_ws('|', recipient, payload->'buttons'->0->>'payload',"
+		  " payload->>'text' LIKE 'New order #1001%') FROM outbox WHERE kind = 'notification'",
+		  0, NULL);
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "999|ord:confirm:%s|t", order_id);
+		assert_string_equal(v, want);
+	}
+	free(v);
+
+	/* the order JSON of the contract */
+	{
+		PGconn *c = F.conn;
+
+		PQclear(PQexec(c, "BEGIN"));
+		PQclear(PQexecParams(c, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+				     (const char *const[]){ F.tenant }, NULL, NULL, 0));
+		order = order_json_load(c, order_id, &not_found);
+		PQclear(PQexec(c, "COMMIT"));
+		assert_non_null(order);
+		assert_int_equal(json_integer_value(json_object_get(order, "order_number")), 1001);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(order, "channel_meta"), "channel")),
+				    "webchat");
+		assert_int_equal(json_array_size(json_object_get(order, "items")), 1);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(order, "customer"), "name")),
+				    "Jane Wanjiku");
+		json_decref(order);
+	}
+	/* "where is my order" finds it */
+	step(chat, "where is my order", "#1001");
+	efx_exec(&F, "DELETE FROM outbox WHERE kind <> 'reply'", 0, NULL);
+	efx_exec(&F, "DELETE FROM notification_targets", 0, NULL);
+	free(conv);
+	free(order_id);
+}
+
+static void test_order_swahili(void **state)
+{
+	const char *chat = "sw-1";
+	struct esent s;
+	char *conv, *v;
+
+	(void)state;
+	step(chat, "habari", "Karibu Test Shop");
+	step(chat, "1", "aina");
+	step(chat, "2", "Honey");
+	step(chat, "1", "Bei: KES 850");
+	step(chat, "mbili", "Nimeongeza 2 x Acacia Honey 500g");
+	step(chat, "nataka kulipa", "jina");
+	step(chat, "Juma Otieno", "anwani");
+	step(chat, "Nyumba 12, Kilimani", "nambari ya simu");
+	step(chat, "0722 111 222", "njia ya malipo");
+	step(chat, "2", "thibitisha"); /* M-Pesa */
+	efx_text(&F, chat, "ndiyo", &s);
+	assert_contains(s.text, "Asante! Oda yako #");
+	assert_contains(s.text, "Till 123456.");
+	assert_true(s.res.order_number > 1000);
+	conv = conv_of(chat);
+	v = efx_q(&F, NULL,
+		  "SELECT concat_ws('|', o.payment_method, o.customer_name, c.lang)"
+		  " FROM orders o JOIN conversations c ON c.id = $1 WHERE o.id = $2",
+		  2, (const char *const[]){ conv, s.res.order_id });
+	assert_string_equal(v, "mpesa|Juma Otieno|sw");
+	free(v);
+	assert_int_equal(events(conv, "order_placed"), 1);
+	esent_clear(&s);
+	free(conv);
+}
+
+/* Two shoppers confirm at the same moment for the last unit. */
+struct racer {
+	char chat[32];
+	struct esent s;
+};
+
+static void *race_confirm(void *arg)
+{
+	struct racer *r = arg;
+	PGconn *c = testdb_connect_app(&F.db);
+
+	efx_send(&F, c, r->chat, MSG_KIND_TEXT, "yes", NULL, &r->s);
+	PQfinish(c);
+	return NULL;
+}
+
+static void race_prepare(const char *chat)
+{
+	step(chat, "hi", NULL);
+	tap(chat, "browse", "categories");
+	step(chat, "2", "Forest Honey 1kg");
+	step(chat, "2", "Forest Honey 1kg"); /* Acacia, Forest */
+	step(chat, "1", "to your cart");
+	step(chat, "checkout", "name");
+	step(chat, "Racer", "delivery address");
+	step(chat, "Kenyatta Avenue 1", "phone number");
+	step(chat, "0700 000 001", "payment method");
+	step(chat, "1", "confirm");
+}
+
+static void test_race_last_unit(void **state)
+{
+	struct racer a = { .chat = "race-a" }, b = { .chat = "race-b" };
+	pthread_t ta, tb;
+	long orders_before = efx_qlong(&F, "SELECT count(*) FROM orders", 0, NULL);
+	struct racer *loser;
+	char *conv;
+
+	(void)state;
+	race_prepare(a.chat);
+	race_prepare(b.chat);
+	assert_int_equal(stock_of(F.forest), 1);
+	pthread_create(&ta, NULL, race_confirm, &a);
+	pthread_create(&tb, NULL, race_confirm, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.s.rc, 0);
+	assert_int_equal(b.s.rc, 0);
+	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM orders", 0, NULL), orders_before + 1);
+	assert_int_equal(stock_of(F.forest), 0);
+	assert_true((a.s.res.order_number > 0) != (b.s.res.order_number > 0));
+	loser = a.s.res.order_number > 0 ? &b : &a;
+	assert_contains(loser->s.text, "Sorry, Forest Honey 1kg just sold out");
+	assert_contains(loser->s.text, "Your cart is kept");
+	/* the loser's cart is still there, with the item */
+	conv = conv_of(loser->chat);
+	assert_int_equal(efx_qlong(&F,
+				   "SELECT sum(i.quantity) FROM carts c JOIN cart_items i ON"
+				   " i.cart_id = c.id WHERE c.conversation_id = $1 AND c.status = 'open'",
+				   1, (const char *const[]){ conv }),
+			 1);
+	free(conv);
+	esent_clear(&a.s);
+	esent_clear(&b.s);
+	efx_exec(&F, "UPDATE products SET stock = 1 WHERE id = $1", 1,
+		 (const char *const[]){ F.forest });
+}
+
+/* 50 messages for one conversation from 8 threads: handled one at a time. */
+struct adder {
+	int n;
+	char payload[64];
+	int failures;
+};
+
+static void *add_many(void *arg)
+{
+	struct adder *ad = arg;
+	PGconn *c = testdb_connect_app(&F.db);
+	struct esent s;
+	int i;
+
+	for (i = 0; i < ad->n; i++) {
+		efx_send(&F, c, "many-1", MSG_KIND_POSTBACK, ad->payload, NULL, &s);
+		if (s.rc != 0 || !strstr(s.text, "Added 1 x Enamel Chai Mug"))
+			ad->failures++;
+		esent_clear(&s);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+static void test_fifty_messages_eight_threads(void **state)
+{
+	struct adder ads[8];
+	pthread_t th[8];
+	char payload[64], *conv;
+	int i, failures = 0;
+
+	(void)state;
+	step("many-1", "hi", NULL);
+	tap("many-1", "browse", NULL);
+	step("many-1", "3", "Enamel Chai Mug"); /* Kitchen */
+	step("many-1", "1", "Enamel Chai Mug");
+	snprintf(payload, sizeof(payload), "add:%s:1", F.mug);
+	for (i = 0; i < 8; i++) {
+		ads[i].n = i < 2 ? 7 : 6; /* 2*7 + 6*6 = 50 */
+		snprintf(ads[i].payload, sizeof(ads[i].payload), "%s", payload);
+		ads[i].failures = 0;
+		pthread_create(&th[i], NULL, add_many, &ads[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		failures += ads[i].failures;
+	}
+	assert_int_equal(failures, 0);
+	conv = conv_of("many-1");
+	assert_int_equal(efx_qlong(&F,
+				   "SELECT i.quantity FROM carts c JOIN cart_items i ON i.cart_id = c.id"
+				   " WHERE c.conversation_id = $1 AND c.status = 'open'",
+				   1, (const char *const[]){ conv }),
+			 50);
+	assert_int_equal(events(conv, "cart_item_added"), 50);
+	assert_int_equal(events(conv, "message_received"), 54);
+	free(conv);
+}
+
+static void test_duplicate_message_id(void **state)
+{
+	struct esent s1, s2;
+	char *conv;
+	long ev, out;
+
+	(void)state;
+	efx_send(&F, NULL, "dup-1", MSG_KIND_TEXT, "hi", "wamid.DUP1", &s1);
+	assert_int_equal(s1.rc, 0);
+	assert_int_equal(s1.nreplies, 1);
+	conv = conv_of("dup-1");
+	ev = efx_qlong(&F, "SELECT count(*) FROM conversation_events WHERE conversation_id = $1", 1,
+		       (const char *const[]){ conv });
+	out = efx_qlong(&F, "SELECT count(*) FROM outbox WHERE conversation_id = $1", 1,
+			(const char *const[]){ conv });
+	efx_send(&F, NULL, "dup-1", MSG_KIND_TEXT, "hi", "wamid.DUP1", &s2);
+	assert_int_equal(s2.rc, ENGINE_DUPLICATE);
+	assert_int_equal(s2.nreplies, 1); /* still only the first reply to that id */
+	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM conversation_events"
+				       " WHERE conversation_id = $1",
+				   1, (const char *const[]){ conv }),
+			 ev);
+	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM outbox WHERE conversation_id = $1", 1,
+				   (const char *const[]){ conv }),
+			 out);
+	/* a redelivered order confirmation places no second order */
+	esent_clear(&s2);
+	shop_to_confirm("dup-2", "1");
+	efx_send(&F, NULL, "dup-2", MSG_KIND_TEXT, "yes", "wamid.DUP2", &s2);
+	assert_true(s2.res.order_number > 0);
+	{
+		long orders = efx_qlong(&F, "SELECT count(*) FROM orders", 0, NULL);
+		struct esent s3;
+
+		efx_send(&F, NULL, "dup-2", MSG_KIND_TEXT, "yes", "wamid.DUP2", &s3);
+		assert_int_equal(s3.rc, ENGINE_DUPLICATE);
+		assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM orders", 0, NULL), orders);
+		esent_clear(&s3);
+	}
+	esent_clear(&s1);
+	esent_clear(&s2);
+	free(conv);
+}
+
+static long cart_total(const char *chat)
+{
+	char *conv = conv_of(chat);
+	long n = efx_qlong(&F,
+			   "SELECT COALESCE(sum(i.quantity), 0) FROM carts c JOIN cart_items i ON"
+			   " i.cart_id = c.id WHERE c.conversation_id = $1 AND c.status = 'open'",
+			   1, (const char *const[]){ conv });
+
+	free(conv);
+	return n;
+}
+
+static void test_bad_input(void **state)
+{
+	const char *chat = "bad-1";
+	struct esent s;
+	char payload[80], *big, *conv;
+	struct msg_inbound *m;
+
+	(void)state;
+	step(chat, "hi", NULL);
+	tap(chat, "browse", NULL);
+	step(chat, "2", NULL);
+	step(chat, "1", "Acacia Honey 500g");
+	step(chat, "0", "between 1 and 999");
+	step(chat, "-1", "between 1 and 999");
+	step(chat, "100000", "between 1 and 999");
+	step(chat, "add 100000 honey", "between 1 and 999");
+	assert_int_equal(cart_total(chat), 0);
+	step(chat, "500", "only have");
+	assert_int_equal(cart_total(chat), 0);
+	step(chat, "add 2 xqzwvy", "couldn't find");
+	assert_int_equal(cart_total(chat), 0);
+
+	/* 64 KiB of text */
+	big = malloc(64 * 1024 + 1);
+	memset(big, 'a', 64 * 1024);
+	big[64 * 1024] = '\0';
+	efx_text(&F, chat, big, &s);
+	assert_contains(s.text, "too long");
+	esent_clear(&s);
+	free(big);
+
+	/* invalid UTF-8 */
+	efx_text(&F, chat, "\xff\xfe zebra \xc3\x28", &s);
+	assert_int_equal(s.rc, 0);
+	assert_true(s.nreplies == 1);
+	esent_clear(&s);
+	conv = conv_of(chat);
+	assert_int_equal(efx_qlong(&F,
+				   "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
+				   " AND event_type = 'message_received' AND payload->>'text' LIKE"
+				   " '%zebra%'",
+				   1, (const char *const[]){ conv }),
+			 1);
+	free(conv);
+
+	/* a payload never offered, and one of another tenant's product */
+	snprintf(payload, sizeof(payload), "add:%s:1", F.mug);
+	efx_postback(&F, "bad-2", payload, &s);
+	assert_contains(s.text, "isn't available");
+	esent_clear(&s);
+	snprintf(payload, sizeof(payload), "add:%s:1", F.other_product);
+	efx_postback(&F, chat, payload, &s);
+	assert_contains(s.text, "isn't available");
+	esent_clear(&s);
+	snprintf(payload, sizeof(payload), "prod:%s", F.other_product);
+	efx_postback(&F, chat, payload, &s);
+	assert_contains(s.text, "isn't available");
+	esent_clear(&s);
+	efx_postback(&F, chat, "zzz:\x01", &s);
+	assert_contains(s.text, "isn't available");
+	esent_clear(&s);
+	assert_int_equal(cart_total(chat), 0);
+	assert_int_equal(cart_total("bad-2"), 0);
+
+	/* out of stock: no add */
+	step(chat, "add 1 shea butter soap", "out of stock");
+	assert_int_equal(cart_total(chat), 0);
+
+	/* media and a message without ids */
+	efx_send(&F, NULL, chat, MSG_KIND_MEDIA, NULL, NULL, &s);
+	assert_contains(s.text, "only read text");
+	esent_clear(&s);
+	m = msg_inbound_new();
+	m->kind = MSG_KIND_TEXT;
+	m->text = strdup("hi");
+	snprintf(m->tenant_id, sizeof(m->tenant_id), "%s", F.tenant);
+	snprintf(m->channel_id, sizeof(m->channel_id), "%s", F.channel);
+	assert_int_equal(engine_handle(F.engine, F.conn, m, NULL), ENGINE_ERR_INVALID);
+	msg_inbound_free(m);
+}
+
+static void test_numbers_menu_and_misunderstanding(void **state)
+{
+	const char *chat = "num-1";
+	struct esent s;
+
+	(void)state;
+	step(chat, "hi", "What would you like to do?");
+	step(chat, "9", "number from 1 to 5");
+	step(chat, "blorf quux zing", "couldn't find");
+	efx_text(&F, chat, "zzzz yyyy xxxx", &s);
+	assert_contains(s.text, "talk to a person");
+	assert_contains(s.last_reply, "\"human\"");
+	esent_clear(&s);
+	step(chat, "menu", "What would you like to do?");
+	step(chat, "honey", "Honey"); /* a category name shows the category */
+	step(chat, "forrest hony", "Forest Honey 1kg"); /* typos */
+	step(chat, "start over", "start over");
+	step(chat, "view cart", "cart is empty");
+}
+
+static void test_cart_edit(void **state)
+{
+	const char *chat = "cart-1";
+	char payload[80];
+
+	(void)state;
+	step(chat, "add 3 acacia honey", "Added 3 x Acacia Honey 500g");
+	step(chat, "add 1 mug", "Added 1 x Enamel Chai Mug");
+	assert_int_equal(cart_total(chat), 4);
+	tap(chat, "cart:edit", "Which item");
+	snprintf(payload, sizeof(payload), "line:%s", F.honey);
+	tap(chat, payload, "You have 3 x Acacia Honey 500g");
+	step(chat, "5", "5 x Acacia Honey 500g");
+	assert_int_equal(cart_total(chat), 6);
+	step(chat, "remove the mug", "Removed Enamel Chai Mug");
+	assert_int_equal(cart_total(chat), 5);
+	step(chat, "clear cart", "empty");
+	assert_int_equal(cart_total(chat), 0);
+}
+
+static void test_lifecycle(void **state)
+{
+	const char *chat = "life-1";
+	struct esent s;
+	char *conv, *v, id[40];
+	long n;
+
+	(void)state;
+	shop_to_confirm(chat, "1");
+	efx_text(&F, chat, "yes", &s);
+	snprintf(id, sizeof(id), "%s", s.res.order_id);
+	esent_clear(&s);
+	conv = conv_of(chat);
+	PQclear(PQexec(F.conn, "BEGIN"));
+	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+			     (const char *const[]){ F.tenant }, NULL, NULL, 0));
+	assert_int_equal(order_status_transition(F.conn, id, "shipped", 1, "seller"),
+			 ORDER_ERR_FORBIDDEN);
+	assert_int_equal(order_status_transition(F.conn, id, "confirmed", 7, "seller"),
+			 ORDER_ERR_STALE);
+	assert_int_equal(order_status_transition(F.conn, "6c1f3c57-8b8f-4c4a-9d0e-000000000000",
+						 "confirmed", -1, "seller"),
+			 ORDER_ERR_NOT_FOUND);
+	assert_int_equal(order_status_transition(F.conn, id, "bogus", -1, "seller"),
+			 ORDER_ERR_INVALID);
+	assert_int_equal(order_status_transition(F.conn, id, "confirmed", 1, "seller"), 0);
+	assert_int_equal(order_status_transition(F.conn, id, "processing", 2, "seller"), 0);
+	assert_int_equal(order_status_transition(F.conn, id, "shipped", 3, "seller"), 0);
+	PQclear(PQexec(F.conn, "COMMIT"));
+	v = efx_q(&F, NULL, "SELECT status || '|' || version FROM orders WHERE id = $1", 1,
+		  (const char *const[]){ id });
+	assert_string_equal(v, "shipped|4");
+	free(v);
+	n = efx_qlong(&F,
+		      "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND kind = 'reply'"
+		      " AND payload->>'text' LIKE '%is on its way%' AND recipient = $2",
+		      2, (const char *const[]){ conv, chat });
+	assert_int_equal(n, 1);
+	assert_int_equal(events(conv, "order_status_changed"), 3);
+	/* shipped: the shopper can no longer cancel */
+	step(chat, "cancel my order", "can't be cancelled");
+	free(conv);
+}
+
+static void test_cancel_and_complaint(void **state)
+{
+	const char *chat = "cx-1";
+	struct esent s;
+	char num[24], text[80], *conv, *v;
+	long before;
+
+	(void)state;
+	shop_to_confirm(chat, "3");
+	efx_text(&F, chat, "yes", &s);
+	snprintf(num, sizeof(num), "%ld", s.res.order_number);
+	esent_clear(&s);
+	before = stock_of(F.honey);
+	snprintf(text, sizeof(text), "cancel order %s", num);
+	step(chat, text, "Please confirm");
+	step(chat, "yes", "has been cancelled");
+	assert_int_equal(stock_of(F.honey), before + 3);
+	v = efx_q(&F, NULL, "SELECT status FROM orders WHERE order_number = $1::bigint", 1,
+		  (const char *const[]){ num });
+	assert_string_equal(v, "cancelled");
+	free(v);
+	conv = conv_of(chat);
+	assert_int_equal(events(conv, "order_cancelled"), 1);
+	/* someone else's order number is not found */
+	step("cx-2", "cancel order 1001", "couldn't find order #1001");
+	snprintf(text, sizeof(text), "my order %s arrived broken", num);
+	step(chat, text, "recorded your complaint");
+	v = efx_q(&F, NULL,
+		  "SELECT c.text FROM complaints c JOIN orders o ON o.id = c.order_id"
+		  " WHERE o.order_number = $1::bigint",
+		  1, (const char *const[]){ num });
+	assert_string_equal(v, text);
+	free(v);
+	assert_int_equal(events(conv, "complaint_filed"), 1);
+	free(conv);
+}
+
+static void test_handoff(void **state)
+{
+	const char *chat = "ho-1";
+	struct esent s;
+	char *conv;
+
+	(void)state;
+	step(chat, "hi", NULL);
+	step(chat, "talk to a person", "asked a person");
+	efx_text(&F, chat, "hello? anyone?", &s);
+	assert_int_equal(s.nreplies, 0); /* silent while a person handles it */
+	esent_clear(&s);
+	conv = conv_of(chat);
+	assert_int_equal(events(conv, "handoff_requested"), 1);
+	PQclear(PQexec(F.conn, "BEGIN"));
+	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+			     (const char *const[]){ F.tenant }, NULL, NULL, 0));
+	assert_int_equal(conversation_agent_message(F.conn, conv, "Hi, this is Mary."), 0);
+	assert_int_equal(conversation_agent_message(F.conn, "not-a-uuid", "x"), CONV_ERR_NOT_FOUND);
+	assert_int_equal(conversation_release(F.conn, conv), 0);
+	PQclear(PQexec(F.conn, "COMMIT"));
+	assert_int_equal(efx_qlong(&F,
+				   "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND"
+				   " payload->>'text' = 'Hi, this is Mary.'",
+				   1, (const char *const[]){ conv }),
+			 1);
+	assert_int_equal(events(conv, "handoff_released"), 1);
+	step(chat, "hi", "What would you like to do?");
+	free(conv);
+}
+
+static void test_catalog_order_and_idle_checkout(void **state)
+{
+	struct msg_inbound *m = msg_inbound_new();
+	struct esent s;
+	char *conv;
+
+	(void)state;
+	m->chat_id = strdup("cat-1");
+	m->user_id = strdup("cat-1");
+	m->display_name = strdup("Amina");
+	m->kind = MSG_KIND_CATALOG_ORDER;
+	m->nlines = 2;
+	m->lines = calloc(2, sizeof(*m->lines));
+	m->lines[0].sku = strdup("MUG-1");
+	m->lines[0].quantity = 2;
+	m->lines[1].sku = strdup("NOPE");
+	m->lines[1].quantity = 1;
+	efx_send_msg(&F, NULL, m, &s);
+	assert_int_equal(s.rc, 0);
+	assert_contains(s.text, "NOPE is not available");
+	assert_contains(s.text, "What name should we put on the order?");
+	assert_contains(s.last_reply, "Use Amina");
+	esent_clear(&s);
+	assert_int_equal(cart_total("cat-1"), 2);
+	tap("cat-1", "name:use", "delivery address");
+	/* a day later the checkout starts over, politely */
+	conv = conv_of("cat-1");
+	efx_exec(&F,
+		 "UPDATE conversations SET last_inbound_at = now() - interval '25 hours'"
+		 " WHERE id = $1",
+		 1, (const char *const[]){ conv });
+	step("cat-1", "Ngong Road", "Welcome back");
+	assert_int_equal(cart_total("cat-1"), 2);
+	free(conv);
+}
+
+/* `ccgw console` through a pipe: same engine and database, numbered choices. */
+static void test_console_binary(void **state)
+{
+	char path[] = "/tmp/ccgw_console_test_XXXXXX";
+	char cmd[2048], buf[65536];
+	FILE *p;
+	size_t n;
+	int fd, status;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'hi\\n1\\n2\\n1\\n2\\ncheckout\\nAli\\nTom Mboya St\\n0711 222 333\\n1\\n"
+		 "yes\\n' | CCGW_DATABASE_URL=\"%s\" '%s' console --tenant shop --user con-1 >%s",
+		 F.db.app_url, CCGW_BINARY, path);
+	status = system(cmd);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	p = fopen(path, "r");
+	assert_non_null(p);
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = '\0';
+	fclose(p);
+	unlink(path);
+	assert_contains(buf, "1. Browse products");
+	assert_contains(buf, "Reply with the number of your choice.");
+	assert_contains(buf, "Added 2 x Acacia Honey 500g");
+	assert_contains(buf, "Your order #");
+	assert_int_equal(efx_qlong(&F,
+				   "SELECT count(*) FROM order_channel_meta WHERE channel = 'console'"
+				   " AND external_chat_id = 'con-1'",
+				   0, NULL),
+			 1);
+	/* the console delivered its replies itself */
+	assert_int_equal(efx_qlong(&F,
+				   "SELECT count(*) FROM outbox o JOIN conversations c ON"
+				   " c.id = o.conversation_id WHERE c.external_chat_id = 'con-1'"
+				   " AND o.status = 'pending'",
+				   0, NULL),
+			 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_order_english),
+		cmocka_unit_test(test_order_swahili),
+		cmocka_unit_test(test_race_last_unit),
+		cmocka_unit_test(test_fifty_messages_eight_threads),
+		cmocka_unit_test(test_duplicate_message_id),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_numbers_menu_and_misunderstanding),
+		cmocka_unit_test(test_cart_edit),
+		cmocka_unit_test(test_lifecycle),
+		cmocka_unit_test(test_cancel_and_complaint),
+		cmocka_unit_test(test_handoff),
+		cmocka_unit_test(test_catalog_order_and_idle_checkout),
+		cmocka_unit_test(test_console_binary),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
