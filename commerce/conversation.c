@@ -36,7 +36,6 @@ int conv_reply_add(PGconn *conn, const char *tenant_id, const char *conversation
 	char *js = json_dumps(reply, JSON_COMPACT);
 	const char *params[6] = { tenant_id, conversation_id, channel_id, recipient, reply_to, js };
 	PGresult *res = NULL;
-	json_t *ev = NULL;
 	int rc = CONV_ERR_DB;
 
 	if (!js)
@@ -50,16 +49,11 @@ int conv_reply_add(PGconn *conn, const char *tenant_id, const char *conversation
 		goto out;
 	if (outbox_id)
 		snprintf(outbox_id, 37, "%s", PQgetvalue(res, 0, 0));
-	ev = json_pack("{s:s, s:O?}", "outbox_id", PQgetvalue(res, 0, 0), "text",
-		       json_object_get(reply, "text"));
-	if (!ev || conv_event_add(conn, tenant_id, conversation_id, "message_sent", ev) < 0)
-		goto out;
 	if (pg_cmd(conn, "UPDATE conversations SET last_message_at = now() WHERE id = $1", 1,
 		   &conversation_id) < 0)
 		goto out;
 	rc = 0;
 out:
-	json_decref(ev);
 	PQclear(res);
 	free(js);
 	return rc;

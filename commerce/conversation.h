@@ -21,8 +21,8 @@ int conv_event_add(PGconn *conn, const char *tenant_id, const char *conversation
 		   const char *event_type, const json_t *payload) CONV_WUR;
 
 /* Writes one normalized reply (borrowed) as an outbox row of kind 'reply' for the
- * conversation and records message_sent. reply_to may be NULL. outbox_id (37 bytes) may be
- * NULL. 0 or CONV_ERR_DB. */
+ * conversation. reply_to may be NULL. outbox_id (37 bytes) may be NULL. 0 or CONV_ERR_DB.
+ * message_sent is recorded by whoever delivers the row (the dispatcher, the console). */
 int conv_reply_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
 		   const char *channel_id, const char *recipient, const char *reply_to,
 		   const json_t *reply, char *outbox_id) CONV_WUR;

@@ -57,10 +57,22 @@ static int console_take_replies(PGconn *conn, struct console_turn *ct)
 		      " WHERE id IN (SELECT id FROM outbox WHERE conversation_id = $1"
 		      "  AND kind = 'reply' AND status = 'pending' ORDER BY seq"
 		      "  FOR UPDATE SKIP LOCKED)"
-		      " RETURNING seq, payload::text",
+		      " RETURNING seq, payload::text, id",
 		      1, &conv);
 	if (!res)
 		return -1;
+	/* the console is the delivery: record it as the dispatcher does for platforms */
+	if (PQntuples(res) > 0 &&
+	    pg_cmd(conn,
+		   "INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+		   " SELECT app_tenant_id(), $1, 'message_sent',"
+		   "  jsonb_build_object('outbox_id', o.id, 'status', 'sent', 'channel', 'console')"
+		   " FROM outbox o WHERE o.conversation_id = $1 AND o.kind = 'reply'"
+		   "  AND o.status = 'sent' AND o.sent_at = now()",
+		   1, &conv) < 0) {
+		PQclear(res);
+		return -1;
+	}
 	for (i = 0; i < PQntuples(res); i++) {
 		json_t *p = json_loads(PQgetvalue(res, i, 1), 0, NULL);
 		json_t *row = p ? json_pack("{s:I, s:o}", "seq",
