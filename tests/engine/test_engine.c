@@ -712,6 +712,114 @@ static void test_catalog_order_and_idle_checkout(void **state)
 	free(conv);
 }
 
+static void test_checkout_saved_details_location_and_cancel(void **state)
+{
+	const char *chat = "saved-1";
+	struct msg_inbound *m;
+	struct esent s;
+	char *conv, *v;
+
+	(void)state;
+	shop_to_confirm(chat, "1");
+	step(chat, "yes", "has been placed");
+	/* the second time, the name, address and phone are offered */
+	step(chat, "add 1 mug", "Added 1 x Enamel Chai Mug");
+	step(chat, "checkout", "Use Jane Wanjiku");
+	tap(chat, "name:use", "Your saved address: Moi Avenue, Nairobi");
+	tap(chat, "addr:saved", "Use 0712345678");
+	step(chat, "yes", "payment method");
+	step(chat, "cancel", "cancelled. Your cart is still saved");
+	assert_int_equal(cart_total(chat), 1);
+	/* a shared location is a delivery address */
+	step(chat, "checkout", "name");
+	tap(chat, "name:use", "delivery address");
+	m = msg_inbound_new();
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->kind = MSG_KIND_LOCATION;
+	m->latitude = -1.2921;
+	m->longitude = 36.8219;
+	m->location_name = strdup("Kenyatta Avenue");
+	efx_send_msg(&F, NULL, m, &s);
+	assert_int_equal(s.rc, 0);
+	assert_contains(s.text, "phone number");
+	esent_clear(&s);
+	conv = conv_of(chat);
+	v = efx_q(&F, NULL,
+		  "SELECT context->'ck'->'address'->>'text' || '|' ||"
+		  " (context->'ck'->'address'->>'latitude')::numeric(8,4)"
+		  " FROM conversations WHERE id = $1",
+		  1, (const char *const[]){ conv });
+	assert_string_equal(v, "Kenyatta Avenue|-1.2921");
+	free(v);
+	/* a media message in Swahili gets the Swahili answer */
+	step("media-sw", "habari", "Karibu");
+	efx_send(&F, NULL, "media-sw", MSG_KIND_MEDIA, NULL, NULL, &s);
+	assert_contains(s.text, "maandishi tu");
+	esent_clear(&s);
+	free(conv);
+}
+
+static void test_seller_buttons_and_hours(void **state)
+{
+	struct msg_inbound *m;
+	struct esent s;
+	char payload[80], tg[40], *v, *conv;
+
+	(void)state;
+	v = efx_q(&F, NULL,
+		  "WITH c AS (INSERT INTO channels (tenant_id, type, name, external_id)"
+		  " VALUES (app_tenant_id(), 'telegram', 'seller bot', 'bot-2') RETURNING id),"
+		  " t AS (INSERT INTO notification_targets (tenant_id, kind, channel_id, chat_id)"
+		  " SELECT app_tenant_id(), 'telegram', id, 'seller-1' FROM c)"
+		  " SELECT id FROM c",
+		  0, NULL);
+	snprintf(tg, sizeof(tg), "%s", v);
+	free(v);
+	shop_to_confirm("buyer-1", "1");
+	efx_text(&F, "buyer-1", "yes", &s);
+	snprintf(payload, sizeof(payload), "ord:confirm:%s", s.res.order_id);
+	esent_clear(&s);
+	/* a stranger cannot press the seller's button */
+	efx_postback(&F, "buyer-1", payload, &s);
+	assert_contains(s.text, "isn't available");
+	esent_clear(&s);
+	/* the seller's chat can */
+	m = msg_inbound_new();
+	m->chat_id = strdup("seller-1");
+	m->user_id = strdup("seller-1");
+	m->kind = MSG_KIND_POSTBACK;
+	m->payload = strdup(payload);
+	m->channel = MSG_CHANNEL_TELEGRAM;
+	snprintf(m->channel_id, sizeof(m->channel_id), "%.36s", tg);
+	efx_send_msg(&F, NULL, m, &s);
+	assert_contains(s.text, "is now confirmed");
+	esent_clear(&s);
+	conv = conv_of("buyer-1");
+	assert_int_equal(efx_qlong(&F,
+				   "SELECT count(*) FROM outbox WHERE conversation_id = $1"
+				   " AND payload->>'text' LIKE '%has been confirmed%'",
+				   1, (const char *const[]){ conv }),
+			 1);
+	free(conv);
+	efx_exec(&F, "DELETE FROM outbox WHERE kind <> 'reply'", 0, NULL);
+	efx_exec(&F, "DELETE FROM notification_targets", 0, NULL);
+
+	/* out of hours, the greeting says so and shopping still works */
+	efx_exec(&F,
+		 "UPDATE tenants SET settings = settings || '{\"time_zone\": \"Africa/Nairobi\","
+		 " \"business_hours\": {\"mon\": \"closed\"}}'::jsonb",
+		 0, NULL);
+	step("hours-1", "hi", "closed");
+	step("hours-1", "1", "categories");
+	efx_exec(&F, "UPDATE tenants SET settings = settings - 'business_hours' - 'time_zone'", 0,
+		 NULL);
+	step("hours-2", "hi", "What would you like to do?");
+	efx_text(&F, "hours-3", "hi", &s);
+	assert_not_contains(s.text, "closed");
+	esent_clear(&s);
+}
+
 /* `ccgw console` through a pipe: same engine and database, numbered choices. */
 static void test_console_binary(void **state)
 {
@@ -776,6 +884,8 @@ int main(void)
 		cmocka_unit_test(test_cancel_and_complaint),
 		cmocka_unit_test(test_handoff),
 		cmocka_unit_test(test_catalog_order_and_idle_checkout),
+		cmocka_unit_test(test_checkout_saved_details_location_and_cancel),
+		cmocka_unit_test(test_seller_buttons_and_hours),
 		cmocka_unit_test(test_console_binary),
 	};
 
