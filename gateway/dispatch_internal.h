@@ -133,6 +133,7 @@ struct dispatch_worker {
 	struct dispatch_row *inflight;
 	size_t nwaiting, ninflight, ndone, held; /* held = waiting + in flight + done */
 	int64_t next_claim_ms, oldest_done_ms;
+	int64_t due_ms; /* the earliest retry this worker scheduled is due (INT64_MAX: none) */
 	int claim_now;
 	unsigned long claim_seq;
 	CURL **easy_pool;

@@ -93,6 +93,8 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 
 	if (limit <= 0)
 		return;
+	if (now >= w->due_ms)
+		w->due_ms = INT64_MAX;
 	snprintf(owner, sizeof(owner), "%s:%d:%lu", d->owner_prefix, w->index, ++w->claim_seq);
 	n = dispatch_store_claim(w->db, owner, limit, (int)(d->lease_ms / 1000), now, &tail);
 	if (n < 0) {
@@ -260,6 +262,8 @@ static int worker_start(struct dispatch_worker *w, struct dispatch_row *r)
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	if (curl_multi_add_handle(w->multi, e) != CURLM_OK)
 		goto fail;
+	log_debug(NULL, "dispatch worker %d: outbox %s part %zu of %zu -> %s", w->index, r->id, r->part + 1,
+		  r->nreqs, q->url);
 	r->easy = e;
 	r->hdrs = h;
 	r->started_us = util_now_us();
@@ -343,9 +347,20 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 		return;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	secs = (double)(util_now_us() - r->started_us) / 1e6;
+	if (secs > 0.5 && log_threshold >= LOG_DEBUG) {
+		double tc = 0, tp = 0, ts = 0;
+		long nconn = 0;
+
+		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME, &tc);
+		curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME, &tp);
+		curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ts);
+		curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn);
+		log_debug(NULL, "dispatch worker %d: slow request %.3f s: connect %.3f, pretransfer %.3f,"
+				" first byte %.3f, new connections %ld", w->index, secs, tc, tp, ts, nconn);
+	}
 	worker_inflight_unlink(w, r);
 	r->http_status = status;
-	secs = (double)(util_now_us() - r->started_us) / 1e6;
 	q = &r->reqs[r->part];
 	memset(&oc, 0, sizeof(oc));
 	if (r->kind == DISPATCH_WEBHOOK)
@@ -387,7 +402,8 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 
 	switch (oc.verdict) {
 	case CHANNEL_RATE_LIMITED: {
-		long ra = oc.retry_after > 0 ? oc.retry_after : r->retry_after_header;
+		/* the longer of what the adapter read in the body and a Retry-After header */
+		long ra = oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
 		int64_t pause_ms = ra > 0 ? (int64_t)ra * 1000 : (d->backoff_ms > 1000 ? d->backoff_ms : 1000);
 		const struct ratelimit_spec *spec = NULL;
 		int recipient = oc.recipient_scoped && r->nlimits == 2;
@@ -406,9 +422,12 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 		row_retry_or_dead(d, r, pause_ms, code, error);
 		break;
 	}
-	case CHANNEL_RETRY:
-		row_retry_or_dead(d, r, oc.retry_after > 0 ? (int64_t)oc.retry_after * 1000 : 0, code, error);
+	case CHANNEL_RETRY: {
+		long ra = oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
+
+		row_retry_or_dead(d, r, (int64_t)ra * 1000, code, error);
 		break;
+	}
 	case CHANNEL_AUTH_INVALID:
 		dispatch_row_finish(r, DISPATCH_RES_FAILED, code, "%s", error);
 		r->auth_invalid = 1;
@@ -516,8 +535,15 @@ static void worker_flush(struct dispatch_worker *w, int64_t now)
 			}
 			if (r->applied)
 				atomic_fetch_add(&d->stats.results[r->result], 1);
-			if (r->result != DISPATCH_RES_RELEASE || r->delay_ms == 0)
+			if (r->result == DISPATCH_RES_RETRY || r->result == DISPATCH_RES_RELEASE) {
+				/* come back for it when it is due, not only at the next sweep */
+				int64_t due = util_now_ms() + r->delay_ms + 10;
+
+				if (due < w->due_ms)
+					w->due_ms = due;
+			} else {
 				w->claim_now = 1; /* the conversation's next message may be due */
+			}
 			w->held--;
 			dispatch_row_free(r);
 		}
@@ -574,15 +600,30 @@ static void worker_free_all(struct dispatch_worker *w)
 	w->nwaiting = w->ndone = w->held = 0;
 }
 
+/* Lets curl move every transfer on and handles the finished ones; returns how many finished. */
+static int worker_drive(struct dispatch_worker *w, int64_t now)
+{
+	CURLMsg *msg;
+	int running, left, n = 0;
+
+	curl_multi_perform(w->multi, &running);
+	while ((msg = curl_multi_info_read(w->multi, &left))) {
+		if (msg->msg == CURLMSG_DONE) {
+			worker_on_done(w, msg->easy_handle, msg->data.result, now);
+			n++;
+		}
+	}
+	return n;
+}
+
 void *dispatch_worker_main(void *arg)
 {
 	struct dispatch_worker *w = arg;
 	struct dispatcher *d = w->d;
 	int64_t now, stop_deadline = 0, next_wait, timeout;
-	int stop_seen = 0, running, stopping, db_ok, kicked, can_claim, pending_claim = 1;
+	int stop_seen = 0, stopping, db_ok, kicked, can_claim, pending_claim = 1, busy;
 	long claim_room;
 	sigset_t set;
-	CURLMsg *msg;
 	size_t i;
 
 	sigemptyset(&set);
@@ -590,6 +631,7 @@ void *dispatch_worker_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	w->waiting_tail = &w->waiting;
 	w->done_tail = &w->done;
+	w->due_ms = INT64_MAX;
 	claim_room = d->inflight_max / 4 > 1 ? d->inflight_max / 4 : 1;
 
 	for (;;) {
@@ -603,14 +645,13 @@ void *dispatch_worker_main(void *arg)
 		}
 		db_ok = worker_db_ensure(w, now) == 0;
 
-		curl_multi_perform(w->multi, &running);
-		while ((msg = curl_multi_info_read(w->multi, &running)))
-			if (msg->msg == CURLMSG_DONE)
-				worker_on_done(w, msg->easy_handle, msg->data.result, now);
+		worker_drive(w, now);
 		if (stopping && now >= stop_deadline)
 			worker_abort_inflight(w, now);
 		next_wait = worker_schedule(w, now, stopping);
-		curl_multi_perform(w->multi, &running);
+		/* start what was just added; what finishes meanwhile is handled next time round
+		 * without waiting (busy) */
+		busy = worker_drive(w, now) > 0;
 
 		if (db_ok && w->ndone > 0 &&
 		    (w->ndone >= WORKER_FLUSH_BATCH || now - w->oldest_done_ms >= WORKER_FLUSH_MS ||
@@ -627,7 +668,7 @@ void *dispatch_worker_main(void *arg)
 			pending_claim = 1;
 		can_claim = !stopping && db_ok &&
 			    (d->inflight_max - (long)w->held >= claim_room || w->held == 0);
-		if (can_claim && (pending_claim || w->claim_now || now >= w->next_claim_ms)) {
+		if (can_claim && (pending_claim || w->claim_now || now >= w->next_claim_ms || now >= w->due_ms)) {
 			pending_claim = 0;
 			w->claim_now = 0;
 			worker_claim(w, now);
@@ -637,6 +678,8 @@ void *dispatch_worker_main(void *arg)
 		timeout = WORKER_MAX_POLL_MS;
 		if (!stopping && db_ok && w->next_claim_ms - now < timeout)
 			timeout = w->next_claim_ms - now;
+		if (!stopping && db_ok && w->due_ms != INT64_MAX && w->due_ms - now < timeout)
+			timeout = w->due_ms - now;
 		if (next_wait != INT64_MAX && next_wait - now < timeout)
 			timeout = next_wait - now;
 		if (w->ndone > 0 && w->oldest_done_ms + WORKER_FLUSH_MS - now < timeout)
@@ -645,6 +688,8 @@ void *dispatch_worker_main(void *arg)
 			timeout = w->db_retry_ms - now;
 		if (stopping)
 			timeout = timeout > 50 ? 50 : timeout;
+		if (busy)
+			timeout = 0;
 		if (timeout < 0)
 			timeout = 0;
 		curl_multi_poll(w->multi, NULL, 0, (int)timeout, NULL);
