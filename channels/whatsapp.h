@@ -86,14 +86,6 @@ void wa_batch_free(struct wa_batch *b);
 
 const char *wa_status_kind_name(enum wa_status_kind k); /* "sent", "delivered", ... */
 
-/*
- * The numbered-text rendering of a reply: its text, the card, then every choice numbered in
- * the order the engine offered them (buttons, then list rows section by section), and a hint
- * to answer with a number (English, or Swahili when reply has "lang": "sw"). Used when a
- * reply does not fit WhatsApp's interactive limits. Returns a heap string or NULL on OOM.
- */
-char *wa_reply_numbered_text(const json_t *reply) WA_WUR;
-
 /* A heap copy of s on one line (line breaks and tabs become spaces, no surrounding spaces),
  * at most max characters (code points), ending in an ellipsis when cut; never cut inside a
  * UTF-8 sequence, before a combining mark or after a zero-width joiner. NULL on OOM. */

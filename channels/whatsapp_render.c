@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commerce_util.h"
+#include "reply_text.h"
 #include "util.h"
 
 #define WA_WINDOW_MARGIN 60L /* seconds kept in hand before the window closes */
@@ -233,47 +235,6 @@ static int reply_is_sw(const json_t *reply)
 	return lang && strcmp(lang, "sw") == 0;
 }
 
-static int currency_decimals(const char *cur)
-{
-	static const char *const zero[] = { "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF",
-					    "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF",
-					    "XOF", "XPF", NULL };
-	size_t i;
-
-	for (i = 0; zero[i]; i++)
-		if (strcmp(cur, zero[i]) == 0)
-			return 0;
-	return 2;
-}
-
-/* "KES 1,250.00" into b. */
-static void money_format(struct sbuf *b, json_int_t minor, const char *cur)
-{
-	int dec = currency_decimals(cur);
-	json_int_t major, frac, div = dec ? 100 : 1;
-	char digits[32];
-	size_t n, i;
-
-	if (minor < 0) {
-		if (minor < -1000000000000000LL)
-			return;
-		sbuf_puts(b, "-");
-		minor = -minor;
-	}
-	major = minor / div;
-	frac = minor % div;
-	sbuf_printf(b, "%s ", cur);
-	snprintf(digits, sizeof(digits), "%" JSON_INTEGER_FORMAT, major);
-	n = strlen(digits);
-	for (i = 0; i < n; i++) {
-		if (i && (n - i) % 3 == 0)
-			sbuf_puts(b, ",");
-		sbuf_append(b, &digits[i], 1);
-	}
-	if (dec)
-		sbuf_printf(b, ".%02" JSON_INTEGER_FORMAT, frac);
-}
-
 /* The card as text lines: *title*, subtitle, price. */
 static void card_text(struct sbuf *b, const json_t *card)
 {
@@ -291,9 +252,10 @@ static void card_text(struct sbuf *b, const json_t *card)
 		lines++;
 	}
 	if (json_is_integer(price) && cur && strlen(cur) == 3) {
-		if (lines)
-			sbuf_puts(b, "\n");
-		money_format(b, json_integer_value(price), cur);
+		char money[64];
+
+		cm_money_format(json_integer_value(price), cur, money, sizeof(money));
+		sbuf_printf(b, "%s%s", lines ? "\n" : "", money);
 	}
 }
 
@@ -343,7 +305,7 @@ static int choice_usable(const json_t *c)
 }
 
 /* Collects the buttons and then the list rows (section by section): the order in which the
- * engine remembers what it offered (commerce/engine_reply.c), so "2" means the second. */
+ * engine remembers what it offered (commerce/engine_reply.c) and reply_text.h numbers them. */
 static int choices_collect(const json_t *reply, struct wa_choices *cs)
 {
 	const json_t *list = json_object_get(reply, "list");
@@ -388,44 +350,6 @@ static int choices_collect(const json_t *reply, struct wa_choices *cs)
 				break;
 			}
 	return 0;
-}
-
-char *wa_reply_numbered_text(const json_t *reply)
-{
-	struct wa_choices cs;
-	struct sbuf b;
-	char *full = NULL, *res = NULL;
-	size_t i;
-	int sw = reply_is_sw(reply);
-
-	if (choices_collect(reply, &cs) < 0)
-		return NULL;
-	full = reply_full_text(reply);
-	if (!full)
-		goto out;
-	sbuf_init(&b);
-	sbuf_puts(&b, full);
-	if (cs.n) {
-		if (b.len)
-			sbuf_puts(&b, "\n");
-		for (i = 0; i < cs.n; i++) {
-			char *t = text_oneline(cs.v[i].title);
-			char *d = text_oneline(cs.v[i].description);
-
-			sbuf_printf(&b, "\n%zu. %s", i + 1, t && *t ? t : cs.v[i].payload);
-			if (d && *d)
-				sbuf_printf(&b, " \xE2\x80\x94 %s", d);
-			free(t);
-			free(d);
-		}
-		sbuf_puts(&b, sw ? "\n\nJibu kwa namba ya chaguo lako." :
-				   "\n\nReply with the number of your choice.");
-	}
-	res = sbuf_take(&b);
-out:
-	free(full);
-	free(cs.v);
-	return res;
 }
 
 /* ---- requests ---- */
@@ -797,9 +721,10 @@ out:
 	return rc;
 }
 
+/* Does not fit: the console's numbered text (reply_text.h), answered with a number. */
 static int render_numbered(struct wa_out *o, const json_t *reply)
 {
-	char *text = wa_reply_numbered_text(reply);
+	char *text = reply_text_render(reply);
 	int rc;
 
 	if (!text) {

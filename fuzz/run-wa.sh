@@ -15,12 +15,13 @@ clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
   -I"$root/channels" -I"$root/commerce" -I"$root/common" \
   "$root/fuzz/wa_fuzz.c" "$root/channels/whatsapp.c" "$root/channels/whatsapp_render.c" \
-  "$root/channels/channel.c" "$root/commerce/message.c" "$root/common/util.c" \
+  "$root/channels/channel.c" "$root/channels/reply_text.c" "$root/commerce/message.c" \
+  "$root/commerce/commerce_util.c" "$root/common/util.c" \
   $(pkg-config --cflags --libs jansson libcrypto uuid) -lm \
   -o "$out/wa_fuzz"
 
 mkdir -p "$work/corpus"
-cp "$root"/tests/data/whatsapp/*.json "$work/corpus/"
+cp "$root"/tests/data/whatsapp/*.json "$root"/fuzz/wa-seeds/*.json "$work/corpus/"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export LSAN_OPTIONS=suppressions="$root/tests/lsan.supp"
 echo "== fuzzing the WhatsApp webhook parser for ${seconds}s" >&2

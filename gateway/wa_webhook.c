@@ -458,9 +458,10 @@ static void wa_post_status(struct wa_post *p, const struct wa_status *st)
 	}
 	p->statuses += t.updated;
 	if (st->status == WA_STATUS_FAILED)
-		log_warn(&lc, "whatsapp: message %s to %s failed: %ld %s", st->wamid,
+		log_warn(&lc, "whatsapp: message %s to %s failed: %ld %s%s", st->wamid,
 			 st->recipient_id ? st->recipient_id : "?", st->error_code,
-			 st->error_title ? st->error_title : "");
+			 st->error_title ? st->error_title : "",
+			 t.updated ? "" : " (not recorded: unknown, or already delivered)");
 	else
 		log_debug(&lc, "whatsapp: message %s %s%s", st->wamid, st->status_name,
 			  t.updated ? "" : " (no newer state to record)");
