@@ -87,9 +87,10 @@ long long engine_cart_describe(struct turn *t, const PGresult *lines)
 		long q = atol(PQgetvalue(lines, i, 2));
 
 		line = (long long)q * atoll(PQgetvalue(lines, i, 3));
-		subtotal += line;
 		turn_money(t, line, money, sizeof(money));
 		snprintf(qty, sizeof(qty), "%ld", q);
+		if (PQgetvalue(lines, i, 6)[0] == 't')
+			subtotal += line;
 		if (PQgetvalue(lines, i, 6)[0] != 't')
 			turn_linef(t, "%s x %s: no longer available", "%s x %s: haipatikani tena", qty,
 				   PQgetvalue(lines, i, 1));

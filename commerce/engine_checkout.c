@@ -312,7 +312,8 @@ int st_ck_name_text(struct turn *t)
 	}
 	snprintf(name, sizeof(name), "%s", t->text);
 	cm_trim(name);
-	if (t->rd.intent == NLP_INTENT_DENY || strlen(name) < 2 || !has_letter(name)) {
+	if (t->rd.intent == NLP_INTENT_DENY || t->rd.intent == NLP_INTENT_GREET ||
+	    t->rd.intent == NLP_INTENT_THANKS || strlen(name) < 2 || !has_letter(name)) {
 		t->keep_offered = 1;
 		turn_say(t, "Please type the name to put on the order.",
 			 "Tafadhali andika jina la kuweka kwenye oda.");

@@ -820,6 +820,60 @@ static void test_seller_buttons_and_hours(void **state)
 	esent_clear(&s);
 }
 
+static void test_paging_and_deleted_product(void **state)
+{
+	char name[64], sku[32], *id = NULL, payload[80];
+	struct esent s;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "Zawadi Gift %02d", i);
+		snprintf(sku, sizeof(sku), "GIFT-%02d", i);
+		free(id);
+		id = efx_q(&F, NULL,
+			   "INSERT INTO products (tenant_id, sku, name, category, price_minor, currency,"
+			   " stock) VALUES (app_tenant_id(), $1, $2, 'Gifts', 10000, 'KES', 20)"
+			   " RETURNING id",
+			   2, (const char *const[]){ sku, name });
+	}
+	step("page-1", "hi", NULL);
+	tap("page-1", "browse", "Gifts");
+	efx_text(&F, "page-1", "2", &s); /* Beauty, Gifts, Honey, Kitchen */
+	assert_contains(s.last_reply, "Zawadi Gift 07");
+	assert_not_contains(s.last_reply, "Zawadi Gift 08");
+	assert_contains(s.last_reply, "\"more:8\"");
+	esent_clear(&s);
+	efx_text(&F, "page-1", "9", &s); /* the 9th row is "More products" */
+	assert_contains(s.text, "More from Gifts");
+	assert_contains(s.last_reply, "Zawadi Gift 09");
+	assert_not_contains(s.last_reply, "Zawadi Gift 07");
+	esent_clear(&s);
+	/* the last gift goes into the cart, then the seller deletes it */
+	snprintf(payload, sizeof(payload), "prod:%s", id);
+	step("page-1", "2", "Zawadi Gift 09");
+	step("page-1", "1", "Added 1 x Zawadi Gift 09");
+	efx_exec(&F, "UPDATE products SET deleted_at = now() WHERE id = $1", 1,
+		 (const char *const[]){ id });
+	step("page-1", "checkout", "name");
+	step("page-1", "Pat", "delivery address");
+	step("page-1", "Biashara Street 9", "phone number");
+	step("page-1", "0733 000 111", "payment method");
+	step("page-1", "1", "confirm");
+	efx_text(&F, "page-1", "yes", &s);
+	assert_contains(s.text, "Zawadi Gift 09 is no longer available");
+	assert_int_equal(s.res.order_number, 0);
+	esent_clear(&s);
+	/* a deleted product is not offered any more */
+	efx_postback(&F, "page-1", payload, &s);
+	assert_contains(s.text, "no longer available");
+	esent_clear(&s);
+	efx_exec(&F, "DELETE FROM cart_items WHERE product_id IN (SELECT id FROM products WHERE"
+		     " category = 'Gifts')", 0, NULL);
+	efx_exec(&F, "UPDATE products SET active = false WHERE category = 'Gifts'", 0, NULL);
+	free(id);
+}
+
 /* `ccgw console` through a pipe: same engine and database, numbered choices. */
 static void test_console_binary(void **state)
 {
@@ -886,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_catalog_order_and_idle_checkout),
 		cmocka_unit_test(test_checkout_saved_details_location_and_cancel),
 		cmocka_unit_test(test_seller_buttons_and_hours),
+		cmocka_unit_test(test_paging_and_deleted_product),
 		cmocka_unit_test(test_console_binary),
 	};
 
