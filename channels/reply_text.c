@@ -36,11 +36,9 @@ size_t reply_text_choices(const json_t *reply)
 	const json_t *sec, *c;
 	size_t i, j, n = 0;
 
-	json_array_foreach(json_object_get(reply, "buttons"), i, c)
-		n += (size_t)usable(c);
+	json_array_foreach(json_object_get(reply, "buttons"), i, c) n += (size_t)usable(c);
 	json_array_foreach(json_object_get(json_object_get(reply, "list"), "sections"), i, sec)
-		json_array_foreach(json_object_get(sec, "rows"), j, c)
-			n += (size_t)usable(c);
+	    json_array_foreach(json_object_get(sec, "rows"), j, c) n += (size_t)usable(c);
 	return n;
 }
 
@@ -66,31 +64,33 @@ char *reply_text_render(const json_t *reply)
 		price = json_object_get(card, "price_minor");
 		if (json_is_integer(price)) {
 			cm_money_format(json_integer_value(price), jstr(card, "currency"), money,
-					sizeof(money));
+			                sizeof(money));
 			sbuf_printf(&b, "\n%s", money);
 		}
 	}
 	if (reply_text_choices(reply) > 0 && b.len)
 		sbuf_puts(&b, "\n");
-	json_array_foreach(json_object_get(reply, "buttons"), i, c)
-		if (usable(c))
-			choice_line(&b, ++n, c);
-	json_array_foreach(json_object_get(json_object_get(reply, "list"), "sections"), i, sec) {
+	json_array_foreach(json_object_get(reply, "buttons"), i, c) if (usable(c))
+	    choice_line(&b, ++n, c);
+	json_array_foreach(json_object_get(json_object_get(reply, "list"), "sections"), i, sec)
+	{
 		int first = 1;
 
-		json_array_foreach(json_object_get(sec, "rows"), j, c) {
+		json_array_foreach(json_object_get(sec, "rows"), j, c)
+		{
 			if (!usable(c))
 				continue;
 			if (first && *jstr(sec, "title") &&
-			    json_array_size(json_object_get(json_object_get(reply, "list"),
-							    "sections")) > 1)
+			    json_array_size(
+			        json_object_get(json_object_get(reply, "list"), "sections")) > 1)
 				sbuf_printf(&b, "\n%s:", jstr(sec, "title"));
 			first = 0;
 			choice_line(&b, ++n, c);
 		}
 	}
 	if (n > 0)
-		sbuf_puts(&b, strcmp(lang, "sw") == 0 ? "\n(Jibu kwa nambari ya chaguo lako.)"
-						      : "\n(Reply with the number of your choice.)");
+		sbuf_puts(&b, strcmp(lang, "sw") == 0
+		                  ? "\n(Jibu kwa nambari ya chaguo lako.)"
+		                  : "\n(Reply with the number of your choice.)");
 	return sbuf_take(&b);
 }

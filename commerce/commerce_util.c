@@ -104,7 +104,7 @@ void cm_money_format(long long minor, const char *currency, char *out, size_t ou
 	grouped[j] = '\0';
 	if (cents)
 		snprintf(out, outlen, "%s%s %s.%02lld", neg ? "-" : "", currency ? currency : "",
-			 grouped, cents);
+		         grouped, cents);
 	else
 		snprintf(out, outlen, "%s%s %s", neg ? "-" : "", currency ? currency : "", grouped);
 }
@@ -142,7 +142,7 @@ char *cm_trim(char *s)
 		start++;
 	n = strlen(start);
 	while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t' || start[n - 1] == '\n' ||
-			 start[n - 1] == '\r'))
+	                 start[n - 1] == '\r'))
 		n--;
 	memmove(s, start, n);
 	s[n] = '\0';

@@ -23,7 +23,7 @@ void cm_money_format(long long minor, const char *currency, char *out, size_t ou
  * Never interprets anything else: templates come from our own tables, arguments from anyone.
  * Returns a heap string or NULL when out of memory. */
 char *cm_template(const char *tmpl, const char *const *args, size_t nargs)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Trims ASCII white space at both ends in place; returns s. */
 char *cm_trim(char *s);

@@ -13,44 +13,45 @@
 #include "util.h"
 
 int conv_event_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
-		   const char *event_type, const json_t *payload)
+                   const char *event_type, const json_t *payload)
 {
 	char *js = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-	const char *params[4] = { tenant_id, conversation_id, event_type, js ? js : "{}" };
+	const char *params[4] = {tenant_id, conversation_id, event_type, js ? js : "{}"};
 	int rc;
 
 	if (payload && !js)
 		return CONV_ERR_DB;
-	rc = pg_cmd(conn,
-		    "INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-		    " VALUES ($1, $2, $3, $4::jsonb)",
-		    4, params);
+	rc = pg_cmd(
+	    conn,
+	    "INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+	    " VALUES ($1, $2, $3, $4::jsonb)",
+	    4, params);
 	free(js);
 	return rc < 0 ? CONV_ERR_DB : 0;
 }
 
 int conv_reply_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
-		   const char *channel_id, const char *recipient, const char *reply_to,
-		   const json_t *reply, char *outbox_id)
+                   const char *channel_id, const char *recipient, const char *reply_to,
+                   const json_t *reply, char *outbox_id)
 {
 	char *js = json_dumps(reply, JSON_COMPACT);
-	const char *params[6] = { tenant_id, conversation_id, channel_id, recipient, reply_to, js };
+	const char *params[6] = {tenant_id, conversation_id, channel_id, recipient, reply_to, js};
 	PGresult *res = NULL;
 	int rc = CONV_ERR_DB;
 
 	if (!js)
 		return CONV_ERR_DB;
 	res = pg_exec(conn,
-		      "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient,"
-		      " reply_to, payload) VALUES ($1, 'reply', $2, $3, $4, $5, $6::jsonb)"
-		      " RETURNING id",
-		      6, params);
+	              "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient,"
+	              " reply_to, payload) VALUES ($1, 'reply', $2, $3, $4, $5, $6::jsonb)"
+	              " RETURNING id",
+	              6, params);
 	if (!res)
 		goto out;
 	if (outbox_id)
 		snprintf(outbox_id, 37, "%s", PQgetvalue(res, 0, 0));
 	if (pg_cmd(conn, "UPDATE conversations SET last_message_at = now() WHERE id = $1", 1,
-		   &conversation_id) < 0)
+	           &conversation_id) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -74,10 +75,11 @@ static int conv_lock(PGconn *conn, const char *conversation_id, struct conv_row 
 	memset(row, 0, sizeof(*row));
 	if (!util_uuid_valid(conversation_id))
 		return CONV_ERR_NOT_FOUND;
-	res = pg_exec(conn,
-		      "SELECT tenant_id, channel_id, external_chat_id, lang, handoff FROM conversations"
-		      " WHERE id = $1 FOR UPDATE",
-		      1, &conversation_id);
+	res = pg_exec(
+	    conn,
+	    "SELECT tenant_id, channel_id, external_chat_id, lang, handoff FROM conversations"
+	    " WHERE id = $1 FOR UPDATE",
+	    1, &conversation_id);
 	if (!res)
 		return CONV_ERR_DB;
 	if (PQntuples(res) != 1) {
@@ -103,22 +105,22 @@ int conversation_release(PGconn *conn, const char *conversation_id)
 	if (rc < 0)
 		return rc;
 	rc = CONV_ERR_DB;
-	if (pg_cmd(conn,
-		   "UPDATE conversations SET state = 'menu', handoff = false, misunderstandings = 0,"
-		   " offered = '[\"menu\"]'::jsonb WHERE id = $1",
-		   1, &conversation_id) < 0)
+	if (pg_cmd(
+	        conn,
+	        "UPDATE conversations SET state = 'menu', handoff = false, misunderstandings = 0,"
+	        " offered = '[\"menu\"]'::jsonb WHERE id = $1",
+	        1, &conversation_id) < 0)
 		goto out;
 	if (conv_event_add(conn, row.tenant_id, conversation_id, "handoff_released", NULL) < 0)
 		goto out;
-	reply = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "lang",
-			  strcmp(row.lang, "sw") == 0 ? "sw" : "en", "text",
-			  strcmp(row.lang, "sw") == 0
-				  ? "Umerudi kwa msaidizi wa duka. Niko hapa kukusaidia kununua."
-				  : "You're back with the shop assistant. I'm here to help you shop.",
-			  "buttons", "title", strcmp(row.lang, "sw") == 0 ? "Menyu" : "Menu",
-			  "payload", "menu");
+	reply = json_pack(
+	    "{s:s, s:s, s:[{s:s, s:s}]}", "lang", strcmp(row.lang, "sw") == 0 ? "sw" : "en", "text",
+	    strcmp(row.lang, "sw") == 0
+	        ? "Umerudi kwa msaidizi wa duka. Niko hapa kukusaidia kununua."
+	        : "You're back with the shop assistant. I'm here to help you shop.",
+	    "buttons", "title", strcmp(row.lang, "sw") == 0 ? "Menyu" : "Menu", "payload", "menu");
 	if (!reply || conv_reply_add(conn, row.tenant_id, conversation_id, row.channel_id,
-				     row.chat_id, NULL, reply, NULL) < 0)
+	                             row.chat_id, NULL, reply, NULL) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -144,14 +146,15 @@ int conversation_agent_message(PGconn *conn, const char *conversation_id, const 
 	if (!clean)
 		goto out;
 	if (!row.handoff &&
-	    pg_cmd(conn,
-		   "UPDATE conversations SET state = 'handoff', handoff = true, offered = '[]'::jsonb"
-		   " WHERE id = $1",
-		   1, &conversation_id) < 0)
+	    pg_cmd(
+	        conn,
+	        "UPDATE conversations SET state = 'handoff', handoff = true, offered = '[]'::jsonb"
+	        " WHERE id = $1",
+	        1, &conversation_id) < 0)
 		goto out;
 	reply = json_pack("{s:s, s:b}", "text", clean, "agent", 1);
 	if (!reply || conv_reply_add(conn, row.tenant_id, conversation_id, row.channel_id,
-				     row.chat_id, NULL, reply, NULL) < 0)
+	                             row.chat_id, NULL, reply, NULL) < 0)
 		goto out;
 	rc = 0;
 out:

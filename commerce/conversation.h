@@ -12,20 +12,20 @@
 
 #define CONV_WUR __attribute__((warn_unused_result))
 
-#define CONV_ERR_DB (-1)
+#define CONV_ERR_DB        (-1)
 #define CONV_ERR_NOT_FOUND (-20) /* no such conversation for this tenant: 404 */
-#define CONV_ERR_INVALID (-21)   /* empty or over-long text: 400 */
+#define CONV_ERR_INVALID   (-21) /* empty or over-long text: 400 */
 
 /* Appends an event; payload is borrowed (NULL = {}). 0 or CONV_ERR_DB. */
 int conv_event_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
-		   const char *event_type, const json_t *payload) CONV_WUR;
+                   const char *event_type, const json_t *payload) CONV_WUR;
 
 /* Writes one normalized reply (borrowed) as an outbox row of kind 'reply' for the
  * conversation. reply_to may be NULL. outbox_id (37 bytes) may be NULL. 0 or CONV_ERR_DB.
  * message_sent is recorded by whoever delivers the row (the dispatcher, the console). */
 int conv_reply_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
-		   const char *channel_id, const char *recipient, const char *reply_to,
-		   const json_t *reply, char *outbox_id) CONV_WUR;
+                   const char *channel_id, const char *recipient, const char *reply_to,
+                   const json_t *reply, char *outbox_id) CONV_WUR;
 
 /* Hands a conversation in handoff back to the bot: state 'menu', handoff false, event
  * handoff_released, and a reply telling the shopper. 0, CONV_ERR_NOT_FOUND or CONV_ERR_DB. */
@@ -34,7 +34,7 @@ int conversation_release(PGconn *conn, const char *conversation_id) CONV_WUR;
 /* A person on the seller's side writes text to the shopper: an outbox reply on the
  * conversation's channel; the conversation stays (or goes) in handoff so the bot keeps
  * quiet until released. 0, CONV_ERR_NOT_FOUND, CONV_ERR_INVALID or CONV_ERR_DB. */
-int conversation_agent_message(PGconn *conn, const char *conversation_id, const char *text)
-	CONV_WUR;
+int conversation_agent_message(PGconn *conn, const char *conversation_id,
+                               const char *text) CONV_WUR;
 
 #endif

@@ -17,6 +17,7 @@ struct demo_product {
 	int active;
 };
 
+/* clang-format off */
 static const struct demo_product demo_products[] = {
 	{ "HNY-ACA-500", "Acacia Honey 500g", "Honey", "Light, floral honey from Baringo acacia trees.", 85000, 40, 1 },
 	{ "HNY-ACA-1K", "Acacia Honey 1kg", "Honey", "Our best seller in the family size jar.", 160000, 25, 1 },
@@ -49,22 +50,23 @@ static const struct demo_product demo_products[] = {
 	{ "BEA-OIL-BAOBAB", "Baobab Body Oil 100ml", "Beauty", "Cold-pressed baobab seed oil.", 130000, 12, 1 },
 	{ "BEA-SOAP-BLACK", "African Black Soap 200g", "Beauty", "Traditional black soap.", 35000, 40, 1 },
 };
+/* clang-format on */
 
 static const char demo_settings[] =
-	"{\"tax_bp\": 1600,"
-	" \"delivery_fee_minor\": 20000,"
-	" \"welcome_text\": \"Karibu! Welcome to Duka la Demo, Nairobi's little shop of honey,"
-	" coffee, mugs, kikoi and soap.\","
-	" \"time_zone\": \"Africa/Nairobi\","
-	" \"payment_methods\": ["
-	"  {\"code\": \"cash_on_delivery\", \"label\": \"Cash on delivery\","
-	"   \"instructions\": \"Pay the rider in cash when your order arrives.\"},"
-	"  {\"code\": \"mpesa\", \"label\": \"M-Pesa\","
-	"   \"instructions\": \"Pay with M-Pesa: Lipa na M-Pesa, Buy Goods, Till 123456. Use your"
-	" order number as the reference.\"},"
-	"  {\"code\": \"bank_transfer\", \"label\": \"Bank transfer\","
-	"   \"instructions\": \"Transfer to Duka la Demo, Equity Bank, account 0123456789, with your"
-	" order number as the reference.\"}]}";
+    "{\"tax_bp\": 1600,"
+    " \"delivery_fee_minor\": 20000,"
+    " \"welcome_text\": \"Karibu! Welcome to Duka la Demo, Nairobi's little shop of honey,"
+    " coffee, mugs, kikoi and soap.\","
+    " \"time_zone\": \"Africa/Nairobi\","
+    " \"payment_methods\": ["
+    "  {\"code\": \"cash_on_delivery\", \"label\": \"Cash on delivery\","
+    "   \"instructions\": \"Pay the rider in cash when your order arrives.\"},"
+    "  {\"code\": \"mpesa\", \"label\": \"M-Pesa\","
+    "   \"instructions\": \"Pay with M-Pesa: Lipa na M-Pesa, Buy Goods, Till 123456. Use your"
+    " order number as the reference.\"},"
+    "  {\"code\": \"bank_transfer\", \"label\": \"Bank transfer\","
+    "   \"instructions\": \"Transfer to Duka la Demo, Equity Bank, account 0123456789, with your"
+    " order number as the reference.\"}]}";
 
 int demo_seed_product_count(void)
 {
@@ -81,12 +83,12 @@ static int refresh_tx(PGconn *conn, void *arg)
 	params[0] = tenant_id;
 	params[1] = demo_settings;
 	if (pg_cmd(conn,
-		   "UPDATE tenants SET name = 'Duka la Demo', settings = $2::jsonb WHERE id = $1", 2,
-		   params) < 0)
+	           "UPDATE tenants SET name = 'Duka la Demo', settings = $2::jsonb WHERE id = $1",
+	           2, params) < 0)
 		return -1;
 	if (pg_cmd(conn,
-		   "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
-		   params) < 0)
+	           "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
+	           params) < 0)
 		return -1;
 	for (i = 0; i < sizeof(demo_products) / sizeof(demo_products[0]); i++) {
 		const struct demo_product *p = &demo_products[i];
@@ -101,15 +103,15 @@ static int refresh_tx(PGconn *conn, void *arg)
 		params[6] = stock;
 		params[7] = p->active ? "true" : "false";
 		if (pg_cmd(conn,
-			   "INSERT INTO products (tenant_id, sku, name, description, category,"
-			   " price_minor, currency, stock, active)"
-			   " VALUES ($1, $2, $3, $4, $5, $6, 'KES', $7, $8)"
-			   " ON CONFLICT (tenant_id, sku) WHERE deleted_at IS NULL DO UPDATE SET"
-			   " name = EXCLUDED.name, description = EXCLUDED.description,"
-			   " category = EXCLUDED.category, price_minor = EXCLUDED.price_minor,"
-			   " currency = EXCLUDED.currency, stock = EXCLUDED.stock,"
-			   " active = EXCLUDED.active",
-			   8, params) < 0)
+		           "INSERT INTO products (tenant_id, sku, name, description, category,"
+		           " price_minor, currency, stock, active)"
+		           " VALUES ($1, $2, $3, $4, $5, $6, 'KES', $7, $8)"
+		           " ON CONFLICT (tenant_id, sku) WHERE deleted_at IS NULL DO UPDATE SET"
+		           " name = EXCLUDED.name, description = EXCLUDED.description,"
+		           " category = EXCLUDED.category, price_minor = EXCLUDED.price_minor,"
+		           " currency = EXCLUDED.currency, stock = EXCLUDED.stock,"
+		           " active = EXCLUDED.active",
+		           8, params) < 0)
 			return -1;
 	}
 	if (tenant_channel_ensure(conn, tenant_id, "console", channel_id) < 0 ||
@@ -128,7 +130,7 @@ int demo_seed(PGconn *conn, char *tenant_id, char *api_key, int *created)
 	rc = tenant_id_by_slug(conn, DEMO_SLUG, tenant_id);
 	if (rc == TENANT_ERR_NOT_FOUND) {
 		rc = tenant_create(conn, DEMO_SLUG, "Duka la Demo", "KES", tenant_id, api_key, err,
-				   sizeof(err));
+		                   sizeof(err));
 		if (rc == 0)
 			*created = 1;
 		else if (rc == TENANT_ERR_DUPLICATE) /* created meanwhile by someone else */

@@ -16,7 +16,7 @@
  * bytes); api_key (TENANT_API_KEY_MAX bytes) gets a key only when the tenant was created now,
  * else "". *created is 1 when it was created. Returns 0 or a negative error. */
 int demo_seed(PGconn *conn, char *tenant_id, char *api_key, int *created)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* How many products the demo catalog has. */
 int demo_seed_product_count(void);

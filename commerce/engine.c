@@ -83,15 +83,16 @@ static int clean_msg_init(struct clean_msg *c, const struct msg_inbound *in)
 
 static int record_inbound(struct turn *t)
 {
-	const char *params[4] = { t->tenant, t->m->channel_id, t->m->message_id,
-				  msg_kind_name(t->m->kind) };
+	const char *params[4] = {t->tenant, t->m->channel_id, t->m->message_id,
+	                         msg_kind_name(t->m->kind)};
 	PGresult *res;
 	int fresh;
 
-	res = pg_exec(t->conn,
-		      "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
-		      " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
-		      4, params);
+	res = pg_exec(
+	    t->conn,
+	    "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+	    4, params);
 	if (!res)
 		return -1;
 	fresh = PQntuples(res) == 1;
@@ -101,25 +102,26 @@ static int record_inbound(struct turn *t)
 
 static int lock_conversation(struct turn *t)
 {
-	const char *params[4] = { t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id };
+	const char *params[4] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id};
 	PGresult *res;
 	json_t *j;
 
-	res = pg_exec(t->conn,
-		      "INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
-		      " external_user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
-		      4, params);
+	res = pg_exec(
+	    t->conn,
+	    "INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
+	    " external_user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+	    4, params);
 	if (!res)
 		return -1;
 	t->created = PQntuples(res) == 1;
 	PQclear(res);
 	res = pg_exec(t->conn,
-		      "SELECT id, state, context::text, offered::text, lang, misunderstandings,"
-		      " COALESCE(customer_id::text, ''),"
-		      " COALESCE(extract(epoch FROM now() - last_inbound_at)::bigint, -1)"
-		      " FROM conversations WHERE channel_id = $2 AND external_chat_id = $3"
-		      " AND tenant_id = $1 FOR UPDATE",
-		      3, params);
+	              "SELECT id, state, context::text, offered::text, lang, misunderstandings,"
+	              " COALESCE(customer_id::text, ''),"
+	              " COALESCE(extract(epoch FROM now() - last_inbound_at)::bigint, -1)"
+	              " FROM conversations WHERE channel_id = $2 AND external_chat_id = $3"
+	              " AND tenant_id = $1 FOR UPDATE",
+	              3, params);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -150,48 +152,50 @@ static int lock_conversation(struct turn *t)
 static int find_customer(struct turn *t)
 {
 	const char *ch = msg_channel_name(t->m->channel);
-	const char *params[5] = { t->tenant, ch, t->m->user_id, NULL, NULL };
+	const char *params[5] = {t->tenant, ch, t->m->user_id, NULL, NULL};
 	char new_id[MSG_UUID_LEN];
 	PGresult *res;
 	int attempt;
 
 	for (attempt = 0; attempt < 2 && !t->customer_id[0]; attempt++) {
 		res = pg_exec(t->conn,
-			      "SELECT customer_id FROM customer_identities"
-			      " WHERE tenant_id = $1 AND channel = $2 AND external_user_id = $3",
-			      3, params);
+		              "SELECT customer_id FROM customer_identities"
+		              " WHERE tenant_id = $1 AND channel = $2 AND external_user_id = $3",
+		              3, params);
 		if (!res)
 			return -1;
 		if (PQntuples(res) == 1) {
-			snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 0));
+			snprintf(t->customer_id, sizeof(t->customer_id), "%s",
+			         PQgetvalue(res, 0, 0));
 			PQclear(res);
 			break;
 		}
 		PQclear(res);
 		util_uuid_new(new_id);
 		{
-			const char *cp[5] = { t->tenant, new_id, t->m->display_name, t->m->phone,
-					      t->lang };
+			const char *cp[5] = {t->tenant, new_id, t->m->display_name, t->m->phone,
+			                     t->lang};
 
 			if (pg_cmd(t->conn,
-				   "INSERT INTO customers (tenant_id, id, name, phone, lang)"
-				   " VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5)",
-				   5, cp) < 0)
+			           "INSERT INTO customers (tenant_id, id, name, phone, lang)"
+			           " VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5)",
+			           5, cp) < 0)
 				return -1;
 		}
 		params[3] = new_id;
-		res = pg_exec(t->conn,
-			      "INSERT INTO customer_identities (tenant_id, channel, external_user_id,"
-			      " customer_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-			      " RETURNING customer_id",
-			      4, params);
+		res =
+		    pg_exec(t->conn,
+		            "INSERT INTO customer_identities (tenant_id, channel, external_user_id,"
+		            " customer_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+		            " RETURNING customer_id",
+		            4, params);
 		if (!res)
 			return -1;
 		if (PQntuples(res) == 1) {
 			snprintf(t->customer_id, sizeof(t->customer_id), "%s", new_id);
 		} else {
 			/* another conversation created this identity meanwhile: use theirs */
-			const char *dp[1] = { new_id };
+			const char *dp[1] = {new_id};
 
 			if (pg_cmd(t->conn, "DELETE FROM customers WHERE id = $1", 1, dp) < 0) {
 				PQclear(res);
@@ -203,21 +207,22 @@ static int find_customer(struct turn *t)
 	if (!t->customer_id[0])
 		return -1;
 	if (pg_cmd(t->conn,
-		   "UPDATE conversations SET customer_id = $3 WHERE id = $2 AND tenant_id = $1"
-		   " AND customer_id IS DISTINCT FROM $3",
-		   3, (const char *const[]){ t->tenant, t->conv_id, t->customer_id }) < 0)
+	           "UPDATE conversations SET customer_id = $3 WHERE id = $2 AND tenant_id = $1"
+	           " AND customer_id IS DISTINCT FROM $3",
+	           3, (const char *const[]){t->tenant, t->conv_id, t->customer_id}) < 0)
 		return -1;
 	/* learn the name and phone the platform tells us, without overwriting what we know */
 	{
-		const char *up[4] = { t->customer_id, t->m->display_name, t->m->phone, t->tenant };
+		const char *up[4] = {t->customer_id, t->m->display_name, t->m->phone, t->tenant};
 
 		if ((t->m->display_name || t->m->phone) &&
-		    pg_cmd(t->conn,
-			   "UPDATE customers SET name = COALESCE(name, NULLIF($2, '')),"
-			   " phone = COALESCE(phone, NULLIF($3, '')) WHERE id = $1 AND tenant_id = $4"
-			   " AND ((name IS NULL AND NULLIF($2, '') IS NOT NULL)"
-			   "  OR (phone IS NULL AND NULLIF($3, '') IS NOT NULL))",
-			   4, up) < 0)
+		    pg_cmd(
+		        t->conn,
+		        "UPDATE customers SET name = COALESCE(name, NULLIF($2, '')),"
+		        " phone = COALESCE(phone, NULLIF($3, '')) WHERE id = $1 AND tenant_id = $4"
+		        " AND ((name IS NULL AND NULLIF($2, '') IS NOT NULL)"
+		        "  OR (phone IS NULL AND NULLIF($3, '') IS NOT NULL))",
+		        4, up) < 0)
 			return -1;
 	}
 	return 0;
@@ -228,17 +233,22 @@ static int save_conversation(struct turn *t)
 	char *ctx = json_dumps(t->ctx, JSON_COMPACT);
 	char *offered = json_dumps(t->offered, JSON_COMPACT);
 	char mis[16];
-	const char *params[7] = { t->conv_id, t->next, ctx, offered, t->lang, mis,
-				  strcmp(t->next, "handoff") == 0 ? "true" : "false" };
+	const char *params[7] = {t->conv_id,
+	                         t->next,
+	                         ctx,
+	                         offered,
+	                         t->lang,
+	                         mis,
+	                         strcmp(t->next, "handoff") == 0 ? "true" : "false"};
 	int rc = -1;
 
 	snprintf(mis, sizeof(mis), "%d", t->misunderstandings);
 	if (ctx && offered)
 		rc = pg_cmd(t->conn,
-			    "UPDATE conversations SET state = $2, context = $3::jsonb,"
-			    " offered = $4::jsonb, lang = $5, misunderstandings = $6::int,"
-			    " handoff = $7::boolean, last_inbound_at = now() WHERE id = $1",
-			    7, params);
+		            "UPDATE conversations SET state = $2, context = $3::jsonb,"
+		            " offered = $4::jsonb, lang = $5, misunderstandings = $6::int,"
+		            " handoff = $7::boolean, last_inbound_at = now() WHERE id = $1",
+		            7, params);
 	free(ctx);
 	free(offered);
 	return rc;
@@ -247,8 +257,8 @@ static int save_conversation(struct turn *t)
 static int message_event(struct turn *t, int too_long)
 {
 	const struct msg_inbound *m = t->m;
-	json_t *p = json_pack("{s:s, s:s}", "kind", msg_kind_name(m->kind), "message_id",
-			      m->message_id);
+	json_t *p =
+	    json_pack("{s:s, s:s}", "kind", msg_kind_name(m->kind), "message_id", m->message_id);
 
 	if (!p)
 		return -1;
@@ -281,20 +291,20 @@ static int handle(struct turn *t, int too_long)
 	if (find_customer(t) < 0)
 		return -1;
 	{
-		const char *params[3] = { t->tenant, t->m->channel_id, t->m->message_id };
-		const char *p4[4] = { params[0], params[1], params[2], t->conv_id };
+		const char *params[3] = {t->tenant, t->m->channel_id, t->m->message_id};
+		const char *p4[4] = {params[0], params[1], params[2], t->conv_id};
 
 		if (pg_cmd(t->conn,
-			   "UPDATE inbound_messages SET conversation_id = $4 WHERE tenant_id = $1"
-			   " AND channel_id = $2 AND platform_message_id = $3",
-			   4, p4) < 0)
+		           "UPDATE inbound_messages SET conversation_id = $4 WHERE tenant_id = $1"
+		           " AND channel_id = $2 AND platform_message_id = $3",
+		           4, p4) < 0)
 			return -1;
 	}
 	t->sw = strcmp(t->lang, "sw") == 0;
 	if (t->created &&
 	    turn_event(t, "conversation_started",
-		       json_pack("{s:s, s:s}", "channel", msg_channel_name(t->m->channel),
-				 "customer_id", t->customer_id)) < 0)
+	               json_pack("{s:s, s:s}", "channel", msg_channel_name(t->m->channel),
+	                         "customer_id", t->customer_id)) < 0)
 		return -1;
 	if (message_event(t, too_long) < 0)
 		return -1;
@@ -304,10 +314,10 @@ static int handle(struct turn *t, int too_long)
 	if (too_long) {
 		t->keep_offered = 1;
 		turn_say(t,
-			 "That message is too long for me. Please write a shorter one, or type "
-			 "\"menu\".",
-			 "Ujumbe huo ni mrefu mno kwangu. Tafadhali andika mfupi zaidi, au andika "
-			 "\"menyu\".");
+		         "That message is too long for me. Please write a shorter one, or type "
+		         "\"menu\".",
+		         "Ujumbe huo ni mrefu mno kwangu. Tafadhali andika mfupi zaidi, au andika "
+		         "\"menyu\".");
 	} else if (engine_fsm_run(t) < 0) {
 		return -1;
 	}
@@ -320,7 +330,7 @@ static int handle(struct turn *t, int too_long)
 }
 
 int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
-		  struct engine_result *res)
+                  struct engine_result *res)
 {
 	struct engine_result dummy;
 	struct clean_msg cm;
@@ -330,8 +340,9 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	if (!res)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
-	if (!e || !conn || !m || !util_uuid_valid(m->tenant_id) || !util_uuid_valid(m->channel_id) ||
-	    !m->chat_id || !*m->chat_id || !m->message_id || !*m->message_id) {
+	if (!e || !conn || !m || !util_uuid_valid(m->tenant_id) ||
+	    !util_uuid_valid(m->channel_id) || !m->chat_id || !*m->chat_id || !m->message_id ||
+	    !*m->message_id) {
 		log_error(NULL, "engine: message without tenant, channel, chat or message id");
 		return ENGINE_ERR_INVALID;
 	}

@@ -17,11 +17,12 @@ int engine_product_load(struct turn *t, const char *id, struct engine_product *p
 	memset(p, 0, sizeof(*p));
 	if (!id || !util_uuid_valid(id))
 		return 0;
-	res = pg_exec(t->conn,
-		      "SELECT id, sku, name, description, category, currency, COALESCE(image_url, ''),"
-		      " price_minor, stock FROM products"
-		      " WHERE tenant_id = $1 AND id = $2 AND active AND deleted_at IS NULL",
-		      2, (const char *const[]){ t->tenant, id });
+	res = pg_exec(
+	    t->conn,
+	    "SELECT id, sku, name, description, category, currency, COALESCE(image_url, ''),"
+	    " price_minor, stock FROM products"
+	    " WHERE tenant_id = $1 AND id = $2 AND active AND deleted_at IS NULL",
+	    2, (const char *const[]){t->tenant, id});
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -43,20 +44,20 @@ int engine_product_load(struct turn *t, const char *id, struct engine_product *p
 
 int engine_cart_id(struct turn *t, int create, char *cart_id)
 {
-	const char *params[3] = { t->tenant, t->conv_id, t->customer_id };
+	const char *params[3] = {t->tenant, t->conv_id, t->customer_id};
 	PGresult *res;
 	int found;
 
 	if (create &&
 	    pg_cmd(t->conn,
-		   "INSERT INTO carts (tenant_id, conversation_id, customer_id) VALUES ($1, $2, $3)"
-		   " ON CONFLICT DO NOTHING",
-		   3, params) < 0)
+	           "INSERT INTO carts (tenant_id, conversation_id, customer_id) VALUES ($1, $2, $3)"
+	           " ON CONFLICT DO NOTHING",
+	           3, params) < 0)
 		return -1;
 	res = pg_exec(t->conn,
-		      "SELECT id FROM carts WHERE tenant_id = $1 AND conversation_id = $2"
-		      " AND status = 'open'",
-		      2, params);
+	              "SELECT id FROM carts WHERE tenant_id = $1 AND conversation_id = $2"
+	              " AND status = 'open'",
+	              2, params);
 	if (!res)
 		return -1;
 	found = PQntuples(res) == 1;
@@ -69,12 +70,12 @@ int engine_cart_id(struct turn *t, int create, char *cart_id)
 PGresult *engine_cart_lines(struct turn *t, const char *cart_id)
 {
 	return pg_exec(t->conn,
-		       "SELECT p.id, p.name, i.quantity, p.price_minor, p.stock, p.sku,"
-		       " (p.active AND p.deleted_at IS NULL)"
-		       " FROM cart_items i JOIN products p ON p.tenant_id = i.tenant_id"
-		       "  AND p.id = i.product_id"
-		       " WHERE i.tenant_id = $1 AND i.cart_id = $2 ORDER BY i.created_at, p.name",
-		       2, (const char *const[]){ t->tenant, cart_id });
+	               "SELECT p.id, p.name, i.quantity, p.price_minor, p.stock, p.sku,"
+	               " (p.active AND p.deleted_at IS NULL)"
+	               " FROM cart_items i JOIN products p ON p.tenant_id = i.tenant_id"
+	               "  AND p.id = i.product_id"
+	               " WHERE i.tenant_id = $1 AND i.cart_id = $2 ORDER BY i.created_at, p.name",
+	               2, (const char *const[]){t->tenant, cart_id});
 }
 
 long long engine_cart_describe(struct turn *t, const PGresult *lines)
@@ -92,21 +93,22 @@ long long engine_cart_describe(struct turn *t, const PGresult *lines)
 		if (PQgetvalue(lines, i, 6)[0] == 't')
 			subtotal += line;
 		if (PQgetvalue(lines, i, 6)[0] != 't')
-			turn_linef(t, "%s x %s: no longer available", "%s x %s: haipatikani tena", qty,
-				   PQgetvalue(lines, i, 1));
+			turn_linef(t, "%s x %s: no longer available", "%s x %s: haipatikani tena",
+			           qty, PQgetvalue(lines, i, 1));
 		else
 			turn_linef(t, "%s x %s: %s", "%s x %s: %s", qty, PQgetvalue(lines, i, 1),
-				   money);
+			           money);
 	}
 	return subtotal;
 }
 
 long engine_cart_quantity(struct turn *t, const char *cart_id, const char *product_id)
 {
-	PGresult *res = pg_exec(t->conn,
-				"SELECT quantity FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
-				" AND product_id = $3",
-				3, (const char *const[]){ t->tenant, cart_id, product_id });
+	PGresult *res =
+	    pg_exec(t->conn,
+	            "SELECT quantity FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
+	            " AND product_id = $3",
+	            3, (const char *const[]){t->tenant, cart_id, product_id});
 	long q = 0;
 
 	if (!res)
@@ -118,33 +120,35 @@ long engine_cart_quantity(struct turn *t, const char *cart_id, const char *produ
 }
 
 int engine_cart_set(struct turn *t, const char *cart_id, const struct engine_product *p,
-		    long quantity, long previous)
+                    long quantity, long previous)
 {
 	char q[24];
-	const char *params[4] = { t->tenant, cart_id, p->id, q };
+	const char *params[4] = {t->tenant, cart_id, p->id, q};
 	json_t *ev;
 
 	snprintf(q, sizeof(q), "%ld", quantity);
 	if (quantity <= 0) {
 		if (pg_cmd(t->conn,
-			   "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
-			   " AND product_id = $3",
-			   3, params) < 0)
+		           "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
+		           " AND product_id = $3",
+		           3, params) < 0)
 			return -1;
-	} else if (pg_cmd(t->conn,
-			  "INSERT INTO cart_items (tenant_id, cart_id, product_id, quantity)"
-			  " VALUES ($1, $2, $3, $4::int) ON CONFLICT (tenant_id, cart_id, product_id)"
-			  " DO UPDATE SET quantity = EXCLUDED.quantity",
-			  4, params) < 0) {
+	} else if (pg_cmd(
+	               t->conn,
+	               "INSERT INTO cart_items (tenant_id, cart_id, product_id, quantity)"
+	               " VALUES ($1, $2, $3, $4::int) ON CONFLICT (tenant_id, cart_id, product_id)"
+	               " DO UPDATE SET quantity = EXCLUDED.quantity",
+	               4, params) < 0) {
 		return -1;
 	}
 	if (pg_cmd(t->conn, "UPDATE carts SET updated_at = now() WHERE tenant_id = $1 AND id = $2",
-		   2, params) < 0)
+	           2, params) < 0)
 		return -1;
-	ev = json_pack("{s:s, s:s, s:s, s:I, s:I}", "product_id", p->id, "sku", p->sku, "name",
-		       p->name, "quantity", (json_int_t)(quantity > previous ? quantity - previous
-									: previous - quantity),
-		       "cart_quantity", (json_int_t)(quantity > 0 ? quantity : 0));
+	ev =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I}", "product_id", p->id, "sku", p->sku, "name",
+	              p->name, "quantity",
+	              (json_int_t)(quantity > previous ? quantity - previous : previous - quantity),
+	              "cart_quantity", (json_int_t)(quantity > 0 ? quantity : 0));
 	return turn_event(t, quantity > previous ? "cart_item_added" : "cart_item_removed", ev);
 }
 
@@ -157,12 +161,12 @@ int engine_cart_add(struct turn *t, const struct engine_product *p, long quantit
 	if (quantity < 1 || quantity > NLP_QTY_MAX) {
 		t->keep_offered = 1;
 		turn_say(t, "Please choose a quantity between 1 and 999.",
-			 "Tafadhali chagua idadi kati ya 1 na 999.");
+		         "Tafadhali chagua idadi kati ya 1 na 999.");
 		return 0;
 	}
 	if (p->stock <= 0) {
 		turn_sayf(t, "Sorry, %s is out of stock right now.",
-			  "Samahani, %s imeisha kwa sasa.", p->name);
+		          "Samahani, %s imeisha kwa sasa.", p->name);
 		turn_menu_buttons(t);
 		return 0;
 	}
@@ -177,19 +181,21 @@ int engine_cart_add(struct turn *t, const struct engine_product *p, long quantit
 	if (previous + quantity > p->stock || previous + quantity > NLP_QTY_MAX) {
 		t->keep_offered = 1;
 		if (previous > 0)
-			turn_sayf(t, "Sorry, we only have %s of %s in stock, and %s are already in your "
-				     "cart.",
-				  "Samahani, tuna %s tu za %s, na %s tayari ziko kwenye kikapu chako.",
-				  max, p->name, have);
+			turn_sayf(
+			    t,
+			    "Sorry, we only have %s of %s in stock, and %s are already in your "
+			    "cart.",
+			    "Samahani, tuna %s tu za %s, na %s tayari ziko kwenye kikapu chako.",
+			    max, p->name, have);
 		else
 			turn_sayf(t, "Sorry, we only have %s of %s in stock.",
-				  "Samahani, tuna %s tu za %s.", max, p->name);
+			          "Samahani, tuna %s tu za %s.", max, p->name);
 		return 0;
 	}
 	if (engine_cart_set(t, cart_id, p, previous + quantity, previous) < 0)
 		return -1;
 	snprintf(qs, sizeof(qs), "%ld", quantity);
 	turn_sayf(t, "Added %s x %s to your cart.", "Nimeongeza %s x %s kwenye kikapu chako.", qs,
-		  p->name);
+	          p->name);
 	return act_cart(t, "added");
 }

@@ -42,12 +42,12 @@ static int known_load(struct turn *t, struct known *k)
 
 	memset(k, 0, sizeof(*k));
 	res = pg_exec(t->conn,
-		      "SELECT COALESCE(c.name, ''), COALESCE(c.phone, ''),"
-		      " (SELECT a.address_text FROM address_book a WHERE a.tenant_id = c.tenant_id"
-		      "  AND a.customer_id = c.id ORDER BY a.is_default DESC, a.updated_at DESC"
-		      "  LIMIT 1)"
-		      " FROM customers c WHERE c.tenant_id = $1 AND c.id = $2",
-		      2, (const char *const[]){ t->tenant, t->customer_id });
+	              "SELECT COALESCE(c.name, ''), COALESCE(c.phone, ''),"
+	              " (SELECT a.address_text FROM address_book a WHERE a.tenant_id = c.tenant_id"
+	              "  AND a.customer_id = c.id ORDER BY a.is_default DESC, a.updated_at DESC"
+	              "  LIMIT 1)"
+	              " FROM customers c WHERE c.tenant_id = $1 AND c.id = $2",
+	              2, (const char *const[]){t->tenant, t->customer_id});
 	if (!res)
 		return -1;
 	if (PQntuples(res) == 1) {
@@ -63,7 +63,7 @@ static int known_load(struct turn *t, struct known *k)
 		snprintf(k->name, sizeof(k->name), "%s", t->m->display_name);
 	if (t->m->phone && *t->m->phone)
 		snprintf(k->phone, sizeof(k->phone), "%s%s", t->m->phone[0] == '+' ? "" : "+",
-			 t->m->phone);
+		         t->m->phone);
 	return 0;
 }
 
@@ -87,7 +87,7 @@ static PGresult *checkout_lines(struct turn *t, char *cart_id, int *err)
 	if (!lines || PQntuples(lines) == 0) {
 		PQclear(lines);
 		turn_say(t, "Your cart is empty, so there is nothing to check out yet.",
-			 "Kikapu chako hakina kitu, kwa hivyo hakuna cha kulipia bado.");
+		         "Kikapu chako hakina kitu, kwa hivyo hakuna cha kulipia bado.");
 		turn_button(t, TR(t, "Browse products", "Angalia bidhaa"), "browse");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 		turn_ctx_del(t, "ck");
@@ -109,7 +109,8 @@ int act_checkout(struct turn *t, const char *arg)
 		return err ? -1 : 0;
 	json_object_set_new(t->ctx, "ck", json_object());
 	if (turn_event(t, "checkout_started",
-		       json_pack("{s:s, s:i}", "cart_id", cart_id, "lines", PQntuples(lines))) < 0) {
+	               json_pack("{s:s, s:i}", "cart_id", cart_id, "lines", PQntuples(lines))) <
+	    0) {
 		PQclear(lines);
 		return -1;
 	}
@@ -138,7 +139,7 @@ static int summary(struct turn *t)
 	if (t->shop.tax_bp > 0) {
 		if (t->shop.tax_bp % 100)
 			snprintf(bp, sizeof(bp), "%ld.%02ld", t->shop.tax_bp / 100,
-				 t->shop.tax_bp % 100);
+			         t->shop.tax_bp % 100);
 		else
 			snprintf(bp, sizeof(bp), "%ld", t->shop.tax_bp / 100);
 		turn_money(t, tax, money, sizeof(money));
@@ -150,7 +151,7 @@ static int summary(struct turn *t)
 	turn_linef(t, "Total: %s", "Jumla: %s", money);
 	turn_sayf(t, "Name: %s", "Jina: %s", ck_str(t, "name"));
 	turn_linef(t, "Delivery address: %s", "Anwani ya kusafirisha: %s",
-		   json_string_value(json_object_get(addr, "text")));
+	           json_string_value(json_object_get(addr, "text")));
 	turn_linef(t, "Phone number: %s", "Nambari ya simu: %s", ck_str(t, "phone"));
 	turn_linef(t, "Payment method: %s", "Njia ya malipo: %s", pay ? pay->label : "");
 	turn_say(t, "Shall I place the order?", "Niweke oda?");
@@ -170,7 +171,7 @@ int engine_checkout_next(struct turn *t)
 		return -1;
 	if (!ck_str(t, "name")) {
 		turn_say(t, "Let's check out. What name should we put on the order?",
-			 "Tulipie. Tuweke jina gani kwenye oda?");
+		         "Tulipie. Tuweke jina gani kwenye oda?");
 		if (k.name[0]) {
 			snprintf(title, sizeof(title), TR(t, "Use %s", "Tumia %s"), k.name);
 			turn_button(t, title, "name:use");
@@ -181,17 +182,20 @@ int engine_checkout_next(struct turn *t)
 	}
 	if (!json_is_object(json_object_get(turn_checkout(t), "address"))) {
 		turn_say(t, "What is your delivery address? Type it, or share your location.",
-			 "Tafadhali andika anwani yako ya kusafirisha, au tuma mahali ulipo (location).");
+		         "Tafadhali andika anwani yako ya kusafirisha, au tuma mahali ulipo "
+		         "(location).");
 		if (k.has_address) {
-			turn_sayf(t, "Your saved address: %s", "Anwani uliyohifadhi: %s", k.address);
-			turn_button(t, TR(t, "Use saved address", "Tumia anwani hiyo"), "addr:saved");
+			turn_sayf(t, "Your saved address: %s", "Anwani uliyohifadhi: %s",
+			          k.address);
+			turn_button(t, TR(t, "Use saved address", "Tumia anwani hiyo"),
+			            "addr:saved");
 		}
 		turn_set_state(t, "ck_address");
 		return 0;
 	}
 	if (!ck_str(t, "phone")) {
 		turn_say(t, "What phone number can the rider call when delivering?",
-			 "Tafadhali andika nambari ya simu ambayo msafirishaji atapiga.");
+		         "Tafadhali andika nambari ya simu ambayo msafirishaji atapiga.");
 		if (k.phone[0]) {
 			snprintf(title, sizeof(title), TR(t, "Use %s", "Tumia %s"), k.phone);
 			turn_button(t, title, "phone:use");
@@ -204,7 +208,7 @@ int engine_checkout_next(struct turn *t)
 		char payload[48];
 
 		turn_say(t, "How would you like to pay? Choose a payment method:",
-			 "Ungependa kulipa vipi? Chagua njia ya malipo:");
+		         "Ungependa kulipa vipi? Chagua njia ya malipo:");
 		for (i = 0; i < t->shop.npayments; i++) {
 			snprintf(payload, sizeof(payload), "pay:%s", t->shop.payments[i].code);
 			turn_button(t, t->shop.payments[i].label, payload);
@@ -247,7 +251,7 @@ int act_address_saved(struct turn *t, const char *arg)
 		return -1;
 	if (k.has_address)
 		json_object_set_new(turn_checkout(t), "address",
-				    json_pack("{s:s, s:b}", "text", k.address, "saved", 1));
+		                    json_pack("{s:s, s:b}", "text", k.address, "saved", 1));
 	return engine_checkout_next(t);
 }
 
@@ -271,7 +275,7 @@ int act_pay(struct turn *t, const char *arg)
 		return 0;
 	if (!p) {
 		turn_say(t, "Sorry, that payment method isn't available.",
-			 "Samahani, njia hiyo ya malipo haipatikani.");
+		         "Samahani, njia hiyo ya malipo haipatikani.");
 		json_object_del(turn_checkout(t), "payment");
 		return engine_checkout_next(t);
 	}
@@ -316,7 +320,7 @@ int st_ck_name_text(struct turn *t)
 	    t->rd.intent == NLP_INTENT_THANKS || strlen(name) < 2 || !has_letter(name)) {
 		t->keep_offered = 1;
 		turn_say(t, "Please type the name to put on the order.",
-			 "Tafadhali andika jina la kuweka kwenye oda.");
+		         "Tafadhali andika jina la kuweka kwenye oda.");
 		return 1;
 	}
 	ck_set(t, "name", name);
@@ -335,10 +339,12 @@ int st_ck_address_text(struct turn *t)
 	cm_trim(addr);
 	if (strlen(addr) < 4 || !has_letter(addr)) {
 		t->keep_offered = 1;
-		turn_say(t, "Please type your delivery address (street, building, area), or share your "
-			    "location.",
-			 "Tafadhali andika anwani yako ya kusafirisha (barabara, jengo, mtaa), au tuma "
-			 "mahali ulipo.");
+		turn_say(
+		    t,
+		    "Please type your delivery address (street, building, area), or share your "
+		    "location.",
+		    "Tafadhali andika anwani yako ya kusafirisha (barabara, jengo, mtaa), au tuma "
+		    "mahali ulipo.");
 		return 1;
 	}
 	json_object_set_new(turn_checkout(t), "address", json_pack("{s:s}", "text", addr));
@@ -375,8 +381,9 @@ int st_ck_phone_text(struct turn *t)
 	}
 	if (!phone_clean(t->rd.phone[0] ? t->rd.phone : t->text, phone, sizeof(phone))) {
 		t->keep_offered = 1;
-		turn_say(t, "That doesn't look like a phone number. Please type it like 0712 345 678.",
-			 "Hiyo haionekani kama nambari ya simu. Tafadhali iandike hivi: 0712 345 678.");
+		turn_say(
+		    t, "That doesn't look like a phone number. Please type it like 0712 345 678.",
+		    "Hiyo haionekani kama nambari ya simu. Tafadhali iandike hivi: 0712 345 678.");
 		return 1;
 	}
 	ck_set(t, "phone", phone);
@@ -398,7 +405,7 @@ int st_ck_payment_text(struct turn *t)
 	if (nlp_match_products(t->text, labels, (size_t)t->shop.npayments, 0.6, m, 1) == 1)
 		return act_pay(t, t->shop.payments[m[0].index].code) < 0 ? -1 : 1;
 	turn_say(t, "Please choose one of the payment methods below.",
-		 "Tafadhali chagua mojawapo ya njia za malipo hapa chini.");
+	         "Tafadhali chagua mojawapo ya njia za malipo hapa chini.");
 	for (i = 0; i < t->shop.npayments; i++) {
 		char payload[48];
 
@@ -418,7 +425,7 @@ int st_ck_confirm_text(struct turn *t)
 		return 0;
 	t->keep_offered = 1;
 	turn_say(t, "Shall I place the order? Please answer yes or no.",
-		 "Niweke oda? Tafadhali jibu ndiyo au hapana.");
+	         "Niweke oda? Tafadhali jibu ndiyo au hapana.");
 	return 1;
 }
 
@@ -427,7 +434,7 @@ int act_ck_no(struct turn *t, const char *arg)
 	(void)arg;
 	turn_ctx_del(t, "ck");
 	turn_say(t, "OK, I won't place the order. Your cart is still saved.",
-		 "Sawa, sitaweka oda. Kikapu chako bado kimehifadhiwa.");
+	         "Sawa, sitaweka oda. Kikapu chako bado kimehifadhiwa.");
 	turn_button(t, TR(t, "My cart", "Kikapu changu"), "cart");
 	turn_button(t, TR(t, "Keep shopping", "Endelea kununua"), "browse");
 	turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
@@ -439,9 +446,10 @@ int act_ck_no(struct turn *t, const char *arg)
 static int address_remember(struct turn *t, const json_t *addr)
 {
 	const char *text = json_string_value(json_object_get(addr, "text"));
-	const json_t *lat = json_object_get(addr, "latitude"), *lon = json_object_get(addr, "longitude");
+	const json_t *lat = json_object_get(addr, "latitude"),
+	             *lon = json_object_get(addr, "longitude");
 	char la[32] = "", lo[32] = "";
-	const char *params[5] = { t->tenant, t->customer_id, text, NULL, NULL };
+	const char *params[5] = {t->tenant, t->customer_id, text, NULL, NULL};
 
 	if (!text || json_is_true(json_object_get(addr, "saved")))
 		return 0;
@@ -452,14 +460,14 @@ static int address_remember(struct turn *t, const json_t *addr)
 		params[4] = lo;
 	}
 	if (pg_cmd(t->conn,
-		   "UPDATE address_book SET is_default = false WHERE tenant_id = $1"
-		   " AND customer_id = $2 AND is_default",
-		   2, params) < 0)
+	           "UPDATE address_book SET is_default = false WHERE tenant_id = $1"
+	           " AND customer_id = $2 AND is_default",
+	           2, params) < 0)
 		return -1;
 	return pg_cmd(t->conn,
-		      "INSERT INTO address_book (tenant_id, customer_id, address_text, latitude,"
-		      " longitude, is_default) VALUES ($1, $2, $3, $4::float8, $5::float8, true)",
-		      5, params);
+	              "INSERT INTO address_book (tenant_id, customer_id, address_text, latitude,"
+	              " longitude, is_default) VALUES ($1, $2, $3, $4::float8, $5::float8, true)",
+	              5, params);
 }
 
 /* The lines that can no longer be bought, removed from the cart with a note. */
@@ -472,13 +480,15 @@ static int drop_unavailable(struct turn *t, const char *cart_id, PGresult *lines
 		if (PQgetvalue(lines, i, 6)[0] == 't')
 			continue;
 		if (pg_cmd(t->conn,
-			   "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
-			   " AND product_id = $3",
-			   3, (const char *const[]){ t->tenant, cart_id, PQgetvalue(lines, i, 0) }) < 0)
+		           "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
+		           " AND product_id = $3",
+		           3,
+		           (const char *const[]){t->tenant, cart_id, PQgetvalue(lines, i, 0)}) < 0)
 			return -1;
-		turn_sayf(t, "Sorry, %s is no longer available, so I removed it from your cart.",
-			  "Samahani, %s haipatikani tena, kwa hivyo nimeiondoa kwenye kikapu chako.",
-			  PQgetvalue(lines, i, 1));
+		turn_sayf(
+		    t, "Sorry, %s is no longer available, so I removed it from your cart.",
+		    "Samahani, %s haipatikani tena, kwa hivyo nimeiondoa kwenye kikapu chako.",
+		    PQgetvalue(lines, i, 1));
 		(*dropped)++;
 	}
 	return 0;
@@ -499,18 +509,19 @@ static int take_stock(struct turn *t, PGresult *lines, char **short_name, long *
 		order[i] = i;
 	for (a = 1; a < n; a++)
 		for (b = a; b > 0 && strcmp(PQgetvalue(lines, order[b - 1], 0),
-					    PQgetvalue(lines, order[b], 0)) > 0;
+		                            PQgetvalue(lines, order[b], 0)) > 0;
 		     b--)
 			tmp = order[b], order[b] = order[b - 1], order[b - 1] = tmp;
 	for (i = 0; i < n; i++) {
 		int r = order[i];
-		PGresult *res = pg_exec(t->conn,
-					"UPDATE products SET stock = stock - $3::int WHERE tenant_id = $1"
-					" AND id = $2 AND stock >= $3::int AND active"
-					" AND deleted_at IS NULL RETURNING stock",
-					3,
-					(const char *const[]){ t->tenant, PQgetvalue(lines, r, 0),
-							       PQgetvalue(lines, r, 2) });
+		PGresult *res =
+		    pg_exec(t->conn,
+		            "UPDATE products SET stock = stock - $3::int WHERE tenant_id = $1"
+		            " AND id = $2 AND stock >= $3::int AND active"
+		            " AND deleted_at IS NULL RETURNING stock",
+		            3,
+		            (const char *const[]){t->tenant, PQgetvalue(lines, r, 0),
+		                                  PQgetvalue(lines, r, 2)});
 
 		if (!res) {
 			free(order);
@@ -520,8 +531,8 @@ static int take_stock(struct turn *t, PGresult *lines, char **short_name, long *
 			PQclear(res);
 			*short_name = strdup(PQgetvalue(lines, r, 1));
 			res = pg_exec(t->conn,
-				      "SELECT stock FROM products WHERE tenant_id = $1 AND id = $2",
-				      2, (const char *const[]){ t->tenant, PQgetvalue(lines, r, 0) });
+			              "SELECT stock FROM products WHERE tenant_id = $1 AND id = $2",
+			              2, (const char *const[]){t->tenant, PQgetvalue(lines, r, 0)});
 			*left = res && PQntuples(res) == 1 ? atol(PQgetvalue(res, 0, 0)) : 0;
 			PQclear(res);
 			free(order);
@@ -558,17 +569,21 @@ static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
 			goto out;
 		snprintf(l, sizeof(l), "%ld", left);
 		if (left <= 0)
-			turn_sayf(t, "Sorry, %s just sold out, so I couldn't place the order. Your cart "
-				     "is kept: please remove it or choose something else.",
-				  "Samahani, %s imeisha sasa hivi, kwa hivyo sikuweza kuweka oda. Kikapu "
-				  "chako kimehifadhiwa: tafadhali iondoe au chagua kitu kingine.",
-				  short_name);
+			turn_sayf(
+			    t,
+			    "Sorry, %s just sold out, so I couldn't place the order. Your cart "
+			    "is kept: please remove it or choose something else.",
+			    "Samahani, %s imeisha sasa hivi, kwa hivyo sikuweza kuweka oda. Kikapu "
+			    "chako kimehifadhiwa: tafadhali iondoe au chagua kitu kingine.",
+			    short_name);
 		else
-			turn_sayf(t, "Sorry, only %s of %s are left now, so I couldn't place the order. "
-				     "Your cart is kept: please change the quantity.",
-				  "Samahani, zimebaki %s tu za %s, kwa hivyo sikuweza kuweka oda. Kikapu "
-				  "chako kimehifadhiwa: tafadhali badilisha idadi.",
-				  l, short_name);
+			turn_sayf(
+			    t,
+			    "Sorry, only %s of %s are left now, so I couldn't place the order. "
+			    "Your cart is kept: please change the quantity.",
+			    "Samahani, zimebaki %s tu za %s, kwa hivyo sikuweza kuweka oda. Kikapu "
+			    "chako kimehifadhiwa: tafadhali badilisha idadi.",
+			    l, short_name);
 		turn_button(t, TR(t, "Edit cart", "Badilisha kikapu"), "cart:edit");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 		turn_set_state(t, "cart");
@@ -586,28 +601,29 @@ static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
 	if (!addr_js)
 		goto out;
 	if (pg_cmd(t->conn,
-		   "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
-		   &t->tenant) < 0)
+	           "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
+	           &t->tenant) < 0)
 		goto out;
 	res = pg_exec(t->conn,
-		      "UPDATE order_counters SET next_value = next_value + 1 WHERE tenant_id = $1"
-		      " RETURNING next_value - 1",
-		      1, &t->tenant);
+	              "UPDATE order_counters SET next_value = next_value + 1 WHERE tenant_id = $1"
+	              " RETURNING next_value - 1",
+	              1, &t->tenant);
 	if (!res || PQntuples(res) != 1)
 		goto out;
 	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	res = pg_exec(t->conn,
-		      "INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
-		      " subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
-		      " customer_name, customer_phone, delivery_address) VALUES ($1, $2::bigint, $3,"
-		      " $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11, $12::jsonb)"
-		      " RETURNING id",
-		      12,
-		      (const char *const[]){ t->tenant, number, t->customer_id,
-					     pay ? pay->code : "cash_on_delivery", sub_s, tax_s, fee_s,
-					     tot_s, t->shop.currency, ck_str(t, "name"),
-					     ck_str(t, "phone"), addr_js });
+	res =
+	    pg_exec(t->conn,
+	            "INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
+	            " subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
+	            " customer_name, customer_phone, delivery_address) VALUES ($1, $2::bigint, $3,"
+	            " $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11, $12::jsonb)"
+	            " RETURNING id",
+	            12,
+	            (const char *const[]){t->tenant, number, t->customer_id,
+	                                  pay ? pay->code : "cash_on_delivery", sub_s, tax_s, fee_s,
+	                                  tot_s, t->shop.currency, ck_str(t, "name"),
+	                                  ck_str(t, "phone"), addr_js});
 	if (!res)
 		goto out;
 	snprintf(order_id, sizeof(order_id), "%s", PQgetvalue(res, 0, 0));
@@ -617,49 +633,50 @@ static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
 		char line_s[24];
 
 		snprintf(line_s, sizeof(line_s), "%lld",
-			 atoll(PQgetvalue(lines, i, 2)) * atoll(PQgetvalue(lines, i, 3)));
-		if (pg_cmd(t->conn,
-			   "INSERT INTO order_items (tenant_id, order_id, product_id, sku, name,"
-			   " quantity, unit_price_minor, subtotal_minor) VALUES ($1, $2, $3, $4, $5,"
-			   " $6::int, $7::bigint, $8::bigint)",
-			   8,
-			   (const char *const[]){ t->tenant, order_id, PQgetvalue(lines, i, 0),
-						  PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 1),
-						  PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 3),
-						  line_s }) < 0)
+		         atoll(PQgetvalue(lines, i, 2)) * atoll(PQgetvalue(lines, i, 3)));
+		if (pg_cmd(
+		        t->conn,
+		        "INSERT INTO order_items (tenant_id, order_id, product_id, sku, name,"
+		        " quantity, unit_price_minor, subtotal_minor) VALUES ($1, $2, $3, $4, $5,"
+		        " $6::int, $7::bigint, $8::bigint)",
+		        8,
+		        (const char *const[]){t->tenant, order_id, PQgetvalue(lines, i, 0),
+		                              PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 1),
+		                              PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 3),
+		                              line_s}) < 0)
 			goto out;
 	}
 	if (pg_cmd(t->conn,
-		   "INSERT INTO order_channel_meta (tenant_id, order_id, channel, channel_id,"
-		   " external_chat_id, external_user_id, external_message_id, conversation_id)"
-		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		   8,
-		   (const char *const[]){ t->tenant, order_id, msg_channel_name(t->m->channel),
-					  t->m->channel_id, t->m->chat_id, t->m->user_id,
-					  t->m->message_id, t->conv_id }) < 0)
+	           "INSERT INTO order_channel_meta (tenant_id, order_id, channel, channel_id,"
+	           " external_chat_id, external_user_id, external_message_id, conversation_id)"
+	           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	           8,
+	           (const char *const[]){t->tenant, order_id, msg_channel_name(t->m->channel),
+	                                 t->m->channel_id, t->m->chat_id, t->m->user_id,
+	                                 t->m->message_id, t->conv_id}) < 0)
 		goto out;
 	if (pg_cmd(t->conn,
-		   "UPDATE carts SET status = 'converted' WHERE tenant_id = $1 AND id = $2", 2,
-		   (const char *const[]){ t->tenant, cart_id }) < 0)
+	           "UPDATE carts SET status = 'converted' WHERE tenant_id = $1 AND id = $2", 2,
+	           (const char *const[]){t->tenant, cart_id}) < 0)
 		goto out;
 	if (pg_cmd(t->conn,
-		   "UPDATE customers SET name = COALESCE(NULLIF($3, ''), name),"
-		   " phone = COALESCE(NULLIF($4, ''), phone), lang = $5"
-		   " WHERE tenant_id = $1 AND id = $2",
-		   5,
-		   (const char *const[]){ t->tenant, t->customer_id, ck_str(t, "name"),
-					  ck_str(t, "phone"), t->lang }) < 0)
+	           "UPDATE customers SET name = COALESCE(NULLIF($3, ''), name),"
+	           " phone = COALESCE(NULLIF($4, ''), phone), lang = $5"
+	           " WHERE tenant_id = $1 AND id = $2",
+	           5,
+	           (const char *const[]){t->tenant, t->customer_id, ck_str(t, "name"),
+	                                 ck_str(t, "phone"), t->lang}) < 0)
 		goto out;
 	if (address_remember(t, json_object_get(ck, "address")) < 0)
 		goto out;
 	if (pg_cmd(t->conn, "RELEASE SAVEPOINT place_order", 0, NULL) < 0)
 		goto out;
 	if (turn_event(t, "order_placed",
-		       json_pack("{s:s, s:I, s:I, s:s, s:s}", "order_id", order_id, "order_number",
-				 (json_int_t)atoll(number), "total_minor",
-				 (json_int_t)(subtotal + tax + t->shop.delivery_fee_minor),
-				 "currency", t->shop.currency, "payment_method",
-				 pay ? pay->code : "cash_on_delivery")) < 0)
+	               json_pack("{s:s, s:I, s:I, s:s, s:s}", "order_id", order_id, "order_number",
+	                         (json_int_t)atoll(number), "total_minor",
+	                         (json_int_t)(subtotal + tax + t->shop.delivery_fee_minor),
+	                         "currency", t->shop.currency, "payment_method",
+	                         pay ? pay->code : "cash_on_delivery")) < 0)
 		goto out;
 	order = order_json_load(t->conn, order_id, NULL);
 	data = order ? json_pack("{s:O}", "order", order) : NULL;
@@ -668,11 +685,11 @@ static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
 
 	turn_money(t, subtotal + tax + t->shop.delivery_fee_minor, money, sizeof(money));
 	turn_sayf(t, "Thank you! Your order #%s has been placed. Total: %s.",
-		  "Asante! Oda yako #%s imewekwa. Jumla: %s.", number, money);
+	          "Asante! Oda yako #%s imewekwa. Jumla: %s.", number, money);
 	if (pay && pay->instructions[0])
 		turn_say(t, pay->instructions, pay->instructions);
 	turn_say(t, "We'll message you here when it's on its way.",
-		 "Tutakutumia ujumbe hapa ikiwa njiani.");
+	         "Tutakutumia ujumbe hapa ikiwa njiani.");
 	turn_button(t, TR(t, "My orders", "Oda zangu"), "orders");
 	turn_button(t, TR(t, "Keep shopping", "Endelea kununua"), "browse");
 	turn_ctx_del(t, "ck");
@@ -728,7 +745,7 @@ int engine_catalog_order(struct turn *t)
 	if (engine_cart_id(t, 1, cart_id) <= 0)
 		return -1;
 	if (pg_cmd(t->conn, "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2", 2,
-		   (const char *const[]){ t->tenant, cart_id }) < 0)
+	           (const char *const[]){t->tenant, cart_id}) < 0)
 		return -1;
 	for (i = 0; i < t->m->nlines && i < 100; i++) {
 		const struct msg_catalog_line *l = &t->m->lines[i];
@@ -741,9 +758,9 @@ int engine_catalog_order(struct turn *t)
 		if (!sku)
 			continue;
 		res = pg_exec(t->conn,
-			      "SELECT id FROM products WHERE tenant_id = $1 AND sku = $2 AND active"
-			      " AND deleted_at IS NULL",
-			      2, (const char *const[]){ t->tenant, sku });
+		              "SELECT id FROM products WHERE tenant_id = $1 AND sku = $2 AND active"
+		              " AND deleted_at IS NULL",
+		              2, (const char *const[]){t->tenant, sku});
 		if (!res) {
 			free(sku);
 			return -1;
@@ -755,21 +772,22 @@ int engine_catalog_order(struct turn *t)
 			return -1;
 		}
 		if (rc == 0) {
-			turn_sayf(t, "Sorry, %s is not available.", "Samahani, %s haipatikani.", sku);
+			turn_sayf(t, "Sorry, %s is not available.", "Samahani, %s haipatikani.",
+			          sku);
 		} else if (q < 1 || q > NLP_QTY_MAX) {
 			turn_sayf(t, "Sorry, I can't take that quantity of %s.",
-				  "Samahani, siwezi kupokea idadi hiyo ya %s.", p.name);
+			          "Samahani, siwezi kupokea idadi hiyo ya %s.", p.name);
 		} else if (p.stock < q) {
 			char s[24];
 
 			snprintf(s, sizeof(s), "%ld", p.stock);
 			turn_sayf(t, "Sorry, we only have %s of %s in stock.",
-				  "Samahani, tuna %s tu za %s.", s, p.name);
+			          "Samahani, tuna %s tu za %s.", s, p.name);
 		} else {
 			long prev = engine_cart_quantity(t, cart_id, p.id);
 
 			if (prev < 0 || (prev + q <= p.stock && prev + q <= NLP_QTY_MAX &&
-					 engine_cart_set(t, cart_id, &p, prev + q, prev) < 0)) {
+			                 engine_cart_set(t, cart_id, &p, prev + q, prev) < 0)) {
 				free(sku);
 				return -1;
 			}
@@ -779,13 +797,13 @@ int engine_catalog_order(struct turn *t)
 	}
 	if (!added) {
 		turn_say(t, "None of those products could be added to your cart.",
-			 "Hakuna bidhaa kati ya hizo iliyoweza kuongezwa kwenye kikapu chako.");
+		         "Hakuna bidhaa kati ya hizo iliyoweza kuongezwa kwenye kikapu chako.");
 		turn_menu_buttons(t);
 		turn_set_state(t, "menu");
 		return 0;
 	}
 	turn_say(t, "Thanks! I've put your selection in your cart.",
-		 "Asante! Nimeweka ulichochagua kwenye kikapu chako.");
+	         "Asante! Nimeweka ulichochagua kwenye kikapu chako.");
 	return act_checkout(t, NULL);
 }
 
@@ -796,22 +814,23 @@ int engine_location(struct turn *t)
 
 	if (strcmp(t->state, "ck_address") != 0) {
 		t->keep_offered = 1;
-		turn_say(t, "Thanks for the location! I'll ask for your delivery address when you "
-			    "check out.",
-			 "Asante kwa mahali ulipo! Nitakuuliza anwani ya kusafirisha ukilipia.");
+		turn_say(t,
+		         "Thanks for the location! I'll ask for your delivery address when you "
+		         "check out.",
+		         "Asante kwa mahali ulipo! Nitakuuliza anwani ya kusafirisha ukilipia.");
 		return 0;
 	}
 	if (m->location_address && *m->location_address)
 		snprintf(text, sizeof(text), "%s%s%s", m->location_name ? m->location_name : "",
-			 m->location_name && *m->location_name ? ", " : "", m->location_address);
+		         m->location_name && *m->location_name ? ", " : "", m->location_address);
 	else if (m->location_name && *m->location_name)
 		snprintf(text, sizeof(text), "%s", m->location_name);
 	else
 		snprintf(text, sizeof(text), "%s (%.5f, %.5f)",
-			 TR(t, "Shared location", "Mahali palipotumwa"), m->latitude, m->longitude);
+		         TR(t, "Shared location", "Mahali palipotumwa"), m->latitude, m->longitude);
 	json_object_set_new(turn_checkout(t), "address",
-			    json_pack("{s:s, s:f, s:f}", "text", text, "latitude", m->latitude,
-				      "longitude", m->longitude));
+	                    json_pack("{s:s, s:f, s:f}", "text", text, "latitude", m->latitude,
+	                              "longitude", m->longitude));
 	return engine_checkout_next(t);
 }
 

@@ -31,6 +31,7 @@ struct state_def {
 	int flags;
 };
 
+/* clang-format off */
 static const struct state_def states[] = {
 	/* name           expect               on_text               flags */
 	{ "start",        NLP_EXPECT_NONE,     NULL,                 0 },
@@ -54,6 +55,7 @@ static const struct state_def states[] = {
 	{ "complaint",    NLP_EXPECT_NONE,     st_complaint_text,    ST_FLOW },
 	{ "handoff",      NLP_EXPECT_NONE,     NULL,                 0 },
 };
+/* clang-format on */
 
 enum payload_scope {
 	PL_OFFERED, /* only while it is among the choices offered last */
@@ -63,11 +65,12 @@ enum payload_scope {
 };
 
 struct payload_def {
-	const char *key;    /* exact payload, or a prefix ending in ':' */
+	const char *key; /* exact payload, or a prefix ending in ':' */
 	engine_action_fn action;
 	enum payload_scope scope;
 };
 
+/* clang-format off */
 static const struct payload_def payloads[] = {
 	/* payload               action                scope */
 	{ "menu",                act_menu,             PL_ALWAYS },
@@ -99,23 +102,46 @@ static const struct payload_def payloads[] = {
 	{ NOTIFY_PAYLOAD_CONFIRM, act_seller_confirm,  PL_SELLER },  /* ord:confirm:<uuid> */
 	{ NOTIFY_PAYLOAD_CANCEL,  act_seller_cancel,   PL_SELLER },  /* ord:cancel:<uuid> */
 };
+/* clang-format on */
 
 static int text_unknown(struct turn *t);
 static int text_yes_no_idle(struct turn *t);
 static int text_browse(struct turn *t);
 static int text_search_intent(struct turn *t);
 
-static int intent_greet(struct turn *t) { return act_greet(t, NULL); }
-static int intent_menu(struct turn *t) { return act_menu(t, NULL); }
-static int intent_cart(struct turn *t) { return act_cart(t, NULL); }
-static int intent_clear(struct turn *t) { return act_clear(t, NULL); }
-static int intent_checkout(struct turn *t) { return act_checkout(t, NULL); }
-static int intent_human(struct turn *t) { return act_human(t, NULL); }
-static int intent_thanks(struct turn *t) { return act_thanks(t, NULL); }
+static int intent_greet(struct turn *t)
+{
+	return act_greet(t, NULL);
+}
+static int intent_menu(struct turn *t)
+{
+	return act_menu(t, NULL);
+}
+static int intent_cart(struct turn *t)
+{
+	return act_cart(t, NULL);
+}
+static int intent_clear(struct turn *t)
+{
+	return act_clear(t, NULL);
+}
+static int intent_checkout(struct turn *t)
+{
+	return act_checkout(t, NULL);
+}
+static int intent_human(struct turn *t)
+{
+	return act_human(t, NULL);
+}
+static int intent_thanks(struct turn *t)
+{
+	return act_thanks(t, NULL);
+}
 
 static const struct {
 	enum nlp_intent intent;
 	int (*run)(struct turn *t);
+	/* clang-format off */
 } intents[] = {
 	/* intent                        run */
 	{ NLP_INTENT_GREET,              intent_greet },
@@ -136,6 +162,7 @@ static const struct {
 	{ NLP_INTENT_THANKS,             intent_thanks },
 	{ NLP_INTENT_UNKNOWN,            text_unknown },
 };
+/* clang-format on */
 
 static const struct state_def *state_find(const char *name)
 {
@@ -157,9 +184,8 @@ static int json_array_has(const json_t *arr, const char *s)
 	size_t i;
 	const json_t *v;
 
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return 1;
+	json_array_foreach(arr, i, v) if (json_is_string(v) &&
+	                                  strcmp(json_string_value(v), s) == 0) return 1;
 	return 0;
 }
 
@@ -176,11 +202,12 @@ static int payload_ascii(const char *p)
 /* Is this chat one of the seller's notification targets on this channel? */
 static int chat_is_seller(struct turn *t)
 {
-	const char *params[2] = { t->m->channel_id, t->m->chat_id };
-	PGresult *res = pg_exec(t->conn,
-				"SELECT 1 FROM notification_targets WHERE active AND channel_id = $1"
-				" AND (chat_id = $2 OR to_number = $2) LIMIT 1",
-				2, params);
+	const char *params[2] = {t->m->channel_id, t->m->chat_id};
+	PGresult *res =
+	    pg_exec(t->conn,
+	            "SELECT 1 FROM notification_targets WHERE active AND channel_id = $1"
+	            " AND (chat_id = $2 OR to_number = $2) LIMIT 1",
+	            2, params);
 	int yes;
 
 	if (!res)
@@ -193,13 +220,14 @@ static int chat_is_seller(struct turn *t)
 static int stale_choice(struct turn *t)
 {
 	t->keep_offered = 1;
-	turn_say(t, "Sorry, that choice isn't available any more. Please pick one of the options "
-		    "below, or type \"menu\".",
-		 "Samahani, chaguo hilo halipatikani tena. Tafadhali chagua mojawapo ya chaguo "
-		 "hapa chini, au andika \"menyu\".");
+	turn_say(t,
+	         "Sorry, that choice isn't available any more. Please pick one of the options "
+	         "below, or type \"menu\".",
+	         "Samahani, chaguo hilo halipatikani tena. Tafadhali chagua mojawapo ya chaguo "
+	         "hapa chini, au andika \"menyu\".");
 	return turn_event(t, "intent_detected",
-			  json_pack("{s:s, s:s}", "intent", "invalid_choice", "payload",
-				    t->m->payload ? t->m->payload : ""));
+	                  json_pack("{s:s, s:s}", "intent", "invalid_choice", "payload",
+	                            t->m->payload ? t->m->payload : ""));
 }
 
 /* Runs the action of a payload the shopper pressed (or picked by number). */
@@ -214,7 +242,7 @@ static int run_payload(struct turn *t, const char *payload, int picked_by_number
 	for (i = 0; i < sizeof(payloads) / sizeof(payloads[0]) && !d; i++) {
 		klen = strlen(payloads[i].key);
 		if (payloads[i].key[klen - 1] == ':' ? strncmp(payload, payloads[i].key, klen) == 0
-						      : strcmp(payload, payloads[i].key) == 0)
+		                                     : strcmp(payload, payloads[i].key) == 0)
 			d = &payloads[i];
 	}
 	if (!d)
@@ -252,10 +280,12 @@ static int text_unknown(struct turn *t)
 	if (found)
 		return 0;
 	t->confused = 1;
-	turn_say(t, "Sorry, I didn't understand that. You can browse our products, search by "
-		    "typing a product name, or see your cart.",
-		 "Samahani, sijaelewa. Unaweza kuangalia bidhaa zetu, kutafuta kwa kuandika jina la "
-		 "bidhaa, au kuona kikapu chako.");
+	turn_say(
+	    t,
+	    "Sorry, I didn't understand that. You can browse our products, search by "
+	    "typing a product name, or see your cart.",
+	    "Samahani, sijaelewa. Unaweza kuangalia bidhaa zetu, kutafuta kwa kuandika jina la "
+	    "bidhaa, au kuona kikapu chako.");
 	turn_menu_buttons(t);
 	return 0;
 }
@@ -294,14 +324,15 @@ static int cancel_flow(struct turn *t)
 {
 	turn_ctx_del(t, "ck");
 	turn_say(t, "OK, cancelled. Your cart is still saved.",
-		 "Sawa, nimeghairi. Kikapu chako bado kimehifadhiwa.");
+	         "Sawa, nimeghairi. Kikapu chako bado kimehifadhiwa.");
 	return act_menu(t, "quiet");
 }
 
 static int reading_event(struct turn *t)
 {
-	json_t *p = json_pack("{s:s, s:f, s:s, s:s}", "intent", nlp_intent_name(t->rd.intent),
-			      "confidence", t->rd.confidence, "lang", t->rd.lang, "state", t->state);
+	json_t *p =
+	    json_pack("{s:s, s:f, s:s, s:s}", "intent", nlp_intent_name(t->rd.intent), "confidence",
+	              t->rd.confidence, "lang", t->rd.lang, "state", t->state);
 
 	if (!p)
 		return -1;
@@ -325,7 +356,7 @@ static int run_text(struct turn *t)
 	if (!*t->text || strspn(t->text, " \t\r\n") == strlen(t->text)) {
 		t->keep_offered = 1;
 		turn_say(t, "Please type a message, or \"menu\" to see what I can do.",
-			 "Tafadhali andika ujumbe, au \"menyu\" kuona ninachoweza kufanya.");
+		         "Tafadhali andika ujumbe, au \"menyu\" kuona ninachoweza kufanya.");
 		return 0;
 	}
 	nlp_parse(t->e->nlp, t->text, strlen(t->text), t->lang, st->expect, &t->rd);
@@ -352,14 +383,14 @@ static int run_text(struct turn *t)
 	if (n > 0 && st->expect != NLP_EXPECT_QUANTITY && noffered > 0) {
 		if ((size_t)n <= noffered)
 			return run_payload(t, json_string_value(json_array_get(t->offered, n - 1)),
-					   1);
+			                   1);
 		if (st->expect == NLP_EXPECT_CHOICE) {
 			char max[24];
 
 			snprintf(max, sizeof(max), "%zu", noffered);
 			t->keep_offered = 1;
 			turn_sayf(t, "Please choose a number from 1 to %s.",
-				  "Tafadhali chagua nambari kutoka 1 hadi %s.", max);
+			          "Tafadhali chagua nambari kutoka 1 hadi %s.", max);
 			return 0;
 		}
 	}
@@ -395,7 +426,7 @@ static int media_reply(struct turn *t)
 {
 	t->keep_offered = 1;
 	turn_say(t, "Sorry, I can only read text for now. Please type your message.",
-		 "Samahani, kwa sasa ninaweza kusoma maandishi tu. Tafadhali andika ujumbe wako.");
+	         "Samahani, kwa sasa ninaweza kusoma maandishi tu. Tafadhali andika ujumbe wako.");
 	return 0;
 }
 
@@ -416,10 +447,11 @@ int engine_fsm_run(struct turn *t)
 	}
 	if ((st->flags & ST_CHECKOUT) && t->idle_seconds > ENGINE_IDLE_RESET) {
 		turn_ctx_del(t, "ck");
-		turn_say(t, "Welcome back! Your checkout waited for more than a day, so let's start "
-			    "it again. Your cart is still saved.",
-			 "Karibu tena! Malipo yako yalisubiri zaidi ya siku moja, kwa hivyo tuanze "
-			 "upya. Kikapu chako bado kimehifadhiwa.");
+		turn_say(t,
+		         "Welcome back! Your checkout waited for more than a day, so let's start "
+		         "it again. Your cart is still saved.",
+		         "Karibu tena! Malipo yako yalisubiri zaidi ya siku moja, kwa hivyo tuanze "
+		         "upya. Kikapu chako bado kimehifadhiwa.");
 		turn_button(t, TR(t, "Checkout", "Lipia"), "ck");
 		turn_button(t, TR(t, "My cart", "Kikapu changu"), "cart");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
@@ -432,8 +464,9 @@ int engine_fsm_run(struct turn *t)
 		break;
 	case MSG_KIND_POSTBACK:
 		if (turn_event(t, "intent_detected",
-			       json_pack("{s:s, s:s, s:s}", "intent", "postback", "payload",
-					 t->m->payload ? t->m->payload : "", "state", t->state)) < 0)
+		               json_pack("{s:s, s:s, s:s}", "intent", "postback", "payload",
+		                         t->m->payload ? t->m->payload : "", "state", t->state)) <
+		    0)
 			return -1;
 		rc = run_payload(t, t->m->payload, 0);
 		break;
@@ -466,9 +499,10 @@ int engine_fsm_run(struct turn *t)
 		json_decref(t->buttons);
 		json_decref(t->rows);
 		t->buttons = t->rows = NULL;
-		turn_say(t, "I'm having trouble understanding. Would you like the menu, or to talk to "
-			    "a person?",
-			 "Ninapata shida kuelewa. Ungependa menyu, au kuongea na mtu?");
+		turn_say(t,
+		         "I'm having trouble understanding. Would you like the menu, or to talk to "
+		         "a person?",
+		         "Ninapata shida kuelewa. Ungependa menyu, au kuongea na mtu?");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 		turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
 	}

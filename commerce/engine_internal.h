@@ -18,9 +18,9 @@
 #include "shop_settings.h"
 #include "util.h"
 
-#define ENGINE_TEXT_MAX 2000      /* longer texts get "please keep it short" */
-#define ENGINE_PAGE_SIZE 8        /* products per page (plus "more" and "back" rows) */
-#define ENGINE_RECENT_MAX 60      /* payloads remembered for taps on older messages */
+#define ENGINE_TEXT_MAX   2000        /* longer texts get "please keep it short" */
+#define ENGINE_PAGE_SIZE  8           /* products per page (plus "more" and "back" rows) */
+#define ENGINE_RECENT_MAX 60          /* payloads remembered for taps on older messages */
 #define ENGINE_IDLE_RESET (24 * 3600) /* seconds before a checkout starts over */
 
 struct engine {
@@ -40,21 +40,21 @@ struct turn {
 	/* the conversation row, locked */
 	char conv_id[MSG_UUID_LEN];
 	char customer_id[MSG_UUID_LEN];
-	char state[32];      /* on entry */
-	char next[32];       /* after this turn */
-	json_t *ctx;         /* context, owned, changed in place */
-	json_t *offered;     /* payloads offered by the previous turn, owned */
+	char state[32];  /* on entry */
+	char next[32];   /* after this turn */
+	json_t *ctx;     /* context, owned, changed in place */
+	json_t *offered; /* payloads offered by the previous turn, owned */
 	char lang[3];
-	int sw;              /* 1 when replying in Swahili */
+	int sw; /* 1 when replying in Swahili */
 	int misunderstandings;
-	int created;         /* the conversation was created by this message */
-	long idle_seconds;   /* since the previous inbound message; -1 for none */
+	int created;       /* the conversation was created by this message */
+	long idle_seconds; /* since the previous inbound message; -1 for none */
 
 	/* the reading of a text message */
-	const char *text;    /* the cleaned text, "" for none */
+	const char *text; /* the cleaned text, "" for none */
 	struct nlp_reading rd;
 	int parsed;
-	int confused;        /* this message was not understood */
+	int confused; /* this message was not understood */
 
 	/* the reply being built: one message per turn, choices attached to it */
 	struct sbuf out;
@@ -63,7 +63,7 @@ struct turn {
 	json_t *card;
 	char list_button[32];
 	char list_title[64];
-	int keep_offered;    /* nothing new was offered: keep the previous choices */
+	int keep_offered; /* nothing new was offered: keep the previous choices */
 };
 
 #define TR(t, en, sw_text) ((t)->sw ? (sw_text) : (en))
@@ -71,21 +71,21 @@ struct turn {
 /* Reply building (engine_reply.c). Texts are templates with %s filled from the arguments. */
 void turn_say(struct turn *t, const char *en, const char *sw);
 void turn_say_args(struct turn *t, const char *en, const char *sw, const char *const *args,
-		   size_t nargs);
-#define turn_sayf(t, en, sw, ...)                                                                \
-	turn_say_args((t), (en), (sw), (const char *const[]){ __VA_ARGS__ },                     \
-		      sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+                   size_t nargs);
+#define turn_sayf(t, en, sw, ...)                                                                  \
+	turn_say_args((t), (en), (sw), (const char *const[]){__VA_ARGS__},                         \
+	              sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 /* The same on a new line of the current paragraph instead of a new paragraph. */
 void turn_line_args(struct turn *t, const char *en, const char *sw, const char *const *args,
-		    size_t nargs);
-#define turn_linef(t, en, sw, ...)                                                               \
-	turn_line_args((t), (en), (sw), (const char *const[]){ __VA_ARGS__ },                    \
-		       sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+                    size_t nargs);
+#define turn_linef(t, en, sw, ...)                                                                 \
+	turn_line_args((t), (en), (sw), (const char *const[]){__VA_ARGS__},                        \
+	               sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 void turn_button(struct turn *t, const char *title, const char *payload);
 void turn_row(struct turn *t, const char *title, const char *description, const char *payload);
 void turn_list(struct turn *t, const char *button, const char *section_title);
 void turn_card(struct turn *t, const char *title, const char *subtitle, long long price_minor,
-	       const char *currency, const char *image_url);
+               const char *currency, const char *image_url);
 /* Writes the reply (when there is one) to the outbox and sets t->offered for next time. */
 int turn_reply_flush(struct turn *t) __attribute__((warn_unused_result));
 /* 1 when payload was among the choices offered by the previous turn. */
@@ -103,7 +103,7 @@ void turn_ctx_del(struct turn *t, const char *key);
 json_t *turn_checkout(struct turn *t);
 
 int turn_event(struct turn *t, const char *type, json_t *payload_steal)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void turn_set_state(struct turn *t, const char *state);
 
 /* Money in the shop's currency. */
@@ -165,7 +165,7 @@ int st_complaint_text(struct turn *t);
 
 /* Intent-level text actions used from several states (engine_shop.c / engine_orders.c). */
 int text_search(struct turn *t, const char *phrase, int quiet_when_none, int *found)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int text_add(struct turn *t);
 int text_remove(struct turn *t);
 int text_order_status(struct turn *t);
@@ -186,24 +186,24 @@ struct engine_product {
 };
 /* 1 found (active, not deleted), 0 not found, -1 database error. */
 int engine_product_load(struct turn *t, const char *id, struct engine_product *p)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The conversation's open cart: 1 and its id, 0 none (create = 0), -1 error. */
 int engine_cart_id(struct turn *t, int create, char *cart_id) __attribute__((warn_unused_result));
 /* Lines of a cart: product_id, name, quantity, price_minor, stock, sku, available ('t'/'f'),
  * ordered by when they were added. NULL on error. */
 PGresult *engine_cart_lines(struct turn *t, const char *cart_id)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Appends "2 x Name: KES 1,700" lines to the reply; returns the subtotal. */
 long long engine_cart_describe(struct turn *t, const PGresult *lines);
 /* Sets a line's quantity (0 removes it) and records cart_item_added / cart_item_removed. */
 int engine_cart_set(struct turn *t, const char *cart_id, const struct engine_product *p,
-		    long quantity, long previous) __attribute__((warn_unused_result));
+                    long quantity, long previous) __attribute__((warn_unused_result));
 /* The quantity of a product in the cart now (0 when none), -1 on error. */
 long engine_cart_quantity(struct turn *t, const char *cart_id, const char *product_id);
 /* Adds quantity of product (stock and 1..999 checked, the shopper told) and shows the cart. */
 int engine_cart_add(struct turn *t, const struct engine_product *p, long quantity)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Shared helpers. */
 int engine_catalog_order(struct turn *t) __attribute__((warn_unused_result));

@@ -19,13 +19,13 @@ static const char *status_words(struct turn *t, const char *status)
 	static const struct {
 		const char *status, *en, *sw;
 	} words[] = {
-		{ "pending", "waiting for the shop to confirm", "inasubiri duka kuthibitisha" },
-		{ "confirmed", "confirmed", "imethibitishwa" },
-		{ "processing", "being prepared", "inaandaliwa" },
-		{ "shipped", "on its way", "iko njiani" },
-		{ "delivered", "delivered", "imefika" },
-		{ "cancelled", "cancelled", "imeghairiwa" },
-		{ "returned", "returned", "imerudishwa" },
+	    {"pending", "waiting for the shop to confirm", "inasubiri duka kuthibitisha"},
+	    {"confirmed", "confirmed", "imethibitishwa"},
+	    {"processing", "being prepared", "inaandaliwa"},
+	    {"shipped", "on its way", "iko njiani"},
+	    {"delivered", "delivered", "imefika"},
+	    {"cancelled", "cancelled", "imeghairiwa"},
+	    {"returned", "returned", "imerudishwa"},
 	};
 	size_t i;
 
@@ -49,15 +49,15 @@ static PGresult *my_order(struct turn *t, const char *number)
 	if (!number || !cm_parse_uint(number, 12, &n))
 		number = "0";
 	return pg_exec(t->conn,
-		       "SELECT id, order_number, status, total_minor, currency, version FROM orders"
-		       " WHERE tenant_id = $1 AND customer_id = $2 AND order_number = $3::bigint",
-		       3, (const char *const[]){ t->tenant, t->customer_id, number });
+	               "SELECT id, order_number, status, total_minor, currency, version FROM orders"
+	               " WHERE tenant_id = $1 AND customer_id = $2 AND order_number = $3::bigint",
+	               3, (const char *const[]){t->tenant, t->customer_id, number});
 }
 
 static int not_yours(struct turn *t, const char *number)
 {
 	turn_sayf(t, "I couldn't find order #%s among your orders.",
-		  "Sikupata oda #%s kati ya oda zako.", number ? number : "");
+	          "Sikupata oda #%s kati ya oda zako.", number ? number : "");
 	turn_button(t, TR(t, "My orders", "Oda zangu"), "orders");
 	turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 	turn_set_state(t, "menu");
@@ -66,13 +66,14 @@ static int not_yours(struct turn *t, const char *number)
 
 static PGresult *my_orders(struct turn *t, int only_cancellable)
 {
-	return pg_exec(t->conn,
-		       "SELECT order_number, status, total_minor, currency,"
-		       " to_char(created_at, 'DD Mon') FROM orders"
-		       " WHERE tenant_id = $1 AND customer_id = $2"
-		       " AND ($3 = 'f' OR status IN ('pending', 'confirmed', 'processing'))"
-		       " ORDER BY created_at DESC, order_number DESC LIMIT 8",
-		       3, (const char *const[]){ t->tenant, t->customer_id, only_cancellable ? "t" : "f" });
+	return pg_exec(
+	    t->conn,
+	    "SELECT order_number, status, total_minor, currency,"
+	    " to_char(created_at, 'DD Mon') FROM orders"
+	    " WHERE tenant_id = $1 AND customer_id = $2"
+	    " AND ($3 = 'f' OR status IN ('pending', 'confirmed', 'processing'))"
+	    " ORDER BY created_at DESC, order_number DESC LIMIT 8",
+	    3, (const char *const[]){t->tenant, t->customer_id, only_cancellable ? "t" : "f"});
 }
 
 static void order_rows(struct turn *t, PGresult *res, const char *prefix)
@@ -84,9 +85,9 @@ static void order_rows(struct turn *t, PGresult *res, const char *prefix)
 		snprintf(payload, sizeof(payload), "%s%s", prefix, PQgetvalue(res, i, 0));
 		snprintf(title, sizeof(title), "#%s", PQgetvalue(res, i, 0));
 		cm_money_format(atoll(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 3), money,
-				sizeof(money));
+		                sizeof(money));
 		snprintf(desc, sizeof(desc), "%s, %s, %s", status_words(t, PQgetvalue(res, i, 1)),
-			 money, PQgetvalue(res, i, 4));
+		         money, PQgetvalue(res, i, 4));
 		turn_row(t, title, desc, payload);
 	}
 }
@@ -106,7 +107,7 @@ int act_orders(struct turn *t, const char *arg)
 		return 0;
 	}
 	turn_say(t, "Your recent orders. Pick one to see its status:",
-		 "Oda zako za karibuni. Chagua moja kuona hali yake:");
+	         "Oda zako za karibuni. Chagua moja kuona hali yake:");
 	order_rows(t, res, "os:");
 	PQclear(res);
 	turn_list(t, TR(t, "Orders", "Oda"), TR(t, "My orders", "Oda zangu"));
@@ -129,11 +130,12 @@ int act_order_show(struct turn *t, const char *arg)
 	}
 	number = PQgetvalue(res, 0, 1);
 	turn_sayf(t, "Order #%s is %s.", "Oda #%s %s.", number,
-		  status_words(t, PQgetvalue(res, 0, 2)));
-	items = pg_exec(t->conn,
-			"SELECT quantity, name FROM order_items WHERE tenant_id = $1 AND order_id = $2"
-			" ORDER BY created_at, name",
-			2, (const char *const[]){ t->tenant, PQgetvalue(res, 0, 0) });
+	          status_words(t, PQgetvalue(res, 0, 2)));
+	items =
+	    pg_exec(t->conn,
+	            "SELECT quantity, name FROM order_items WHERE tenant_id = $1 AND order_id = $2"
+	            " ORDER BY created_at, name",
+	            2, (const char *const[]){t->tenant, PQgetvalue(res, 0, 0)});
 	if (!items) {
 		PQclear(res);
 		return -1;
@@ -172,10 +174,12 @@ int act_order_cancel(struct turn *t, const char *arg)
 	}
 	number = PQgetvalue(res, 0, 1);
 	if (!cancellable(PQgetvalue(res, 0, 2))) {
-		turn_sayf(t, "Order #%s is %s, so it can't be cancelled here. Would you like to talk "
-			     "to a person?",
-			  "Oda #%s %s, kwa hivyo haiwezi kughairiwa hapa. Ungependa kuongea na mtu?",
-			  number, status_words(t, PQgetvalue(res, 0, 2)));
+		turn_sayf(
+		    t,
+		    "Order #%s is %s, so it can't be cancelled here. Would you like to talk "
+		    "to a person?",
+		    "Oda #%s %s, kwa hivyo haiwezi kughairiwa hapa. Ungependa kuongea na mtu?",
+		    number, status_words(t, PQgetvalue(res, 0, 2)));
 		turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 		turn_set_state(t, "menu");
@@ -184,7 +188,7 @@ int act_order_cancel(struct turn *t, const char *arg)
 	}
 	cm_money_format(atoll(PQgetvalue(res, 0, 3)), PQgetvalue(res, 0, 4), money, sizeof(money));
 	turn_sayf(t, "Cancel order #%s (%s)? Please confirm.",
-		  "Ghairi oda #%s (%s)? Tafadhali thibitisha.", number, money);
+	          "Ghairi oda #%s (%s)? Tafadhali thibitisha.", number, money);
 	turn_button(t, TR(t, "Yes, cancel it", "Ndiyo, ighairi"), "yes");
 	turn_button(t, TR(t, "No, keep it", "Hapana, iache"), "no");
 	turn_ctx_set_str(t, "order", number);
@@ -211,7 +215,7 @@ static int cancel_confirmed(struct turn *t)
 	rc = order_status_transition(t->conn, id, "cancelled", -1, "shopper");
 	if (rc == ORDER_ERR_FORBIDDEN) {
 		turn_sayf(t, "Sorry, order #%s can no longer be cancelled.",
-			  "Samahani, oda #%s haiwezi kughairiwa tena.", number);
+		          "Samahani, oda #%s haiwezi kughairiwa tena.", number);
 		turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 		turn_set_state(t, "menu");
@@ -252,7 +256,7 @@ int act_no(struct turn *t, const char *arg)
 	(void)arg;
 	if (strcmp(t->state, "order_cancel") == 0) {
 		turn_sayf(t, "OK, order #%s stays as it is.", "Sawa, oda #%s inabaki kama ilivyo.",
-			  turn_ctx_str(t, "order") ? turn_ctx_str(t, "order") : "");
+		          turn_ctx_str(t, "order") ? turn_ctx_str(t, "order") : "");
 		turn_menu_buttons(t);
 		turn_set_state(t, "menu");
 		return 0;
@@ -311,7 +315,7 @@ int text_cancel_order(struct turn *t)
 		}
 		PQclear(res);
 		turn_say(t, "You have no orders that can be cancelled.",
-			 "Huna oda inayoweza kughairiwa.");
+		         "Huna oda inayoweza kughairiwa.");
 		turn_menu_buttons(t);
 		turn_set_state(t, "menu");
 		return 0;
@@ -346,16 +350,17 @@ static int file_complaint(struct turn *t, const char *number, const char *text)
 		PQclear(res);
 		res = NULL;
 	}
-	res = pg_exec(t->conn,
-		      "INSERT INTO complaints (tenant_id, order_id, customer_id, conversation_id, text)"
-		      " VALUES ($1, NULLIF($2, '')::uuid, $3, $4, $5) RETURNING id",
-		      5, (const char *const[]){ t->tenant, order_id, t->customer_id, t->conv_id, text });
+	res = pg_exec(
+	    t->conn,
+	    "INSERT INTO complaints (tenant_id, order_id, customer_id, conversation_id, text)"
+	    " VALUES ($1, NULLIF($2, '')::uuid, $3, $4, $5) RETURNING id",
+	    5, (const char *const[]){t->tenant, order_id, t->customer_id, t->conv_id, text});
 	if (!res)
 		goto out;
 	snprintf(complaint_id, sizeof(complaint_id), "%s", PQgetvalue(res, 0, 0));
 	if (turn_event(t, "complaint_filed",
-		       json_pack("{s:s, s:s?, s:s}", "complaint_id", complaint_id, "order_id",
-				 order_id[0] ? order_id : NULL, "text", text)) < 0)
+	               json_pack("{s:s, s:s?, s:s}", "complaint_id", complaint_id, "order_id",
+	                         order_id[0] ? order_id : NULL, "text", text)) < 0)
 		goto out;
 	if (order_id[0]) {
 		order = order_json_load(t->conn, order_id, NULL);
@@ -363,21 +368,23 @@ static int file_complaint(struct turn *t, const char *number, const char *text)
 			goto out;
 	}
 	data = json_pack("{s:{s:s, s:s, s:s, s:s?}}", "complaint", "id", complaint_id, "text", text,
-			 "conversation_id", t->conv_id, "customer_name", t->m->display_name);
+	                 "conversation_id", t->conv_id, "customer_name", t->m->display_name);
 	if (!data || (order && json_object_set(data, "order", order) < 0))
 		goto out;
 	if (notify_seller(t->conn, t->tenant, "complaint.filed", data) < 0)
 		goto out;
 	if (order_id[0])
-		turn_sayf(t, "I'm sorry about that. I've recorded your complaint about order #%s and "
-			     "the shop will get back to you here.",
-			  "Pole sana. Nimerekodi malalamiko yako kuhusu oda #%s na duka litakujibu "
-			  "hapa.",
-			  number);
+		turn_sayf(t,
+		          "I'm sorry about that. I've recorded your complaint about order #%s and "
+		          "the shop will get back to you here.",
+		          "Pole sana. Nimerekodi malalamiko yako kuhusu oda #%s na duka litakujibu "
+		          "hapa.",
+		          number);
 	else
-		turn_say(t, "I'm sorry about that. I've recorded your complaint and the shop will get "
-			    "back to you here.",
-			 "Pole sana. Nimerekodi malalamiko yako na duka litakujibu hapa.");
+		turn_say(t,
+		         "I'm sorry about that. I've recorded your complaint and the shop will get "
+		         "back to you here.",
+		         "Pole sana. Nimerekodi malalamiko yako na duka litakujibu hapa.");
 	turn_menu_buttons(t);
 	turn_ctx_del(t, "complaint_text");
 	turn_ctx_del(t, "complaint_order");
@@ -410,7 +417,7 @@ int text_complaint(struct turn *t)
 	}
 	turn_ctx_set_str(t, "complaint_text", t->text);
 	turn_say(t, "I'm sorry to hear that. Which order is it about?",
-		 "Pole kwa hilo. Ni kuhusu oda ipi?");
+	         "Pole kwa hilo. Ni kuhusu oda ipi?");
 	order_rows(t, res, "cmp:");
 	PQclear(res);
 	turn_row(t, TR(t, "Not about an order", "Si kuhusu oda"), NULL, "cmp:none");
@@ -439,7 +446,7 @@ int act_complaint_about(struct turn *t, const char *arg)
 	else
 		turn_ctx_del(t, "complaint_order");
 	turn_say(t, "I'm sorry to hear that. Please describe the problem in one message.",
-		 "Pole kwa hilo. Tafadhali eleza tatizo kwa ujumbe mmoja.");
+	         "Pole kwa hilo. Tafadhali eleza tatizo kwa ujumbe mmoja.");
 	turn_set_state(t, "complaint");
 	return 0;
 }
@@ -457,20 +464,20 @@ int act_human(struct turn *t, const char *arg)
 	int rc;
 
 	(void)arg;
-	if (turn_event(t, "handoff_requested",
-		       json_pack("{s:s}", "from_state", t->state)) < 0)
+	if (turn_event(t, "handoff_requested", json_pack("{s:s}", "from_state", t->state)) < 0)
 		return -1;
 	data = json_pack("{s:{s:s, s:s, s:s, s:s?, s:s}}", "conversation", "id", t->conv_id,
-			 "channel", msg_channel_name(t->m->channel), "customer_id", t->customer_id,
-			 "customer_name", t->m->display_name, "lang", t->lang);
+	                 "channel", msg_channel_name(t->m->channel), "customer_id", t->customer_id,
+	                 "customer_name", t->m->display_name, "lang", t->lang);
 	rc = data ? notify_seller(t->conn, t->tenant, "handoff.requested", data) : -1;
 	json_decref(data);
 	if (rc < 0)
 		return -1;
-	turn_sayf(t, "OK, I've asked a person from %s to reply to you here. They'll answer as soon "
-		     "as they can.",
-		  "Sawa, nimemwomba mtu wa %s akujibu hapa. Atakujibu haraka iwezekanavyo.",
-		  t->shop.name);
+	turn_sayf(t,
+	          "OK, I've asked a person from %s to reply to you here. They'll answer as soon "
+	          "as they can.",
+	          "Sawa, nimemwomba mtu wa %s akujibu hapa. Atakujibu haraka iwezekanavyo.",
+	          t->shop.name);
 	turn_set_state(t, "handoff");
 	return 0;
 }
@@ -483,9 +490,10 @@ static int seller_action(struct turn *t, const char *order_id, const char *statu
 
 	if (!util_uuid_valid(order_id))
 		return 0;
-	res = pg_exec(t->conn, "SELECT order_number, status FROM orders WHERE tenant_id = $1"
-			       " AND id = $2",
-		      2, (const char *const[]){ t->tenant, order_id });
+	res = pg_exec(t->conn,
+	              "SELECT order_number, status FROM orders WHERE tenant_id = $1"
+	              " AND id = $2",
+	              2, (const char *const[]){t->tenant, order_id});
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -498,13 +506,13 @@ static int seller_action(struct turn *t, const char *order_id, const char *statu
 	rc = order_status_transition(t->conn, order_id, status, -1, "seller");
 	if (rc == ORDER_ERR_FORBIDDEN) {
 		turn_sayf(t, "Order #%s can't be changed to %s from its current status.",
-			  "Oda #%s haiwezi kubadilishwa kuwa %s.", number, status);
+		          "Oda #%s haiwezi kubadilishwa kuwa %s.", number, status);
 		return 0;
 	}
 	if (rc < 0)
 		return -1;
 	turn_sayf(t, "Order #%s is now %s. The customer has been told.",
-		  "Oda #%s sasa ni %s. Mteja ameambiwa.", number, status);
+	          "Oda #%s sasa ni %s. Mteja ameambiwa.", number, status);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include "engine_internal.h"
 
 static void say_sep(struct turn *t, const char *sep, const char *en, const char *sw,
-		    const char *const *args, size_t nargs)
+                    const char *const *args, size_t nargs)
 {
 	char *s = cm_template(t->sw ? sw : en, args, nargs);
 
@@ -27,13 +27,13 @@ static void say_sep(struct turn *t, const char *sep, const char *en, const char 
 }
 
 void turn_say_args(struct turn *t, const char *en, const char *sw, const char *const *args,
-		   size_t nargs)
+                   size_t nargs)
 {
 	say_sep(t, "\n\n", en, sw, args, nargs);
 }
 
 void turn_line_args(struct turn *t, const char *en, const char *sw, const char *const *args,
-		    size_t nargs)
+                    size_t nargs)
 {
 	say_sep(t, "\n", en, sw, args, nargs);
 }
@@ -66,7 +66,8 @@ void turn_button(struct turn *t, const char *title, const char *payload)
 	if (!t->buttons)
 		t->buttons = json_array();
 	cut_utf8(title, 60, buf, sizeof(buf));
-	json_array_append_new(t->buttons, json_pack("{s:s, s:s}", "title", buf, "payload", payload));
+	json_array_append_new(t->buttons,
+	                      json_pack("{s:s, s:s}", "title", buf, "payload", payload));
 }
 
 void turn_row(struct turn *t, const char *title, const char *description, const char *payload)
@@ -92,12 +93,12 @@ void turn_list(struct turn *t, const char *button, const char *section_title)
 }
 
 void turn_card(struct turn *t, const char *title, const char *subtitle, long long price_minor,
-	       const char *currency, const char *image_url)
+               const char *currency, const char *image_url)
 {
 	json_decref(t->card);
-	t->card = json_pack("{s:s, s:s, s:I, s:s}", "title", title, "subtitle",
-			    subtitle ? subtitle : "", "price_minor", (json_int_t)price_minor,
-			    "currency", currency);
+	t->card =
+	    json_pack("{s:s, s:s, s:I, s:s}", "title", title, "subtitle", subtitle ? subtitle : "",
+	              "price_minor", (json_int_t)price_minor, "currency", currency);
 	if (t->card && image_url && *image_url)
 		json_object_set_new(t->card, "image_url", json_string(image_url));
 }
@@ -118,8 +119,7 @@ static void remember_recent(struct turn *t, const json_t *payloads)
 	fresh = json_array();
 	if (!fresh)
 		return;
-	json_array_foreach(payloads, i, p)
-		json_array_append(fresh, (json_t *)p);
+	json_array_foreach(payloads, i, p) json_array_append(fresh, (json_t *)p);
 	if (json_is_array(recent)) {
 		n = json_array_size(recent);
 		for (i = 0; i < n && json_array_size(fresh) < ENGINE_RECENT_MAX; i++) {
@@ -156,24 +156,24 @@ int turn_reply_flush(struct turn *t)
 	if (t->buttons) {
 		json_object_set(reply, "buttons", t->buttons);
 		json_array_foreach(t->buttons, i, b)
-			json_array_append(offered, json_object_get(b, "payload"));
+		    json_array_append(offered, json_object_get(b, "payload"));
 	}
 	if (t->rows) {
-		json_t *list = json_pack("{s:s, s:[{s:s, s:O}]}", "button",
-					 t->list_button[0] ? t->list_button : TR(t, "Choose", "Chagua"),
-					 "sections", "title",
-					 t->list_title[0] ? t->list_title : TR(t, "Options", "Chaguo"),
-					 "rows", t->rows);
+		json_t *list = json_pack(
+		    "{s:s, s:[{s:s, s:O}]}", "button",
+		    t->list_button[0] ? t->list_button : TR(t, "Choose", "Chagua"), "sections",
+		    "title", t->list_title[0] ? t->list_title : TR(t, "Options", "Chaguo"), "rows",
+		    t->rows);
 		if (!list)
 			goto out;
 		json_object_set_new(reply, "list", list);
 		json_array_foreach(t->rows, i, b)
-			json_array_append(offered, json_object_get(b, "payload"));
+		    json_array_append(offered, json_object_get(b, "payload"));
 	}
 	if (t->card)
 		json_object_set(reply, "card", t->card);
 	if (conv_reply_add(t->conn, t->tenant, t->conv_id, t->m->channel_id, t->m->chat_id,
-			   t->m->message_id, reply, NULL) < 0)
+	                   t->m->message_id, reply, NULL) < 0)
 		goto out;
 	t->res->replies++;
 	if (json_array_size(offered) > 0 || !t->keep_offered) {
@@ -250,8 +250,8 @@ int turn_offered_has(const struct turn *t, const char *payload)
 	size_t i;
 	const json_t *v;
 
-	json_array_foreach(t->offered, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), payload) == 0)
-			return 1;
+	json_array_foreach(t->offered, i,
+	                   v) if (json_is_string(v) &&
+	                          strcmp(json_string_value(v), payload) == 0) return 1;
 	return 0;
 }

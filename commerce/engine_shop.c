@@ -11,21 +11,21 @@
 #include "engine_internal.h"
 #include "pg.h"
 
-#define MATCH_MIN 0.55   /* below this a catalog name is not a match */
+#define MATCH_MIN   0.55 /* below this a catalog name is not a match */
 #define MATCH_CLEAR 0.12 /* a best match this far ahead of the next one is "the one" */
-#define MATCH_MAX 8
+#define MATCH_MAX   8
 
 int act_menu(struct turn *t, const char *arg)
 {
 	if (!arg || strcmp(arg, "quiet") != 0)
 		turn_say(t, "What would you like to do?", "Ungependa kufanya nini?");
 	turn_row(t, TR(t, "Browse products", "Angalia bidhaa"),
-		 TR(t, "Shop by category", "Nunua kwa aina"), "browse");
-	turn_row(t, TR(t, "Search", "Tafuta"), TR(t, "Find a product by name", "Tafuta bidhaa kwa jina"),
-		 "search");
+	         TR(t, "Shop by category", "Nunua kwa aina"), "browse");
+	turn_row(t, TR(t, "Search", "Tafuta"),
+	         TR(t, "Find a product by name", "Tafuta bidhaa kwa jina"), "search");
 	turn_row(t, TR(t, "My cart", "Kikapu changu"), NULL, "cart");
-	turn_row(t, TR(t, "My orders", "Oda zangu"), TR(t, "Status, cancel, problems", "Hali, kughairi, matatizo"),
-		 "orders");
+	turn_row(t, TR(t, "My orders", "Oda zangu"),
+	         TR(t, "Status, cancel, problems", "Hali, kughairi, matatizo"), "orders");
 	turn_row(t, TR(t, "Talk to a person", "Ongea na mtu"), NULL, "human");
 	turn_list(t, TR(t, "Menu", "Menyu"), TR(t, "Main menu", "Menyu kuu"));
 	turn_set_state(t, "menu");
@@ -49,16 +49,20 @@ int act_greet(struct turn *t, const char *arg)
 	if (closed < 0)
 		return -1;
 	if (closed && strcmp(hours, "closed") == 0)
-		turn_say(t, "We're closed today. You can still shop and order here; we'll handle your "
-			    "order as soon as we open.",
-			 "Tumefunga leo. Bado unaweza kununua na kuagiza hapa; tutashughulikia oda yako "
-			 "tukifungua.");
+		turn_say(
+		    t,
+		    "We're closed today. You can still shop and order here; we'll handle your "
+		    "order as soon as we open.",
+		    "Tumefunga leo. Bado unaweza kununua na kuagiza hapa; tutashughulikia oda yako "
+		    "tukifungua.");
 	else if (closed)
-		turn_sayf(t, "We're closed right now (today's hours: %s). You can still shop and order "
-			     "here; we'll handle your order as soon as we open.",
-			  "Tumefunga kwa sasa (saa za leo: %s). Bado unaweza kununua na kuagiza hapa; "
-			  "tutashughulikia oda yako tukifungua.",
-			  hours);
+		turn_sayf(
+		    t,
+		    "We're closed right now (today's hours: %s). You can still shop and order "
+		    "here; we'll handle your order as soon as we open.",
+		    "Tumefunga kwa sasa (saa za leo: %s). Bado unaweza kununua na kuagiza hapa; "
+		    "tutashughulikia oda yako tukifungua.",
+		    hours);
 	return act_menu(t, NULL);
 }
 
@@ -66,7 +70,7 @@ int act_thanks(struct turn *t, const char *arg)
 {
 	(void)arg;
 	turn_say(t, "You're welcome! Anything else I can help with?",
-		 "Karibu! Kuna kingine naweza kukusaidia?");
+	         "Karibu! Kuna kingine naweza kukusaidia?");
 	turn_menu_buttons(t);
 	return 0;
 }
@@ -75,7 +79,7 @@ int act_search_prompt(struct turn *t, const char *arg)
 {
 	(void)arg;
 	turn_say(t, "What are you looking for? Type a product name, for example \"honey\".",
-		 "Unatafuta nini? Andika jina la bidhaa, kwa mfano \"asali\".");
+	         "Unatafuta nini? Andika jina la bidhaa, kwa mfano \"asali\".");
 	turn_set_state(t, "search");
 	return 0;
 }
@@ -89,20 +93,21 @@ int act_categories(struct turn *t, const char *arg)
 
 	(void)arg;
 	res = pg_exec(t->conn,
-		      "SELECT category, count(*) FROM products WHERE tenant_id = $1 AND active"
-		      " AND deleted_at IS NULL GROUP BY category ORDER BY category LIMIT 20",
-		      1, &t->tenant);
+	              "SELECT category, count(*) FROM products WHERE tenant_id = $1 AND active"
+	              " AND deleted_at IS NULL GROUP BY category ORDER BY category LIMIT 20",
+	              1, &t->tenant);
 	if (!res)
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		turn_say(t, "Sorry, the shop has no products to show yet.",
-			 "Samahani, duka bado halina bidhaa za kuonyesha.");
+		         "Samahani, duka bado halina bidhaa za kuonyesha.");
 		turn_set_state(t, "menu");
 		return 0;
 	}
 	cats = json_array();
-	turn_say(t, "Here are our categories. Pick one:", "Hizi ni aina za bidhaa zetu. Chagua moja:");
+	turn_say(t,
+	         "Here are our categories. Pick one:", "Hizi ni aina za bidhaa zetu. Chagua moja:");
 	for (i = 0; i < PQntuples(res); i++) {
 		snprintf(payload, sizeof(payload), "cat:%d", i);
 		snprintf(count, sizeof(count), "%s", PQgetvalue(res, i, 1));
@@ -136,10 +141,10 @@ static int show_page(struct turn *t, const char *category, long offset)
 
 	snprintf(off, sizeof(off), "%ld", offset);
 	res = pg_exec(t->conn,
-		      "SELECT id, name, price_minor, stock FROM products WHERE tenant_id = $1"
-		      " AND active AND deleted_at IS NULL AND category = $2 ORDER BY name, id"
-		      " LIMIT 9 OFFSET $3::int",
-		      3, (const char *const[]){ t->tenant, category, off });
+	              "SELECT id, name, price_minor, stock FROM products WHERE tenant_id = $1"
+	              " AND active AND deleted_at IS NULL AND category = $2 ORDER BY name, id"
+	              " LIMIT 9 OFFSET $3::int",
+	              3, (const char *const[]){t->tenant, category, off});
 	if (!res)
 		return -1;
 	n = PQntuples(res);
@@ -150,13 +155,13 @@ static int show_page(struct turn *t, const char *category, long offset)
 	}
 	if (offset == 0)
 		turn_sayf(t, "%s: pick a product to see more.", "%s: chagua bidhaa kuona zaidi.",
-			  category);
+		          category);
 	else
 		turn_sayf(t, "More from %s:", "Zaidi kutoka %s:", category);
 	for (i = 0; i < n && i < ENGINE_PAGE_SIZE; i++) {
 		snprintf(payload, sizeof(payload), "prod:%s", PQgetvalue(res, i, 0));
 		stock_text(t, atoll(PQgetvalue(res, i, 2)), atol(PQgetvalue(res, i, 3)), desc,
-			   sizeof(desc));
+		           sizeof(desc));
 		turn_row(t, PQgetvalue(res, i, 1), desc, payload);
 	}
 	if (n > ENGINE_PAGE_SIZE) {
@@ -179,7 +184,7 @@ int act_category(struct turn *t, const char *arg)
 
 	if (!cm_parse_uint(arg, 3, &i) || !json_is_string(json_array_get(cats, (size_t)i))) {
 		turn_say(t, "Sorry, that category isn't available any more.",
-			 "Samahani, aina hiyo haipatikani tena.");
+		         "Samahani, aina hiyo haipatikani tena.");
 		return act_categories(t, NULL);
 	}
 	return show_page(t, json_string_value(json_array_get(cats, (size_t)i)), 0);
@@ -210,20 +215,20 @@ static int show_product(struct turn *t, const struct engine_product *p)
 	if (p->image_url[0])
 		turn_card(t, p->name, p->description, p->price_minor, p->currency, p->image_url);
 	if (turn_event(t, "product_viewed",
-		       json_pack("{s:s, s:s, s:s}", "product_id", p->id, "sku", p->sku, "name",
-				 p->name)) < 0)
+	               json_pack("{s:s, s:s, s:s}", "product_id", p->id, "sku", p->sku, "name",
+	                         p->name)) < 0)
 		return -1;
 	turn_ctx_set_str(t, "product", p->id);
 	if (p->stock <= 0) {
 		turn_linef(t, "Sorry, it's out of stock right now.", "Samahani, imeisha kwa sasa.",
-			   NULL);
+		           NULL);
 		turn_menu_buttons(t);
 		turn_set_state(t, "menu");
 		return 0;
 	}
 	turn_linef(t, "In stock: %s", "Zilizopo: %s", stock);
 	turn_say(t, "How many would you like? Pick one below or type a number.",
-		 "Ungependa ngapi? Chagua hapa chini au andika nambari.");
+	         "Ungependa ngapi? Chagua hapa chini au andika nambari.");
 	for (q = 1; q <= 3 && q <= p->stock; q++) {
 		snprintf(payload, sizeof(payload), "add:%s:%ld", p->id, q);
 		snprintf(title, sizeof(title), TR(t, "Add %ld", "Ongeza %ld"), q);
@@ -236,7 +241,7 @@ static int show_product(struct turn *t, const struct engine_product *p)
 static int product_gone(struct turn *t)
 {
 	turn_say(t, "Sorry, that product is no longer available.",
-		 "Samahani, bidhaa hiyo haipatikani tena.");
+	         "Samahani, bidhaa hiyo haipatikani tena.");
 	turn_menu_buttons(t);
 	turn_set_state(t, "menu");
 	return 0;
@@ -331,7 +336,7 @@ int act_cart_edit(struct turn *t, const char *arg)
 	for (i = 0; i < PQntuples(lines); i++) {
 		snprintf(payload, sizeof(payload), "line:%s", PQgetvalue(lines, i, 0));
 		snprintf(desc, sizeof(desc), TR(t, "Quantity: %s", "Idadi: %s"),
-			 PQgetvalue(lines, i, 2));
+		         PQgetvalue(lines, i, 2));
 		turn_row(t, PQgetvalue(lines, i, 1), desc, payload);
 	}
 	PQclear(lines);
@@ -360,9 +365,10 @@ int act_cart_line(struct turn *t, const char *arg)
 	if (q == 0)
 		return act_cart(t, NULL);
 	snprintf(qty, sizeof(qty), "%ld", q);
-	turn_sayf(t, "You have %s x %s. Type the new quantity, 0 to remove it, or \"cart\" to go "
-		     "back.",
-		  "Una %s x %s. Andika idadi mpya, 0 kuiondoa, au \"kikapu\" kurudi.", qty, p.name);
+	turn_sayf(t,
+	          "You have %s x %s. Type the new quantity, 0 to remove it, or \"cart\" to go "
+	          "back.",
+	          "Una %s x %s. Andika idadi mpya, 0 kuiondoa, au \"kikapu\" kurudi.", qty, p.name);
 	turn_ctx_set_str(t, "product", p.id);
 	turn_set_state(t, "cart_line");
 	return 0;
@@ -415,9 +421,10 @@ static int clear_cart(struct turn *t, int *had)
 	*had = 0;
 	if (rc <= 0)
 		return rc;
-	res = pg_exec(t->conn, "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
-			       " RETURNING product_id, quantity",
-		      2, (const char *const[]){ t->tenant, cart_id });
+	res = pg_exec(t->conn,
+	              "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
+	              " RETURNING product_id, quantity",
+	              2, (const char *const[]){t->tenant, cart_id});
 	if (!res)
 		return -1;
 	*had = PQntuples(res);
@@ -425,7 +432,7 @@ static int clear_cart(struct turn *t, int *had)
 	if (*had == 0)
 		return 0;
 	return turn_event(t, "cart_item_removed",
-			  json_pack("{s:b, s:i}", "cleared", 1, "lines", *had));
+	                  json_pack("{s:b, s:i}", "cleared", 1, "lines", *had));
 }
 
 int act_clear(struct turn *t, const char *arg)
@@ -456,7 +463,7 @@ int act_start_over(struct turn *t, const char *arg)
 	if (recent)
 		json_object_set_new(t->ctx, "recent", recent);
 	turn_say(t, "OK, let's start over. Your cart is empty.",
-		 "Sawa, tuanze upya. Kikapu chako hakina kitu.");
+	         "Sawa, tuanze upya. Kikapu chako hakina kitu.");
 	return act_menu(t, "quiet");
 }
 
@@ -470,9 +477,9 @@ static int category_match(struct turn *t, const char *phrase, int *found)
 	int i, n, rc = 0;
 
 	res = pg_exec(t->conn,
-		      "SELECT DISTINCT category FROM products WHERE tenant_id = $1 AND active"
-		      " AND deleted_at IS NULL ORDER BY category LIMIT 20",
-		      1, &t->tenant);
+	              "SELECT DISTINCT category FROM products WHERE tenant_id = $1 AND active"
+	              " AND deleted_at IS NULL ORDER BY category LIMIT 20",
+	              1, &t->tenant);
 	if (!res)
 		return -1;
 	n = PQntuples(res);
@@ -485,8 +492,8 @@ static int category_match(struct turn *t, const char *phrase, int *found)
 			json_array_append_new(cats, json_string(names[i]));
 		json_object_set_new(t->ctx, "cats", cats);
 		rc = turn_event(t, "search_performed",
-				json_pack("{s:s, s:s, s:i}", "query", phrase, "category",
-					  names[m[0].index], "results", 1));
+		                json_pack("{s:s, s:s, s:i}", "query", phrase, "category",
+		                          names[m[0].index], "results", 1));
 		if (rc == 0)
 			rc = show_page(t, names[m[0].index], 0);
 	}
@@ -498,10 +505,10 @@ static int category_match(struct turn *t, const char *phrase, int *found)
 static PGresult *catalog_load(struct turn *t, const char ***names)
 {
 	PGresult *res = pg_exec(t->conn,
-				"SELECT id, name, price_minor, stock, category FROM products"
-				" WHERE tenant_id = $1 AND active AND deleted_at IS NULL"
-				" ORDER BY name, id LIMIT 1000",
-				1, &t->tenant);
+	                        "SELECT id, name, price_minor, stock, category FROM products"
+	                        " WHERE tenant_id = $1 AND active AND deleted_at IS NULL"
+	                        " ORDER BY name, id LIMIT 1000",
+	                        1, &t->tenant);
 	int i;
 
 	*names = NULL;
@@ -520,7 +527,7 @@ static PGresult *catalog_load(struct turn *t, const char ***names)
 /* Matches phrase against the catalog: 0 none, 1 one clear product (index in *one), n>1 a
  * choice (indexes in m). */
 static size_t catalog_match(const char *phrase, const char *const *names, size_t n,
-			    struct nlp_match *m, size_t *one)
+                            struct nlp_match *m, size_t *one)
 {
 	size_t k = nlp_match_products(phrase, names, n, MATCH_MIN, m, MATCH_MAX);
 
@@ -558,7 +565,7 @@ int text_search(struct turn *t, const char *phrase, int quiet_when_none, int *fo
 		return -1;
 	k = catalog_match(phrase, names, (size_t)PQntuples(res), m, &one);
 	if (turn_event(t, "search_performed",
-		       json_pack("{s:s, s:i}", "query", phrase, "results", (int)k)) < 0)
+	               json_pack("{s:s, s:i}", "query", phrase, "results", (int)k)) < 0)
 		goto out;
 	if (k == 0) {
 		rc = 0;
@@ -566,7 +573,8 @@ int text_search(struct turn *t, const char *phrase, int quiet_when_none, int *fo
 			goto out;
 		*found = 0;
 		t->confused = 1; /* counts towards "two misunderstandings in a row" */
-		turn_sayf(t, "Sorry, I couldn't find \"%s\".", "Samahani, sikupata \"%s\".", phrase);
+		turn_sayf(t, "Sorry, I couldn't find \"%s\".", "Samahani, sikupata \"%s\".",
+		          phrase);
 		rc = act_categories(t, NULL);
 		goto out;
 	}
@@ -576,13 +584,13 @@ int text_search(struct turn *t, const char *phrase, int quiet_when_none, int *fo
 		goto out;
 	}
 	turn_sayf(t, "I found a few matches for \"%s\". Which one did you mean?",
-		  "Nimepata bidhaa kadhaa za \"%s\". Ulimaanisha ipi?", phrase);
+	          "Nimepata bidhaa kadhaa za \"%s\". Ulimaanisha ipi?", phrase);
 	for (i = 0; i < k; i++) {
 		int r = (int)m[i].index;
 
 		snprintf(payload, sizeof(payload), "prod:%s", PQgetvalue(res, r, 0));
 		stock_text(t, atoll(PQgetvalue(res, r, 2)), atol(PQgetvalue(res, r, 3)), desc,
-			   sizeof(desc));
+		           sizeof(desc));
 		turn_row(t, PQgetvalue(res, r, 1), desc, payload);
 	}
 	turn_list(t, TR(t, "Products", "Bidhaa"), TR(t, "Matches", "Zinazofanana"));
@@ -598,7 +606,7 @@ static int bad_quantity(struct turn *t)
 {
 	t->keep_offered = 1;
 	turn_say(t, "Please choose a quantity between 1 and 999.",
-		 "Tafadhali chagua idadi kati ya 1 na 999.");
+	         "Tafadhali chagua idadi kati ya 1 na 999.");
 	return 1;
 }
 
@@ -608,9 +616,9 @@ int st_product_text(struct turn *t)
 	struct engine_product p;
 	int rc;
 
-	if (t->rd.product[0] || (t->rd.intent != NLP_INTENT_UNKNOWN &&
-				 t->rd.intent != NLP_INTENT_ADD_TO_CART &&
-				 t->rd.intent != NLP_INTENT_CONFIRM))
+	if (t->rd.product[0] ||
+	    (t->rd.intent != NLP_INTENT_UNKNOWN && t->rd.intent != NLP_INTENT_ADD_TO_CART &&
+	     t->rd.intent != NLP_INTENT_CONFIRM))
 		return 0;
 	if (t->rd.quantity_state == NLP_QTY_INVALID)
 		return bad_quantity(t);
@@ -652,8 +660,8 @@ int st_cart_line_text(struct turn *t)
 	if (q > p.stock) {
 		snprintf(max, sizeof(max), "%ld", p.stock);
 		t->keep_offered = 1;
-		turn_sayf(t, "Sorry, we only have %s of %s in stock.", "Samahani, tuna %s tu za %s.",
-			  max, p.name);
+		turn_sayf(t, "Sorry, we only have %s of %s in stock.",
+		          "Samahani, tuna %s tu za %s.", max, p.name);
 		return 1;
 	}
 	if (q == 0)
@@ -709,7 +717,7 @@ int text_add(struct turn *t)
 				return engine_cart_add(t, &p, q);
 		}
 		turn_say(t, "What would you like to add? Type a product name.",
-			 "Ungependa kuongeza nini? Andika jina la bidhaa.");
+		         "Ungependa kuongeza nini? Andika jina la bidhaa.");
 		turn_set_state(t, "search");
 		return 0;
 	}
@@ -718,11 +726,11 @@ int text_add(struct turn *t)
 		return -1;
 	k = catalog_match(t->rd.product, names, (size_t)PQntuples(res), m, &one);
 	if (turn_event(t, "search_performed",
-		       json_pack("{s:s, s:i}", "query", t->rd.product, "results", (int)k)) < 0)
+	               json_pack("{s:s, s:i}", "query", t->rd.product, "results", (int)k)) < 0)
 		goto out;
 	if (k == 0) {
 		turn_sayf(t, "Sorry, I couldn't find \"%s\".", "Samahani, sikupata \"%s\".",
-			  t->rd.product);
+		          t->rd.product);
 		rc = act_categories(t, NULL);
 		goto out;
 	}
@@ -741,7 +749,7 @@ int text_add(struct turn *t)
 		snprintf(payload, sizeof(payload), "add:%s:%ld", PQgetvalue(res, r, 0), q);
 		snprintf(title, sizeof(title), "%s", PQgetvalue(res, r, 1));
 		stock_text(t, atoll(PQgetvalue(res, r, 2)), atol(PQgetvalue(res, r, 3)), desc,
-			   sizeof(desc));
+		           sizeof(desc));
 		turn_row(t, title, desc, payload);
 	}
 	turn_list(t, TR(t, "Products", "Bidhaa"), TR(t, "Matches", "Zinazofanana"));
@@ -782,7 +790,7 @@ int text_remove(struct turn *t)
 	if (n == 0 || nlp_match_products(t->rd.product, names, (size_t)n, MATCH_MIN, m, 1) == 0) {
 		PQclear(lines);
 		turn_sayf(t, "I couldn't find \"%s\" in your cart.",
-			  "Sikupata \"%s\" kwenye kikapu chako.", t->rd.product);
+		          "Sikupata \"%s\" kwenye kikapu chako.", t->rd.product);
 		return act_cart(t, NULL);
 	}
 	memset(&p, 0, sizeof(p));

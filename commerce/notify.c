@@ -28,15 +28,16 @@ static void order_lines(struct sbuf *b, const json_t *order)
 	char money[48];
 	size_t i;
 
-	json_array_foreach(items, i, it) {
-		cm_money_format(json_integer_value(json_object_get(it, "subtotal_minor")), cur, money,
-				sizeof(money));
+	json_array_foreach(items, i, it)
+	{
+		cm_money_format(json_integer_value(json_object_get(it, "subtotal_minor")), cur,
+		                money, sizeof(money));
 		sbuf_printf(b, "\n%lld x %s: %s",
-			    (long long)json_integer_value(json_object_get(it, "quantity")),
-			    jstr(it, "name"), money);
+		            (long long)json_integer_value(json_object_get(it, "quantity")),
+		            jstr(it, "name"), money);
 	}
 	cm_money_format(json_integer_value(json_object_get(totals, "total_minor")), cur, money,
-			sizeof(money));
+	                sizeof(money));
 	sbuf_printf(b, "\nTotal: %s", money);
 }
 
@@ -67,22 +68,22 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 			return NULL; /* the seller cancelled it: only webhooks hear of it */
 		}
 		sbuf_printf(&b, "Order #%lld was cancelled by the customer (%s).", num,
-			    jstr(cust, "name"));
+		            jstr(cust, "name"));
 	} else if (strcmp(event_type, "complaint.filed") == 0) {
 		const json_t *c = json_object_get(data, "complaint");
 
 		if (order)
 			sbuf_printf(&b, "Complaint about order #%lld from %s:\n%s", num,
-				    jstr(cust, "name"), jstr(c, "text"));
+			            jstr(cust, "name"), jstr(c, "text"));
 		else
 			sbuf_printf(&b, "Complaint from %s:\n%s", jstr(c, "customer_name"),
-				    jstr(c, "text"));
+			            jstr(c, "text"));
 	} else if (strcmp(event_type, "handoff.requested") == 0) {
 		const json_t *c = json_object_get(data, "conversation");
 
 		sbuf_printf(&b, "%s asked to talk to a person (%s). Conversation %s.",
-			    *jstr(c, "customer_name") ? jstr(c, "customer_name") : "A shopper",
-			    jstr(c, "channel"), jstr(c, "id"));
+		            *jstr(c, "customer_name") ? jstr(c, "customer_name") : "A shopper",
+		            jstr(c, "channel"), jstr(c, "id"));
 	} else {
 		sbuf_free(&b);
 		return NULL;
@@ -94,7 +95,7 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		snprintf(p1, sizeof(p1), NOTIFY_PAYLOAD_CONFIRM "%s", oid);
 		snprintf(p2, sizeof(p2), NOTIFY_PAYLOAD_CANCEL "%s", oid);
 		r = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "text", text, "buttons", "title",
-			      "Confirm", "payload", p1, "title", "Cancel", "payload", p2);
+		              "Confirm", "payload", p1, "title", "Cancel", "payload", p2);
 	} else {
 		r = json_pack("{s:s}", "text", text);
 	}
@@ -112,17 +113,17 @@ int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, c
 
 	util_uuid_new(event_id);
 	res = pg_exec(conn,
-		      "SELECT id, kind, channel_id, COALESCE(chat_id, to_number), url"
-		      " FROM notification_targets WHERE active ORDER BY created_at, id",
-		      0, NULL);
+	              "SELECT id, kind, channel_id, COALESCE(chat_id, to_number), url"
+	              " FROM notification_targets WHERE active ORDER BY created_at, id",
+	              0, NULL);
 	if (!res)
 		return -1;
 	if (PQntuples(res) == 0) {
 		rc = 0;
 		goto out;
 	}
-	body = json_pack("{s:s, s:s, s:s}", "event", event_type, "event_id", event_id,
-			 "tenant_id", tenant_id);
+	body = json_pack("{s:s, s:s, s:s}", "event", event_type, "event_id", event_id, "tenant_id",
+	                 tenant_id);
 	if (!body || (json_is_object(data) && json_object_update(body, (json_t *)data) < 0))
 		goto out;
 	body_js = json_dumps(body, JSON_COMPACT);
@@ -132,8 +133,9 @@ int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, c
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *kind = PQgetvalue(res, i, 1);
-		const char *params[7] = { tenant_id, NULL, pg_value(res, i, 2), PQgetvalue(res, i, 0),
-					  NULL, event_type, NULL };
+		const char *params[7] = {
+		    tenant_id,  NULL, pg_value(res, i, 2), PQgetvalue(res, i, 0), NULL,
+		    event_type, NULL};
 
 		if (strcmp(kind, "webhook") == 0) {
 			if (!pg_value(res, i, 4))
@@ -150,16 +152,16 @@ int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, c
 			params[6] = reply_js;
 		}
 		if (pg_cmd(conn,
-			   "INSERT INTO outbox (tenant_id, kind, channel_id, target_id, recipient,"
-			   " event_type, payload) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
-			   7, params) < 0)
+		           "INSERT INTO outbox (tenant_id, kind, channel_id, target_id, recipient,"
+		           " event_type, payload) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+		           7, params) < 0)
 			goto out;
 		n++;
 	}
 	rc = n;
 out:
 	if (rc < 0)
-		log_error(&(struct log_ctx){ .tenant = tenant_id }, "notify: %s failed", event_type);
+		log_error(&(struct log_ctx){.tenant = tenant_id}, "notify: %s failed", event_type);
 	free(body_js);
 	free(reply_js);
 	json_decref(body);

@@ -19,10 +19,10 @@
  * Returns the number of outbox rows written, or -1 on a database error.
  */
 int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, const json_t *data)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The payloads of the seller's buttons under a new-order notification. */
 #define NOTIFY_PAYLOAD_CONFIRM "ord:confirm:"
-#define NOTIFY_PAYLOAD_CANCEL "ord:cancel:"
+#define NOTIFY_PAYLOAD_CANCEL  "ord:cancel:"
 
 #endif

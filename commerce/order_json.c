@@ -9,7 +9,7 @@
 json_t *order_json_load(PGconn *conn, const char *order_id, int *not_found)
 {
 	static const char sql[] =
-		"SELECT (" ORDER_JSON_SQL_EXPR ")::text FROM orders o WHERE o.id = $1";
+	    "SELECT (" ORDER_JSON_SQL_EXPR ")::text FROM orders o WHERE o.id = $1";
 	PGresult *res;
 	json_t *j = NULL;
 

@@ -19,15 +19,13 @@
 static const struct {
 	const char *from, *to;
 } lifecycle[] = {
-	{ "pending", "confirmed" },    { "pending", "cancelled" },
-	{ "confirmed", "processing" }, { "confirmed", "cancelled" },
-	{ "processing", "shipped" },   { "processing", "cancelled" },
-	{ "shipped", "delivered" },    { "shipped", "returned" },
-	{ "delivered", "returned" },
+    {"pending", "confirmed"},   {"pending", "cancelled"},  {"confirmed", "processing"},
+    {"confirmed", "cancelled"}, {"processing", "shipped"}, {"processing", "cancelled"},
+    {"shipped", "delivered"},   {"shipped", "returned"},   {"delivered", "returned"},
 };
 
-static const char *const statuses[] = { "pending",   "confirmed", "processing", "shipped",
-					"delivered", "cancelled", "returned" };
+static const char *const statuses[] = {"pending",   "confirmed", "processing", "shipped",
+                                       "delivered", "cancelled", "returned"};
 
 int order_status_valid(const char *s)
 {
@@ -55,16 +53,15 @@ static const char *status_message(const char *status, int sw)
 	static const struct {
 		const char *status, *en, *sw;
 	} msgs[] = {
-		{ "confirmed", "Good news: your order #%s has been confirmed.",
-		  "Habari njema: oda yako #%s imethibitishwa." },
-		{ "processing", "Your order #%s is being prepared.",
-		  "Oda yako #%s inaandaliwa." },
-		{ "shipped", "Your order #%s is on its way.", "Oda yako #%s iko njiani." },
-		{ "delivered", "Your order #%s has been delivered. Thank you for shopping with us!",
-		  "Oda yako #%s imefika. Asante kwa kununua kwetu!" },
-		{ "cancelled", "Your order #%s has been cancelled.", "Oda yako #%s imeghairiwa." },
-		{ "returned", "The return of your order #%s has been recorded.",
-		  "Kurudishwa kwa oda yako #%s kumerekodiwa." },
+	    {"confirmed", "Good news: your order #%s has been confirmed.",
+	     "Habari njema: oda yako #%s imethibitishwa."},
+	    {"processing", "Your order #%s is being prepared.", "Oda yako #%s inaandaliwa."},
+	    {"shipped", "Your order #%s is on its way.", "Oda yako #%s iko njiani."},
+	    {"delivered", "Your order #%s has been delivered. Thank you for shopping with us!",
+	     "Oda yako #%s imefika. Asante kwa kununua kwetu!"},
+	    {"cancelled", "Your order #%s has been cancelled.", "Oda yako #%s imeghairiwa."},
+	    {"returned", "The return of your order #%s has been recorded.",
+	     "Kurudishwa kwa oda yako #%s kumerekodiwa."},
 	};
 	size_t i;
 
@@ -75,21 +72,22 @@ static const char *status_message(const char *status, int sw)
 }
 
 static int tell_shopper(PGconn *conn, const char *tenant_id, const char *order_id,
-			const char *status, const char *number, const char *actor)
+                        const char *status, const char *number, const char *actor)
 {
 	PGresult *res;
 	json_t *reply = NULL, *ev = NULL;
 	const char *tmpl;
 	char *text = NULL;
-	const char *conv, *args[1] = { number };
+	const char *conv, *args[1] = {number};
+	char outbox_id[37];
 	int rc = -1;
 
 	res = pg_exec(conn,
-		      "SELECT m.conversation_id, m.channel_id, m.external_chat_id, c.lang"
-		      " FROM order_channel_meta m JOIN conversations c"
-		      "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
-		      " WHERE m.order_id = $1",
-		      1, &order_id);
+	              "SELECT m.conversation_id, m.channel_id, m.external_chat_id, c.lang"
+	              " FROM order_channel_meta m JOIN conversations c"
+	              "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
+	              " WHERE m.order_id = $1",
+	              1, &order_id);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -114,10 +112,16 @@ static int tell_shopper(PGconn *conn, const char *tenant_id, const char *order_i
 	}
 	text = cm_template(tmpl, args, 1);
 	reply = text ? json_pack("{s:s, s:s}", "text", text, "lang",
-				 strcmp(PQgetvalue(res, 0, 3), "sw") == 0 ? "sw" : "en")
-		     : NULL;
+	                         strcmp(PQgetvalue(res, 0, 3), "sw") == 0 ? "sw" : "en")
+	             : NULL;
 	if (!reply || conv_reply_add(conn, tenant_id, conv, PQgetvalue(res, 0, 1),
-				     PQgetvalue(res, 0, 2), NULL, reply, NULL) < 0)
+	                             PQgetvalue(res, 0, 2), NULL, reply, outbox_id) < 0)
+		goto out;
+	/* a status update: outside WhatsApp's 24-hour window the adapter may send it as the
+	 * channel's template (channel_target.event_type) instead of dropping it */
+	args[0] = outbox_id;
+	if (pg_cmd(conn, "UPDATE outbox SET event_type = 'order.status_changed' WHERE id = $1", 1,
+	           args) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -129,7 +133,7 @@ out:
 }
 
 int order_status_transition_ex(PGconn *conn, const char *order_id, const char *new_status,
-			       long expected_version, const char *actor, long *new_version)
+                               long expected_version, const char *actor, long *new_version)
 {
 	PGresult *res = NULL;
 	json_t *order = NULL, *data = NULL;
@@ -145,9 +149,9 @@ int order_status_transition_ex(PGconn *conn, const char *order_id, const char *n
 	if (!actor)
 		actor = "system";
 	res = pg_exec(conn,
-		      "SELECT tenant_id, status, version, order_number FROM orders WHERE id = $1"
-		      " FOR UPDATE",
-		      1, &order_id);
+	              "SELECT tenant_id, status, version, order_number FROM orders WHERE id = $1"
+	              " FOR UPDATE",
+	              1, &order_id);
 	if (!res)
 		return ORDER_ERR_DB;
 	if (PQntuples(res) != 1) {
@@ -171,32 +175,32 @@ int order_status_transition_ex(PGconn *conn, const char *order_id, const char *n
 	params[0] = order_id;
 	params[1] = new_status;
 	if (pg_cmd(conn, "UPDATE orders SET status = $2, version = version + 1 WHERE id = $1", 2,
-		   params) < 0)
+	           params) < 0)
 		goto out;
 	if (strcmp(new_status, "cancelled") == 0 &&
 	    pg_cmd(conn,
-		   "UPDATE products p SET stock = p.stock + i.quantity FROM"
-		   " (SELECT product_id, sum(quantity)::int AS quantity FROM order_items"
-		   "  WHERE order_id = $1 GROUP BY product_id) i WHERE p.id = i.product_id",
-		   1, params) < 0)
+	           "UPDATE products p SET stock = p.stock + i.quantity FROM"
+	           " (SELECT product_id, sum(quantity)::int AS quantity FROM order_items"
+	           "  WHERE order_id = $1 GROUP BY product_id) i WHERE p.id = i.product_id",
+	           1, params) < 0)
 		goto out;
 	if (tell_shopper(conn, tenant_id, order_id, new_status, number, actor) < 0)
 		goto out;
 	order = order_json_load(conn, order_id, NULL);
 	if (!order)
 		goto out;
-	data = json_pack("{s:O, s:s, s:s}", "order", order, "previous_status", from, "actor", actor);
-	if (!data ||
-	    notify_seller(conn, tenant_id,
-			  strcmp(new_status, "cancelled") == 0 ? "order.cancelled"
-							       : "order.status_changed",
-			  data) < 0)
+	data =
+	    json_pack("{s:O, s:s, s:s}", "order", order, "previous_status", from, "actor", actor);
+	if (!data || notify_seller(conn, tenant_id,
+	                           strcmp(new_status, "cancelled") == 0 ? "order.cancelled"
+	                                                                : "order.status_changed",
+	                           data) < 0)
 		goto out;
 	if (new_version)
 		*new_version = version + 1;
 	snprintf(version_s, sizeof(version_s), "%ld", version + 1);
-	log_info(&(struct log_ctx){ .tenant = tenant_id }, "order #%s %s -> %s (v%s, %s)", number,
-		 from, new_status, version_s, actor);
+	log_info(&(struct log_ctx){.tenant = tenant_id}, "order #%s %s -> %s (v%s, %s)", number,
+	         from, new_status, version_s, actor);
 	rc = 0;
 out:
 	json_decref(order);
@@ -206,8 +210,8 @@ out:
 }
 
 int order_status_transition(PGconn *conn, const char *order_id, const char *new_status,
-			    long expected_version, const char *actor)
+                            long expected_version, const char *actor)
 {
 	return order_status_transition_ex(conn, order_id, new_status, expected_version, actor,
-					  NULL);
+	                                  NULL);
 }

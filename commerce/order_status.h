@@ -10,11 +10,11 @@
 
 #include <libpq-fe.h>
 
-#define ORDER_ERR_DB (-1)
+#define ORDER_ERR_DB        (-1)
 #define ORDER_ERR_NOT_FOUND (-40) /* 404 */
-#define ORDER_ERR_STALE (-41)     /* expected_version is not the current version: 412 */
+#define ORDER_ERR_STALE     (-41) /* expected_version is not the current version: 412 */
 #define ORDER_ERR_FORBIDDEN (-42) /* the lifecycle does not allow this change: 409 */
-#define ORDER_ERR_INVALID (-43)   /* not a status name: 400 */
+#define ORDER_ERR_INVALID   (-43) /* not a status name: 400 */
 
 /* 1 when the lifecycle allows from -> to. */
 int order_status_allowed(const char *from, const char *to);
@@ -28,10 +28,10 @@ int order_status_valid(const char *s);
  * *new_version (may be NULL) receives the bumped version. Returns 0 or ORDER_ERR_*.
  */
 int order_status_transition_ex(PGconn *conn, const char *order_id, const char *new_status,
-			       long expected_version, const char *actor, long *new_version)
-	__attribute__((warn_unused_result));
+                               long expected_version, const char *actor, long *new_version)
+    __attribute__((warn_unused_result));
 int order_status_transition(PGconn *conn, const char *order_id, const char *new_status,
-			    long expected_version, const char *actor)
-	__attribute__((warn_unused_result));
+                            long expected_version, const char *actor)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -19,7 +19,7 @@ static void copy_str(char *dst, size_t len, const json_t *v, const char *def)
 }
 
 static void add_payment(struct shop_settings *s, const char *code, const char *label,
-			const char *instr)
+                        const char *instr)
 {
 	struct shop_payment *p;
 
@@ -48,7 +48,8 @@ static void parse_payments(struct shop_settings *s, const json_t *arr)
 	const json_t *it;
 
 	if (json_is_array(arr)) {
-		json_array_foreach(arr, i, it) {
+		json_array_foreach(arr, i, it)
+		{
 			const char *code = NULL, *label = NULL, *instr = NULL;
 
 			if (json_is_string(it)) {
@@ -65,19 +66,19 @@ static void parse_payments(struct shop_settings *s, const json_t *arr)
 	}
 	if (s->npayments == 0)
 		add_payment(s, "cash_on_delivery", "Cash on delivery",
-			    "Pay the rider in cash when your order arrives.");
+		            "Pay the rider in cash when your order arrives.");
 }
 
 int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings *s)
 {
-	const char *params[1] = { tenant_id };
+	const char *params[1] = {tenant_id};
 	PGresult *res;
 	json_t *set = NULL, *v;
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
 	res = pg_exec(conn, "SELECT name, currency, settings::text FROM tenants WHERE id = $1", 1,
-		      params);
+	              params);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -95,15 +96,16 @@ int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings
 	if (json_is_string(v) && strlen(json_string_value(v)) == 3)
 		copy_str(s->currency, sizeof(s->currency), v, s->currency);
 	v = json_object_get(set, "tax_bp");
-	s->tax_bp = json_is_integer(v) && json_integer_value(v) >= 0 &&
-				    json_integer_value(v) <= 10000
-			    ? (long)json_integer_value(v)
-			    : 0;
+	s->tax_bp =
+	    json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 10000
+	        ? (long)json_integer_value(v)
+	        : 0;
 	v = json_object_get(set, "delivery_fee_minor");
 	s->delivery_fee_minor =
-		json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : 0;
+	    json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : 0;
 	parse_payments(s, json_object_get(set, "payment_methods"));
-	copy_str(s->welcome_text, sizeof(s->welcome_text), json_object_get(set, "welcome_text"), "");
+	copy_str(s->welcome_text, sizeof(s->welcome_text), json_object_get(set, "welcome_text"),
+	         "");
 	copy_str(s->time_zone, sizeof(s->time_zone), json_object_get(set, "time_zone"), "");
 	v = json_object_get(set, "business_hours");
 	if (json_is_object(v) && json_object_size(v) > 0)
@@ -149,11 +151,11 @@ static int parse_hhmm(const char *s, int *minutes)
 }
 
 int shop_settings_closed_now(PGconn *conn, const struct shop_settings *s, char *hours_text,
-			     size_t len)
+                             size_t len)
 {
-	static const char *const days[] = { "", "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
+	static const char *const days[] = {"", "mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 	const char *tz = s->time_zone[0] ? s->time_zone : "UTC";
-	const char *params[1] = { tz };
+	const char *params[1] = {tz};
 	PGresult *res;
 	const json_t *today;
 	int dow, now_min, open_min, close_min, rc = 0;
@@ -164,11 +166,11 @@ int shop_settings_closed_now(PGconn *conn, const struct shop_settings *s, char *
 		return 0;
 	/* only a zone PostgreSQL knows: an unknown one would abort the whole transaction */
 	res = pg_exec(conn,
-		      "SELECT extract(isodow FROM now() AT TIME ZONE z.name)::int,"
-		      " (extract(hour FROM now() AT TIME ZONE z.name) * 60 +"
-		      "  extract(minute FROM now() AT TIME ZONE z.name))::int"
-		      " FROM pg_timezone_names z WHERE z.name = $1",
-		      1, params);
+	              "SELECT extract(isodow FROM now() AT TIME ZONE z.name)::int,"
+	              " (extract(hour FROM now() AT TIME ZONE z.name) * 60 +"
+	              "  extract(minute FROM now() AT TIME ZONE z.name))::int"
+	              " FROM pg_timezone_names z WHERE z.name = $1",
+	              1, params);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {

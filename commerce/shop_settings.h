@@ -12,27 +12,27 @@
 #define SHOP_MAX_PAYMENT 6
 
 struct shop_payment {
-	char code[32];       /* cash_on_delivery, mpesa, bank_transfer */
-	char label[64];      /* shown on the button */
+	char code[32];  /* cash_on_delivery, mpesa, bank_transfer */
+	char label[64]; /* shown on the button */
 	char instructions[512];
 };
 
 struct shop_settings {
 	char name[201];
 	char currency[4];
-	long tax_bp;              /* tax in basis points of the subtotal (1600 = 16%) */
+	long tax_bp; /* tax in basis points of the subtotal (1600 = 16%) */
 	long delivery_fee_minor;
 	struct shop_payment payments[SHOP_MAX_PAYMENT];
 	int npayments;
-	char welcome_text[512];   /* "" = the built-in greeting */
-	char time_zone[64];       /* IANA name, "" = none */
-	json_t *business_hours;   /* {"mon": "08:00-18:00", ..., "sun": "closed"} or NULL */
+	char welcome_text[512]; /* "" = the built-in greeting */
+	char time_zone[64];     /* IANA name, "" = none */
+	json_t *business_hours; /* {"mon": "08:00-18:00", ..., "sun": "closed"} or NULL */
 };
 
 /* Loads the settings of the transaction's tenant (app.tenant_id) into s. Returns 0, -1 on a
  * database error, -2 when the tenant row is not visible. Release with shop_settings_clear. */
 int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings *s)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void shop_settings_clear(struct shop_settings *s);
 
 /* The payment method with this code, or NULL. */
@@ -41,7 +41,7 @@ const struct shop_payment *shop_settings_payment(const struct shop_settings *s, 
 /* Out of hours right now? 1 yes, 0 no (also when no hours are set), -1 database error.
  * When yes, hours_text (len bytes) receives today's opening hours or "closed". */
 int shop_settings_closed_now(PGconn *conn, const struct shop_settings *s, char *hours_text,
-			     size_t len) __attribute__((warn_unused_result));
+                             size_t len) __attribute__((warn_unused_result));
 
 /* Tax of a subtotal, rounded half up. */
 long long shop_settings_tax(const struct shop_settings *s, long long subtotal_minor);

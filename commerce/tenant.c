@@ -36,32 +36,33 @@ static int currency_valid(const char *c)
 int tenant_api_key_add(PGconn *conn, const char *tenant_id, const char *name, char *api_key)
 {
 	char token[48], hash[65], prefix[16];
-	const char *params[4] = { tenant_id, hash, prefix, name ? name : "default" };
+	const char *params[4] = {tenant_id, hash, prefix, name ? name : "default"};
 
 	if (util_random_token(32, token, sizeof(token)) < 0)
 		return TENANT_ERR_DB;
 	snprintf(api_key, TENANT_API_KEY_MAX, "ccgw_%s", token);
 	util_sha256_hex(api_key, strlen(api_key), hash);
 	snprintf(prefix, sizeof(prefix), "%.12s", api_key);
-	if (pg_cmd(conn,
-		   "INSERT INTO api_keys (tenant_id, key_hash, prefix, name) VALUES ($1, $2, $3, $4)",
-		   4, params) < 0) {
+	if (pg_cmd(
+	        conn,
+	        "INSERT INTO api_keys (tenant_id, key_hash, prefix, name) VALUES ($1, $2, $3, $4)",
+	        4, params) < 0) {
 		api_key[0] = '\0';
 		return TENANT_ERR_DB;
 	}
 	return 0;
 }
 
-int tenant_channel_ensure(PGconn *conn, const char *tenant_id, const char *type,
-			  char *channel_id)
+int tenant_channel_ensure(PGconn *conn, const char *tenant_id, const char *type, char *channel_id)
 {
-	const char *params[3] = { tenant_id, type, NULL };
+	const char *params[3] = {tenant_id, type, NULL};
 	PGresult *res;
 
-	res = pg_exec(conn,
-		      "SELECT id FROM channels WHERE tenant_id = $1 AND type = $2 AND status = 'active'"
-		      " ORDER BY created_at, id LIMIT 1",
-		      2, params);
+	res = pg_exec(
+	    conn,
+	    "SELECT id FROM channels WHERE tenant_id = $1 AND type = $2 AND status = 'active'"
+	    " ORDER BY created_at, id LIMIT 1",
+	    2, params);
 	if (!res)
 		return TENANT_ERR_DB;
 	if (PQntuples(res) == 1) {
@@ -71,9 +72,9 @@ int tenant_channel_ensure(PGconn *conn, const char *tenant_id, const char *type,
 	}
 	PQclear(res);
 	params[2] = strcmp(type, "console") == 0 ? "Terminal console" : "Web chat";
-	res = pg_exec(conn,
-		      "INSERT INTO channels (tenant_id, type, name) VALUES ($1, $2, $3) RETURNING id",
-		      3, params);
+	res = pg_exec(
+	    conn, "INSERT INTO channels (tenant_id, type, name) VALUES ($1, $2, $3) RETURNING id",
+	    3, params);
 	if (!res)
 		return TENANT_ERR_DB;
 	snprintf(channel_id, 37, "%s", PQgetvalue(res, 0, 0));
@@ -89,11 +90,11 @@ struct create_args {
 static int create_tx(PGconn *conn, void *arg)
 {
 	struct create_args *a = arg;
-	const char *params[4] = { a->tenant_id, a->slug, a->name, a->currency };
+	const char *params[4] = {a->tenant_id, a->slug, a->name, a->currency};
 	char channel_id[37];
 
 	if (pg_cmd(conn, "INSERT INTO tenants (id, slug, name, currency) VALUES ($1, $2, $3, $4)",
-		   4, params) < 0)
+	           4, params) < 0)
 		return TENANT_ERR_DB;
 	if (pg_cmd(conn, "INSERT INTO order_counters (tenant_id) VALUES ($1)", 1, params) < 0)
 		return TENANT_ERR_DB;
@@ -106,9 +107,9 @@ static int create_tx(PGconn *conn, void *arg)
 }
 
 int tenant_create(PGconn *conn, const char *slug, const char *name, const char *currency,
-		  char *tenant_id, char *api_key, char *err, size_t errlen)
+                  char *tenant_id, char *api_key, char *err, size_t errlen)
 {
-	struct create_args a = { slug, name, currency ? currency : "KES", tenant_id, api_key };
+	struct create_args a = {slug, name, currency ? currency : "KES", tenant_id, api_key};
 	int rc;
 
 	err[0] = '\0';
@@ -132,7 +133,7 @@ int tenant_create(PGconn *conn, const char *slug, const char *name, const char *
 			snprintf(err, errlen, "a tenant with slug '%s' already exists", slug);
 			rc = TENANT_ERR_DUPLICATE;
 		} else if (strcmp(pg_last_sqlstate(), "22021") == 0 ||
-			   strncmp(pg_last_sqlstate(), "23", 2) == 0) {
+		           strncmp(pg_last_sqlstate(), "23", 2) == 0) {
 			snprintf(err, errlen, "the name or currency was refused by the database");
 			rc = TENANT_ERR_INVALID;
 		} else {
@@ -143,7 +144,7 @@ int tenant_create(PGconn *conn, const char *slug, const char *name, const char *
 		api_key[0] = '\0';
 		return rc;
 	}
-	log_info(&(struct log_ctx){ .tenant = tenant_id }, "tenant '%s' created", slug);
+	log_info(&(struct log_ctx){.tenant = tenant_id}, "tenant '%s' created", slug);
 	return 0;
 }
 

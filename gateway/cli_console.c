@@ -53,31 +53,32 @@ static int console_take_replies(PGconn *conn, struct console_turn *ct)
 	if (!conv[0])
 		return 0;
 	res = pg_exec(conn,
-		      "UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1"
-		      " WHERE id IN (SELECT id FROM outbox WHERE conversation_id = $1"
-		      "  AND kind = 'reply' AND status = 'pending' ORDER BY seq"
-		      "  FOR UPDATE SKIP LOCKED)"
-		      " RETURNING seq, payload::text, id",
-		      1, &conv);
+	              "UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1"
+	              " WHERE id IN (SELECT id FROM outbox WHERE conversation_id = $1"
+	              "  AND kind = 'reply' AND status = 'pending' ORDER BY seq"
+	              "  FOR UPDATE SKIP LOCKED)"
+	              " RETURNING seq, payload::text, id",
+	              1, &conv);
 	if (!res)
 		return -1;
 	/* the console is the delivery: record it as the dispatcher does for platforms */
 	if (PQntuples(res) > 0 &&
-	    pg_cmd(conn,
-		   "INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-		   " SELECT app_tenant_id(), $1, 'message_sent',"
-		   "  jsonb_build_object('outbox_id', o.id, 'status', 'sent', 'channel', 'console')"
-		   " FROM outbox o WHERE o.conversation_id = $1 AND o.kind = 'reply'"
-		   "  AND o.status = 'sent' AND o.sent_at = now()",
-		   1, &conv) < 0) {
+	    pg_cmd(
+	        conn,
+	        "INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+	        " SELECT app_tenant_id(), $1, 'message_sent',"
+	        "  jsonb_build_object('outbox_id', o.id, 'status', 'sent', 'channel', 'console')"
+	        " FROM outbox o WHERE o.conversation_id = $1 AND o.kind = 'reply'"
+	        "  AND o.status = 'sent' AND o.sent_at = now()",
+	        1, &conv) < 0) {
 		PQclear(res);
 		return -1;
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		json_t *p = json_loads(PQgetvalue(res, i, 1), 0, NULL);
 		json_t *row = p ? json_pack("{s:I, s:o}", "seq",
-					    (json_int_t)atoll(PQgetvalue(res, i, 0)), "payload", p)
-				: NULL;
+		                            (json_int_t)atoll(PQgetvalue(res, i, 0)), "payload", p)
+		                : NULL;
 
 		if (row)
 			json_array_append_new(ct->replies, row);
@@ -132,15 +133,15 @@ static void console_print(json_t *replies)
 static void console_usage(FILE *to)
 {
 	fprintf(to, "usage: ccgw console --tenant SLUG [--user ID]\n"
-		    "  chat with the shop bot: type a message per line, a number picks a choice,\n"
-		    "  Ctrl-D quits\n");
+	            "  chat with the shop bot: type a message per line, a number picks a choice,\n"
+	            "  Ctrl-D quits\n");
 }
 
 int cli_console(int argc, char **argv)
 {
 	const char *slug = NULL, *user = NULL;
 	char tenant_id[37] = "", channel_id[37] = "", user_buf[64], err[512];
-	char *ids[2] = { tenant_id, channel_id };
+	char *ids[2] = {tenant_id, channel_id};
 	struct console_turn ct;
 	struct config cfg;
 	struct nlp *nlp = NULL;
@@ -176,14 +177,14 @@ int cli_console(int argc, char **argv)
 	if (app_config_load(&cfg) < 0)
 		return 1;
 	{
-		const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-		const char *vals[] = { cfg.database_url, "5", "ccgw-console", NULL };
+		const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+		const char *vals[] = {cfg.database_url, "5", "ccgw-console", NULL};
 
 		conn = PQconnectdbParams(keys, vals, 1);
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "ccgw console: cannot connect to the database: %s",
-			PQerrorMessage(conn));
+		        PQerrorMessage(conn));
 		goto out;
 	}
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
@@ -213,9 +214,10 @@ int cli_console(int argc, char **argv)
 		goto out;
 	}
 	if (tty)
-		fprintf(stderr, "Chatting with '%s' as %s. Type a message (\"hi\" to start); Ctrl-D "
-				"quits.\n",
-			slug, user);
+		fprintf(stderr,
+		        "Chatting with '%s' as %s. Type a message (\"hi\" to start); Ctrl-D "
+		        "quits.\n",
+		        slug, user);
 	while ((len = getline(&line, &cap, stdin)) >= 0) {
 		char mid[37];
 
@@ -243,8 +245,9 @@ int cli_console(int argc, char **argv)
 			goto out;
 		}
 		if (pg_tx_run(conn, tenant_id, console_tx, &ct) < 0) {
-			fprintf(stderr, "ccgw console: the message could not be handled (database: %s)\n",
-				pg_conn_ok(conn) ? "error" : "connection lost");
+			fprintf(stderr,
+			        "ccgw console: the message could not be handled (database: %s)\n",
+			        pg_conn_ok(conn) ? "error" : "connection lost");
 			if (!pg_conn_ok(conn))
 				goto out;
 		} else {

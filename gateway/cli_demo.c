@@ -15,8 +15,8 @@
 
 int cli_demo(int argc, char **argv)
 {
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *vals[] = { NULL, "5", "ccgw-cli", NULL };
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {NULL, "5", "ccgw-cli", NULL};
 	char tenant_id[37], api_key[TENANT_API_KEY_MAX];
 	struct config cfg;
 	PGconn *conn = NULL;
@@ -26,7 +26,8 @@ int cli_demo(int argc, char **argv)
 
 	if (argc > 1) {
 		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-			printf("usage: ccgw demo\n  creates or refreshes the demo shop (slug demo)\n");
+			printf(
+			    "usage: ccgw demo\n  creates or refreshes the demo shop (slug demo)\n");
 			return 0;
 		}
 		fprintf(stderr, "usage: ccgw demo\n");
@@ -37,7 +38,8 @@ int cli_demo(int argc, char **argv)
 	vals[0] = cfg.database_url;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "ccgw demo: cannot connect to the database: %s", PQerrorMessage(conn));
+		fprintf(stderr, "ccgw demo: cannot connect to the database: %s",
+		        PQerrorMessage(conn));
 		goto out;
 	}
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
@@ -46,7 +48,7 @@ int cli_demo(int argc, char **argv)
 		goto out;
 	}
 	out = json_pack("{s:s, s:s, s:i, s:b}", "tenant_id", tenant_id, "slug", DEMO_SLUG,
-			"products", demo_seed_product_count(), "created", created);
+	                "products", demo_seed_product_count(), "created", created);
 	if (out && created)
 		json_object_set_new(out, "api_key", json_string(api_key));
 	dump = out ? json_dumps(out, JSON_COMPACT) : NULL;

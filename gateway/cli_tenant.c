@@ -16,13 +16,13 @@
 static void cli_tenant_usage(FILE *to)
 {
 	fprintf(to, "usage: ccgw tenant create --slug SLUG --name NAME [--currency CODE]\n"
-		    "  SLUG: 2 to 40 of a-z, 0-9 and -; CODE: ISO 4217 (default KES)\n");
+	            "  SLUG: 2 to 40 of a-z, 0-9 and -; CODE: ISO 4217 (default KES)\n");
 }
 
 static PGconn *cli_tenant_connect(const char *conninfo)
 {
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *vals[] = { conninfo, "5", "ccgw-cli", NULL };
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {conninfo, "5", "ccgw-cli", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -74,8 +74,9 @@ int cli_tenant(int argc, char **argv)
 		return 2;
 	}
 	if (!tenant_slug_valid(slug)) {
-		fprintf(stderr, "ccgw tenant create: invalid slug '%s': use 2 to 40 of a-z, 0-9 and -\n",
-			slug);
+		fprintf(stderr,
+		        "ccgw tenant create: invalid slug '%s': use 2 to 40 of a-z, 0-9 and -\n",
+		        slug);
 		return 1;
 	}
 	if (app_config_load(&cfg) < 0)
@@ -92,10 +93,11 @@ int cli_tenant(int argc, char **argv)
 		goto out;
 	default:
 		fprintf(stderr, "ccgw tenant create: %s: %s\n", err[0] ? err : "failed",
-			PQerrorMessage(conn));
+		        PQerrorMessage(conn));
 		goto out;
 	}
-	out = json_pack("{s:s, s:s, s:s}", "tenant_id", tenant_id, "slug", slug, "api_key", api_key);
+	out =
+	    json_pack("{s:s, s:s, s:s}", "tenant_id", tenant_id, "slug", slug, "api_key", api_key);
 	dump = out ? json_dumps(out, JSON_COMPACT) : NULL;
 	if (!dump) {
 		fprintf(stderr, "ccgw tenant create: out of memory\n");

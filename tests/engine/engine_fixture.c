@@ -34,14 +34,15 @@ static int q_tx(PGconn *conn, void *arg)
 	if (!r)
 		return -1;
 	if (!q->exec)
-		q->out = strdup(PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+		q->out =
+		    strdup(PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
 	PQclear(r);
 	return 0;
 }
 
 char *efx_q(struct efx *f, const char *tenant, const char *sql, int n, const char *const *p)
 {
-	struct q_call q = { sql, n, p, NULL, 0 };
+	struct q_call q = {sql, n, p, NULL, 0};
 
 	if (pg_tx_run(f->conn, tenant ? tenant : f->tenant, q_tx, &q) < 0)
 		fail_msg("query failed: %s: %s", sql, PQerrorMessage(f->conn));
@@ -59,20 +60,21 @@ long efx_qlong(struct efx *f, const char *sql, int n, const char *const *p)
 
 void efx_exec(struct efx *f, const char *sql, int n, const char *const *p)
 {
-	struct q_call q = { sql, n, p, NULL, 1 };
+	struct q_call q = {sql, n, p, NULL, 1};
 
 	if (pg_tx_run(f->conn, f->tenant, q_tx, &q) < 0)
 		fail_msg("statement failed: %s: %s", sql, PQerrorMessage(f->conn));
 }
 
 static void product_add(struct efx *f, const char *tenant, const char *sku, const char *name,
-			const char *category, const char *price, const char *stock, char *id)
+                        const char *category, const char *price, const char *stock, char *id)
 {
-	char *s = efx_q(f, tenant,
-			"INSERT INTO products (tenant_id, sku, name, category, price_minor, currency,"
-			" stock) VALUES (app_tenant_id(), $1, $2, $3, $4::bigint, 'KES', $5::int)"
-			" RETURNING id",
-			5, (const char *const[]){ sku, name, category, price, stock });
+	char *s =
+	    efx_q(f, tenant,
+	          "INSERT INTO products (tenant_id, sku, name, category, price_minor, currency,"
+	          " stock) VALUES (app_tenant_id(), $1, $2, $3, $4::bigint, 'KES', $5::int)"
+	          " RETURNING id",
+	          5, (const char *const[]){sku, name, category, price, stock});
 
 	snprintf(id, 37, "%s", s);
 	free(s);
@@ -90,18 +92,20 @@ void efx_setup(struct efx *f, const char *dbname)
 		fail_msg("nlp: %s", err);
 	f->engine = engine_new(f->nlp);
 	assert_non_null(f->engine);
-	assert_int_equal(tenant_create(f->conn, "shop", "Test Shop", "KES", f->tenant, key, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    tenant_create(f->conn, "shop", "Test Shop", "KES", f->tenant, key, err, sizeof(err)),
+	    0);
 	assert_int_equal(tenant_create(f->conn, "other", "Other Shop", "KES", f->other_tenant, key,
-				       err, sizeof(err)),
-			 0);
-	efx_exec(f,
-		 "UPDATE tenants SET settings = '{\"tax_bp\": 1600, \"delivery_fee_minor\": 20000,"
-		 " \"payment_methods\": [{\"code\": \"cash_on_delivery\", \"label\": \"Cash on delivery\","
-		 " \"instructions\": \"Pay the rider in cash.\"}, {\"code\": \"mpesa\", \"label\":"
-		 " \"M-Pesa\", \"instructions\": \"Till 123456.\"}]}'::jsonb WHERE id = app_tenant_id()",
-		 0, NULL);
+	                               err, sizeof(err)),
+	                 0);
+	efx_exec(
+	    f,
+	    "UPDATE tenants SET settings = '{\"tax_bp\": 1600, \"delivery_fee_minor\": 20000,"
+	    " \"payment_methods\": [{\"code\": \"cash_on_delivery\", \"label\": \"Cash on "
+	    "delivery\","
+	    " \"instructions\": \"Pay the rider in cash.\"}, {\"code\": \"mpesa\", \"label\":"
+	    " \"M-Pesa\", \"instructions\": \"Till 123456.\"}]}'::jsonb WHERE id = app_tenant_id()",
+	    0, NULL);
 	s = efx_q(f, NULL, "SELECT id FROM channels WHERE type = 'webchat'", 0, NULL);
 	snprintf(f->channel, sizeof(f->channel), "%s", s);
 	free(s);
@@ -110,7 +114,7 @@ void efx_setup(struct efx *f, const char *dbname)
 	product_add(f, NULL, "MUG-1", "Enamel Chai Mug", "Kitchen", "55000", "100", f->mug);
 	product_add(f, NULL, "SOAP-1", "Shea Butter Soap", "Beauty", "30000", "0", f->soap);
 	product_add(f, f->other_tenant, "X-1", "Acacia Honey 500g", "Honey", "1000", "50",
-		    f->other_product);
+	            f->other_product);
 }
 
 void efx_teardown(struct efx *f)
@@ -173,12 +177,12 @@ void efx_send_msg(struct efx *f, PGconn *conn, struct msg_inbound *m, struct ese
 	/* the replies this message caused, as the dispatcher would see them */
 	PQclear(PQexec(conn, "BEGIN"));
 	r = PQexecParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-			 (const char *const[]){ m->tenant_id }, NULL, NULL, 0);
+	                 (const char *const[]){m->tenant_id}, NULL, NULL, 0);
 	PQclear(r);
 	r = PQexecParams(conn,
-			 "SELECT payload->>'text', payload::text FROM outbox WHERE kind = 'reply'"
-			 " AND reply_to = $1 ORDER BY seq",
-			 1, NULL, (const char *const[]){ out->message_id }, NULL, NULL, 0);
+	                 "SELECT payload->>'text', payload::text FROM outbox WHERE kind = 'reply'"
+	                 " AND reply_to = $1 ORDER BY seq",
+	                 1, NULL, (const char *const[]){out->message_id}, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		fail_msg("reading replies: %s", PQerrorMessage(conn));
 	sbuf_init(&b);
@@ -198,7 +202,7 @@ void efx_send_msg(struct efx *f, PGconn *conn, struct msg_inbound *m, struct ese
 }
 
 void efx_send(struct efx *f, PGconn *conn, const char *chat, enum msg_kind kind,
-	      const char *text_or_payload, const char *message_id, struct esent *out)
+              const char *text_or_payload, const char *message_id, struct esent *out)
 {
 	struct msg_inbound *m = msg_inbound_new();
 

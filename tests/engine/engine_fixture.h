@@ -19,13 +19,13 @@ struct efx {
 	struct nlp *nlp;
 	struct engine *engine;
 	char tenant[37];
-	char channel[37];    /* the tenant's webchat channel */
+	char channel[37]; /* the tenant's webchat channel */
 	char other_tenant[37];
 	char other_product[37]; /* a product of the other tenant */
-	char honey[37];      /* Acacia Honey 500g, KES 850, stock 40 */
-	char forest[37];     /* Forest Honey 1kg, KES 1,600, stock 1 */
-	char mug[37];        /* Enamel Chai Mug, KES 550, stock 100 */
-	char soap[37];       /* Shea Butter Soap, out of stock */
+	char honey[37];         /* Acacia Honey 500g, KES 850, stock 40 */
+	char forest[37];        /* Forest Honey 1kg, KES 1,600, stock 1 */
+	char mug[37];           /* Enamel Chai Mug, KES 550, stock 100 */
+	char soap[37];          /* Shea Butter Soap, out of stock */
 };
 
 /* What one message did: the engine's return code, its result and its replies' text. */
@@ -33,7 +33,7 @@ struct esent {
 	int rc;
 	struct engine_result res;
 	char message_id[64];
-	char *text;       /* the replies' texts joined by "\n---\n" (heap, "" for none) */
+	char *text; /* the replies' texts joined by "\n---\n" (heap, "" for none) */
 	int nreplies;
 	char *last_reply; /* the last reply's JSON (heap) or NULL */
 };
@@ -43,7 +43,7 @@ void efx_teardown(struct efx *f);
 
 /* Sends a message on conn (NULL: f->conn). message_id NULL: a fresh one. */
 void efx_send(struct efx *f, PGconn *conn, const char *chat, enum msg_kind kind,
-	      const char *text_or_payload, const char *message_id, struct esent *out);
+              const char *text_or_payload, const char *message_id, struct esent *out);
 void efx_text(struct efx *f, const char *chat, const char *text, struct esent *out);
 void efx_postback(struct efx *f, const char *chat, const char *payload, struct esent *out);
 /* Sends a message built by the caller (tenant, channel and ids are filled when empty). */
@@ -57,17 +57,17 @@ long efx_qlong(struct efx *f, const char *sql, int n, const char *const *p);
 /* Runs a statement in the tenant's transaction; asserts it works. */
 void efx_exec(struct efx *f, const char *sql, int n, const char *const *p);
 
-#define assert_contains(hay, needle)                                                             \
-	do {                                                                                     \
-		const char *h_ = (hay);                                                          \
-		if (!h_ || !strstr(h_, (needle)))                                                \
-			fail_msg("expected \"%s\" in:\n%s", (needle), h_ ? h_ : "(null)");       \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		const char *h_ = (hay);                                                            \
+		if (!h_ || !strstr(h_, (needle)))                                                  \
+			fail_msg("expected \"%s\" in:\n%s", (needle), h_ ? h_ : "(null)");         \
 	} while (0)
-#define assert_not_contains(hay, needle)                                                         \
-	do {                                                                                     \
-		const char *h_ = (hay);                                                          \
-		if (h_ && strstr(h_, (needle)))                                                  \
-			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);                  \
+#define assert_not_contains(hay, needle)                                                           \
+	do {                                                                                       \
+		const char *h_ = (hay);                                                            \
+		if (h_ && strstr(h_, (needle)))                                                    \
+			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);                   \
 	} while (0)
 
 #endif

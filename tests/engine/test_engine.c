@@ -47,21 +47,21 @@ static int group_teardown(void **state)
 static char *conv_of(const char *chat)
 {
 	return efx_q(&F, NULL, "SELECT id FROM conversations WHERE external_chat_id = $1", 1,
-		     (const char *const[]){ chat });
+	             (const char *const[]){chat});
 }
 
 static long events(const char *conv, const char *type)
 {
 	return efx_qlong(&F,
-			 "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
-			 " AND event_type = $2",
-			 2, (const char *const[]){ conv, type });
+	                 "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
+	                 " AND event_type = $2",
+	                 2, (const char *const[]){conv, type});
 }
 
 static long stock_of(const char *product)
 {
 	return efx_qlong(&F, "SELECT stock FROM products WHERE id = $1", 1,
-			 (const char *const[]){ product });
+	                 (const char *const[]){product});
 }
 
 static void step(const char *chat, const char *text, const char *expect)
@@ -90,15 +90,15 @@ static void tap(const char *chat, const char *payload, const char *expect)
 static void shop_to_confirm(const char *chat, const char *qty)
 {
 	step(chat, "hi", "Welcome to Test Shop");
-	step(chat, "1", "categories");          /* Browse products */
-	step(chat, "2", "Honey");               /* Beauty, Honey, Kitchen */
-	step(chat, "1", "Acacia Honey 500g");   /* the first product of the page */
+	step(chat, "1", "categories");        /* Browse products */
+	step(chat, "2", "Honey");             /* Beauty, Honey, Kitchen */
+	step(chat, "1", "Acacia Honey 500g"); /* the first product of the page */
 	step(chat, qty, "to your cart");
 	step(chat, "checkout", "name");
 	step(chat, "Jane Wanjiku", "delivery address");
 	step(chat, "Moi Avenue, Nairobi", "phone number");
 	step(chat, "0712 345 678", "payment method");
-	step(chat, "1", "confirm");             /* Cash on delivery */
+	step(chat, "1", "confirm"); /* Cash on delivery */
 }
 
 static void test_order_english(void **state)
@@ -113,15 +113,15 @@ static void test_order_english(void **state)
 	(void)state;
 	/* a webhook target and a Telegram chat of the seller hear of new orders */
 	efx_exec(&F,
-		 "INSERT INTO notification_targets (tenant_id, kind, url) VALUES"
-		 " (app_tenant_id(), 'webhook', 'http://127.0.0.1:9/hook')",
-		 0, NULL);
+	         "INSERT INTO notification_targets (tenant_id, kind, url) VALUES"
+	         " (app_tenant_id(), 'webhook', 'http://127.0.0.1:9/hook')",
+	         0, NULL);
 	efx_exec(&F,
-		 "WITH c AS (INSERT INTO channels (tenant_id, type, name, external_id)"
-		 " VALUES (app_tenant_id(), 'telegram', 'bot', 'bot-1') RETURNING id)"
-		 " INSERT INTO notification_targets (tenant_id, kind, channel_id, chat_id)"
-		 " SELECT app_tenant_id(), 'telegram', id, '999' FROM c",
-		 0, NULL);
+	         "WITH c AS (INSERT INTO channels (tenant_id, type, name, external_id)"
+	         " VALUES (app_tenant_id(), 'telegram', 'bot', 'bot-1') RETURNING id)"
+	         " INSERT INTO notification_targets (tenant_id, kind, channel_id, chat_id)"
+	         " SELECT app_tenant_id(), 'telegram', id, '999' FROM c",
+	         0, NULL);
 	shop_to_confirm(chat, "2");
 	efx_text(&F, chat, "yes", &s);
 	assert_int_equal(s.rc, 0);
@@ -132,18 +132,19 @@ static void test_order_english(void **state)
 	esent_clear(&s);
 
 	/* the order row, its items and totals */
-	v = efx_q(&F, NULL,
-		  "SELECT concat_ws('|', status, version, payment_method, subtotal_minor, tax_minor,"
-		  " delivery_fee_minor, total_minor, currency, customer_name, customer_phone,"
-		  " delivery_address->>'text') FROM orders WHERE id = $1",
-		  1, (const char *const[]){ order_id });
+	v = efx_q(
+	    &F, NULL,
+	    "SELECT concat_ws('|', status, version, payment_method, subtotal_minor, tax_minor,"
+	    " delivery_fee_minor, total_minor, currency, customer_name, customer_phone,"
+	    " delivery_address->>'text') FROM orders WHERE id = $1",
+	    1, (const char *const[]){order_id});
 	assert_string_equal(v, "pending|1|cash_on_delivery|170000|27200|20000|217200|KES|"
-			       "Jane Wanjiku|0712345678|Moi Avenue, Nairobi");
+	                       "Jane Wanjiku|0712345678|Moi Avenue, Nairobi");
 	free(v);
 	v = efx_q(&F, NULL,
-		  "SELECT string_agg(concat_ws('|', sku, name, quantity, unit_price_minor,"
-		  " subtotal_minor), ',') FROM order_items WHERE order_id = $1",
-		  1, (const char *const[]){ order_id });
+	          "SELECT string_agg(concat_ws('|', sku, name, quantity, unit_price_minor,"
+	          " subtotal_minor), ',') FROM order_items WHERE order_id = $1",
+	          1, (const char *const[]){order_id});
 	assert_string_equal(v, "HNY-500|Acacia Honey 500g|2|85000|170000");
 	free(v);
 	assert_int_equal(stock_of(F.honey), before - 2);
@@ -151,10 +152,10 @@ static void test_order_english(void **state)
 	/* where it came from */
 	conv = conv_of(chat);
 	v = efx_q(&F, NULL,
-		  "SELECT concat_ws('|', channel, channel_id, external_chat_id, external_user_id,"
-		  " conversation_id, external_message_id IS NOT NULL) FROM order_channel_meta"
-		  " WHERE order_id = $1",
-		  1, (const char *const[]){ order_id });
+	          "SELECT concat_ws('|', channel, channel_id, external_chat_id, external_user_id,"
+	          " conversation_id, external_message_id IS NOT NULL) FROM order_channel_meta"
+	          " WHERE order_id = $1",
+	          1, (const char *const[]){order_id});
 	{
 		char want[256];
 
@@ -162,17 +163,19 @@ static void test_order_english(void **state)
 		assert_string_equal(v, want);
 	}
 	free(v);
-	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM carts WHERE conversation_id = $1"
-				       " AND status = 'converted'",
-				   1, (const char *const[]){ conv }),
-			 1);
+	assert_int_equal(efx_qlong(&F,
+	                           "SELECT count(*) FROM carts WHERE conversation_id = $1"
+	                           " AND status = 'converted'",
+	                           1, (const char *const[]){conv}),
+	                 1);
 
 	/* the story in events */
 	assert_int_equal(events(conv, "conversation_started"), 1);
 	assert_int_equal(events(conv, "message_received"), 11);
-	assert_true(efx_qlong(&F, "SELECT count(*) FROM outbox WHERE conversation_id = $1"
-				  " AND kind = 'reply' AND status = 'pending'",
-			      1, (const char *const[]){ conv }) >= 11);
+	assert_true(efx_qlong(&F,
+	                      "SELECT count(*) FROM outbox WHERE conversation_id = $1"
+	                      " AND kind = 'reply' AND status = 'pending'",
+	                      1, (const char *const[]){conv}) >= 11);
 	assert_true(events(conv, "intent_detected") >= 11);
 	assert_int_equal(events(conv, "product_viewed"), 1);
 	assert_int_equal(events(conv, "cart_item_added"), 1);
@@ -181,16 +184,17 @@ static void test_order_english(void **state)
 
 	/* the seller's notifications */
 	v = efx_q(&F, NULL,
-		  "SELECT concat_ws('|', payload->>'event', payload->'order'->>'order_number',"
-		  " payload->'order'->'totals'->>'total_minor', recipient, event_type)"
-		  " FROM outbox WHERE kind = 'webhook'",
-		  0, NULL);
+	          "SELECT concat_ws('|', payload->>'event', payload->'order'->>'order_number',"
+	          " payload->'order'->'totals'->>'total_minor', recipient, event_type)"
+	          " FROM outbox WHERE kind = 'webhook'",
+	          0, NULL);
 	assert_string_equal(v, "order.placed|1001|217200|http://127.0.0.1:9/hook|order.placed");
 	free(v);
-	v = efx_q(&F, NULL,
-		  "SELECT concat_ws('|', recipient, payload->'buttons'->0->>'payload',"
-		  " payload->>'text' LIKE 'New order #1001%') FROM outbox WHERE kind = 'notification'",
-		  0, NULL);
+	v = efx_q(
+	    &F, NULL,
+	    "SELECT concat_ws('|', recipient, payload->'buttons'->0->>'payload',"
+	    " payload->>'text' LIKE 'New order #1001%') FROM outbox WHERE kind = 'notification'",
+	    0, NULL);
 	{
 		char want[128];
 
@@ -205,18 +209,18 @@ static void test_order_english(void **state)
 
 		PQclear(PQexec(c, "BEGIN"));
 		PQclear(PQexecParams(c, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-				     (const char *const[]){ F.tenant }, NULL, NULL, 0));
+		                     (const char *const[]){F.tenant}, NULL, NULL, 0));
 		order = order_json_load(c, order_id, &not_found);
 		PQclear(PQexec(c, "COMMIT"));
 		assert_non_null(order);
 		assert_int_equal(json_integer_value(json_object_get(order, "order_number")), 1001);
 		assert_string_equal(json_string_value(json_object_get(
-					    json_object_get(order, "channel_meta"), "channel")),
-				    "webchat");
+		                        json_object_get(order, "channel_meta"), "channel")),
+		                    "webchat");
 		assert_int_equal(json_array_size(json_object_get(order, "items")), 1);
-		assert_string_equal(json_string_value(json_object_get(
-					    json_object_get(order, "customer"), "name")),
-				    "Jane Wanjiku");
+		assert_string_equal(
+		    json_string_value(json_object_get(json_object_get(order, "customer"), "name")),
+		    "Jane Wanjiku");
 		json_decref(order);
 	}
 	/* "where is my order" finds it */
@@ -250,9 +254,9 @@ static void test_order_swahili(void **state)
 	assert_true(s.res.order_number > 1000);
 	conv = conv_of(chat);
 	v = efx_q(&F, NULL,
-		  "SELECT concat_ws('|', o.payment_method, o.customer_name, c.lang)"
-		  " FROM orders o JOIN conversations c ON c.id = $1 WHERE o.id = $2",
-		  2, (const char *const[]){ conv, s.res.order_id });
+	          "SELECT concat_ws('|', o.payment_method, o.customer_name, c.lang)"
+	          " FROM orders o JOIN conversations c ON c.id = $1 WHERE o.id = $2",
+	          2, (const char *const[]){conv, s.res.order_id});
 	assert_string_equal(v, "mpesa|Juma Otieno|sw");
 	free(v);
 	assert_int_equal(events(conv, "order_placed"), 1);
@@ -292,7 +296,7 @@ static void race_prepare(const char *chat)
 
 static void test_race_last_unit(void **state)
 {
-	struct racer a = { .chat = "race-a" }, b = { .chat = "race-b" };
+	struct racer a = {.chat = "race-a"}, b = {.chat = "race-b"};
 	pthread_t ta, tb;
 	long orders_before = efx_qlong(&F, "SELECT count(*) FROM orders", 0, NULL);
 	struct racer *loser;
@@ -316,16 +320,17 @@ static void test_race_last_unit(void **state)
 	assert_contains(loser->s.text, "Your cart is kept");
 	/* the loser's cart is still there, with the item */
 	conv = conv_of(loser->chat);
-	assert_int_equal(efx_qlong(&F,
-				   "SELECT sum(i.quantity) FROM carts c JOIN cart_items i ON"
-				   " i.cart_id = c.id WHERE c.conversation_id = $1 AND c.status = 'open'",
-				   1, (const char *const[]){ conv }),
-			 1);
+	assert_int_equal(
+	    efx_qlong(&F,
+	              "SELECT sum(i.quantity) FROM carts c JOIN cart_items i ON"
+	              " i.cart_id = c.id WHERE c.conversation_id = $1 AND c.status = 'open'",
+	              1, (const char *const[]){conv}),
+	    1);
 	free(conv);
 	esent_clear(&a.s);
 	esent_clear(&b.s);
 	efx_exec(&F, "UPDATE products SET stock = 1 WHERE id = $1", 1,
-		 (const char *const[]){ F.forest });
+	         (const char *const[]){F.forest});
 }
 
 /* 50 messages for one conversation from 8 threads: handled one at a time. */
@@ -377,11 +382,12 @@ static void test_fifty_messages_eight_threads(void **state)
 	}
 	assert_int_equal(failures, 0);
 	conv = conv_of("many-1");
-	assert_int_equal(efx_qlong(&F,
-				   "SELECT i.quantity FROM carts c JOIN cart_items i ON i.cart_id = c.id"
-				   " WHERE c.conversation_id = $1 AND c.status = 'open'",
-				   1, (const char *const[]){ conv }),
-			 50);
+	assert_int_equal(
+	    efx_qlong(&F,
+	              "SELECT i.quantity FROM carts c JOIN cart_items i ON i.cart_id = c.id"
+	              " WHERE c.conversation_id = $1 AND c.status = 'open'",
+	              1, (const char *const[]){conv}),
+	    50);
 	assert_int_equal(events(conv, "cart_item_added"), 50);
 	assert_int_equal(events(conv, "message_received"), 54);
 	free(conv);
@@ -399,19 +405,20 @@ static void test_duplicate_message_id(void **state)
 	assert_int_equal(s1.nreplies, 1);
 	conv = conv_of("dup-1");
 	ev = efx_qlong(&F, "SELECT count(*) FROM conversation_events WHERE conversation_id = $1", 1,
-		       (const char *const[]){ conv });
+	               (const char *const[]){conv});
 	out = efx_qlong(&F, "SELECT count(*) FROM outbox WHERE conversation_id = $1", 1,
-			(const char *const[]){ conv });
+	                (const char *const[]){conv});
 	efx_send(&F, NULL, "dup-1", MSG_KIND_TEXT, "hi", "wamid.DUP1", &s2);
 	assert_int_equal(s2.rc, ENGINE_DUPLICATE);
 	assert_int_equal(s2.nreplies, 1); /* still only the first reply to that id */
-	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM conversation_events"
-				       " WHERE conversation_id = $1",
-				   1, (const char *const[]){ conv }),
-			 ev);
+	assert_int_equal(efx_qlong(&F,
+	                           "SELECT count(*) FROM conversation_events"
+	                           " WHERE conversation_id = $1",
+	                           1, (const char *const[]){conv}),
+	                 ev);
 	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM outbox WHERE conversation_id = $1", 1,
-				   (const char *const[]){ conv }),
-			 out);
+	                           (const char *const[]){conv}),
+	                 out);
 	/* a redelivered order confirmation places no second order */
 	esent_clear(&s2);
 	shop_to_confirm("dup-2", "1");
@@ -435,9 +442,9 @@ static long cart_total(const char *chat)
 {
 	char *conv = conv_of(chat);
 	long n = efx_qlong(&F,
-			   "SELECT COALESCE(sum(i.quantity), 0) FROM carts c JOIN cart_items i ON"
-			   " i.cart_id = c.id WHERE c.conversation_id = $1 AND c.status = 'open'",
-			   1, (const char *const[]){ conv });
+	                   "SELECT COALESCE(sum(i.quantity), 0) FROM carts c JOIN cart_items i ON"
+	                   " i.cart_id = c.id WHERE c.conversation_id = $1 AND c.status = 'open'",
+	                   1, (const char *const[]){conv});
 
 	free(conv);
 	return n;
@@ -480,12 +487,13 @@ static void test_bad_input(void **state)
 	assert_true(s.nreplies == 1);
 	esent_clear(&s);
 	conv = conv_of(chat);
-	assert_int_equal(efx_qlong(&F,
-				   "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
-				   " AND event_type = 'message_received' AND payload->>'text' LIKE"
-				   " '%zebra%'",
-				   1, (const char *const[]){ conv }),
-			 1);
+	assert_int_equal(
+	    efx_qlong(&F,
+	              "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
+	              " AND event_type = 'message_received' AND payload->>'text' LIKE"
+	              " '%zebra%'",
+	              1, (const char *const[]){conv}),
+	    1);
 	free(conv);
 
 	/* a payload never offered, and one of another tenant's product */
@@ -538,7 +546,7 @@ static void test_numbers_menu_and_misunderstanding(void **state)
 	assert_contains(s.last_reply, "\"human\"");
 	esent_clear(&s);
 	step(chat, "menu", "What would you like to do?");
-	step(chat, "honey", "Honey"); /* a category name shows the category */
+	step(chat, "honey", "Honey");                   /* a category name shows the category */
 	step(chat, "forrest hony", "Forest Honey 1kg"); /* typos */
 	step(chat, "start over", "start over");
 	step(chat, "view cart", "cart is empty");
@@ -579,28 +587,28 @@ static void test_lifecycle(void **state)
 	conv = conv_of(chat);
 	PQclear(PQexec(F.conn, "BEGIN"));
 	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-			     (const char *const[]){ F.tenant }, NULL, NULL, 0));
+	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
 	assert_int_equal(order_status_transition(F.conn, id, "shipped", 1, "seller"),
-			 ORDER_ERR_FORBIDDEN);
+	                 ORDER_ERR_FORBIDDEN);
 	assert_int_equal(order_status_transition(F.conn, id, "confirmed", 7, "seller"),
-			 ORDER_ERR_STALE);
+	                 ORDER_ERR_STALE);
 	assert_int_equal(order_status_transition(F.conn, "6c1f3c57-8b8f-4c4a-9d0e-000000000000",
-						 "confirmed", -1, "seller"),
-			 ORDER_ERR_NOT_FOUND);
+	                                         "confirmed", -1, "seller"),
+	                 ORDER_ERR_NOT_FOUND);
 	assert_int_equal(order_status_transition(F.conn, id, "bogus", -1, "seller"),
-			 ORDER_ERR_INVALID);
+	                 ORDER_ERR_INVALID);
 	assert_int_equal(order_status_transition(F.conn, id, "confirmed", 1, "seller"), 0);
 	assert_int_equal(order_status_transition(F.conn, id, "processing", 2, "seller"), 0);
 	assert_int_equal(order_status_transition(F.conn, id, "shipped", 3, "seller"), 0);
 	PQclear(PQexec(F.conn, "COMMIT"));
 	v = efx_q(&F, NULL, "SELECT status || '|' || version FROM orders WHERE id = $1", 1,
-		  (const char *const[]){ id });
+	          (const char *const[]){id});
 	assert_string_equal(v, "shipped|4");
 	free(v);
 	n = efx_qlong(&F,
-		      "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND kind = 'reply'"
-		      " AND payload->>'text' LIKE '%is on its way%' AND recipient = $2",
-		      2, (const char *const[]){ conv, chat });
+	              "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND kind = 'reply'"
+	              " AND payload->>'text' LIKE '%is on its way%' AND recipient = $2",
+	              2, (const char *const[]){conv, chat});
 	assert_int_equal(n, 1);
 	assert_int_equal(events(conv, "order_status_changed"), 3);
 	/* shipped: the shopper can no longer cancel */
@@ -626,7 +634,7 @@ static void test_cancel_and_complaint(void **state)
 	step(chat, "yes", "has been cancelled");
 	assert_int_equal(stock_of(F.honey), before + 3);
 	v = efx_q(&F, NULL, "SELECT status FROM orders WHERE order_number = $1::bigint", 1,
-		  (const char *const[]){ num });
+	          (const char *const[]){num});
 	assert_string_equal(v, "cancelled");
 	free(v);
 	conv = conv_of(chat);
@@ -636,9 +644,9 @@ static void test_cancel_and_complaint(void **state)
 	snprintf(text, sizeof(text), "my order %s arrived broken", num);
 	step(chat, text, "recorded your complaint");
 	v = efx_q(&F, NULL,
-		  "SELECT c.text FROM complaints c JOIN orders o ON o.id = c.order_id"
-		  " WHERE o.order_number = $1::bigint",
-		  1, (const char *const[]){ num });
+	          "SELECT c.text FROM complaints c JOIN orders o ON o.id = c.order_id"
+	          " WHERE o.order_number = $1::bigint",
+	          1, (const char *const[]){num});
 	assert_string_equal(v, text);
 	free(v);
 	assert_int_equal(events(conv, "complaint_filed"), 1);
@@ -661,16 +669,16 @@ static void test_handoff(void **state)
 	assert_int_equal(events(conv, "handoff_requested"), 1);
 	PQclear(PQexec(F.conn, "BEGIN"));
 	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-			     (const char *const[]){ F.tenant }, NULL, NULL, 0));
+	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
 	assert_int_equal(conversation_agent_message(F.conn, conv, "Hi, this is Mary."), 0);
 	assert_int_equal(conversation_agent_message(F.conn, "not-a-uuid", "x"), CONV_ERR_NOT_FOUND);
 	assert_int_equal(conversation_release(F.conn, conv), 0);
 	PQclear(PQexec(F.conn, "COMMIT"));
 	assert_int_equal(efx_qlong(&F,
-				   "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND"
-				   " payload->>'text' = 'Hi, this is Mary.'",
-				   1, (const char *const[]){ conv }),
-			 1);
+	                           "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND"
+	                           " payload->>'text' = 'Hi, this is Mary.'",
+	                           1, (const char *const[]){conv}),
+	                 1);
 	assert_int_equal(events(conv, "handoff_released"), 1);
 	step(chat, "hi", "What would you like to do?");
 	free(conv);
@@ -704,9 +712,9 @@ static void test_catalog_order_and_idle_checkout(void **state)
 	/* a day later the checkout starts over, politely */
 	conv = conv_of("cat-1");
 	efx_exec(&F,
-		 "UPDATE conversations SET last_inbound_at = now() - interval '25 hours'"
-		 " WHERE id = $1",
-		 1, (const char *const[]){ conv });
+	         "UPDATE conversations SET last_inbound_at = now() - interval '25 hours'"
+	         " WHERE id = $1",
+	         1, (const char *const[]){conv});
 	step("cat-1", "Ngong Road", "Welcome back");
 	assert_int_equal(cart_total("cat-1"), 2);
 	free(conv);
@@ -746,10 +754,10 @@ static void test_checkout_saved_details_location_and_cancel(void **state)
 	esent_clear(&s);
 	conv = conv_of(chat);
 	v = efx_q(&F, NULL,
-		  "SELECT context->'ck'->'address'->>'text' || '|' ||"
-		  " (context->'ck'->'address'->>'latitude')::numeric(8,4)"
-		  " FROM conversations WHERE id = $1",
-		  1, (const char *const[]){ conv });
+	          "SELECT context->'ck'->'address'->>'text' || '|' ||"
+	          " (context->'ck'->'address'->>'latitude')::numeric(8,4)"
+	          " FROM conversations WHERE id = $1",
+	          1, (const char *const[]){conv});
 	assert_string_equal(v, "Kenyatta Avenue|-1.2921");
 	free(v);
 	/* a media message in Swahili gets the Swahili answer */
@@ -768,12 +776,12 @@ static void test_seller_buttons_and_hours(void **state)
 
 	(void)state;
 	v = efx_q(&F, NULL,
-		  "WITH c AS (INSERT INTO channels (tenant_id, type, name, external_id)"
-		  " VALUES (app_tenant_id(), 'telegram', 'seller bot', 'bot-2') RETURNING id),"
-		  " t AS (INSERT INTO notification_targets (tenant_id, kind, channel_id, chat_id)"
-		  " SELECT app_tenant_id(), 'telegram', id, 'seller-1' FROM c)"
-		  " SELECT id FROM c",
-		  0, NULL);
+	          "WITH c AS (INSERT INTO channels (tenant_id, type, name, external_id)"
+	          " VALUES (app_tenant_id(), 'telegram', 'seller bot', 'bot-2') RETURNING id),"
+	          " t AS (INSERT INTO notification_targets (tenant_id, kind, channel_id, chat_id)"
+	          " SELECT app_tenant_id(), 'telegram', id, 'seller-1' FROM c)"
+	          " SELECT id FROM c",
+	          0, NULL);
 	snprintf(tg, sizeof(tg), "%s", v);
 	free(v);
 	shop_to_confirm("buyer-1", "1");
@@ -797,23 +805,23 @@ static void test_seller_buttons_and_hours(void **state)
 	esent_clear(&s);
 	conv = conv_of("buyer-1");
 	assert_int_equal(efx_qlong(&F,
-				   "SELECT count(*) FROM outbox WHERE conversation_id = $1"
-				   " AND payload->>'text' LIKE '%has been confirmed%'",
-				   1, (const char *const[]){ conv }),
-			 1);
+	                           "SELECT count(*) FROM outbox WHERE conversation_id = $1"
+	                           " AND payload->>'text' LIKE '%has been confirmed%'",
+	                           1, (const char *const[]){conv}),
+	                 1);
 	free(conv);
 	efx_exec(&F, "DELETE FROM outbox WHERE kind <> 'reply'", 0, NULL);
 	efx_exec(&F, "DELETE FROM notification_targets", 0, NULL);
 
 	/* out of hours, the greeting says so and shopping still works */
 	efx_exec(&F,
-		 "UPDATE tenants SET settings = settings || '{\"time_zone\": \"Africa/Nairobi\","
-		 " \"business_hours\": {\"mon\": \"closed\"}}'::jsonb",
-		 0, NULL);
+	         "UPDATE tenants SET settings = settings || '{\"time_zone\": \"Africa/Nairobi\","
+	         " \"business_hours\": {\"mon\": \"closed\"}}'::jsonb",
+	         0, NULL);
 	step("hours-1", "hi", "closed");
 	step("hours-1", "1", "categories");
 	efx_exec(&F, "UPDATE tenants SET settings = settings - 'business_hours' - 'time_zone'", 0,
-		 NULL);
+	         NULL);
 	step("hours-2", "hi", "What would you like to do?");
 	efx_text(&F, "hours-3", "hi", &s);
 	assert_not_contains(s.text, "closed");
@@ -831,11 +839,12 @@ static void test_paging_and_deleted_product(void **state)
 		snprintf(name, sizeof(name), "Zawadi Gift %02d", i);
 		snprintf(sku, sizeof(sku), "GIFT-%02d", i);
 		free(id);
-		id = efx_q(&F, NULL,
-			   "INSERT INTO products (tenant_id, sku, name, category, price_minor, currency,"
-			   " stock) VALUES (app_tenant_id(), $1, $2, 'Gifts', 10000, 'KES', 20)"
-			   " RETURNING id",
-			   2, (const char *const[]){ sku, name });
+		id = efx_q(
+		    &F, NULL,
+		    "INSERT INTO products (tenant_id, sku, name, category, price_minor, currency,"
+		    " stock) VALUES (app_tenant_id(), $1, $2, 'Gifts', 10000, 'KES', 20)"
+		    " RETURNING id",
+		    2, (const char *const[]){sku, name});
 	}
 	step("page-1", "hi", NULL);
 	tap("page-1", "browse", "Gifts");
@@ -854,7 +863,7 @@ static void test_paging_and_deleted_product(void **state)
 	step("page-1", "2", "Zawadi Gift 09");
 	step("page-1", "1", "Added 1 x Zawadi Gift 09");
 	efx_exec(&F, "UPDATE products SET deleted_at = now() WHERE id = $1", 1,
-		 (const char *const[]){ id });
+	         (const char *const[]){id});
 	step("page-1", "checkout", "name");
 	step("page-1", "Pat", "delivery address");
 	step("page-1", "Biashara Street 9", "phone number");
@@ -868,8 +877,10 @@ static void test_paging_and_deleted_product(void **state)
 	efx_postback(&F, "page-1", payload, &s);
 	assert_contains(s.text, "no longer available");
 	esent_clear(&s);
-	efx_exec(&F, "DELETE FROM cart_items WHERE product_id IN (SELECT id FROM products WHERE"
-		     " category = 'Gifts')", 0, NULL);
+	efx_exec(&F,
+	         "DELETE FROM cart_items WHERE product_id IN (SELECT id FROM products WHERE"
+	         " category = 'Gifts')",
+	         0, NULL);
 	efx_exec(&F, "UPDATE products SET active = false WHERE category = 'Gifts'", 0, NULL);
 	free(id);
 }
@@ -888,9 +899,9 @@ static void test_console_binary(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(cmd, sizeof(cmd),
-		 "printf 'hi\\n1\\n2\\n1\\n2\\ncheckout\\nAli\\nTom Mboya St\\n0711 222 333\\n1\\n"
-		 "yes\\n' | CCGW_DATABASE_URL=\"%s\" '%s' console --tenant shop --user con-1 >%s",
-		 F.db.app_url, CCGW_BINARY, path);
+	         "printf 'hi\\n1\\n2\\n1\\n2\\ncheckout\\nAli\\nTom Mboya St\\n0711 222 333\\n1\\n"
+	         "yes\\n' | CCGW_DATABASE_URL=\"%s\" '%s' console --tenant shop --user con-1 >%s",
+	         F.db.app_url, CCGW_BINARY, path);
 	status = system(cmd);
 	assert_int_equal(WEXITSTATUS(status), 0);
 	p = fopen(path, "r");
@@ -903,45 +914,47 @@ static void test_console_binary(void **state)
 	assert_contains(buf, "Reply with the number of your choice.");
 	assert_contains(buf, "Added 2 x Acacia Honey 500g");
 	assert_contains(buf, "Your order #");
-	assert_int_equal(efx_qlong(&F,
-				   "SELECT count(*) FROM order_channel_meta WHERE channel = 'console'"
-				   " AND external_chat_id = 'con-1'",
-				   0, NULL),
-			 1);
+	assert_int_equal(
+	    efx_qlong(&F,
+	              "SELECT count(*) FROM order_channel_meta WHERE channel = 'console'"
+	              " AND external_chat_id = 'con-1'",
+	              0, NULL),
+	    1);
 	/* the console delivered its replies itself, and says so in events */
+	assert_int_equal(
+	    efx_qlong(&F,
+	              "SELECT count(*) FROM conversation_events e JOIN conversations c ON"
+	              " c.id = e.conversation_id WHERE c.external_chat_id = 'con-1'"
+	              " AND e.event_type = 'message_sent'",
+	              0, NULL),
+	    11);
 	assert_int_equal(efx_qlong(&F,
-				   "SELECT count(*) FROM conversation_events e JOIN conversations c ON"
-				   " c.id = e.conversation_id WHERE c.external_chat_id = 'con-1'"
-				   " AND e.event_type = 'message_sent'",
-				   0, NULL),
-			 11);
-	assert_int_equal(efx_qlong(&F,
-				   "SELECT count(*) FROM outbox o JOIN conversations c ON"
-				   " c.id = o.conversation_id WHERE c.external_chat_id = 'con-1'"
-				   " AND o.status = 'pending'",
-				   0, NULL),
-			 0);
+	                           "SELECT count(*) FROM outbox o JOIN conversations c ON"
+	                           " c.id = o.conversation_id WHERE c.external_chat_id = 'con-1'"
+	                           " AND o.status = 'pending'",
+	                           0, NULL),
+	                 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_order_english),
-		cmocka_unit_test(test_order_swahili),
-		cmocka_unit_test(test_race_last_unit),
-		cmocka_unit_test(test_fifty_messages_eight_threads),
-		cmocka_unit_test(test_duplicate_message_id),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_numbers_menu_and_misunderstanding),
-		cmocka_unit_test(test_cart_edit),
-		cmocka_unit_test(test_lifecycle),
-		cmocka_unit_test(test_cancel_and_complaint),
-		cmocka_unit_test(test_handoff),
-		cmocka_unit_test(test_catalog_order_and_idle_checkout),
-		cmocka_unit_test(test_checkout_saved_details_location_and_cancel),
-		cmocka_unit_test(test_seller_buttons_and_hours),
-		cmocka_unit_test(test_paging_and_deleted_product),
-		cmocka_unit_test(test_console_binary),
+	    cmocka_unit_test(test_order_english),
+	    cmocka_unit_test(test_order_swahili),
+	    cmocka_unit_test(test_race_last_unit),
+	    cmocka_unit_test(test_fifty_messages_eight_threads),
+	    cmocka_unit_test(test_duplicate_message_id),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_numbers_menu_and_misunderstanding),
+	    cmocka_unit_test(test_cart_edit),
+	    cmocka_unit_test(test_lifecycle),
+	    cmocka_unit_test(test_cancel_and_complaint),
+	    cmocka_unit_test(test_handoff),
+	    cmocka_unit_test(test_catalog_order_and_idle_checkout),
+	    cmocka_unit_test(test_checkout_saved_details_location_and_cancel),
+	    cmocka_unit_test(test_seller_buttons_and_hours),
+	    cmocka_unit_test(test_paging_and_deleted_product),
+	    cmocka_unit_test(test_console_binary),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -23,8 +23,12 @@ static void test_money(void **state)
 		long long minor;
 		const char *want;
 	} cases[] = {
-		{ 0, "KES 0" },         { 85000, "KES 850" },        { 123456, "KES 1,234.56" },
-		{ 100000000, "KES 1,000,000" }, { 5, "KES 0.05" }, { -25000, "-KES 250" },
+	    {0, "KES 0"},
+	    {85000, "KES 850"},
+	    {123456, "KES 1,234.56"},
+	    {100000000, "KES 1,000,000"},
+	    {5, "KES 0.05"},
+	    {-25000, "-KES 250"},
 	};
 	char out[64];
 	size_t i;
@@ -49,7 +53,9 @@ static void test_utf8_clean(void **state)
 	s = cm_utf8_clean("ab\xc3\xa9", 4, 3);
 	assert_string_equal(s, "ab");
 	free(s);
-	s = cm_utf8_clean("a\x01" "b\nc", 5, 100);
+	s = cm_utf8_clean("a\x01"
+	                  "b\nc",
+	                  5, 100);
 	assert_string_equal(s, "a b\nc");
 	free(s);
 	assert_false(cm_utf8_valid("\xed\xa0\x80", 3)); /* a surrogate */
@@ -61,10 +67,10 @@ static void test_template(void **state)
 	char *s;
 
 	(void)state;
-	s = cm_template("Added %s x %s (100%%)", (const char *const[]){ "2", "%s %n" }, 2);
+	s = cm_template("Added %s x %s (100%%)", (const char *const[]){"2", "%s %n"}, 2);
 	assert_string_equal(s, "Added 2 x %s %n (100%)");
 	free(s);
-	s = cm_template("a %s b %s", (const char *const[]){ "x" }, 1);
+	s = cm_template("a %s b %s", (const char *const[]){"x"}, 1);
 	assert_string_equal(s, "a x b ");
 	free(s);
 }
@@ -87,14 +93,14 @@ static void test_lifecycle_table(void **state)
 static void test_reply_text(void **state)
 {
 	json_t *r = json_loads(
-		"{\"text\": \"Pick one\", \"lang\": \"en\","
-		" \"buttons\": [{\"title\": \"Checkout\", \"payload\": \"ck\"},"
-		"              {\"title\": \"No payload\"}],"
-		" \"list\": {\"button\": \"Menu\", \"sections\": ["
-		"   {\"title\": \"A\", \"rows\": [{\"title\": \"Honey\", \"description\": \"KES 850\","
-		"                                 \"payload\": \"prod:1\"}]},"
-		"   {\"title\": \"B\", \"rows\": [{\"title\": \"Mug\", \"payload\": \"prod:2\"}]}]}}",
-		0, NULL);
+	    "{\"text\": \"Pick one\", \"lang\": \"en\","
+	    " \"buttons\": [{\"title\": \"Checkout\", \"payload\": \"ck\"},"
+	    "              {\"title\": \"No payload\"}],"
+	    " \"list\": {\"button\": \"Menu\", \"sections\": ["
+	    "   {\"title\": \"A\", \"rows\": [{\"title\": \"Honey\", \"description\": \"KES 850\","
+	    "                                 \"payload\": \"prod:1\"}]},"
+	    "   {\"title\": \"B\", \"rows\": [{\"title\": \"Mug\", \"payload\": \"prod:2\"}]}]}}",
+	    0, NULL);
 	char *s;
 
 	(void)state;
@@ -102,7 +108,7 @@ static void test_reply_text(void **state)
 	assert_int_equal(reply_text_choices(r), 3);
 	s = reply_text_render(r);
 	assert_string_equal(s, "Pick one\n\n1. Checkout\nA:\n2. Honey - KES 850\nB:\n3. Mug\n"
-			       "(Reply with the number of your choice.)");
+	                       "(Reply with the number of your choice.)");
 	free(s);
 	json_object_set_new(r, "lang", json_string("sw"));
 	json_object_del(r, "list");
@@ -121,9 +127,9 @@ static void test_reply_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_money),	      cmocka_unit_test(test_utf8_clean),
-		cmocka_unit_test(test_template),     cmocka_unit_test(test_lifecycle_table),
-		cmocka_unit_test(test_reply_text),
+	    cmocka_unit_test(test_money),      cmocka_unit_test(test_utf8_clean),
+	    cmocka_unit_test(test_template),   cmocka_unit_test(test_lifecycle_table),
+	    cmocka_unit_test(test_reply_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
