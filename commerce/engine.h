@@ -35,6 +35,9 @@ void engine_free(struct engine *e);
  * was already recorded for this channel (commit or roll back: nothing was written), or a
  * negative value on a database error (roll back; the caller answers 503 so the platform
  * retries). Safe to call from many threads at once with different connections.
+ * pg_tx_run commits on a positive return and reports 0, so a caller that must tell a
+ * redelivery apart keeps this return value in its own argument (see cli_console.c).
+ * ENGINE_ERR_INVALID: the message lacks tenant, channel, chat or message id (an adapter bug).
  */
 int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 		  struct engine_result *res) __attribute__((warn_unused_result));
