@@ -611,6 +611,134 @@ static void test_whole_conversation(void **state)
 	json_decref(reqs);
 }
 
+static void api_if_match(const char *method, const char *path, const char *version,
+			 const char *body, struct testhttp_resp *r)
+{
+	char url[512], auth[256], match[64];
+	const char *headers[4] = { auth, "Content-Type: application/json", match, NULL };
+
+	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+	snprintf(match, sizeof(match), "If-Match: %s", version);
+	testhttp_request(method, url, headers, body, strlen(body), r);
+}
+
+/* Waits for the shopper's status-update row to reach a final state; returns it (heap). */
+static char *wait_status_row(const char *after_seq)
+{
+	const char *params[1] = { after_seq };
+	char *v = NULL;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		v = tscalar(tenant_id,
+			    "SELECT status || '|' || id FROM outbox WHERE event_type ="
+			    " 'order.status_changed' AND kind = 'reply' AND seq > $1::bigint"
+			    " AND status NOT IN ('pending', 'sending') ORDER BY seq LIMIT 1",
+			    1, params);
+		if (v)
+			return v;
+		usleep(50000);
+	}
+	fail_msg("the status update was never sent nor given up");
+	return NULL;
+}
+
+/* Outside the 24-hour window: a status update is undeliverable without a template, and goes
+ * as the channel's template with one. */
+static void test_window_template(void **state)
+{
+	const char *shopper = "254712345678";
+	char *order = tscalar(tenant_id, "SELECT id || '|' || version || '|' || order_number"
+					 " FROM orders ORDER BY created_at LIMIT 1", 0, NULL);
+	char path[128], version[32], number[32], *seq, *v, tag[40];
+	const char *params[2];
+	struct testhttp_resp r;
+	size_t before, i, templates = 0;
+	json_t *reqs;
+	const json_t *q;
+
+	(void)state;
+	assert_non_null(order);
+	*strchr(order, '|') = '\0';
+	snprintf(version, sizeof(version), "%s", order + strlen(order) + 1);
+	*strchr(version, '|') = '\0';
+	snprintf(number, sizeof(number), "%s", strrchr(order + strlen(order) + 1, '|') + 1);
+	snprintf(path, sizeof(path), "/api/v1/orders/%s", order);
+	params[0] = shopper;
+	v = tscalar(tenant_id, "WITH u AS (UPDATE conversations SET last_inbound_at = now() -"
+			       " interval '25 hours' WHERE external_chat_id = $1 RETURNING 1)"
+			       " SELECT count(*) FROM u", 1, params);
+	assert_string_equal(v, "1");
+	free(v);
+	seq = tscalar(tenant_id, "SELECT coalesce(max(seq), 0)::text FROM outbox", 0, NULL);
+	reqs = mock_requests();
+	before = count_to(reqs, shopper, 1);
+	json_decref(reqs);
+
+	api_if_match("PATCH", path, version, "{\"status\": \"confirmed\"}", &r);
+	if (r.status != 200)
+		fail_msg("PATCH answered %ld: %s", r.status, r.body);
+	testhttp_resp_clear(&r);
+	v = wait_status_row(seq);
+	assert_true(strncmp(v, "undeliverable|", 14) == 0);
+	params[0] = strchr(v, '|') + 1;
+	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
+				" 'message_failed' AND payload->>'outbox_id' = $1"
+				" AND payload->>'status' = 'undeliverable'",
+				1, params),
+			 1);
+	free(v);
+	reqs = mock_requests();
+	assert_int_equal(count_to(reqs, shopper, 1), before); /* nothing free-form went out */
+	json_decref(reqs);
+
+	/* the seller configures a template: the next update goes as that template */
+	params[0] = channel_id;
+	v = tscalar(tenant_id, "WITH u AS (UPDATE channels SET config = config ||"
+			       " '{\"status_template\": {\"name\": \"order_update\","
+			       " \"language\": \"en\"}}'::jsonb WHERE id = $1 RETURNING 1)"
+			       " SELECT count(*) FROM u", 1, params);
+	assert_string_equal(v, "1");
+	free(v);
+	free(seq);
+	seq = tscalar(tenant_id, "SELECT coalesce(max(seq), 0)::text FROM outbox", 0, NULL);
+	snprintf(version, sizeof(version), "%ld", atol(version) + 1);
+	api_if_match("PATCH", path, version, "{\"status\": \"processing\"}", &r);
+	if (r.status != 200)
+		fail_msg("PATCH answered %ld: %s", r.status, r.body);
+	testhttp_resp_clear(&r);
+	v = wait_status_row(seq);
+	assert_true(strncmp(v, "sent|", 5) == 0);
+	free(v);
+	reqs = mock_requests();
+	snprintf(tag, sizeof(tag), "#%s", number);
+	json_array_foreach(reqs, i, q) {
+		const json_t *b = json_object_get(q, "body");
+		const json_t *t = json_object_get(b, "template");
+		char *dump;
+
+		if (!json_is_object(t))
+			continue;
+		templates++;
+		assert_string_equal(json_string_value(json_object_get(b, "to")), shopper);
+		assert_string_equal(json_string_value(json_object_get(t, "name")), "order_update");
+		dump = json_dumps(t, 0);
+		assert_non_null(strstr(dump, tag)); /* the update's text is the body parameter */
+		free(dump);
+	}
+	assert_int_equal(templates, 1);
+	json_decref(reqs);
+	/* back inside the window for the tests after this one */
+	params[0] = shopper;
+	v = tscalar(tenant_id, "WITH u AS (UPDATE conversations SET last_inbound_at = now()"
+			       " WHERE external_chat_id = $1 RETURNING 1) SELECT count(*) FROM u",
+		    1, params);
+	free(v);
+	free(seq);
+	free(order);
+}
+
 /* Every failure answer, and none of them stores anything. */
 static void test_failures_store_nothing(void **state)
 {
@@ -1068,6 +1196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verification),
 		cmocka_unit_test(test_whole_conversation),
+		cmocka_unit_test(test_window_template),
 		cmocka_unit_test(test_failures_store_nothing),
 		cmocka_unit_test(test_redelivery),
 		cmocka_unit_test(test_two_shoppers),
