@@ -23,7 +23,8 @@ struct wa_pctx {
 	int failed;
 };
 
-static void pctx_fail(struct wa_pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pctx_fail(struct wa_pctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void pctx_fail(struct wa_pctx *c, const char *fmt, ...)
 {
@@ -136,9 +137,9 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 /* Currencies without minor units, for the informational price of catalog order lines. */
 static int currency_zero_decimal(const char *cur)
 {
-	static const char *const zero[] = { "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF",
-					    "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF",
-					    "XOF", "XPF", NULL };
+	static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+	                                   "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+	                                   "VUV", "XAF", "XOF", "XPF", NULL};
 	size_t i;
 
 	for (i = 0; zero[i]; i++)
@@ -156,7 +157,8 @@ static const char *contact_name_for(const json_t *contacts, const char *wa_id)
 
 	if (!json_is_array(contacts))
 		return NULL;
-	json_array_foreach(contacts, i, ct) {
+	json_array_foreach(contacts, i, ct)
+	{
 		const json_t *id = json_object_get(ct, "wa_id");
 		const json_t *n = json_object_get(json_object_get(ct, "profile"), "name");
 
@@ -212,7 +214,8 @@ static void parse_order(struct wa_pctx *c, struct msg_inbound *m, const json_t *
 		pctx_fail(c, "out of memory");
 		return;
 	}
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		struct msg_catalog_line *l = &m->lines[n];
 		const json_t *cur = json_object_get(it, "currency");
 		const json_t *price = json_object_get(it, "item_price");
@@ -258,7 +261,7 @@ static void parse_contacts_msg(struct wa_pctx *c, struct msg_inbound *m, const j
 }
 
 static void parse_body(struct wa_pctx *c, struct msg_inbound *m, const char *type,
-		       const json_t *msg)
+                       const json_t *msg)
 {
 	const json_t *obj = json_object_get(msg, type);
 
@@ -301,8 +304,8 @@ static void parse_body(struct wa_pctx *c, struct msg_inbound *m, const char *typ
 	} else if (strcmp(type, "order") == 0) {
 		parse_order(c, m, obj);
 	} else if (strcmp(type, "image") == 0 || strcmp(type, "audio") == 0 ||
-		   strcmp(type, "video") == 0 || strcmp(type, "document") == 0 ||
-		   strcmp(type, "sticker") == 0) {
+	           strcmp(type, "video") == 0 || strcmp(type, "document") == 0 ||
+	           strcmp(type, "sticker") == 0) {
 		m->kind = MSG_KIND_MEDIA;
 		m->media_type = pctx_strdup_raw(c, type);
 		m->text = pctx_strdup(c, obj, "caption");
@@ -318,7 +321,7 @@ static void parse_body(struct wa_pctx *c, struct msg_inbound *m, const char *typ
 }
 
 static void parse_message(struct wa_pctx *c, const json_t *msg, const char *pnid,
-			  const json_t *contacts, const char *path, size_t idx)
+                          const json_t *contacts, const char *path, size_t idx)
 {
 	struct msg_inbound *m = NULL;
 	const json_t *from = json_object_get(msg, "from");
@@ -344,7 +347,7 @@ static void parse_message(struct wa_pctx *c, const json_t *msg, const char *pnid
 		return;
 	}
 	if (grow((void **)&c->b->messages, &c->cap_messages, c->b->nmessages,
-		 sizeof(*c->b->messages)) < 0 ||
+	         sizeof(*c->b->messages)) < 0 ||
 	    !(m = msg_inbound_new())) {
 		pctx_fail(c, "out of memory");
 		return;
@@ -380,7 +383,7 @@ static enum wa_status_kind status_kind(const char *s)
 
 /* Fills code/title/details from the first element of an errors[] array. */
 static void first_error(struct wa_pctx *c, const json_t *errors, long *code, char **title,
-			char **details)
+                        char **details)
 {
 	const json_t *e = json_array_get(errors, 0);
 
@@ -394,7 +397,7 @@ static void first_error(struct wa_pctx *c, const json_t *errors, long *code, cha
 }
 
 static void parse_status(struct wa_pctx *c, const json_t *st, const char *pnid, const char *path,
-			 size_t idx)
+                         size_t idx)
 {
 	const json_t *id = json_object_get(st, "id");
 	const json_t *status = json_object_get(st, "status");
@@ -409,7 +412,7 @@ static void parse_status(struct wa_pctx *c, const json_t *st, const char *pnid, 
 		return;
 	}
 	if (grow((void **)&c->b->statuses, &c->cap_statuses, c->b->nstatuses,
-		 sizeof(*c->b->statuses)) < 0) {
+	         sizeof(*c->b->statuses)) < 0) {
 		pctx_fail(c, "out of memory");
 		return;
 	}
@@ -421,7 +424,7 @@ static void parse_status(struct wa_pctx *c, const json_t *st, const char *pnid, 
 	s->recipient_id = pctx_strdup(c, st, "recipient_id");
 	s->timestamp = wa_timestamp(json_object_get(st, "timestamp"));
 	first_error(c, json_object_get(st, "errors"), &s->error_code, &s->error_title,
-		    &s->error_details);
+	            &s->error_details);
 }
 
 static void parse_account_errors(struct wa_pctx *c, const json_t *errors, const char *pnid)
@@ -429,13 +432,14 @@ static void parse_account_errors(struct wa_pctx *c, const json_t *errors, const 
 	size_t i;
 	const json_t *e;
 
-	json_array_foreach(errors, i, e) {
+	json_array_foreach(errors, i, e)
+	{
 		struct wa_account_error *ae;
 
 		if (!json_is_object(e))
 			continue;
 		if (grow((void **)&c->b->errors, &c->cap_errors, c->b->nerrors,
-			 sizeof(*c->b->errors)) < 0) {
+		         sizeof(*c->b->errors)) < 0) {
 			pctx_fail(c, "out of memory");
 			return;
 		}
@@ -488,12 +492,14 @@ static void parse_change(struct wa_pctx *c, const json_t *change, const char *pa
 		pctx_fail(c, "%s.value.metadata.phone_number_id is missing", path);
 		return;
 	}
-	json_array_foreach(messages, i, item) {
+	json_array_foreach(messages, i, item)
+	{
 		parse_message(c, item, pnid, json_object_get(value, "contacts"), path, i);
 		if (c->failed)
 			return;
 	}
-	json_array_foreach(statuses, i, item) {
+	json_array_foreach(statuses, i, item)
+	{
 		parse_status(c, item, pnid, path, i);
 		if (c->failed)
 			return;
@@ -503,7 +509,7 @@ static void parse_change(struct wa_pctx *c, const json_t *change, const char *pa
 
 struct wa_batch *wa_webhook_parse(const char *body, size_t len, char *err, size_t errlen)
 {
-	struct wa_pctx c = { .err = err, .errlen = errlen };
+	struct wa_pctx c = {.err = err, .errlen = errlen};
 	json_t *root = NULL;
 	json_error_t jerr;
 	const json_t *object, *entry, *e, *changes, *ch;
@@ -519,7 +525,7 @@ struct wa_batch *wa_webhook_parse(const char *body, size_t len, char *err, size_
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		pctx_fail(&c, "body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-			  jerr.column);
+		          jerr.column);
 		goto fail;
 	}
 	if (!json_is_object(root)) {
@@ -530,7 +536,7 @@ struct wa_batch *wa_webhook_parse(const char *body, size_t len, char *err, size_
 	if (!json_is_string(object) ||
 	    strcmp(json_string_value(object), "whatsapp_business_account") != 0) {
 		pctx_fail(&c, "not a WhatsApp Cloud API webhook: \"object\" must be "
-			      "\"whatsapp_business_account\"");
+		              "\"whatsapp_business_account\"");
 		goto fail;
 	}
 	entry = json_object_get(root, "entry");
@@ -543,7 +549,8 @@ struct wa_batch *wa_webhook_parse(const char *body, size_t len, char *err, size_
 		pctx_fail(&c, "out of memory");
 		goto fail;
 	}
-	json_array_foreach(entry, i, e) {
+	json_array_foreach(entry, i, e)
+	{
 		if (!json_is_object(e)) {
 			pctx_fail(&c, "entry[%zu] is not an object", i);
 			goto fail;
@@ -553,7 +560,8 @@ struct wa_batch *wa_webhook_parse(const char *body, size_t len, char *err, size_
 			pctx_fail(&c, "entry[%zu].changes array is missing", i);
 			goto fail;
 		}
-		json_array_foreach(changes, j, ch) {
+		json_array_foreach(changes, j, ch)
+		{
 			snprintf(path, sizeof(path), "entry[%zu].changes[%zu]", i, j);
 			parse_change(&c, ch, path);
 			if (c.failed)

@@ -15,18 +15,18 @@
 
 #define WA_WUR __attribute__((warn_unused_result))
 
-#define WA_TEXT_MAX 4096          /* characters in one text message body */
-#define WA_BUTTONS_MAX 3          /* reply buttons in one interactive message */
-#define WA_BUTTON_TITLE_MAX 20
-#define WA_BUTTON_BODY_MAX 1024   /* body of an interactive message */
-#define WA_LIST_ROWS_MAX 10       /* rows over all sections */
+#define WA_TEXT_MAX          4096 /* characters in one text message body */
+#define WA_BUTTONS_MAX       3    /* reply buttons in one interactive message */
+#define WA_BUTTON_TITLE_MAX  20
+#define WA_BUTTON_BODY_MAX   1024 /* body of an interactive message */
+#define WA_LIST_ROWS_MAX     10   /* rows over all sections */
 #define WA_LIST_SECTIONS_MAX 10
-#define WA_LIST_BUTTON_MAX 20
-#define WA_ROW_TITLE_MAX 24
-#define WA_ROW_DESC_MAX 72
+#define WA_LIST_BUTTON_MAX   20
+#define WA_ROW_TITLE_MAX     24
+#define WA_ROW_DESC_MAX      72
 #define WA_SECTION_TITLE_MAX 24
-#define WA_CAPTION_MAX 1024
-#define WA_WINDOW_SECONDS 86400L  /* the customer-service window after a shopper's message */
+#define WA_CAPTION_MAX       1024
+#define WA_WINDOW_SECONDS    86400L /* the customer-service window after a shopper's message */
 
 /* One inbound message and the business number it was sent to. */
 struct wa_message {
@@ -45,14 +45,14 @@ enum wa_status_kind {
 /* A delivery status of a message we sent. */
 struct wa_status {
 	char *phone_number_id;
-	char *wamid;           /* the id the send call answered with (outbox.platform_message_id) */
+	char *wamid; /* the id the send call answered with (outbox.platform_message_id) */
 	enum wa_status_kind status;
-	char *status_name;     /* as Meta wrote it: "sent", "delivered", ... */
-	char *recipient_id;    /* the shopper's wa_id */
+	char *status_name;  /* as Meta wrote it: "sent", "delivered", ... */
+	char *recipient_id; /* the shopper's wa_id */
 	int64_t timestamp;
-	long error_code;       /* errors[0].code for "failed", else 0 */
-	char *error_title;     /* errors[0].title (or message), NULL when none */
-	char *error_details;   /* errors[0].error_data.details, NULL when none */
+	long error_code;     /* errors[0].code for "failed", else 0 */
+	char *error_title;   /* errors[0].title (or message), NULL when none */
+	char *error_details; /* errors[0].error_data.details, NULL when none */
 };
 
 /* An error Meta reports for the account or number, not for one message (value.errors). */

@@ -19,10 +19,10 @@
 #include "reply_text.h"
 #include "util.h"
 
-#define WA_WINDOW_MARGIN 60L /* seconds kept in hand before the window closes */
-#define WA_DEFAULT_VERSION "v21.0"
+#define WA_WINDOW_MARGIN      60L /* seconds kept in hand before the window closes */
+#define WA_DEFAULT_VERSION    "v21.0"
 #define WA_TEMPLATE_PARAM_MAX 1024
-#define WA_ELLIPSIS "\xE2\x80\xA6" /* U+2026, one character */
+#define WA_ELLIPSIS           "\xE2\x80\xA6" /* U+2026, one character */
 
 /* ---- UTF-8 helpers (the input comes from jansson, so it is valid UTF-8) ---- */
 
@@ -315,28 +315,30 @@ static int choices_collect(const json_t *reply, struct wa_choices *cs)
 	size_t i, j, total = 0;
 
 	memset(cs, 0, sizeof(*cs));
-	json_array_foreach(sections, i, sec)
-		total += json_array_size(json_object_get(sec, "rows"));
+	json_array_foreach(sections, i, sec) total += json_array_size(json_object_get(sec, "rows"));
 	total += json_array_size(buttons);
 	cs->v = calloc(total ? total : 1, sizeof(*cs->v));
 	if (!cs->v)
 		return -1;
-	json_array_foreach(buttons, i, btn) {
+	json_array_foreach(buttons, i, btn)
+	{
 		if (!choice_usable(btn))
 			continue;
-		cs->v[cs->n++] = (struct wa_choice){ reply_str(btn, "title"), NULL,
-						     reply_str(btn, "payload"), SIZE_MAX };
+		cs->v[cs->n++] = (struct wa_choice){reply_str(btn, "title"), NULL,
+		                                    reply_str(btn, "payload"), SIZE_MAX};
 		cs->nbuttons++;
 	}
-	json_array_foreach(sections, i, sec) {
+	json_array_foreach(sections, i, sec)
+	{
 		int any = 0;
 
-		json_array_foreach(json_object_get(sec, "rows"), j, row) {
+		json_array_foreach(json_object_get(sec, "rows"), j, row)
+		{
 			if (!choice_usable(row))
 				continue;
-			cs->v[cs->n++] = (struct wa_choice){ reply_str(row, "title"),
-							     reply_str(row, "description"),
-							     reply_str(row, "payload"), i };
+			cs->v[cs->n++] = (struct wa_choice){reply_str(row, "title"),
+			                                    reply_str(row, "description"),
+			                                    reply_str(row, "payload"), i};
 			cs->nrows++;
 			any = 1;
 		}
@@ -381,7 +383,7 @@ static void out_err(struct wa_out *o, const char *fmt, ...)
 static json_t *msg_base(const struct wa_out *o, const char *type)
 {
 	return json_pack("{s:s, s:s, s:s, s:s}", "messaging_product", "whatsapp", "recipient_type",
-			 "individual", "to", o->t->recipient, "type", type);
+	                 "individual", "to", o->t->recipient, "type", type);
 }
 
 /* Appends a request with body (reference taken). */
@@ -446,8 +448,7 @@ static int out_text(struct wa_out *o, const char *s)
 
 /* Sends everything of s before the last tail_max characters as text messages and returns a
  * heap copy of that tail (the body of an interactive or caption); "" becomes fallback. */
-static char *out_text_head(struct wa_out *o, const char *s, size_t tail_max,
-			   const char *fallback)
+static char *out_text_head(struct wa_out *o, const char *s, size_t tail_max, const char *fallback)
 {
 	size_t start = text_tail_start(s, tail_max);
 	char *head, *tail;
@@ -488,7 +489,7 @@ static json_t *buttons_json(const struct wa_choices *cs)
 	for (i = 0; i < cs->n; i++) {
 		const struct wa_choice *c = &cs->v[i];
 		char *title = text_shorten(c->title && *c->title ? c->title : c->payload,
-					   WA_BUTTON_TITLE_MAX);
+		                           WA_BUTTON_TITLE_MAX);
 		int dup, suffix = 2;
 
 		if (!title)
@@ -503,7 +504,7 @@ static json_t *buttons_json(const struct wa_choices *cs)
 
 				snprintf(tag, sizeof(tag), " %d", suffix++);
 				base = text_shorten(c->title && *c->title ? c->title : c->payload,
-						    WA_BUTTON_TITLE_MAX - strlen(tag));
+				                    WA_BUTTON_TITLE_MAX - strlen(tag));
 				nt = base ? malloc(strlen(base) + strlen(tag) + 1) : NULL;
 				if (nt)
 					sprintf(nt, "%s%s", base, tag);
@@ -515,9 +516,9 @@ static json_t *buttons_json(const struct wa_choices *cs)
 			}
 		} while (dup);
 		titles[k++] = title;
-		if (json_array_append_new(arr, json_pack("{s:s, s:{s:s, s:s}}", "type", "reply",
-							 "reply", "id", c->payload, "title",
-							 title)) < 0)
+		if (json_array_append_new(arr,
+		                          json_pack("{s:s, s:{s:s, s:s}}", "type", "reply", "reply",
+		                                    "id", c->payload, "title", title)) < 0)
 			goto fail;
 	}
 	for (i = 0; i < k; i++)
@@ -556,9 +557,9 @@ static int render_buttons(struct wa_out *o, const json_t *reply, const struct wa
 	inter = json_pack("{s:s, s:{s:s}}", "type", "button", "body", "text", body);
 	if (!btns || !m || !inter)
 		goto oom;
-	if (img && json_object_set_new(inter, "header",
-				       json_pack("{s:s, s:{s:s}}", "type", "image", "image",
-						 "link", img)) < 0)
+	if (img && json_object_set_new(
+	               inter, "header",
+	               json_pack("{s:s, s:{s:s}}", "type", "image", "image", "link", img)) < 0)
 		goto oom;
 	if (json_object_set_new(inter, "action", json_pack("{s:O}", "buttons", btns)) < 0 ||
 	    json_object_set(m, "interactive", inter) < 0)
@@ -617,10 +618,10 @@ static int render_list(struct wa_out *o, const json_t *reply, const struct wa_ch
 	body = out_text_head(o, full, WA_TEXT_MAX, "\xF0\x9F\x91\x87");
 	if (!body)
 		goto out;
-	label = text_shorten(reply_str(list, "button") && *reply_str(list, "button") ?
-				     reply_str(list, "button") :
-				     (sw ? "Chagua" : "Choose"),
-			     WA_LIST_BUTTON_MAX);
+	label = text_shorten(reply_str(list, "button") && *reply_str(list, "button")
+	                         ? reply_str(list, "button")
+	                         : (sw ? "Chagua" : "Choose"),
+	                     WA_LIST_BUTTON_MAX);
 	sections = json_array();
 	if (!label || !sections)
 		goto oom;
@@ -632,10 +633,10 @@ static int render_list(struct wa_out *o, const json_t *reply, const struct wa_ch
 		json_t *row;
 
 		if (c->section != cur_section) {
-			const char *st = c->section == SIZE_MAX ?
-						 (sw ? "Zaidi" : "More") :
-						 reply_str(json_array_get(sections_in, c->section),
-							   "title");
+			const char *st =
+			    c->section == SIZE_MAX
+			        ? (sw ? "Zaidi" : "More")
+			        : reply_str(json_array_get(sections_in, c->section), "title");
 			json_t *sec;
 			char *title;
 
@@ -665,9 +666,9 @@ static int render_list(struct wa_out *o, const json_t *reply, const struct wa_ch
 	}
 	m = msg_base(o, "interactive");
 	if (!m || json_object_set_new(m, "interactive",
-				      json_pack("{s:s, s:{s:s}, s:{s:s, s:O}}", "type", "list",
-						"body", "text", body, "action", "button", label,
-						"sections", sections)) < 0)
+	                              json_pack("{s:s, s:{s:s}, s:{s:s, s:O}}", "type", "list",
+	                                        "body", "text", body, "action", "button", label,
+	                                        "sections", sections)) < 0)
 		goto oom;
 	rc = out_add(o, m, 0);
 	m = NULL;
@@ -767,9 +768,8 @@ static int render_template(struct wa_out *o, const json_t *reply, const json_t *
 				memmove(p, p + 1, strlen(p));
 		if (*param &&
 		    json_object_set_new(t, "components",
-					json_pack("[{s:s, s:[{s:s, s:s}]}]", "type", "body",
-						  "parameters", "type", "text", "text",
-						  param)) < 0)
+		                        json_pack("[{s:s, s:[{s:s, s:s}]}]", "type", "body",
+		                                  "parameters", "type", "text", "text", param)) < 0)
 			goto oom;
 	}
 	if (json_object_set_new(m, "template", t) < 0) {
@@ -832,10 +832,10 @@ static int safe_header_value(const char *s)
 }
 
 static int wa_render(const struct channel_target *t, const json_t *reply,
-		     struct channel_request **reqs, size_t *nreqs, char *err, size_t errlen)
+                     struct channel_request **reqs, size_t *nreqs, char *err, size_t errlen)
 {
-	struct wa_out o = { .t = t, .err = err, .errlen = errlen };
-	struct wa_choices cs = { 0 };
+	struct wa_out o = {.t = t, .err = err, .errlen = errlen};
+	struct wa_choices cs = {0};
 	const char *pnid, *token, *base, *version;
 	const json_t *tpl;
 	char numbuf[32];
@@ -887,9 +887,11 @@ static int wa_render(const struct channel_target *t, const json_t *reply,
 			rc = render_template(&o, reply, tpl);
 			goto done;
 		}
-		out_err(&o, "outside the 24-hour customer-service window (the shopper last wrote "
-			    "%ld h ago)%s", t->window_age / 3600,
-			t->event_type ? " and the channel has no status_template" : "");
+		out_err(&o,
+		        "outside the 24-hour customer-service window (the shopper last wrote "
+		        "%ld h ago)%s",
+		        t->window_age / 3600,
+		        t->event_type ? " and the channel has no status_template" : "");
 		rc = CHANNEL_ERR_UNDELIVERABLE;
 		goto out;
 	}
@@ -902,7 +904,7 @@ static int wa_render(const struct channel_target *t, const json_t *reply,
 	else if (cs.unique && cs.nrows == 0 && cs.nbuttons <= WA_BUTTONS_MAX)
 		rc = render_buttons(&o, reply, &cs);
 	else if (cs.unique && cs.nrows > 0 && cs.n <= WA_LIST_ROWS_MAX &&
-		 cs.nsections + (cs.nbuttons ? 1 : 0) <= WA_LIST_SECTIONS_MAX)
+	         cs.nsections + (cs.nbuttons ? 1 : 0) <= WA_LIST_SECTIONS_MAX)
 		rc = render_list(&o, reply, &cs);
 	else
 		rc = render_numbered(&o, reply);
@@ -918,7 +920,7 @@ done:
 	if (!outside && t->reply_to && *t->reply_to &&
 	    (t->mark_read || config_flag(t->config, "mark_read"))) {
 		json_t *read = json_pack("{s:s, s:s, s:s}", "messaging_product", "whatsapp",
-					 "status", "read", "message_id", t->reply_to);
+		                         "status", "read", "message_id", t->reply_to);
 
 		if (out_add(&o, read, 1) < 0) {
 			rc = -1;
@@ -940,8 +942,7 @@ out:
 
 /* ---- classify ---- */
 
-static void wa_classify(long http_status, const char *body, size_t len,
-			struct channel_outcome *out)
+static void wa_classify(long http_status, const char *body, size_t len, struct channel_outcome *out)
 {
 	json_t *root = NULL;
 	const json_t *error, *mid;
@@ -963,8 +964,8 @@ static void wa_classify(long http_status, const char *body, size_t len,
 		details = reply_str(json_object_get(error, "error_data"), "details");
 		out->error_code = code >= 0 ? code : 0;
 		snprintf(out->error, sizeof(out->error), "WhatsApp error %ld%s%s%s%s", code,
-			 message ? ": " : "", message ? message : "", details ? " - " : "",
-			 details ? details : "");
+		         message ? ": " : "", message ? message : "", details ? " - " : "",
+		         details ? details : "");
 	}
 	if (http_status == 0) {
 		out->verdict = CHANNEL_RETRY;
@@ -1042,12 +1043,12 @@ static void wa_classify(long http_status, const char *body, size_t len,
 out:
 	if (out->verdict != CHANNEL_SENT && !out->error[0])
 		snprintf(out->error, sizeof(out->error), "Graph API answered HTTP %ld",
-			 http_status);
+		         http_status);
 	json_decref(root);
 }
 
 const struct channel_ops whatsapp_channel_ops = {
-	.type = "whatsapp",
-	.render = wa_render,
-	.classify = wa_classify,
+    .type = "whatsapp",
+    .render = wa_render,
+    .classify = wa_classify,
 };

@@ -43,12 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reply = json_loadb((const char *)data, size, 0, NULL);
 	if (json_is_object(reply)) {
 		cfg = json_pack("{s:s, s:s, s:{s:s, s:s}}", "phone_number_id", "106540352242922",
-				"access_token", "EAAG", "status_template", "name", "order_update",
-				"language", "en");
+		                "access_token", "EAAG", "status_template", "name", "order_update",
+		                "language", "en");
 		struct channel_target t = {
-			.api_base = "http://127.0.0.1:9", .api_version = "v21.0", .config = cfg,
-			.recipient = "254712345678", .reply_to = "wamid.X", .mark_read = 1,
-			.window_age = size % 2 ? 60 : 90000, .event_type = size % 3 ? NULL : "x",
+		    .api_base = "http://127.0.0.1:9",
+		    .api_version = "v21.0",
+		    .config = cfg,
+		    .recipient = "254712345678",
+		    .reply_to = "wamid.X",
+		    .mark_read = 1,
+		    .window_age = size % 2 ? 60 : 90000,
+		    .event_type = size % 3 ? NULL : "x",
 		};
 		if (whatsapp_channel_ops.render(&t, reply, &reqs, &nreqs, err, sizeof(err)) == 0) {
 			for (i = 0; i < nreqs; i++)

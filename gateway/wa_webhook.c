@@ -21,7 +21,7 @@
 #include "whatsapp.h"
 
 #define WA_CHALLENGE_MAX 256
-#define WA_SIG_PREFIX "sha256="
+#define WA_SIG_PREFIX    "sha256="
 
 /* A WhatsApp channel row with its secrets opened. */
 struct wa_channel {
@@ -60,8 +60,7 @@ static char *json_secret(const json_t *obj, const char *key)
 {
 	const json_t *v = json_object_get(obj, key);
 
-	return json_is_string(v) && json_string_length(v) > 0 ? strdup(json_string_value(v)) :
-								  NULL;
+	return json_is_string(v) && json_string_length(v) > 0 ? strdup(json_string_value(v)) : NULL;
 }
 
 /* Opens the sealed secrets JSON of a channel into app_secret and verify_token. */
@@ -90,9 +89,8 @@ out:
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(obj, k, v)
-			if (json_is_string(v))
-				explicit_bzero((char *)json_string_value(v), json_string_length(v));
+		json_object_foreach(obj, k, v) if (json_is_string(v))
+		    explicit_bzero((char *)json_string_value(v), json_string_length(v));
 	}
 	json_decref(obj);
 	secret_free(plain);
@@ -102,15 +100,15 @@ out:
 
 /* Loads a channel through channel_route($1) or channel_route_external('whatsapp', $1). */
 static enum wa_load wa_channel_load(struct server *srv, PGconn *conn, int by_external,
-				    const char *key, struct wa_channel *ch)
+                                    const char *key, struct wa_channel *ch)
 {
 	static const char by_id[] =
-		"SELECT tenant_id, channel_id, type, status, external_id, secrets"
-		" FROM channel_route($1::uuid)";
+	    "SELECT tenant_id, channel_id, type, status, external_id, secrets"
+	    " FROM channel_route($1::uuid)";
 	static const char by_ext[] =
-		"SELECT tenant_id, channel_id, type, status, external_id, secrets"
-		" FROM channel_route_external('whatsapp', $1)";
-	const char *params[1] = { key };
+	    "SELECT tenant_id, channel_id, type, status, external_id, secrets"
+	    " FROM channel_route_external('whatsapp', $1)";
+	const char *params[1] = {key};
 	PGresult *res;
 	enum wa_load rc;
 	const char *type, *status;
@@ -138,12 +136,12 @@ static enum wa_load wa_channel_load(struct server *srv, PGconn *conn, int by_ext
 /* ---- GET: Meta's verification request ---- */
 
 void wa_webhook_verify(struct http_ctx *ctx, const struct http_request *req,
-		       struct http_response *resp)
+                       struct http_response *resp)
 {
 	const char *id = req->nparams > 0 ? req->params[0] : "";
 	char mode[32], token[512], challenge[WA_CHALLENGE_MAX];
 	struct wa_channel ch;
-	struct log_ctx lc = { NULL, id, NULL };
+	struct log_ctx lc = {NULL, id, NULL};
 	enum wa_load rc;
 	int ok;
 
@@ -152,14 +150,15 @@ void wa_webhook_verify(struct http_ctx *ctx, const struct http_request *req,
 	    http_query_get(req, "hub.verify_token", token, sizeof(token)) < 0 ||
 	    http_query_get(req, "hub.challenge", challenge, sizeof(challenge)) < 0 ||
 	    strcmp(mode, "subscribe") != 0 || !util_uuid_valid(id)) {
-		http_response_error(resp, 403, "forbidden",
-				    "expected hub.mode=subscribe, hub.verify_token and hub.challenge");
+		http_response_error(
+		    resp, 403, "forbidden",
+		    "expected hub.mode=subscribe, hub.verify_token and hub.challenge");
 		return;
 	}
 	rc = wa_channel_load(ctx->srv, ctx->conn, 0, id, &ch);
 	if (rc == WA_LOAD_DB) {
 		http_response_error(resp, 503, "database_unavailable",
-				    "the database is not answering; try again shortly");
+		                    "the database is not answering; try again shortly");
 		goto out;
 	}
 	if (rc == WA_LOAD_SECRETS)
@@ -195,7 +194,7 @@ struct wa_post {
 	struct wa_channel url_ch; /* the channel of the URL, whose app secret signed the body */
 	struct wa_route *routes;
 	size_t nroutes;
-	int db_error;             /* a PG_ERR_*: answer 503 */
+	int db_error; /* a PG_ERR_*: answer 503 */
 	int handled, duplicates, skipped, statuses, replies;
 };
 
@@ -252,23 +251,23 @@ static int wa_event_tx_fn(PGconn *conn, void *arg)
 {
 	struct wa_event_tx *e = arg;
 	char *payload = json_dumps(e->payload, JSON_COMPACT);
-	const char *params[4] = { e->tenant_id, e->channel_id, e->type, payload };
+	const char *params[4] = {e->tenant_id, e->channel_id, e->type, payload};
 	int rc;
 
 	if (!payload)
 		return PG_ERR_ABORT;
 	rc = pg_cmd(conn,
-		    "INSERT INTO channel_events (tenant_id, channel_id, event_type, payload)"
-		    " VALUES ($1, $2, $3, $4::jsonb)",
-		    4, params);
+	            "INSERT INTO channel_events (tenant_id, channel_id, event_type, payload)"
+	            " VALUES ($1, $2, $3, $4::jsonb)",
+	            4, params);
 	free(payload);
 	return rc < 0 ? PG_ERR_QUERY : 0;
 }
 
 static void wa_channel_event(struct wa_post *p, const struct wa_channel *ch, const char *type,
-			     json_t *payload)
+                             json_t *payload)
 {
-	struct wa_event_tx e = { ch->tenant_id, ch->channel_id, type, payload };
+	struct wa_event_tx e = {ch->tenant_id, ch->channel_id, type, payload};
 	int rc;
 
 	if (!payload)
@@ -283,7 +282,7 @@ static void wa_channel_event(struct wa_post *p, const struct wa_channel *ch, con
 static struct wa_route *wa_route_for(struct wa_post *p, const char *pnid)
 {
 	struct wa_route *r = wa_route_get(p, pnid);
-	struct log_ctx lc = { p->url_ch.tenant_id, p->url_ch.channel_id, NULL };
+	struct log_ctx lc = {p->url_ch.tenant_id, p->url_ch.channel_id, NULL};
 
 	if (!r)
 		return NULL;
@@ -292,11 +291,12 @@ static struct wa_route *wa_route_for(struct wa_post *p, const char *pnid)
 	if (!r->reported) {
 		r->reported = 1;
 		log_warn(&lc, "whatsapp: change for phone_number_id %s skipped: %s", pnid,
-			 r->state == WA_ROUTE_UNKNOWN ? "no active channel has that number" :
-							"that number's channel is of another Meta app");
+		         r->state == WA_ROUTE_UNKNOWN
+		             ? "no active channel has that number"
+		             : "that number's channel is of another Meta app");
 		wa_channel_event(p, &p->url_ch, "whatsapp_unknown_number",
-				 json_pack("{s:s, s:s}", "phone_number_id", pnid, "reason",
-					   r->state == WA_ROUTE_UNKNOWN ? "unknown" : "other_app"));
+		                 json_pack("{s:s, s:s}", "phone_number_id", pnid, "reason",
+		                           r->state == WA_ROUTE_UNKNOWN ? "unknown" : "other_app"));
 	}
 	return NULL;
 }
@@ -321,8 +321,8 @@ static void wa_post_message(struct wa_post *p, struct wa_message *wm)
 {
 	struct wa_route *r = wa_route_for(p, wm->phone_number_id);
 	struct msg_inbound *m = wm->msg;
-	struct wa_msg_tx t = { .engine = p->ctx->srv->engine, .m = m };
-	struct log_ctx lc = { NULL, NULL, NULL };
+	struct wa_msg_tx t = {.engine = p->ctx->srv->engine, .m = m};
+	struct log_ctx lc = {NULL, NULL, NULL};
 	int rc;
 
 	if (!r) {
@@ -345,24 +345,24 @@ static void wa_post_message(struct wa_post *p, struct wa_message *wm)
 		metrics_inbound_observe("whatsapp", "handled");
 		lc.conversation = t.res.conversation_id;
 		log_debug(&lc, "whatsapp: %s (%s) handled, %d replies", m->message_id,
-			  msg_kind_name(m->kind), t.res.replies);
+		          msg_kind_name(m->kind), t.res.replies);
 	} else if (rc == ENGINE_ERR_INVALID) {
 		p->skipped++;
 		metrics_inbound_observe("whatsapp", "invalid");
 		log_warn(&lc, "whatsapp: message %s is not one the engine can take; skipped",
-			 m->message_id);
+		         m->message_id);
 	} else {
 		p->db_error = rc;
 		metrics_inbound_observe("whatsapp", "failed");
 		log_error(&lc, "whatsapp: message %s not handled (database error %d)",
-			  m->message_id, rc);
+		          m->message_id, rc);
 	}
 }
 
 /* outbox rank: pending/sending/dead/undeliverable 0 < sent 1 < delivered 2 < read 3; a
  * failure applies only before delivery and is final. */
-#define WA_RANK(col)                                                                             \
-	"(CASE " col " WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3"            \
+#define WA_RANK(col)                                                                               \
+	"(CASE " col " WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3"              \
 	" WHEN 'failed' THEN 4 ELSE 0 END)"
 
 struct wa_status_tx {
@@ -380,10 +380,10 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 	char *payload = NULL;
 	const char *upd[5];
 	const char *ev[4];
-	const char *event = st->status == WA_STATUS_READ	  ? "message_read" :
-			    st->status == WA_STATUS_DELIVERED ? "message_delivered" :
-			    st->status == WA_STATUS_FAILED	  ? "message_failed" :
-								    NULL;
+	const char *event = st->status == WA_STATUS_READ        ? "message_read"
+	                    : st->status == WA_STATUS_DELIVERED ? "message_delivered"
+	                    : st->status == WA_STATUS_FAILED    ? "message_failed"
+	                                                        : NULL;
 	PGresult *res;
 	json_t *pj;
 	int rc = 0;
@@ -396,30 +396,35 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 	upd[2] = status;
 	upd[3] = code[0] ? code : NULL;
 	upd[4] = st->error_title ? st->error_title : st->error_details;
-	res = pg_exec(conn,
-		      "UPDATE outbox o SET status = $3,"
-		      " error_code = CASE WHEN $3 = 'failed' THEN $4::bigint ELSE o.error_code END,"
-		      " last_error = CASE WHEN $3 = 'failed' THEN $5 ELSE o.last_error END"
-		      " WHERE o.tenant_id = app_tenant_id() AND o.channel_id = $1::uuid"
-		      " AND o.platform_message_id = $2"
-		      " AND CASE WHEN $3 = 'failed' THEN " WA_RANK("o.status") " < 2"
-		      " ELSE o.status <> 'failed' AND " WA_RANK("o.status") " < " WA_RANK("$3") " END"
-		      " RETURNING o.id, o.conversation_id",
-		      5, upd);
+	res = pg_exec(
+	    conn,
+	    "UPDATE outbox o SET status = $3,"
+	    " error_code = CASE WHEN $3 = 'failed' THEN $4::bigint ELSE o.error_code END,"
+	    " last_error = CASE WHEN $3 = 'failed' THEN $5 ELSE o.last_error END"
+	    " WHERE o.tenant_id = app_tenant_id() AND o.channel_id = $1::uuid"
+	    " AND o.platform_message_id = $2"
+	    " AND CASE WHEN $3 = 'failed' THEN " WA_RANK(
+	        "o.status") " < 2"
+	                    " ELSE o.status <> 'failed' AND " WA_RANK("o.status") " < " WA_RANK(
+	                        "$3") " END"
+	                              " RETURNING o.id, o.conversation_id",
+	    5, upd);
 	if (!res)
 		return PG_ERR_QUERY;
 	t->updated = PQntuples(res);
 	if (t->updated && event && pg_value(res, 0, 1)) {
 		pj = json_pack("{s:s, s:s, s:s, s:s?, s:I}", "platform_message_id", st->wamid,
-			       "outbox_id", PQgetvalue(res, 0, 0), "channel", "whatsapp",
-			       "recipient", st->recipient_id, "timestamp", (json_int_t)st->timestamp);
+		               "outbox_id", PQgetvalue(res, 0, 0), "channel", "whatsapp",
+		               "recipient", st->recipient_id, "timestamp",
+		               (json_int_t)st->timestamp);
 		if (pj && st->status == WA_STATUS_FAILED) {
 			json_object_set_new(pj, "error_code", json_integer(st->error_code));
 			if (st->error_title)
-				json_object_set_new(pj, "error_title", json_string(st->error_title));
+				json_object_set_new(pj, "error_title",
+				                    json_string(st->error_title));
 			if (st->error_details)
 				json_object_set_new(pj, "error_details",
-						    json_string(st->error_details));
+				                    json_string(st->error_details));
 		}
 		payload = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
 		json_decref(pj);
@@ -428,10 +433,11 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 		ev[2] = payload;
 		ev[3] = NULL;
 		if (!payload ||
-		    pg_cmd(conn,
-			   "INSERT INTO conversation_events (tenant_id, conversation_id, event_type,"
-			   " payload) VALUES (app_tenant_id(), $1::uuid, $2, $3::jsonb)",
-			   3, ev) < 0)
+		    pg_cmd(
+		        conn,
+		        "INSERT INTO conversation_events (tenant_id, conversation_id, event_type,"
+		        " payload) VALUES (app_tenant_id(), $1::uuid, $2, $3::jsonb)",
+		        3, ev) < 0)
 			rc = PG_ERR_QUERY;
 	}
 	free(payload);
@@ -442,8 +448,8 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 static void wa_post_status(struct wa_post *p, const struct wa_status *st)
 {
 	struct wa_route *r = wa_route_for(p, st->phone_number_id);
-	struct wa_status_tx t = { st, NULL, 0 };
-	struct log_ctx lc = { NULL, NULL, NULL };
+	struct wa_status_tx t = {st, NULL, 0};
+	struct log_ctx lc = {NULL, NULL, NULL};
 	int rc;
 
 	if (!r || st->status == WA_STATUS_OTHER)
@@ -459,12 +465,12 @@ static void wa_post_status(struct wa_post *p, const struct wa_status *st)
 	p->statuses += t.updated;
 	if (st->status == WA_STATUS_FAILED)
 		log_warn(&lc, "whatsapp: message %s to %s failed: %ld %s%s", st->wamid,
-			 st->recipient_id ? st->recipient_id : "?", st->error_code,
-			 st->error_title ? st->error_title : "",
-			 t.updated ? "" : " (not recorded: unknown, or already delivered)");
+		         st->recipient_id ? st->recipient_id : "?", st->error_code,
+		         st->error_title ? st->error_title : "",
+		         t.updated ? "" : " (not recorded: unknown, or already delivered)");
 	else
 		log_debug(&lc, "whatsapp: message %s %s%s", st->wamid, st->status_name,
-			  t.updated ? "" : " (no newer state to record)");
+		          t.updated ? "" : " (no newer state to record)");
 }
 
 static void wa_post_account_error(struct wa_post *p, const struct wa_account_error *e)
@@ -477,13 +483,13 @@ static void wa_post_account_error(struct wa_post *p, const struct wa_account_err
 		return; /* skipped: already logged and recorded */
 	if (r)
 		ch = &r->ch;
-	lc = (struct log_ctx){ ch->tenant_id, ch->channel_id, NULL };
+	lc = (struct log_ctx){ch->tenant_id, ch->channel_id, NULL};
 	log_error(&lc, "whatsapp: Meta reports an account error %ld: %s%s%s", e->code,
-		  e->title ? e->title : "", e->details ? " - " : "", e->details ? e->details : "");
+	          e->title ? e->title : "", e->details ? " - " : "", e->details ? e->details : "");
 	wa_channel_event(p, ch, "whatsapp_account_error",
-			 json_pack("{s:I, s:s?, s:s?, s:s?}", "code", (json_int_t)e->code, "title",
-				   e->title, "details", e->details, "phone_number_id",
-				   e->phone_number_id));
+	                 json_pack("{s:I, s:s?, s:s?, s:s?}", "code", (json_int_t)e->code, "title",
+	                           e->title, "details", e->details, "phone_number_id",
+	                           e->phone_number_id));
 }
 
 /* Checks "sha256=<hex>" against the HMAC of the raw body; 1 when it matches. */
@@ -503,17 +509,17 @@ static int wa_signature_ok(const struct http_request *req, const char *app_secre
 		got[i] = (sig[i] >= 'A' && sig[i] <= 'F') ? (char)(sig[i] - 'A' + 'a') : sig[i];
 	got[64] = '\0';
 	util_hmac_sha256_hex(app_secret, strlen(app_secret), req->body ? req->body : "",
-			     req->body_len, want);
+	                     req->body_len, want);
 	return util_ct_streq(got, want);
 }
 
 void wa_webhook_receive(struct http_ctx *ctx, const struct http_request *req,
-			struct http_response *resp)
+                        struct http_response *resp)
 {
 	const char *id = req->nparams > 0 ? req->params[0] : "";
 	struct wa_post p;
 	struct wa_batch *b = NULL;
-	struct log_ctx lc = { NULL, id, NULL };
+	struct log_ctx lc = {NULL, id, NULL};
 	char err[256];
 	enum wa_load rc;
 	size_t i;
@@ -531,7 +537,7 @@ void wa_webhook_receive(struct http_ctx *ctx, const struct http_request *req,
 	rc = wa_channel_load(ctx->srv, ctx->conn, 0, id, &p.url_ch);
 	if (rc == WA_LOAD_DB) {
 		http_response_error(resp, 503, "database_unavailable",
-				    "the database is not answering; try again shortly");
+		                    "the database is not answering; try again shortly");
 		goto out;
 	}
 	if (rc == WA_LOAD_NOT_FOUND || !p.url_ch.active) {
@@ -541,16 +547,16 @@ void wa_webhook_receive(struct http_ctx *ctx, const struct http_request *req,
 	lc.tenant = p.url_ch.tenant_id;
 	if (rc == WA_LOAD_SECRETS || !p.url_ch.app_secret) {
 		log_error(&lc, "whatsapp: the channel's app secret is not available "
-			       "(CCGW_SECRET_KEY changed?)");
+		               "(CCGW_SECRET_KEY changed?)");
 		http_response_error(resp, 500, "channel_secrets",
-				    "the channel's app secret is not available");
+		                    "the channel's app secret is not available");
 		goto out;
 	}
 	if (!wa_signature_ok(req, p.url_ch.app_secret)) {
 		log_warn(&lc, "whatsapp: webhook with a %s X-Hub-Signature-256 refused",
-			 http_request_header(req, "x-hub-signature-256") ? "wrong" : "missing");
+		         http_request_header(req, "x-hub-signature-256") ? "wrong" : "missing");
 		http_response_error(resp, 401, "bad_signature",
-				    "X-Hub-Signature-256 is missing or does not match the body");
+		                    "X-Hub-Signature-256 is missing or does not match the body");
 		goto out;
 	}
 	b = wa_webhook_parse(req->body, req->body_len, err, sizeof(err));
@@ -569,12 +575,12 @@ void wa_webhook_receive(struct http_ctx *ctx, const struct http_request *req,
 		server_outbox_kick(ctx->srv);
 	if (p.db_error) {
 		http_response_error(resp, 503, "database_unavailable",
-				    "the webhook could not be stored; Meta will retry");
+		                    "the webhook could not be stored; Meta will retry");
 		goto out;
 	}
 	http_response_json(resp, 200,
-			   json_pack("{s:i, s:i, s:i, s:i}", "handled", p.handled, "duplicates",
-				     p.duplicates, "skipped", p.skipped, "statuses", p.statuses));
+	                   json_pack("{s:i, s:i, s:i, s:i}", "handled", p.handled, "duplicates",
+	                             p.duplicates, "skipped", p.skipped, "statuses", p.statuses));
 out:
 	wa_batch_free(b);
 	for (i = 0; i < p.nroutes; i++)

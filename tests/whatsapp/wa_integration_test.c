@@ -22,8 +22,8 @@
 #include "testsrv.h"
 #include "util.h"
 
-#define PNID "106540352242922"
-#define APP_SECRET "wa-app-secret-1"
+#define PNID         "106540352242922"
+#define APP_SECRET   "wa-app-secret-1"
 #define VERIFY_TOKEN "wa-verify-token-1"
 
 static struct testdb db;
@@ -49,7 +49,7 @@ static json_t *resp_json(const struct testhttp_resp *r)
 static void api(const char *method, const char *path, const char *body, struct testhttp_resp *r)
 {
 	char url[512], auth[256];
-	const char *headers[3] = { auth, "Content-Type: application/json", NULL };
+	const char *headers[3] = {auth, "Content-Type: application/json", NULL};
 
 	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
@@ -60,12 +60,12 @@ static void api(const char *method, const char *path, const char *body, struct t
  * (heap string, NULL for no row / NULL). */
 static char *tscalar(const char *tenant, const char *sql, int n, const char *const *params)
 {
-	const char *tp[1] = { tenant };
+	const char *tp[1] = {tenant};
 	PGresult *res;
 	char *out = NULL;
 
 	res = PQexecParams(app_conn, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, tp,
-			   NULL, NULL, 0);
+	                   NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	PQclear(res);
 	res = PQexecParams(app_conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -90,13 +90,13 @@ static long tcount(const char *sql, int n, const char *const *params)
 static char *db_fingerprint(void)
 {
 	return tscalar(tenant_id,
-		       "SELECT (SELECT count(*) FROM inbound_messages) || '/' ||"
-		       " (SELECT count(*) FROM conversations) || '/' ||"
-		       " (SELECT count(*) FROM conversation_events) || '/' ||"
-		       " (SELECT count(*) FROM outbox) || '/' ||"
-		       " (SELECT count(*) FROM channel_events) || '/' ||"
-		       " (SELECT count(*) FROM customers)",
-		       0, NULL);
+	               "SELECT (SELECT count(*) FROM inbound_messages) || '/' ||"
+	               " (SELECT count(*) FROM conversations) || '/' ||"
+	               " (SELECT count(*) FROM conversation_events) || '/' ||"
+	               " (SELECT count(*) FROM outbox) || '/' ||"
+	               " (SELECT count(*) FROM channel_events) || '/' ||"
+	               " (SELECT count(*) FROM customers)",
+	               0, NULL);
 }
 
 /* The fingerprint once earlier work (the dispatcher recording sends) has settled. */
@@ -127,8 +127,8 @@ static void next_wamid(char *out, size_t len)
 static char *envelope(json_t *value)
 {
 	json_t *root = json_pack("{s:s, s:[{s:s, s:[{s:o, s:s}]}]}", "object",
-				 "whatsapp_business_account", "entry", "id", "102290129340398",
-				 "changes", "value", value, "field", "messages");
+	                         "whatsapp_business_account", "entry", "id", "102290129340398",
+	                         "changes", "value", value, "field", "messages");
 	char *s = json_dumps(root, JSON_COMPACT);
 
 	json_decref(root);
@@ -138,9 +138,9 @@ static char *envelope(json_t *value)
 static json_t *value_for(const char *pnid, const char *wa_id, const char *name, json_t *message)
 {
 	return json_pack("{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], s:[o]}", "messaging_product",
-			 "whatsapp", "metadata", "display_phone_number", "15550783881",
-			 "phone_number_id", pnid, "contacts", "profile", "name", name, "wa_id", wa_id,
-			 "messages", message);
+	                 "whatsapp", "metadata", "display_phone_number", "15550783881",
+	                 "phone_number_id", pnid, "contacts", "profile", "name", name, "wa_id",
+	                 wa_id, "messages", message);
 }
 
 static json_t *msg_base(const char *wa_id, const char *wamid, const char *type)
@@ -149,7 +149,7 @@ static json_t *msg_base(const char *wa_id, const char *wamid, const char *type)
 
 	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
 	return json_pack("{s:s, s:s, s:s, s:s}", "from", wa_id, "id", wamid, "timestamp", ts,
-			 "type", type);
+	                 "type", type);
 }
 
 static char *text_webhook(const char *wa_id, const char *wamid, const char *text)
@@ -162,17 +162,17 @@ static char *text_webhook(const char *wa_id, const char *wamid, const char *text
 
 /* A press of a reply button or list row the shopper saw in message ctx_wamid. */
 static char *press_webhook(const char *wa_id, const char *wamid, int is_list, const char *id,
-			   const char *title, const char *ctx_wamid)
+                           const char *title, const char *ctx_wamid)
 {
 	json_t *m = msg_base(wa_id, wamid, "interactive");
 	const char *kind = is_list ? "list_reply" : "button_reply";
 
-	json_object_set_new(m, "interactive",
-			    json_pack("{s:s, s:{s:s, s:s}}", "type", kind, kind, "id", id, "title",
-				      title));
+	json_object_set_new(
+	    m, "interactive",
+	    json_pack("{s:s, s:{s:s, s:s}}", "type", kind, kind, "id", id, "title", title));
 	if (ctx_wamid)
-		json_object_set_new(m, "context",
-				    json_pack("{s:s, s:s}", "from", "15550783881", "id", ctx_wamid));
+		json_object_set_new(
+		    m, "context", json_pack("{s:s, s:s}", "from", "15550783881", "id", ctx_wamid));
 	return envelope(value_for(PNID, wa_id, "Amina Njeri", m));
 }
 
@@ -181,19 +181,19 @@ static char *location_webhook(const char *wa_id, const char *wamid)
 	json_t *m = msg_base(wa_id, wamid, "location");
 
 	json_object_set_new(m, "location",
-			    json_pack("{s:f, s:f, s:s, s:s}", "latitude", -1.292066, "longitude",
-				      36.821945, "name", "Kenyatta Avenue", "address",
-				      "Kenyatta Ave 12, Nairobi"));
+	                    json_pack("{s:f, s:f, s:s, s:s}", "latitude", -1.292066, "longitude",
+	                              36.821945, "name", "Kenyatta Avenue", "address",
+	                              "Kenyatta Ave 12, Nairobi"));
 	return envelope(value_for(PNID, wa_id, "Amina Njeri", m));
 }
 
 enum sig_mode { SIG_GOOD, SIG_NONE, SIG_WRONG, SIG_OTHER_SECRET };
 
 static void post_webhook_to(const char *chan, const char *body, size_t len, enum sig_mode mode,
-			    struct testhttp_resp *r)
+                            struct testhttp_resp *r)
 {
 	char url[256], sig[128], hex[65];
-	const char *headers[3] = { "Content-Type: application/json", NULL, NULL };
+	const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
 
 	snprintf(url, sizeof(url), "%s/webhooks/whatsapp/%s", srv.base_url, chan);
 	if (mode != SIG_NONE) {
@@ -244,7 +244,8 @@ static size_t count_to(const json_t *reqs, const char *wa_id, int messages_only)
 	size_t i, n = 0;
 	const json_t *q;
 
-	json_array_foreach(reqs, i, q) {
+	json_array_foreach(reqs, i, q)
+	{
 		const json_t *b = json_object_get(q, "body");
 		const char *to = json_string_value(json_object_get(b, "to"));
 
@@ -287,13 +288,14 @@ struct choice {
 };
 
 static void find_choice(const json_t *reqs, const char *wa_id, size_t from, const char *prefix,
-			int exact, struct choice *c)
+                        int exact, struct choice *c)
 {
 	size_t i, j, k, seen = 0;
 	const json_t *q;
 
 	memset(c, 0, sizeof(*c));
-	json_array_foreach(reqs, i, q) {
+	json_array_foreach(reqs, i, q)
+	{
 		const json_t *b = json_object_get(q, "body");
 		const json_t *inter = json_object_get(b, "interactive");
 		const json_t *action = json_object_get(inter, "action");
@@ -304,33 +306,40 @@ static void find_choice(const json_t *reqs, const char *wa_id, size_t from, cons
 			continue;
 		if (seen++ < from)
 			continue;
-		json_array_foreach(json_object_get(action, "buttons"), j, x) {
-			const char *id = json_string_value(json_object_get(json_object_get(x, "reply"), "id"));
+		json_array_foreach(json_object_get(action, "buttons"), j, x)
+		{
+			const char *id =
+			    json_string_value(json_object_get(json_object_get(x, "reply"), "id"));
 
-			if (id && (exact ? strcmp(id, prefix) == 0 : strncmp(id, prefix, strlen(prefix)) == 0)) {
+			if (id && (exact ? strcmp(id, prefix) == 0
+			                 : strncmp(id, prefix, strlen(prefix)) == 0)) {
 				snprintf(c->id, sizeof(c->id), "%s", id);
 				snprintf(c->title, sizeof(c->title), "%s",
-					 json_string_value(json_object_get(json_object_get(x, "reply"), "title")));
-				snprintf(c->ctx, sizeof(c->ctx), "%s", json_string_value(json_object_get(q, "wamid")));
+				         json_string_value(json_object_get(
+				             json_object_get(x, "reply"), "title")));
+				snprintf(c->ctx, sizeof(c->ctx), "%s",
+				         json_string_value(json_object_get(q, "wamid")));
 				c->found = 1;
 			}
 		}
 		json_array_foreach(json_object_get(action, "sections"), j, sec)
-			json_array_foreach(json_object_get(sec, "rows"), k, x) {
-				const char *id = json_string_value(json_object_get(x, "id"));
+		    json_array_foreach(json_object_get(sec, "rows"), k, x)
+		{
+			const char *id = json_string_value(json_object_get(x, "id"));
 
-				if (id && (exact ? strcmp(id, prefix) == 0 :
-						   strncmp(id, prefix, strlen(prefix)) == 0) &&
-				    !c->found) {
-					snprintf(c->id, sizeof(c->id), "%s", id);
-					snprintf(c->title, sizeof(c->title), "%s",
-						 json_string_value(json_object_get(x, "title")));
-					snprintf(c->ctx, sizeof(c->ctx), "%s",
-						 json_string_value(json_object_get(q, "wamid")));
-					c->is_list = 1;
-					c->found = 1;
-				}
+			if (id &&
+			    (exact ? strcmp(id, prefix) == 0
+			           : strncmp(id, prefix, strlen(prefix)) == 0) &&
+			    !c->found) {
+				snprintf(c->id, sizeof(c->id), "%s", id);
+				snprintf(c->title, sizeof(c->title), "%s",
+				         json_string_value(json_object_get(x, "title")));
+				snprintf(c->ctx, sizeof(c->ctx), "%s",
+				         json_string_value(json_object_get(q, "wamid")));
+				c->is_list = 1;
+				c->found = 1;
 			}
+		}
 	}
 }
 
@@ -343,7 +352,8 @@ static char *texts_since(const json_t *reqs, const char *wa_id, size_t from)
 	char *out;
 
 	sbuf_init(&b);
-	json_array_foreach(reqs, i, q) {
+	json_array_foreach(reqs, i, q)
+	{
 		const json_t *body = json_object_get(q, "body");
 		const char *to = json_string_value(json_object_get(body, "to"));
 		const char *t;
@@ -353,9 +363,10 @@ static char *texts_since(const json_t *reqs, const char *wa_id, size_t from)
 		t = json_string_value(json_object_get(json_object_get(body, "text"), "body"));
 		if (!t)
 			t = json_string_value(json_object_get(
-				json_object_get(json_object_get(body, "interactive"), "body"), "text"));
+			    json_object_get(json_object_get(body, "interactive"), "body"), "text"));
 		if (!t)
-			t = json_string_value(json_object_get(json_object_get(body, "image"), "caption"));
+			t = json_string_value(
+			    json_object_get(json_object_get(body, "image"), "caption"));
 		if (t) {
 			sbuf_puts(&b, t);
 			sbuf_puts(&b, "\n");
@@ -389,11 +400,12 @@ static void create_product(const char *sku, const char *name, long price, int st
 	struct testhttp_resp r;
 	char body[512];
 
-	snprintf(body, sizeof(body),
-		 "{\"sku\": \"%s\", \"name\": \"%s\", \"description\": \"A fine %s\", \"category\": "
-		 "\"Phones\", \"price_minor\": %ld, \"currency\": \"KES\", \"stock\": %d, "
-		 "\"active\": true}",
-		 sku, name, name, price, stock);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"sku\": \"%s\", \"name\": \"%s\", \"description\": \"A fine %s\", \"category\": "
+	    "\"Phones\", \"price_minor\": %ld, \"currency\": \"KES\", \"stock\": %d, "
+	    "\"active\": true}",
+	    sku, name, name, price, stock);
 	api("POST", "/api/v1/products", body, &r);
 	if (r.status != 201)
 		fail_msg("product create answered %ld: %s", r.status, r.body);
@@ -411,7 +423,8 @@ static int group_setup(void **state)
 	testdb_setup(&db, "whatsapp");
 	tenant_id = testdb_tenant_create(&db, "wa-shop", &api_key);
 	mock_pid = testsrv_spawn_mock("graph_mock.py", NULL, &mock_port);
-	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d", mock_port);
+	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
+	         mock_port);
 	env[0] = env_base;
 	env[1] = "CCGW_MAX_BODY=65536";
 	env[2] = "CCGW_WHATSAPP_MARK_READ=1";
@@ -421,8 +434,8 @@ static int group_setup(void **state)
 
 	api("POST", "/api/v1/channels",
 	    "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID "\", \"access_token\": "
-	    "\"EAAG-test-token\", \"app_secret\": \"" APP_SECRET "\", \"verify_token\": \"" VERIFY_TOKEN
-	    "\"}",
+	    "\"EAAG-test-token\", \"app_secret\": \"" APP_SECRET
+	    "\", \"verify_token\": \"" VERIFY_TOKEN "\"}",
 	    &r);
 	if (r.status != 201)
 		fail_msg("channel registration answered %ld: %s", r.status, r.body);
@@ -457,33 +470,35 @@ static void test_verification(void **state)
 
 	(void)state;
 	snprintf(url, sizeof(url),
-		 "%s/webhooks/whatsapp/%s?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1158201444",
-		 srv.base_url, channel_id, VERIFY_TOKEN);
+	         "%s/webhooks/whatsapp/"
+	         "%s?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1158201444",
+	         srv.base_url, channel_id, VERIFY_TOKEN);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "1158201444");
 	assert_non_null(strstr(r.headers, "text/plain"));
 	testhttp_resp_clear(&r);
 
-	snprintf(url, sizeof(url),
-		 "%s/webhooks/whatsapp/%s?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
-		 srv.base_url, channel_id);
+	snprintf(
+	    url, sizeof(url),
+	    "%s/webhooks/whatsapp/%s?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+	    srv.base_url, channel_id);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 403);
 	assert_non_null(strstr(r.body, "\"error\""));
 	testhttp_resp_clear(&r);
 
 	snprintf(url, sizeof(url),
-		 "%s/webhooks/whatsapp/%s?hub.mode=unsubscribe&hub.verify_token=%s&hub.challenge=1",
-		 srv.base_url, channel_id, VERIFY_TOKEN);
+	         "%s/webhooks/whatsapp/%s?hub.mode=unsubscribe&hub.verify_token=%s&hub.challenge=1",
+	         srv.base_url, channel_id, VERIFY_TOKEN);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 403);
 	testhttp_resp_clear(&r);
 
 	snprintf(url, sizeof(url),
-		 "%s/webhooks/whatsapp/0b5f3c1e-7a2d-4e8f-9c6b-1d2e3f4a5b6c?hub.mode=subscribe&"
-		 "hub.verify_token=%s&hub.challenge=1",
-		 srv.base_url, VERIFY_TOKEN);
+	         "%s/webhooks/whatsapp/0b5f3c1e-7a2d-4e8f-9c6b-1d2e3f4a5b6c?hub.mode=subscribe&"
+	         "hub.verify_token=%s&hub.challenge=1",
+	         srv.base_url, VERIFY_TOKEN);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 403);
 	testhttp_resp_clear(&r);
@@ -499,12 +514,14 @@ static void test_whole_conversation(void **state)
 		int exact;
 		int once;
 	} plan[] = {
-		{ "ck:yes", 1, 1 },   { "pay:cash_on_delivery", 1, 1 }, { "pay:", 0, 1 },
-		{ "phone:use", 1, 1 }, { "name:use", 1, 1 },            { "ck", 1, 1 },
-		{ "add:", 0, 1 },      { "prod:", 0, 1 },               { "cat:", 0, 1 },
-		{ "cart", 1, 0 },      { "browse", 1, 0 },
+	    {"ck:yes", 1, 1},   {"pay:cash_on_delivery", 1, 1},
+	    {"pay:", 0, 1},     {"phone:use", 1, 1},
+	    {"name:use", 1, 1}, {"ck", 1, 1},
+	    {"add:", 0, 1},     {"prod:", 0, 1},
+	    {"cat:", 0, 1},     {"cart", 1, 0},
+	    {"browse", 1, 0},
 	};
-	int pressed[sizeof(plan) / sizeof(plan[0])] = { 0 };
+	int pressed[sizeof(plan) / sizeof(plan[0])] = {0};
 	char wamid[64], confirm_wamid[64] = "", *text, *order_number = NULL, *v;
 	size_t before, step, p;
 	json_t *reqs;
@@ -514,7 +531,7 @@ static void test_whole_conversation(void **state)
 	next_wamid(wamid, sizeof(wamid));
 	reqs = say(shopper, text_webhook(shopper, wamid, "hi"), &before);
 	for (step = 0; step < 25 && !placed; step++) {
-		struct choice c = { 0 };
+		struct choice c = {0};
 		char *body = NULL;
 
 		text = texts_since(reqs, shopper, before);
@@ -533,7 +550,7 @@ static void test_whole_conversation(void **state)
 		next_wamid(wamid, sizeof(wamid));
 		if (getenv("WA_TEST_VERBOSE"))
 			fprintf(stderr, "--- bot:\n%s--- shopper: %s\n", text,
-				c.found ? c.id : "(types)");
+			        c.found ? c.id : "(types)");
 		if (c.found) {
 			body = press_webhook(shopper, wamid, c.is_list, c.id, c.title, c.ctx);
 			if (strcmp(c.id, "ck:yes") == 0)
@@ -546,7 +563,8 @@ static void test_whole_conversation(void **state)
 		} else if (strstr(text, "name")) {
 			body = text_webhook(shopper, wamid, "Amina Njeri");
 		} else {
-			fail_msg("step %zu: nothing to press and no question I know:\n%s", step, text);
+			fail_msg("step %zu: nothing to press and no question I know:\n%s", step,
+			         text);
 		}
 		free(text);
 		json_decref(reqs);
@@ -566,15 +584,15 @@ static void test_whole_conversation(void **state)
 	}
 	/* the order remembers where it came from */
 	v = tscalar(tenant_id,
-		    "SELECT m.channel || '|' || m.channel_id || '|' || m.external_chat_id || '|' ||"
-		    " m.external_user_id || '|' || m.external_message_id FROM order_channel_meta m",
-		    0, NULL);
+	            "SELECT m.channel || '|' || m.channel_id || '|' || m.external_chat_id || '|' ||"
+	            " m.external_user_id || '|' || m.external_message_id FROM order_channel_meta m",
+	            0, NULL);
 	assert_non_null(v);
 	{
 		char want[512];
 
 		snprintf(want, sizeof(want), "whatsapp|%s|%s|%s|%s", channel_id, shopper, shopper,
-			 confirm_wamid);
+		         confirm_wamid);
 		assert_string_equal(v, want);
 	}
 	free(v);
@@ -584,38 +602,38 @@ static void test_whole_conversation(void **state)
 	/* the replies went out with the channel's token, to the channel's number */
 	{
 		const json_t *q = json_array_get(reqs, 0);
-		const char *auth = json_string_value(json_object_get(json_object_get(q, "headers"),
-								     "authorization"));
+		const char *auth = json_string_value(
+		    json_object_get(json_object_get(q, "headers"), "authorization"));
 
 		assert_string_equal(auth, "Bearer EAAG-test-token");
 		assert_string_equal(json_string_value(json_object_get(q, "path")),
-				    "/v21.0/" PNID "/messages");
+		                    "/v21.0/" PNID "/messages");
 	}
 	/* mark-as-read (CCGW_WHATSAPP_MARK_READ=1) went out for the shopper's messages */
 	{
 		size_t i, reads = 0;
 		const json_t *q;
 
-		json_array_foreach(reqs, i, q)
-			if (json_is_string(json_object_get(json_object_get(q, "body"), "status")))
-				reads++;
+		json_array_foreach(reqs, i, q) if (json_is_string(json_object_get(
+		                                       json_object_get(q, "body"), "status")))
+		    reads++;
 		assert_true(reads > 0);
 	}
 	/* every reply row carries the wamid the Graph API answered */
 	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE status = 'sent' AND "
-				"platform_message_id IS NULL",
-				0, NULL),
-			 0);
+	                        "platform_message_id IS NULL",
+	                        0, NULL),
+	                 0);
 	free(text);
 	free(order_number);
 	json_decref(reqs);
 }
 
 static void api_if_match(const char *method, const char *path, const char *version,
-			 const char *body, struct testhttp_resp *r)
+                         const char *body, struct testhttp_resp *r)
 {
 	char url[512], auth[256], match[64];
-	const char *headers[4] = { auth, "Content-Type: application/json", match, NULL };
+	const char *headers[4] = {auth, "Content-Type: application/json", match, NULL};
 
 	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
@@ -626,16 +644,16 @@ static void api_if_match(const char *method, const char *path, const char *versi
 /* Waits for the shopper's status-update row to reach a final state; returns it (heap). */
 static char *wait_status_row(const char *after_seq)
 {
-	const char *params[1] = { after_seq };
+	const char *params[1] = {after_seq};
 	char *v = NULL;
 	int i;
 
 	for (i = 0; i < 200; i++) {
 		v = tscalar(tenant_id,
-			    "SELECT status || '|' || id FROM outbox WHERE event_type ="
-			    " 'order.status_changed' AND kind = 'reply' AND seq > $1::bigint"
-			    " AND status NOT IN ('pending', 'sending') ORDER BY seq LIMIT 1",
-			    1, params);
+		            "SELECT status || '|' || id FROM outbox WHERE event_type ="
+		            " 'order.status_changed' AND kind = 'reply' AND seq > $1::bigint"
+		            " AND status NOT IN ('pending', 'sending') ORDER BY seq LIMIT 1",
+		            1, params);
 		if (v)
 			return v;
 		usleep(50000);
@@ -649,8 +667,10 @@ static char *wait_status_row(const char *after_seq)
 static void test_window_template(void **state)
 {
 	const char *shopper = "254712345678";
-	char *order = tscalar(tenant_id, "SELECT id || '|' || version || '|' || order_number"
-					 " FROM orders ORDER BY created_at LIMIT 1", 0, NULL);
+	char *order = tscalar(tenant_id,
+	                      "SELECT id || '|' || version || '|' || order_number"
+	                      " FROM orders ORDER BY created_at LIMIT 1",
+	                      0, NULL);
 	char path[128], version[32], number[32], *seq, *v, tag[40];
 	const char *params[2];
 	struct testhttp_resp r;
@@ -666,9 +686,11 @@ static void test_window_template(void **state)
 	snprintf(number, sizeof(number), "%s", strrchr(order + strlen(order) + 1, '|') + 1);
 	snprintf(path, sizeof(path), "/api/v1/orders/%s", order);
 	params[0] = shopper;
-	v = tscalar(tenant_id, "WITH u AS (UPDATE conversations SET last_inbound_at = now() -"
-			       " interval '25 hours' WHERE external_chat_id = $1 RETURNING 1)"
-			       " SELECT count(*) FROM u", 1, params);
+	v = tscalar(tenant_id,
+	            "WITH u AS (UPDATE conversations SET last_inbound_at = now() -"
+	            " interval '25 hours' WHERE external_chat_id = $1 RETURNING 1)"
+	            " SELECT count(*) FROM u",
+	            1, params);
 	assert_string_equal(v, "1");
 	free(v);
 	seq = tscalar(tenant_id, "SELECT coalesce(max(seq), 0)::text FROM outbox", 0, NULL);
@@ -684,10 +706,10 @@ static void test_window_template(void **state)
 	assert_true(strncmp(v, "undeliverable|", 14) == 0);
 	params[0] = strchr(v, '|') + 1;
 	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
-				" 'message_failed' AND payload->>'outbox_id' = $1"
-				" AND payload->>'status' = 'undeliverable'",
-				1, params),
-			 1);
+	                        " 'message_failed' AND payload->>'outbox_id' = $1"
+	                        " AND payload->>'status' = 'undeliverable'",
+	                        1, params),
+	                 1);
 	free(v);
 	reqs = mock_requests();
 	assert_int_equal(count_to(reqs, shopper, 1), before); /* nothing free-form went out */
@@ -695,10 +717,12 @@ static void test_window_template(void **state)
 
 	/* the seller configures a template: the next update goes as that template */
 	params[0] = channel_id;
-	v = tscalar(tenant_id, "WITH u AS (UPDATE channels SET config = config ||"
-			       " '{\"status_template\": {\"name\": \"order_update\","
-			       " \"language\": \"en\"}}'::jsonb WHERE id = $1 RETURNING 1)"
-			       " SELECT count(*) FROM u", 1, params);
+	v = tscalar(tenant_id,
+	            "WITH u AS (UPDATE channels SET config = config ||"
+	            " '{\"status_template\": {\"name\": \"order_update\","
+	            " \"language\": \"en\"}}'::jsonb WHERE id = $1 RETURNING 1)"
+	            " SELECT count(*) FROM u",
+	            1, params);
 	assert_string_equal(v, "1");
 	free(v);
 	free(seq);
@@ -713,7 +737,8 @@ static void test_window_template(void **state)
 	free(v);
 	reqs = mock_requests();
 	snprintf(tag, sizeof(tag), "#%s", number);
-	json_array_foreach(reqs, i, q) {
+	json_array_foreach(reqs, i, q)
+	{
 		const json_t *b = json_object_get(q, "body");
 		const json_t *t = json_object_get(b, "template");
 		char *dump;
@@ -731,9 +756,10 @@ static void test_window_template(void **state)
 	json_decref(reqs);
 	/* back inside the window for the tests after this one */
 	params[0] = shopper;
-	v = tscalar(tenant_id, "WITH u AS (UPDATE conversations SET last_inbound_at = now()"
-			       " WHERE external_chat_id = $1 RETURNING 1) SELECT count(*) FROM u",
-		    1, params);
+	v = tscalar(tenant_id,
+	            "WITH u AS (UPDATE conversations SET last_inbound_at = now()"
+	            " WHERE external_chat_id = $1 RETURNING 1) SELECT count(*) FROM u",
+	            1, params);
 	free(v);
 	free(seq);
 	free(order);
@@ -756,7 +782,7 @@ static void test_failures_store_nothing(void **state)
 	assert_int_equal(r.status, 401);
 	o = resp_json(&r);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "error"), "code")),
-			    "bad_signature");
+	                    "bad_signature");
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	post_webhook_to(channel_id, body, strlen(body), SIG_WRONG, &r);
@@ -774,9 +800,9 @@ static void test_failures_store_nothing(void **state)
 	}
 	assert_int_equal(r.status, 400);
 	o = resp_json(&r);
-	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(o, "error"),
-								 "message")),
-			       "whatsapp_business_account"));
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(json_object_get(o, "error"), "message")),
+	           "whatsapp_business_account"));
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	post_webhook_to(channel_id, "{not json", 9, SIG_GOOD, &r);
@@ -842,11 +868,12 @@ static void test_redelivery(void **state)
 	testhttp_resp_clear(&r);
 	usleep(500000);
 	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE recipient = $1", 1, params),
-			 outbox_rows);
+	                 outbox_rows);
 	params[0] = wamid;
-	assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1",
-				1, params),
-			 1);
+	assert_int_equal(
+	    tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
+	           params),
+	    1);
 	reqs = mock_requests();
 	assert_int_equal(count_to(reqs, shopper, 1), (size_t)outbox_rows);
 	json_decref(reqs);
@@ -886,9 +913,8 @@ static void test_two_shoppers(void **state)
 	assert_true(count_to(reqs, "254798765432", 1) > 0);
 	json_decref(reqs);
 	params[0] = "254798765432";
-	assert_int_equal(tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1", 1,
-				params),
-			 1);
+	assert_int_equal(
+	    tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1", 1, params), 1);
 	free(body);
 }
 
@@ -902,19 +928,23 @@ static char *reply_wamid_for(const char *wa_id)
 
 	next_wamid(wamid, sizeof(wamid));
 	reqs = say(wa_id, text_webhook(wa_id, wamid, "hi"), &before);
-	json_array_foreach(reqs, i, q) {
-		const char *to = json_string_value(json_object_get(json_object_get(q, "body"), "to"));
+	json_array_foreach(reqs, i, q)
+	{
+		const char *to =
+		    json_string_value(json_object_get(json_object_get(q, "body"), "to"));
 
-		if (to && strcmp(to, wa_id) == 0 && json_is_string(json_object_get(q, "wamid")) && !out)
+		if (to && strcmp(to, wa_id) == 0 && json_is_string(json_object_get(q, "wamid")) &&
+		    !out)
 			out = strdup(json_string_value(json_object_get(q, "wamid")));
 	}
 	json_decref(reqs);
 	assert_non_null(out);
 	/* the dispatcher records the wamid once the send is recorded */
 	for (i = 0; i < 100; i++) {
-		const char *params[1] = { out };
+		const char *params[1] = {out};
 
-		if (tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1", 1, params) == 1)
+		if (tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1", 1,
+		           params) == 1)
 			return out;
 		usleep(50000);
 	}
@@ -922,23 +952,24 @@ static char *reply_wamid_for(const char *wa_id)
 	return NULL;
 }
 
-static char *status_webhook(const char *wamid, const char *wa_id, const char *status,
-			    long code, const char *title)
+static char *status_webhook(const char *wamid, const char *wa_id, const char *status, long code,
+                            const char *title)
 {
 	json_t *st = json_pack("{s:s, s:s, s:s, s:s}", "id", wamid, "status", status, "timestamp",
-			       "1718600100", "recipient_id", wa_id);
+	                       "1718600100", "recipient_id", wa_id);
 	json_t *value;
 
 	if (code)
 		json_object_set_new(st, "errors",
-				    json_pack("[{s:i, s:s, s:s, s:{s:s}}]", "code", (int)code, "title",
-					      title, "message", title, "error_data", "details",
-					      "Message failed to send because more than 24 hours "
-					      "have passed since the customer last replied to this "
-					      "number."));
-	value = json_pack("{s:s, s:{s:s, s:s}, s:[o]}", "messaging_product", "whatsapp",
-			  "metadata", "display_phone_number", "15550783881", "phone_number_id",
-			  PNID, "statuses", st);
+		                    json_pack("[{s:i, s:s, s:s, s:{s:s}}]", "code", (int)code,
+		                              "title", title, "message", title, "error_data",
+		                              "details",
+		                              "Message failed to send because more than 24 hours "
+		                              "have passed since the customer last replied to this "
+		                              "number."));
+	value = json_pack("{s:s, s:{s:s, s:s}, s:[o]}", "messaging_product", "whatsapp", "metadata",
+	                  "display_phone_number", "15550783881", "phone_number_id", PNID,
+	                  "statuses", st);
 	return envelope(value);
 }
 
@@ -957,31 +988,34 @@ static void test_statuses(void **state)
 {
 	const char *shopper = "254700000003";
 	char *wamid = reply_wamid_for(shopper), *v;
-	const char *params[1] = { wamid };
+	const char *params[1] = {wamid};
 
 	(void)state;
 	post_ok(status_webhook(wamid, shopper, "sent", 0, NULL));
 	post_ok(status_webhook(wamid, shopper, "delivered", 0, NULL));
-	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1, params);
+	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
+	            params);
 	assert_string_equal(v, "delivered");
 	free(v);
 	post_ok(status_webhook(wamid, shopper, "read", 0, NULL));
 	post_ok(status_webhook(wamid, shopper, "delivered", 0, NULL)); /* late */
 	post_ok(status_webhook(wamid, shopper, "read", 0, NULL));      /* redelivered */
-	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1, params);
+	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
+	            params);
 	assert_string_equal(v, "read");
 	free(v);
 	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type = "
-				"'message_delivered' AND payload->>'platform_message_id' = $1",
-				1, params),
-			 1);
+	                        "'message_delivered' AND payload->>'platform_message_id' = $1",
+	                        1, params),
+	                 1);
 	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type = "
-				"'message_read' AND payload->>'platform_message_id' = $1",
-				1, params),
-			 1);
+	                        "'message_read' AND payload->>'platform_message_id' = $1",
+	                        1, params),
+	                 1);
 	/* a failure after delivery does not undo it */
 	post_ok(status_webhook(wamid, shopper, "failed", 131026, "Message undeliverable"));
-	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1, params);
+	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
+	            params);
 	assert_string_equal(v, "read");
 	free(v);
 	free(wamid);
@@ -991,20 +1025,20 @@ static void test_failed_131047(void **state)
 {
 	const char *shopper = "254700000004";
 	char *wamid = reply_wamid_for(shopper), *v;
-	const char *params[1] = { wamid };
+	const char *params[1] = {wamid};
 
 	(void)state;
 	post_ok(status_webhook(wamid, shopper, "failed", 131047, "Re-engagement message"));
 	v = tscalar(tenant_id,
-		    "SELECT status || '|' || error_code || '|' || last_error FROM outbox"
-		    " WHERE platform_message_id = $1",
-		    1, params);
+	            "SELECT status || '|' || error_code || '|' || last_error FROM outbox"
+	            " WHERE platform_message_id = $1",
+	            1, params);
 	assert_string_equal(v, "failed|131047|Re-engagement message");
 	free(v);
 	v = tscalar(tenant_id,
-		    "SELECT payload->>'error_code' FROM conversation_events WHERE event_type ="
-		    " 'message_failed' AND payload->>'platform_message_id' = $1",
-		    1, params);
+	            "SELECT payload->>'error_code' FROM conversation_events WHERE event_type ="
+	            " 'message_failed' AND payload->>'platform_message_id' = $1",
+	            1, params);
 	assert_non_null(v);
 	assert_string_equal(v, "131047");
 	free(v);
@@ -1017,7 +1051,7 @@ static void test_unknown_number(void **state)
 	char wamid[64], *body;
 	struct testhttp_resp r;
 	json_t *m, *o;
-	const char *params[1] = { wamid };
+	const char *params[1] = {wamid};
 
 	(void)state;
 	next_wamid(wamid, sizeof(wamid));
@@ -1029,14 +1063,15 @@ static void test_unknown_number(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "skipped")), 1);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1",
-				1, params),
-			 0);
+	assert_int_equal(
+	    tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
+	           params),
+	    0);
 	assert_int_equal(tcount("SELECT count(*) FROM channel_events WHERE event_type ="
-				" 'whatsapp_unknown_number' AND payload->>'phone_number_id' = "
-				"'999000111222'",
-				0, NULL),
-			 1);
+	                        " 'whatsapp_unknown_number' AND payload->>'phone_number_id' = "
+	                        "'999000111222'",
+	                        0, NULL),
+	                 1);
 	free(body);
 }
 
@@ -1086,8 +1121,9 @@ static void test_media_answered(void **state)
 	(void)state;
 	next_wamid(wamid, sizeof(wamid));
 	m = msg_base(shopper, wamid, "image");
-	json_object_set_new(m, "image", json_pack("{s:s, s:s, s:s}", "id", "1188459325460153",
-						  "mime_type", "image/jpeg", "caption", "this one?"));
+	json_object_set_new(m, "image",
+	                    json_pack("{s:s, s:s, s:s}", "id", "1188459325460153", "mime_type",
+	                              "image/jpeg", "caption", "this one?"));
 	reqs = say(shopper, envelope(value_for(PNID, shopper, "Photo Person", m)), &before);
 	assert_true(count_to(reqs, shopper, 1) > before);
 	json_decref(reqs);
@@ -1099,7 +1135,7 @@ static void test_database_down(void **state)
 	struct testsrv s2;
 	struct testdb through = db;
 	char listen[16], target[64], wamid[64], *body, url[128];
-	const char *p, *params[1] = { wamid };
+	const char *p, *params[1] = {wamid};
 	int control, lport = testsrv_free_port();
 	pid_t proxy;
 	struct testhttp_resp r;
@@ -1111,16 +1147,17 @@ static void test_database_down(void **state)
 	assert_non_null(p);
 	snprintf(listen, sizeof(listen), "%d", lport);
 	snprintf(target, sizeof(target), "127.0.0.1:%d", atoi(p + 6));
-	proxy = testsrv_spawn_mock("tcp_proxy.py",
-				   (const char *const[]){ "--listen", listen, "--target", target, NULL },
-				   &control);
+	proxy = testsrv_spawn_mock(
+	    "tcp_proxy.py", (const char *const[]){"--listen", listen, "--target", target, NULL},
+	    &control);
 	{
 		const char *e = strchr(p + 6, '\'');
 
 		snprintf(through.app_url, sizeof(through.app_url), "%.*sport='%d'%s",
-			 (int)(p - db.app_url), db.app_url, lport, e + 1);
+		         (int)(p - db.app_url), db.app_url, lport, e + 1);
 	}
-	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d", mock_port);
+	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
+	         mock_port);
 	env[0] = env_base;
 	env[1] = "CCGW_DISPATCH_WORKERS=0";
 	env[2] = NULL;
@@ -1134,7 +1171,7 @@ static void test_database_down(void **state)
 	testhttp_resp_clear(&r);
 	{
 		char hex[65], sig[96], u[256];
-		const char *h[3] = { "Content-Type: application/json", sig, NULL };
+		const char *h[3] = {"Content-Type: application/json", sig, NULL};
 
 		util_hmac_sha256_hex(APP_SECRET, strlen(APP_SECRET), body, strlen(body), hex);
 		snprintf(sig, sizeof(sig), "X-Hub-Signature-256: sha256=%s", hex);
@@ -1144,9 +1181,9 @@ static void test_database_down(void **state)
 		assert_non_null(strstr(r.body, "\"error\""));
 		testhttp_resp_clear(&r);
 		assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE"
-					" platform_message_id = $1",
-					1, params),
-				 0);
+		                        " platform_message_id = $1",
+		                        1, params),
+		                 0);
 
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/__up", control);
 		testhttp_request("POST", url, NULL, "", 0, &r);
@@ -1162,9 +1199,10 @@ static void test_database_down(void **state)
 		assert_int_equal(r.status, 200);
 		testhttp_resp_clear(&r);
 	}
-	assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1",
-				1, params),
-			 1);
+	assert_int_equal(
+	    tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
+	           params),
+	    1);
 	testsrv_stop(&s2);
 	testsrv_stop_pid(proxy);
 	free(body);
@@ -1183,9 +1221,8 @@ static void test_rate_limited_then_sent(void **state)
 	mock_fail("{\"status\": 400, \"code\": 130429, \"message\": \"(#130429) Rate limit hit\"}");
 	next_wamid(wamid, sizeof(wamid));
 	reqs = say(shopper, text_webhook(shopper, wamid, "hi"), &before);
-	json_array_foreach(reqs, i, q)
-		if (json_integer_value(json_object_get(q, "failed")) == 400)
-			failed++;
+	json_array_foreach(reqs, i, q) if (json_integer_value(json_object_get(q, "failed")) == 400)
+	    failed++;
 	assert_true(failed >= 1);
 	assert_true(count_to(reqs, shopper, 1) > before);
 	json_decref(reqs);
@@ -1194,19 +1231,13 @@ static void test_rate_limited_then_sent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verification),
-		cmocka_unit_test(test_whole_conversation),
-		cmocka_unit_test(test_window_template),
-		cmocka_unit_test(test_failures_store_nothing),
-		cmocka_unit_test(test_redelivery),
-		cmocka_unit_test(test_two_shoppers),
-		cmocka_unit_test(test_statuses),
-		cmocka_unit_test(test_failed_131047),
-		cmocka_unit_test(test_unknown_number),
-		cmocka_unit_test(test_foreign_number),
-		cmocka_unit_test(test_media_answered),
-		cmocka_unit_test(test_rate_limited_then_sent),
-		cmocka_unit_test(test_database_down),
+	    cmocka_unit_test(test_verification),    cmocka_unit_test(test_whole_conversation),
+	    cmocka_unit_test(test_window_template), cmocka_unit_test(test_failures_store_nothing),
+	    cmocka_unit_test(test_redelivery),      cmocka_unit_test(test_two_shoppers),
+	    cmocka_unit_test(test_statuses),        cmocka_unit_test(test_failed_131047),
+	    cmocka_unit_test(test_unknown_number),  cmocka_unit_test(test_foreign_number),
+	    cmocka_unit_test(test_media_answered),  cmocka_unit_test(test_rate_limited_then_sent),
+	    cmocka_unit_test(test_database_down),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -15,7 +15,7 @@
 
 #include "whatsapp.h"
 
-#define PNID "106540352242922"
+#define PNID    "106540352242922"
 #define SHOPPER "254712345678"
 
 static char *load(const char *name, size_t *len)
@@ -66,7 +66,8 @@ static struct wa_batch *one_message(const char *name, enum msg_kind kind)
 	m = b->messages[0].msg;
 	assert_int_equal(m->channel, MSG_CHANNEL_WHATSAPP);
 	if (m->kind != kind)
-		fail_msg("%s: kind %s, expected %s", name, msg_kind_name(m->kind), msg_kind_name(kind));
+		fail_msg("%s: kind %s, expected %s", name, msg_kind_name(m->kind),
+		         msg_kind_name(kind));
 	assert_string_equal(m->user_id, SHOPPER);
 	assert_string_equal(m->chat_id, SHOPPER);
 	assert_string_equal(m->phone, SHOPPER);
@@ -166,11 +167,11 @@ static void test_media(void **state)
 	static const struct {
 		const char *file, *type, *caption;
 	} cases[] = {
-		{ "image.json", "image", "Do you have this in red?" },
-		{ "audio.json", "audio", NULL },
-		{ "video.json", "video", "unboxing" },
-		{ "document.json", "document", "my receipt" },
-		{ "sticker.json", "sticker", NULL },
+	    {"image.json", "image", "Do you have this in red?"},
+	    {"audio.json", "audio", NULL},
+	    {"video.json", "video", "unboxing"},
+	    {"document.json", "document", "my receipt"},
+	    {"sticker.json", "sticker", NULL},
 	};
 	size_t i;
 
@@ -292,20 +293,20 @@ static void test_not_cloud_api(void **state)
 		int is_file;
 		const char *expect;
 	} cases[] = {
-		{ "not_cloud_api.json", 1, "whatsapp_business_account" },
-		{ "missing_entry.json", 1, "entry" },
-		{ "message_without_id.json", 1, "messages[0] has no \"id\"" },
-		{ "{\"object\": \"page\", \"entry\": []}", 0, "whatsapp_business_account" },
-		{ "[1, 2, 3]", 0, "not a JSON object" },
-		{ "{\"object\": \"whatsapp_business_account\", \"entry\": [7]}", 0, "entry[0]" },
-		{ "{\"object\": \"whatsapp_business_account\", \"entry\": [{\"changes\": 3}]}", 0,
-		  "changes" },
-		{ "{\"object\": \"whatsapp_business_account\", \"entry\": [{\"changes\": "
-		  "[{\"field\": \"messages\", \"value\": {\"messages\": [{\"from\": \"1\", "
-		  "\"id\": \"w\", \"type\": \"text\"}]}}]}]}",
-		  0, "phone_number_id" },
-		{ "not json at all", 0, "not JSON" },
-		{ "", 0, "not JSON" },
+	    {"not_cloud_api.json", 1, "whatsapp_business_account"},
+	    {"missing_entry.json", 1, "entry"},
+	    {"message_without_id.json", 1, "messages[0] has no \"id\""},
+	    {"{\"object\": \"page\", \"entry\": []}", 0, "whatsapp_business_account"},
+	    {"[1, 2, 3]", 0, "not a JSON object"},
+	    {"{\"object\": \"whatsapp_business_account\", \"entry\": [7]}", 0, "entry[0]"},
+	    {"{\"object\": \"whatsapp_business_account\", \"entry\": [{\"changes\": 3}]}", 0,
+	     "changes"},
+	    {"{\"object\": \"whatsapp_business_account\", \"entry\": [{\"changes\": "
+	     "[{\"field\": \"messages\", \"value\": {\"messages\": [{\"from\": \"1\", "
+	     "\"id\": \"w\", \"type\": \"text\"}]}}]}]}",
+	     0, "phone_number_id"},
+	    {"not json at all", 0, "not JSON"},
+	    {"", 0, "not JSON"},
 	};
 	size_t i;
 
@@ -313,8 +314,8 @@ static void test_not_cloud_api(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char err[256] = "untouched";
 		size_t len;
-		char *body = cases[i].is_file ? load(cases[i].file_or_body, &len) :
-						strdup(cases[i].file_or_body);
+		char *body = cases[i].is_file ? load(cases[i].file_or_body, &len)
+		                              : strdup(cases[i].file_or_body);
 		struct wa_batch *b;
 
 		if (!cases[i].is_file)
@@ -324,7 +325,7 @@ static void test_not_cloud_api(void **state)
 			fail_msg("case %zu parsed but should not", i);
 		if (!strstr(err, cases[i].expect))
 			fail_msg("case %zu: error \"%s\" does not mention \"%s\"", i, err,
-				 cases[i].expect);
+			         cases[i].expect);
 		free(body);
 	}
 }
@@ -352,23 +353,23 @@ static void test_length_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text),
-		cmocka_unit_test(test_button_reply),
-		cmocka_unit_test(test_list_reply),
-		cmocka_unit_test(test_template_button),
-		cmocka_unit_test(test_location),
-		cmocka_unit_test(test_contacts),
-		cmocka_unit_test(test_order),
-		cmocka_unit_test(test_media),
-		cmocka_unit_test(test_reaction),
-		cmocka_unit_test(test_unsupported),
-		cmocka_unit_test(test_two_shoppers),
-		cmocka_unit_test(test_statuses),
-		cmocka_unit_test(test_status_failed),
-		cmocka_unit_test(test_account_errors),
-		cmocka_unit_test(test_other_field_ignored),
-		cmocka_unit_test(test_not_cloud_api),
-		cmocka_unit_test(test_length_bounded),
+	    cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_button_reply),
+	    cmocka_unit_test(test_list_reply),
+	    cmocka_unit_test(test_template_button),
+	    cmocka_unit_test(test_location),
+	    cmocka_unit_test(test_contacts),
+	    cmocka_unit_test(test_order),
+	    cmocka_unit_test(test_media),
+	    cmocka_unit_test(test_reaction),
+	    cmocka_unit_test(test_unsupported),
+	    cmocka_unit_test(test_two_shoppers),
+	    cmocka_unit_test(test_statuses),
+	    cmocka_unit_test(test_status_failed),
+	    cmocka_unit_test(test_account_errors),
+	    cmocka_unit_test(test_other_field_ignored),
+	    cmocka_unit_test(test_not_cloud_api),
+	    cmocka_unit_test(test_length_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,7 @@
 
 #include "whatsapp.h"
 
-#define PNID "106540352242922"
+#define PNID    "106540352242922"
 #define SHOPPER "254712345678"
 
 static json_t *test_config;
@@ -26,7 +26,7 @@ static int setup(void **state)
 {
 	(void)state;
 	test_config = json_pack("{s:s, s:s, s:s}", "phone_number_id", PNID, "access_token",
-				"EAAG-test-token", "app_secret", "s3cret");
+	                        "EAAG-test-token", "app_secret", "s3cret");
 	return test_config ? 0 : -1;
 }
 
@@ -40,20 +40,20 @@ static int teardown(void **state)
 static struct channel_target target(void)
 {
 	struct channel_target t = {
-		.channel_id = "6f1c2f4e-8d9a-4c1b-9a57-2b3c4d5e6f70",
-		.api_base = "http://127.0.0.1:9/",
-		.api_version = "v21.0",
-		.config = test_config,
-		.recipient = SHOPPER,
-		.reply_to = NULL,
-		.window_age = 60,
+	    .channel_id = "6f1c2f4e-8d9a-4c1b-9a57-2b3c4d5e6f70",
+	    .api_base = "http://127.0.0.1:9/",
+	    .api_version = "v21.0",
+	    .config = test_config,
+	    .recipient = SHOPPER,
+	    .reply_to = NULL,
+	    .window_age = 60,
 	};
 	return t;
 }
 
 /* Renders reply_text (JSON) and returns the request bodies parsed, in a JSON array. */
 static json_t *render(const struct channel_target *t, const char *reply_text,
-		      struct channel_request **reqs_out, size_t *n_out)
+                      struct channel_request **reqs_out, size_t *n_out)
 {
 	json_error_t jerr;
 	json_t *reply = json_loads(reply_text, 0, &jerr), *bodies = json_array();
@@ -178,18 +178,18 @@ static void test_three_buttons(void **state)
 
 	(void)state;
 	bodies = render(&t,
-			"{\"text\": \"Your cart: 2 items\", \"buttons\": ["
-			"{\"title\": \"Checkout\", \"payload\": \"checkout\"},"
-			"{\"title\": \"Keep shopping\", \"payload\": \"browse\"},"
-			"{\"title\": \"Clear cart\", \"payload\": \"cart:clear\"}]}",
-			NULL, NULL);
+	                "{\"text\": \"Your cart: 2 items\", \"buttons\": ["
+	                "{\"title\": \"Checkout\", \"payload\": \"checkout\"},"
+	                "{\"title\": \"Keep shopping\", \"payload\": \"browse\"},"
+	                "{\"title\": \"Clear cart\", \"payload\": \"cart:clear\"}]}",
+	                NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	b = json_array_get(bodies, 0);
 	assert_string_equal(jstr(b, "type"), "interactive");
 	assert_string_equal(jstr(b, "interactive.type"), "button");
 	assert_string_equal(jstr(b, "interactive.body.text"), "Your cart: 2 items");
 	btns = json_object_get(json_object_get(json_object_get(b, "interactive"), "action"),
-			       "buttons");
+	                       "buttons");
 	assert_int_equal(json_array_size(btns), 3);
 	assert_string_equal(jstr(json_array_get(btns, 0), "type"), "reply");
 	assert_string_equal(jstr(json_array_get(btns, 0), "reply.id"), "checkout");
@@ -206,12 +206,12 @@ static void test_four_buttons_numbered(void **state)
 
 	(void)state;
 	bodies = render(&t,
-			"{\"text\": \"How would you like to pay?\", \"buttons\": ["
-			"{\"title\": \"Cash on delivery\", \"payload\": \"pay:cod\"},"
-			"{\"title\": \"M-Pesa\", \"payload\": \"pay:mpesa\"},"
-			"{\"title\": \"Card\", \"payload\": \"pay:card\"},"
-			"{\"title\": \"Bank transfer\", \"payload\": \"pay:bank\"}]}",
-			NULL, NULL);
+	                "{\"text\": \"How would you like to pay?\", \"buttons\": ["
+	                "{\"title\": \"Cash on delivery\", \"payload\": \"pay:cod\"},"
+	                "{\"title\": \"M-Pesa\", \"payload\": \"pay:mpesa\"},"
+	                "{\"title\": \"Card\", \"payload\": \"pay:card\"},"
+	                "{\"title\": \"Bank transfer\", \"payload\": \"pay:bank\"}]}",
+	                NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	assert_string_equal(jstr(json_array_get(bodies, 0), "type"), "text");
 	body = jstr(json_array_get(bodies, 0), "text.body");
@@ -232,21 +232,20 @@ static char *list_reply(size_t nrows, size_t nsections, const char *lang)
 	size_t i;
 
 	for (i = 0; i < nsections; i++)
-		json_array_append_new(sections,
-				      json_pack("{s:s, s:[]}", "title", i ? "Audio" : "Phones",
-						"rows"));
+		json_array_append_new(
+		    sections, json_pack("{s:s, s:[]}", "title", i ? "Audio" : "Phones", "rows"));
 	for (i = 0; i < nrows; i++) {
 		char title[32], payload[32];
 
 		snprintf(title, sizeof(title), "Product %zu", i + 1);
 		snprintf(payload, sizeof(payload), "prod:%zu", i + 1);
 		json_array_append_new(
-			json_object_get(json_array_get(sections, i % nsections), "rows"),
-			json_pack("{s:s, s:s, s:s}", "title", title, "description", "KES 100",
-				  "payload", payload));
+		    json_object_get(json_array_get(sections, i % nsections), "rows"),
+		    json_pack("{s:s, s:s, s:s}", "title", title, "description", "KES 100",
+		              "payload", payload));
 	}
-	reply = json_pack("{s:s, s:{s:s, s:o}}", "text", "Here is what we have:", "list",
-			  "button", "See products", "sections", sections);
+	reply = json_pack("{s:s, s:{s:s, s:o}}", "text", "Here is what we have:", "list", "button",
+	                  "See products", "sections", sections);
 	if (lang)
 		json_object_set_new(reply, "lang", json_string(lang));
 	out = json_dumps(reply, 0);
@@ -269,7 +268,7 @@ static void test_ten_rows_list(void **state)
 	assert_string_equal(jstr(b, "interactive.action.button"), "See products");
 	assert_string_equal(jstr(b, "interactive.body.text"), "Here is what we have:");
 	sections = json_object_get(json_object_get(json_object_get(b, "interactive"), "action"),
-				   "sections");
+	                           "sections");
 	assert_int_equal(json_array_size(sections), 2);
 	for (i = 0; i < 2; i++) {
 		assert_non_null(jstr(json_array_get(sections, i), "title"));
@@ -277,8 +276,8 @@ static void test_ten_rows_list(void **state)
 	}
 	assert_int_equal(rows, 10);
 	assert_string_equal(
-		jstr(json_array_get(json_object_get(json_array_get(sections, 0), "rows"), 0), "id"),
-		"prod:1");
+	    jstr(json_array_get(json_object_get(json_array_get(sections, 0), "rows"), 0), "id"),
+	    "prod:1");
 	free(reply);
 	json_decref(bodies);
 }
@@ -320,7 +319,7 @@ static void test_numbered_order(void **state)
 
 	(void)state;
 	json_object_set_new(rj, "buttons",
-			    json_pack("[{s:s, s:s}]", "title", "View cart", "payload", "cart"));
+	                    json_pack("[{s:s, s:s}]", "title", "View cart", "payload", "cart"));
 	r2 = json_dumps(rj, 0);
 	bodies = render(&t, r2, NULL, NULL);
 	body = jstr(json_array_get(bodies, 0), "text.body");
@@ -342,14 +341,13 @@ static void test_long_titles_shortened(void **state)
 
 	(void)state;
 	bodies = render(&t,
-			"{\"text\": \"Add to cart?\", \"buttons\": ["
-			"{\"title\": \"Samsung Galaxy A15 128GB!\", \"payload\": \"add:1\"},"
-			"{\"title\": \"Samsung Galaxy A15 128GB?\", \"payload\": \"add:2\"}]}",
-			NULL, NULL);
-	btns = json_object_get(json_object_get(json_object_get(json_array_get(bodies, 0),
-								"interactive"),
-						"action"),
-			       "buttons");
+	                "{\"text\": \"Add to cart?\", \"buttons\": ["
+	                "{\"title\": \"Samsung Galaxy A15 128GB!\", \"payload\": \"add:1\"},"
+	                "{\"title\": \"Samsung Galaxy A15 128GB?\", \"payload\": \"add:2\"}]}",
+	                NULL, NULL);
+	btns = json_object_get(
+	    json_object_get(json_object_get(json_array_get(bodies, 0), "interactive"), "action"),
+	    "buttons");
 	assert_int_equal(json_array_size(btns), 2);
 	title = jstr(json_array_get(btns, 0), "reply.title");
 	assert_int_equal(chars("Samsung Galaxy A15 128GB!"), 25);
@@ -362,27 +360,27 @@ static void test_long_titles_shortened(void **state)
 	json_decref(bodies);
 
 	bodies = render(&t,
-			"{\"text\": \"Phones\", \"list\": {\"button\": \"A very long button label "
-			"here\", \"sections\": [{\"title\": \"A section title that is too long\", "
-			"\"rows\": [{\"title\": \"Tecno Spark 20 Pro+ 256GB Gold\", \"payload\": "
-			"\"p:1\"}]}]}}",
-			NULL, NULL);
-	rows = json_object_get(json_array_get(json_object_get(json_object_get(json_object_get(
-									      json_array_get(bodies,
-											     0),
-									      "interactive"),
-								      "action"),
-							      "sections"),
-					      0),
-			       "rows");
+	                "{\"text\": \"Phones\", \"list\": {\"button\": \"A very long button label "
+	                "here\", \"sections\": [{\"title\": \"A section title that is too long\", "
+	                "\"rows\": [{\"title\": \"Tecno Spark 20 Pro+ 256GB Gold\", \"payload\": "
+	                "\"p:1\"}]}]}}",
+	                NULL, NULL);
+	rows = json_object_get(
+	    json_array_get(
+	        json_object_get(
+	            json_object_get(json_object_get(json_array_get(bodies, 0), "interactive"),
+	                            "action"),
+	            "sections"),
+	        0),
+	    "rows");
 	title = jstr(json_array_get(rows, 0), "title");
 	assert_true(chars(title) <= WA_ROW_TITLE_MAX);
 	assert_non_null(strstr(title, "\xE2\x80\xA6"));
 	/* the whole name is kept in the description under the cut title */
 	assert_string_equal(jstr(json_array_get(rows, 0), "description"),
-			    "Tecno Spark 20 Pro+ 256GB Gold");
+	                    "Tecno Spark 20 Pro+ 256GB Gold");
 	assert_true(chars(jstr(json_array_get(bodies, 0), "interactive.action.button")) <=
-		    WA_LIST_BUTTON_MAX);
+	            WA_LIST_BUTTON_MAX);
 	json_decref(bodies);
 }
 
@@ -395,10 +393,11 @@ static void test_shorten_utf8(void **state)
 	assert_string_equal(s, "short title");
 	free(s);
 	/* 25 two-byte characters: cut in characters, not bytes */
-	s = wa_text_shorten("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
-			    "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
-			    "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9",
-			    20);
+	s = wa_text_shorten(
+	    "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+	    "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+	    "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9",
+	    20);
 	assert_int_equal(chars(s), 20);
 	assert_int_equal(strlen(s), 19 * 2 + 3);
 	free(s);
@@ -415,10 +414,10 @@ static void test_card_image(void **state)
 
 	(void)state;
 	bodies = render(&t,
-			"{\"text\": \"\", \"card\": {\"title\": \"Black T-shirt\", \"subtitle\": "
-			"\"Cotton, size M\", \"image_url\": \"https://cdn.example.com/t.jpg\", "
-			"\"price_minor\": 125000, \"currency\": \"KES\"}}",
-			NULL, NULL);
+	                "{\"text\": \"\", \"card\": {\"title\": \"Black T-shirt\", \"subtitle\": "
+	                "\"Cotton, size M\", \"image_url\": \"https://cdn.example.com/t.jpg\", "
+	                "\"price_minor\": 125000, \"currency\": \"KES\"}}",
+	                NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	b = json_array_get(bodies, 0);
 	assert_string_equal(jstr(b, "type"), "image");
@@ -426,12 +425,13 @@ static void test_card_image(void **state)
 	assert_string_equal(jstr(b, "image.caption"), "*Black T-shirt*\nCotton, size M\nKES 1,250");
 	json_decref(bodies);
 	/* without an image the card is text */
-	bodies = render(&t,
-			"{\"text\": \"Found it:\", \"card\": {\"title\": \"Mug\", \"price_minor\": 45000, "
-			"\"currency\": \"KES\"}}",
-			NULL, NULL);
+	bodies = render(
+	    &t,
+	    "{\"text\": \"Found it:\", \"card\": {\"title\": \"Mug\", \"price_minor\": 45000, "
+	    "\"currency\": \"KES\"}}",
+	    NULL, NULL);
 	assert_string_equal(jstr(json_array_get(bodies, 0), "text.body"),
-			    "Found it:\n\n*Mug*\nKES 450");
+	                    "Found it:\n\n*Mug*\nKES 450");
 	json_decref(bodies);
 }
 
@@ -445,18 +445,17 @@ static void test_list_with_buttons(void **state)
 
 	(void)state;
 	json_object_set_new(rj, "buttons",
-			    json_pack("[{s:s, s:s}]", "title", "View cart", "payload", "cart"));
+	                    json_pack("[{s:s, s:s}]", "title", "View cart", "payload", "cart"));
 	r2 = json_dumps(rj, 0);
 	bodies = render(&t, r2, NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	sections = json_object_get(
-		json_object_get(json_object_get(json_array_get(bodies, 0), "interactive"), "action"),
-		"sections");
+	    json_object_get(json_object_get(json_array_get(bodies, 0), "interactive"), "action"),
+	    "sections");
 	assert_int_equal(json_array_size(sections), 2);
-	assert_string_equal(jstr(json_array_get(json_object_get(json_array_get(sections, 1), "rows"),
-						0),
-				 "id"),
-			    "cart");
+	assert_string_equal(
+	    jstr(json_array_get(json_object_get(json_array_get(sections, 1), "rows"), 0), "id"),
+	    "cart");
 	assert_non_null(jstr(json_array_get(sections, 1), "title"));
 	free(reply);
 	free(r2);
@@ -478,17 +477,17 @@ static void test_window(void **state)
 	/* 25 hours after the shopper's last message: free-form is not sent */
 	t.window_age = 25 * 3600;
 	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)),
-			 CHANNEL_ERR_UNDELIVERABLE);
+	                 CHANNEL_ERR_UNDELIVERABLE);
 	assert_int_equal(n, 0);
 	assert_non_null(strstr(err, "24-hour"));
 	/* a status update without a template: undeliverable too */
 	t.event_type = "order.status_changed";
 	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)),
-			 CHANNEL_ERR_UNDELIVERABLE);
+	                 CHANNEL_ERR_UNDELIVERABLE);
 	/* with the channel's template it goes as the template */
 	cfg = json_deep_copy(test_config);
 	json_object_set_new(cfg, "status_template",
-			    json_pack("{s:s, s:s}", "name", "order_update", "language", "en"));
+	                    json_pack("{s:s, s:s}", "name", "order_update", "language", "en"));
 	t.config = cfg;
 	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
@@ -573,49 +572,57 @@ static void test_classify(void **state)
 		int recipient_scoped;
 		long code;
 	} cases[] = {
-		{ 200, "{\"messaging_product\":\"whatsapp\",\"contacts\":[{\"input\":\"254712345678\","
-		       "\"wa_id\":\"254712345678\"}],\"messages\":[{\"id\":\"wamid.OUT1\"}]}",
-		  CHANNEL_SENT, 0, 0 },
-		{ 200, "{\"success\":true}", CHANNEL_SENT, 0, 0 },
-		/* the same rate-limit code with 400 or 429: the code decides */
-		{ 400, "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"type\":\"OAuthException\","
-		       "\"code\":130429,\"fbtrace_id\":\"A1\"}}",
-		  CHANNEL_RATE_LIMITED, 0, 130429 },
-		{ 429, "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"code\":130429}}",
-		  CHANNEL_RATE_LIMITED, 0, 130429 },
-		{ 400, "{\"error\":{\"message\":\"(#131056) (Business Account, Consumer Account) pair "
-		       "rate limit hit\",\"type\":\"OAuthException\",\"code\":131056}}",
-		  CHANNEL_RATE_LIMITED, 1, 131056 },
-		{ 400, "{\"error\":{\"message\":\"(#4) Application request limit reached\",\"type\":"
-		       "\"OAuthException\",\"code\":4}}",
-		  CHANNEL_RATE_LIMITED, 0, 4 },
-		{ 400, "{\"error\":{\"message\":\"(#80007) Rate limit issues\",\"code\":80007}}",
-		  CHANNEL_RATE_LIMITED, 0, 80007 },
-		{ 400, "{\"error\":{\"message\":\"(#131047) Re-engagement message\",\"type\":"
-		       "\"OAuthException\",\"code\":131047,\"error_data\":{\"messaging_product\":"
-		       "\"whatsapp\",\"details\":\"Message failed to send because more than 24 hours "
-		       "have passed since the customer last replied to this number.\"}}}",
-		  CHANNEL_PERMANENT, 0, 131047 },
-		{ 401, "{\"error\":{\"message\":\"Error validating access token: Session has expired\","
-		       "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":463}}",
-		  CHANNEL_AUTH_INVALID, 0, 190 },
-		/* 190 even when it comes with 400 */
-		{ 400, "{\"error\":{\"message\":\"Invalid OAuth access token\",\"code\":190}}",
-		  CHANNEL_AUTH_INVALID, 0, 190 },
-		{ 400, "{\"error\":{\"message\":\"(#131026) Message undeliverable\",\"type\":"
-		       "\"OAuthException\",\"code\":131026}}",
-		  CHANNEL_PERMANENT, 0, 131026 },
-		{ 400, "{\"error\":{\"message\":\"(#100) Invalid parameter\",\"type\":"
-		       "\"OAuthException\",\"code\":100}}",
-		  CHANNEL_PERMANENT, 0, 100 },
-		{ 500, "{\"error\":{\"message\":\"(#131000) Something went wrong\",\"code\":131000}}",
-		  CHANNEL_RETRY, 0, 131000 },
-		{ 503, "<html>Service Unavailable</html>", CHANNEL_RETRY, 0, 0 },
-		{ 502, NULL, CHANNEL_RETRY, 0, 0 },
-		{ 0, NULL, CHANNEL_RETRY, 0, 0 },
-		{ 404, "not json", CHANNEL_PERMANENT, 0, 0 },
-		{ 401, NULL, CHANNEL_AUTH_INVALID, 0, 0 },
-		{ 429, NULL, CHANNEL_RATE_LIMITED, 0, 0 },
+	    {200,
+	     "{\"messaging_product\":\"whatsapp\",\"contacts\":[{\"input\":\"254712345678\","
+	     "\"wa_id\":\"254712345678\"}],\"messages\":[{\"id\":\"wamid.OUT1\"}]}",
+	     CHANNEL_SENT, 0, 0},
+	    {200, "{\"success\":true}", CHANNEL_SENT, 0, 0},
+	    /* the same rate-limit code with 400 or 429: the code decides */
+	    {400,
+	     "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"type\":\"OAuthException\","
+	     "\"code\":130429,\"fbtrace_id\":\"A1\"}}",
+	     CHANNEL_RATE_LIMITED, 0, 130429},
+	    {429, "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"code\":130429}}",
+	     CHANNEL_RATE_LIMITED, 0, 130429},
+	    {400,
+	     "{\"error\":{\"message\":\"(#131056) (Business Account, Consumer Account) pair "
+	     "rate limit hit\",\"type\":\"OAuthException\",\"code\":131056}}",
+	     CHANNEL_RATE_LIMITED, 1, 131056},
+	    {400,
+	     "{\"error\":{\"message\":\"(#4) Application request limit reached\",\"type\":"
+	     "\"OAuthException\",\"code\":4}}",
+	     CHANNEL_RATE_LIMITED, 0, 4},
+	    {400, "{\"error\":{\"message\":\"(#80007) Rate limit issues\",\"code\":80007}}",
+	     CHANNEL_RATE_LIMITED, 0, 80007},
+	    {400,
+	     "{\"error\":{\"message\":\"(#131047) Re-engagement message\",\"type\":"
+	     "\"OAuthException\",\"code\":131047,\"error_data\":{\"messaging_product\":"
+	     "\"whatsapp\",\"details\":\"Message failed to send because more than 24 hours "
+	     "have passed since the customer last replied to this number.\"}}}",
+	     CHANNEL_PERMANENT, 0, 131047},
+	    {401,
+	     "{\"error\":{\"message\":\"Error validating access token: Session has expired\","
+	     "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":463}}",
+	     CHANNEL_AUTH_INVALID, 0, 190},
+	    /* 190 even when it comes with 400 */
+	    {400, "{\"error\":{\"message\":\"Invalid OAuth access token\",\"code\":190}}",
+	     CHANNEL_AUTH_INVALID, 0, 190},
+	    {400,
+	     "{\"error\":{\"message\":\"(#131026) Message undeliverable\",\"type\":"
+	     "\"OAuthException\",\"code\":131026}}",
+	     CHANNEL_PERMANENT, 0, 131026},
+	    {400,
+	     "{\"error\":{\"message\":\"(#100) Invalid parameter\",\"type\":"
+	     "\"OAuthException\",\"code\":100}}",
+	     CHANNEL_PERMANENT, 0, 100},
+	    {500, "{\"error\":{\"message\":\"(#131000) Something went wrong\",\"code\":131000}}",
+	     CHANNEL_RETRY, 0, 131000},
+	    {503, "<html>Service Unavailable</html>", CHANNEL_RETRY, 0, 0},
+	    {502, NULL, CHANNEL_RETRY, 0, 0},
+	    {0, NULL, CHANNEL_RETRY, 0, 0},
+	    {404, "not json", CHANNEL_PERMANENT, 0, 0},
+	    {401, NULL, CHANNEL_AUTH_INVALID, 0, 0},
+	    {429, NULL, CHANNEL_RATE_LIMITED, 0, 0},
 	};
 	size_t i;
 
@@ -625,10 +632,10 @@ static void test_classify(void **state)
 
 		memset(&out, 0x55, sizeof(out));
 		whatsapp_channel_ops.classify(cases[i].http, cases[i].body,
-					      cases[i].body ? strlen(cases[i].body) : 0, &out);
+		                              cases[i].body ? strlen(cases[i].body) : 0, &out);
 		if (out.verdict != cases[i].verdict)
 			fail_msg("case %zu (HTTP %ld): verdict %d, expected %d", i, cases[i].http,
-				 out.verdict, cases[i].verdict);
+			         out.verdict, cases[i].verdict);
 		assert_int_equal(out.recipient_scoped, cases[i].recipient_scoped);
 		assert_int_equal(out.error_code, cases[i].code);
 		if (cases[i].verdict == CHANNEL_SENT)
@@ -644,7 +651,7 @@ static void test_classify_details(void **state)
 	const char *ok = "{\"messages\":[{\"id\":\"wamid.HBgMMjU0NzEyMzQ1Njc4FQIAERgSQUFBQUFB\"}]}";
 	const char *rl = "{\"error\":{\"code\":131056,\"message\":\"pair rate limit hit\"}}";
 	const char *w = "{\"error\":{\"code\":131047,\"message\":\"(#131047) Re-engagement "
-			"message\",\"error_data\":{\"details\":\"more than 24 hours\"}}}";
+	                "message\",\"error_data\":{\"details\":\"more than 24 hours\"}}}";
 
 	(void)state;
 	whatsapp_channel_ops.classify(200, ok, strlen(ok), &out);
@@ -660,22 +667,14 @@ static void test_classify_details(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text_request),
-		cmocka_unit_test(test_text_split),
-		cmocka_unit_test(test_three_buttons),
-		cmocka_unit_test(test_four_buttons_numbered),
-		cmocka_unit_test(test_ten_rows_list),
-		cmocka_unit_test(test_eleven_rows_numbered),
-		cmocka_unit_test(test_numbered_order),
-		cmocka_unit_test(test_long_titles_shortened),
-		cmocka_unit_test(test_shorten_utf8),
-		cmocka_unit_test(test_card_image),
-		cmocka_unit_test(test_list_with_buttons),
-		cmocka_unit_test(test_window),
-		cmocka_unit_test(test_mark_read),
-		cmocka_unit_test(test_render_errors),
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_classify_details),
+	    cmocka_unit_test(test_text_request),      cmocka_unit_test(test_text_split),
+	    cmocka_unit_test(test_three_buttons),     cmocka_unit_test(test_four_buttons_numbered),
+	    cmocka_unit_test(test_ten_rows_list),     cmocka_unit_test(test_eleven_rows_numbered),
+	    cmocka_unit_test(test_numbered_order),    cmocka_unit_test(test_long_titles_shortened),
+	    cmocka_unit_test(test_shorten_utf8),      cmocka_unit_test(test_card_image),
+	    cmocka_unit_test(test_list_with_buttons), cmocka_unit_test(test_window),
+	    cmocka_unit_test(test_mark_read),         cmocka_unit_test(test_render_errors),
+	    cmocka_unit_test(test_classify),          cmocka_unit_test(test_classify_details),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
