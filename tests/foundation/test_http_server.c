@@ -83,7 +83,7 @@ static void test_health_metrics_errors(void **state)
 	get(&s, "/metrics", &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "ccgw_build_info{version=\""));
-	assert_non_null(strstr(r.body, "ccgw_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"));
+	assert_non_null(strstr(r.body, "ccgw_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1"));
 	assert_non_null(strstr(r.body, "ccgw_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"));
 	assert_non_null(strstr(r.body, "ccgw_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1"));
 	assert_non_null(strstr(r.body, "ccgw_db_pool_connections{state=\"in_use\"}"));
