@@ -112,6 +112,9 @@ SELECT format('CREATE ROLE ccgw_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOC
   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ccgw_app') \gexec
 SELECT 'CREATE DATABASE ccgw OWNER ccgw_owner'
   WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'ccgw') \gexec
+-- the embedded cluster is a development and test cluster: its owner may end the sessions of
+-- a test database it drops and recreates (DROP DATABASE ... WITH (FORCE))
+GRANT pg_signal_backend TO ccgw_owner;
 SQL
   umask 077
   cat > "$CCGW_STATE/env" <<ENV
