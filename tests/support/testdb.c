@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "migrate.h"
 #include "testsrv.h"
@@ -23,7 +24,8 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
-	exit(1);
+	fflush(NULL);
+	_exit(1); /* no atexit handlers: other threads of the test may hold their locks */
 }
 
 /* Reads NAME from the environment, else from the checkout's .ccgw/env. */

@@ -19,7 +19,8 @@
 static void die(const char *msg, const char *detail)
 {
 	fprintf(stderr, "testsrv: %s%s%s\n", msg, detail ? ": " : "", detail ? detail : "");
-	exit(1);
+	fflush(NULL);
+	_exit(1); /* no atexit handlers: other threads of the test may hold their locks */
 }
 
 int testsrv_free_port(void)
