@@ -1,8 +1,8 @@
 /*
  * admin_call.c: the life of one admin API request (see admin_internal.h): authentication,
  * the Idempotency-Key header, the tenant transaction that builds the answer, and writing the
- * answer out. Also the shared input checks that name the offending field, keyset paging, and
- * row-to-JSON helpers.
+ * answer out. Also the shared input checks that name the offending field, keyset paging,
+ * row-to-JSON helpers, and the routes' common shapes (a paged list, one row by id).
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -70,6 +70,11 @@ void admin_answer_error(struct admin_call *call, int status, const char *code, c
 	va_start(ap, fmt);
 	answer_error_v(call, status, code, field, fmt, ap);
 	va_end(ap);
+}
+
+void admin_answer_not_found(struct admin_call *call, const char *missing)
+{
+	admin_answer_error(call, 404, "not_found", NULL, "%s", missing);
 }
 
 void admin_answer_db_error(struct admin_call *call, int rc)
@@ -179,6 +184,20 @@ int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct
 			}
 			call->idem_key = key;
 		}
+	}
+	return 0;
+}
+
+int admin_call_begin_id(struct admin_call *call, struct http_ctx *ctx,
+                        const struct http_request *req, struct http_response *resp,
+                        const char *missing)
+{
+	if (admin_call_begin(call, ctx, req, resp) < 0)
+		return -1;
+	call->id = admin_path_uuid(call, 0);
+	if (!call->id) {
+		admin_answer_not_found(call, missing);
+		return -1;
 	}
 	return 0;
 }
@@ -428,6 +447,25 @@ int admin_fields_known(json_t *obj, const char *prefix, const char *const *allow
 	return 0;
 }
 
+int admin_query_bool(struct admin_call *call, const char *name, const char **out)
+{
+	char v[8];
+
+	*out = NULL;
+	if (http_query_get(call->req, name, v, sizeof(v)) < 0)
+		return 0;
+	if (strcmp(v, "true") == 0) {
+		*out = "true";
+	} else if (strcmp(v, "false") == 0) {
+		*out = "false";
+	} else {
+		admin_answer_error(call, 400, "validation", name, "%s: must be true or false",
+		                   name);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- paging ---- */
 
 int admin_page_parse(struct admin_call *call, struct admin_page *page)
@@ -519,6 +557,113 @@ json_t *admin_page_result(json_t *data, const char *next)
 		return NULL;
 	return json_pack("{s:o,s:o}", "data", data, "next_cursor",
 	                 next ? json_string(next) : json_null());
+}
+
+void admin_answer_page(struct admin_call *call, const PGresult *res, long limit, int cursor_col,
+                       admin_row_fn row)
+{
+	const char *next = NULL;
+	int i, n = PQntuples(res);
+	json_t *data = json_array();
+
+	for (i = 0; data && i < n && i < limit; i++)
+		json_array_append_new(data, row(call, res, i));
+	if (n > limit)
+		next = PQgetvalue(res, (int)limit - 1, cursor_col);
+	admin_answer_json(call, 200, admin_page_result(data, next));
+}
+
+/* ---- the shapes routes share ---- */
+
+int admin_call_begin_list(struct admin_call *call, struct http_ctx *ctx,
+                          const struct http_request *req, struct http_response *resp,
+                          struct admin_list *list)
+{
+	int rc;
+
+	if (admin_call_begin(call, ctx, req, resp) < 0 || admin_page_parse(call, &list->page) < 0)
+		return -1;
+	rc = admin_cursor_split(call, &list->page, list->usec, list->after);
+	if (rc < 0)
+		return -1;
+	list->has_cursor = rc;
+	return 0;
+}
+
+static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const struct admin_list *list = arg;
+	const char *params[3 + ADMIN_LIST_PARAMS_MAX];
+	char limit[24];
+	PGresult *res;
+	int i;
+
+	snprintf(limit, sizeof(limit), "%ld", list->page.limit + 1);
+	params[0] = limit;
+	params[1] = list->has_cursor ? list->usec : NULL;
+	params[2] = list->has_cursor ? list->after : NULL;
+	for (i = 0; i < list->nparams && i < ADMIN_LIST_PARAMS_MAX; i++)
+		params[3 + i] = list->params[i];
+	res = pg_exec(conn, list->sql, 3 + i, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	admin_answer_page(call, res, list->page.limit, list->cursor_col, list->row);
+	PQclear(res);
+	return 0;
+}
+
+void admin_list_run(struct admin_call *call, struct admin_list *list)
+{
+	admin_call_run(call, list_tx, list);
+}
+
+void admin_list_serve(struct http_ctx *ctx, const struct http_request *req,
+                      struct http_response *resp, struct admin_list *list)
+{
+	struct admin_call call;
+
+	if (admin_call_begin_list(&call, ctx, req, resp, list) == 0)
+		admin_list_run(&call, list);
+	admin_call_end(&call);
+}
+
+static int row_op_tx(PGconn *conn, struct admin_call *call, void *arg)
+{
+	const struct admin_row_op *op = arg;
+	const char *params[1] = {call->id};
+	PGresult *res;
+	int found;
+
+	res = pg_exec(conn, op->sql, 1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	found = PQntuples(res) == 1;
+	if (!found)
+		admin_answer_not_found(call, op->missing);
+	else if (op->row)
+		admin_answer_json(call, 200, op->row(call, res, 0));
+	else
+		admin_answer_empty(call, 204);
+	PQclear(res);
+	if (found && op->then && pg_cmd(conn, op->then, 1, params) < 0)
+		return PG_ERR_QUERY;
+	return 0;
+}
+
+void admin_id_serve(struct http_ctx *ctx, const struct http_request *req,
+                    struct http_response *resp, const char *missing, admin_tx_fn fn, void *arg)
+{
+	struct admin_call call;
+
+	if (admin_call_begin_id(&call, ctx, req, resp, missing) == 0)
+		admin_call_run(&call, fn, arg);
+	admin_call_end(&call);
+}
+
+void admin_row_serve(struct http_ctx *ctx, const struct http_request *req,
+                     struct http_response *resp, const struct admin_row_op *op)
+{
+	admin_id_serve(ctx, req, resp, op->missing, row_op_tx, (void *)op);
 }
 
 const char *admin_path_uuid(const struct admin_call *call, size_t i)

@@ -19,7 +19,8 @@
 #define CHANNEL_COLS                                                                               \
 	"c.id, c.type, c.name, c.status, c.health_error, c.external_id, "                          \
 	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}'"
-#define CHANNEL_NCOLS 8
+#define CHANNEL_NCOLS   8
+#define CHANNEL_MISSING "no such channel"
 
 /* The secret fields of each type, as stored in the sealed JSON. */
 static const char *const whatsapp_secrets[] = {"access_token", "app_secret", "verify_token", NULL};
@@ -294,110 +295,39 @@ out:
 
 /* ---- GET /api/v1/channels ---- */
 
-struct list_state {
-	struct admin_page page;
-	char usec[24], after[37];
-	int has_cursor;
-};
-
-static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	struct list_state *st = arg;
-	char limit[24];
-	const char *params[3];
-	const char *next = NULL;
-	PGresult *res;
-	json_t *data;
-	int i, n;
-
-	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
-	params[0] = limit;
-	params[1] = st->has_cursor ? st->usec : NULL;
-	params[2] = st->has_cursor ? st->after : NULL;
-	res = pg_exec(
-	    conn,
-	    "SELECT " CHANNEL_COLS ", " ADMIN_CURSOR_SQL(
-	        "c.created_at",
-	        "c.id") " FROM channels c WHERE c.tenant_id = app_tenant_id() "
-	                "AND ($2::bigint IS NULL OR (c.created_at, c.id) > "
-	                "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
-	                "ORDER BY c.created_at, c.id LIMIT $1::int",
-	    3, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	n = PQntuples(res);
-	data = json_array();
-	for (i = 0; data && i < n && i < st->page.limit; i++)
-		json_array_append_new(data, channel_json(call, res, i));
-	if (n > st->page.limit)
-		next = PQgetvalue(res, (int)st->page.limit - 1, CHANNEL_NCOLS);
-	admin_answer_json(call, 200, admin_page_result(data, next));
-	PQclear(res);
-	return 0;
-}
-
 ADMIN_HANDLER(admin_channels_list)
 {
-	struct admin_call call;
-	struct list_state st;
-	int rc;
+	struct admin_list list = {
+	    /* clang-format off */
+	    .sql = "SELECT " CHANNEL_COLS ", " ADMIN_CURSOR_SQL("c.created_at", "c.id")
+	           " FROM channels c WHERE c.tenant_id = app_tenant_id() "
+	           "AND " ADMIN_LIST_AFTER_SQL("c.created_at", "c.id", ">")
+	           " ORDER BY c.created_at, c.id LIMIT $1::int",
+	    /* clang-format on */
+	    .cursor_col = CHANNEL_NCOLS,
+	    .row = channel_json,
+	};
 
-	memset(&st, 0, sizeof(st));
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	if (admin_page_parse(&call, &st.page) < 0)
-		goto out;
-	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
-	if (rc < 0)
-		goto out;
-	st.has_cursor = rc;
-	admin_call_run(&call, list_tx, &st);
-out:
-	admin_call_end(&call);
+	admin_list_serve(ctx, req, resp, &list);
 }
 
 /* ---- GET /api/v1/channels/{id} ---- */
 
-static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	const char *params[1] = {arg};
-	PGresult *res;
-
-	res = pg_exec(conn,
-	              "SELECT " CHANNEL_COLS " FROM channels c WHERE c.tenant_id = app_tenant_id() "
-	              "AND c.id = $1",
-	              1, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	if (PQntuples(res) == 1)
-		admin_answer_json(call, 200, channel_json(call, res, 0));
-	else
-		admin_answer_error(call, 404, "not_found", NULL, "no such channel");
-	PQclear(res);
-	return 0;
-}
-
 ADMIN_HANDLER(admin_channels_get)
 {
-	struct admin_call call;
-	const char *id;
+	static const struct admin_row_op op = {
+	    .sql = "SELECT " CHANNEL_COLS " FROM channels c WHERE c.tenant_id = app_tenant_id() "
+	           "AND c.id = $1",
+	    .row = channel_json,
+	    .missing = CHANNEL_MISSING,
+	};
 
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	id = admin_path_uuid(&call, 0);
-	if (!id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such channel");
-		goto out;
-	}
-	admin_call_run(&call, get_tx, (void *)id);
-out:
-	admin_call_end(&call);
+	admin_row_serve(ctx, req, resp, &op);
 }
 
 /* ---- PATCH /api/v1/channels/{id} ---- */
 
 struct patch_state {
-	const char *id;
 	json_t *body;
 	const char *name, *status;
 	int rekey; /* the body carries secret fields */
@@ -446,7 +376,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	int rc = ADMIN_ROLLBACK, unreadable = 0, wa;
 	size_t i;
 
-	params[0] = st->id;
+	params[0] = call->id;
 	res = pg_exec(conn,
 	              "SELECT type, secrets FROM channels WHERE tenant_id = app_tenant_id() "
 	              "AND id = $1 FOR UPDATE",
@@ -454,7 +384,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) != 1) {
-		admin_answer_error(call, 404, "not_found", NULL, "no such channel");
+		admin_answer_not_found(call, CHANNEL_MISSING);
 		goto out;
 	}
 	type = PQgetvalue(res, 0, 0);
@@ -568,13 +498,8 @@ ADMIN_HANDLER(admin_channels_patch)
 	int rc;
 
 	memset(&st, 0, sizeof(st));
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
+	if (admin_call_begin_id(&call, ctx, req, resp, CHANNEL_MISSING) < 0)
 		goto out;
-	st.id = admin_path_uuid(&call, 0);
-	if (!st.id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such channel");
-		goto out;
-	}
 	st.body = admin_body_object(&call);
 	if (!st.body)
 		goto out;
@@ -601,38 +526,13 @@ out:
 
 /* ---- DELETE /api/v1/channels/{id}: disable ---- */
 
-static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	const char *params[1] = {arg};
-	PGresult *res;
-
-	res = pg_exec(conn,
-	              "UPDATE channels SET status = 'disabled' WHERE tenant_id = app_tenant_id() "
-	              "AND id = $1 RETURNING id",
-	              1, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	if (PQntuples(res) == 1)
-		admin_answer_empty(call, 204);
-	else
-		admin_answer_error(call, 404, "not_found", NULL, "no such channel");
-	PQclear(res);
-	return 0;
-}
-
 ADMIN_HANDLER(admin_channels_delete)
 {
-	struct admin_call call;
-	const char *id;
+	static const struct admin_row_op op = {
+	    .sql = "UPDATE channels SET status = 'disabled' WHERE tenant_id = app_tenant_id() "
+	           "AND id = $1 RETURNING id",
+	    .missing = CHANNEL_MISSING,
+	};
 
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	id = admin_path_uuid(&call, 0);
-	if (!id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such channel");
-		goto out;
-	}
-	admin_call_run(&call, delete_tx, (void *)id);
-out:
-	admin_call_end(&call);
+	admin_row_serve(ctx, req, resp, &op);
 }

@@ -1,8 +1,9 @@
 /*
  * admin_internal.h: what the admin_*.c handlers share: one struct admin_call per request
  * (authentication, the answer being built, the Idempotency-Key), the transaction runner that
- * stores and replays idempotent answers, input validation that names the field, and
- * keyset paging (limit + opaque cursor).
+ * stores and replays idempotent answers, input validation that names the field, keyset
+ * paging (limit + opaque cursor), and the shapes most routes share: a paged list, one row by
+ * its id (get, delete) and any other route on one object.
  */
 #ifndef CCGW_ADMIN_INTERNAL_H
 #define CCGW_ADMIN_INTERNAL_H
@@ -40,7 +41,8 @@ struct admin_call {
 	const char *idem_key; /* Idempotency-Key of a POST (borrowed from req); NULL when none */
 	char idem_hash[65];   /* SHA-256 of method, path, query and body */
 	struct admin_answer ans;
-	int kick; /* set by a body that wrote outbox rows: wake the dispatcher */
+	int kick;       /* set by a body that wrote outbox rows: wake the dispatcher */
+	const char *id; /* the {id} path parameter once admin_call_begin_id checked it */
 };
 
 /* A transaction body: runs inside pg_tx_run with app.tenant_id set; sets the answer
@@ -57,6 +59,12 @@ typedef int (*admin_tx_fn)(PGconn *conn, struct admin_call *call, void *arg);
  */
 int admin_call_begin(struct admin_call *call, struct http_ctx *ctx, const struct http_request *req,
                      struct http_response *resp) ADMIN_WUR;
+/* admin_call_begin for a route on one object, then its {id} path parameter into call->id:
+ * -1 with a 404 {"error": {"code": "not_found", "message": missing}} answer when it is not a
+ * well-formed UUID (a malformed id names no object). */
+int admin_call_begin_id(struct admin_call *call, struct http_ctx *ctx,
+                        const struct http_request *req, struct http_response *resp,
+                        const char *missing) ADMIN_WUR;
 /* Runs fn in one tenant transaction (with the idempotency record when a key was given) and
  * keeps its answer; database failures become 503/500 answers. */
 void admin_call_run(struct admin_call *call, admin_tx_fn fn, void *arg);
@@ -69,6 +77,8 @@ void admin_answer_empty(struct admin_call *call, int status);
 /* {"error": {"code", "message"[, "field"]}}; field may be NULL. */
 void admin_answer_error(struct admin_call *call, int status, const char *code, const char *field,
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 404 {"error": {"code": "not_found", "message": missing}}. */
+void admin_answer_not_found(struct admin_call *call, const char *missing);
 /* The answer for a database error code returned by pg_tx_run or a helper. */
 void admin_answer_db_error(struct admin_call *call, int rc);
 
@@ -102,6 +112,10 @@ int admin_field_bool(json_t *obj, const char *prefix, const char *name, int requ
 int admin_fields_known(json_t *obj, const char *prefix, const char *const *allowed,
                        struct admin_verr *err);
 
+/* An optional ?name=true|false filter: 0 with *out "true", "false", or NULL when absent; -1
+ * with a 400 answer naming it for any other value. */
+int admin_query_bool(struct admin_call *call, const char *name, const char **out) ADMIN_WUR;
+
 /* Paging: ?limit=N (1..ADMIN_PAGE_MAX, default ADMIN_PAGE_DEFAULT) and ?cursor=C. */
 struct admin_page {
 	long limit;
@@ -112,9 +126,9 @@ int admin_page_parse(struct admin_call *call, struct admin_page *page) ADMIN_WUR
 /*
  * A keyset cursor over (created_at, id) is "<microseconds since the epoch>.<uuid>"; in SQL
  * build it with ADMIN_CURSOR_SQL(created_at, id) and compare with
- * (created_at, id) > ('epoch'::timestamptz + $N::bigint * interval '1 microsecond', $M::uuid).
- * Splits the page's cursor into usec and id; 0 when none, 1 when set, -1 (400 answered) when
- * malformed.
+ * (created_at, id) > ('epoch'::timestamptz + $N::bigint * interval '1 microsecond', $M::uuid)
+ * (ADMIN_LIST_AFTER_SQL for an admin_list). Splits the page's cursor into usec and id; 0 when
+ * none, 1 when set, -1 (400 answered) when malformed.
  */
 #define ADMIN_CURSOR_SQL(ts, id)                                                                   \
 	"((extract(epoch FROM " ts ") * 1000000)::bigint::text || '.' || " id "::text)"
@@ -125,6 +139,69 @@ int admin_cursor_seq(struct admin_call *call, const struct admin_page *page,
                      char seq[24]) ADMIN_WUR;
 /* {"data": data, "next_cursor": next or null}; takes data. */
 json_t *admin_page_result(json_t *data, const char *next);
+
+/* One row of a result as a JSON object (new reference; NULL when out of memory). */
+typedef json_t *(*admin_row_fn)(const struct admin_call *call, const PGresult *res, int r);
+
+/* Answers 200 {"data": [row of each of the first limit rows], "next_cursor"} from res, which
+ * holds up to limit + 1 rows: when there is one more, next_cursor is column cursor_col of
+ * the last row shown, else null. res stays the caller's. */
+void admin_answer_page(struct admin_call *call, const PGresult *res, long limit, int cursor_col,
+                       admin_row_fn row);
+
+/*
+ * A list keyset-paged by (created_at, id): GET /api/v1/<things>[?limit&cursor&filters].
+ * sql takes $1 the row limit (the page's + 1), $2 and $3 the cursor (usec and id, both NULL
+ * on the first page; compare with ADMIN_LIST_AFTER_SQL), then $4... the filters (params);
+ * its column cursor_col is ADMIN_CURSOR_SQL of the same (created_at, id).
+ */
+#define ADMIN_LIST_PARAMS_MAX 4
+struct admin_list {
+	const char *sql;
+	int cursor_col;
+	admin_row_fn row;
+	const char *params[ADMIN_LIST_PARAMS_MAX]; /* $4...: NULL or text, borrowed */
+	int nparams;
+	/* set by admin_call_begin_list */
+	struct admin_page page;
+	char usec[24], after[37];
+	int has_cursor;
+};
+/* The keyset condition of an admin_list: rows after the cursor ($2, $3) in the list's order;
+ * op is ">" for a list in ascending order, "<" for a descending one. */
+#define ADMIN_LIST_AFTER_SQL(ts, id, op)                                                           \
+	"($2::bigint IS NULL OR (" ts ", " id ") " op " "                                          \
+	"('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid))"
+/* admin_call_begin, then ?limit and ?cursor into list (-1 with a 400 answer when malformed).
+ * Read the filters after it, so a bad page is named before a bad filter. */
+int admin_call_begin_list(struct admin_call *call, struct http_ctx *ctx,
+                          const struct http_request *req, struct http_response *resp,
+                          struct admin_list *list) ADMIN_WUR;
+/* Runs the list's query in the tenant transaction and answers its page (admin_answer_page). */
+void admin_list_run(struct admin_call *call, struct admin_list *list);
+/* The whole handler of a list without filters: begin, run, end. */
+void admin_list_serve(struct http_ctx *ctx, const struct http_request *req,
+                      struct http_response *resp, struct admin_list *list);
+
+/*
+ * A route on one row by its {id} with no body, e.g. GET or DELETE /api/v1/<things>/{id}.
+ * sql takes $1 the id and returns the row, or no row when there is none (404 missing); row
+ * builds the 200 answer, or NULL to answer 204 without a body; then, when not NULL, runs
+ * with $1 the id in the same transaction once the row was found.
+ */
+struct admin_row_op {
+	const char *sql;
+	admin_row_fn row;
+	const char *then;
+	const char *missing; /* the 404 message, e.g. "no such product" */
+};
+/* The whole handler: admin_call_begin_id, the statement(s) in the tenant transaction, end. */
+void admin_row_serve(struct http_ctx *ctx, const struct http_request *req,
+                     struct http_response *resp, const struct admin_row_op *op);
+/* The whole handler of another route on one object: admin_call_begin_id, then fn(arg) in the
+ * tenant transaction (it finds the id in call->id), end. */
+void admin_id_serve(struct http_ctx *ctx, const struct http_request *req,
+                    struct http_response *resp, const char *missing, admin_tx_fn fn, void *arg);
 
 /* The {id} path parameter i when it is a well-formed UUID, else NULL (the caller answers
  * 404: a malformed id names no object). */

@@ -15,6 +15,8 @@
 #include "order_status.h"
 #include "pg.h"
 
+#define ORDER_MISSING "no such order"
+
 static void answer_order(struct admin_call *call, int status, json_t *order)
 {
 	json_t *v = json_object_get(order, "version");
@@ -34,75 +36,42 @@ static void answer_order(struct admin_call *call, int status, json_t *order)
 
 /* ---- GET /api/v1/orders[?status=S] ---- */
 
-struct list_state {
-	struct admin_page page;
-	char usec[24], after[37];
-	int has_cursor;
-	char status[16];
-};
-
-static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
+static json_t *order_row(const struct admin_call *call, const PGresult *res, int r)
 {
-	struct list_state *st = arg;
-	char limit[24];
-	const char *params[4];
-	const char *next = NULL;
-	PGresult *res;
-	json_t *data;
-	int i, n;
-
-	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
-	params[0] = limit;
-	params[1] = st->status[0] ? st->status : NULL;
-	params[2] = st->has_cursor ? st->usec : NULL;
-	params[3] = st->has_cursor ? st->after : NULL;
-	res = pg_exec(
-	    conn,
-	    "SELECT " ORDER_JSON_SQL_EXPR ", " ADMIN_CURSOR_SQL(
-	        "o.created_at",
-	        "o.id") " FROM orders o WHERE o.tenant_id = app_tenant_id() "
-	                "AND ($2::text IS NULL OR o.status = $2) "
-	                "AND ($3::bigint IS NULL OR (o.created_at, o.id) < "
-	                "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid)) "
-	                "ORDER BY o.created_at DESC, o.id DESC LIMIT $1::int",
-	    4, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	n = PQntuples(res);
-	data = json_array();
-	for (i = 0; data && i < n && i < st->page.limit; i++)
-		json_array_append_new(data, admin_col_json(res, i, 0));
-	if (n > st->page.limit)
-		next = PQgetvalue(res, (int)st->page.limit - 1, 1);
-	admin_answer_json(call, 200, admin_page_result(data, next));
-	PQclear(res);
-	return 0;
+	(void)call; /* an admin_row_fn */
+	return admin_col_json(res, r, 0);
 }
 
 ADMIN_HANDLER(admin_orders_list)
 {
+	struct admin_list list = {
+	    /* clang-format off */
+	    .sql = "SELECT " ORDER_JSON_SQL_EXPR ", " ADMIN_CURSOR_SQL("o.created_at", "o.id")
+	           " FROM orders o WHERE o.tenant_id = app_tenant_id() "
+	           "AND ($4::text IS NULL OR o.status = $4) "
+	           "AND " ADMIN_LIST_AFTER_SQL("o.created_at", "o.id", "<")
+	           " ORDER BY o.created_at DESC, o.id DESC LIMIT $1::int",
+	    /* clang-format on */
+	    .cursor_col = 1,
+	    .row = order_row,
+	    .nparams = 1,
+	};
 	struct admin_call call;
-	struct list_state st;
-	int rc;
+	char status[16];
 
-	memset(&st, 0, sizeof(st));
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
+	if (admin_call_begin_list(&call, ctx, req, resp, &list) < 0)
 		goto out;
-	if (admin_page_parse(&call, &st.page) < 0)
-		goto out;
-	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
-	if (rc < 0)
-		goto out;
-	st.has_cursor = rc;
-	if (http_query_get(req, "status", st.status, sizeof(st.status)) == 0 &&
-	    !order_status_valid(st.status)) {
-		admin_answer_error(
-		    &call, 400, "validation", "status",
-		    "status: must be one of pending, confirmed, processing, shipped, "
-		    "delivered, cancelled, returned");
-		goto out;
+	if (http_query_get(req, "status", status, sizeof(status)) == 0) {
+		if (!order_status_valid(status)) {
+			admin_answer_error(
+			    &call, 400, "validation", "status",
+			    "status: must be one of pending, confirmed, processing, shipped, "
+			    "delivered, cancelled, returned");
+			goto out;
+		}
+		list.params[0] = status;
 	}
-	admin_call_run(&call, list_tx, &st);
+	admin_list_run(&call, &list);
 out:
 	admin_call_end(&call);
 }
@@ -112,33 +81,22 @@ out:
 static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	int not_found = 0;
-	json_t *order = order_json_load(conn, arg, &not_found);
+	json_t *order = order_json_load(conn, call->id, &not_found);
 
+	(void)arg;
 	if (order) {
 		answer_order(call, 200, order);
 		return 0;
 	}
 	if (!not_found)
 		return PG_ERR_QUERY;
-	admin_answer_error(call, 404, "not_found", NULL, "no such order");
+	admin_answer_not_found(call, ORDER_MISSING);
 	return 0;
 }
 
 ADMIN_HANDLER(admin_orders_get)
 {
-	struct admin_call call;
-	const char *id;
-
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	id = admin_path_uuid(&call, 0);
-	if (!id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such order");
-		goto out;
-	}
-	admin_call_run(&call, get_tx, (void *)id);
-out:
-	admin_call_end(&call);
+	admin_id_serve(ctx, req, resp, ORDER_MISSING, get_tx, NULL);
 }
 
 /* ---- PATCH /api/v1/orders/{id} with If-Match ---- */
@@ -146,7 +104,6 @@ out:
 #define IF_MATCH_MISSING (-2)
 
 struct patch_state {
-	const char *id;
 	const char *status;
 	long version;
 };
@@ -178,7 +135,7 @@ static long if_match_parse(const char *v)
 static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct patch_state *st = arg;
-	const char *params[1] = {st->id};
+	const char *params[1] = {call->id};
 	PGresult *res;
 	json_t *order;
 	long version = 0;
@@ -197,16 +154,17 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 			    "If-Match: <version> is required to change an order (read "
 			    "the order first; its version is in the body and the ETag)");
 		else
-			admin_answer_error(call, 404, "not_found", NULL, "no such order");
+			admin_answer_not_found(call, ORDER_MISSING);
 		PQclear(res);
 		return ADMIN_ROLLBACK;
 	}
-	rc = order_status_transition_ex(conn, st->id, st->status, st->version, "seller", &version);
+	rc =
+	    order_status_transition_ex(conn, call->id, st->status, st->version, "seller", &version);
 	switch (rc) {
 	case 0:
 		break;
 	case ORDER_ERR_NOT_FOUND:
-		admin_answer_error(call, 404, "not_found", NULL, "no such order");
+		admin_answer_not_found(call, ORDER_MISSING);
 		return ADMIN_ROLLBACK;
 	case ORDER_ERR_INVALID:
 		admin_answer_error(call, 400, "validation", "status", "status: not a status name");
@@ -243,7 +201,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		return PG_ERR_QUERY;
 	}
 	call->kick = 1; /* the shopper's message and seller notices are in the outbox */
-	order = order_json_load(conn, st->id, &not_found);
+	order = order_json_load(conn, call->id, &not_found);
 	if (!order)
 		return PG_ERR_QUERY;
 	answer_order(call, 200, order);
@@ -260,13 +218,8 @@ ADMIN_HANDLER(admin_orders_patch)
 	json_t *body = NULL;
 
 	memset(&st, 0, sizeof(st));
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
+	if (admin_call_begin_id(&call, ctx, req, resp, ORDER_MISSING) < 0)
 		goto out;
-	st.id = admin_path_uuid(&call, 0);
-	if (!st.id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such order");
-		goto out;
-	}
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;

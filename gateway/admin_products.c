@@ -20,7 +20,8 @@
 #define PRODUCT_COLS                                                                               \
 	"p.id, p.sku, p.name, p.description, p.category, p.price_minor, p.currency, p.stock, "     \
 	"p.active, p.image_url, to_json(p.created_at)#>>'{}', to_json(p.updated_at)#>>'{}'"
-#define PRODUCT_NCOLS 12
+#define PRODUCT_NCOLS   12
+#define PRODUCT_MISSING "no such product"
 
 static const char *const product_fields[] = {
     "sku",
@@ -46,8 +47,9 @@ struct product_in {
 	int has_price, has_stock, has_active, has_image_url;
 };
 
-static json_t *product_json(const PGresult *res, int r)
+static json_t *product_json(const struct admin_call *call, const PGresult *res, int r)
 {
+	(void)call; /* an admin_row_fn */
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
 	                 admin_col_string(res, r, 0), "sku", admin_col_string(res, r, 1), "name",
 	                 admin_col_string(res, r, 2), "description", admin_col_string(res, r, 3),
@@ -179,9 +181,35 @@ static int sku_taken(PGconn *conn, const char *sku, const char *except_id)
 	return taken;
 }
 
+/* Before a write: 0 when no other live product has sku (NULL: not being set), or
+ * ADMIN_ROLLBACK with the duplicate answer, or a PG_ERR_*. */
+static int sku_check(PGconn *conn, struct admin_call *call, const char *sku, const char *except_id)
+{
+	int rc;
+
+	if (!sku)
+		return 0;
+	rc = sku_taken(conn, sku, except_id);
+	if (rc > 0) {
+		answer_duplicate(call, "", sku);
+		return ADMIN_ROLLBACK;
+	}
+	return rc;
+}
+
 static int is_unique_violation(void)
 {
 	return strcmp(pg_last_sqlstate(), "23505") == 0;
+}
+
+/* After a failed write of sku: a live product took it meanwhile (ADMIN_ROLLBACK with the
+ * duplicate answer), or PG_ERR_QUERY. */
+static int write_failed(struct admin_call *call, const char *sku)
+{
+	if (!is_unique_violation())
+		return PG_ERR_QUERY;
+	answer_duplicate(call, "", sku);
+	return ADMIN_ROLLBACK;
 }
 
 /* ---- POST /api/v1/products ---- */
@@ -194,13 +222,9 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	PGresult *res;
 	int rc;
 
-	rc = sku_taken(conn, in->sku, NULL);
+	rc = sku_check(conn, call, in->sku, NULL);
 	if (rc < 0)
 		return rc;
-	if (rc) {
-		answer_duplicate(call, "", in->sku);
-		return ADMIN_ROLLBACK;
-	}
 	snprintf(price, sizeof(price), "%lld", in->price_minor);
 	snprintf(stock, sizeof(stock), "%lld", in->stock);
 	params[0] = in->sku;
@@ -220,14 +244,9 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	    "$5::bigint, COALESCE($6, (SELECT currency FROM tenants WHERE id = app_tenant_id())), "
 	    "COALESCE($7::int, 0), COALESCE($8::boolean, true), $9) RETURNING " PRODUCT_COLS,
 	    9, params);
-	if (!res) {
-		if (is_unique_violation()) {
-			answer_duplicate(call, "", in->sku);
-			return ADMIN_ROLLBACK;
-		}
-		return PG_ERR_QUERY;
-	}
-	admin_answer_json(call, 201, product_json(res, 0));
+	if (!res)
+		return write_failed(call, in->sku);
+	admin_answer_json(call, 201, product_json(call, res, 0));
 	PQclear(res);
 	return 0;
 }
@@ -351,7 +370,7 @@ static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
 	data = json_array();
 	n = PQntuples(res);
 	for (i = 0; data && i < n; i++)
-		json_array_append_new(data, product_json(res, i));
+		json_array_append_new(data, product_json(call, res, i));
 	PQclear(res);
 	admin_answer_json(call, created > 0 ? 201 : 200,
 	                  data ? json_pack("{s:o,s:I,s:I}", "data", data, "created",
@@ -446,157 +465,68 @@ out:
 	admin_call_end(&call);
 }
 
-/* ---- GET /api/v1/products ---- */
-
-struct list_state {
-	struct admin_page page;
-	char usec[24], after[37];
-	int has_cursor;
-	char category[128];
-	const char *active; /* "true", "false" or NULL */
-};
-
-static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	struct list_state *st = arg;
-	char limit[24];
-	const char *params[5];
-	const char *next = NULL;
-	PGresult *res;
-	json_t *data;
-	int i, n;
-
-	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
-	params[0] = limit;
-	params[1] = st->has_cursor ? st->usec : NULL;
-	params[2] = st->has_cursor ? st->after : NULL;
-	params[3] = st->category[0] ? st->category : NULL;
-	params[4] = st->active;
-	res = pg_exec(
-	    conn,
-	    "SELECT " PRODUCT_COLS ", " ADMIN_CURSOR_SQL(
-	        "p.created_at",
-	        "p.id") " FROM products p WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS "
-	                "NULL "
-	                "AND ($2::bigint IS NULL OR (p.created_at, p.id) > "
-	                "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
-	                "AND ($4::text IS NULL OR p.category = $4) "
-	                "AND ($5::boolean IS NULL OR p.active = $5::boolean) "
-	                "ORDER BY p.created_at, p.id LIMIT $1::int",
-	    5, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	n = PQntuples(res);
-	data = json_array();
-	for (i = 0; data && i < n && i < st->page.limit; i++)
-		json_array_append_new(data, product_json(res, i));
-	if (n > st->page.limit)
-		next = PQgetvalue(res, (int)st->page.limit - 1, PRODUCT_NCOLS);
-	admin_answer_json(call, 200, admin_page_result(data, next));
-	PQclear(res);
-	return 0;
-}
+/* ---- GET /api/v1/products[?category=C&active=true|false] ---- */
 
 ADMIN_HANDLER(admin_products_list)
 {
+	struct admin_list list = {
+	    /* clang-format off */
+	    .sql = "SELECT " PRODUCT_COLS ", " ADMIN_CURSOR_SQL("p.created_at", "p.id")
+	           " FROM products p WHERE p.tenant_id = app_tenant_id() AND p.deleted_at IS NULL "
+	           "AND " ADMIN_LIST_AFTER_SQL("p.created_at", "p.id", ">")
+	           " AND ($4::text IS NULL OR p.category = $4) "
+	           "AND ($5::boolean IS NULL OR p.active = $5::boolean) "
+	           "ORDER BY p.created_at, p.id LIMIT $1::int",
+	    /* clang-format on */
+	    .cursor_col = PRODUCT_NCOLS,
+	    .row = product_json,
+	    .nparams = 2,
+	};
 	struct admin_call call;
-	struct list_state st;
-	char active[8];
-	int rc;
+	char category[128];
 
-	memset(&st, 0, sizeof(st));
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
+	if (admin_call_begin_list(&call, ctx, req, resp, &list) < 0)
 		goto out;
-	if (admin_page_parse(&call, &st.page) < 0)
+	if (http_query_get(req, "category", category, sizeof(category)) < 0)
+		category[0] = '\0';
+	list.params[0] = category[0] ? category : NULL;
+	if (admin_query_bool(&call, "active", &list.params[1]) < 0)
 		goto out;
-	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
-	if (rc < 0)
-		goto out;
-	st.has_cursor = rc;
-	if (http_query_get(req, "category", st.category, sizeof(st.category)) < 0)
-		st.category[0] = '\0';
-	if (http_query_get(req, "active", active, sizeof(active)) == 0) {
-		if (strcmp(active, "true") == 0) {
-			st.active = "true";
-		} else if (strcmp(active, "false") == 0) {
-			st.active = "false";
-		} else {
-			admin_answer_error(&call, 400, "validation", "active",
-			                   "active: must be true or false");
-			goto out;
-		}
-	}
-	admin_call_run(&call, list_tx, &st);
+	admin_list_run(&call, &list);
 out:
 	admin_call_end(&call);
 }
 
 /* ---- GET /api/v1/products/{id} ---- */
 
-static int get_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	const char *params[1] = {arg};
-	PGresult *res;
-
-	res = pg_exec(conn,
-	              "SELECT " PRODUCT_COLS " FROM products p WHERE p.tenant_id = app_tenant_id() "
-	              "AND p.id = $1 AND p.deleted_at IS NULL",
-	              1, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	if (PQntuples(res) == 1)
-		admin_answer_json(call, 200, product_json(res, 0));
-	else
-		admin_answer_error(call, 404, "not_found", NULL, "no such product");
-	PQclear(res);
-	return 0;
-}
-
 ADMIN_HANDLER(admin_products_get)
 {
-	struct admin_call call;
-	const char *id;
+	static const struct admin_row_op op = {
+	    .sql = "SELECT " PRODUCT_COLS " FROM products p WHERE p.tenant_id = app_tenant_id() "
+	           "AND p.id = $1 AND p.deleted_at IS NULL",
+	    .row = product_json,
+	    .missing = PRODUCT_MISSING,
+	};
 
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	id = admin_path_uuid(&call, 0);
-	if (!id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such product");
-		goto out;
-	}
-	admin_call_run(&call, get_tx, (void *)id);
-out:
-	admin_call_end(&call);
+	admin_row_serve(ctx, req, resp, &op);
 }
 
 /* ---- PATCH /api/v1/products/{id} ---- */
 
-struct patch_state {
-	const char *id;
-	struct product_in in;
-};
-
 static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
-	struct patch_state *st = arg;
-	const struct product_in *in = &st->in;
+	const struct product_in *in = arg;
 	char price[24], stock[24];
 	const char *params[11];
 	PGresult *res;
 	int rc;
 
-	if (in->sku) {
-		rc = sku_taken(conn, in->sku, st->id);
-		if (rc < 0)
-			return rc;
-		if (rc) {
-			answer_duplicate(call, "", in->sku);
-			return ADMIN_ROLLBACK;
-		}
-	}
+	rc = sku_check(conn, call, in->sku, call->id);
+	if (rc < 0)
+		return rc;
 	snprintf(price, sizeof(price), "%lld", in->price_minor);
 	snprintf(stock, sizeof(stock), "%lld", in->stock);
-	params[0] = st->id;
+	params[0] = call->id;
 	params[1] = in->sku;
 	params[2] = in->name;
 	params[3] = in->description;
@@ -619,17 +549,12 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	            "WHERE p.tenant_id = app_tenant_id() AND p.id = $1 AND p.deleted_at IS NULL "
 	            "RETURNING " PRODUCT_COLS,
 	            11, params);
-	if (!res) {
-		if (is_unique_violation()) {
-			answer_duplicate(call, "", in->sku);
-			return ADMIN_ROLLBACK;
-		}
-		return PG_ERR_QUERY;
-	}
+	if (!res)
+		return write_failed(call, in->sku);
 	if (PQntuples(res) == 1)
-		admin_answer_json(call, 200, product_json(res, 0));
+		admin_answer_json(call, 200, product_json(call, res, 0));
 	else
-		admin_answer_error(call, 404, "not_found", NULL, "no such product");
+		admin_answer_not_found(call, PRODUCT_MISSING);
 	PQclear(res);
 	return 0;
 }
@@ -638,24 +563,19 @@ ADMIN_HANDLER(admin_products_patch)
 {
 	struct admin_call call;
 	struct admin_verr err;
-	struct patch_state st;
+	struct product_in in;
 	json_t *body = NULL;
 
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
+	if (admin_call_begin_id(&call, ctx, req, resp, PRODUCT_MISSING) < 0)
 		goto out;
-	st.id = admin_path_uuid(&call, 0);
-	if (!st.id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such product");
-		goto out;
-	}
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;
-	if (product_parse(body, "", 1, &st.in, &err) < 0) {
+	if (product_parse(body, "", 1, &in, &err) < 0) {
 		admin_answer_verr(&call, &err);
 		goto out;
 	}
-	admin_call_run(&call, patch_tx, &st);
+	admin_call_run(&call, patch_tx, &in);
 out:
 	json_decref(body);
 	admin_call_end(&call);
@@ -663,49 +583,18 @@ out:
 
 /* ---- DELETE /api/v1/products/{id} ---- */
 
-static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	const char *params[1] = {arg};
-	PGresult *res;
-	int found;
-
-	res = pg_exec(conn,
-	              "UPDATE products SET deleted_at = now(), active = false "
-	              "WHERE tenant_id = app_tenant_id() AND id = $1 AND deleted_at IS NULL "
-	              "RETURNING id",
-	              1, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	found = PQntuples(res) == 1;
-	PQclear(res);
-	if (!found) {
-		admin_answer_error(call, 404, "not_found", NULL, "no such product");
-		return 0;
-	}
-	/* a deleted product can no longer be ordered: take it out of open carts */
-	if (pg_cmd(conn,
-	           "DELETE FROM cart_items ci USING carts c WHERE ci.tenant_id = app_tenant_id() "
-	           "AND ci.product_id = $1 AND c.tenant_id = ci.tenant_id AND c.id = ci.cart_id "
-	           "AND c.status = 'open'",
-	           1, params) < 0)
-		return PG_ERR_QUERY;
-	admin_answer_empty(call, 204);
-	return 0;
-}
-
 ADMIN_HANDLER(admin_products_delete)
 {
-	struct admin_call call;
-	const char *id;
+	static const struct admin_row_op op = {
+	    .sql = "UPDATE products SET deleted_at = now(), active = false "
+	           "WHERE tenant_id = app_tenant_id() AND id = $1 AND deleted_at IS NULL "
+	           "RETURNING id",
+	    /* a deleted product can no longer be ordered: take it out of open carts */
+	    .then = "DELETE FROM cart_items ci USING carts c WHERE ci.tenant_id = app_tenant_id() "
+	            "AND ci.product_id = $1 AND c.tenant_id = ci.tenant_id AND c.id = ci.cart_id "
+	            "AND c.status = 'open'",
+	    .missing = PRODUCT_MISSING,
+	};
 
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	id = admin_path_uuid(&call, 0);
-	if (!id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such product");
-		goto out;
-	}
-	admin_call_run(&call, delete_tx, (void *)id);
-out:
-	admin_call_end(&call);
+	admin_row_serve(ctx, req, resp, &op);
 }

@@ -17,9 +17,10 @@
 #define TARGET_COLS                                                                                \
 	"t.id, t.kind, t.channel_id, t.chat_id, t.to_number, t.url, t.active, "                    \
 	"t.secret IS NOT NULL, to_json(t.created_at)#>>'{}', to_json(t.updated_at)#>>'{}'"
-#define TARGET_NCOLS 10
+#define TARGET_NCOLS   10
+#define TARGET_MISSING "no such notification target"
 
-static json_t *target_json(const PGresult *res, int r)
+static json_t *target_json(const struct admin_call *call, const PGresult *res, int r)
 {
 	const char *kind = pg_value(res, r, 1);
 	json_t *o =
@@ -28,6 +29,7 @@ static json_t *target_json(const PGresult *res, int r)
 	              "has_secret", admin_col_bool(res, r, 7), "created_at",
 	              admin_col_string(res, r, 8), "updated_at", admin_col_string(res, r, 9));
 
+	(void)call; /* an admin_row_fn */
 	if (!o || !kind)
 		return o;
 	if (strcmp(kind, "webhook") == 0) {
@@ -108,7 +110,7 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	            6, params);
 	if (!res)
 		return PG_ERR_QUERY;
-	admin_answer_json(call, 201, target_json(res, 0));
+	admin_answer_json(call, 201, target_json(call, res, 0));
 	PQclear(res);
 	return 0;
 }
@@ -234,104 +236,32 @@ out:
 
 /* ---- GET /api/v1/notification-targets ---- */
 
-struct list_state {
-	struct admin_page page;
-	char usec[24], after[37];
-	int has_cursor;
-};
-
-static int list_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	struct list_state *st = arg;
-	char limit[24];
-	const char *params[3];
-	const char *next = NULL;
-	PGresult *res;
-	json_t *data;
-	int i, n;
-
-	snprintf(limit, sizeof(limit), "%ld", st->page.limit + 1);
-	params[0] = limit;
-	params[1] = st->has_cursor ? st->usec : NULL;
-	params[2] = st->has_cursor ? st->after : NULL;
-	res = pg_exec(
-	    conn,
-	    "SELECT " TARGET_COLS ", " ADMIN_CURSOR_SQL(
-	        "t.created_at",
-	        "t.id") " FROM notification_targets t WHERE t.tenant_id = app_tenant_id() "
-	                "AND ($2::bigint IS NULL OR (t.created_at, t.id) > "
-	                "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
-	                "ORDER BY t.created_at, t.id LIMIT $1::int",
-	    3, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	n = PQntuples(res);
-	data = json_array();
-	for (i = 0; data && i < n && i < st->page.limit; i++)
-		json_array_append_new(data, target_json(res, i));
-	if (n > st->page.limit)
-		next = PQgetvalue(res, (int)st->page.limit - 1, TARGET_NCOLS);
-	admin_answer_json(call, 200, admin_page_result(data, next));
-	PQclear(res);
-	return 0;
-}
-
 ADMIN_HANDLER(admin_targets_list)
 {
-	struct admin_call call;
-	struct list_state st;
-	int rc;
+	struct admin_list list = {
+	    /* clang-format off */
+	    .sql = "SELECT " TARGET_COLS ", " ADMIN_CURSOR_SQL("t.created_at", "t.id")
+	           " FROM notification_targets t WHERE t.tenant_id = app_tenant_id() "
+	           "AND " ADMIN_LIST_AFTER_SQL("t.created_at", "t.id", ">")
+	           " ORDER BY t.created_at, t.id LIMIT $1::int",
+	    /* clang-format on */
+	    .cursor_col = TARGET_NCOLS,
+	    .row = target_json,
+	};
 
-	memset(&st, 0, sizeof(st));
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	if (admin_page_parse(&call, &st.page) < 0)
-		goto out;
-	rc = admin_cursor_split(&call, &st.page, st.usec, st.after);
-	if (rc < 0)
-		goto out;
-	st.has_cursor = rc;
-	admin_call_run(&call, list_tx, &st);
-out:
-	admin_call_end(&call);
+	admin_list_serve(ctx, req, resp, &list);
 }
 
 /* ---- DELETE /api/v1/notification-targets/{id} ---- */
 
-static int delete_tx(PGconn *conn, struct admin_call *call, void *arg)
-{
-	const char *params[1] = {arg};
-	PGresult *res;
-
-	/* pending deliveries to it fail as "removed" (outbox.target_id is set to NULL) */
-	res = pg_exec(
-	    conn,
-	    "DELETE FROM notification_targets WHERE tenant_id = app_tenant_id() AND id = $1 "
-	    "RETURNING id",
-	    1, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	if (PQntuples(res) == 1)
-		admin_answer_empty(call, 204);
-	else
-		admin_answer_error(call, 404, "not_found", NULL, "no such notification target");
-	PQclear(res);
-	return 0;
-}
-
 ADMIN_HANDLER(admin_targets_delete)
 {
-	struct admin_call call;
-	const char *id;
+	/* pending deliveries to it fail as "removed" (outbox.target_id is set to NULL) */
+	static const struct admin_row_op op = {
+	    .sql = "DELETE FROM notification_targets WHERE tenant_id = app_tenant_id() AND id = $1 "
+	           "RETURNING id",
+	    .missing = TARGET_MISSING,
+	};
 
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	id = admin_path_uuid(&call, 0);
-	if (!id) {
-		admin_answer_error(&call, 404, "not_found", NULL, "no such notification target");
-		goto out;
-	}
-	admin_call_run(&call, delete_tx, (void *)id);
-out:
-	admin_call_end(&call);
+	admin_row_serve(ctx, req, resp, &op);
 }
