@@ -6,11 +6,18 @@
 #ifndef CCGW_CLI_H
 #define CCGW_CLI_H
 
+#include <jansson.h>
+
 int cli_serve(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_tenant(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_console(int argc, char **argv);
 int cli_parse(int argc, char **argv);
+
+/* cli_tenant.c, also for `ccgw demo`: prints obj (borrowed; NULL when building it ran out of
+ * memory) as one compact JSON line on stdout. 0, or -1 after "<cmd>: out of memory" on
+ * stderr. */
+int cli_tenant_print(const char *cmd, json_t *obj) __attribute__((warn_unused_result));
 
 #endif

@@ -21,7 +21,6 @@ int cli_demo(int argc, char **argv)
 	struct config cfg;
 	PGconn *conn = NULL;
 	json_t *out = NULL;
-	char *dump = NULL;
 	int created = 0, rc = 1;
 
 	if (argc > 1) {
@@ -51,16 +50,10 @@ int cli_demo(int argc, char **argv)
 	                "products", demo_seed_product_count(), "created", created);
 	if (out && created)
 		json_object_set_new(out, "api_key", json_string(api_key));
-	dump = out ? json_dumps(out, JSON_COMPACT) : NULL;
-	if (!dump) {
-		fprintf(stderr, "ccgw demo: out of memory\n");
+	if (cli_tenant_print("ccgw demo", out) < 0)
 		goto out;
-	}
-	printf("%s\n", dump);
-	fflush(stdout);
 	rc = 0;
 out:
-	free(dump);
 	json_decref(out);
 	PQfinish(conn);
 	config_clear(&cfg);

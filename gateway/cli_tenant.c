@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -34,6 +35,20 @@ static PGconn *cli_tenant_connect(const char *conninfo)
 	return c;
 }
 
+int cli_tenant_print(const char *cmd, json_t *obj)
+{
+	char *dump = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	if (!dump) {
+		fprintf(stderr, "%s: out of memory\n", cmd);
+		return -1;
+	}
+	printf("%s\n", dump);
+	fflush(stdout);
+	free(dump);
+	return 0;
+}
+
 int cli_tenant(int argc, char **argv)
 {
 	const char *slug = NULL, *name = NULL, *currency = NULL;
@@ -41,7 +56,6 @@ int cli_tenant(int argc, char **argv)
 	struct config cfg;
 	PGconn *conn = NULL;
 	json_t *out = NULL;
-	char *dump = NULL;
 	int i, rc = 1;
 
 	if (argc < 2 || strcmp(argv[1], "create") != 0) {
@@ -98,16 +112,10 @@ int cli_tenant(int argc, char **argv)
 	}
 	out =
 	    json_pack("{s:s, s:s, s:s}", "tenant_id", tenant_id, "slug", slug, "api_key", api_key);
-	dump = out ? json_dumps(out, JSON_COMPACT) : NULL;
-	if (!dump) {
-		fprintf(stderr, "ccgw tenant create: out of memory\n");
+	if (cli_tenant_print("ccgw tenant create", out) < 0)
 		goto out;
-	}
-	printf("%s\n", dump);
-	fflush(stdout);
 	rc = 0;
 out:
-	free(dump);
 	json_decref(out);
 	PQfinish(conn);
 	config_clear(&cfg);
