@@ -164,18 +164,21 @@ int shop_settings_closed_now(PGconn *conn, const struct shop_settings *s, char *
 	hours_text[0] = '\0';
 	if (!s->business_hours)
 		return 0;
-	/* only a zone PostgreSQL knows: an unknown one would abort the whole transaction */
-	res = pg_exec(conn,
-	              "SELECT extract(isodow FROM now() AT TIME ZONE z.name)::int,"
-	              " (extract(hour FROM now() AT TIME ZONE z.name) * 60 +"
-	              "  extract(minute FROM now() AT TIME ZONE z.name))::int"
-	              " FROM pg_timezone_names z WHERE z.name = $1",
-	              1, params);
-	if (!res)
+	/* an unknown zone fails the statement: a savepoint keeps the transaction usable */
+	if (pg_cmd(conn, "SAVEPOINT shop_hours", 0, NULL) < 0)
 		return -1;
-	if (PQntuples(res) != 1) {
+	res = pg_exec(conn,
+	              "SELECT extract(isodow FROM now() AT TIME ZONE $1)::int,"
+	              " (extract(hour FROM now() AT TIME ZONE $1) * 60 +"
+	              "  extract(minute FROM now() AT TIME ZONE $1))::int",
+	              1, params);
+	if (!res) {
 		log_warn(NULL, "settings: unknown time_zone '%s', business hours ignored", tz);
-		goto out;
+		return pg_cmd(conn, "ROLLBACK TO SAVEPOINT shop_hours", 0, NULL) < 0 ? -1 : 0;
+	}
+	if (pg_cmd(conn, "RELEASE SAVEPOINT shop_hours", 0, NULL) < 0) {
+		PQclear(res);
+		return -1;
 	}
 	dow = atoi(PQgetvalue(res, 0, 0));
 	now_min = atoi(PQgetvalue(res, 0, 1));

@@ -820,6 +820,24 @@ static void test_seller_buttons_and_hours(void **state)
 	         0, NULL);
 	step("hours-1", "hi", "closed");
 	step("hours-1", "1", "categories");
+	/* open all day: no notice; an unknown zone is ignored, the greeting still works */
+	efx_exec(&F,
+	         "UPDATE tenants SET settings = settings || '{\"business_hours\": {\"mon\":"
+	         " \"00:00-24:00\", \"tue\": \"00:00-24:00\", \"wed\": \"00:00-24:00\","
+	         " \"thu\": \"00:00-24:00\", \"fri\": \"00:00-24:00\", \"sat\": \"00:00-24:00\","
+	         " \"sun\": \"00:00-24:00\"}}'::jsonb",
+	         0, NULL);
+	efx_text(&F, "hours-4", "hi", &s);
+	assert_not_contains(s.text, "closed");
+	esent_clear(&s);
+	efx_exec(
+	    &F,
+	    "UPDATE tenants SET settings = settings || '{\"time_zone\": \"Mars/Olympus\"}'::jsonb",
+	    0, NULL);
+	efx_text(&F, "hours-5", "hi", &s);
+	assert_int_equal(s.rc, 0);
+	assert_contains(s.text, "What would you like to do?");
+	esent_clear(&s);
 	efx_exec(&F, "UPDATE tenants SET settings = settings - 'business_hours' - 'time_zone'", 0,
 	         NULL);
 	step("hours-2", "hi", "What would you like to do?");
