@@ -83,7 +83,9 @@ const char *msg_kind_name(enum msg_kind k);
  *             "sections": [{"title": "...",
  *                           "rows": [{"title": "...", "description": "...", "payload": "..."}]}]},
  *    "card": {"title": "...", "subtitle": "...", "image_url": "...",   optional, one product
- *             "price_minor": N, "currency": "KES"}}
+ *             "price_minor": N, "currency": "KES"},
+ *    "lang": "en" | "sw"}                                   optional, the language of the
+ *                                                           text (for an adapter's own hints)
  *
  * Payloads are short keys (at most 64 bytes, ASCII) such as "cat:3f2a..." or "add:<uuid>:1",
  * never state. The engine does not care how many buttons a platform allows: each adapter
