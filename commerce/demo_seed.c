@@ -57,16 +57,23 @@ static const char demo_settings[] =
     " \"delivery_fee_minor\": 20000,"
     " \"welcome_text\": \"Karibu! Welcome to Duka la Demo, Nairobi's little shop of honey,"
     " coffee, mugs, kikoi and soap.\","
+    " \"welcome_text_sw\": \"Karibu Duka la Demo! Tuna asali, kahawa, chai, vikombe, kikoi na"
+    " sabuni.\","
     " \"time_zone\": \"Africa/Nairobi\","
     " \"payment_methods\": ["
     "  {\"code\": \"cash_on_delivery\", \"label\": \"Cash on delivery\","
-    "   \"instructions\": \"Pay the rider in cash when your order arrives.\"},"
+    "   \"instructions\": \"Pay the rider in cash when your order arrives.\","
+    "   \"instructions_sw\": \"Mlipe msafirishaji pesa taslimu oda yako ikifika.\"},"
     "  {\"code\": \"mpesa\", \"label\": \"M-Pesa\","
     "   \"instructions\": \"Pay with M-Pesa: Lipa na M-Pesa, Buy Goods, Till 123456. Use your"
-    " order number as the reference.\"},"
+    " order number as the reference.\","
+    "   \"instructions_sw\": \"Lipa kwa M-Pesa: Lipa na M-Pesa, Buy Goods, Till 123456. Tumia"
+    " nambari ya oda yako kama kumbukumbu.\"},"
     "  {\"code\": \"bank_transfer\", \"label\": \"Bank transfer\","
     "   \"instructions\": \"Transfer to Duka la Demo, Equity Bank, account 0123456789, with your"
-    " order number as the reference.\"}]}";
+    " order number as the reference.\","
+    "   \"instructions_sw\": \"Tuma pesa kwa Duka la Demo, Equity Bank, akaunti 0123456789,"
+    " ukitumia nambari ya oda yako kama kumbukumbu.\"}]}";
 
 int demo_seed_product_count(void)
 {

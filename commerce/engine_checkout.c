@@ -153,7 +153,8 @@ static int summary(struct turn *t)
 	turn_linef(t, "Delivery address: %s", "Anwani ya kusafirisha: %s",
 	           json_string_value(json_object_get(addr, "text")));
 	turn_linef(t, "Phone number: %s", "Nambari ya simu: %s", ck_str(t, "phone"));
-	turn_linef(t, "Payment method: %s", "Njia ya malipo: %s", pay ? pay->label : "");
+	turn_linef(t, "Payment method: %s", "Njia ya malipo: %s",
+	           pay ? shop_payment_label(pay, t->sw) : "");
 	turn_say(t, "Shall I place the order?", "Niweke oda?");
 	turn_button(t, TR(t, "Confirm order", "Thibitisha oda"), "ck:yes");
 	turn_button(t, TR(t, "Cancel", "Ghairi"), "ck:no");
@@ -211,7 +212,7 @@ int engine_checkout_next(struct turn *t)
 		         "Ungependa kulipa vipi? Chagua njia ya malipo:");
 		for (i = 0; i < t->shop.npayments; i++) {
 			snprintf(payload, sizeof(payload), "pay:%s", t->shop.payments[i].code);
-			turn_button(t, t->shop.payments[i].label, payload);
+			turn_button(t, shop_payment_label(&t->shop.payments[i], t->sw), payload);
 		}
 		turn_set_state(t, "ck_payment");
 		return 0;
@@ -401,7 +402,7 @@ int st_ck_payment_text(struct turn *t)
 	if (t->rd.payment[0] && shop_settings_payment(&t->shop, t->rd.payment))
 		return act_pay(t, t->rd.payment) < 0 ? -1 : 1;
 	for (i = 0; i < t->shop.npayments; i++)
-		labels[i] = t->shop.payments[i].label;
+		labels[i] = shop_payment_label(&t->shop.payments[i], t->sw);
 	if (nlp_match_products(t->text, labels, (size_t)t->shop.npayments, 0.6, m, 1) == 1)
 		return act_pay(t, t->shop.payments[m[0].index].code) < 0 ? -1 : 1;
 	turn_say(t, "Please choose one of the payment methods below.",
@@ -410,7 +411,7 @@ int st_ck_payment_text(struct turn *t)
 		char payload[48];
 
 		snprintf(payload, sizeof(payload), "pay:%s", t->shop.payments[i].code);
-		turn_button(t, t->shop.payments[i].label, payload);
+		turn_button(t, shop_payment_label(&t->shop.payments[i], t->sw), payload);
 	}
 	return 1;
 }
@@ -687,7 +688,7 @@ static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
 	turn_sayf(t, "Thank you! Your order #%s has been placed. Total: %s.",
 	          "Asante! Oda yako #%s imewekwa. Jumla: %s.", number, money);
 	if (pay && pay->instructions[0])
-		turn_say(t, pay->instructions, pay->instructions);
+		turn_say(t, pay->instructions, shop_payment_instructions(pay, 1));
 	turn_say(t, "We'll message you here when it's on its way.",
 	         "Tutakutumia ujumbe hapa ikiwa njiani.");
 	turn_button(t, TR(t, "My orders", "Oda zangu"), "orders");

@@ -40,7 +40,7 @@ int act_greet(struct turn *t, const char *arg)
 
 	(void)arg;
 	if (t->shop.welcome_text[0])
-		turn_say(t, t->shop.welcome_text, t->shop.welcome_text);
+		turn_say(t, t->shop.welcome_text, t->shop.welcome_text_sw);
 	else if (name && *name)
 		turn_sayf(t, "Hi %s! Welcome to %s.", "Habari %s! Karibu %s.", name, t->shop.name);
 	else

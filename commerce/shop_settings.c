@@ -18,28 +18,58 @@ static void copy_str(char *dst, size_t len, const json_t *v, const char *def)
 	snprintf(dst, len, "%s", s ? s : "");
 }
 
-static void add_payment(struct shop_settings *s, const char *code, const char *label,
-                        const char *instr)
+static const struct {
+	const char *code, *label, *label_sw, *instr, *instr_sw;
+} known_payments[] = {
+    {"cash_on_delivery", "Cash on delivery", "Pesa taslimu ukipokea",
+     "Pay the rider in cash when your order arrives.",
+     "Mlipe msafirishaji pesa taslimu oda yako ikifika."},
+    {"mpesa", "M-Pesa", "M-Pesa", "", ""},
+    {"bank_transfer", "Bank transfer", "Uhamisho wa benki", "", ""},
+};
+
+static void add_payment(struct shop_settings *s, const json_t *it, const char *code)
 {
+	const char *label = json_string_value(json_object_get(it, "label"));
+	const char *label_sw = json_string_value(json_object_get(it, "label_sw"));
+	const char *instr = json_string_value(json_object_get(it, "instructions"));
+	const char *instr_sw = json_string_value(json_object_get(it, "instructions_sw"));
 	struct shop_payment *p;
+	size_t i;
 
 	if (s->npayments >= SHOP_MAX_PAYMENT)
 		return;
+	for (i = 0; i < sizeof(known_payments) / sizeof(known_payments[0]); i++) {
+		if (strcmp(code, known_payments[i].code) != 0)
+			continue;
+		if (!label || !*label)
+			label = known_payments[i].label;
+		if (!label_sw || !*label_sw)
+			label_sw = known_payments[i].label_sw;
+		if (!instr) {
+			instr = known_payments[i].instr;
+			if (!instr_sw)
+				instr_sw = known_payments[i].instr_sw;
+		}
+	}
 	p = &s->payments[s->npayments++];
 	snprintf(p->code, sizeof(p->code), "%s", code);
-	snprintf(p->label, sizeof(p->label), "%s", label);
+	snprintf(p->label, sizeof(p->label), "%s", label && *label ? label : code);
+	snprintf(p->label_sw, sizeof(p->label_sw), "%s",
+	         label_sw && *label_sw ? label_sw : p->label);
 	snprintf(p->instructions, sizeof(p->instructions), "%s", instr ? instr : "");
+	snprintf(p->instructions_sw, sizeof(p->instructions_sw), "%s",
+	         instr_sw && *instr_sw ? instr_sw : p->instructions);
 }
 
-static const char *default_label(const char *code)
+const char *shop_payment_label(const struct shop_payment *p, int sw)
 {
-	if (strcmp(code, "cash_on_delivery") == 0)
-		return "Cash on delivery";
-	if (strcmp(code, "mpesa") == 0)
-		return "M-Pesa";
-	if (strcmp(code, "bank_transfer") == 0)
-		return "Bank transfer";
-	return code;
+	return sw ? p->label_sw : p->label;
+}
+
+const char *shop_payment_instructions(const struct shop_payment *p, int sw)
+{
+	return sw ? p->instructions_sw : p->instructions;
 }
 
 static void parse_payments(struct shop_settings *s, const json_t *arr)
@@ -50,23 +80,18 @@ static void parse_payments(struct shop_settings *s, const json_t *arr)
 	if (json_is_array(arr)) {
 		json_array_foreach(arr, i, it)
 		{
-			const char *code = NULL, *label = NULL, *instr = NULL;
+			const char *code = json_is_string(it)
+			                       ? json_string_value(it)
+			                       : json_string_value(json_object_get(it, "code"));
 
-			if (json_is_string(it)) {
-				code = json_string_value(it);
-			} else if (json_is_object(it)) {
-				code = json_string_value(json_object_get(it, "code"));
-				label = json_string_value(json_object_get(it, "label"));
-				instr = json_string_value(json_object_get(it, "instructions"));
-			}
-			if (!code || !*code || strlen(code) >= sizeof(s->payments[0].code))
+			if (!code || !*code || strlen(code) >= sizeof(s->payments[0].code) ||
+			    shop_settings_payment(s, code))
 				continue;
-			add_payment(s, code, label && *label ? label : default_label(code), instr);
+			add_payment(s, json_is_object(it) ? it : NULL, code);
 		}
 	}
 	if (s->npayments == 0)
-		add_payment(s, "cash_on_delivery", "Cash on delivery",
-		            "Pay the rider in cash when your order arrives.");
+		add_payment(s, NULL, "cash_on_delivery");
 }
 
 int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings *s)
@@ -106,6 +131,8 @@ int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings
 	parse_payments(s, json_object_get(set, "payment_methods"));
 	copy_str(s->welcome_text, sizeof(s->welcome_text), json_object_get(set, "welcome_text"),
 	         "");
+	copy_str(s->welcome_text_sw, sizeof(s->welcome_text_sw),
+	         json_object_get(set, "welcome_text_sw"), s->welcome_text);
 	copy_str(s->time_zone, sizeof(s->time_zone), json_object_get(set, "time_zone"), "");
 	v = json_object_get(set, "business_hours");
 	if (json_is_object(v) && json_object_size(v) > 0)

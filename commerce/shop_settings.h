@@ -15,6 +15,8 @@ struct shop_payment {
 	char code[32];  /* cash_on_delivery, mpesa, bank_transfer */
 	char label[64]; /* shown on the button */
 	char instructions[512];
+	char label_sw[64]; /* the same in Swahili ("label_sw", "instructions_sw") */
+	char instructions_sw[512];
 };
 
 struct shop_settings {
@@ -24,9 +26,10 @@ struct shop_settings {
 	long delivery_fee_minor;
 	struct shop_payment payments[SHOP_MAX_PAYMENT];
 	int npayments;
-	char welcome_text[512]; /* "" = the built-in greeting */
-	char time_zone[64];     /* IANA name, "" = none */
-	json_t *business_hours; /* {"mon": "08:00-18:00", ..., "sun": "closed"} or NULL */
+	char welcome_text[512];    /* "" = the built-in greeting */
+	char welcome_text_sw[512]; /* "welcome_text_sw", else welcome_text */
+	char time_zone[64];        /* IANA name, "" = none */
+	json_t *business_hours;    /* {"mon": "08:00-18:00", ..., "sun": "closed"} or NULL */
 };
 
 /* Loads the settings of the transaction's tenant (app.tenant_id) into s. Returns 0, -1 on a
@@ -37,6 +40,10 @@ void shop_settings_clear(struct shop_settings *s);
 
 /* The payment method with this code, or NULL. */
 const struct shop_payment *shop_settings_payment(const struct shop_settings *s, const char *code);
+
+/* A payment method's label and instructions in English (sw 0) or Swahili (sw 1). */
+const char *shop_payment_label(const struct shop_payment *p, int sw);
+const char *shop_payment_instructions(const struct shop_payment *p, int sw);
 
 /* Out of hours right now? 1 yes, 0 no (also when no hours are set), -1 database error.
  * When yes, hours_text (len bytes) receives today's opening hours or "closed". */
