@@ -903,6 +903,116 @@ static void test_paging_and_deleted_product(void **state)
 	free(id);
 }
 
+/* Runs a shell command with the test database; returns its exit code, stdout in out. */
+static int run_ccgw(const char *args, char *out, size_t outlen)
+{
+	char cmd[2048];
+	FILE *p;
+	size_t n;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "CCGW_DATABASE_URL=\"%s\" '%s' %s 2>/tmp/ccgw_engine_cli_err.%d",
+	         F.db.app_url, CCGW_BINARY, args, (int)getpid());
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	return WEXITSTATUS(status);
+}
+
+static void test_cli_tenant_and_demo(void **state)
+{
+	char out[4096], err[1024];
+	json_t *o;
+	FILE *f;
+	size_t n;
+	char *tid;
+
+	(void)state;
+	assert_int_equal(run_ccgw("tenant create --slug cli-shop --name 'CLI Shop' --currency USD",
+	                          out, sizeof(out)),
+	                 0);
+	o = json_loads(out, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "slug")), "cli-shop");
+	assert_int_equal(strncmp(json_string_value(json_object_get(o, "api_key")), "ccgw_", 5), 0);
+	tid = strdup(json_string_value(json_object_get(o, "tenant_id")));
+	/* only the hash of the key is stored */
+	{
+		char hash[65];
+		const char *key = json_string_value(json_object_get(o, "api_key"));
+
+		util_sha256_hex(key, strlen(key), hash);
+		/* another tenant's key is not visible from this tenant (row-level security) */
+		assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM api_keys WHERE key_hash = $1",
+		                           1, (const char *const[]){hash}),
+		                 0);
+		{
+			char *c =
+			    efx_q(&F, tid, "SELECT count(*) FROM api_keys WHERE key_hash = $1", 1,
+			          (const char *const[]){hash});
+			assert_string_equal(c, "1");
+			free(c);
+			c = efx_q(&F, tid,
+			          "SELECT string_agg(type, ',' ORDER BY type) FROM channels", 0,
+			          NULL);
+			assert_string_equal(c, "console,webchat");
+			free(c);
+			c = efx_q(&F, tid, "SELECT currency FROM tenants", 0, NULL);
+			assert_string_equal(c, "USD");
+			free(c);
+		}
+	}
+	json_decref(o);
+	free(tid);
+	/* a taken slug and a bad slug: stderr and a non-zero exit */
+	assert_int_not_equal(
+	    run_ccgw("tenant create --slug cli-shop --name Again", out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	snprintf(err, sizeof(err), "/tmp/ccgw_engine_cli_err.%d", (int)getpid());
+	f = fopen(err, "r");
+	assert_non_null(f);
+	n = fread(err, 1, sizeof(err) - 1, f);
+	err[n] = '\0';
+	fclose(f);
+	assert_contains(err, "already exists");
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/tmp/ccgw_engine_cli_err.%d", (int)getpid());
+		unlink(path);
+	}
+	assert_int_not_equal(run_ccgw("tenant create --slug 'Bad Slug' --name X", out, sizeof(out)),
+	                     0);
+	assert_int_not_equal(run_ccgw("tenant create --slug x --name X", out, sizeof(out)), 0);
+	/* demo: created once with a key, then refreshed without one */
+	assert_int_equal(run_ccgw("demo", out, sizeof(out)), 0);
+	o = json_loads(out, 0, NULL);
+	assert_non_null(o);
+	assert_true(json_is_true(json_object_get(o, "created")));
+	assert_non_null(json_object_get(o, "api_key"));
+	tid = strdup(json_string_value(json_object_get(o, "tenant_id")));
+	json_decref(o);
+	assert_int_equal(run_ccgw("demo", out, sizeof(out)), 0);
+	o = json_loads(out, 0, NULL);
+	assert_false(json_is_true(json_object_get(o, "created")));
+	assert_null(json_object_get(o, "api_key"));
+	assert_string_equal(json_string_value(json_object_get(o, "tenant_id")), tid);
+	json_decref(o);
+	{
+		char *c = efx_q(&F, tid,
+		                "SELECT concat_ws('|', count(*), count(DISTINCT category),"
+		                " count(*) FILTER (WHERE active AND stock > 5),"
+		                " count(*) FILTER (WHERE active AND stock = 0)) FROM products",
+		                0, NULL);
+
+		assert_string_equal(c, "30|5|28|1");
+		free(c);
+	}
+	free(tid);
+}
+
 /* `ccgw console` through a pipe: same engine and database, numbered choices. */
 static void test_console_binary(void **state)
 {
@@ -972,6 +1082,7 @@ int main(void)
 	    cmocka_unit_test(test_checkout_saved_details_location_and_cancel),
 	    cmocka_unit_test(test_seller_buttons_and_hours),
 	    cmocka_unit_test(test_paging_and_deleted_product),
+	    cmocka_unit_test(test_cli_tenant_and_demo),
 	    cmocka_unit_test(test_console_binary),
 	};
 
