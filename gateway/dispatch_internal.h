@@ -159,10 +159,11 @@ struct dispatcher {
 };
 
 /* dispatch_store.c: the statements. */
-/* Claims up to limit due rows under owner; appends them to *out (in claim order). Returns the
- * number claimed or -1 on a database error. */
+/* Claims up to limit due rows under owner; appends them to *tail (in claim order) and sets
+ * *parked to the number of rows put aside behind an earlier message of their conversation.
+ * Returns the number claimed or -1 on a database error. */
 int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, int64_t now_ms,
-			 struct dispatch_row ***tail) DISPATCH_WUR;
+			 struct dispatch_row ***tail, int *parked) DISPATCH_WUR;
 /* Loads channels, targets and windows for the rows of one tenant (a tenant transaction) and
  * renders them; rows that cannot go out get their result set. Returns 0 or a PG_ERR_*. */
 int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,

@@ -62,17 +62,18 @@ static char *dup_or_null(const char *v)
 }
 
 int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, int64_t now_ms,
-			 struct dispatch_row ***tail)
+			 struct dispatch_row ***tail, int *parked)
 {
 	char limit_s[16], lease_str[16];
 	const char *params[3] = { owner, limit_s, lease_str };
 	PGresult *res;
-	int i, n;
+	int i, n, claimed = 0;
 
+	*parked = 0;
 	snprintf(limit_s, sizeof(limit_s), "%d", limit);
 	snprintf(lease_str, sizeof(lease_str), "%d", lease_s);
 	res = pg_exec(db,
-		      "SELECT tenant_id, id, kind, channel_id, target_id, conversation_id, recipient,"
+		      "SELECT claimed, tenant_id, id, kind, channel_id, target_id, conversation_id, recipient,"
 		      " reply_to, event_type, payload, attempts, parts_sent"
 		      " FROM outbox_claim($1, $2::integer, $3::integer)",
 		      3, params);
@@ -80,25 +81,32 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
 		return -1;
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
-		struct dispatch_row *r = calloc(1, sizeof(*r));
-		const char *kind = PQgetvalue(res, i, 2);
+		struct dispatch_row *r;
+		const char *kind;
 		json_error_t jerr;
 
+		if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
+			(*parked)++; /* waits behind an earlier message of its conversation */
+			continue;
+		}
+		claimed++;
+		r = calloc(1, sizeof(*r));
 		if (!r)
-			break; /* the rest stay claimed and come back after the lease */
-		copy_uuid(r->tenant_id, pg_value(res, i, 0));
-		copy_uuid(r->id, pg_value(res, i, 1));
+			continue; /* stays claimed and comes back after the lease */
+		kind = PQgetvalue(res, i, 3);
+		copy_uuid(r->tenant_id, pg_value(res, i, 1));
+		copy_uuid(r->id, pg_value(res, i, 2));
 		r->kind = strcmp(kind, "webhook") == 0 ? DISPATCH_WEBHOOK :
 			  strcmp(kind, "notification") == 0 ? DISPATCH_NOTIFICATION : DISPATCH_REPLY;
-		copy_uuid(r->channel_id, pg_value(res, i, 3));
-		copy_uuid(r->target_id, pg_value(res, i, 4));
-		copy_uuid(r->conversation_id, pg_value(res, i, 5));
-		r->recipient = dup_or_null(pg_value(res, i, 6));
-		r->reply_to = dup_or_null(pg_value(res, i, 7));
-		r->event_type = dup_or_null(pg_value(res, i, 8));
-		r->payload = json_loads(PQgetvalue(res, i, 9), 0, &jerr);
-		r->attempts = atoi(PQgetvalue(res, i, 10));
-		r->parts_sent = atoi(PQgetvalue(res, i, 11));
+		copy_uuid(r->channel_id, pg_value(res, i, 4));
+		copy_uuid(r->target_id, pg_value(res, i, 5));
+		copy_uuid(r->conversation_id, pg_value(res, i, 6));
+		r->recipient = dup_or_null(pg_value(res, i, 7));
+		r->reply_to = dup_or_null(pg_value(res, i, 8));
+		r->event_type = dup_or_null(pg_value(res, i, 9));
+		r->payload = json_loads(PQgetvalue(res, i, 10), 0, &jerr);
+		r->attempts = atoi(PQgetvalue(res, i, 11));
+		r->parts_sent = atoi(PQgetvalue(res, i, 12));
 		snprintf(r->owner, sizeof(r->owner), "%s", owner);
 		r->claimed_ms = now_ms;
 		r->window_age = -1;
@@ -109,7 +117,7 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
 		*tail = &r->next;
 	}
 	PQclear(res);
-	return n;
+	return claimed;
 }
 
 /* ---- arrays as PostgreSQL array literals (text parameters) ---- */
@@ -639,8 +647,17 @@ static int complete_tx(PGconn *db, void *arg)
 		      "  FROM v"
 		      "  WHERE o.tenant_id = app_tenant_id() AND o.id = v.id AND o.status = 'sending'"
 		      "    AND o.lease_owner = v.owner"
-		      "  RETURNING o.id, o.conversation_id, o.status, o.attempts, o.last_error, o.error_code,"
+		      "  RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error, o.error_code,"
 		      "    o.platform_message_id"
+		      "), nx AS ("
+		      /* the conversation's next message may go now: bring it back if it was parked */
+		      "  UPDATE outbox x SET next_attempt_at = now()"
+		      "  FROM (SELECT DISTINCT ON (u.conversation_id) n.id FROM u"
+		      "        JOIN outbox n ON n.tenant_id = app_tenant_id() AND n.conversation_id = u.conversation_id"
+		      "          AND n.status = 'pending' AND n.seq > u.seq"
+		      "        WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
+		      "        ORDER BY u.conversation_id, n.seq) s"
+		      "  WHERE x.tenant_id = app_tenant_id() AND x.id = s.id AND x.next_attempt_at > now()"
 		      "), e AS ("
 		      "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
 		      "  SELECT app_tenant_id(), u.conversation_id,"

@@ -89,14 +89,14 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 	struct dispatch_row *list = NULL, **tail = &list, *r, *next;
 	struct dispatch_row **group = NULL;
 	char owner[96];
-	int limit = (int)(d->inflight_max - (long)w->held), n, i, k;
+	int limit = (int)(d->inflight_max - (long)w->held), n, i, k, parked = 0;
 
 	if (limit <= 0)
 		return;
 	if (now >= w->due_ms)
 		w->due_ms = INT64_MAX;
 	snprintf(owner, sizeof(owner), "%s:%d:%lu", d->owner_prefix, w->index, ++w->claim_seq);
-	n = dispatch_store_claim(w->db, owner, limit, (int)(d->lease_ms / 1000), now, &tail);
+	n = dispatch_store_claim(w->db, owner, limit, (int)(d->lease_ms / 1000), now, &tail, &parked);
 	if (n < 0) {
 		atomic_fetch_add(&d->stats.db_errors, 1);
 		w->next_claim_ms = now + d->sweep_ms;
@@ -104,13 +104,14 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 	}
 	atomic_fetch_add(&d->stats.claims, 1);
 	atomic_fetch_add(&d->stats.claimed_rows, (unsigned long long)n);
-	if (n >= limit)
+	if (n >= limit || parked > 0)
 		w->claim_now = 1; /* there may be more due rows */
 	else
 		w->next_claim_ms = now + d->sweep_ms;
+	if (n > 0 || parked > 0)
+		log_debug(NULL, "dispatch worker %d: claimed %d rows, parked %d", w->index, n, parked);
 	if (n == 0)
 		return;
-	log_debug(NULL, "dispatch worker %d: claimed %d rows", w->index, n);
 	group = calloc((size_t)n, sizeof(*group));
 	/* prepare each tenant's rows in one transaction */
 	while (list) {

@@ -259,6 +259,11 @@ void fx_mock_rules(struct fx *f, const char *rules_json)
 	mock_post(f, "/__rules", rules_json);
 }
 
+void fx_mock_clear_rules(struct fx *f)
+{
+	mock_post(f, "/__clear_rules", "{}");
+}
+
 void fx_mock_secret(struct fx *f, const char *prefix, const char *secret)
 {
 	json_t *o = json_pack("{s:s, s:s}", "prefix", prefix, "secret", secret);

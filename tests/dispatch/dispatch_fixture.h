@@ -59,6 +59,7 @@ int fx_wait_count(struct fx *f, const char *tenant, const char *status, long n, 
 /* The mock. */
 void fx_mock_reset(struct fx *f);
 void fx_mock_rules(struct fx *f, const char *rules_json);
+void fx_mock_clear_rules(struct fx *f);
 void fx_mock_secret(struct fx *f, const char *prefix, const char *secret);
 /* Recorded requests (a JSON array; caller decrefs). */
 json_t *fx_mock_requests(struct fx *f);

@@ -17,6 +17,7 @@ Control (JSON bodies):
                                   "status": 429, "headers": {"Retry-After": "1"},
                                   "body": {...} or "text" (optional),
                                   "delay_ms": 0 (answer after this long: timeouts)}
+  POST /__clear_rules            forget the rules, keep the recorded requests
   POST /__secret  {"prefix": "/hook", "secret": "..."}   verify signatures under a path prefix
 Usage: sink_mock.py --port P"""
 import argparse
@@ -80,6 +81,11 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["requests"].clear()
                 STATE["rules"].clear()
                 STATE["secrets"].clear()
+            self.answer(200, {"ok": True})
+            return
+        if self.path == "/__clear_rules":
+            with LOCK:
+                STATE["rules"].clear()
             self.answer(200, {"ok": True})
             return
         if self.path == "/__rules":
