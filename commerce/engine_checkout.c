@@ -118,6 +118,133 @@ int act_checkout(struct turn *t, const char *arg)
 	return engine_checkout_next(t);
 }
 
+/* A tax rate in basis points as shown to people: "16" or "7.50". */
+static void bp_text(long bp, char *out, size_t len)
+{
+	if (bp % 100)
+		snprintf(out, len, "%ld.%02ld", bp / 100, bp % 100);
+	else
+		snprintf(out, len, "%ld", bp / 100);
+}
+
+/*
+ * The quote: what the summary showed, kept in ctx.ck.quote so the confirmation can tell
+ * whether anything the shopper agreed to has changed since: the currency, every available
+ * line's product, quantity and unit price, the tax rate and amount, the delivery fee.
+ */
+static json_t *quote_new(const struct turn *t, const PGresult *lines, long long subtotal,
+                         long long tax)
+{
+	json_t *q, *arr;
+	int i;
+
+	arr = json_array();
+	q = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "currency", t->shop.currency,
+	              "subtotal", (json_int_t)subtotal, "tax_bp", (json_int_t)t->shop.tax_bp, "tax",
+	              (json_int_t)tax, "fee", (json_int_t)t->shop.delivery_fee_minor, "total",
+	              (json_int_t)(subtotal + tax + t->shop.delivery_fee_minor), "lines", arr);
+	if (!q)
+		return NULL;
+	for (i = 0; i < PQntuples(lines); i++) {
+		if (PQgetvalue(lines, i, 6)[0] != 't')
+			continue;
+		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "id",
+		                                         PQgetvalue(lines, i, 0), "q",
+		                                         (json_int_t)atoll(PQgetvalue(lines, i, 2)),
+		                                         "price",
+		                                         (json_int_t)atoll(PQgetvalue(lines, i, 3)))) <
+		    0) {
+			json_decref(q);
+			return NULL;
+		}
+	}
+	return q;
+}
+
+static json_int_t jint(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/*
+ * Compares the cart and the shop's settings now with the quote the shopper confirmed.
+ * Returns the number of differences (1 when there is no quote at all); with say, names each
+ * one as a line of the reply (a changed price, the tax rate, the delivery fee, a cart that
+ * changed). lines are the cart's lines, all available (drop_unavailable ran before).
+ */
+static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines, int say)
+{
+	const json_t *ql = json_object_get(quote, "lines"), *l;
+	const char *cur = json_string_value(json_object_get(quote, "currency"));
+	char was[48], now[48], b1[24], b2[24];
+	long long subtotal = 0, tax;
+	int i, n = 0, cart_changed = 0, found;
+	size_t j;
+
+	if (!json_is_object(quote) || !json_is_array(ql) || !cur)
+		return 1;
+	if (strcmp(cur, t->shop.currency) != 0)
+		n++;
+	for (i = 0; i < PQntuples(lines); i++) {
+		const char *id = PQgetvalue(lines, i, 0);
+		long long q = atoll(PQgetvalue(lines, i, 2)), price = atoll(PQgetvalue(lines, i, 3));
+
+		subtotal += q * price;
+		found = 0;
+		json_array_foreach(ql, j, l)
+		{
+			const char *qid = json_string_value(json_object_get(l, "id"));
+
+			if (!qid || strcmp(qid, id) != 0)
+				continue;
+			found = 1;
+			if (jint(l, "q") != q) {
+				cart_changed = 1;
+			} else if (jint(l, "price") != price) {
+				n++;
+				cm_money_format(jint(l, "price"), cur, was, sizeof(was));
+				turn_money(t, price, now, sizeof(now));
+				if (say)
+					turn_linef(t, "- %s: now %s each (was %s)",
+					           "- %s: sasa %s kila moja (ilikuwa %s)",
+					           PQgetvalue(lines, i, 1), now, was);
+			}
+			break;
+		}
+		if (!found)
+			cart_changed = 1;
+	}
+	if ((size_t)PQntuples(lines) != json_array_size(ql))
+		cart_changed = 1;
+	if (cart_changed) {
+		n++;
+		if (say)
+			turn_line_args(t, "- The items in your cart changed.",
+			               "- Bidhaa kwenye kikapu chako zimebadilika.", NULL, 0);
+	}
+	if (jint(quote, "tax_bp") != t->shop.tax_bp) {
+		n++;
+		bp_text(t->shop.tax_bp, b1, sizeof(b1));
+		bp_text((long)jint(quote, "tax_bp"), b2, sizeof(b2));
+		if (say)
+			turn_linef(t, "- Tax: now %s%% (was %s%%)", "- Kodi: sasa %s%% (ilikuwa %s%%)", b1,
+			           b2);
+	}
+	if (jint(quote, "fee") != t->shop.delivery_fee_minor) {
+		n++;
+		cm_money_format(jint(quote, "fee"), cur, was, sizeof(was));
+		turn_money(t, t->shop.delivery_fee_minor, now, sizeof(now));
+		if (say)
+			turn_linef(t, "- Delivery fee: now %s (was %s)",
+			           "- Gharama ya kusafirisha: sasa %s (ilikuwa %s)", now, was);
+	}
+	/* whatever else moved the total (rounding rules, a currency): still a change */
+	tax = shop_settings_tax(&t->shop, subtotal);
+	if (n == 0 && jint(quote, "total") != subtotal + tax + t->shop.delivery_fee_minor)
+		n++;
+	return n;
+}
+
 static int summary(struct turn *t)
 {
 	char cart_id[MSG_UUID_LEN], money[48], bp[24];
@@ -125,6 +252,7 @@ static int summary(struct turn *t)
 	const json_t *addr = json_object_get(turn_checkout(t), "address");
 	PGresult *lines;
 	long long subtotal, tax;
+	json_t *quote;
 	int err;
 
 	lines = checkout_lines(t, cart_id, &err);
@@ -132,16 +260,15 @@ static int summary(struct turn *t)
 		return err ? -1 : 0;
 	turn_say(t, "Please confirm your order:", "Tafadhali thibitisha oda yako:");
 	subtotal = engine_cart_describe(t, lines);
-	PQclear(lines);
 	tax = shop_settings_tax(&t->shop, subtotal);
+	quote = quote_new(t, lines, subtotal, tax);
+	PQclear(lines);
+	if (!quote || json_object_set_new(turn_checkout(t), "quote", quote) < 0)
+		return -1;
 	turn_money(t, subtotal, money, sizeof(money));
 	turn_sayf(t, "Subtotal: %s", "Jumla ndogo: %s", money);
 	if (t->shop.tax_bp > 0) {
-		if (t->shop.tax_bp % 100)
-			snprintf(bp, sizeof(bp), "%ld.%02ld", t->shop.tax_bp / 100,
-			         t->shop.tax_bp % 100);
-		else
-			snprintf(bp, sizeof(bp), "%ld", t->shop.tax_bp / 100);
+		bp_text(t->shop.tax_bp, bp, sizeof(bp));
 		turn_money(t, tax, money, sizeof(money));
 		turn_linef(t, "Tax (%s%%): %s", "Kodi (%s%%): %s", bp, money);
 	}
@@ -714,7 +841,8 @@ int act_ck_yes(struct turn *t, const char *arg)
 {
 	char cart_id[MSG_UUID_LEN];
 	PGresult *lines;
-	int err, dropped, rc;
+	const json_t *quote;
+	int err, dropped, rc, changes;
 
 	(void)arg;
 	if (strcmp(t->state, "ck_confirm") != 0 || !ck_str(t, "name") || !ck_str(t, "phone") ||
@@ -730,6 +858,23 @@ int act_ck_yes(struct turn *t, const char *arg)
 	if (dropped) {
 		PQclear(lines);
 		return act_cart(t, NULL);
+	}
+	/* the shopper said yes to the summary's prices: if any changed since, ask again */
+	quote = json_object_get(turn_checkout(t), "quote");
+	changes = quote_diff(t, quote, lines, 0);
+	if (changes > 0) {
+		if (json_is_object(quote)) {
+			turn_say(t,
+			         "I haven't placed the order yet: something changed since the summary "
+			         "you saw.",
+			         "Bado sijaweka oda: kuna kilichobadilika tangu uone muhtasari.");
+			(void)quote_diff(t, quote, lines, 1);
+		}
+		PQclear(lines);
+		if (turn_event(t, "checkout_repriced",
+		               json_pack("{s:s, s:i}", "cart_id", cart_id, "changes", changes)) < 0)
+			return -1;
+		return summary(t);
 	}
 	rc = place_order(t, cart_id, lines);
 	PQclear(lines);

