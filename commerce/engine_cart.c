@@ -69,13 +69,27 @@ int engine_cart_id(struct turn *t, int create, char *cart_id)
 
 PGresult *engine_cart_lines(struct turn *t, const char *cart_id)
 {
+	/* a product priced in another currency than the shop's is not counted with the rest */
 	return pg_exec(t->conn,
 	               "SELECT p.id, p.name, i.quantity, p.price_minor, p.stock, p.sku,"
-	               " (p.active AND p.deleted_at IS NULL)"
+	               " (p.active AND p.deleted_at IS NULL AND p.currency = $3), p.currency"
 	               " FROM cart_items i JOIN products p ON p.tenant_id = i.tenant_id"
 	               "  AND p.id = i.product_id"
 	               " WHERE i.tenant_id = $1 AND i.cart_id = $2 ORDER BY i.created_at, p.name",
-	               2, (const char *const[]){t->tenant, cart_id});
+	               3, (const char *const[]){t->tenant, cart_id, t->shop.currency});
+}
+
+int engine_product_foreign(struct turn *t, const struct engine_product *p)
+{
+	if (strcmp(p->currency, t->shop.currency) == 0)
+		return 0;
+	turn_sayf(t,
+	          "Sorry, %s is priced in %s, and this shop takes orders in %s, so I can't add it "
+	          "to your cart.",
+	          "Samahani, bei ya %s iko kwa %s, na duka hili linapokea oda kwa %s, kwa hivyo "
+	          "siwezi kuiongeza kwenye kikapu chako.",
+	          p->name, p->currency, t->shop.currency);
+	return 1;
 }
 
 long long engine_cart_describe(struct turn *t, const PGresult *lines)
@@ -92,7 +106,12 @@ long long engine_cart_describe(struct turn *t, const PGresult *lines)
 		snprintf(qty, sizeof(qty), "%ld", q);
 		if (PQgetvalue(lines, i, 6)[0] == 't')
 			subtotal += line;
-		if (PQgetvalue(lines, i, 6)[0] != 't')
+		if (PQgetvalue(lines, i, 6)[0] != 't' &&
+		    strcmp(PQgetvalue(lines, i, 7), t->shop.currency) != 0)
+			turn_linef(t, "%s x %s: priced in %s, can't be ordered here",
+			           "%s x %s: bei yake iko kwa %s, haiwezi kuagizwa hapa", qty,
+			           PQgetvalue(lines, i, 1), PQgetvalue(lines, i, 7));
+		else if (PQgetvalue(lines, i, 6)[0] != 't')
 			turn_linef(t, "%s x %s: no longer available", "%s x %s: haipatikani tena",
 			           qty, PQgetvalue(lines, i, 1));
 		else
@@ -162,6 +181,10 @@ int engine_cart_add(struct turn *t, const struct engine_product *p, long quantit
 		t->keep_offered = 1;
 		turn_say(t, "Please choose a quantity between 1 and 999.",
 		         "Tafadhali chagua idadi kati ya 1 na 999.");
+		return 0;
+	}
+	if (engine_product_foreign(t, p)) {
+		turn_menu_buttons(t);
 		return 0;
 	}
 	if (p->stock <= 0) {

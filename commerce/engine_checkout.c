@@ -148,12 +148,10 @@ static json_t *quote_new(const struct turn *t, const PGresult *lines, long long 
 	for (i = 0; i < PQntuples(lines); i++) {
 		if (PQgetvalue(lines, i, 6)[0] != 't')
 			continue;
-		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "id",
-		                                         PQgetvalue(lines, i, 0), "q",
-		                                         (json_int_t)atoll(PQgetvalue(lines, i, 2)),
-		                                         "price",
-		                                         (json_int_t)atoll(PQgetvalue(lines, i, 3)))) <
-		    0) {
+		if (json_array_append_new(
+		        arr, json_pack("{s:s, s:I, s:I}", "id", PQgetvalue(lines, i, 0), "q",
+		                       (json_int_t)atoll(PQgetvalue(lines, i, 2)), "price",
+		                       (json_int_t)atoll(PQgetvalue(lines, i, 3)))) < 0) {
 			json_decref(q);
 			return NULL;
 		}
@@ -187,7 +185,8 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 		n++;
 	for (i = 0; i < PQntuples(lines); i++) {
 		const char *id = PQgetvalue(lines, i, 0);
-		long long q = atoll(PQgetvalue(lines, i, 2)), price = atoll(PQgetvalue(lines, i, 3));
+		long long q = atoll(PQgetvalue(lines, i, 2)),
+		          price = atoll(PQgetvalue(lines, i, 3));
 
 		subtotal += q * price;
 		found = 0;
@@ -227,8 +226,8 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 		bp_text(t->shop.tax_bp, b1, sizeof(b1));
 		bp_text((long)jint(quote, "tax_bp"), b2, sizeof(b2));
 		if (say)
-			turn_linef(t, "- Tax: now %s%% (was %s%%)", "- Kodi: sasa %s%% (ilikuwa %s%%)", b1,
-			           b2);
+			turn_linef(t, "- Tax: now %s%% (was %s%%)",
+			           "- Kodi: sasa %s%% (ilikuwa %s%%)", b1, b2);
 	}
 	if (jint(quote, "fee") != t->shop.delivery_fee_minor) {
 		n++;
@@ -613,10 +612,20 @@ static int drop_unavailable(struct turn *t, const char *cart_id, PGresult *lines
 		           3,
 		           (const char *const[]){t->tenant, cart_id, PQgetvalue(lines, i, 0)}) < 0)
 			return -1;
-		turn_sayf(
-		    t, "Sorry, %s is no longer available, so I removed it from your cart.",
-		    "Samahani, %s haipatikani tena, kwa hivyo nimeiondoa kwenye kikapu chako.",
-		    PQgetvalue(lines, i, 1));
+		if (strcmp(PQgetvalue(lines, i, 7), t->shop.currency) != 0)
+			turn_sayf(
+			    t,
+			    "Sorry, %s is now priced in %s, and this shop takes orders in %s, so "
+			    "I removed it from your cart.",
+			    "Samahani, bei ya %s sasa iko kwa %s, na duka hili linapokea oda kwa "
+			    "%s, kwa hivyo nimeiondoa kwenye kikapu chako.",
+			    PQgetvalue(lines, i, 1), PQgetvalue(lines, i, 7), t->shop.currency);
+		else
+			turn_sayf(
+			    t, "Sorry, %s is no longer available, so I removed it from your cart.",
+			    "Samahani, %s haipatikani tena, kwa hivyo nimeiondoa kwenye kikapu "
+			    "chako.",
+			    PQgetvalue(lines, i, 1));
 		(*dropped)++;
 	}
 	return 0;
@@ -864,10 +873,11 @@ int act_ck_yes(struct turn *t, const char *arg)
 	changes = quote_diff(t, quote, lines, 0);
 	if (changes > 0) {
 		if (json_is_object(quote)) {
-			turn_say(t,
-			         "I haven't placed the order yet: something changed since the summary "
-			         "you saw.",
-			         "Bado sijaweka oda: kuna kilichobadilika tangu uone muhtasari.");
+			turn_say(
+			    t,
+			    "I haven't placed the order yet: something changed since the summary "
+			    "you saw.",
+			    "Bado sijaweka oda: kuna kilichobadilika tangu uone muhtasari.");
 			(void)quote_diff(t, quote, lines, 1);
 		}
 		PQclear(lines);
@@ -920,6 +930,8 @@ int engine_catalog_order(struct turn *t)
 		if (rc == 0) {
 			turn_sayf(t, "Sorry, %s is not available.", "Samahani, %s haipatikani.",
 			          sku);
+		} else if (engine_product_foreign(t, &p)) {
+			/* named; the rest of the order goes on */
 		} else if (q < 1 || q > NLP_QTY_MAX) {
 			turn_sayf(t, "Sorry, I can't take that quantity of %s.",
 			          "Samahani, siwezi kupokea idadi hiyo ya %s.", p.name);

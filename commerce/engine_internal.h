@@ -190,10 +190,14 @@ int engine_product_load(struct turn *t, const char *id, struct engine_product *p
 
 /* The conversation's open cart: 1 and its id, 0 none (create = 0), -1 error. */
 int engine_cart_id(struct turn *t, int create, char *cart_id) __attribute__((warn_unused_result));
-/* Lines of a cart: product_id, name, quantity, price_minor, stock, sku, available ('t'/'f'),
- * ordered by when they were added. NULL on error. */
+/* Lines of a cart: product_id, name, quantity, price_minor, stock, sku, available ('t'/'f':
+ * active, not deleted, priced in the shop's currency), currency, ordered by when they were
+ * added. NULL on error. */
 PGresult *engine_cart_lines(struct turn *t, const char *cart_id)
     __attribute__((warn_unused_result));
+/* 1 (and a polite reply) when p is priced in another currency than the shop's: it cannot be
+ * added to a cart whose totals are in the shop's currency. */
+int engine_product_foreign(struct turn *t, const struct engine_product *p);
 /* Appends "2 x Name: KES 1,700" lines to the reply; returns the subtotal. */
 long long engine_cart_describe(struct turn *t, const PGresult *lines);
 /* Sets a line's quantity (0 removes it) and records cart_item_added / cart_item_removed. */

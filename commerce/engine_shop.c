@@ -122,11 +122,13 @@ int act_categories(struct turn *t, const char *arg)
 	return 0;
 }
 
-static void stock_text(struct turn *t, long long price, long stock, char *out, size_t len)
+/* A list row's description: the price in the product's own currency, and its stock. */
+static void stock_text(struct turn *t, long long price, const char *currency, long stock, char *out,
+                       size_t len)
 {
 	char money[48];
 
-	turn_money(t, price, money, sizeof(money));
+	cm_money_format(price, currency, money, sizeof(money));
 	if (stock <= 0)
 		snprintf(out, len, "%s, %s", money, TR(t, "out of stock", "imeisha"));
 	else
@@ -141,7 +143,8 @@ static int show_page(struct turn *t, const char *category, long offset)
 
 	snprintf(off, sizeof(off), "%ld", offset);
 	res = pg_exec(t->conn,
-	              "SELECT id, name, price_minor, stock FROM products WHERE tenant_id = $1"
+	              "SELECT id, name, price_minor, stock, currency FROM products"
+	              " WHERE tenant_id = $1"
 	              " AND active AND deleted_at IS NULL AND category = $2 ORDER BY name, id"
 	              " LIMIT 9 OFFSET $3::int",
 	              3, (const char *const[]){t->tenant, category, off});
@@ -160,8 +163,8 @@ static int show_page(struct turn *t, const char *category, long offset)
 		turn_sayf(t, "More from %s:", "Zaidi kutoka %s:", category);
 	for (i = 0; i < n && i < ENGINE_PAGE_SIZE; i++) {
 		snprintf(payload, sizeof(payload), "prod:%s", PQgetvalue(res, i, 0));
-		stock_text(t, atoll(PQgetvalue(res, i, 2)), atol(PQgetvalue(res, i, 3)), desc,
-		           sizeof(desc));
+		stock_text(t, atoll(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 4),
+		           atol(PQgetvalue(res, i, 3)), desc, sizeof(desc));
 		turn_row(t, PQgetvalue(res, i, 1), desc, payload);
 	}
 	if (n > ENGINE_PAGE_SIZE) {
@@ -205,7 +208,7 @@ static int show_product(struct turn *t, const struct engine_product *p)
 	char money[48], stock[24], payload[64], title[24];
 	long q;
 
-	turn_money(t, p->price_minor, money, sizeof(money));
+	cm_money_format(p->price_minor, p->currency, money, sizeof(money));
 	snprintf(stock, sizeof(stock), "%ld", p->stock);
 	turn_say(t, p->name, p->name);
 	if (p->description[0])
@@ -219,6 +222,18 @@ static int show_product(struct turn *t, const struct engine_product *p)
 	                         p->name)) < 0)
 		return -1;
 	turn_ctx_set_str(t, "product", p->id);
+	if (strcmp(p->currency, t->shop.currency) != 0) {
+		/* its price cannot be added to totals in the shop's currency */
+		turn_sayf(t,
+		          "Sorry, it is priced in %s and this shop takes orders in %s, so it "
+		          "can't be ordered here.",
+		          "Samahani, bei yake iko kwa %s na duka hili linapokea oda kwa %s, kwa "
+		          "hivyo haiwezi kuagizwa hapa.",
+		          p->currency, t->shop.currency);
+		turn_menu_buttons(t);
+		turn_set_state(t, "menu");
+		return 0;
+	}
 	if (p->stock <= 0) {
 		turn_linef(t, "Sorry, it's out of stock right now.", "Samahani, imeisha kwa sasa.",
 		           NULL);
@@ -501,11 +516,12 @@ static int category_match(struct turn *t, const char *phrase, int *found)
 	return rc;
 }
 
-/* Catalog names for matching: res columns id, name, price_minor, stock, category. */
+/* Catalog names for matching: res columns id, name, price_minor, stock, category, currency. */
 static PGresult *catalog_load(struct turn *t, const char ***names)
 {
 	PGresult *res = pg_exec(t->conn,
-	                        "SELECT id, name, price_minor, stock, category FROM products"
+	                        "SELECT id, name, price_minor, stock, category, currency"
+	                        " FROM products"
 	                        " WHERE tenant_id = $1 AND active AND deleted_at IS NULL"
 	                        " ORDER BY name, id LIMIT 1000",
 	                        1, &t->tenant);
@@ -589,8 +605,8 @@ int text_search(struct turn *t, const char *phrase, int quiet_when_none, int *fo
 		int r = (int)m[i].index;
 
 		snprintf(payload, sizeof(payload), "prod:%s", PQgetvalue(res, r, 0));
-		stock_text(t, atoll(PQgetvalue(res, r, 2)), atol(PQgetvalue(res, r, 3)), desc,
-		           sizeof(desc));
+		stock_text(t, atoll(PQgetvalue(res, r, 2)), PQgetvalue(res, r, 5),
+		           atol(PQgetvalue(res, r, 3)), desc, sizeof(desc));
 		turn_row(t, PQgetvalue(res, r, 1), desc, payload);
 	}
 	turn_list(t, TR(t, "Products", "Bidhaa"), TR(t, "Matches", "Zinazofanana"));
@@ -748,8 +764,8 @@ int text_add(struct turn *t)
 
 		snprintf(payload, sizeof(payload), "add:%s:%ld", PQgetvalue(res, r, 0), q);
 		snprintf(title, sizeof(title), "%s", PQgetvalue(res, r, 1));
-		stock_text(t, atoll(PQgetvalue(res, r, 2)), atol(PQgetvalue(res, r, 3)), desc,
-		           sizeof(desc));
+		stock_text(t, atoll(PQgetvalue(res, r, 2)), PQgetvalue(res, r, 5),
+		           atol(PQgetvalue(res, r, 3)), desc, sizeof(desc));
 		turn_row(t, title, desc, payload);
 	}
 	turn_list(t, TR(t, "Products", "Bidhaa"), TR(t, "Matches", "Zinazofanana"));

@@ -53,8 +53,7 @@ static char *conv_of(const char *chat)
 static long orders_of(const char *chat)
 {
 	char *conv = conv_of(chat);
-	long n = efx_qlong(&F,
-	                   "SELECT count(*) FROM order_channel_meta WHERE conversation_id = $1",
+	long n = efx_qlong(&F, "SELECT count(*) FROM order_channel_meta WHERE conversation_id = $1",
 	                   1, (const char *const[]){conv});
 
 	free(conv);
@@ -163,11 +162,115 @@ static void test_fee_and_tax_changed_before_yes(void **state)
 	esent_clear(&s);
 }
 
+static void tap(const char *chat, const char *payload, const char *expect)
+{
+	struct esent s;
+
+	efx_postback(&F, chat, payload, &s);
+	assert_int_equal(s.rc, 0);
+	if (expect && !strstr(s.text, expect))
+		assert_contains(s.last_reply, expect);
+	esent_clear(&s);
+}
+
+static long cart_lines(const char *chat)
+{
+	char *conv = conv_of(chat);
+	long n = efx_qlong(&F,
+	                   "SELECT count(*) FROM carts c JOIN cart_items i ON i.cart_id = c.id"
+	                   " WHERE c.conversation_id = $1 AND c.status = 'open'",
+	                   1, (const char *const[]){conv});
+
+	free(conv);
+	return n;
+}
+
+/* A product priced in USD in a KES shop: shown at its own price, never put in the cart, by
+ * any way of adding; a cart line whose product changed currency is not charged. */
+static void test_foreign_currency_product(void **state)
+{
+	const char *chat = "usd-1";
+	struct msg_inbound *m;
+	struct esent s;
+	char *tin, payload[80];
+
+	(void)state;
+	tin = efx_q(&F, NULL,
+	            "INSERT INTO products (tenant_id, sku, name, category, price_minor, currency,"
+	            " stock) VALUES (app_tenant_id(), 'TIN-1', 'Dollar Spice Tin', 'Imports', 1500,"
+	            " 'USD', 30) RETURNING id",
+	            0, NULL);
+	step(chat, "hi", NULL);
+	/* the list and the card show its own price, and the card offers no "Add" */
+	tap(chat, "browse", "Imports");
+	efx_text(&F, chat, "3", &s); /* Beauty, Honey, Imports, Kitchen */
+	assert_contains(s.last_reply, "USD 15");
+	esent_clear(&s);
+	efx_text(&F, chat, "1", &s);
+	assert_contains(s.text, "Price: USD 15");
+	assert_contains(s.text, "priced in USD and this shop takes orders in KES");
+	assert_not_contains(s.last_reply, "\"add:");
+	esent_clear(&s);
+	/* typed, or tapped from an earlier message */
+	efx_text(&F, chat, "add 2 dollar spice tin", &s);
+	assert_contains(s.text, "Sorry, Dollar Spice Tin is priced in USD, and this shop takes "
+	                        "orders in KES, so I can't add it to your cart.");
+	esent_clear(&s);
+	snprintf(payload, sizeof(payload), "add:%s:1", tin);
+	efx_exec(&F,
+	         "UPDATE conversations SET offered = jsonb_build_array($1::text)"
+	         " WHERE external_chat_id = $2",
+	         2, (const char *const[]){payload, chat});
+	tap(chat, payload, "priced in USD");
+	assert_int_equal(cart_lines(chat), 0);
+
+	/* a WhatsApp catalog order takes the other lines only */
+	m = msg_inbound_new();
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->kind = MSG_KIND_CATALOG_ORDER;
+	m->nlines = 2;
+	m->lines = calloc(2, sizeof(*m->lines));
+	m->lines[0].sku = strdup("TIN-1");
+	m->lines[0].quantity = 1;
+	m->lines[1].sku = strdup("MUG-1");
+	m->lines[1].quantity = 1;
+	efx_send_msg(&F, NULL, m, &s);
+	assert_int_equal(s.rc, 0);
+	assert_contains(s.text, "Dollar Spice Tin is priced in USD");
+	assert_contains(s.text, "What name should we put on the order?");
+	esent_clear(&s);
+	assert_int_equal(cart_lines(chat), 1);
+
+	/* the mug in the cart is re-priced in USD by the seller: not counted, not charged */
+	efx_exec(&F, "UPDATE products SET currency = 'USD' WHERE id = $1", 1,
+	         (const char *const[]){F.mug});
+	step(chat, "Jane", "delivery address");
+	step(chat, "Moi Avenue, Nairobi", "phone number");
+	step(chat, "0712 345 678", "payment method");
+	efx_text(&F, chat, "1", &s);
+	assert_contains(s.text, "1 x Enamel Chai Mug: priced in USD, can't be ordered here");
+	assert_contains(s.text, "Subtotal: KES 0");
+	esent_clear(&s);
+	efx_text(&F, chat, "yes", &s);
+	assert_int_equal(s.res.order_number, 0);
+	assert_contains(s.text, "Enamel Chai Mug is now priced in USD");
+	esent_clear(&s);
+	assert_int_equal(cart_lines(chat), 0);
+	assert_int_equal(orders_of(chat), 0);
+	efx_exec(&F, "UPDATE products SET currency = 'KES' WHERE id = $1", 1,
+	         (const char *const[]){F.mug});
+	efx_exec(&F, "UPDATE products SET deleted_at = now() WHERE id = $1", 1,
+	         (const char *const[]){tin});
+	free(tin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_price_changed_before_yes),
 	    cmocka_unit_test(test_fee_and_tax_changed_before_yes),
+	    cmocka_unit_test(test_foreign_currency_product),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
