@@ -18,8 +18,9 @@
 
 #define CHANNEL_COLS                                                                               \
 	"c.id, c.type, c.name, c.status, c.health_error, c.external_id, "                          \
-	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}'"
-#define CHANNEL_NCOLS   8
+	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}', "                             \
+	"c.config->'status_template'"
+#define CHANNEL_NCOLS   9
 #define CHANNEL_MISSING "no such channel"
 
 /* The secret fields of each type, as stored in the sealed JSON. */
@@ -51,8 +52,10 @@ static json_t *channel_json(const struct admin_call *call, const PGresult *res, 
 	              admin_col_string(res, r, 4), "external_id", admin_col_string(res, r, 5),
 	              "webhook_url", url ? json_string(url) : json_null(), "created_at",
 	              admin_col_string(res, r, 6), "updated_at", admin_col_string(res, r, 7));
-	if (o && type && strcmp(type, "whatsapp") == 0)
+	if (o && type && strcmp(type, "whatsapp") == 0) {
 		json_object_set_new(o, "phone_number_id", admin_col_string(res, r, 5));
+		json_object_set_new(o, "status_template", admin_col_json(res, r, 8));
+	}
 	free(url);
 	return o;
 }
@@ -82,6 +85,76 @@ static int no_space(const char *s)
 		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
 			return 0;
 	return 1;
+}
+
+/* A WhatsApp template language code: "en", "fil", "en_US", "pt_BR". */
+static int template_language_valid(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] >= 'a' && s[n] <= 'z')
+		n++;
+	if (n < 2 || n > 3)
+		return 0;
+	if (!s[n])
+		return 1;
+	return s[n] == '_' && s[n + 1] >= 'A' && s[n + 1] <= 'Z' && s[n + 2] >= 'A' &&
+	       s[n + 2] <= 'Z' && !s[n + 3];
+}
+
+/*
+ * The optional "status_template" of a WhatsApp channel: the approved template an order status
+ * update goes out as outside the 24-hour window (channels/whatsapp_render.c reads it from
+ * channels.config): {"name": 1-512 of a-z 0-9 _, "language": "en" | "en_US" ...,
+ * "body_param": true|false (optional)}. *present is 1 when the body names it; *out is the
+ * checked copy, or NULL for JSON null (no template). 0, or -1 with err.
+ */
+static int status_template_parse(json_t *body, int *present, json_t **out, struct admin_verr *err)
+{
+	static const char *const fields[] = {"name", "language", "body_param", NULL};
+	static const char prefix[] = "status_template.";
+	json_t *v = json_object_get(body, "status_template");
+	const char *name, *lang;
+	int body_param = 1, has_param;
+	size_t i;
+
+	*present = v != NULL;
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v)) {
+		admin_verr_set(err, "", "status_template",
+		               "must be an object {\"name\": ..., \"language\": ...} or null");
+		return -1;
+	}
+	if (admin_fields_known(v, prefix, fields, err) < 0 ||
+	    admin_field_string(v, prefix, "name", 1, 1, 512, &name, err) < 0 ||
+	    admin_field_string(v, prefix, "language", 1, 2, 6, &lang, err) < 0)
+		return -1;
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_')) {
+			admin_verr_set(err, prefix, "name",
+			               "must be the template's name as approved by Meta: a-z, 0-9 "
+			               "and _ only");
+			return -1;
+		}
+	if (!template_language_valid(lang)) {
+		admin_verr_set(err, prefix, "language",
+		               "must be a template language code such as \"en\" or \"en_US\"");
+		return -1;
+	}
+	has_param = admin_field_bool(v, prefix, "body_param", 0, &body_param, err);
+	if (has_param < 0)
+		return -1;
+	*out = json_pack("{s:s, s:s}", "name", name, "language", lang);
+	if (*out && has_param)
+		json_object_set_new(*out, "body_param", json_boolean(body_param));
+	if (!*out) {
+		admin_verr_set(err, "", "status_template", "could not be read");
+		return -1;
+	}
+	return 0;
 }
 
 /* Reads the type-specific fields (all required unless partial). 0 or -1 with err. */
@@ -193,8 +266,9 @@ static int has_any(json_t *obj, const char *const *names)
 
 struct create_state {
 	struct channel_in in;
-	char *config; /* JSON text */
-	char *sealed; /* bytea text */
+	char *config;      /* JSON text */
+	char *sealed;      /* bytea text */
+	const json_t *tpl; /* the status template, borrowed; NULL for none */
 };
 
 static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
@@ -231,6 +305,9 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	              PQgetvalue(res, 0, 1));
 	free(url);
 	PQclear(res);
+	if (o && strcmp(st->in.type, "whatsapp") == 0)
+		json_object_set_new(o, "status_template",
+		                    st->tpl ? json_deep_copy(st->tpl) : json_null());
 	admin_answer_json(call, 201, o);
 	return 0;
 }
@@ -238,14 +315,15 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 ADMIN_HANDLER(admin_channels_create)
 {
 	static const char *const wa_fields[] = {
-	    "type", "name", "phone_number_id", "access_token", "app_secret", "verify_token", NULL};
+	    "type",       "name",         "phone_number_id", "access_token",
+	    "app_secret", "verify_token", "status_template", NULL};
 	static const char *const tg_fields[] = {"type", "name", "bot_token", "secret_token", NULL};
 	struct admin_call call;
 	struct admin_verr err;
 	struct create_state st;
-	json_t *body = NULL, *cfg = NULL;
+	json_t *body = NULL, *cfg = NULL, *tpl = NULL;
 	char *plain = NULL;
-	int wa;
+	int wa, has_tpl;
 
 	memset(&st, 0, sizeof(st));
 	if (admin_call_begin(&call, ctx, req, resp) < 0)
@@ -266,10 +344,17 @@ ADMIN_HANDLER(admin_channels_create)
 		goto invalid;
 	if (channel_fields_parse(body, st.in.type, 0, &st.in, &err) < 0)
 		goto invalid;
+	if (wa && status_template_parse(body, &has_tpl, &tpl, &err) < 0)
+		goto invalid;
 	if (!admin_can_seal(&call))
 		goto out;
 	cfg = wa ? json_pack("{s:s}", "phone_number_id", st.in.phone_number_id)
 	         : json_pack("{s:s}", "bot_id", st.in.bot_id);
+	if (cfg && tpl && json_object_set(cfg, "status_template", tpl) < 0) {
+		json_decref(cfg);
+		cfg = NULL;
+	}
+	st.tpl = tpl;
 	st.config = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
 	plain = secrets_text(st.in.type, &st.in, NULL);
 	if (!st.config || !plain) {
@@ -289,6 +374,7 @@ out:
 	free(st.sealed);
 	free(st.config);
 	json_decref(cfg);
+	json_decref(tpl);
 	json_decref(body);
 	admin_call_end(&call);
 }
@@ -333,6 +419,39 @@ struct patch_state {
 	int rekey; /* the body carries secret fields */
 };
 
+/* The config keys a PATCH sets over the stored ones (*cfg, NULL when none) and whether the
+ * body replaces or removes the status template (*tpl_set). 0; -1 invalid (err filled); -2
+ * out of memory. */
+static int patch_config(json_t *body, const char *type, const char *external, json_t **cfg,
+                        int *tpl_set, struct admin_verr *err)
+{
+	json_t *tpl = NULL;
+	int wa = strcmp(type, "whatsapp") == 0, rc = -2;
+
+	*cfg = NULL;
+	*tpl_set = 0;
+	if (wa && status_template_parse(body, tpl_set, &tpl, err) < 0)
+		return -1;
+	if (!external && !tpl)
+		return 0;
+	*cfg = json_object();
+	if (!*cfg)
+		goto out;
+	if (external &&
+	    json_object_set_new(*cfg, wa ? "phone_number_id" : "bot_id", json_string(external)) < 0)
+		goto out;
+	if (tpl && json_object_set(*cfg, "status_template", tpl) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0) {
+		json_decref(*cfg);
+		*cfg = NULL;
+	}
+	json_decref(tpl);
+	return rc;
+}
+
 /* The channel's current secrets as JSON, or NULL when there are none or they do not open
  * (another key, another tenant): *unreadable tells which. */
 static json_t *secrets_load(struct admin_call *call, const char *bytea, int *unreadable)
@@ -366,14 +485,14 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct patch_state *st = arg;
 	const char *const *secret_names;
-	const char *params[6];
+	const char *params[7];
 	struct channel_in in;
 	struct admin_verr err;
 	PGresult *res = NULL;
 	json_t *old = NULL, *cfg = NULL;
 	char *plain = NULL, *sealed = NULL, *cfg_text = NULL;
 	const char *type, *external = NULL, *jt;
-	int rc = ADMIN_ROLLBACK, unreadable = 0, wa;
+	int rc = ADMIN_ROLLBACK, unreadable = 0, wa, tpl_set = 0;
 	size_t i;
 
 	params[0] = call->id;
@@ -405,9 +524,15 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 			goto out;
 		}
 	} else {
-		static const char *const wa_fields[] = {
-		    "type",         "name",       "status",       "phone_number_id",
-		    "access_token", "app_secret", "verify_token", NULL};
+		static const char *const wa_fields[] = {"type",
+		                                        "name",
+		                                        "status",
+		                                        "phone_number_id",
+		                                        "access_token",
+		                                        "app_secret",
+		                                        "verify_token",
+		                                        "status_template",
+		                                        NULL};
 		static const char *const tg_fields[] = {"type",      "name",         "status",
 		                                        "bot_token", "secret_token", NULL};
 
@@ -417,15 +542,17 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 			goto out;
 		}
 		external = wa ? in.phone_number_id : (in.bot_token ? in.bot_id : NULL);
-		if (external) {
-			cfg = wa ? json_pack("{s:s}", "phone_number_id", external)
-			         : json_pack("{s:s}", "bot_id", external);
-			cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-			if (!cfg_text) {
-				rc = PG_ERR_ABORT;
-				goto out;
-			}
+		rc = patch_config(st->body, type, external, &cfg, &tpl_set, &err);
+		if (rc == -1) {
+			admin_answer_verr(call, &err);
+			rc = ADMIN_ROLLBACK;
+			goto out;
 		}
+		if (rc < 0 || (cfg && !(cfg_text = json_dumps(cfg, JSON_COMPACT)))) {
+			rc = PG_ERR_ABORT;
+			goto out;
+		}
+		rc = ADMIN_ROLLBACK;
 	}
 	if (st->rekey) {
 		old = secrets_load(call, pg_value(res, 0, 1), &unreadable);
@@ -454,7 +581,9 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[3] = sealed;
 	params[4] = external;
 	params[5] = cfg_text;
-	/* new secrets give an unhealthy channel another chance; re-enabling clears the error */
+	params[6] = tpl_set ? "true" : "false";
+	/* new secrets give an unhealthy channel another chance; re-enabling clears the error;
+	 * a status_template in the body (an object or null) replaces the stored one whole */
 	res = pg_exec(
 	    conn,
 	    "UPDATE channels c SET name = COALESCE($2, c.name), "
@@ -464,9 +593,10 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	    "THEN 'active' END) = 'active' THEN NULL ELSE c.health_error END, "
 	    "secrets = COALESCE($4::bytea, c.secrets), "
 	    "external_id = COALESCE($5, c.external_id), "
-	    "config = c.config || COALESCE($6::jsonb, '{}'::jsonb) "
+	    "config = CASE WHEN $7::boolean THEN c.config - 'status_template' ELSE c.config END"
+	    " || COALESCE($6::jsonb, '{}'::jsonb) "
 	    "WHERE c.tenant_id = app_tenant_id() AND c.id = $1 RETURNING " CHANNEL_COLS,
-	    6, params);
+	    7, params);
 	if (!res) {
 		if (strcmp(pg_last_sqlstate(), "23505") == 0) {
 			admin_answer_error(call, 409, "already_registered",

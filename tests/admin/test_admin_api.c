@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "channel.h"
 #include "pg.h"
 #include "secrets.h"
 #include "testsrv.h"
@@ -532,6 +533,222 @@ static void test_channels(void **state)
 
 	free(wa_id);
 	free(tg_id);
+}
+
+/* The channel's stored config, rendered by the WhatsApp adapter as the dispatcher would for an
+ * order status update 25 hours after the shopper's last message; the Graph API body or the
+ * error (heap). */
+static char *render_status_update(const char *channel_id)
+{
+	const struct channel_ops *ops = channel_ops_find("whatsapp");
+	struct channel_target t;
+	struct channel_request *reqs = NULL;
+	size_t nreqs = 0;
+	json_t *cfg, *reply;
+	char err[256] = "", *v, *out;
+	int rc;
+
+	v = app_scalar(tenant_a, "SELECT config::text FROM channels WHERE id = $1", 1,
+	               (const char *const[]){channel_id});
+	cfg = v ? json_loads(v, 0, NULL) : NULL;
+	free(v);
+	assert_non_null(cfg);
+	json_object_set_new(cfg, "access_token", json_string("EAAGtemplateTest"));
+	reply = json_pack("{s:s}", "text", "Your order #1001 is on its way.");
+	memset(&t, 0, sizeof(t));
+	t.channel_id = channel_id;
+	t.api_base = "http://127.0.0.1:9";
+	t.api_version = "v21.0";
+	t.config = cfg;
+	t.recipient = "254700000001";
+	t.window_age = 25 * 3600;
+	t.event_type = "order.status_changed";
+	assert_non_null(ops);
+	rc = ops->render(&t, reply, &reqs, &nreqs, err, sizeof(err));
+	out = strdup(rc == 0 && nreqs == 1 ? reqs[0].body : err);
+	channel_requests_free(reqs, nreqs);
+	json_decref(reply);
+	json_decref(cfg);
+	return out;
+}
+
+/* A WhatsApp channel's status template: accepted on POST and PATCH (validated), stored in
+ * channels.config where the adapter reads it, shown by GET, replaced or removed by PATCH. */
+static void test_channel_status_template(void **state)
+{
+	static const char *wa_body =
+	    "{\"type\":\"whatsapp\",\"phone_number_id\":\"2098765432\","
+	    "\"access_token\":\"EAAGtplAccessTokSECRET\",\"app_secret\":\"appSecretTpl1\","
+	    "\"verify_token\":\"verifyTokTpl1\",\"status_template\":{\"name\":\"order_update\","
+	    "\"language\":\"en_US\"}}";
+	struct ans a;
+	char path[128], *id, *tg, *v;
+	json_t *tpl;
+
+	(void)state;
+	secret_add("EAAGtplAccessTokSECRET");
+	secret_add("appSecretTpl1");
+	secret_add("verifyTokTpl1");
+	api(&a, "POST", "/api/v1/channels", key_a, wa_body, NULL);
+	expect_status(&a, 201);
+	id = strdup(jstr(a.json, "id"));
+	tpl = json_object_get(a.json, "status_template");
+	assert_string_equal(jstr(tpl, "name"), "order_update");
+	assert_string_equal(jstr(tpl, "language"), "en_US");
+	ans_free(&a);
+	snprintf(path, sizeof(path), "/api/v1/channels/%s", id);
+
+	/* stored where the adapter reads it: a status update outside the window goes out as it */
+	v = app_scalar(tenant_a, "SELECT config->>'status_template' FROM channels WHERE id = $1", 1,
+	               (const char *const[]){id});
+	assert_non_null(v);
+	assert_non_null(strstr(v, "\"name\": \"order_update\""));
+	free(v);
+	v = render_status_update(id);
+	assert_non_null(strstr(v, "\"type\":\"template\""));
+	assert_non_null(strstr(v, "\"name\":\"order_update\""));
+	assert_non_null(strstr(v, "\"code\":\"en_US\""));
+	assert_non_null(strstr(v, "Your order #1001 is on its way."));
+	free(v);
+
+	/* GET shows it (it is not a secret) */
+	api(&a, "GET", path, key_a, NULL, NULL);
+	expect_status(&a, 200);
+	tpl = json_object_get(a.json, "status_template");
+	assert_string_equal(jstr(tpl, "name"), "order_update");
+	assert_string_equal(jstr(tpl, "language"), "en_US");
+	assert_string_equal(jstr(a.json, "phone_number_id"), "2098765432");
+	ans_free(&a);
+
+	/* validation names the field */
+	{
+		static const struct {
+			const char *body, *field;
+		} bad[] = {
+		    {"{\"status_template\":\"order_update\"}", "status_template"},
+		    {"{\"status_template\":{\"language\":\"en\"}}", "status_template.name"},
+		    {"{\"status_template\":{\"name\":\"\",\"language\":\"en\"}}",
+		     "status_template.name"},
+		    {"{\"status_template\":{\"name\":\"Order Update\",\"language\":\"en\"}}",
+		     "status_template.name"},
+		    {"{\"status_template\":{\"name\":\"order-update\",\"language\":\"en\"}}",
+		     "status_template.name"},
+		    {"{\"status_template\":{\"name\":\"order_update\"}}",
+		     "status_template.language"},
+		    {"{\"status_template\":{\"name\":\"order_update\",\"language\":\"english\"}}",
+		     "status_template.language"},
+		    {"{\"status_template\":{\"name\":\"order_update\",\"language\":\"en_us\"}}",
+		     "status_template.language"},
+		    {"{\"status_template\":{\"name\":\"order_update\",\"language\":\"e\"}}",
+		     "status_template.language"},
+		    {"{\"status_template\":{\"name\":\"order_update\",\"language\":\"en\","
+		     "\"body_param\":\"no\"}}",
+		     "status_template.body_param"},
+		    {"{\"status_template\":{\"name\":\"order_update\",\"language\":\"en\","
+		     "\"components\":[]}}",
+		     "status_template.components"},
+		};
+		char name513[600];
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			api(&a, "PATCH", path, key_a, bad[i].body, NULL);
+			expect_error(&a, 400, "validation", bad[i].field);
+			ans_free(&a);
+		}
+		{
+			char body[700];
+
+			memset(name513, 'a', 513);
+			name513[513] = '\0';
+			snprintf(body, sizeof(body),
+			         "{\"status_template\":{\"name\":\"%s\",\"language\":\"en\"}}",
+			         name513);
+			api(&a, "PATCH", path, key_a, body, NULL);
+			expect_error(&a, 400, "validation", "status_template.name");
+			ans_free(&a);
+			name513[512] = '\0';
+			snprintf(body, sizeof(body),
+			         "{\"status_template\":{\"name\":\"%s\",\"language\":\"en\"}}",
+			         name513);
+			api(&a, "PATCH", path, key_a, body, NULL);
+			expect_status(&a, 200);
+			ans_free(&a);
+		}
+		/* POST checks it too, and nothing is registered */
+		api(&a, "POST", "/api/v1/channels", key_a,
+		    "{\"type\":\"whatsapp\",\"phone_number_id\":\"2098765433\","
+		    "\"access_token\":\"EAAGtplAccessTokSECRET\",\"app_secret\":\"appSecretTpl1\","
+		    "\"verify_token\":\"verifyTokTpl1\",\"status_template\":{\"name\":\"x y\","
+		    "\"language\":\"en\"}}",
+		    NULL);
+		expect_error(&a, 400, "validation", "status_template.name");
+		ans_free(&a);
+		assert_int_equal(
+		    app_count(tenant_a,
+		              "SELECT count(*) FROM channels WHERE external_id = '2098765433'", 0,
+		              NULL),
+		    0);
+		/* a Telegram bot has no such thing */
+		api(&a, "POST", "/api/v1/channels", key_a,
+		    "{\"type\":\"telegram\",\"bot_token\":\"777:AAtplBotTok\",\"secret_token\":"
+		    "\"tplSecret1\",\"status_template\":{\"name\":\"a\",\"language\":\"en\"}}",
+		    NULL);
+		expect_error(&a, 400, "validation", "status_template");
+		ans_free(&a);
+	}
+
+	/* PATCH replaces it whole (body_param kept only when sent), other keys stay */
+	api(&a, "PATCH", path, key_a,
+	    "{\"status_template\":{\"name\":\"order_update_sw\",\"language\":\"sw\","
+	    "\"body_param\":false}}",
+	    NULL);
+	expect_status(&a, 200);
+	tpl = json_object_get(a.json, "status_template");
+	assert_string_equal(jstr(tpl, "name"), "order_update_sw");
+	assert_string_equal(jstr(tpl, "language"), "sw");
+	assert_true(json_is_false(json_object_get(tpl, "body_param")));
+	ans_free(&a);
+	v = render_status_update(id);
+	assert_non_null(strstr(v, "\"name\":\"order_update_sw\""));
+	assert_null(strstr(v, "components")); /* body_param false: no parameter */
+	free(v);
+	api(&a, "PATCH", path, key_a, "{\"name\":\"Renamed\"}", NULL);
+	expect_status(&a, 200);
+	assert_string_equal(jstr(json_object_get(a.json, "status_template"), "name"),
+	                    "order_update_sw");
+	ans_free(&a);
+	v = app_scalar(tenant_a, "SELECT config->>'phone_number_id' FROM channels WHERE id = $1", 1,
+	               (const char *const[]){id});
+	assert_string_equal(v, "2098765432");
+	free(v);
+
+	/* null removes it: a status update outside the window is undeliverable again */
+	api(&a, "PATCH", path, key_a, "{\"status_template\":null}", NULL);
+	expect_status(&a, 200);
+	assert_true(json_is_null(json_object_get(a.json, "status_template")));
+	ans_free(&a);
+	v = render_status_update(id);
+	assert_non_null(strstr(v, "no status_template"));
+	free(v);
+
+	/* another tenant cannot set it */
+	api(&a, "PATCH", path, key_b,
+	    "{\"status_template\":{\"name\":\"order_update\",\"language\":\"en\"}}", NULL);
+	expect_error(&a, 404, "not_found", NULL);
+	ans_free(&a);
+	/* a Telegram channel's PATCH refuses it */
+	tg = channel_create_tg(key_a, "778:AAtplBotTokTwo", "tplSecret2");
+	snprintf(path, sizeof(path), "/api/v1/channels/%s", tg);
+	api(&a, "PATCH", path, key_a,
+	    "{\"status_template\":{\"name\":\"order_update\",\"language\":\"en\"}}", NULL);
+	expect_error(&a, 400, "validation", "status_template");
+	ans_free(&a);
+	api(&a, "GET", path, key_a, NULL, NULL);
+	assert_null(json_object_get(a.json, "status_template"));
+	ans_free(&a);
+	free(tg);
+	free(id);
 }
 
 static void test_no_secret_key(void **state)
@@ -1611,6 +1828,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_auth),
 	    cmocka_unit_test(test_channels),
+	    cmocka_unit_test(test_channel_status_template),
 	    cmocka_unit_test(test_no_secret_key),
 	    cmocka_unit_test(test_products),
 	    cmocka_unit_test(test_products_paging),
