@@ -1,7 +1,8 @@
 /*
  * nlp_fuzz.c: libFuzzer target for the NLP reader. Feeds arbitrary bytes to nlp_parse()
  * under every expectation, to nlp_normalize() with small output buffers and to the product
- * matcher, checking that each reading is well formed. Built by fuzz/run-nlp.sh with clang.
+ * matcher with and without the lexicon's synonyms, checking that each reading is well
+ * formed. Built by fuzz/run-nlp.sh with clang.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nlp_match_products(copy, names, 3, 0.0, m, 2) > 2)
 		abort();
 	if (nlp_match_products("red mug", names, 3, 0.3, m, 2) > 2)
+		abort();
+	if (nlp_match_products_nlp(fuzz_nlp, copy, names, 3, 0.0, m, 2) > 2)
+		abort();
+	names[1] = "Organic Honey 500g";
+	if (nlp_match_products_nlp(fuzz_nlp, "majani ya chai vikombe asali", names, 3, 0.0, m, 2) >
+	    2)
 		abort();
 	free(copy);
 	return 0;

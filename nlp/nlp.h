@@ -104,6 +104,15 @@ struct nlp_match {
 size_t nlp_match_products(const char *phrase, const char *const *names, size_t nnames,
 			  double min_score, struct nlp_match *out, size_t max);
 
+/* nlp_match_products() with the lexicon's product words: a phrase word also stands for its
+ * synonyms ("asali" for "honey", "viatu" for "shoes" or "sandals", "majani ya chai" for
+ * "tea") and for the singular its plural prefix rules give ("vikoi" for "kikoi"); each
+ * name keeps the best reading. Scores never drop below the plain function's. nlp may be
+ * NULL (then it is nlp_match_products). Allocates nothing. */
+size_t nlp_match_products_nlp(const struct nlp *nlp, const char *phrase,
+			      const char *const *names, size_t nnames, double min_score,
+			      struct nlp_match *out, size_t max);
+
 /* Normalizes text the way the parser sees it (NFKC, case fold, accents stripped, repeated
  * letters squeezed) into out (outlen bytes, always NUL-terminated). Returns the length. */
 size_t nlp_normalize(const char *text, size_t len, char *out, size_t outlen);

@@ -1,8 +1,9 @@
 /*
  * nlp_lexicon.c: loads the lexicon files (one *.tsv per language, named by its two-letter
- * code) into one hash table of canonical phrases, so that a new language is a new file.
- * Line format: phrase<TAB>kind[<TAB>value[<TAB>weight]]; '#' starts a comment line.
- * Phrases pass through the same normalizer as shopper text, so files may use any case.
+ * code) into one hash table of canonical phrases, plus the plural rules (prefix, suffix), so
+ * that a new language is a new file. Line format: phrase<TAB>kind[<TAB>value[<TAB>weight]];
+ * '#' starts a comment line. Phrases pass through the same normalizer as shopper text, so
+ * files may use any case.
  */
 #include "nlp_lexicon_internal.h"
 #include "nlp_match_internal.h"
@@ -27,6 +28,8 @@ static const char *const lex_kind_names[NLP_LEX_KIND_COUNT] = {
 	[NLP_LEX_MUL] = "mul",     [NLP_LEX_COUNT] = "count",   [NLP_LEX_UNIT] = "unit",
 	[NLP_LEX_ORD] = "ord",     [NLP_LEX_PAY] = "pay",       [NLP_LEX_STOP] = "stop",
 	[NLP_LEX_REF] = "ref",     [NLP_LEX_ORDERREF] = "orderref", [NLP_LEX_CONJ] = "conj",
+	[NLP_LEX_SYN] = "syn",     [NLP_LEX_SIZE] = "size",     [NLP_LEX_PREFIX] = "prefix",
+	[NLP_LEX_SUFFIX] = "suffix",
 };
 
 struct lex_file {
@@ -183,9 +186,11 @@ static long lex_phrase_intern(struct nlp_lexicon *lex, const char *const *w,
 	return (long)(lex->nphrases - 1);
 }
 
-static const struct nlp_lex_entry *lex_entry_of_kind(const struct nlp_lexicon *lex,
-						     const struct nlp_lex_phrase *ph, int kind)
+const struct nlp_lex_entry *nlp_lexicon_entry(const struct nlp_lexicon *lex,
+					      const struct nlp_lex_phrase *ph, int kind)
 {
+	if (!ph)
+		return NULL;
 	for (uint32_t e = ph->first; e != NLP_LEX_NONE; e = lex->entries[e].next)
 		if (lex->entries[e].kind == kind)
 			return &lex->entries[e];
@@ -210,7 +215,7 @@ static size_t lex_phrase_words(const struct nlp_lexicon *lex, const char *text, 
 		unsigned short sl = toks[k].len;
 
 		ph = nlp_lexicon_find(lex, lex_hash_words(&s, &sl, 1), &s, &sl, 1);
-		alias = ph ? lex_entry_of_kind(lex, ph, NLP_LEX_ALIAS) : NULL;
+		alias = ph ? nlp_lexicon_entry(lex, ph, NLP_LEX_ALIAS) : NULL;
 		if (alias) {
 			s = lex->strings + alias->value;
 			sl = (unsigned short)strlen(s);
@@ -236,6 +241,102 @@ static int lex_parse_value(const char *s, long lo, long hi, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* One side of a plural rule: "vi-" (prefix) or "-ies" (suffix), or "-" for nothing. */
+static int lex_affix_side(const char *s, int suffix, int may_be_empty, char *out, uint8_t *len)
+{
+	size_t n = strlen(s), a = suffix ? 1 : 0, b = suffix ? n : n - 1;
+
+	if (n < 1 || (suffix ? s[0] != '-' : s[n - 1] != '-'))
+		return -1;
+	if (n == 1) { /* "-": nothing */
+		out[0] = '\0';
+		*len = 0;
+		return may_be_empty ? 0 : -1;
+	}
+	if (b - a >= NLP_LEX_AFFIX_LEN)
+		return -1;
+	for (size_t i = a; i < b; i++)
+		if (s[i] < 'a' || s[i] > 'z')
+			return -1;
+	memcpy(out, s + a, b - a);
+	out[b - a] = '\0';
+	*len = (uint8_t)(b - a);
+	return 0;
+}
+
+static int lex_affix_add(struct nlp_lexicon *lex, const struct lex_file *f, size_t lineno,
+			 char *const *field, int kind, char *err, size_t errlen)
+{
+	struct nlp_lex_affix a;
+	int suffix = kind == NLP_LEX_SUFFIX;
+
+	memset(&a, 0, sizeof(a));
+	if (!field[2] || (field[3] && *field[3]) ||
+	    lex_affix_side(field[0], suffix, 0, a.from, &a.flen) ||
+	    lex_affix_side(field[2], suffix, 1, a.to, &a.tlen)) {
+		lex_err(err, errlen,
+			"%s:%zu: a %s rule is %s<TAB>%s<TAB>%s (lowercase a-z, up to %d letters; "
+			"'-' alone for nothing)",
+			f->name, lineno, lex_kind_names[kind], suffix ? "-ies" : "vi-",
+			lex_kind_names[kind], suffix ? "-y" : "ki-", NLP_LEX_AFFIX_LEN - 1);
+		return -1;
+	}
+	if (lex->naffix >= NLP_LEX_AFFIX_MAX) {
+		lex_err(err, errlen, "%s:%zu: more than %d prefix and suffix rules", f->name,
+			lineno, NLP_LEX_AFFIX_MAX);
+		return -1;
+	}
+	a.suffix = (uint8_t)suffix;
+	a.lang = f->lang;
+	lex->affix[lex->naffix++] = a;
+	return 0;
+}
+
+size_t nlp_lexicon_affix_apply(const struct nlp_lex_affix *a, const char *s, size_t len,
+			       char *out, size_t outlen)
+{
+	size_t keep, n;
+
+	if (len < (size_t)a->flen + 3)
+		return 0;
+	keep = len - a->flen;
+	n = keep + a->tlen;
+	if (n + 1 > outlen)
+		return 0;
+	if (a->suffix) {
+		if (memcmp(s + keep, a->from, a->flen) != 0)
+			return 0;
+		memcpy(out, s, keep);
+		memcpy(out + keep, a->to, a->tlen);
+	} else {
+		if (memcmp(s, a->from, a->flen) != 0)
+			return 0;
+		memcpy(out, a->to, a->tlen);
+		memcpy(out + a->tlen, s + a->flen, keep);
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* Stores the normalized catalog word(s) of a synonym; returns the string offset or -1. */
+static long lex_syn_target(struct nlp_lexicon *lex, const char *text)
+{
+	char norm[NLP_LEX_SYN_MAX];
+	size_t n = nlp_normalize(text, strlen(text), norm, sizeof(norm)), has = 0;
+	long off;
+
+	for (size_t i = 0; i < n; i++)
+		has |= (norm[i] >= 'a' && norm[i] <= 'z') || (norm[i] >= '0' && norm[i] <= '9');
+	if (!has || n + 1 >= sizeof(norm))
+		return -2;
+	if (lex_grow((void **)&lex->strings, &lex->capstrings, lex->nstrings + n + 1, 1))
+		return -1;
+	off = (long)lex->nstrings;
+	memcpy(lex->strings + lex->nstrings, norm, n + 1);
+	lex->nstrings += n + 1;
+	return off;
 }
 
 /* Handles one line; pass 0 takes only aliases, pass 1 everything else. */
@@ -266,7 +367,7 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 			f->name, lineno);
 		return -1;
 	}
-	for (int k = 1; k < NLP_LEX_KIND_COUNT; k++)
+	for (int k = 0; k < NLP_LEX_KIND_COUNT; k++)
 		if (strcmp(field[1], lex_kind_names[k]) == 0)
 			kind = k;
 	if (kind < 0) {
@@ -275,6 +376,8 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 	}
 	if ((pass == 0) != (kind == NLP_LEX_ALIAS))
 		return 0;
+	if (kind == NLP_LEX_PREFIX || kind == NLP_LEX_SUFFIX)
+		return lex_affix_add(lex, f, lineno, field, kind, err, errlen);
 
 	switch (kind) {
 	case NLP_LEX_ALIAS: {
@@ -311,6 +414,18 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 		if (!field[2] || lex_parse_value(field[2], 0, 100000, &value)) {
 			lex_err(err, errlen, "%s:%zu: '%s' needs a number from 0 to 100000",
 				f->name, lineno, lex_kind_names[kind]);
+			return -1;
+		}
+		break;
+	case NLP_LEX_SYN:
+		value = field[2] ? lex_syn_target(lex, field[2]) : -2;
+		if (value == -1)
+			goto nomem;
+		if (value < 0) {
+			lex_err(err, errlen,
+				"%s:%zu: a synonym needs the catalog word(s) it means, up to "
+				"%d bytes",
+				f->name, lineno, NLP_LEX_SYN_MAX - 2);
 			return -1;
 		}
 		break;
@@ -470,7 +585,7 @@ static int lex_name_cmp(const void *a, const void *b)
 static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_lex_phrase *ph)
 {
 	const char *s = lex->strings + ph->off;
-	if (ph->ntok != 1 || ph->len < 5 || ph->len > NLP_DIST_MAX_LEN)
+	if (ph->ntok != 1 || ph->len < 4 || ph->len > NLP_DIST_MAX_LEN)
 		return 0;
 	for (size_t i = 0; i < ph->len; i++)
 		if (s[i] < 'a' || s[i] > 'z')
@@ -480,7 +595,7 @@ static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_le
 		case NLP_LEX_INTENT:
 		case NLP_LEX_YES:
 		case NLP_LEX_NO:
-			if (lex->entries[e].weight >= 1.0f)
+			if (lex->entries[e].weight >= 0.9f)
 				return 1;
 			break;
 		case NLP_LEX_PAY:
@@ -574,12 +689,44 @@ void nlp_lexicon_clear(struct nlp_lexicon *lex)
 	memset(lex, 0, sizeof(*lex));
 }
 
+/* True when a and b (n bytes each) differ by one swap of neighbouring letters. */
+static int lex_is_swap(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+	       memcmp(a + i + 2, b + i + 2, n - i - 2) == 0;
+}
+
+/* Four letters: too many real words lie one letter apart ("card" and "cart", "care"), so
+ * only a swap ("hepl") or a dropped letter ("chek") is corrected, and only to one word. */
+static const struct nlp_lex_phrase *lex_fuzzy4(const struct nlp_lexicon *lex, const char *s)
+{
+	const struct nlp_lex_phrase *found = NULL;
+
+	for (size_t i = 0; i < lex->nfuzzy; i++) {
+		const struct nlp_lex_phrase *ph = &lex->phrases[lex->fuzzy[i]];
+		const char *w = lex->strings + ph->off;
+		if (w[0] != s[0] || (ph->len != 4 && ph->len != 5))
+			continue;
+		if (ph->len == 4 ? !lex_is_swap(s, w, 4) : nlp_match_distance(s, 4, w, 5, 1) != 1)
+			continue;
+		if (found)
+			return NULL; /* two words are that close: leave it */
+		found = ph;
+	}
+	return found;
+}
+
 const struct nlp_lex_phrase *nlp_lexicon_fuzzy(const struct nlp_lexicon *lex, const char *s,
 					       size_t len)
 {
 	const struct nlp_lex_phrase *best = NULL;
 	int maxd = len <= 4 ? 0 : len <= 7 ? 1 : 2, bestd;
 
+	if (len == 4)
+		return lex_fuzzy4(lex, s);
 	if (maxd == 0 || len > NLP_DIST_MAX_LEN)
 		return NULL;
 	bestd = maxd + 1;
@@ -587,7 +734,7 @@ const struct nlp_lex_phrase *nlp_lexicon_fuzzy(const struct nlp_lexicon *lex, co
 		const struct nlp_lex_phrase *ph = &lex->phrases[lex->fuzzy[i]];
 		const char *w = lex->strings + ph->off;
 		int d, diff = (int)ph->len - (int)len;
-		if (w[0] != s[0] || diff > maxd || -diff > maxd)
+		if (w[0] != s[0] || ph->len < 5 || diff > maxd || -diff > maxd)
 			continue;
 		d = nlp_match_distance(s, len, w, ph->len, bestd - 1);
 		if (d < bestd) {

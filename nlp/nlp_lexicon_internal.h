@@ -1,7 +1,8 @@
 /*
  * nlp_lexicon_internal.h: the loaded lexicon. Every *.tsv file of the lexicon folder is one
- * language; its lines map a phrase (one to four words, or an emoji) to a kind (intent word,
- * number, unit, payment method, stop word, alias ...). Read-only after nlp_new().
+ * language; its lines map a phrase (one to five words, or an emoji) to a kind (intent word,
+ * number, unit, payment method, stop word, alias, product synonym ...), or give a plural
+ * rule (word prefix or suffix). Read-only after nlp_new().
  */
 #ifndef CCGW_NLP_LEXICON_INTERNAL_H
 #define CCGW_NLP_LEXICON_INTERNAL_H
@@ -13,11 +14,14 @@
 #include "nlp_text_internal.h"
 
 #define NLP_LEX_LANGS_MAX 8
+#define NLP_LEX_AFFIX_MAX 32
+#define NLP_LEX_AFFIX_LEN 8
+#define NLP_LEX_SYN_MAX 64 /* bytes of a synonym's normalized text */
 #define NLP_LEX_PHRASE_TOKENS_MAX 5
 #define NLP_LEX_NONE UINT32_MAX
 
 enum nlp_lex_kind {
-	NLP_LEX_WORD = 0, /* a word known only as part of longer phrases */
+	NLP_LEX_WORD = 0, /* part of longer phrases only; as a line: a real word, not a typo */
 	NLP_LEX_ALIAS,    /* spelling variant: value is the string offset of the replacement */
 	NLP_LEX_INTENT,   /* value: enum nlp_intent */
 	NLP_LEX_YES,      /* confirm word; also sets yes_no */
@@ -32,6 +36,10 @@ enum nlp_lex_kind {
 	NLP_LEX_REF,      /* "it", "those", "hiyo": refers to a product already shown */
 	NLP_LEX_ORDERREF, /* "order", "oda": a number after it is an order number */
 	NLP_LEX_CONJ,     /* "and", "na": joins "kumi na mbili", splits items */
+	NLP_LEX_SYN,      /* product word: value is the string offset of the catalog word(s) */
+	NLP_LEX_SIZE,     /* "size": a product word; the number after it is no quantity */
+	NLP_LEX_PREFIX,   /* plural rule, not a phrase: "vi-" -> "ki-" (kept in affix[]) */
+	NLP_LEX_SUFFIX,   /* plural rule, not a phrase: "-ies" -> "-y" (kept in affix[]) */
 	NLP_LEX_KIND_COUNT
 };
 
@@ -55,6 +63,13 @@ struct nlp_lex_phrase {
 	uint32_t first; /* first entry, or NLP_LEX_NONE for NLP_LEX_WORD */
 };
 
+/* A plural rule: a word starting (prefix) or ending (suffix) with from may be the word
+ * with to in its place: "vikombe" -> "kikombe", "orders" -> "order". */
+struct nlp_lex_affix {
+	char from[NLP_LEX_AFFIX_LEN], to[NLP_LEX_AFFIX_LEN];
+	uint8_t flen, tlen, suffix, lang;
+};
+
 struct nlp_lexicon {
 	char *strings;
 	size_t nstrings, capstrings;
@@ -66,6 +81,8 @@ struct nlp_lexicon {
 	size_t tmask;
 	uint32_t *fuzzy; /* single words that typos may be corrected to */
 	size_t nfuzzy;
+	struct nlp_lex_affix affix[NLP_LEX_AFFIX_MAX]; /* in file order */
+	size_t naffix;
 	char langs[NLP_LEX_LANGS_MAX][3];
 	size_t nlangs;
 	size_t max_ntok;
@@ -92,8 +109,20 @@ const struct nlp_lex_phrase *nlp_lexicon_find(const struct nlp_lexicon *lex, uin
 					      const char *const *w, const unsigned short *wlen,
 					      size_t n);
 
-/* The closest fuzzy-eligible word within a small edit distance of s, or NULL. */
+/* The closest fuzzy-eligible word within a small edit distance of s, or NULL. Words of
+ * four letters are corrected only by one swap of neighbours or one missing letter, and only
+ * when a single word is that close ("hepl" -> "help", "chek" -> "check"). */
 const struct nlp_lex_phrase *nlp_lexicon_fuzzy(const struct nlp_lexicon *lex, const char *s,
 					       size_t len);
+
+/* The entry of the given kind of a phrase, or NULL. */
+const struct nlp_lex_entry *nlp_lexicon_entry(const struct nlp_lexicon *lex,
+					      const struct nlp_lex_phrase *ph, int kind);
+
+/* Writes into out (outlen bytes) the word s (len bytes) with plural rule a undone:
+ * "vikombe" -> "kikombe". Returns the new length, or 0 when the rule does not apply (the
+ * word must keep at least three letters of its own). */
+size_t nlp_lexicon_affix_apply(const struct nlp_lex_affix *a, const char *s, size_t len,
+			       char *out, size_t outlen);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * nlp_parse.c: reads one shopper message. Normalizes and tokenizes it, corrects spelling
- * variants and typos against the lexicon, matches the longest lexicon phrases, adds up the
- * intent weights, pulls out quantities, order numbers, phone, payment, yes/no and the product
- * phrase, and settles the intent with what the conversation expects. Stack memory only.
+ * variants, plural forms, typos and split words against the lexicon, matches the longest
+ * lexicon phrases, adds up the intent weights, pulls out quantities, order numbers, phone,
+ * payment, yes/no and the product phrase, and settles the intent with what the conversation
+ * expects. Stack memory only.
  */
 #include "nlp.h"
 #include "nlp_lexicon_internal.h"
@@ -37,7 +38,7 @@ struct parse_tok {
 	unsigned short wlen, olen;
 	unsigned char type, role, span; /* span: tokens in the phrase this one starts, or 0 */
 	char prefix;
-	unsigned char fuzzy, orderref, weak, mul, count, marked, numword;
+	unsigned char fuzzy, orderref, weak, mul, count, marked, numword, known, size;
 	long num;
 };
 
@@ -54,6 +55,7 @@ struct parse_state {
 	size_t n;
 	float score[NLP_INTENT_COUNT];
 	float votes[NLP_LEX_LANGS_MAX];
+	float noun_votes[NLP_LEX_LANGS_MAX]; /* product words: only when nothing else tells */
 	struct parse_num nums[PARSE_NUMS_MAX];
 	size_t nnums;
 	int yes_no, pay, clause, ref, gibberish;
@@ -170,6 +172,33 @@ static int parse_number_word(struct parse_state *st, struct parse_tok *pt)
 	return 0;
 }
 
+/* Plural rules of the lexicon: "orders" -> "order", "vikombe" -> "kikombe", taken only
+ * when the result is a word the lexicon gives a meaning. */
+static int parse_affix(struct parse_state *st, struct parse_tok *pt)
+{
+	const struct nlp_lexicon *lex = st->lex;
+
+	for (size_t k = 0; k < lex->naffix; k++) {
+		char *dd = st->scratch + st->nscratch;
+		size_t room = sizeof(st->scratch) - st->nscratch;
+		size_t n = nlp_lexicon_affix_apply(&lex->affix[k], pt->w, pt->wlen, dd, room);
+		const struct nlp_lex_phrase *ph;
+
+		if (n == 0)
+			continue;
+		ph = parse_find1(lex, dd, (unsigned short)n);
+		if (!ph || ph->first == NLP_LEX_NONE)
+			continue;
+		st->nscratch += n;
+		pt->w = dd;
+		pt->wlen = (unsigned short)n;
+		parse_alias(lex, ph, pt);
+		pt->known = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static void parse_resolve(struct parse_state *st, struct parse_tok *pt)
 {
 	const struct nlp_lexicon *lex = st->lex;
@@ -191,6 +220,7 @@ static void parse_resolve(struct parse_state *st, struct parse_tok *pt)
 	if (parse_number_word(st, pt))
 		return;
 	ph = parse_alias(lex, parse_find1(lex, pt->w, pt->wlen), pt);
+	pt->known = ph != NULL;
 	if (ph || !parse_is_ascii_letters(pt->w, pt->wlen))
 		return;
 	/* "cartt" -> "cart", "yess" -> "yes", "pleease" -> "please" */
@@ -207,15 +237,82 @@ static void parse_resolve(struct parse_state *st, struct parse_tok *pt)
 				pt->w = dd;
 				pt->wlen = (unsigned short)k;
 				parse_alias(lex, ph, pt);
+				pt->known = 1;
 				return;
 			}
 		}
 	}
+	if (parse_affix(st, pt))
+		return;
 	ph = nlp_lexicon_fuzzy(lex, pt->w, pt->wlen);
 	if (ph) {
 		pt->w = lex->strings + ph->off;
 		pt->wlen = ph->len;
 		pt->fuzzy = 1;
+	}
+}
+
+static size_t parse_next(const struct parse_state *st, size_t i)
+{
+	return i + (st->t[i].span ? st->t[i].span : 1);
+}
+
+/* Joins two words, one of which the lexicon does not know, when together they make an
+ * intent, yes/no or payment word, exactly or within the typo distance: "chek out",
+ * "can cel", "thank s" ("check out" is a phrase of its own). */
+static void parse_join(struct parse_state *st)
+{
+	const struct nlp_lexicon *lex = st->lex;
+
+	for (size_t i = 0; i + 1 < st->n; i++) {
+		struct parse_tok *a = &st->t[i], *b = &st->t[i + 1];
+		const struct nlp_lex_phrase *ph;
+		char *dd = st->scratch + st->nscratch;
+		size_t n = (size_t)a->olen + b->olen;
+		int fuzzy = 0;
+
+		if ((a->known && b->known) || a->type != NLP_TOK_WORD ||
+		    b->type != NLP_TOK_WORD || b->prefix || a->role != ROLE_CONTENT ||
+		    b->role != ROLE_CONTENT || !parse_is_ascii_letters(a->orig, a->olen) ||
+		    !parse_is_ascii_letters(b->orig, b->olen) ||
+		    st->nscratch + n > sizeof(st->scratch))
+			continue;
+		memcpy(dd, a->orig, a->olen);
+		memcpy(dd + a->olen, b->orig, b->olen);
+		ph = parse_find1(lex, dd, (unsigned short)n);
+		if (!ph) {
+			ph = nlp_lexicon_fuzzy(lex, dd, n);
+			fuzzy = 1;
+		}
+		if (!ph || !(parse_entry(lex, ph, NLP_LEX_INTENT) ||
+			     parse_entry(lex, ph, NLP_LEX_YES) || parse_entry(lex, ph, NLP_LEX_NO) ||
+			     parse_entry(lex, ph, NLP_LEX_PAY)))
+			continue;
+		st->nscratch += n;
+		a->w = lex->strings + ph->off;
+		a->wlen = ph->len;
+		a->olen = (unsigned short)(b->orig + b->olen - a->orig);
+		a->fuzzy = (unsigned char)fuzzy;
+		a->known = 1;
+		memmove(b, b + 1, (st->n - i - 2) * sizeof(*b));
+		st->n--;
+	}
+}
+
+/* "size 42": the number after a size word describes the product; it is no quantity. */
+static void parse_sizes(struct parse_state *st)
+{
+	for (size_t i = 0; i < st->n; i = parse_next(st, i)) {
+		size_t j = parse_next(st, i);
+		if (!st->t[i].size)
+			continue;
+		while (j < st->n && st->t[j].role == ROLE_NUM && !st->t[j].marked &&
+		       (j == parse_next(st, i) || st->t[j].numword)) {
+			size_t nx = parse_next(st, j);
+			for (size_t k = j; k < nx; k++)
+				st->t[k].role = ROLE_STOP;
+			j = nx;
+		}
 	}
 }
 
@@ -226,6 +323,7 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 	float local[NLP_INTENT_COUNT] = { 0 };
 	float vote[NLP_LEX_LANGS_MAX] = { 0 };
 	int has_num = 0, has_ord = 0, has_stop = 0, has_key = 0, has_unit = 0, has_conj = 0;
+	int has_noun = 0;
 	int fuzzy = 0, sym = len == 1 && st->t[i].type == NLP_TOK_SYM;
 	struct parse_tok *pt = &st->t[i];
 
@@ -235,6 +333,15 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 		const struct nlp_lex_entry *e = &lex->entries[ei];
 		float v = (e->kind == NLP_LEX_STOP || e->kind == NLP_LEX_REF ||
 			   e->kind == NLP_LEX_CONJ) ? 0.5f : 1.0f;
+		if (e->kind == NLP_LEX_SYN || e->kind == NLP_LEX_SIZE || e->kind == NLP_LEX_WORD) {
+			/* a product word: shared by shoppers of every language ("word": a real
+			 * word that is not a typo of an intent word, casting no vote) */
+			if (e->lang < NLP_LEX_LANGS_MAX && !sym && e->kind != NLP_LEX_WORD)
+				st->noun_votes[e->lang] += 1.0f;
+			has_noun = 1;
+			pt->size |= e->kind == NLP_LEX_SIZE;
+			continue;
+		}
 		if (e->lang < NLP_LEX_LANGS_MAX && vote[e->lang] < v)
 			vote[e->lang] = v;
 		switch (e->kind) {
@@ -304,6 +411,7 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 		 : has_key ? ROLE_KEY
 		 : has_unit ? ROLE_UNIT
 		 : has_conj ? ROLE_CONJ
+		 : has_noun ? ROLE_CONTENT
 			    : ROLE_STOP;
 	if (has_num)
 		pt->numword = 1;
@@ -374,11 +482,6 @@ static int parse_gibberish(const char *s, size_t n)
 			if (memcmp(s + i, rows[r], 4) == 0)
 				return 1;
 	return 0;
-}
-
-static size_t parse_next(const struct parse_state *st, size_t i)
-{
-	return i + (st->t[i].span ? st->t[i].span : 1);
 }
 
 /* Digits of a phone number: "+254 712 345678", "0712345678". */
@@ -488,7 +591,7 @@ static void parse_product(const struct parse_state *st, char *out, size_t outlen
 		if (st->t[i].role == ROLE_CONTENT) {
 			if (start == st->n)
 				start = i;
-			last = i;
+			last = parse_next(st, i) - 1; /* "majani ya chai" is one phrase */
 		} else if (st->t[i].role != ROLE_STOP && start != st->n) {
 			break;
 		}
@@ -561,6 +664,14 @@ static void parse_lang(const struct parse_state *st, const char *hint, struct nl
 					break;
 				}
 		}
+	}
+	if (best < 0 && hinted < 0) {
+		/* only product words ("asali", "viatu"): they tell when nothing else does */
+		for (size_t l = 0; l < lex->nlangs; l++)
+			if (st->noun_votes[l] > 0.0f && (best < 0 || st->noun_votes[l] > bv)) {
+				bv = st->noun_votes[l];
+				best = (int)l;
+			}
 	}
 	if (best < 0) {
 		memcpy(out->lang, "en", 3);
@@ -773,7 +884,9 @@ void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *
 		st.t[i].prefix = toks[i].prefix;
 		parse_resolve(&st, &st.t[i]);
 	}
+	parse_join(&st);
 	parse_phrases(&st);
+	parse_sizes(&st);
 	parse_phone(&st, out);
 	for (size_t i = 0; i < st.n; i = parse_next(&st, i)) {
 		if (st.t[i].role == ROLE_CONTENT) {

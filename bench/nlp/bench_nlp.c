@@ -1,7 +1,8 @@
 /*
  * bench_nlp.c: measures nlp_parse() throughput on one thread over the messages of the
  * labelled corpus (or a file given as argument, one message a line or TSV), and the
- * product matcher over a 30-name catalog. Prints parses per second and microseconds each.
+ * product matcher over a 30-name catalog, plain and with the lexicon's synonyms. Prints
+ * parses per second and microseconds each.
  * Usage: bench_nlp [corpus.tsv] [seconds]
  */
 #include <stdio.h>
@@ -95,6 +96,19 @@ int main(int argc, char **argv)
 		t = bench_now() - t0;
 	} while (t < secs / 2);
 	printf("nlp_match_products: 30-name catalog, %.0f phrases/s, %.2f us each\n",
+	       (double)matches / t, 1e6 * t / (double)matches);
+
+	matches = 0;
+	t0 = bench_now();
+	do {
+		for (size_t i = 0; i < n; i++) {
+			struct nlp_match m[3];
+			sink += (long)nlp_match_products_nlp(nlp, lines[i], catalog, 30, 0.5, m, 3);
+		}
+		matches += n;
+		t = bench_now() - t0;
+	} while (t < secs / 2);
+	printf("nlp_match_products_nlp: 30-name catalog, %.0f phrases/s, %.2f us each\n",
 	       (double)matches / t, 1e6 * t / (double)matches);
 
 	for (size_t i = 0; i < n; i++)

@@ -1,9 +1,9 @@
 /*
  * test_nlp_corpus.c: reads tests/data/nlp/corpus.tsv (messages as shoppers type them, with
  * the reading we expect), parses every line and fails when intent or quantity accuracy is
- * under 95%; also scores tests/data/nlp/holdout.tsv (never used to tune the lexicon) and
- * fails only under 80% there. Prints every miss, a confusion table of intents, and product,
- * order number and language accuracy as figures.
+ * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
+ * the lexicon) and fails only under 80% there. Prints every miss, a confusion table of
+ * intents, and product, order number and language accuracy as figures.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,12 +110,13 @@ static size_t score_file(const char *path, double *intent_pct, double *qty_pct)
 		st->order_ok += ok_o;
 		st->lang_ok += ok_l;
 		st->confusion[want][r.intent]++;
-		if (!ok_i || !ok_q || !ok_p || !ok_o)
-			printf("  %-40s | %s q=%s p=%s o=%s -> %s q=%ld%s p=%s o=%ld (%.2f)\n", f[0],
-			       f[1], f[2], f[3], f[4], nlp_intent_name(r.intent), r.quantity,
+		if (!ok_i || !ok_q || !ok_p || !ok_o || !ok_l)
+			printf("  %-40s | %s q=%s p=%s o=%s %s -> %s q=%ld%s p=%s o=%ld %s (%.2f)\n",
+			       f[0], f[1], f[2], f[3], f[4], f[5], nlp_intent_name(r.intent),
+			       r.quantity,
 			       r.quantity_state == NLP_QTY_INVALID ? "!" :
 			       r.quantity_state == NLP_QTY_NONE ? "-" : "",
-			       r.product[0] ? r.product : "-", r.order_number, r.confidence);
+			       r.product[0] ? r.product : "-", r.order_number, r.lang, r.confidence);
 	}
 	fclose(fp);
 
@@ -167,11 +168,23 @@ static void test_holdout(void **state)
 	assert_true(qa >= 80.0);
 }
 
+/* The second held-out set: the misses shoppers were reported to hit and new phrasings,
+ * committed before the round of changes that fixed them. Same floor as the first. */
+static void test_holdout2(void **state)
+{
+	double ia, qa;
+	(void)state;
+	assert_true(score_file(NLP_HOLDOUT2, &ia, &qa) >= 100);
+	assert_true(ia >= 80.0);
+	assert_true(qa >= 80.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_holdout),
+		cmocka_unit_test(test_holdout2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

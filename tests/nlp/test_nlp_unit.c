@@ -1,8 +1,9 @@
 /*
  * test_nlp_unit.c: unit tests of nlp/: normalization (NFKC, case, accents, full-width
  * digits, repeated letters), quantities and their bounds, context from the expectation,
- * product matching, lexicon loading errors, hostile input (invalid UTF-8, NUL bytes, 1 MiB,
- * emoji only, spaces only) and parsing from several threads at once.
+ * typo, plural and split-word handling, product matching with and without the lexicon's
+ * synonyms, lexicon loading errors, hostile input (invalid UTF-8, NUL bytes, 1 MiB, emoji
+ * only, spaces only) and parsing from several threads at once.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -254,6 +255,154 @@ static void test_product_match(void **state)
 	assert_int_equal(nlp_match_products("ceramic mug", catalog, n, 0.1, m, 1), 1);
 }
 
+/* What the reader does to words it does not know: plurals, typos, split words, sizes. */
+static void test_word_forms(void **state)
+{
+	struct nlp_reading r;
+	(void)state;
+
+	r = parse("my orders");
+	assert_int_equal(r.intent, NLP_INTENT_ORDER_STATUS);
+	r = parse("show my orders");
+	assert_int_equal(r.intent, NLP_INTENT_ORDER_STATUS);
+	r = parse("refunds"); /* suffix rule: "refund" */
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	r = parse("zimeharibika"); /* prefix rule: "imeharibika" */
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	assert_string_equal(r.lang, "sw");
+	r = parse("lipia");
+	assert_int_equal(r.intent, NLP_INTENT_CHECKOUT);
+
+	/* four letters: a swap or a dropped letter, never a changed one */
+	assert_int_equal(parse("hepl").intent, NLP_INTENT_HELP);
+	assert_int_equal(parse("crat").intent, NLP_INTENT_VIEW_CART);
+	r = parse("card");
+	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
+	assert_string_equal(r.product, "card");
+	r = parse("rest"); /* a real word, listed: not "reset" */
+	assert_int_not_equal(r.intent, NLP_INTENT_CLEAR_CART);
+	assert_int_equal(parse("hellow").intent, NLP_INTENT_GREET);
+
+	/* split words */
+	assert_int_equal(parse("chek out").intent, NLP_INTENT_CHECKOUT);
+	assert_int_equal(parse("can cel my order").intent, NLP_INTENT_CANCEL_ORDER);
+	r = parse("red mug");
+	assert_string_equal(r.product, "red mug");
+
+	/* a size is no quantity */
+	r = parse("leather sandals size 42");
+	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	assert_string_equal(r.product, "leather sandals size");
+	r = parse("2 tshirts size 40");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity, 2);
+	r = parse("shoes size 42 x3");
+	assert_int_equal(r.quantity, 3);
+
+	/* Swahili numbers agree with the noun */
+	r = parse("ongeza vikombe viwili");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity, 2);
+	assert_string_equal(r.product, "vikombe");
+	r = parse("add zero honey");
+	assert_int_equal(r.quantity_state, NLP_QTY_INVALID);
+	assert_int_equal(r.quantity, 0);
+}
+
+/* The conversation language: "menu" is English; a product word alone tells only when the
+ * engine gives no hint, so "asali" does not flip an English conversation. */
+static void test_language(void **state)
+{
+	struct nlp_reading r;
+	(void)state;
+
+	r = parse("menu");
+	assert_int_equal(r.intent, NLP_INTENT_HELP);
+	assert_string_equal(r.lang, "en");
+	assert_string_equal(parse("menyu").lang, "sw");
+	r = parse("nataka asali mbili");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity, 2);
+	assert_string_equal(r.product, "asali");
+	assert_string_equal(r.lang, "sw");
+	assert_string_equal(parse("asali").lang, "sw");
+	nlp_parse(g_nlp, "asali", 5, "en", NLP_EXPECT_NONE, &r);
+	assert_string_equal(r.lang, "en");
+	assert_string_equal(r.product, "asali");
+	nlp_parse(g_nlp, "do you have asali", 17, NULL, NLP_EXPECT_NONE, &r);
+	assert_string_equal(r.lang, "en");
+}
+
+static void test_product_synonyms(void **state)
+{
+	const char *const catalog[] = { "Acacia Honey 500g",	   "Kenya AA Coffee Beans 250g",
+					"Kericho Gold Tea 100 bags", "Maasai Beaded Mug",
+					"Nairobi T-Shirt Black M",   "Nairobi T-Shirt White L",
+					"Kikoi Striped Red",	   "Leather Sandals",
+					"Coconut Oil Soap",	   "Aloe Vera Soap" };
+	static const char *const phrases[] = { "red mugg", "honey",  "kikoi in red", "asali ya 1kg",
+					       "tshirts",  "sandles", "mugs",	       "bicycle" };
+	size_t n = sizeof(catalog) / sizeof(catalog[0]);
+	struct nlp_match m[4], o[4];
+	size_t k, ko;
+	(void)state;
+
+	/* the plain matcher does not know Swahili */
+	assert_int_equal(nlp_match_products("asali", catalog, n, 0.5, m, 4), 0);
+	k = nlp_match_products_nlp(g_nlp, "asali", catalog, n, 0.5, m, 4);
+	assert_int_equal(k, 1);
+	assert_int_equal(m[0].index, 0);
+	k = nlp_match_products_nlp(g_nlp, "kahawa", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 1);
+	k = nlp_match_products_nlp(g_nlp, "majani ya chai", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 2);
+	k = nlp_match_products_nlp(g_nlp, "vikombe", catalog, n, 0.5, m, 4); /* vi- -> ki- */
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 3);
+	k = nlp_match_products_nlp(g_nlp, "shati nyeusi", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 4);
+	assert_true(k == 1 || m[0].score - m[1].score > 0.1);
+	k = nlp_match_products_nlp(g_nlp, "mashati", catalog, n, 0.5, m, 4); /* ma- */
+	assert_int_equal(k, 2);
+	k = nlp_match_products_nlp(g_nlp, "vikoi", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 6);
+	k = nlp_match_products_nlp(g_nlp, "viatu", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 7);
+	k = nlp_match_products_nlp(g_nlp, "mafuta ya nazi", catalog, n, 0.5, m, 4);
+	assert_true(k >= 1);
+	assert_int_equal(m[0].index, 8);
+	k = nlp_match_products_nlp(g_nlp, "sabuni", catalog, n, 0.5, m, 4);
+	assert_int_equal(k, 2);
+
+	/* NULL is the plain matcher; the lexicon never lowers a score */
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++) {
+		ko = nlp_match_products(phrases[i], catalog, n, 0.0, o, 4);
+		assert_int_equal(nlp_match_products_nlp(NULL, phrases[i], catalog, n, 0.0, m, 4),
+				 ko);
+		for (size_t j = 0; j < ko; j++) {
+			assert_int_equal(m[j].index, o[j].index);
+			assert_true(m[j].score == o[j].score);
+		}
+		for (size_t c = 0; c < n; c++) {
+			const char *one[1] = { catalog[c] };
+			double a = 0.0, b = 0.0;
+			if (nlp_match_products(phrases[i], one, 1, 0.0, o, 1))
+				a = o[0].score;
+			if (nlp_match_products_nlp(g_nlp, phrases[i], one, 1, 0.0, m, 1))
+				b = m[0].score;
+			assert_true(b >= a);
+		}
+	}
+	assert_int_equal(nlp_match_products_nlp(g_nlp, "bicycle", catalog, n, 0.5, m, 4), 0);
+	assert_int_equal(nlp_match_products_nlp(g_nlp, NULL, catalog, n, 0.0, m, 4), 0);
+}
+
 static void assert_sane(const struct nlp_reading *r)
 {
 	assert_true(r->intent >= NLP_INTENT_UNKNOWN && r->intent < NLP_INTENT_COUNT);
@@ -366,6 +515,32 @@ static void test_lexicon_errors(void **state)
 	assert_non_null(strstr(err, "takes no value"));
 	write_file(path, "deux\tnum\tdeux\n");
 	assert_null(nlp_new(dir, err, sizeof(err)));
+	write_file(path, "miel\tsyn\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "fr.tsv:1: a synonym needs"));
+	write_file(path, "le\tword\tx\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "takes no value"));
+	write_file(path, "# rules\nvi\tprefix\tki-\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "fr.tsv:2: a prefix rule is"));
+	write_file(path, "-S\tsuffix\t-\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "a suffix rule is"));
+
+	/* synonyms and word-form rules are data too */
+	write_file(path, "commande\tintent\torder_status\n-s\tsuffix\t-\nmiel\tsyn\thoney\n");
+	n = nlp_new(dir, err, sizeof(err));
+	assert_non_null(n);
+	nlp_parse(n, "commandes", 9, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_ORDER_STATUS);
+	{
+		const char *names[] = { "Red Mug", "Organic Honey 500g" };
+		struct nlp_match m[2];
+		assert_int_equal(nlp_match_products_nlp(n, "miel", names, 2, 0.5, m, 2), 1);
+		assert_int_equal(m[0].index, 1);
+	}
+	nlp_free(n);
 	unlink(path);
 
 	snprintf(path, sizeof(path), "%s/french.tsv", dir);
@@ -411,6 +586,8 @@ int main(void)
 		cmocka_unit_test(test_normalize),     cmocka_unit_test(test_intents_basic),
 		cmocka_unit_test(test_search_and_entities), cmocka_unit_test(test_quantities),
 		cmocka_unit_test(test_expectations),  cmocka_unit_test(test_product_match),
+		cmocka_unit_test(test_word_forms),    cmocka_unit_test(test_language),
+		cmocka_unit_test(test_product_synonyms),
 		cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_lexicon_errors),
 		cmocka_unit_test(test_threads),
 	};
