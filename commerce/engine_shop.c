@@ -1,7 +1,8 @@
 /*
  * engine_shop.c: the shopping actions of the state machine: greeting and menu, categories,
- * product pages and cards, search with typo tolerance (nlp_match_products), adding with a
- * quantity, the cart with its edits, clearing and starting over.
+ * product pages and cards, search with typo tolerance and the lexicon's synonyms
+ * (nlp_match_products_nlp), adding with a quantity, the cart with its edits, clearing and
+ * starting over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,7 +501,7 @@ static int category_match(struct turn *t, const char *phrase, int *found)
 	n = PQntuples(res);
 	for (i = 0; i < n; i++)
 		names[i] = PQgetvalue(res, i, 0);
-	if (n > 0 && nlp_match_products(phrase, names, (size_t)n, 0.85, m, 1) == 1) {
+	if (n > 0 && nlp_match_products_nlp(t->e->nlp, phrase, names, (size_t)n, 0.85, m, 1) == 1) {
 		*found = 1;
 		cats = json_array();
 		for (i = 0; i < n; i++)
@@ -542,10 +543,10 @@ static PGresult *catalog_load(struct turn *t, const char ***names)
 
 /* Matches phrase against the catalog: 0 none, 1 one clear product (index in *one), n>1 a
  * choice (indexes in m). */
-static size_t catalog_match(const char *phrase, const char *const *names, size_t n,
-                            struct nlp_match *m, size_t *one)
+static size_t catalog_match(const struct nlp *nlp, const char *phrase, const char *const *names,
+                            size_t n, struct nlp_match *m, size_t *one)
 {
-	size_t k = nlp_match_products(phrase, names, n, MATCH_MIN, m, MATCH_MAX);
+	size_t k = nlp_match_products_nlp(nlp, phrase, names, n, MATCH_MIN, m, MATCH_MAX);
 
 	if (k == 0)
 		return 0;
@@ -579,7 +580,7 @@ int text_search(struct turn *t, const char *phrase, int quiet_when_none, int *fo
 	res = catalog_load(t, &names);
 	if (!res)
 		return -1;
-	k = catalog_match(phrase, names, (size_t)PQntuples(res), m, &one);
+	k = catalog_match(t->e->nlp, phrase, names, (size_t)PQntuples(res), m, &one);
 	if (turn_event(t, "search_performed",
 	               json_pack("{s:s, s:i}", "query", phrase, "results", (int)k)) < 0)
 		goto out;
@@ -740,7 +741,7 @@ int text_add(struct turn *t)
 	res = catalog_load(t, &names);
 	if (!res)
 		return -1;
-	k = catalog_match(t->rd.product, names, (size_t)PQntuples(res), m, &one);
+	k = catalog_match(t->e->nlp, t->rd.product, names, (size_t)PQntuples(res), m, &one);
 	if (turn_event(t, "search_performed",
 	               json_pack("{s:s, s:i}", "query", t->rd.product, "results", (int)k)) < 0)
 		goto out;
@@ -803,7 +804,8 @@ int text_remove(struct turn *t)
 	n = PQntuples(lines) < 256 ? PQntuples(lines) : 256;
 	for (i = 0; i < n; i++)
 		names[i] = PQgetvalue(lines, i, 1);
-	if (n == 0 || nlp_match_products(t->rd.product, names, (size_t)n, MATCH_MIN, m, 1) == 0) {
+	if (n == 0 ||
+	    nlp_match_products_nlp(t->e->nlp, t->rd.product, names, (size_t)n, MATCH_MIN, m, 1) == 0) {
 		PQclear(lines);
 		turn_sayf(t, "I couldn't find \"%s\" in your cart.",
 		          "Sikupata \"%s\" kwenye kikapu chako.", t->rd.product);
