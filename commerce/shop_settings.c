@@ -126,8 +126,10 @@ int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings
 	        ? (long)json_integer_value(v)
 	        : 0;
 	v = json_object_get(set, "delivery_fee_minor");
-	s->delivery_fee_minor =
-	    json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : 0;
+	s->delivery_fee_minor = json_is_integer(v) && json_integer_value(v) >= 0 &&
+	                                json_integer_value(v) <= SHOP_MONEY_MAX
+	                            ? (long)json_integer_value(v)
+	                            : 0;
 	parse_payments(s, json_object_get(set, "payment_methods"));
 	copy_str(s->welcome_text, sizeof(s->welcome_text), json_object_get(set, "welcome_text"),
 	         "");
@@ -164,7 +166,11 @@ const struct shop_payment *shop_settings_payment(const struct shop_settings *s, 
 
 long long shop_settings_tax(const struct shop_settings *s, long long subtotal_minor)
 {
-	return (subtotal_minor * s->tax_bp + 5000) / 10000;
+	/* (subtotal * bp + 5000) / 10000 without the product: it overflows past ~9 * 10^14 */
+	if (subtotal_minor <= 0)
+		return 0;
+	return subtotal_minor / 10000 * s->tax_bp +
+	       ((subtotal_minor % 10000) * s->tax_bp + 5000) / 10000;
 }
 
 static int parse_hhmm(const char *s, int *minutes)

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #define SHOP_MAX_PAYMENT 6
+#define SHOP_MONEY_MAX   1000000000000000LL /* a larger delivery fee is not read (10^15) */
 
 struct shop_payment {
 	char code[32];  /* cash_on_delivery, mpesa, bank_transfer */
@@ -50,7 +51,7 @@ const char *shop_payment_instructions(const struct shop_payment *p, int sw);
 int shop_settings_closed_now(PGconn *conn, const struct shop_settings *s, char *hours_text,
                              size_t len) __attribute__((warn_unused_result));
 
-/* Tax of a subtotal, rounded half up. */
+/* Tax of a subtotal, rounded half up; exact for any subtotal (no overflow). */
 long long shop_settings_tax(const struct shop_settings *s, long long subtotal_minor);
 
 #endif

@@ -16,6 +16,7 @@
 #include "commerce_util.h"
 #include "order_status.h"
 #include "reply_text.h"
+#include "shop_settings.h"
 
 static void test_money(void **state)
 {
@@ -124,12 +125,35 @@ static void test_reply_text(void **state)
 	assert_null(reply_text_render(NULL));
 }
 
+/* Tax rounds half up, and a large subtotal does not overflow (a product may cost 10^15). */
+static void test_tax(void **state)
+{
+	struct shop_settings s;
+	long long sub;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.tax_bp = 1600;
+	assert_int_equal(shop_settings_tax(&s, 170000), 27200);
+	assert_int_equal(shop_settings_tax(&s, 3), 0);  /* 0.48 */
+	assert_int_equal(shop_settings_tax(&s, 4), 1);  /* 0.64 */
+	s.tax_bp = 1250;
+	assert_int_equal(shop_settings_tax(&s, 4), 1);  /* 0.5 rounds up */
+	for (sub = 0; sub < 30000; sub += 7)
+		assert_int_equal(shop_settings_tax(&s, sub), (sub * 1250 + 5000) / 10000);
+	s.tax_bp = 10000;
+	assert_true(shop_settings_tax(&s, 1000000000000000000LL) == 1000000000000000000LL);
+	s.tax_bp = 1600;
+	assert_true(shop_settings_tax(&s, 1000000000000000LL) == 160000000000000LL);
+	assert_true(shop_settings_tax(&s, 9000000000000000001LL) == 1440000000000000000LL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_money),      cmocka_unit_test(test_utf8_clean),
 	    cmocka_unit_test(test_template),   cmocka_unit_test(test_lifecycle_table),
-	    cmocka_unit_test(test_reply_text),
+	    cmocka_unit_test(test_reply_text), cmocka_unit_test(test_tax),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
