@@ -69,8 +69,9 @@ static int clean_msg_init(struct clean_msg *c, const struct msg_inbound *in)
 	c->m.display_name = clean_str(c, in->display_name, 100);
 	c->m.phone = clean_str(c, in->phone, 32);
 	c->m.message_id = clean_str(c, in->message_id, 256);
-	/* one byte past the limit tells "too long" apart from "exactly at the limit" */
-	c->m.text = clean_str(c, in->text, ENGINE_TEXT_MAX + 4);
+	/* kept whole (up to ENGINE_TEXT_KEEP) for the event: during a handoff a person reads it;
+	 * texts over ENGINE_TEXT_MAX are not parsed */
+	c->m.text = clean_str(c, in->text, ENGINE_TEXT_KEEP);
 	c->m.payload = clean_str(c, in->payload, 256);
 	c->m.location_name = clean_str(c, in->location_name, 200);
 	c->m.location_address = clean_str(c, in->location_address, 500);
@@ -268,12 +269,41 @@ static int message_event(struct turn *t, int too_long)
 		json_object_set_new(p, "too_long", json_true());
 	if (m->payload)
 		json_object_set_new(p, "payload", json_string(m->payload));
+	/* everything a person needs when the bot is not answering (handoff): the place, the
+	 * contact, the catalog order's lines */
 	if (m->kind == MSG_KIND_LOCATION) {
 		json_object_set_new(p, "latitude", json_real(m->latitude));
 		json_object_set_new(p, "longitude", json_real(m->longitude));
+		if (m->location_name)
+			json_object_set_new(p, "location_name", json_string(m->location_name));
+		if (m->location_address)
+			json_object_set_new(p, "location_address",
+			                    json_string(m->location_address));
 	}
-	if (m->kind == MSG_KIND_CATALOG_ORDER)
+	if (m->kind == MSG_KIND_CONTACT) {
+		if (m->contact_name)
+			json_object_set_new(p, "contact_name", json_string(m->contact_name));
+		if (m->contact_phone)
+			json_object_set_new(p, "contact_phone", json_string(m->contact_phone));
+	}
+	if (m->kind == MSG_KIND_CATALOG_ORDER) {
+		json_t *items = json_array();
+		size_t i;
+
 		json_object_set_new(p, "lines", json_integer((json_int_t)m->nlines));
+		for (i = 0; items && i < m->nlines && i < ENGINE_LINES_MAX; i++) {
+			char *sku = m->lines[i].sku ? cm_utf8_clean(m->lines[i].sku,
+			                                            strlen(m->lines[i].sku), 64)
+			                            : NULL;
+
+			if (sku)
+				json_array_append_new(
+				    items, json_pack("{s:s, s:I}", "sku", sku, "quantity",
+				                     (json_int_t)m->lines[i].quantity));
+			free(sku);
+		}
+		json_object_set_new(p, "items", items);
+	}
 	if (m->media_type)
 		json_object_set_new(p, "media_type", json_string(m->media_type));
 	return turn_event(t, "message_received", p);
@@ -311,7 +341,10 @@ static int handle(struct turn *t, int too_long)
 	rc = shop_settings_load(t->conn, t->tenant, &t->shop);
 	if (rc < 0)
 		return -1;
-	if (too_long) {
+	if (too_long && strcmp(t->state, "handoff") == 0 && t->idle_seconds < ENGINE_IDLE_RESET) {
+		t->keep_offered =
+		    1; /* a person reads it whole in the event: the bot stays silent */
+	} else if (too_long) {
 		t->keep_offered = 1;
 		turn_say(t,
 		         "That message is too long for me. Please write a shorter one, or type "

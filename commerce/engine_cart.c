@@ -92,6 +92,20 @@ int engine_product_foreign(struct turn *t, const struct engine_product *p)
 	return 1;
 }
 
+long long engine_money_line(long long quantity, long long price)
+{
+	if (quantity <= 0 || price <= 0)
+		return 0;
+	if (price > ENGINE_MONEY_MAX / quantity)
+		return ENGINE_MONEY_MAX + 1;
+	return quantity * price;
+}
+
+long long engine_money_add(long long a, long long b)
+{
+	return a > ENGINE_MONEY_MAX - b ? ENGINE_MONEY_MAX + 1 : a + b;
+}
+
 long long engine_cart_describe(struct turn *t, const PGresult *lines)
 {
 	long long subtotal = 0, line;
@@ -101,11 +115,11 @@ long long engine_cart_describe(struct turn *t, const PGresult *lines)
 	for (i = 0; i < PQntuples(lines); i++) {
 		long q = atol(PQgetvalue(lines, i, 2));
 
-		line = (long long)q * atoll(PQgetvalue(lines, i, 3));
+		line = engine_money_line(q, atoll(PQgetvalue(lines, i, 3)));
 		turn_money(t, line, money, sizeof(money));
 		snprintf(qty, sizeof(qty), "%ld", q);
 		if (PQgetvalue(lines, i, 6)[0] == 't')
-			subtotal += line;
+			subtotal = engine_money_add(subtotal, line);
 		if (PQgetvalue(lines, i, 6)[0] != 't' &&
 		    strcmp(PQgetvalue(lines, i, 7), t->shop.currency) != 0)
 			turn_linef(t, "%s x %s: priced in %s, can't be ordered here",

@@ -188,7 +188,7 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 		long long q = atoll(PQgetvalue(lines, i, 2)),
 		          price = atoll(PQgetvalue(lines, i, 3));
 
-		subtotal += q * price;
+		subtotal = engine_money_add(subtotal, engine_money_line(q, price));
 		found = 0;
 		json_array_foreach(ql, j, l)
 		{
@@ -238,10 +238,45 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 			           "- Gharama ya kusafirisha: sasa %s (ilikuwa %s)", now, was);
 	}
 	/* whatever else moved the total (rounding rules, a currency): still a change */
-	tax = shop_settings_tax(&t->shop, subtotal);
+	tax = subtotal > ENGINE_MONEY_MAX ? 0 : shop_settings_tax(&t->shop, subtotal);
 	if (n == 0 && jint(quote, "total") != subtotal + tax + t->shop.delivery_fee_minor)
 		n++;
 	return n;
+}
+
+/* The available lines' subtotal, saturating at ENGINE_MONEY_MAX + 1. */
+static long long lines_subtotal(const PGresult *lines)
+{
+	long long subtotal = 0;
+	int i;
+
+	for (i = 0; i < PQntuples(lines); i++)
+		if (PQgetvalue(lines, i, 6)[0] == 't')
+			subtotal = engine_money_add(
+			    subtotal, engine_money_line(atoll(PQgetvalue(lines, i, 2)),
+			                                atoll(PQgetvalue(lines, i, 3))));
+	return subtotal;
+}
+
+/* 1 (and the reply) when the order's total would pass ENGINE_MONEY_MAX: not placed here. */
+static int too_large(struct turn *t, const PGresult *lines)
+{
+	long long subtotal = lines_subtotal(lines);
+
+	if (subtotal <= ENGINE_MONEY_MAX &&
+	    engine_money_add(subtotal + shop_settings_tax(&t->shop, subtotal),
+	                     t->shop.delivery_fee_minor) <= ENGINE_MONEY_MAX)
+		return 0;
+	json_object_del(turn_checkout(t), "quote");
+	turn_say(t,
+	         "Sorry, this order is too large for me to place here. Please take something out "
+	         "of your cart, or talk to a person.",
+	         "Samahani, oda hii ni kubwa mno kwangu kuiweka hapa. Tafadhali ondoa kitu kwenye "
+	         "kikapu chako, au ongea na mtu.");
+	turn_button(t, TR(t, "Edit cart", "Badilisha kikapu"), "cart:edit");
+	turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
+	turn_set_state(t, "cart");
+	return 1;
 }
 
 static int summary(struct turn *t)
@@ -257,6 +292,10 @@ static int summary(struct turn *t)
 	lines = checkout_lines(t, cart_id, &err);
 	if (!lines)
 		return err ? -1 : 0;
+	if (too_large(t, lines)) {
+		PQclear(lines);
+		return 0;
+	}
 	turn_say(t, "Please confirm your order:", "Tafadhali thibitisha oda yako:");
 	subtotal = engine_cart_describe(t, lines);
 	tax = shop_settings_tax(&t->shop, subtotal);
@@ -432,8 +471,9 @@ static int text_cmd(const struct turn *t)
 
 int st_ck_name_text(struct turn *t)
 {
-	char name[101];
+	char *name;
 	const char *s = turn_ctx_str(t, "suggest_name");
+	int rc;
 
 	if (text_cmd(t))
 		return 0;
@@ -441,30 +481,43 @@ int st_ck_name_text(struct turn *t)
 		ck_set(t, "name", s);
 		return engine_checkout_next(t) < 0 ? -1 : 1;
 	}
-	snprintf(name, sizeof(name), "%s", t->text);
+	/* cut at a character boundary: a cut inside one would not be stored (asked forever) */
+	name = cm_utf8_clean(t->text, strlen(t->text), 100);
+	if (!name)
+		return -1;
 	cm_trim(name);
 	if (t->rd.intent == NLP_INTENT_DENY || t->rd.intent == NLP_INTENT_GREET ||
 	    t->rd.intent == NLP_INTENT_THANKS || strlen(name) < 2 || !has_letter(name)) {
+		free(name);
 		t->keep_offered = 1;
 		turn_say(t, "Please type the name to put on the order.",
 		         "Tafadhali andika jina la kuweka kwenye oda.");
 		return 1;
 	}
 	ck_set(t, "name", name);
-	return engine_checkout_next(t) < 0 ? -1 : 1;
+	free(name);
+	rc = engine_checkout_next(t);
+	return rc < 0 ? -1 : 1;
 }
 
 int st_ck_address_text(struct turn *t)
 {
-	char addr[501];
+	char *addr;
+	int short_addr;
 
 	if (text_cmd(t))
 		return 0;
 	if (t->rd.intent == NLP_INTENT_CONFIRM && turn_offered_has(t, "addr:saved"))
 		return act_address_saved(t, NULL) < 0 ? -1 : 1;
-	snprintf(addr, sizeof(addr), "%s", t->text);
+	addr = cm_utf8_clean(t->text, strlen(t->text), 500); /* at a character boundary */
+	if (!addr)
+		return -1;
 	cm_trim(addr);
-	if (strlen(addr) < 4 || !has_letter(addr)) {
+	short_addr = strlen(addr) < 4 || !has_letter(addr);
+	if (!short_addr)
+		json_object_set_new(turn_checkout(t), "address", json_pack("{s:s}", "text", addr));
+	free(addr);
+	if (short_addr) {
 		t->keep_offered = 1;
 		turn_say(
 		    t,
@@ -474,7 +527,6 @@ int st_ck_address_text(struct turn *t)
 		    "mahali ulipo.");
 		return 1;
 	}
-	json_object_set_new(turn_checkout(t), "address", json_pack("{s:s}", "text", addr));
 	return engine_checkout_next(t) < 0 ? -1 : 1;
 }
 
@@ -727,8 +779,7 @@ static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
 		rc = 0;
 		goto out;
 	}
-	for (i = 0; i < PQntuples(lines); i++)
-		subtotal += atoll(PQgetvalue(lines, i, 2)) * atoll(PQgetvalue(lines, i, 3));
+	subtotal = lines_subtotal(lines); /* <= ENGINE_MONEY_MAX: act_ck_yes checked */
 	tax = shop_settings_tax(&t->shop, subtotal);
 	snprintf(sub_s, sizeof(sub_s), "%lld", subtotal);
 	snprintf(tax_s, sizeof(tax_s), "%lld", tax);
@@ -770,7 +821,8 @@ static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
 		char line_s[24];
 
 		snprintf(line_s, sizeof(line_s), "%lld",
-		         atoll(PQgetvalue(lines, i, 2)) * atoll(PQgetvalue(lines, i, 3)));
+		         engine_money_line(atoll(PQgetvalue(lines, i, 2)),
+		                           atoll(PQgetvalue(lines, i, 3))));
 		if (pg_cmd(
 		        t->conn,
 		        "INSERT INTO order_items (tenant_id, order_id, product_id, sku, name,"
@@ -868,6 +920,10 @@ int act_ck_yes(struct turn *t, const char *arg)
 		PQclear(lines);
 		return act_cart(t, NULL);
 	}
+	if (too_large(t, lines)) {
+		PQclear(lines);
+		return 0;
+	}
 	/* the shopper said yes to the summary's prices: if any changed since, ask again */
 	quote = json_object_get(turn_checkout(t), "quote");
 	changes = quote_diff(t, quote, lines, 0);
@@ -903,7 +959,7 @@ int engine_catalog_order(struct turn *t)
 	if (pg_cmd(t->conn, "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2", 2,
 	           (const char *const[]){t->tenant, cart_id}) < 0)
 		return -1;
-	for (i = 0; i < t->m->nlines && i < 100; i++) {
+	for (i = 0; i < t->m->nlines && i < ENGINE_LINES_MAX; i++) {
 		const struct msg_catalog_line *l = &t->m->lines[i];
 		struct engine_product p;
 		char *sku = l->sku ? cm_utf8_clean(l->sku, strlen(l->sku), 64) : NULL;
@@ -942,16 +998,38 @@ int engine_catalog_order(struct turn *t)
 			turn_sayf(t, "Sorry, we only have %s of %s in stock.",
 			          "Samahani, tuna %s tu za %s.", s, p.name);
 		} else {
+			/* the same product on two lines: together they must fit too */
 			long prev = engine_cart_quantity(t, cart_id, p.id);
+			char s[24];
 
 			if (prev < 0 || (prev + q <= p.stock && prev + q <= NLP_QTY_MAX &&
 			                 engine_cart_set(t, cart_id, &p, prev + q, prev) < 0)) {
 				free(sku);
 				return -1;
 			}
-			added++;
+			snprintf(s, sizeof(s), "%ld", p.stock);
+			if (prev + q > NLP_QTY_MAX)
+				turn_sayf(t, "Sorry, I can't take that quantity of %s.",
+				          "Samahani, siwezi kupokea idadi hiyo ya %s.", p.name);
+			else if (prev + q > p.stock)
+				turn_sayf(t, "Sorry, we only have %s of %s in stock.",
+				          "Samahani, tuna %s tu za %s.", s, p.name);
+			else
+				added++;
 		}
 		free(sku);
+	}
+	if (t->m->nlines > ENGINE_LINES_MAX) {
+		char max[24];
+
+		snprintf(max, sizeof(max), "%d", ENGINE_LINES_MAX);
+		turn_sayf(
+		    t,
+		    "Your order has more lines than I can take at once: I read only the first "
+		    "%s.",
+		    "Oda yako ina mistari mingi kuliko ninavyoweza kupokea kwa mara moja: "
+		    "nimesoma %s ya kwanza tu.",
+		    max);
 	}
 	if (!added) {
 		turn_say(t, "None of those products could be added to your cart.",
@@ -967,7 +1045,7 @@ int engine_catalog_order(struct turn *t)
 
 int engine_location(struct turn *t)
 {
-	char text[600];
+	char text[720], *cut;
 	const struct msg_inbound *m = t->m;
 
 	if (strcmp(t->state, "ck_address") != 0) {
@@ -986,9 +1064,14 @@ int engine_location(struct turn *t)
 	else
 		snprintf(text, sizeof(text), "%s (%.5f, %.5f)",
 		         TR(t, "Shared location", "Mahali palipotumwa"), m->latitude, m->longitude);
+	/* name (200) and address (500) may not fit an address line: cut between characters */
+	cut = cm_utf8_clean(text, strlen(text), 500);
+	if (!cut)
+		return -1;
 	json_object_set_new(turn_checkout(t), "address",
-	                    json_pack("{s:s, s:f, s:f}", "text", text, "latitude", m->latitude,
+	                    json_pack("{s:s, s:f, s:f}", "text", cut, "latitude", m->latitude,
 	                              "longitude", m->longitude));
+	free(cut);
 	return engine_checkout_next(t);
 }
 

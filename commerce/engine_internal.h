@@ -18,10 +18,13 @@
 #include "shop_settings.h"
 #include "util.h"
 
-#define ENGINE_TEXT_MAX   2000        /* longer texts get "please keep it short" */
-#define ENGINE_PAGE_SIZE  8           /* products per page (plus "more" and "back" rows) */
-#define ENGINE_RECENT_MAX 60          /* payloads remembered for taps on older messages */
-#define ENGINE_IDLE_RESET (24 * 3600) /* seconds before a checkout starts over */
+#define ENGINE_TEXT_MAX   2000               /* longer texts get "please keep it short" */
+#define ENGINE_TEXT_KEEP  16384              /* bytes of a text kept in its event (for a person) */
+#define ENGINE_LINES_MAX  100                /* lines of a catalog order taken */
+#define ENGINE_MONEY_MAX  1000000000000000LL /* the largest order total, in minor units */
+#define ENGINE_PAGE_SIZE  8                  /* products per page (plus "more" and "back" rows) */
+#define ENGINE_RECENT_MAX 60                 /* payloads remembered for taps on older messages */
+#define ENGINE_IDLE_RESET (24 * 3600)        /* seconds before a checkout starts over */
 
 struct engine {
 	const struct nlp *nlp;
@@ -198,6 +201,10 @@ PGresult *engine_cart_lines(struct turn *t, const char *cart_id)
 /* 1 (and a polite reply) when p is priced in another currency than the shop's: it cannot be
  * added to a cart whose totals are in the shop's currency. */
 int engine_product_foreign(struct turn *t, const struct engine_product *p);
+/* Money that cannot overflow: quantity x unit price, and a sum, each saturating at
+ * ENGINE_MONEY_MAX + 1 (amounts are >= 0; a seller may price a product up to 10^15). */
+long long engine_money_line(long long quantity, long long price);
+long long engine_money_add(long long a, long long b);
 /* Appends "2 x Name: KES 1,700" lines to the reply; returns the subtotal. */
 long long engine_cart_describe(struct turn *t, const PGresult *lines);
 /* Sets a line's quantity (0 removes it) and records cart_item_added / cart_item_removed. */

@@ -265,12 +265,217 @@ static void test_foreign_currency_product(void **state)
 	free(tin);
 }
 
+/* During a handoff a person reads the chat from its events: a long text is kept whole and
+ * gets no bot reply; a shared place and a catalog order keep what a person needs. */
+static void test_handoff_keeps_everything(void **state)
+{
+	const char *chat = "ho-1";
+	struct msg_inbound *m;
+	struct esent s;
+	char *conv, *v, *text;
+
+	(void)state;
+	step(chat, "hi", NULL);
+	tap(chat, "human", "asked a person");
+	conv = conv_of(chat);
+	text = malloc(3001);
+	assert_non_null(text);
+	memset(text, 'x', 3000);
+	memcpy(text + 2990, "END-OF-IT.", 10);
+	text[3000] = '\0';
+	efx_text(&F, chat, text, &s);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(s.nreplies, 0); /* the bot stays silent */
+	esent_clear(&s);
+	v = efx_q(&F, NULL,
+	          "SELECT concat_ws('|', length(payload->>'text'), payload->>'too_long',"
+	          " right(payload->>'text', 10)) FROM conversation_events"
+	          " WHERE conversation_id = $1 AND event_type = 'message_received'"
+	          " ORDER BY created_at DESC, id DESC LIMIT 1",
+	          1, (const char *const[]){conv});
+	assert_string_equal(v, "3000|true|END-OF-IT.");
+	free(v);
+	free(text);
+
+	m = msg_inbound_new();
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->kind = MSG_KIND_CATALOG_ORDER;
+	m->nlines = 2;
+	m->lines = calloc(2, sizeof(*m->lines));
+	m->lines[0].sku = strdup("MUG-1");
+	m->lines[0].quantity = 3;
+	m->lines[1].sku = strdup("HNY-500");
+	m->lines[1].quantity = 1;
+	efx_send_msg(&F, NULL, m, &s);
+	assert_int_equal(s.nreplies, 0);
+	esent_clear(&s);
+	v = efx_q(&F, NULL,
+	          "SELECT payload->'items'::text FROM conversation_events WHERE conversation_id = $1"
+	          " AND event_type = 'message_received' ORDER BY created_at DESC, id DESC LIMIT 1",
+	          1, (const char *const[]){conv});
+	assert_string_equal(v, "[{\"sku\": \"MUG-1\", \"quantity\": 3},"
+	                       " {\"sku\": \"HNY-500\", \"quantity\": 1}]");
+	free(v);
+
+	m = msg_inbound_new();
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->kind = MSG_KIND_LOCATION;
+	m->latitude = -1.28;
+	m->longitude = 36.82;
+	m->location_name = strdup("Sarit Centre");
+	m->location_address = strdup("Karuna Road, Westlands");
+	efx_send_msg(&F, NULL, m, &s);
+	assert_int_equal(s.nreplies, 0);
+	esent_clear(&s);
+	v = efx_q(&F, NULL,
+	          "SELECT concat_ws('|', payload->>'location_name', payload->>'location_address')"
+	          " FROM conversation_events WHERE conversation_id = $1"
+	          " AND event_type = 'message_received' ORDER BY created_at DESC, id DESC LIMIT 1",
+	          1, (const char *const[]){conv});
+	assert_string_equal(v, "Sarit Centre|Karuna Road, Westlands");
+	free(v);
+
+	/* outside a handoff a long text still gets "too long" */
+	efx_exec(&F, "UPDATE conversations SET state = 'menu', handoff = false WHERE id = $1", 1,
+	         (const char *const[]){conv});
+	text = calloc(1, 2100);
+	assert_non_null(text);
+	memset(text, 'y', 2099);
+	efx_text(&F, chat, text, &s);
+	assert_contains(s.text, "too long");
+	esent_clear(&s);
+	free(text);
+	free(conv);
+}
+
+/* A name or an address cut at its length limit is cut between characters, so it is taken
+ * (a cut inside a character was refused silently and asked again, for ever). */
+static void test_long_name_and_address(void **state)
+{
+	const char *chat = "long-1";
+	char name[128], addr[600], *v, *conv;
+	struct esent s;
+
+	(void)state;
+	step(chat, "add 1 acacia honey", "to your cart");
+	step(chat, "checkout", "name");
+	memset(name, 'a', 99);
+	snprintf(name + 99, sizeof(name) - 99, "\xC3\xA9 Kamau"); /* é straddles byte 100 */
+	efx_text(&F, chat, name, &s);
+	assert_contains(s.text, "What is your delivery address?");
+	esent_clear(&s);
+	memset(addr, 'b', 499);
+	snprintf(addr + 499, sizeof(addr) - 499, "\xC3\xA9 Road");
+	efx_text(&F, chat, addr, &s);
+	assert_contains(s.text, "What phone number");
+	esent_clear(&s);
+	conv = conv_of(chat);
+	v = efx_q(&F, NULL,
+	          "SELECT concat_ws('|', length(context->'ck'->>'name'),"
+	          " length(context->'ck'->'address'->>'text')) FROM conversations WHERE id = $1",
+	          1, (const char *const[]){conv});
+	assert_string_equal(v, "99|499");
+	free(v);
+	free(conv);
+	step(chat, "cancel", "cancelled");
+}
+
+/* A catalog order names what it could not take: a product on two lines beyond its stock,
+ * lines past the hundredth. */
+static void test_catalog_order_limits(void **state)
+{
+	const char *chat = "cat-lim";
+	struct msg_inbound *m;
+	struct esent s;
+	size_t i;
+
+	(void)state;
+	m = msg_inbound_new();
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->kind = MSG_KIND_CATALOG_ORDER;
+	m->nlines = 2;
+	m->lines = calloc(2, sizeof(*m->lines));
+	m->lines[0].sku = strdup("HNY-1K"); /* Forest Honey 1kg: 1 in stock */
+	m->lines[0].quantity = 1;
+	m->lines[1].sku = strdup("HNY-1K");
+	m->lines[1].quantity = 1;
+	efx_send_msg(&F, NULL, m, &s);
+	assert_contains(s.text, "Sorry, we only have 1 of Forest Honey 1kg in stock.");
+	assert_contains(s.text, "What name should we put on the order?");
+	esent_clear(&s);
+	step(chat, "cancel", "cancelled");
+
+	m = msg_inbound_new();
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->kind = MSG_KIND_CATALOG_ORDER;
+	m->nlines = 101;
+	m->lines = calloc(101, sizeof(*m->lines));
+	for (i = 0; i < 101; i++) {
+		m->lines[i].sku = strdup(i == 100 ? "HNY-500" : "MUG-1");
+		m->lines[i].quantity = 1;
+	}
+	efx_send_msg(&F, NULL, m, &s);
+	assert_contains(s.text, "I read only the first 100.");
+	esent_clear(&s);
+	assert_int_equal(cart_lines(chat), 1); /* the mugs; the honey on line 101 was not read */
+	step(chat, "cancel", "cancelled");
+	efx_exec(&F,
+	         "DELETE FROM cart_items WHERE cart_id IN (SELECT c.id FROM carts c JOIN"
+	         " conversations v ON v.id = c.conversation_id WHERE v.external_chat_id = $1)",
+	         1, (const char *const[]){chat});
+}
+
+/* Prices near the admin API's limit (10^15 minor units) do not overflow the totals: an
+ * order too large for the chat is refused politely, nothing is written. */
+static void test_huge_prices(void **state)
+{
+	const char *chat = "huge-1";
+	struct esent s;
+	char *id;
+
+	(void)state;
+	id = efx_q(&F, NULL,
+	           "INSERT INTO products (tenant_id, sku, name, category, price_minor, currency,"
+	           " stock) VALUES (app_tenant_id(), 'GOLD-1', 'Solid Gold Throne', 'Honey',"
+	           " 1000000000000000, 'KES', 1000) RETURNING id",
+	           0, NULL);
+	step(chat, "add 9 solid gold throne", "to your cart");
+	step(chat, "checkout", "name");
+	step(chat, "Jane", "delivery address");
+	step(chat, "Moi Avenue, Nairobi", "phone number");
+	efx_text(&F, chat, "0712 345 678", &s);
+	assert_contains(s.text, "payment method");
+	esent_clear(&s);
+	efx_text(&F, chat, "1", &s);
+	assert_int_equal(s.rc, 0);
+	assert_contains(s.text, "this order is too large for me to place here");
+	assert_not_contains(s.text, "Shall I place the order?");
+	assert_contains(s.last_reply, "\"human\"");
+	esent_clear(&s);
+	efx_text(&F, chat, "yes", &s);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(s.res.order_number, 0);
+	esent_clear(&s);
+	assert_int_equal(orders_of(chat), 0);
+	efx_exec(&F, "UPDATE products SET deleted_at = now() WHERE id = $1", 1,
+	         (const char *const[]){id});
+	free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_price_changed_before_yes),
 	    cmocka_unit_test(test_fee_and_tax_changed_before_yes),
 	    cmocka_unit_test(test_foreign_currency_product),
+	    cmocka_unit_test(test_handoff_keeps_everything),
+	    cmocka_unit_test(test_long_name_and_address),
+	    cmocka_unit_test(test_catalog_order_limits),
+	    cmocka_unit_test(test_huge_prices),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
