@@ -909,6 +909,17 @@ int act_ck_yes(struct turn *t, const char *arg)
 	if (strcmp(t->state, "ck_confirm") != 0 || !ck_str(t, "name") || !ck_str(t, "phone") ||
 	    !ck_str(t, "payment") || !json_object_get(turn_checkout(t), "address"))
 		return engine_checkout_next(t);
+	/* the seller took the chosen payment method away since the summary: ask again rather
+	 * than place the order with another one */
+	if (!shop_settings_payment(&t->shop, ck_str(t, "payment"))) {
+		turn_say(t,
+		         "Sorry, the payment method you chose isn't available any more, so I haven't "
+		         "placed the order yet.",
+		         "Samahani, njia ya malipo uliyochagua haipatikani tena, kwa hivyo bado "
+		         "sijaweka oda.");
+		json_object_del(turn_checkout(t), "payment");
+		return engine_checkout_next(t);
+	}
 	lines = checkout_lines(t, cart_id, &err);
 	if (!lines)
 		return err ? -1 : 0;

@@ -466,6 +466,42 @@ static void test_huge_prices(void **state)
 	free(id);
 }
 
+/* The payment method the shopper chose is withdrawn before the yes: asked again, not placed
+ * with another method. */
+static void test_payment_method_withdrawn(void **state)
+{
+	const char *chat = "pay-1";
+	struct esent s;
+
+	(void)state;
+	honey_to_confirm(chat, "1"); /* cash on delivery */
+	efx_exec(&F,
+	         "UPDATE tenants SET settings = settings || '{\"payment_methods\": [\"mpesa\"]}'"
+	         " WHERE id = app_tenant_id()",
+	         0, NULL);
+	efx_text(&F, chat, "yes", &s);
+	assert_int_equal(s.res.order_number, 0);
+	assert_contains(s.text, "the payment method you chose isn't available any more");
+	assert_contains(s.text, "How would you like to pay?");
+	assert_contains(s.last_reply, "\"pay:mpesa\"");
+	esent_clear(&s);
+	assert_int_equal(orders_of(chat), 0);
+	step(chat, "1", "Shall I place the order?");
+	efx_text(&F, chat, "yes", &s);
+	assert_true(s.res.order_number > 0);
+	assert_int_equal(efx_qlong(&F,
+	                           "SELECT count(*) FROM orders WHERE id = $1"
+	                           " AND payment_method = 'mpesa'",
+	                           1, (const char *const[]){s.res.order_id}),
+	                 1);
+	esent_clear(&s);
+	efx_exec(&F,
+	         "UPDATE tenants SET settings = settings || '{\"payment_methods\": ["
+	         "{\"code\": \"cash_on_delivery\", \"label\": \"Cash on delivery\"},"
+	         " {\"code\": \"mpesa\", \"label\": \"M-Pesa\"}]}' WHERE id = app_tenant_id()",
+	         0, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +512,7 @@ int main(void)
 	    cmocka_unit_test(test_long_name_and_address),
 	    cmocka_unit_test(test_catalog_order_limits),
 	    cmocka_unit_test(test_huge_prices),
+	    cmocka_unit_test(test_payment_method_withdrawn),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
