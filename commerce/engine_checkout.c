@@ -912,11 +912,12 @@ int act_ck_yes(struct turn *t, const char *arg)
 	/* the seller took the chosen payment method away since the summary: ask again rather
 	 * than place the order with another one */
 	if (!shop_settings_payment(&t->shop, ck_str(t, "payment"))) {
-		turn_say(t,
-		         "Sorry, the payment method you chose isn't available any more, so I haven't "
-		         "placed the order yet.",
-		         "Samahani, njia ya malipo uliyochagua haipatikani tena, kwa hivyo bado "
-		         "sijaweka oda.");
+		turn_say(
+		    t,
+		    "Sorry, the payment method you chose isn't available any more, so I haven't "
+		    "placed the order yet.",
+		    "Samahani, njia ya malipo uliyochagua haipatikani tena, kwa hivyo bado "
+		    "sijaweka oda.");
 		json_object_del(turn_checkout(t), "payment");
 		return engine_checkout_next(t);
 	}

@@ -310,10 +310,11 @@ static void test_handoff_keeps_everything(void **state)
 	efx_send_msg(&F, NULL, m, &s);
 	assert_int_equal(s.nreplies, 0);
 	esent_clear(&s);
-	v = efx_q(&F, NULL,
-	          "SELECT payload->'items'::text FROM conversation_events WHERE conversation_id = $1"
-	          " AND event_type = 'message_received' ORDER BY created_at DESC, id DESC LIMIT 1",
-	          1, (const char *const[]){conv});
+	v = efx_q(
+	    &F, NULL,
+	    "SELECT payload->'items'::text FROM conversation_events WHERE conversation_id = $1"
+	    " AND event_type = 'message_received' ORDER BY created_at DESC, id DESC LIMIT 1",
+	    1, (const char *const[]){conv});
 	assert_string_equal(v, "[{\"sku\": \"MUG-1\", \"quantity\": 3},"
 	                       " {\"sku\": \"HNY-500\", \"quantity\": 1}]");
 	free(v);
