@@ -663,9 +663,15 @@ int nlp_lexicon_load(struct nlp_lexicon *lex, const char *dir, char *err, size_t
 		lex_err(err, errlen, "out of memory");
 		goto out;
 	}
-	for (size_t p = 0; p < lex->nphrases; p++)
-		if (lex_fuzzy_eligible(lex, &lex->phrases[p]))
-			lex->fuzzy[lex->nfuzzy++] = (uint32_t)p;
+	/* grouped by first letter (a typo keeps it), in lexicon order within a group */
+	for (int c = 0; c < 26; c++) {
+		lex->fuzzy_at[c] = (uint32_t)lex->nfuzzy;
+		for (size_t p = 0; p < lex->nphrases; p++)
+			if (lex->strings[lex->phrases[p].off] == 'a' + c &&
+			    lex_fuzzy_eligible(lex, &lex->phrases[p]))
+				lex->fuzzy[lex->nfuzzy++] = (uint32_t)p;
+	}
+	lex->fuzzy_at[26] = (uint32_t)lex->nfuzzy;
 	rc = 0;
 out:
 	if (d)
@@ -704,8 +710,11 @@ static int lex_is_swap(const char *a, const char *b, size_t n)
 static const struct nlp_lex_phrase *lex_fuzzy4(const struct nlp_lexicon *lex, const char *s)
 {
 	const struct nlp_lex_phrase *found = NULL;
+	int c = s[0] - 'a';
 
-	for (size_t i = 0; i < lex->nfuzzy; i++) {
+	if (c < 0 || c >= 26)
+		return NULL;
+	for (size_t i = lex->fuzzy_at[c]; i < lex->fuzzy_at[c + 1]; i++) {
 		const struct nlp_lex_phrase *ph = &lex->phrases[lex->fuzzy[i]];
 		const char *w = lex->strings + ph->off;
 		if (w[0] != s[0] || (ph->len != 4 && ph->len != 5))
@@ -720,17 +729,19 @@ static const struct nlp_lex_phrase *lex_fuzzy4(const struct nlp_lexicon *lex, co
 }
 
 const struct nlp_lex_phrase *nlp_lexicon_fuzzy(const struct nlp_lexicon *lex, const char *s,
-					       size_t len)
+					       size_t len, int maxd_cap)
 {
 	const struct nlp_lex_phrase *best = NULL;
 	int maxd = len <= 4 ? 0 : len <= 7 ? 1 : 2, bestd;
 
 	if (len == 4)
 		return lex_fuzzy4(lex, s);
-	if (maxd == 0 || len > NLP_DIST_MAX_LEN)
+	if (maxd > maxd_cap)
+		maxd = maxd_cap;
+	if (maxd <= 0 || len > NLP_DIST_MAX_LEN || s[0] < 'a' || s[0] > 'z')
 		return NULL;
 	bestd = maxd + 1;
-	for (size_t i = 0; i < lex->nfuzzy; i++) {
+	for (size_t i = lex->fuzzy_at[s[0] - 'a']; i < lex->fuzzy_at[s[0] - 'a' + 1]; i++) {
 		const struct nlp_lex_phrase *ph = &lex->phrases[lex->fuzzy[i]];
 		const char *w = lex->strings + ph->off;
 		int d, diff = (int)ph->len - (int)len;

@@ -79,8 +79,9 @@ struct nlp_lexicon {
 	size_t nentries, capentries;
 	uint32_t *table; /* open addressing, phrase index or NLP_LEX_NONE */
 	size_t tmask;
-	uint32_t *fuzzy; /* single words that typos may be corrected to */
+	uint32_t *fuzzy; /* single words that typos may be corrected to, by first letter */
 	size_t nfuzzy;
+	uint32_t fuzzy_at[27]; /* words starting with 'a' + k: fuzzy[fuzzy_at[k] .. at[k + 1]) */
 	struct nlp_lex_affix affix[NLP_LEX_AFFIX_MAX]; /* in file order */
 	size_t naffix;
 	char langs[NLP_LEX_LANGS_MAX][3];
@@ -109,11 +110,12 @@ const struct nlp_lex_phrase *nlp_lexicon_find(const struct nlp_lexicon *lex, uin
 					      const char *const *w, const unsigned short *wlen,
 					      size_t n);
 
-/* The closest fuzzy-eligible word within a small edit distance of s, or NULL. Words of
- * four letters are corrected only by one swap of neighbours or one missing letter, and only
- * when a single word is that close ("hepl" -> "help", "chek" -> "check"). */
+/* The closest fuzzy-eligible word within a small edit distance of s (1 for 5 to 7 letters,
+ * 2 from 8, never above maxd_cap), or NULL. Words of four letters are corrected only by one
+ * swap of neighbours or one missing letter, and only when a single word is that close
+ * ("hepl" -> "help", "chek" -> "check"). */
 const struct nlp_lex_phrase *nlp_lexicon_fuzzy(const struct nlp_lexicon *lex, const char *s,
-					       size_t len);
+					       size_t len, int maxd_cap);
 
 /* The entry of the given kind of a phrase, or NULL. */
 const struct nlp_lex_entry *nlp_lexicon_entry(const struct nlp_lexicon *lex,

@@ -244,7 +244,7 @@ static void parse_resolve(struct parse_state *st, struct parse_tok *pt)
 	}
 	if (parse_affix(st, pt))
 		return;
-	ph = nlp_lexicon_fuzzy(lex, pt->w, pt->wlen);
+	ph = nlp_lexicon_fuzzy(lex, pt->w, pt->wlen, 2);
 	if (ph) {
 		pt->w = lex->strings + ph->off;
 		pt->wlen = ph->len;
@@ -280,8 +280,10 @@ static void parse_join(struct parse_state *st)
 		memcpy(dd, a->orig, a->olen);
 		memcpy(dd + a->olen, b->orig, b->olen);
 		ph = parse_find1(lex, dd, (unsigned short)n);
-		if (!ph) {
-			ph = nlp_lexicon_fuzzy(lex, dd, n);
+		/* one typo inside a split word: one half is a word we know ("chek|out",
+		 * "can|cel") or a scrap; two unknown words ("red mugs") are a product */
+		if (!ph && (a->known != b->known || a->olen <= 2 || b->olen <= 2)) {
+			ph = nlp_lexicon_fuzzy(lex, dd, n, 1);
 			fuzzy = 1;
 		}
 		if (!ph || !(parse_entry(lex, ph, NLP_LEX_INTENT) ||
