@@ -106,6 +106,7 @@ ccgw_pg_roles() {
     umask 022
   fi
   ccgw_psql_super -d postgres -v owner_pw="$owner_pw" -v app_pw="$app_pw" <<'SQL' >/dev/null
+SET client_min_messages = warning;
 SELECT format('CREATE ROLE ccgw_owner LOGIN CREATEDB PASSWORD %L', :'owner_pw')
   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ccgw_owner') \gexec
 SELECT format('CREATE ROLE ccgw_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L', :'app_pw')
