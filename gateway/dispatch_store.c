@@ -322,7 +322,7 @@ static int prep_load(PGconn *db, void *arg)
 		for (i = 0; i < p->n; i++) {
 			const struct dispatch_row *r = p->rows[i];
 
-			arr_add(&convs, r->conversation_id);
+			arr_add(&convs, r->conversation_id[0] ? r->conversation_id : NULL);
 			arr_add(&chs, r->channel_id[0] ? r->channel_id : NULL);
 			arr_add(&rcpts, r->recipient);
 		}
@@ -334,14 +334,14 @@ static int prep_load(PGconn *db, void *arg)
 		params[0] = convs.data;
 		params[1] = chs.data;
 		params[2] = rcpts.data;
+		/* plain uuid = uuid comparisons: row-level security lets only leakproof
+		 * conditions into an index scan (a cast in the condition means a seq scan) */
 		res = pg_exec(db,
 			      "SELECT x.ord, floor(extract(epoch FROM now() - COALESCE("
+			      "  (SELECT c.last_inbound_at FROM conversations c WHERE c.id = x.conv),"
 			      "  (SELECT c.last_inbound_at FROM conversations c"
-			      "   WHERE x.conv <> '' AND c.tenant_id = app_tenant_id() AND c.id = nullif(x.conv, '')::uuid),"
-			      "  (SELECT c.last_inbound_at FROM conversations c"
-			      "   WHERE x.conv = '' AND x.chan IS NOT NULL AND c.tenant_id = app_tenant_id()"
-			      "     AND c.channel_id = x.chan::uuid AND c.external_chat_id = x.rcpt))))::bigint"
-			      " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(conv, chan, rcpt, ord)",
+			      "   WHERE x.conv IS NULL AND c.channel_id = x.chan AND c.external_chat_id = x.rcpt))))::bigint"
+			      " FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(conv, chan, rcpt, ord)",
 			      3, params);
 		if (!res)
 			goto out;
@@ -652,11 +652,11 @@ static int complete_tx(PGconn *db, void *arg)
 		      "), nx AS ("
 		      /* the conversation's next message may go now: bring it back if it was parked */
 		      "  UPDATE outbox x SET next_attempt_at = now()"
-		      "  FROM (SELECT DISTINCT ON (u.conversation_id) n.id FROM u"
-		      "        JOIN outbox n ON n.tenant_id = app_tenant_id() AND n.conversation_id = u.conversation_id"
-		      "          AND n.status = 'pending' AND n.seq > u.seq"
-		      "        WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
-		      "        ORDER BY u.conversation_id, n.seq) s"
+		      "  FROM (SELECT n.id FROM u CROSS JOIN LATERAL ("
+		      "          SELECT n.id FROM outbox n WHERE n.tenant_id = app_tenant_id()"
+		      "            AND n.conversation_id = u.conversation_id AND n.status = 'pending' AND n.seq > u.seq"
+		      "          ORDER BY n.seq LIMIT 1) n"
+		      "        WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')) s"
 		      "  WHERE x.tenant_id = app_tenant_id() AND x.id = s.id AND x.next_attempt_at > now()"
 		      "), e AS ("
 		      "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
