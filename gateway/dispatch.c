@@ -52,8 +52,10 @@ struct dispatcher *dispatcher_new(struct server *srv)
 	d->lease_ms = (int64_t)cfg->dispatch_lease * 1000;
 	d->timeout_ms = cfg->dispatch_timeout_ms > 0 ? cfg->dispatch_timeout_ms : 15000;
 	if (d->timeout_ms > d->lease_ms / 2) {
-		log_warn(NULL, "dispatch: dispatch_timeout_ms %lld is more than half the lease; using %lld",
-			 (long long)d->timeout_ms, (long long)(d->lease_ms / 2));
+		log_warn(
+		    NULL,
+		    "dispatch: dispatch_timeout_ms %lld is more than half the lease; using %lld",
+		    (long long)d->timeout_ms, (long long)(d->lease_ms / 2));
 		d->timeout_ms = d->lease_ms / 2;
 	}
 	d->backoff_ms = cfg->dispatch_backoff_ms > 0 ? cfg->dispatch_backoff_ms : 3000;
@@ -114,12 +116,14 @@ void dispatcher_kick(struct dispatcher *d)
 
 static PGconn *listener_connect(struct dispatcher *d)
 {
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { d->cfg->database_url ? d->cfg->database_url : "", "ccgw-dispatch-listen", NULL };
+	const char *keys[] = {"dbname", "application_name", NULL};
+	const char *vals[] = {d->cfg->database_url ? d->cfg->database_url : "",
+	                      "ccgw-dispatch-listen", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 
 	if (!c || PQstatus(c) != CONNECTION_OK) {
-		log_warn(NULL, "dispatch: listener cannot connect: %s", c ? PQerrorMessage(c) : "out of memory");
+		log_warn(NULL, "dispatch: listener cannot connect: %s",
+		         c ? PQerrorMessage(c) : "out of memory");
 		PQfinish(c);
 		return NULL;
 	}
@@ -164,9 +168,9 @@ static void *listener_main(void *arg)
 			continue;
 		}
 		nfds = 0;
-		fds[nfds++] = (struct pollfd){ .fd = d->wake_pipe[0], .events = POLLIN };
+		fds[nfds++] = (struct pollfd){.fd = d->wake_pipe[0], .events = POLLIN};
 		if (conn)
-			fds[nfds++] = (struct pollfd){ .fd = PQsocket(conn), .events = POLLIN };
+			fds[nfds++] = (struct pollfd){.fd = PQsocket(conn), .events = POLLIN};
 		timeout = conn ? next_stats - now : retry_at - now;
 		if (timeout < 0)
 			timeout = 0;
@@ -207,7 +211,8 @@ int dispatcher_start(struct dispatcher *d)
 	if (!d)
 		return -1;
 	for (i = 0; i < d->nworkers; i++) {
-		if (pthread_create(&d->workers[i].thread, NULL, dispatch_worker_main, &d->workers[i]) != 0) {
+		if (pthread_create(&d->workers[i].thread, NULL, dispatch_worker_main,
+		                   &d->workers[i]) != 0) {
 			log_error(NULL, "dispatch: cannot start worker thread %d", i);
 			dispatcher_stop(d);
 			return -1;
@@ -220,9 +225,12 @@ int dispatcher_start(struct dispatcher *d)
 		return -1;
 	}
 	d->listener_started = 1;
-	log_info(NULL, "dispatch: %d workers, %ld rows in flight each, lease %lld s, timeout %lld ms, backoff %lld ms,"
-		       " %ld attempts", d->nworkers, d->inflight_max, (long long)(d->lease_ms / 1000),
-		 (long long)d->timeout_ms, (long long)d->backoff_ms, d->max_attempts);
+	log_info(NULL,
+	         "dispatch: %d workers, %ld rows in flight each, lease %lld s, timeout %lld ms, "
+	         "backoff %lld ms,"
+	         " %ld attempts",
+	         d->nworkers, d->inflight_max, (long long)(d->lease_ms / 1000),
+	         (long long)d->timeout_ms, (long long)d->backoff_ms, d->max_attempts);
 	return 0;
 }
 

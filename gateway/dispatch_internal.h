@@ -19,8 +19,8 @@
 #include "ratelimit.h"
 #include "util.h"
 
-#define DISPATCH_WUR __attribute__((warn_unused_result))
-#define DISPATCH_UUID 37
+#define DISPATCH_WUR      __attribute__((warn_unused_result))
+#define DISPATCH_UUID     37
 #define DISPATCH_RESP_MAX 65536 /* bytes of an answer kept for classify */
 
 enum dispatch_kind { DISPATCH_REPLY = 0, DISPATCH_NOTIFICATION, DISPATCH_WEBHOOK };
@@ -53,44 +53,51 @@ struct dispatch_row {
 
 	/* prepared (dispatch_prepare) */
 	char channel_type[16];
-	int channel_unhealthy;        /* the channel row was 'unhealthy' when loaded */
-	long window_age;              /* seconds since the shopper last wrote, -1 unknown */
+	int channel_unhealthy;         /* the channel row was 'unhealthy' when loaded */
+	long window_age;               /* seconds since the shopper last wrote, -1 unknown */
 	const struct channel_ops *ops; /* NULL for webhooks */
 	struct channel_request *reqs;
-	size_t nreqs, part;            /* part: the next request to send */
+	size_t nreqs, part; /* part: the next request to send */
 	struct ratelimit_spec limits[2];
 	size_t nlimits;
 	char *limit_keys[2];
-	int64_t not_before_ms;         /* waiting for a token: not before this */
+	int64_t not_before_ms; /* waiting for a token: not before this */
 
 	/* the request in flight */
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct sbuf resp;
-	long retry_after_header;       /* seconds from a Retry-After header, 0 when none */
+	long retry_after_header; /* seconds from a Retry-After header, 0 when none */
 	int64_t started_us;
 	long http_status;
 
 	/* the outcome, once result is set */
 	enum dispatch_result result;
 	char error[300];
-	long error_code;               /* platform code, else HTTP status, else 0 */
-	char pmid[160];                /* platform message id */
-	int64_t delay_ms;              /* RETRY / RELEASE */
-	int auth_invalid;              /* mark the channel unhealthy */
-	int target_gone;               /* a webhook answered 410: deactivate the target */
+	long error_code;  /* platform code, else HTTP status, else 0 */
+	char pmid[160];   /* platform message id */
+	int64_t delay_ms; /* RETRY / RELEASE */
+	int auth_invalid; /* mark the channel unhealthy */
+	int target_gone;  /* a webhook answered 410: deactivate the target */
 	int64_t done_ms;
-	int applied;                   /* the outcome was written (the lease was still ours) */
+	int applied; /* the outcome was written (the lease was still ours) */
 };
 
 void dispatch_row_free(struct dispatch_row *r);
 /* Sets the outcome with a printf message (kept in r->error). */
-void dispatch_row_finish(struct dispatch_row *r, enum dispatch_result res, long code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void dispatch_row_finish(struct dispatch_row *r, enum dispatch_result res, long code,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Counters and gauges for /metrics (dispatch_stats.c). */
 #define DISPATCH_HIST_BUCKETS 12
-enum dispatch_depth_status { DEPTH_PENDING = 0, DEPTH_SENDING, DEPTH_FAILED, DEPTH_DEAD, DEPTH_UNDELIVERABLE, DEPTH_COUNT };
+enum dispatch_depth_status {
+	DEPTH_PENDING = 0,
+	DEPTH_SENDING,
+	DEPTH_FAILED,
+	DEPTH_DEAD,
+	DEPTH_UNDELIVERABLE,
+	DEPTH_COUNT
+};
 #define DISPATCH_HEALTH_MAX 16
 struct dispatch_health_row {
 	char type[16], status[16];
@@ -101,7 +108,7 @@ struct dispatch_stats {
 	pthread_mutex_t lock;
 	unsigned long long hist[DISPATCH_HIST_BUCKETS], hist_count;
 	double hist_sum;
-	_Atomic unsigned long long verdicts[6];  /* channel_verdict + "no answer" */
+	_Atomic unsigned long long verdicts[6]; /* channel_verdict + "no answer" */
 	_Atomic unsigned long long results[DISPATCH_RES_COUNT];
 	_Atomic unsigned long long pauses_channel, pauses_recipient, claims, claimed_rows;
 	_Atomic unsigned long long db_errors;
@@ -113,8 +120,10 @@ struct dispatch_stats {
 };
 void dispatch_stats_init(struct dispatch_stats *s);
 void dispatch_stats_clear(struct dispatch_stats *s);
-void dispatch_stats_observe_send(struct dispatch_stats *s, double seconds, long http_status, int verdict);
-void dispatch_stats_write(struct dispatch_stats *s, struct ratelimit *rl, int64_t now_ms, struct sbuf *out);
+void dispatch_stats_observe_send(struct dispatch_stats *s, double seconds, long http_status,
+                                 int verdict);
+void dispatch_stats_write(struct dispatch_stats *s, struct ratelimit *rl, int64_t now_ms,
+                          struct sbuf *out);
 
 struct dispatcher;
 
@@ -163,24 +172,24 @@ struct dispatcher {
  * *parked to the number of rows put aside behind an earlier message of their conversation.
  * Returns the number claimed or -1 on a database error. */
 int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, int64_t now_ms,
-			 struct dispatch_row ***tail, int *parked) DISPATCH_WUR;
+                         struct dispatch_row ***tail, int *parked) DISPATCH_WUR;
 /* Loads channels, targets and windows for the rows of one tenant (a tenant transaction) and
  * renders them; rows that cannot go out get their result set. Returns 0 or a PG_ERR_*. */
 int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,
-			   struct dispatch_row **rows, size_t n) DISPATCH_WUR;
+                           struct dispatch_row **rows, size_t n) DISPATCH_WUR;
 /* Writes the outcome of the rows of one tenant (a tenant transaction): status, error, events,
  * channel health, target deactivation. Returns 0 or a PG_ERR_*. */
-int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows, size_t n)
-	DISPATCH_WUR;
+int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows,
+                            size_t n) DISPATCH_WUR;
 /* Refreshes depth and channel health in stats (cross-tenant definer functions). */
 int dispatch_store_stats(PGconn *db, struct dispatch_stats *stats) DISPATCH_WUR;
 
 /* dispatch_webhook.c: a seller webhook as one signed request. */
 int dispatch_webhook_render(const char *url, const char *secret, const json_t *payload,
-			    struct channel_request **reqs, size_t *nreqs, char *err, size_t errlen)
-	DISPATCH_WUR;
+                            struct channel_request **reqs, size_t *nreqs, char *err,
+                            size_t errlen) DISPATCH_WUR;
 void dispatch_webhook_classify(long http_status, const char *body, size_t len,
-			       struct channel_outcome *out);
+                               struct channel_outcome *out);
 
 /* dispatch_worker.c */
 void *dispatch_worker_main(void *arg);

@@ -36,7 +36,8 @@ void dispatch_row_free(struct dispatch_row *r)
 	free(r);
 }
 
-void dispatch_row_finish(struct dispatch_row *r, enum dispatch_result res, long code, const char *fmt, ...)
+void dispatch_row_finish(struct dispatch_row *r, enum dispatch_result res, long code,
+                         const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,10 +63,10 @@ static char *dup_or_null(const char *v)
 }
 
 int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, int64_t now_ms,
-			 struct dispatch_row ***tail, int *parked)
+                         struct dispatch_row ***tail, int *parked)
 {
 	char limit_s[16], lease_str[16];
-	const char *params[3] = { owner, limit_s, lease_str };
+	const char *params[3] = {owner, limit_s, lease_str};
 	PGresult *res;
 	int i, n, claimed = 0;
 
@@ -73,10 +74,11 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
 	snprintf(limit_s, sizeof(limit_s), "%d", limit);
 	snprintf(lease_str, sizeof(lease_str), "%d", lease_s);
 	res = pg_exec(db,
-		      "SELECT claimed, tenant_id, id, kind, channel_id, target_id, conversation_id, recipient,"
-		      " reply_to, event_type, payload, attempts, parts_sent"
-		      " FROM outbox_claim($1, $2::integer, $3::integer)",
-		      3, params);
+	              "SELECT claimed, tenant_id, id, kind, channel_id, target_id, "
+	              "conversation_id, recipient,"
+	              " reply_to, event_type, payload, attempts, parts_sent"
+	              " FROM outbox_claim($1, $2::integer, $3::integer)",
+	              3, params);
 	if (!res)
 		return -1;
 	n = PQntuples(res);
@@ -96,8 +98,9 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
 		kind = PQgetvalue(res, i, 3);
 		copy_uuid(r->tenant_id, pg_value(res, i, 1));
 		copy_uuid(r->id, pg_value(res, i, 2));
-		r->kind = strcmp(kind, "webhook") == 0 ? DISPATCH_WEBHOOK :
-			  strcmp(kind, "notification") == 0 ? DISPATCH_NOTIFICATION : DISPATCH_REPLY;
+		r->kind = strcmp(kind, "webhook") == 0        ? DISPATCH_WEBHOOK
+		          : strcmp(kind, "notification") == 0 ? DISPATCH_NOTIFICATION
+		                                              : DISPATCH_REPLY;
 		copy_uuid(r->channel_id, pg_value(res, i, 4));
 		copy_uuid(r->target_id, pg_value(res, i, 5));
 		copy_uuid(r->conversation_id, pg_value(res, i, 6));
@@ -112,7 +115,8 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
 		r->window_age = -1;
 		sbuf_init(&r->resp);
 		if (!r->payload)
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "payload is not JSON: %s", jerr.text);
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "payload is not JSON: %s",
+			                    jerr.text);
 		**tail = r;
 		*tail = &r->next;
 	}
@@ -168,8 +172,8 @@ struct prep_channel {
 	char *config;          /* JSON text */
 	unsigned char *sealed; /* channels.secrets */
 	size_t sealed_len;
-	json_t *merged;        /* config with the opened secrets, after the transaction */
-	char error[160];       /* why merged is NULL */
+	json_t *merged;  /* config with the opened secrets, after the transaction */
+	char error[160]; /* why merged is NULL */
 	int retryable;
 };
 
@@ -271,8 +275,10 @@ static int prep_load(PGconn *db, void *arg)
 
 	if (chans.len > 2) {
 		params[0] = chans.data;
-		res = pg_exec(db, "SELECT id, type, status, config, secrets FROM channels WHERE id = ANY($1::uuid[])",
-			      1, params);
+		res = pg_exec(db,
+		              "SELECT id, type, status, config, secrets FROM channels WHERE id = "
+		              "ANY($1::uuid[])",
+		              1, params);
 		if (!res)
 			goto out;
 		p->ch = calloc((size_t)PQntuples(res) + 1, sizeof(*p->ch));
@@ -285,7 +291,8 @@ static int prep_load(PGconn *db, void *arg)
 			snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(res, j, 1));
 			snprintf(c->status, sizeof(c->status), "%s", PQgetvalue(res, j, 2));
 			c->config = strdup(PQgetvalue(res, j, 3));
-			if (!c->config || bytea_take(pg_value(res, j, 4), &c->sealed, &c->sealed_len) < 0)
+			if (!c->config ||
+			    bytea_take(pg_value(res, j, 4), &c->sealed, &c->sealed_len) < 0)
 				goto out;
 			if (strcmp(c->type, "whatsapp") == 0)
 				any_wa = 1;
@@ -295,9 +302,10 @@ static int prep_load(PGconn *db, void *arg)
 	}
 	if (targets.len > 2) {
 		params[0] = targets.data;
-		res = pg_exec(db, "SELECT id, kind, url, secret, active FROM notification_targets"
-				  " WHERE id = ANY($1::uuid[])",
-			      1, params);
+		res = pg_exec(db,
+		              "SELECT id, kind, url, secret, active FROM notification_targets"
+		              " WHERE id = ANY($1::uuid[])",
+		              1, params);
 		if (!res)
 			goto out;
 		p->tg = calloc((size_t)PQntuples(res) + 1, sizeof(*p->tg));
@@ -336,13 +344,16 @@ static int prep_load(PGconn *db, void *arg)
 		params[2] = rcpts.data;
 		/* plain uuid = uuid comparisons: row-level security lets only leakproof
 		 * conditions into an index scan (a cast in the condition means a seq scan) */
-		res = pg_exec(db,
-			      "SELECT x.ord, floor(extract(epoch FROM now() - COALESCE("
-			      "  (SELECT c.last_inbound_at FROM conversations c WHERE c.id = x.conv),"
-			      "  (SELECT c.last_inbound_at FROM conversations c"
-			      "   WHERE x.conv IS NULL AND c.channel_id = x.chan AND c.external_chat_id = x.rcpt))))::bigint"
-			      " FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(conv, chan, rcpt, ord)",
-			      3, params);
+		res =
+		    pg_exec(db,
+		            "SELECT x.ord, floor(extract(epoch FROM now() - COALESCE("
+		            "  (SELECT c.last_inbound_at FROM conversations c WHERE c.id = x.conv),"
+		            "  (SELECT c.last_inbound_at FROM conversations c"
+		            "   WHERE x.conv IS NULL AND c.channel_id = x.chan AND "
+		            "c.external_chat_id = x.rcpt))))::bigint"
+		            " FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS "
+		            "x(conv, chan, rcpt, ord)",
+		            3, params);
 		if (!res)
 			goto out;
 		for (j = 0; j < PQntuples(res); j++) {
@@ -367,13 +378,14 @@ out:
 }
 
 /* Opens a sealed value; the plain text (heap) or NULL with a reason in err. */
-static char *prep_open_secret(struct dispatcher *d, const char *tenant_id, const unsigned char *sealed,
-			      size_t len, char *err, size_t errlen)
+static char *prep_open_secret(struct dispatcher *d, const char *tenant_id,
+                              const unsigned char *sealed, size_t len, char *err, size_t errlen)
 {
 	char *plain = NULL;
 
 	if (!d->srv->has_secret_key) {
-		snprintf(err, errlen, "CCGW_SECRET_KEY is not set: stored secrets cannot be opened");
+		snprintf(err, errlen,
+		         "CCGW_SECRET_KEY is not set: stored secrets cannot be opened");
 		return NULL;
 	}
 	if (secrets_open(d->srv->secret_key, tenant_id, sealed, len, &plain) < 0) {
@@ -398,7 +410,8 @@ static void prep_channel_open(struct dispatcher *d, const char *tenant_id, struc
 	}
 	if (!c->sealed)
 		return;
-	plain = prep_open_secret(d, tenant_id, c->sealed, c->sealed_len, c->error, sizeof(c->error));
+	plain =
+	    prep_open_secret(d, tenant_id, c->sealed, c->sealed_len, c->error, sizeof(c->error));
 	if (!plain) {
 		c->retryable = 1; /* an operator can fix the key and restart */
 		json_decref(c->merged);
@@ -429,7 +442,7 @@ static int row_set_limits(struct dispatcher *d, struct dispatch_row *r, const ch
 		r->limit_keys[0] = strdup(key);
 		if (!r->limit_keys[0])
 			return -1;
-		r->limits[0] = (struct ratelimit_spec){ r->limit_keys[0], 1e9, 1e9 };
+		r->limits[0] = (struct ratelimit_spec){r->limit_keys[0], 1e9, 1e9};
 		r->nlimits = 1;
 		return 0;
 	}
@@ -447,12 +460,14 @@ static int row_set_limits(struct dispatcher *d, struct dispatch_row *r, const ch
 	burst = rate;
 	snprintf(key, sizeof(key), "%s:%s", prefix, r->channel_id);
 	r->limit_keys[0] = strdup(key);
-	snprintf(key, sizeof(key), "%s:%s:%.200s", prefix, r->channel_id, r->recipient ? r->recipient : "");
+	snprintf(key, sizeof(key), "%s:%s:%.200s", prefix, r->channel_id,
+	         r->recipient ? r->recipient : "");
 	r->limit_keys[1] = strdup(key);
 	if (!r->limit_keys[0] || !r->limit_keys[1])
 		return -1;
-	r->limits[0] = (struct ratelimit_spec){ r->limit_keys[0], rate, burst };
-	r->limits[1] = (struct ratelimit_spec){ r->limit_keys[1], rrate, rburst > rrate ? rburst : rrate };
+	r->limits[0] = (struct ratelimit_spec){r->limit_keys[0], rate, burst};
+	r->limits[1] =
+	    (struct ratelimit_spec){r->limit_keys[1], rrate, rburst > rrate ? rburst : rrate};
 	r->nlimits = 2;
 	return 0;
 }
@@ -480,12 +495,13 @@ static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
 		t = prep_target_find(p, r->target_id);
 	if (r->kind != DISPATCH_REPLY && (!t || !t->active)) {
 		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the notification target was %s",
-				    t ? "deactivated" : "removed");
+		                    t ? "deactivated" : "removed");
 		return;
 	}
 	if (r->kind == DISPATCH_WEBHOOK) {
-		char *secret = t->sealed ? prep_open_secret(d, r->tenant_id, t->sealed, t->sealed_len, err, sizeof(err))
-					 : NULL;
+		char *secret = t->sealed ? prep_open_secret(d, r->tenant_id, t->sealed,
+		                                            t->sealed_len, err, sizeof(err))
+		                         : NULL;
 		const char *use = secret;
 		json_t *wrapped = NULL;
 
@@ -499,8 +515,8 @@ static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
 			if (json_is_string(json_object_get(wrapped, "secret")))
 				use = json_string_value(json_object_get(wrapped, "secret"));
 		}
-		rc = dispatch_webhook_render(t->url ? t->url : r->recipient, use, r->payload, &r->reqs, &r->nreqs,
-					     err, sizeof(err));
+		rc = dispatch_webhook_render(t->url ? t->url : r->recipient, use, r->payload,
+		                             &r->reqs, &r->nreqs, err, sizeof(err));
 		json_decref(wrapped);
 		if (secret) {
 			explicit_bzero(secret, strlen(secret));
@@ -515,7 +531,8 @@ static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
 		struct channel_target target;
 
 		if (!r->channel_id[0] || !(c = prep_channel_find(p, r->channel_id))) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel of this message is gone");
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
+			                    "the channel of this message is gone");
 			return;
 		}
 		snprintf(r->channel_type, sizeof(r->channel_type), "%s", c->type);
@@ -527,12 +544,14 @@ static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
 		r->ops = d->ops_find(c->type);
 		if (!r->ops || !r->ops->render || !r->ops->classify) {
 			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-					    "no sender for channel type '%s' in this build", c->type);
+			                    "no sender for channel type '%s' in this build",
+			                    c->type);
 			return;
 		}
 		if (!c->merged) {
-			dispatch_row_finish(r, c->retryable ? DISPATCH_RES_RETRY : DISPATCH_RES_FAILED, 0,
-					    "%s", c->error);
+			dispatch_row_finish(r,
+			                    c->retryable ? DISPATCH_RES_RETRY : DISPATCH_RES_FAILED,
+			                    0, "%s", c->error);
 			return;
 		}
 		memset(&target, 0, sizeof(target));
@@ -544,16 +563,19 @@ static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
 		target.reply_to = r->reply_to;
 		target.window_age = p->window[i];
 		target.event_type = r->event_type;
-		target.mark_read = r->kind == DISPATCH_REPLY && d->cfg->whatsapp_mark_read && r->reply_to;
+		target.mark_read =
+		    r->kind == DISPATCH_REPLY && d->cfg->whatsapp_mark_read && r->reply_to;
 		r->window_age = p->window[i];
 		rc = r->ops->render(&target, r->payload, &r->reqs, &r->nreqs, err, sizeof(err));
 		if (rc == CHANNEL_ERR_UNDELIVERABLE) {
-			dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0, "%s", err[0] ? err : "undeliverable");
+			dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0, "%s",
+			                    err[0] ? err : "undeliverable");
 			return;
 		}
 		if (rc < 0) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "cannot render the reply: %s",
-					    err[0] ? err : "unknown error");
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
+			                    "cannot render the reply: %s",
+			                    err[0] ? err : "unknown error");
 			return;
 		}
 	}
@@ -565,14 +587,16 @@ static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
 	r->part = (size_t)r->parts_sent;
 	if (r->part >= r->nreqs) {
 		if (r->nreqs == 0)
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the reply renders to nothing to send");
+			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
+			                    "the reply renders to nothing to send");
 		else
-			dispatch_row_finish(r, DISPATCH_RES_SENT, 0, NULL); /* every part went out before */
+			dispatch_row_finish(r, DISPATCH_RES_SENT, 0,
+			                    NULL); /* every part went out before */
 	}
 }
 
 int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,
-			   struct dispatch_row **rows, size_t n)
+                           struct dispatch_row **rows, size_t n)
 {
 	struct prep p;
 	size_t i;
@@ -629,47 +653,51 @@ static int complete_tx(PGconn *db, void *arg)
 	size_t i;
 	int j;
 
-	res = pg_exec(db,
-		      "WITH v AS ("
-		      "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
-		      "                       $6::text[], $7::bigint[], $8::integer[], $9::integer[])"
-		      "    AS v(id, owner, status, err, code, pmid, delay_ms, delta, parts)"
-		      "), u AS ("
-		      "  UPDATE outbox o SET status = v.status,"
-		      "    last_error = COALESCE(v.err, o.last_error),"
-		      "    error_code = COALESCE(v.code, o.error_code),"
-		      "    platform_message_id = COALESCE(v.pmid, o.platform_message_id),"
-		      "    sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE o.sent_at END,"
-		      "    next_attempt_at = CASE WHEN v.status = 'pending'"
-		      "      THEN clock_timestamp() + v.delay_ms * interval '1 millisecond' ELSE o.next_attempt_at END,"
-		      "    attempts = greatest(o.attempts + v.delta, 0),"
-		      "    parts_sent = v.parts, lease_owner = NULL, lease_until = NULL"
-		      "  FROM v"
-		      "  WHERE o.tenant_id = app_tenant_id() AND o.id = v.id AND o.status = 'sending'"
-		      "    AND o.lease_owner = v.owner"
-		      "  RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error, o.error_code,"
-		      "    o.platform_message_id"
-		      "), nx AS ("
-		      /* the conversation's next message may go now: bring it back if it was parked */
-		      "  UPDATE outbox x SET next_attempt_at = now()"
-		      "  FROM (SELECT n.id FROM u CROSS JOIN LATERAL ("
-		      "          SELECT n.id FROM outbox n WHERE n.tenant_id = app_tenant_id()"
-		      "            AND n.conversation_id = u.conversation_id AND n.status = 'pending' AND n.seq > u.seq"
-		      "          ORDER BY n.seq LIMIT 1) n"
-		      "        WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')) s"
-		      "  WHERE x.tenant_id = app_tenant_id() AND x.id = s.id AND x.next_attempt_at > now()"
-		      "), e AS ("
-		      "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-		      "  SELECT app_tenant_id(), u.conversation_id,"
-		      "    CASE WHEN u.status = 'sent' THEN 'message_sent' ELSE 'message_failed' END,"
-		      "    jsonb_strip_nulls(jsonb_build_object('outbox_id', u.id, 'status', u.status,"
-		      "      'attempts', u.attempts, 'platform_message_id', u.platform_message_id,"
-		      "      'error', CASE WHEN u.status <> 'sent' THEN u.last_error END,"
-		      "      'error_code', CASE WHEN u.status <> 'sent' THEN u.error_code END))"
-		      "  FROM u WHERE u.conversation_id IS NOT NULL"
-		      "    AND u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
-		      ") SELECT u.id FROM u",
-		      9, a->params);
+	res = pg_exec(
+	    db,
+	    "WITH v AS ("
+	    "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
+	    "                       $6::text[], $7::bigint[], $8::integer[], $9::integer[])"
+	    "    AS v(id, owner, status, err, code, pmid, delay_ms, delta, parts)"
+	    "), u AS ("
+	    "  UPDATE outbox o SET status = v.status,"
+	    "    last_error = COALESCE(v.err, o.last_error),"
+	    "    error_code = COALESCE(v.code, o.error_code),"
+	    "    platform_message_id = COALESCE(v.pmid, o.platform_message_id),"
+	    "    sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE o.sent_at END,"
+	    "    next_attempt_at = CASE WHEN v.status = 'pending'"
+	    "      THEN clock_timestamp() + v.delay_ms * interval '1 millisecond' ELSE "
+	    "o.next_attempt_at END,"
+	    "    attempts = greatest(o.attempts + v.delta, 0),"
+	    "    parts_sent = v.parts, lease_owner = NULL, lease_until = NULL"
+	    "  FROM v"
+	    "  WHERE o.tenant_id = app_tenant_id() AND o.id = v.id AND o.status = 'sending'"
+	    "    AND o.lease_owner = v.owner"
+	    "  RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error, "
+	    "o.error_code,"
+	    "    o.platform_message_id"
+	    "), nx AS ("
+	    /* the conversation's next message may go now: bring it back if it was parked */
+	    "  UPDATE outbox x SET next_attempt_at = now()"
+	    "  FROM (SELECT n.id FROM u CROSS JOIN LATERAL ("
+	    "          SELECT n.id FROM outbox n WHERE n.tenant_id = app_tenant_id()"
+	    "            AND n.conversation_id = u.conversation_id AND n.status = 'pending' AND "
+	    "n.seq > u.seq"
+	    "          ORDER BY n.seq LIMIT 1) n"
+	    "        WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')) s"
+	    "  WHERE x.tenant_id = app_tenant_id() AND x.id = s.id AND x.next_attempt_at > now()"
+	    "), e AS ("
+	    "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+	    "  SELECT app_tenant_id(), u.conversation_id,"
+	    "    CASE WHEN u.status = 'sent' THEN 'message_sent' ELSE 'message_failed' END,"
+	    "    jsonb_strip_nulls(jsonb_build_object('outbox_id', u.id, 'status', u.status,"
+	    "      'attempts', u.attempts, 'platform_message_id', u.platform_message_id,"
+	    "      'error', CASE WHEN u.status <> 'sent' THEN u.last_error END,"
+	    "      'error_code', CASE WHEN u.status <> 'sent' THEN u.error_code END))"
+	    "  FROM u WHERE u.conversation_id IS NOT NULL"
+	    "    AND u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
+	    ") SELECT u.id FROM u",
+	    9, a->params);
 	if (!res)
 		return PG_ERR_QUERY;
 	a->applied = PQntuples(res);
@@ -690,21 +718,27 @@ static int complete_tx(PGconn *db, void *arg)
 			continue; /* the lease was lost: the row is someone else's now */
 		if (r->result == DISPATCH_RES_SENT && r->channel_unhealthy && r->channel_id[0]) {
 			p1[0] = r->channel_id;
-			if (pg_cmd(db, "UPDATE channels SET status = 'active', health_error = NULL"
-				       " WHERE id = $1 AND status = 'unhealthy'", 1, p1) < 0)
+			if (pg_cmd(db,
+			           "UPDATE channels SET status = 'active', health_error = NULL"
+			           " WHERE id = $1 AND status = 'unhealthy'",
+			           1, p1) < 0)
 				return PG_ERR_QUERY;
 			r->channel_unhealthy = 0;
 		}
 		if (r->auth_invalid && r->channel_id[0]) {
 			p1[0] = r->channel_id;
 			p1[1] = r->error;
-			if (pg_cmd(db, "UPDATE channels SET status = 'unhealthy', health_error = $2"
-				       " WHERE id = $1 AND status <> 'disabled'", 2, p1) < 0)
+			if (pg_cmd(db,
+			           "UPDATE channels SET status = 'unhealthy', health_error = $2"
+			           " WHERE id = $1 AND status <> 'disabled'",
+			           2, p1) < 0)
 				return PG_ERR_QUERY;
 		}
 		if (r->target_gone && r->target_id[0]) {
 			p1[0] = r->target_id;
-			if (pg_cmd(db, "UPDATE notification_targets SET active = false WHERE id = $1", 1, p1) < 0)
+			if (pg_cmd(db,
+			           "UPDATE notification_targets SET active = false WHERE id = $1",
+			           1, p1) < 0)
 				return PG_ERR_QUERY;
 		}
 	}
@@ -728,8 +762,9 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
 		arr_add(&arr[1], r->owner);
 		arr_add(&arr[2], result_status(r->result));
 		arr_add(&arr[3], has_err ? r->error : NULL);
-		arr_add_long(&arr[4], r->error_code, r->error_code == 0 || r->result == DISPATCH_RES_SENT ||
-							     r->result == DISPATCH_RES_RELEASE);
+		arr_add_long(&arr[4], r->error_code,
+		             r->error_code == 0 || r->result == DISPATCH_RES_SENT ||
+		                 r->result == DISPATCH_RES_RELEASE);
 		arr_add(&arr[5], r->pmid[0] ? r->pmid : NULL);
 		arr_add_long(&arr[6], r->delay_ms < 0 ? 0 : r->delay_ms, 0);
 		arr_add_long(&arr[7], r->result == DISPATCH_RES_RELEASE ? -1 : 0, 0);
@@ -749,9 +784,11 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
 	if (rc == 0) {
 		for (i = 0; i < n; i++)
 			if (!rows[i]->applied)
-				log_warn(&(struct log_ctx){ .tenant = tenant_id },
-					 "outbox %s: lease lost before the outcome was written (another process"
-					 " claimed it again)", rows[i]->id);
+				log_warn(&(struct log_ctx){.tenant = tenant_id},
+				         "outbox %s: lease lost before the outcome was written "
+				         "(another process"
+				         " claimed it again)",
+				         rows[i]->id);
 	}
 out:
 	for (k = 0; k < 9; k++)
@@ -761,8 +798,9 @@ out:
 
 int dispatch_store_stats(PGconn *db, struct dispatch_stats *s)
 {
-	static const char *const names[DEPTH_COUNT] = { "pending", "sending", "failed", "dead", "undeliverable" };
-	long long depth[DEPTH_COUNT] = { 0 };
+	static const char *const names[DEPTH_COUNT] = {"pending", "sending", "failed", "dead",
+	                                               "undeliverable"};
+	long long depth[DEPTH_COUNT] = {0};
 	struct dispatch_health_row health[DISPATCH_HEALTH_MAX];
 	size_t nhealth = 0, i;
 	PGresult *res;
@@ -776,8 +814,11 @@ int dispatch_store_stats(PGconn *db, struct dispatch_stats *s)
 			if (strcmp(PQgetvalue(res, j, 0), names[k]) == 0)
 				depth[k] = atoll(PQgetvalue(res, j, 1));
 	PQclear(res);
-	res = pg_exec(db, "SELECT type, status, n, array_to_string(unhealthy_ids, ',') FROM channel_health()"
-			  " ORDER BY type, status", 0, NULL);
+	res = pg_exec(
+	    db,
+	    "SELECT type, status, n, array_to_string(unhealthy_ids, ',') FROM channel_health()"
+	    " ORDER BY type, status",
+	    0, NULL);
 	if (!res)
 		return -1;
 	memset(health, 0, sizeof(health));

@@ -12,7 +12,7 @@
 #include "util.h"
 
 int dispatch_webhook_render(const char *url, const char *secret, const json_t *payload,
-			    struct channel_request **reqs, size_t *nreqs, char *err, size_t errlen)
+                            struct channel_request **reqs, size_t *nreqs, char *err, size_t errlen)
 {
 	struct channel_request *r = NULL;
 	const char *event_id, *event;
@@ -73,7 +73,7 @@ out:
 }
 
 void dispatch_webhook_classify(long http_status, const char *body, size_t len,
-			       struct channel_outcome *out)
+                               struct channel_outcome *out)
 {
 	(void)body;
 	(void)len;
@@ -92,11 +92,14 @@ void dispatch_webhook_classify(long http_status, const char *body, size_t len,
 		snprintf(out->error, sizeof(out->error), "webhook receiver answered HTTP 429");
 	} else if (http_status >= 500 || http_status == 408 || http_status == 425) {
 		out->verdict = CHANNEL_RETRY;
-		snprintf(out->error, sizeof(out->error), "webhook receiver answered HTTP %ld", http_status);
+		snprintf(out->error, sizeof(out->error), "webhook receiver answered HTTP %ld",
+		         http_status);
 	} else {
 		out->verdict = CHANNEL_PERMANENT;
-		snprintf(out->error, sizeof(out->error), "webhook receiver answered HTTP %ld%s", http_status,
-			 http_status == 410 ? " (gone: target deactivated)" :
-			 http_status >= 300 && http_status < 400 ? " (redirects are not followed)" : "");
+		snprintf(out->error, sizeof(out->error), "webhook receiver answered HTTP %ld%s",
+		         http_status,
+		         http_status == 410                        ? " (gone: target deactivated)"
+		         : http_status >= 300 && http_status < 400 ? " (redirects are not followed)"
+		                                                   : "");
 	}
 }

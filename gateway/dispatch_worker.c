@@ -17,15 +17,15 @@
 #include "log.h"
 #include "pg.h"
 
-#define WORKER_FLUSH_BATCH 64   /* write outcomes once this many rows are done ... */
-#define WORKER_FLUSH_MS 5       /* ... or the oldest has waited this long */
-#define WORKER_EASY_POOL 64     /* idle easy handles kept for reuse */
+#define WORKER_FLUSH_BATCH 64 /* write outcomes once this many rows are done ... */
+#define WORKER_FLUSH_MS    5  /* ... or the oldest has waited this long */
+#define WORKER_EASY_POOL   64 /* idle easy handles kept for reuse */
 #define WORKER_MAX_POLL_MS 1000
 
 static struct log_ctx row_ctx(const struct dispatch_row *r)
 {
-	struct log_ctx c = { r->tenant_id, r->channel_id[0] ? r->channel_id : NULL,
-			     r->conversation_id[0] ? r->conversation_id : NULL };
+	struct log_ctx c = {r->tenant_id, r->channel_id[0] ? r->channel_id : NULL,
+	                    r->conversation_id[0] ? r->conversation_id : NULL};
 	return c;
 }
 
@@ -63,24 +63,26 @@ static int worker_db_ensure(struct dispatch_worker *w, int64_t now)
 	 * index; on a freshly filled or churning outbox the planner's estimates are stale and it
 	 * picks hash joins and bitmap scans over the whole table (measured: 10-100x slower), so
 	 * those plans are off for these sessions only. */
-	const char *keys[] = { "dbname", "application_name", "options", NULL };
-	const char *vals[] = { w->d->cfg->database_url ? w->d->cfg->database_url : "", "ccgw-dispatch",
-			       "-c synchronous_commit=off -c enable_hashjoin=off -c enable_mergejoin=off"
-			       " -c enable_bitmapscan=off",
-			       NULL };
+	const char *keys[] = {"dbname", "application_name", "options", NULL};
+	const char *vals[] = {
+	    w->d->cfg->database_url ? w->d->cfg->database_url : "", "ccgw-dispatch",
+	    "-c synchronous_commit=off -c enable_hashjoin=off -c enable_mergejoin=off"
+	    " -c enable_bitmapscan=off",
+	    NULL};
 
 	if (w->db && PQstatus(w->db) == CONNECTION_OK)
 		return 0;
 	if (now < w->db_retry_ms)
 		return -1;
 	if (w->db) {
-		log_warn(NULL, "dispatch worker %d: database connection lost, reconnecting", w->index);
+		log_warn(NULL, "dispatch worker %d: database connection lost, reconnecting",
+		         w->index);
 		PQfinish(w->db);
 	}
 	w->db = PQconnectdbParams(keys, vals, 1);
 	if (!w->db || PQstatus(w->db) != CONNECTION_OK) {
 		log_warn(NULL, "dispatch worker %d: cannot connect to the database: %s", w->index,
-			 w->db ? PQerrorMessage(w->db) : "out of memory");
+		         w->db ? PQerrorMessage(w->db) : "out of memory");
 		PQfinish(w->db);
 		w->db = NULL;
 		w->db_retry_ms = now + 1000;
@@ -89,8 +91,8 @@ static int worker_db_ensure(struct dispatch_worker *w, int64_t now)
 	return 0;
 }
 
-static void row_retry_or_dead(struct dispatcher *d, struct dispatch_row *r, int64_t delay_ms, long code,
-			      const char *error);
+static void row_retry_or_dead(struct dispatcher *d, struct dispatch_row *r, int64_t delay_ms,
+                              long code, const char *error);
 
 /* ---- claiming ---- */
 
@@ -107,7 +109,8 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 	if (now >= w->due_ms)
 		w->due_ms = INT64_MAX;
 	snprintf(owner, sizeof(owner), "%s:%d:%lu", d->owner_prefix, w->index, ++w->claim_seq);
-	n = dispatch_store_claim(w->db, owner, limit, (int)(d->lease_ms / 1000), now, &tail, &parked);
+	n = dispatch_store_claim(w->db, owner, limit, (int)(d->lease_ms / 1000), now, &tail,
+	                         &parked);
 	if (n < 0) {
 		atomic_fetch_add(&d->stats.db_errors, 1);
 		w->next_claim_ms = now + d->sweep_ms;
@@ -120,7 +123,8 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 	else
 		w->next_claim_ms = now + d->sweep_ms;
 	if (n > 0 || parked > 0)
-		log_debug(NULL, "dispatch worker %d: claimed %d rows, parked %d", w->index, n, parked);
+		log_debug(NULL, "dispatch worker %d: claimed %d rows, parked %d", w->index, n,
+		          parked);
 	if (n == 0)
 		return;
 	group = calloc((size_t)n, sizeof(*group));
@@ -151,13 +155,15 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 		if (dispatch_store_prepare(d, w->db, tenant, group, (size_t)k) != 0) {
 			atomic_fetch_add(&d->stats.db_errors, 1);
 			for (i = 0; i < k; i++) {
-				dispatch_row_finish(group[i], DISPATCH_RES_RELEASE, 0, "the database failed while preparing");
+				dispatch_row_finish(group[i], DISPATCH_RES_RELEASE, 0,
+				                    "the database failed while preparing");
 				group[i]->delay_ms = 1000;
 			}
 		}
 		for (i = 0; i < k; i++) {
 			r = group[i];
-			if (r->result == DISPATCH_RES_RETRY) { /* e.g. secrets that do not open yet */
+			if (r->result ==
+			    DISPATCH_RES_RETRY) { /* e.g. secrets that do not open yet */
 				char why[sizeof(r->error)];
 
 				snprintf(why, sizeof(why), "%s", r->error);
@@ -185,7 +191,9 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 
 	if (r->resp.len < DISPATCH_RESP_MAX)
-		sbuf_append(&r->resp, ptr, n < DISPATCH_RESP_MAX - r->resp.len ? n : DISPATCH_RESP_MAX - r->resp.len);
+		sbuf_append(&r->resp, ptr,
+		            n < DISPATCH_RESP_MAX - r->resp.len ? n
+		                                                : DISPATCH_RESP_MAX - r->resp.len);
 	return n;
 }
 
@@ -257,7 +265,8 @@ static int worker_start(struct dispatch_worker *w, struct dispatch_row *r)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)w->d->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(w->d->timeout_ms < 5000 ? w->d->timeout_ms : 5000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	                 (long)(w->d->timeout_ms < 5000 ? w->d->timeout_ms : 5000));
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "ccgw/" CCGW_VERSION);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
@@ -274,8 +283,8 @@ static int worker_start(struct dispatch_worker *w, struct dispatch_row *r)
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	if (curl_multi_add_handle(w->multi, e) != CURLM_OK)
 		goto fail;
-	log_debug(NULL, "dispatch worker %d: outbox %s part %zu of %zu -> %s", w->index, r->id, r->part + 1,
-		  r->nreqs, q->url);
+	log_debug(NULL, "dispatch worker %d: outbox %s part %zu of %zu -> %s", w->index, r->id,
+	          r->part + 1, r->nreqs, q->url);
 	r->easy = e;
 	r->hdrs = h;
 	r->started_us = util_now_us();
@@ -310,13 +319,14 @@ static void worker_inflight_unlink(struct dispatch_worker *w, struct dispatch_ro
 }
 
 /* A failed attempt: retried after a delay, or dead after the last attempt. */
-static void row_retry_or_dead(struct dispatcher *d, struct dispatch_row *r, int64_t delay_ms, long code,
-			      const char *error)
+static void row_retry_or_dead(struct dispatcher *d, struct dispatch_row *r, int64_t delay_ms,
+                              long code, const char *error)
 {
 	int64_t backoff = backoff_delay_ms(d->backoff_ms, r->attempts, backoff_random01());
 
 	if (r->attempts >= d->max_attempts) {
-		dispatch_row_finish(r, DISPATCH_RES_DEAD, code, "%s (gave up after %d attempts)", error, r->attempts);
+		dispatch_row_finish(r, DISPATCH_RES_DEAD, code, "%s (gave up after %d attempts)",
+		                    error, r->attempts);
 		return;
 	}
 	dispatch_row_finish(r, DISPATCH_RES_RETRY, code, "%s", error);
@@ -368,8 +378,10 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 		curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME, &tp);
 		curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ts);
 		curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn);
-		log_debug(NULL, "dispatch worker %d: slow request %.3f s: connect %.3f, pretransfer %.3f,"
-				" first byte %.3f, new connections %ld", w->index, secs, tc, tp, ts, nconn);
+		log_debug(NULL,
+		          "dispatch worker %d: slow request %.3f s: connect %.3f, pretransfer %.3f,"
+		          " first byte %.3f, new connections %ld",
+		          w->index, secs, tc, tp, ts, nconn);
 	}
 	worker_inflight_unlink(w, r);
 	r->http_status = status;
@@ -384,7 +396,7 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 
 	if (oc.verdict != CHANNEL_SENT && q->best_effort && oc.verdict != CHANNEL_AUTH_INVALID) {
 		log_info(&lc, "outbox %s: a best-effort request failed (%s), going on", r->id,
-			 status ? oc.error : curl_easy_strerror(cc));
+		         status ? oc.error : curl_easy_strerror(cc));
 		oc.verdict = CHANNEL_SENT;
 		oc.platform_message_id[0] = '\0';
 	}
@@ -415,8 +427,10 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 	switch (oc.verdict) {
 	case CHANNEL_RATE_LIMITED: {
 		/* the longer of what the adapter read in the body and a Retry-After header */
-		long ra = oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
-		int64_t pause_ms = ra > 0 ? (int64_t)ra * 1000 : (d->backoff_ms > 1000 ? d->backoff_ms : 1000);
+		long ra =
+		    oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
+		int64_t pause_ms =
+		    ra > 0 ? (int64_t)ra * 1000 : (d->backoff_ms > 1000 ? d->backoff_ms : 1000);
 		const struct ratelimit_spec *spec = NULL;
 		int recipient = oc.recipient_scoped && r->nlimits == 2;
 
@@ -428,14 +442,19 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 			else
 				atomic_fetch_add(&d->stats.pauses_channel, 1);
 		}
-		log_warn(&lc, "outbox %s: rate limited by the platform (%s), pausing the %s for %lld ms", r->id,
-			 error, recipient ? "recipient" : r->kind == DISPATCH_WEBHOOK ? "webhook target" : "channel",
-			 (long long)pause_ms);
+		log_warn(&lc,
+		         "outbox %s: rate limited by the platform (%s), pausing the %s for %lld ms",
+		         r->id, error,
+		         recipient                     ? "recipient"
+		         : r->kind == DISPATCH_WEBHOOK ? "webhook target"
+		                                       : "channel",
+		         (long long)pause_ms);
 		row_retry_or_dead(d, r, pause_ms, code, error);
 		break;
 	}
 	case CHANNEL_RETRY: {
-		long ra = oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
+		long ra =
+		    oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
 
 		row_retry_or_dead(d, r, (int64_t)ra * 1000, code, error);
 		break;
@@ -453,10 +472,12 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 	}
 	if (r->result == DISPATCH_RES_RETRY)
 		log_info(&lc, "outbox %s: %s (attempt %d of %ld), again in %lld ms: %s", r->id,
-			 verdict_name(oc.verdict), r->attempts, d->max_attempts, (long long)r->delay_ms, error);
+		         verdict_name(oc.verdict), r->attempts, d->max_attempts,
+		         (long long)r->delay_ms, error);
 	else
 		log_warn(&lc, "outbox %s: %s after %d attempt(s): %s", r->id,
-			 r->result == DISPATCH_RES_DEAD ? "dead" : verdict_name(oc.verdict), r->attempts, error);
+		         r->result == DISPATCH_RES_DEAD ? "dead" : verdict_name(oc.verdict),
+		         r->attempts, error);
 	worker_to_done(w, r, now);
 }
 
@@ -480,7 +501,8 @@ static int64_t worker_schedule(struct dispatch_worker *w, int64_t now, int stopp
 			if (wait < 0)
 				wait = 100;
 		}
-		if (!stopping && now <= r->deadline_ms && wait > 0 && now + wait <= r->deadline_ms) {
+		if (!stopping && now <= r->deadline_ms && wait > 0 &&
+		    now + wait <= r->deadline_ms) {
 			r->not_before_ms = now + wait;
 			if (r->not_before_ms < next)
 				next = r->not_before_ms;
@@ -501,7 +523,8 @@ static int64_t worker_schedule(struct dispatch_worker *w, int64_t now, int stopp
 			continue;
 		}
 		if (worker_start(w, r) < 0) {
-			row_retry_or_dead(d, r, 0, 0, "could not start the request (out of memory)");
+			row_retry_or_dead(d, r, 0, 0,
+			                  "could not start the request (out of memory)");
 			worker_to_done(w, r, now);
 		}
 	}
@@ -583,7 +606,8 @@ static void worker_abort_inflight(struct dispatch_worker *w, int64_t now)
 	while ((r = w->inflight)) {
 		worker_inflight_unlink(w, r);
 		/* the platform may have taken it: at least once, it goes again */
-		row_retry_or_dead(w->d, r, 0, 0, "aborted at shutdown before the platform answered");
+		row_retry_or_dead(w->d, r, 0, 0,
+		                  "aborted at shutdown before the platform answered");
 		r->delay_ms = 0;
 		worker_to_done(w, r, now);
 	}
@@ -672,15 +696,17 @@ void *dispatch_worker_main(void *arg)
 		db_ok = w->db && PQstatus(w->db) == CONNECTION_OK;
 
 		if (stopping && w->nwaiting == 0 && w->ninflight == 0 &&
-		    (w->ndone == 0 || (!db_ok && now >= stop_deadline) || now >= stop_deadline + 5000))
+		    (w->ndone == 0 || (!db_ok && now >= stop_deadline) ||
+		     now >= stop_deadline + 5000))
 			break;
 
 		kicked = atomic_exchange(&w->kicked, 0);
 		if (kicked)
 			pending_claim = 1;
 		can_claim = !stopping && db_ok &&
-			    (d->inflight_max - (long)w->held >= claim_room || w->held == 0);
-		if (can_claim && (pending_claim || w->claim_now || now >= w->next_claim_ms || now >= w->due_ms)) {
+		            (d->inflight_max - (long)w->held >= claim_room || w->held == 0);
+		if (can_claim && (pending_claim || w->claim_now || now >= w->next_claim_ms ||
+		                  now >= w->due_ms)) {
 			pending_claim = 0;
 			w->claim_now = 0;
 			worker_claim(w, now);
@@ -707,8 +733,11 @@ void *dispatch_worker_main(void *arg)
 		curl_multi_poll(w->multi, NULL, 0, (int)timeout, NULL);
 	}
 	if (w->ndone > 0)
-		log_warn(NULL, "dispatch worker %d: %zu outcomes could not be written; those rows go out again"
-			       " after their lease", w->index, w->ndone);
+		log_warn(
+		    NULL,
+		    "dispatch worker %d: %zu outcomes could not be written; those rows go out again"
+		    " after their lease",
+		    w->index, w->ndone);
 	worker_free_all(w);
 	for (i = 0; i < w->neasy; i++)
 		curl_easy_cleanup(w->easy_pool[i]);

@@ -12,7 +12,7 @@ struct bucket {
 	struct bucket *next;
 	double tokens;
 	double rate, burst;
-	int64_t last_ms;   /* when tokens was last brought up to date */
+	int64_t last_ms; /* when tokens was last brought up to date */
 	int64_t paused_until;
 	char key[];
 };
@@ -105,7 +105,8 @@ static struct bucket *bucket_find(struct ratelimit *rl, const char *key)
 }
 
 /* Finds or makes the bucket of spec, brought up to date at now_ms; NULL when out of memory. */
-static struct bucket *bucket_get(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t now_ms)
+static struct bucket *bucket_get(struct ratelimit *rl, const struct ratelimit_spec *spec,
+                                 int64_t now_ms)
 {
 	struct bucket *b = bucket_find(rl, spec->key);
 	double burst = spec->burst < 1 ? 1 : spec->burst;
@@ -155,7 +156,8 @@ static int64_t bucket_wait(const struct bucket *b, int64_t now_ms)
 	return wait;
 }
 
-int64_t ratelimit_take(struct ratelimit *rl, const struct ratelimit_spec *specs, size_t n, int64_t now_ms)
+int64_t ratelimit_take(struct ratelimit *rl, const struct ratelimit_spec *specs, size_t n,
+                       int64_t now_ms)
 {
 	struct bucket *got[RATELIMIT_MAX_SPECS];
 	int64_t wait = 0, w;
@@ -181,7 +183,8 @@ int64_t ratelimit_take(struct ratelimit *rl, const struct ratelimit_spec *specs,
 	return wait;
 }
 
-int ratelimit_pause(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t until_ms, int64_t now_ms)
+int ratelimit_pause(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t until_ms,
+                    int64_t now_ms)
 {
 	struct bucket *b;
 

@@ -30,13 +30,13 @@ void ratelimit_free(struct ratelimit *rl);
  * nothing is taken. Returns -1 when out of memory (nothing taken).
  */
 int64_t ratelimit_take(struct ratelimit *rl, const struct ratelimit_spec *specs, size_t n,
-		       int64_t now_ms) __attribute__((warn_unused_result));
+                       int64_t now_ms) __attribute__((warn_unused_result));
 
 /* Holds key back until until_ms (the later of this and an earlier pause wins); when the pause
  * ends the bucket holds one token, not a whole burst, so sends resume gently. Creates the
  * bucket when needed (rate and burst of spec). Returns 0 or -1 when out of memory. */
 int ratelimit_pause(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t until_ms,
-		    int64_t now_ms) __attribute__((warn_unused_result));
+                    int64_t now_ms) __attribute__((warn_unused_result));
 
 /* The end of key's pause, or 0 when it is not paused at now_ms. */
 int64_t ratelimit_paused_until(struct ratelimit *rl, const char *key, int64_t now_ms);

@@ -37,18 +37,20 @@ static void die(const char *what)
 
 static char *tq(const char *tenant, const char *sql, int n, const char *const *p)
 {
-	const char *tp[1] = { tenant };
+	const char *tp[1] = {tenant};
 	PGresult *r;
 	char *v;
 
 	PQclear(PQexec(conn, "BEGIN"));
-	r = PQexecParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL, tp, NULL, NULL, 0);
+	r = PQexecParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL, tp, NULL,
+	                 NULL, 0);
 	PQclear(r);
 	r = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
 		die(sql);
-	v = strdup(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0)
-												    : "");
+	v = strdup(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) && !PQgetisnull(r, 0, 0)
+	               ? PQgetvalue(r, 0, 0)
+	               : "");
 	PQclear(r);
 	r = PQexec(conn, "COMMIT");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -63,7 +65,8 @@ static char *sealed(const char *tenant, const char *plain)
 	size_t len = 0;
 	char *t;
 
-	if (secrets_key_parse(db.secret_key, key) < 0 || secrets_seal(key, tenant, plain, strlen(plain), &s, &len) < 0)
+	if (secrets_key_parse(db.secret_key, key) < 0 ||
+	    secrets_seal(key, tenant, plain, strlen(plain), &s, &len) < 0)
 		die("seal");
 	t = secrets_bytea_encode(s, len);
 	free(s);
@@ -96,14 +99,14 @@ static double cpu_seconds(pid_t pid)
 
 static double machine_busy(double *idle_out)
 {
-	unsigned long long v[10] = { 0 }, total = 0;
+	unsigned long long v[10] = {0}, total = 0;
 	FILE *f = fopen("/proc/stat", "r");
 	int i;
 
 	if (!f)
 		return 0;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-		   &v[7]) != 8) {
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+	           &v[4], &v[5], &v[6], &v[7]) != 8) {
 		fclose(f);
 		return 0;
 	}
@@ -150,10 +153,10 @@ static double wall(void)
 }
 
 /* Runs insert_sql (one transaction) and waits until tenant has nothing pending or sending. */
-static void run(const char *name, const char *kind, const char *tenant, const char *insert_sql, int n,
-		const char *const *p, long rows, pid_t gw, pid_t sink)
+static void run(const char *name, const char *kind, const char *tenant, const char *insert_sql,
+                int n, const char *const *p, long rows, pid_t gw, pid_t sink)
 {
-	const char *kp[1] = { kind };
+	const char *kp[1] = {kind};
 	double t0, t1, g0, g1, s0, s1, m0, m1, i0, i1;
 	char *left, *sent;
 	long remaining;
@@ -168,7 +171,9 @@ static void run(const char *name, const char *kind, const char *tenant, const ch
 		usleep(20000);
 	sink_base = sink_count();
 	for (;;) {
-		left = tq(tenant, "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')", 0, NULL);
+		left =
+		    tq(tenant, "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')",
+		       0, NULL);
 		remaining = atol(left);
 		free(left);
 		if (remaining == 0)
@@ -182,10 +187,12 @@ static void run(const char *name, const char *kind, const char *tenant, const ch
 	s1 = cpu_seconds(sink);
 	m1 = machine_busy(&i1);
 	sent = tq(tenant, "SELECT count(*) FROM outbox WHERE status = 'sent' AND kind = $1", 1, kp);
-	printf("%-9s %7ld rows, %7s sent in %6.2f s: %8.0f sends/s | CPU: ccgw %4.0f%%, sink %3.0f%%,"
-	       " machine %3.0f%% of %ld cores\n",
-	       name, rows, sent, t1 - t0, (double)atol(sent) / (t1 - t0), 100.0 * (g1 - g0) / (t1 - t0),
-	       100.0 * (s1 - s0) / (t1 - t0), 100.0 * ((m1 - m0) - (i1 - i0)) / (m1 - m0), sysconf(_SC_NPROCESSORS_ONLN));
+	printf(
+	    "%-9s %7ld rows, %7s sent in %6.2f s: %8.0f sends/s | CPU: ccgw %4.0f%%, sink %3.0f%%,"
+	    " machine %3.0f%% of %ld cores\n",
+	    name, rows, sent, t1 - t0, (double)atol(sent) / (t1 - t0),
+	    100.0 * (g1 - g0) / (t1 - t0), 100.0 * (s1 - s0) / (t1 - t0),
+	    100.0 * ((m1 - m0) - (i1 - i0)) / (m1 - m0), sysconf(_SC_NPROCESSORS_ONLN));
 	fflush(stdout);
 	free(sent);
 }
@@ -211,8 +218,9 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
 			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: bench_dispatch [--rows N] [--conversations C] [--workers W]"
-					" [--only webhook|whatsapp]\n");
+			fprintf(stderr,
+			        "usage: bench_dispatch [--rows N] [--conversations C] [--workers W]"
+			        " [--only webhook|whatsapp]\n");
 			return 2;
 		}
 	}
@@ -242,55 +250,77 @@ int main(int argc, char **argv)
 
 	{
 		char id[37];
-		const char *p[2] = { id, "bench" };
+		const char *p[2] = {id, "bench"};
 
 		util_uuid_new(id);
-		tenant = tq(id, "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, 'Bench shop') RETURNING id", 2, p);
+		tenant = tq(id,
+		            "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, 'Bench shop') "
+		            "RETURNING id",
+		            2, p);
 	}
 	bytea = sealed(tenant, "{\"access_token\": \"bench-token\"}");
 	{
-		const char *p[2] = { tenant, bytea };
+		const char *p[2] = {tenant, bytea};
 
-		chan = tq(tenant, "INSERT INTO channels (tenant_id, type, external_id, config, secrets) VALUES ($1,"
-				  " 'whatsapp', '300001', '{\"phone_number_id\": \"300001\"}', $2::bytea) RETURNING id",
-			  2, p);
+		chan = tq(tenant,
+		          "INSERT INTO channels (tenant_id, type, external_id, config, secrets) "
+		          "VALUES ($1,"
+		          " 'whatsapp', '300001', '{\"phone_number_id\": \"300001\"}', $2::bytea) "
+		          "RETURNING id",
+		          2, p);
 	}
 	free(bytea);
 	snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/hook", port);
 	bytea = sealed(tenant, "bench-webhook-secret");
 	{
-		const char *p[3] = { tenant, hook, bytea };
+		const char *p[3] = {tenant, hook, bytea};
 
-		target = tq(tenant, "INSERT INTO notification_targets (tenant_id, kind, url, secret) VALUES ($1,"
-				    " 'webhook', $2, $3::bytea) RETURNING id",
-			    3, p);
+		target =
+		    tq(tenant,
+		       "INSERT INTO notification_targets (tenant_id, kind, url, secret) VALUES ($1,"
+		       " 'webhook', $2, $3::bytea) RETURNING id",
+		       3, p);
 	}
 	free(bytea);
 
 	snprintf(api, sizeof(api), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d", port);
 	snprintf(wk, sizeof(wk), "CCGW_DISPATCH_WORKERS=%ld", workers);
 	{
-		const char *env[] = { api, wk, "CCGW_WHATSAPP_RATE=10000", "CCGW_WHATSAPP_RECIPIENT_RATE=1000",
-				      "CCGW_WHATSAPP_MARK_READ=0", "CCGW_LOG_LEVEL=warn", NULL };
+		const char *env[] = {api,
+		                     wk,
+		                     "CCGW_WHATSAPP_RATE=10000",
+		                     "CCGW_WHATSAPP_RECIPIENT_RATE=1000",
+		                     "CCGW_WHATSAPP_MARK_READ=0",
+		                     "CCGW_LOG_LEVEL=warn",
+		                     NULL};
 
 		testsrv_start(&srv, &db, env);
 		server_pid = srv.pid;
 	}
-	printf("one ccgw serve (pid %d), %ld dispatch workers; sink pid %d\n", (int)srv.pid, workers, (int)sink);
+	printf("one ccgw serve (pid %d), %ld dispatch workers; sink pid %d\n", (int)srv.pid,
+	       workers, (int)sink);
 
 	snprintf(rows_s, sizeof(rows_s), "%ld", rows);
 	if (!only || strcmp(only, "webhook") == 0) {
-		const char *p[4] = { tenant, target, hook, rows_s };
+		const char *p[4] = {tenant, target, hook, rows_s};
 
 		run("webhook", "webhook", tenant,
-		    "INSERT INTO outbox (tenant_id, kind, target_id, recipient, event_type, payload)"
-		    " SELECT $1::uuid, 'webhook', $2, $3, 'order.placed', jsonb_build_object('event', 'order.placed',"
-		    "   'event_id', gen_random_uuid(), 'tenant_id', $1::uuid::text, 'order', jsonb_build_object("
-		    "   'id', gen_random_uuid(), 'order_number', 1000 + g, 'status', 'pending', 'version', 1,"
-		    "   'payment_method', 'cash_on_delivery', 'items', jsonb_build_array(jsonb_build_object("
-		    "   'sku', 'SKU-' || g, 'name', 'Unga wa ngano 2kg', 'quantity', 2, 'unit_price_minor', 18500,"
-		    "   'subtotal_minor', 37000)), 'totals', jsonb_build_object('subtotal_minor', 37000,"
-		    "   'tax_minor', 0, 'delivery_fee_minor', 10000, 'total_minor', 47000, 'currency', 'KES'),"
+		    "INSERT INTO outbox (tenant_id, kind, target_id, recipient, event_type, "
+		    "payload)"
+		    " SELECT $1::uuid, 'webhook', $2, $3, 'order.placed', "
+		    "jsonb_build_object('event', 'order.placed',"
+		    "   'event_id', gen_random_uuid(), 'tenant_id', $1::uuid::text, 'order', "
+		    "jsonb_build_object("
+		    "   'id', gen_random_uuid(), 'order_number', 1000 + g, 'status', 'pending', "
+		    "'version', 1,"
+		    "   'payment_method', 'cash_on_delivery', 'items', "
+		    "jsonb_build_array(jsonb_build_object("
+		    "   'sku', 'SKU-' || g, 'name', 'Unga wa ngano 2kg', 'quantity', 2, "
+		    "'unit_price_minor', 18500,"
+		    "   'subtotal_minor', 37000)), 'totals', jsonb_build_object('subtotal_minor', "
+		    "37000,"
+		    "   'tax_minor', 0, 'delivery_fee_minor', 10000, 'total_minor', 47000, "
+		    "'currency', 'KES'),"
 		    "   'customer', jsonb_build_object('name', 'Amina', 'phone', '254700000000'),"
 		    "   'delivery_address', jsonb_build_object('text', 'Moi Avenue 12, Nairobi')))"
 		    " FROM generate_series(1, $4::integer) g",
@@ -298,22 +328,27 @@ int main(int argc, char **argv)
 	}
 	if (!only || strcmp(only, "whatsapp") == 0) {
 		long per = (rows + convs - 1) / convs;
-		const char *pc[3] = { tenant, chan, convs_s };
-		const char *p[3] = { tenant, chan, per_s };
+		const char *pc[3] = {tenant, chan, convs_s};
+		const char *p[3] = {tenant, chan, per_s};
 
 		snprintf(convs_s, sizeof(convs_s), "%ld", convs);
 		snprintf(per_s, sizeof(per_s), "%ld", per);
 		free(tq(tenant,
-			"INSERT INTO conversations (tenant_id, channel_id, external_chat_id, last_inbound_at)"
-			" SELECT $1, $2, '2547' || lpad(g::text, 8, '0'), now() FROM generate_series(1, $3::integer) g",
-			3, pc));
+		        "INSERT INTO conversations (tenant_id, channel_id, external_chat_id, "
+		        "last_inbound_at)"
+		        " SELECT $1, $2, '2547' || lpad(g::text, 8, '0'), now() FROM "
+		        "generate_series(1, $3::integer) g",
+		        3, pc));
 		run("whatsapp", "reply", tenant,
-		    "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, payload)"
+		    "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, "
+		    "payload)"
 		    " SELECT $1, 'reply', c.id, $2, c.external_chat_id, jsonb_build_object("
 		    "   'text', 'Order #' || (1000 + m) || ' is confirmed. Anything else?',"
-		    "   'buttons', jsonb_build_array(jsonb_build_object('title', 'Track order', 'payload', 'trk:' || m),"
+		    "   'buttons', jsonb_build_array(jsonb_build_object('title', 'Track order', "
+		    "'payload', 'trk:' || m),"
 		    "     jsonb_build_object('title', 'Shop more', 'payload', 'menu')))"
-		    " FROM conversations c, generate_series(1, $3::integer) m WHERE c.channel_id = $2"
+		    " FROM conversations c, generate_series(1, $3::integer) m WHERE c.channel_id = "
+		    "$2"
 		    " ORDER BY m, c.id",
 		    3, p, per * convs, srv.pid, sink);
 	}

@@ -81,13 +81,15 @@ static int conn_serve(struct conn *c)
 		} else {
 			posts++;
 			blen = snprintf(body, sizeof(body),
-					"{\"messaging_product\":\"whatsapp\",\"contacts\":[{\"input\":\"x\",\"wa_id\":\"x\"}],"
-					"\"messages\":[{\"id\":\"wamid.sink%llu\"}]}",
-					posts);
+			                "{\"messaging_product\":\"whatsapp\",\"contacts\":[{"
+			                "\"input\":\"x\",\"wa_id\":\"x\"}],"
+			                "\"messages\":[{\"id\":\"wamid.sink%llu\"}]}",
+			                posts);
 		}
 		n = snprintf(out, sizeof(out),
-			     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", blen,
-			     body);
+		             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+		             "%d\r\n\r\n%s",
+		             blen, body);
 		if (write_all(c->fd, out, (size_t)n) < 0)
 			return -1;
 		used += total;
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
 					break;
 				if (r < 0 && errno == EINTR)
 					continue;
-drop:
+			drop:
 				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 				close(c->fd);
 				free(c);

@@ -21,7 +21,7 @@
 
 void fx_sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -55,7 +55,7 @@ static void fx_cmd(struct fx *f, const char *sql, int n, const char *const *p)
 
 char *fx_q(struct fx *f, const char *tenant, const char *sql, int n, const char *const *p)
 {
-	const char *tp[1] = { tenant ? tenant : "" };
+	const char *tp[1] = {tenant ? tenant : ""};
 	PGresult *r;
 	char *v;
 
@@ -71,8 +71,8 @@ char *fx_q(struct fx *f, const char *tenant, const char *sql, int n, const char 
 		fail_msg("%s: %s", sql, msg);
 	}
 	v = strdup(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)
-			   ? PQgetvalue(r, 0, 0)
-			   : "");
+	               ? PQgetvalue(r, 0, 0)
+	               : "");
 	PQclear(r);
 	fx_cmd(f, "COMMIT", 0, NULL);
 	return v;
@@ -90,11 +90,13 @@ long fx_ql(struct fx *f, const char *tenant, const char *sql, int n, const char 
 char *fx_tenant(struct fx *f, const char *slug)
 {
 	char id[37];
-	const char *p[2] = { id, slug };
+	const char *p[2] = {id, slug};
 
 	util_uuid_new(id);
-	return fx_q(f, id, "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, 'Shop ' || $2) RETURNING id",
-		    2, p);
+	return fx_q(
+	    f, id,
+	    "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, 'Shop ' || $2) RETURNING id", 2,
+	    p);
 }
 
 static char *sealed_bytea(struct fx *f, const char *tenant, const char *plain)
@@ -117,47 +119,52 @@ char *fx_wa_channel(struct fx *f, const char *tenant, const char *pnid)
 	const char *p[4];
 
 	snprintf(config, sizeof(config), "{\"phone_number_id\": \"%s\"}", pnid);
-	snprintf(secrets, sizeof(secrets), "{\"access_token\": \"tok-%s\", \"app_secret\": \"as-%s\"}", pnid, pnid);
+	snprintf(secrets, sizeof(secrets),
+	         "{\"access_token\": \"tok-%s\", \"app_secret\": \"as-%s\"}", pnid, pnid);
 	bytea = sealed_bytea(f, tenant, secrets);
 	p[0] = tenant;
 	p[1] = pnid;
 	p[2] = config;
 	p[3] = bytea;
 	id = fx_q(f, tenant,
-		  "INSERT INTO channels (tenant_id, type, name, external_id, config, secrets)"
-		  " VALUES ($1, 'whatsapp', 'wa ' || $2, $2, $3::jsonb, $4::bytea) RETURNING id",
-		  4, p);
+	          "INSERT INTO channels (tenant_id, type, name, external_id, config, secrets)"
+	          " VALUES ($1, 'whatsapp', 'wa ' || $2, $2, $3::jsonb, $4::bytea) RETURNING id",
+	          4, p);
 	free(bytea);
 	return id;
 }
 
 char *fx_channel(struct fx *f, const char *tenant, const char *type, const char *external_id)
 {
-	const char *p[3] = { tenant, type, external_id };
+	const char *p[3] = {tenant, type, external_id};
 
-	return fx_q(f, tenant,
-		    "INSERT INTO channels (tenant_id, type, external_id) VALUES ($1, $2, $3) RETURNING id", 3, p);
+	return fx_q(
+	    f, tenant,
+	    "INSERT INTO channels (tenant_id, type, external_id) VALUES ($1, $2, $3) RETURNING id",
+	    3, p);
 }
 
 char *fx_conversation(struct fx *f, const char *tenant, const char *channel, const char *chat)
 {
-	const char *p[3] = { tenant, channel, chat };
+	const char *p[3] = {tenant, channel, chat};
 
-	return fx_q(f, tenant,
-		    "INSERT INTO conversations (tenant_id, channel_id, external_chat_id, external_user_id,"
-		    " last_inbound_at) VALUES ($1, $2, $3, $3, now() - interval '1 minute') RETURNING id",
-		    3, p);
+	return fx_q(
+	    f, tenant,
+	    "INSERT INTO conversations (tenant_id, channel_id, external_chat_id, external_user_id,"
+	    " last_inbound_at) VALUES ($1, $2, $3, $3, now() - interval '1 minute') RETURNING id",
+	    3, p);
 }
 
-char *fx_reply(struct fx *f, const char *tenant, const char *conv, const char *channel, const char *chat,
-	       const char *text)
+char *fx_reply(struct fx *f, const char *tenant, const char *conv, const char *channel,
+               const char *chat, const char *text)
 {
-	const char *p[5] = { tenant, conv, channel, chat, text };
+	const char *p[5] = {tenant, conv, channel, chat, text};
 
-	return fx_q(f, tenant,
-		    "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, payload)"
-		    " VALUES ($1, 'reply', $2, $3, $4, jsonb_build_object('text', $5::text)) RETURNING id",
-		    5, p);
+	return fx_q(
+	    f, tenant,
+	    "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, payload)"
+	    " VALUES ($1, 'reply', $2, $3, $4, jsonb_build_object('text', $5::text)) RETURNING id",
+	    5, p);
 }
 
 static char *text_array(char **v, int n)
@@ -173,21 +180,22 @@ static char *text_array(char **v, int n)
 	return sbuf_take(&b);
 }
 
-void fx_replies_bulk(struct fx *f, const char *tenant, const char *channel, char **convs, char **chats,
-		     int nconv, int nmsg, const char *prefix)
+void fx_replies_bulk(struct fx *f, const char *tenant, const char *channel, char **convs,
+                     char **chats, int nconv, int nmsg, const char *prefix)
 {
 	char *ca = text_array(convs, nconv), *ch = text_array(chats, nconv), nm[16];
-	const char *p[6] = { tenant, channel, ca, ch, nm, prefix };
+	const char *p[6] = {tenant, channel, ca, ch, nm, prefix};
 
 	snprintf(nm, sizeof(nm), "%d", nmsg);
-	free(fx_q(f, tenant,
-		  "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, payload)"
-		  " SELECT $1, 'reply', c.conv::uuid, $2, c.chat,"
-		  "   jsonb_build_object('text', $6 || c.ord || '-' || m)"
-		  " FROM generate_series(1, $5::integer) AS m,"
-		  "   unnest($3::text[], $4::text[]) WITH ORDINALITY AS c(conv, chat, ord)"
-		  " ORDER BY m, c.ord",
-		  6, p));
+	free(fx_q(
+	    f, tenant,
+	    "INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, payload)"
+	    " SELECT $1, 'reply', c.conv::uuid, $2, c.chat,"
+	    "   jsonb_build_object('text', $6 || c.ord || '-' || m)"
+	    " FROM generate_series(1, $5::integer) AS m,"
+	    "   unnest($3::text[], $4::text[]) WITH ORDINALITY AS c(conv, chat, ord)"
+	    " ORDER BY m, c.ord",
+	    6, p));
 	free(ca);
 	free(ch);
 }
@@ -195,31 +203,36 @@ void fx_replies_bulk(struct fx *f, const char *tenant, const char *channel, char
 char *fx_webhook_target(struct fx *f, const char *tenant, const char *url, const char *secret)
 {
 	char *bytea = sealed_bytea(f, tenant, secret), *id;
-	const char *p[3] = { tenant, url, bytea };
+	const char *p[3] = {tenant, url, bytea};
 
 	id = fx_q(f, tenant,
-		  "INSERT INTO notification_targets (tenant_id, kind, url, secret) VALUES ($1, 'webhook', $2,"
-		  " $3::bytea) RETURNING id",
-		  3, p);
+	          "INSERT INTO notification_targets (tenant_id, kind, url, secret) VALUES ($1, "
+	          "'webhook', $2,"
+	          " $3::bytea) RETURNING id",
+	          3, p);
 	free(bytea);
 	return id;
 }
 
-char *fx_webhook(struct fx *f, const char *tenant, const char *target, const char *url, const char *event_id)
+char *fx_webhook(struct fx *f, const char *tenant, const char *target, const char *url,
+                 const char *event_id)
 {
-	const char *p[5] = { tenant, target, url, event_id, tenant };
+	const char *p[5] = {tenant, target, url, event_id, tenant};
 
-	return fx_q(f, tenant,
-		    "INSERT INTO outbox (tenant_id, kind, target_id, recipient, event_type, payload)"
-		    " VALUES ($1, 'webhook', $2, $3, 'order.placed', jsonb_build_object('event', 'order.placed',"
-		    " 'event_id', $4::text, 'tenant_id', $5::text, 'order', jsonb_build_object('order_number', 1001,"
-		    " 'status', 'pending', 'note', 'caf\u00e9 \"quoted\" <b>'))) RETURNING id",
-		    5, p);
+	return fx_q(
+	    f, tenant,
+	    "INSERT INTO outbox (tenant_id, kind, target_id, recipient, event_type, payload)"
+	    " VALUES ($1, 'webhook', $2, $3, 'order.placed', jsonb_build_object('event', "
+	    "'order.placed',"
+	    " 'event_id', $4::text, 'tenant_id', $5::text, 'order', "
+	    "jsonb_build_object('order_number', 1001,"
+	    " 'status', 'pending', 'note', 'caf\u00e9 \"quoted\" <b>'))) RETURNING id",
+	    5, p);
 }
 
 long fx_count(struct fx *f, const char *tenant, const char *status)
 {
-	const char *p[1] = { status };
+	const char *p[1] = {status};
 
 	if (!status)
 		return fx_ql(f, tenant, "SELECT count(*) FROM outbox", 0, NULL);
@@ -305,12 +318,13 @@ const char *fx_req_text(const json_t *req, char *buf, size_t len)
 
 int fx_assert_in_order(const json_t *reqs, const char *prefix, int nmsg)
 {
-	int last[1024] = { 0 }, seen = 0, c, m;
+	int last[1024] = {0}, seen = 0, c, m;
 	size_t i, plen = strlen(prefix);
 	json_t *r;
 	char buf[256];
 
-	json_array_foreach(reqs, i, r) {
+	json_array_foreach(reqs, i, r)
+	{
 		const char *t = fx_req_text(r, buf, sizeof(buf));
 
 		if (!t || strncmp(t, prefix, plen) != 0)
@@ -320,13 +334,15 @@ int fx_assert_in_order(const json_t *reqs, const char *prefix, int nmsg)
 		if (m <= last[c])
 			continue; /* a repeat of a message already seen (at least once) */
 		if (m != last[c] + 1)
-			fail_msg("conversation %d: message %d arrived before message %d", c, m, last[c] + 1);
+			fail_msg("conversation %d: message %d arrived before message %d", c, m,
+			         last[c] + 1);
 		if (last[c] == 0)
 			seen++;
 		last[c] = m;
 	}
 	for (c = 1; c < 1024; c++)
 		if (last[c] && last[c] != nmsg)
-			fail_msg("conversation %d: only %d of %d messages arrived", c, last[c], nmsg);
+			fail_msg("conversation %d: only %d of %d messages arrived", c, last[c],
+			         nmsg);
 	return seen;
 }

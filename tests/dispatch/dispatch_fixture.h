@@ -15,10 +15,10 @@
 
 struct fx {
 	struct testdb db;
-	PGconn *conn;        /* application role */
+	PGconn *conn; /* application role */
 	pid_t mock_pid;
 	int mock_port;
-	char mock_url[64];   /* http://127.0.0.1:PORT */
+	char mock_url[64]; /* http://127.0.0.1:PORT */
 };
 
 /* Database, connection and mock for test name. */
@@ -38,18 +38,18 @@ char *fx_channel(struct fx *f, const char *tenant, const char *type, const char 
 /* A conversation with chat (the shopper's wa_id) who wrote a minute ago. */
 char *fx_conversation(struct fx *f, const char *tenant, const char *channel, const char *chat);
 /* A reply outbox row with {"text": text}; returns its id. */
-char *fx_reply(struct fx *f, const char *tenant, const char *conv, const char *channel, const char *chat,
-	       const char *text);
+char *fx_reply(struct fx *f, const char *tenant, const char *conv, const char *channel,
+               const char *chat, const char *text);
 /* Inserts many reply rows in one statement: for each of nconv conversations (arrays of ids and
  * chats), nmsg texts "<prefix><c>-<m>" with m counting from 1; row order is m-major
  * (every conversation's message 1, then every message 2, ...). */
-void fx_replies_bulk(struct fx *f, const char *tenant, const char *channel, char **convs, char **chats,
-		     int nconv, int nmsg, const char *prefix);
+void fx_replies_bulk(struct fx *f, const char *tenant, const char *channel, char **convs,
+                     char **chats, int nconv, int nmsg, const char *prefix);
 /* A webhook notification target with a sealed secret. */
 char *fx_webhook_target(struct fx *f, const char *tenant, const char *url, const char *secret);
 /* A webhook outbox row for target with body {"event", "event_id", "tenant_id", "order": {...}}. */
 char *fx_webhook(struct fx *f, const char *tenant, const char *target, const char *url,
-		 const char *event_id);
+                 const char *event_id);
 
 /* Outbox rows of tenant in status (all statuses when NULL). */
 long fx_count(struct fx *f, const char *tenant, const char *status);

@@ -18,22 +18,22 @@
 #include "testsrv.h"
 
 static struct fx fx;
-static struct testsrv srv; /* the server of the running case; stopped by teardown if a check failed */
+static struct testsrv
+    srv; /* the server of the running case; stopped by teardown if a check failed */
 
 static json_t *requests_for(const char *part)
 {
 	json_t *all = fx_mock_requests(&fx), *out = json_array(), *r;
 	size_t i;
 
-	json_array_foreach(all, i, r)
-		if (strstr(json_string_value(json_object_get(r, "path")), part))
-			json_array_append(out, r);
+	json_array_foreach(all, i, r) if (strstr(json_string_value(json_object_get(r, "path")),
+	                                         part)) json_array_append(out, r);
 	json_decref(all);
 	return out;
 }
 
-static void make_conversations(const char *tenant, const char *channel, const char *chat_prefix, int n,
-			       char **convs, char **chats)
+static void make_conversations(const char *tenant, const char *channel, const char *chat_prefix,
+                               int n, char **convs, char **chats)
 {
 	char chat[32];
 	int i;
@@ -56,8 +56,12 @@ static void free_strings(char **v, int n)
 static void test_kill9_then_restart(void **state)
 {
 	char api[96];
-	const char *env[] = { api, "CCGW_DISPATCH_LEASE=5", "CCGW_DISPATCH_TIMEOUT_MS=2500",
-			      "CCGW_DISPATCH_BACKOFF_MS=200", "CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL };
+	const char *env[] = {api,
+	                     "CCGW_DISPATCH_LEASE=5",
+	                     "CCGW_DISPATCH_TIMEOUT_MS=2500",
+	                     "CCGW_DISPATCH_BACKOFF_MS=200",
+	                     "CCGW_WHATSAPP_RECIPIENT_RATE=50",
+	                     NULL};
 	char *tenant = fx_tenant(&fx, "crash"), *chan = fx_wa_channel(&fx, tenant, "200001");
 	char *convs[10], *chats[10];
 	json_t *reqs;
@@ -66,18 +70,22 @@ static void test_kill9_then_restart(void **state)
 	(void)state;
 	snprintf(api, sizeof(api), "CCGW_WHATSAPP_API_BASE=%s", fx.mock_url);
 	make_conversations(tenant, chan, "25472000", 10, convs, chats);
-	/* the platform holds every answer: the first message of each conversation stays in flight */
+	/* the platform holds every answer: the first message of each conversation stays in flight
+	 */
 	fx_mock_rules(&fx, "[{\"match\": \"/200001/\", \"delay_ms\": 2000}]");
 	testsrv_start(&srv, &fx.db, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 10, 5, "cr");
 	if (fx_wait_count(&fx, tenant, "sending", 10, 20) < 0)
-		fail_msg("the first messages were not claimed (sending: %ld)", fx_count(&fx, tenant, "sending"));
+		fail_msg("the first messages were not claimed (sending: %ld)",
+		         fx_count(&fx, tenant, "sending"));
 	fx_sleep_ms(300); /* the requests reach the platform */
 	testsrv_kill(&srv);
 
 	/* the dead process's claims are still there, leased to it */
-	claimed = fx_ql(&fx, tenant, "SELECT count(*) FROM outbox WHERE status = 'sending' AND lease_owner IS NOT NULL",
-			0, NULL);
+	claimed = fx_ql(
+	    &fx, tenant,
+	    "SELECT count(*) FROM outbox WHERE status = 'sending' AND lease_owner IS NOT NULL", 0,
+	    NULL);
 	assert_int_equal(claimed, 10);
 	assert_int_equal(fx_count(&fx, tenant, "pending"), 40);
 	reqs = requests_for("/200001/messages");
@@ -92,16 +100,21 @@ static void test_kill9_then_restart(void **state)
 	testsrv_stop(&srv);
 
 	reqs = requests_for("/200001/messages");
-	assert_int_equal(fx_assert_in_order(reqs, "cr", 5), 10); /* every message arrived, in order */
+	assert_int_equal(fx_assert_in_order(reqs, "cr", 5),
+	                 10); /* every message arrived, in order */
 	dup = (long)json_array_size(reqs) - 50;
 	/* the only repeats are the requests the killed process had sent */
 	assert_true(dup >= 0 && dup <= before_kill);
 	/* the first messages were claimed twice: by the dead process and by the new one */
-	assert_int_equal(fx_ql(&fx, tenant, "SELECT count(*) FROM outbox WHERE attempts = 2", 0, NULL), 10);
-	assert_int_equal(fx_ql(&fx, tenant, "SELECT count(*) FROM outbox WHERE attempts = 1", 0, NULL), 40);
-	assert_int_equal(fx_ql(&fx, tenant, "SELECT count(*) FROM conversation_events WHERE event_type = 'message_sent'",
-			       0, NULL),
-			 50);
+	assert_int_equal(
+	    fx_ql(&fx, tenant, "SELECT count(*) FROM outbox WHERE attempts = 2", 0, NULL), 10);
+	assert_int_equal(
+	    fx_ql(&fx, tenant, "SELECT count(*) FROM outbox WHERE attempts = 1", 0, NULL), 40);
+	assert_int_equal(
+	    fx_ql(&fx, tenant,
+	          "SELECT count(*) FROM conversation_events WHERE event_type = 'message_sent'", 0,
+	          NULL),
+	    50);
 	json_decref(reqs);
 	free_strings(convs, 10);
 	free_strings(chats, 10);
@@ -112,7 +125,7 @@ static void test_kill9_then_restart(void **state)
 static void test_sigterm_finishes_in_flight(void **state)
 {
 	char api[96];
-	const char *env[] = { api, "CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL };
+	const char *env[] = {api, "CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL};
 	char *tenant = fx_tenant(&fx, "graceful"), *chan = fx_wa_channel(&fx, tenant, "200002");
 	char *convs[5], *chats[5];
 	json_t *reqs;
@@ -170,12 +183,36 @@ static int stop_server(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_kill9_then_restart, reset_mock, stop_server),
-		cmocka_unit_test_setup_teardown(test_sigterm_finishes_in_flight, reset_mock, stop_server),
+	    cmocka_unit_test_setup_teardown(test_kill9_then_restart, reset_mock, stop_server),
+	    cmocka_unit_test_setup_teardown(test_sigterm_finishes_in_flight, reset_mock,
+	                                    stop_server),
 	};
 	int rc;
 
 	fx_setup(&fx, "dispatch_crash");
+	/* a ccgw serve left over from an earlier run of this test (its test process killed)
+	 * reconnects to the recreated database and competes for the rows: say so plainly */
+	fx_sleep_ms(2500);
+	{
+		char *other = testdb_owner_scalar(&fx.db,
+		                                  "SELECT count(*) FROM pg_stat_activity"
+		                                  " WHERE datname = current_database()"
+		                                  " AND application_name LIKE 'ccgw-dispatch%'",
+		                                  0, NULL);
+
+		if (other && atol(other) > 0) {
+			fprintf(
+			    stderr,
+			    "test_dispatch_crash: %s dispatcher connection(s) of a ccgw serve from "
+			    "an"
+			    " earlier run are attached to database %s; stop that process first\n",
+			    other, fx.db.name);
+			free(other);
+			fx_teardown(&fx);
+			return 1;
+		}
+		free(other);
+	}
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	fx_teardown(&fx);
 	return rc;

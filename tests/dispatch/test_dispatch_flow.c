@@ -82,15 +82,14 @@ static json_t *requests_for(const char *part)
 	json_t *all = fx_mock_requests(&fx), *out = json_array(), *r;
 	size_t i;
 
-	json_array_foreach(all, i, r)
-		if (strstr(json_string_value(json_object_get(r, "path")), part))
-			json_array_append(out, r);
+	json_array_foreach(all, i, r) if (strstr(json_string_value(json_object_get(r, "path")),
+	                                         part)) json_array_append(out, r);
 	json_decref(all);
 	return out;
 }
 
-static void make_conversations(const char *tenant, const char *channel, const char *chat_prefix, int n,
-			       char **convs, char **chats)
+static void make_conversations(const char *tenant, const char *channel, const char *chat_prefix,
+                               int n, char **convs, char **chats)
 {
 	char chat[32];
 	int i;
@@ -113,7 +112,7 @@ static void free_strings(char **v, int n)
 /* 200 replies across 20 conversations: all sent, each conversation's in order, each once. */
 static void test_ordered_delivery(void **state)
 {
-	const char *env[] = { "CCGW_WHATSAPP_RECIPIENT_RATE=20", NULL };
+	const char *env[] = {"CCGW_WHATSAPP_RECIPIENT_RATE=20", NULL};
 	char *tenant = fx_tenant(&fx, "ordered"), *chan = fx_wa_channel(&fx, tenant, "100001");
 	char *convs[20], *chats[20];
 	struct harness h;
@@ -130,22 +129,26 @@ static void test_ordered_delivery(void **state)
 	assert_int_equal(json_array_size(reqs), 200); /* nothing failed, so nothing twice */
 	assert_int_equal(fx_assert_in_order(reqs, "ord", 10), 20);
 	/* the platform's message id and the time are on every row, and an event per message */
-	assert_int_equal(fx_ql(&fx, tenant,
-			       "SELECT count(*) FROM outbox WHERE platform_message_id LIKE 'wamid.mock%'"
-			       " AND sent_at IS NOT NULL AND attempts = 1 AND lease_owner IS NULL",
-			       0, NULL),
-			 200);
-	events = fx_ql(&fx, tenant, "SELECT count(*) FROM conversation_events WHERE event_type = 'message_sent'", 0,
-		       NULL);
+	assert_int_equal(
+	    fx_ql(&fx, tenant,
+	          "SELECT count(*) FROM outbox WHERE platform_message_id LIKE 'wamid.mock%'"
+	          " AND sent_at IS NOT NULL AND attempts = 1 AND lease_owner IS NULL",
+	          0, NULL),
+	    200);
+	events = fx_ql(&fx, tenant,
+	               "SELECT count(*) FROM conversation_events WHERE event_type = 'message_sent'",
+	               0, NULL);
 	assert_int_equal(events, 200);
 	/* the request is the Graph API's: bearer token from the sealed secrets, the recipient */
 	{
 		json_t *r0 = json_array_get(reqs, 0);
-		const char *auth = json_string_value(json_object_get(json_object_get(r0, "headers"), "authorization"));
+		const char *auth = json_string_value(
+		    json_object_get(json_object_get(r0, "headers"), "authorization"));
 
 		assert_non_null(auth);
 		assert_string_equal(auth, "Bearer tok-100001");
-		assert_non_null(strstr(json_string_value(json_object_get(r0, "path")), "/v21.0/100001/messages"));
+		assert_non_null(strstr(json_string_value(json_object_get(r0, "path")),
+		                       "/v21.0/100001/messages"));
 	}
 	json_decref(reqs);
 	harness_stop(&h);
@@ -158,7 +161,8 @@ static void test_ordered_delivery(void **state)
 /* 429 with Retry-After 1, three times: no retry sooner than asked, then all sent in order. */
 static void test_rate_limited(void **state)
 {
-	const char *env[] = { "CCGW_DISPATCH_BACKOFF_MS=100", "CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL };
+	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=100", "CCGW_WHATSAPP_RECIPIENT_RATE=50",
+	                     NULL};
 	char *tenant = fx_tenant(&fx, "ratelimited"), *chan = fx_wa_channel(&fx, tenant, "100429");
 	char *convs[1], *chats[1], *m;
 	struct harness h;
@@ -169,8 +173,9 @@ static void test_rate_limited(void **state)
 
 	(void)state;
 	fx_mock_rules(&fx, "[{\"match\": \"/100429/\", \"times\": 3, \"status\": 429,"
-			   " \"headers\": {\"Retry-After\": \"1\"},"
-			   " \"body\": {\"error\": {\"message\": \"Too many requests\", \"type\": \"Throttling\"}}}]");
+	                   " \"headers\": {\"Retry-After\": \"1\"},"
+	                   " \"body\": {\"error\": {\"message\": \"Too many requests\", \"type\": "
+	                   "\"Throttling\"}}}]");
 	make_conversations(tenant, chan, "25470429", 1, convs, chats);
 	harness_start(&h, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 1, 3, "rl");
@@ -178,11 +183,13 @@ static void test_rate_limited(void **state)
 		fail_msg("only %ld of 3 sent", fx_count(&fx, tenant, "sent"));
 	reqs = requests_for("/100429/messages");
 	assert_int_equal(json_array_size(reqs), 6);
-	json_array_foreach(reqs, i, r) {
+	json_array_foreach(reqs, i, r)
+	{
 		double t = json_real_value(json_object_get(r, "t"));
 
 		if (last429 > 0 && t - last429 < 1.0)
-			fail_msg("request %zu came %.3f s after a 429 that asked for 1 s", i, t - last429);
+			fail_msg("request %zu came %.3f s after a 429 that asked for 1 s", i,
+			         t - last429);
 		if (json_integer_value(json_object_get(r, "status")) == 429) {
 			last429 = t;
 			n429++;
@@ -207,8 +214,8 @@ static void test_rate_limited(void **state)
 /* A 503 and a timeout: retried with backoff and delivered, in order. */
 static void test_retry_5xx_and_timeout(void **state)
 {
-	const char *env[] = { "CCGW_DISPATCH_BACKOFF_MS=100", "CCGW_DISPATCH_TIMEOUT_MS=500",
-			      "CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL };
+	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=100", "CCGW_DISPATCH_TIMEOUT_MS=500",
+	                     "CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL};
 	char *tenant = fx_tenant(&fx, "retries"), *chan = fx_wa_channel(&fx, tenant, "100503");
 	char *convs[2], *chats[2];
 	struct harness h;
@@ -216,7 +223,7 @@ static void test_retry_5xx_and_timeout(void **state)
 
 	(void)state;
 	fx_mock_rules(&fx, "[{\"match\": \"rt1-2\", \"times\": 2, \"status\": 503},"
-			   " {\"match\": \"rt2-3\", \"times\": 1, \"delay_ms\": 1500}]");
+	                   " {\"match\": \"rt2-3\", \"times\": 1, \"delay_ms\": 1500}]");
 	make_conversations(tenant, chan, "25470503", 2, convs, chats);
 	harness_start(&h, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 2, 5, "rt");
@@ -225,10 +232,14 @@ static void test_retry_5xx_and_timeout(void **state)
 	reqs = requests_for("/100503/messages");
 	assert_int_equal(fx_assert_in_order(reqs, "rt", 5), 2);
 	/* 503 twice: the third attempt went through; the timed-out one on the second */
-	assert_int_equal(fx_ql(&fx, tenant, "SELECT attempts FROM outbox WHERE payload->>'text' = 'rt1-2'", 0, NULL),
-			 3);
-	assert_int_equal(fx_ql(&fx, tenant, "SELECT attempts FROM outbox WHERE payload->>'text' = 'rt2-3'", 0, NULL),
-			 2);
+	assert_int_equal(fx_ql(&fx, tenant,
+	                       "SELECT attempts FROM outbox WHERE payload->>'text' = 'rt1-2'", 0,
+	                       NULL),
+	                 3);
+	assert_int_equal(fx_ql(&fx, tenant,
+	                       "SELECT attempts FROM outbox WHERE payload->>'text' = 'rt2-3'", 0,
+	                       NULL),
+	                 2);
 	/* the timed-out request reached the mock: at least once means it went twice */
 	assert_int_equal(json_array_size(reqs), 13);
 	json_decref(reqs);
@@ -242,7 +253,7 @@ static void test_retry_5xx_and_timeout(void **state)
 /* A permanent error fails that message once, with an event; the conversation goes on. */
 static void test_permanent_failure(void **state)
 {
-	const char *env[] = { "CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL };
+	const char *env[] = {"CCGW_WHATSAPP_RECIPIENT_RATE=50", NULL};
 	char *tenant = fx_tenant(&fx, "permanent"), *chan = fx_wa_channel(&fx, tenant, "100400");
 	char *convs[1], *chats[1], *err, *ev;
 	struct harness h;
@@ -252,19 +263,26 @@ static void test_permanent_failure(void **state)
 	int saw2 = 0, saw3 = 0;
 
 	(void)state;
-	fx_mock_rules(&fx, "[{\"match\": \"pf1-2\", \"status\": 400, \"body\": {\"error\": {\"message\":"
-			   " \"Re-engagement message\", \"type\": \"OAuthException\", \"code\": 131047}}}]");
+	fx_mock_rules(
+	    &fx, "[{\"match\": \"pf1-2\", \"status\": 400, \"body\": {\"error\": {\"message\":"
+	         " \"Re-engagement message\", \"type\": \"OAuthException\", \"code\": 131047}}}]");
 	make_conversations(tenant, chan, "25470400", 1, convs, chats);
 	harness_start(&h, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 1, 3, "pf");
-	if (fx_wait_count(&fx, tenant, "sent", 2, 30) < 0 || fx_wait_count(&fx, tenant, "failed", 1, 10) < 0)
-		fail_msg("sent %ld, failed %ld", fx_count(&fx, tenant, "sent"), fx_count(&fx, tenant, "failed"));
-	err = fx_q(&fx, tenant, "SELECT last_error || ' #' || attempts || ' code ' || error_code FROM outbox"
-				" WHERE status = 'failed'", 0, NULL);
+	if (fx_wait_count(&fx, tenant, "sent", 2, 30) < 0 ||
+	    fx_wait_count(&fx, tenant, "failed", 1, 10) < 0)
+		fail_msg("sent %ld, failed %ld", fx_count(&fx, tenant, "sent"),
+		         fx_count(&fx, tenant, "failed"));
+	err = fx_q(&fx, tenant,
+	           "SELECT last_error || ' #' || attempts || ' code ' || error_code FROM outbox"
+	           " WHERE status = 'failed'",
+	           0, NULL);
 	assert_non_null(strstr(err, "131047"));
 	assert_non_null(strstr(err, "#1 code 131047"));
-	ev = fx_q(&fx, tenant, "SELECT payload->>'status' || ' ' || (payload->>'error') FROM conversation_events"
-			       " WHERE event_type = 'message_failed'", 0, NULL);
+	ev = fx_q(&fx, tenant,
+	          "SELECT payload->>'status' || ' ' || (payload->>'error') FROM conversation_events"
+	          " WHERE event_type = 'message_failed'",
+	          0, NULL);
 	assert_non_null(strstr(ev, "failed "));
 	assert_non_null(strstr(ev, "131047"));
 	reqs = requests_for("/100400/messages");
@@ -291,21 +309,24 @@ static void test_permanent_failure(void **state)
 /* Refused credentials: the message fails and the channel is marked unhealthy (in /metrics too). */
 static void test_auth_invalid(void **state)
 {
-	const char *env[] = { NULL };
+	const char *env[] = {NULL};
 	char *tenant = fx_tenant(&fx, "authbad"), *chan = fx_wa_channel(&fx, tenant, "100401");
 	char *conv = fx_conversation(&fx, tenant, chan, "254700401"), *health, *m;
-	const char *p[1] = { chan };
+	const char *p[1] = {chan};
 	struct harness h;
 	int i;
 
 	(void)state;
-	fx_mock_rules(&fx, "[{\"match\": \"/100401/\", \"status\": 401, \"body\": {\"error\": {\"message\":"
-			   " \"Error validating access token\", \"type\": \"OAuthException\", \"code\": 190}}}]");
+	fx_mock_rules(
+	    &fx,
+	    "[{\"match\": \"/100401/\", \"status\": 401, \"body\": {\"error\": {\"message\":"
+	    " \"Error validating access token\", \"type\": \"OAuthException\", \"code\": 190}}}]");
 	harness_start(&h, env);
 	free(fx_reply(&fx, tenant, conv, chan, "254700401", "hello"));
 	if (fx_wait_count(&fx, tenant, "failed", 1, 20) < 0)
 		fail_msg("the row did not fail");
-	health = fx_q(&fx, tenant, "SELECT status || ': ' || health_error FROM channels WHERE id = $1", 1, p);
+	health = fx_q(&fx, tenant,
+	              "SELECT status || ': ' || health_error FROM channels WHERE id = $1", 1, p);
 	assert_non_null(strstr(health, "unhealthy: "));
 	assert_non_null(strstr(health, "190"));
 	/* /metrics learns of it within the gauge refresh (5 s) */
@@ -329,7 +350,7 @@ static void test_auth_invalid(void **state)
 /* After the last attempt a row is dead, with its last error and an event. */
 static void test_dead_after_max_attempts(void **state)
 {
-	const char *env[] = { "CCGW_DISPATCH_BACKOFF_MS=50", "CCGW_DISPATCH_MAX_ATTEMPTS=3", NULL };
+	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=50", "CCGW_DISPATCH_MAX_ATTEMPTS=3", NULL};
 	char *tenant = fx_tenant(&fx, "dead"), *chan = fx_wa_channel(&fx, tenant, "100500");
 	char *conv = fx_conversation(&fx, tenant, chan, "254700500"), *err, *ev;
 	struct harness h;
@@ -344,8 +365,10 @@ static void test_dead_after_max_attempts(void **state)
 	err = fx_q(&fx, tenant, "SELECT attempts || ' ' || last_error FROM outbox", 0, NULL);
 	assert_non_null(strstr(err, "3 "));
 	assert_non_null(strstr(err, "gave up after 3 attempts"));
-	ev = fx_q(&fx, tenant, "SELECT payload->>'status' FROM conversation_events WHERE event_type = 'message_failed'",
-		  0, NULL);
+	ev = fx_q(&fx, tenant,
+	          "SELECT payload->>'status' FROM conversation_events WHERE event_type = "
+	          "'message_failed'",
+	          0, NULL);
 	assert_string_equal(ev, "dead");
 	reqs = requests_for("/100500/messages");
 	assert_int_equal(json_array_size(reqs), 3);
@@ -361,8 +384,9 @@ static void test_dead_after_max_attempts(void **state)
 /* No adapter for the channel's type: failed with a clear error, never dropped silently. */
 static void test_no_adapter(void **state)
 {
-	const char *env[] = { NULL };
-	char *tenant = fx_tenant(&fx, "noadapter"), *chan = fx_channel(&fx, tenant, "console", "console-1");
+	const char *env[] = {NULL};
+	char *tenant = fx_tenant(&fx, "noadapter"),
+	     *chan = fx_channel(&fx, tenant, "console", "console-1");
 	char *conv = fx_conversation(&fx, tenant, chan, "local"), *err;
 	struct harness h;
 
@@ -384,8 +408,9 @@ static void test_no_adapter(void **state)
  * a 410 deactivates the target, a 5xx is retried. */
 static void test_webhooks(void **state)
 {
-	const char *env[] = { "CCGW_DISPATCH_BACKOFF_MS=100", NULL };
-	char *tenant = fx_tenant(&fx, "hooks"), url_good[128], url_bad[128], url_gone[128], url_flaky[128];
+	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=100", NULL};
+	char *tenant = fx_tenant(&fx, "hooks"), url_good[128], url_bad[128], url_gone[128],
+	     url_flaky[128];
 	char *t_good, *t_bad, *t_gone, *t_flaky, *active, *err;
 	const char *p[1];
 	struct harness h;
@@ -401,7 +426,7 @@ static void test_webhooks(void **state)
 	fx_mock_secret(&fx, "/hook/good", "s3cret-good");
 	fx_mock_secret(&fx, "/hook/bad", "what-the-receiver-expects");
 	fx_mock_rules(&fx, "[{\"match\": \"/hook/gone\", \"status\": 410},"
-			   " {\"match\": \"/hook/flaky\", \"times\": 2, \"status\": 502}]");
+	                   " {\"match\": \"/hook/flaky\", \"times\": 2, \"status\": 502}]");
 	t_good = fx_webhook_target(&fx, tenant, url_good, "s3cret-good");
 	t_bad = fx_webhook_target(&fx, tenant, url_bad, "s3cret-other");
 	t_gone = fx_webhook_target(&fx, tenant, url_gone, "x");
@@ -412,12 +437,15 @@ static void test_webhooks(void **state)
 	free(fx_webhook(&fx, tenant, t_bad, url_bad, "evt-0003"));
 	free(fx_webhook(&fx, tenant, t_gone, url_gone, "evt-0004"));
 	free(fx_webhook(&fx, tenant, t_flaky, url_flaky, "evt-0005"));
-	if (fx_wait_count(&fx, tenant, "sent", 3, 20) < 0 || fx_wait_count(&fx, tenant, "failed", 2, 10) < 0)
-		fail_msg("sent %ld failed %ld", fx_count(&fx, tenant, "sent"), fx_count(&fx, tenant, "failed"));
+	if (fx_wait_count(&fx, tenant, "sent", 3, 20) < 0 ||
+	    fx_wait_count(&fx, tenant, "failed", 2, 10) < 0)
+		fail_msg("sent %ld failed %ld", fx_count(&fx, tenant, "sent"),
+		         fx_count(&fx, tenant, "failed"));
 	reqs = fx_mock_requests(&fx);
 	want_order = json_pack("{s:i, s:s, s:s}", "order_number", 1001, "status", "pending", "note",
-			       "caf\u00e9 \"quoted\" <b>");
-	json_array_foreach(reqs, i, r) {
+	                       "caf\u00e9 \"quoted\" <b>");
+	json_array_foreach(reqs, i, r)
+	{
 		const char *path = json_string_value(json_object_get(r, "path"));
 		json_t *hd = json_object_get(r, "headers");
 
@@ -429,27 +457,34 @@ static void test_webhooks(void **state)
 		body = json_loads(json_string_value(json_object_get(r, "body")), 0, NULL);
 		assert_non_null(body);
 		assert_string_equal(json_string_value(json_object_get(hd, "x-ccgw-event-id")),
-				    json_string_value(json_object_get(body, "event_id")));
-		assert_string_equal(json_string_value(json_object_get(hd, "content-type")), "application/json");
-		assert_string_equal(json_string_value(json_object_get(body, "event")), "order.placed");
+		                    json_string_value(json_object_get(body, "event_id")));
+		assert_string_equal(json_string_value(json_object_get(hd, "content-type")),
+		                    "application/json");
+		assert_string_equal(json_string_value(json_object_get(body, "event")),
+		                    "order.placed");
 		assert_string_equal(json_string_value(json_object_get(body, "tenant_id")), tenant);
 		assert_true(json_equal(json_object_get(body, "order"), want_order));
 		json_decref(body);
 	}
 	assert_int_equal(good, 2);
-	json_array_foreach(reqs, i, r)
-		if (strcmp(json_string_value(json_object_get(r, "path")), "/hook/bad") == 0)
-			assert_true(json_is_false(json_object_get(r, "sig_ok")));
-	err = fx_q(&fx, tenant, "SELECT last_error FROM outbox WHERE payload->>'event_id' = 'evt-0003'", 0, NULL);
+	json_array_foreach(
+	    reqs, i, r) if (strcmp(json_string_value(json_object_get(r, "path")), "/hook/bad") == 0)
+	    assert_true(json_is_false(json_object_get(r, "sig_ok")));
+	err =
+	    fx_q(&fx, tenant,
+	         "SELECT last_error FROM outbox WHERE payload->>'event_id' = 'evt-0003'", 0, NULL);
 	assert_non_null(strstr(err, "401"));
 	free(err);
 	p[0] = t_gone;
-	active = fx_q(&fx, tenant, "SELECT active::text FROM notification_targets WHERE id = $1", 1, p);
+	active =
+	    fx_q(&fx, tenant, "SELECT active::text FROM notification_targets WHERE id = $1", 1, p);
 	assert_string_equal(active, "false");
 	free(active);
-	assert_int_equal(fx_ql(&fx, tenant, "SELECT attempts FROM outbox WHERE payload->>'event_id' = 'evt-0005'"
-					     " AND status = 'sent'", 0, NULL),
-			 3);
+	assert_int_equal(fx_ql(&fx, tenant,
+	                       "SELECT attempts FROM outbox WHERE payload->>'event_id' = 'evt-0005'"
+	                       " AND status = 'sent'",
+	                       0, NULL),
+	                 3);
 	json_decref(want_order);
 	json_decref(reqs);
 	harness_stop(&h);
@@ -470,14 +505,14 @@ static int reset_mock(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_ordered_delivery, reset_mock),
-		cmocka_unit_test_setup(test_rate_limited, reset_mock),
-		cmocka_unit_test_setup(test_retry_5xx_and_timeout, reset_mock),
-		cmocka_unit_test_setup(test_permanent_failure, reset_mock),
-		cmocka_unit_test_setup(test_auth_invalid, reset_mock),
-		cmocka_unit_test_setup(test_dead_after_max_attempts, reset_mock),
-		cmocka_unit_test_setup(test_no_adapter, reset_mock),
-		cmocka_unit_test_setup(test_webhooks, reset_mock),
+	    cmocka_unit_test_setup(test_ordered_delivery, reset_mock),
+	    cmocka_unit_test_setup(test_rate_limited, reset_mock),
+	    cmocka_unit_test_setup(test_retry_5xx_and_timeout, reset_mock),
+	    cmocka_unit_test_setup(test_permanent_failure, reset_mock),
+	    cmocka_unit_test_setup(test_auth_invalid, reset_mock),
+	    cmocka_unit_test_setup(test_dead_after_max_attempts, reset_mock),
+	    cmocka_unit_test_setup(test_no_adapter, reset_mock),
+	    cmocka_unit_test_setup(test_webhooks, reset_mock),
 	};
 	int rc;
 

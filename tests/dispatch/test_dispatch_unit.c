@@ -21,7 +21,7 @@
 static void test_bucket_rate_and_burst(void **state)
 {
 	struct ratelimit *rl = ratelimit_new();
-	struct ratelimit_spec s = { "wa:chan", 10, 3 };
+	struct ratelimit_spec s = {"wa:chan", 10, 3};
 	int64_t t = 1000, w;
 	int i;
 
@@ -49,8 +49,8 @@ static void test_bucket_rate_and_burst(void **state)
 static void test_bucket_all_or_none(void **state)
 {
 	struct ratelimit *rl = ratelimit_new();
-	struct ratelimit_spec both[2] = { { "ch", 100, 100 }, { "ch:alice", 1, 1 } };
-	struct ratelimit_spec bob[2] = { { "ch", 100, 100 }, { "ch:bob", 1, 1 } };
+	struct ratelimit_spec both[2] = {{"ch", 100, 100}, {"ch:alice", 1, 1}};
+	struct ratelimit_spec bob[2] = {{"ch", 100, 100}, {"ch:bob", 1, 1}};
 	int i, sent = 0;
 
 	(void)state;
@@ -62,7 +62,7 @@ static void test_bucket_all_or_none(void **state)
 	assert_int_equal(ratelimit_take(rl, bob, 2, 0), 0);
 	for (i = 0; i < 200; i++) {
 		char key[32];
-		struct ratelimit_spec other[2] = { { "ch", 100, 100 }, { key, 1, 1 } };
+		struct ratelimit_spec other[2] = {{"ch", 100, 100}, {key, 1, 1}};
 
 		snprintf(key, sizeof(key), "ch:%d", i);
 		if (ratelimit_take(rl, other, 2, 0) == 0)
@@ -75,7 +75,7 @@ static void test_bucket_all_or_none(void **state)
 static void test_bucket_pause(void **state)
 {
 	struct ratelimit *rl = ratelimit_new();
-	struct ratelimit_spec s = { "tg:bot", 30, 30 }, other = { "tg:other", 30, 30 };
+	struct ratelimit_spec s = {"tg:bot", 30, 30}, other = {"tg:other", 30, 30};
 	int64_t w;
 
 	(void)state;
@@ -105,14 +105,14 @@ static void test_bucket_gc(void **state)
 
 	(void)state;
 	for (i = 0; i < 1000; i++) { /* the table grows past its first size */
-		struct ratelimit_spec s = { key, 1, 3 };
+		struct ratelimit_spec s = {key, 1, 3};
 
 		snprintf(key, sizeof(key), "wa:c:%d", i);
 		assert_int_equal(ratelimit_take(rl, &s, 1, 0), 0);
 	}
 	assert_int_equal(ratelimit_size(rl), 1000);
 	{
-		struct ratelimit_spec p = { "wa:c:7", 1, 3 };
+		struct ratelimit_spec p = {"wa:c:7", 1, 3};
 
 		assert_int_equal(ratelimit_pause(rl, &p, 60000, 0), 0);
 	}
@@ -151,7 +151,7 @@ static void test_backoff_schedule(void **state)
 
 static void test_backoff_random_spread(void **state)
 {
-	int buckets[10] = { 0 }, i;
+	int buckets[10] = {0}, i;
 
 	(void)state;
 	for (i = 0; i < 10000; i++) {
@@ -177,16 +177,16 @@ static const char *header_value(const struct channel_request *r, const char *nam
 static void test_webhook_signed(void **state)
 {
 	json_t *payload = json_pack("{s:s, s:s, s:s, s:{s:i}}", "event", "order.placed", "event_id",
-				    "4b0e2a53-8f43-4a51-a0a5-7f4b1a5b8d11", "tenant_id", "t-1", "order",
-				    "order_number", 1001);
+	                            "4b0e2a53-8f43-4a51-a0a5-7f4b1a5b8d11", "tenant_id", "t-1",
+	                            "order", "order_number", 1001);
 	struct channel_request *reqs = NULL;
 	size_t n = 0;
 	char err[128], want[65], sig[80];
 
 	(void)state;
-	assert_int_equal(dispatch_webhook_render("http://127.0.0.1:9/hook", "s3cret", payload, &reqs, &n, err,
-						 sizeof(err)),
-			 0);
+	assert_int_equal(dispatch_webhook_render("http://127.0.0.1:9/hook", "s3cret", payload,
+	                                         &reqs, &n, err, sizeof(err)),
+	                 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(reqs[0].url, "http://127.0.0.1:9/hook");
 	/* compact, once: no spaces after separators */
@@ -195,14 +195,17 @@ static void test_webhook_signed(void **state)
 	util_hmac_sha256_hex("s3cret", 6, reqs[0].body, strlen(reqs[0].body), want);
 	snprintf(sig, sizeof(sig), "sha256=%s", want);
 	assert_string_equal(header_value(&reqs[0], "X-CCGW-Signature"), sig);
-	assert_string_equal(header_value(&reqs[0], "X-CCGW-Event-Id"), "4b0e2a53-8f43-4a51-a0a5-7f4b1a5b8d11");
+	assert_string_equal(header_value(&reqs[0], "X-CCGW-Event-Id"),
+	                    "4b0e2a53-8f43-4a51-a0a5-7f4b1a5b8d11");
 	assert_string_equal(header_value(&reqs[0], "Content-Type"), "application/json");
 	channel_requests_free(reqs, n);
 
 	/* no secret, no url: refused with a reason, nothing to send */
-	assert_true(dispatch_webhook_render("http://x/", "", payload, &reqs, &n, err, sizeof(err)) < 0);
+	assert_true(dispatch_webhook_render("http://x/", "", payload, &reqs, &n, err, sizeof(err)) <
+	            0);
 	assert_non_null(strstr(err, "secret"));
-	assert_true(dispatch_webhook_render("ftp://x/", "k", payload, &reqs, &n, err, sizeof(err)) < 0);
+	assert_true(dispatch_webhook_render("ftp://x/", "k", payload, &reqs, &n, err, sizeof(err)) <
+	            0);
 	assert_int_equal(n, 0);
 	json_decref(payload);
 }
@@ -213,10 +216,10 @@ static void test_webhook_classify(void **state)
 		long status;
 		enum channel_verdict v;
 	} cases[] = {
-		{ 200, CHANNEL_SENT },      { 204, CHANNEL_SENT },       { 0, CHANNEL_RETRY },
-		{ 500, CHANNEL_RETRY },     { 503, CHANNEL_RETRY },      { 408, CHANNEL_RETRY },
-		{ 429, CHANNEL_RATE_LIMITED }, { 400, CHANNEL_PERMANENT }, { 401, CHANNEL_PERMANENT },
-		{ 404, CHANNEL_PERMANENT }, { 410, CHANNEL_PERMANENT },  { 301, CHANNEL_PERMANENT },
+	    {200, CHANNEL_SENT},         {204, CHANNEL_SENT},      {0, CHANNEL_RETRY},
+	    {500, CHANNEL_RETRY},        {503, CHANNEL_RETRY},     {408, CHANNEL_RETRY},
+	    {429, CHANNEL_RATE_LIMITED}, {400, CHANNEL_PERMANENT}, {401, CHANNEL_PERMANENT},
+	    {404, CHANNEL_PERMANENT},    {410, CHANNEL_PERMANENT}, {301, CHANNEL_PERMANENT},
 	};
 	struct channel_outcome oc;
 	size_t i;
@@ -233,14 +236,14 @@ static void test_webhook_classify(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bucket_rate_and_burst),
-		cmocka_unit_test(test_bucket_all_or_none),
-		cmocka_unit_test(test_bucket_pause),
-		cmocka_unit_test(test_bucket_gc),
-		cmocka_unit_test(test_backoff_schedule),
-		cmocka_unit_test(test_backoff_random_spread),
-		cmocka_unit_test(test_webhook_signed),
-		cmocka_unit_test(test_webhook_classify),
+	    cmocka_unit_test(test_bucket_rate_and_burst),
+	    cmocka_unit_test(test_bucket_all_or_none),
+	    cmocka_unit_test(test_bucket_pause),
+	    cmocka_unit_test(test_bucket_gc),
+	    cmocka_unit_test(test_backoff_schedule),
+	    cmocka_unit_test(test_backoff_random_spread),
+	    cmocka_unit_test(test_webhook_signed),
+	    cmocka_unit_test(test_webhook_classify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
