@@ -128,6 +128,16 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 	if (n == 0)
 		return;
 	group = calloc((size_t)n, sizeof(*group));
+	if (!group) { /* out of memory: hand everything back */
+		for (r = list; r; r = next) {
+			next = r->next;
+			dispatch_row_finish(r, DISPATCH_RES_RELEASE, 0, "out of memory");
+			r->delay_ms = 1000;
+			w->held++;
+			worker_to_done(w, r, now);
+		}
+		return;
+	}
 	/* prepare each tenant's rows in one transaction */
 	while (list) {
 		const char *tenant = list->tenant_id;
@@ -136,21 +146,12 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 		k = 0;
 		for (r = list; r; r = next) {
 			next = r->next;
-			if (strcmp(r->tenant_id, tenant) == 0 && group) {
+			if (strcmp(r->tenant_id, tenant) == 0) {
 				group[k++] = r;
 				r->next = NULL;
 			} else {
 				list_append(&rest_tail, r);
 			}
-		}
-		if (!group) { /* out of memory: hand everything back */
-			for (r = list; r; r = next) {
-				next = r->next;
-				dispatch_row_finish(r, DISPATCH_RES_RELEASE, 0, "out of memory");
-				r->delay_ms = 1000;
-				worker_to_done(w, r, now);
-			}
-			break;
 		}
 		if (dispatch_store_prepare(d, w->db, tenant, group, (size_t)k) != 0) {
 			atomic_fetch_add(&d->stats.db_errors, 1);
