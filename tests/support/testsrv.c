@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +86,7 @@ void testsrv_start(struct testsrv *srv, const struct testdb *db, const char *con
 		size_t i;
 
 		(void)log;
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
 		setenv("CCGW_DATABASE_URL", db->app_url, 1);
 		setenv("CCGW_SECRET_KEY", db->secret_key, 1);
 		setenv("CCGW_LISTEN", listen, 1);
@@ -225,6 +227,7 @@ pid_t testsrv_spawn_mock(const char *script, const char *const *args, int *port)
 	if (pid < 0)
 		die("fork", strerror(errno));
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
 		execvp("python3", (char *const *)argv);
 		_exit(127);
 	}
