@@ -742,7 +742,8 @@ static int render_numbered(struct wa_out *o, const json_t *reply)
 	return rc;
 }
 
-/* Outside the window: the channel's status template with the reply's text as {{1}}. */
+/* Outside the window: the channel's status or notify template with the reply's text as
+ * {{1}}. */
 static int render_template(struct wa_out *o, const json_t *reply, const json_t *tpl)
 {
 	const char *name = reply_str(tpl, "name"), *lang = reply_str(tpl, "language");
@@ -838,6 +839,7 @@ static int wa_render(const struct channel_target *t, const json_t *reply,
 	struct wa_choices cs = {0};
 	const char *pnid, *token, *base, *version;
 	const json_t *tpl;
+	const char *tpl_key;
 	char numbuf[32];
 	size_t baselen;
 	int rc = -1, outside;
@@ -882,16 +884,21 @@ static int wa_render(const struct channel_target *t, const json_t *reply,
 
 	outside = t->window_age >= 0 && t->window_age >= WA_WINDOW_SECONDS - WA_WINDOW_MARGIN;
 	if (outside) {
-		tpl = json_object_get(t->config, "status_template");
-		if (t->event_type && reply_str(tpl, "name") && *reply_str(tpl, "name")) {
+		/* only a shopper's order update may go as the channel's status template; a
+		 * seller notification (new order, complaint, ...) only as its own template */
+		tpl_key = !t->event_type                                       ? NULL
+		          : strcmp(t->event_type, "order.status_changed") == 0 ? "status_template"
+		                                                               : "notify_template";
+		tpl = tpl_key ? json_object_get(t->config, tpl_key) : NULL;
+		if (reply_str(tpl, "name") && *reply_str(tpl, "name")) {
 			rc = render_template(&o, reply, tpl);
 			goto done;
 		}
 		out_err(&o,
-		        "outside the 24-hour customer-service window (the shopper last wrote "
-		        "%ld h ago)%s",
-		        t->window_age / 3600,
-		        t->event_type ? " and the channel has no status_template" : "");
+		        "outside the 24-hour customer-service window (the recipient last wrote "
+		        "%ld h ago)%s%s",
+		        t->window_age / 3600, tpl_key ? " and the channel has no " : "",
+		        tpl_key ? tpl_key : "");
 		rc = CHANNEL_ERR_UNDELIVERABLE;
 		goto out;
 	}

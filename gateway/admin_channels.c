@@ -19,8 +19,8 @@
 #define CHANNEL_COLS                                                                               \
 	"c.id, c.type, c.name, c.status, c.health_error, c.external_id, "                          \
 	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}', "                             \
-	"c.config->'status_template'"
-#define CHANNEL_NCOLS   9
+	"c.config->'status_template', c.config->'notify_template'"
+#define CHANNEL_NCOLS   10
 #define CHANNEL_MISSING "no such channel"
 
 /* The secret fields of each type, as stored in the sealed JSON. */
@@ -55,6 +55,7 @@ static json_t *channel_json(const struct admin_call *call, const PGresult *res, 
 	if (o && type && strcmp(type, "whatsapp") == 0) {
 		json_object_set_new(o, "phone_number_id", admin_col_string(res, r, 5));
 		json_object_set_new(o, "status_template", admin_col_json(res, r, 8));
+		json_object_set_new(o, "notify_template", admin_col_json(res, r, 9));
 	}
 	free(url);
 	return o;
@@ -102,28 +103,35 @@ static int template_language_valid(const char *s)
 	       s[n + 2] <= 'Z' && !s[n + 3];
 }
 
+/* The templates a WhatsApp channel may carry in channels.config, read by
+ * channels/whatsapp_render.c outside the 24-hour window: a shopper's order status update goes
+ * as "status_template", a seller notification (new order, complaint, ...) as
+ * "notify_template". */
+static const char *const wa_template_keys[] = {"status_template", "notify_template", NULL};
+
 /*
- * The optional "status_template" of a WhatsApp channel: the approved template an order status
- * update goes out as outside the 24-hour window (channels/whatsapp_render.c reads it from
- * channels.config): {"name": 1-512 of a-z 0-9 _, "language": "en" | "en_US" ...,
- * "body_param": true|false (optional)}. *present is 1 when the body names it; *out is the
- * checked copy, or NULL for JSON null (no template). 0, or -1 with err.
+ * The optional template key (one of wa_template_keys) of a WhatsApp channel:
+ * {"name": 1-512 of a-z 0-9 _, "language": "en" | "en_US" ..., "body_param": true|false
+ * (optional)}. *present is 1 when the body names it; *out is the checked copy, or NULL for
+ * JSON null (no template). 0, or -1 with err.
  */
-static int status_template_parse(json_t *body, int *present, json_t **out, struct admin_verr *err)
+static int template_parse(json_t *body, const char *key, int *present, json_t **out,
+                          struct admin_verr *err)
 {
 	static const char *const fields[] = {"name", "language", "body_param", NULL};
-	static const char prefix[] = "status_template.";
-	json_t *v = json_object_get(body, "status_template");
+	json_t *v = json_object_get(body, key);
 	const char *name, *lang;
+	char prefix[32];
 	int body_param = 1, has_param;
 	size_t i;
 
+	snprintf(prefix, sizeof(prefix), "%s.", key);
 	*present = v != NULL;
 	*out = NULL;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v)) {
-		admin_verr_set(err, "", "status_template",
+		admin_verr_set(err, "", key,
 		               "must be an object {\"name\": ..., \"language\": ...} or null");
 		return -1;
 	}
@@ -151,10 +159,45 @@ static int status_template_parse(json_t *body, int *present, json_t **out, struc
 	if (*out && has_param)
 		json_object_set_new(*out, "body_param", json_boolean(body_param));
 	if (!*out) {
-		admin_verr_set(err, "", "status_template", "could not be read");
+		admin_verr_set(err, "", key, "could not be read");
 		return -1;
 	}
 	return 0;
+}
+
+/* Every template key a WhatsApp body names: *tpls holds the checked templates given (an
+ * object, NULL when none; JSON null is left out) and named (a text[] literal such as
+ * "{status_template}") the keys the body names, which a PATCH replaces whole. 0, or -1 with
+ * err. */
+static int templates_parse(json_t *body, json_t **tpls, char named[64], struct admin_verr *err)
+{
+	json_t *tpl;
+	size_t i, n = 1;
+	int present;
+
+	*tpls = NULL;
+	snprintf(named, 64, "{");
+	for (i = 0; wa_template_keys[i]; i++) {
+		if (template_parse(body, wa_template_keys[i], &present, &tpl, err) < 0)
+			goto fail;
+		if (present)
+			n += (size_t)snprintf(named + n, 64 - n, "%s%s", n > 1 ? "," : "",
+			                      wa_template_keys[i]);
+		if (!tpl)
+			continue;
+		if (!*tpls)
+			*tpls = json_object();
+		if (!*tpls || json_object_set_new(*tpls, wa_template_keys[i], tpl) < 0) {
+			admin_verr_set(err, "", wa_template_keys[i], "could not be read");
+			goto fail;
+		}
+	}
+	snprintf(named + n, 64 - n, "}");
+	return 0;
+fail:
+	json_decref(*tpls);
+	*tpls = NULL;
+	return -1;
 }
 
 /* Reads the type-specific fields (all required unless partial). 0 or -1 with err. */
@@ -266,9 +309,9 @@ static int has_any(json_t *obj, const char *const *names)
 
 struct create_state {
 	struct channel_in in;
-	char *config;      /* JSON text */
-	char *sealed;      /* bytea text */
-	const json_t *tpl; /* the status template, borrowed; NULL for none */
+	char *config;       /* JSON text */
+	char *sealed;       /* bytea text */
+	const json_t *tpls; /* the templates given, borrowed; NULL for none */
 };
 
 static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
@@ -281,6 +324,7 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	PGresult *res;
 	json_t *o;
 	char *url;
+	size_t i;
 
 	res = pg_exec(
 	    conn,
@@ -305,9 +349,12 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	              PQgetvalue(res, 0, 1));
 	free(url);
 	PQclear(res);
-	if (o && strcmp(st->in.type, "whatsapp") == 0)
-		json_object_set_new(o, "status_template",
-		                    st->tpl ? json_deep_copy(st->tpl) : json_null());
+	for (i = 0; o && strcmp(st->in.type, "whatsapp") == 0 && wa_template_keys[i]; i++) {
+		json_t *tpl = json_object_get(st->tpls, wa_template_keys[i]);
+
+		json_object_set_new(o, wa_template_keys[i],
+		                    tpl ? json_deep_copy(tpl) : json_null());
+	}
 	admin_answer_json(call, 201, o);
 	return 0;
 }
@@ -316,14 +363,15 @@ ADMIN_HANDLER(admin_channels_create)
 {
 	static const char *const wa_fields[] = {
 	    "type",       "name",         "phone_number_id", "access_token",
-	    "app_secret", "verify_token", "status_template", NULL};
+	    "app_secret", "verify_token", "status_template", "notify_template",
+	    NULL};
 	static const char *const tg_fields[] = {"type", "name", "bot_token", "secret_token", NULL};
 	struct admin_call call;
 	struct admin_verr err;
 	struct create_state st;
-	json_t *body = NULL, *cfg = NULL, *tpl = NULL;
-	char *plain = NULL;
-	int wa, has_tpl;
+	json_t *body = NULL, *cfg = NULL, *tpls = NULL;
+	char *plain = NULL, named[64];
+	int wa;
 
 	memset(&st, 0, sizeof(st));
 	if (admin_call_begin(&call, ctx, req, resp) < 0)
@@ -344,17 +392,17 @@ ADMIN_HANDLER(admin_channels_create)
 		goto invalid;
 	if (channel_fields_parse(body, st.in.type, 0, &st.in, &err) < 0)
 		goto invalid;
-	if (wa && status_template_parse(body, &has_tpl, &tpl, &err) < 0)
+	if (wa && templates_parse(body, &tpls, named, &err) < 0)
 		goto invalid;
 	if (!admin_can_seal(&call))
 		goto out;
 	cfg = wa ? json_pack("{s:s}", "phone_number_id", st.in.phone_number_id)
 	         : json_pack("{s:s}", "bot_id", st.in.bot_id);
-	if (cfg && tpl && json_object_set(cfg, "status_template", tpl) < 0) {
+	if (cfg && tpls && json_object_update(cfg, tpls) < 0) {
 		json_decref(cfg);
 		cfg = NULL;
 	}
-	st.tpl = tpl;
+	st.tpls = tpls;
 	st.config = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
 	plain = secrets_text(st.in.type, &st.in, NULL);
 	if (!st.config || !plain) {
@@ -374,7 +422,7 @@ out:
 	free(st.sealed);
 	free(st.config);
 	json_decref(cfg);
-	json_decref(tpl);
+	json_decref(tpls);
 	json_decref(body);
 	admin_call_end(&call);
 }
@@ -419,20 +467,20 @@ struct patch_state {
 	int rekey; /* the body carries secret fields */
 };
 
-/* The config keys a PATCH sets over the stored ones (*cfg, NULL when none) and whether the
- * body replaces or removes the status template (*tpl_set). 0; -1 invalid (err filled); -2
- * out of memory. */
+/* The config keys a PATCH sets over the stored ones (*cfg, NULL when none) and the template
+ * keys the body replaces or removes (tpl_named, a text[] literal). 0; -1 invalid (err
+ * filled); -2 out of memory. */
 static int patch_config(json_t *body, const char *type, const char *external, json_t **cfg,
-                        int *tpl_set, struct admin_verr *err)
+                        char tpl_named[64], struct admin_verr *err)
 {
-	json_t *tpl = NULL;
+	json_t *tpls = NULL;
 	int wa = strcmp(type, "whatsapp") == 0, rc = -2;
 
 	*cfg = NULL;
-	*tpl_set = 0;
-	if (wa && status_template_parse(body, tpl_set, &tpl, err) < 0)
+	snprintf(tpl_named, 64, "{}");
+	if (wa && templates_parse(body, &tpls, tpl_named, err) < 0)
 		return -1;
-	if (!external && !tpl)
+	if (!external && !tpls)
 		return 0;
 	*cfg = json_object();
 	if (!*cfg)
@@ -440,7 +488,7 @@ static int patch_config(json_t *body, const char *type, const char *external, js
 	if (external &&
 	    json_object_set_new(*cfg, wa ? "phone_number_id" : "bot_id", json_string(external)) < 0)
 		goto out;
-	if (tpl && json_object_set(*cfg, "status_template", tpl) < 0)
+	if (tpls && json_object_update(*cfg, tpls) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -448,7 +496,7 @@ out:
 		json_decref(*cfg);
 		*cfg = NULL;
 	}
-	json_decref(tpl);
+	json_decref(tpls);
 	return rc;
 }
 
@@ -492,7 +540,8 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	json_t *old = NULL, *cfg = NULL;
 	char *plain = NULL, *sealed = NULL, *cfg_text = NULL;
 	const char *type, *external = NULL, *jt;
-	int rc = ADMIN_ROLLBACK, unreadable = 0, wa, tpl_set = 0;
+	char tpl_named[64] = "{}";
+	int rc = ADMIN_ROLLBACK, unreadable = 0, wa;
 	size_t i;
 
 	params[0] = call->id;
@@ -532,6 +581,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		                                        "app_secret",
 		                                        "verify_token",
 		                                        "status_template",
+		                                        "notify_template",
 		                                        NULL};
 		static const char *const tg_fields[] = {"type",      "name",         "status",
 		                                        "bot_token", "secret_token", NULL};
@@ -542,7 +592,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 			goto out;
 		}
 		external = wa ? in.phone_number_id : (in.bot_token ? in.bot_id : NULL);
-		rc = patch_config(st->body, type, external, &cfg, &tpl_set, &err);
+		rc = patch_config(st->body, type, external, &cfg, tpl_named, &err);
 		if (rc == -1) {
 			admin_answer_verr(call, &err);
 			rc = ADMIN_ROLLBACK;
@@ -581,9 +631,9 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[3] = sealed;
 	params[4] = external;
 	params[5] = cfg_text;
-	params[6] = tpl_set ? "true" : "false";
+	params[6] = tpl_named;
 	/* new secrets give an unhealthy channel another chance; re-enabling clears the error;
-	 * a status_template in the body (an object or null) replaces the stored one whole */
+	 * a template in the body (an object or null) replaces the stored one whole */
 	res = pg_exec(
 	    conn,
 	    "UPDATE channels c SET name = COALESCE($2, c.name), "
@@ -593,8 +643,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	    "THEN 'active' END) = 'active' THEN NULL ELSE c.health_error END, "
 	    "secrets = COALESCE($4::bytea, c.secrets), "
 	    "external_id = COALESCE($5, c.external_id), "
-	    "config = CASE WHEN $7::boolean THEN c.config - 'status_template' ELSE c.config END"
-	    " || COALESCE($6::jsonb, '{}'::jsonb) "
+	    "config = (c.config - $7::text[]) || COALESCE($6::jsonb, '{}'::jsonb) "
 	    "WHERE c.tenant_id = app_tenant_id() AND c.id = $1 RETURNING " CHANNEL_COLS,
 	    7, params);
 	if (!res) {

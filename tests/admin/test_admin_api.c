@@ -538,7 +538,7 @@ static void test_channels(void **state)
 /* The channel's stored config, rendered by the WhatsApp adapter as the dispatcher would for an
  * order status update 25 hours after the shopper's last message; the Graph API body or the
  * error (heap). */
-static char *render_status_update(const char *channel_id)
+static char *render_event(const char *channel_id, const char *event_type)
 {
 	const struct channel_ops *ops = channel_ops_find("whatsapp");
 	struct channel_target t;
@@ -562,7 +562,7 @@ static char *render_status_update(const char *channel_id)
 	t.config = cfg;
 	t.recipient = "254700000001";
 	t.window_age = 25 * 3600;
-	t.event_type = "order.status_changed";
+	t.event_type = event_type;
 	assert_non_null(ops);
 	rc = ops->render(&t, reply, &reqs, &nreqs, err, sizeof(err));
 	out = strdup(rc == 0 && nreqs == 1 ? reqs[0].body : err);
@@ -570,6 +570,11 @@ static char *render_status_update(const char *channel_id)
 	json_decref(reply);
 	json_decref(cfg);
 	return out;
+}
+
+static char *render_status_update(const char *channel_id)
+{
+	return render_event(channel_id, "order.status_changed");
 }
 
 /* A WhatsApp channel's status template: accepted on POST and PATCH (validated), stored in
@@ -748,6 +753,85 @@ static void test_channel_status_template(void **state)
 	assert_null(json_object_get(a.json, "status_template"));
 	ans_free(&a);
 	free(tg);
+	free(id);
+}
+
+/* A WhatsApp channel's notify_template (seller notifications outside the window) lives beside
+ * the status template and never stands in for it, nor it for the notify template. */
+static void test_channel_notify_template(void **state)
+{
+	static const char *wa_body =
+	    "{\"type\":\"whatsapp\",\"phone_number_id\":\"2098765440\","
+	    "\"access_token\":\"EAAGtplAccessTokSECRET\",\"app_secret\":\"appSecretTpl1\","
+	    "\"verify_token\":\"verifyTokTpl1\",\"status_template\":{\"name\":\"order_update\","
+	    "\"language\":\"en\"},\"notify_template\":{\"name\":\"seller_alert\","
+	    "\"language\":\"sw\"}}";
+	struct ans a;
+	char path[128], *id, *v;
+
+	(void)state;
+	api(&a, "POST", "/api/v1/channels", key_a, wa_body, NULL);
+	expect_status(&a, 201);
+	id = strdup(jstr(a.json, "id"));
+	assert_string_equal(jstr(json_object_get(a.json, "notify_template"), "name"),
+	                    "seller_alert");
+	assert_string_equal(jstr(json_object_get(a.json, "status_template"), "name"),
+	                    "order_update");
+	ans_free(&a);
+	snprintf(path, sizeof(path), "/api/v1/channels/%s", id);
+	v = render_event(id, "order.placed");
+	assert_non_null(strstr(v, "\"name\":\"seller_alert\""));
+	assert_non_null(strstr(v, "\"code\":\"sw\""));
+	free(v);
+	v = render_status_update(id);
+	assert_non_null(strstr(v, "\"name\":\"order_update\""));
+	free(v);
+
+	/* validated like the status template */
+	api(&a, "PATCH", path, key_a,
+	    "{\"notify_template\":{\"name\":\"a b\",\"language\":\"en\"}}", NULL);
+	expect_error(&a, 400, "validation", "notify_template.name");
+	ans_free(&a);
+	api(&a, "PATCH", path, key_a, "{\"notify_template\":[]}", NULL);
+	expect_error(&a, 400, "validation", "notify_template");
+	ans_free(&a);
+
+	/* removing one leaves the other; a seller notification then is undeliverable */
+	api(&a, "PATCH", path, key_a, "{\"notify_template\":null}", NULL);
+	expect_status(&a, 200);
+	assert_true(json_is_null(json_object_get(a.json, "notify_template")));
+	assert_string_equal(jstr(json_object_get(a.json, "status_template"), "name"),
+	                    "order_update");
+	ans_free(&a);
+	v = render_event(id, "order.placed");
+	assert_non_null(strstr(v, "no notify_template"));
+	free(v);
+	v = render_status_update(id);
+	assert_non_null(strstr(v, "\"name\":\"order_update\""));
+	free(v);
+
+	/* both in one PATCH: one set, the other removed */
+	api(&a, "PATCH", path, key_a,
+	    "{\"status_template\":null,\"notify_template\":{\"name\":\"seller_alert_2\","
+	    "\"language\":\"en_US\",\"body_param\":true}}",
+	    NULL);
+	expect_status(&a, 200);
+	assert_true(json_is_null(json_object_get(a.json, "status_template")));
+	assert_string_equal(jstr(json_object_get(a.json, "notify_template"), "name"),
+	                    "seller_alert_2");
+	ans_free(&a);
+	api(&a, "GET", path, key_a, NULL, NULL);
+	expect_status(&a, 200);
+	assert_string_equal(jstr(json_object_get(a.json, "notify_template"), "language"), "en_US");
+	assert_true(json_is_null(json_object_get(a.json, "status_template")));
+	ans_free(&a);
+	v = render_status_update(id);
+	assert_non_null(strstr(v, "no status_template"));
+	free(v);
+	v = app_scalar(tenant_a, "SELECT config->>'phone_number_id' FROM channels WHERE id = $1", 1,
+	               (const char *const[]){id});
+	assert_string_equal(v, "2098765440");
+	free(v);
 	free(id);
 }
 
@@ -1829,6 +1913,7 @@ int main(void)
 	    cmocka_unit_test(test_auth),
 	    cmocka_unit_test(test_channels),
 	    cmocka_unit_test(test_channel_status_template),
+	    cmocka_unit_test(test_channel_notify_template),
 	    cmocka_unit_test(test_no_secret_key),
 	    cmocka_unit_test(test_products),
 	    cmocka_unit_test(test_products_paging),

@@ -512,6 +512,69 @@ static void test_window(void **state)
 	json_decref(reply);
 }
 
+/* A seller notification (new order, complaint, ...) outside the window never goes out as the
+ * shopper's order-update template: only as the channel's own notify_template, else it is
+ * undeliverable. */
+static void test_window_seller_notification(void **state)
+{
+	static const char *const events[] = {"order.placed", "order.cancelled", "complaint.filed",
+	                                     "handoff.requested"};
+	struct channel_target t = target();
+	json_t *reply =
+	    json_pack("{s:s, s:[{s:s, s:s}]}", "text", "New order #1042\nTotal: KES 900", "buttons",
+	              "title", "Confirm", "payload", "ord:confirm:x");
+	json_t *cfg = json_deep_copy(test_config), *b;
+	struct channel_request *reqs = NULL;
+	size_t n = 0, i;
+	char err[256];
+
+	(void)state;
+	json_object_set_new(cfg, "status_template",
+	                    json_pack("{s:s, s:s}", "name", "order_update", "language", "en"));
+	t.config = cfg;
+	t.window_age = 25 * 3600;
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		t.event_type = events[i];
+		n = 0;
+		assert_int_equal(
+		    whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)),
+		    CHANNEL_ERR_UNDELIVERABLE);
+		assert_int_equal(n, 0);
+		assert_non_null(strstr(err, "notify_template"));
+	}
+	/* the seller's own template, with the summary as {{1}} (buttons dropped) */
+	json_object_set_new(cfg, "notify_template",
+	                    json_pack("{s:s, s:s}", "name", "new_order_alert", "language", "sw"));
+	t.event_type = "order.placed";
+	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	b = json_loads(reqs[0].body, 0, NULL);
+	assert_string_equal(jstr(b, "type"), "template");
+	assert_string_equal(jstr(b, "template.name"), "new_order_alert");
+	assert_string_equal(jstr(b, "template.language.code"), "sw");
+	assert_non_null(strstr(reqs[0].body, "New order #1042"));
+	assert_null(strstr(reqs[0].body, "ord:confirm"));
+	json_decref(b);
+	channel_requests_free(reqs, n);
+	/* and a shopper's status update still uses the status template, not the seller's */
+	t.event_type = "order.status_changed";
+	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)), 0);
+	b = json_loads(reqs[0].body, 0, NULL);
+	assert_string_equal(jstr(b, "template.name"), "order_update");
+	json_decref(b);
+	channel_requests_free(reqs, n);
+	/* inside the window a notification is the normal interactive message */
+	t.event_type = "order.placed";
+	t.window_age = 3600;
+	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)), 0);
+	b = json_loads(reqs[0].body, 0, NULL);
+	assert_string_equal(jstr(b, "type"), "interactive");
+	json_decref(b);
+	channel_requests_free(reqs, n);
+	json_decref(cfg);
+	json_decref(reply);
+}
+
 static void test_mark_read(void **state)
 {
 	struct channel_target t = target();
@@ -675,6 +738,7 @@ int main(void)
 	    cmocka_unit_test(test_list_with_buttons), cmocka_unit_test(test_window),
 	    cmocka_unit_test(test_mark_read),         cmocka_unit_test(test_render_errors),
 	    cmocka_unit_test(test_classify),          cmocka_unit_test(test_classify_details),
+	    cmocka_unit_test(test_window_seller_notification),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
