@@ -111,15 +111,15 @@ int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings
 		goto out;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, 0, 0));
+	/* the shop's currency is tenants.currency only, the column the admin API gives new
+	 * products by default: a "currency" key in settings is not read, so the two can never
+	 * disagree about which products the shop can sell */
 	snprintf(s->currency, sizeof(s->currency), "%s", PQgetvalue(res, 0, 1));
 	set = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
 	if (!json_is_object(set)) {
 		json_decref(set);
 		set = json_object();
 	}
-	v = json_object_get(set, "currency");
-	if (json_is_string(v) && strlen(json_string_value(v)) == 3)
-		copy_str(s->currency, sizeof(s->currency), v, s->currency);
 	v = json_object_get(set, "tax_bp");
 	s->tax_bp =
 	    json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 10000

@@ -1,7 +1,8 @@
 /*
- * shop_settings.h: a tenant's shop settings, read from tenants (name, currency) and the
- * tenants.settings jsonb with defaults for every key: tax rate, delivery fee, payment methods
- * with their instructions, welcome text, business hours and time zone. See docs/ENGINE.md.
+ * shop_settings.h: a tenant's shop settings, read from tenants (name, currency: the one source
+ * of the shop's currency) and the tenants.settings jsonb with defaults for every key: tax rate,
+ * delivery fee, payment methods with their instructions, welcome text, business hours and time
+ * zone. See docs/ENGINE.md.
  */
 #ifndef CCGW_SHOP_SETTINGS_H
 #define CCGW_SHOP_SETTINGS_H
@@ -22,8 +23,8 @@ struct shop_payment {
 
 struct shop_settings {
 	char name[201];
-	char currency[4];
-	long tax_bp; /* tax in basis points of the subtotal (1600 = 16%) */
+	char currency[4]; /* tenants.currency */
+	long tax_bp;      /* tax in basis points of the subtotal (1600 = 16%) */
 	long delivery_fee_minor;
 	struct shop_payment payments[SHOP_MAX_PAYMENT];
 	int npayments;

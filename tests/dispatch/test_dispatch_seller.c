@@ -195,6 +195,81 @@ static void test_console_order_reaches_webhook(void **state)
 	free(key);
 }
 
+/* One admin API request with the key; returns the parsed answer (caller decrefs) and sets
+ * *status. */
+static json_t *admin_call(const char *method, const char *path, const char *key, const char *body,
+                          long *status)
+{
+	char url[512], auth[160];
+	const char *headers[3] = {auth, body ? "Content-Type: application/json" : NULL, NULL};
+	struct testhttp_resp r;
+	json_t *j;
+
+	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+	testhttp_request(method, url, headers, body, body ? strlen(body) : 0, &r);
+	*status = r.status;
+	j = json_loads(r.body, 0, NULL);
+	if (!j)
+		fail_msg("%s %s: %ld %s", method, path, r.status, r.body);
+	testhttp_resp_clear(&r);
+	return j;
+}
+
+/*
+ * One currency per shop: a product the admin API creates without a currency gets the shop's
+ * currency, and the bot sells it, even when tenants.settings names another currency (the
+ * settings key is not a second source of truth; tenants.currency is the shop's currency).
+ */
+static void test_admin_product_default_currency_sells(void **state)
+{
+	json_t *t, *p;
+	char *out, *tenant, *key, *v;
+	long status;
+
+	(void)state;
+	out = run_binary("tenant create --slug cur-shop --name 'Cur Shop' --currency KES", NULL);
+	t = json_loads(out, 0, NULL);
+	assert_non_null(t);
+	tenant = strdup(json_string_value(json_object_get(t, "tenant_id")));
+	key = strdup(json_string_value(json_object_get(t, "api_key")));
+	json_decref(t);
+	free(out);
+	/* a settings blob that disagrees with tenants.currency */
+	v = fx_q(&fx, tenant,
+	         "UPDATE tenants SET settings = settings || '{\"currency\": \"USD\"}'::jsonb"
+	         " WHERE id = app_tenant_id() RETURNING settings->>'currency'",
+	         0, NULL);
+	assert_string_equal(v, "USD");
+	free(v);
+
+	testsrv_start(&srv, &fx.db, NULL);
+	p = admin_call("POST", "/api/v1/products", key,
+	               "{\"sku\": \"MJ-1\", \"name\": \"Mango Jam\", \"price_minor\": 45000,"
+	               " \"stock\": 5}",
+	               &status);
+	if (status != 201)
+		fail_msg("POST /products: %ld %s", status, json_dumps(p, 0));
+	assert_string_equal(json_string_value(json_object_get(p, "currency")), "KES");
+	json_decref(p);
+	testsrv_stop(&srv);
+
+	/* the shopper finds it, adds two and orders: priced and totalled in KES */
+	out =
+	    run_binary("console --tenant cur-shop --user cur-1",
+	               "mango jam\\n2\\ncheckout\\nAli\\nTom Mboya St\\n0711 222 333\\n1\\nyes\\n");
+	if (!strstr(out, "Your order #1001") || strstr(out, "priced in"))
+		fail_msg("the bot did not sell the product:\n%s", out);
+	free(out);
+	assert_int_equal(fx_ql(&fx, tenant,
+	                       "SELECT count(*) FROM orders WHERE currency = 'KES'"
+	                       " AND subtotal_minor = 90000",
+	                       0, NULL),
+	                 1);
+	free(tenant);
+	free(key);
+}
+
 static int stop_server(void **state)
 {
 	(void)state;
@@ -207,6 +282,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_console_order_reaches_webhook, stop_server),
+	    cmocka_unit_test_teardown(test_admin_product_default_currency_sells, stop_server),
 	};
 	int rc;
 
