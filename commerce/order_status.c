@@ -148,6 +148,22 @@ int order_status_transition_ex(PGconn *conn, const char *order_id, const char *n
 		return ORDER_ERR_NOT_FOUND;
 	if (!actor)
 		actor = "system";
+	/*
+	 * The order's conversation first, FOR UPDATE, as every engine turn locks it: the
+	 * shopper's message written below then commits in outbox seq order with the turns'
+	 * replies (the dispatcher sends a conversation's rows in seq order), and the locks are
+	 * always taken conversation first, then order, as a turn that cancels an order takes them
+	 * (locking the order first could deadlock with that turn). In a turn of the same
+	 * conversation this is a no-op. No row: an order made outside a conversation.
+	 */
+	res = pg_exec(conn,
+	              "SELECT c.id FROM order_channel_meta m JOIN conversations c"
+	              "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
+	              " WHERE m.order_id = $1 FOR UPDATE OF c",
+	              1, &order_id);
+	if (!res)
+		return ORDER_ERR_DB;
+	PQclear(res);
 	res = pg_exec(conn,
 	              "SELECT tenant_id, status, version, order_number FROM orders WHERE id = $1"
 	              " FOR UPDATE",

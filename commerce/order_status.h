@@ -25,7 +25,10 @@ int order_status_valid(const char *s);
  * Moves order_id to new_status in the caller's tenant transaction. expected_version < 0 skips
  * the version check. actor is "seller", "shopper" or "system" (recorded in the event; when
  * the shopper made the change, the engine's own reply tells them, so no extra message).
- * *new_version (may be NULL) receives the bumped version. Returns 0 or ORDER_ERR_*.
+ * It locks the order's conversation row (FOR UPDATE, as engine turns do) before the order row,
+ * so the shopper's message is ordered with the turns' replies and the lock order is the
+ * engine's. *new_version (may be NULL) receives the bumped version. Returns 0 or
+ * ORDER_ERR_*.
  */
 int order_status_transition_ex(PGconn *conn, const char *order_id, const char *new_status,
                                long expected_version, const char *actor, long *new_version)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -616,6 +617,150 @@ static void test_lifecycle(void **state)
 	free(conv);
 }
 
+/* A seller's status change in its own transaction, as PATCH /api/v1/orders/{id} runs it. */
+struct status_change {
+	PGconn *conn;
+	const char *order_id, *status;
+	long version;
+	int rc;
+	int done; /* committed (or failed): set after the transaction ended */
+};
+
+static void *status_change_run(void *arg)
+{
+	struct status_change *sc = arg;
+
+	PQclear(PQexec(sc->conn, "BEGIN"));
+	PQclear(PQexecParams(sc->conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
+	sc->rc = order_status_transition(sc->conn, sc->order_id, sc->status, sc->version, "seller");
+	PQclear(PQexec(sc->conn, sc->rc == 0 ? "COMMIT" : "ROLLBACK"));
+	__atomic_store_n(&sc->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Starts an engine turn of chat ("menu") on conn and leaves its transaction open: it holds the
+ * conversation row, as every turn does while it runs. Returns the turn's message id (heap). */
+static char *turn_begin(PGconn *conn, const char *chat)
+{
+	struct msg_inbound *m = msg_inbound_new();
+	struct engine_result res;
+	char mid[37];
+
+	assert_non_null(m);
+	util_uuid_new(mid);
+	snprintf(m->tenant_id, sizeof(m->tenant_id), "%s", F.tenant);
+	snprintf(m->channel_id, sizeof(m->channel_id), "%s", F.channel);
+	m->channel = MSG_CHANNEL_WEBCHAT;
+	m->kind = MSG_KIND_TEXT;
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->message_id = strdup(mid);
+	m->text = strdup("menu");
+	PQclear(PQexec(conn, "BEGIN"));
+	PQclear(PQexecParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
+	assert_int_equal(engine_handle(F.engine, conn, m, &res), 0);
+	msg_inbound_free(m);
+	return strdup(mid);
+}
+
+static int done_yet(struct status_change *sc)
+{
+	return __atomic_load_n(&sc->done, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The seller's status change locks the order's conversation row first, as an engine turn does,
+ * before the order row: while a turn holds the conversation the change waits (lock_timeout
+ * shows it) without holding the order, so a shopper cancelling that order in the same turn is
+ * not deadlocked (the change then finds a new version: 412); and a change racing a turn writes
+ * its outbox row after the turn's reply: seq order is commit order, the order the dispatcher
+ * sends in.
+ */
+static void test_status_change_waits_for_turn(void **state)
+{
+	struct status_change sc = {.status = "confirmed", .version = 1};
+	struct esent s;
+	pthread_t th;
+	PGconn *turn = testdb_connect_app(&F.db);
+	char *conv, *v, *mid, id[40];
+	long turn_seq, status_seq;
+	int waited;
+
+	(void)state;
+	sc.conn = testdb_connect_app(&F.db);
+	shop_to_confirm("lockst-1", "1");
+	efx_text(&F, "lockst-1", "yes", &s);
+	snprintf(id, sizeof(id), "%s", s.res.order_id);
+	esent_clear(&s);
+	conv = conv_of("lockst-1");
+	sc.order_id = id;
+
+	/* 1. while a turn runs, the change waits: with a short lock_timeout it gives up */
+	mid = turn_begin(turn, "lockst-1");
+	PQclear(PQexec(sc.conn, "BEGIN"));
+	PQclear(PQexecParams(sc.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
+	PQclear(PQexec(sc.conn, "SET LOCAL lock_timeout = '200ms'"));
+	assert_int_equal(order_status_transition(sc.conn, id, "confirmed", 1, "seller"),
+	                 ORDER_ERR_DB);
+	assert_string_equal(pg_last_sqlstate(), "55P03"); /* lock_not_available */
+	PQclear(PQexec(sc.conn, "ROLLBACK"));
+
+	/* 2. without a timeout it waits for the turn's commit, and its message comes after */
+	pthread_create(&th, NULL, status_change_run, &sc);
+	nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
+	waited = !done_yet(&sc);
+	PQclear(PQexec(turn, "COMMIT"));
+	pthread_join(th, NULL);
+	assert_true(waited);
+	assert_int_equal(sc.rc, 0);
+	turn_seq = efx_qlong(
+	    &F, "SELECT max(seq) FROM outbox WHERE conversation_id = $1 AND reply_to = $2", 2,
+	    (const char *const[]){conv, mid});
+	status_seq = efx_qlong(&F,
+	                       "SELECT seq FROM outbox WHERE conversation_id = $1"
+	                       " AND event_type = 'order.status_changed'",
+	                       1, (const char *const[]){conv});
+	assert_true(turn_seq > 0);
+	assert_true(status_seq > turn_seq);
+	v = efx_q(&F, NULL, "SELECT status || '|' || version FROM orders WHERE id = $1", 1,
+	          (const char *const[]){id});
+	assert_string_equal(v, "confirmed|2");
+	free(v);
+	free(mid);
+	free(conv);
+
+	/* 3. the seller confirms while the shopper's turn cancels the same order: the change
+	 * waits for the conversation without holding the order, so the turn can take the order
+	 * (a change that locked the order first would deadlock with it) */
+	shop_to_confirm("lockst-2", "1");
+	efx_text(&F, "lockst-2", "yes", &s);
+	snprintf(id, sizeof(id), "%s", s.res.order_id);
+	esent_clear(&s);
+	memset(&sc.done, 0, sizeof(sc.done));
+	sc.order_id = id;
+	mid = turn_begin(turn, "lockst-2");
+	pthread_create(&th, NULL, status_change_run, &sc);
+	nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
+	waited = !done_yet(&sc);
+	/* shorter than deadlock_timeout (1 s): a lock-order inversion fails here, not later */
+	PQclear(PQexec(turn, "SET LOCAL lock_timeout = '500ms'"));
+	assert_int_equal(order_status_transition(turn, id, "cancelled", -1, "shopper"), 0);
+	PQclear(PQexec(turn, "COMMIT"));
+	pthread_join(th, NULL);
+	assert_true(waited);
+	assert_int_equal(sc.rc, ORDER_ERR_STALE);
+	v = efx_q(&F, NULL, "SELECT status || '|' || version FROM orders WHERE id = $1", 1,
+	          (const char *const[]){id});
+	assert_string_equal(v, "cancelled|2");
+	free(v);
+	free(mid);
+	PQfinish(sc.conn);
+	PQfinish(turn);
+}
+
 static void test_cancel_and_complaint(void **state)
 {
 	const char *chat = "cx-1";
@@ -1076,6 +1221,7 @@ int main(void)
 	    cmocka_unit_test(test_numbers_menu_and_misunderstanding),
 	    cmocka_unit_test(test_cart_edit),
 	    cmocka_unit_test(test_lifecycle),
+	    cmocka_unit_test(test_status_change_waits_for_turn),
 	    cmocka_unit_test(test_cancel_and_complaint),
 	    cmocka_unit_test(test_handoff),
 	    cmocka_unit_test(test_catalog_order_and_idle_checkout),
