@@ -188,6 +188,38 @@ static void test_console_order_reaches_webhook(void **state)
 		                       NULL),
 		                 2);
 	}
+	/* the shopper's "confirmed" message is on the console channel: the dispatcher, which has
+	 * no sender for it, leaves it pending for the console (it looked at it: it parked it
+	 * out of its due range) instead of failing it */
+	{
+		static const char row_sql[] =
+		    "SELECT o.status || CASE WHEN o.next_attempt_at = 'infinity' THEN '|left' ELSE "
+		    "'' END"
+		    " FROM outbox o JOIN channels c ON c.tenant_id = o.tenant_id AND c.id = "
+		    "o.channel_id"
+		    " WHERE c.type = 'console' AND o.event_type = 'order.status_changed'";
+		char *st = NULL;
+		int tries;
+
+		for (tries = 0; tries < 100; tries++) {
+			free(st);
+			st = fx_q(&fx, tenant, row_sql, 0, NULL);
+			if (strcmp(st, "pending") != 0)
+				break;
+			fx_sleep_ms(50);
+		}
+		assert_string_equal(st, "pending|left");
+		free(st);
+		/* the shopper's next line prints it, before the answer to that line */
+		out = run_binary("console --tenant demo --user e2e-1", "hi\\n");
+		if (!strstr(out, "your order #1001 has been confirmed") ||
+		    strstr(out, "your order #1001 has been confirmed") > strstr(out, "Karibu"))
+			fail_msg("the console did not print the update first:\n%s", out);
+		free(out);
+		st = fx_q(&fx, tenant, row_sql, 0, NULL);
+		assert_string_equal(st, "sent|left");
+		free(st);
+	}
 	json_decref(placed);
 	json_decref(changed);
 	testsrv_stop(&srv);
