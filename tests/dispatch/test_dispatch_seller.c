@@ -3,7 +3,10 @@
  * shop (`ccgw demo`) registers a webhook target through the admin API of a running `ccgw serve`;
  * an order placed in `ccgw console` reaches that webhook, signed (the receiver checks the
  * signature with its secret), with the contract's body; a status change through the admin API
- * (PATCH with If-Match) reaches it too as order.status_changed.
+ * (PATCH with If-Match) reaches it too as order.status_changed, and its message to the shopper,
+ * on the console channel, is left to the console (printed at the next line, never failed by
+ * the dispatcher). Also: a product the admin API creates without a currency sells, whatever
+ * tenants.settings says (the shop's currency has one source, tenants.currency).
  */
 #include <setjmp.h>
 #include <stdarg.h>
