@@ -381,24 +381,39 @@ static void test_dead_after_max_attempts(void **state)
 	free(chan);
 }
 
-/* No adapter for the channel's type: failed with a clear error, never dropped silently. */
+/* No adapter for the channel's type (Telegram, in this build): failed with a clear error, never
+ * dropped silently. A console channel's reply is not the dispatcher's at all: the console
+ * prints it, so it is left pending, parked for good. */
 static void test_no_adapter(void **state)
 {
 	const char *env[] = {NULL};
 	char *tenant = fx_tenant(&fx, "noadapter"),
-	     *chan = fx_channel(&fx, tenant, "console", "console-1");
-	char *conv = fx_conversation(&fx, tenant, chan, "local"), *err;
+	     *chan = fx_channel(&fx, tenant, "telegram", "4242"),
+	     *cons = fx_channel(&fx, tenant, "console", "console-1");
+	char *conv = fx_conversation(&fx, tenant, chan, "4711"),
+	     *cconv = fx_conversation(&fx, tenant, cons, "local"), *err, *cid;
 	struct harness h;
 
 	(void)state;
 	harness_start(&h, env);
-	free(fx_reply(&fx, tenant, conv, chan, "local", "hi"));
+	cid = fx_reply(&fx, tenant, cconv, cons, "local", "for the console");
+	free(fx_reply(&fx, tenant, conv, chan, "4711", "hi"));
 	if (fx_wait_count(&fx, tenant, "failed", 1, 20) < 0)
 		fail_msg("the row did not fail");
-	err = fx_q(&fx, tenant, "SELECT last_error FROM outbox", 0, NULL);
-	assert_non_null(strstr(err, "no sender for channel type 'console'"));
+	err = fx_q(&fx, tenant, "SELECT last_error FROM outbox WHERE status = 'failed'", 0, NULL);
+	assert_non_null(strstr(err, "no sender for channel type 'telegram'"));
+	free(err);
+	/* the console's row was looked at in the same claims and left to the console */
+	err = fx_q(&fx, tenant,
+	           "SELECT status || '|' || attempts || '|' || (next_attempt_at = 'infinity')"
+	           " FROM outbox WHERE id = $1",
+	           1, (const char *const[]){cid});
+	assert_string_equal(err, "pending|0|true");
 	harness_stop(&h);
 	free(err);
+	free(cid);
+	free(cconv);
+	free(cons);
 	free(conv);
 	free(tenant);
 	free(chan);
