@@ -883,6 +883,12 @@ static int wa_render(const struct channel_target *t, const json_t *reply,
 	sprintf(o.auth, "Authorization: Bearer %s", token);
 
 	outside = t->window_age >= 0 && t->window_age >= WA_WINDOW_SECONDS - WA_WINDOW_MARGIN;
+	/* a seller's number that never wrote to this channel has no window at all: when the
+	 * channel has a notification template, use it rather than a free-form message that
+	 * Meta would refuse with 131047 */
+	if (t->window_age < 0 && t->event_type && strcmp(t->event_type, "order.status_changed") != 0 &&
+	    reply_str(json_object_get(t->config, "notify_template"), "name"))
+		outside = 1;
 	if (outside) {
 		/* only a shopper's order update may go as the channel's status template; a
 		 * seller notification (new order, complaint, ...) only as its own template */

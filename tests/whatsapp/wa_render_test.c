@@ -571,6 +571,22 @@ static void test_window_seller_notification(void **state)
 	assert_string_equal(jstr(b, "type"), "interactive");
 	json_decref(b);
 	channel_requests_free(reqs, n);
+	/* a seller number that never wrote (no window known) gets the template too, so Meta
+	 * does not refuse a free-form message with 131047 */
+	t.window_age = -1;
+	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)), 0);
+	b = json_loads(reqs[0].body, 0, NULL);
+	assert_string_equal(jstr(b, "type"), "template");
+	assert_string_equal(jstr(b, "template.name"), "new_order_alert");
+	json_decref(b);
+	channel_requests_free(reqs, n);
+	/* ... but without a notification template it is still tried as a normal message */
+	json_object_del(cfg, "notify_template");
+	assert_int_equal(whatsapp_channel_ops.render(&t, reply, &reqs, &n, err, sizeof(err)), 0);
+	b = json_loads(reqs[0].body, 0, NULL);
+	assert_string_equal(jstr(b, "type"), "interactive");
+	json_decref(b);
+	channel_requests_free(reqs, n);
 	json_decref(cfg);
 	json_decref(reply);
 }
