@@ -178,9 +178,13 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
 int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,
                            struct dispatch_row **rows, size_t n) DISPATCH_WUR;
 /* Writes the outcome of the rows of one tenant (a tenant transaction): status, error, events,
- * channel health, target deactivation. Returns 0 or a PG_ERR_*. */
-int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows,
-                            size_t n) DISPATCH_WUR;
+ * channel health, target deactivation. In the same transaction it claims (lease_s, under the
+ * finished row's owner) the next row of each conversation whose row is finished, when that row
+ * may go now, and appends those rows to *chain_tail (not yet prepared). Returns 0 or a
+ * PG_ERR_*. */
+int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows, size_t n,
+                            int lease_s, int64_t now_ms,
+                            struct dispatch_row ***chain_tail) DISPATCH_WUR;
 /* Refreshes depth and channel health in stats (cross-tenant definer functions). */
 int dispatch_store_stats(PGconn *db, struct dispatch_stats *stats) DISPATCH_WUR;
 

@@ -62,6 +62,44 @@ static char *dup_or_null(const char *v)
 	return v ? strdup(v) : NULL;
 }
 
+/* A claimed row from columns c .. c+11 of res (tenant_id, id, kind, channel_id, target_id,
+ * conversation_id, recipient, reply_to, event_type, payload, attempts, parts_sent); NULL when
+ * out of memory (the row stays claimed and comes back after the lease). */
+static struct dispatch_row *row_from_result(PGresult *res, int i, int c, const char *owner,
+                                            int64_t now_ms)
+{
+	struct dispatch_row *r;
+	const char *kind;
+	json_error_t jerr;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	kind = PQgetvalue(res, i, c + 2);
+	copy_uuid(r->tenant_id, pg_value(res, i, c));
+	copy_uuid(r->id, pg_value(res, i, c + 1));
+	r->kind = strcmp(kind, "webhook") == 0        ? DISPATCH_WEBHOOK
+	          : strcmp(kind, "notification") == 0 ? DISPATCH_NOTIFICATION
+	                                              : DISPATCH_REPLY;
+	copy_uuid(r->channel_id, pg_value(res, i, c + 3));
+	copy_uuid(r->target_id, pg_value(res, i, c + 4));
+	copy_uuid(r->conversation_id, pg_value(res, i, c + 5));
+	r->recipient = dup_or_null(pg_value(res, i, c + 6));
+	r->reply_to = dup_or_null(pg_value(res, i, c + 7));
+	r->event_type = dup_or_null(pg_value(res, i, c + 8));
+	r->payload = json_loads(PQgetvalue(res, i, c + 9), 0, &jerr);
+	r->attempts = atoi(PQgetvalue(res, i, c + 10));
+	r->parts_sent = atoi(PQgetvalue(res, i, c + 11));
+	snprintf(r->owner, sizeof(r->owner), "%s", owner);
+	r->claimed_ms = now_ms;
+	r->window_age = -1;
+	sbuf_init(&r->resp);
+	if (!r->payload)
+		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "payload is not JSON: %s",
+		                    jerr.text);
+	return r;
+}
+
 int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, int64_t now_ms,
                          struct dispatch_row ***tail, int *parked)
 {
@@ -84,39 +122,15 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
 		struct dispatch_row *r;
-		const char *kind;
-		json_error_t jerr;
 
 		if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
 			(*parked)++; /* waits behind an earlier message of its conversation */
 			continue;
 		}
 		claimed++;
-		r = calloc(1, sizeof(*r));
+		r = row_from_result(res, i, 1, owner, now_ms);
 		if (!r)
-			continue; /* stays claimed and comes back after the lease */
-		kind = PQgetvalue(res, i, 3);
-		copy_uuid(r->tenant_id, pg_value(res, i, 1));
-		copy_uuid(r->id, pg_value(res, i, 2));
-		r->kind = strcmp(kind, "webhook") == 0        ? DISPATCH_WEBHOOK
-		          : strcmp(kind, "notification") == 0 ? DISPATCH_NOTIFICATION
-		                                              : DISPATCH_REPLY;
-		copy_uuid(r->channel_id, pg_value(res, i, 4));
-		copy_uuid(r->target_id, pg_value(res, i, 5));
-		copy_uuid(r->conversation_id, pg_value(res, i, 6));
-		r->recipient = dup_or_null(pg_value(res, i, 7));
-		r->reply_to = dup_or_null(pg_value(res, i, 8));
-		r->event_type = dup_or_null(pg_value(res, i, 9));
-		r->payload = json_loads(PQgetvalue(res, i, 10), 0, &jerr);
-		r->attempts = atoi(PQgetvalue(res, i, 11));
-		r->parts_sent = atoi(PQgetvalue(res, i, 12));
-		snprintf(r->owner, sizeof(r->owner), "%s", owner);
-		r->claimed_ms = now_ms;
-		r->window_age = -1;
-		sbuf_init(&r->resp);
-		if (!r->payload)
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "payload is not JSON: %s",
-			                    jerr.text);
+			continue;
 		**tail = r;
 		*tail = &r->next;
 	}
@@ -641,18 +655,34 @@ static const char *result_status(enum dispatch_result res)
 struct complete_arg {
 	struct dispatch_row **rows;
 	size_t n;
-	const char *params[9];
-	int applied; /* rows whose lease was still ours */
+	const char *params[10];
+	int applied;                  /* rows whose lease was still ours */
+	int64_t now_ms;               /* when the chained rows count as claimed */
+	struct dispatch_row *chained; /* next rows of the conversations, claimed here */
 };
+
+static void row_list_free(struct dispatch_row *r)
+{
+	struct dispatch_row *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		dispatch_row_free(r);
+	}
+}
 
 static int complete_tx(PGconn *db, void *arg)
 {
 	struct complete_arg *a = arg;
 	const char *p1[2];
+	struct dispatch_row **ctail;
 	PGresult *res;
 	size_t i;
 	int j;
 
+	row_list_free(a->chained); /* pg_tx_run may run this again */
+	a->chained = NULL;
+	ctail = &a->chained;
 	res = pg_exec(
 	    db,
 	    "WITH v AS ("
@@ -675,17 +705,42 @@ static int complete_tx(PGconn *db, void *arg)
 	    "    AND o.lease_owner = v.owner"
 	    "  RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error, "
 	    "o.error_code,"
-	    "    o.platform_message_id"
+	    "    o.platform_message_id, v.owner"
+	    "), nxt AS ("
+	    /* the conversation's next message may go now. It is claimed here, under the same
+	     * lease owner, when it is the conversation's first unfinished row (the rule of
+	     * outbox_claim; this statement still sees u's row as 'sending', hence p.id <> u.id),
+	     * is not waiting out a retry and is not for a console channel (032) */
+	    "  SELECT n.id, u.owner,"
+	    "    (n.attempts = 0 OR n.next_attempt_at <= now())"
+	    "    AND NOT (n.kind = 'reply' AND EXISTS (SELECT 1 FROM channels c"
+	    "      WHERE c.id = n.channel_id AND c.type = 'console'))"
+	    "    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = app_tenant_id()"
+	    "      AND p.conversation_id = u.conversation_id AND p.status IN ('pending', 'sending')"
+	    "      AND p.seq < n.seq AND p.id <> u.id) AS go"
+	    "  FROM u CROSS JOIN LATERAL ("
+	    "    SELECT n.id, n.seq, n.kind, n.channel_id, n.attempts, n.next_attempt_at"
+	    "    FROM outbox n WHERE n.tenant_id = app_tenant_id()"
+	    "      AND n.conversation_id = u.conversation_id AND n.status = 'pending'"
+	    "      AND n.seq > u.seq ORDER BY n.seq LIMIT 1) n"
+	    "  WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
+	    "), ch AS ("
+	    "  UPDATE outbox x SET status = 'sending', lease_owner = nxt.owner,"
+	    "    lease_until = now() + make_interval(secs => $10::integer),"
+	    "    next_attempt_at = now() + make_interval(secs => $10::integer),"
+	    "    attempts = x.attempts + 1"
+	    "  FROM nxt WHERE nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
+	    /* written so that it does not match the partial indexes on status: with statistics
+	     * that say few rows are pending, the planner would scan all of them per row */
+	    "    AND CASE WHEN x.status = 'pending' THEN true ELSE false END"
+	    "  RETURNING x.tenant_id, x.id, x.kind, x.channel_id, x.target_id, x.conversation_id,"
+	    "    x.recipient, x.reply_to, x.event_type, x.payload, x.attempts, x.parts_sent,"
+	    "    x.lease_owner"
 	    "), nx AS ("
-	    /* the conversation's next message may go now: bring it back if it was parked */
-	    "  UPDATE outbox x SET next_attempt_at = now()"
-	    "  FROM (SELECT n.id FROM u CROSS JOIN LATERAL ("
-	    "          SELECT n.id FROM outbox n WHERE n.tenant_id = app_tenant_id()"
-	    "            AND n.conversation_id = u.conversation_id AND n.status = 'pending' AND "
-	    "n.seq > u.seq"
-	    "          ORDER BY n.seq LIMIT 1) n"
-	    "        WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')) s"
-	    "  WHERE x.tenant_id = app_tenant_id() AND x.id = s.id AND x.next_attempt_at > now()"
+	    /* otherwise bring it back if it was parked (the claim decides) */
+	    "  UPDATE outbox x SET next_attempt_at = now() FROM nxt"
+	    "  WHERE NOT nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
+	    "    AND x.next_attempt_at > now()"
 	    "), e AS ("
 	    "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
 	    "  SELECT app_tenant_id(), u.conversation_id,"
@@ -696,15 +751,30 @@ static int complete_tx(PGconn *db, void *arg)
 	    "      'error_code', CASE WHEN u.status <> 'sent' THEN u.error_code END))"
 	    "  FROM u WHERE u.conversation_id IS NOT NULL"
 	    "    AND u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
-	    ") SELECT u.id FROM u",
-	    9, a->params);
+	    ") SELECT false, NULL::uuid, u.id, NULL::text, NULL::uuid, NULL::uuid, NULL::uuid,"
+	    "    NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::integer,"
+	    "    NULL::text FROM u"
+	    "  UNION ALL SELECT true, ch.* FROM ch",
+	    10, a->params);
 	if (!res)
 		return PG_ERR_QUERY;
-	a->applied = PQntuples(res);
+	a->applied = 0;
 	for (i = 0; i < a->n; i++)
 		a->rows[i]->applied = 0;
 	for (j = 0; j < PQntuples(res); j++) {
-		const char *id = PQgetvalue(res, j, 0);
+		const char *id = PQgetvalue(res, j, 2);
+
+		if (strcmp(PQgetvalue(res, j, 0), "t") == 0) {
+			struct dispatch_row *c =
+			    row_from_result(res, j, 1, PQgetvalue(res, j, 13), a->now_ms);
+
+			if (c) { /* else it stays claimed and comes back after the lease */
+				*ctail = c;
+				ctail = &c->next;
+			}
+			continue;
+		}
+		a->applied++;
 
 		for (i = 0; i < a->n; i++)
 			if (strcmp(a->rows[i]->id, id) == 0)
@@ -745,8 +815,10 @@ static int complete_tx(PGconn *db, void *arg)
 	return 0;
 }
 
-int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows, size_t n)
+int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows, size_t n,
+                            int lease_s, int64_t now_ms, struct dispatch_row ***chain_tail)
 {
+	char lease_str[16];
 	struct sbuf arr[9];
 	struct complete_arg a;
 	size_t i, k;
@@ -777,10 +849,26 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
 	}
 	if (failed)
 		goto out;
+	snprintf(lease_str, sizeof(lease_str), "%d", lease_s);
+	a.params[9] = lease_str;
 	a.rows = rows;
 	a.n = n;
 	a.applied = 0;
+	a.now_ms = now_ms;
+	a.chained = NULL;
 	rc = pg_tx_run(db, tenant_id, complete_tx, &a);
+	if (rc != 0) { /* rolled back: nothing was claimed */
+		row_list_free(a.chained);
+		a.chained = NULL;
+	}
+	while (a.chained) {
+		struct dispatch_row *c = a.chained;
+
+		a.chained = c->next;
+		c->next = NULL;
+		**chain_tail = c;
+		*chain_tail = &c->next;
+	}
 	if (rc == 0) {
 		for (i = 0; i < n; i++)
 			if (!rows[i]->applied)

@@ -96,13 +96,14 @@ static void row_retry_or_dead(struct dispatcher *d, struct dispatch_row *r, int6
 
 /* ---- claiming ---- */
 
+static void worker_accept(struct dispatch_worker *w, struct dispatch_row *list, int n, int64_t now);
+
 static void worker_claim(struct dispatch_worker *w, int64_t now)
 {
 	struct dispatcher *d = w->d;
-	struct dispatch_row *list = NULL, **tail = &list, *r, *next;
-	struct dispatch_row **group = NULL;
+	struct dispatch_row *list = NULL, **tail = &list;
 	char owner[96];
-	int limit = (int)(d->inflight_max - (long)w->held), n, i, k, parked = 0;
+	int limit = (int)(d->inflight_max - (long)w->held), n, parked = 0;
 
 	if (limit <= 0)
 		return;
@@ -127,6 +128,18 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 		          parked);
 	if (n == 0)
 		return;
+	worker_accept(w, list, n, now);
+}
+
+/* Takes n claimed rows (a list): prepares each tenant's rows in one transaction and queues
+ * them to be sent (or to be done, when they cannot go out). */
+static void worker_accept(struct dispatch_worker *w, struct dispatch_row *list, int n, int64_t now)
+{
+	struct dispatcher *d = w->d;
+	struct dispatch_row *r, *next;
+	struct dispatch_row **group = NULL;
+	int i, k;
+
 	group = calloc((size_t)n, sizeof(*group));
 	if (!group) { /* out of memory: hand everything back */
 		for (r = list; r; r = next) {
@@ -539,8 +552,9 @@ static void worker_flush(struct dispatch_worker *w, int64_t now)
 	struct dispatcher *d = w->d;
 	struct dispatch_row *list = w->done, *r, *next, **group;
 	struct dispatch_row *keep = NULL, **keep_tail = &keep;
+	struct dispatch_row *chained = NULL, **chain_tail = &chained;
 	size_t n = w->ndone, k, i;
-	int rc;
+	int rc, nchained = 0;
 
 	group = calloc(n, sizeof(*group));
 	if (!group)
@@ -562,7 +576,8 @@ static void worker_flush(struct dispatch_worker *w, int64_t now)
 				list_append(&rest_tail, r);
 			}
 		}
-		rc = dispatch_store_complete(w->db, tenant, group, k);
+		rc = dispatch_store_complete(w->db, tenant, group, k, (int)(d->lease_ms / 1000),
+		                             util_now_ms(), &chain_tail);
 		for (i = 0; i < k; i++) {
 			r = group[i];
 			if (rc != 0) {
@@ -588,6 +603,13 @@ static void worker_flush(struct dispatch_worker *w, int64_t now)
 		list = rest;
 	}
 	free(group);
+	/* the conversations' next rows, claimed with the outcomes: send them at once */
+	for (r = chained; r; r = r->next)
+		nchained++;
+	if (nchained > 0) {
+		atomic_fetch_add(&d->stats.claimed_rows, (unsigned long long)nchained);
+		worker_accept(w, chained, nchained, now);
+	}
 	/* outcomes that could not be written are tried again next time round */
 	for (r = keep; r; r = next) {
 		next = r->next;
