@@ -22,6 +22,15 @@ struct config {
 	char *secret_key;      /* CCGW_SECRET_KEY: 64 hex characters (AES-256 key) */
 	long max_body;         /* CCGW_MAX_BODY bytes */
 	long read_timeout;     /* CCGW_READ_TIMEOUT seconds to receive a whole request */
+	long max_header;       /* bytes of request line plus headers */
+	long max_connections;  /* open HTTP connections in all */
+	long max_connections_per_address;
+	long max_queue;        /* requests waiting for a worker */
+	long db_connect_timeout;      /* seconds */
+	long db_statement_timeout_ms;
+	long db_idle_tx_timeout_ms;
+	long db_hold_timeout_ms;      /* a request's hold on a pool connection */
+	long webhook_allow_private;   /* 1: seller URLs may reach private addresses */
 	long workers;          /* CCGW_WORKERS: worker threads (each owns a DB connection) */
 	long db_pool_size;     /* CCGW_DB_POOL_SIZE */
 	long dispatch_workers; /* CCGW_DISPATCH_WORKERS */

@@ -176,3 +176,124 @@ json_t *http_request_json_object(const struct http_request *req, struct http_res
 	}
 	return o;
 }
+
+/* ---- chunked request bodies ---- */
+
+enum {
+	CH_SIZE,      /* hex digits of a chunk size */
+	CH_EXT,       /* a chunk extension, up to CR LF */
+	CH_SIZE_LF,   /* the LF after a size line's CR */
+	CH_DATA,      /* chunk bytes */
+	CH_DATA_CR,   /* the CR after a chunk's bytes */
+	CH_DATA_LF,   /* the LF after that */
+	CH_TRAILER,   /* the start of a trailer line, or the final CR LF */
+	CH_TRAILER_SKIP, /* a trailer field, up to LF */
+	CH_END_LF,    /* the last LF */
+	CH_DONE,
+};
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int http_chunked_feed(struct http_chunked *st, const char *in, size_t len, struct sbuf *out,
+		      size_t max)
+{
+	size_t i = 0;
+
+	while (i < len && st->state != CH_DONE) {
+		char c = in[i];
+		int h;
+
+		switch (st->state) {
+		case CH_SIZE:
+			h = hex_value(c);
+			if (h >= 0) {
+				if (++st->digits > 15)
+					return HTTP_CHUNKED_BAD;
+				st->left = st->left * 16 + (unsigned long long)h;
+			} else if (st->digits == 0) {
+				return HTTP_CHUNKED_BAD;
+			} else if (c == ';' || c == ' ' || c == '\t') {
+				st->state = CH_EXT;
+			} else if (c == '\r') {
+				st->state = CH_SIZE_LF;
+			} else {
+				return HTTP_CHUNKED_BAD;
+			}
+			i++;
+			break;
+		case CH_EXT:
+			if (c == '\r')
+				st->state = CH_SIZE_LF;
+			else if (c == '\n')
+				return HTTP_CHUNKED_BAD;
+			i++;
+			break;
+		case CH_SIZE_LF:
+			if (c != '\n')
+				return HTTP_CHUNKED_BAD;
+			i++;
+			if (st->left == 0) {
+				st->state = CH_TRAILER;
+				break;
+			}
+			if (out->len + st->left > max)
+				return HTTP_CHUNKED_TOO_LARGE;
+			st->state = CH_DATA;
+			break;
+		case CH_DATA: {
+			size_t n = len - i;
+
+			if (n > st->left)
+				n = (size_t)st->left;
+			sbuf_append(out, in + i, n);
+			if (out->failed)
+				return HTTP_CHUNKED_TOO_LARGE;
+			st->left -= n;
+			i += n;
+			if (st->left == 0)
+				st->state = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+			if (c != '\r')
+				return HTTP_CHUNKED_BAD;
+			st->state = CH_DATA_LF;
+			i++;
+			break;
+		case CH_DATA_LF:
+			if (c != '\n')
+				return HTTP_CHUNKED_BAD;
+			st->state = CH_SIZE;
+			st->digits = 0;
+			i++;
+			break;
+		case CH_TRAILER:
+			st->state = c == '\r' ? CH_END_LF : CH_TRAILER_SKIP;
+			i++;
+			break;
+		case CH_TRAILER_SKIP:
+			if (c == '\n')
+				st->state = CH_TRAILER;
+			i++;
+			break;
+		case CH_END_LF:
+			if (c != '\n')
+				return HTTP_CHUNKED_BAD;
+			st->state = CH_DONE;
+			i++;
+			break;
+		default:
+			return HTTP_CHUNKED_BAD;
+		}
+	}
+	return st->state == CH_DONE ? HTTP_CHUNKED_DONE : HTTP_CHUNKED_MORE;
+}

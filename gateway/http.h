@@ -12,6 +12,8 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+#include "util.h"
+
 #define HTTP_MAX_PARAMS 4
 #define HTTP_MAX_RESP_HEADERS 8
 
@@ -85,5 +87,22 @@ void http_response_clear(struct http_response *resp);
 /* Parses the body as a JSON object; on failure sets a 400 answer naming the problem and
  * returns NULL. The caller owns the returned reference. */
 json_t *http_request_json_object(const struct http_request *req, struct http_response *resp);
+
+/* A decoder of chunked request bodies (RFC 9112 section 7.1): chunk extensions and trailers
+ * are read and dropped. Zero-initialise before the first call. */
+struct http_chunked {
+	int state;
+	unsigned long long left; /* bytes of the current chunk still to come */
+	int digits;
+};
+
+#define HTTP_CHUNKED_MORE 0       /* give it more bytes */
+#define HTTP_CHUNKED_DONE 1       /* the last chunk and the trailers have been read */
+#define HTTP_CHUNKED_BAD (-1)     /* not chunked encoding */
+#define HTTP_CHUNKED_TOO_LARGE (-2) /* the decoded body would pass max bytes */
+
+/* Feeds len bytes; appends the decoded body to out. Bytes after the end are ignored. */
+int http_chunked_feed(struct http_chunked *st, const char *in, size_t len, struct sbuf *out,
+		      size_t max);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conns.h"
 #include "db.h"
 #include "dispatch.h"
 #include "metrics.h"
@@ -35,6 +36,38 @@ void ops_readyz(struct http_ctx *ctx, const struct http_request *req, struct htt
 	http_response_json(resp, 200, json_pack("{s:s,s:s}", "status", "ready", "database", "ok"));
 }
 
+/* The HTTP server's own limits: connections, refusals, read timeouts, the work queue. */
+static void server_metrics_write(struct sbuf *b)
+{
+	struct conns_stats cs;
+	long queued = 0;
+	unsigned long long full = 0;
+
+	conns_stats_get(&cs);
+	server_queue_stats(&queued, &full);
+	sbuf_printf(b, "# HELP ccgw_http_connections Open HTTP connections.\n"
+		       "# TYPE ccgw_http_connections gauge\n"
+		       "ccgw_http_connections %ld\n"
+		       "# HELP ccgw_http_client_addresses Distinct client addresses with open connections.\n"
+		       "# TYPE ccgw_http_client_addresses gauge\n"
+		       "ccgw_http_client_addresses %ld\n"
+		       "# HELP ccgw_http_connections_refused_total New connections refused, by the cap that refused them.\n"
+		       "# TYPE ccgw_http_connections_refused_total counter\n"
+		       "ccgw_http_connections_refused_total{cap=\"total\"} %llu\n"
+		       "ccgw_http_connections_refused_total{cap=\"per_address\"} %llu\n"
+		       "# HELP ccgw_http_read_timeouts_total Connections closed because a request was not read in time.\n"
+		       "# TYPE ccgw_http_read_timeouts_total counter\n"
+		       "ccgw_http_read_timeouts_total %llu\n"
+		       "# HELP ccgw_http_queue_depth Requests waiting for a worker.\n"
+		       "# TYPE ccgw_http_queue_depth gauge\n"
+		       "ccgw_http_queue_depth %ld\n"
+		       "# HELP ccgw_http_queue_full_total Requests answered 503 because the work queue was full.\n"
+		       "# TYPE ccgw_http_queue_full_total counter\n"
+		       "ccgw_http_queue_full_total %llu\n",
+		    cs.open, cs.addresses, cs.refused_total, cs.refused_per_addr, cs.read_timeouts,
+		    queued, full);
+}
+
 void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct sbuf b;
@@ -55,6 +88,7 @@ void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct ht
 			"# HELP ccgw_db_pool_size Largest number of request-worker connections.\n"
 			"# TYPE ccgw_db_pool_size gauge\n"
 			"ccgw_db_pool_size %d\n", in_use, idle, size);
+	server_metrics_write(&b);
 	if (ctx->srv->dispatcher)
 		dispatcher_metrics_write(ctx->srv->dispatcher, &b);
 	text = sbuf_take(&b);

@@ -7,8 +7,10 @@
 #include "server.h"
 
 #include <libwebsockets.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "conns.h"
 #include "db.h"
 #include "dispatch.h"
 #include "engine.h"
@@ -26,8 +29,9 @@
 #include "util.h"
 
 #define SERVER_CHUNK 16384
-#define SERVER_MAX_HEADER 8192
+#define SERVER_MAX_HEADER 65536 /* the largest max_header config value */
 #define SERVER_DB_WAIT_MS 5000
+#define SERVER_SWEEP_MS 250
 
 /* One request from its headers to its last byte written. */
 struct job {
@@ -35,6 +39,10 @@ struct job {
 	int in_worker;        /* queued for or running in a worker */
 	int orphan;           /* the connection closed while in a worker: the worker frees it */
 	int done;             /* the response is ready to write */
+	int submitted;        /* handed to job_submit: never twice, whatever callbacks follow */
+	int close_after;      /* close the connection after the answer (body left unread) */
+	int chunked;          /* the body comes with Transfer-Encoding: chunked */
+	struct http_chunked dechunk;
 	int too_large;
 	struct http_request req;
 	const struct http_route *route;
@@ -66,6 +74,8 @@ static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
 static struct job *work_head, *work_tail;
 static struct job *ready_head;
 static int jobs_alive;
+static long jobs_queued; /* in work_head's list, waiting for a worker */
+static unsigned long long jobs_rejected_full;
 static int workers_quit;
 
 static void job_free(struct job *j)
@@ -180,6 +190,7 @@ static void *worker_main(void *arg)
 		if (!work_head)
 			work_tail = NULL;
 		j->next = NULL;
+		jobs_queued--;
 		pthread_mutex_unlock(&jobs_lock);
 
 		memset(&ctx, 0, sizeof(ctx));
@@ -213,10 +224,29 @@ static void job_answer_now(struct job *j)
 		lws_callback_on_writable(j->wsi);
 }
 
+/* Answers an error from the loop and closes the connection after it: for requests whose
+ * body is left unread (no length, too large), so its bytes are never read as a request. */
+static void job_reject(struct job *j, int status, const char *code, const char *message)
+{
+	http_response_error(&j->resp, status, code, "%s", message);
+	j->close_after = 1;
+}
+
+/* The request has been read (or refused before its body): route it. Runs once per job
+ * whatever callbacks libwebsockets delivers after (a POST with Content-Length: 0 gets
+ * HTTP_BODY_COMPLETION too). */
 static void job_submit(struct job *j)
 {
 	int path_known = 0;
 
+	if (j->submitted)
+		return;
+	j->submitted = 1;
+	if (j->wsi) {
+		conns_request_read(j->wsi);
+		/* the handler's time is bounded by the database timeouts, not the read timer */
+		lws_set_timeout(j->wsi, NO_PENDING_TIMEOUT, 0);
+	}
 	j->req.method = j->method;
 	j->req.path = j->path;
 	j->req.body = j->body.data ? j->body.data : "";
@@ -225,9 +255,14 @@ static void job_submit(struct job *j)
 	j->req.nheaders = j->nheaders;
 	j->req.query_args = (const char *const *)j->qargs;
 	j->req.nquery_args = j->nqargs;
+	if (j->resp.status) { /* refused while reading (job_reject) */
+		job_answer_now(j);
+		return;
+	}
 	if (j->too_large) {
 		http_response_error(&j->resp, 413, "payload_too_large",
 				    "the request body is larger than %ld bytes", srv_state.cfg->max_body);
+		j->close_after = 1;
 		job_answer_now(j);
 		return;
 	}
@@ -250,6 +285,16 @@ static void job_submit(struct job *j)
 	}
 	j->req.route = j->route->pattern;
 	pthread_mutex_lock(&jobs_lock);
+	if (jobs_queued >= srv_state.cfg->max_queue) {
+		jobs_rejected_full++;
+		pthread_mutex_unlock(&jobs_lock);
+		http_response_error(&j->resp, 503, "overloaded",
+				    "the gateway is busy; try again shortly");
+		http_response_header(&j->resp, "Retry-After", "1");
+		job_answer_now(j);
+		return;
+	}
+	jobs_queued++;
 	j->in_worker = 1;
 	if (work_tail)
 		work_tail->next = j;
@@ -420,6 +465,10 @@ static int job_write(struct lws *wsi, struct job *j)
 							&p, end))
 				return -1;
 		}
+		if (j->close_after &&
+		    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+						(const unsigned char *)"close", 5, &p, end))
+			return -1;
 		if (lws_finalize_write_http_header(wsi, start, &p, end))
 			return -1;
 		j->headers_sent = 1;
@@ -468,6 +517,99 @@ static void job_detach(struct pss *pss)
 	pthread_mutex_unlock(&jobs_lock);
 }
 
+/* Bytes of the request line's URI and of every header libwebsockets knows by name. */
+static size_t request_head_size(struct lws *wsi)
+{
+	size_t n = 0;
+	int t, len;
+
+	for (t = 0; t < WSI_TOKEN_COUNT; t++) {
+		len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+		if (len > 0)
+			n += (size_t)len;
+	}
+	return n;
+}
+
+/* Strict Content-Length: decimal digits only, at most 18 of them. */
+static int content_length_parse(const char *s, long long *out)
+{
+	long long n = 0;
+	int digits = 0;
+
+	for (; *s; s++, digits++) {
+		if (*s < '0' || *s > '9' || digits >= 18)
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	if (digits == 0)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Decides how the request's body is read. Returns 1 to wait for a body, 0 to route the
+ * request now (no body, or refused: j->resp or j->too_large says why). */
+static int job_body_plan(struct lws *wsi, struct job *j)
+{
+	char buf[64];
+	int has_cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+	int has_te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+	int wants_body = strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0 ||
+			 strcmp(j->method, "PATCH") == 0;
+	long long n = 0;
+
+	if (request_head_size(wsi) > (size_t)srv_state.cfg->max_header) {
+		job_reject(j, 431, "headers_too_large", "the request line and headers are too large");
+		return 0;
+	}
+	if (has_te) {
+		/* both framings at once is how requests are smuggled past proxies: refuse */
+		if (has_cl || lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0 ||
+		    strcasecmp(buf, "chunked") != 0) {
+			job_reject(j, 400, "bad_request",
+				   "Transfer-Encoding must be chunked alone, without Content-Length");
+			return 0;
+		}
+		/* libwebsockets does not decode chunked request bodies: we do, and close the
+		 * connection after the answer since it cannot tell where the body ended */
+		j->chunked = 1;
+		j->close_after = 1;
+		return 1;
+	}
+	if (has_cl) {
+		if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+		    content_length_parse(buf, &n) < 0) {
+			job_reject(j, 400, "bad_request", "Content-Length must be one whole number");
+			return 0;
+		}
+		if (n > srv_state.cfg->max_body) {
+			j->too_large = 1; /* 413 before a byte of the body is read */
+			return 0;
+		}
+		return n > 0;
+	}
+	if (wants_body) {
+		job_reject(j, 411, "length_required",
+			   "a request with a body needs Content-Length (or chunked encoding)");
+		return 0;
+	}
+	return 0;
+}
+
+static void job_body_chunked(struct job *j, const void *in, size_t len)
+{
+	int r = http_chunked_feed(&j->dechunk, in, len, &j->body, (size_t)srv_state.cfg->max_body);
+
+	if (r == HTTP_CHUNKED_MORE)
+		return;
+	if (r == HTTP_CHUNKED_TOO_LARGE)
+		j->too_large = 1;
+	else if (r != HTTP_CHUNKED_DONE)
+		job_reject(j, 400, "bad_request", "the chunked body is malformed");
+	job_submit(j);
+}
+
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			 size_t len)
 {
@@ -476,10 +618,22 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	int r;
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP: {
-		char cl[32];
-		long content_length = 0;
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+		const struct lws_filter_network_conn_args *f = user;
 
+		if (!f)
+			return 0;
+		return conns_admit((const struct sockaddr *)&f->cli_addr, f->clilen) < 0 ? 1 : 0;
+	}
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* not at WSI_CREATE: the adoption resets the wsi's opaque data after it */
+		conns_attach(wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		job_detach(pss);
+		conns_detach(wsi);
+		return 0;
+	case LWS_CALLBACK_HTTP:
 		job_detach(pss);
 		j = job_start(wsi, in);
 		if (!j)
@@ -488,24 +642,17 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		pthread_mutex_lock(&jobs_lock);
 		jobs_alive++;
 		pthread_mutex_unlock(&jobs_lock);
-		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-			content_length = strtol(cl, NULL, 10);
-		if (content_length > srv_state.cfg->max_body) {
-			j->too_large = 1;
+		if (job_body_plan(wsi, j) == 0)
 			job_submit(j);
-			return 0;
-		}
-		if (content_length > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)srv_state.cfg->read_timeout);
-			return 0; /* wait for the body */
-		}
-		job_submit(j);
 		return 0;
-	}
 	case LWS_CALLBACK_HTTP_BODY:
 		j = pss->job;
-		if (!j)
+		if (!j || j->submitted || !in || len == 0)
 			return 0;
+		if (j->chunked) {
+			job_body_chunked(j, in, len);
+			return 0;
+		}
 		if (j->body.len + len > (size_t)srv_state.cfg->max_body)
 			j->too_large = 1;
 		if (!j->too_large)
@@ -513,9 +660,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		j = pss->job;
-		if (!j)
+		if (!j || j->submitted)
 			return 0;
-		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		if (j->chunked) { /* the body ended before its last chunk */
+			job_reject(j, 400, "bad_request", "the chunked body ended early");
+			job_submit(j);
+			return 0;
+		}
 		if (j->body.failed)
 			j->too_large = 1;
 		job_submit(j);
@@ -533,7 +684,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 					(double)(util_now_us() - j->start_us) / 1e6);
 		log_debug(NULL, "http %s %s -> %d", j->method, j->route ? j->route->pattern : j->path,
 			  j->resp.status);
+		r = j->close_after;
 		job_detach(pss);
+		if (r)
+			return -1;
+		/* the deadline for the next request starts now; a pipelined one that is read at
+		 * once below stops it again */
+		conns_request_wait(wsi);
 		if (lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;
@@ -568,6 +725,39 @@ static struct lws_protocols protocols[] = {
 
 /* ---- process ---------------------------------------------------------------------------- */
 
+/* Raises the open-files limit to its hard maximum (as PgBouncer and Redis do) and keeps the
+ * connection cap under it, leaving room for database connections, outbound HTTP and files. */
+static int server_limits_apply(const struct config *cfg)
+{
+	struct conns_limits lim;
+	struct rlimit rl;
+	long reserve = cfg->db_pool_size + 8L * (cfg->dispatch_workers + 1) + 64, fit;
+
+	lim.max_total = cfg->max_connections;
+	lim.max_per_addr = cfg->max_connections_per_address;
+	lim.read_ms = cfg->read_timeout * 1000;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		fit = rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur - reserve;
+		if (fit < 16) {
+			log_error(NULL, "the open-files limit (%ld) is too low to serve; raise ulimit -n",
+				  (long)rl.rlim_cur);
+			return -1;
+		}
+		if (lim.max_total > fit) {
+			log_warn(NULL, "max_connections %ld lowered to %ld by the open-files limit %ld",
+				 lim.max_total, fit, (long)rl.rlim_cur);
+			lim.max_total = fit;
+		}
+	}
+	conns_configure(&lim);
+	return 0;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -591,6 +781,14 @@ static void lws_log_emit(int level, const char *line)
 		log_warn(NULL, "lws: %s", copy);
 }
 
+void server_queue_stats(long *queued, unsigned long long *rejected)
+{
+	pthread_mutex_lock(&jobs_lock);
+	*queued = jobs_queued;
+	*rejected = jobs_rejected_full;
+	pthread_mutex_unlock(&jobs_lock);
+}
+
 void server_outbox_kick(struct server *srv)
 {
 	if (srv && srv->dispatcher)
@@ -606,7 +804,7 @@ int server_run(const struct config *cfg)
 	pthread_t *workers = NULL;
 	long i, started = 0;
 	int port, rc = 1;
-	int64_t deadline = 0;
+	int64_t deadline = 0, now, next_sweep = 0;
 
 	memset(&srv_state, 0, sizeof(srv_state));
 	srv_state.cfg = cfg;
@@ -652,6 +850,8 @@ int server_run(const struct config *cfg)
 		}
 	}
 
+	if (server_limits_apply(cfg) < 0)
+		goto out;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 	memset(&info, 0, sizeof(info));
 	info.port = port;
@@ -660,7 +860,11 @@ int server_run(const struct config *cfg)
 	info.timeout_secs = (unsigned int)cfg->read_timeout;
 	info.keepalive_timeout = 30;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
-	info.max_http_header_data = SERVER_MAX_HEADER;
+	/* the parser's buffer is twice max_header, so that a head a little over the limit is
+	 * read and answered 431 (request_head_size); a larger one overflows it and the parser
+	 * closes the connection */
+	info.max_http_header_data = 0;
+	info.max_http_header_data2 = (unsigned int)(2 * cfg->max_header);
 	info.pt_serv_buf_size = 32768;
 	lws_ctx = lws_create_context(&info);
 	if (!lws_ctx) {
@@ -698,6 +902,11 @@ int server_run(const struct config *cfg)
 		}
 		if (lws_service(lws_ctx, 100) < 0)
 			break;
+		now = util_now_ms();
+		if (now >= next_sweep) {
+			conns_sweep(now);
+			next_sweep = now + SERVER_SWEEP_MS;
+		}
 	}
 	rc = 0;
 out:
@@ -713,6 +922,7 @@ out:
 	if (lws_ctx)
 		lws_context_destroy(lws_ctx);
 	lws_ctx = NULL;
+	conns_reset();
 	dispatcher_free(srv_state.dispatcher);
 	engine_free(srv_state.engine);
 	db_pool_free(srv_state.pool);

@@ -31,6 +31,9 @@ extern const struct http_route server_routes[];
 /* Runs the gateway until SIGINT/SIGTERM. Returns the exit code. */
 int server_run(const struct config *cfg);
 
+/* Requests waiting for a worker now, and those refused with 503 because the queue was full. */
+void server_queue_stats(long *queued, unsigned long long *rejected);
+
 /* Wakes the dispatcher after outbox rows were committed (cheap; safe from any thread). */
 void server_outbox_kick(struct server *srv);
 

@@ -37,7 +37,8 @@ struct testhttp_resp {
 	char *headers;   /* heap, raw response header lines */
 };
 
-/* One request. headers: NULL-terminated "Name: value" lines, may be NULL. body may be NULL. */
+/* One request. headers: NULL-terminated "Name: value" lines, may be NULL. body may be NULL
+ * (a POST, PUT or PATCH then goes with Content-Length: 0). */
 void testhttp_request(const char *method, const char *url, const char *const *headers,
 		      const char *body, size_t body_len, struct testhttp_resp *out);
 void testhttp_resp_clear(struct testhttp_resp *r);
