@@ -12,7 +12,7 @@
 #define PG_WUR __attribute__((warn_unused_result))
 
 /* Error codes (negative). */
-#define PG_ERR_UNAVAILABLE (-1) /* the connection is gone: answer 503, the platform retries */
+#define PG_ERR_UNAVAILABLE (-1) /* the connection is gone, or a timeout or shutdown: answer 503 */
 #define PG_ERR_QUERY (-2)       /* a statement failed; the transaction was rolled back */
 #define PG_ERR_RETRY (-3)       /* serialization failure or deadlock after all retries */
 #define PG_ERR_ABORT (-4)       /* the callback asked for a rollback (its own error) */
@@ -37,6 +37,23 @@ int pg_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params
 const char *pg_last_sqlstate(void);
 /* 1 when the connection is healthy (CONNECTION_OK). */
 int pg_conn_ok(PGconn *conn);
+
+/* How a session is opened: every connection the gateway makes goes through pg_connect, so
+ * none can hang it: a bounded connect, TCP keepalives and a TCP user timeout (a dead network
+ * path is noticed within seconds), and server-side statement and idle-in-transaction
+ * timeouts. Zero leaves a setting at libpq's or the server's default. */
+struct pg_session_opts {
+	const char *application_name;
+	long connect_timeout_s;
+	long statement_timeout_ms;
+	long idle_tx_timeout_ms;
+	const char *extra_options; /* more "-c name=value" settings for this session, or NULL */
+};
+
+/* Opens a session on conninfo (a conninfo string or URI; its own "options" are kept and ours
+ * appended). Always returns a PGconn (NULL only out of memory): check PQstatus and PQfinish
+ * it either way, as with PQconnectdbParams. */
+PGconn *pg_connect(const char *conninfo, const struct pg_session_opts *o);
 
 /* Value of row r, column c, or NULL when SQL NULL. Borrowed from res. */
 const char *pg_value(const PGresult *res, int r, int c);

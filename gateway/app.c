@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "pg.h"
 
 const char *app_config_path;
 
@@ -26,4 +27,18 @@ int app_config_load(struct config *cfg)
 	}
 	log_level_set(level);
 	return 0;
+}
+
+PGconn *app_db_connect(const struct config *cfg, const char *conninfo, const char *app_name,
+		       const char *extra_options)
+{
+	struct pg_session_opts o = {
+		.application_name = app_name,
+		.connect_timeout_s = cfg->db_connect_timeout,
+		.statement_timeout_ms = cfg->db_statement_timeout_ms,
+		.idle_tx_timeout_ms = cfg->db_idle_tx_timeout_ms,
+		.extra_options = extra_options,
+	};
+
+	return pg_connect(conninfo, &o);
 }

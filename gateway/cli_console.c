@@ -176,18 +176,12 @@ int cli_console(int argc, char **argv)
 	}
 	if (app_config_load(&cfg) < 0)
 		return 1;
-	{
-		const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-		const char *vals[] = {cfg.database_url, "5", "ccgw-console", NULL};
-
-		conn = PQconnectdbParams(keys, vals, 1);
-	}
+	conn = app_db_connect(&cfg, cfg.database_url, "ccgw-console", NULL);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "ccgw console: cannot connect to the database: %s",
 		        PQerrorMessage(conn));
 		goto out;
 	}
-	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	switch (tenant_id_by_slug(conn, slug, tenant_id)) {
 	case 0:
 		break;

@@ -15,8 +15,6 @@
 
 int cli_demo(int argc, char **argv)
 {
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {NULL, "5", "ccgw-cli", NULL};
 	char tenant_id[37], api_key[TENANT_API_KEY_MAX];
 	struct config cfg;
 	PGconn *conn = NULL;
@@ -34,14 +32,12 @@ int cli_demo(int argc, char **argv)
 	}
 	if (app_config_load(&cfg) < 0)
 		return 1;
-	vals[0] = cfg.database_url;
-	conn = PQconnectdbParams(keys, vals, 1);
+	conn = app_db_connect(&cfg, cfg.database_url, "ccgw-cli", NULL);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "ccgw demo: cannot connect to the database: %s",
 		        PQerrorMessage(conn));
 		goto out;
 	}
-	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	if (demo_seed(conn, tenant_id, api_key, &created) < 0) {
 		fprintf(stderr, "ccgw demo: seeding failed: %s\n", PQerrorMessage(conn));
 		goto out;

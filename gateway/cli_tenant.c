@@ -20,18 +20,15 @@ static void cli_tenant_usage(FILE *to)
 	            "  SLUG: 2 to 40 of a-z, 0-9 and -; CODE: ISO 4217 (default KES)\n");
 }
 
-static PGconn *cli_tenant_connect(const char *conninfo)
+static PGconn *cli_tenant_connect(const struct config *cfg)
 {
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {conninfo, "5", "ccgw-cli", NULL};
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	PGconn *c = app_db_connect(cfg, cfg->database_url, "ccgw-cli", NULL);
 
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "ccgw: cannot connect to the database: %s", PQerrorMessage(c));
 		PQfinish(c);
 		return NULL;
 	}
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	return c;
 }
 
@@ -95,7 +92,7 @@ int cli_tenant(int argc, char **argv)
 	}
 	if (app_config_load(&cfg) < 0)
 		return 1;
-	conn = cli_tenant_connect(cfg.database_url);
+	conn = cli_tenant_connect(&cfg);
 	if (!conn)
 		goto out;
 	switch (tenant_create(conn, slug, name, currency, tenant_id, api_key, err, sizeof(err))) {

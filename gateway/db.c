@@ -1,7 +1,9 @@
 /*
  * db.c: the pool of application-role connections used by the request workers. Connections
  * open lazily, a broken one is replaced on the next acquire, so the gateway rides out a
- * database restart: requests meanwhile get 503 and nothing crashes.
+ * database restart: requests meanwhile get 503 and nothing crashes. A watchdog thread cuts
+ * a connection held past the hold limit (a database that stopped answering), so no worker
+ * waits on it for ever.
  */
 #include "db.h"
 
@@ -9,25 +11,83 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
+
+#define DB_WATCH_MS 200
 
 struct db_slot {
 	PGconn *conn;
 	int busy;
+	int64_t since_ms; /* when it was borrowed */
+	int cut;          /* the watchdog shut its socket down */
 };
 
 struct db_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
+	pthread_cond_t quit_cond;
 	char *conninfo;
+	struct pg_session_opts opts;
 	int size;
 	int in_use;
 	struct db_slot *slots;
+	long hold_ms;
+	pthread_t watchdog;
+	int has_watchdog;
+	int quit;
+	unsigned long long cuts;
 };
 
-struct db_pool *db_pool_new(const char *conninfo, int size)
+static void abs_deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Shuts down the socket of every connection held past the limit. shutdown() (not close())
+ * under the pool lock: the descriptor stays the connection's until its owner PQfinish()es it,
+ * which happens under the same lock or after the slot is handed back. */
+static void *db_watchdog_main(void *arg)
+{
+	struct db_pool *p = arg;
+	struct timespec ts;
+	int i;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->quit) {
+		int64_t now = util_now_ms();
+
+		for (i = 0; i < p->size; i++) {
+			struct db_slot *s = &p->slots[i];
+
+			if (!s->busy || s->cut || !s->conn || now - s->since_ms < p->hold_ms)
+				continue;
+			if (PQsocket(s->conn) >= 0)
+				shutdown(PQsocket(s->conn), SHUT_RDWR);
+			s->cut = 1;
+			p->cuts++;
+			log_warn(NULL, "database: a request held its connection for %lld ms (limit %ld): "
+				       "connection cut, the database is not answering",
+				 (long long)(now - s->since_ms), p->hold_ms);
+		}
+		abs_deadline(&ts, DB_WATCH_MS);
+		pthread_cond_timedwait(&p->quit_cond, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct db_pool *db_pool_new(const char *conninfo, int size, const struct pg_session_opts *opts,
+			    long hold_ms)
 {
 	struct db_pool *p = calloc(1, sizeof(*p));
 
@@ -41,9 +101,19 @@ struct db_pool *db_pool_new(const char *conninfo, int size)
 		free(p);
 		return NULL;
 	}
+	p->opts = *opts;
 	p->size = size;
+	p->hold_ms = hold_ms;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->freed, NULL);
+	pthread_cond_init(&p->quit_cond, NULL);
+	if (hold_ms > 0) {
+		if (pthread_create(&p->watchdog, NULL, db_watchdog_main, p) != 0) {
+			db_pool_free(p);
+			return NULL;
+		}
+		p->has_watchdog = 1;
+	}
 	return p;
 }
 
@@ -53,27 +123,42 @@ void db_pool_free(struct db_pool *p)
 
 	if (!p)
 		return;
+	if (p->has_watchdog) {
+		pthread_mutex_lock(&p->lock);
+		p->quit = 1;
+		pthread_cond_signal(&p->quit_cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->watchdog, NULL);
+	}
 	for (i = 0; i < p->size; i++)
 		PQfinish(p->slots[i].conn);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->freed);
+	pthread_cond_destroy(&p->quit_cond);
 	free(p->slots);
 	free(p->conninfo);
 	free(p);
 }
 
-static PGconn *db_connect(const char *conninfo)
+unsigned long long db_pool_cut_count(struct db_pool *p)
 {
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *vals[] = { conninfo, "3", "ccgw", NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	unsigned long long n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->cuts;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+static PGconn *db_connect(struct db_pool *p)
+{
+	PGconn *c = pg_connect(p->conninfo, &p->opts);
 
 	if (PQstatus(c) != CONNECTION_OK) {
-		log_warn(NULL, "database connection failed: %s", PQerrorMessage(c));
+		log_warn(NULL, "database connection failed: %s", c ? PQerrorMessage(c) : "out of memory");
 		PQfinish(c);
 		return NULL;
 	}
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	return c;
 }
 
@@ -83,13 +168,7 @@ PGconn *db_pool_acquire(struct db_pool *p, int timeout_ms)
 	struct db_slot *slot = NULL;
 	int i;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	abs_deadline(&deadline, timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		for (i = 0; i < p->size; i++) {
@@ -106,19 +185,28 @@ PGconn *db_pool_acquire(struct db_pool *p, int timeout_ms)
 		}
 	}
 	slot->busy = 1;
+	slot->cut = 0;
+	slot->since_ms = util_now_ms();
 	p->in_use++;
-	pthread_mutex_unlock(&p->lock);
-
-	/* connect or repair outside the lock */
+	/* a broken connection is closed under the lock (the watchdog reads slot->conn) */
 	if (slot->conn && PQstatus(slot->conn) != CONNECTION_OK) {
 		PQfinish(slot->conn);
 		slot->conn = NULL;
 	}
+	pthread_mutex_unlock(&p->lock);
+
+	/* connect or repair outside the lock */
 	if (slot->conn && PQtransactionStatus(slot->conn) != PQTRANS_IDLE) {
 		PQclear(PQexec(slot->conn, "ROLLBACK"));
 	}
-	if (!slot->conn)
-		slot->conn = db_connect(p->conninfo);
+	if (!slot->conn) {
+		PGconn *c = db_connect(p);
+
+		pthread_mutex_lock(&p->lock);
+		slot->conn = c;
+		slot->since_ms = util_now_ms(); /* the hold starts when the borrower gets it */
+		pthread_mutex_unlock(&p->lock);
+	}
 	if (!slot->conn) {
 		pthread_mutex_lock(&p->lock);
 		slot->busy = 0;
@@ -139,7 +227,7 @@ void db_pool_release(struct db_pool *p, PGconn *conn)
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->size; i++) {
 		if (p->slots[i].conn == conn && p->slots[i].busy) {
-			if (PQstatus(conn) != CONNECTION_OK) {
+			if (PQstatus(conn) != CONNECTION_OK || p->slots[i].cut) {
 				PQfinish(conn);
 				p->slots[i].conn = NULL;
 			}

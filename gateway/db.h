@@ -17,9 +17,14 @@
 
 struct db_pool;
 
-/* Creates a pool of at most size connections to conninfo (a libpq conninfo or URI).
- * Connections are opened lazily. NULL on allocation failure. */
-struct db_pool *db_pool_new(const char *conninfo, int size) DB_WUR;
+/* Creates a pool of at most size connections to conninfo (a libpq conninfo or URI), opened
+ * lazily with opts (copied; its strings must outlive the pool). hold_ms > 0 starts a
+ * watchdog: a connection borrowed for longer than hold_ms has its socket shut down, so a
+ * worker blocked on a database that stopped answering gets an error at once (its request
+ * answers 503) and the pool opens a fresh connection for the next borrower. NULL on
+ * failure. */
+struct db_pool *db_pool_new(const char *conninfo, int size, const struct pg_session_opts *opts,
+			    long hold_ms) DB_WUR;
 void db_pool_free(struct db_pool *pool);
 
 /* Borrows a connection, waiting up to timeout_ms for one to be free. Returns NULL when none
@@ -29,6 +34,8 @@ PGconn *db_pool_acquire(struct db_pool *pool, int timeout_ms) DB_WUR;
 void db_pool_release(struct db_pool *pool, PGconn *conn);
 /* Connections currently borrowed and idle, for /metrics. */
 void db_pool_stats(struct db_pool *pool, int *in_use, int *idle, int *size);
+/* Connections the watchdog has cut since the pool was made. */
+unsigned long long db_pool_cut_count(struct db_pool *pool);
 
 /* 1 when the database answers a trivial query within timeout_ms. */
 int db_ping(struct db_pool *pool, int timeout_ms);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "app.h"
 #include "dispatch_internal.h"
 #include "log.h"
 #include "pg.h"
@@ -116,10 +117,7 @@ void dispatcher_kick(struct dispatcher *d)
 
 static PGconn *listener_connect(struct dispatcher *d)
 {
-	const char *keys[] = {"dbname", "application_name", NULL};
-	const char *vals[] = {d->cfg->database_url ? d->cfg->database_url : "",
-	                      "ccgw-dispatch-listen", NULL};
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	PGconn *c = app_db_connect(d->cfg, d->cfg->database_url, "ccgw-dispatch-listen", NULL);
 
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		log_warn(NULL, "dispatch: listener cannot connect: %s",

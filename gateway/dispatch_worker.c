@@ -13,6 +13,7 @@
 
 #include "backoff.h"
 #include "config.h"
+#include "app.h"
 #include "dispatch_internal.h"
 #include "log.h"
 #include "pg.h"
@@ -63,12 +64,8 @@ static int worker_db_ensure(struct dispatch_worker *w, int64_t now)
 	 * index; on a freshly filled or churning outbox the planner's estimates are stale and it
 	 * picks hash joins and bitmap scans over the whole table (measured: 10-100x slower), so
 	 * those plans are off for these sessions only. */
-	const char *keys[] = {"dbname", "application_name", "options", NULL};
-	const char *vals[] = {
-	    w->d->cfg->database_url ? w->d->cfg->database_url : "", "ccgw-dispatch",
-	    "-c synchronous_commit=off -c enable_hashjoin=off -c enable_mergejoin=off"
-	    " -c enable_bitmapscan=off",
-	    NULL};
+	static const char options[] = "-c synchronous_commit=off -c enable_hashjoin=off"
+	                              " -c enable_mergejoin=off -c enable_bitmapscan=off";
 
 	if (w->db && PQstatus(w->db) == CONNECTION_OK)
 		return 0;
@@ -79,7 +76,7 @@ static int worker_db_ensure(struct dispatch_worker *w, int64_t now)
 		         w->index);
 		PQfinish(w->db);
 	}
-	w->db = PQconnectdbParams(keys, vals, 1);
+	w->db = app_db_connect(w->d->cfg, w->d->cfg->database_url, "ccgw-dispatch", options);
 	if (!w->db || PQstatus(w->db) != CONNECTION_OK) {
 		log_warn(NULL, "dispatch worker %d: cannot connect to the database: %s", w->index,
 		         w->db ? PQerrorMessage(w->db) : "out of memory");

@@ -87,7 +87,11 @@ void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct ht
 			"ccgw_db_pool_connections{state=\"idle\"} %d\n"
 			"# HELP ccgw_db_pool_size Largest number of request-worker connections.\n"
 			"# TYPE ccgw_db_pool_size gauge\n"
-			"ccgw_db_pool_size %d\n", in_use, idle, size);
+			"ccgw_db_pool_size %d\n"
+			"# HELP ccgw_db_pool_cut_total Connections cut because a request held one past db_hold_timeout_ms.\n"
+			"# TYPE ccgw_db_pool_cut_total counter\n"
+			"ccgw_db_pool_cut_total %llu\n", in_use, idle, size,
+		    db_pool_cut_count(ctx->srv->pool));
 	server_metrics_write(&b);
 	if (ctx->srv->dispatcher)
 		dispatcher_metrics_write(ctx->srv->dispatcher, &b);

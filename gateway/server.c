@@ -839,7 +839,17 @@ int server_run(const struct config *cfg)
 	}
 	srv_state.nlp = nlp;
 	srv_state.engine = engine_new(nlp);
-	srv_state.pool = db_pool_new(cfg->database_url, (int)cfg->db_pool_size);
+	{
+		struct pg_session_opts o = {
+			.application_name = "ccgw",
+			.connect_timeout_s = cfg->db_connect_timeout,
+			.statement_timeout_ms = cfg->db_statement_timeout_ms,
+			.idle_tx_timeout_ms = cfg->db_idle_tx_timeout_ms,
+		};
+
+		srv_state.pool = db_pool_new(cfg->database_url, (int)cfg->db_pool_size, &o,
+					     cfg->db_hold_timeout_ms);
+	}
 	if (!srv_state.engine || !srv_state.pool)
 		goto out;
 	if (cfg->dispatch_workers > 0) {

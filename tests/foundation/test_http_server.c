@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,14 @@ static void conninfo_port(const char *in, int port, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*sport='%d'%s", (int)(p - in), in, port, e + 1);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int pg_port(const char *conninfo)
 {
 	const char *p = strstr(conninfo, "port='");
@@ -165,6 +174,77 @@ static void test_readyz_follows_the_database(void **state)
 	testsrv_stop_pid(proxy);
 }
 
+/* A database that stops answering mid-request (a frozen server or a dead path: the TCP
+ * connection stays open, nothing comes back): the request gets 503 once its hold on the
+ * connection passes db_hold_timeout_ms, the process stays healthy, and the pool recovers by
+ * itself when the database answers again. */
+static void test_a_frozen_database_gives_503(void **state)
+{
+	struct testdb through = db;
+	struct testsrv s;
+	struct testhttp_resp r;
+	char listen[16], target[32];
+	int control, lport = testsrv_free_port(), i, status = 0;
+	int64_t t0, waited_ms;
+	pid_t proxy;
+
+	(void)state;
+	snprintf(listen, sizeof(listen), "%d", lport);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", pg_port(db.app_url));
+	proxy = testsrv_spawn_mock("tcp_proxy.py", (const char *const[]){ "--listen", listen, "--target", target, NULL },
+				   &control);
+	conninfo_port(db.app_url, lport, through.app_url, sizeof(through.app_url));
+	testsrv_start(&s, &through,
+		      (const char *const[]){ "CCGW_DISPATCH_WORKERS=0", "CCGW_DB_HOLD_TIMEOUT_MS=1500",
+					     "CCGW_DB_CONNECT_TIMEOUT=2", NULL });
+	get(&s, "/readyz", &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+
+	proxy_call(control, "__freeze");
+	t0 = now_ms();
+	get(&s, "/readyz", &r);
+	waited_ms = now_ms() - t0;
+	assert_int_equal(r.status, 503);
+	assert_json_error(&r, "database_unavailable");
+	testhttp_resp_clear(&r);
+	/* cut at the hold limit, not left to hang */
+	assert_true(waited_ms >= 1400);
+	assert_true(waited_ms < 6000);
+	/* a webhook meanwhile: 503 too (the platform retries), within the same bound */
+	t0 = now_ms();
+	{
+		char url[200];
+
+		snprintf(url, sizeof(url), "%s/webhooks/whatsapp/3f1c2d4e-0000-4000-8000-000000000001",
+			 s.base_url);
+		testhttp_request("POST", url, NULL, "{}", 2, &r);
+	}
+	assert_int_equal(r.status, 503);
+	assert_true(now_ms() - t0 < 6000);
+	testhttp_resp_clear(&r);
+	get(&s, "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+
+	proxy_call(control, "__up");
+	for (i = 0; i < 100; i++) {
+		get(&s, "/readyz", &r);
+		status = (int)r.status;
+		testhttp_resp_clear(&r);
+		if (status == 200)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(status, 200);
+	get(&s, "/metrics", &r);
+	assert_non_null(strstr(r.body, "ccgw_db_pool_cut_total"));
+	assert_null(strstr(r.body, "ccgw_db_pool_cut_total 0\n"));
+	testhttp_resp_clear(&r);
+	testsrv_stop(&s);
+	testsrv_stop_pid(proxy);
+}
+
 static void test_sigterm_exits_cleanly(void **state)
 {
 	struct testsrv s;
@@ -188,6 +268,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_health_metrics_errors),
 		cmocka_unit_test(test_readyz_follows_the_database),
+		cmocka_unit_test(test_a_frozen_database_gives_503),
 		cmocka_unit_test(test_sigterm_exits_cleanly),
 	};
 	testdb_setup(&db, "http_server");

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """tcp_proxy.py: a TCP forwarder standing in for the network path to PostgreSQL, so a test
 can take the database away and bring it back. HTTP control on --port: GET /__health,
-POST /__down (close every forwarded connection and refuse new ones), POST /__up.
+POST /__down (close every forwarded connection and refuse new ones), POST /__freeze (keep
+every connection open but forward nothing, new ones included: a database that stopped
+answering), POST /__up (back to normal; held bytes flow on).
 Usage: tcp_proxy.py --port CONTROL --listen LISTEN_PORT --target HOST:PORT"""
 import argparse
 import asyncio
@@ -14,7 +16,11 @@ async def main():
     ap.add_argument("--target", required=True)
     a = ap.parse_args()
     thost, tport = a.target.rsplit(":", 1)
-    state = {"up": True, "conns": set()}
+    state = {"up": True, "frozen": False, "conns": set()}
+
+    async def thaw():
+        while state["frozen"]:
+            await asyncio.sleep(0.02)
 
     async def pipe(r, w):
         try:
@@ -22,6 +28,7 @@ async def main():
                 data = await r.read(65536)
                 if not data:
                     break
+                await thaw()
                 w.write(data)
                 await w.drain()
         except Exception:
@@ -33,6 +40,7 @@ async def main():
         if not state["up"]:
             cw.close()
             return
+        await thaw()
         try:
             tr, tw = await asyncio.open_connection(thost, int(tport))
         except Exception:
@@ -50,12 +58,15 @@ async def main():
             pass
         parts = line.split()
         path = parts[1] if len(parts) > 1 else "/"
-        if path == "/__down":
+        if path == "/__freeze":
+            state["frozen"] = True
+        elif path == "/__down":
             state["up"] = False
             for c in list(state["conns"]):
                 c.close()
         elif path == "/__up":
             state["up"] = True
+            state["frozen"] = False
         w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
         await w.drain()
         w.close()
