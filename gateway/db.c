@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -150,12 +151,57 @@ unsigned long long db_pool_cut_count(struct db_pool *p)
 	return n;
 }
 
+int db_role_check(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *res = pg_exec(
+	    conn,
+	    "SELECT current_user, r.rolsuper, r.rolbypassrls,"
+	    " (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM ("
+	    "   SELECT c.relname FROM pg_catalog.pg_class c"
+	    "   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	    "   WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+	    "     AND pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER')"
+	    "   ORDER BY c.relname LIMIT 3) c)"
+	    " FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+	    0, NULL);
+	const char *owned;
+	int rc = 0;
+
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		snprintf(err, errlen, "the database role could not be checked");
+		return PG_ERR_UNAVAILABLE;
+	}
+	owned = pg_value(res, 0, 3);
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		snprintf(err, errlen, "the database role %s is a superuser", PQgetvalue(res, 0, 0));
+		rc = -1;
+	} else if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+		snprintf(err, errlen, "the database role %s has BYPASSRLS", PQgetvalue(res, 0, 0));
+		rc = -1;
+	} else if (owned) {
+		snprintf(err, errlen, "the database role %s owns tables (%s...): it is the owner role",
+			 PQgetvalue(res, 0, 0), owned);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
 static PGconn *db_connect(struct db_pool *p)
 {
 	PGconn *c = pg_connect(p->conninfo, &p->opts);
+	char err[256];
 
 	if (PQstatus(c) != CONNECTION_OK) {
 		log_warn(NULL, "database connection failed: %s", c ? PQerrorMessage(c) : "out of memory");
+		PQfinish(c);
+		return NULL;
+	}
+	/* every new session, not only the first: the URL may point elsewhere after a failover */
+	if (db_role_check(c, err, sizeof(err)) != 0) {
+		log_error(NULL, "database: %s; row-level security would not hold: use the "
+				"application role (CCGW_DATABASE_URL, NOSUPERUSER NOBYPASSRLS)", err);
 		PQfinish(c);
 		return NULL;
 	}

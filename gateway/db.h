@@ -37,6 +37,12 @@ void db_pool_stats(struct db_pool *pool, int *in_use, int *idle, int *size);
 /* Connections the watchdog has cut since the pool was made. */
 unsigned long long db_pool_cut_count(struct db_pool *pool);
 
+/* Checks that the session's role is what row-level security needs: not a superuser, no
+ * BYPASSRLS, and owning (or a member of a role owning) no table in schema public. Returns 0
+ * when it is, -1 with err saying why when it is not, PG_ERR_UNAVAILABLE when the check
+ * could not run. */
+int db_role_check(PGconn *conn, char *err, size_t errlen) DB_WUR;
+
 /* 1 when the database answers a trivial query within timeout_ms. */
 int db_ping(struct db_pool *pool, int timeout_ms);
 

@@ -102,7 +102,6 @@ enum dispatch_depth_status {
 struct dispatch_health_row {
 	char type[16], status[16];
 	long long n;
-	char *unhealthy_ids; /* heap, comma-separated, or NULL */
 };
 struct dispatch_stats {
 	pthread_mutex_t lock;

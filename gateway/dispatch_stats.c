@@ -27,10 +27,6 @@ void dispatch_stats_init(struct dispatch_stats *s)
 
 void dispatch_stats_clear(struct dispatch_stats *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->nhealth; i++)
-		free(s->health[i].unhealthy_ids);
 	s->nhealth = 0;
 	pthread_mutex_destroy(&s->lock);
 }
@@ -81,21 +77,8 @@ void dispatch_stats_write(struct dispatch_stats *s, struct ratelimit *rl, int64_
 	for (i = 0; i < s->nhealth; i++)
 		sbuf_printf(out, "ccgw_channels{type=\"%s\",status=\"%s\"} %lld\n",
 		            s->health[i].type, s->health[i].status, s->health[i].n);
-	sbuf_puts(
-	    out,
-	    "# HELP ccgw_channel_unhealthy A channel whose credentials the platform refused (1).\n"
-	    "# TYPE ccgw_channel_unhealthy gauge\n");
-	for (i = 0; i < s->nhealth; i++) {
-		const char *p = s->health[i].unhealthy_ids, *comma;
-
-		while (p && *p) {
-			comma = strchr(p, ',');
-			sbuf_printf(
-			    out, "ccgw_channel_unhealthy{type=\"%s\",channel_id=\"%.*s\"} 1\n",
-			    s->health[i].type, (int)(comma ? (size_t)(comma - p) : strlen(p)), p);
-			p = comma ? comma + 1 : NULL;
-		}
-	}
+	/* no channel ids here: /metrics names no tenant's objects (GET /api/v1/channels shows
+	 * each channel's health to its own tenant) */
 	pthread_mutex_unlock(&s->lock);
 	sbuf_puts(out, "# HELP ccgw_dispatch_requests_total Outbound requests by how the "
 	               "platform's answer was classified.\n"

@@ -890,7 +890,7 @@ int dispatch_store_stats(PGconn *db, struct dispatch_stats *s)
 	                                               "undeliverable"};
 	long long depth[DEPTH_COUNT] = {0};
 	struct dispatch_health_row health[DISPATCH_HEALTH_MAX];
-	size_t nhealth = 0, i;
+	size_t nhealth = 0;
 	PGresult *res;
 	int j, k;
 
@@ -904,7 +904,7 @@ int dispatch_store_stats(PGconn *db, struct dispatch_stats *s)
 	PQclear(res);
 	res = pg_exec(
 	    db,
-	    "SELECT type, status, n, array_to_string(unhealthy_ids, ',') FROM channel_health()"
+	    "SELECT type, status, n FROM channel_health()"
 	    " ORDER BY type, status",
 	    0, NULL);
 	if (!res)
@@ -912,19 +912,14 @@ int dispatch_store_stats(PGconn *db, struct dispatch_stats *s)
 	memset(health, 0, sizeof(health));
 	for (j = 0; j < PQntuples(res) && nhealth < DISPATCH_HEALTH_MAX; j++) {
 		struct dispatch_health_row *h = &health[nhealth++];
-		const char *ids = pg_value(res, j, 3);
-
 		snprintf(h->type, sizeof(h->type), "%s", PQgetvalue(res, j, 0));
 		snprintf(h->status, sizeof(h->status), "%s", PQgetvalue(res, j, 1));
 		h->n = atoll(PQgetvalue(res, j, 2));
-		h->unhealthy_ids = ids && *ids ? strdup(ids) : NULL;
 	}
 	PQclear(res);
 	pthread_mutex_lock(&s->lock);
 	memcpy(s->depth, depth, sizeof(depth));
 	s->depth_known = 1;
-	for (i = 0; i < s->nhealth; i++)
-		free(s->health[i].unhealthy_ids);
 	memcpy(s->health, health, sizeof(health));
 	s->nhealth = nhealth;
 	pthread_mutex_unlock(&s->lock);

@@ -725,6 +725,27 @@ static struct lws_protocols protocols[] = {
 
 /* ---- process ---------------------------------------------------------------------------- */
 
+/* Refuses to serve as a role that row-level security does not hold back. When the database
+ * cannot be reached now, the pool checks each connection as it opens it. */
+static int server_role_check(const struct config *cfg)
+{
+	char err[256];
+	PGconn *c = app_db_connect(cfg, cfg->database_url, "ccgw", NULL);
+	int rc = 0;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		log_warn(NULL, "the database does not answer yet; its role is checked at each new "
+			       "connection");
+	} else if (db_role_check(c, err, sizeof(err)) == -1) {
+		log_error(NULL, "refusing to serve: %s. Row-level security does not hold such a role "
+				"back: set CCGW_DATABASE_URL to the application role (NOSUPERUSER, "
+				"NOBYPASSRLS, owning nothing)", err);
+		rc = -1;
+	}
+	PQfinish(c);
+	return rc;
+}
+
 /* Raises the open-files limit to its hard maximum (as PgBouncer and Redis do) and keeps the
  * connection cap under it, leaving room for database connections, outbound HTTP and files. */
 static int server_limits_apply(const struct config *cfg)
@@ -851,6 +872,8 @@ int server_run(const struct config *cfg)
 					     cfg->db_hold_timeout_ms);
 	}
 	if (!srv_state.engine || !srv_state.pool)
+		goto out;
+	if (server_role_check(cfg) < 0)
 		goto out;
 	if (cfg->dispatch_workers > 0) {
 		srv_state.dispatcher = dispatcher_new(&srv_state);

@@ -71,11 +71,11 @@ ccgw_pg_start() {
   if [ ! -s "$PG_DIR/data/PG_VERSION" ]; then
     ccgw_log "initdb $PG_DIR/data"
     rm -rf "$PG_DIR/data"
-    ccgw_as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust \
+    ccgw_as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=peer \
       --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
     ccgw_free_port > "$PG_DIR/port"
-    ccgw_as_pg mkdir -p "$PG_DIR/run"
   fi
+  ccgw_pg_auth "$u"
   port=$(cat "$PG_DIR/port")
   if ! ccgw_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
     # the saved port may have been taken meanwhile
@@ -87,6 +87,34 @@ ccgw_pg_start() {
       start >/dev/null || { tail -20 "$PG_DIR/log" >&2; ccgw_die "PostgreSQL did not start"; }
   fi
   ccgw_pg_roles "$port"
+}
+
+# The cluster is not open to other local users: its socket directory is its owner's alone
+# (mode 0700), the socket takes only the superuser, by peer authentication, for the cluster's
+# OS user and root (the map below), and every role else logs in over loopback TCP with a
+# password (scram-sha-256). Written at every start, so clusters made before this are fixed too.
+ccgw_pg_auth() {
+  local u=$1 data="$PG_DIR/data"
+  ccgw_as_pg mkdir -p "$PG_DIR/run"
+  ccgw_as_pg chmod 0700 "$PG_DIR/run"
+  ccgw_as_pg sh -c "cat > '$data/pg_hba.conf'" <<HBA
+# written by scripts/lib.sh at every start: edit it there
+# TYPE  DATABASE  USER      ADDRESS       METHOD
+local   all       postgres                peer map=ccgw
+local   all       all                     reject
+host    all       all       127.0.0.1/32  scram-sha-256
+host    all       all       ::1/128       scram-sha-256
+HBA
+  ccgw_as_pg sh -c "cat > '$data/pg_ident.conf'" <<IDENT
+# written by scripts/lib.sh at every start: who may be the superuser on the socket
+# MAPNAME  SYSTEM-USERNAME  PG-USERNAME
+ccgw       $u               postgres
+ccgw       root             postgres
+IDENT
+  ccgw_as_pg chmod 0600 "$data/pg_hba.conf" "$data/pg_ident.conf"
+  if ccgw_as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    ccgw_as_pg "$PG_BIN/pg_ctl" -D "$data" reload >/dev/null
+  fi
 }
 
 ccgw_psql_super() {
@@ -122,8 +150,22 @@ SQL
 export CCGW_DATABASE_URL='postgresql://ccgw_app:${app_pw}@127.0.0.1:${port}/ccgw'
 export CCGW_MIGRATE_URL='postgresql://ccgw_owner:${owner_pw}@127.0.0.1:${port}/ccgw'
 export CCGW_SECRET_KEY='${key}'
+# the cluster's superuser on its socket: only for its OS user and root (peer authentication);
+# tests use it to show that ccgw serve refuses such a role
+export CCGW_SUPERUSER_URL='host=${PG_DIR}/run port=${port} user=postgres dbname=ccgw'
 ENV
   umask 022
+  ccgw_state_private
+}
+
+# The files that hold secrets are the invoking user's alone, at every start (not only when
+# first written: a copy or an old checkout may have left them readable).
+ccgw_state_private() {
+  local f
+  for f in "$CCGW_STATE/env" "$CCGW_STATE/secrets" "$CCGW_STATE/demo-api-key"; do
+    [ -e "$f" ] && chmod 0600 "$f"
+  done
+  return 0
 }
 
 ccgw_pg_stop() {

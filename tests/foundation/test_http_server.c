@@ -245,6 +245,100 @@ static void test_a_frozen_database_gives_503(void **state)
 	testsrv_stop_pid(proxy);
 }
 
+/* Runs `ccgw serve` against url; returns its exit status (-1 when it was still running after
+ * 15 s: killed) and its log in log (heap). */
+static int serve_exit_status(const char *url, char **log)
+{
+	char path[128];
+	pid_t pid;
+	int status = 0, i;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/tmp/ccgw-test-role-%d.log", (int)getpid());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char listen[32];
+
+		if (!freopen(path, "w", stderr))
+			_exit(126);
+		snprintf(listen, sizeof(listen), "127.0.0.1:%d", testsrv_free_port());
+		setenv("CCGW_DATABASE_URL", url, 1);
+		setenv("CCGW_SECRET_KEY", db.secret_key, 1);
+		setenv("CCGW_LISTEN", listen, 1);
+		setenv("CCGW_HOME", "/nonexistent-ccgw-home", 1);
+		execl(CCGW_BINARY, CCGW_BINARY, "serve", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 150; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(100000);
+	}
+	if (i == 150) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		status = -1;
+	} else {
+		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	}
+	*log = calloc(1, 8192);
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(*log, 1, 8191, f);
+		(*log)[n] = '\0';
+		fclose(f);
+	}
+	unlink(path);
+	return status;
+}
+
+/* The role check: ccgw serve refuses to start as the owner role (it owns the tables), as a
+ * superuser, or as a role with BYPASSRLS; row-level security would not hold any of them. */
+static void test_serve_refuses_privileged_roles(void **state)
+{
+	char *log = NULL, bypass_url[700], sql[200], pw[33];
+	PGconn *su;
+	PGresult *r;
+	int i;
+
+	(void)state;
+	if (!db.superuser_url[0])
+		fail_msg("CCGW_SUPERUSER_URL is not in .ccgw/env: run the tests through scripts/test");
+
+	assert_int_equal(serve_exit_status(db.owner_url, &log), 1);
+	assert_non_null(strstr(log, "refusing to serve"));
+	assert_non_null(strstr(log, "owns tables"));
+	free(log);
+
+	assert_int_equal(serve_exit_status(db.superuser_url, &log), 1);
+	assert_non_null(strstr(log, "is a superuser"));
+	free(log);
+
+	/* a role made here with BYPASSRLS (only a superuser can make one) */
+	srand((unsigned)getpid());
+	for (i = 0; i < 32; i++)
+		pw[i] = "abcdefghijklmnopqrstuvwxyz012345"[rand() % 32];
+	pw[32] = '\0';
+	su = PQconnectdb(db.superuser_url);
+	assert_int_equal(PQstatus(su), CONNECTION_OK);
+	PQclear(PQexec(su, "SET client_min_messages = warning"));
+	PQclear(PQexec(su, "DROP ROLE IF EXISTS ccgw_t_bypass"));
+	/* pw holds only [a-z0-5], made above */
+	snprintf(sql, sizeof(sql), "CREATE ROLE ccgw_t_bypass LOGIN BYPASSRLS PASSWORD '%s'", pw);
+	r = PQexec(su, sql);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	snprintf(bypass_url, sizeof(bypass_url), "%s user=ccgw_t_bypass password=%s", db.app_url, pw);
+	assert_int_equal(serve_exit_status(bypass_url, &log), 1);
+	assert_non_null(strstr(log, "has BYPASSRLS"));
+	assert_null(strstr(log, pw)); /* the password is not logged */
+	free(log);
+	PQclear(PQexec(su, "DROP ROLE ccgw_t_bypass"));
+	PQfinish(su);
+}
+
 static void test_sigterm_exits_cleanly(void **state)
 {
 	struct testsrv s;
@@ -269,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_health_metrics_errors),
 		cmocka_unit_test(test_readyz_follows_the_database),
 		cmocka_unit_test(test_a_frozen_database_gives_503),
+		cmocka_unit_test(test_serve_refuses_privileged_roles),
 		cmocka_unit_test(test_sigterm_exits_cleanly),
 	};
 	testdb_setup(&db, "http_server");

@@ -89,7 +89,7 @@ static void conninfo_with_db(const char *url, const char *dbname, char *out, siz
 
 void testdb_setup(struct testdb *db, const char *name)
 {
-	char owner[512], app[512], admin_url[600], err[1024], sql[256];
+	char owner[512], app[512], super[512], admin_url[600], err[1024], sql[256];
 	PGconn *c;
 	PGresult *r;
 	int n;
@@ -124,6 +124,8 @@ void testdb_setup(struct testdb *db, const char *name)
 	PQfinish(c);
 	conninfo_with_db(owner, db->name, db->owner_url, sizeof(db->owner_url));
 	conninfo_with_db(app, db->name, db->app_url, sizeof(db->app_url));
+	if (env_get("CCGW_SUPERUSER_URL", super, sizeof(super)) == 0)
+		conninfo_with_db(super, db->name, db->superuser_url, sizeof(db->superuser_url));
 	if (migrate_run(db->owner_url, CCGW_SOURCE_DIR "/sql", "ccgw_app", err, sizeof(err)) < 0)
 		die("migrating %s: %s", db->name, err);
 }

@@ -15,6 +15,9 @@ struct testdb {
 	char owner_url[512]; /* conninfo of the owner role on this database */
 	char app_url[512];   /* conninfo of the application role on this database */
 	char secret_key[65]; /* CCGW_SECRET_KEY to hand to servers the test starts */
+	/* the cluster's superuser on this database over its socket (CCGW_SUPERUSER_URL of
+	 * .ccgw/env; peer authentication: root or the cluster's OS user), "" when unknown */
+	char superuser_url[512];
 };
 
 /* Creates (drops first) and migrates database ccgw_t_<name>. Aborts the test process with a
