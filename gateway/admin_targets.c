@@ -11,7 +11,9 @@
 
 #include "admin.h"
 #include "admin_internal.h"
+#include "urlguard.h"
 #include "pg.h"
+#include "server.h"
 #include "util.h"
 
 #define TARGET_COLS                                                                                \
@@ -200,6 +202,16 @@ ADMIN_HANDLER(admin_targets_create)
 		    strpbrk(st.url, " \t\r\n")) {
 			admin_verr_set(&err, "", "url", "must be an http:// or https:// URL");
 			goto invalid;
+		}
+		{
+			char why[300];
+
+			/* no calls into the operator's network (checked again at every send) */
+			if (urlguard_check(st.url, (int)ctx->srv->cfg->webhook_allow_private, why,
+					   sizeof(why)) < 0) {
+				admin_verr_set(&err, "", "url", "%s", why);
+				goto invalid;
+			}
 		}
 		if (admin_field_string(body, "", "secret", 1, 1, 512, &secret, &err) < 0)
 			goto invalid;

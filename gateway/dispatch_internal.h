@@ -17,6 +17,7 @@
 #include "channel.h"
 #include "dispatch.h"
 #include "ratelimit.h"
+#include "urlguard.h"
 #include "util.h"
 
 #define DISPATCH_WUR      __attribute__((warn_unused_result))
@@ -79,6 +80,7 @@ struct dispatch_row {
 	int64_t delay_ms; /* RETRY / RELEASE */
 	int auth_invalid; /* mark the channel unhealthy */
 	int target_gone;  /* a webhook answered 410: deactivate the target */
+	struct urlguard_verdict guard; /* a webhook's send-time address check */
 	int64_t done_ms;
 	int applied; /* the outcome was written (the lease was still ours) */
 };

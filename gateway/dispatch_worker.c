@@ -292,6 +292,9 @@ static int worker_start(struct dispatch_worker *w, struct dispatch_row *r)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	memset(&r->guard, 0, sizeof(r->guard));
+	if (r->kind == DISPATCH_WEBHOOK && !w->d->cfg->webhook_allow_private)
+		urlguard_pin(e, &r->guard); /* a seller's URL reaches public addresses only */
 	if (curl_multi_add_handle(w->multi, e) != CURLM_OK)
 		goto fail;
 	log_debug(NULL, "dispatch worker %d: outbox %s part %zu of %zu -> %s", w->index, r->id,
@@ -398,7 +401,12 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 	r->http_status = status;
 	q = &r->reqs[r->part];
 	memset(&oc, 0, sizeof(oc));
-	if (r->kind == DISPATCH_WEBHOOK)
+	if (r->kind == DISPATCH_WEBHOOK && r->guard.refused) {
+		oc.verdict = CHANNEL_PERMANENT; /* the URL now points inside: never retried */
+		snprintf(oc.error, sizeof(oc.error),
+		         "the webhook URL resolves to %s, a %s address: only public addresses are "
+		         "called", r->guard.address, r->guard.what ? r->guard.what : "non-public");
+	} else if (r->kind == DISPATCH_WEBHOOK)
 		dispatch_webhook_classify(status, r->resp.data, r->resp.len, &oc);
 	else
 		r->ops->classify(status, r->resp.data, r->resp.len, &oc);
@@ -427,7 +435,7 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 		return;
 	}
 
-	if (status == 0)
+	if (status == 0 && !r->guard.refused)
 		snprintf(error, sizeof(error), "no answer: %s", curl_easy_strerror(cc));
 	else if (oc.error[0])
 		snprintf(error, sizeof(error), "%s", oc.error);

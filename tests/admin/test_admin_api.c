@@ -1647,6 +1647,40 @@ static void test_targets(void **state)
 		}
 	}
 
+	/* a webhook URL cannot reach inside the operator's network, in any spelling; nothing is
+	 * stored (the list below still has only the first webhook target) */
+	{
+		static const char *const inside[] = {
+		    "http://127.0.0.1:8080/hook", "http://2130706433/", "http://0x7f.1/",
+		    "http://[::ffff:127.0.0.1]/", "http://[::1]/", "http://localhost/h",
+		    "http://10.1.2.3/", "http://172.16.0.9/", "http://192.168.1.20/",
+		    "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
+		    "http://[fd00::5]/", "http://0.0.0.0/",
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(inside) / sizeof(inside[0]); k++) {
+			snprintf(body, sizeof(body),
+			         "{\"kind\":\"webhook\",\"url\":\"%s\",\"secret\":\"s\"}", inside[k]);
+			api(&a, "POST", "/api/v1/notification-targets", key_a, body, NULL);
+			expect_error(&a, 400, "validation", "url");
+			ans_free(&a);
+		}
+		api(&a, "GET", "/api/v1/notification-targets", key_a, NULL, NULL);
+		{
+			json_t *row;
+			size_t j;
+
+			json_array_foreach(json_object_get(a.json, "data"), j, row)
+			{
+				const char *u = jstr(row, "url");
+
+				assert_true(!u || strncmp(u, "https://hooks.example.test/", 27) == 0);
+			}
+		}
+		ans_free(&a);
+	}
+
 	/* tenant B: A's channel is not B's, A's target is not B's */
 	snprintf(body, sizeof(body),
 	         "{\"kind\":\"telegram\",\"channel_id\":\"%s\",\"chat_id\":\"5\"}", tg);

@@ -423,9 +423,41 @@ static void test_no_adapter(void **state)
 
 /* Webhooks: signed over the exact body; a receiver that rejects the signature gets no retry,
  * a 410 deactivates the target, a 5xx is retried. */
-static void test_webhooks(void **state)
+/* The send-time SSRF check: a target whose URL reaches a loopback address (as after a DNS
+ * change since it was set) is never called without webhook_allow_private: the row fails
+ * permanently, naming the address, and the receiver hears nothing. */
+static void test_webhook_to_private_address_refused(void **state)
 {
 	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=100", NULL};
+	char *tenant = fx_tenant(&fx, "ssrf"), url[128], *target, *err;
+	struct harness h;
+	json_t *reqs, *r;
+	size_t i;
+
+	(void)state;
+	snprintf(url, sizeof(url), "%s/hook/inside", fx.mock_url);
+	target = fx_webhook_target(&fx, tenant, url, "s3cret");
+	harness_start(&h, env);
+	free(fx_webhook(&fx, tenant, target, url, "evt-ssrf-1"));
+	if (fx_wait_count(&fx, tenant, "failed", 1, 10) < 0)
+		fail_msg("the row to a loopback URL did not fail");
+	err = fx_q(&fx, tenant, "SELECT last_error || ' / ' || attempts FROM outbox LIMIT 1", 0, NULL);
+	assert_non_null(strstr(err, "127.0.0.1, a loopback address"));
+	assert_non_null(strstr(err, " / 1")); /* permanent: no retries */
+	free(err);
+	reqs = fx_mock_requests(&fx);
+	json_array_foreach(reqs, i, r)
+		assert_null(strstr(json_string_value(json_object_get(r, "path")), "/hook/inside"));
+	json_decref(reqs);
+	harness_stop(&h);
+	free(target);
+	free(tenant);
+}
+
+static void test_webhooks(void **state)
+{
+	/* the receivers are local mocks */
+	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=100", "CCGW_WEBHOOK_ALLOW_PRIVATE=1", NULL};
 	char *tenant = fx_tenant(&fx, "hooks"), url_good[128], url_bad[128], url_gone[128],
 	     url_flaky[128];
 	char *t_good, *t_bad, *t_gone, *t_flaky, *active, *err;
@@ -530,6 +562,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_dead_after_max_attempts, reset_mock),
 	    cmocka_unit_test_setup(test_no_adapter, reset_mock),
 	    cmocka_unit_test_setup(test_webhooks, reset_mock),
+	    cmocka_unit_test_setup(test_webhook_to_private_address_refused, reset_mock),
 	};
 	int rc;
 
