@@ -725,6 +725,15 @@ static struct lws_protocols protocols[] = {
 
 /* ---- process ---------------------------------------------------------------------------- */
 
+static lws_sorted_usec_list_t sweep_sul;
+
+/* Every SERVER_SWEEP_MS on the loop: closes connections past their read deadline. */
+static void server_sweep(lws_sorted_usec_list_t *sul)
+{
+	conns_sweep(util_now_ms());
+	lws_sul_schedule(lws_ctx, 0, sul, server_sweep, SERVER_SWEEP_MS * LWS_US_PER_MS);
+}
+
 /* Refuses to serve as a role that row-level security does not hold back. When the database
  * cannot be reached now, the pool checks each connection as it opens it. */
 static int server_role_check(const struct config *cfg)
@@ -825,7 +834,7 @@ int server_run(const struct config *cfg)
 	pthread_t *workers = NULL;
 	long i, started = 0;
 	int port, rc = 1;
-	int64_t deadline = 0, now, next_sweep = 0;
+	int64_t deadline = 0;
 
 	memset(&srv_state, 0, sizeof(srv_state));
 	srv_state.cfg = cfg;
@@ -904,6 +913,8 @@ int server_run(const struct config *cfg)
 		log_error(NULL, "could not listen on %s", cfg->listen);
 		goto out;
 	}
+	/* lws_service() sleeps until an event or a timer: the sweep is a timer of the loop */
+	lws_sul_schedule(lws_ctx, 0, &sweep_sul, server_sweep, SERVER_SWEEP_MS * LWS_US_PER_MS);
 	workers = calloc((size_t)cfg->workers, sizeof(*workers));
 	if (!workers)
 		goto out;
@@ -935,11 +946,6 @@ int server_run(const struct config *cfg)
 		}
 		if (lws_service(lws_ctx, 100) < 0)
 			break;
-		now = util_now_ms();
-		if (now >= next_sweep) {
-			conns_sweep(now);
-			next_sweep = now + SERVER_SWEEP_MS;
-		}
 	}
 	rc = 0;
 out:
@@ -952,8 +958,10 @@ out:
 	for (i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
-	if (lws_ctx)
+	if (lws_ctx) {
+		lws_sul_cancel(&sweep_sul);
 		lws_context_destroy(lws_ctx);
+	}
 	lws_ctx = NULL;
 	conns_reset();
 	dispatcher_free(srv_state.dispatcher);

@@ -1,0 +1,524 @@
+/*
+ * test_http_abuse.c: what anyone on the internet can send the real `ccgw serve`, over raw
+ * sockets: Content-Length 0 on every POST, PUT and PATCH route of the route table, a POST with
+ * no length, huge headers, a body trickled a byte at a time, a body longer than its
+ * Content-Length, a Content-Length over the limit, pipelined requests, garbage, headers that
+ * never end, 500 idle connections from one address; one after another, then 50 at once.
+ * After each: /healthz answers within a second and the process is the same one (no crash, no
+ * hang). Last, SIGTERM still stops it cleanly.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "server.h"
+#include "testsrv.h"
+
+#define READ_TIMEOUT_S 2 /* the server's read_timeout here, so trickles end fast */
+
+static struct testdb db;
+static struct testsrv srv;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A TCP connection to the server from bind_ip (NULL: any loopback address). */
+static int raw_connect(const char *bind_ip)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	if (bind_ip) {
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		inet_pton(AF_INET, bind_ip, &a.sin_addr);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			fail_msg("bind %s: %s", bind_ip, strerror(errno));
+	}
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)srv.port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		fail_msg("connect: %s", strerror(errno));
+	return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return -1; /* the server may close a connection it refuses: fine */
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads until the server closes, timeout_ms passes, or out is full. Returns bytes read;
+ * *closed says whether the server closed the connection. */
+static size_t recv_until(int fd, char *out, size_t outlen, int timeout_ms, int *closed)
+{
+	int64_t end = now_ms() + timeout_ms;
+	size_t n = 0;
+
+	*closed = 0;
+	while (n + 1 < outlen) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int left = (int)(end - now_ms());
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			break;
+		r = recv(fd, out + n, outlen - 1 - n, 0);
+		if (r <= 0) {
+			*closed = 1;
+			break;
+		}
+		n += (size_t)r;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* One raw exchange on a fresh connection: sends req, reads for up to timeout_ms. */
+static size_t exchange(const char *req, size_t len, char *out, size_t outlen, int timeout_ms,
+		       int *closed)
+{
+	int fd = raw_connect(NULL);
+	size_t n;
+
+	send_all(fd, req, len);
+	n = recv_until(fd, out, outlen, timeout_ms, closed);
+	close(fd);
+	return n;
+}
+
+static int status_of(const char *resp)
+{
+	int st = 0;
+
+	if (sscanf(resp, "HTTP/1.%*d %d", &st) != 1)
+		return 0;
+	return st;
+}
+
+/* The body of an answer is the JSON error of the contract. */
+static void assert_json_error(const char *resp)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+
+	assert_non_null(b);
+	assert_non_null(strstr(b, "{\"error\":{\"code\":"));
+	assert_non_null(strstr(b, "\"message\":"));
+}
+
+/* The server is the same process and answers /healthz within a second. */
+static void assert_alive(const char *after)
+{
+	struct testhttp_resp r;
+	char url[160];
+	int64_t t0 = now_ms(), took;
+	int status;
+
+	if (waitpid(srv.pid, &status, WNOHANG) == srv.pid)
+		fail_msg("after %s: ccgw serve exited (status %d); log %s", after, status,
+			 srv.log_path);
+	snprintf(url, sizeof(url), "%s/healthz", srv.base_url);
+	testhttp_request("GET", url, NULL, NULL, 0, &r);
+	took = now_ms() - t0;
+	if (r.status != 200 || took > 1000)
+		fail_msg("after %s: /healthz answered %ld in %lld ms", after, r.status, (long long)took);
+	testhttp_resp_clear(&r);
+	assert_int_equal(kill(srv.pid, 0), 0);
+}
+
+/* ---- the attacks ---- */
+
+/* Content-Length: 0 on every route that takes a body: an answer (JSON error) each time, in
+ * one request per connection and all on one kept-alive connection. */
+static void attack_empty_bodies(void)
+{
+	const struct http_route *r;
+	char path[256], req[600], out[8192];
+	int closed, n = 0;
+
+	for (r = server_routes; r->pattern; r++) {
+		const char *p;
+		size_t k = 0;
+
+		if (strcmp(r->method, "POST") != 0 && strcmp(r->method, "PUT") != 0 &&
+		    strcmp(r->method, "PATCH") != 0)
+			continue;
+		for (p = r->pattern; *p && k < sizeof(path) - 40; p++) {
+			if (*p == '{') { /* a well-formed id nobody has */
+				k += (size_t)snprintf(path + k, sizeof(path) - k,
+						      "6a0f3c1e-2b4d-4c8e-9f10-112233445566");
+				p = strchr(p, '}');
+				continue;
+			}
+			path[k++] = *p;
+		}
+		path[k] = '\0';
+		snprintf(req, sizeof(req),
+			 "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			 r->method, path);
+		exchange(req, strlen(req), out, sizeof(out), 3000, &closed);
+		if (status_of(out) < 400 || status_of(out) > 499)
+			fail_msg("%s %s with Content-Length 0: %s", r->method, path, out);
+		assert_json_error(out);
+		n++;
+	}
+	assert_true(n >= 10); /* the table has at least this many body routes */
+}
+
+static void attack_no_length(void)
+{
+	static const char req[] = "POST /webhooks/whatsapp/6a0f3c1e-2b4d-4c8e-9f10-112233445566 "
+				  "HTTP/1.1\r\nHost: x\r\n\r\n";
+	char out[4096];
+	int closed;
+
+	exchange(req, sizeof(req) - 1, out, sizeof(out), 3000, &closed);
+	assert_int_equal(status_of(out), 411);
+	assert_json_error(out);
+	assert_true(closed); /* the connection is not reused: its body was never read */
+}
+
+static void attack_bad_lengths(void)
+{
+	static const char *const reqs[] = {
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n",
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+	};
+	char out[4096];
+	size_t i;
+	int closed;
+
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		exchange(reqs[i], strlen(reqs[i]), out, sizeof(out), 3000, &closed);
+		if (status_of(out) != 400)
+			fail_msg("%s-> %s", reqs[i], out);
+		assert_json_error(out);
+	}
+}
+
+/* A chunked body is read (and a broken one refused). */
+static void attack_chunked(void)
+{
+	static const char good[] = "POST /api/v1/products HTTP/1.1\r\nHost: x\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+	static const char bad[] = "POST /api/v1/products HTTP/1.1\r\nHost: x\r\n"
+				  "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+	char out[4096];
+	int closed;
+
+	exchange(good, sizeof(good) - 1, out, sizeof(out), 3000, &closed);
+	assert_int_equal(status_of(out), 401); /* read whole; then: no API key */
+	exchange(bad, sizeof(bad) - 1, out, sizeof(out), 3000, &closed);
+	assert_int_equal(status_of(out), 400);
+	assert_json_error(out);
+}
+
+static void attack_huge_header(size_t size, int want_431)
+{
+	size_t len = size + 200, n;
+	char *req = malloc(len), out[4096];
+	int closed;
+
+	assert_non_null(req);
+	n = (size_t)snprintf(req, len, "GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: ");
+	memset(req + n, 'a', size);
+	n += size;
+	n += (size_t)snprintf(req + n, len - n, "\r\n\r\n");
+	exchange(req, n, out, sizeof(out), 3000, &closed);
+	if (want_431) {
+		assert_int_equal(status_of(out), 431);
+		assert_json_error(out);
+	} else {
+		/* past the parser's buffer: a 431 or a closed connection, never a 200 */
+		assert_true(status_of(out) == 431 || (out[0] == '\0' && closed));
+	}
+	free(req);
+}
+
+/* A body trickled a byte a second: cut at the read deadline, not after it finishes. */
+static void attack_trickle_body(void)
+{
+	static const char head[] = "POST /webhooks/whatsapp/6a0f3c1e-2b4d-4c8e-9f10-112233445566 "
+				   "HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\n";
+	int fd = raw_connect(NULL), i, closed = 0;
+	int64_t t0 = now_ms();
+	char out[256];
+
+	send_all(fd, head, sizeof(head) - 1);
+	for (i = 0; i < 60 && !closed; i++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (send_all(fd, "{", 1) < 0)
+			break;
+		if (poll(&p, 1, 1000) > 0 && recv(fd, out, sizeof(out), MSG_DONTWAIT) <= 0)
+			closed = 1;
+		if (i == 1)
+			assert_alive("a body trickling"); /* others are served meanwhile */
+	}
+	recv_until(fd, out, sizeof(out), 2000, &closed);
+	assert_true(closed);
+	/* closed near the deadline: far sooner than the 60 s the trickle would take */
+	assert_true(now_ms() - t0 < (READ_TIMEOUT_S + 3) * 1000);
+	close(fd);
+}
+
+/* Headers that never end, a byte at a time: cut at the same deadline. */
+static void attack_trickle_headers(void)
+{
+	int fd = raw_connect(NULL), closed = 0, i;
+	int64_t t0 = now_ms();
+	char out[256];
+
+	send_all(fd, "GET /healthz HTTP/1.1\r\n", 23);
+	for (i = 0; i < 40 && !closed; i++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (send_all(fd, "X-A: b\r\n", 8) < 0)
+			break;
+		if (poll(&p, 1, 500) > 0 && recv(fd, out, sizeof(out), MSG_DONTWAIT) <= 0)
+			closed = 1;
+	}
+	assert_true(closed);
+	assert_true(now_ms() - t0 < (READ_TIMEOUT_S + 3) * 1000);
+	close(fd);
+}
+
+/* A body longer than its Content-Length: the request is answered, the rest is read as the
+ * next request (garbage here) and refused; nothing else happens. */
+static void attack_body_longer_than_length(void)
+{
+	static const char req[] = "POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+				  "\r\n{}THIS IS NOT A REQUEST\r\n\r\n";
+	char out[8192];
+	int closed;
+
+	exchange(req, sizeof(req) - 1, out, sizeof(out), 3000, &closed);
+	assert_int_equal(status_of(out), 401);
+}
+
+/* Content-Length over max_body: 413 before a byte of the body is sent. */
+static void attack_too_large(void)
+{
+	static const char req[] = "POST /webhooks/whatsapp/6a0f3c1e-2b4d-4c8e-9f10-112233445566 "
+				  "HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n";
+	char out[4096];
+	int closed;
+
+	exchange(req, sizeof(req) - 1, out, sizeof(out), 3000, &closed);
+	assert_int_equal(status_of(out), 413);
+	assert_json_error(out);
+	assert_true(closed);
+}
+
+/* Three pipelined requests on one connection: three answers, in order. */
+static void attack_pipelined(void)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+				  "Connection: close\r\n\r\n";
+	char out[8192];
+	const char *a, *b, *c;
+	int closed;
+
+	exchange(req, sizeof(req) - 1, out, sizeof(out), 3000, &closed);
+	a = strstr(out, "HTTP/1.1 200");
+	b = strstr(out, "HTTP/1.1 404");
+	c = strstr(out, "HTTP/1.1 401");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_true(a < b && b < c);
+}
+
+static void attack_garbage(void)
+{
+	static const char *const reqs[] = {
+		"GARBAGE\r\n\r\n",
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello to a plain port",
+		"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/9.9\r\n\r\n",
+		"\r\n\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\x01\x02: \xff\r\nConnection: close\r\n\r\n",
+	};
+	char out[4096];
+	size_t i;
+	int closed;
+
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		exchange(reqs[i], strlen(reqs[i]), out, sizeof(out), 3000, &closed);
+		/* an error answer or a closed connection; never a hang */
+		assert_true(closed || status_of(out) >= 400);
+	}
+}
+
+/* 500 idle connections from 127.0.0.2: at most max_connections_per_address are kept, the
+ * rest refused, and a client at 127.0.0.1 is served at once. */
+static void attack_idle_connections(void)
+{
+	int fds[500], i;
+	struct testhttp_resp r;
+	char url[160];
+
+	for (i = 0; i < 500; i++)
+		fds[i] = raw_connect("127.0.0.2");
+	usleep(200000);
+	assert_alive("500 idle connections from one address");
+	snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+	testhttp_request("GET", url, NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	/* max_connections_per_address is 128 here: 372 were refused */
+	assert_non_null(strstr(r.body, "ccgw_http_connections_refused_total{cap=\"per_address\"} 372"));
+	testhttp_resp_clear(&r);
+	for (i = 0; i < 500; i++)
+		close(fds[i]);
+}
+
+/* ---- the scenarios ---- */
+
+static void run_one(int which)
+{
+	switch (which) {
+	case 0: attack_empty_bodies(); break;
+	case 1: attack_no_length(); break;
+	case 2: attack_bad_lengths(); break;
+	case 3: attack_chunked(); break;
+	case 4: attack_huge_header(70 * 1024, 0); break;
+	case 5: attack_huge_header(9 * 1024, 1); break;
+	case 6: attack_body_longer_than_length(); break;
+	case 7: attack_too_large(); break;
+	case 8: attack_pipelined(); break;
+	case 9: attack_garbage(); break;
+	default: break;
+	}
+}
+
+#define QUICK_ATTACKS 10
+
+static void test_one_after_another(void **state)
+{
+	static const char *const names[QUICK_ATTACKS] = {
+		"Content-Length 0 on every route", "a POST with no length", "bad lengths",
+		"chunked bodies", "a 70 KB header", "a 9 KB header", "a body longer than its length",
+		"a length over the limit", "pipelined requests", "garbage",
+	};
+	int i;
+
+	(void)state;
+	for (i = 0; i < QUICK_ATTACKS; i++) {
+		run_one(i);
+		assert_alive(names[i]);
+	}
+	attack_trickle_body();
+	assert_alive("a trickled body");
+	attack_trickle_headers();
+	assert_alive("trickled headers");
+	attack_idle_connections();
+	assert_alive("idle connections closed");
+}
+
+static void *attack_thread(void *arg)
+{
+	run_one((int)(intptr_t)arg % QUICK_ATTACKS);
+	return NULL;
+}
+
+static void test_fifty_at_once(void **state)
+{
+	pthread_t t[50];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 50; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, attack_thread, (void *)(intptr_t)i), 0);
+	for (i = 0; i < 50; i++)
+		pthread_join(t[i], NULL);
+	assert_alive("50 attacks at once");
+}
+
+static void test_sigterm_still_stops_it(void **state)
+{
+	int status = 0, i;
+
+	(void)state;
+	/* a half-sent request open while it stops */
+	i = raw_connect(NULL);
+	send_all(i, "POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{", 66);
+	kill(srv.pid, SIGTERM);
+	for (status = -1, i = 0; i < 100; i++) {
+		int st;
+
+		if (waitpid(srv.pid, &st, WNOHANG) == srv.pid) {
+			status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+			break;
+		}
+		usleep(100000);
+	}
+	srv.pid = 0;
+	assert_int_equal(status, 0); /* exited by itself, within 10 s */
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	testdb_setup(&db, "http_abuse");
+	testsrv_start(&srv, &db,
+		      (const char *const[]){ "CCGW_READ_TIMEOUT=2", "CCGW_DISPATCH_WORKERS=0",
+					     "CCGW_MAX_CONNECTIONS_PER_ADDRESS=128",
+					     "CCGW_SHUTDOWN_GRACE=3", NULL });
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (srv.pid)
+		testsrv_stop(&srv);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_after_another),
+		cmocka_unit_test(test_fifty_at_once),
+		cmocka_unit_test(test_sigterm_still_stops_it),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
