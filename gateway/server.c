@@ -32,6 +32,7 @@
 #define SERVER_MAX_HEADER 65536 /* the largest max_header config value */
 #define SERVER_DB_WAIT_MS 5000
 #define SERVER_SWEEP_MS 250
+#define SERVER_REPEAT_TURNS 20000 /* about 40 ms: see LWS_CALLBACK_HTTP_BODY_COMPLETION */
 
 /* One request from its headers to its last byte written. */
 struct job {
@@ -42,6 +43,7 @@ struct job {
 	int submitted;        /* handed to job_submit: never twice, whatever callbacks follow */
 	int close_after;      /* close the connection after the answer (body left unread) */
 	int chunked;          /* the body comes with Transfer-Encoding: chunked */
+	int completions;      /* HTTP_BODY_COMPLETION callbacks seen */
 	struct http_chunked dechunk;
 	int too_large;
 	struct http_request req;
@@ -74,16 +76,21 @@ static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
 static struct job *work_head, *work_tail;
 static struct job *ready_head;
 static int jobs_alive;
+static int jobs_answering; /* read whole and not yet freed: a handler or a write to come */
 static long jobs_queued; /* in work_head's list, waiting for a worker */
 static unsigned long long jobs_rejected_full;
+static unsigned long long pipelined_refused; /* loop thread only */
 static int workers_quit;
 
+/* Called with jobs_lock held. */
 static void job_free(struct job *j)
 {
 	size_t i;
 
 	if (!j)
 		return;
+	if (j->submitted)
+		jobs_answering--;
 	free(j->path);
 	sbuf_free(&j->body);
 	for (i = 0; i < j->nheaders; i++) {
@@ -242,6 +249,9 @@ static void job_submit(struct job *j)
 	if (j->submitted)
 		return;
 	j->submitted = 1;
+	pthread_mutex_lock(&jobs_lock);
+	jobs_answering++;
+	pthread_mutex_unlock(&jobs_lock);
 	if (j->wsi) {
 		conns_request_read(j->wsi);
 		/* the handler's time is bounded by the database timeouts, not the read timer */
@@ -634,7 +644,15 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		conns_detach(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP:
-		job_detach(pss);
+		if (pss->job) {
+			/* A pipelined request, parsed by libwebsockets before the one in hand was
+			 * answered (it reads ahead and cannot be held back without stopping writes
+			 * too). It is not served: the answer in hand goes out and the connection
+			 * closes, so the client sends it again on a new one (RFC 9112 9.3.2). */
+			pss->job->close_after = 1;
+			pipelined_refused++;
+			return 0;
+		}
 		j = job_start(wsi, in);
 		if (!j)
 			return -1;
@@ -660,7 +678,25 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		j = pss->job;
-		if (!j || j->submitted)
+		if (!j)
+			return 0;
+		if (++j->completions > 1) {
+			/* libwebsockets 4.1 repeats this, turn after turn, when bytes followed the
+			 * body in one read (a pipelined request, or junk): it would spin until the
+			 * connection dies. An answer already waiting to be written gets a few turns
+			 * to go out (the write then closes the connection); otherwise, or past them,
+			 * the connection is closed unanswered now, and the client sends its request
+			 * again on a new one. A handler still at work finishes on its own. */
+			j->close_after = 1;
+			if (j->completions < SERVER_REPEAT_TURNS) {
+				if (j->done)
+					lws_callback_on_writable(wsi);
+				return 0;
+			}
+			pipelined_refused++;
+			return -1;
+		}
+		if (j->submitted)
 			return 0;
 		if (j->chunked) { /* the body ended before its last chunk */
 			job_reject(j, 400, "bad_request", "the chunked body ended early");
@@ -825,50 +861,56 @@ void server_outbox_kick(struct server *srv)
 		dispatcher_kick(srv->dispatcher);
 }
 
-int server_run(const struct config *cfg)
+static struct nlp *srv_nlp;
+static pthread_t *srv_workers;
+static long srv_started;
+
+/* Everything serve runs, up to the loop. embedded: no listening socket, no dispatcher, no
+ * role check and no signal handlers (the HTTP fuzz target adopts its own sockets). Returns 0,
+ * or -1 after logging why; server_teardown() undoes what was done either way. */
+static int server_setup(const struct config *cfg, int embedded)
 {
 	struct lws_context_creation_info info;
-	struct nlp *nlp = NULL;
 	char host[256], err[512];
 	const char *colon;
-	pthread_t *workers = NULL;
-	long i, started = 0;
-	int port, rc = 1;
-	int64_t deadline = 0;
+	long i;
+	int port = 0;
 
 	memset(&srv_state, 0, sizeof(srv_state));
 	srv_state.cfg = cfg;
+	stop_requested = 0;
+	workers_quit = 0;
 	colon = strrchr(cfg->listen, ':');
 	if (!colon || (size_t)(colon - cfg->listen) >= sizeof(host)) {
 		log_error(NULL, "listen must be host:port, got '%s'", cfg->listen);
-		return 1;
+		return -1;
 	}
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->listen), cfg->listen);
 	port = atoi(colon + 1);
 	if (port <= 0 || port > 65535) {
 		log_error(NULL, "listen: bad port in '%s'", cfg->listen);
-		return 1;
+		return -1;
 	}
 	if (!cfg->database_url) {
 		log_error(NULL, "no database: set CCGW_DATABASE_URL or run scripts/run once");
-		return 1;
+		return -1;
 	}
 	if (cfg->secret_key) {
 		if (secrets_key_parse(cfg->secret_key, srv_state.secret_key) < 0) {
 			log_error(NULL, "secret_key must be 64 hex characters (32 bytes)");
-			return 1;
+			return -1;
 		}
 		srv_state.has_secret_key = 1;
 	} else {
 		log_warn(NULL, "no CCGW_SECRET_KEY: channels with secrets cannot be registered or used");
 	}
-	nlp = nlp_new(NULL, err, sizeof(err));
-	if (!nlp) {
+	srv_nlp = nlp_new(NULL, err, sizeof(err));
+	if (!srv_nlp) {
 		log_error(NULL, "nlp: %s", err);
-		return 1;
+		return -1;
 	}
-	srv_state.nlp = nlp;
-	srv_state.engine = engine_new(nlp);
+	srv_state.nlp = srv_nlp;
+	srv_state.engine = engine_new(srv_nlp);
 	{
 		struct pg_session_opts o = {
 			.application_name = "ccgw",
@@ -881,22 +923,22 @@ int server_run(const struct config *cfg)
 					     cfg->db_hold_timeout_ms);
 	}
 	if (!srv_state.engine || !srv_state.pool)
-		goto out;
-	if (server_role_check(cfg) < 0)
-		goto out;
-	if (cfg->dispatch_workers > 0) {
+		return -1;
+	if (!embedded && server_role_check(cfg) < 0)
+		return -1;
+	if (!embedded && cfg->dispatch_workers > 0) {
 		srv_state.dispatcher = dispatcher_new(&srv_state);
 		if (!srv_state.dispatcher || dispatcher_start(srv_state.dispatcher) < 0) {
 			log_error(NULL, "the dispatcher could not start");
-			goto out;
+			return -1;
 		}
 	}
 
 	if (server_limits_apply(cfg) < 0)
-		goto out;
+		return -1;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 	memset(&info, 0, sizeof(info));
-	info.port = port;
+	info.port = embedded ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	info.iface = (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') ? NULL : host;
 	info.protocols = protocols;
 	info.timeout_secs = (unsigned int)cfg->read_timeout;
@@ -911,18 +953,57 @@ int server_run(const struct config *cfg)
 	lws_ctx = lws_create_context(&info);
 	if (!lws_ctx) {
 		log_error(NULL, "could not listen on %s", cfg->listen);
-		goto out;
+		return -1;
 	}
 	/* lws_service() sleeps until an event or a timer: the sweep is a timer of the loop */
 	lws_sul_schedule(lws_ctx, 0, &sweep_sul, server_sweep, SERVER_SWEEP_MS * LWS_US_PER_MS);
-	workers = calloc((size_t)cfg->workers, sizeof(*workers));
-	if (!workers)
-		goto out;
+	srv_workers = calloc((size_t)cfg->workers, sizeof(*srv_workers));
+	if (!srv_workers)
+		return -1;
 	for (i = 0; i < cfg->workers; i++) {
-		if (pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
+		if (pthread_create(&srv_workers[i], NULL, worker_main, NULL) != 0)
 			break;
-		started++;
+		srv_started++;
 	}
+	return 0;
+}
+
+static void server_teardown(void)
+{
+	long i;
+
+	if (srv_state.dispatcher)
+		dispatcher_stop(srv_state.dispatcher);
+	pthread_mutex_lock(&jobs_lock);
+	workers_quit = 1;
+	pthread_cond_broadcast(&jobs_cond);
+	pthread_mutex_unlock(&jobs_lock);
+	for (i = 0; i < srv_started; i++)
+		pthread_join(srv_workers[i], NULL);
+	free(srv_workers);
+	srv_workers = NULL;
+	srv_started = 0;
+	if (lws_ctx) {
+		lws_sul_cancel(&sweep_sul);
+		lws_context_destroy(lws_ctx);
+	}
+	lws_ctx = NULL;
+	conns_reset();
+	dispatcher_free(srv_state.dispatcher);
+	engine_free(srv_state.engine);
+	db_pool_free(srv_state.pool);
+	nlp_free(srv_nlp);
+	srv_nlp = NULL;
+	memset(&srv_state, 0, sizeof(srv_state));
+}
+
+int server_run(const struct config *cfg)
+{
+	int64_t deadline = 0;
+	int rc = 1;
+
+	if (server_setup(cfg, 0) < 0)
+		goto out;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -949,27 +1030,44 @@ int server_run(const struct config *cfg)
 	}
 	rc = 0;
 out:
-	if (srv_state.dispatcher)
-		dispatcher_stop(srv_state.dispatcher);
-	pthread_mutex_lock(&jobs_lock);
-	workers_quit = 1;
-	pthread_cond_broadcast(&jobs_cond);
-	pthread_mutex_unlock(&jobs_lock);
-	for (i = 0; i < started; i++)
-		pthread_join(workers[i], NULL);
-	free(workers);
-	if (lws_ctx) {
-		lws_sul_cancel(&sweep_sul);
-		lws_context_destroy(lws_ctx);
-	}
-	lws_ctx = NULL;
-	conns_reset();
-	dispatcher_free(srv_state.dispatcher);
-	engine_free(srv_state.engine);
-	db_pool_free(srv_state.pool);
-	nlp_free(nlp);
+	server_teardown();
 	log_info(NULL, "stopped");
 	return rc;
+}
+
+int server_embed_start(const struct config *cfg)
+{
+	if (server_setup(cfg, 1) < 0) {
+		server_teardown();
+		return -1;
+	}
+	return 0;
+}
+
+int server_embed_adopt(int fd)
+{
+	return lws_adopt_socket(lws_ctx, fd) ? 0 : -1;
+}
+
+int server_embed_service(void)
+{
+	/* a negative timeout: one turn without waiting in poll() */
+	return lws_service(lws_ctx, -1);
+}
+
+int server_embed_busy(void)
+{
+	int alive;
+
+	pthread_mutex_lock(&jobs_lock);
+	alive = jobs_answering;
+	pthread_mutex_unlock(&jobs_lock);
+	return alive;
+}
+
+void server_embed_stop(void)
+{
+	server_teardown();
 }
 
 int cli_serve(int argc, char **argv)

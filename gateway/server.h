@@ -31,6 +31,15 @@ extern const struct http_route server_routes[];
 /* Runs the gateway until SIGINT/SIGTERM. Returns the exit code. */
 int server_run(const struct config *cfg);
 
+/* The request handling of serve without a listening socket, a dispatcher, a role check or
+ * signal handlers, for the HTTP fuzz target: start it, hand it connected sockets (it owns
+ * them), and turn its loop. Not for production use. */
+int server_embed_start(const struct config *cfg);
+int server_embed_adopt(int fd);
+int server_embed_service(void);
+int server_embed_busy(void); /* requests read whole and not yet answered */
+void server_embed_stop(void);
+
 /* Requests waiting for a worker now, and those refused with 503 because the queue was full. */
 void server_queue_stats(long *queued, unsigned long long *rejected);
 

@@ -156,6 +156,38 @@ static void assert_alive(const char *after)
 	assert_int_equal(kill(srv.pid, 0), 0);
 }
 
+/* CPU seconds (user + system) the server has used, from /proc. */
+static double server_cpu_seconds(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)srv.pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* fields after the command name: state is field 3 */
+	assert_non_null(p);
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		fail_msg("cannot read %s", path);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Once the attacks are over the server is idle: no connection left spinning its loop. */
+static void assert_idle_cpu(void)
+{
+	double before = server_cpu_seconds(), used;
+
+	sleep(2);
+	used = server_cpu_seconds() - before;
+	if (used > 0.4)
+		fail_msg("the idle server used %.2f s of CPU in 2 s: a loop is spinning", used);
+}
+
 /* ---- the attacks ---- */
 
 /* Content-Length: 0 on every route that takes a body: an answer (JSON error) each time, in
@@ -344,25 +376,37 @@ static void attack_too_large(void)
 	assert_true(closed);
 }
 
-/* Three pipelined requests on one connection: three answers, in order. */
+/* Pipelined requests. libwebsockets 4.1 reads ahead and cannot hold a pipelined request
+ * back while the one before it is answered, so ccgw answers what it can in order and then
+ * closes the connection (clients send the rest again on a new one): never a wrong answer,
+ * never a hang, never a spinning loop. */
 static void attack_pipelined(void)
 {
-	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-				  "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-				  "POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
-				  "Connection: close\r\n\r\n";
+	static const char *const reqs[] = {
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+		"Connection: close\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /api/v1/products HTTP/1.1\r\nHost: x\r\n"
+		"Content-Length: 2\r\n\r\n{}",
+		"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nPOST /api/v1/products HTTP/1.1\r\nHost: x\r\n"
+		"Content-Length: 2\r\n\r\n{}",
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+	};
+	static const int first_status[] = { 200, 200, 404, 0 /* may be closed unanswered */ };
 	char out[8192];
-	const char *a, *b, *c;
+	size_t i;
 	int closed;
 
-	exchange(req, sizeof(req) - 1, out, sizeof(out), 3000, &closed);
-	a = strstr(out, "HTTP/1.1 200");
-	b = strstr(out, "HTTP/1.1 404");
-	c = strstr(out, "HTTP/1.1 401");
-	assert_non_null(a);
-	assert_non_null(b);
-	assert_non_null(c);
-	assert_true(a < b && b < c);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		exchange(reqs[i], strlen(reqs[i]), out, sizeof(out), 3000, &closed);
+		if (!closed)
+			fail_msg("pipelined case %zu: the connection was left open: %s", i, out);
+		if (first_status[i] && status_of(out) != first_status[i])
+			fail_msg("pipelined case %zu: first answer %d: %s", i, status_of(out), out);
+		if (!first_status[i] && out[0] && status_of(out) != 401)
+			fail_msg("pipelined case %zu: a wrong answer: %s", i, out);
+	}
 }
 
 static void attack_garbage(void)
@@ -449,6 +493,7 @@ static void test_one_after_another(void **state)
 	assert_alive("trickled headers");
 	attack_idle_connections();
 	assert_alive("idle connections closed");
+	assert_idle_cpu();
 }
 
 static void *attack_thread(void *arg)
@@ -468,6 +513,7 @@ static void test_fifty_at_once(void **state)
 	for (i = 0; i < 50; i++)
 		pthread_join(t[i], NULL);
 	assert_alive("50 attacks at once");
+	assert_idle_cpu();
 }
 
 static void test_sigterm_still_stops_it(void **state)
