@@ -4,6 +4,7 @@
  * methods, 413 over the body limit, and a clean exit on SIGTERM.
  */
 #include <setjmp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -245,6 +246,77 @@ static void test_a_frozen_database_gives_503(void **state)
 	testsrv_stop_pid(proxy);
 }
 
+struct queued_get {
+	const struct testsrv *s;
+	long status;
+	int64_t ms;
+	int has_retry_after;
+	int overloaded;
+};
+
+static void *queued_get_main(void *arg)
+{
+	struct queued_get *q = arg;
+	struct testhttp_resp r;
+	int64_t t0 = now_ms();
+
+	get(q->s, "/readyz", &r);
+	q->ms = now_ms() - t0;
+	q->status = r.status;
+	q->has_retry_after = strstr(r.headers, "Retry-After: 1") != NULL;
+	q->overloaded = strstr(r.body, "\"overloaded\"") != NULL;
+	testhttp_resp_clear(&r);
+	return NULL;
+}
+
+/* The work queue is bounded: with the one worker stuck on a frozen database and the queue
+ * (max_queue=1) full, more requests get 503 with Retry-After at once, not a place in an
+ * ever-growing queue; the process stays healthy. */
+static void test_full_queue_answers_503(void **state)
+{
+	struct testdb through = db;
+	struct testsrv s;
+	struct testhttp_resp r;
+	struct queued_get q[5];
+	pthread_t t[5];
+	char listen[16], target[32];
+	int control, lport = testsrv_free_port(), i, fast503 = 0;
+	pid_t proxy;
+
+	(void)state;
+	snprintf(listen, sizeof(listen), "%d", lport);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", pg_port(db.app_url));
+	proxy = testsrv_spawn_mock("tcp_proxy.py", (const char *const[]){ "--listen", listen, "--target", target, NULL },
+				   &control);
+	conninfo_port(db.app_url, lport, through.app_url, sizeof(through.app_url));
+	testsrv_start(&s, &through,
+		      (const char *const[]){ "CCGW_DISPATCH_WORKERS=0", "CCGW_WORKERS=1",
+					     "CCGW_DB_POOL_SIZE=1", "CCGW_MAX_QUEUE=1",
+					     "CCGW_DB_HOLD_TIMEOUT_MS=3000", NULL });
+	get(&s, "/readyz", &r); /* the pool's connection is open */
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	proxy_call(control, "__freeze");
+	memset(q, 0, sizeof(q));
+	for (i = 0; i < 5; i++) {
+		q[i].s = &s;
+		assert_int_equal(pthread_create(&t[i], NULL, queued_get_main, &q[i]), 0);
+		usleep(100000); /* in order: the first takes the worker, the second the queue */
+	}
+	for (i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 5; i++)
+		if (q[i].status == 503 && q[i].overloaded && q[i].has_retry_after && q[i].ms < 1000)
+			fast503++;
+	assert_int_equal(fast503, 3); /* one in the worker, one queued, three refused */
+	get(&s, "/metrics", &r);
+	assert_non_null(strstr(r.body, "ccgw_http_queue_full_total 3\n"));
+	testhttp_resp_clear(&r);
+	proxy_call(control, "__up");
+	testsrv_stop(&s);
+	testsrv_stop_pid(proxy);
+}
+
 /* Runs `ccgw serve` against url; returns its exit status (-1 when it was still running after
  * 15 s: killed) and its log in log (heap). */
 static int serve_exit_status(const char *url, char **log)
@@ -364,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_readyz_follows_the_database),
 		cmocka_unit_test(test_a_frozen_database_gives_503),
 		cmocka_unit_test(test_serve_refuses_privileged_roles),
+		cmocka_unit_test(test_full_queue_answers_503),
 		cmocka_unit_test(test_sigterm_exits_cleanly),
 	};
 	testdb_setup(&db, "http_server");
