@@ -25,6 +25,25 @@ int64_t backoff_delay_ms(int64_t base_ms, int attempt, double jitter01)
 	return (int64_t)d;
 }
 
+int64_t backoff_reply_delay_ms(int64_t first_ms, int64_t cap_ms, int attempt, double jitter01)
+{
+	double d = (double)(first_ms > 0 ? first_ms : 1);
+	int i;
+
+	if (jitter01 < 0)
+		jitter01 = 0;
+	if (jitter01 >= 1)
+		jitter01 = 0.999999;
+	for (i = 1; i < attempt && d < (double)cap_ms; i++)
+		d *= 2;
+	d *= 0.5 + 1.5 * jitter01;
+	if (d > (double)cap_ms)
+		d = (double)cap_ms;
+	if (d < 1)
+		d = 1;
+	return (int64_t)d;
+}
+
 double backoff_random01(void)
 {
 	static _Atomic uint64_t state;

@@ -16,6 +16,13 @@
  * number in [0, 1) (random in production, fixed in tests). */
 int64_t backoff_delay_ms(int64_t base_ms, int attempt, double jitter01);
 
+/* The delay before a conversation reply is tried again, after its attempt-th failure (or its
+ * attempt-th rate-limit answer in a row that named no wait): first_ms x 2^(attempt-1), with
+ * jitter from x0.5 to x2 (so a 500 ms first delay starts between a quarter of a second and
+ * one second), at most cap_ms. A shopper is waiting at the phone: the cap keeps a reply from
+ * drifting minutes away. */
+int64_t backoff_reply_delay_ms(int64_t first_ms, int64_t cap_ms, int attempt, double jitter01);
+
 /* A uniform random number in [0, 1), for jitter (thread-safe, not for secrets). */
 double backoff_random01(void);
 

@@ -38,6 +38,8 @@ struct config {
 	long dispatch_lease;   /* seconds a claimed outbox row stays claimed */
 	long dispatch_backoff_ms;  /* first retry delay; each later one x3, +-20% jitter */
 	long dispatch_timeout_ms;  /* one outbound request, connect to last byte */
+	long dispatch_reply_backoff_ms;     /* replies: first retry delay (x0.5 to x2 jitter) */
+	long dispatch_reply_backoff_max_ms; /* replies: the longest retry delay */
 	long dispatch_inflight;    /* rows one dispatcher thread works on at once */
 	long dispatch_sweep_ms;    /* how often an idle dispatcher thread looks for due rows */
 	long whatsapp_rate;    /* messages per second per phone number */

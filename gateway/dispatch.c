@@ -60,6 +60,9 @@ struct dispatcher *dispatcher_new(struct server *srv)
 		d->timeout_ms = d->lease_ms / 2;
 	}
 	d->backoff_ms = cfg->dispatch_backoff_ms > 0 ? cfg->dispatch_backoff_ms : 3000;
+	d->reply_backoff_ms = cfg->dispatch_reply_backoff_ms > 0 ? cfg->dispatch_reply_backoff_ms : 500;
+	d->reply_backoff_max_ms =
+	    cfg->dispatch_reply_backoff_max_ms > 0 ? cfg->dispatch_reply_backoff_max_ms : 30000;
 	d->sweep_ms = cfg->dispatch_sweep_ms > 0 ? cfg->dispatch_sweep_ms : 1000;
 	d->inflight_max = cfg->dispatch_inflight > 0 ? cfg->dispatch_inflight : 256;
 	d->max_attempts = cfg->dispatch_max_attempts > 0 ? cfg->dispatch_max_attempts : 8;

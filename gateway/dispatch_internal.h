@@ -80,6 +80,7 @@ struct dispatch_row {
 	int64_t delay_ms; /* RETRY / RELEASE */
 	int auth_invalid; /* mark the channel unhealthy */
 	int target_gone;  /* a webhook answered 410: deactivate the target */
+	int refund;       /* a rate-limit pause: this attempt does not count toward 'dead' */
 	struct urlguard_verdict guard; /* a webhook's send-time address check */
 	int64_t done_ms;
 	int applied; /* the outcome was written (the lease was still ours) */
@@ -162,6 +163,7 @@ struct dispatcher {
 	atomic_int stopping;
 	char owner_prefix[64];
 	int64_t lease_ms, timeout_ms, backoff_ms, sweep_ms;
+	int64_t reply_backoff_ms, reply_backoff_max_ms;
 	long inflight_max, max_attempts;
 	struct dispatch_stats stats;
 	/* the adapter lookup; channel_ops_find, replaceable by tests */

@@ -42,6 +42,7 @@ void dispatch_row_finish(struct dispatch_row *r, enum dispatch_result res, long 
 	va_list ap;
 
 	r->result = res;
+	r->refund = 0;
 	r->error_code = code;
 	if (fmt) {
 		va_start(ap, fmt);
@@ -839,7 +840,7 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
 		                 r->result == DISPATCH_RES_RELEASE);
 		arr_add(&arr[5], r->pmid[0] ? r->pmid : NULL);
 		arr_add_long(&arr[6], r->delay_ms < 0 ? 0 : r->delay_ms, 0);
-		arr_add_long(&arr[7], r->result == DISPATCH_RES_RELEASE ? -1 : 0, 0);
+		arr_add_long(&arr[7], r->result == DISPATCH_RES_RELEASE || r->refund ? -1 : 0, 0);
 		arr_add_long(&arr[8], (long long)r->parts_sent, 0);
 	}
 	for (k = 0; k < 9; k++) {

@@ -333,18 +333,29 @@ static void worker_inflight_unlink(struct dispatch_worker *w, struct dispatch_ro
 }
 
 /* A failed attempt: retried after a delay, or dead after the last attempt. */
-static void row_retry_or_dead(struct dispatcher *d, struct dispatch_row *r, int64_t delay_ms,
+/* The backoff after a row's n-th failure (or n-th unnamed rate limit in a row): short and
+ * capped for a conversation reply, whose shopper is waiting; longer for seller notifications
+ * and webhooks. */
+static int64_t row_backoff_ms(const struct dispatcher *d, const struct dispatch_row *r, int n)
+{
+	if (r->kind == DISPATCH_REPLY)
+		return backoff_reply_delay_ms(d->reply_backoff_ms, d->reply_backoff_max_ms, n,
+		                              backoff_random01());
+	return backoff_delay_ms(d->backoff_ms, n, backoff_random01());
+}
+
+/* The row fails for now: again after named_ms when the platform named a wait (exactly that:
+ * no backoff on top), else after the backoff; 'dead' once the attempts are used up. */
+static void row_retry_or_dead(struct dispatcher *d, struct dispatch_row *r, int64_t named_ms,
                               long code, const char *error)
 {
-	int64_t backoff = backoff_delay_ms(d->backoff_ms, r->attempts, backoff_random01());
-
 	if (r->attempts >= d->max_attempts) {
 		dispatch_row_finish(r, DISPATCH_RES_DEAD, code, "%s (gave up after %d attempts)",
 		                    error, r->attempts);
 		return;
 	}
 	dispatch_row_finish(r, DISPATCH_RES_RETRY, code, "%s", error);
-	r->delay_ms = delay_ms > backoff ? delay_ms : backoff;
+	r->delay_ms = named_ms > 0 ? named_ms : row_backoff_ms(d, r, r->attempts);
 }
 
 static const char *verdict_name(enum channel_verdict v)
@@ -430,6 +441,8 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 			return;
 		}
 		dispatch_row_finish(r, DISPATCH_RES_SENT, 0, NULL);
+		if (r->nlimits > 0)
+			ratelimit_forgive(d->rl, r->limits, r->nlimits);
 		log_debug(&lc, "outbox %s: sent (%s) in %.3f s", r->id, r->pmid, secs);
 		worker_to_done(w, r, now);
 		return;
@@ -445,16 +458,19 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 
 	switch (oc.verdict) {
 	case CHANNEL_RATE_LIMITED: {
-		/* the longer of what the adapter read in the body and a Retry-After header */
+		/* the longer of what the adapter read in the body and a Retry-After header; with
+		 * neither, a backoff that grows with the rate limits in a row for this channel or
+		 * recipient (not with the row's attempts: a pause is not a failure) */
 		long ra =
 		    oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
-		int64_t pause_ms =
-		    ra > 0 ? (int64_t)ra * 1000 : (d->backoff_ms > 1000 ? d->backoff_ms : 1000);
 		const struct ratelimit_spec *spec = NULL;
 		int recipient = oc.recipient_scoped && r->nlimits == 2;
+		int64_t pause_ms;
 
 		if (r->nlimits > 0)
 			spec = recipient ? &r->limits[1] : &r->limits[0];
+		pause_ms = ra > 0 ? (int64_t)ra * 1000
+		                  : row_backoff_ms(d, r, spec ? ratelimit_strike(d->rl, spec, now) : 1);
 		if (spec && ratelimit_pause(d->rl, spec, now + pause_ms, now) == 0) {
 			if (recipient || r->kind == DISPATCH_WEBHOOK)
 				atomic_fetch_add(&d->stats.pauses_recipient, 1);
@@ -468,7 +484,10 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 		         : r->kind == DISPATCH_WEBHOOK ? "webhook target"
 		                                       : "channel",
 		         (long long)pause_ms);
-		row_retry_or_dead(d, r, pause_ms, code, error);
+		/* a pause, not a failure: the attempt is given back and never ends in 'dead' */
+		dispatch_row_finish(r, DISPATCH_RES_RETRY, code, "%s", error);
+		r->delay_ms = pause_ms;
+		r->refund = 1;
 		break;
 	}
 	case CHANNEL_RETRY: {

@@ -14,6 +14,7 @@ struct bucket {
 	double rate, burst;
 	int64_t last_ms; /* when tokens was last brought up to date */
 	int64_t paused_until;
+	int strikes; /* rate-limit answers in a row without a named wait (ratelimit_strike) */
 	char key[];
 };
 
@@ -123,6 +124,7 @@ static struct bucket *bucket_get(struct ratelimit *rl, const struct ratelimit_sp
 		b->tokens = burst;
 		b->last_ms = now_ms;
 		b->paused_until = 0;
+		b->strikes = 0;
 		slot = (size_t)(key_hash(b->key) & (rl->nslots - 1));
 		b->next = rl->slots[slot];
 		rl->slots[slot] = b;
@@ -263,4 +265,34 @@ size_t ratelimit_size(struct ratelimit *rl)
 	n = rl->count;
 	pthread_mutex_unlock(&rl->lock);
 	return n;
+}
+
+int ratelimit_strike(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t now_ms)
+{
+	struct bucket *b;
+	int n = 1;
+
+	pthread_mutex_lock(&rl->lock);
+	b = bucket_get(rl, spec, now_ms);
+	if (b) {
+		if (b->strikes < 1000)
+			b->strikes++;
+		n = b->strikes;
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return n;
+}
+
+void ratelimit_forgive(struct ratelimit *rl, const struct ratelimit_spec *specs, size_t n)
+{
+	struct bucket *b;
+	size_t i;
+
+	pthread_mutex_lock(&rl->lock);
+	for (i = 0; i < n; i++) {
+		b = bucket_find(rl, specs[i].key);
+		if (b)
+			b->strikes = 0;
+	}
+	pthread_mutex_unlock(&rl->lock);
 }

@@ -38,6 +38,12 @@ int64_t ratelimit_take(struct ratelimit *rl, const struct ratelimit_spec *specs,
 int ratelimit_pause(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t until_ms,
                     int64_t now_ms) __attribute__((warn_unused_result));
 
+/* Counts one more rate-limit answer for spec's key that named no wait, and returns how many
+ * came in a row (1 for the first): the caller's pause grows with it. ratelimit_forgive()
+ * starts the count again after a send goes through. */
+int ratelimit_strike(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t now_ms);
+void ratelimit_forgive(struct ratelimit *rl, const struct ratelimit_spec *specs, size_t n);
+
 /* The end of key's pause, or 0 when it is not paused at now_ms. */
 int64_t ratelimit_paused_until(struct ratelimit *rl, const char *key, int64_t now_ms);
 

@@ -523,7 +523,12 @@ static void test_sigterm_still_stops_it(void **state)
 	(void)state;
 	/* a half-sent request open while it stops */
 	i = raw_connect(NULL);
-	send_all(i, "POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{", 66);
+	{
+		static const char half[] =
+			"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{";
+
+		send_all(i, half, sizeof(half) - 1);
+	}
 	kill(srv.pid, SIGTERM);
 	for (status = -1, i = 0; i < 100; i++) {
 		int st;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -199,10 +200,77 @@ static void test_rate_limited(void **state)
 	}
 	assert_int_equal(n429, 3);
 	assert_int_equal(fx_assert_in_order(reqs, "rl", 3), 1);
-	assert_int_equal(fx_ql(&fx, tenant, "SELECT max(attempts) FROM outbox", 0, NULL), 4);
+	/* a rate limit is a pause, not a failure: no attempt of the budget was used up */
+	assert_int_equal(fx_ql(&fx, tenant, "SELECT max(attempts) FROM outbox", 0, NULL), 1);
 	m = metrics_text(&h);
 	assert_non_null(strstr(m, "ccgw_dispatch_rate_limit_pauses_total{scope=\"channel\"} 3\n"));
 	free(m);
+	json_decref(reqs);
+	harness_stop(&h);
+	free_strings(convs, 1);
+	free_strings(chats, 1);
+	free(tenant);
+	free(chan);
+}
+
+/* Wall-clock seconds, as the mock's "t" (time.time()). */
+static double fx_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The shopper waiting at the phone: Meta answers the first four sends of a reply with 429,
+ * two asking for 1 s (Retry-After), two naming no wait. The reply arrives within 10 s of
+ * being written, with the default retry settings; no send comes sooner than asked; the
+ * pauses use up none of the attempts. */
+static void test_reply_through_four_429s(void **state)
+{
+	char *tenant = fx_tenant(&fx, "fast429"), *chan = fx_wa_channel(&fx, tenant, "100430");
+	char *convs[1], *chats[1];
+	struct harness h;
+	json_t *reqs, *r;
+	size_t i;
+	double t_written, t_sent = 0, prev = 0;
+	long prev_status = 0;
+	const char *prev_ra = NULL;
+
+	(void)state;
+	fx_mock_rules(&fx,
+	              "[{\"match\": \"/100430/\", \"times\": 2, \"status\": 429,"
+	              " \"headers\": {\"Retry-After\": \"1\"},"
+	              " \"body\": {\"error\": {\"message\": \"Too many requests\", \"code\": 130429}}},"
+	              " {\"match\": \"/100430/\", \"times\": 2, \"status\": 429,"
+	              " \"body\": {\"error\": {\"message\": \"Too many requests\", \"code\": 130429}}}]");
+	make_conversations(tenant, chan, "25470430", 1, convs, chats);
+	harness_start(&h, NULL); /* the defaults, as shipped */
+	t_written = fx_now_s();
+	free(fx_reply(&fx, tenant, convs[0], chan, chats[0], "karibu"));
+	if (fx_wait_count(&fx, tenant, "sent", 1, 15) < 0)
+		fail_msg("the reply was not sent");
+	reqs = requests_for("/100430/messages");
+	assert_int_equal(json_array_size(reqs), 5);
+	json_array_foreach(reqs, i, r)
+	{
+		double t = json_real_value(json_object_get(r, "t"));
+		long st = (long)json_integer_value(json_object_get(r, "status"));
+
+		if (prev_status == 429 && prev_ra && t - prev < 1.0)
+			fail_msg("send %zu came %.3f s after a 429 that asked for 1 s", i, t - prev);
+		prev_ra = i < 2 ? "1" : NULL;
+		prev_status = st;
+		prev = t;
+		if (st == 200)
+			t_sent = t;
+	}
+	assert_true(t_sent > 0);
+	printf("four 429s: the reply reached the shopper %.2f s after it was written\n",
+	       t_sent - t_written);
+	if (t_sent - t_written >= 10.0)
+		fail_msg("the reply reached the shopper %.1f s after it was written", t_sent - t_written);
+	assert_int_equal(fx_ql(&fx, tenant, "SELECT attempts FROM outbox", 0, NULL), 1);
 	json_decref(reqs);
 	harness_stop(&h);
 	free_strings(convs, 1);
@@ -556,6 +624,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_ordered_delivery, reset_mock),
 	    cmocka_unit_test_setup(test_rate_limited, reset_mock),
+	    cmocka_unit_test_setup(test_reply_through_four_429s, reset_mock),
 	    cmocka_unit_test_setup(test_retry_5xx_and_timeout, reset_mock),
 	    cmocka_unit_test_setup(test_permanent_failure, reset_mock),
 	    cmocka_unit_test_setup(test_auth_invalid, reset_mock),

@@ -149,6 +149,29 @@ static void test_backoff_schedule(void **state)
 	assert_true(backoff_delay_ms(3000, 100, 0.0) > 0);
 }
 
+/* Conversation replies: the first retry between a quarter of a second and one second, then
+ * doubling, never past the cap (a shopper is waiting). */
+static void test_backoff_reply_schedule(void **state)
+{
+	int64_t d;
+	int a, i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		d = backoff_reply_delay_ms(500, 30000, 1, backoff_random01());
+		assert_true(d >= 250 && d <= 1000);
+		d = backoff_reply_delay_ms(500, 30000, 3, backoff_random01());
+		assert_true(d >= 1000 && d <= 4000);
+	}
+	assert_int_equal(backoff_reply_delay_ms(500, 30000, 1, 0.0), 250);
+	assert_int_equal(backoff_reply_delay_ms(500, 30000, 2, 0.0), 500);
+	for (a = 1; a < 200; a++) {
+		d = backoff_reply_delay_ms(500, 30000, a, 0.999);
+		assert_true(d > 0 && d <= 30000);
+	}
+	assert_int_equal(backoff_reply_delay_ms(500, 30000, 50, 0.999), 30000);
+}
+
 static void test_backoff_random_spread(void **state)
 {
 	int buckets[10] = {0}, i;
@@ -241,6 +264,7 @@ int main(void)
 	    cmocka_unit_test(test_bucket_pause),
 	    cmocka_unit_test(test_bucket_gc),
 	    cmocka_unit_test(test_backoff_schedule),
+	    cmocka_unit_test(test_backoff_reply_schedule),
 	    cmocka_unit_test(test_backoff_random_spread),
 	    cmocka_unit_test(test_webhook_signed),
 	    cmocka_unit_test(test_webhook_classify),
