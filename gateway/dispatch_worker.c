@@ -458,11 +458,11 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 
 	switch (oc.verdict) {
 	case CHANNEL_RATE_LIMITED: {
-		/* the longer of what the adapter read in the body and a Retry-After header; with
-		 * neither, a backoff that grows with the rate limits in a row for this channel or
-		 * recipient (not with the row's attempts: a pause is not a failure) */
-		long ra =
-		    oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
+		/* the wait the platform named: a Retry-After header, else what the adapter reads
+		 * in the answer (an error code's wait); with neither, a backoff that grows with
+		 * the rate limits in a row for this channel or recipient (not with the row's
+		 * attempts: a pause is not a failure) */
+		long ra = r->retry_after_header > 0 ? r->retry_after_header : oc.retry_after;
 		const struct ratelimit_spec *spec = NULL;
 		int recipient = oc.recipient_scoped && r->nlimits == 2;
 		int64_t pause_ms;
@@ -491,8 +491,7 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 		break;
 	}
 	case CHANNEL_RETRY: {
-		long ra =
-		    oc.retry_after > r->retry_after_header ? oc.retry_after : r->retry_after_header;
+		long ra = r->retry_after_header > 0 ? r->retry_after_header : oc.retry_after;
 
 		row_retry_or_dead(d, r, (int64_t)ra * 1000, code, error);
 		break;
