@@ -39,6 +39,10 @@ ADMIN_HANDLER(admin_conversations_events);
 ADMIN_HANDLER(admin_conversations_message);
 ADMIN_HANDLER(admin_conversations_release);
 
+/* admin_keys.c */
+ADMIN_HANDLER(admin_keys_list);
+ADMIN_HANDLER(admin_keys_create);
+ADMIN_HANDLER(admin_keys_delete);
 /* admin_targets.c */
 ADMIN_HANDLER(admin_targets_create);
 ADMIN_HANDLER(admin_targets_list);

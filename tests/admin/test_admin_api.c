@@ -1859,6 +1859,90 @@ static void test_idempotency(void **state)
 	free(id);
 }
 
+/* API keys: listed without their secret, created with the secret shown once, revoked with
+ * immediate effect; the last active key cannot be revoked; another tenant's key is 404. */
+static void test_api_keys(void **state)
+{
+	struct ans a;
+	char *key_c, *tid, *id_c, *id_new, *key_new, path[128];
+	json_t *row;
+	size_t i;
+
+	(void)state;
+	tid = testdb_tenant_create(&db, "shop-keys", &key_c);
+	secret_add(key_c);
+
+	api(&a, "GET", "/api/v1/api-keys", key_c, NULL, NULL);
+	expect_status(&a, 200);
+	assert_int_equal(json_array_size(json_object_get(a.json, "data")), 1);
+	row = json_array_get(json_object_get(a.json, "data"), 0);
+	assert_true(json_is_true(json_object_get(row, "active")));
+	assert_null(json_object_get(row, "api_key"));
+	assert_int_equal(strncmp(jstr(row, "prefix"), key_c, 12), 0);
+	id_c = strdup(jstr(row, "id"));
+	ans_free(&a);
+
+	api(&a, "POST", "/api/v1/api-keys", key_c, "{\"name\":\"ops laptop\"}", NULL);
+	expect_status(&a, 201);
+	assert_string_equal(jstr(a.json, "name"), "ops laptop");
+	assert_int_equal(strncmp(jstr(a.json, "api_key"), "ccgw_", 5), 0);
+	key_new = strdup(jstr(a.json, "api_key"));
+	id_new = strdup(jstr(a.json, "id"));
+	ans_free(&a);
+	secret_add(key_new);
+
+	/* the new key works; the list has both, neither with its secret */
+	api(&a, "GET", "/api/v1/products", key_new, NULL, NULL);
+	expect_status(&a, 200);
+	ans_free(&a);
+	api(&a, "GET", "/api/v1/api-keys", key_new, NULL, NULL);
+	assert_int_equal(json_array_size(json_object_get(a.json, "data")), 2);
+	json_array_foreach(json_object_get(a.json, "data"), i, row)
+		assert_null(json_object_get(row, "api_key"));
+	ans_free(&a);
+
+	/* validation; another tenant's key; an unknown id */
+	api(&a, "POST", "/api/v1/api-keys", key_c, "{\"name\":\"\"}", NULL);
+	expect_error(&a, 400, "validation", "name");
+	ans_free(&a);
+	api(&a, "POST", "/api/v1/api-keys", key_c, "{\"scope\":\"all\"}", NULL);
+	expect_error(&a, 400, "validation", "scope");
+	ans_free(&a);
+	snprintf(path, sizeof(path), "/api/v1/api-keys/%s", id_new);
+	api(&a, "DELETE", path, key_b, NULL, NULL);
+	expect_error(&a, 404, "not_found", NULL);
+	ans_free(&a);
+	api(&a, "DELETE", "/api/v1/api-keys/5d1c0e2a-1111-4111-8111-000000000000", key_c, NULL, NULL);
+	expect_error(&a, 404, "not_found", NULL);
+	ans_free(&a);
+	api(&a, "GET", "/api/v1/products", key_new, NULL, NULL);
+	expect_status(&a, 200); /* B's attempt changed nothing */
+	ans_free(&a);
+
+	/* revoked: 401 at once */
+	api(&a, "DELETE", path, key_c, NULL, NULL);
+	expect_status(&a, 204);
+	ans_free(&a);
+	api(&a, "GET", "/api/v1/products", key_new, NULL, NULL);
+	expect_error(&a, 401, "unauthorized", NULL);
+	ans_free(&a);
+
+	/* the last active key stays */
+	snprintf(path, sizeof(path), "/api/v1/api-keys/%s", id_c);
+	api(&a, "DELETE", path, key_c, NULL, NULL);
+	expect_error(&a, 409, "last_key", NULL);
+	ans_free(&a);
+	api(&a, "GET", "/api/v1/api-keys", key_c, NULL, NULL);
+	expect_status(&a, 200);
+	json_array_foreach(json_object_get(a.json, "data"), i, row)
+		assert_true(json_is_true(json_object_get(row, "active")) ==
+		            (strcmp(jstr(row, "id"), id_c) == 0));
+	ans_free(&a);
+	free(id_c);
+	free(id_new);
+	free(tid);
+}
+
 /* Last: the server's log (at debug level) never held a secret. */
 static void test_log_has_no_secret(void **state)
 {
@@ -1957,6 +2041,7 @@ int main(void)
 	    cmocka_unit_test(test_conversations),
 	    cmocka_unit_test(test_targets),
 	    cmocka_unit_test(test_idempotency),
+	    cmocka_unit_test(test_api_keys),
 	    cmocka_unit_test(test_log_has_no_secret),
 	};
 
