@@ -108,7 +108,7 @@ int conversation_release(PGconn *conn, const char *conversation_id)
 	if (pg_cmd(
 	        conn,
 	        "UPDATE conversations SET state = 'menu', handoff = false, misunderstandings = 0,"
-	        " offered = '[\"menu\"]'::jsonb WHERE id = $1",
+	        " offered = '[\"menu\"]'::jsonb, handoff_at = NULL WHERE id = $1",
 	        1, &conversation_id) < 0)
 		goto out;
 	if (conv_event_add(conn, row.tenant_id, conversation_id, "handoff_released", NULL) < 0)
@@ -145,12 +145,11 @@ int conversation_agent_message(PGconn *conn, const char *conversation_id, const 
 	clean = cm_utf8_clean(text, strlen(text), 4096);
 	if (!clean)
 		goto out;
-	if (!row.handoff &&
-	    pg_cmd(
-	        conn,
-	        "UPDATE conversations SET state = 'handoff', handoff = true, offered = '[]'::jsonb"
-	        " WHERE id = $1",
-	        1, &conversation_id) < 0)
+	if (pg_cmd(conn,
+	           "UPDATE conversations SET state = 'handoff', handoff = true,"
+	           " offered = CASE WHEN handoff THEN offered ELSE '[]'::jsonb END,"
+	           " handoff_at = COALESCE(handoff_at, now()), agent_at = now() WHERE id = $1",
+	           1, &conversation_id) < 0)
 		goto out;
 	reply = json_pack("{s:s, s:b}", "text", clean, "agent", 1);
 	if (!reply || conv_reply_add(conn, row.tenant_id, conversation_id, row.channel_id,

@@ -119,7 +119,9 @@ static int lock_conversation(struct turn *t)
 	res = pg_exec(t->conn,
 	              "SELECT id, state, context::text, offered::text, lang, misunderstandings,"
 	              " COALESCE(customer_id::text, ''),"
-	              " COALESCE(extract(epoch FROM now() - last_inbound_at)::bigint, -1)"
+	              " COALESCE(extract(epoch FROM now() - last_inbound_at)::bigint, -1),"
+	              " COALESCE(extract(epoch FROM now() - handoff_at)::bigint, -1),"
+	              " agent_at IS NOT NULL AND agent_at >= handoff_at"
 	              " FROM conversations WHERE channel_id = $2 AND external_chat_id = $3"
 	              " AND tenant_id = $1 FOR UPDATE",
 	              3, params);
@@ -144,6 +146,8 @@ static int lock_conversation(struct turn *t)
 	t->misunderstandings = atoi(PQgetvalue(res, 0, 5));
 	snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 6));
 	t->idle_seconds = atol(PQgetvalue(res, 0, 7));
+	t->handoff_seconds = atol(PQgetvalue(res, 0, 8));
+	t->agent_replied = PQgetvalue(res, 0, 9)[0] == 't';
 	PQclear(res);
 	t->log.conversation = t->conv_id;
 	return t->ctx && t->offered ? 0 : -1;
@@ -248,7 +252,9 @@ static int save_conversation(struct turn *t)
 		rc = pg_cmd(t->conn,
 		            "UPDATE conversations SET state = $2, context = $3::jsonb,"
 		            " offered = $4::jsonb, lang = $5, misunderstandings = $6::int,"
-		            " handoff = $7::boolean, last_inbound_at = now() WHERE id = $1",
+		            " handoff = $7::boolean, last_inbound_at = now(),"
+		            " handoff_at = CASE WHEN $7::boolean THEN COALESCE(handoff_at, now()) END"
+		            " WHERE id = $1",
 		            7, params);
 	free(ctx);
 	free(offered);

@@ -430,19 +430,85 @@ static int media_reply(struct turn *t)
 	return 0;
 }
 
+/* What a shopper types to have the bot back during a handoff (besides "menu", "help" and
+ * their Swahili, which the reader takes as the help intent). Compared case-insensitively
+ * with the whole trimmed message. */
+static const char *const back_to_bot[] = {
+	"bot", "the bot", "back to bot", "back to the bot", "bot please", "chatbot",
+	"roboti", "rudi kwa bot", "rudi kwa roboti", "nataka bot", "bot tafadhali", "/start",
+};
+
+static int handoff_asks_for_bot(struct turn *t)
+{
+	char text[40];
+	size_t i;
+
+	if (t->m->kind == MSG_KIND_POSTBACK)
+		return t->m->payload && strcmp(t->m->payload, "menu") == 0;
+	if (t->m->kind != MSG_KIND_TEXT || strlen(t->text) >= sizeof(text))
+		return 0;
+	snprintf(text, sizeof(text), "%s", t->text);
+	cm_trim(text);
+	for (i = 0; text[i]; i++)
+		if (text[i] >= 'A' && text[i] <= 'Z')
+			text[i] = (char)(text[i] + 32);
+	for (i = 0; i < sizeof(back_to_bot) / sizeof(back_to_bot[0]); i++)
+		if (strcmp(text, back_to_bot[i]) == 0)
+			return 1;
+	nlp_parse(t->e->nlp, t->text, strlen(t->text), t->lang, NLP_EXPECT_NONE, &t->rd);
+	return t->rd.intent == NLP_INTENT_HELP;
+}
+
+/* A message during a handoff. The bot stays silent while a person has the chat, and takes it
+ * back when the shopper asks for the bot ("menu", "bot", "menyu", "roboti"), when nobody
+ * from the shop has written within the shop's handoff_timeout_minutes, or after a day of
+ * silence. Returns 0 (silent, or answered here), 1 (released: the message is handled as in
+ * the menu), -1 on error. */
+static int handoff_way_back(struct turn *t)
+{
+	const char *reason = NULL;
+	long timeout = t->shop.handoff_timeout_minutes * 60;
+
+	if (handoff_asks_for_bot(t))
+		reason = "shopper";
+	else if (t->idle_seconds >= ENGINE_IDLE_RESET)
+		reason = "idle";
+	else if (timeout > 0 && !t->agent_replied && t->handoff_seconds >= timeout)
+		reason = "no_reply";
+	if (!reason)
+		return 0; /* a person is handling this chat: record, stay silent */
+	if (turn_event(t, "handoff_released", json_pack("{s:s}", "reason", reason)) < 0)
+		return -1;
+	turn_set_state(t, "menu");
+	snprintf(t->state, sizeof(t->state), "menu");
+	if (strcmp(reason, "shopper") == 0) {
+		turn_say(t, "You're back with the shop assistant. I'm here to help you shop.",
+		         "Umerudi kwa msaidizi wa duka. Niko hapa kukusaidia kununua.");
+		return act_menu(t, NULL) < 0 ? -1 : 0;
+	}
+	if (strcmp(reason, "no_reply") == 0) {
+		/* the message was meant for a person: do not read it as an order */
+		turn_say(t,
+		         "Sorry, nobody from the shop has answered yet. I'm the shop assistant and "
+		         "can help you meanwhile, or you can keep waiting for a person.",
+		         "Samahani, hakuna mtu wa duka aliyejibu bado. Mimi ni msaidizi wa duka na "
+		         "ninaweza kukusaidia kwa sasa, au unaweza kuendelea kumsubiri mtu.");
+		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+		turn_button(t, TR(t, "Wait for a person", "Nisubiri mtu"), "human");
+		return 0;
+	}
+	return 1;
+}
+
 int engine_fsm_run(struct turn *t)
 {
 	const struct state_def *st = state_find(t->state);
 	int rc = 0;
 
 	if (strcmp(t->state, "handoff") == 0) {
-		if (t->idle_seconds < ENGINE_IDLE_RESET)
-			return 0; /* a person is handling this chat: record, stay silent */
-		/* nobody answered for a day: the bot takes the conversation back */
-		if (turn_event(t, "handoff_released", json_pack("{s:s}", "reason", "idle")) < 0)
-			return -1;
-		turn_set_state(t, "menu");
-		snprintf(t->state, sizeof(t->state), "menu");
+		rc = handoff_way_back(t);
+		if (rc <= 0)
+			return rc; /* silent (a person has it), answered, or an error */
 		st = state_find(t->state);
 	}
 	if ((st->flags & ST_CHECKOUT) && t->idle_seconds > ENGINE_IDLE_RESET) {

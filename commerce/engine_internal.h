@@ -52,6 +52,8 @@ struct turn {
 	int misunderstandings;
 	int created;       /* the conversation was created by this message */
 	long idle_seconds; /* since the previous inbound message; -1 for none */
+	long handoff_seconds; /* since the conversation was handed to a person; -1 for none */
+	int agent_replied;    /* a person wrote in it since then */
 
 	/* the reading of a text message */
 	const char *text; /* the cleaned text, "" for none */

@@ -130,6 +130,11 @@ int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings
 	                                json_integer_value(v) <= SHOP_MONEY_MAX
 	                            ? (long)json_integer_value(v)
 	                            : 0;
+	v = json_object_get(set, "handoff_timeout_minutes");
+	s->handoff_timeout_minutes =
+	    json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 7 * 24 * 60
+	        ? (long)json_integer_value(v)
+	        : 30;
 	parse_payments(s, json_object_get(set, "payment_methods"));
 	copy_str(s->welcome_text, sizeof(s->welcome_text), json_object_get(set, "welcome_text"),
 	         "");

@@ -32,6 +32,8 @@ struct shop_settings {
 	char welcome_text_sw[512]; /* "welcome_text_sw", else welcome_text */
 	char time_zone[64];        /* IANA name, "" = none */
 	json_t *business_hours;    /* {"mon": "08:00-18:00", ..., "sun": "closed"} or NULL */
+	long handoff_timeout_minutes; /* the bot takes a shopper back when nobody from the shop
+	                               * answered a handoff this long; 0 = never (default 30) */
 };
 
 /* Loads the settings of the transaction's tenant (app.tenant_id) into s. Returns 0, -1 on a

@@ -829,6 +829,86 @@ static void test_handoff(void **state)
 	free(conv);
 }
 
+/* The shopper's way back from a handoff: asking for the bot ("menu", "bot", Swahili
+ * "roboti"), or nobody from the shop answering within the shop's handoff_timeout_minutes;
+ * a person who did answer keeps the chat; silence otherwise. */
+static void test_handoff_way_back(void **state)
+{
+	struct esent s;
+	char *conv;
+
+	(void)state;
+	/* "bot" during a handoff: the bot again, with its menu */
+	step("hb-1", "hi", NULL);
+	step("hb-1", "talk to a person", "asked a person");
+	efx_text(&F, "hb-1", "bot", &s);
+	assert_true(s.nreplies >= 1);
+	assert_contains(s.text, "back with the shop assistant");
+	esent_clear(&s);
+	conv = conv_of("hb-1");
+	assert_int_equal(events(conv, "handoff_released"), 1);
+	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM conversations WHERE id = $1 AND"
+	                               " NOT handoff AND state <> 'handoff' AND handoff_at IS NULL",
+	                           1, (const char *const[]){conv}),
+	                 1);
+	step("hb-1", "1", NULL); /* the menu's choices are live */
+	free(conv);
+
+	/* Swahili: "menyu" and "roboti" */
+	step("hb-2", "habari", NULL);
+	step("hb-2", "nataka kuongea na mtu", NULL);
+	efx_text(&F, "hb-2", "roboti", &s);
+	assert_contains(s.text, "Umerudi kwa msaidizi");
+	esent_clear(&s);
+	step("hb-2", "nataka kuongea na mtu", NULL);
+	efx_text(&F, "hb-2", "menyu", &s);
+	assert_contains(s.text, "Umerudi kwa msaidizi");
+	esent_clear(&s);
+
+	/* nobody answered within the timeout (10 minutes here): the bot offers itself */
+	efx_exec(&F, "UPDATE tenants SET settings = settings || '{\"handoff_timeout_minutes\": 10}'",
+	         0, NULL);
+	step("hb-3", "hi", NULL);
+	step("hb-3", "talk to a person", "asked a person");
+	conv = conv_of("hb-3");
+	efx_exec(&F, "UPDATE conversations SET handoff_at = now() - interval '9 minutes' WHERE id = $1",
+	         1, (const char *const[]){conv});
+	efx_text(&F, "hb-3", "hello? anyone there?", &s);
+	assert_int_equal(s.nreplies, 0); /* 9 minutes: still waiting, silent */
+	esent_clear(&s);
+	efx_exec(&F, "UPDATE conversations SET handoff_at = now() - interval '11 minutes' WHERE id = $1",
+	         1, (const char *const[]){conv});
+	efx_text(&F, "hb-3", "hello? anyone there?", &s);
+	assert_contains(s.text, "nobody from the shop has answered yet");
+	assert_contains(s.last_reply, "\"human\"");
+	esent_clear(&s);
+	assert_int_equal(efx_qlong(&F,
+	                           "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
+	                           " AND event_type = 'handoff_released' AND payload->>'reason' = 'no_reply'",
+	                           1, (const char *const[]){conv}),
+	                 1);
+	free(conv);
+
+	/* a person who answered keeps the chat past the timeout */
+	step("hb-4", "hi", NULL);
+	step("hb-4", "talk to a person", "asked a person");
+	conv = conv_of("hb-4");
+	PQclear(PQexec(F.conn, "BEGIN"));
+	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
+	assert_int_equal(conversation_agent_message(F.conn, conv, "Hi, this is Mary."), 0);
+	PQclear(PQexec(F.conn, "COMMIT"));
+	efx_exec(&F, "UPDATE conversations SET handoff_at = now() - interval '2 hours',"
+	             " agent_at = now() - interval '1 hour' WHERE id = $1",
+	         1, (const char *const[]){conv});
+	efx_text(&F, "hb-4", "thanks Mary, and the price?", &s);
+	assert_int_equal(s.nreplies, 0);
+	esent_clear(&s);
+	assert_int_equal(events(conv, "handoff_released"), 0);
+	free(conv);
+	efx_exec(&F, "UPDATE tenants SET settings = settings - 'handoff_timeout_minutes'", 0, NULL);
+}
+
 static void test_catalog_order_and_idle_checkout(void **state)
 {
 	struct msg_inbound *m = msg_inbound_new();
@@ -1224,6 +1304,7 @@ int main(void)
 	    cmocka_unit_test(test_status_change_waits_for_turn),
 	    cmocka_unit_test(test_cancel_and_complaint),
 	    cmocka_unit_test(test_handoff),
+	    cmocka_unit_test(test_handoff_way_back),
 	    cmocka_unit_test(test_catalog_order_and_idle_checkout),
 	    cmocka_unit_test(test_checkout_saved_details_location_and_cancel),
 	    cmocka_unit_test(test_seller_buttons_and_hours),
