@@ -101,6 +101,46 @@ static int record_inbound(struct turn *t)
 	return fresh ? 0 : ENGINE_DUPLICATE;
 }
 
+int engine_inbound_failed(PGconn *conn, const struct msg_inbound *m, const char *error,
+                          int *final)
+{
+	char tries[12];
+	const char *params[6] = {m->tenant_id, m->channel_id, m->message_id, msg_kind_name(m->kind),
+	                         error, tries};
+	PGresult *res;
+
+	*final = 0;
+	snprintf(tries, sizeof(tries), "%d", ENGINE_INBOUND_TRIES);
+	res = pg_exec(conn,
+	              "INSERT INTO inbound_failures AS f (tenant_id, channel_id, platform_message_id,"
+	              " kind, last_error, status) VALUES ($1, $2, $3, $4, $5,"
+	              " CASE WHEN 1 >= $6::int THEN 'failed' ELSE 'retrying' END)"
+	              " ON CONFLICT (tenant_id, channel_id, platform_message_id) DO UPDATE SET"
+	              " attempts = f.attempts + 1, last_error = $5,"
+	              " status = CASE WHEN f.attempts + 1 >= $6::int THEN 'failed' ELSE f.status END"
+	              " RETURNING status, attempts",
+	              6, params);
+	if (!res)
+		return -1;
+	*final = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "failed") == 0;
+	snprintf(tries, sizeof(tries), "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "0");
+	PQclear(res);
+	if (!*final)
+		return 0;
+	params[5] = tries;
+	if (pg_cmd(conn,
+	           "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
+	           " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	           4, params) < 0 ||
+	    pg_cmd(conn,
+	           "INSERT INTO channel_events (tenant_id, channel_id, event_type, payload)"
+	           " VALUES ($1, $2, 'message_failed', jsonb_build_object('platform_message_id', $3::text,"
+	           " 'kind', $4::text, 'error', $5::text, 'attempts', $6::int))",
+	           6, params) < 0)
+		return -1;
+	return 0;
+}
+
 static int lock_conversation(struct turn *t)
 {
 	const char *params[4] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id};

@@ -42,4 +42,18 @@ void engine_free(struct engine *e);
 int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 		  struct engine_result *res) __attribute__((warn_unused_result));
 
+/* How many times a message that fails for good (not a transient database error) is tried
+ * across the platform's redeliveries before it is recorded as failed. */
+#define ENGINE_INBOUND_TRIES 3
+
+/*
+ * Counts one failed try of m (engine_handle failed for good and was rolled back), inside the
+ * caller's tenant transaction, with error (no secrets: a SQLSTATE and a short reason). At the
+ * ENGINE_INBOUND_TRIES-th try the message is recorded as failed: inbound_failures.status
+ * 'failed', an inbound_messages row (redeliveries are then duplicates) and a channel event
+ * 'message_failed'; *final is set to 1. Returns 0, or -1 on a database error.
+ */
+int engine_inbound_failed(PGconn *conn, const struct msg_inbound *m, const char *error,
+			  int *final) __attribute__((warn_unused_result));
+
 #endif

@@ -39,6 +39,8 @@ ADMIN_HANDLER(admin_conversations_events);
 ADMIN_HANDLER(admin_conversations_message);
 ADMIN_HANDLER(admin_conversations_release);
 
+/* admin_inbound.c */
+ADMIN_HANDLER(admin_inbound_failures_list);
 /* admin_keys.c */
 ADMIN_HANDLER(admin_keys_list);
 ADMIN_HANDLER(admin_keys_create);

@@ -35,6 +35,7 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/conversations/{id}/events", admin_conversations_events, 1 },
 	{ "POST", "/api/v1/conversations/{id}/messages", admin_conversations_message, 1 },
 	{ "POST", "/api/v1/conversations/{id}/release", admin_conversations_release, 1 },
+	{ "GET", "/api/v1/inbound-failures", admin_inbound_failures_list, 1 },
 	{ "GET", "/api/v1/api-keys", admin_keys_list, 1 },
 	{ "POST", "/api/v1/api-keys", admin_keys_create, 1 },
 	{ "DELETE", "/api/v1/api-keys/{id}", admin_keys_delete, 1 },

@@ -195,7 +195,9 @@ struct wa_post {
 	struct wa_route *routes;
 	size_t nroutes;
 	int db_error; /* a PG_ERR_*: answer 503 */
-	int handled, duplicates, skipped, statuses, replies;
+	int handled, duplicates, skipped, statuses, replies, failed;
+	int retry_later; /* a message failed for good, not yet for the last time: 503 at the end,
+	                  * after the batch's other messages and statuses are done */
 };
 
 static struct wa_route *wa_route_get(struct wa_post *p, const char *pnid)
@@ -317,6 +319,53 @@ static int wa_msg_tx_fn(PGconn *conn, void *arg)
 	return t->rc < 0 ? t->rc : 0;
 }
 
+struct wa_fail_tx {
+	const struct msg_inbound *m;
+	const char *error;
+	int final;
+};
+
+static int wa_fail_tx_fn(PGconn *conn, void *arg)
+{
+	struct wa_fail_tx *f = arg;
+
+	return engine_inbound_failed(conn, f->m, f->error, &f->final) < 0 ? PG_ERR_QUERY : 0;
+}
+
+/* A message that failed for good (a constraint, a bug: not the database being away). Its
+ * tries are counted across redeliveries: before the last, 503 (Meta sends the batch again,
+ * and what was handled in it is a duplicate then); at the last it is recorded as failed and
+ * the batch answered 200, so one bad message cannot keep the others retrying for ever. */
+static void wa_post_failed(struct wa_post *p, const struct msg_inbound *m, int rc,
+                           const struct log_ctx *lc)
+{
+	char error[96];
+	struct wa_fail_tx f = {m, error, 0};
+	int frc;
+
+	snprintf(error, sizeof(error), "the engine could not handle it (error %d, SQLSTATE %s)",
+	         rc, pg_last_sqlstate()[0] ? pg_last_sqlstate() : "none");
+	frc = pg_tx_run(p->ctx->conn, m->tenant_id, wa_fail_tx_fn, &f);
+	if (frc != 0) {
+		p->db_error = frc;
+		metrics_inbound_observe("whatsapp", "unavailable");
+		log_error(lc, "whatsapp: message %s not handled, nor its failure recorded (%d)",
+		          m->message_id, frc);
+		return;
+	}
+	if (!f.final) {
+		p->retry_later = 1; /* 503 once the rest is done: tried again at the redelivery */
+		metrics_inbound_observe("whatsapp", "retrying");
+		log_error(lc, "whatsapp: message %s not handled: %s; Meta will send it again",
+		          m->message_id, error);
+		return;
+	}
+	p->failed++;
+	metrics_inbound_observe("whatsapp", "failed");
+	log_error(lc, "whatsapp: message %s failed for good after %d tries: %s", m->message_id,
+	          ENGINE_INBOUND_TRIES, error);
+}
+
 static void wa_post_message(struct wa_post *p, struct wa_message *wm)
 {
 	struct wa_route *r = wa_route_for(p, wm->phone_number_id);
@@ -351,11 +400,14 @@ static void wa_post_message(struct wa_post *p, struct wa_message *wm)
 		metrics_inbound_observe("whatsapp", "invalid");
 		log_warn(&lc, "whatsapp: message %s is not one the engine can take; skipped",
 		         m->message_id);
-	} else {
+	} else if (rc == PG_ERR_UNAVAILABLE || rc == PG_ERR_RETRY) {
+		/* transient: 503, Meta delivers the batch again */
 		p->db_error = rc;
-		metrics_inbound_observe("whatsapp", "failed");
-		log_error(&lc, "whatsapp: message %s not handled (database error %d)",
-		          m->message_id, rc);
+		metrics_inbound_observe("whatsapp", "unavailable");
+		log_warn(&lc, "whatsapp: message %s not handled now (database unavailable)",
+		         m->message_id);
+	} else {
+		wa_post_failed(p, m, rc, &lc);
 	}
 }
 
@@ -573,14 +625,15 @@ void wa_webhook_receive(struct http_ctx *ctx, const struct http_request *req,
 		wa_post_account_error(&p, &b->errors[i]);
 	if (p.replies)
 		server_outbox_kick(ctx->srv);
-	if (p.db_error) {
+	if (p.db_error || p.retry_later) {
 		http_response_error(resp, 503, "database_unavailable",
 		                    "the webhook could not be stored; Meta will retry");
 		goto out;
 	}
 	http_response_json(resp, 200,
-	                   json_pack("{s:i, s:i, s:i, s:i}", "handled", p.handled, "duplicates",
-	                             p.duplicates, "skipped", p.skipped, "statuses", p.statuses));
+	                   json_pack("{s:i, s:i, s:i, s:i, s:i}", "handled", p.handled, "duplicates",
+	                             p.duplicates, "skipped", p.skipped, "statuses", p.statuses,
+	                             "failed", p.failed));
 out:
 	wa_batch_free(b);
 	for (i = 0; i < p.nroutes; i++)

@@ -880,6 +880,106 @@ static void test_redelivery(void **state)
 	free(body);
 }
 
+static void owner_exec(const char *sql)
+{
+	PGconn *c = testdb_connect_owner(&db);
+	PGresult *res = PQexec(c, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+}
+
+/* A message that passes the signature but cannot be processed (here a trigger refuses its
+ * event, standing in for a constraint or an engine bug) in a batch with a good message: the
+ * good one is handled once; the bad one is tried on Meta's first three deliveries (503), then
+ * recorded as failed and answered 200, and later deliveries are duplicates. */
+static void test_poison_message(void **state)
+{
+	const char *shopper = "254700000077";
+	char bad[64], good[64], *body;
+	const char *params[2];
+	struct testhttp_resp r;
+	json_t *value, *msgs, *m, *o, *row;
+	size_t i;
+	int found = 0;
+
+	(void)state;
+	owner_exec("CREATE OR REPLACE FUNCTION t_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	           " IF NEW.payload->>'text' = 'POISON PILL' THEN"
+	           " RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END IF;"
+	           " RETURN NEW; END $$");
+	owner_exec("DROP TRIGGER IF EXISTS t_poison ON conversation_events");
+	owner_exec("CREATE TRIGGER t_poison BEFORE INSERT ON conversation_events FOR EACH ROW"
+	           " EXECUTE FUNCTION t_poison()");
+	next_wamid(bad, sizeof(bad));
+	next_wamid(good, sizeof(good));
+	m = msg_base(shopper, bad, "text");
+	json_object_set_new(m, "text", json_pack("{s:s}", "body", "POISON PILL"));
+	value = value_for(PNID, shopper, "Baraka", m);
+	msgs = json_object_get(value, "messages");
+	m = msg_base(shopper, good, "text");
+	json_object_set_new(m, "text", json_pack("{s:s}", "body", "hi"));
+	json_array_append_new(msgs, m);
+	body = envelope(value);
+
+	params[0] = good;
+	params[1] = bad;
+	for (i = 1; i <= 2; i++) {
+		assert_int_equal(post_webhook(body, &r), 503);
+		testhttp_resp_clear(&r);
+		assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE"
+		                        " platform_message_id = $1", 1, params), 1);
+		assert_int_equal(tcount("SELECT count(*) FROM inbound_failures WHERE"
+		                        " platform_message_id = $2 AND status = 'retrying'"
+		                        " AND attempts = $1::int", 2,
+		                        (const char *const[]){i == 1 ? "1" : "2", bad}), 1);
+	}
+	assert_int_equal(post_webhook(body, &r), 200);
+	o = resp_json(&r);
+	assert_int_equal(json_integer_value(json_object_get(o, "failed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "duplicates")), 1);
+	json_decref(o);
+	testhttp_resp_clear(&r);
+	assert_int_equal(post_webhook(body, &r), 200); /* from now on: a duplicate */
+	o = resp_json(&r);
+	assert_int_equal(json_integer_value(json_object_get(o, "duplicates")), 2);
+	assert_int_equal(json_integer_value(json_object_get(o, "failed")), 0);
+	json_decref(o);
+	testhttp_resp_clear(&r);
+	assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id"
+	                        " IN ($1, $2)", 2, params), 2);
+	assert_int_equal(tcount("SELECT count(*) FROM channel_events WHERE event_type ="
+	                        " 'message_failed' AND payload->>'platform_message_id' = $2"
+	                        " AND payload->>'error' LIKE $1", 2,
+	                        (const char *const[]){"%23514%", bad}), 1);
+	/* the seller sees it through the admin API; /metrics counts it */
+	api("GET", "/api/v1/inbound-failures", NULL, &r);
+	assert_int_equal(r.status, 200);
+	o = resp_json(&r);
+	json_array_foreach(json_object_get(o, "data"), i, row)
+		if (strcmp(json_string_value(json_object_get(row, "platform_message_id")), bad) == 0 &&
+		    strcmp(json_string_value(json_object_get(row, "status")), "failed") == 0 &&
+		    json_integer_value(json_object_get(row, "attempts")) == 3)
+			found = 1;
+	assert_true(found);
+	json_decref(o);
+	testhttp_resp_clear(&r);
+	{
+		char url[200];
+
+		snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+		testhttp_request("GET", url, NULL, NULL, 0, &r);
+		assert_non_null(strstr(r.body,
+		                       "ccgw_inbound_messages_total{channel=\"whatsapp\",outcome=\"failed\"} 1\n"));
+		testhttp_resp_clear(&r);
+	}
+	owner_exec("DROP TRIGGER t_poison ON conversation_events");
+	owner_exec("DROP FUNCTION t_poison()");
+	free(body);
+}
+
 /* One POST from two shoppers: two conversations, each answered. */
 static void test_two_shoppers(void **state)
 {
@@ -1233,7 +1333,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_verification),    cmocka_unit_test(test_whole_conversation),
 	    cmocka_unit_test(test_window_template), cmocka_unit_test(test_failures_store_nothing),
-	    cmocka_unit_test(test_redelivery),      cmocka_unit_test(test_two_shoppers),
+	    cmocka_unit_test(test_redelivery),
+	    cmocka_unit_test(test_poison_message),      cmocka_unit_test(test_two_shoppers),
 	    cmocka_unit_test(test_statuses),        cmocka_unit_test(test_failed_131047),
 	    cmocka_unit_test(test_unknown_number),  cmocka_unit_test(test_foreign_number),
 	    cmocka_unit_test(test_media_answered),  cmocka_unit_test(test_rate_limited_then_sent),
