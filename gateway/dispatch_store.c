@@ -657,6 +657,8 @@ struct complete_arg {
 	struct dispatch_row **rows;
 	size_t n;
 	const char *params[10];
+	const char *pm_params[2];     /* channel ids and platform message ids of sent rows */
+	int has_pmids;                /* some row carries a platform message id */
 	int applied;                  /* rows whose lease was still ours */
 	int64_t now_ms;               /* when the chained rows count as claimed */
 	struct dispatch_row *chained; /* next rows of the conversations, claimed here */
@@ -684,6 +686,15 @@ static int complete_tx(PGconn *db, void *arg)
 	row_list_free(a->chained); /* pg_tx_run may run this again */
 	a->chained = NULL;
 	ctail = &a->chained;
+	/* the statuses of these messages wait while their ids are stored (wa_webhook takes the
+	 * same locks): one that arrived first is in pending_statuses, applied below */
+	if (a->has_pmids &&
+	    pg_cmd(db,
+	           "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT"
+	           " hashtextextended(c || ':' || p, 0) AS h FROM unnest($1::text[], $2::text[])"
+	           " AS x(c, p) WHERE p IS NOT NULL ORDER BY 1 OFFSET 0) s",
+	           2, a->pm_params) < 0)
+		return PG_ERR_QUERY;
 	res = pg_exec(
 	    db,
 	    "WITH v AS ("
@@ -782,6 +793,35 @@ static int complete_tx(PGconn *db, void *arg)
 				a->rows[i]->applied = 1;
 	}
 	PQclear(res);
+	if (a->has_pmids &&
+	    pg_cmd(
+	        db,
+	        "WITH ps AS ("
+	        "  DELETE FROM pending_statuses p USING outbox o"
+	        "  WHERE p.tenant_id = app_tenant_id() AND o.tenant_id = app_tenant_id()"
+	        "    AND o.id = ANY($1::uuid[]) AND o.status = 'sent'"
+	        "    AND p.channel_id = o.channel_id AND p.platform_message_id = o.platform_message_id"
+	        "  RETURNING o.id AS oid, p.status, p.error_code, p.error_text, p.payload"
+	        "), best AS ("
+	        "  SELECT DISTINCT ON (oid) * FROM ps ORDER BY oid,"
+	        "    CASE status WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4"
+	        "    ELSE 1 END DESC"
+	        "), upd AS ("
+	        "  UPDATE outbox o SET status = best.status,"
+	        "    error_code = CASE WHEN best.status = 'failed' THEN best.error_code"
+	        "      ELSE o.error_code END,"
+	        "    last_error = CASE WHEN best.status = 'failed' THEN best.error_text"
+	        "      ELSE o.last_error END"
+	        "  FROM best WHERE o.tenant_id = app_tenant_id() AND o.id = best.oid"
+	        "    AND best.status <> 'sent'"
+	        "  RETURNING o.id, o.conversation_id, best.status, best.payload"
+	        ") INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+	        "  SELECT app_tenant_id(), conversation_id, CASE status WHEN 'read' THEN"
+	        "    'message_read' WHEN 'delivered' THEN 'message_delivered'"
+	        "    ELSE 'message_failed' END, payload || jsonb_build_object('outbox_id', id::text)"
+	        "  FROM upd WHERE conversation_id IS NOT NULL",
+	        1, a->params) < 0)
+		return PG_ERR_QUERY;
 	for (i = 0; i < a->n; i++) {
 		struct dispatch_row *r = a->rows[i];
 
@@ -820,12 +860,13 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
                             int lease_s, int64_t now_ms, struct dispatch_row ***chain_tail)
 {
 	char lease_str[16];
-	struct sbuf arr[9];
+	struct sbuf arr[11];
 	struct complete_arg a;
 	size_t i, k;
 	int rc = PG_ERR_QUERY, failed = 0;
 
-	for (k = 0; k < 9; k++)
+	memset(&a, 0, sizeof(a));
+	for (k = 0; k < 11; k++)
 		arr_open(&arr[k]);
 	for (i = 0; i < n; i++) {
 		const struct dispatch_row *r = rows[i];
@@ -842,12 +883,20 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
 		arr_add_long(&arr[6], r->delay_ms < 0 ? 0 : r->delay_ms, 0);
 		arr_add_long(&arr[7], r->result == DISPATCH_RES_RELEASE || r->refund ? -1 : 0, 0);
 		arr_add_long(&arr[8], (long long)r->parts_sent, 0);
+		if (r->pmid[0] && r->channel_id[0]) {
+			arr_add(&arr[9], r->channel_id);
+			arr_add(&arr[10], r->pmid);
+			a.has_pmids = 1;
+		}
 	}
-	for (k = 0; k < 9; k++) {
+	for (k = 0; k < 11; k++) {
 		arr_close(&arr[k]);
 		failed |= arr[k].failed;
-		a.params[k] = arr[k].data;
+		if (k < 9)
+			a.params[k] = arr[k].data;
 	}
+	a.pm_params[0] = arr[9].data;
+	a.pm_params[1] = arr[10].data;
 	if (failed)
 		goto out;
 	snprintf(lease_str, sizeof(lease_str), "%d", lease_s);
@@ -880,7 +929,7 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
 				         rows[i]->id);
 	}
 out:
-	for (k = 0; k < 9; k++)
+	for (k = 0; k < 11; k++)
 		sbuf_free(&arr[k]);
 	return rc;
 }

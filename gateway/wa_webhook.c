@@ -421,7 +421,28 @@ struct wa_status_tx {
 	const struct wa_status *st;
 	const char *channel_id;
 	int updated;
+	int pending; /* kept for when the send's outcome is written (053) */
 };
+
+/* The event payload of a status, without the outbox id (heap JSON text, or NULL). */
+static char *wa_status_payload(const struct wa_status *st)
+{
+	json_t *pj = json_pack("{s:s, s:s, s:s?, s:I}", "platform_message_id", st->wamid,
+	                       "channel", "whatsapp", "recipient", st->recipient_id, "timestamp",
+	                       (json_int_t)st->timestamp);
+	char *out;
+
+	if (pj && st->status == WA_STATUS_FAILED) {
+		json_object_set_new(pj, "error_code", json_integer(st->error_code));
+		if (st->error_title)
+			json_object_set_new(pj, "error_title", json_string(st->error_title));
+		if (st->error_details)
+			json_object_set_new(pj, "error_details", json_string(st->error_details));
+	}
+	out = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
+	json_decref(pj);
+	return out;
+}
 
 static int wa_status_tx_fn(PGconn *conn, void *arg)
 {
@@ -429,18 +450,20 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 	const struct wa_status *st = t->st;
 	const char *status = wa_status_kind_name(st->status);
 	char code[24] = "";
-	char *payload = NULL;
-	const char *upd[5];
+	char *payload = wa_status_payload(st);
+	const char *upd[6];
 	const char *ev[4];
 	const char *event = st->status == WA_STATUS_READ        ? "message_read"
 	                    : st->status == WA_STATUS_DELIVERED ? "message_delivered"
 	                    : st->status == WA_STATUS_FAILED    ? "message_failed"
 	                                                        : NULL;
-	PGresult *res;
-	json_t *pj;
-	int rc = 0;
+	PGresult *res = NULL;
+	int rc = PG_ERR_QUERY;
 
 	t->updated = 0;
+	t->pending = 0;
+	if (!payload)
+		return PG_ERR_ABORT;
 	if (st->error_code)
 		snprintf(code, sizeof(code), "%ld", st->error_code);
 	upd[0] = t->channel_id;
@@ -448,6 +471,12 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 	upd[2] = status;
 	upd[3] = code[0] ? code : NULL;
 	upd[4] = st->error_title ? st->error_title : st->error_details;
+	upd[5] = payload;
+	/* one message's statuses and its send outcome, one at a time (the dispatcher takes the
+	 * same lock before it stores the id): a status is either applied or kept, never lost */
+	if (pg_cmd(conn, "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", 2,
+	           upd) < 0)
+		goto out;
 	res = pg_exec(
 	    conn,
 	    "UPDATE outbox o SET status = $3,"
@@ -462,36 +491,44 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 	                              " RETURNING o.id, o.conversation_id",
 	    5, upd);
 	if (!res)
-		return PG_ERR_QUERY;
+		goto out;
 	t->updated = PQntuples(res);
 	if (t->updated && event && pg_value(res, 0, 1)) {
-		pj = json_pack("{s:s, s:s, s:s, s:s?, s:I}", "platform_message_id", st->wamid,
-		               "outbox_id", PQgetvalue(res, 0, 0), "channel", "whatsapp",
-		               "recipient", st->recipient_id, "timestamp",
-		               (json_int_t)st->timestamp);
-		if (pj && st->status == WA_STATUS_FAILED) {
-			json_object_set_new(pj, "error_code", json_integer(st->error_code));
-			if (st->error_title)
-				json_object_set_new(pj, "error_title",
-				                    json_string(st->error_title));
-			if (st->error_details)
-				json_object_set_new(pj, "error_details",
-				                    json_string(st->error_details));
-		}
-		payload = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
-		json_decref(pj);
 		ev[0] = PQgetvalue(res, 0, 1);
 		ev[1] = event;
 		ev[2] = payload;
-		ev[3] = NULL;
-		if (!payload ||
-		    pg_cmd(
-		        conn,
-		        "INSERT INTO conversation_events (tenant_id, conversation_id, event_type,"
-		        " payload) VALUES (app_tenant_id(), $1::uuid, $2, $3::jsonb)",
-		        3, ev) < 0)
-			rc = PG_ERR_QUERY;
+		ev[3] = PQgetvalue(res, 0, 0);
+		if (pg_cmd(conn,
+		           "INSERT INTO conversation_events (tenant_id, conversation_id, event_type,"
+		           " payload) VALUES (app_tenant_id(), $1::uuid, $2,"
+		           " $3::jsonb || jsonb_build_object('outbox_id', $4::text))",
+		           4, ev) < 0)
+			goto out;
 	}
+	if (!t->updated) {
+		PQclear(res);
+		/* no row has this id yet: the send's outcome is still to be written (the status
+		 * won the race), unless the message is known and the status is simply stale */
+		res = pg_exec(conn,
+		              "INSERT INTO pending_statuses (tenant_id, channel_id, platform_message_id,"
+		              " status, error_code, error_text, payload)"
+		              " SELECT app_tenant_id(), $1::uuid, $2, $3, $4::bigint, $5, $6::jsonb"
+		              " WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id ="
+		              " app_tenant_id() AND o.channel_id = $1::uuid AND o.platform_message_id"
+		              " = $2) RETURNING 1",
+		              6, upd);
+		if (!res)
+			goto out;
+		t->pending = PQntuples(res);
+		if (t->pending &&
+		    pg_cmd(conn,
+		           "DELETE FROM pending_statuses WHERE tenant_id = app_tenant_id()"
+		           " AND received_at < now() - interval '1 day'",
+		           0, NULL) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
 	free(payload);
 	PQclear(res);
 	return rc;
@@ -500,7 +537,7 @@ static int wa_status_tx_fn(PGconn *conn, void *arg)
 static void wa_post_status(struct wa_post *p, const struct wa_status *st)
 {
 	struct wa_route *r = wa_route_for(p, st->phone_number_id);
-	struct wa_status_tx t = {st, NULL, 0};
+	struct wa_status_tx t = {st, NULL, 0, 0};
 	struct log_ctx lc = {NULL, NULL, NULL};
 	int rc;
 
@@ -519,10 +556,14 @@ static void wa_post_status(struct wa_post *p, const struct wa_status *st)
 		log_warn(&lc, "whatsapp: message %s to %s failed: %ld %s%s", st->wamid,
 		         st->recipient_id ? st->recipient_id : "?", st->error_code,
 		         st->error_title ? st->error_title : "",
-		         t.updated ? "" : " (not recorded: unknown, or already delivered)");
+		         t.updated  ? ""
+		         : t.pending ? " (kept until the send's outcome is written)"
+		                     : " (not recorded: already delivered)");
 	else
 		log_debug(&lc, "whatsapp: message %s %s%s", st->wamid, st->status_name,
-		          t.updated ? "" : " (no newer state to record)");
+		          t.updated  ? ""
+		          : t.pending ? " (kept until the send's outcome is written)"
+		                      : " (no newer state to record)");
 }
 
 static void wa_post_account_error(struct wa_post *p, const struct wa_account_error *e)

@@ -10,16 +10,19 @@ Control routes:
                       "body": parsed JSON or the raw text, "wamid": the id answered or null}
   POST /__fail       queue error answers, body {"status": 400, "body": {...}, "count": 1}
                      (body defaults to a Graph error with "code"; see below)
+  POST /__hold       the next message send answers after "delay_ms" with the wamid "wamid"
+                     (a status for it can then arrive before the sender has stored it)
   POST /__reset      forget requests and queued failures
 Usage: graph_mock.py --port PORT
 """
 import argparse
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"requests": [], "fail": [], "seq": 0}
+STATE = {"requests": [], "fail": [], "seq": 0, "hold": None}
 
 
 def graph_error(code, message):
@@ -63,6 +66,11 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["fail"].clear()
             self.answer(200, {"ok": True})
             return
+        if self.path == "/__hold":
+            with LOCK:
+                STATE["hold"] = json.loads(raw or b"{}")
+            self.answer(200, {"ok": True})
+            return
         if self.path == "/__fail":
             spec = json.loads(raw or b"{}")
             status = int(spec.get("status", 400))
@@ -104,6 +112,11 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(400, graph_error(100, "Invalid parameter"))
             return
         wamid = "wamid.MOCK%08d" % seq
+        with LOCK:
+            hold, STATE["hold"] = STATE["hold"], None
+        if hold:
+            wamid = hold.get("wamid", wamid)
+            time.sleep(int(hold.get("delay_ms", 0)) / 1000.0)
         rec["wamid"] = wamid
         self.answer(200, {"messaging_product": "whatsapp",
                           "contacts": [{"input": body["to"], "wa_id": body["to"]}],

@@ -1083,6 +1083,55 @@ static void post_ok(char *body)
 	free(body);
 }
 
+/* A "delivered" status that arrives while the send it is about is still waiting for Meta's
+ * answer (the mock holds it 1.5 s): kept, then applied when the dispatcher writes the
+ * outcome; the row ends delivered, with its event, and nothing is left pending. */
+static void test_status_before_outcome(void **state)
+{
+	const char *shopper = "254700000088";
+	const char *early = "wamid.EARLYSTATUS0001";
+	char wamid[64], url[128];
+	const char *params[1] = {early};
+	struct testhttp_resp r;
+	int i;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__hold", mock_port);
+	testhttp_request("POST", url, NULL, "{\"wamid\": \"wamid.EARLYSTATUS0001\", \"delay_ms\": 1500}",
+	                 strlen("{\"wamid\": \"wamid.EARLYSTATUS0001\", \"delay_ms\": 1500}"), &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	next_wamid(wamid, sizeof(wamid));
+	post_ok(text_webhook(shopper, wamid, "hi"));
+	usleep(400000); /* the reply's send is at the mock, held */
+	post_ok(status_webhook(early, shopper, "delivered", 0, NULL));
+	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1", 1,
+	                        params), 0);
+	assert_int_equal(tcount("SELECT count(*) FROM pending_statuses WHERE"
+	                        " platform_message_id = $1 AND status = 'delivered'", 1, params),
+	                 1);
+	for (i = 0; i < 100; i++) {
+		if (tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1"
+		           " AND status = 'delivered'", 1, params) == 1)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1"
+	                        " AND status = 'delivered'", 1, params), 1);
+	assert_int_equal(tcount("SELECT count(*) FROM pending_statuses WHERE"
+	                        " platform_message_id = $1", 1, params), 0);
+	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN outbox o ON"
+	                        " o.id::text = e.payload->>'outbox_id' WHERE"
+	                        " o.platform_message_id = $1 AND e.event_type = 'message_delivered'",
+	                        1, params), 1);
+	/* the same status again, now that the id is known: no second event */
+	post_ok(status_webhook(early, shopper, "delivered", 0, NULL));
+	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN outbox o ON"
+	                        " o.id::text = e.payload->>'outbox_id' WHERE"
+	                        " o.platform_message_id = $1 AND e.event_type = 'message_delivered'",
+	                        1, params), 1);
+}
+
 /* delivered, read, then a late delivered: the row stays read; each event once. */
 static void test_statuses(void **state)
 {
@@ -1335,7 +1384,8 @@ int main(void)
 	    cmocka_unit_test(test_window_template), cmocka_unit_test(test_failures_store_nothing),
 	    cmocka_unit_test(test_redelivery),
 	    cmocka_unit_test(test_poison_message),      cmocka_unit_test(test_two_shoppers),
-	    cmocka_unit_test(test_statuses),        cmocka_unit_test(test_failed_131047),
+	    cmocka_unit_test(test_statuses),
+	    cmocka_unit_test(test_status_before_outcome),        cmocka_unit_test(test_failed_131047),
 	    cmocka_unit_test(test_unknown_number),  cmocka_unit_test(test_foreign_number),
 	    cmocka_unit_test(test_media_answered),  cmocka_unit_test(test_rate_limited_then_sent),
 	    cmocka_unit_test(test_database_down),
