@@ -71,6 +71,7 @@ struct dispatcher *dispatcher_new(struct server *srv)
 		memset(rnd, 0, sizeof(rnd));
 	util_hex_encode(rnd, sizeof(rnd), hex);
 	snprintf(d->owner_prefix, sizeof(d->owner_prefix), "%.30s:%d:%s", host, (int)getpid(), hex);
+	atomic_init(&d->live, 1);
 	d->rl = ratelimit_new();
 	d->workers = calloc((size_t)d->nworkers, sizeof(*d->workers));
 	if (!d->rl || !d->workers || pipe2(d->wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
@@ -135,11 +136,39 @@ static PGconn *listener_connect(struct dispatcher *d)
 	return c;
 }
 
+/* Refreshes this process's row in dispatchers and counts the live ones (rows refreshed in
+ * the last DISPATCH_LIVE_S seconds): the rate limits share a channel's rate among them. */
+static void dispatch_heartbeat(struct dispatcher *d, PGconn *conn)
+{
+	const char *p[1] = {d->owner_prefix};
+	PGresult *res = pg_exec(
+	    conn,
+	    "WITH up AS (INSERT INTO dispatchers (owner) VALUES ($1) ON CONFLICT (owner)"
+	    " DO UPDATE SET seen_at = now() RETURNING 1),"
+	    " gone AS (DELETE FROM dispatchers WHERE seen_at < now() - interval '1 hour')"
+	    " SELECT 1 + count(*) FROM dispatchers WHERE owner <> $1"
+	    " AND seen_at > now() - make_interval(secs => " DISPATCH_LIVE_S ")",
+	    1, p);
+	int live, before;
+
+	if (!res)
+		return; /* keep the last count */
+	live = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (live < 1)
+		live = 1;
+	before = atomic_exchange(&d->live, live);
+	if (before != live)
+		log_info(NULL, "dispatch: %d dispatching process%s on the database: each sends at "
+		               "1/%d of the configured rates",
+		         live, live == 1 ? "" : "es", live);
+}
+
 static void *listener_main(void *arg)
 {
 	struct dispatcher *d = arg;
 	PGconn *conn = NULL;
-	int64_t now, retry_at = 0, backoff = 500, next_stats = 0, timeout;
+	int64_t now, retry_at = 0, backoff = 500, next_stats = 0, next_beat = 0, timeout;
 	struct pollfd fds[2];
 	char buf[64];
 	int nfds, got;
@@ -155,6 +184,10 @@ static void *listener_main(void *arg)
 				retry_at = now + backoff;
 				backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
 			}
+		}
+		if (conn && now >= next_beat) {
+			dispatch_heartbeat(d, conn);
+			next_beat = now + DISPATCH_BEAT_MS;
 		}
 		if (conn && now >= next_stats) {
 			if (dispatch_store_stats(conn, &d->stats) < 0)
@@ -172,7 +205,8 @@ static void *listener_main(void *arg)
 		fds[nfds++] = (struct pollfd){.fd = d->wake_pipe[0], .events = POLLIN};
 		if (conn)
 			fds[nfds++] = (struct pollfd){.fd = PQsocket(conn), .events = POLLIN};
-		timeout = conn ? next_stats - now : retry_at - now;
+		timeout = conn ? (next_stats < next_beat ? next_stats : next_beat) - now
+		               : retry_at - now;
 		if (timeout < 0)
 			timeout = 0;
 		if (timeout > DISPATCH_STATS_EVERY_MS)
@@ -200,6 +234,12 @@ static void *listener_main(void *arg)
 			if (got)
 				dispatch_kick_workers(d);
 		}
+	}
+	if (conn) { /* gone: the others take up its share at once */
+		const char *p[1] = {d->owner_prefix};
+
+		if (pg_cmd(conn, "DELETE FROM dispatchers WHERE owner = $1", 1, p) < 0)
+			log_debug(NULL, "dispatch: could not remove the heartbeat row");
 	}
 	PQfinish(conn);
 	return NULL;

@@ -151,6 +151,9 @@ struct dispatch_worker {
 	size_t neasy;
 };
 
+#define DISPATCH_BEAT_MS 2000 /* heartbeat into the dispatchers table (054) */
+#define DISPATCH_LIVE_S "10"  /* a heartbeat older than this is a process that died */
+
 struct dispatcher {
 	struct server *srv;
 	const struct config *cfg;
@@ -162,6 +165,7 @@ struct dispatcher {
 	int wake_pipe[2];
 	atomic_int stopping;
 	char owner_prefix[64];
+	atomic_int live; /* dispatching processes on the database, this one included (>= 1) */
 	int64_t lease_ms, timeout_ms, backoff_ms, sweep_ms;
 	int64_t reply_backoff_ms, reply_backoff_max_ms;
 	long inflight_max, max_attempts;

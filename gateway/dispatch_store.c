@@ -472,6 +472,15 @@ static int row_set_limits(struct dispatcher *d, struct dispatch_row *r, const ch
 	}
 	if (!prefix)
 		return 0; /* web chat, console: delivered locally, no platform limits */
+	{
+		/* the configured rates are for all processes on the database together */
+		int live = atomic_load(&d->live);
+
+		if (live > 1) {
+			rate /= live;
+			rrate /= live;
+		}
+	}
 	burst = rate;
 	snprintf(key, sizeof(key), "%s:%s", prefix, r->channel_id);
 	r->limit_keys[0] = strdup(key);

@@ -280,6 +280,54 @@ static void test_reply_through_four_429s(void **state)
 	free(chan);
 }
 
+/* Two dispatching processes on one database (two dispatchers here, each with its own
+ * heartbeat row): together they keep a channel's configured rate, not twice it. */
+static void test_rate_shared_by_processes(void **state)
+{
+	/* each holds at most 4 rows, so both have work all along */
+	const char *env[] = {"CCGW_WHATSAPP_RATE=4", "CCGW_WHATSAPP_RECIPIENT_RATE=100",
+	                     "CCGW_DISPATCH_WORKERS=1", "CCGW_DISPATCH_INFLIGHT=4", NULL};
+	char *tenant = fx_tenant(&fx, "sharedrate"), *chan = fx_wa_channel(&fx, tenant, "100777");
+	char *convs[32], *chats[32];
+	struct harness h1, h2;
+	json_t *reqs;
+	double first, last, rate;
+	size_t n;
+
+	(void)state;
+	make_conversations(tenant, chan, "25470777", 32, convs, chats);
+	harness_start(&h1, env);
+	harness_start(&h2, env);
+	/* both heartbeats seen by both (every 2 s) */
+	fx_sleep_ms(2600);
+	assert_int_equal(fx_ql(&fx, NULL, "SELECT count(*) FROM dispatchers"
+	                                  " WHERE seen_at > now() - interval '10 seconds'", 0, NULL),
+	                 2);
+	fx_replies_bulk(&fx, tenant, chan, convs, chats, 32, 1, "sh");
+	if (fx_wait_count(&fx, tenant, "sent", 32, 40) < 0)
+		fail_msg("only %ld of 32 sent", fx_count(&fx, tenant, "sent"));
+	reqs = requests_for("/100777/messages");
+	n = json_array_size(reqs);
+	assert_int_equal(n, 32);
+	first = json_real_value(json_object_get(json_array_get(reqs, 0), "t"));
+	last = json_real_value(json_object_get(json_array_get(reqs, n - 1), "t"));
+	/* each starts with a full bucket of 2 (its half of 4/s): the other 28 at 4/s together */
+	rate = (double)(n - 4) / (last - first);
+	printf("two processes, whatsapp_rate 4/s: %zu sends at %.2f/s after the first burst\n", n,
+	       rate);
+	if (rate > 4.0 * 1.25)
+		fail_msg("two processes sent at %.2f/s together, over the 4/s configured", rate);
+	json_decref(reqs);
+	harness_stop(&h2);
+	/* the stopped one removed its row: the other takes the whole rate again */
+	assert_int_equal(fx_ql(&fx, NULL, "SELECT count(*) FROM dispatchers", 0, NULL), 1);
+	harness_stop(&h1);
+	free_strings(convs, 32);
+	free_strings(chats, 32);
+	free(tenant);
+	free(chan);
+}
+
 /* A 503 and a timeout: retried with backoff and delivered, in order. */
 static void test_retry_5xx_and_timeout(void **state)
 {
@@ -626,6 +674,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_ordered_delivery, reset_mock),
 	    cmocka_unit_test_setup(test_rate_limited, reset_mock),
 	    cmocka_unit_test_setup(test_reply_through_four_429s, reset_mock),
+	    cmocka_unit_test_setup(test_rate_shared_by_processes, reset_mock),
 	    cmocka_unit_test_setup(test_retry_5xx_and_timeout, reset_mock),
 	    cmocka_unit_test_setup(test_permanent_failure, reset_mock),
 	    cmocka_unit_test_setup(test_auth_invalid, reset_mock),
