@@ -275,8 +275,12 @@ int ratelimit_strike(struct ratelimit *rl, const struct ratelimit_spec *spec, in
 	pthread_mutex_lock(&rl->lock);
 	b = bucket_get(rl, spec, now_ms);
 	if (b) {
-		if (b->strikes < 1000)
+		/* answers to sends that were under way when the pause began are the same event:
+		 * one strike per pause, or a burst of concurrent sends would pause for minutes */
+		if (b->paused_until <= now_ms && b->strikes < 1000)
 			b->strikes++;
+		if (b->strikes < 1)
+			b->strikes = 1;
 		n = b->strikes;
 	}
 	pthread_mutex_unlock(&rl->lock);

@@ -39,8 +39,9 @@ int ratelimit_pause(struct ratelimit *rl, const struct ratelimit_spec *spec, int
                     int64_t now_ms) __attribute__((warn_unused_result));
 
 /* Counts one more rate-limit answer for spec's key that named no wait, and returns how many
- * came in a row (1 for the first): the caller's pause grows with it. ratelimit_forgive()
- * starts the count again after a send goes through. */
+ * came in a row (1 for the first): the caller's pause grows with it. An answer that comes
+ * while the key is paused (a send that was under way when the pause began) does not count
+ * again. ratelimit_forgive() starts the count again after a send goes through. */
 int ratelimit_strike(struct ratelimit *rl, const struct ratelimit_spec *spec, int64_t now_ms);
 void ratelimit_forgive(struct ratelimit *rl, const struct ratelimit_spec *specs, size_t n);
 

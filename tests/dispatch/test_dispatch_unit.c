@@ -97,6 +97,26 @@ static void test_bucket_pause(void **state)
 	ratelimit_free(rl);
 }
 
+/* Rate limits in a row without a named wait: one strike per pause (answers to sends that were
+ * under way when the pause began do not count again); a send that goes through forgives. */
+static void test_bucket_strikes(void **state)
+{
+	struct ratelimit *rl = ratelimit_new();
+	struct ratelimit_spec s = {"wa:ch", 80, 80};
+
+	(void)state;
+	assert_int_equal(ratelimit_strike(rl, &s, 1000), 1);
+	assert_int_equal(ratelimit_pause(rl, &s, 1500, 1000), 0);
+	/* nine more 429s for sends already in flight, during the pause: still one */
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(ratelimit_strike(rl, &s, 1100 + i), 1);
+	/* after the pause, the next 429 is the second in a row */
+	assert_int_equal(ratelimit_strike(rl, &s, 1600), 2);
+	ratelimit_forgive(rl, &s, 1);
+	assert_int_equal(ratelimit_strike(rl, &s, 1700), 1);
+	ratelimit_free(rl);
+}
+
 static void test_bucket_gc(void **state)
 {
 	struct ratelimit *rl = ratelimit_new();
@@ -262,6 +282,7 @@ int main(void)
 	    cmocka_unit_test(test_bucket_rate_and_burst),
 	    cmocka_unit_test(test_bucket_all_or_none),
 	    cmocka_unit_test(test_bucket_pause),
+	    cmocka_unit_test(test_bucket_strikes),
 	    cmocka_unit_test(test_bucket_gc),
 	    cmocka_unit_test(test_backoff_schedule),
 	    cmocka_unit_test(test_backoff_reply_schedule),

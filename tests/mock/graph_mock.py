@@ -6,9 +6,12 @@ message, {"success": true} for a mark-as-read. Every request is recorded.
 Control routes:
   GET  /__health     200
   GET  /__requests   the recorded requests as a JSON array of
-                     {"seq", "method", "path", "headers": {lower-case name: value},
-                      "body": parsed JSON or the raw text, "wamid": the id answered or null}
-  POST /__fail       queue error answers, body {"status": 400, "body": {...}, "count": 1}
+                     {"seq", "t" (time.time()), "method", "path",
+                      "headers": {lower-case name: value}, "body": parsed JSON or the raw text,
+                      "wamid": the id answered or null, "failed": the error status or absent,
+                      "retry_after": the Retry-After it answered or absent}
+  POST /__fail       queue error answers, body {"status": 400, "body": {...}, "count": 1,
+                     "retry_after": 1 (optional: a Retry-After header)}
                      (body defaults to a Graph error with "code"; see below)
   POST /__hold       the next message send answers after "delay_ms" with the wamid "wamid"
                      (a status for it can then arrive before the sender has stored it)
@@ -37,9 +40,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet
         pass
 
-    def answer(self, status, obj):
+    def answer(self, status, obj, headers=None):
         data = json.dumps(obj).encode()
         self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -76,9 +81,10 @@ class Handler(BaseHTTPRequestHandler):
             status = int(spec.get("status", 400))
             body = spec.get("body") or graph_error(int(spec.get("code", 131000)),
                                                    spec.get("message", "Something went wrong"))
+            ra = spec.get("retry_after")
             with LOCK:
                 for _ in range(int(spec.get("count", 1))):
-                    STATE["fail"].append((status, body))
+                    STATE["fail"].append((status, body, ra))
             self.answer(200, {"queued": len(STATE["fail"])})
             return
         try:
@@ -89,14 +95,18 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE["seq"] += 1
             seq = STATE["seq"]
-            rec = {"seq": seq, "method": "POST", "path": self.path,
+            rec = {"seq": seq, "t": time.time(), "method": "POST", "path": self.path,
                    "headers": {k.lower(): v for k, v in self.headers.items()},
                    "body": body, "wamid": None}
             STATE["requests"].append(rec)
             failure = STATE["fail"].pop(0) if STATE["fail"] else None
         if failure:
             rec["failed"] = failure[0]
-            self.answer(failure[0], failure[1])
+            extra = {}
+            if failure[2] is not None:
+                rec["retry_after"] = failure[2]
+                extra["Retry-After"] = str(failure[2])
+            self.answer(failure[0], failure[1], extra)
             return
         if len(parts) != 3 or parts[2] != "messages":
             self.answer(404, graph_error(100, "Unknown path components"))
