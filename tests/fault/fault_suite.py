@@ -36,6 +36,7 @@ SHOPPERS = 24
 MESSAGES = 12         # per shopper (the load lasts about 6 s)
 SENDERS = 8           # threads posting webhooks
 META_RETRY_S = 40     # how long a message is retried by "Meta" before giving up
+TAG_CODES = {"kill": 11, "pgrestart": 22, "storm": 33, "two": 44}
 
 
 def free_port():
@@ -197,7 +198,8 @@ class Load:
         self.threads = []
 
     def shopper(self, idx):
-        wa_id = "2547%02d%06d" % (hash(self.tag) % 90 + 10, idx)
+        # a number range of its own per scenario: each checks only its own conversations
+        wa_id = "2547%02d%06d" % (TAG_CODES[self.tag], idx)
         texts = ["hi", "menu", "hello", "thanks"]
         for m in range(MESSAGES):
             wamid = "wamid.%s.%d.%d" % (self.tag, idx, m)
