@@ -13,6 +13,8 @@
 /* Writes 2*len lowercase hex characters and a NUL into out (2*len+1 bytes). */
 void util_hex_encode(const unsigned char *in, size_t len, char *out);
 /* Decodes hex into out (outlen bytes); returns bytes written or -1 on bad input. */
+/* The value of one hex digit (0-9, a-f, A-F), or -1. */
+int util_hex_digit(char c);
 long util_hex_decode(const char *hex, unsigned char *out, size_t outlen) UTIL_WUR;
 
 /* HMAC-SHA256 of data with key, as 64 hex characters and a NUL in out[65]. */

@@ -192,17 +192,6 @@ enum {
 	CH_DONE,
 };
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int http_chunked_feed(struct http_chunked *st, const char *in, size_t len, struct sbuf *out,
 		      size_t max)
 {
@@ -214,7 +203,7 @@ int http_chunked_feed(struct http_chunked *st, const char *in, size_t len, struc
 
 		switch (st->state) {
 		case CH_SIZE:
-			h = hex_value(c);
+			h = util_hex_digit(c);
 			if (h >= 0) {
 				if (++st->digits > 15)
 					return HTTP_CHUNKED_BAD;

@@ -120,6 +120,23 @@ static int pg_port(const char *conninfo)
 	return atoi(p + 6);
 }
 
+/* Starts tests/mock/tcp_proxy.py in front of the test database: *through is db with its port
+ * pointed at the proxy; *control the proxy's control port. */
+static pid_t proxy_start(struct testdb *through, int *control)
+{
+	char listen[16], target[32];
+	int lport = testsrv_free_port();
+	pid_t proxy;
+
+	snprintf(listen, sizeof(listen), "%d", lport);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", pg_port(db.app_url));
+	proxy = testsrv_spawn_mock("tcp_proxy.py",
+				   (const char *const[]){ "--listen", listen, "--target", target, NULL },
+				   control);
+	conninfo_port(db.app_url, lport, through->app_url, sizeof(through->app_url));
+	return proxy;
+}
+
 static void proxy_call(int control, const char *what)
 {
 	char url[128];
@@ -136,16 +153,11 @@ static void test_readyz_follows_the_database(void **state)
 	struct testdb through = db;
 	struct testsrv s;
 	struct testhttp_resp r;
-	char listen[16], target[32];
-	int control, lport = testsrv_free_port(), i, status = 0;
+	int control, i, status = 0;
 	pid_t proxy;
 
 	(void)state;
-	snprintf(listen, sizeof(listen), "%d", lport);
-	snprintf(target, sizeof(target), "127.0.0.1:%d", pg_port(db.app_url));
-	proxy = testsrv_spawn_mock("tcp_proxy.py", (const char *const[]){ "--listen", listen, "--target", target, NULL },
-				   &control);
-	conninfo_port(db.app_url, lport, through.app_url, sizeof(through.app_url));
+	proxy = proxy_start(&through, &control);
 	testsrv_start(&s, &through, (const char *const[]){ "CCGW_DISPATCH_WORKERS=0", NULL });
 
 	get(&s, "/readyz", &r);
@@ -184,17 +196,12 @@ static void test_a_frozen_database_gives_503(void **state)
 	struct testdb through = db;
 	struct testsrv s;
 	struct testhttp_resp r;
-	char listen[16], target[32];
-	int control, lport = testsrv_free_port(), i, status = 0;
+	int control, i, status = 0;
 	int64_t t0, waited_ms;
 	pid_t proxy;
 
 	(void)state;
-	snprintf(listen, sizeof(listen), "%d", lport);
-	snprintf(target, sizeof(target), "127.0.0.1:%d", pg_port(db.app_url));
-	proxy = testsrv_spawn_mock("tcp_proxy.py", (const char *const[]){ "--listen", listen, "--target", target, NULL },
-				   &control);
-	conninfo_port(db.app_url, lport, through.app_url, sizeof(through.app_url));
+	proxy = proxy_start(&through, &control);
 	testsrv_start(&s, &through,
 		      (const char *const[]){ "CCGW_DISPATCH_WORKERS=0", "CCGW_DB_HOLD_TIMEOUT_MS=1500",
 					     "CCGW_DB_CONNECT_TIMEOUT=2", NULL });
@@ -279,16 +286,11 @@ static void test_full_queue_answers_503(void **state)
 	struct testhttp_resp r;
 	struct queued_get q[5];
 	pthread_t t[5];
-	char listen[16], target[32];
-	int control, lport = testsrv_free_port(), i, fast503 = 0;
+	int control, i, fast503 = 0;
 	pid_t proxy;
 
 	(void)state;
-	snprintf(listen, sizeof(listen), "%d", lport);
-	snprintf(target, sizeof(target), "127.0.0.1:%d", pg_port(db.app_url));
-	proxy = testsrv_spawn_mock("tcp_proxy.py", (const char *const[]){ "--listen", listen, "--target", target, NULL },
-				   &control);
-	conninfo_port(db.app_url, lport, through.app_url, sizeof(through.app_url));
+	proxy = proxy_start(&through, &control);
 	testsrv_start(&s, &through,
 		      (const char *const[]){ "CCGW_DISPATCH_WORKERS=0", "CCGW_WORKERS=1",
 					     "CCGW_DB_POOL_SIZE=1", "CCGW_MAX_QUEUE=1",
