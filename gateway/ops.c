@@ -63,9 +63,12 @@ static void server_metrics_write(struct sbuf *b)
 		       "ccgw_http_queue_depth %ld\n"
 		       "# HELP ccgw_http_queue_full_total Requests answered 503 because the work queue was full.\n"
 		       "# TYPE ccgw_http_queue_full_total counter\n"
-		       "ccgw_http_queue_full_total %llu\n",
+		       "ccgw_http_queue_full_total %llu\n"
+		       "# HELP ccgw_http_pipelined_closed_total Connections closed over a request pipelined behind an unanswered one.\n"
+		       "# TYPE ccgw_http_pipelined_closed_total counter\n"
+		       "ccgw_http_pipelined_closed_total %llu\n",
 		    cs.open, cs.addresses, cs.refused_total, cs.refused_per_addr, cs.read_timeouts,
-		    queued, full);
+		    queued, full, server_pipelined_closed());
 }
 
 void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp)

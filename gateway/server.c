@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ static int jobs_alive;
 static int jobs_answering; /* read whole and not yet freed: a handler or a write to come */
 static long jobs_queued; /* in work_head's list, waiting for a worker */
 static unsigned long long jobs_rejected_full;
-static unsigned long long pipelined_refused; /* loop thread only */
+static atomic_ullong pipelined_refused; /* connections closed over pipelined requests */
 static int workers_quit;
 
 /* Called with jobs_lock held. */
@@ -650,7 +651,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 			 * too). It is not served: the answer in hand goes out and the connection
 			 * closes, so the client sends it again on a new one (RFC 9112 9.3.2). */
 			pss->job->close_after = 1;
-			pipelined_refused++;
+			atomic_fetch_add(&pipelined_refused, 1);
 			return 0;
 		}
 		j = job_start(wsi, in);
@@ -693,7 +694,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 					lws_callback_on_writable(wsi);
 				return 0;
 			}
-			pipelined_refused++;
+			atomic_fetch_add(&pipelined_refused, 1);
 			return -1;
 		}
 		if (j->submitted)
@@ -845,6 +846,11 @@ static void lws_log_emit(int level, const char *line)
 		log_error(NULL, "lws: %s", copy);
 	else
 		log_warn(NULL, "lws: %s", copy);
+}
+
+unsigned long long server_pipelined_closed(void)
+{
+	return atomic_load(&pipelined_refused);
 }
 
 void server_queue_stats(long *queued, unsigned long long *rejected)

@@ -40,6 +40,9 @@ int server_embed_service(void);
 int server_embed_busy(void); /* requests read whole and not yet answered */
 void server_embed_stop(void);
 
+/* Connections closed because a request was pipelined behind an unanswered one. */
+unsigned long long server_pipelined_closed(void);
+
 /* Requests waiting for a worker now, and those refused with 503 because the queue was full. */
 void server_queue_stats(long *queued, unsigned long long *rejected);
 

@@ -407,6 +407,16 @@ static void attack_pipelined(void)
 		if (!first_status[i] && out[0] && status_of(out) != 401)
 			fail_msg("pipelined case %zu: a wrong answer: %s", i, out);
 	}
+	{
+		struct testhttp_resp r;
+		char url[160];
+
+		snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+		testhttp_request("GET", url, NULL, NULL, 0, &r);
+		assert_non_null(strstr(r.body, "ccgw_http_pipelined_closed_total "));
+		assert_null(strstr(r.body, "ccgw_http_pipelined_closed_total 0\n"));
+		testhttp_resp_clear(&r);
+	}
 }
 
 static void attack_garbage(void)
