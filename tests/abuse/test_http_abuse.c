@@ -29,7 +29,9 @@
 #include "server.h"
 #include "testsrv.h"
 
-#define READ_TIMEOUT_S 2 /* the server's read_timeout here, so trickles end fast */
+/* the server's read_timeout here: short, so trickles end fast, yet long enough that a loaded
+ * two-core machine (50 attacks at once beside other tests) reads every request in time */
+#define READ_TIMEOUT_S 4
 
 static struct testdb db;
 static struct testsrv srv;
@@ -128,14 +130,52 @@ static int status_of(const char *resp)
 	return st;
 }
 
+/* Failures inside an attack: in the main thread a test failure; in one of the 50 threads
+ * (where cmocka cannot fail a test) the first one is kept for the main thread to report, and
+ * the thread ends. */
+static __thread int in_thread;
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static char thread_failure[600];
+
+static void attack_fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void attack_fail(int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!in_thread)
+		fail_msg("line %d: %s", line, msg);
+	pthread_mutex_lock(&fail_lock);
+	if (!thread_failure[0])
+		snprintf(thread_failure, sizeof(thread_failure), "line %d: %s", line, msg);
+	pthread_mutex_unlock(&fail_lock);
+	pthread_exit(NULL);
+}
+
+#define A_TRUE(c)                                                                                  \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			attack_fail(__LINE__, "%s", #c);                                           \
+	} while (0)
+#define A_EQ(a, b)                                                                                 \
+	do {                                                                                       \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                \
+		if (a_ != b_)                                                                      \
+			attack_fail(__LINE__, "%s is %lld, expected %lld", #a, a_, b_);            \
+	} while (0)
+#define A_FAIL(...) attack_fail(__LINE__, __VA_ARGS__)
+
 /* The body of an answer is the JSON error of the contract. */
 static void assert_json_error(const char *resp)
 {
 	const char *b = strstr(resp, "\r\n\r\n");
 
-	assert_non_null(b);
-	assert_non_null(strstr(b, "{\"error\":{\"code\":"));
-	assert_non_null(strstr(b, "\"message\":"));
+	A_TRUE((b) != NULL);
+	A_TRUE((strstr(b, "{\"error\":{\"code\":")) != NULL);
+	A_TRUE((strstr(b, "\"message\":")) != NULL);
 }
 
 /* The server is the same process and answers /healthz within a second. */
@@ -222,11 +262,12 @@ static void attack_empty_bodies(void)
 			 r->method, path);
 		exchange(req, strlen(req), out, sizeof(out), answer_wait_ms, &closed);
 		if (status_of(out) < 400 || status_of(out) > 499)
-			fail_msg("%s %s with Content-Length 0: %s", r->method, path, out);
+			A_FAIL("%s %s with Content-Length 0: '%s' (%s)", r->method, path, out,
+			       closed ? "closed" : "no answer in time");
 		assert_json_error(out);
 		n++;
 	}
-	assert_true(n >= 10); /* the table has at least this many body routes */
+	A_TRUE(n >= 10); /* the table has at least this many body routes */
 }
 
 static void attack_no_length(void)
@@ -237,9 +278,9 @@ static void attack_no_length(void)
 	int closed;
 
 	exchange(req, sizeof(req) - 1, out, sizeof(out), answer_wait_ms, &closed);
-	assert_int_equal(status_of(out), 411);
+	A_EQ(status_of(out), 411);
 	assert_json_error(out);
-	assert_true(closed); /* the connection is not reused: its body was never read */
+	A_TRUE(closed); /* the connection is not reused: its body was never read */
 }
 
 static void attack_bad_lengths(void)
@@ -259,7 +300,7 @@ static void attack_bad_lengths(void)
 	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		exchange(reqs[i], strlen(reqs[i]), out, sizeof(out), answer_wait_ms, &closed);
 		if (status_of(out) != 400)
-			fail_msg("%s-> %s", reqs[i], out);
+			A_FAIL("%s-> %s", reqs[i], out);
 		assert_json_error(out);
 	}
 }
@@ -275,9 +316,9 @@ static void attack_chunked(void)
 	int closed;
 
 	exchange(good, sizeof(good) - 1, out, sizeof(out), answer_wait_ms, &closed);
-	assert_int_equal(status_of(out), 401); /* read whole; then: no API key */
+	A_EQ(status_of(out), 401); /* read whole; then: no API key */
 	exchange(bad, sizeof(bad) - 1, out, sizeof(out), answer_wait_ms, &closed);
-	assert_int_equal(status_of(out), 400);
+	A_EQ(status_of(out), 400);
 	assert_json_error(out);
 }
 
@@ -287,18 +328,18 @@ static void attack_huge_header(size_t size, int want_431)
 	char *req = malloc(len), out[4096];
 	int closed;
 
-	assert_non_null(req);
+	A_TRUE((req) != NULL);
 	n = (size_t)snprintf(req, len, "GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: ");
 	memset(req + n, 'a', size);
 	n += size;
 	n += (size_t)snprintf(req + n, len - n, "\r\n\r\n");
 	exchange(req, n, out, sizeof(out), answer_wait_ms, &closed);
 	if (want_431) {
-		assert_int_equal(status_of(out), 431);
+		A_EQ(status_of(out), 431);
 		assert_json_error(out);
 	} else {
 		/* past the parser's buffer: a 431 or a closed connection, never a 200 */
-		assert_true(status_of(out) == 431 || (out[0] == '\0' && closed));
+		A_TRUE(status_of(out) == 431 || (out[0] == '\0' && closed));
 	}
 	free(req);
 }
@@ -324,9 +365,9 @@ static void attack_trickle_body(void)
 			assert_alive("a body trickling"); /* others are served meanwhile */
 	}
 	recv_until(fd, out, sizeof(out), 2000, &closed);
-	assert_true(closed);
+	A_TRUE(closed);
 	/* closed near the deadline: far sooner than the 60 s the trickle would take */
-	assert_true(now_ms() - t0 < (READ_TIMEOUT_S + 3) * 1000);
+	A_TRUE(now_ms() - t0 < (READ_TIMEOUT_S + 3) * 1000);
 	close(fd);
 }
 
@@ -346,8 +387,8 @@ static void attack_trickle_headers(void)
 		if (poll(&p, 1, 500) > 0 && recv(fd, out, sizeof(out), MSG_DONTWAIT) <= 0)
 			closed = 1;
 	}
-	assert_true(closed);
-	assert_true(now_ms() - t0 < (READ_TIMEOUT_S + 3) * 1000);
+	A_TRUE(closed);
+	A_TRUE(now_ms() - t0 < (READ_TIMEOUT_S + 3) * 1000);
 	close(fd);
 }
 
@@ -361,7 +402,11 @@ static void attack_body_longer_than_length(void)
 	int closed;
 
 	exchange(req, sizeof(req) - 1, out, sizeof(out), answer_wait_ms, &closed);
-	assert_int_equal(status_of(out), 401);
+	/* answered; or, when the answer was not ready within a few loop turns (a loaded
+	 * server), closed unanswered: libwebsockets 4.1 spins on the bytes after the body
+	 * (docs/ARCHITECTURE.md, Pipelining) */
+	if (!(status_of(out) == 401 || (out[0] == '\0' && closed)))
+		A_FAIL("a body longer than its length: '%s'", out);
 }
 
 /* Content-Length over max_body: 413 before a byte of the body is sent. */
@@ -373,9 +418,9 @@ static void attack_too_large(void)
 	int closed;
 
 	exchange(req, sizeof(req) - 1, out, sizeof(out), answer_wait_ms, &closed);
-	assert_int_equal(status_of(out), 413);
+	A_EQ(status_of(out), 413);
 	assert_json_error(out);
-	assert_true(closed);
+	A_TRUE(closed);
 }
 
 /* Pipelined requests. libwebsockets 4.1 reads ahead and cannot hold a pipelined request
@@ -403,11 +448,11 @@ static void attack_pipelined(void)
 	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		exchange(reqs[i], strlen(reqs[i]), out, sizeof(out), answer_wait_ms, &closed);
 		if (!closed)
-			fail_msg("pipelined case %zu: the connection was left open: %s", i, out);
+			A_FAIL("pipelined case %zu: the connection was left open: %s", i, out);
 		if (first_status[i] && status_of(out) != first_status[i])
-			fail_msg("pipelined case %zu: first answer %d: %s", i, status_of(out), out);
+			A_FAIL("pipelined case %zu: first answer %d: %s", i, status_of(out), out);
 		if (!first_status[i] && out[0] && status_of(out) != 401)
-			fail_msg("pipelined case %zu: a wrong answer: %s", i, out);
+			A_FAIL("pipelined case %zu: a wrong answer: %s", i, out);
 	}
 	{
 		struct testhttp_resp r;
@@ -415,8 +460,8 @@ static void attack_pipelined(void)
 
 		snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
 		testhttp_request("GET", url, NULL, NULL, 0, &r);
-		assert_non_null(strstr(r.body, "ccgw_http_pipelined_closed_total "));
-		assert_null(strstr(r.body, "ccgw_http_pipelined_closed_total 0\n"));
+		A_TRUE((strstr(r.body, "ccgw_http_pipelined_closed_total ")) != NULL);
+		A_TRUE((strstr(r.body, "ccgw_http_pipelined_closed_total 0\n")) == NULL);
 		testhttp_resp_clear(&r);
 	}
 }
@@ -438,7 +483,7 @@ static void attack_garbage(void)
 	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		exchange(reqs[i], strlen(reqs[i]), out, sizeof(out), answer_wait_ms, &closed);
 		/* an error answer or a closed connection; never a hang */
-		assert_true(closed || status_of(out) >= 400);
+		A_TRUE(closed || status_of(out) >= 400);
 	}
 }
 
@@ -510,6 +555,7 @@ static void test_one_after_another(void **state)
 
 static void *attack_thread(void *arg)
 {
+	in_thread = 1;
 	run_one((int)(intptr_t)arg % QUICK_ATTACKS);
 	return NULL;
 }
@@ -525,6 +571,16 @@ static void test_fifty_at_once(void **state)
 		assert_int_equal(pthread_create(&t[i], NULL, attack_thread, (void *)(intptr_t)i), 0);
 	for (i = 0; i < 50; i++)
 		pthread_join(t[i], NULL);
+	if (thread_failure[0]) {
+		struct testhttp_resp r;
+		char url[160];
+
+		snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+		testhttp_request("GET", url, NULL, NULL, 0, &r);
+		fprintf(stderr, "%s\n", r.body ? r.body : "");
+		testhttp_resp_clear(&r);
+		fail_msg("one of the 50 attacks at once failed: %s", thread_failure);
+	}
 	assert_alive("50 attacks at once");
 	assert_idle_cpu();
 }
@@ -561,7 +617,7 @@ static int group_setup(void **state)
 	(void)state;
 	testdb_setup(&db, "http_abuse");
 	testsrv_start(&srv, &db,
-		      (const char *const[]){ "CCGW_READ_TIMEOUT=2", "CCGW_DISPATCH_WORKERS=0",
+		      (const char *const[]){ "CCGW_READ_TIMEOUT=4", "CCGW_DISPATCH_WORKERS=0",
 					     "CCGW_MAX_CONNECTIONS_PER_ADDRESS=128",
 					     "CCGW_SHUTDOWN_GRACE=3", NULL });
 	return 0;
