@@ -137,6 +137,23 @@ static pid_t proxy_start(struct testdb *through, int *control)
 	return proxy;
 }
 
+/* Asks /readyz every 100 ms, at most tries times, until it answers 200; its last status. */
+static int wait_ready(const struct testsrv *s, int tries)
+{
+	struct testhttp_resp r;
+	int i, status = 0;
+
+	for (i = 0; i < tries; i++) {
+		get(s, "/readyz", &r);
+		status = (int)r.status;
+		testhttp_resp_clear(&r);
+		if (status == 200)
+			break;
+		usleep(100000);
+	}
+	return status;
+}
+
 static void proxy_call(int control, const char *what)
 {
 	char url[128];
@@ -153,7 +170,7 @@ static void test_readyz_follows_the_database(void **state)
 	struct testdb through = db;
 	struct testsrv s;
 	struct testhttp_resp r;
-	int control, i, status = 0;
+	int control;
 	pid_t proxy;
 
 	(void)state;
@@ -174,15 +191,7 @@ static void test_readyz_follows_the_database(void **state)
 	testhttp_resp_clear(&r);
 
 	proxy_call(control, "__up");
-	for (i = 0; i < 50; i++) {
-		get(&s, "/readyz", &r);
-		status = (int)r.status;
-		testhttp_resp_clear(&r);
-		if (status == 200)
-			break;
-		usleep(100000);
-	}
-	assert_int_equal(status, 200);
+	assert_int_equal(wait_ready(&s, 50), 200);
 	testsrv_stop(&s);
 	testsrv_stop_pid(proxy);
 }
@@ -196,7 +205,7 @@ static void test_a_frozen_database_gives_503(void **state)
 	struct testdb through = db;
 	struct testsrv s;
 	struct testhttp_resp r;
-	int control, i, status = 0;
+	int control;
 	int64_t t0, waited_ms;
 	pid_t proxy;
 
@@ -236,15 +245,7 @@ static void test_a_frozen_database_gives_503(void **state)
 	testhttp_resp_clear(&r);
 
 	proxy_call(control, "__up");
-	for (i = 0; i < 100; i++) {
-		get(&s, "/readyz", &r);
-		status = (int)r.status;
-		testhttp_resp_clear(&r);
-		if (status == 200)
-			break;
-		usleep(100000);
-	}
-	assert_int_equal(status, 200);
+	assert_int_equal(wait_ready(&s, 100), 200);
 	get(&s, "/metrics", &r);
 	assert_non_null(strstr(r.body, "ccgw_db_pool_cut_total"));
 	assert_null(strstr(r.body, "ccgw_db_pool_cut_total 0\n"));
