@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commerce_util.h"
+#include "money.h"
 #include "util.h"
 
 static const char *jstr(const json_t *o, const char *key)
@@ -63,8 +63,8 @@ char *reply_text_render(const json_t *reply)
 			sbuf_printf(&b, "\n%s", jstr(card, "subtitle"));
 		price = json_object_get(card, "price_minor");
 		if (json_is_integer(price)) {
-			cm_money_format(json_integer_value(price), jstr(card, "currency"), money,
-			                sizeof(money));
+			money_format(json_integer_value(price), jstr(card, "currency"), money,
+			             sizeof(money));
 			sbuf_printf(&b, "\n%s", money);
 		}
 	}

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "money.h"
+
 /* Parsing state: the batch being filled and the first error. */
 struct wa_pctx {
 	struct wa_batch *b;
@@ -135,19 +137,6 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 }
 
 /* Currencies without minor units, for the informational price of catalog order lines. */
-static int currency_zero_decimal(const char *cur)
-{
-	static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
-	                                   "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
-	                                   "VUV", "XAF", "XOF", "XPF", NULL};
-	size_t i;
-
-	for (i = 0; zero[i]; i++)
-		if (strcmp(cur, zero[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* The profile name of the contact with this wa_id (value.contacts[]); the only contact when
  * none matches exactly (Meta may normalize the number differently); else NULL. */
 static const char *contact_name_for(const json_t *contacts, const char *wa_id)
@@ -229,7 +218,7 @@ static void parse_order(struct wa_pctx *c, struct msg_inbound *m, const json_t *
 			memcpy(l->currency, json_string_value(cur), 4);
 		if (json_is_number(price)) {
 			double major = json_number_value(price);
-			double factor = currency_zero_decimal(l->currency) ? 1.0 : 100.0;
+			double factor = money_currency_decimals(l->currency) == 0 ? 1.0 : 100.0;
 
 			if (major >= 0 && major < 1e13)
 				l->price_minor = (long)llround(major * factor);

@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commerce_util.h"
+#include "money.h"
 #include "reply_text.h"
+#include "utf8.h"
 #include "util.h"
 
 #define WA_WINDOW_MARGIN      60L /* seconds kept in hand before the window closes */
@@ -24,98 +25,7 @@
 #define WA_TEMPLATE_PARAM_MAX 1024
 #define WA_ELLIPSIS           "\xE2\x80\xA6" /* U+2026, one character */
 
-/* ---- UTF-8 helpers (the input comes from jansson, so it is valid UTF-8) ---- */
-
-/* Decodes the code point at s (NUL-terminated); *len gets its byte length (>= 1). */
-static uint32_t utf8_decode(const char *s, size_t *len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t cp;
-	size_t n, i;
-
-	if (p[0] < 0x80) {
-		*len = 1;
-		return p[0];
-	}
-	if ((p[0] & 0xE0) == 0xC0) {
-		n = 2;
-		cp = p[0] & 0x1F;
-	} else if ((p[0] & 0xF0) == 0xE0) {
-		n = 3;
-		cp = p[0] & 0x0F;
-	} else if ((p[0] & 0xF8) == 0xF0) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		*len = 1;
-		return 0xFFFD;
-	}
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80) {
-			*len = 1;
-			return 0xFFFD;
-		}
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	*len = n;
-	return cp;
-}
-
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0, l;
-
-	while (*s) {
-		(void)utf8_decode(s, &l);
-		s += l;
-		n++;
-	}
-	return n;
-}
-
-/* Byte offset after the first n characters of s (or its end). */
-static size_t utf8_offset(const char *s, size_t n)
-{
-	size_t off = 0, l;
-
-	while (n-- && s[off]) {
-		(void)utf8_decode(s + off, &l);
-		off += l;
-	}
-	return off;
-}
-
-/* Code points that continue the character before them: combining marks, joiners, variation
- * selectors, emoji skin tones and tags. A cut never goes just before one of them. */
-static int utf8_is_extender(uint32_t cp)
-{
-	return (cp >= 0x0300 && cp <= 0x036F) || cp == 0x200D || cp == 0x200C ||
-	       (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
-	       (cp >= 0xE0020 && cp <= 0xE007F) || (cp >= 0x1AB0 && cp <= 0x1AFF) ||
-	       (cp >= 0x20D0 && cp <= 0x20FF);
-}
-
-/* Moves a cut at byte offset off of s back so it does not split a character cluster:
- * never before an extender, never right after a zero-width joiner. */
-static size_t utf8_cut_back(const char *s, size_t off)
-{
-	while (off > 0) {
-		size_t l, prev = off, pl = 0;
-		uint32_t next = s[off] ? utf8_decode(s + off, &l) : 0;
-		uint32_t before;
-
-		/* find the code point before off */
-		do {
-			prev--;
-		} while (prev > 0 && ((unsigned char)s[prev] & 0xC0) == 0x80);
-		before = utf8_decode(s + prev, &pl);
-		if ((next && utf8_is_extender(next)) || before == 0x200D)
-			off = prev;
-		else
-			break;
-	}
-	return off;
-}
+/* ---- text (the input comes from jansson, so it is valid UTF-8: common/utf8.h) ---- */
 
 /* A copy of s with CR/LF/TAB as spaces and no leading/trailing spaces. */
 static char *text_oneline(const char *s)
@@ -146,7 +56,7 @@ static char *text_shorten(const char *s, size_t max)
 
 	if (!line || max == 0)
 		goto done;
-	if (utf8_chars(line) <= max)
+	if (utf8_count(line) <= max)
 		return line;
 	cut = utf8_cut_back(line, utf8_offset(line, max - 1));
 	while (cut > 0 && line[cut - 1] == ' ')
@@ -195,7 +105,7 @@ static size_t text_piece(const char *s, size_t max)
  * fits). */
 static size_t text_tail_start(const char *s, size_t tail_max)
 {
-	size_t n = utf8_chars(s), start, i, rest, l = 1, space = 0;
+	size_t n = utf8_count(s), start, i, rest, l = 1, space = 0;
 
 	if (n <= tail_max)
 		return 0;
@@ -210,13 +120,7 @@ static size_t text_tail_start(const char *s, size_t tail_max)
 	if (space)
 		return space;
 	/* a hard cut moves forward to the start of the next character cluster */
-	for (i = start; s[i]; i += l) {
-		uint32_t cp = utf8_decode(s + i, &l);
-
-		if (!utf8_is_extender(cp) && !(i >= 3 && memcmp(s + i - 3, "\xE2\x80\x8D", 3) == 0))
-			break; /* not a mark, and not right after a zero-width joiner */
-	}
-	return i;
+	return utf8_cut_forward(s, start);
 }
 
 /* ---- reply reading ---- */
@@ -254,7 +158,7 @@ static void card_text(struct sbuf *b, const json_t *card)
 	if (json_is_integer(price) && cur && strlen(cur) == 3) {
 		char money[64];
 
-		cm_money_format(json_integer_value(price), cur, money, sizeof(money));
+		money_format(json_integer_value(price), cur, money, sizeof(money));
 		sbuf_printf(b, "%s%s", lines ? "\n" : "", money);
 	}
 }
@@ -589,7 +493,7 @@ static json_t *row_json(const struct wa_choice *c, size_t number)
 	title = text_shorten(t ? t : num, WA_ROW_TITLE_MAX);
 	if (c->description && *c->description)
 		desc = text_shorten(c->description, WA_ROW_DESC_MAX);
-	else if (t && utf8_chars(t) > WA_ROW_TITLE_MAX)
+	else if (t && utf8_count(t) > WA_ROW_TITLE_MAX)
 		desc = text_shorten(t, WA_ROW_DESC_MAX); /* the whole name, under the cut title */
 	row = title ? json_pack("{s:s, s:s}", "id", c->payload, "title", title) : NULL;
 	if (row && desc && *desc &&
@@ -1060,8 +964,15 @@ out:
 	json_decref(root);
 }
 
-const struct channel_ops whatsapp_channel_ops = {
-    .type = "whatsapp",
-    .render = wa_render,
-    .classify = wa_classify,
-};
+/* The outbound half of whatsapp_channel_ops (whatsapp_adapter.c). */
+int whatsapp_render(const struct channel_target *t, const json_t *reply,
+                    struct channel_request **reqs, size_t *nreqs, char *err, size_t errlen)
+{
+	return wa_render(t, reply, reqs, nreqs, err, errlen);
+}
+
+void whatsapp_classify(long http_status, const char *body, size_t len,
+                       struct channel_outcome *out)
+{
+	wa_classify(http_status, body, len, out);
+}

@@ -1,7 +1,8 @@
 /*
  * commerce_util.h: small text helpers of commerce/: making outside text safe to store
- * (valid UTF-8, bounded length, no control characters), formatting money in minor units,
- * filling "%s" templates from the reply tables, and trimming.
+ * (valid UTF-8, bounded length, no control characters), filling "%s" templates from the
+ * reply tables, and trimming. UTF-8 checks and money formatting live in common/utf8.h and
+ * common/money.h; the two cm_ names below only forward to them.
  */
 #ifndef CCGW_COMMERCE_UTIL_H
 #define CCGW_COMMERCE_UTIL_H
@@ -13,10 +14,9 @@
  * so the result has at most max bytes. NULL only when out of memory (s NULL gives ""). */
 char *cm_utf8_clean(const char *s, size_t len, size_t max) __attribute__((warn_unused_result));
 
-/* 1 when s (len bytes) is valid UTF-8. */
+/* utf8_valid() and money_format() under their older names (tests/engine uses them); new
+ * code calls common/ directly. */
 int cm_utf8_valid(const char *s, size_t len);
-
-/* Formats minor units as "KES 1,250" or "KES 1,250.50" into out. */
 void cm_money_format(long long minor, const char *currency, char *out, size_t outlen);
 
 /* Replaces each "%s" of tmpl in order with args[i] (NULL or missing: ""), "%%" with "%".

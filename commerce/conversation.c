@@ -10,6 +10,7 @@
 #include "commerce_util.h"
 #include "log.h"
 #include "pg.h"
+#include "utf8.h"
 #include "util.h"
 
 int conv_event_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
@@ -136,7 +137,7 @@ int conversation_agent_message(PGconn *conn, const char *conversation_id, const 
 	char *clean = NULL;
 	int rc;
 
-	if (!text || !*text || strlen(text) > 4096 || !cm_utf8_valid(text, strlen(text)))
+	if (!text || !*text || strlen(text) > 4096 || !utf8_valid(text, strlen(text)))
 		return CONV_ERR_INVALID;
 	rc = conv_lock(conn, conversation_id, &row);
 	if (rc < 0)

@@ -135,6 +135,19 @@ long long engine_cart_describe(struct turn *t, const PGresult *lines)
 	return subtotal;
 }
 
+long long engine_cart_subtotal(const PGresult *lines)
+{
+	long long subtotal = 0;
+	int i;
+
+	for (i = 0; i < PQntuples(lines); i++)
+		if (PQgetvalue(lines, i, 6)[0] == 't')
+			subtotal = engine_money_add(
+			    subtotal, engine_money_line(atoll(PQgetvalue(lines, i, 2)),
+			                                atoll(PQgetvalue(lines, i, 3))));
+	return subtotal;
+}
+
 long engine_cart_quantity(struct turn *t, const char *cart_id, const char *product_id)
 {
 	PGresult *res =

@@ -1,10 +1,8 @@
 /*
- * engine_checkout.c: checkout and placing the order. The checkout fills what is missing in
- * the draft ctx.ck (name, delivery address, phone number, payment method), shows a summary
- * with subtotal, tax, delivery fee and total, and places the order at the shopper's
- * confirmation, atomically: guarded stock decrement (under a savepoint, so a sold-out line
- * undoes the others and keeps the cart), order number, items with price snapshots, channel
- * metadata, the converted cart, events, the reply and the seller's notifications.
+ * engine_checkout.c: checkout. Fills what is missing in the draft ctx.ck (name, delivery
+ * address, phone number, payment method), shows a summary with subtotal, tax, delivery fee
+ * and total, and at the shopper's confirmation checks that nothing changed since (lines still
+ * available, prices, total within bounds) before engine_place.c places the order.
  * Also the WhatsApp catalog order, and shared locations and contacts.
  */
 #include <ctype.h>
@@ -14,8 +12,7 @@
 
 #include "commerce_util.h"
 #include "engine_internal.h"
-#include "notify.h"
-#include "order_json.h"
+#include "money.h"
 #include "pg.h"
 
 static const char *ck_str(struct turn *t, const char *key)
@@ -201,7 +198,7 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 				cart_changed = 1;
 			} else if (jint(l, "price") != price) {
 				n++;
-				cm_money_format(jint(l, "price"), cur, was, sizeof(was));
+				money_format(jint(l, "price"), cur, was, sizeof(was));
 				turn_money(t, price, now, sizeof(now));
 				if (say)
 					turn_linef(t, "- %s: now %s each (was %s)",
@@ -231,7 +228,7 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 	}
 	if (jint(quote, "fee") != t->shop.delivery_fee_minor) {
 		n++;
-		cm_money_format(jint(quote, "fee"), cur, was, sizeof(was));
+		money_format(jint(quote, "fee"), cur, was, sizeof(was));
 		turn_money(t, t->shop.delivery_fee_minor, now, sizeof(now));
 		if (say)
 			turn_linef(t, "- Delivery fee: now %s (was %s)",
@@ -244,24 +241,10 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 	return n;
 }
 
-/* The available lines' subtotal, saturating at ENGINE_MONEY_MAX + 1. */
-static long long lines_subtotal(const PGresult *lines)
-{
-	long long subtotal = 0;
-	int i;
-
-	for (i = 0; i < PQntuples(lines); i++)
-		if (PQgetvalue(lines, i, 6)[0] == 't')
-			subtotal = engine_money_add(
-			    subtotal, engine_money_line(atoll(PQgetvalue(lines, i, 2)),
-			                                atoll(PQgetvalue(lines, i, 3))));
-	return subtotal;
-}
-
 /* 1 (and the reply) when the order's total would pass ENGINE_MONEY_MAX: not placed here. */
 static int too_large(struct turn *t, const PGresult *lines)
 {
-	long long subtotal = lines_subtotal(lines);
+	long long subtotal = engine_cart_subtotal(lines);
 
 	if (subtotal <= ENGINE_MONEY_MAX &&
 	    engine_money_add(subtotal + shop_settings_tax(&t->shop, subtotal),
@@ -621,34 +604,6 @@ int act_ck_no(struct turn *t, const char *arg)
 	return 0;
 }
 
-/* Saves the delivery address as the customer's default (once per distinct text). */
-static int address_remember(struct turn *t, const json_t *addr)
-{
-	const char *text = json_string_value(json_object_get(addr, "text"));
-	const json_t *lat = json_object_get(addr, "latitude"),
-	             *lon = json_object_get(addr, "longitude");
-	char la[32] = "", lo[32] = "";
-	const char *params[5] = {t->tenant, t->customer_id, text, NULL, NULL};
-
-	if (!text || json_is_true(json_object_get(addr, "saved")))
-		return 0;
-	if (json_is_number(lat) && json_is_number(lon)) {
-		snprintf(la, sizeof(la), "%.7f", json_number_value(lat));
-		snprintf(lo, sizeof(lo), "%.7f", json_number_value(lon));
-		params[3] = la;
-		params[4] = lo;
-	}
-	if (pg_cmd(t->conn,
-	           "UPDATE address_book SET is_default = false WHERE tenant_id = $1"
-	           " AND customer_id = $2 AND is_default",
-	           2, params) < 0)
-		return -1;
-	return pg_cmd(t->conn,
-	              "INSERT INTO address_book (tenant_id, customer_id, address_text, latitude,"
-	              " longitude, is_default) VALUES ($1, $2, $3, $4::float8, $5::float8, true)",
-	              5, params);
-}
-
 /* The lines that can no longer be bought, removed from the cart with a note. */
 static int drop_unavailable(struct turn *t, const char *cart_id, PGresult *lines, int *dropped)
 {
@@ -681,221 +636,6 @@ static int drop_unavailable(struct turn *t, const char *cart_id, PGresult *lines
 		(*dropped)++;
 	}
 	return 0;
-}
-
-/* Takes the stock of every line; on a shortfall names the product in short (heap). */
-static int take_stock(struct turn *t, PGresult *lines, char **short_name, long *left)
-{
-	int i, n = PQntuples(lines);
-	int *order = calloc((size_t)n + 1, sizeof(int));
-	int a, b, tmp;
-
-	*short_name = NULL;
-	if (!order)
-		return -1;
-	/* lock product rows in one global order (by id) so two checkouts cannot deadlock */
-	for (i = 0; i < n; i++)
-		order[i] = i;
-	for (a = 1; a < n; a++)
-		for (b = a; b > 0 && strcmp(PQgetvalue(lines, order[b - 1], 0),
-		                            PQgetvalue(lines, order[b], 0)) > 0;
-		     b--)
-			tmp = order[b], order[b] = order[b - 1], order[b - 1] = tmp;
-	for (i = 0; i < n; i++) {
-		int r = order[i];
-		PGresult *res =
-		    pg_exec(t->conn,
-		            "UPDATE products SET stock = stock - $3::int WHERE tenant_id = $1"
-		            " AND id = $2 AND stock >= $3::int AND active"
-		            " AND deleted_at IS NULL RETURNING stock",
-		            3,
-		            (const char *const[]){t->tenant, PQgetvalue(lines, r, 0),
-		                                  PQgetvalue(lines, r, 2)});
-
-		if (!res) {
-			free(order);
-			return -1;
-		}
-		if (PQntuples(res) == 0) {
-			PQclear(res);
-			*short_name = strdup(PQgetvalue(lines, r, 1));
-			res = pg_exec(t->conn,
-			              "SELECT stock FROM products WHERE tenant_id = $1 AND id = $2",
-			              2, (const char *const[]){t->tenant, PQgetvalue(lines, r, 0)});
-			*left = res && PQntuples(res) == 1 ? atol(PQgetvalue(res, 0, 0)) : 0;
-			PQclear(res);
-			free(order);
-			return *short_name ? 1 : -1;
-		}
-		PQclear(res);
-	}
-	free(order);
-	return 0;
-}
-
-static int place_order(struct turn *t, const char *cart_id, PGresult *lines)
-{
-	const json_t *ck = turn_checkout(t);
-	const struct shop_payment *pay = shop_settings_payment(&t->shop, ck_str(t, "payment"));
-	char sub_s[24], tax_s[24], fee_s[24], tot_s[24], money[48];
-	char order_id[MSG_UUID_LEN], number[24];
-	char *addr_js = NULL, *short_name = NULL;
-	long long subtotal = 0, tax;
-	long left = 0;
-	json_t *order = NULL, *data = NULL;
-	PGresult *res = NULL;
-	int i, rc = -1, sr;
-
-	if (pg_cmd(t->conn, "SAVEPOINT place_order", 0, NULL) < 0)
-		return -1;
-	sr = take_stock(t, lines, &short_name, &left);
-	if (sr < 0)
-		goto out;
-	if (sr == 1) {
-		char l[24];
-
-		if (pg_cmd(t->conn, "ROLLBACK TO SAVEPOINT place_order", 0, NULL) < 0)
-			goto out;
-		snprintf(l, sizeof(l), "%ld", left);
-		if (left <= 0)
-			turn_sayf(
-			    t,
-			    "Sorry, %s just sold out, so I couldn't place the order. Your cart "
-			    "is kept: please remove it or choose something else.",
-			    "Samahani, %s imeisha sasa hivi, kwa hivyo sikuweza kuweka oda. Kikapu "
-			    "chako kimehifadhiwa: tafadhali iondoe au chagua kitu kingine.",
-			    short_name);
-		else
-			turn_sayf(
-			    t,
-			    "Sorry, only %s of %s are left now, so I couldn't place the order. "
-			    "Your cart is kept: please change the quantity.",
-			    "Samahani, zimebaki %s tu za %s, kwa hivyo sikuweza kuweka oda. Kikapu "
-			    "chako kimehifadhiwa: tafadhali badilisha idadi.",
-			    l, short_name);
-		turn_button(t, TR(t, "Edit cart", "Badilisha kikapu"), "cart:edit");
-		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
-		turn_set_state(t, "cart");
-		rc = 0;
-		goto out;
-	}
-	subtotal = lines_subtotal(lines); /* <= ENGINE_MONEY_MAX: act_ck_yes checked */
-	tax = shop_settings_tax(&t->shop, subtotal);
-	snprintf(sub_s, sizeof(sub_s), "%lld", subtotal);
-	snprintf(tax_s, sizeof(tax_s), "%lld", tax);
-	snprintf(fee_s, sizeof(fee_s), "%ld", t->shop.delivery_fee_minor);
-	snprintf(tot_s, sizeof(tot_s), "%lld", subtotal + tax + t->shop.delivery_fee_minor);
-	addr_js = json_dumps(json_object_get(ck, "address"), JSON_COMPACT);
-	if (!addr_js)
-		goto out;
-	if (pg_cmd(t->conn,
-	           "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
-	           &t->tenant) < 0)
-		goto out;
-	res = pg_exec(t->conn,
-	              "UPDATE order_counters SET next_value = next_value + 1 WHERE tenant_id = $1"
-	              " RETURNING next_value - 1",
-	              1, &t->tenant);
-	if (!res || PQntuples(res) != 1)
-		goto out;
-	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res =
-	    pg_exec(t->conn,
-	            "INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
-	            " subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
-	            " customer_name, customer_phone, delivery_address) VALUES ($1, $2::bigint, $3,"
-	            " $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11, $12::jsonb)"
-	            " RETURNING id",
-	            12,
-	            (const char *const[]){t->tenant, number, t->customer_id,
-	                                  pay ? pay->code : "cash_on_delivery", sub_s, tax_s, fee_s,
-	                                  tot_s, t->shop.currency, ck_str(t, "name"),
-	                                  ck_str(t, "phone"), addr_js});
-	if (!res)
-		goto out;
-	snprintf(order_id, sizeof(order_id), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
-	for (i = 0; i < PQntuples(lines); i++) {
-		char line_s[24];
-
-		snprintf(line_s, sizeof(line_s), "%lld",
-		         engine_money_line(atoll(PQgetvalue(lines, i, 2)),
-		                           atoll(PQgetvalue(lines, i, 3))));
-		if (pg_cmd(
-		        t->conn,
-		        "INSERT INTO order_items (tenant_id, order_id, product_id, sku, name,"
-		        " quantity, unit_price_minor, subtotal_minor) VALUES ($1, $2, $3, $4, $5,"
-		        " $6::int, $7::bigint, $8::bigint)",
-		        8,
-		        (const char *const[]){t->tenant, order_id, PQgetvalue(lines, i, 0),
-		                              PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 1),
-		                              PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 3),
-		                              line_s}) < 0)
-			goto out;
-	}
-	if (pg_cmd(t->conn,
-	           "INSERT INTO order_channel_meta (tenant_id, order_id, channel, channel_id,"
-	           " external_chat_id, external_user_id, external_message_id, conversation_id)"
-	           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-	           8,
-	           (const char *const[]){t->tenant, order_id, msg_channel_name(t->m->channel),
-	                                 t->m->channel_id, t->m->chat_id, t->m->user_id,
-	                                 t->m->message_id, t->conv_id}) < 0)
-		goto out;
-	if (pg_cmd(t->conn,
-	           "UPDATE carts SET status = 'converted' WHERE tenant_id = $1 AND id = $2", 2,
-	           (const char *const[]){t->tenant, cart_id}) < 0)
-		goto out;
-	if (pg_cmd(t->conn,
-	           "UPDATE customers SET name = COALESCE(NULLIF($3, ''), name),"
-	           " phone = COALESCE(NULLIF($4, ''), phone), lang = $5"
-	           " WHERE tenant_id = $1 AND id = $2",
-	           5,
-	           (const char *const[]){t->tenant, t->customer_id, ck_str(t, "name"),
-	                                 ck_str(t, "phone"), t->lang}) < 0)
-		goto out;
-	if (address_remember(t, json_object_get(ck, "address")) < 0)
-		goto out;
-	if (pg_cmd(t->conn, "RELEASE SAVEPOINT place_order", 0, NULL) < 0)
-		goto out;
-	if (turn_event(t, "order_placed",
-	               json_pack("{s:s, s:I, s:I, s:s, s:s}", "order_id", order_id, "order_number",
-	                         (json_int_t)atoll(number), "total_minor",
-	                         (json_int_t)(subtotal + tax + t->shop.delivery_fee_minor),
-	                         "currency", t->shop.currency, "payment_method",
-	                         pay ? pay->code : "cash_on_delivery")) < 0)
-		goto out;
-	order = order_json_load(t->conn, order_id, NULL);
-	data = order ? json_pack("{s:O}", "order", order) : NULL;
-	if (!data || notify_seller(t->conn, t->tenant, "order.placed", data) < 0)
-		goto out;
-
-	turn_money(t, subtotal + tax + t->shop.delivery_fee_minor, money, sizeof(money));
-	turn_sayf(t, "Thank you! Your order #%s has been placed. Total: %s.",
-	          "Asante! Oda yako #%s imewekwa. Jumla: %s.", number, money);
-	if (pay && pay->instructions[0])
-		turn_say(t, pay->instructions, shop_payment_instructions(pay, 1));
-	turn_say(t, "We'll message you here when it's on its way.",
-	         "Tutakutumia ujumbe hapa ikiwa njiani.");
-	turn_button(t, TR(t, "My orders", "Oda zangu"), "orders");
-	turn_button(t, TR(t, "Keep shopping", "Endelea kununua"), "browse");
-	turn_ctx_del(t, "ck");
-	turn_ctx_del(t, "suggest_name");
-	turn_ctx_del(t, "suggest_phone");
-	turn_set_state(t, "menu");
-	snprintf(t->res->order_id, sizeof(t->res->order_id), "%s", order_id);
-	t->res->order_number = atol(number);
-	log_info(&t->log, "order #%s placed (%s %s)", number, tot_s, t->shop.currency);
-	rc = 0;
-out:
-	free(short_name);
-	free(addr_js);
-	json_decref(order);
-	json_decref(data);
-	PQclear(res);
-	return rc;
 }
 
 int act_ck_yes(struct turn *t, const char *arg)
@@ -954,7 +694,7 @@ int act_ck_yes(struct turn *t, const char *arg)
 			return -1;
 		return summary(t);
 	}
-	rc = place_order(t, cart_id, lines);
+	rc = engine_order_place(t, cart_id, lines);
 	PQclear(lines);
 	return rc;
 }

@@ -2,8 +2,8 @@
  * engine_internal.h: what the engine's files share: one turn (the handling of one inbound
  * message: the conversation row, the reading, the reply being built) and the actions the
  * state machine table (engine_fsm.c) points at, implemented in engine_shop.c (browse,
- * search, cart), engine_checkout.c (checkout and placing the order) and engine_orders.c
- * (my orders, cancellation, complaints, handoff, seller buttons).
+ * search, cart), engine_checkout.c (checkout), engine_place.c (placing the order) and
+ * engine_orders.c (my orders, cancellation, complaints, handoff, seller buttons).
  */
 #ifndef CCGW_ENGINE_INTERNAL_H
 #define CCGW_ENGINE_INTERNAL_H
@@ -209,6 +209,8 @@ long long engine_money_line(long long quantity, long long price);
 long long engine_money_add(long long a, long long b);
 /* Appends "2 x Name: KES 1,700" lines to the reply; returns the subtotal. */
 long long engine_cart_describe(struct turn *t, const PGresult *lines);
+/* The available lines' subtotal, saturating at ENGINE_MONEY_MAX + 1. */
+long long engine_cart_subtotal(const PGresult *lines);
 /* Sets a line's quantity (0 removes it) and records cart_item_added / cart_item_removed. */
 int engine_cart_set(struct turn *t, const char *cart_id, const struct engine_product *p,
                     long quantity, long previous) __attribute__((warn_unused_result));
@@ -221,6 +223,11 @@ int engine_cart_add(struct turn *t, const struct engine_product *p, long quantit
 /* Shared helpers. */
 int engine_catalog_order(struct turn *t) __attribute__((warn_unused_result));
 int engine_checkout_next(struct turn *t) __attribute__((warn_unused_result));
+/* Places the order of the cart cart_id from its lines (engine_cart_lines, every one available,
+ * the total checked) and the draft ctx.ck, and replies (engine_place.c). 0 placed, or not
+ * placed because a line ran short (the shopper told, the cart kept); -1 database error. */
+int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
+    __attribute__((warn_unused_result));
 int engine_location(struct turn *t) __attribute__((warn_unused_result));
 int engine_contact(struct turn *t) __attribute__((warn_unused_result));
 

@@ -9,6 +9,7 @@
 
 #include "commerce_util.h"
 #include "engine_internal.h"
+#include "money.h"
 #include "notify.h"
 #include "order_json.h"
 #include "order_status.h"
@@ -84,8 +85,8 @@ static void order_rows(struct turn *t, PGresult *res, const char *prefix)
 	for (i = 0; i < PQntuples(res); i++) {
 		snprintf(payload, sizeof(payload), "%s%s", prefix, PQgetvalue(res, i, 0));
 		snprintf(title, sizeof(title), "#%s", PQgetvalue(res, i, 0));
-		cm_money_format(atoll(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 3), money,
-		                sizeof(money));
+		money_format(atoll(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 3), money,
+		             sizeof(money));
 		snprintf(desc, sizeof(desc), "%s, %s, %s", status_words(t, PQgetvalue(res, i, 1)),
 		         money, PQgetvalue(res, i, 4));
 		turn_row(t, title, desc, payload);
@@ -145,7 +146,7 @@ int act_order_show(struct turn *t, const char *arg)
 		turn_linef(t, "%s x %s", "%s x %s", qty, PQgetvalue(items, i, 1));
 	}
 	PQclear(items);
-	cm_money_format(atoll(PQgetvalue(res, 0, 3)), PQgetvalue(res, 0, 4), money, sizeof(money));
+	money_format(atoll(PQgetvalue(res, 0, 3)), PQgetvalue(res, 0, 4), money, sizeof(money));
 	turn_linef(t, "Total: %s", "Jumla: %s", money);
 	if (cancellable(PQgetvalue(res, 0, 2))) {
 		snprintf(payload, sizeof(payload), "cx:%s", number);
@@ -186,7 +187,7 @@ int act_order_cancel(struct turn *t, const char *arg)
 		PQclear(res);
 		return 0;
 	}
-	cm_money_format(atoll(PQgetvalue(res, 0, 3)), PQgetvalue(res, 0, 4), money, sizeof(money));
+	money_format(atoll(PQgetvalue(res, 0, 3)), PQgetvalue(res, 0, 4), money, sizeof(money));
 	turn_sayf(t, "Cancel order #%s (%s)? Please confirm.",
 	          "Ghairi oda #%s (%s)? Tafadhali thibitisha.", number, money);
 	turn_button(t, TR(t, "Yes, cancel it", "Ndiyo, ighairi"), "yes");

@@ -10,6 +10,8 @@
 #include "commerce_util.h"
 #include "conversation.h"
 #include "engine_internal.h"
+#include "money.h"
+#include "utf8.h"
 
 static void say_sep(struct turn *t, const char *sep, const char *en, const char *sw,
                     const char *const *args, size_t nargs)
@@ -46,13 +48,8 @@ void turn_say(struct turn *t, const char *en, const char *sw)
 /* Cuts s to at most max bytes at a UTF-8 boundary into out (outlen > max). */
 static void cut_utf8(const char *s, size_t max, char *out, size_t outlen)
 {
-	size_t n = strlen(s);
+	size_t n = utf8_cut(s, strlen(s), max);
 
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
 	if (n >= outlen)
 		n = outlen - 1;
 	memcpy(out, s, n);
@@ -242,7 +239,7 @@ void turn_set_state(struct turn *t, const char *state)
 
 void turn_money(const struct turn *t, long long minor, char *out, size_t len)
 {
-	cm_money_format(minor, t->shop.currency, out, len);
+	money_format(minor, t->shop.currency, out, len);
 }
 
 int turn_offered_has(const struct turn *t, const char *payload)

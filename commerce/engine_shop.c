@@ -10,6 +10,7 @@
 
 #include "commerce_util.h"
 #include "engine_internal.h"
+#include "money.h"
 #include "pg.h"
 
 #define MATCH_MIN   0.55 /* below this a catalog name is not a match */
@@ -129,7 +130,7 @@ static void stock_text(struct turn *t, long long price, const char *currency, lo
 {
 	char money[48];
 
-	cm_money_format(price, currency, money, sizeof(money));
+	money_format(price, currency, money, sizeof(money));
 	if (stock <= 0)
 		snprintf(out, len, "%s, %s", money, TR(t, "out of stock", "imeisha"));
 	else
@@ -209,7 +210,7 @@ static int show_product(struct turn *t, const struct engine_product *p)
 	char money[48], stock[24], payload[64], title[24];
 	long q;
 
-	cm_money_format(p->price_minor, p->currency, money, sizeof(money));
+	money_format(p->price_minor, p->currency, money, sizeof(money));
 	snprintf(stock, sizeof(stock), "%ld", p->stock);
 	turn_say(t, p->name, p->name);
 	if (p->description[0])

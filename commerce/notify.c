@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commerce_util.h"
 #include "log.h"
+#include "money.h"
 #include "pg.h"
 #include "util.h"
 
@@ -30,14 +30,14 @@ static void order_lines(struct sbuf *b, const json_t *order)
 
 	json_array_foreach(items, i, it)
 	{
-		cm_money_format(json_integer_value(json_object_get(it, "subtotal_minor")), cur,
-		                money, sizeof(money));
+		money_format(json_integer_value(json_object_get(it, "subtotal_minor")), cur, money,
+		             sizeof(money));
 		sbuf_printf(b, "\n%lld x %s: %s",
 		            (long long)json_integer_value(json_object_get(it, "quantity")),
 		            jstr(it, "name"), money);
 	}
-	cm_money_format(json_integer_value(json_object_get(totals, "total_minor")), cur, money,
-	                sizeof(money));
+	money_format(json_integer_value(json_object_get(totals, "total_minor")), cur, money,
+	             sizeof(money));
 	sbuf_printf(b, "\nTotal: %s", money);
 }
 

@@ -14,6 +14,7 @@
 #include "pg.h"
 #include "secrets.h"
 #include "server.h"
+#include "utf8.h"
 #include "util.h"
 
 /* ---- answers ---- */
@@ -92,18 +93,7 @@ void admin_answer_db_error(struct admin_call *call, int rc)
 	}
 }
 
-void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field, const char *fmt,
-                    ...)
-{
-	va_list ap;
-
-	snprintf(err->field, sizeof(err->field), "%s%s", prefix ? prefix : "", field);
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-}
-
-void admin_answer_verr(struct admin_call *call, const struct admin_verr *err)
+void admin_answer_verr(struct admin_call *call, const struct jfield_error *err)
 {
 	admin_answer_error(call, 400, "validation", err->field, "%s: %s", err->field, err->message);
 }
@@ -311,142 +301,8 @@ json_t *admin_body_object(struct admin_call *call)
 	return o;
 }
 
-/* Characters (not bytes) of valid UTF-8; -1 when s holds a control character other than
- * tab, newline or carriage return. */
-static long text_chars(const char *s, size_t len)
-{
-	long n = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-			return -1;
-		if (c == 0x7f)
-			return -1;
-		if ((c & 0xc0) != 0x80)
-			n++;
-	}
-	return n;
-}
-
-int admin_field_string(json_t *obj, const char *prefix, const char *name, int required,
-                       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err)
-{
-	json_t *v = json_object_get(obj, name);
-	const char *s;
-	size_t len;
-	long n;
-
-	if (!v || json_is_null(v)) {
-		if (!required)
-			return 0;
-		admin_verr_set(err, prefix, name, "is required");
-		return -1;
-	}
-	if (!json_is_string(v)) {
-		admin_verr_set(err, prefix, name, "must be a string");
-		return -1;
-	}
-	s = json_string_value(v);
-	len = json_string_length(v);
-	if (strlen(s) != len) {
-		admin_verr_set(err, prefix, name, "must not contain NUL characters");
-		return -1;
-	}
-	n = text_chars(s, len);
-	if (n < 0) {
-		admin_verr_set(err, prefix, name, "must not contain control characters");
-		return -1;
-	}
-	if ((size_t)n < minchars) {
-		admin_verr_set(err, prefix, name,
-		               minchars == 1 ? "must not be empty"
-		                             : "must be at least %zu characters",
-		               minchars);
-		return -1;
-	}
-	if ((size_t)n > maxchars) {
-		admin_verr_set(err, prefix, name, "must be at most %zu characters", maxchars);
-		return -1;
-	}
-	*out = s;
-	return 1;
-}
-
-int admin_field_int(json_t *obj, const char *prefix, const char *name, int required, long long min,
-                    long long max, long long *out, struct admin_verr *err)
-{
-	json_t *v = json_object_get(obj, name);
-	long long x;
-
-	if (!v || json_is_null(v)) {
-		if (!required)
-			return 0;
-		admin_verr_set(err, prefix, name, "is required");
-		return -1;
-	}
-	if (!json_is_integer(v)) {
-		admin_verr_set(err, prefix, name, "must be an integer");
-		return -1;
-	}
-	x = (long long)json_integer_value(v);
-	if (x < min) {
-		admin_verr_set(err, prefix, name,
-		               min == 0 ? "must not be negative" : "must be at least %lld", min);
-		return -1;
-	}
-	if (x > max) {
-		admin_verr_set(err, prefix, name, "must be at most %lld", max);
-		return -1;
-	}
-	*out = x;
-	return 1;
-}
-
-int admin_field_bool(json_t *obj, const char *prefix, const char *name, int required, int *out,
-                     struct admin_verr *err)
-{
-	json_t *v = json_object_get(obj, name);
-
-	if (!v || json_is_null(v)) {
-		if (!required)
-			return 0;
-		admin_verr_set(err, prefix, name, "is required");
-		return -1;
-	}
-	if (!json_is_boolean(v)) {
-		admin_verr_set(err, prefix, name, "must be true or false");
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 1;
-}
-
-int admin_fields_known(json_t *obj, const char *prefix, const char *const *allowed,
-                       struct admin_verr *err)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach(obj, key, v)
-	{
-		for (i = 0; allowed[i]; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				break;
-		if (!allowed[i]) {
-			char shown[48];
-
-			snprintf(shown, sizeof(shown), "%s", key);
-			admin_verr_set(err, prefix, shown, "is not a known field");
-			return -1;
-		}
-	}
-	return 0;
-}
-
+/* Characters (not bytes) of valid UTF-8 without NUL bytes (len is its strlen); -1 when s
+ * holds a control character other than tab, newline or carriage return. */
 int admin_query_bool(struct admin_call *call, const char *name, const char **out)
 {
 	char v[8];

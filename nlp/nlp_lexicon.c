@@ -339,20 +339,18 @@ static long lex_syn_target(struct nlp_lexicon *lex, const char *text)
 	return off;
 }
 
-/* Handles one line; pass 0 takes only aliases, pass 1 everything else. */
-static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t lineno,
-		    char *line, int pass, char *err, size_t errlen)
+/* What a line says about its phrase: the kind, its value, the weight and flags. */
+struct lex_def {
+	int kind;
+	long value;
+	double weight;
+	unsigned flags;
+};
+
+/* Splits line at tabs into up to four fields (unused ones stay NULL); returns how many. */
+static size_t lex_fields(char *line, char *field[4])
 {
-	char *field[4] = { NULL, NULL, NULL, NULL };
-	char norm[LEX_LINE_MAX * 2];
-	const char *w[NLP_LEX_PHRASE_TOKENS_MAX + 1];
-	unsigned short wlen[NLP_LEX_PHRASE_TOKENS_MAX + 1];
-	size_t nf = 0, nw;
-	int kind = -1;
-	long value = 0, idx;
-	double weight = 1.0;
-	unsigned flags = 0;
-	struct nlp_lex_entry *e;
+	size_t nf = 0;
 	char *p = line;
 
 	while (nf < 4) {
@@ -362,24 +360,27 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 			break;
 		*p++ = '\0';
 	}
-	if (nf < 2 || !*field[0] || !*field[1]) {
-		lex_err(err, errlen, "%s:%zu: expected phrase<TAB>kind[<TAB>value[<TAB>weight]]",
-			f->name, lineno);
-		return -1;
-	}
-	for (int k = 0; k < NLP_LEX_KIND_COUNT; k++)
-		if (strcmp(field[1], lex_kind_names[k]) == 0)
-			kind = k;
-	if (kind < 0) {
-		lex_err(err, errlen, "%s:%zu: unknown kind '%s'", f->name, lineno, field[1]);
-		return -1;
-	}
-	if ((pass == 0) != (kind == NLP_LEX_ALIAS))
-		return 0;
-	if (kind == NLP_LEX_PREFIX || kind == NLP_LEX_SUFFIX)
-		return lex_affix_add(lex, f, lineno, field, kind, err, errlen);
+	return nf;
+}
 
-	switch (kind) {
+/* The kind named s, or -1. */
+static int lex_kind_find(const char *s)
+{
+	int kind = -1;
+
+	for (int k = 0; k < NLP_LEX_KIND_COUNT; k++)
+		if (strcmp(s, lex_kind_names[k]) == 0)
+			kind = k;
+	return kind;
+}
+
+/* The value column (field[2]) of a line of kind d->kind into d->value. */
+static int lex_value(struct nlp_lexicon *lex, const struct lex_file *f, size_t lineno,
+		     char *const *field, struct lex_def *d, char *err, size_t errlen)
+{
+	long idx;
+
+	switch (d->kind) {
 	case NLP_LEX_ALIAS: {
 		const char *tw[NLP_LEX_PHRASE_TOKENS_MAX + 1];
 		unsigned short twlen[NLP_LEX_PHRASE_TOKENS_MAX + 1];
@@ -393,15 +394,15 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 		idx = lex_phrase_intern(lex, tw, twlen, 1);
 		if (idx < 0)
 			goto nomem;
-		value = (long)lex->phrases[idx].off;
+		d->value = (long)lex->phrases[idx].off;
 		break;
 	}
 	case NLP_LEX_INTENT:
-		value = -1;
+		d->value = -1;
 		for (int k = 0; field[2] && k < NLP_INTENT_COUNT; k++)
 			if (strcmp(field[2], nlp_intent_name((enum nlp_intent)k)) == 0)
-				value = k;
-		if (value < 0) {
+				d->value = k;
+		if (d->value < 0) {
 			lex_err(err, errlen, "%s:%zu: unknown intent '%s'", f->name, lineno,
 				field[2] ? field[2] : "");
 			return -1;
@@ -411,17 +412,17 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 	case NLP_LEX_MUL:
 	case NLP_LEX_COUNT:
 	case NLP_LEX_ORD:
-		if (!field[2] || lex_parse_value(field[2], 0, 100000, &value)) {
+		if (!field[2] || lex_parse_value(field[2], 0, 100000, &d->value)) {
 			lex_err(err, errlen, "%s:%zu: '%s' needs a number from 0 to 100000",
-				f->name, lineno, lex_kind_names[kind]);
+				f->name, lineno, lex_kind_names[d->kind]);
 			return -1;
 		}
 		break;
 	case NLP_LEX_SYN:
-		value = field[2] ? lex_syn_target(lex, field[2]) : -2;
-		if (value == -1)
+		d->value = field[2] ? lex_syn_target(lex, field[2]) : -2;
+		if (d->value == -1)
 			goto nomem;
-		if (value < 0) {
+		if (d->value < 0) {
 			lex_err(err, errlen,
 				"%s:%zu: a synonym needs the catalog word(s) it means, up to "
 				"%d bytes",
@@ -430,11 +431,11 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 		}
 		break;
 	case NLP_LEX_PAY:
-		value = -1;
+		d->value = -1;
 		for (int k = 0; field[2] && nlp_lex_payment_names[k]; k++)
 			if (strcmp(field[2], nlp_lex_payment_names[k]) == 0)
-				value = k;
-		if (value < 0) {
+				d->value = k;
+		if (d->value < 0) {
 			lex_err(err, errlen,
 				"%s:%zu: payment must be cash_on_delivery, mpesa or bank_transfer",
 				f->name, lineno);
@@ -444,34 +445,59 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 	default:
 		if (field[2] && *field[2]) {
 			lex_err(err, errlen, "%s:%zu: kind '%s' takes no value (got '%s')",
-				f->name, lineno, lex_kind_names[kind], field[2]);
+				f->name, lineno, lex_kind_names[d->kind], field[2]);
 			return -1;
 		}
 		break;
 	}
-	if (field[3] && *field[3]) {
-		char *end;
-		if (strcmp(field[3], "weak") == 0) {
-			flags |= NLP_LEX_FLAG_WEAK;
-		} else if (strcmp(field[3], "clause") == 0) {
-			flags |= NLP_LEX_FLAG_CLAUSE;
-		} else {
-			weight = strtod(field[3], &end);
-			if (*end || !(weight > 0.0 && weight <= 10.0)) {
-				lex_err(err, errlen, "%s:%zu: weight must be a number in (0, 10]",
-					f->name, lineno);
-				return -1;
-			}
+	return 0;
+nomem:
+	lex_err(err, errlen, "%s:%zu: out of memory", f->name, lineno);
+	return -1;
+}
+
+/* The weight column (field[3]): "weak", "clause" or a weight in (0, 10]. */
+static int lex_weight(const struct lex_file *f, size_t lineno, const char *s,
+		      struct lex_def *d, char *err, size_t errlen)
+{
+	char *end;
+
+	if (!s || !*s)
+		return 0;
+	if (strcmp(s, "weak") == 0) {
+		d->flags |= NLP_LEX_FLAG_WEAK;
+	} else if (strcmp(s, "clause") == 0) {
+		d->flags |= NLP_LEX_FLAG_CLAUSE;
+	} else {
+		d->weight = strtod(s, &end);
+		if (*end || !(d->weight > 0.0 && d->weight <= 10.0)) {
+			lex_err(err, errlen, "%s:%zu: weight must be a number in (0, 10]",
+				f->name, lineno);
+			return -1;
 		}
 	}
+	return 0;
+}
 
-	nw = lex_phrase_words(lex, field[0], strlen(field[0]), norm, sizeof(norm), w, wlen);
+/* Interns the phrase (and each of its words) and appends the entry d to it, keeping file
+ * order among the entries of one phrase. */
+static int lex_entry_add(struct nlp_lexicon *lex, const struct lex_file *f, size_t lineno,
+			 const char *phrase, const struct lex_def *d, char *err, size_t errlen)
+{
+	char norm[LEX_LINE_MAX * 2];
+	const char *w[NLP_LEX_PHRASE_TOKENS_MAX + 1];
+	unsigned short wlen[NLP_LEX_PHRASE_TOKENS_MAX + 1];
+	size_t nw;
+	long idx;
+	struct nlp_lex_entry *e;
+
+	nw = lex_phrase_words(lex, phrase, strlen(phrase), norm, sizeof(norm), w, wlen);
 	if (nw == 0 || nw > NLP_LEX_PHRASE_TOKENS_MAX) {
 		lex_err(err, errlen, "%s:%zu: a phrase has 1 to %d words", f->name, lineno,
 			NLP_LEX_PHRASE_TOKENS_MAX);
 		return -1;
 	}
-	if (kind == NLP_LEX_ALIAS && nw != 1) {
+	if (d->kind == NLP_LEX_ALIAS && nw != 1) {
 		lex_err(err, errlen, "%s:%zu: an alias replaces one word", f->name, lineno);
 		return -1;
 	}
@@ -483,11 +509,11 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 				sizeof(*e)))
 		goto nomem;
 	e = &lex->entries[lex->nentries];
-	e->kind = (uint8_t)kind;
+	e->kind = (uint8_t)d->kind;
 	e->lang = f->lang;
-	e->flags = (uint8_t)flags;
-	e->value = (int32_t)value;
-	e->weight = (float)weight;
+	e->flags = (uint8_t)d->flags;
+	e->value = (int32_t)d->value;
+	e->weight = (float)d->weight;
 	e->next = NLP_LEX_NONE;
 	/* append, keeping file order */
 	if (lex->phrases[idx].first == NLP_LEX_NONE) {
@@ -503,6 +529,34 @@ static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t li
 nomem:
 	lex_err(err, errlen, "%s:%zu: out of memory", f->name, lineno);
 	return -1;
+}
+
+/* Handles one line; pass 0 takes only aliases, pass 1 everything else. */
+static int lex_line(struct nlp_lexicon *lex, const struct lex_file *f, size_t lineno,
+		    char *line, int pass, char *err, size_t errlen)
+{
+	char *field[4] = { NULL, NULL, NULL, NULL };
+	struct lex_def d = { .kind = -1, .value = 0, .weight = 1.0, .flags = 0 };
+	size_t nf = lex_fields(line, field);
+
+	if (nf < 2 || !*field[0] || !*field[1]) {
+		lex_err(err, errlen, "%s:%zu: expected phrase<TAB>kind[<TAB>value[<TAB>weight]]",
+			f->name, lineno);
+		return -1;
+	}
+	d.kind = lex_kind_find(field[1]);
+	if (d.kind < 0) {
+		lex_err(err, errlen, "%s:%zu: unknown kind '%s'", f->name, lineno, field[1]);
+		return -1;
+	}
+	if ((pass == 0) != (d.kind == NLP_LEX_ALIAS))
+		return 0;
+	if (d.kind == NLP_LEX_PREFIX || d.kind == NLP_LEX_SUFFIX)
+		return lex_affix_add(lex, f, lineno, field, d.kind, err, errlen);
+	if (lex_value(lex, f, lineno, field, &d, err, errlen) ||
+	    lex_weight(f, lineno, field[3], &d, err, errlen))
+		return -1;
+	return lex_entry_add(lex, f, lineno, field[0], &d, err, errlen);
 }
 
 static int lex_file_pass(struct nlp_lexicon *lex, const struct lex_file *f, int pass, char *err,

@@ -8,6 +8,7 @@
 #include "nlp.h"
 #include "nlp_lexicon_internal.h"
 #include "nlp_text_internal.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -691,28 +692,23 @@ static double parse_round(double x)
 	return floor(x * 100.0 + 0.5) / 100.0;
 }
 
-static void parse_decide(struct parse_state *st, struct nlp_reading *out)
+/* The reading being settled by parse_decide and its helpers. */
+struct parse_verdict {
+	enum nlp_intent in;
+	double conf;
+	float bs, ss;          /* the best and second-best intent scores */
+	struct parse_num *qty; /* the quantity, or NULL */
+	int nnums;             /* numbers left that are not order numbers */
+	int implicit;          /* the intent comes from the product phrase, not a keyword */
+	int free_text;         /* a name, an address or a phone number is expected */
+};
+
+/* Order numbers: "#1042", "order 1042", "oda namba 1042"; the first goes to the reading. */
+static void parse_order_numbers(struct parse_state *st, const struct parse_verdict *v,
+				struct nlp_reading *out)
 {
 	enum nlp_expect ex = st->expect;
-	int free_text = ex == NLP_EXPECT_NAME || ex == NLP_EXPECT_ADDRESS || ex == NLP_EXPECT_PHONE;
-	struct parse_num *qty = NULL;
-	enum nlp_intent in;
-	float bs, ss;
-	double conf;
-	int implicit = 0, nnums = 0;
 
-	parse_product(st, out->product, sizeof(out->product));
-	if (st->ncontent > 0 || st->ref)
-		for (int k = NLP_INTENT_SEARCH; k <= NLP_INTENT_REMOVE_FROM_CART; k++)
-			if (st->score[k] > 0.0f)
-				st->score[k] += 0.3f;
-	if (ex == NLP_EXPECT_YES_NO) {
-		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
-		st->score[NLP_INTENT_DENY] *= 1.5f;
-	}
-	in = parse_best(st->score, &bs, &ss);
-
-	/* order numbers: "#1042", "order 1042", "oda namba 1042" */
 	for (size_t k = 0; k < st->nnums; k++) {
 		struct parse_num *pn = &st->nums[k];
 		size_t p = parse_prev_key(st, pn->head), nx = parse_next_key(st, pn->last + 1);
@@ -722,14 +718,21 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 			 (nx >= st->n || st->t[nx].role != ROLE_CONTENT))
 			pn->order = 1;
 		else if (!pn->marked && pn->v >= 100 && ex != NLP_EXPECT_QUANTITY &&
-			 (in == NLP_INTENT_ORDER_STATUS || in == NLP_INTENT_CANCEL_ORDER ||
-			  in == NLP_INTENT_COMPLAINT))
+			 (v->in == NLP_INTENT_ORDER_STATUS || v->in == NLP_INTENT_CANCEL_ORDER ||
+			  v->in == NLP_INTENT_COMPLAINT))
 			pn->order = 1;
 		if (pn->order && !out->order_number && pn->v > 0)
 			out->order_number = pn->v;
 	}
-	/* "one" is a quantity before a product or alone ("one more"), not a pronoun after a
-	 * word ("the blue one", "the last one") */
+}
+
+/* The quantity among the numbers that are not order numbers: the first marked one ("x3",
+ * "3 pcs"), else the first. "one" is a quantity before a product or alone ("one more"), not a
+ * pronoun after a word ("the blue one", "the last one"). */
+static void parse_quantity(struct parse_state *st, struct parse_verdict *v)
+{
+	enum nlp_expect ex = st->expect;
+
 	for (size_t k = 0; k < st->nnums; k++) {
 		struct parse_num *pn = &st->nums[k];
 		size_t nx = pn->last + 1;
@@ -747,85 +750,94 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		struct parse_num *pn = &st->nums[k];
 		if (pn->order || pn->dropped)
 			continue;
-		nnums++;
-		if (!qty || (pn->marked && !qty->marked))
-			qty = pn;
+		v->nnums++;
+		if (!v->qty || (pn->marked && !v->qty->marked))
+			v->qty = pn;
 	}
+}
 
-	if (in == NLP_INTENT_CLEAR_CART && out->product[0])
-		in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
-	if (in == NLP_INTENT_BROWSE && out->product[0])
-		in = NLP_INTENT_SEARCH; /* "show me mugs" */
-	if (in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
-		in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
-	if (bs < 0.75f && out->product[0] && !free_text) {
-		if (qty && ex != NLP_EXPECT_CHOICE) {
-			in = NLP_INTENT_ADD_TO_CART; /* "x3 honey pls" */
-			implicit = 1;
+/* The intent from the scores and the product phrase, and how sure we are of it. */
+static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
+			 const struct nlp_reading *out)
+{
+	enum nlp_expect ex = st->expect;
+
+	if (v->in == NLP_INTENT_CLEAR_CART && out->product[0])
+		v->in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
+	if (v->in == NLP_INTENT_BROWSE && out->product[0])
+		v->in = NLP_INTENT_SEARCH; /* "show me mugs" */
+	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
+		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
+	if (v->bs < 0.75f && out->product[0] && !v->free_text) {
+		if (v->qty && ex != NLP_EXPECT_CHOICE) {
+			v->in = NLP_INTENT_ADD_TO_CART; /* "x3 honey pls" */
+			v->implicit = 1;
 		} else if (st->ncontent <= 4 && !st->clause && !st->gibberish) {
-			in = NLP_INTENT_SEARCH; /* "red mugs" */
-			implicit = 1;
+			v->in = NLP_INTENT_SEARCH; /* "red mugs" */
+			v->implicit = 1;
 		}
 	}
-	if (implicit) {
-		conf = in == NLP_INTENT_ADD_TO_CART ? 0.65 : 0.55;
-	} else if (bs <= 0.0f) {
-		in = NLP_INTENT_UNKNOWN;
-		conf = 0.0;
-		if (out->order_number && !free_text) {
-			in = NLP_INTENT_ORDER_STATUS; /* "#1042" */
-			conf = 0.6;
+	if (v->implicit) {
+		v->conf = v->in == NLP_INTENT_ADD_TO_CART ? 0.65 : 0.55;
+	} else if (v->bs <= 0.0f) {
+		v->in = NLP_INTENT_UNKNOWN;
+		v->conf = 0.0;
+		if (out->order_number && !v->free_text) {
+			v->in = NLP_INTENT_ORDER_STATUS; /* "#1042" */
+			v->conf = 0.6;
 		}
 	} else {
-		conf = (bs / (bs + ss)) * (1.0 - exp(-1.6 * bs));
-		if (st->ncontent > 0 && !parse_product_intent(in))
-			conf *= 0.85;
-		if ((in == NLP_INTENT_GREET || in == NLP_INTENT_THANKS || in == NLP_INTENT_CONFIRM ||
-		     in == NLP_INTENT_DENY) &&
+		v->conf = (v->bs / (v->bs + v->ss)) * (1.0 - exp(-1.6 * v->bs));
+		if (st->ncontent > 0 && !parse_product_intent(v->in))
+			v->conf *= 0.85;
+		if ((v->in == NLP_INTENT_GREET || v->in == NLP_INTENT_THANKS ||
+		     v->in == NLP_INTENT_CONFIRM || v->in == NLP_INTENT_DENY) &&
 		    st->ncontent >= 2) {
-			in = NLP_INTENT_UNKNOWN; /* small talk around something we cannot read */
-			conf = 0.3;
+			v->in = NLP_INTENT_UNKNOWN; /* small talk around something we cannot read */
+			v->conf = 0.3;
 		}
 	}
+}
 
-	if (qty) {
-		out->quantity = qty->v;
-		out->quantity_state = (qty->v >= 1 && qty->v <= NLP_QTY_MAX) ? NLP_QTY_OK
-									  : NLP_QTY_INVALID;
-	}
+/* A bare answer to what the conversation expects reads as UNKNOWN with the entity filled. */
+static void parse_expected(const struct parse_state *st, struct parse_verdict *v,
+			   struct nlp_reading *out)
+{
+	enum nlp_expect ex = st->expect;
+
 	switch (ex) {
 	case NLP_EXPECT_QUANTITY:
-		if (qty && st->ncontent == 0 && bs < 0.75f) {
-			in = NLP_INTENT_UNKNOWN;
-			conf = 0.9;
+		if (v->qty && st->ncontent == 0 && v->bs < 0.75f) {
+			v->in = NLP_INTENT_UNKNOWN;
+			v->conf = 0.9;
 		}
 		break;
 	case NLP_EXPECT_CHOICE:
-		if ((st->ordinal > 0 || qty) && st->ncontent == 0 && bs < 0.75f) {
-			long c = st->ordinal > 0 ? st->ordinal : qty->v;
+		if ((st->ordinal > 0 || v->qty) && st->ncontent == 0 && v->bs < 0.75f) {
+			long c = st->ordinal > 0 ? st->ordinal : v->qty->v;
 			if (c >= 1 && c <= NLP_QTY_MAX) {
 				out->choice = c;
-				in = NLP_INTENT_UNKNOWN;
-				conf = 0.9;
+				v->in = NLP_INTENT_UNKNOWN;
+				v->conf = 0.9;
 				out->quantity_state = NLP_QTY_NONE;
 				out->quantity = 0;
 			}
 		}
 		break;
 	case NLP_EXPECT_PAYMENT:
-		if (st->pay >= 0 && (in == NLP_INTENT_UNKNOWN || in == NLP_INTENT_CHECKOUT ||
-				     in == NLP_INTENT_CONFIRM)) {
-			in = NLP_INTENT_UNKNOWN;
-			conf = 0.9;
+		if (st->pay >= 0 && (v->in == NLP_INTENT_UNKNOWN || v->in == NLP_INTENT_CHECKOUT ||
+				     v->in == NLP_INTENT_CONFIRM)) {
+			v->in = NLP_INTENT_UNKNOWN;
+			v->conf = 0.9;
 		}
 		break;
 	case NLP_EXPECT_NAME:
 	case NLP_EXPECT_ADDRESS:
 	case NLP_EXPECT_PHONE:
 		/* the text is an answer unless it is only a command: "menu", "cancel" */
-		if (!(bs >= 1.0f && st->ncontent == 0 && nnums == 0 && !implicit)) {
-			in = NLP_INTENT_UNKNOWN;
-			conf = (ex == NLP_EXPECT_PHONE && out->phone[0]) ? 0.9 : 0.0;
+		if (!(v->bs >= 1.0f && st->ncontent == 0 && v->nnums == 0 && !v->implicit)) {
+			v->in = NLP_INTENT_UNKNOWN;
+			v->conf = (ex == NLP_EXPECT_PHONE && out->phone[0]) ? 0.9 : 0.0;
 			out->quantity_state = NLP_QTY_NONE;
 			out->quantity = 0;
 			out->order_number = 0;
@@ -834,9 +846,37 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 	default:
 		break;
 	}
-	if (!parse_product_intent(in)) {
+}
+
+static void parse_decide(struct parse_state *st, struct nlp_reading *out)
+{
+	enum nlp_expect ex = st->expect;
+	struct parse_verdict v;
+
+	memset(&v, 0, sizeof(v));
+	v.free_text = ex == NLP_EXPECT_NAME || ex == NLP_EXPECT_ADDRESS || ex == NLP_EXPECT_PHONE;
+	parse_product(st, out->product, sizeof(out->product));
+	if (st->ncontent > 0 || st->ref)
+		for (int k = NLP_INTENT_SEARCH; k <= NLP_INTENT_REMOVE_FROM_CART; k++)
+			if (st->score[k] > 0.0f)
+				st->score[k] += 0.3f;
+	if (ex == NLP_EXPECT_YES_NO) {
+		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
+		st->score[NLP_INTENT_DENY] *= 1.5f;
+	}
+	v.in = parse_best(st->score, &v.bs, &v.ss);
+	parse_order_numbers(st, &v, out);
+	parse_quantity(st, &v);
+	parse_intent(st, &v, out);
+	if (v.qty) {
+		out->quantity = v.qty->v;
+		out->quantity_state = (v.qty->v >= 1 && v.qty->v <= NLP_QTY_MAX) ? NLP_QTY_OK
+										  : NLP_QTY_INVALID;
+	}
+	parse_expected(st, &v, out);
+	if (!parse_product_intent(v.in)) {
 		out->product[0] = '\0';
-		if (in != NLP_INTENT_UNKNOWN) {
+		if (v.in != NLP_INTENT_UNKNOWN) {
 			out->quantity_state = NLP_QTY_NONE;
 			out->quantity = 0;
 		}
@@ -844,8 +884,8 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 	if (st->pay >= 0)
 		snprintf(out->payment, sizeof(out->payment), "%s", nlp_lex_payment_names[st->pay]);
 	out->yes_no = (enum nlp_yes_no)st->yes_no;
-	out->intent = in;
-	out->confidence = parse_round(conf);
+	out->intent = v.in;
+	out->confidence = parse_round(v.conf);
 }
 
 void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *lang_hint,
@@ -866,11 +906,7 @@ void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *
 		return;
 	if (!text)
 		len = 0;
-	if (len > PARSE_IN_MAX) { /* cut on a character boundary */
-		len = PARSE_IN_MAX;
-		for (int k = 0; k < 3 && len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80; k++)
-			len--;
-	}
+	len = utf8_cut(text, len, PARSE_IN_MAX); /* on a character boundary */
 	nn = nlp_normalize(text, len, norm, sizeof(norm));
 
 	memset(&st, 0, offsetof(struct parse_state, scratch));

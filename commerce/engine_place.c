@@ -1,0 +1,343 @@
+/*
+ * engine_place.c: placing the order at the shopper's confirmation (act_ck_yes), atomically
+ * under the savepoint place_order: the guarded stock decrement (a sold-out line undoes the
+ * others and keeps the cart), the order number, the order row with its price snapshot and
+ * items, the channel metadata, the converted cart and the customer's details; then the
+ * order_placed event, the seller's notification and the reply.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "notify.h"
+#include "order_json.h"
+#include "pg.h"
+
+/* The order being placed: the checkout draft ctx.ck, the amounts, and what the database
+ * gives it. */
+struct order_draft {
+	const json_t *ck;               /* ctx.ck, borrowed */
+	const struct shop_payment *pay; /* the chosen method; NULL: cash on delivery */
+	long long subtotal, tax, total;
+	char *address_js;      /* ck.address as compact JSON, owned */
+	char number[24];       /* the order number, once drawn */
+	char id[MSG_UUID_LEN]; /* the order's id, once its row is in */
+};
+
+static const char *draft_str(const struct order_draft *d, const char *key)
+{
+	return json_string_value(json_object_get(d->ck, key));
+}
+
+static const char *draft_payment_code(const struct order_draft *d)
+{
+	return d->pay ? d->pay->code : "cash_on_delivery";
+}
+
+/* Takes the stock of every line; on a shortfall names the product in short (heap). */
+static int order_stock_take(struct turn *t, PGresult *lines, char **short_name, long *left)
+{
+	int i, n = PQntuples(lines);
+	int *order = calloc((size_t)n + 1, sizeof(int));
+	int a, b, tmp;
+
+	*short_name = NULL;
+	if (!order)
+		return -1;
+	/* lock product rows in one global order (by id) so two checkouts cannot deadlock */
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (a = 1; a < n; a++)
+		for (b = a; b > 0 && strcmp(PQgetvalue(lines, order[b - 1], 0),
+		                            PQgetvalue(lines, order[b], 0)) > 0;
+		     b--)
+			tmp = order[b], order[b] = order[b - 1], order[b - 1] = tmp;
+	for (i = 0; i < n; i++) {
+		int r = order[i];
+		PGresult *res =
+		    pg_exec(t->conn,
+		            "UPDATE products SET stock = stock - $3::int WHERE tenant_id = $1"
+		            " AND id = $2 AND stock >= $3::int AND active"
+		            " AND deleted_at IS NULL RETURNING stock",
+		            3,
+		            (const char *const[]){t->tenant, PQgetvalue(lines, r, 0),
+		                                  PQgetvalue(lines, r, 2)});
+
+		if (!res) {
+			free(order);
+			return -1;
+		}
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			*short_name = strdup(PQgetvalue(lines, r, 1));
+			res = pg_exec(t->conn,
+			              "SELECT stock FROM products WHERE tenant_id = $1 AND id = $2",
+			              2, (const char *const[]){t->tenant, PQgetvalue(lines, r, 0)});
+			*left = res && PQntuples(res) == 1 ? atol(PQgetvalue(res, 0, 0)) : 0;
+			PQclear(res);
+			free(order);
+			return *short_name ? 1 : -1;
+		}
+		PQclear(res);
+	}
+	free(order);
+	return 0;
+}
+
+/* Reserves the stock of every line: 0 taken; 1 a line ran short, so everything went back to
+ * the savepoint, the cart is kept and the shopper told (state "cart"); -1 error. */
+static int order_stock_reserve(struct turn *t, PGresult *lines)
+{
+	char *short_name = NULL, l[24];
+	long left = 0;
+	int rc = order_stock_take(t, lines, &short_name, &left);
+
+	if (rc != 1)
+		goto out;
+	rc = -1;
+	if (pg_cmd(t->conn, "ROLLBACK TO SAVEPOINT place_order", 0, NULL) < 0)
+		goto out;
+	snprintf(l, sizeof(l), "%ld", left);
+	if (left <= 0)
+		turn_sayf(t,
+		          "Sorry, %s just sold out, so I couldn't place the order. Your cart "
+		          "is kept: please remove it or choose something else.",
+		          "Samahani, %s imeisha sasa hivi, kwa hivyo sikuweza kuweka oda. Kikapu "
+		          "chako kimehifadhiwa: tafadhali iondoe au chagua kitu kingine.",
+		          short_name);
+	else
+		turn_sayf(t,
+		          "Sorry, only %s of %s are left now, so I couldn't place the order. "
+		          "Your cart is kept: please change the quantity.",
+		          "Samahani, zimebaki %s tu za %s, kwa hivyo sikuweza kuweka oda. Kikapu "
+		          "chako kimehifadhiwa: tafadhali badilisha idadi.",
+		          l, short_name);
+	turn_button(t, TR(t, "Edit cart", "Badilisha kikapu"), "cart:edit");
+	turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+	turn_set_state(t, "cart");
+	rc = 1;
+out:
+	free(short_name);
+	return rc;
+}
+
+/* The amounts (the cart's lines; the checkout confirmed they fit) and the address as JSON. */
+static int order_draft_price(struct turn *t, const PGresult *lines, struct order_draft *d)
+{
+	d->subtotal = engine_cart_subtotal(lines); /* <= ENGINE_MONEY_MAX: act_ck_yes checked */
+	d->tax = shop_settings_tax(&t->shop, d->subtotal);
+	d->total = d->subtotal + d->tax + t->shop.delivery_fee_minor;
+	d->address_js = json_dumps(json_object_get(d->ck, "address"), JSON_COMPACT);
+	return d->address_js ? 0 : -1;
+}
+
+/* Draws the tenant's next order number into d->number. */
+static int order_number_draw(struct turn *t, struct order_draft *d)
+{
+	PGresult *res;
+
+	if (pg_cmd(t->conn,
+	           "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
+	           &t->tenant) < 0)
+		return -1;
+	res = pg_exec(t->conn,
+	              "UPDATE order_counters SET next_value = next_value + 1 WHERE tenant_id = $1"
+	              " RETURNING next_value - 1",
+	              1, &t->tenant);
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	snprintf(d->number, sizeof(d->number), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* The orders row: amounts, currency, payment method, the shopper's name, phone and address.
+ * Its id goes to d->id. */
+static int order_row_insert(struct turn *t, struct order_draft *d)
+{
+	char sub_s[24], tax_s[24], fee_s[24], tot_s[24];
+	PGresult *res;
+
+	snprintf(sub_s, sizeof(sub_s), "%lld", d->subtotal);
+	snprintf(tax_s, sizeof(tax_s), "%lld", d->tax);
+	snprintf(fee_s, sizeof(fee_s), "%ld", t->shop.delivery_fee_minor);
+	snprintf(tot_s, sizeof(tot_s), "%lld", d->total);
+	res = pg_exec(
+	    t->conn,
+	    "INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
+	    " subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
+	    " customer_name, customer_phone, delivery_address) VALUES ($1, $2::bigint, $3,"
+	    " $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11, $12::jsonb)"
+	    " RETURNING id",
+	    12,
+	    (const char *const[]){t->tenant, d->number, t->customer_id, draft_payment_code(d),
+	                          sub_s, tax_s, fee_s, tot_s, t->shop.currency,
+	                          draft_str(d, "name"), draft_str(d, "phone"), d->address_js});
+	if (!res)
+		return -1;
+	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* One order_items row per cart line, with the product's sku, name and price as they are. */
+static int order_items_insert(struct turn *t, const struct order_draft *d, const PGresult *lines)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(lines); i++) {
+		char line_s[24];
+
+		snprintf(line_s, sizeof(line_s), "%lld",
+		         engine_money_line(atoll(PQgetvalue(lines, i, 2)),
+		                           atoll(PQgetvalue(lines, i, 3))));
+		if (pg_cmd(
+		        t->conn,
+		        "INSERT INTO order_items (tenant_id, order_id, product_id, sku, name,"
+		        " quantity, unit_price_minor, subtotal_minor) VALUES ($1, $2, $3, $4, $5,"
+		        " $6::int, $7::bigint, $8::bigint)",
+		        8,
+		        (const char *const[]){t->tenant, d->id, PQgetvalue(lines, i, 0),
+		                              PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 1),
+		                              PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 3),
+		                              line_s}) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Where the order came from (channel, chat, user, message, conversation), so status updates
+ * reach the shopper on the same channel. */
+static int order_channel_meta_insert(struct turn *t, const struct order_draft *d)
+{
+	return pg_cmd(t->conn,
+	              "INSERT INTO order_channel_meta (tenant_id, order_id, channel, channel_id,"
+	              " external_chat_id, external_user_id, external_message_id, conversation_id)"
+	              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	              8,
+	              (const char *const[]){t->tenant, d->id, msg_channel_name(t->m->channel),
+	                                    t->m->channel_id, t->m->chat_id, t->m->user_id,
+	                                    t->m->message_id, t->conv_id});
+}
+
+/* Saves the delivery address as the customer's default (once per distinct text). */
+static int address_remember(struct turn *t, const json_t *addr)
+{
+	const char *text = json_string_value(json_object_get(addr, "text"));
+	const json_t *lat = json_object_get(addr, "latitude"),
+	             *lon = json_object_get(addr, "longitude");
+	char la[32] = "", lo[32] = "";
+	const char *params[5] = {t->tenant, t->customer_id, text, NULL, NULL};
+
+	if (!text || json_is_true(json_object_get(addr, "saved")))
+		return 0;
+	if (json_is_number(lat) && json_is_number(lon)) {
+		snprintf(la, sizeof(la), "%.7f", json_number_value(lat));
+		snprintf(lo, sizeof(lo), "%.7f", json_number_value(lon));
+		params[3] = la;
+		params[4] = lo;
+	}
+	if (pg_cmd(t->conn,
+	           "UPDATE address_book SET is_default = false WHERE tenant_id = $1"
+	           " AND customer_id = $2 AND is_default",
+	           2, params) < 0)
+		return -1;
+	return pg_cmd(t->conn,
+	              "INSERT INTO address_book (tenant_id, customer_id, address_text, latitude,"
+	              " longitude, is_default) VALUES ($1, $2, $3, $4::float8, $5::float8, true)",
+	              5, params);
+}
+
+/* The cart becomes the order; the customer keeps the name, phone, language and address
+ * given, for the next checkout. */
+static int order_cart_close(struct turn *t, const struct order_draft *d, const char *cart_id)
+{
+	if (pg_cmd(t->conn,
+	           "UPDATE carts SET status = 'converted' WHERE tenant_id = $1 AND id = $2", 2,
+	           (const char *const[]){t->tenant, cart_id}) < 0)
+		return -1;
+	if (pg_cmd(t->conn,
+	           "UPDATE customers SET name = COALESCE(NULLIF($3, ''), name),"
+	           " phone = COALESCE(NULLIF($4, ''), phone), lang = $5"
+	           " WHERE tenant_id = $1 AND id = $2",
+	           5,
+	           (const char *const[]){t->tenant, t->customer_id, draft_str(d, "name"),
+	                                 draft_str(d, "phone"), t->lang}) < 0)
+		return -1;
+	return address_remember(t, json_object_get(d->ck, "address"));
+}
+
+/* The order_placed event of the conversation and the seller's order.placed notification. */
+static int order_announce(struct turn *t, const struct order_draft *d)
+{
+	json_t *order = NULL, *data = NULL;
+	int rc = -1;
+
+	if (turn_event(t, "order_placed",
+	               json_pack("{s:s, s:I, s:I, s:s, s:s}", "order_id", d->id, "order_number",
+	                         (json_int_t)atoll(d->number), "total_minor", (json_int_t)d->total,
+	                         "currency", t->shop.currency, "payment_method",
+	                         draft_payment_code(d))) < 0)
+		goto out;
+	order = order_json_load(t->conn, d->id, NULL);
+	data = order ? json_pack("{s:O}", "order", order) : NULL;
+	if (!data || notify_seller(t->conn, t->tenant, "order.placed", data) < 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(order);
+	json_decref(data);
+	return rc;
+}
+
+/* Thanks the shopper (number, total, how to pay), forgets the draft and goes to the menu. */
+static void order_placed_reply(struct turn *t, const struct order_draft *d)
+{
+	char money[48];
+
+	turn_money(t, d->total, money, sizeof(money));
+	turn_sayf(t, "Thank you! Your order #%s has been placed. Total: %s.",
+	          "Asante! Oda yako #%s imewekwa. Jumla: %s.", d->number, money);
+	if (d->pay && d->pay->instructions[0])
+		turn_say(t, d->pay->instructions, shop_payment_instructions(d->pay, 1));
+	turn_say(t, "We'll message you here when it's on its way.",
+	         "Tutakutumia ujumbe hapa ikiwa njiani.");
+	turn_button(t, TR(t, "My orders", "Oda zangu"), "orders");
+	turn_button(t, TR(t, "Keep shopping", "Endelea kununua"), "browse");
+	turn_ctx_del(t, "ck"); /* d->ck is gone from here on */
+	turn_ctx_del(t, "suggest_name");
+	turn_ctx_del(t, "suggest_phone");
+	turn_set_state(t, "menu");
+	snprintf(t->res->order_id, sizeof(t->res->order_id), "%s", d->id);
+	t->res->order_number = atol(d->number);
+	log_info(&t->log, "order #%s placed (%lld %s)", d->number, d->total, t->shop.currency);
+}
+
+int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
+{
+	struct order_draft d;
+	int rc = -1, sr;
+
+	memset(&d, 0, sizeof(d));
+	d.ck = turn_checkout(t);
+	d.pay = shop_settings_payment(&t->shop, draft_str(&d, "payment"));
+	if (pg_cmd(t->conn, "SAVEPOINT place_order", 0, NULL) < 0)
+		return -1;
+	sr = order_stock_reserve(t, lines);
+	if (sr != 0)
+		return sr < 0 ? -1 : 0;
+	if (order_draft_price(t, lines, &d) < 0 || order_number_draw(t, &d) < 0 ||
+	    order_row_insert(t, &d) < 0 || order_items_insert(t, &d, lines) < 0 ||
+	    order_channel_meta_insert(t, &d) < 0 || order_cart_close(t, &d, cart_id) < 0 ||
+	    pg_cmd(t->conn, "RELEASE SAVEPOINT place_order", 0, NULL) < 0 ||
+	    order_announce(t, &d) < 0)
+		goto out;
+	order_placed_reply(t, &d);
+	rc = 0;
+out:
+	free(d.address_js);
+	return rc;
+}
