@@ -1,19 +1,50 @@
 /*
- * channel.c: the registry of platform adapters and the helpers for outbound requests that
- * every adapter shares.
+ * channel.c: the registry of channel adapters (the one table of channel types) and the
+ * helpers every adapter shares: outbound requests, inbound batches, field errors.
  */
 #include "channel.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "console.h"
+#include "telegram.h"
 #include "whatsapp.h"
 
-/* The adapters built in; each defines its ops table in its own file. Add a new platform here. */
+/* The adapters built in; each defines its ops table in its own file. Add a new type here. */
 static const struct channel_ops *const channel_all[] = {
 	&whatsapp_channel_ops,
+	&telegram_channel_ops,
+	&console_channel_ops,
 	NULL,
 };
+
+const struct channel_ops *channel_ops_find(const char *type)
+{
+	size_t i;
+
+	if (!type)
+		return NULL;
+	for (i = 0; channel_all[i]; i++) {
+		if (strcmp(channel_all[i]->type, type) == 0)
+			return channel_all[i];
+	}
+	return NULL;
+}
+
+const struct channel_ops *channel_ops_at(size_t i)
+{
+	return i < sizeof(channel_all) / sizeof(channel_all[0]) ? channel_all[i] : NULL;
+}
+
+const char *channel_config_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ---- outbound requests ---- */
 
 void channel_request_clear(struct channel_request *r)
 {
@@ -52,15 +83,57 @@ int channel_request_add_header(struct channel_request *r, const char *line)
 	return 0;
 }
 
-const struct channel_ops *channel_ops_find(const char *type)
+/* ---- inbound batches ---- */
+
+struct channel_batch *channel_batch_new(void)
+{
+	return calloc(1, sizeof(struct channel_batch));
+}
+
+void channel_batch_free(struct channel_batch *b)
 {
 	size_t i;
 
-	if (!type)
-		return NULL;
-	for (i = 0; channel_all[i]; i++) {
-		if (strcmp(channel_all[i]->type, type) == 0)
-			return channel_all[i];
+	if (!b)
+		return;
+	for (i = 0; i < b->nmessages; i++) {
+		free(b->messages[i].route);
+		msg_inbound_free(b->messages[i].msg);
 	}
-	return NULL;
+	for (i = 0; i < b->nstatuses; i++) {
+		struct channel_status *st = &b->statuses[i];
+
+		free(st->route);
+		free(st->platform_message_id);
+		free(st->name);
+		free(st->recipient);
+		free(st->error_title);
+		free(st->error_details);
+	}
+	for (i = 0; i < b->nnotices; i++) {
+		free(b->notices[i].route);
+		free(b->notices[i].event);
+		json_decref(b->notices[i].payload);
+		free(b->notices[i].summary);
+	}
+	free(b->messages);
+	free(b->statuses);
+	free(b->notices);
+	free(b);
+}
+
+const char *channel_status_kind_name(enum channel_status_kind k)
+{
+	switch (k) {
+	case CHANNEL_STATUS_SENT:
+		return "sent";
+	case CHANNEL_STATUS_DELIVERED:
+		return "delivered";
+	case CHANNEL_STATUS_READ:
+		return "read";
+	case CHANNEL_STATUS_FAILED:
+		return "failed";
+	default:
+		return "other";
+	}
 }

@@ -1,15 +1,29 @@
 /*
- * channel.h: the one small interface every platform adapter offers the dispatcher. An adapter
- * renders one normalized reply (see commerce/message.h) into one or more HTTP requests and
- * classifies the platform's answer to each as sent, retry (after N seconds), rate-limited,
- * permanent failure or invalid credentials. Adapters do no I/O: the dispatcher sends.
- * Channels that deliver locally (the web chat's WebSocket) set deliver_local instead of render.
+ * channel.h: the one interface every channel adapter offers the gateway, both directions.
+ *
+ * For each channel type (WhatsApp, Telegram, the web chat, the console) an adapter says:
+ *   - what a seller registers: its fields, which are secret, which are required, how each is
+ *     checked, which routes webhooks to the channel (struct channel_field, config_finish);
+ *   - how an inbound request is authenticated (a signature or a secret header) and answered
+ *     when it is a verification handshake (Meta's GET);
+ *   - how a request body becomes normalized messages (commerce/message.h), delivery statuses
+ *     and channel events (struct channel_batch);
+ *   - how a normalized reply is rendered into HTTP requests and the platform's answer
+ *     classified; or, for a channel that delivers locally (the console, the web chat's
+ *     sockets), how a reply is handed to the shopper (deliver_local);
+ *   - the configuration keys of its API base, API version and rate limits.
+ * Adapters do no I/O and know no gateway type: the gateway reads, stores and sends.
+ * The registry (channel.c) is the one table of channel types.
  */
 #ifndef CCGW_CHANNEL_H
 #define CCGW_CHANNEL_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "jfield.h"
+#include "message.h"
 
 #define CHANNEL_MAX_HEADERS 6
 
@@ -29,10 +43,10 @@ struct channel_request {
 /* What the dispatcher knows of the channel a row goes out on. Borrowed for the call. */
 struct channel_target {
 	const char *channel_id;
-	const char *api_base;     /* CCGW_WHATSAPP_API_BASE / CCGW_TELEGRAM_API_BASE */
-	const char *api_version;  /* WhatsApp only, e.g. "v21.0" */
-	const json_t *config;     /* the channel's decrypted config: phone_number_id, access_token,
-				     bot_token, ... as registered through the admin API */
+	const char *api_base;     /* the type's api_base setting (CCGW_<TYPE>_API_BASE) */
+	const char *api_version;  /* the type's api_version setting, NULL when it has none */
+	const json_t *config;     /* the channel's config with its secrets opened, as registered
+				     through the admin API (channel_open in the gateway) */
 	const char *recipient;    /* wa_id, Telegram chat id, web session */
 	const char *reply_to;     /* platform id of the inbound message answered, may be NULL */
 	/* Seconds since the shopper's last inbound message (conversations.last_inbound_at), or
@@ -41,7 +55,7 @@ struct channel_target {
 	long window_age;
 	const char *event_type;   /* outbox.event_type: set for status updates and notifications
 				     (e.g. "order.status_changed"), NULL for conversational replies */
-	int mark_read;            /* WhatsApp: also mark reply_to as read (CCGW_WHATSAPP_MARK_READ) */
+	int mark_read;            /* also mark reply_to as read (the type's mark_read setting) */
 };
 
 /*
@@ -69,8 +83,172 @@ struct channel_outcome {
 	char platform_message_id[160];
 };
 
+/* ---- registration (the admin API's channel fields) ---- */
+
+#define CHANNEL_FIELD_REQUIRED 1u /* at registration; a PATCH may leave any field out */
+#define CHANNEL_FIELD_SECRET   2u /* sealed into channels.secrets, never answered or logged */
+#define CHANNEL_FIELD_CONFIG   4u /* stored in channels.config under its name and answered */
+#define CHANNEL_FIELD_OBJECT   8u /* a JSON object, or null to remove it (else a string) */
+
+struct channel_field {
+	const char *name;
+	unsigned flags;       /* CHANNEL_FIELD_* */
+	size_t min, max;      /* characters, for string fields */
+	/*
+	 * Further checks of a given value (a string within min..max, or an object). Returns 0,
+	 * or -1 with err set. *out, for an object field, is the checked copy to store (NULL
+	 * to store v as given). NULL: no further check.
+	 */
+	int (*check)(const json_t *v, json_t **out, struct jfield_error *err);
+};
+
+/* ---- inbound ---- */
+
+/* A view of one inbound HTTP request, so that adapters need no gateway type. */
+struct channel_http {
+	const char *body; /* the raw bytes, NUL-terminated */
+	size_t body_len;
+	const void *req;  /* the gateway's request, for the two lookups below */
+	/* a header by its lower-case name, NULL when absent */
+	const char *(*header)(const void *req, const char *name);
+	/* a URL-decoded query parameter into out: 0 when present, -1 otherwise */
+	int (*query)(const void *req, const char *name, char *out, size_t outlen);
+};
+
+enum channel_auth {
+	CHANNEL_AUTH_OK = 0,
+	CHANNEL_AUTH_MISSING,  /* no signature or secret header: 401 */
+	CHANNEL_AUTH_WRONG     /* present and wrong: 401 */
+};
+
+/* One inbound message and the routing id of the channel it is for (WhatsApp: the business
+ * phone_number_id; NULL: the channel of the webhook URL). */
+struct channel_message {
+	char *route;
+	struct msg_inbound *msg; /* tenant_id and channel_id are filled by the gateway */
+};
+
+enum channel_status_kind {
+	CHANNEL_STATUS_SENT = 0,
+	CHANNEL_STATUS_DELIVERED,
+	CHANNEL_STATUS_READ,
+	CHANNEL_STATUS_FAILED,
+	CHANNEL_STATUS_OTHER /* one the adapter does not know; name says which */
+};
+
+/* A delivery status of a message we sent. */
+struct channel_status {
+	char *route;
+	char *platform_message_id; /* what the send answered (outbox.platform_message_id) */
+	enum channel_status_kind kind;
+	char *name;          /* the platform's word: "sent", "delivered", ... */
+	char *recipient;     /* the shopper's platform id, NULL when not given */
+	int64_t timestamp;
+	long error_code;     /* FAILED: the platform's code, else 0 */
+	char *error_title;   /* NULL when none */
+	char *error_details; /* NULL when none */
+};
+
+/* Something the platform reports about the channel itself (WhatsApp: an account error). The
+ * gateway logs summary as an error and stores a channel_events row <type>_<event>. */
+struct channel_notice {
+	char *route;
+	char *event;         /* e.g. "account_error" */
+	json_t *payload;     /* owned */
+	char *summary;       /* one line for the operator's log */
+};
+
+/* Everything one inbound request carried, in the order the platform sent it. */
+struct channel_batch {
+	struct channel_message *messages;
+	size_t nmessages;
+	struct channel_status *statuses;
+	size_t nstatuses;
+	struct channel_notice *notices;
+	size_t nnotices;
+};
+
+struct channel_batch *channel_batch_new(void) __attribute__((warn_unused_result));
+void channel_batch_free(struct channel_batch *b);
+const char *channel_status_kind_name(enum channel_status_kind k); /* "sent", ... "other" */
+
+/* ---- the adapter ---- */
+
+/* Where delivered-locally replies go: set by the process that holds the shopper's end (the
+ * console's terminal, the web chat's socket). */
+struct channel_sink {
+	void *user;
+	/* writes len bytes of text for the shopper; 0 or -1 when they cannot take it now */
+	int (*write)(void *user, const char *text, size_t len);
+};
+
+/* The configuration keys (config/ccgw.example.ini) holding a type's operator settings. */
+struct channel_setting_keys {
+	const char *api_base;       /* NULL: no remote API */
+	const char *api_version;
+	const char *rate;           /* messages/s per channel, for all processes together */
+	const char *recipient_rate; /* messages/s per recipient */
+	const char *mark_read;      /* 1: mark the answered message read */
+};
+
 struct channel_ops {
-	const char *type; /* "whatsapp", "telegram", "webchat" */
+	const char *type; /* "whatsapp", "telegram", "webchat", "console" */
+
+	/* Registration. fields: NULL-terminated by name; the body may hold these besides
+	 * type, name and status. */
+	const struct channel_field *fields;
+	/* The field whose value routes inbound requests to the channel (channels.external_id,
+	 * unique among active channels of the type), NULL when none; external_shown: 1 when
+	 * answers show it under its own name as well as external_id. */
+	const char *external_field;
+	int external_shown;
+	const char *external_noun; /* "number", "bot": in "this number is already registered" */
+	/* The external id from the registration field's value (WhatsApp: the number id as is;
+	 * Telegram: the bot id before the token's colon), into out. 0, or -1 when it has none. */
+	int (*external_id)(const char *value, char *out, size_t outlen);
+	/* The config key storing the external id (registered: {"phone_number_id": ...}),
+	 * NULL to store none. */
+	const char *external_config_key;
+	/* 1: its webhooks are served at /webhooks/<type>/<channel id> (answers show the URL) */
+	int webhook;
+	/* How a seller's notification target (CONTRACT: notification targets) names the
+	 * recipient on this channel: the body field ("to", "chat_id"), whether it is a phone
+	 * number (kept as notification_targets.to_number) or a chat id (chat_id), and its reader:
+	 * the recipient into out, 0, or -1 with err. NULL: no notifications on this type. */
+	const char *notify_field;
+	int notify_phone;
+	int (*notify_read)(const json_t *body, char *out, size_t outlen, struct jfield_error *err);
+
+	/* Inbound. The secret (a secret field name) that authenticates requests: channels of
+	 * one type with the same value are of one app, whose signature vouches for each other's
+	 * routes. */
+	const char *auth_secret;
+	/* The header that carries the signature or secret, for the 401 answer and the log. */
+	const char *auth_header;
+	/* Checks a request with the channel's opened config (secrets included). */
+	enum channel_auth (*authenticate)(const struct channel_http *in, const json_t *config);
+	/*
+	 * A verification handshake on GET, NULL when the platform has none. Returns 0 with the
+	 * text/plain answer in out (Meta: the challenge), -1 when the request is not one
+	 * (err says what was expected), -2 when the channel's token does not match.
+	 */
+	int (*verify)(const struct channel_http *in, const json_t *config, char *out, size_t outlen,
+		      char *err, size_t errlen);
+	/* Parses a request body into a batch (channel_batch_free), or NULL with a reason in err
+	 * when the body is not the platform's payload (400). */
+	struct channel_batch *(*parse)(const char *body, size_t len, char *err, size_t errlen);
+
+	/* Outbound. */
+	struct channel_setting_keys settings;
+	/* 1: render needs target.window_age (WhatsApp: free-form messages only within 24 hours
+	 * of the shopper's last one) */
+	int window_age;
+	double recipient_burst; /* messages a recipient may get at once */
+	const char *limit_prefix; /* rate-limit keys: "<prefix>:<channel>[:<recipient>]" */
+	/* Hands a reply to the shopper's end when the channel delivers locally (NULL for
+	 * platforms the dispatcher sends to). 0, or -1 with err when the sink refused it. */
+	int (*deliver_local)(const struct channel_sink *sink, const json_t *reply, char *err,
+			     size_t errlen);
 	/*
 	 * Renders reply (a normalized reply object) for target into *reqs (a heap array of *nreqs
 	 * requests, sent in order; the caller frees with channel_requests_free). Returns 0, or a
@@ -84,6 +262,9 @@ struct channel_ops {
 			 struct channel_outcome *out);
 };
 
+/* The string value of key in obj, or NULL. */
+const char *channel_config_str(const json_t *obj, const char *key);
+
 void channel_request_clear(struct channel_request *r);
 void channel_requests_free(struct channel_request *reqs, size_t n);
 /* Appends a header line to r; returns 0 or -1 when full or out of memory. */
@@ -92,5 +273,7 @@ int channel_request_add_header(struct channel_request *r, const char *line)
 
 /* The adapter for a channel type, or NULL when none is built in. */
 const struct channel_ops *channel_ops_find(const char *type);
+/* The adapters built in, in registry order: i from 0 until NULL. */
+const struct channel_ops *channel_ops_at(size_t i);
 
 #endif

@@ -91,7 +91,13 @@ const char *wa_status_kind_name(enum wa_status_kind k); /* "sent", "delivered", 
  * UTF-8 sequence, before a combining mark or after a zero-width joiner. NULL on OOM. */
 char *wa_text_shorten(const char *s, size_t max) WA_WUR;
 
-/* render + classify for the dispatcher, registered as "whatsapp" in channel.c. */
+/* Renders a reply into Graph API requests and classifies the answers (whatsapp_render.c). */
+int whatsapp_render(const struct channel_target *t, const json_t *reply,
+		    struct channel_request **reqs, size_t *nreqs, char *err, size_t errlen);
+void whatsapp_classify(long http_status, const char *body, size_t len,
+		       struct channel_outcome *out);
+
+/* The whole adapter (whatsapp_adapter.c), registered as "whatsapp" in channel.c. */
 extern const struct channel_ops whatsapp_channel_ops;
 
 #endif

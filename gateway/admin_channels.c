@@ -1,9 +1,11 @@
 /*
- * admin_channels.c: a seller's WhatsApp numbers and Telegram bots. Registering one answers
- * with the webhook URL built from CCGW_PUBLIC_URL; its secrets (access token, app secret,
- * verify token, bot token, secret token) are sealed with AES-256-GCM (secrets.h) into
- * channels.secrets and never appear in an answer or a log line. Channels are listed, read,
- * renamed, re-keyed, re-enabled (PATCH) and disabled (DELETE or PATCH status).
+ * admin_channels.c: a seller's channels (WhatsApp numbers, Telegram bots, ...). What a type
+ * takes is its adapter's (channel_ops.fields: names, which are secret, which required, and
+ * their checks); this file reads a body against that table, seals the secret fields with
+ * AES-256-GCM (secrets.h) into channels.secrets, where they never leave for an answer or a
+ * log line, stores the others in channels.config, and answers with the webhook URL built
+ * from CCGW_PUBLIC_URL. Channels are listed, read, renamed, re-keyed, re-enabled (PATCH) and
+ * disabled (DELETE or PATCH status).
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -12,50 +14,53 @@
 
 #include "admin.h"
 #include "admin_internal.h"
+#include "channel.h"
+#include "channel_open.h"
 #include "pg.h"
 #include "secrets.h"
 #include "server.h"
 
 #define CHANNEL_COLS                                                                               \
 	"c.id, c.type, c.name, c.status, c.health_error, c.external_id, "                          \
-	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}', "                             \
-	"c.config->'status_template', c.config->'notify_template'"
-#define CHANNEL_NCOLS   10
+	"to_json(c.created_at)#>>'{}', to_json(c.updated_at)#>>'{}', c.config::text"
+#define CHANNEL_NCOLS   9
 #define CHANNEL_MISSING "no such channel"
+#define CHANNEL_NAMED_MAX 512 /* the text[] literal of the config keys a body names */
 
-/* The secret fields of each type, as stored in the sealed JSON. */
-static const char *const whatsapp_secrets[] = {"access_token", "app_secret", "verify_token", NULL};
-static const char *const telegram_secrets[] = {"bot_token", "secret_token", NULL};
+/* The config fields of ops (those answered) from a channel's config, or null each. */
+static void config_fields_answer(json_t *o, const struct channel_ops *ops, const json_t *cfg)
+{
+	const struct channel_field *f;
 
-struct channel_in {
-	const char *type;
-	const char *name;
-	const char *status;          /* PATCH only */
-	const char *phone_number_id; /* whatsapp */
-	const char *access_token, *app_secret, *verify_token;
-	const char *bot_token, *secret_token; /* telegram */
-	char bot_id[24];                      /* digits before the colon of bot_token */
-};
+	for (f = ops->fields; f && f->name; f++) {
+		json_t *v = json_object_get(cfg, f->name);
+
+		if (f->flags & CHANNEL_FIELD_CONFIG)
+			json_object_set_new(o, f->name, v ? json_deep_copy(v) : json_null());
+	}
+}
 
 static json_t *channel_json(const struct admin_call *call, const PGresult *res, int r)
 {
-	const char *type = pg_value(res, r, 1);
+	const struct channel_ops *ops = channel_ops_find(pg_value(res, r, 1));
 	const char *id = pg_value(res, r, 0);
 	char *url = NULL;
-	json_t *o;
+	json_t *o, *cfg;
 
-	if (type && id && (strcmp(type, "whatsapp") == 0 || strcmp(type, "telegram") == 0))
-		url = admin_webhook_url(call, type, id);
+	if (ops && ops->webhook && id)
+		url = admin_webhook_url(call, ops->type, id);
 	o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", admin_col_string(res, r, 0),
 	              "type", admin_col_string(res, r, 1), "name", admin_col_string(res, r, 2),
 	              "status", admin_col_string(res, r, 3), "health_error",
 	              admin_col_string(res, r, 4), "external_id", admin_col_string(res, r, 5),
 	              "webhook_url", url ? json_string(url) : json_null(), "created_at",
 	              admin_col_string(res, r, 6), "updated_at", admin_col_string(res, r, 7));
-	if (o && type && strcmp(type, "whatsapp") == 0) {
-		json_object_set_new(o, "phone_number_id", admin_col_string(res, r, 5));
-		json_object_set_new(o, "status_template", admin_col_json(res, r, 8));
-		json_object_set_new(o, "notify_template", admin_col_json(res, r, 9));
+	if (o && ops && ops->external_field && ops->external_shown)
+		json_object_set_new(o, ops->external_field, admin_col_string(res, r, 5));
+	if (o && ops) {
+		cfg = admin_col_json(res, r, 8);
+		config_fields_answer(o, ops, cfg);
+		json_decref(cfg);
 	}
 	free(url);
 	return o;
@@ -63,227 +68,172 @@ static json_t *channel_json(const struct admin_call *call, const PGresult *res, 
 
 /* ---- input ---- */
 
-static int all_chars(const char *s, const char *allowed_extra, int digits_only)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+/* A channel body read against its type's fields. */
+struct channel_in {
+	const struct channel_ops *ops;
+	json_t *config;    /* the config keys to set; NULL when none */
+	json_t *secrets;   /* the secret fields given; NULL when none */
+	char external[64]; /* the routing id, "" when not given */
+	char named[CHANNEL_NAMED_MAX]; /* the object keys the body names, a text[] literal */
+};
 
-		if (c >= '0' && c <= '9')
-			continue;
-		if (digits_only)
-			return 0;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-			continue;
-		if (!strchr(allowed_extra, c))
-			return 0;
+static void channel_in_clear(struct channel_in *in)
+{
+	json_decref(in->config);
+	channel_config_free(in->secrets);
+	in->config = in->secrets = NULL;
+}
+
+/* Sets key in *obj (created when NULL), taking v. 0, or -1 out of memory. */
+static int obj_set(json_t **obj, const char *key, json_t *v)
+{
+	if (!*obj)
+		*obj = json_object();
+	if (!*obj || !v || json_object_set_new(*obj, key, v) < 0) {
+		json_decref(v);
+		return -1;
 	}
-	return 1;
+	return 0;
 }
 
-static int no_space(const char *s)
+/* An object field (a template): its checked copy set, or its key only named when null. */
+static int object_field_read(json_t *v, const struct channel_field *f, struct channel_in *in,
+                             struct jfield_error *err)
 {
-	for (; *s; s++)
-		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-			return 0;
-	return 1;
+	json_t *checked = NULL;
+	size_t n = strlen(in->named);
+
+	/* "{a,b}": the key goes before the closing brace */
+	snprintf(in->named + n - 1, sizeof(in->named) - (n - 1), "%s%s}", n > 2 ? "," : "",
+	         f->name);
+	if (json_is_null(v))
+		return 0;
+	if (f->check && f->check(v, &checked, err) < 0)
+		return -1;
+	if (obj_set(&in->config, f->name, checked ? checked : json_deep_copy(v)) < 0) {
+		jfield_error_set(err, "", f->name, "could not be read");
+		return -1;
+	}
+	return 0;
 }
 
-/* A WhatsApp template language code: "en", "fil", "en_US", "pt_BR". */
-static int template_language_valid(const char *s)
+/* Reads one field of in's type from body (nothing is required when partial). 0 or -1. */
+static int field_read(json_t *body, const struct channel_field *f, int partial,
+                      struct channel_in *in, struct jfield_error *err)
 {
+	const struct channel_ops *ops = in->ops;
+	json_t *v = json_object_get(body, f->name), *checked = NULL;
+	const char *s = NULL;
+	int rc, is_external;
+
+	if (f->flags & CHANNEL_FIELD_OBJECT)
+		return v ? object_field_read(v, f, in, err) : 0;
+	rc = jfield_string(body, "", f->name, !partial && (f->flags & CHANNEL_FIELD_REQUIRED),
+	                   f->min, f->max, &s, err);
+	if (rc <= 0)
+		return rc;
+	if (f->check && f->check(v, &checked, err) < 0)
+		return -1;
+	json_decref(checked);
+	is_external = ops->external_field && strcmp(f->name, ops->external_field) == 0;
+	if (is_external && ops->external_id(s, in->external, sizeof(in->external)) < 0) {
+		jfield_error_set(err, "", f->name, "cannot be read");
+		return -1;
+	}
+	if (((f->flags & CHANNEL_FIELD_SECRET) && obj_set(&in->secrets, f->name, json_string(s)) < 0) ||
+	    ((f->flags & CHANNEL_FIELD_CONFIG) && obj_set(&in->config, f->name, json_string(s)) < 0)) {
+		jfield_error_set(err, "", f->name, "could not be read");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the fields of in->ops' type from body, in the order the adapter lists them (so the
+ * first wrong one is named), and the external id into the config. 0 or -1 with err. */
+static int channel_fields_read(json_t *body, int partial, struct channel_in *in,
+                               struct jfield_error *err)
+{
+	const struct channel_field *f;
+
+	snprintf(in->named, sizeof(in->named), "{}");
+	for (f = in->ops->fields; f && f->name; f++)
+		if (field_read(body, f, partial, in, err) < 0)
+			return -1;
+	if (in->external[0] && in->ops->external_config_key &&
+	    obj_set(&in->config, in->ops->external_config_key, json_string(in->external)) < 0) {
+		jfield_error_set(err, "", in->ops->external_field, "could not be read");
+		return -1;
+	}
+	return 0;
+}
+
+/* The body's keys allowed for ops: type, name, (status,) then the type's fields. */
+static int channel_fields_known(json_t *body, const struct channel_ops *ops, int patch,
+                                struct jfield_error *err)
+{
+	const char *allowed[24];
+	const struct channel_field *f;
 	size_t n = 0;
 
-	while (s[n] >= 'a' && s[n] <= 'z')
-		n++;
-	if (n < 2 || n > 3)
-		return 0;
-	if (!s[n])
-		return 1;
-	return s[n] == '_' && s[n + 1] >= 'A' && s[n + 1] <= 'Z' && s[n + 2] >= 'A' &&
-	       s[n + 2] <= 'Z' && !s[n + 3];
+	allowed[n++] = "type";
+	allowed[n++] = "name";
+	if (patch)
+		allowed[n++] = "status";
+	for (f = ops->fields; f && f->name && n < sizeof(allowed) / sizeof(allowed[0]) - 1; f++)
+		allowed[n++] = f->name;
+	allowed[n] = NULL;
+	return jfield_known(body, "", allowed, err);
 }
 
-/* The templates a WhatsApp channel may carry in channels.config, read by
- * channels/whatsapp_render.c outside the 24-hour window: a shopper's order status update goes
- * as "status_template", a seller notification (new order, complaint, ...) as
- * "notify_template". */
-static const char *const wa_template_keys[] = {"status_template", "notify_template", NULL};
-
-/*
- * The optional template key (one of wa_template_keys) of a WhatsApp channel:
- * {"name": 1-512 of a-z 0-9 _, "language": "en" | "en_US" ..., "body_param": true|false
- * (optional)}. *present is 1 when the body names it; *out is the checked copy, or NULL for
- * JSON null (no template). 0, or -1 with err.
- */
-static int template_parse(json_t *body, const char *key, int *present, json_t **out,
-                          struct admin_verr *err)
+/* 1 when body names a secret field of any channel type. */
+static int body_has_secret(json_t *body)
 {
-	static const char *const fields[] = {"name", "language", "body_param", NULL};
-	json_t *v = json_object_get(body, key);
-	const char *name, *lang;
-	char prefix[32];
-	int body_param = 1, has_param;
+	const struct channel_ops *ops;
+	const struct channel_field *f;
 	size_t i;
 
-	snprintf(prefix, sizeof(prefix), "%s.", key);
-	*present = v != NULL;
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_object(v)) {
-		admin_verr_set(err, "", key,
-		               "must be an object {\"name\": ..., \"language\": ...} or null");
-		return -1;
-	}
-	if (admin_fields_known(v, prefix, fields, err) < 0 ||
-	    admin_field_string(v, prefix, "name", 1, 1, 512, &name, err) < 0 ||
-	    admin_field_string(v, prefix, "language", 1, 2, 6, &lang, err) < 0)
-		return -1;
-	for (i = 0; name[i]; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '_')) {
-			admin_verr_set(err, prefix, "name",
-			               "must be the template's name as approved by Meta: a-z, 0-9 "
-			               "and _ only");
-			return -1;
-		}
-	if (!template_language_valid(lang)) {
-		admin_verr_set(err, prefix, "language",
-		               "must be a template language code such as \"en\" or \"en_US\"");
-		return -1;
-	}
-	has_param = admin_field_bool(v, prefix, "body_param", 0, &body_param, err);
-	if (has_param < 0)
-		return -1;
-	*out = json_pack("{s:s, s:s}", "name", name, "language", lang);
-	if (*out && has_param)
-		json_object_set_new(*out, "body_param", json_boolean(body_param));
-	if (!*out) {
-		admin_verr_set(err, "", key, "could not be read");
-		return -1;
-	}
+	for (i = 0; (ops = channel_ops_at(i)); i++)
+		for (f = ops->fields; f && f->name; f++)
+			if ((f->flags & CHANNEL_FIELD_SECRET) && json_object_get(body, f->name))
+				return 1;
 	return 0;
 }
 
-/* Every template key a WhatsApp body names: *tpls holds the checked templates given (an
- * object, NULL when none; JSON null is left out) and named (a text[] literal such as
- * "{status_template}") the keys the body names, which a PATCH replaces whole. 0, or -1 with
- * err. */
-static int templates_parse(json_t *body, json_t **tpls, char named[64], struct admin_verr *err)
+/* The adapter of a type a seller may register (one with fields), or NULL with err. */
+static const struct channel_ops *registrable_type(const char *type, struct jfield_error *err)
 {
-	json_t *tpl;
-	size_t i, n = 1;
-	int present;
+	const struct channel_ops *ops = channel_ops_find(type), *o;
+	char list[128] = "";
+	size_t i, n = 0, count = 0;
 
-	*tpls = NULL;
-	snprintf(named, 64, "{");
-	for (i = 0; wa_template_keys[i]; i++) {
-		if (template_parse(body, wa_template_keys[i], &present, &tpl, err) < 0)
-			goto fail;
-		if (present)
-			n += (size_t)snprintf(named + n, 64 - n, "%s%s", n > 1 ? "," : "",
-			                      wa_template_keys[i]);
-		if (!tpl)
+	if (ops && ops->fields)
+		return ops;
+	for (i = 0; (o = channel_ops_at(i)); i++)
+		count += o->fields != NULL;
+	for (i = 0; (o = channel_ops_at(i)) && n < sizeof(list); i++) {
+		if (!o->fields)
 			continue;
-		if (!*tpls)
-			*tpls = json_object();
-		if (!*tpls || json_object_set_new(*tpls, wa_template_keys[i], tpl) < 0) {
-			admin_verr_set(err, "", wa_template_keys[i], "could not be read");
-			goto fail;
-		}
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"",
+		                      n == 0 ? "" : --count > 1 ? ", " : " or ", o->type);
 	}
-	snprintf(named + n, 64 - n, "}");
-	return 0;
-fail:
-	json_decref(*tpls);
-	*tpls = NULL;
-	return -1;
+	jfield_error_set(err, "", "type", "must be %s", list);
+	return NULL;
 }
 
-/* Reads the type-specific fields (all required unless partial). 0 or -1 with err. */
-static int channel_fields_parse(json_t *obj, const char *type, int partial, struct channel_in *in,
-                                struct admin_verr *err)
-{
-	const char *colon;
-	size_t n;
-
-	if (strcmp(type, "whatsapp") == 0) {
-		if (admin_field_string(obj, "", "phone_number_id", !partial, 1, 32,
-		                       &in->phone_number_id, err) < 0)
-			return -1;
-		if (in->phone_number_id && !all_chars(in->phone_number_id, "", 1)) {
-			admin_verr_set(err, "", "phone_number_id",
-			               "must be the numeric Phone number ID from the Meta app");
-			return -1;
-		}
-		if (admin_field_string(obj, "", "access_token", !partial, 1, 2048,
-		                       &in->access_token, err) < 0)
-			return -1;
-		if (in->access_token && !no_space(in->access_token)) {
-			admin_verr_set(err, "", "access_token", "must not contain spaces");
-			return -1;
-		}
-		if (admin_field_string(obj, "", "app_secret", !partial, 1, 256, &in->app_secret,
-		                       err) < 0)
-			return -1;
-		if (admin_field_string(obj, "", "verify_token", !partial, 1, 256, &in->verify_token,
-		                       err) < 0)
-			return -1;
-		return 0;
-	}
-	if (admin_field_string(obj, "", "bot_token", !partial, 3, 256, &in->bot_token, err) < 0)
-		return -1;
-	if (in->bot_token) {
-		colon = strchr(in->bot_token, ':');
-		n = colon ? (size_t)(colon - in->bot_token) : 0;
-		if (!colon || n == 0 || n >= sizeof(in->bot_id) || !colon[1] ||
-		    !all_chars(colon + 1, "_-", 0)) {
-			admin_verr_set(err, "", "bot_token",
-			               "must be a token from @BotFather (<bot id>:<secret>)");
-			return -1;
-		}
-		memcpy(in->bot_id, in->bot_token, n);
-		in->bot_id[n] = '\0';
-		if (!all_chars(in->bot_id, "", 1)) {
-			admin_verr_set(err, "", "bot_token",
-			               "must be a token from @BotFather (<bot id>:<secret>)");
-			return -1;
-		}
-	}
-	if (admin_field_string(obj, "", "secret_token", !partial, 1, 256, &in->secret_token, err) <
-	    0)
-		return -1;
-	if (in->secret_token && !all_chars(in->secret_token, "_-", 0)) {
-		admin_verr_set(err, "", "secret_token",
-		               "may hold only A-Z, a-z, 0-9, _ and - (Telegram's rule)");
-		return -1;
-	}
-	return 0;
-}
-
-/* The sealed-secrets JSON of in's type from in's fields over base (may be NULL); heap text. */
-static char *secrets_text(const char *type, const struct channel_in *in, json_t *base)
+/* The sealed-secrets JSON: the given secrets over base (may be NULL); heap text. */
+static char *secrets_text(const struct channel_in *in, const json_t *base)
 {
 	json_t *o = base ? json_deep_copy(base) : json_object();
 	char *s;
 
 	if (!o)
 		return NULL;
-	if (strcmp(type, "whatsapp") == 0) {
-		if (in->access_token)
-			json_object_set_new(o, "access_token", json_string(in->access_token));
-		if (in->app_secret)
-			json_object_set_new(o, "app_secret", json_string(in->app_secret));
-		if (in->verify_token)
-			json_object_set_new(o, "verify_token", json_string(in->verify_token));
-	} else {
-		if (in->bot_token)
-			json_object_set_new(o, "bot_token", json_string(in->bot_token));
-		if (in->secret_token)
-			json_object_set_new(o, "secret_token", json_string(in->secret_token));
+	if (in->secrets && json_object_update(o, in->secrets) < 0) {
+		json_decref(o);
+		return NULL;
 	}
 	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
+	channel_config_free(o);
 	return s;
 }
 
@@ -295,36 +245,40 @@ static void text_wipe_free(char *s)
 	}
 }
 
-static int has_any(json_t *obj, const char *const *names)
+/* 409 when another active channel of the type has the same routing id. */
+static void answer_conflict(struct admin_call *call, const struct channel_ops *ops, int patch)
 {
-	size_t i;
+	const char *field = ops->external_field ? ops->external_field : "type";
+	const char *noun = ops->external_noun ? ops->external_noun : "channel";
 
-	for (i = 0; names[i]; i++)
-		if (json_object_get(obj, names[i]))
-			return 1;
-	return 0;
+	if (patch)
+		admin_answer_error(call, 409, "already_registered", field,
+		                   "another active channel has the same %s", noun);
+	else
+		admin_answer_error(call, 409, "already_registered", field,
+		                   "%s: this %s is already registered to an active channel", field,
+		                   noun);
 }
 
 /* ---- POST /api/v1/channels ---- */
 
 struct create_state {
 	struct channel_in in;
-	char *config;       /* JSON text */
-	char *sealed;       /* bytea text */
-	const json_t *tpls; /* the templates given, borrowed; NULL for none */
+	const char *name;
+	char *config; /* JSON text */
+	char *sealed; /* bytea text */
 };
 
 static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct create_state *st = arg;
-	const char *external =
-	    strcmp(st->in.type, "whatsapp") == 0 ? st->in.phone_number_id : st->in.bot_id;
-	const char *params[5] = {st->in.type, st->in.name ? st->in.name : "", external, st->config,
+	const struct channel_ops *ops = st->in.ops;
+	const char *params[5] = {ops->type, st->name ? st->name : "",
+	                         st->in.external[0] ? st->in.external : NULL, st->config,
 	                         st->sealed};
 	PGresult *res;
 	json_t *o;
-	char *url;
-	size_t i;
+	char *url = NULL;
 
 	res = pg_exec(
 	    conn,
@@ -333,45 +287,32 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	    5, params);
 	if (!res) {
 		if (strcmp(pg_last_sqlstate(), "23505") == 0) {
-			const char *field =
-			    strcmp(st->in.type, "whatsapp") == 0 ? "phone_number_id" : "bot_token";
-			admin_answer_error(call, 409, "already_registered", field,
-			                   "%s: this %s is already registered to an active channel",
-			                   field,
-			                   strcmp(st->in.type, "whatsapp") == 0 ? "number" : "bot");
+			answer_conflict(call, ops, 0);
 			return ADMIN_ROLLBACK;
 		}
 		return PG_ERR_QUERY;
 	}
-	url = admin_webhook_url(call, st->in.type, PQgetvalue(res, 0, 0));
-	o = json_pack("{s:s,s:s,s:s,s:s?,s:s}", "id", PQgetvalue(res, 0, 0), "type", st->in.type,
-	              "name", st->in.name ? st->in.name : "", "webhook_url", url, "status",
+	if (ops->webhook)
+		url = admin_webhook_url(call, ops->type, PQgetvalue(res, 0, 0));
+	o = json_pack("{s:s,s:s,s:s,s:s?,s:s}", "id", PQgetvalue(res, 0, 0), "type", ops->type,
+	              "name", st->name ? st->name : "", "webhook_url", url, "status",
 	              PQgetvalue(res, 0, 1));
 	free(url);
 	PQclear(res);
-	for (i = 0; o && strcmp(st->in.type, "whatsapp") == 0 && wa_template_keys[i]; i++) {
-		json_t *tpl = json_object_get(st->tpls, wa_template_keys[i]);
-
-		json_object_set_new(o, wa_template_keys[i],
-		                    tpl ? json_deep_copy(tpl) : json_null());
-	}
+	if (o)
+		config_fields_answer(o, ops, st->in.config);
 	admin_answer_json(call, 201, o);
 	return 0;
 }
 
 ADMIN_HANDLER(admin_channels_create)
 {
-	static const char *const wa_fields[] = {
-	    "type",       "name",         "phone_number_id", "access_token",
-	    "app_secret", "verify_token", "status_template", "notify_template",
-	    NULL};
-	static const char *const tg_fields[] = {"type", "name", "bot_token", "secret_token", NULL};
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct create_state st;
-	json_t *body = NULL, *cfg = NULL, *tpls = NULL;
-	char *plain = NULL, named[64];
-	int wa;
+	json_t *body = NULL;
+	const char *type;
+	char *plain = NULL;
 
 	memset(&st, 0, sizeof(st));
 	if (admin_call_begin(&call, ctx, req, resp) < 0)
@@ -379,32 +320,17 @@ ADMIN_HANDLER(admin_channels_create)
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;
-	if (admin_field_string(body, "", "type", 1, 1, 16, &st.in.type, &err) < 0)
+	if (jfield_string(body, "", "type", 1, 1, 16, &type, &err) < 0)
 		goto invalid;
-	if (strcmp(st.in.type, "whatsapp") != 0 && strcmp(st.in.type, "telegram") != 0) {
-		admin_verr_set(&err, "", "type", "must be \"whatsapp\" or \"telegram\"");
-		goto invalid;
-	}
-	wa = strcmp(st.in.type, "whatsapp") == 0;
-	if (admin_fields_known(body, "", wa ? wa_fields : tg_fields, &err) < 0)
-		goto invalid;
-	if (admin_field_string(body, "", "name", 0, 0, 200, &st.in.name, &err) < 0)
-		goto invalid;
-	if (channel_fields_parse(body, st.in.type, 0, &st.in, &err) < 0)
-		goto invalid;
-	if (wa && templates_parse(body, &tpls, named, &err) < 0)
+	st.in.ops = registrable_type(type, &err);
+	if (!st.in.ops || channel_fields_known(body, st.in.ops, 0, &err) < 0 ||
+	    jfield_string(body, "", "name", 0, 0, 200, &st.name, &err) < 0 ||
+	    channel_fields_read(body, 0, &st.in, &err) < 0)
 		goto invalid;
 	if (!admin_can_seal(&call))
 		goto out;
-	cfg = wa ? json_pack("{s:s}", "phone_number_id", st.in.phone_number_id)
-	         : json_pack("{s:s}", "bot_id", st.in.bot_id);
-	if (cfg && tpls && json_object_update(cfg, tpls) < 0) {
-		json_decref(cfg);
-		cfg = NULL;
-	}
-	st.tpls = tpls;
-	st.config = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-	plain = secrets_text(st.in.type, &st.in, NULL);
+	st.config = st.in.config ? json_dumps(st.in.config, JSON_COMPACT) : strdup("{}");
+	plain = secrets_text(&st.in, NULL);
 	if (!st.config || !plain) {
 		admin_answer_error(&call, 500, "internal", NULL, "out of memory");
 		goto out;
@@ -413,7 +339,7 @@ ADMIN_HANDLER(admin_channels_create)
 		goto out;
 	admin_call_run(&call, create_tx, &st);
 	if (call.ans.status == 201)
-		log_info(&call.log, "admin: %s channel registered", st.in.type);
+		log_info(&call.log, "admin: %s channel registered", st.in.ops->type);
 	goto out;
 invalid:
 	admin_answer_verr(&call, &err);
@@ -421,8 +347,7 @@ out:
 	text_wipe_free(plain);
 	free(st.sealed);
 	free(st.config);
-	json_decref(cfg);
-	json_decref(tpls);
+	channel_in_clear(&st.in);
 	json_decref(body);
 	admin_call_end(&call);
 }
@@ -467,83 +392,80 @@ struct patch_state {
 	int rekey; /* the body carries secret fields */
 };
 
-/* The config keys a PATCH sets over the stored ones (*cfg, NULL when none) and the template
- * keys the body replaces or removes (tpl_named, a text[] literal). 0; -1 invalid (err
- * filled); -2 out of memory. */
-static int patch_config(json_t *body, const char *type, const char *external, json_t **cfg,
-                        char tpl_named[64], struct admin_verr *err)
-{
-	json_t *tpls = NULL;
-	int wa = strcmp(type, "whatsapp") == 0, rc = -2;
-
-	*cfg = NULL;
-	snprintf(tpl_named, 64, "{}");
-	if (wa && templates_parse(body, &tpls, tpl_named, err) < 0)
-		return -1;
-	if (!external && !tpls)
-		return 0;
-	*cfg = json_object();
-	if (!*cfg)
-		goto out;
-	if (external &&
-	    json_object_set_new(*cfg, wa ? "phone_number_id" : "bot_id", json_string(external)) < 0)
-		goto out;
-	if (tpls && json_object_update(*cfg, tpls) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0) {
-		json_decref(*cfg);
-		*cfg = NULL;
-	}
-	json_decref(tpls);
-	return rc;
-}
-
-/* The channel's current secrets as JSON, or NULL when there are none or they do not open
- * (another key, another tenant): *unreadable tells which. */
+/* The channel's current secrets, or NULL when they do not open (another key, another
+ * tenant): *unreadable says so. */
 static json_t *secrets_load(struct admin_call *call, const char *bytea, int *unreadable)
 {
-	unsigned char *sealed = NULL;
-	size_t len = 0;
-	char *plain = NULL;
+	const struct server *srv = call->ctx->srv;
 	json_t *o = NULL;
+	char err[160];
 
-	*unreadable = 0;
-	if (!bytea)
-		return NULL;
-	if (secrets_bytea_decode(bytea, &sealed, &len) < 0 ||
-	    secrets_open(call->ctx->srv->secret_key, call->tenant_id, sealed, len, &plain) < 0) {
-		*unreadable = 1;
-		goto out;
-	}
-	o = json_loads(plain, 0, NULL);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		o = NULL;
-		*unreadable = 1;
-	}
-out:
-	text_wipe_free(plain);
-	free(sealed);
+	*unreadable = channel_open_bytea(srv->has_secret_key ? srv->secret_key : NULL,
+	                                 call->tenant_id, NULL, bytea, &o, err,
+	                                 sizeof(err)) != CHANNEL_OPEN_OK;
 	return o;
+}
+
+/* With stored secrets that do not open, a re-key must bring every secret field: 409 naming
+ * the first missing one. 0 when complete. */
+static int secrets_complete(struct admin_call *call, const struct channel_ops *ops, json_t *body)
+{
+	const struct channel_field *f;
+
+	for (f = ops->fields; f && f->name; f++)
+		if ((f->flags & CHANNEL_FIELD_SECRET) && !json_object_get(body, f->name)) {
+			admin_answer_error(call, 409, "secrets_unreadable", f->name,
+			                   "the stored secrets cannot be opened with the current key: "
+			                   "send all of them (%s is missing)",
+			                   f->name);
+			return -1;
+		}
+	return 0;
+}
+
+/* Reads the body against the stored channel's type: *cfg_text the config keys to set (NULL
+ * when none); in->named the object keys replaced or removed. 0, or -1 answered. */
+static int patch_read(struct admin_call *call, struct patch_state *st, const char *type,
+                      struct channel_in *in, char **cfg_text)
+{
+	const char *jt = json_string_value(json_object_get(st->body, "type"));
+	struct jfield_error err;
+
+	*cfg_text = NULL;
+	if (json_object_get(st->body, "type") && (!jt || strcmp(jt, type) != 0)) {
+		admin_answer_error(call, 400, "validation", "type",
+		                   "type: a channel's type cannot be changed");
+		return -1;
+	}
+	in->ops = channel_ops_find(type);
+	if (!in->ops) {
+		admin_answer_error(call, 409, "unknown_type", "type",
+		                   "type: this build has no adapter for '%s'", type);
+		return -1;
+	}
+	if (channel_fields_known(st->body, in->ops, 1, &err) < 0 ||
+	    channel_fields_read(st->body, 1, in, &err) < 0) {
+		admin_answer_verr(call, &err);
+		return -1;
+	}
+	if (in->config && !(*cfg_text = json_dumps(in->config, JSON_COMPACT))) {
+		admin_answer_error(call, 500, "internal", NULL, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct patch_state *st = arg;
-	const char *const *secret_names;
 	const char *params[7];
 	struct channel_in in;
-	struct admin_verr err;
 	PGresult *res = NULL;
-	json_t *old = NULL, *cfg = NULL;
+	json_t *old = NULL;
 	char *plain = NULL, *sealed = NULL, *cfg_text = NULL;
-	const char *type, *external = NULL, *jt;
-	char tpl_named[64] = "{}";
-	int rc = ADMIN_ROLLBACK, unreadable = 0, wa;
-	size_t i;
+	int rc = ADMIN_ROLLBACK, unreadable = 0;
 
+	memset(&in, 0, sizeof(in));
 	params[0] = call->id;
 	res = pg_exec(conn,
 	              "SELECT type, secrets FROM channels WHERE tenant_id = app_tenant_id() "
@@ -555,69 +477,13 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		admin_answer_not_found(call, CHANNEL_MISSING);
 		goto out;
 	}
-	type = PQgetvalue(res, 0, 0);
-	wa = strcmp(type, "whatsapp") == 0;
-	jt = json_string_value(json_object_get(st->body, "type"));
-	if (json_object_get(st->body, "type") && (!jt || strcmp(jt, type) != 0)) {
-		admin_answer_error(call, 400, "validation", "type",
-		                   "type: a channel's type cannot be changed");
+	if (patch_read(call, st, PQgetvalue(res, 0, 0), &in, &cfg_text) < 0)
 		goto out;
-	}
-	memset(&in, 0, sizeof(in));
-	secret_names = wa ? whatsapp_secrets : telegram_secrets;
-	if (strcmp(type, "whatsapp") != 0 && strcmp(type, "telegram") != 0) {
-		static const char *const other_fields[] = {"type", "name", "status", NULL};
-
-		if (admin_fields_known(st->body, "", other_fields, &err) < 0) {
-			admin_answer_verr(call, &err);
-			goto out;
-		}
-	} else {
-		static const char *const wa_fields[] = {"type",
-		                                        "name",
-		                                        "status",
-		                                        "phone_number_id",
-		                                        "access_token",
-		                                        "app_secret",
-		                                        "verify_token",
-		                                        "status_template",
-		                                        "notify_template",
-		                                        NULL};
-		static const char *const tg_fields[] = {"type",      "name",         "status",
-		                                        "bot_token", "secret_token", NULL};
-
-		if (admin_fields_known(st->body, "", wa ? wa_fields : tg_fields, &err) < 0 ||
-		    channel_fields_parse(st->body, type, 1, &in, &err) < 0) {
-			admin_answer_verr(call, &err);
-			goto out;
-		}
-		external = wa ? in.phone_number_id : (in.bot_token ? in.bot_id : NULL);
-		rc = patch_config(st->body, type, external, &cfg, tpl_named, &err);
-		if (rc == -1) {
-			admin_answer_verr(call, &err);
-			rc = ADMIN_ROLLBACK;
-			goto out;
-		}
-		if (rc < 0 || (cfg && !(cfg_text = json_dumps(cfg, JSON_COMPACT)))) {
-			rc = PG_ERR_ABORT;
-			goto out;
-		}
-		rc = ADMIN_ROLLBACK;
-	}
 	if (st->rekey) {
 		old = secrets_load(call, pg_value(res, 0, 1), &unreadable);
-		if (unreadable)
-			for (i = 0; secret_names[i]; i++)
-				if (!json_object_get(st->body, secret_names[i])) {
-					admin_answer_error(
-					    call, 409, "secrets_unreadable", secret_names[i],
-					    "the stored secrets cannot be opened with "
-					    "the current key: send all of them (%s is "
-					    "missing)",
-					    secret_names[i]);
-					goto out;
-				}
-		plain = secrets_text(type, &in, unreadable ? NULL : old);
+		if (unreadable && secrets_complete(call, in.ops, st->body) < 0)
+			goto out;
+		plain = secrets_text(&in, unreadable ? NULL : old);
 		if (!plain) {
 			rc = PG_ERR_ABORT;
 			goto out;
@@ -629,11 +495,11 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[1] = st->name;
 	params[2] = st->status;
 	params[3] = sealed;
-	params[4] = external;
+	params[4] = in.external[0] ? in.external : NULL;
 	params[5] = cfg_text;
-	params[6] = tpl_named;
+	params[6] = in.named;
 	/* new secrets give an unhealthy channel another chance; re-enabling clears the error;
-	 * a template in the body (an object or null) replaces the stored one whole */
+	 * an object field in the body (an object or null) replaces the stored one whole */
 	res = pg_exec(
 	    conn,
 	    "UPDATE channels c SET name = COALESCE($2, c.name), "
@@ -648,10 +514,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	    7, params);
 	if (!res) {
 		if (strcmp(pg_last_sqlstate(), "23505") == 0) {
-			admin_answer_error(call, 409, "already_registered",
-			                   wa ? "phone_number_id" : "bot_token",
-			                   "another active channel has the same %s",
-			                   wa ? "phone_number_id" : "bot");
+			answer_conflict(call, in.ops, 1);
 			goto out;
 		}
 		rc = PG_ERR_QUERY;
@@ -661,8 +524,8 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	rc = 0;
 out:
 	PQclear(res);
-	json_decref(old);
-	json_decref(cfg);
+	channel_config_free(old);
+	channel_in_clear(&in);
 	free(cfg_text);
 	text_wipe_free(plain);
 	free(sealed);
@@ -672,7 +535,7 @@ out:
 ADMIN_HANDLER(admin_channels_patch)
 {
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct patch_state st;
 	int rc;
 
@@ -682,16 +545,16 @@ ADMIN_HANDLER(admin_channels_patch)
 	st.body = admin_body_object(&call);
 	if (!st.body)
 		goto out;
-	if (admin_field_string(st.body, "", "name", 0, 0, 200, &st.name, &err) < 0)
+	if (jfield_string(st.body, "", "name", 0, 0, 200, &st.name, &err) < 0)
 		goto invalid;
-	rc = admin_field_string(st.body, "", "status", 0, 1, 16, &st.status, &err);
+	rc = jfield_string(st.body, "", "status", 0, 1, 16, &st.status, &err);
 	if (rc < 0)
 		goto invalid;
 	if (st.status && strcmp(st.status, "active") != 0 && strcmp(st.status, "disabled") != 0) {
-		admin_verr_set(&err, "", "status", "must be \"active\" or \"disabled\"");
+		jfield_error_set(&err, "", "status", "must be \"active\" or \"disabled\"");
 		goto invalid;
 	}
-	st.rekey = has_any(st.body, whatsapp_secrets) || has_any(st.body, telegram_secrets);
+	st.rekey = body_has_secret(st.body);
 	if (st.rekey && !admin_can_seal(&call))
 		goto out;
 	admin_call_run(&call, patch_tx, &st);

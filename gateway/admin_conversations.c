@@ -179,7 +179,7 @@ ADMIN_HANDLER(admin_conversations_message)
 {
 	static const char *const fields[] = {"text", NULL};
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	const char *text = NULL;
 	json_t *body = NULL;
 
@@ -188,15 +188,15 @@ ADMIN_HANDLER(admin_conversations_message)
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;
-	if (admin_fields_known(body, "", fields, &err) < 0 ||
-	    admin_field_string(body, "", "text", 1, 1, AGENT_TEXT_MAX, &text, &err) < 0)
+	if (jfield_known(body, "", fields, &err) < 0 ||
+	    jfield_string(body, "", "text", 1, 1, AGENT_TEXT_MAX, &text, &err) < 0)
 		goto invalid;
 	if (strlen(text) > AGENT_TEXT_MAX) {
-		admin_verr_set(&err, "", "text", "must be at most %d bytes", AGENT_TEXT_MAX);
+		jfield_error_set(&err, "", "text", "must be at most %d bytes", AGENT_TEXT_MAX);
 		goto invalid;
 	}
 	if (strspn(text, " \t\r\n") == strlen(text)) {
-		admin_verr_set(&err, "", "text", "must not be empty");
+		jfield_error_set(&err, "", "text", "must not be empty");
 		goto invalid;
 	}
 	admin_call_run(&call, message_tx, (void *)text);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "http.h"
+#include "jfield.h"
 #include "log.h"
 
 #define ADMIN_WUR __attribute__((warn_unused_result))
@@ -84,33 +85,11 @@ void admin_answer_db_error(struct admin_call *call, int rc);
 
 /* Validation: a failed check fills field (the JSON path, e.g. "price_minor" or
  * "[3].currency") and a message a person can act on. */
-struct admin_verr {
-	char field[96];
-	char message[256];
-};
-void admin_verr_set(struct admin_verr *err, const char *prefix, const char *field, const char *fmt,
-                    ...) __attribute__((format(printf, 4, 5)));
 /* 400 {"error": {"code": "validation", "message": "<field>: <message>", "field": ...}}. */
-void admin_answer_verr(struct admin_call *call, const struct admin_verr *err);
+void admin_answer_verr(struct admin_call *call, const struct jfield_error *err);
 
 /* The request body as a JSON object; on failure answers 400 and returns NULL. */
 json_t *admin_body_object(struct admin_call *call) ADMIN_WUR;
-
-/*
- * Field readers. prefix ("" or "[3].") goes before the field name in errors. Each returns 1
- * when the field is present and valid (out set), 0 when absent (or JSON null where allowed)
- * and not required, -1 with err filled when invalid or required and absent.
- * Strings must be valid text without NUL characters; lengths count characters.
- */
-int admin_field_string(json_t *obj, const char *prefix, const char *name, int required,
-                       size_t minchars, size_t maxchars, const char **out, struct admin_verr *err);
-int admin_field_int(json_t *obj, const char *prefix, const char *name, int required, long long min,
-                    long long max, long long *out, struct admin_verr *err);
-int admin_field_bool(json_t *obj, const char *prefix, const char *name, int required, int *out,
-                     struct admin_verr *err);
-/* -1 (err names it) when obj has a key not in allowed (NULL-terminated); else 0. */
-int admin_fields_known(json_t *obj, const char *prefix, const char *const *allowed,
-                       struct admin_verr *err);
 
 /* An optional ?name=true|false filter: 0 with *out "true", "false", or NULL when absent; -1
  * with a 400 answer naming it for any other value. */

@@ -88,7 +88,7 @@ ADMIN_HANDLER(admin_keys_create)
 {
 	static const char *const fields[] = {"name", NULL};
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct create_state st = {"default"};
 	json_t *body = NULL;
 
@@ -97,8 +97,8 @@ ADMIN_HANDLER(admin_keys_create)
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;
-	if (admin_fields_known(body, "", fields, &err) < 0 ||
-	    admin_field_string(body, "", "name", 0, 1, 100, &st.name, &err) < 0) {
+	if (jfield_known(body, "", fields, &err) < 0 ||
+	    jfield_string(body, "", "name", 0, 1, 100, &st.name, &err) < 0) {
 		admin_answer_verr(&call, &err);
 		goto out;
 	}

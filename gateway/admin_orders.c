@@ -212,7 +212,7 @@ ADMIN_HANDLER(admin_orders_patch)
 {
 	static const char *const fields[] = {"status", NULL};
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct patch_state st;
 	const char *if_match;
 	json_t *body = NULL;
@@ -223,11 +223,11 @@ ADMIN_HANDLER(admin_orders_patch)
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;
-	if (admin_fields_known(body, "", fields, &err) < 0 ||
-	    admin_field_string(body, "", "status", 1, 1, 32, &st.status, &err) < 0)
+	if (jfield_known(body, "", fields, &err) < 0 ||
+	    jfield_string(body, "", "status", 1, 1, 32, &st.status, &err) < 0)
 		goto invalid;
 	if (!order_status_valid(st.status)) {
-		admin_verr_set(&err, "", "status",
+		jfield_error_set(&err, "", "status",
 		               "unknown status \"%.32s\": use pending, confirmed, processing, "
 		               "shipped, delivered, cancelled or returned",
 		               st.status);

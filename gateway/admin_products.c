@@ -71,7 +71,7 @@ static int blank(const char *s)
 /* Reads and checks a product object. partial: a PATCH (nothing required, null refused for
  * fields that cannot be empty). Returns 0 or -1 with err filled. */
 static int product_parse(json_t *obj, const char *prefix, int partial, struct product_in *in,
-                         struct admin_verr *err)
+                         struct jfield_error *err)
 {
 	static const char *const not_null[] = {"sku",      "name",        "description",
 	                                       "category", "price_minor", "currency",
@@ -81,71 +81,71 @@ static int product_parse(json_t *obj, const char *prefix, int partial, struct pr
 	int rc;
 
 	memset(in, 0, sizeof(*in));
-	if (admin_fields_known(obj, prefix, product_fields, err) < 0)
+	if (jfield_known(obj, prefix, product_fields, err) < 0)
 		return -1;
 	if (partial)
 		for (i = 0; not_null[i]; i++) {
 			v = json_object_get(obj, not_null[i]);
 			if (v && json_is_null(v)) {
-				admin_verr_set(err, prefix, not_null[i], "must not be null");
+				jfield_error_set(err, prefix, not_null[i], "must not be null");
 				return -1;
 			}
 		}
-	if (admin_field_string(obj, prefix, "sku", !partial, 1, 64, &in->sku, err) < 0)
+	if (jfield_string(obj, prefix, "sku", !partial, 1, 64, &in->sku, err) < 0)
 		return -1;
 	if (in->sku && blank(in->sku)) {
-		admin_verr_set(err, prefix, "sku", "must not be empty");
+		jfield_error_set(err, prefix, "sku", "must not be empty");
 		return -1;
 	}
-	if (admin_field_string(obj, prefix, "name", !partial, 1, 200, &in->name, err) < 0)
+	if (jfield_string(obj, prefix, "name", !partial, 1, 200, &in->name, err) < 0)
 		return -1;
 	if (in->name && blank(in->name)) {
-		admin_verr_set(err, prefix, "name", "must not be empty");
+		jfield_error_set(err, prefix, "name", "must not be empty");
 		return -1;
 	}
-	if (admin_field_string(obj, prefix, "description", 0, 0, 2000, &in->description, err) < 0)
+	if (jfield_string(obj, prefix, "description", 0, 0, 2000, &in->description, err) < 0)
 		return -1;
-	if (admin_field_string(obj, prefix, "category", 0, 1, 100, &in->category, err) < 0)
+	if (jfield_string(obj, prefix, "category", 0, 1, 100, &in->category, err) < 0)
 		return -1;
 	if (in->category && blank(in->category)) {
-		admin_verr_set(err, prefix, "category", "must not be empty");
+		jfield_error_set(err, prefix, "category", "must not be empty");
 		return -1;
 	}
-	rc = admin_field_int(obj, prefix, "price_minor", !partial, 0, PRODUCT_PRICE_MAX,
+	rc = jfield_int(obj, prefix, "price_minor", !partial, 0, PRODUCT_PRICE_MAX,
 	                     &in->price_minor, err);
 	if (rc < 0)
 		return -1;
 	in->has_price = rc;
-	if (admin_field_string(obj, prefix, "currency", 0, 3, 3, &in->currency, err) < 0) {
+	if (jfield_string(obj, prefix, "currency", 0, 3, 3, &in->currency, err) < 0) {
 		if (json_is_string(json_object_get(obj, "currency")))
-			admin_verr_set(err, prefix, "currency",
+			jfield_error_set(err, prefix, "currency",
 			               "unknown currency: use an ISO 4217 code such as KES or USD");
 		return -1;
 	}
 	if (in->currency && !admin_currency_valid(in->currency)) {
-		admin_verr_set(err, prefix, "currency",
+		jfield_error_set(err, prefix, "currency",
 		               "unknown currency \"%.8s\": use an upper-case ISO 4217 code such as "
 		               "KES or USD",
 		               in->currency);
 		return -1;
 	}
-	rc = admin_field_int(obj, prefix, "stock", 0, 0, PRODUCT_STOCK_MAX, &in->stock, err);
+	rc = jfield_int(obj, prefix, "stock", 0, 0, PRODUCT_STOCK_MAX, &in->stock, err);
 	if (rc < 0)
 		return -1;
 	in->has_stock = rc;
-	rc = admin_field_bool(obj, prefix, "active", 0, &in->active, err);
+	rc = jfield_bool(obj, prefix, "active", 0, &in->active, err);
 	if (rc < 0)
 		return -1;
 	in->has_active = rc;
 	v = json_object_get(obj, "image_url");
 	if (v) {
 		in->has_image_url = 1;
-		if (admin_field_string(obj, prefix, "image_url", 0, 1, 2048, &in->image_url, err) <
+		if (jfield_string(obj, prefix, "image_url", 0, 1, 2048, &in->image_url, err) <
 		    0)
 			return -1;
 		if (in->image_url && strncmp(in->image_url, "https://", 8) != 0 &&
 		    strncmp(in->image_url, "http://", 7) != 0) {
-			admin_verr_set(err, prefix, "image_url",
+			jfield_error_set(err, prefix, "image_url",
 			               "must be an http:// or https:// URL");
 			return -1;
 		}
@@ -254,7 +254,7 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 ADMIN_HANDLER(admin_products_create)
 {
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct product_in in;
 	json_t *body = NULL;
 
@@ -382,7 +382,7 @@ static int bulk_tx(PGconn *conn, struct admin_call *call, void *arg)
 ADMIN_HANDLER(admin_products_bulk)
 {
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct bulk_state st = {NULL, 0, 0};
 	struct product_in in;
 	json_error_t jerr;
@@ -438,7 +438,7 @@ ADMIN_HANDLER(admin_products_bulk)
 			    json_string_value(json_object_get(json_array_get(arr, j), "sku"));
 
 			if (other && strcmp(other, in.sku) == 0) {
-				admin_verr_set(&err, prefix, "sku", "repeats the sku of [%zu]", j);
+				jfield_error_set(&err, prefix, "sku", "repeats the sku of [%zu]", j);
 				admin_answer_verr(&call, &err);
 				goto out;
 			}
@@ -562,7 +562,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 ADMIN_HANDLER(admin_products_patch)
 {
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct product_in in;
 	json_t *body = NULL;
 

@@ -1,16 +1,17 @@
 /*
  * admin_targets.c: where the seller hears of new orders (CONTRACT notification targets): a
- * Telegram chat or a WhatsApp number reached through one of the tenant's channels, or a
+ * recipient reached through one of the tenant's channels (its adapter names and checks the
+ * recipient field: notify_field, notify_read), or a
  * webhook URL whose deliveries are signed with the target's secret. The secret is sealed
  * (secrets.h) and never answered; commerce/notify.c and the dispatcher use the rows.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
 #include "admin_internal.h"
+#include "channel.h"
 #include "urlguard.h"
 #include "pg.h"
 #include "server.h"
@@ -37,11 +38,12 @@ static json_t *target_json(const struct admin_call *call, const PGresult *res, i
 	if (strcmp(kind, "webhook") == 0) {
 		json_object_set_new(o, "url", admin_col_string(res, r, 5));
 	} else {
+		const struct channel_ops *ops = channel_ops_find(kind);
+
 		json_object_set_new(o, "channel_id", admin_col_string(res, r, 2));
-		if (strcmp(kind, "telegram") == 0)
-			json_object_set_new(o, "chat_id", admin_col_string(res, r, 3));
-		else
-			json_object_set_new(o, "to", admin_col_string(res, r, 4));
+		if (ops && ops->notify_field)
+			json_object_set_new(o, ops->notify_field,
+			                    admin_col_string(res, r, ops->notify_phone ? 4 : 3));
 	}
 	return o;
 }
@@ -51,8 +53,8 @@ static json_t *target_json(const struct admin_call *call, const PGresult *res, i
 struct create_state {
 	const char *kind;
 	const char *channel_id;
-	char chat_id[72];
-	char to[20];
+	char address[72]; /* the recipient on the channel: a chat id or a phone number */
+	int phone;        /* address is a phone number (to_number), else a chat id */
 	const char *url;
 	char *sealed; /* bytea text of the webhook secret */
 };
@@ -100,8 +102,8 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	}
 	params[0] = st->kind;
 	params[1] = st->channel_id;
-	params[2] = st->chat_id[0] ? st->chat_id : NULL;
-	params[3] = st->to[0] ? st->to : NULL;
+	params[2] = st->address[0] && !st->phone ? st->address : NULL;
+	params[3] = st->address[0] && st->phone ? st->address : NULL;
 	params[4] = st->url;
 	params[5] = st->sealed;
 	res =
@@ -117,71 +119,29 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	return 0;
 }
 
-/* Telegram chat ids are integers (negative for groups) or @channelusername. */
-static int chat_id_read(json_t *body, char *out, size_t outlen, struct admin_verr *err)
+/* The kinds of target, for an error: "whatsapp", "telegram" or "webhook". */
+static void target_kinds(char *out, size_t outlen)
 {
-	json_t *v = json_object_get(body, "chat_id");
-	const char *s;
-	size_t i;
+	const struct channel_ops *ops;
+	size_t i, n = 0;
 
-	if (json_is_integer(v)) {
-		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
-		return 0;
-	}
-	if (admin_field_string(body, "", "chat_id", 1, 1, 64, &s, err) < 0)
-		return -1;
-	i = s[0] == '-' ? 1 : 0;
-	if (s[0] == '@') {
-		for (i = 1; s[i]; i++)
-			if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-				break;
-		if (i > 1 && !s[i]) {
-			snprintf(out, outlen, "%s", s);
-			return 0;
-		}
-	} else if (s[i] && strspn(s + i, "0123456789") == strlen(s + i) && strlen(s + i) <= 20) {
-		snprintf(out, outlen, "%s", s);
-		return 0;
-	}
-	admin_verr_set(err, "", "chat_id", "must be a Telegram chat id (a number) or @channelname");
-	return -1;
-}
-
-/* A WhatsApp number: 6 to 15 digits, optionally written with +, spaces or dashes. */
-static int to_read(json_t *body, char *out, size_t outlen, struct admin_verr *err)
-{
-	const char *s;
-	size_t n = 0;
-
-	if (admin_field_string(body, "", "to", 1, 1, 32, &s, err) < 0)
-		return -1;
-	if (*s == '+')
-		s++;
-	for (; *s; s++) {
-		if (*s == ' ' || *s == '-')
-			continue;
-		if (!isdigit((unsigned char)*s) || n + 1 >= outlen) {
-			n = 0;
-			break;
-		}
-		out[n++] = *s;
-	}
-	out[n] = '\0';
-	if (n < 6 || n > 15) {
-		admin_verr_set(err, "", "to",
-		               "must be a phone number in international form, e.g. +254712345678");
-		return -1;
-	}
-	return 0;
+	out[0] = '\0';
+	for (i = 0; (ops = channel_ops_at(i)); i++)
+		if (ops->notify_read && n < outlen)
+			n += (size_t)snprintf(out + n, outlen - n, "\"%s\", ", ops->type);
+	if (n >= 2 && n < outlen)
+		out[n - 2] = '\0';
+	if (n < outlen)
+		snprintf(out + strlen(out), outlen - strlen(out), " or \"webhook\"");
 }
 
 ADMIN_HANDLER(admin_targets_create)
 {
-	static const char *const tg_fields[] = {"kind", "channel_id", "chat_id", NULL};
-	static const char *const wa_fields[] = {"kind", "channel_id", "to", NULL};
 	static const char *const wh_fields[] = {"kind", "url", "secret", NULL};
+	const struct channel_ops *ops;
+	char kinds[160];
 	struct admin_call call;
-	struct admin_verr err;
+	struct jfield_error err;
 	struct create_state st;
 	json_t *body = NULL;
 	const char *secret = NULL;
@@ -192,15 +152,15 @@ ADMIN_HANDLER(admin_targets_create)
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;
-	if (admin_field_string(body, "", "kind", 1, 1, 16, &st.kind, &err) < 0)
+	if (jfield_string(body, "", "kind", 1, 1, 16, &st.kind, &err) < 0)
 		goto invalid;
 	if (strcmp(st.kind, "webhook") == 0) {
-		if (admin_fields_known(body, "", wh_fields, &err) < 0 ||
-		    admin_field_string(body, "", "url", 1, 8, 2048, &st.url, &err) < 0)
+		if (jfield_known(body, "", wh_fields, &err) < 0 ||
+		    jfield_string(body, "", "url", 1, 8, 2048, &st.url, &err) < 0)
 			goto invalid;
 		if ((strncmp(st.url, "https://", 8) != 0 && strncmp(st.url, "http://", 7) != 0) ||
 		    strpbrk(st.url, " \t\r\n")) {
-			admin_verr_set(&err, "", "url", "must be an http:// or https:// URL");
+			jfield_error_set(&err, "", "url", "must be an http:// or https:// URL");
 			goto invalid;
 		}
 		{
@@ -209,31 +169,31 @@ ADMIN_HANDLER(admin_targets_create)
 			/* no calls into the operator's network (checked again at every send) */
 			if (urlguard_check(st.url, (int)ctx->srv->cfg->webhook_allow_private, why,
 					   sizeof(why)) < 0) {
-				admin_verr_set(&err, "", "url", "%s", why);
+				jfield_error_set(&err, "", "url", "%s", why);
 				goto invalid;
 			}
 		}
-		if (admin_field_string(body, "", "secret", 1, 1, 512, &secret, &err) < 0)
+		if (jfield_string(body, "", "secret", 1, 1, 512, &secret, &err) < 0)
 			goto invalid;
 		if (admin_seal(&call, secret, strlen(secret), &st.sealed) < 0)
 			goto out;
-	} else if (strcmp(st.kind, "telegram") == 0 || strcmp(st.kind, "whatsapp") == 0) {
-		int tg = strcmp(st.kind, "telegram") == 0;
+	} else if ((ops = channel_ops_find(st.kind)) && ops->notify_read) {
+		const char *const fields[] = {"kind", "channel_id", ops->notify_field, NULL};
 
-		if (admin_fields_known(body, "", tg ? tg_fields : wa_fields, &err) < 0 ||
-		    admin_field_string(body, "", "channel_id", 1, 36, 36, &st.channel_id, &err) < 0)
+		if (jfield_known(body, "", fields, &err) < 0 ||
+		    jfield_string(body, "", "channel_id", 1, 36, 36, &st.channel_id, &err) < 0)
 			goto invalid;
 		if (!util_uuid_valid(st.channel_id)) {
-			admin_verr_set(&err, "", "channel_id",
-			               "must be the id of one of your channels");
+			jfield_error_set(&err, "", "channel_id",
+			                 "must be the id of one of your channels");
 			goto invalid;
 		}
-		if (tg ? chat_id_read(body, st.chat_id, sizeof(st.chat_id), &err) < 0
-		       : to_read(body, st.to, sizeof(st.to), &err) < 0)
+		st.phone = ops->notify_phone;
+		if (ops->notify_read(body, st.address, sizeof(st.address), &err) < 0)
 			goto invalid;
 	} else {
-		admin_verr_set(&err, "", "kind",
-		               "must be \"telegram\", \"whatsapp\" or \"webhook\"");
+		target_kinds(kinds, sizeof(kinds));
+		jfield_error_set(&err, "", "kind", "must be %s", kinds);
 		goto invalid;
 	}
 	admin_call_run(&call, create_tx, &st);

@@ -261,6 +261,21 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int config_get(const struct config *cfg, const char *name, const char **s, long *l)
+{
+	const struct config_key *k = name ? key_find(name) : NULL;
+
+	if (!k)
+		return -1;
+	if (k->type == CONFIG_STRING) {
+		if (s)
+			*s = *(char *const *)((const char *)cfg + k->offset);
+	} else if (l) {
+		*l = *(const long *)((const char *)cfg + k->offset);
+	}
+	return 0;
+}
+
 void config_clear(struct config *cfg)
 {
 	const struct config_key *k;

@@ -71,6 +71,10 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void config_clear(struct config *cfg);
 
+/* A key's value by name (a channel adapter names its settings' keys): a string key into *s,
+ * a number into *l. 0, or -1 when there is no such key. */
+int config_get(const struct config *cfg, const char *name, const char **s, long *l);
+
 /* The checkout's state folder (.ccgw under the current directory or CCGW_HOME). */
 const char *config_state_dir(void);
 

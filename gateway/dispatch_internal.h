@@ -182,6 +182,43 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
                          struct dispatch_row ***tail, int *parked) DISPATCH_WUR;
 /* Loads channels, targets and windows for the rows of one tenant (a tenant transaction) and
  * renders them; rows that cannot go out get their result set. Returns 0 or a PG_ERR_*. */
+/* What one tenant's group of claimed rows needs before its sends: loaded in one transaction
+ * (dispatch_store_load), then opened and rendered outside it (dispatch_prep.c). */
+struct dispatch_prep_channel {
+	char id[DISPATCH_UUID];
+	char type[16], status[16];
+	char *config;          /* JSON text */
+	unsigned char *sealed; /* channels.secrets */
+	size_t sealed_len;
+	json_t *merged;  /* config with the opened secrets, after the transaction */
+	char error[160]; /* why merged is NULL */
+	int retryable;
+};
+
+struct dispatch_prep_target {
+	char id[DISPATCH_UUID];
+	char kind[16];
+	char *url;
+	unsigned char *sealed;
+	size_t sealed_len;
+	int active;
+};
+
+struct dispatch_prep {
+	struct dispatcher *d;
+	struct dispatch_row **rows;
+	size_t n;
+	struct dispatch_prep_channel *ch;
+	size_t nch;
+	struct dispatch_prep_target *tg;
+	size_t ntg;
+	long *window; /* per row */
+};
+
+/* Loads the channels, targets and windows of p's rows (a pg_tx_run function). */
+int dispatch_store_load(PGconn *db, void *prep);
+/* Frees what a load left in p, so that it can run again. */
+void dispatch_prep_clear(struct dispatch_prep *p);
 int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,
                            struct dispatch_row **rows, size_t n) DISPATCH_WUR;
 /* Writes the outcome of the rows of one tenant (a tenant transaction): status, error, events,

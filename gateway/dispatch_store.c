@@ -14,6 +14,7 @@
 #include "dispatch_internal.h"
 #include "log.h"
 #include "pg.h"
+#include "channel_open.h"
 #include "secrets.h"
 #include "server.h"
 
@@ -179,46 +180,16 @@ static void arr_close(struct sbuf *b)
 	sbuf_puts(b, "}");
 }
 
-/* ---- prepare: channels, targets, windows, then rendering ---- */
+/* ---- prepare: load channels, targets and windows (dispatch_prep.c renders) ---- */
 
-struct prep_channel {
-	char id[DISPATCH_UUID];
-	char type[16], status[16];
-	char *config;          /* JSON text */
-	unsigned char *sealed; /* channels.secrets */
-	size_t sealed_len;
-	json_t *merged;  /* config with the opened secrets, after the transaction */
-	char error[160]; /* why merged is NULL */
-	int retryable;
-};
-
-struct prep_target {
-	char id[DISPATCH_UUID];
-	char kind[16];
-	char *url;
-	unsigned char *sealed;
-	size_t sealed_len;
-	int active;
-};
-
-struct prep {
-	struct dispatch_row **rows;
-	size_t n;
-	struct prep_channel *ch;
-	size_t nch;
-	struct prep_target *tg;
-	size_t ntg;
-	long *window; /* per row */
-};
-
-static void prep_clear_loaded(struct prep *p)
+void dispatch_prep_clear(struct dispatch_prep *p)
 {
 	size_t i;
 
 	for (i = 0; i < p->nch; i++) {
 		free(p->ch[i].config);
 		free(p->ch[i].sealed);
-		json_decref(p->ch[i].merged);
+		channel_config_free(p->ch[i].merged);
 	}
 	for (i = 0; i < p->ntg; i++) {
 		free(p->tg[i].url);
@@ -233,26 +204,6 @@ static void prep_clear_loaded(struct prep *p)
 		p->window[i] = -1;
 }
 
-static struct prep_channel *prep_channel_find(struct prep *p, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < p->nch; i++)
-		if (strcmp(p->ch[i].id, id) == 0)
-			return &p->ch[i];
-	return NULL;
-}
-
-static struct prep_target *prep_target_find(struct prep *p, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < p->ntg; i++)
-		if (strcmp(p->tg[i].id, id) == 0)
-			return &p->tg[i];
-	return NULL;
-}
-
 static int bytea_take(const char *text, unsigned char **out, size_t *outlen)
 {
 	*out = NULL;
@@ -262,16 +213,17 @@ static int bytea_take(const char *text, unsigned char **out, size_t *outlen)
 	return secrets_bytea_decode(text, out, outlen);
 }
 
-static int prep_load(PGconn *db, void *arg)
+int dispatch_store_load(PGconn *db, void *arg)
 {
-	struct prep *p = arg;
+	struct dispatch_prep *p = arg;
 	struct sbuf chans, targets, convs, chs, rcpts;
 	const char *params[3];
 	PGresult *res = NULL;
 	size_t i;
-	int j, rc = PG_ERR_QUERY, any_wa = 0;
+	const struct channel_ops *ops;
+	int j, rc = PG_ERR_QUERY, any_window = 0;
 
-	prep_clear_loaded(p); /* pg_tx_run may run this again */
+	dispatch_prep_clear(p); /* pg_tx_run may run this again */
 	arr_open(&chans);
 	arr_open(&targets);
 	arr_open(&convs);
@@ -300,7 +252,7 @@ static int prep_load(PGconn *db, void *arg)
 		if (!p->ch)
 			goto out;
 		for (j = 0; j < PQntuples(res); j++) {
-			struct prep_channel *c = &p->ch[p->nch++];
+			struct dispatch_prep_channel *c = &p->ch[p->nch++];
 
 			copy_uuid(c->id, PQgetvalue(res, j, 0));
 			snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(res, j, 1));
@@ -309,8 +261,9 @@ static int prep_load(PGconn *db, void *arg)
 			if (!c->config ||
 			    bytea_take(pg_value(res, j, 4), &c->sealed, &c->sealed_len) < 0)
 				goto out;
-			if (strcmp(c->type, "whatsapp") == 0)
-				any_wa = 1;
+			ops = p->d->ops_find(c->type);
+			if (ops && ops->window_age)
+				any_window = 1;
 		}
 		PQclear(res);
 		res = NULL;
@@ -327,7 +280,7 @@ static int prep_load(PGconn *db, void *arg)
 		if (!p->tg)
 			goto out;
 		for (j = 0; j < PQntuples(res); j++) {
-			struct prep_target *t = &p->tg[p->ntg++];
+			struct dispatch_prep_target *t = &p->tg[p->ntg++];
 
 			copy_uuid(t->id, PQgetvalue(res, j, 0));
 			snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, j, 1));
@@ -339,9 +292,9 @@ static int prep_load(PGconn *db, void *arg)
 		PQclear(res);
 		res = NULL;
 	}
-	if (any_wa) {
+	if (any_window) {
 		/* seconds since the shopper last wrote: the conversation's, or for a notification
-		 * to a WhatsApp number the conversation that number has with the channel */
+		 * to a shopper's address the conversation it has with the channel */
 		for (i = 0; i < p->n; i++) {
 			const struct dispatch_row *r = p->rows[i];
 
@@ -389,258 +342,6 @@ out:
 	sbuf_free(&convs);
 	sbuf_free(&chs);
 	sbuf_free(&rcpts);
-	return rc;
-}
-
-/* Opens a sealed value; the plain text (heap) or NULL with a reason in err. */
-static char *prep_open_secret(struct dispatcher *d, const char *tenant_id,
-                              const unsigned char *sealed, size_t len, char *err, size_t errlen)
-{
-	char *plain = NULL;
-
-	if (!d->srv->has_secret_key) {
-		snprintf(err, errlen,
-		         "CCGW_SECRET_KEY is not set: stored secrets cannot be opened");
-		return NULL;
-	}
-	if (secrets_open(d->srv->secret_key, tenant_id, sealed, len, &plain) < 0) {
-		snprintf(err, errlen, "stored secrets do not open with this CCGW_SECRET_KEY");
-		return NULL;
-	}
-	return plain;
-}
-
-static void prep_channel_open(struct dispatcher *d, const char *tenant_id, struct prep_channel *c)
-{
-	json_error_t jerr;
-	json_t *secrets;
-	char *plain;
-
-	c->merged = json_loads(c->config, 0, &jerr);
-	if (!json_is_object(c->merged)) {
-		json_decref(c->merged);
-		c->merged = NULL;
-		snprintf(c->error, sizeof(c->error), "channel config is not a JSON object");
-		return;
-	}
-	if (!c->sealed)
-		return;
-	plain =
-	    prep_open_secret(d, tenant_id, c->sealed, c->sealed_len, c->error, sizeof(c->error));
-	if (!plain) {
-		c->retryable = 1; /* an operator can fix the key and restart */
-		json_decref(c->merged);
-		c->merged = NULL;
-		return;
-	}
-	secrets = json_loads(plain, 0, &jerr);
-	explicit_bzero(plain, strlen(plain));
-	free(plain);
-	if (!json_is_object(secrets) || json_object_update(c->merged, secrets) < 0) {
-		snprintf(c->error, sizeof(c->error), "channel secrets are not a JSON object");
-		json_decref(c->merged);
-		c->merged = NULL;
-	}
-	json_decref(secrets);
-}
-
-static int row_set_limits(struct dispatcher *d, struct dispatch_row *r, const char *type)
-{
-	const struct config *cfg = d->cfg;
-	char key[256];
-	double rate = 0, burst = 0, rrate = 0, rburst = 3;
-	const char *prefix = NULL;
-
-	if (r->kind == DISPATCH_WEBHOOK) {
-		/* no send limit; the key only carries a 429's pause for this target */
-		snprintf(key, sizeof(key), "wh:%s", r->target_id);
-		r->limit_keys[0] = strdup(key);
-		if (!r->limit_keys[0])
-			return -1;
-		r->limits[0] = (struct ratelimit_spec){r->limit_keys[0], 1e9, 1e9};
-		r->nlimits = 1;
-		return 0;
-	}
-	if (strcmp(type, "whatsapp") == 0) {
-		prefix = "wa";
-		rate = (double)cfg->whatsapp_rate;
-		rrate = (double)cfg->whatsapp_recipient_rate;
-	} else if (strcmp(type, "telegram") == 0) {
-		prefix = "tg";
-		rate = (double)cfg->telegram_rate;
-		rrate = (double)cfg->telegram_chat_rate;
-	}
-	if (!prefix)
-		return 0; /* web chat, console: delivered locally, no platform limits */
-	{
-		/* the configured rates are for all processes on the database together */
-		int live = atomic_load(&d->live);
-
-		if (live > 1) {
-			rate /= live;
-			rrate /= live;
-		}
-	}
-	burst = rate;
-	snprintf(key, sizeof(key), "%s:%s", prefix, r->channel_id);
-	r->limit_keys[0] = strdup(key);
-	snprintf(key, sizeof(key), "%s:%s:%.200s", prefix, r->channel_id,
-	         r->recipient ? r->recipient : "");
-	r->limit_keys[1] = strdup(key);
-	if (!r->limit_keys[0] || !r->limit_keys[1])
-		return -1;
-	r->limits[0] = (struct ratelimit_spec){r->limit_keys[0], rate, burst};
-	r->limits[1] =
-	    (struct ratelimit_spec){r->limit_keys[1], rrate, rburst > rrate ? rburst : rrate};
-	r->nlimits = 2;
-	return 0;
-}
-
-static const char *api_base_for(const struct config *cfg, const char *type)
-{
-	if (strcmp(type, "whatsapp") == 0)
-		return cfg->whatsapp_api_base;
-	if (strcmp(type, "telegram") == 0)
-		return cfg->telegram_api_base;
-	return NULL;
-}
-
-static void prep_render_row(struct dispatcher *d, struct prep *p, size_t i)
-{
-	struct dispatch_row *r = p->rows[i];
-	struct prep_channel *c = NULL;
-	struct prep_target *t = NULL;
-	char err[256] = "";
-	int rc;
-
-	if (r->result != DISPATCH_RES_NONE)
-		return;
-	if (r->target_id[0])
-		t = prep_target_find(p, r->target_id);
-	if (r->kind != DISPATCH_REPLY && (!t || !t->active)) {
-		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the notification target was %s",
-		                    t ? "deactivated" : "removed");
-		return;
-	}
-	if (r->kind == DISPATCH_WEBHOOK) {
-		char *secret = t->sealed ? prep_open_secret(d, r->tenant_id, t->sealed,
-		                                            t->sealed_len, err, sizeof(err))
-		                         : NULL;
-		const char *use = secret;
-		json_t *wrapped = NULL;
-
-		if (t->sealed && !secret) {
-			dispatch_row_finish(r, DISPATCH_RES_RETRY, 0, "webhook secret: %s", err);
-			return;
-		}
-		/* a secret sealed as {"secret": "..."} is accepted as well as the bare string */
-		if (secret && secret[0] == '{') {
-			wrapped = json_loads(secret, 0, NULL);
-			if (json_is_string(json_object_get(wrapped, "secret")))
-				use = json_string_value(json_object_get(wrapped, "secret"));
-		}
-		rc = dispatch_webhook_render(t->url ? t->url : r->recipient, use, r->payload,
-		                             &r->reqs, &r->nreqs, err, sizeof(err));
-		json_decref(wrapped);
-		if (secret) {
-			explicit_bzero(secret, strlen(secret));
-			free(secret);
-		}
-		if (rc < 0) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "%s", err);
-			return;
-		}
-		snprintf(r->channel_type, sizeof(r->channel_type), "webhook");
-	} else {
-		struct channel_target target;
-
-		if (!r->channel_id[0] || !(c = prep_channel_find(p, r->channel_id))) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-			                    "the channel of this message is gone");
-			return;
-		}
-		snprintf(r->channel_type, sizeof(r->channel_type), "%s", c->type);
-		r->channel_unhealthy = strcmp(c->status, "unhealthy") == 0;
-		if (strcmp(c->status, "disabled") == 0) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel is disabled");
-			return;
-		}
-		r->ops = d->ops_find(c->type);
-		if (!r->ops || !r->ops->render || !r->ops->classify) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-			                    "no sender for channel type '%s' in this build",
-			                    c->type);
-			return;
-		}
-		if (!c->merged) {
-			dispatch_row_finish(r,
-			                    c->retryable ? DISPATCH_RES_RETRY : DISPATCH_RES_FAILED,
-			                    0, "%s", c->error);
-			return;
-		}
-		memset(&target, 0, sizeof(target));
-		target.channel_id = r->channel_id;
-		target.api_base = api_base_for(d->cfg, c->type);
-		target.api_version = d->cfg->whatsapp_api_version;
-		target.config = c->merged;
-		target.recipient = r->recipient;
-		target.reply_to = r->reply_to;
-		target.window_age = p->window[i];
-		target.event_type = r->event_type;
-		target.mark_read =
-		    r->kind == DISPATCH_REPLY && d->cfg->whatsapp_mark_read && r->reply_to;
-		r->window_age = p->window[i];
-		rc = r->ops->render(&target, r->payload, &r->reqs, &r->nreqs, err, sizeof(err));
-		if (rc == CHANNEL_ERR_UNDELIVERABLE) {
-			dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0, "%s",
-			                    err[0] ? err : "undeliverable");
-			return;
-		}
-		if (rc < 0) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-			                    "cannot render the reply: %s",
-			                    err[0] ? err : "unknown error");
-			return;
-		}
-	}
-	if (row_set_limits(d, r, r->channel_type) < 0) {
-		dispatch_row_finish(r, DISPATCH_RES_RELEASE, 0, "out of memory");
-		r->delay_ms = 1000;
-		return;
-	}
-	r->part = (size_t)r->parts_sent;
-	if (r->part >= r->nreqs) {
-		if (r->nreqs == 0)
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-			                    "the reply renders to nothing to send");
-		else
-			dispatch_row_finish(r, DISPATCH_RES_SENT, 0,
-			                    NULL); /* every part went out before */
-	}
-}
-
-int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,
-                           struct dispatch_row **rows, size_t n)
-{
-	struct prep p;
-	size_t i;
-	int rc;
-
-	memset(&p, 0, sizeof(p));
-	p.rows = rows;
-	p.n = n;
-	p.window = calloc(n + 1, sizeof(*p.window));
-	if (!p.window)
-		return PG_ERR_QUERY;
-	rc = pg_tx_run(db, tenant_id, prep_load, &p);
-	if (rc == 0) {
-		for (i = 0; i < p.nch; i++)
-			prep_channel_open(d, tenant_id, &p.ch[i]);
-		for (i = 0; i < n; i++)
-			prep_render_row(d, &p, i);
-	}
-	prep_clear_loaded(&p);
-	free(p.window);
 	return rc;
 }
 

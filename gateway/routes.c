@@ -12,9 +12,9 @@ const struct http_route server_routes[] = {
 	{ "GET", "/healthz", ops_healthz, 0 },
 	{ "GET", "/readyz", ops_readyz, 1 },
 	{ "GET", "/metrics", ops_metrics, 0 },
-	/* WhatsApp Cloud API webhooks (wa_webhook.c) */
-	{ "GET", "/webhooks/whatsapp/{channel_id}", wa_webhook_verify, 1 },
-	{ "POST", "/webhooks/whatsapp/{channel_id}", wa_webhook_receive, 1 },
+	/* every channel type's webhooks, through its adapter (inbound.c) */
+	{ "GET", "/webhooks/{type}/{channel_id}", inbound_webhook_verify, 1 },
+	{ "POST", "/webhooks/{type}/{channel_id}", inbound_webhook_receive, 1 },
 	/* admin API (admin.h) */
 	{ "POST", "/api/v1/channels", admin_channels_create, 1 },
 	{ "GET", "/api/v1/channels", admin_channels_list, 1 },

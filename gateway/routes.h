@@ -12,10 +12,7 @@ void ops_healthz(struct http_ctx *ctx, const struct http_request *req, struct ht
 void ops_readyz(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);
 void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);
 
-/* wa_webhook.c: WhatsApp Cloud API webhook verification (GET) and delivery (POST) */
-void wa_webhook_verify(struct http_ctx *ctx, const struct http_request *req,
-		       struct http_response *resp);
-void wa_webhook_receive(struct http_ctx *ctx, const struct http_request *req,
-			struct http_response *resp);
+/* inbound.c: webhooks of every channel type: verification (GET) and delivery (POST) */
+#include "inbound.h"
 
 #endif
