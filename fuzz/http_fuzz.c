@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "routes.h"
 #include "server.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -41,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("CCGW_DB_POOL_SIZE", "2", 1);
 	setenv("CCGW_MAX_BODY", "65536", 1);
 	setenv("CCGW_LOG_LEVEL", "error", 1);
-	if (config_load(&cfg, NULL, err, sizeof(err)) < 0 || server_embed_start(&cfg) < 0) {
+	if (config_load(&cfg, NULL, err, sizeof(err)) < 0 || server_embed_start(&cfg, server_routes) < 0) {
 		fprintf(stderr, "http_fuzz: cannot start the embedded server: %s\n", err);
 		abort();
 	}

@@ -235,8 +235,8 @@ void admin_call_run(struct admin_call *call, admin_tx_fn fn, void *arg)
 
 	rc = pg_tx_run(call->ctx->conn, call->tenant_id, run_tx, &st);
 	if (rc == 0) {
-		if (call->kick && call->ctx->srv)
-			server_outbox_kick(call->ctx->srv);
+		if (call->kick && call->ctx->app)
+			app_outbox_kick(call->ctx->app);
 		return;
 	}
 	if (rc == ADMIN_ROLLBACK && call->ans.status)
@@ -536,7 +536,7 @@ const char *admin_path_uuid(const struct admin_call *call, size_t i)
 
 int admin_can_seal(struct admin_call *call)
 {
-	if (call->ctx->srv && call->ctx->srv->has_secret_key)
+	if (call->ctx->app && call->ctx->app->has_secret_key)
 		return 1;
 	log_error(&call->log, "admin: cannot store a secret: CCGW_SECRET_KEY is not configured");
 	admin_answer_error(call, 500, "secret_key_missing", NULL,
@@ -553,7 +553,7 @@ int admin_seal(struct admin_call *call, const char *plain, size_t len, char **by
 	*bytea = NULL;
 	if (!admin_can_seal(call))
 		return -1;
-	if (secrets_seal(call->ctx->srv->secret_key, call->tenant_id, plain, len, &sealed,
+	if (secrets_seal(call->ctx->app->secret_key, call->tenant_id, plain, len, &sealed,
 	                 &sealed_len) < 0) {
 		admin_answer_error(call, 500, "internal", NULL, "could not seal the secret");
 		return -1;
@@ -569,8 +569,8 @@ int admin_seal(struct admin_call *call, const char *plain, size_t len, char **by
 
 char *admin_webhook_url(const struct admin_call *call, const char *type, const char *id)
 {
-	const char *base = call->ctx->srv && call->ctx->srv->cfg && call->ctx->srv->cfg->public_url
-	                       ? call->ctx->srv->cfg->public_url
+	const char *base = call->ctx->app && call->ctx->app->cfg && call->ctx->app->cfg->public_url
+	                       ? call->ctx->app->cfg->public_url
 	                       : "http://127.0.0.1:8080";
 	size_t n = strlen(base);
 	struct sbuf b;

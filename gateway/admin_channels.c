@@ -396,11 +396,11 @@ struct patch_state {
  * tenant): *unreadable says so. */
 static json_t *secrets_load(struct admin_call *call, const char *bytea, int *unreadable)
 {
-	const struct server *srv = call->ctx->srv;
+	const struct app *app = call->ctx->app;
 	json_t *o = NULL;
 	char err[160];
 
-	*unreadable = channel_open_bytea(srv->has_secret_key ? srv->secret_key : NULL,
+	*unreadable = channel_open_bytea(app_secret_key(app),
 	                                 call->tenant_id, NULL, bytea, &o, err,
 	                                 sizeof(err)) != CHANNEL_OPEN_OK;
 	return o;

@@ -119,7 +119,7 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	return 0;
 }
 
-/* The kinds of target, for an error: "whatsapp", "telegram" or "webhook". */
+/* The kinds of target, for an error: each channel type that has recipients, or webhook. */
 static void target_kinds(char *out, size_t outlen)
 {
 	const struct channel_ops *ops;
@@ -167,7 +167,7 @@ ADMIN_HANDLER(admin_targets_create)
 			char why[300];
 
 			/* no calls into the operator's network (checked again at every send) */
-			if (urlguard_check(st.url, (int)ctx->srv->cfg->webhook_allow_private, why,
+			if (urlguard_check(st.url, (int)ctx->app->cfg->webhook_allow_private, why,
 					   sizeof(why)) < 0) {
 				jfield_error_set(&err, "", "url", "%s", why);
 				goto invalid;

@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 int cli_serve(int argc, char **argv);
+/* The dispatcher `ccgw serve` runs (for /metrics), NULL when none runs. */
+struct dispatcher *cli_serve_dispatcher(void);
 int cli_migrate(int argc, char **argv);
 int cli_tenant(int argc, char **argv);
 int cli_demo(int argc, char **argv);

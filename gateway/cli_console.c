@@ -2,8 +2,9 @@
  * cli_console.c: `ccgw console --tenant SLUG [--user ID]`: a shopper's chat in the terminal.
  * Each stdin line becomes a normalized text message on the tenant's console channel and goes
  * through the same engine and transaction as every channel; the conversation's pending
- * replies are then taken from the outbox (the console is its own delivery: marked sent in the
- * same transaction) and printed after the commit as plain text with numbered choices.
+ * replies are then taken from the outbox in the same transaction (local_delivery.c: the
+ * console delivers locally) and handed after the commit to the console adapter, which prints
+ * them as plain text with numbered choices.
  */
 #include "cli.h"
 
@@ -16,12 +17,13 @@
 #include <jansson.h>
 
 #include "app.h"
+#include "console.h"
 #include "engine.h"
+#include "local_delivery.h"
 #include "log.h"
 #include "message.h"
 #include "nlp.h"
 #include "pg.h"
-#include "reply_text.h"
 #include "tenant.h"
 #include "util.h"
 
@@ -39,52 +41,7 @@ static int console_channel_tx(PGconn *conn, void *arg)
 {
 	char **ids = arg; /* [0] tenant id, [1] channel id out */
 
-	return tenant_channel_ensure(conn, ids[0], "console", ids[1]) < 0 ? -1 : 0;
-}
-
-/* Claims this conversation's pending replies: marks them sent and keeps their payloads. */
-static int console_take_replies(PGconn *conn, struct console_turn *ct)
-{
-	const char *conv = ct->res.conversation_id;
-	PGresult *res;
-	int i;
-
-	json_array_clear(ct->replies);
-	if (!conv[0])
-		return 0;
-	res = pg_exec(conn,
-	              "UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1"
-	              " WHERE id IN (SELECT id FROM outbox WHERE conversation_id = $1"
-	              "  AND kind = 'reply' AND status = 'pending' ORDER BY seq"
-	              "  FOR UPDATE SKIP LOCKED)"
-	              " RETURNING seq, payload::text, id",
-	              1, &conv);
-	if (!res)
-		return -1;
-	/* the console is the delivery: record it as the dispatcher does for platforms */
-	if (PQntuples(res) > 0 &&
-	    pg_cmd(
-	        conn,
-	        "INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-	        " SELECT app_tenant_id(), $1, 'message_sent',"
-	        "  jsonb_build_object('outbox_id', o.id, 'status', 'sent', 'channel', 'console')"
-	        " FROM outbox o WHERE o.conversation_id = $1 AND o.kind = 'reply'"
-	        "  AND o.status = 'sent' AND o.sent_at = now()",
-	        1, &conv) < 0) {
-		PQclear(res);
-		return -1;
-	}
-	for (i = 0; i < PQntuples(res); i++) {
-		json_t *p = json_loads(PQgetvalue(res, i, 1), 0, NULL);
-		json_t *row = p ? json_pack("{s:I, s:o}", "seq",
-		                            (json_int_t)atoll(PQgetvalue(res, i, 0)), "payload", p)
-		                : NULL;
-
-		if (row)
-			json_array_append_new(ct->replies, row);
-	}
-	PQclear(res);
-	return 0;
+	return tenant_channel_ensure(conn, ids[0], console_channel_ops.type, ids[1]) < 0 ? -1 : 0;
 }
 
 static int console_tx(PGconn *conn, void *arg)
@@ -96,38 +53,18 @@ static int console_tx(PGconn *conn, void *arg)
 	if (rc < 0)
 		return rc;
 	ct->handled = rc == 0;
-	return console_take_replies(conn, ct);
+	return local_take_replies(conn, ct->res.conversation_id, console_channel_ops.type,
+	                          ct->replies);
 }
 
-static int console_cmp_seq(const void *a, const void *b)
+/* The console's sink: the terminal. */
+static int console_write(void *user, const char *text, size_t len)
 {
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
+	FILE *out = user;
 
-	return x < y ? -1 : x > y;
-}
-
-static void console_print(json_t *replies)
-{
-	size_t i, n = json_array_size(replies);
-	json_t **v = calloc(n ? n : 1, sizeof(*v));
-
-	if (!v)
-		return;
-	for (i = 0; i < n; i++)
-		v[i] = json_array_get(replies, i);
-	/* RETURNING does not promise order: print by outbox sequence */
-	qsort(v, n, sizeof(*v), console_cmp_seq);
-	for (i = 0; i < n; i++) {
-		char *text = reply_text_render(json_object_get(v[i], "payload"));
-
-		if (text) {
-			printf("%s\n\n", text);
-			free(text);
-		}
-	}
-	fflush(stdout);
-	free(v);
+	if (fwrite(text, 1, len, out) != len || fputs("\n\n", out) < 0 || fflush(out) != 0)
+		return -1;
+	return 0;
 }
 
 static void console_usage(FILE *to)
@@ -143,6 +80,7 @@ int cli_console(int argc, char **argv)
 	char tenant_id[37] = "", channel_id[37] = "", user_buf[64], err[512];
 	char *ids[2] = {tenant_id, channel_id};
 	struct console_turn ct;
+	struct channel_sink sink = {stdout, console_write};
 	struct config cfg;
 	struct nlp *nlp = NULL;
 	PGconn *conn = NULL;
@@ -245,7 +183,7 @@ int cli_console(int argc, char **argv)
 			if (!pg_conn_ok(conn))
 				goto out;
 		} else {
-			console_print(ct.replies);
+			local_deliver(&console_channel_ops, &sink, ct.replies);
 		}
 		msg_inbound_free(ct.msg);
 		ct.msg = NULL;

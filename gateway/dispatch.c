@@ -28,9 +28,9 @@ static void curl_init_once(void)
 	curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
-struct dispatcher *dispatcher_new(struct server *srv)
+struct dispatcher *dispatcher_new(struct app *app)
 {
-	const struct config *cfg = srv->cfg;
+	const struct config *cfg = app->cfg;
 	struct dispatcher *d;
 	unsigned char rnd[4];
 	char host[40] = "ccgw", hex[9];
@@ -44,7 +44,7 @@ struct dispatcher *dispatcher_new(struct server *srv)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
-	d->srv = srv;
+	d->app = app;
 	d->cfg = cfg;
 	d->wake_pipe[0] = d->wake_pipe[1] = -1;
 	d->ops_find = channel_ops_find;

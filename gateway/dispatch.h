@@ -8,11 +8,11 @@
 
 #include "util.h"
 
-struct server;
+struct app;
 struct dispatcher;
 
-/* Creates the dispatcher for srv (borrowed for its life); NULL on failure. */
-struct dispatcher *dispatcher_new(struct server *srv) __attribute__((warn_unused_result));
+/* Creates the dispatcher for app (borrowed for its life); NULL on failure. */
+struct dispatcher *dispatcher_new(struct app *app) __attribute__((warn_unused_result));
 /* Starts its threads; 0 or -1. */
 int dispatcher_start(struct dispatcher *d) __attribute__((warn_unused_result));
 /* Wakes it now: outbox rows were committed. Cheap; safe from any thread. */

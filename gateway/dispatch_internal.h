@@ -155,7 +155,7 @@ struct dispatch_worker {
 #define DISPATCH_LIVE_S "10"  /* a heartbeat older than this is a process that died */
 
 struct dispatcher {
-	struct server *srv;
+	struct app *app;
 	const struct config *cfg;
 	struct ratelimit *rl;
 	struct dispatch_worker *workers;

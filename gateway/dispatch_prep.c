@@ -19,7 +19,7 @@
 
 static const unsigned char *dispatch_key(const struct dispatcher *d)
 {
-	return d->srv->has_secret_key ? d->srv->secret_key : NULL;
+	return app_secret_key(d->app);
 }
 
 /* A setting of a channel type by its configuration key (NULL when the type has none). */

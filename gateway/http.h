@@ -17,7 +17,7 @@
 #define HTTP_MAX_PARAMS 4
 #define HTTP_MAX_RESP_HEADERS 8
 
-struct server; /* the running gateway's services: see server.h */
+struct app; /* the running gateway's services: see server.h */
 
 struct http_header {
 	char *name; /* lower-case */
@@ -51,7 +51,7 @@ struct http_response {
 /* The handler's view of the gateway: services and a database connection borrowed from the
  * pool for this request (conn is NULL when the database is unavailable: answer 503). */
 struct http_ctx {
-	struct server *srv;
+	struct app *app;
 	PGconn *conn;
 };
 

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
-#include "server.h"
+#include "app.h"
 #include "util.h"
 
 #define INBOUND_VERIFY_MAX 256 /* the longest answer to a verification handshake */
@@ -29,7 +29,7 @@ void inbound_channel_clear(struct inbound_channel *ch)
 	memset(ch, 0, sizeof(*ch));
 }
 
-enum inbound_load inbound_channel_load(struct server *srv, PGconn *conn,
+enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
                                        const struct channel_ops *ops, int by_external,
                                        const char *key, struct inbound_channel *ch)
 {
@@ -59,7 +59,7 @@ enum inbound_load inbound_channel_load(struct server *srv, PGconn *conn,
 	if (pg_value(res, 0, 4))
 		ch->external_id = strdup(PQgetvalue(res, 0, 4));
 	if (ch->active &&
-	    channel_open_bytea(srv->has_secret_key ? srv->secret_key : NULL, ch->tenant_id,
+	    channel_open_bytea(app_secret_key(app), ch->tenant_id,
 	                       pg_value(res, 0, 6), pg_value(res, 0, 5), &ch->config, err,
 	                       sizeof(err)) != CHANNEL_OPEN_OK)
 		rc = INBOUND_LOAD_SECRETS;
@@ -82,7 +82,7 @@ struct route {
 
 /* The state of one batch. */
 struct run {
-	struct server *srv;
+	struct app *app;
 	PGconn *conn;
 	const struct channel_ops *ops;
 	const struct inbound_channel *own; /* the channel the batch came for */
@@ -115,7 +115,7 @@ static struct route *route_get(struct run *p, const char *key)
 		r->use = p->own;
 		r->state = ROUTE_OK;
 	} else {
-		rc = inbound_channel_load(p->srv, p->conn, p->ops, 1, key, &r->ch);
+		rc = inbound_channel_load(p->app, p->conn, p->ops, 1, key, &r->ch);
 		if (rc == INBOUND_LOAD_DB) {
 			p->out->db_error = PG_ERR_UNAVAILABLE;
 			inbound_channel_clear(&r->ch);
@@ -275,7 +275,7 @@ static void run_message(struct run *p, struct channel_message *cm)
 	const struct inbound_channel *ch = route_for(p, cm->route);
 	const char *type = p->ops->type;
 	struct msg_inbound *m = cm->msg;
-	struct msg_tx t = {.engine = p->srv->engine, .m = m};
+	struct msg_tx t = {.engine = p->app->engine, .m = m};
 	struct log_ctx lc = {NULL, NULL, NULL};
 	int rc;
 
@@ -488,11 +488,11 @@ static void run_notice(struct run *p, struct channel_notice *n)
 	n->payload = NULL;
 }
 
-void inbound_run(struct server *srv, PGconn *conn, const struct channel_ops *ops,
+void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
                  const struct inbound_channel *ch, struct channel_batch *b,
                  struct inbound_result *out)
 {
-	struct run p = {srv, conn, ops, ch, NULL, 0, out};
+	struct run p = {app, conn, ops, ch, NULL, 0, out};
 	size_t i;
 
 	for (i = 0; i < b->nmessages && !out->db_error; i++)
@@ -502,7 +502,7 @@ void inbound_run(struct server *srv, PGconn *conn, const struct channel_ops *ops
 	for (i = 0; i < b->nnotices && !out->db_error; i++)
 		run_notice(&p, &b->notices[i]);
 	if (out->replies)
-		server_outbox_kick(srv);
+		app_outbox_kick(app);
 	for (i = 0; i < p.nroutes; i++)
 		inbound_channel_clear(&p.routes[i].ch);
 	free(p.routes);
@@ -564,7 +564,7 @@ void inbound_webhook_verify(struct http_ctx *ctx, const struct http_request *req
 		http_response_error(resp, 403, "forbidden", "%s", err);
 		goto out;
 	}
-	rc = inbound_channel_load(ctx->srv, ctx->conn, ops, 0, id, &ch);
+	rc = inbound_channel_load(ctx->app, ctx->conn, ops, 0, id, &ch);
 	if (rc == INBOUND_LOAD_DB) {
 		http_response_error(resp, 503, "database_unavailable",
 		                    "the database is not answering; try again shortly");
@@ -607,11 +607,11 @@ void inbound_webhook_receive(struct http_ctx *ctx, const struct http_request *re
 		http_response_error(resp, 404, "not_found", ops ? "unknown channel" : "no such route");
 		return;
 	}
-	if (!ctx->srv->engine) {
+	if (!ctx->app->engine) {
 		http_response_error(resp, 503, "unavailable", "the engine is not running");
 		return;
 	}
-	rc = inbound_channel_load(ctx->srv, ctx->conn, ops, 0, id, &ch);
+	rc = inbound_channel_load(ctx->app, ctx->conn, ops, 0, id, &ch);
 	if (rc == INBOUND_LOAD_DB) {
 		http_response_error(resp, 503, "database_unavailable",
 		                    "the database is not answering; try again shortly");
@@ -644,7 +644,7 @@ void inbound_webhook_receive(struct http_ctx *ctx, const struct http_request *re
 		http_response_error(resp, 400, "bad_payload", "%s", err);
 		goto out;
 	}
-	inbound_run(ctx->srv, ctx->conn, ops, &ch, b, &res);
+	inbound_run(ctx->app, ctx->conn, ops, &ch, b, &res);
 	if (res.db_error || res.retry_later) {
 		http_response_error(resp, 503, "database_unavailable",
 		                    "the webhook could not be stored; it will be delivered again");

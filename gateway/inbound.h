@@ -34,7 +34,7 @@ enum inbound_load {
 };
 
 /* Loads the channel with id (by_external 0) or with the external id of ops' type. */
-enum inbound_load inbound_channel_load(struct server *srv, PGconn *conn,
+enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
                                        const struct channel_ops *ops, int by_external,
                                        const char *key, struct inbound_channel *ch);
 void inbound_channel_clear(struct inbound_channel *ch);
@@ -51,7 +51,7 @@ struct inbound_result {
  * notices, each in its own transaction; stops at the first database failure. Wakes the
  * dispatcher when replies were written.
  */
-void inbound_run(struct server *srv, PGconn *conn, const struct channel_ops *ops,
+void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
                  const struct inbound_channel *ch, struct channel_batch *b,
                  struct inbound_result *out);
 

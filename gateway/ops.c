@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "conns.h"
 #include "db.h"
 #include "dispatch.h"
@@ -83,7 +84,7 @@ void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct ht
 			"# TYPE ccgw_build_info gauge\n"
 			"ccgw_build_info{version=\"%s\"} 1\n", CCGW_VERSION);
 	metrics_write(&b);
-	db_pool_stats(ctx->srv->pool, &in_use, &idle, &size);
+	db_pool_stats(ctx->app->pool, &in_use, &idle, &size);
 	sbuf_printf(&b, "# HELP ccgw_db_pool_connections Request-worker database connections.\n"
 			"# TYPE ccgw_db_pool_connections gauge\n"
 			"ccgw_db_pool_connections{state=\"in_use\"} %d\n"
@@ -94,10 +95,10 @@ void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct ht
 			"# HELP ccgw_db_pool_cut_total Connections cut because a request held one past db_hold_timeout_ms.\n"
 			"# TYPE ccgw_db_pool_cut_total counter\n"
 			"ccgw_db_pool_cut_total %llu\n", in_use, idle, size,
-		    db_pool_cut_count(ctx->srv->pool));
+		    db_pool_cut_count(ctx->app->pool));
 	server_metrics_write(&b);
-	if (ctx->srv->dispatcher)
-		dispatcher_metrics_write(ctx->srv->dispatcher, &b);
+	if (cli_serve_dispatcher())
+		dispatcher_metrics_write(cli_serve_dispatcher(), &b);
 	text = sbuf_take(&b);
 	if (!text) {
 		http_response_error(resp, 500, "internal", "out of memory");

@@ -7,6 +7,9 @@
 #include "admin.h" /* admin_*.c: the seller's admin API under /api/v1 */
 #include "http.h"
 
+/* Every HTTP route of the gateway, in match order, terminated by a NULL pattern. */
+extern const struct http_route server_routes[];
+
 /* ops.c: health, readiness, metrics */
 void ops_healthz(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);
 void ops_readyz(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);

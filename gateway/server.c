@@ -6,6 +6,7 @@
  */
 #include "server.h"
 
+#include <ctype.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <pthread.h>
@@ -18,10 +19,10 @@
 #include <strings.h>
 
 #include "app.h"
+#include "channel.h"
 #include "cli.h"
 #include "conns.h"
 #include "db.h"
-#include "dispatch.h"
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
@@ -68,7 +69,10 @@ struct pss {
 	struct job *job;
 };
 
-static struct server srv_state;
+static struct app *srv_app;                   /* borrowed from the caller */
+static const struct http_route *srv_routes;   /* borrowed from the caller */
+static volatile int srv_stopping;
+static struct app srv_embed_app;              /* the fuzz target's own context */
 static struct lws_context *lws_ctx;
 static volatile sig_atomic_t stop_requested;
 
@@ -154,7 +158,7 @@ static const struct http_route *route_find(struct job *j, int *path_known)
 	const struct http_route *r;
 
 	*path_known = 0;
-	for (r = server_routes; r->pattern; r++) {
+	for (r = srv_routes; r->pattern; r++) {
 		if (!route_match(r->pattern, j->path, j))
 			continue;
 		if (strcmp(r->method, "*") == 0 || strcmp(r->method, j->method) == 0)
@@ -202,16 +206,16 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&jobs_lock);
 
 		memset(&ctx, 0, sizeof(ctx));
-		ctx.srv = &srv_state;
+		ctx.app = srv_app;
 		if (j->route->needs_db)
-			ctx.conn = db_pool_acquire(srv_state.pool, SERVER_DB_WAIT_MS);
+			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
 		if (j->route->needs_db && !ctx.conn)
 			http_response_error(&j->resp, 503, "database_unavailable",
 					    "the database is not answering; try again shortly");
 		else
 			j->route->fn(&ctx, &j->req, &j->resp);
 		if (ctx.conn)
-			db_pool_release(srv_state.pool, ctx.conn);
+			db_pool_release(srv_app->pool, ctx.conn);
 		if (j->resp.status == 0)
 			http_response_error(&j->resp, 500, "internal", "the request could not be answered");
 
@@ -272,12 +276,12 @@ static void job_submit(struct job *j)
 	}
 	if (j->too_large) {
 		http_response_error(&j->resp, 413, "payload_too_large",
-				    "the request body is larger than %ld bytes", srv_state.cfg->max_body);
+				    "the request body is larger than %ld bytes", srv_app->cfg->max_body);
 		j->close_after = 1;
 		job_answer_now(j);
 		return;
 	}
-	if (srv_state.stopping) {
+	if (srv_stopping) {
 		http_response_error(&j->resp, 503, "shutting_down", "the gateway is shutting down");
 		http_response_header(&j->resp, "Retry-After", "5");
 		job_answer_now(j);
@@ -296,7 +300,7 @@ static void job_submit(struct job *j)
 	}
 	j->req.route = j->route->pattern;
 	pthread_mutex_lock(&jobs_lock);
-	if (jobs_queued >= srv_state.cfg->max_queue) {
+	if (jobs_queued >= srv_app->cfg->max_queue) {
 		jobs_rejected_full++;
 		pthread_mutex_unlock(&jobs_lock);
 		http_response_error(&j->resp, 503, "overloaded",
@@ -340,11 +344,33 @@ static int header_add(struct job *j, const char *name, const char *value)
 	return 0;
 }
 
-/* Headers lws knows by index, plus the custom ones our routes read. */
-static const char *const custom_headers[] = {
-	"x-hub-signature-256:", "x-telegram-bot-api-secret-token:", "idempotency-key:",
-	"x-request-id:", "x-forwarded-for:", NULL,
-};
+/* Headers lws does not know by index that our routes read: the gateway's own, then each
+ * channel adapter's authentication header, lower-case with a colon as lws matches them. */
+#define CUSTOM_HEADERS_MAX 16
+static const char *const own_headers[] = {"idempotency-key:", "x-request-id:",
+                                          "x-forwarded-for:", NULL};
+static char custom_store[CUSTOM_HEADERS_MAX][64];
+static const char *custom_headers[CUSTOM_HEADERS_MAX + 1];
+
+static void custom_headers_init(void)
+{
+	const struct channel_ops *ops;
+	size_t n = 0, i, k;
+
+	for (i = 0; own_headers[i] && n < CUSTOM_HEADERS_MAX; i++)
+		custom_headers[n++] = own_headers[i];
+	for (i = 0; (ops = channel_ops_at(i)) && n < CUSTOM_HEADERS_MAX; i++) {
+		if (!ops->auth_header || strlen(ops->auth_header) + 2 > sizeof(custom_store[0]))
+			continue;
+		for (k = 0; ops->auth_header[k]; k++)
+			custom_store[n][k] = (char)tolower((unsigned char)ops->auth_header[k]);
+		custom_store[n][k] = ':';
+		custom_store[n][k + 1] = '\0';
+		custom_headers[n] = custom_store[n];
+		n++;
+	}
+	custom_headers[n] = NULL;
+}
 
 static void headers_collect(struct lws *wsi, struct job *j)
 {
@@ -570,7 +596,7 @@ static int job_body_plan(struct lws *wsi, struct job *j)
 			 strcmp(j->method, "PATCH") == 0;
 	long long n = 0;
 
-	if (request_head_size(wsi) > (size_t)srv_state.cfg->max_header) {
+	if (request_head_size(wsi) > (size_t)srv_app->cfg->max_header) {
 		job_reject(j, 431, "headers_too_large", "the request line and headers are too large");
 		return 0;
 	}
@@ -594,7 +620,7 @@ static int job_body_plan(struct lws *wsi, struct job *j)
 			job_reject(j, 400, "bad_request", "Content-Length must be one whole number");
 			return 0;
 		}
-		if (n > srv_state.cfg->max_body) {
+		if (n > srv_app->cfg->max_body) {
 			j->too_large = 1; /* 413 before a byte of the body is read */
 			return 0;
 		}
@@ -610,7 +636,7 @@ static int job_body_plan(struct lws *wsi, struct job *j)
 
 static void job_body_chunked(struct job *j, const void *in, size_t len)
 {
-	int r = http_chunked_feed(&j->dechunk, in, len, &j->body, (size_t)srv_state.cfg->max_body);
+	int r = http_chunked_feed(&j->dechunk, in, len, &j->body, (size_t)srv_app->cfg->max_body);
 
 	if (r == HTTP_CHUNKED_MORE)
 		return;
@@ -672,7 +698,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 			job_body_chunked(j, in, len);
 			return 0;
 		}
-		if (j->body.len + len > (size_t)srv_state.cfg->max_body)
+		if (j->body.len + len > (size_t)srv_app->cfg->max_body)
 			j->too_large = 1;
 		if (!j->too_large)
 			sbuf_append(&j->body, in, len);
@@ -771,27 +797,6 @@ static void server_sweep(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(lws_ctx, 0, sul, server_sweep, SERVER_SWEEP_MS * LWS_US_PER_MS);
 }
 
-/* Refuses to serve as a role that row-level security does not hold back. When the database
- * cannot be reached now, the pool checks each connection as it opens it. */
-static int server_role_check(const struct config *cfg)
-{
-	char err[256];
-	PGconn *c = app_db_connect(cfg, cfg->database_url, "ccgw", NULL);
-	int rc = 0;
-
-	if (PQstatus(c) != CONNECTION_OK) {
-		log_warn(NULL, "the database does not answer yet; its role is checked at each new "
-			       "connection");
-	} else if (db_role_check(c, err, sizeof(err)) == -1) {
-		log_error(NULL, "refusing to serve: %s. Row-level security does not hold such a role "
-				"back: set CCGW_DATABASE_URL to the application role (NOSUPERUSER, "
-				"NOBYPASSRLS, owning nothing)", err);
-		rc = -1;
-	}
-	PQfinish(c);
-	return rc;
-}
-
 /* Raises the open-files limit to its hard maximum (as PgBouncer and Redis do) and keeps the
  * connection cap under it, leaving room for database connections, outbound HTTP and files. */
 static int server_limits_apply(const struct config *cfg)
@@ -861,29 +866,24 @@ void server_queue_stats(long *queued, unsigned long long *rejected)
 	pthread_mutex_unlock(&jobs_lock);
 }
 
-void server_outbox_kick(struct server *srv)
-{
-	if (srv && srv->dispatcher)
-		dispatcher_kick(srv->dispatcher);
-}
-
-static struct nlp *srv_nlp;
 static pthread_t *srv_workers;
 static long srv_started;
 
-/* Everything serve runs, up to the loop. embedded: no listening socket, no dispatcher, no
- * role check and no signal handlers (the HTTP fuzz target adopts its own sockets). Returns 0,
- * or -1 after logging why; server_teardown() undoes what was done either way. */
-static int server_setup(const struct config *cfg, int embedded)
+/* Everything serve runs, up to the loop. embedded: no listening socket and no signal
+ * handlers (the HTTP fuzz target adopts its own sockets). Returns 0, or -1 after logging why;
+ * server_teardown() undoes what was done either way. */
+static int server_setup(struct app *app, const struct http_route *routes, int embedded)
 {
+	const struct config *cfg = app->cfg;
 	struct lws_context_creation_info info;
-	char host[256], err[512];
+	char host[256];
 	const char *colon;
 	long i;
 	int port = 0;
 
-	memset(&srv_state, 0, sizeof(srv_state));
-	srv_state.cfg = cfg;
+	srv_app = app;
+	srv_routes = routes;
+	srv_stopping = 0;
 	stop_requested = 0;
 	workers_quit = 0;
 	colon = strrchr(cfg->listen, ':');
@@ -897,52 +897,14 @@ static int server_setup(const struct config *cfg, int embedded)
 		log_error(NULL, "listen: bad port in '%s'", cfg->listen);
 		return -1;
 	}
-	if (!cfg->database_url) {
-		log_error(NULL, "no database: set CCGW_DATABASE_URL or run scripts/run once");
+	if (!app->pool) {
+		log_error(NULL, "no database pool");
 		return -1;
 	}
-	if (cfg->secret_key) {
-		if (secrets_key_parse(cfg->secret_key, srv_state.secret_key) < 0) {
-			log_error(NULL, "secret_key must be 64 hex characters (32 bytes)");
-			return -1;
-		}
-		srv_state.has_secret_key = 1;
-	} else {
-		log_warn(NULL, "no CCGW_SECRET_KEY: channels with secrets cannot be registered or used");
-	}
-	srv_nlp = nlp_new(NULL, err, sizeof(err));
-	if (!srv_nlp) {
-		log_error(NULL, "nlp: %s", err);
-		return -1;
-	}
-	srv_state.nlp = srv_nlp;
-	srv_state.engine = engine_new(srv_nlp);
-	{
-		struct pg_session_opts o = {
-			.application_name = "ccgw",
-			.connect_timeout_s = cfg->db_connect_timeout,
-			.statement_timeout_ms = cfg->db_statement_timeout_ms,
-			.idle_tx_timeout_ms = cfg->db_idle_tx_timeout_ms,
-		};
-
-		srv_state.pool = db_pool_new(cfg->database_url, (int)cfg->db_pool_size, &o,
-					     cfg->db_hold_timeout_ms);
-	}
-	if (!srv_state.engine || !srv_state.pool)
-		return -1;
-	if (!embedded && server_role_check(cfg) < 0)
-		return -1;
-	if (!embedded && cfg->dispatch_workers > 0) {
-		srv_state.dispatcher = dispatcher_new(&srv_state);
-		if (!srv_state.dispatcher || dispatcher_start(srv_state.dispatcher) < 0) {
-			log_error(NULL, "the dispatcher could not start");
-			return -1;
-		}
-	}
-
 	if (server_limits_apply(cfg) < 0)
 		return -1;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	custom_headers_init();
 	memset(&info, 0, sizeof(info));
 	info.port = embedded ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	info.iface = (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') ? NULL : host;
@@ -978,8 +940,6 @@ static void server_teardown(void)
 {
 	long i;
 
-	if (srv_state.dispatcher)
-		dispatcher_stop(srv_state.dispatcher);
 	pthread_mutex_lock(&jobs_lock);
 	workers_quit = 1;
 	pthread_cond_broadcast(&jobs_cond);
@@ -995,20 +955,17 @@ static void server_teardown(void)
 	}
 	lws_ctx = NULL;
 	conns_reset();
-	dispatcher_free(srv_state.dispatcher);
-	engine_free(srv_state.engine);
-	db_pool_free(srv_state.pool);
-	nlp_free(srv_nlp);
-	srv_nlp = NULL;
-	memset(&srv_state, 0, sizeof(srv_state));
+	srv_app = NULL;
+	srv_routes = NULL;
 }
 
-int server_run(const struct config *cfg)
+int server_run(struct app *app, const struct http_route *routes)
 {
+	const struct config *cfg = app->cfg;
 	int64_t deadline = 0;
 	int rc = 1;
 
-	if (server_setup(cfg, 0) < 0)
+	if (server_setup(app, routes, 0) < 0)
 		goto out;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -1017,12 +974,12 @@ int server_run(const struct config *cfg)
 		 cfg->public_url, cfg->workers);
 
 	for (;;) {
-		if (stop_requested && !srv_state.stopping) {
-			srv_state.stopping = 1;
+		if (stop_requested && !srv_stopping) {
+			srv_stopping = 1;
 			deadline = util_now_ms() + cfg->shutdown_grace * 1000;
 			log_info(NULL, "shutting down: finishing in-flight requests");
 		}
-		if (srv_state.stopping) {
+		if (srv_stopping) {
 			int alive;
 
 			pthread_mutex_lock(&jobs_lock);
@@ -1041,10 +998,15 @@ out:
 	return rc;
 }
 
-int server_embed_start(const struct config *cfg)
+int server_embed_start(const struct config *cfg, const struct http_route *routes)
 {
-	if (server_setup(cfg, 1) < 0) {
-		server_teardown();
+	if (!cfg->database_url) {
+		log_error(NULL, "no database: set CCGW_DATABASE_URL");
+		return -1;
+	}
+	if (app_open(&srv_embed_app, cfg, APP_POOL) < 0 ||
+	    server_setup(&srv_embed_app, routes, 1) < 0) {
+		server_embed_stop();
 		return -1;
 	}
 	return 0;
@@ -1074,21 +1036,5 @@ int server_embed_busy(void)
 void server_embed_stop(void)
 {
 	server_teardown();
-}
-
-int cli_serve(int argc, char **argv)
-{
-	struct config cfg;
-	int rc;
-
-	(void)argv;
-	if (argc > 1) {
-		fprintf(stderr, "usage: ccgw serve\n");
-		return 2;
-	}
-	if (app_config_load(&cfg) < 0)
-		return 1;
-	rc = server_run(&cfg);
-	config_clear(&cfg);
-	return rc;
+	app_close(&srv_embed_app);
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "routes.h"
 #include "server.h"
 #include "testsrv.h"
 

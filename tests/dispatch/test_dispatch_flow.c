@@ -19,13 +19,13 @@
 #include "dispatch_fixture.h"
 #include "log.h"
 #include "secrets.h"
-#include "server.h"
+#include "app.h"
 
 static struct fx fx;
 
 struct harness {
 	struct config cfg;
-	struct server srv;
+	struct app srv; /* the application context the dispatcher borrows */
 	struct dispatcher *d;
 };
 
@@ -57,7 +57,6 @@ static void harness_start(struct harness *h, const char *const *env)
 	h->srv.has_secret_key = 1;
 	h->d = dispatcher_new(&h->srv);
 	assert_non_null(h->d);
-	h->srv.dispatcher = h->d;
 	assert_int_equal(dispatcher_start(h->d), 0);
 }
 

@@ -1,0 +1,68 @@
+/*
+ * cli_serve.c: `ccgw serve`, where the parts meet: it opens the application context (pool,
+ * NLP, engine, key), checks the database role, starts the dispatcher and lets the context wake
+ * it, then runs the HTTP server with the route table until a signal, and stops the dispatcher
+ * after the last request was answered.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+
+#include "app.h"
+#include "dispatch.h"
+#include "log.h"
+#include "routes.h"
+#include "server.h"
+
+static struct dispatcher *serve_dispatcher;
+
+struct dispatcher *cli_serve_dispatcher(void)
+{
+	return serve_dispatcher;
+}
+
+static void serve_kick(void *arg)
+{
+	dispatcher_kick(arg);
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct config cfg;
+	struct app app;
+	int rc = 1;
+
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "usage: ccgw serve\n");
+		return 2;
+	}
+	if (app_config_load(&cfg) < 0)
+		return 1;
+	if (!cfg.database_url) {
+		log_error(NULL, "no database: set CCGW_DATABASE_URL or run scripts/run once");
+		config_clear(&cfg);
+		return 1;
+	}
+	if (app_open(&app, &cfg, APP_POOL) < 0 || app_role_check(&cfg) < 0)
+		goto out;
+	if (cfg.dispatch_workers > 0) {
+		serve_dispatcher = dispatcher_new(&app);
+		if (!serve_dispatcher || dispatcher_start(serve_dispatcher) < 0) {
+			log_error(NULL, "the dispatcher could not start");
+			goto out;
+		}
+		app.outbox_kick = serve_kick;
+		app.outbox_kick_arg = serve_dispatcher;
+	}
+	rc = server_run(&app, server_routes);
+out:
+	if (serve_dispatcher) {
+		dispatcher_stop(serve_dispatcher);
+		dispatcher_free(serve_dispatcher);
+		serve_dispatcher = NULL;
+	}
+	app_close(&app);
+	config_clear(&cfg);
+	return rc;
+}

@@ -1,0 +1,88 @@
+/*
+ * local_delivery.c: claiming a conversation's replies for a channel that delivers locally,
+ * and handing them to its adapter after the commit.
+ */
+#include "local_delivery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "pg.h"
+
+int local_take_replies(PGconn *conn, const char *conversation_id, const char *type,
+                       json_t *out)
+{
+	const char *params[2] = {conversation_id, type};
+	PGresult *res;
+	int i;
+
+	json_array_clear(out);
+	if (!conversation_id || !conversation_id[0])
+		return 0;
+	res = pg_exec(conn,
+	              "UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1"
+	              " WHERE id IN (SELECT id FROM outbox WHERE conversation_id = $1"
+	              "  AND kind = 'reply' AND status = 'pending' ORDER BY seq"
+	              "  FOR UPDATE SKIP LOCKED)"
+	              " RETURNING seq, payload::text, id",
+	              1, params);
+	if (!res)
+		return -1;
+	/* the local end is the delivery: record it as the dispatcher records a send */
+	if (PQntuples(res) > 0 &&
+	    pg_cmd(conn,
+	           "INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+	           " SELECT app_tenant_id(), $1, 'message_sent',"
+	           "  jsonb_build_object('outbox_id', o.id, 'status', 'sent', 'channel', $2::text)"
+	           " FROM outbox o WHERE o.conversation_id = $1 AND o.kind = 'reply'"
+	           "  AND o.status = 'sent' AND o.sent_at = now()",
+	           2, params) < 0) {
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		json_t *p = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+		json_t *row = p ? json_pack("{s:I, s:o}", "seq",
+		                            (json_int_t)atoll(PQgetvalue(res, i, 0)), "payload", p)
+		                : NULL;
+
+		if (row)
+			json_array_append_new(out, row);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
+
+	return x < y ? -1 : x > y;
+}
+
+int local_deliver(const struct channel_ops *ops, const struct channel_sink *sink,
+                  json_t *replies)
+{
+	size_t i, n = json_array_size(replies);
+	json_t **v = calloc(n ? n : 1, sizeof(*v));
+	char err[160];
+	int refused = 0;
+
+	if (!v || !ops->deliver_local) {
+		free(v);
+		return (int)n;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(replies, i);
+	/* RETURNING does not promise order: by outbox sequence */
+	qsort(v, n, sizeof(*v), cmp_seq);
+	for (i = 0; i < n; i++)
+		if (ops->deliver_local(sink, json_object_get(v[i], "payload"), err, sizeof(err)) < 0) {
+			refused++;
+			log_warn(NULL, "%s: a reply was not delivered: %s", ops->type, err);
+		}
+	free(v);
+	return refused;
+}
