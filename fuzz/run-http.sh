@@ -14,11 +14,12 @@ trap 'rm -rf "$work"' EXIT
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined
   -fno-sanitize-recover=undefined -fno-omit-frame-pointer
   -DCCGW_SQL_DIR="\"$root/sql\"" -DCCGW_VERSION="\"fuzz\""
-  -I"$root/common" -I"$root/nlp" -I"$root/commerce" -I"$root/channels" -I"$root/gateway"
+  -I"$root/common" -I"$root/nlp" -I"$root/commerce" -I"$root/channels"
+  $(for d in "$root"/gateway/*/; do printf -- '-I%s ' "${d%/}"; done)
   $(pkg-config --cflags jansson libpq libcurl libwebsockets inih libutf8proc libcrypto uuid))
 objs=()
 for src in "$root"/common/*.c "$root"/nlp/*.c "$root"/commerce/*.c "$root"/channels/*.c \
-           "$root"/gateway/*.c; do
+           "$root"/gateway/*/*.c; do
   [ "$(basename "$src")" = main.c ] && continue
   obj="$out/http-obj/$(basename "$(dirname "$src")")_$(basename "$src" .c).o"
   if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ "$0" -nt "$obj" ]; then

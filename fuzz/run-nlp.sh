@@ -28,8 +28,8 @@ fi
 
 "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-	-DCCGW_LEXICON_DIR="\"$root/nlp/lexicon\"" -I"$root/nlp" \
-	"$root"/nlp/*.c "$root/fuzz/nlp_fuzz.c" \
+	-DCCGW_LEXICON_DIR="\"$root/nlp/lexicon\"" -I"$root/nlp" -I"$root/common" \
+	"$root"/nlp/*.c "$root/common/utf8.c" "$root/fuzz/nlp_fuzz.c" \
 	$(pkg-config --cflags --libs libutf8proc) -lm -o "$out/nlp_fuzz"
 
 cd "$out"

@@ -14,9 +14,9 @@ trap 'rm -rf "$work"' EXIT
 clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
   -I"$root/channels" -I"$root/commerce" -I"$root/common" \
-  "$root/fuzz/wa_fuzz.c" "$root/channels/whatsapp.c" "$root/channels/whatsapp_render.c" \
-  "$root/channels/channel.c" "$root/channels/reply_text.c" "$root/commerce/message.c" \
-  "$root/commerce/commerce_util.c" "$root/common/util.c" \
+  "$root/fuzz/wa_fuzz.c" "$root"/channels/*.c "$root/commerce/message.c" \
+  "$root/commerce/commerce_util.c" "$root/common/util.c" "$root/common/utf8.c" \
+  "$root/common/money.c" "$root/common/jfield.c" \
   $(pkg-config --cflags --libs jansson libcrypto uuid) -lm \
   -o "$out/wa_fuzz"
 

@@ -1,6 +1,7 @@
 /*
  * wa_fuzz.c: libFuzzer target for the WhatsApp adapter. Every input goes through the webhook
- * parser (the bytes Meta would POST), through the classifier as a Graph API answer, and, when
+ * parser (the bytes Meta would POST) and the adapter's parse into a normalized batch, through
+ * the classifier as a Graph API answer, and, when
  * it is a JSON object, through the renderer as a normalized reply. Built and run by
  * fuzz/run-wa.sh under AddressSanitizer.
  */
@@ -17,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
 	struct wa_batch *b;
+	struct channel_batch *cb;
 	struct channel_outcome out;
 	json_t *reply, *cfg;
 	struct channel_request *reqs = NULL;
@@ -35,6 +37,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wa_batch_free(b);
 	} else if (!err[0]) {
 		abort(); /* a failure always says why */
+	}
+
+	/* the adapter's parse, the batch the gateway's inbound flow reads */
+	cb = whatsapp_channel_ops.parse((const char *)data, size, err, sizeof(err));
+	if (cb) {
+		for (i = 0; i < cb->nmessages; i++)
+			if (!cb->messages[i].msg || !cb->messages[i].msg->message_id ||
+			    !cb->messages[i].route)
+				abort();
+		for (i = 0; i < cb->nstatuses; i++)
+			if (!cb->statuses[i].platform_message_id)
+				abort();
+		for (i = 0; i < cb->nnotices; i++)
+			if (!cb->notices[i].event || !cb->notices[i].payload || !cb->notices[i].summary)
+				abort();
+		channel_batch_free(cb);
 	}
 
 	whatsapp_channel_ops.classify(400, (const char *)data, size, &out);

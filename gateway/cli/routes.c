@@ -6,7 +6,6 @@
 
 #include <stddef.h>
 
-#include "server.h"
 
 const struct http_route server_routes[] = {
 	{ "GET", "/healthz", ops_healthz, 0 },

@@ -16,7 +16,6 @@
 #include "dispatch_internal.h"
 #include "log.h"
 #include "pg.h"
-#include "server.h"
 
 #define DISPATCH_STATS_EVERY_MS 5000
 

@@ -14,7 +14,7 @@
 #include "channel.h"
 #include "urlguard.h"
 #include "pg.h"
-#include "server.h"
+#include "app.h"
 #include "util.h"
 
 #define TARGET_COLS                                                                                \

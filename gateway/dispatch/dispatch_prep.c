@@ -15,7 +15,7 @@
 #include "config.h"
 #include "dispatch_internal.h"
 #include "pg.h"
-#include "server.h"
+#include "app.h"
 
 static const unsigned char *dispatch_key(const struct dispatcher *d)
 {

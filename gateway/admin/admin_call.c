@@ -13,7 +13,7 @@
 #include "admin_internal.h"
 #include "pg.h"
 #include "secrets.h"
-#include "server.h"
+#include "app.h"
 #include "utf8.h"
 #include "util.h"
 

@@ -18,7 +18,7 @@
 #include "channel_open.h"
 #include "pg.h"
 #include "secrets.h"
-#include "server.h"
+#include "app.h"
 
 #define CHANNEL_COLS                                                                               \
 	"c.id, c.type, c.name, c.status, c.health_error, c.external_id, "                          \
