@@ -16,7 +16,7 @@
 #include "pg.h"
 #include "channel_open.h"
 #include "secrets.h"
-#include "server.h"
+#include "app.h"
 
 void dispatch_row_free(struct dispatch_row *r)
 {
@@ -213,22 +213,147 @@ static int bytea_take(const char *text, unsigned char **out, size_t *outlen)
 	return secrets_bytea_decode(text, out, outlen);
 }
 
-int dispatch_store_load(PGconn *db, void *arg)
+/* Reads the channels whose ids are in chans (an array literal) into p->ch and sets *any_window
+ * when one of their platforms has a 24-hour window. PG_ERR_QUERY on failure; what was read so
+ * far stays in p for dispatch_prep_clear. */
+static int load_channels(PGconn *db, struct dispatch_prep *p, const char *chans, int *any_window)
 {
-	struct dispatch_prep *p = arg;
-	struct sbuf chans, targets, convs, chs, rcpts;
+	const char *params[1] = {chans};
+	const struct channel_ops *ops;
+	PGresult *res;
+	int j, rc = PG_ERR_QUERY;
+
+	res = pg_exec(db,
+	              "SELECT id, type, status, config, secrets FROM channels WHERE id = "
+	              "ANY($1::uuid[])",
+	              1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	p->ch = calloc((size_t)PQntuples(res) + 1, sizeof(*p->ch));
+	if (!p->ch)
+		goto out;
+	for (j = 0; j < PQntuples(res); j++) {
+		struct dispatch_prep_channel *c = &p->ch[p->nch++];
+
+		copy_uuid(c->id, PQgetvalue(res, j, 0));
+		snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(res, j, 1));
+		snprintf(c->status, sizeof(c->status), "%s", PQgetvalue(res, j, 2));
+		c->config = strdup(PQgetvalue(res, j, 3));
+		if (!c->config || bytea_take(pg_value(res, j, 4), &c->sealed, &c->sealed_len) < 0)
+			goto out;
+		ops = p->d->ops_find(c->type);
+		if (ops && ops->window_age)
+			*any_window = 1;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Reads the notification targets whose ids are in targets (an array literal) into p->tg.
+ * PG_ERR_QUERY on failure; what was read so far stays in p for dispatch_prep_clear. */
+static int load_targets(PGconn *db, struct dispatch_prep *p, const char *targets)
+{
+	const char *params[1] = {targets};
+	PGresult *res;
+	int j, rc = PG_ERR_QUERY;
+
+	res = pg_exec(db,
+	              "SELECT id, kind, url, secret, active FROM notification_targets"
+	              " WHERE id = ANY($1::uuid[])",
+	              1, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	p->tg = calloc((size_t)PQntuples(res) + 1, sizeof(*p->tg));
+	if (!p->tg)
+		goto out;
+	for (j = 0; j < PQntuples(res); j++) {
+		struct dispatch_prep_target *t = &p->tg[p->ntg++];
+
+		copy_uuid(t->id, PQgetvalue(res, j, 0));
+		snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, j, 1));
+		t->url = dup_or_null(pg_value(res, j, 2));
+		t->active = strcmp(PQgetvalue(res, j, 4), "t") == 0;
+		if (bytea_take(pg_value(res, j, 3), &t->sealed, &t->sealed_len) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Fills p->window[i] with the seconds since the shopper of row i last wrote: the
+ * conversation's, or for a notification to a shopper's address the conversation it has with
+ * the channel (left at -1 when there is none). PG_ERR_QUERY on failure. */
+static int load_windows(PGconn *db, struct dispatch_prep *p)
+{
+	struct sbuf convs, chs, rcpts;
 	const char *params[3];
 	PGresult *res = NULL;
 	size_t i;
-	const struct channel_ops *ops;
-	int j, rc = PG_ERR_QUERY, any_window = 0;
+	int j, rc = PG_ERR_QUERY;
+
+	arr_open(&convs);
+	arr_open(&chs);
+	arr_open(&rcpts);
+	for (i = 0; i < p->n; i++) {
+		const struct dispatch_row *r = p->rows[i];
+
+		arr_add(&convs, r->conversation_id[0] ? r->conversation_id : NULL);
+		arr_add(&chs, r->channel_id[0] ? r->channel_id : NULL);
+		arr_add(&rcpts, r->recipient);
+	}
+	arr_close(&convs);
+	arr_close(&chs);
+	arr_close(&rcpts);
+	if (convs.failed || chs.failed || rcpts.failed)
+		goto out;
+	params[0] = convs.data;
+	params[1] = chs.data;
+	params[2] = rcpts.data;
+	/* plain uuid = uuid comparisons: row-level security lets only leakproof
+	 * conditions into an index scan (a cast in the condition means a seq scan) */
+	res = pg_exec(db,
+	              "SELECT x.ord, floor(extract(epoch FROM now() - COALESCE("
+	              "  (SELECT c.last_inbound_at FROM conversations c WHERE c.id = x.conv),"
+	              "  (SELECT c.last_inbound_at FROM conversations c"
+	              "   WHERE x.conv IS NULL AND c.channel_id = x.chan AND "
+	              "c.external_chat_id = x.rcpt))))::bigint"
+	              " FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS "
+	              "x(conv, chan, rcpt, ord)",
+	              3, params);
+	if (!res)
+		goto out;
+	for (j = 0; j < PQntuples(res); j++) {
+		long ord = atol(PQgetvalue(res, j, 0));
+		const char *age = pg_value(res, j, 1);
+
+		if (ord >= 1 && (size_t)ord <= p->n && age)
+			p->window[ord - 1] = atol(age) < 0 ? 0 : atol(age);
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	sbuf_free(&convs);
+	sbuf_free(&chs);
+	sbuf_free(&rcpts);
+	return rc;
+}
+
+/* pg_tx_run body (arg is a struct dispatch_prep): loads the channels and targets the claimed
+ * rows name and, when a platform of theirs has one, the rows' 24-hour windows. */
+int dispatch_store_load(PGconn *db, void *arg)
+{
+	struct dispatch_prep *p = arg;
+	struct sbuf chans, targets;
+	size_t i;
+	int rc = PG_ERR_QUERY, any_window = 0;
 
 	dispatch_prep_clear(p); /* pg_tx_run may run this again */
 	arr_open(&chans);
 	arr_open(&targets);
-	arr_open(&convs);
-	arr_open(&chs);
-	arr_open(&rcpts);
 	for (i = 0; i < p->n; i++) {
 		if (p->rows[i]->channel_id[0])
 			arr_add(&chans, p->rows[i]->channel_id);
@@ -239,109 +364,16 @@ int dispatch_store_load(PGconn *db, void *arg)
 	arr_close(&targets);
 	if (chans.failed || targets.failed)
 		goto out;
-
-	if (chans.len > 2) {
-		params[0] = chans.data;
-		res = pg_exec(db,
-		              "SELECT id, type, status, config, secrets FROM channels WHERE id = "
-		              "ANY($1::uuid[])",
-		              1, params);
-		if (!res)
-			goto out;
-		p->ch = calloc((size_t)PQntuples(res) + 1, sizeof(*p->ch));
-		if (!p->ch)
-			goto out;
-		for (j = 0; j < PQntuples(res); j++) {
-			struct dispatch_prep_channel *c = &p->ch[p->nch++];
-
-			copy_uuid(c->id, PQgetvalue(res, j, 0));
-			snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(res, j, 1));
-			snprintf(c->status, sizeof(c->status), "%s", PQgetvalue(res, j, 2));
-			c->config = strdup(PQgetvalue(res, j, 3));
-			if (!c->config ||
-			    bytea_take(pg_value(res, j, 4), &c->sealed, &c->sealed_len) < 0)
-				goto out;
-			ops = p->d->ops_find(c->type);
-			if (ops && ops->window_age)
-				any_window = 1;
-		}
-		PQclear(res);
-		res = NULL;
-	}
-	if (targets.len > 2) {
-		params[0] = targets.data;
-		res = pg_exec(db,
-		              "SELECT id, kind, url, secret, active FROM notification_targets"
-		              " WHERE id = ANY($1::uuid[])",
-		              1, params);
-		if (!res)
-			goto out;
-		p->tg = calloc((size_t)PQntuples(res) + 1, sizeof(*p->tg));
-		if (!p->tg)
-			goto out;
-		for (j = 0; j < PQntuples(res); j++) {
-			struct dispatch_prep_target *t = &p->tg[p->ntg++];
-
-			copy_uuid(t->id, PQgetvalue(res, j, 0));
-			snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, j, 1));
-			t->url = dup_or_null(pg_value(res, j, 2));
-			t->active = strcmp(PQgetvalue(res, j, 4), "t") == 0;
-			if (bytea_take(pg_value(res, j, 3), &t->sealed, &t->sealed_len) < 0)
-				goto out;
-		}
-		PQclear(res);
-		res = NULL;
-	}
-	if (any_window) {
-		/* seconds since the shopper last wrote: the conversation's, or for a notification
-		 * to a shopper's address the conversation it has with the channel */
-		for (i = 0; i < p->n; i++) {
-			const struct dispatch_row *r = p->rows[i];
-
-			arr_add(&convs, r->conversation_id[0] ? r->conversation_id : NULL);
-			arr_add(&chs, r->channel_id[0] ? r->channel_id : NULL);
-			arr_add(&rcpts, r->recipient);
-		}
-		arr_close(&convs);
-		arr_close(&chs);
-		arr_close(&rcpts);
-		if (convs.failed || chs.failed || rcpts.failed)
-			goto out;
-		params[0] = convs.data;
-		params[1] = chs.data;
-		params[2] = rcpts.data;
-		/* plain uuid = uuid comparisons: row-level security lets only leakproof
-		 * conditions into an index scan (a cast in the condition means a seq scan) */
-		res =
-		    pg_exec(db,
-		            "SELECT x.ord, floor(extract(epoch FROM now() - COALESCE("
-		            "  (SELECT c.last_inbound_at FROM conversations c WHERE c.id = x.conv),"
-		            "  (SELECT c.last_inbound_at FROM conversations c"
-		            "   WHERE x.conv IS NULL AND c.channel_id = x.chan AND "
-		            "c.external_chat_id = x.rcpt))))::bigint"
-		            " FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS "
-		            "x(conv, chan, rcpt, ord)",
-		            3, params);
-		if (!res)
-			goto out;
-		for (j = 0; j < PQntuples(res); j++) {
-			long ord = atol(PQgetvalue(res, j, 0));
-			const char *age = pg_value(res, j, 1);
-
-			if (ord >= 1 && (size_t)ord <= p->n && age)
-				p->window[ord - 1] = atol(age) < 0 ? 0 : atol(age);
-		}
-		PQclear(res);
-		res = NULL;
-	}
+	if (chans.len > 2 && load_channels(db, p, chans.data, &any_window) < 0)
+		goto out;
+	if (targets.len > 2 && load_targets(db, p, targets.data) < 0)
+		goto out;
+	if (any_window && load_windows(db, p) < 0)
+		goto out;
 	rc = 0;
 out:
-	PQclear(res);
 	sbuf_free(&chans);
 	sbuf_free(&targets);
-	sbuf_free(&convs);
-	sbuf_free(&chs);
-	sbuf_free(&rcpts);
 	return rc;
 }
 
@@ -384,102 +416,120 @@ static void row_list_free(struct dispatch_row *r)
 	}
 }
 
-static int complete_tx(PGconn *db, void *arg)
+/* The outcomes of a batch in one statement ($1..$9 are arrays, one element per row: id,
+ * lease owner, status, error, error code, platform message id, retry delay, attempts delta,
+ * parts sent; $10 the lease in seconds). Writes each row whose lease is still ours, claims or
+ * brings back its conversation's next message and records conversation events. Returns one
+ * row per outcome written (false, -, id) and one per message claimed (true, the claim's
+ * columns, lease owner). */
+static const char complete_sql[] =
+    "WITH v AS ("
+    "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
+    "                       $6::text[], $7::bigint[], $8::integer[], $9::integer[])"
+    "    AS v(id, owner, status, err, code, pmid, delay_ms, delta, parts)"
+    "), u AS ("
+    "  UPDATE outbox o SET status = v.status,"
+    "    last_error = COALESCE(v.err, o.last_error),"
+    "    error_code = COALESCE(v.code, o.error_code),"
+    "    platform_message_id = COALESCE(v.pmid, o.platform_message_id),"
+    "    sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE o.sent_at END,"
+    "    next_attempt_at = CASE WHEN v.status = 'pending'"
+    "      THEN clock_timestamp() + v.delay_ms * interval '1 millisecond' ELSE "
+    "o.next_attempt_at END,"
+    "    attempts = greatest(o.attempts + v.delta, 0),"
+    "    parts_sent = v.parts, lease_owner = NULL, lease_until = NULL"
+    "  FROM v"
+    "  WHERE o.tenant_id = app_tenant_id() AND o.id = v.id AND o.status = 'sending'"
+    "    AND o.lease_owner = v.owner"
+    "  RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error, "
+    "o.error_code,"
+    "    o.platform_message_id, v.owner"
+    "), nxt AS ("
+    /* the conversation's next message may go now. It is claimed here, under the same
+     * lease owner, when it is the conversation's first unfinished row (the rule of
+     * outbox_claim; this statement still sees u's row as 'sending', hence p.id <> u.id),
+     * is not waiting out a retry and is not for a console channel (032) */
+    "  SELECT n.id, u.owner,"
+    "    (n.attempts = 0 OR n.next_attempt_at <= now())"
+    "    AND NOT (n.kind = 'reply' AND EXISTS (SELECT 1 FROM channels c"
+    "      WHERE c.id = n.channel_id AND c.type = 'console'))"
+    "    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = app_tenant_id()"
+    "      AND p.conversation_id = u.conversation_id AND p.status IN ('pending', 'sending')"
+    "      AND p.seq < n.seq AND p.id <> u.id) AS go"
+    "  FROM u CROSS JOIN LATERAL ("
+    "    SELECT n.id, n.seq, n.kind, n.channel_id, n.attempts, n.next_attempt_at"
+    "    FROM outbox n WHERE n.tenant_id = app_tenant_id()"
+    "      AND n.conversation_id = u.conversation_id AND n.status = 'pending'"
+    "      AND n.seq > u.seq ORDER BY n.seq LIMIT 1) n"
+    "  WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
+    "), ch AS ("
+    "  UPDATE outbox x SET status = 'sending', lease_owner = nxt.owner,"
+    "    lease_until = now() + make_interval(secs => $10::integer),"
+    "    next_attempt_at = now() + make_interval(secs => $10::integer),"
+    "    attempts = x.attempts + 1"
+    "  FROM nxt WHERE nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
+    /* written so that it does not match the partial indexes on status: with statistics
+     * that say few rows are pending, the planner would scan all of them per row */
+    "    AND CASE WHEN x.status = 'pending' THEN true ELSE false END"
+    "  RETURNING x.tenant_id, x.id, x.kind, x.channel_id, x.target_id, x.conversation_id,"
+    "    x.recipient, x.reply_to, x.event_type, x.payload, x.attempts, x.parts_sent,"
+    "    x.lease_owner"
+    "), nx AS ("
+    /* otherwise bring it back if it was parked (the claim decides) */
+    "  UPDATE outbox x SET next_attempt_at = now() FROM nxt"
+    "  WHERE NOT nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
+    "    AND x.next_attempt_at > now()"
+    "), e AS ("
+    "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+    "  SELECT app_tenant_id(), u.conversation_id,"
+    "    CASE WHEN u.status = 'sent' THEN 'message_sent' ELSE 'message_failed' END,"
+    "    jsonb_strip_nulls(jsonb_build_object('outbox_id', u.id, 'status', u.status,"
+    "      'attempts', u.attempts, 'platform_message_id', u.platform_message_id,"
+    "      'error', CASE WHEN u.status <> 'sent' THEN u.last_error END,"
+    "      'error_code', CASE WHEN u.status <> 'sent' THEN u.error_code END))"
+    "  FROM u WHERE u.conversation_id IS NOT NULL"
+    "    AND u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
+    ") SELECT false, NULL::uuid, u.id, NULL::text, NULL::uuid, NULL::uuid, NULL::uuid,"
+    "    NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::integer,"
+    "    NULL::text FROM u"
+    "  UNION ALL SELECT true, ch.* FROM ch";
+
+/* Statuses the platform sent before the message ids were stored ($1: the outbox ids): the
+ * best one per message is applied to it and recorded as a conversation event. */
+static const char pending_status_sql[] =
+    "WITH ps AS ("
+    "  DELETE FROM pending_statuses p USING outbox o"
+    "  WHERE p.tenant_id = app_tenant_id() AND o.tenant_id = app_tenant_id()"
+    "    AND o.id = ANY($1::uuid[]) AND o.status = 'sent'"
+    "    AND p.channel_id = o.channel_id AND p.platform_message_id = o.platform_message_id"
+    "  RETURNING o.id AS oid, p.status, p.error_code, p.error_text, p.payload"
+    "), best AS ("
+    "  SELECT DISTINCT ON (oid) * FROM ps ORDER BY oid,"
+    "    CASE status WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4"
+    "    ELSE 1 END DESC"
+    "), upd AS ("
+    "  UPDATE outbox o SET status = best.status,"
+    "    error_code = CASE WHEN best.status = 'failed' THEN best.error_code"
+    "      ELSE o.error_code END,"
+    "    last_error = CASE WHEN best.status = 'failed' THEN best.error_text"
+    "      ELSE o.last_error END"
+    "  FROM best WHERE o.tenant_id = app_tenant_id() AND o.id = best.oid"
+    "    AND best.status <> 'sent'"
+    "  RETURNING o.id, o.conversation_id, best.status, best.payload"
+    ") INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+    "  SELECT app_tenant_id(), conversation_id, CASE status WHEN 'read' THEN"
+    "    'message_read' WHEN 'delivered' THEN 'message_delivered'"
+    "    ELSE 'message_failed' END, payload || jsonb_build_object('outbox_id', id::text)"
+    "  FROM upd WHERE conversation_id IS NOT NULL";
+
+/* Takes the rows complete_sql returned: marks which of a->rows were written (a->applied) and
+ * appends the conversations' next messages it claimed to a->chained. */
+static void complete_take_result(struct complete_arg *a, PGresult *res)
 {
-	struct complete_arg *a = arg;
-	const char *p1[2];
-	struct dispatch_row **ctail;
-	PGresult *res;
+	struct dispatch_row **ctail = &a->chained;
 	size_t i;
 	int j;
 
-	row_list_free(a->chained); /* pg_tx_run may run this again */
-	a->chained = NULL;
-	ctail = &a->chained;
-	/* the statuses of these messages wait while their ids are stored (wa_webhook takes the
-	 * same locks): one that arrived first is in pending_statuses, applied below */
-	if (a->has_pmids &&
-	    pg_cmd(db,
-	           "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT"
-	           " hashtextextended(c || ':' || p, 0) AS h FROM unnest($1::text[], $2::text[])"
-	           " AS x(c, p) WHERE p IS NOT NULL ORDER BY 1 OFFSET 0) s",
-	           2, a->pm_params) < 0)
-		return PG_ERR_QUERY;
-	res = pg_exec(
-	    db,
-	    "WITH v AS ("
-	    "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
-	    "                       $6::text[], $7::bigint[], $8::integer[], $9::integer[])"
-	    "    AS v(id, owner, status, err, code, pmid, delay_ms, delta, parts)"
-	    "), u AS ("
-	    "  UPDATE outbox o SET status = v.status,"
-	    "    last_error = COALESCE(v.err, o.last_error),"
-	    "    error_code = COALESCE(v.code, o.error_code),"
-	    "    platform_message_id = COALESCE(v.pmid, o.platform_message_id),"
-	    "    sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE o.sent_at END,"
-	    "    next_attempt_at = CASE WHEN v.status = 'pending'"
-	    "      THEN clock_timestamp() + v.delay_ms * interval '1 millisecond' ELSE "
-	    "o.next_attempt_at END,"
-	    "    attempts = greatest(o.attempts + v.delta, 0),"
-	    "    parts_sent = v.parts, lease_owner = NULL, lease_until = NULL"
-	    "  FROM v"
-	    "  WHERE o.tenant_id = app_tenant_id() AND o.id = v.id AND o.status = 'sending'"
-	    "    AND o.lease_owner = v.owner"
-	    "  RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error, "
-	    "o.error_code,"
-	    "    o.platform_message_id, v.owner"
-	    "), nxt AS ("
-	    /* the conversation's next message may go now. It is claimed here, under the same
-	     * lease owner, when it is the conversation's first unfinished row (the rule of
-	     * outbox_claim; this statement still sees u's row as 'sending', hence p.id <> u.id),
-	     * is not waiting out a retry and is not for a console channel (032) */
-	    "  SELECT n.id, u.owner,"
-	    "    (n.attempts = 0 OR n.next_attempt_at <= now())"
-	    "    AND NOT (n.kind = 'reply' AND EXISTS (SELECT 1 FROM channels c"
-	    "      WHERE c.id = n.channel_id AND c.type = 'console'))"
-	    "    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = app_tenant_id()"
-	    "      AND p.conversation_id = u.conversation_id AND p.status IN ('pending', 'sending')"
-	    "      AND p.seq < n.seq AND p.id <> u.id) AS go"
-	    "  FROM u CROSS JOIN LATERAL ("
-	    "    SELECT n.id, n.seq, n.kind, n.channel_id, n.attempts, n.next_attempt_at"
-	    "    FROM outbox n WHERE n.tenant_id = app_tenant_id()"
-	    "      AND n.conversation_id = u.conversation_id AND n.status = 'pending'"
-	    "      AND n.seq > u.seq ORDER BY n.seq LIMIT 1) n"
-	    "  WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
-	    "), ch AS ("
-	    "  UPDATE outbox x SET status = 'sending', lease_owner = nxt.owner,"
-	    "    lease_until = now() + make_interval(secs => $10::integer),"
-	    "    next_attempt_at = now() + make_interval(secs => $10::integer),"
-	    "    attempts = x.attempts + 1"
-	    "  FROM nxt WHERE nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
-	    /* written so that it does not match the partial indexes on status: with statistics
-	     * that say few rows are pending, the planner would scan all of them per row */
-	    "    AND CASE WHEN x.status = 'pending' THEN true ELSE false END"
-	    "  RETURNING x.tenant_id, x.id, x.kind, x.channel_id, x.target_id, x.conversation_id,"
-	    "    x.recipient, x.reply_to, x.event_type, x.payload, x.attempts, x.parts_sent,"
-	    "    x.lease_owner"
-	    "), nx AS ("
-	    /* otherwise bring it back if it was parked (the claim decides) */
-	    "  UPDATE outbox x SET next_attempt_at = now() FROM nxt"
-	    "  WHERE NOT nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
-	    "    AND x.next_attempt_at > now()"
-	    "), e AS ("
-	    "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-	    "  SELECT app_tenant_id(), u.conversation_id,"
-	    "    CASE WHEN u.status = 'sent' THEN 'message_sent' ELSE 'message_failed' END,"
-	    "    jsonb_strip_nulls(jsonb_build_object('outbox_id', u.id, 'status', u.status,"
-	    "      'attempts', u.attempts, 'platform_message_id', u.platform_message_id,"
-	    "      'error', CASE WHEN u.status <> 'sent' THEN u.last_error END,"
-	    "      'error_code', CASE WHEN u.status <> 'sent' THEN u.error_code END))"
-	    "  FROM u WHERE u.conversation_id IS NOT NULL"
-	    "    AND u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
-	    ") SELECT false, NULL::uuid, u.id, NULL::text, NULL::uuid, NULL::uuid, NULL::uuid,"
-	    "    NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::integer,"
-	    "    NULL::text FROM u"
-	    "  UNION ALL SELECT true, ch.* FROM ch",
-	    10, a->params);
-	if (!res)
-		return PG_ERR_QUERY;
 	a->applied = 0;
 	for (i = 0; i < a->n; i++)
 		a->rows[i]->applied = 0;
@@ -502,36 +552,16 @@ static int complete_tx(PGconn *db, void *arg)
 			if (strcmp(a->rows[i]->id, id) == 0)
 				a->rows[i]->applied = 1;
 	}
-	PQclear(res);
-	if (a->has_pmids &&
-	    pg_cmd(
-	        db,
-	        "WITH ps AS ("
-	        "  DELETE FROM pending_statuses p USING outbox o"
-	        "  WHERE p.tenant_id = app_tenant_id() AND o.tenant_id = app_tenant_id()"
-	        "    AND o.id = ANY($1::uuid[]) AND o.status = 'sent'"
-	        "    AND p.channel_id = o.channel_id AND p.platform_message_id = o.platform_message_id"
-	        "  RETURNING o.id AS oid, p.status, p.error_code, p.error_text, p.payload"
-	        "), best AS ("
-	        "  SELECT DISTINCT ON (oid) * FROM ps ORDER BY oid,"
-	        "    CASE status WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4"
-	        "    ELSE 1 END DESC"
-	        "), upd AS ("
-	        "  UPDATE outbox o SET status = best.status,"
-	        "    error_code = CASE WHEN best.status = 'failed' THEN best.error_code"
-	        "      ELSE o.error_code END,"
-	        "    last_error = CASE WHEN best.status = 'failed' THEN best.error_text"
-	        "      ELSE o.last_error END"
-	        "  FROM best WHERE o.tenant_id = app_tenant_id() AND o.id = best.oid"
-	        "    AND best.status <> 'sent'"
-	        "  RETURNING o.id, o.conversation_id, best.status, best.payload"
-	        ") INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-	        "  SELECT app_tenant_id(), conversation_id, CASE status WHEN 'read' THEN"
-	        "    'message_read' WHEN 'delivered' THEN 'message_delivered'"
-	        "    ELSE 'message_failed' END, payload || jsonb_build_object('outbox_id', id::text)"
-	        "  FROM upd WHERE conversation_id IS NOT NULL",
-	        1, a->params) < 0)
-		return PG_ERR_QUERY;
+}
+
+/* What the written outcomes say about channels and targets: a send on an unhealthy channel
+ * makes it active again, rejected credentials make it unhealthy, a target that is gone is
+ * deactivated. PG_ERR_QUERY on failure. */
+static int complete_update_health(PGconn *db, struct complete_arg *a)
+{
+	const char *p1[2];
+	size_t i;
+
 	for (i = 0; i < a->n; i++) {
 		struct dispatch_row *r = a->rows[i];
 
@@ -564,6 +594,34 @@ static int complete_tx(PGconn *db, void *arg)
 		}
 	}
 	return 0;
+}
+
+/* pg_tx_run body (arg is a struct complete_arg): writes a batch of outcomes, applies statuses
+ * that arrived early and updates channel and target health. */
+static int complete_tx(PGconn *db, void *arg)
+{
+	struct complete_arg *a = arg;
+	PGresult *res;
+
+	row_list_free(a->chained); /* pg_tx_run may run this again */
+	a->chained = NULL;
+	/* the statuses of these messages wait while their ids are stored (wa_webhook takes the
+	 * same locks): one that arrived first is in pending_statuses, applied below */
+	if (a->has_pmids &&
+	    pg_cmd(db,
+	           "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT"
+	           " hashtextextended(c || ':' || p, 0) AS h FROM unnest($1::text[], $2::text[])"
+	           " AS x(c, p) WHERE p IS NOT NULL ORDER BY 1 OFFSET 0) s",
+	           2, a->pm_params) < 0)
+		return PG_ERR_QUERY;
+	res = pg_exec(db, complete_sql, 10, a->params);
+	if (!res)
+		return PG_ERR_QUERY;
+	complete_take_result(a, res);
+	PQclear(res);
+	if (a->has_pmids && pg_cmd(db, pending_status_sql, 1, a->params) < 0)
+		return PG_ERR_QUERY;
+	return complete_update_health(db, a);
 }
 
 int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows, size_t n,

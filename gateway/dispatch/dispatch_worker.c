@@ -375,123 +375,122 @@ static const char *verdict_name(enum channel_verdict v)
 	return "?";
 }
 
-static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int64_t now)
+/* Logs where the time of a slow request went: connect, pretransfer and first-byte times. */
+static void worker_log_slow(const struct dispatch_worker *w, CURL *e, double secs)
 {
-	struct dispatcher *d = w->d;
-	struct dispatch_row *r = NULL;
-	const struct channel_request *q;
-	struct channel_outcome oc;
-	struct log_ctx lc;
-	char error[300];
-	long status = 0, code;
-	double secs;
+	double tc = 0, tp = 0, ts = 0;
+	long nconn = 0;
 
-	char *priv = NULL;
+	curl_easy_getinfo(e, CURLINFO_CONNECT_TIME, &tc);
+	curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME, &tp);
+	curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ts);
+	curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn);
+	log_debug(NULL,
+	          "dispatch worker %d: slow request %.3f s: connect %.3f, pretransfer %.3f,"
+	          " first byte %.3f, new connections %ld",
+	          w->index, secs, tc, tp, ts, nconn);
+}
 
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-	r = (struct dispatch_row *)(void *)priv;
-	if (!r)
-		return;
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	secs = (double)(util_now_us() - r->started_us) / 1e6;
-	if (secs > 0.5 && log_threshold >= LOG_DEBUG) {
-		double tc = 0, tp = 0, ts = 0;
-		long nconn = 0;
-
-		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME, &tc);
-		curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME, &tp);
-		curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ts);
-		curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn);
-		log_debug(NULL,
-		          "dispatch worker %d: slow request %.3f s: connect %.3f, pretransfer %.3f,"
-		          " first byte %.3f, new connections %ld",
-		          w->index, secs, tc, tp, ts, nconn);
-	}
-	worker_inflight_unlink(w, r);
-	r->http_status = status;
-	q = &r->reqs[r->part];
-	memset(&oc, 0, sizeof(oc));
+/* Reads the answer (HTTP status, 0 when there was none) to the row's current request into oc:
+ * a webhook the address guard refused, a webhook's answer, or what the channel adapter makes
+ * of its platform's answer. */
+static void worker_classify(const struct dispatch_row *r, long status, struct channel_outcome *oc)
+{
+	memset(oc, 0, sizeof(*oc));
 	if (r->kind == DISPATCH_WEBHOOK && r->guard.refused) {
-		oc.verdict = CHANNEL_PERMANENT; /* the URL now points inside: never retried */
-		snprintf(oc.error, sizeof(oc.error),
+		oc->verdict = CHANNEL_PERMANENT; /* the URL now points inside: never retried */
+		snprintf(oc->error, sizeof(oc->error),
 		         "the webhook URL resolves to %s, a %s address: only public addresses are "
 		         "called", r->guard.address, r->guard.what ? r->guard.what : "non-public");
 	} else if (r->kind == DISPATCH_WEBHOOK)
-		dispatch_webhook_classify(status, r->resp.data, r->resp.len, &oc);
+		dispatch_webhook_classify(status, r->resp.data, r->resp.len, oc);
 	else
-		r->ops->classify(status, r->resp.data, r->resp.len, &oc);
-	dispatch_stats_observe_send(&d->stats, secs, status, (int)oc.verdict);
-	lc = row_ctx(r);
+		r->ops->classify(status, r->resp.data, r->resp.len, oc);
+}
 
-	if (oc.verdict != CHANNEL_SENT && q->best_effort && oc.verdict != CHANNEL_AUTH_INVALID) {
-		log_info(&lc, "outbox %s: a best-effort request failed (%s), going on", r->id,
-		         status ? oc.error : curl_easy_strerror(cc));
-		oc.verdict = CHANNEL_SENT;
-		oc.platform_message_id[0] = '\0';
-	}
-	if (oc.verdict == CHANNEL_SENT) {
-		if (oc.platform_message_id[0] && (q->primary || !r->pmid[0]))
-			snprintf(r->pmid, sizeof(r->pmid), "%s", oc.platform_message_id);
-		r->part++;
-		r->parts_sent = (int)r->part;
-		if (r->part < r->nreqs) {
-			r->not_before_ms = 0;
-			worker_to_waiting(w, r);
-			return;
-		}
-		dispatch_row_finish(r, DISPATCH_RES_SENT, 0, NULL);
-		if (r->nlimits > 0)
-			ratelimit_forgive(d->rl, r->limits, r->nlimits);
-		log_debug(&lc, "outbox %s: sent (%s) in %.3f s", r->id, r->pmid, secs);
-		worker_to_done(w, r, now);
+/* The current request q of r went through: its platform message id is kept, and the row's
+ * next part waits its turn, or after the last part the row is sent. */
+static void worker_on_sent(struct dispatch_worker *w, struct dispatch_row *r,
+                           const struct channel_request *q, const struct channel_outcome *oc,
+                           const struct log_ctx *lc, double secs, int64_t now)
+{
+	if (oc->platform_message_id[0] && (q->primary || !r->pmid[0]))
+		snprintf(r->pmid, sizeof(r->pmid), "%s", oc->platform_message_id);
+	r->part++;
+	r->parts_sent = (int)r->part;
+	if (r->part < r->nreqs) {
+		r->not_before_ms = 0;
+		worker_to_waiting(w, r);
 		return;
 	}
+	dispatch_row_finish(r, DISPATCH_RES_SENT, 0, NULL);
+	if (r->nlimits > 0)
+		ratelimit_forgive(w->d->rl, r->limits, r->nlimits);
+	log_debug(lc, "outbox %s: sent (%s) in %.3f s", r->id, r->pmid, secs);
+	worker_to_done(w, r, now);
+}
+
+/* The platform rate-limited r: pauses the channel, or the recipient or webhook target, and
+ * sets the row to be tried again after the pause with its attempt given back. */
+static void worker_on_rate_limited(struct dispatcher *d, struct dispatch_row *r,
+                                   const struct channel_outcome *oc, const struct log_ctx *lc,
+                                   long code, const char *error, int64_t now)
+{
+	/* the wait the platform named: a Retry-After header, else what the adapter reads
+	 * in the answer (an error code's wait); with neither, a backoff that grows with
+	 * the rate limits in a row for this channel or recipient (not with the row's
+	 * attempts: a pause is not a failure) */
+	long ra = r->retry_after_header > 0 ? r->retry_after_header : oc->retry_after;
+	const struct ratelimit_spec *spec = NULL;
+	int recipient = oc->recipient_scoped && r->nlimits == 2;
+	int64_t pause_ms;
+
+	if (r->nlimits > 0)
+		spec = recipient ? &r->limits[1] : &r->limits[0];
+	pause_ms = ra > 0 ? (int64_t)ra * 1000
+	                  : row_backoff_ms(d, r, spec ? ratelimit_strike(d->rl, spec, now) : 1);
+	if (spec && ratelimit_pause(d->rl, spec, now + pause_ms, now) == 0) {
+		if (recipient || r->kind == DISPATCH_WEBHOOK)
+			atomic_fetch_add(&d->stats.pauses_recipient, 1);
+		else
+			atomic_fetch_add(&d->stats.pauses_channel, 1);
+	}
+	log_warn(lc, "outbox %s: rate limited by the platform (%s), pausing the %s for %lld ms",
+	         r->id, error,
+	         recipient                     ? "recipient"
+	         : r->kind == DISPATCH_WEBHOOK ? "webhook target"
+	                                       : "channel",
+	         (long long)pause_ms);
+	/* a pause, not a failure: the attempt is given back and never ends in 'dead' */
+	dispatch_row_finish(r, DISPATCH_RES_RETRY, code, "%s", error);
+	r->delay_ms = pause_ms;
+	r->refund = 1;
+}
+
+/* The current request of r failed (oc's verdict, HTTP status, curl's cc when there was no
+ * answer): the row is paused, retried, dead or failed, logged, and goes to the outcomes. */
+static void worker_on_failed(struct dispatch_worker *w, struct dispatch_row *r,
+                             const struct channel_outcome *oc, const struct log_ctx *lc,
+                             long status, CURLcode cc, int64_t now)
+{
+	struct dispatcher *d = w->d;
+	char error[300];
+	long code;
 
 	if (status == 0 && !r->guard.refused)
 		snprintf(error, sizeof(error), "no answer: %s", curl_easy_strerror(cc));
-	else if (oc.error[0])
-		snprintf(error, sizeof(error), "%s", oc.error);
+	else if (oc->error[0])
+		snprintf(error, sizeof(error), "%s", oc->error);
 	else
 		snprintf(error, sizeof(error), "HTTP %ld", status);
-	code = oc.error_code ? oc.error_code : status;
+	code = oc->error_code ? oc->error_code : status;
 
-	switch (oc.verdict) {
-	case CHANNEL_RATE_LIMITED: {
-		/* the wait the platform named: a Retry-After header, else what the adapter reads
-		 * in the answer (an error code's wait); with neither, a backoff that grows with
-		 * the rate limits in a row for this channel or recipient (not with the row's
-		 * attempts: a pause is not a failure) */
-		long ra = r->retry_after_header > 0 ? r->retry_after_header : oc.retry_after;
-		const struct ratelimit_spec *spec = NULL;
-		int recipient = oc.recipient_scoped && r->nlimits == 2;
-		int64_t pause_ms;
-
-		if (r->nlimits > 0)
-			spec = recipient ? &r->limits[1] : &r->limits[0];
-		pause_ms = ra > 0 ? (int64_t)ra * 1000
-		                  : row_backoff_ms(d, r, spec ? ratelimit_strike(d->rl, spec, now) : 1);
-		if (spec && ratelimit_pause(d->rl, spec, now + pause_ms, now) == 0) {
-			if (recipient || r->kind == DISPATCH_WEBHOOK)
-				atomic_fetch_add(&d->stats.pauses_recipient, 1);
-			else
-				atomic_fetch_add(&d->stats.pauses_channel, 1);
-		}
-		log_warn(&lc,
-		         "outbox %s: rate limited by the platform (%s), pausing the %s for %lld ms",
-		         r->id, error,
-		         recipient                     ? "recipient"
-		         : r->kind == DISPATCH_WEBHOOK ? "webhook target"
-		                                       : "channel",
-		         (long long)pause_ms);
-		/* a pause, not a failure: the attempt is given back and never ends in 'dead' */
-		dispatch_row_finish(r, DISPATCH_RES_RETRY, code, "%s", error);
-		r->delay_ms = pause_ms;
-		r->refund = 1;
+	switch (oc->verdict) {
+	case CHANNEL_RATE_LIMITED:
+		worker_on_rate_limited(d, r, oc, lc, code, error, now);
 		break;
-	}
 	case CHANNEL_RETRY: {
-		long ra = r->retry_after_header > 0 ? r->retry_after_header : oc.retry_after;
+		long ra = r->retry_after_header > 0 ? r->retry_after_header : oc->retry_after;
 
 		row_retry_or_dead(d, r, (int64_t)ra * 1000, code, error);
 		break;
@@ -508,14 +507,56 @@ static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int6
 		break;
 	}
 	if (r->result == DISPATCH_RES_RETRY)
-		log_info(&lc, "outbox %s: %s (attempt %d of %ld), again in %lld ms: %s", r->id,
-		         verdict_name(oc.verdict), r->attempts, d->max_attempts,
+		log_info(lc, "outbox %s: %s (attempt %d of %ld), again in %lld ms: %s", r->id,
+		         verdict_name(oc->verdict), r->attempts, d->max_attempts,
 		         (long long)r->delay_ms, error);
 	else
-		log_warn(&lc, "outbox %s: %s after %d attempt(s): %s", r->id,
-		         r->result == DISPATCH_RES_DEAD ? "dead" : verdict_name(oc.verdict),
+		log_warn(lc, "outbox %s: %s after %d attempt(s): %s", r->id,
+		         r->result == DISPATCH_RES_DEAD ? "dead" : verdict_name(oc->verdict),
 		         r->attempts, error);
 	worker_to_done(w, r, now);
+}
+
+/* A request finished (cc is curl's result): takes it out of flight, classifies the answer,
+ * counts it, and moves its row on (worker_on_sent, worker_on_failed). A failed best-effort
+ * request counts as sent unless the credentials were refused. */
+static void worker_on_done(struct dispatch_worker *w, CURL *e, CURLcode cc, int64_t now)
+{
+	struct dispatch_row *r = NULL;
+	const struct channel_request *q;
+	struct channel_outcome oc;
+	struct log_ctx lc;
+	long status = 0;
+	double secs;
+
+	char *priv = NULL;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+	r = (struct dispatch_row *)(void *)priv;
+	if (!r)
+		return;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	secs = (double)(util_now_us() - r->started_us) / 1e6;
+	if (secs > 0.5 && log_threshold >= LOG_DEBUG)
+		worker_log_slow(w, e, secs);
+	worker_inflight_unlink(w, r);
+	r->http_status = status;
+	q = &r->reqs[r->part];
+	worker_classify(r, status, &oc);
+	dispatch_stats_observe_send(&w->d->stats, secs, status, (int)oc.verdict);
+	lc = row_ctx(r);
+
+	if (oc.verdict != CHANNEL_SENT && q->best_effort && oc.verdict != CHANNEL_AUTH_INVALID) {
+		log_info(&lc, "outbox %s: a best-effort request failed (%s), going on", r->id,
+		         status ? oc.error : curl_easy_strerror(cc));
+		oc.verdict = CHANNEL_SENT;
+		oc.platform_message_id[0] = '\0';
+	}
+	if (oc.verdict == CHANNEL_SENT)
+		worker_on_sent(w, r, q, &oc, &lc, secs, now);
+	else
+		worker_on_failed(w, r, &oc, &lc, status, cc, now);
 }
 
 /* Starts what may start; returns the earliest time a waiting row could start (or INT64_MAX). */

@@ -20,14 +20,10 @@
 
 #include "app.h"
 #include "channel.h"
-#include "cli.h"
 #include "conns.h"
 #include "db.h"
-#include "engine.h"
 #include "log.h"
 #include "metrics.h"
-#include "nlp.h"
-#include "secrets.h"
 #include "util.h"
 
 #define SERVER_CHUNK 16384
@@ -647,12 +643,146 @@ static void job_body_chunked(struct job *j, const void *in, size_t len)
 	job_submit(j);
 }
 
+/* LWS_CALLBACK_HTTP: a request's headers are in. Starts its job and routes it at once unless
+ * a body is to be read first; a pipelined request behind the one in hand is refused. */
+static int on_http(struct lws *wsi, struct pss *pss, void *in)
+{
+	struct job *j;
+
+	if (pss->job) {
+		/* A pipelined request, parsed by libwebsockets before the one in hand was
+		 * answered (it reads ahead and cannot be held back without stopping writes
+		 * too). It is not served: the answer in hand goes out and the connection
+		 * closes, so the client sends it again on a new one (RFC 9112 9.3.2). */
+		pss->job->close_after = 1;
+		atomic_fetch_add(&pipelined_refused, 1);
+		return 0;
+	}
+	j = job_start(wsi, in);
+	if (!j)
+		return -1;
+	pss->job = j;
+	pthread_mutex_lock(&jobs_lock);
+	jobs_alive++;
+	pthread_mutex_unlock(&jobs_lock);
+	if (job_body_plan(wsi, j) == 0)
+		job_submit(j);
+	return 0;
+}
+
+/* LWS_CALLBACK_HTTP_BODY: a piece of the body. Kept up to the body limit, or decoded when
+ * chunked. */
+static int on_http_body(struct pss *pss, void *in, size_t len)
+{
+	struct job *j = pss->job;
+
+	if (!j || j->submitted || !in || len == 0)
+		return 0;
+	if (j->chunked) {
+		job_body_chunked(j, in, len);
+		return 0;
+	}
+	if (j->body.len + len > (size_t)srv_app->cfg->max_body)
+		j->too_large = 1;
+	if (!j->too_large)
+		sbuf_append(&j->body, in, len);
+	return 0;
+}
+
+/* LWS_CALLBACK_HTTP_BODY_COMPLETION: the body is read whole; the job is routed. Returns -1 to
+ * close the connection when libwebsockets repeats this callback. */
+static int on_http_body_completion(struct lws *wsi, struct pss *pss)
+{
+	struct job *j = pss->job;
+
+	if (!j)
+		return 0;
+	if (++j->completions > 1) {
+		/* libwebsockets 4.1 repeats this, turn after turn, when bytes followed the
+		 * body in one read (a pipelined request, or junk): it would spin until the
+		 * connection dies. An answer already waiting to be written gets a few turns
+		 * to go out (the write then closes the connection); otherwise, or past them,
+		 * the connection is closed unanswered now, and the client sends its request
+		 * again on a new one. A handler still at work finishes on its own. */
+		j->close_after = 1;
+		if (j->completions < SERVER_REPEAT_TURNS) {
+			if (j->done)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
+		atomic_fetch_add(&pipelined_refused, 1);
+		return -1;
+	}
+	if (j->submitted)
+		return 0;
+	if (j->chunked) { /* the body ended before its last chunk */
+		job_reject(j, 400, "bad_request", "the chunked body ended early");
+		job_submit(j);
+		return 0;
+	}
+	if (j->body.failed)
+		j->too_large = 1;
+	job_submit(j);
+	return 0;
+}
+
+/* LWS_CALLBACK_HTTP_WRITEABLE: writes the next piece of a ready answer; after its last byte,
+ * records the request and frees the job, then closes the connection or waits for the next
+ * request on it (-1 closes). */
+static int on_http_writeable(struct lws *wsi, struct pss *pss)
+{
+	struct job *j = pss->job;
+	int r;
+
+	if (!j || !j->done)
+		return 0;
+	r = job_write(wsi, j);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return 0;
+	metrics_request_observe(j->route ? j->route->pattern : NULL, j->method, j->resp.status,
+				(double)(util_now_us() - j->start_us) / 1e6);
+	log_debug(NULL, "http %s %s -> %d", j->method, j->route ? j->route->pattern : j->path,
+		  j->resp.status);
+	r = j->close_after;
+	job_detach(pss);
+	if (r)
+		return -1;
+	/* the deadline for the next request starts now; a pipelined one that is read at
+	 * once below stops it again */
+	conns_request_wait(wsi);
+	if (lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
+/* LWS_CALLBACK_EVENT_WAIT_CANCELLED: workers finished jobs (lws_cancel_service); takes the
+ * ready list and asks to write on each job's connection that is still open. */
+static void on_event_wait_cancelled(void)
+{
+	struct job *j, *ready;
+
+	pthread_mutex_lock(&jobs_lock);
+	ready = ready_head;
+	ready_head = NULL;
+	for (j = ready; j; j = j->next)
+		if (j->wsi)
+			lws_callback_on_writable(j->wsi);
+	for (j = ready; j;) {
+		struct job *next = j->next;
+		j->next = NULL;
+		j = next;
+	}
+	pthread_mutex_unlock(&jobs_lock);
+}
+
+/* The HTTP protocol's callback: admits and tracks connections, and drives each request's job
+ * from its headers to its answer (the on_* helpers above, one per reason). */
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			 size_t len)
 {
 	struct pss *pss = user;
-	struct job *j, *ready;
-	int r;
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
@@ -671,105 +801,15 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		conns_detach(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP:
-		if (pss->job) {
-			/* A pipelined request, parsed by libwebsockets before the one in hand was
-			 * answered (it reads ahead and cannot be held back without stopping writes
-			 * too). It is not served: the answer in hand goes out and the connection
-			 * closes, so the client sends it again on a new one (RFC 9112 9.3.2). */
-			pss->job->close_after = 1;
-			atomic_fetch_add(&pipelined_refused, 1);
-			return 0;
-		}
-		j = job_start(wsi, in);
-		if (!j)
-			return -1;
-		pss->job = j;
-		pthread_mutex_lock(&jobs_lock);
-		jobs_alive++;
-		pthread_mutex_unlock(&jobs_lock);
-		if (job_body_plan(wsi, j) == 0)
-			job_submit(j);
-		return 0;
+		return on_http(wsi, pss, in);
 	case LWS_CALLBACK_HTTP_BODY:
-		j = pss->job;
-		if (!j || j->submitted || !in || len == 0)
-			return 0;
-		if (j->chunked) {
-			job_body_chunked(j, in, len);
-			return 0;
-		}
-		if (j->body.len + len > (size_t)srv_app->cfg->max_body)
-			j->too_large = 1;
-		if (!j->too_large)
-			sbuf_append(&j->body, in, len);
-		return 0;
+		return on_http_body(pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		j = pss->job;
-		if (!j)
-			return 0;
-		if (++j->completions > 1) {
-			/* libwebsockets 4.1 repeats this, turn after turn, when bytes followed the
-			 * body in one read (a pipelined request, or junk): it would spin until the
-			 * connection dies. An answer already waiting to be written gets a few turns
-			 * to go out (the write then closes the connection); otherwise, or past them,
-			 * the connection is closed unanswered now, and the client sends its request
-			 * again on a new one. A handler still at work finishes on its own. */
-			j->close_after = 1;
-			if (j->completions < SERVER_REPEAT_TURNS) {
-				if (j->done)
-					lws_callback_on_writable(wsi);
-				return 0;
-			}
-			atomic_fetch_add(&pipelined_refused, 1);
-			return -1;
-		}
-		if (j->submitted)
-			return 0;
-		if (j->chunked) { /* the body ended before its last chunk */
-			job_reject(j, 400, "bad_request", "the chunked body ended early");
-			job_submit(j);
-			return 0;
-		}
-		if (j->body.failed)
-			j->too_large = 1;
-		job_submit(j);
-		return 0;
+		return on_http_body_completion(wsi, pss);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		j = pss->job;
-		if (!j || !j->done)
-			return 0;
-		r = job_write(wsi, j);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return 0;
-		metrics_request_observe(j->route ? j->route->pattern : NULL, j->method, j->resp.status,
-					(double)(util_now_us() - j->start_us) / 1e6);
-		log_debug(NULL, "http %s %s -> %d", j->method, j->route ? j->route->pattern : j->path,
-			  j->resp.status);
-		r = j->close_after;
-		job_detach(pss);
-		if (r)
-			return -1;
-		/* the deadline for the next request starts now; a pipelined one that is read at
-		 * once below stops it again */
-		conns_request_wait(wsi);
-		if (lws_http_transaction_completed(wsi))
-			return -1;
-		return 0;
+		return on_http_writeable(wsi, pss);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		pthread_mutex_lock(&jobs_lock);
-		ready = ready_head;
-		ready_head = NULL;
-		for (j = ready; j; j = j->next)
-			if (j->wsi)
-				lws_callback_on_writable(j->wsi);
-		for (j = ready; j;) {
-			struct job *next = j->next;
-			j->next = NULL;
-			j = next;
-		}
-		pthread_mutex_unlock(&jobs_lock);
+		on_event_wait_cancelled();
 		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
