@@ -116,9 +116,16 @@ void channel_batch_free(struct channel_batch *b)
 		json_decref(b->notices[i].payload);
 		free(b->notices[i].summary);
 	}
+	for (i = 0; i < b->nchats; i++) {
+		free(b->chats[i].route);
+		free(b->chats[i].chat_id);
+		free(b->chats[i].event_id);
+		json_decref(b->chats[i].payload);
+	}
 	free(b->messages);
 	free(b->statuses);
 	free(b->notices);
+	free(b->chats);
 	free(b);
 }
 
@@ -136,4 +143,27 @@ const char *channel_status_kind_name(enum channel_status_kind k)
 	default:
 		return "other";
 	}
+}
+
+const char *channel_chat_kind_name(enum channel_chat_kind k)
+{
+	switch (k) {
+	case CHANNEL_CHAT_EDITED:
+		return "message_edited";
+	case CHANNEL_CHAT_BLOCKED:
+		return "bot_blocked";
+	default:
+		return "bot_unblocked";
+	}
+}
+
+void *channel_batch_grow(void **arr, size_t *n, size_t size)
+{
+	char *grown = realloc(*arr, (*n + 1) * size);
+
+	if (!grown)
+		return NULL;
+	*arr = grown;
+	memset(grown + *n * size, 0, size);
+	return grown + (*n)++ * size;
 }

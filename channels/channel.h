@@ -79,6 +79,7 @@ struct channel_outcome {
 	int retry_after;          /* seconds, for RETRY / RATE_LIMITED; 0 = use backoff */
 	int recipient_scoped;     /* the rate limit is for this recipient only, not the channel */
 	long error_code;          /* the platform's own code (WhatsApp error.code, Telegram error_code) */
+	int recipient_blocked;    /* the shopper blocked the bot: stop sending to the chat */
 	char error[256];          /* the platform's message, for outbox.last_error */
 	char platform_message_id[160];
 };
@@ -100,6 +101,9 @@ struct channel_field {
 	 * to store v as given). NULL: no further check.
 	 */
 	int (*check)(const json_t *v, json_t **out, struct jfield_error *err);
+	/* A config field's value when a registration leaves it out (stored and answered), or
+	 * NULL for none. */
+	const char *def;
 };
 
 /* ---- inbound ---- */
@@ -158,6 +162,22 @@ struct channel_notice {
 	char *summary;       /* one line for the operator's log */
 };
 
+enum channel_chat_kind {
+	CHANNEL_CHAT_EDITED = 0, /* the shopper edited a message: recorded, nothing answered */
+	CHANNEL_CHAT_BLOCKED,    /* the shopper blocked the bot: stop sending to the chat */
+	CHANNEL_CHAT_UNBLOCKED   /* the shopper allowed the bot again */
+};
+
+/* Something that happened in a chat that is not a message for the engine. De-duplicated by
+ * event_id as messages are. */
+struct channel_chat_event {
+	char *route;
+	char *chat_id;
+	char *event_id;   /* the platform's id of the update */
+	enum channel_chat_kind kind;
+	json_t *payload;  /* owned; what the conversation event records */
+};
+
 /* Everything one inbound request carried, in the order the platform sent it. */
 struct channel_batch {
 	struct channel_message *messages;
@@ -166,7 +186,14 @@ struct channel_batch {
 	size_t nstatuses;
 	struct channel_notice *notices;
 	size_t nnotices;
+	struct channel_chat_event *chats;
+	size_t nchats;
+	size_t nignored; /* items of kinds the adapter does not handle (answered, not stored) */
 };
+
+/* Appends an empty item to one of a batch's arrays (*arr of *n items); NULL on OOM. */
+void *channel_batch_grow(void **arr, size_t *n, size_t size);
+const char *channel_chat_kind_name(enum channel_chat_kind k); /* "message_edited", ... */
 
 struct channel_batch *channel_batch_new(void) __attribute__((warn_unused_result));
 void channel_batch_free(struct channel_batch *b);
@@ -237,6 +264,25 @@ struct channel_ops {
 	/* Parses a request body into a batch (channel_batch_free), or NULL with a reason in err
 	 * when the body is not the platform's payload (400). */
 	struct channel_batch *(*parse)(const char *body, size_t len, char *err, size_t errlen);
+
+	/*
+	 * Long polling, for platforms that offer it (NULL otherwise). polling: 1 when the
+	 * channel's config asks for it. poll_request: the request that fetches the updates from
+	 * offset on, waiting up to timeout_s seconds. poll_parse: its answer as a batch (NULL with
+	 * err when it is not one), *next_offset the offset that confirms them.
+	 */
+	int (*polling)(const json_t *config);
+	int (*poll_request)(const struct channel_target *t, long long offset, int timeout_s,
+			    struct channel_request *out, char *err, size_t errlen);
+	struct channel_batch *(*poll_parse)(const char *body, size_t len, long long *next_offset,
+					    char *err, size_t errlen);
+	/*
+	 * The request that points the platform's webhook at url (NULL url: removes it, for
+	 * polling), or NULL when the platform is set up by hand (WhatsApp: in Meta's app
+	 * dashboard). Returns 0 or -1 with err.
+	 */
+	int (*webhook_request)(const struct channel_target *t, const char *url,
+			       struct channel_request *out, char *err, size_t errlen);
 
 	/* Outbound. */
 	struct channel_setting_keys settings;

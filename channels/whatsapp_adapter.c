@@ -119,13 +119,16 @@ static int check_notify_template(const json_t *v, json_t **out, struct jfield_er
 }
 
 static const struct channel_field wa_fields[] = {
-	{"phone_number_id", CHANNEL_FIELD_REQUIRED, 1, 32, check_phone_number_id},
-	{"access_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 2048, check_access_token},
-	{"app_secret", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 256, NULL},
-	{"verify_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 256, NULL},
-	{"status_template", CHANNEL_FIELD_CONFIG | CHANNEL_FIELD_OBJECT, 0, 0, check_status_template},
-	{"notify_template", CHANNEL_FIELD_CONFIG | CHANNEL_FIELD_OBJECT, 0, 0, check_notify_template},
-	{NULL, 0, 0, 0, NULL},
+	{"phone_number_id", CHANNEL_FIELD_REQUIRED, 1, 32, check_phone_number_id, NULL},
+	{"access_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 2048, check_access_token,
+	 NULL},
+	{"app_secret", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 256, NULL, NULL},
+	{"verify_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 256, NULL, NULL},
+	{"status_template", CHANNEL_FIELD_CONFIG | CHANNEL_FIELD_OBJECT, 0, 0, check_status_template,
+	 NULL},
+	{"notify_template", CHANNEL_FIELD_CONFIG | CHANNEL_FIELD_OBJECT, 0, 0, check_notify_template,
+	 NULL},
+	{NULL, 0, 0, 0, NULL, NULL},
 };
 
 /* A WhatsApp number: 6 to 15 digits, optionally written with +, spaces or dashes. */

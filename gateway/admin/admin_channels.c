@@ -16,6 +16,8 @@
 #include "admin_internal.h"
 #include "channel.h"
 #include "channel_open.h"
+#include "config.h"
+#include "outcall.h"
 #include "pg.h"
 #include "secrets.h"
 #include "app.h"
@@ -156,9 +158,17 @@ static int channel_fields_read(json_t *body, int partial, struct channel_in *in,
 	const struct channel_field *f;
 
 	snprintf(in->named, sizeof(in->named), "{}");
-	for (f = in->ops->fields; f && f->name; f++)
+	for (f = in->ops->fields; f && f->name; f++) {
 		if (field_read(body, f, partial, in, err) < 0)
 			return -1;
+		/* a registration that leaves a config field out gets its default */
+		if (!partial && f->def && (f->flags & CHANNEL_FIELD_CONFIG) &&
+		    !json_object_get(body, f->name) &&
+		    obj_set(&in->config, f->name, json_string(f->def)) < 0) {
+			jfield_error_set(err, "", f->name, "could not be read");
+			return -1;
+		}
+	}
 	if (in->external[0] && in->ops->external_config_key &&
 	    obj_set(&in->config, in->ops->external_config_key, json_string(in->external)) < 0) {
 		jfield_error_set(err, "", in->ops->external_field, "could not be read");
@@ -260,11 +270,128 @@ static void answer_conflict(struct admin_call *call, const struct channel_ops *o
 		                   noun);
 }
 
+/* ---- the platform's webhook ---- */
+
+#define WEBHOOK_SETUP_TIMEOUT_MS 15000
+
+struct opened_tx {
+	const char *id;
+	const char *tenant_id;
+	const struct app *app;
+	json_t *config; /* out: config with secrets */
+};
+
+static int opened_tx_fn(PGconn *conn, void *arg)
+{
+	struct opened_tx *t = arg;
+	PGresult *res = pg_exec(conn,
+	                        "SELECT config::text, secrets FROM channels WHERE tenant_id ="
+	                        " app_tenant_id() AND id = $1",
+	                        1, &t->id);
+	char err[160];
+	int rc = 0;
+
+	if (!res)
+		return PG_ERR_QUERY;
+	channel_config_free(t->config);
+	t->config = NULL;
+	if (PQntuples(res) == 1 &&
+	    channel_open_bytea(app_secret_key(t->app), t->tenant_id, PQgetvalue(res, 0, 0),
+	                       pg_value(res, 0, 1), &t->config, err, sizeof(err)) != CHANNEL_OPEN_OK)
+		rc = 0; /* reported as not set up */
+	PQclear(res);
+	return rc;
+}
+
+static int idem_restore_fn(PGconn *conn, void *arg)
+{
+	return admin_idem_store(conn, arg);
+}
+
+/* Points the platform's webhook at this channel's URL (webhook mode, an https public URL) or
+ * removes it (polling mode), after a registration or a change of mode or secrets, and adds
+ * what happened to the answer as "webhook_setup": {"ok", "action", "description"}. */
+static void webhook_setup(struct admin_call *call, const struct channel_ops *ops, const char *id)
+{
+	const struct app *app = call->ctx->app;
+	struct opened_tx t = {id, call->tenant_id, app, NULL};
+	struct channel_target target = {0};
+	struct channel_request req;
+	const char *public_url = app->cfg->public_url, *base = NULL, *action;
+	char err[256] = "", *url = NULL;
+	json_t *ans, *setup;
+	struct sbuf body;
+	long status = 0;
+	int polling, ok = 0;
+
+	if (!ops->webhook_request || call->ans.status / 100 != 2 || !call->ans.body ||
+	    call->ans.replayed)
+		return; /* a replay answers what the first call answered, set-up included */
+	if (pg_tx_run(call->ctx->conn, call->tenant_id, opened_tx_fn, &t) != 0 || !t.config) {
+		snprintf(err, sizeof(err), "the channel's secrets could not be opened");
+		action = "none";
+		goto answer;
+	}
+	polling = ops->polling && ops->polling(t.config);
+	action = polling ? "deleteWebhook" : "setWebhook";
+	if (!polling && (!public_url || strncmp(public_url, "https://", 8) != 0)) {
+		action = "none";
+		snprintf(err, sizeof(err),
+		         "CCGW_PUBLIC_URL is not https, so the platform cannot reach this gateway: "
+		         "use \"mode\": \"polling\", or set the webhook by hand");
+		goto answer;
+	}
+	url = polling ? NULL : admin_webhook_url(call, ops->type, id);
+	(void)config_get(app->cfg, ops->settings.api_base, &base, NULL);
+	target.channel_id = id;
+	target.api_base = base;
+	target.config = t.config;
+	if (ops->webhook_request(&target, url, &req, err, sizeof(err)) < 0)
+		goto answer;
+	sbuf_init(&body);
+	status = outcall_perform(&req, WEBHOOK_SETUP_TIMEOUT_MS, NULL, &body, err, sizeof(err));
+	channel_request_clear(&req);
+	if (status) {
+		json_t *r = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+
+		ok = status == 200 && json_is_true(json_object_get(r, "ok"));
+		snprintf(err, sizeof(err), "%s",
+		         channel_config_str(r, "description") ? channel_config_str(r, "description")
+		         : ok ? "done" : "the platform refused it");
+		json_decref(r);
+	}
+	sbuf_free(&body);
+answer:
+	if (ok)
+		log_info(&call->log, "admin: %s %s for the channel", ops->type, action);
+	else if (strcmp(action, "none") != 0)
+		log_warn(&call->log, "admin: %s %s failed: %s", ops->type, action, err);
+	ans = json_loads(call->ans.body, 0, NULL);
+	setup = json_pack("{s:b, s:s, s:s}", "ok", ok, "action", action, "description", err);
+	if (json_is_object(ans) && setup && json_object_set_new(ans, "webhook_setup", setup) == 0) {
+		char *text = json_dumps(ans, JSON_COMPACT);
+
+		if (text) {
+			free(call->ans.body);
+			call->ans.body = text;
+		}
+	} else {
+		json_decref(setup);
+	}
+	json_decref(ans);
+	free(url);
+	channel_config_free(t.config);
+	/* the stored answer of an Idempotency-Key gets the set-up too, so a replay is the same */
+	if (call->idem_key && pg_tx_run(call->ctx->conn, call->tenant_id, idem_restore_fn, call) != 0)
+		log_warn(&call->log, "admin: the idempotent answer was stored without the set-up");
+}
+
 /* ---- POST /api/v1/channels ---- */
 
 struct create_state {
 	struct channel_in in;
 	const char *name;
+	char id[37]; /* the new channel's */
 	char *config; /* JSON text */
 	char *sealed; /* bytea text */
 };
@@ -292,6 +419,7 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 		}
 		return PG_ERR_QUERY;
 	}
+	snprintf(st->id, sizeof(st->id), "%s", PQgetvalue(res, 0, 0));
 	if (ops->webhook)
 		url = admin_webhook_url(call, ops->type, PQgetvalue(res, 0, 0));
 	o = json_pack("{s:s,s:s,s:s,s:s?,s:s}", "id", PQgetvalue(res, 0, 0), "type", ops->type,
@@ -338,8 +466,10 @@ ADMIN_HANDLER(admin_channels_create)
 	if (admin_seal(&call, plain, strlen(plain), &st.sealed) < 0)
 		goto out;
 	admin_call_run(&call, create_tx, &st);
-	if (call.ans.status == 201)
+	if (call.ans.status == 201) {
 		log_info(&call.log, "admin: %s channel registered", st.in.ops->type);
+		webhook_setup(&call, st.in.ops, st.id);
+	}
 	goto out;
 invalid:
 	admin_answer_verr(&call, &err);
@@ -389,6 +519,7 @@ ADMIN_HANDLER(admin_channels_get)
 struct patch_state {
 	json_t *body;
 	const char *name, *status;
+	char type[16]; /* the channel's, once read */
 	int rekey; /* the body carries secret fields */
 };
 
@@ -477,6 +608,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		admin_answer_not_found(call, CHANNEL_MISSING);
 		goto out;
 	}
+	snprintf(st->type, sizeof(st->type), "%s", PQgetvalue(res, 0, 0));
 	if (patch_read(call, st, PQgetvalue(res, 0, 0), &in, &cfg_text) < 0)
 		goto out;
 	if (st->rekey) {
@@ -558,6 +690,9 @@ ADMIN_HANDLER(admin_channels_patch)
 	if (st.rekey && !admin_can_seal(&call))
 		goto out;
 	admin_call_run(&call, patch_tx, &st);
+	if (call.ans.status == 200 && (json_object_get(st.body, "mode") || st.rekey))
+		if (channel_ops_find(st.type))
+			webhook_setup(&call, channel_ops_find(st.type), call.id);
 	goto out;
 invalid:
 	admin_answer_verr(&call, &err);

@@ -1,8 +1,9 @@
 /*
  * cli_serve.c: `ccgw serve`, where the parts meet: it opens the application context (pool,
  * NLP, engine, key), checks the database role, starts the dispatcher and lets the context wake
- * it, then runs the HTTP server with the route table until a signal, and stops the dispatcher
- * after the last request was answered.
+ * it, starts the poller (channels in long polling mode), then runs the HTTP server with the
+ * route table until a signal, and stops the poller and the dispatcher after the last request
+ * was answered.
  */
 #include "cli.h"
 
@@ -11,6 +12,7 @@
 #include "app.h"
 #include "dispatch.h"
 #include "log.h"
+#include "poller.h"
 #include "routes.h"
 #include "server.h"
 
@@ -30,6 +32,7 @@ int cli_serve(int argc, char **argv)
 {
 	struct config cfg;
 	struct app app;
+	struct poller *poller = NULL;
 	int rc = 1;
 
 	(void)argv;
@@ -55,8 +58,14 @@ int cli_serve(int argc, char **argv)
 		app.outbox_kick = serve_kick;
 		app.outbox_kick_arg = serve_dispatcher;
 	}
+	poller = poller_new(&app);
+	if (!poller || poller_start(poller) < 0) {
+		log_error(NULL, "the poller could not start");
+		goto out;
+	}
 	rc = server_run(&app, server_routes);
 out:
+	poller_free(poller);
 	if (serve_dispatcher) {
 		dispatcher_stop(serve_dispatcher);
 		dispatcher_free(serve_dispatcher);

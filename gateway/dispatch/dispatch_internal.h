@@ -55,6 +55,7 @@ struct dispatch_row {
 	/* prepared (dispatch_prepare) */
 	char channel_type[16];
 	int channel_unhealthy;         /* the channel row was 'unhealthy' when loaded */
+	int conv_blocked;              /* the shopper blocked the bot: do not send */
 	long window_age;               /* seconds since the shopper last wrote, -1 unknown */
 	const struct channel_ops *ops; /* NULL for webhooks */
 	struct channel_request *reqs;
@@ -80,6 +81,7 @@ struct dispatch_row {
 	int64_t delay_ms; /* RETRY / RELEASE */
 	int auth_invalid; /* mark the channel unhealthy */
 	int target_gone;  /* a webhook answered 410: deactivate the target */
+	int chat_blocked; /* the shopper blocked the bot: conversations.blocked_at */
 	int refund;       /* a rate-limit pause: this attempt does not count toward 'dead' */
 	struct urlguard_verdict guard; /* a webhook's send-time address check */
 	int64_t done_ms;

@@ -169,6 +169,11 @@ static void prep_render_row(struct dispatcher *d, struct dispatch_prep *p, size_
 		}
 		snprintf(r->channel_type, sizeof(r->channel_type), "%s", c->type);
 		r->channel_unhealthy = strcmp(c->status, "unhealthy") == 0;
+		if (r->conv_blocked) {
+			dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0,
+			                    "the shopper blocked the bot");
+			return;
+		}
 		if (strcmp(c->status, "disabled") == 0) {
 			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel is disabled");
 			return;

@@ -342,27 +342,55 @@ out:
 	return rc;
 }
 
+/* Marks the replies of conversations whose shopper blocked the bot (conversations.blocked_at):
+ * they are not sent (dispatch_prep.c). */
+static int load_blocked(PGconn *db, struct dispatch_prep *p, const char *convs)
+{
+	PGresult *res = pg_exec(db,
+	                        "SELECT id FROM conversations WHERE id = ANY($1::uuid[])"
+	                        " AND blocked_at IS NOT NULL",
+	                        1, &convs);
+	size_t i;
+	int j;
+
+	if (!res)
+		return PG_ERR_QUERY;
+	for (j = 0; j < PQntuples(res); j++)
+		for (i = 0; i < p->n; i++)
+			if (strcmp(p->rows[i]->conversation_id, PQgetvalue(res, j, 0)) == 0)
+				p->rows[i]->conv_blocked = 1;
+	PQclear(res);
+	return 0;
+}
+
 /* pg_tx_run body (arg is a struct dispatch_prep): loads the channels and targets the claimed
  * rows name and, when a platform of theirs has one, the rows' 24-hour windows. */
 int dispatch_store_load(PGconn *db, void *arg)
 {
 	struct dispatch_prep *p = arg;
-	struct sbuf chans, targets;
+	struct sbuf chans, targets, convs;
 	size_t i;
 	int rc = PG_ERR_QUERY, any_window = 0;
 
 	dispatch_prep_clear(p); /* pg_tx_run may run this again */
 	arr_open(&chans);
 	arr_open(&targets);
+	arr_open(&convs);
 	for (i = 0; i < p->n; i++) {
+		p->rows[i]->conv_blocked = 0;
 		if (p->rows[i]->channel_id[0])
 			arr_add(&chans, p->rows[i]->channel_id);
 		if (p->rows[i]->target_id[0])
 			arr_add(&targets, p->rows[i]->target_id);
+		if (p->rows[i]->kind == DISPATCH_REPLY && p->rows[i]->conversation_id[0])
+			arr_add(&convs, p->rows[i]->conversation_id);
 	}
 	arr_close(&chans);
 	arr_close(&targets);
-	if (chans.failed || targets.failed)
+	arr_close(&convs);
+	if (chans.failed || targets.failed || convs.failed)
+		goto out;
+	if (convs.len > 2 && load_blocked(db, p, convs.data) < 0)
 		goto out;
 	if (chans.len > 2 && load_channels(db, p, chans.data, &any_window) < 0)
 		goto out;
@@ -374,6 +402,7 @@ int dispatch_store_load(PGconn *db, void *arg)
 out:
 	sbuf_free(&chans);
 	sbuf_free(&targets);
+	sbuf_free(&convs);
 	return rc;
 }
 
@@ -583,6 +612,14 @@ static int complete_update_health(PGconn *db, struct complete_arg *a)
 			           "UPDATE channels SET status = 'unhealthy', health_error = $2"
 			           " WHERE id = $1 AND status <> 'disabled'",
 			           2, p1) < 0)
+				return PG_ERR_QUERY;
+		}
+		if (r->chat_blocked) {
+			p1[0] = r->conversation_id;
+			if (pg_cmd(db,
+			           "UPDATE conversations SET blocked_at = COALESCE(blocked_at, now())"
+			           " WHERE tenant_id = app_tenant_id() AND id = $1",
+			           1, p1) < 0)
 				return PG_ERR_QUERY;
 		}
 		if (r->target_gone && r->target_id[0]) {

@@ -504,6 +504,8 @@ static void worker_on_failed(struct dispatch_worker *w, struct dispatch_row *r,
 		dispatch_row_finish(r, DISPATCH_RES_FAILED, code, "%s", error);
 		if (r->kind == DISPATCH_WEBHOOK && status == 410)
 			r->target_gone = 1;
+		if (oc->recipient_blocked && r->conversation_id[0])
+			r->chat_blocked = 1;
 		break;
 	}
 	if (r->result == DISPATCH_RES_RETRY)

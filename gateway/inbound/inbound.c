@@ -473,6 +473,85 @@ static void run_status(struct run *p, const struct channel_status *st)
 		          t.updated ? "" : kept ? kept : " (no newer state to record)");
 }
 
+/* ---- chat events ---- */
+
+struct chat_tx {
+	const struct channel_chat_event *e;
+	const char *channel_id;
+	int duplicate;
+};
+
+/* Records the event once (by its id, as messages are de-duplicated), sets or clears the
+ * conversation's blocked_at, and adds a conversation event when the chat has one. */
+static int chat_tx_fn(PGconn *conn, void *arg)
+{
+	struct chat_tx *t = arg;
+	const struct channel_chat_event *e = t->e;
+	const char *kind = channel_chat_kind_name(e->kind);
+	char *payload = json_dumps(e->payload, JSON_COMPACT);
+	const char *p[5] = {t->channel_id, e->event_id, kind, e->chat_id, payload};
+	PGresult *res = NULL;
+	int rc = PG_ERR_QUERY;
+
+	if (!payload)
+		return PG_ERR_ABORT;
+	res = pg_exec(conn,
+	              "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
+	              " VALUES (app_tenant_id(), $1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
+	              3, p);
+	if (!res)
+		goto out;
+	t->duplicate = PQntuples(res) == 0;
+	PQclear(res);
+	res = NULL;
+	if (t->duplicate) {
+		rc = 0;
+		goto out;
+	}
+	if (pg_cmd(conn,
+	           "WITH c AS (UPDATE conversations SET blocked_at = CASE $3"
+	           "   WHEN 'bot_blocked' THEN COALESCE(blocked_at, now())"
+	           "   WHEN 'bot_unblocked' THEN NULL ELSE blocked_at END"
+	           " WHERE tenant_id = app_tenant_id() AND channel_id = $1 AND external_chat_id = $4"
+	           " RETURNING id)"
+	           " INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
+	           " SELECT app_tenant_id(), c.id, $3, $5::jsonb"
+	           "   || jsonb_build_object('platform_message_id', $2::text) FROM c",
+	           5, p) < 0)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	free(payload);
+	return rc;
+}
+
+static void run_chat(struct run *p, const struct channel_chat_event *e)
+{
+	const struct inbound_channel *ch = route_for(p, e->route);
+	struct chat_tx t = {e, NULL, 0};
+	struct log_ctx lc = {NULL, NULL, NULL};
+	int rc;
+
+	if (!ch)
+		return;
+	t.channel_id = ch->channel_id;
+	lc.tenant = ch->tenant_id;
+	lc.channel = ch->channel_id;
+	rc = pg_tx_run(p->conn, ch->tenant_id, chat_tx_fn, &t);
+	if (rc < 0) {
+		p->out->db_error = rc;
+		return;
+	}
+	if (t.duplicate) {
+		p->out->duplicates++;
+		return;
+	}
+	p->out->handled++;
+	metrics_inbound_observe(p->ops->type, channel_chat_kind_name(e->kind));
+	log_info(&lc, "%s: chat %s: %s", p->ops->type, e->chat_id, channel_chat_kind_name(e->kind));
+}
+
 /* ---- notices ---- */
 
 static void run_notice(struct run *p, struct channel_notice *n)
@@ -501,6 +580,8 @@ void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
 		run_status(&p, &b->statuses[i]);
 	for (i = 0; i < b->nnotices && !out->db_error; i++)
 		run_notice(&p, &b->notices[i]);
+	for (i = 0; i < b->nchats && !out->db_error; i++)
+		run_chat(&p, &b->chats[i]);
 	if (out->replies)
 		app_outbox_kick(app);
 	for (i = 0; i < p.nroutes; i++)

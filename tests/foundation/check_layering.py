@@ -26,6 +26,8 @@ ALLOWED = {
                          "common"},
     "gateway/inbound": {"gateway/inbound", "gateway/http", "gateway/core", "channels",
                         "commerce", "nlp", "common"},
+    "gateway/poll": {"gateway/poll", "gateway/inbound", "gateway/http", "gateway/core",
+                     "channels", "commerce", "nlp", "common"},
     "gateway/admin": {"gateway/admin", "gateway/http", "gateway/core", "channels", "commerce",
                       "nlp", "common"},
 }
