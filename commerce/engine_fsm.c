@@ -99,8 +99,8 @@ static const struct payload_def payloads[] = {
 	{ "cmp:",                act_complaint_about,  PL_OFFERED }, /* cmp:<number>|none */
 	{ "yes",                 act_yes,              PL_OFFERED },
 	{ "no",                  act_no,               PL_OFFERED },
-	{ NOTIFY_PAYLOAD_CONFIRM, act_seller_confirm,  PL_SELLER },  /* ord:confirm:<uuid> */
-	{ NOTIFY_PAYLOAD_CANCEL,  act_seller_cancel,   PL_SELLER },  /* ord:cancel:<uuid> */
+	{ NOTIFY_PAYLOAD_ORDER,  act_seller_order,     PL_SELLER },  /* ord:<action>:<uuid>[:<v>] */
+	{ NOTIFY_PAYLOAD_RELEASE, act_seller_release,  PL_SELLER },  /* hr:<conversation uuid> */
 };
 /* clang-format on */
 
@@ -500,10 +500,72 @@ static int handoff_way_back(struct turn *t)
 	return 1;
 }
 
+/*
+ * A seller answering a handoff where the notification reached them: a text that replies to
+ * (quotes) the "asked to talk to a person" message goes to that shopper as the seller's own
+ * words, until the seller presses Release. 1 when relayed, 0 when it is not such a reply.
+ */
+static int seller_relay(struct turn *t)
+{
+	const char *params[3] = {t->m->channel_id, t->m->chat_id, t->m->reply_to};
+	char conv[37];
+	PGresult *res;
+	int rc;
+
+	if (t->m->kind != MSG_KIND_TEXT || !t->m->reply_to || !t->m->text || !*t->m->text ||
+	    chat_is_seller(t) != 1)
+		return 0;
+	res = pg_exec(t->conn,
+	              "SELECT payload->'ref'->>'conversation_id' FROM outbox"
+	              " WHERE tenant_id = app_tenant_id() AND kind = 'notification'"
+	              " AND channel_id = $1 AND recipient = $2 AND platform_message_id = $3"
+	              " AND payload->'ref' ? 'conversation_id' LIMIT 1",
+	              3, params);
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1 || !util_uuid_valid(PQgetvalue(res, 0, 0))) {
+		PQclear(res);
+		return 0;
+	}
+	snprintf(conv, sizeof(conv), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	rc = conversation_agent_message(t->conn, conv, t->m->text);
+	if (rc == CONV_ERR_DB)
+		return -1;
+	if (rc == 0)
+		turn_say(t, "Sent to the customer. Press Release when you are done.",
+		         "Imetumwa kwa mteja. Bonyeza Achilia ukimaliza.");
+	else
+		turn_say(t, "That conversation is no longer there.", "Mazungumzo hayo hayapo tena.");
+	return 1;
+}
+
+/* The seller's Release button under a handoff: the bot takes the conversation back. */
+int act_seller_release(struct turn *t, const char *arg)
+{
+	int rc;
+
+	if (!util_uuid_valid(arg))
+		return 0;
+	rc = conversation_release(t->conn, arg);
+	if (rc == CONV_ERR_DB)
+		return -1;
+	t->replace = 1;
+	if (rc == 0)
+		turn_say(t, "Released: the shop bot answers this customer again.",
+		         "Imeachiliwa: roboti ya duka inamjibu mteja huyu tena.");
+	else
+		turn_say(t, "That conversation is no longer there.", "Mazungumzo hayo hayapo tena.");
+	return 0;
+}
+
 int engine_fsm_run(struct turn *t)
 {
 	const struct state_def *st = state_find(t->state);
-	int rc = 0;
+	int rc = seller_relay(t);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 
 	if (strcmp(t->state, "handoff") == 0) {
 		rc = handoff_way_back(t);

@@ -69,6 +69,7 @@ struct turn {
 	char list_button[32];
 	char list_title[64];
 	int keep_offered; /* nothing new was offered: keep the previous choices */
+	int replace;      /* the reply replaces the message pressed (message.h "replace") */
 };
 
 #define TR(t, en, sw_text) ((t)->sw ? (sw_text) : (en))
@@ -151,8 +152,8 @@ int act_order_show(struct turn *t, const char *arg);
 int act_order_cancel(struct turn *t, const char *arg);
 int act_complaint_about(struct turn *t, const char *arg);
 int act_human(struct turn *t, const char *arg);
-int act_seller_confirm(struct turn *t, const char *arg);
-int act_seller_cancel(struct turn *t, const char *arg);
+int act_seller_order(struct turn *t, const char *arg);
+int act_seller_release(struct turn *t, const char *arg);
 int act_yes(struct turn *t, const char *arg);
 int act_no(struct turn *t, const char *arg);
 

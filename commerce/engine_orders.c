@@ -483,18 +483,48 @@ int act_human(struct turn *t, const char *arg)
 	return 0;
 }
 
-static int seller_action(struct turn *t, const char *order_id, const char *status)
+/* The seller's buttons for what the order may become next, on the reply being built. */
+static void seller_buttons(struct turn *t, const char *order_id, const char *status,
+                           long version)
 {
+	json_t *buttons = notify_order_buttons(order_id, status, version), *b;
+	size_t i;
+
+	json_array_foreach(buttons, i, b)
+	    turn_button(t, json_string_value(json_object_get(b, "title")),
+	                json_string_value(json_object_get(b, "payload")));
+	json_decref(buttons);
+}
+
+/*
+ * A seller's button under an order: "<action>:<order id>[:<version>]". The change goes
+ * through the order lifecycle as PATCH /api/v1/orders/{id} does (the shopper is told); the
+ * answer replaces the message pressed where the platform can edit it, saying who changed it
+ * and offering the next steps. A press on an order changed since it was shown (another
+ * version) changes nothing and shows where the order is now.
+ */
+int act_seller_order(struct turn *t, const char *arg)
+{
+	char action[16], order_id[37], number[24], status[16], vbuf[24];
+	const char *want, *colon = strchr(arg, ':'), *who;
+	long expected = -1, version;
 	PGresult *res;
-	char number[24];
 	int rc;
 
-	if (!util_uuid_valid(order_id))
+	if (!colon || (size_t)(colon - arg) >= sizeof(action) || strlen(colon + 1) < 36)
+		return 0;
+	snprintf(action, sizeof(action), "%.*s", (int)(colon - arg), arg);
+	snprintf(order_id, sizeof(order_id), "%.36s", colon + 1);
+	if (colon[37] == ':')
+		expected = atol(colon + 38);
+	else if (colon[37] != '\0')
+		return 0;
+	want = notify_order_action_status(action);
+	if (!want || !util_uuid_valid(order_id))
 		return 0;
 	res = pg_exec(t->conn,
-	              "SELECT order_number, status FROM orders WHERE tenant_id = $1"
-	              " AND id = $2",
-	              2, (const char *const[]){t->tenant, order_id});
+	              "SELECT order_number FROM orders WHERE tenant_id = $1 AND id = $2", 2,
+	              (const char *const[]){t->tenant, order_id});
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -504,25 +534,29 @@ static int seller_action(struct turn *t, const char *order_id, const char *statu
 	}
 	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	rc = order_status_transition(t->conn, order_id, status, -1, "seller");
-	if (rc == ORDER_ERR_FORBIDDEN) {
-		turn_sayf(t, "Order #%s can't be changed to %s from its current status.",
-		          "Oda #%s haiwezi kubadilishwa kuwa %s.", number, status);
-		return 0;
-	}
-	if (rc < 0)
+	rc = order_status_transition_ex(t->conn, order_id, want, expected, "seller", &version);
+	if (rc < 0 && rc != ORDER_ERR_FORBIDDEN && rc != ORDER_ERR_STALE)
 		return -1;
-	turn_sayf(t, "Order #%s is now %s. The customer has been told.",
-	          "Oda #%s sasa ni %s. Mteja ameambiwa.", number, status);
+	res = pg_exec(t->conn, "SELECT status, version FROM orders WHERE tenant_id = $1 AND id = $2",
+	              2, (const char *const[]){t->tenant, order_id});
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	snprintf(status, sizeof(status), "%s", PQgetvalue(res, 0, 0));
+	snprintf(vbuf, sizeof(vbuf), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	t->replace = 1;
+	who = t->m->display_name && *t->m->display_name ? t->m->display_name : "the seller";
+	if (rc == ORDER_ERR_STALE)
+		turn_sayf(t, "Order #%s was already changed to %s.",
+		          "Oda #%s tayari imebadilishwa kuwa %s.", number, status);
+	else if (rc == ORDER_ERR_FORBIDDEN)
+		turn_sayf(t, "Order #%s can't be changed to %s from its current status (%s).",
+		          "Oda #%s haiwezi kubadilishwa kuwa %s (sasa ni %s).", number, want, status);
+	else
+		turn_sayf(t, "Order #%s is now %s (by %s). The customer has been told.",
+		          "Oda #%s sasa ni %s (na %s). Mteja ameambiwa.", number, status, who);
+	seller_buttons(t, order_id, status, atol(vbuf));
 	return 0;
-}
-
-int act_seller_confirm(struct turn *t, const char *arg)
-{
-	return seller_action(t, arg, "confirmed");
-}
-
-int act_seller_cancel(struct turn *t, const char *arg)
-{
-	return seller_action(t, arg, "cancelled");
 }

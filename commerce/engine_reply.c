@@ -169,6 +169,8 @@ int turn_reply_flush(struct turn *t)
 	}
 	if (t->card)
 		json_object_set(reply, "card", t->card);
+	if (t->replace)
+		json_object_set_new(reply, "replace", json_true());
 	if (conv_reply_add(t->conn, t->tenant, t->conv_id, t->m->channel_id, t->m->chat_id,
 	                   t->m->message_id, reply, NULL) < 0)
 		goto out;

@@ -84,8 +84,16 @@ const char *msg_kind_name(enum msg_kind k);
  *                           "rows": [{"title": "...", "description": "...", "payload": "..."}]}]},
  *    "card": {"title": "...", "subtitle": "...", "image_url": "...",   optional, one product
  *             "price_minor": N, "currency": "KES"},
- *    "lang": "en" | "sw"}                                   optional, the language of the
+ *    "lang": "en" | "sw",                                   optional, the language of the
  *                                                           text (for an adapter's own hints)
+ *    "replace": true,                                       optional: the reply takes the place
+ *                                                           of the message whose button was
+ *                                                           pressed, where the platform can
+ *                                                           edit messages (Telegram); others
+ *                                                           send it as a new message
+ *    "ref": {"conversation_id": "..."}}                     optional, not shown: what a seller
+ *                                                           notification is about (a reply
+ *                                                           quoting it reaches that shopper)
  *
  * Payloads are short keys (at most 64 bytes, ASCII) such as "cat:3f2a..." or "add:<uuid>:1",
  * never state. The engine does not care how many buttons a platform allows: each adapter

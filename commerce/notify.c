@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "money.h"
+#include "order_status.h"
 #include "pg.h"
 #include "util.h"
 
@@ -49,7 +50,6 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 	const json_t *addr = json_object_get(order, "delivery_address");
 	const char *oid = jstr(order, "id");
 	long long num = json_integer_value(json_object_get(order, "order_number"));
-	char p1[80], p2[80];
 	struct sbuf b;
 	json_t *r = NULL;
 	char *text;
@@ -81,7 +81,8 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 	} else if (strcmp(event_type, "handoff.requested") == 0) {
 		const json_t *c = json_object_get(data, "conversation");
 
-		sbuf_printf(&b, "%s asked to talk to a person (%s). Conversation %s.",
+		sbuf_printf(&b, "%s asked to talk to a person (%s). Conversation %s.\n"
+		            "Reply to this message to answer them here; press Release when done.",
 		            *jstr(c, "customer_name") ? jstr(c, "customer_name") : "A shopper",
 		            jstr(c, "channel"), jstr(c, "id"));
 	} else {
@@ -92,15 +93,58 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 	if (!text)
 		return NULL;
 	if (strcmp(event_type, "order.placed") == 0 && strlen(oid) == 36) {
-		snprintf(p1, sizeof(p1), NOTIFY_PAYLOAD_CONFIRM "%s", oid);
-		snprintf(p2, sizeof(p2), NOTIFY_PAYLOAD_CANCEL "%s", oid);
-		r = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "text", text, "buttons", "title",
-		              "Confirm", "payload", p1, "title", "Cancel", "payload", p2);
+		r = json_pack("{s:s, s:o}", "text", text, "buttons",
+		              notify_order_buttons(oid, jstr(order, "status"),
+		                                   (long)json_integer_value(
+		                                       json_object_get(order, "version"))));
+	} else if (strcmp(event_type, "handoff.requested") == 0 &&
+	           util_uuid_valid(jstr(json_object_get(data, "conversation"), "id"))) {
+		const char *conv = jstr(json_object_get(data, "conversation"), "id");
+		char release[48];
+
+		/* ref: which conversation a reply quoting this message goes to */
+		snprintf(release, sizeof(release), NOTIFY_PAYLOAD_RELEASE "%s", conv);
+		r = json_pack("{s:s, s:[{s:s, s:s}], s:{s:s}}", "text", text, "buttons", "title",
+		              "Release", "payload", release, "ref", "conversation_id", conv);
 	} else {
 		r = json_pack("{s:s}", "text", text);
 	}
 	free(text);
 	return r;
+}
+
+/* The seller's actions, in the order their buttons show, and the status each asks for. */
+static const char *const order_actions[][3] = {
+    {"confirm", "confirmed", "Confirm"},       {"processing", "processing", "Processing"},
+    {"shipped", "shipped", "Shipped"},         {"delivered", "delivered", "Delivered"},
+    {"cancel", "cancelled", "Cancel"},
+};
+
+const char *notify_order_action_status(const char *action)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(order_actions) / sizeof(order_actions[0]); i++)
+		if (strcmp(action, order_actions[i][0]) == 0)
+			return order_actions[i][1];
+	return NULL;
+}
+
+json_t *notify_order_buttons(const char *order_id, const char *status, long version)
+{
+	json_t *arr = json_array();
+	char payload[80];
+	size_t i;
+
+	for (i = 0; arr && status && i < sizeof(order_actions) / sizeof(order_actions[0]); i++) {
+		if (!order_status_allowed(status, order_actions[i][1]))
+			continue;
+		snprintf(payload, sizeof(payload), NOTIFY_PAYLOAD_ORDER "%s:%s:%ld",
+		         order_actions[i][0], order_id, version);
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "title", order_actions[i][2],
+		                                     "payload", payload));
+	}
+	return arr;
 }
 
 int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, const json_t *data)

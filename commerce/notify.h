@@ -21,8 +21,25 @@
 int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, const json_t *data)
     __attribute__((warn_unused_result));
 
-/* The payloads of the seller's buttons under a new-order notification. */
+/*
+ * The seller's buttons under an order: "ord:<action>:<order id>:<version>", one for each
+ * status the lifecycle allows next (Confirm, Processing, Shipped, Delivered, Cancel). The
+ * version is the one the seller was shown: a press on an order changed since is stale. A
+ * payload without the version (older buttons) skips that check.
+ */
+#define NOTIFY_PAYLOAD_ORDER   "ord:"
 #define NOTIFY_PAYLOAD_CONFIRM "ord:confirm:"
 #define NOTIFY_PAYLOAD_CANCEL  "ord:cancel:"
+/* The seller's Release button under a handoff: "hr:<conversation id>". A text that quotes
+ * the handoff message is relayed to the shopper until then. */
+#define NOTIFY_PAYLOAD_RELEASE "hr:"
+
+/* The buttons for the statuses allowed after status (a JSON array; empty when none), or
+ * NULL when out of memory. */
+json_t *notify_order_buttons(const char *order_id, const char *status, long version);
+
+/* The status an action word of a seller's button stands for ("confirm" -> "confirmed"), or
+ * NULL when it is not one. */
+const char *notify_order_action_status(const char *action);
 
 #endif
