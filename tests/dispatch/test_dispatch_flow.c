@@ -499,14 +499,14 @@ static void test_dead_after_max_attempts(void **state)
 	free(chan);
 }
 
-/* No adapter for the channel's type (Telegram, in this build): failed with a clear error, never
- * dropped silently. A console channel's reply is not the dispatcher's at all: the console
+/* No adapter for the channel's type (the web chat, in this build; Telegram until it got its
+ * adapter): failed with a clear error, never dropped silently. A console channel's reply is not the dispatcher's at all: the console
  * prints it, so it is left pending, parked for good. */
 static void test_no_adapter(void **state)
 {
 	const char *env[] = {NULL};
 	char *tenant = fx_tenant(&fx, "noadapter"),
-	     *chan = fx_channel(&fx, tenant, "telegram", "4242"),
+	     *chan = fx_channel(&fx, tenant, "webchat", "4242"),
 	     *cons = fx_channel(&fx, tenant, "console", "console-1");
 	char *conv = fx_conversation(&fx, tenant, chan, "4711"),
 	     *cconv = fx_conversation(&fx, tenant, cons, "local"), *err, *cid;
@@ -519,7 +519,7 @@ static void test_no_adapter(void **state)
 	if (fx_wait_count(&fx, tenant, "failed", 1, 20) < 0)
 		fail_msg("the row did not fail");
 	err = fx_q(&fx, tenant, "SELECT last_error FROM outbox WHERE status = 'failed'", 0, NULL);
-	assert_non_null(strstr(err, "no sender for channel type 'telegram'"));
+	assert_non_null(strstr(err, "no sender for channel type 'webchat'"));
 	free(err);
 	/* the console's row was looked at in the same claims and left to the console */
 	err = fx_q(&fx, tenant,
