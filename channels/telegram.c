@@ -20,6 +20,7 @@
 #include "telegram.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,12 @@ static char *id_text(const json_t *v)
 	return json_is_string(v) && json_string_length(v) > 0 ? strdup(json_string_value(v)) : NULL;
 }
 
+/* An id Telegram may send: an integer, or a non-empty string (@channel). */
+static int id_ok(const json_t *v)
+{
+	return json_is_integer(v) || (json_is_string(v) && json_string_length(v) > 0);
+}
+
 static char *str_dup(const json_t *obj, const char *key)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -246,7 +253,9 @@ static void message_body(struct msg_inbound *m, const json_t *msg, const json_t 
 		m->contact_name = full_name(contact);
 		m->contact_phone = phone_digits(channel_config_str(contact, "phone_number"));
 		/* the shopper's own number, shared with the button Telegram offers */
-		if (json_integer_value(json_object_get(contact, "user_id")) ==
+		if (json_is_integer(json_object_get(contact, "user_id")) &&
+		    json_integer_value(json_object_get(contact, "user_id")) != 0 &&
+		    json_integer_value(json_object_get(contact, "user_id")) ==
 		        json_integer_value(json_object_get(from, "id")) &&
 		    m->contact_phone)
 			m->phone = strdup(m->contact_phone);
@@ -309,7 +318,8 @@ static int parse_callback(struct channel_batch *b, const json_t *cq, const char 
 	char mid[160];
 	struct msg_inbound *m;
 
-	if (!cqid || !json_is_object(from))
+	if (!cqid || !json_is_object(from) ||
+	    !id_ok(json_object_get(json_is_object(chat) ? chat : from, "id")))
 		return -1;
 	snprintf(mid, sizeof(mid), "%s:%.64s:%" JSON_INTEGER_FORMAT, uid, cqid,
 	         json_integer_value(json_object_get(msg, "message_id")));
@@ -332,7 +342,7 @@ static int parse_message(struct channel_batch *b, const json_t *msg, const char 
 	const json_t *reply = json_object_get(msg, "reply_to_message");
 	struct msg_inbound *m;
 
-	if (!json_is_object(chat) || !json_object_get(chat, "id"))
+	if (!json_is_object(chat) || !id_ok(json_object_get(chat, "id")))
 		return -1;
 	m = item_new(b, chat, json_is_object(from) ? from : chat, uid,
 	             json_integer_value(json_object_get(msg, "date")));
@@ -350,7 +360,7 @@ static int parse_chat_event(struct channel_batch *b, const json_t *obj, const ch
 	const json_t *chat = json_object_get(obj, "chat");
 	struct channel_chat_event *e;
 
-	if (!json_is_object(chat))
+	if (!json_is_object(chat) || !id_ok(json_object_get(chat, "id")))
 		return -1;
 	e = channel_batch_grow((void **)&b->chats, &b->nchats, sizeof(*e));
 	if (!e)
@@ -501,8 +511,9 @@ static json_t *chat_json(const char *id)
 	long long v;
 
 	if (id && *id && (isdigit((unsigned char)*id) || *id == '-')) {
+		errno = 0;
 		v = strtoll(id, &end, 10);
-		if (*end == '\0')
+		if (*end == '\0' && errno == 0)
 			return json_integer((json_int_t)v);
 	}
 	return json_string(id ? id : "");
@@ -627,11 +638,42 @@ static char *reply_text(const json_t *reply)
 	return sbuf_take(&b);
 }
 
-/* The byte length of the next part of s: at most TG_TEXT_MAX characters, cut after a line
- * break or a space when there is one in the second half, never inside a character. */
+/* The byte offset after the longest start of s that is at most units UTF-16 code units long
+ * (Telegram counts a message's length in them: a code point past U+FFFF, most emoji, is
+ * two). */
+static size_t utf16_offset(const char *s, size_t units)
+{
+	size_t off = 0, used = 0, l;
+	uint32_t cp;
+
+	while (s[off]) {
+		cp = utf8_decode(s + off, &l);
+		if (used + (cp > 0xFFFF ? 2 : 1) > units)
+			break;
+		used += cp > 0xFFFF ? 2 : 1;
+		off += l;
+	}
+	return off;
+}
+
+/* UTF-16 code units in s. */
+static size_t utf16_count(const char *s)
+{
+	size_t n = 0, l, off = 0;
+
+	while (s[off]) {
+		n += utf8_decode(s + off, &l) > 0xFFFF ? 2 : 1;
+		off += l;
+	}
+	return n;
+}
+
+/* The byte length of the next part of s: at most TG_TEXT_MAX characters as Telegram counts
+ * them, cut after a line break or a space when there is one in the second half, never inside
+ * a character. */
 static size_t part_len(const char *s)
 {
-	size_t lim = utf8_offset(s, TG_TEXT_MAX), half = utf8_offset(s, TG_TEXT_MAX / 2), i;
+	size_t lim = utf16_offset(s, TG_TEXT_MAX), half = utf16_offset(s, TG_TEXT_MAX / 2), i;
 
 	if (!s[lim])
 		return lim;
@@ -685,9 +727,9 @@ static int render_messages(struct tg_out *o, const json_t *reply, long long pres
 		}
 	}
 	if (pressed > 0 && json_is_true(json_object_get(reply, "replace")) &&
-	    utf8_count(text) <= TG_TEXT_MAX) {
+	    utf16_count(text) <= TG_TEXT_MAX) {
 		rc = out_call(o, "editMessageText",
-		              json_pack("{s:o, s:I, s:s, s:O?}", "chat_id", chat_json(o->t->recipient),
+		              json_pack("{s:o, s:I, s:s, s:O*}", "chat_id", chat_json(o->t->recipient),
 		                        "message_id", (json_int_t)pressed, "text", text,
 		                        "reply_markup", kb),
 		              1, 0);
@@ -701,7 +743,7 @@ static int render_messages(struct tg_out *o, const json_t *reply, long long pres
 		if (!part)
 			goto out;
 		rc = out_call(o, "sendMessage",
-		              json_pack("{s:o, s:s, s:O?}", "chat_id", chat_json(o->t->recipient),
+		              json_pack("{s:o, s:s, s:O*}", "chat_id", chat_json(o->t->recipient),
 		                        "text", part, "reply_markup", last ? kb : NULL),
 		              o->n == 0 || last, 0);
 		free(part);

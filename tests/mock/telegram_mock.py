@@ -415,6 +415,9 @@ class Handler(BaseHTTPRequestHandler):
         return msg
 
     def m_sendMessage(self, token, params):
+        if "reply_markup" in params and not isinstance(params["reply_markup"], (dict, str)):
+            # the Bot API refuses a null (or any non-object) markup
+            return 400, tg_error(400, "Bad Request: object expected as reply markup")
         if params.get("chat_id") in (None, ""):
             return 400, tg_error(400, "Bad Request: chat_id is empty")
         if params.get("text") in (None, ""):
@@ -448,6 +451,8 @@ class Handler(BaseHTTPRequestHandler):
         return msg
 
     def m_editMessageText(self, token, params):
+        if "reply_markup" in params and not isinstance(params["reply_markup"], (dict, str)):
+            return 400, tg_error(400, "Bad Request: object expected as reply markup")
         if params.get("text") in (None, ""):
             return 400, tg_error(400, "Bad Request: message text is empty")
         return self.edit(token, params, params["text"])
