@@ -1,8 +1,8 @@
 /*
  * admin_call.c: the life of one admin API request (see admin_internal.h): authentication,
  * the Idempotency-Key header, the tenant transaction that builds the answer, and writing the
- * answer out. Also the shared input checks that name the offending field, keyset paging,
- * row-to-JSON helpers, and the routes' common shapes (a paged list, one row by id).
+ * answer out, and the body and query readers. Field checks are common/jfield.c; paging and
+ * the routes' common shapes (a paged list, one row by id) are admin_page.c.
  */
 #include <ctype.h>
 #include <stdarg.h>
