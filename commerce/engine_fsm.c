@@ -475,6 +475,12 @@ static int handoff_way_back(struct turn *t)
 		reason = "idle";
 	else if (timeout > 0 && !t->agent_replied && t->handoff_seconds >= timeout)
 		reason = "no_reply";
+	if (!reason && t->m->kind == MSG_KIND_POSTBACK) {
+		/* a press is always answered (a platform may show it waiting until it is) */
+		turn_sayf(t, "A person from %s will answer you here shortly.",
+		          "Mtu wa %s atakujibu hapa hivi karibuni.", t->shop.name);
+		return 0;
+	}
 	if (!reason)
 		return 0; /* a person is handling this chat: record, stay silent */
 	if (turn_event(t, "handoff_released", json_pack("{s:s}", "reason", reason)) < 0)

@@ -899,6 +899,65 @@ static void test_two_processes_one_poller(void **state)
 	testsrv_stop(&srv2);
 }
 
+/* With an https public address ccgw points the bot's webhook at itself (setWebhook with the
+ * secret token and the update kinds it handles), and a switch to polling removes it. */
+static void test_set_webhook(void **state)
+{
+	const char *env[4] = {env_base, "CCGW_LOG_LEVEL=info",
+	                      "CCGW_PUBLIC_URL=https://shop.example.test", NULL};
+	struct testsrv s3, keep = srv;
+	struct testhttp_resp r;
+	char id[64], want[160];
+	json_t *o, *calls, *last;
+	const json_t *allowed;
+	size_t i, n;
+	int has_cq = 0;
+
+	(void)state;
+	testsrv_start(&s3, &db, env);
+	srv = s3; /* api() talks to it */
+	register_channel("7055555555:AAH-https-bot", "tg-secret-3", "webhook", id, sizeof(id), &o);
+	assert_true(json_is_true(json_object_get(json_object_get(o, "webhook_setup"), "ok")));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(o, "webhook_setup"), "action")),
+	    "setWebhook");
+	json_decref(o);
+	calls = mock_requests("setWebhook");
+	n = json_array_size(calls);
+	assert_true(n >= 1);
+	last = json_object_get(json_array_get(calls, n - 1), "body");
+	snprintf(want, sizeof(want), "https://shop.example.test/webhooks/telegram/%s", id);
+	assert_string_equal(json_string_value(json_object_get(last, "url")), want);
+	assert_string_equal(json_string_value(json_object_get(last, "secret_token")), "tg-secret-3");
+	allowed = json_object_get(last, "allowed_updates");
+	for (i = 0; i < json_array_size(allowed); i++)
+		has_cq |= strcmp(json_string_value(json_array_get(allowed, i)), "callback_query") == 0;
+	assert_true(has_cq);
+	json_decref(calls);
+	/* switched to polling: the webhook is removed */
+	n = count_calls("deleteWebhook");
+	snprintf(want, sizeof(want), "/api/v1/channels/%s", id);
+	api("PATCH", want, "{\"mode\": \"polling\"}", &r);
+	assert_int_equal(r.status, 200);
+	o = resp_json(&r);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(o, "webhook_setup"), "action")),
+	    "deleteWebhook");
+	assert_string_equal(json_string_value(json_object_get(o, "mode")), "polling");
+	json_decref(o);
+	testhttp_resp_clear(&r);
+	assert_int_equal(count_calls("deleteWebhook"), n + 1);
+	/* not a mode */
+	api("PATCH", want, "{\"mode\": \"carrier-pigeon\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "mode"));
+	testhttp_resp_clear(&r);
+	api("DELETE", want, NULL, &r);
+	testhttp_resp_clear(&r);
+	srv = keep;
+	testsrv_stop(&s3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -911,6 +970,7 @@ int main(void)
 	    cmocka_unit_test(test_seller_confirms_from_telegram),
 	    cmocka_unit_test(test_polling_with_restart),
 	    cmocka_unit_test(test_two_processes_one_poller),
+	    cmocka_unit_test(test_set_webhook),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
