@@ -9,6 +9,7 @@
 
 #include "console.h"
 #include "telegram.h"
+#include "webchat.h"
 #include "whatsapp.h"
 
 /* The adapters built in; each defines its ops table in its own file. Add a new type here. */
@@ -16,6 +17,7 @@ static const struct channel_ops *const channel_all[] = {
 	&whatsapp_channel_ops,
 	&telegram_channel_ops,
 	&console_channel_ops,
+	&webchat_channel_ops,
 	NULL,
 };
 

@@ -49,6 +49,9 @@ ADMIN_HANDLER(admin_keys_delete);
 ADMIN_HANDLER(admin_targets_create);
 ADMIN_HANDLER(admin_targets_list);
 ADMIN_HANDLER(admin_targets_delete);
+/* admin_webchat.c: the web chat's allowed origins and look */
+ADMIN_HANDLER(admin_webchat_get);
+ADMIN_HANDLER(admin_webchat_put);
 
 /* admin_currency.c: 1 when code is an active ISO 4217 currency code (upper case, 3 letters). */
 int admin_currency_valid(const char *code);

@@ -15,6 +15,7 @@
 #include "poller.h"
 #include "routes.h"
 #include "server.h"
+#include "webchat_gw.h"
 
 static struct dispatcher *serve_dispatcher;
 
@@ -63,7 +64,13 @@ int cli_serve(int argc, char **argv)
 		log_error(NULL, "the poller could not start");
 		goto out;
 	}
+	if (webchat_start(&app) < 0) {
+		log_error(NULL, "the web chat could not start");
+		goto out;
+	}
+	server_set_ws_routes(webchat_ws_routes);
 	rc = server_run(&app, server_routes);
+	webchat_stop();
 out:
 	poller_free(poller);
 	if (serve_dispatcher) {

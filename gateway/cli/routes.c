@@ -14,6 +14,9 @@ const struct http_route server_routes[] = {
 	/* every channel type's webhooks, through its adapter (inbound.c) */
 	{ "GET", "/webhooks/{type}/{channel_id}", inbound_webhook_verify, 1 },
 	{ "POST", "/webhooks/{type}/{channel_id}", inbound_webhook_receive, 1 },
+	/* the web chat's page and files (webchat_gw.h); its socket is /ws/chat/{slug} */
+	{ "GET", "/chat/{slug}", webchat_page, 1 },
+	{ "GET", "/chat/{slug}/{file}", webchat_asset, 1 },
 	/* admin API (admin.h) */
 	{ "POST", "/api/v1/channels", admin_channels_create, 1 },
 	{ "GET", "/api/v1/channels", admin_channels_list, 1 },
@@ -41,5 +44,7 @@ const struct http_route server_routes[] = {
 	{ "POST", "/api/v1/notification-targets", admin_targets_create, 1 },
 	{ "GET", "/api/v1/notification-targets", admin_targets_list, 1 },
 	{ "DELETE", "/api/v1/notification-targets/{id}", admin_targets_delete, 1 },
+	{ "GET", "/api/v1/webchat", admin_webchat_get, 1 },
+	{ "PUT", "/api/v1/webchat", admin_webchat_put, 1 },
 	{ NULL, NULL, NULL, 0 },
 };

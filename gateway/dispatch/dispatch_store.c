@@ -477,11 +477,11 @@ static const char complete_sql[] =
     /* the conversation's next message may go now. It is claimed here, under the same
      * lease owner, when it is the conversation's first unfinished row (the rule of
      * outbox_claim; this statement still sees u's row as 'sending', hence p.id <> u.id),
-     * is not waiting out a retry and is not for a console channel (032) */
+     * is not waiting out a retry and is not for a channel that delivers locally (056) */
     "  SELECT n.id, u.owner,"
     "    (n.attempts = 0 OR n.next_attempt_at <= now())"
     "    AND NOT (n.kind = 'reply' AND EXISTS (SELECT 1 FROM channels c"
-    "      WHERE c.id = n.channel_id AND c.type = 'console'))"
+    "      WHERE c.id = n.channel_id AND channel_delivers_locally(c.type)))"
     "    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = app_tenant_id()"
     "      AND p.conversation_id = u.conversation_id AND p.status IN ('pending', 'sending')"
     "      AND p.seq < n.seq AND p.id <> u.id) AS go"

@@ -21,6 +21,7 @@
 #include "app.h"
 #include "channel.h"
 #include "conns.h"
+#include "ws_internal.h"
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
@@ -59,15 +60,31 @@ struct job {
 	int headers_sent;
 	size_t body_off;
 	struct job *next;     /* work queue / ready list */
+	/* a task (server_task): run on a worker, no request, no answer */
+	void (*task_fn)(struct http_ctx *ctx, void *arg);
+	void *task_arg;
 };
+
+struct wsc;
 
 struct pss {
 	struct job *job;
+	struct wsc *ws; /* a WebSocket connection's record */
 };
 
 static struct app *srv_app;                   /* borrowed from the caller */
 static const struct http_route *srv_routes;   /* borrowed from the caller */
+static const struct ws_route *srv_ws_routes;  /* borrowed; NULL: no WebSocket paths */
 static volatile int srv_stopping;
+static const lws_retry_bo_t ws_idle_policy = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 75,
+};
+
+void server_set_ws_routes(const struct ws_route *routes)
+{
+	srv_ws_routes = routes;
+}
 static struct app srv_embed_app;              /* the fuzz target's own context */
 static struct lws_context *lws_ctx;
 static volatile sig_atomic_t stop_requested;
@@ -203,6 +220,14 @@ static void *worker_main(void *arg)
 
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.app = srv_app;
+		if (j->task_fn) {
+			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
+			j->task_fn(&ctx, j->task_arg);
+			if (ctx.conn)
+				db_pool_release(srv_app->pool, ctx.conn);
+			free(j);
+			continue;
+		}
 		if (j->route->needs_db)
 			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
 		if (j->route->needs_db && !ctx.conn)
@@ -222,6 +247,31 @@ static void *worker_main(void *arg)
 			lws_cancel_service(lws_ctx);
 	}
 	return NULL;
+}
+
+int server_task(void (*fn)(struct http_ctx *ctx, void *arg), void *arg)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -1;
+	j->task_fn = fn;
+	j->task_arg = arg;
+	pthread_mutex_lock(&jobs_lock);
+	if (srv_stopping || workers_quit || jobs_queued >= srv_app->cfg->max_queue) {
+		pthread_mutex_unlock(&jobs_lock);
+		free(j);
+		return -1;
+	}
+	jobs_queued++;
+	if (work_tail)
+		work_tail->next = j;
+	else
+		work_head = j;
+	work_tail = j;
+	pthread_cond_signal(&jobs_cond);
+	pthread_mutex_unlock(&jobs_lock);
+	return 0;
 }
 
 /* Answers from the loop itself (no handler): marks the job ready and asks to write. */
@@ -810,6 +860,21 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		return on_http_writeable(wsi, pss);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		on_event_wait_cancelled();
+		ws_wake();
+		return 0;
+	/* WebSocket connections (ws.c) */
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return srv_stopping ? 1 : ws_filter(wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		pss->ws = ws_established(wsi);
+		return pss->ws ? 0 : -1;
+	case LWS_CALLBACK_RECEIVE:
+		return ws_receive(wsi, pss->ws, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return ws_writeable(wsi, pss->ws);
+	case LWS_CALLBACK_CLOSED:
+		ws_closed(pss->ws);
+		pss->ws = NULL;
 		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
@@ -958,7 +1023,10 @@ static int server_setup(struct app *app, const struct http_route *routes, int em
 	info.max_http_header_data = 0;
 	info.max_http_header_data2 = (unsigned int)(2 * cfg->max_header);
 	info.pt_serv_buf_size = 32768;
+	/* WebSocket connections: a ping after 30 s without traffic, closed after 75 s */
+	info.retry_and_idle_policy = &ws_idle_policy;
 	lws_ctx = lws_create_context(&info);
+	ws_bind(lws_ctx, srv_ws_routes);
 	if (!lws_ctx) {
 		log_error(NULL, "could not listen on %s", cfg->listen);
 		return -1;
@@ -995,6 +1063,7 @@ static void server_teardown(void)
 	}
 	lws_ctx = NULL;
 	conns_reset();
+	ws_reset();
 	srv_app = NULL;
 	srv_routes = NULL;
 }

@@ -11,6 +11,10 @@
 #include "config.h"
 #include "http.h"
 
+/* The WebSocket paths server_run serves besides routes (ws.h); NULL: none. Call before it. */
+struct ws_route;
+void server_set_ws_routes(const struct ws_route *routes);
+
 /* Serves routes (terminated by a NULL pattern) with app until SIGINT/SIGTERM, then finishes
  * in-flight requests (shutdown_grace). Returns the exit code. */
 int server_run(struct app *app, const struct http_route *routes);

@@ -499,39 +499,52 @@ static void test_dead_after_max_attempts(void **state)
 	free(chan);
 }
 
-/* No adapter for the channel's type (the web chat, in this build; Telegram until it got its
- * adapter): failed with a clear error, never dropped silently. A console channel's reply is not the dispatcher's at all: the console
- * prints it, so it is left pending, parked for good. */
+/* A reply that cannot be sent (a Telegram channel whose config has no bot token) fails with
+ * a clear error, never dropped silently. Replies of channels that deliver locally (the
+ * console's terminal, the web chat's sockets) are not the dispatcher's at all: they are left
+ * pending, parked for good, for the process that holds the shopper's end. */
 static void test_no_adapter(void **state)
 {
 	const char *env[] = {NULL};
 	char *tenant = fx_tenant(&fx, "noadapter"),
-	     *chan = fx_channel(&fx, tenant, "webchat", "4242"),
-	     *cons = fx_channel(&fx, tenant, "console", "console-1");
+	     *chan = fx_channel(&fx, tenant, "telegram", "4242"),
+	     *cons = fx_channel(&fx, tenant, "console", "console-1"),
+	     *web = fx_channel(&fx, tenant, "webchat", "webchat-1");
 	char *conv = fx_conversation(&fx, tenant, chan, "4711"),
-	     *cconv = fx_conversation(&fx, tenant, cons, "local"), *err, *cid;
+	     *cconv = fx_conversation(&fx, tenant, cons, "local"),
+	     *wconv = fx_conversation(&fx, tenant, web, "session-1"), *err, *cid, *wid;
 	struct harness h;
 
 	(void)state;
 	harness_start(&h, env);
 	cid = fx_reply(&fx, tenant, cconv, cons, "local", "for the console");
+	wid = fx_reply(&fx, tenant, wconv, web, "session-1", "for the web chat");
 	free(fx_reply(&fx, tenant, conv, chan, "4711", "hi"));
 	if (fx_wait_count(&fx, tenant, "failed", 1, 20) < 0)
 		fail_msg("the row did not fail");
 	err = fx_q(&fx, tenant, "SELECT last_error FROM outbox WHERE status = 'failed'", 0, NULL);
-	assert_non_null(strstr(err, "no sender for channel type 'webchat'"));
+	assert_non_null(strstr(err, "bot_token"));
 	free(err);
-	/* the console's row was looked at in the same claims and left to the console */
+	/* the local rows were looked at in the same claims and left to their channels */
 	err = fx_q(&fx, tenant,
 	           "SELECT status || '|' || attempts || '|' || (next_attempt_at = 'infinity')"
 	           " FROM outbox WHERE id = $1",
 	           1, (const char *const[]){cid});
 	assert_string_equal(err, "pending|0|true");
+	free(err);
+	err = fx_q(&fx, tenant,
+	           "SELECT status || '|' || attempts || '|' || (next_attempt_at = 'infinity')"
+	           " FROM outbox WHERE id = $1",
+	           1, (const char *const[]){wid});
+	assert_string_equal(err, "pending|0|true");
 	harness_stop(&h);
 	free(err);
 	free(cid);
+	free(wid);
 	free(cconv);
+	free(wconv);
 	free(cons);
+	free(web);
 	free(conv);
 	free(tenant);
 	free(chan);

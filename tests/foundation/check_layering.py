@@ -28,6 +28,8 @@ ALLOWED = {
                         "commerce", "nlp", "common"},
     "gateway/poll": {"gateway/poll", "gateway/inbound", "gateway/http", "gateway/core",
                      "channels", "commerce", "nlp", "common"},
+    "gateway/webchat": {"gateway/webchat", "gateway/inbound", "gateway/http", "gateway/core",
+                        "channels", "commerce", "nlp", "common"},
     "gateway/admin": {"gateway/admin", "gateway/http", "gateway/core", "channels", "commerce",
                       "nlp", "common"},
 }

@@ -1,0 +1,696 @@
+/*
+ * webchat_gw.c: the web chat's sockets (see webchat_gw.h): sessions, the hello and message tasks
+ * that run on request workers, delivery to the socket, the token, and the listening thread.
+ */
+#include "webchat_gw.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "inbound.h"
+#include "local_delivery.h"
+#include "log.h"
+#include "pg.h"
+#include "tenant.h"
+#include "util.h"
+#include "webchat.h" /* channels/: the adapter */
+
+#define HUB_SWEEP_MS 2000 /* a look for rows even without a notification */
+
+/* ---- sessions ---- */
+
+struct session {
+	struct session *next, *prev;
+	uint64_t id;
+	int refs;
+	int closed;     /* the socket is gone */
+	int welcomed;   /* the fields below are set */
+	int delivering; /* one delivery at a time, in outbox order */
+	int again;      /* rows came while delivering: look once more */
+	char slug[64], origin[256];
+	char tenant_id[37], channel_id[37], conversation_id[37], chat_id[37];
+	double tokens;  /* the message rate's bucket (loop thread only) */
+	int64_t refill_ms;
+};
+
+static pthread_mutex_t sess_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct session *sess_head;
+static struct app *wc_app;
+static unsigned char wc_key[32];
+
+static struct session *sess_get(uint64_t id)
+{
+	struct session *s;
+
+	pthread_mutex_lock(&sess_lock);
+	for (s = sess_head; s && s->id != id; s = s->next)
+		;
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&sess_lock);
+	return s;
+}
+
+static void sess_put(struct session *s)
+{
+	int gone;
+
+	pthread_mutex_lock(&sess_lock);
+	gone = --s->refs == 0;
+	pthread_mutex_unlock(&sess_lock);
+	if (gone)
+		free(s);
+}
+
+static void send_error(uint64_t id, const char *code, const char *message)
+{
+	json_t *f = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message);
+	char *t = f ? json_dumps(f, JSON_COMPACT) : NULL;
+
+	if (t)
+		ws_send(id, t, strlen(t));
+	free(t);
+	json_decref(f);
+}
+
+static void send_json(uint64_t id, json_t *f)
+{
+	char *t = f ? json_dumps(f, JSON_COMPACT) : NULL;
+
+	if (t)
+		ws_send(id, t, strlen(t));
+	free(t);
+	json_decref(f);
+}
+
+/* ---- the token: "v1.<tenant>.<conversation>.<chat>.<expires>.<hmac>" ---- */
+
+static void token_mac(const unsigned char *key, const char *body, char out[65])
+{
+	util_hmac_sha256_hex(key, 32, body, strlen(body), out);
+}
+
+void webchat_token_make(const unsigned char *key, const char *tenant, const char *conv,
+                        const char *chat, long long expires, char *out, size_t outlen)
+{
+	char body[160], mac[65];
+
+	snprintf(body, sizeof(body), "v1.%s.%s.%s.%lld", tenant, conv, chat, expires);
+	token_mac(key, body, mac);
+	snprintf(out, outlen, "%s.%s", body, mac);
+}
+
+int webchat_token_check(const unsigned char *key, const char *token, long long now,
+                        char tenant[37], char conv[37], char chat[37])
+{
+	char body[160], mac[65], t[37], c[37], h[37];
+	const char *dot;
+	long long expires;
+	size_t n;
+
+	if (!token || strncmp(token, "v1.", 3) != 0)
+		return -1;
+	dot = strrchr(token, '.');
+	n = dot ? (size_t)(dot - token) : 0;
+	if (!dot || n >= sizeof(body) || strlen(dot + 1) != 64)
+		return -1;
+	memcpy(body, token, n);
+	body[n] = '\0';
+	token_mac(key, body, mac);
+	if (!util_ct_streq(mac, dot + 1))
+		return -1;
+	if (sscanf(body, "v1.%36[0-9a-f-].%36[0-9a-f-].%36[0-9a-f-].%lld", t, c, h, &expires) != 4 ||
+	    !util_uuid_valid(t) || !util_uuid_valid(c) || !util_uuid_valid(h) || expires < now)
+		return -1;
+	memcpy(tenant, t, 37);
+	memcpy(conv, c, 37);
+	memcpy(chat, h, 37);
+	return 0;
+}
+
+/* ---- delivery ---- */
+
+static int sink_write(void *user, const char *text, size_t len)
+{
+	const uint64_t *id = user;
+
+	return ws_send(*id, text, len);
+}
+
+struct take_tx {
+	const char *conv;
+	json_t *rows;
+};
+
+static int take_tx_fn(PGconn *conn, void *arg)
+{
+	struct take_tx *t = arg;
+
+	return local_take_replies(conn, t->conv, webchat_channel_ops.type, t->rows) < 0
+	           ? PG_ERR_QUERY
+	           : 0;
+}
+
+/* Sends the session's pending replies, in outbox order, one deliverer at a time. */
+static void deliver_pending(PGconn *conn, struct session *s)
+{
+	struct take_tx t = {s->conversation_id, json_array()};
+	struct channel_sink sink = {&s->id, sink_write};
+	int go;
+
+	pthread_mutex_lock(&sess_lock);
+	if (s->delivering || !s->welcomed || s->closed) {
+		s->again = s->delivering;
+		pthread_mutex_unlock(&sess_lock);
+		json_decref(t.rows);
+		return;
+	}
+	s->delivering = 1;
+	pthread_mutex_unlock(&sess_lock);
+	do {
+		s->again = 0;
+		if (conn && pg_tx_run(conn, s->tenant_id, take_tx_fn, &t) == 0)
+			local_deliver(&webchat_channel_ops, &sink, t.rows);
+		pthread_mutex_lock(&sess_lock);
+		go = s->again && !s->closed;
+		if (!go)
+			s->delivering = 0;
+		pthread_mutex_unlock(&sess_lock);
+	} while (go);
+	json_decref(t.rows);
+}
+
+/* ---- hello ---- */
+
+struct hello_task {
+	uint64_t id;
+	char *token; /* NULL: a new session */
+};
+
+/* The allowed origins: the gateway's own, then the shop's (storefront_config.chat_origins). */
+static int origin_allowed(PGconn *conn, const char *origin)
+{
+	const char *pub = wc_app->cfg->public_url;
+	const char *params[1] = {origin};
+	size_t n = 0;
+	PGresult *res;
+	int ok;
+
+	if (!origin)
+		return 1; /* not a browser: Origin proves nothing there */
+	/* the public URL's scheme://host[:port] */
+	if (pub) {
+		const char *p = strstr(pub, "://");
+
+		p = p ? strchr(p + 3, '/') : NULL;
+		n = p ? (size_t)(p - pub) : strlen(pub);
+		if (strlen(origin) == n && strncmp(origin, pub, n) == 0)
+			return 1;
+	}
+	res = pg_exec(conn,
+	              "SELECT 1 FROM storefront_config WHERE tenant_id = app_tenant_id()"
+	              " AND $1 = ANY(chat_origins)",
+	              1, params);
+	ok = res && PQntuples(res) > 0;
+	PQclear(res);
+	return ok;
+}
+
+struct open_tx {
+	struct session *s;
+	const char *token;
+	int origin_ok;
+	int resumed;
+};
+
+/* In the tenant's transaction: the origin, the channel, and the conversation: the token's
+ * when it is good, else a new one. */
+static int open_tx_fn(PGconn *conn, void *arg)
+{
+	struct open_tx *o = arg;
+	struct session *s = o->s;
+	char tenant[37], conv[37], chat[37];
+	const char *params[3];
+	PGresult *res;
+
+	o->origin_ok = origin_allowed(conn, s->origin[0] ? s->origin : NULL);
+	if (!o->origin_ok)
+		return 0;
+	if (tenant_channel_ensure(conn, s->tenant_id, webchat_channel_ops.type, s->channel_id) < 0)
+		return PG_ERR_QUERY;
+	o->resumed = 0;
+	if (webchat_token_check(wc_key, o->token, (long long)time(NULL), tenant, conv, chat) == 0 &&
+	    strcmp(tenant, s->tenant_id) == 0) {
+		params[0] = conv;
+		params[1] = s->channel_id;
+		params[2] = chat;
+		res = pg_exec(conn,
+		              "SELECT 1 FROM conversations WHERE tenant_id = app_tenant_id()"
+		              " AND id = $1 AND channel_id = $2 AND external_chat_id = $3",
+		              3, params);
+		if (!res)
+			return PG_ERR_QUERY;
+		o->resumed = PQntuples(res) == 1;
+		PQclear(res);
+	}
+	if (o->resumed) {
+		memcpy(s->conversation_id, conv, 37);
+		memcpy(s->chat_id, chat, 37);
+		return 0;
+	}
+	util_uuid_new(chat);
+	params[0] = s->channel_id;
+	params[1] = chat;
+	res = pg_exec(conn,
+	              "INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
+	              " external_user_id) VALUES (app_tenant_id(), $1, $2, $2) RETURNING id",
+	              2, params);
+	if (!res)
+		return PG_ERR_QUERY;
+	snprintf(s->conversation_id, sizeof(s->conversation_id), "%s", PQgetvalue(res, 0, 0));
+	memcpy(s->chat_id, chat, 37);
+	PQclear(res);
+	return 0;
+}
+
+static void hello_run(struct http_ctx *ctx, void *arg)
+{
+	struct hello_task *h = arg;
+	struct session *s = sess_get(h->id);
+	struct open_tx o = {s, h->token, 0, 0};
+	char token[320];
+	int rc;
+
+	if (!s)
+		goto out;
+	if (!ctx->conn) {
+		send_error(h->id, "unavailable", "the shop cannot be reached now; try again shortly");
+		ws_close(h->id, 1011, "database unavailable");
+		goto out;
+	}
+	rc = tenant_id_by_slug(ctx->conn, s->slug, s->tenant_id);
+	if (rc != 0) {
+		send_error(h->id, rc == TENANT_ERR_NOT_FOUND ? "unknown_shop" : "unavailable",
+		           rc == TENANT_ERR_NOT_FOUND ? "there is no shop here"
+		                                      : "the shop cannot be reached now");
+		ws_close(h->id, rc == TENANT_ERR_NOT_FOUND ? 1008 : 1011, "no shop");
+		goto out;
+	}
+	if (pg_tx_run(ctx->conn, s->tenant_id, open_tx_fn, &o) != 0) {
+		send_error(h->id, "unavailable", "the shop cannot be reached now; try again shortly");
+		ws_close(h->id, 1011, "database unavailable");
+		goto out;
+	}
+	if (!o.origin_ok) {
+		send_error(h->id, "origin_not_allowed", "this page may not open the shop's chat");
+		ws_close(h->id, 1008, "origin not allowed");
+		log_warn(NULL, "webchat: %s refused for origin %s", s->slug, s->origin);
+		goto out;
+	}
+	webchat_token_make(wc_key, s->tenant_id, s->conversation_id, s->chat_id,
+	                   (long long)time(NULL) + WEBCHAT_TOKEN_DAYS * 86400LL, token,
+	                   sizeof(token));
+	send_json(h->id, json_pack("{s:s, s:s, s:s, s:b}", "type", "welcome", "session", token,
+	                           "conversation_id", s->conversation_id, "resumed", o.resumed));
+	pthread_mutex_lock(&sess_lock);
+	s->welcomed = 1;
+	pthread_mutex_unlock(&sess_lock);
+	deliver_pending(ctx->conn, s); /* what the shopper missed */
+out:
+	if (s)
+		sess_put(s);
+	free(h->token);
+	free(h);
+}
+
+/* ---- text and postback ---- */
+
+struct msg_task {
+	uint64_t id;
+	char *frame;
+	size_t len;
+};
+
+static void msg_run(struct http_ctx *ctx, void *arg)
+{
+	struct msg_task *t = arg;
+	struct session *s = sess_get(t->id);
+	struct inbound_channel ch;
+	struct inbound_result res;
+	struct channel_batch *b = NULL;
+	struct msg_inbound *m;
+	char err[160], mid[128];
+
+	memset(&res, 0, sizeof(res));
+	if (!s)
+		goto out;
+	if (!ctx->conn) {
+		send_error(t->id, "unavailable", "the message was not taken; send it again shortly");
+		goto out;
+	}
+	b = webchat_channel_ops.parse(t->frame, t->len, err, sizeof(err));
+	if (!b) {
+		send_error(t->id, "bad_frame", err);
+		goto out;
+	}
+	m = b->messages[0].msg;
+	/* the session is the chat; de-duplication is per session */
+	snprintf(mid, sizeof(mid), "%s:%s", s->chat_id, m->message_id);
+	free(m->message_id);
+	m->message_id = strdup(mid);
+	m->chat_id = strdup(s->chat_id);
+	m->user_id = strdup(s->chat_id);
+	m->timestamp = (int64_t)time(NULL);
+	memset(&ch, 0, sizeof(ch));
+	memcpy(ch.tenant_id, s->tenant_id, sizeof(ch.tenant_id));
+	memcpy(ch.channel_id, s->channel_id, sizeof(ch.channel_id));
+	ch.active = 1;
+	inbound_run(wc_app, ctx->conn, &webchat_channel_ops, &ch, b, &res);
+	if (res.db_error || res.retry_later) {
+		send_error(t->id, "try_again", "the message was not taken; send it again shortly");
+	} else if (res.duplicates) {
+		json_t *f = json_loadb(t->frame, t->len, 0, NULL);
+
+		send_json(t->id, json_pack("{s:s, s:O?, s:b}", "type", "ack", "client_msg_id",
+		                           json_object_get(f, "client_msg_id"), "duplicate", 1));
+		json_decref(f);
+	}
+	deliver_pending(ctx->conn, s);
+out:
+	channel_batch_free(b);
+	if (s)
+		sess_put(s);
+	free(t->frame);
+	free(t);
+}
+
+/* ---- the socket's handlers (loop thread) ---- */
+
+static int wc_open(uint64_t id, const char *const *params, size_t nparams, const char *origin,
+                   const char *peer, void **user)
+{
+	struct session *s;
+
+	(void)peer;
+	if (nparams < 1 || !tenant_slug_valid(params[0]))
+		return -1;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	s->id = id;
+	s->refs = 1;
+	s->tokens = WEBCHAT_RATE;
+	s->refill_ms = util_now_ms();
+	snprintf(s->slug, sizeof(s->slug), "%s", params[0]);
+	snprintf(s->origin, sizeof(s->origin), "%s", origin ? origin : "");
+	pthread_mutex_lock(&sess_lock);
+	s->next = sess_head;
+	if (sess_head)
+		sess_head->prev = s;
+	sess_head = s;
+	pthread_mutex_unlock(&sess_lock);
+	*user = s;
+	return 0;
+}
+
+/* The per-connection message rate: a bucket of WEBCHAT_RATE refilled each second. */
+static int rate_ok(struct session *s)
+{
+	int64_t now = util_now_ms();
+
+	s->tokens += (double)(now - s->refill_ms) * WEBCHAT_RATE / 1000.0;
+	if (s->tokens > WEBCHAT_RATE)
+		s->tokens = WEBCHAT_RATE;
+	s->refill_ms = now;
+	if (s->tokens < 1.0)
+		return 0;
+	s->tokens -= 1.0;
+	return 1;
+}
+
+static void wc_message(uint64_t id, void *user, const char *data, size_t len)
+{
+	struct session *s = user;
+	json_t *f;
+	const char *type;
+	int welcomed;
+
+	if (!rate_ok(s)) {
+		send_error(id, "rate_limited", "too many messages; wait a moment");
+		return;
+	}
+	f = json_loadb(data, len, 0, NULL);
+	type = json_string_value(json_object_get(f, "type"));
+	pthread_mutex_lock(&sess_lock);
+	welcomed = s->welcomed;
+	pthread_mutex_unlock(&sess_lock);
+	if (type && strcmp(type, "hello") == 0) {
+		struct hello_task *h = calloc(1, sizeof(*h));
+		const char *token = json_string_value(json_object_get(f, "session"));
+
+		if (welcomed) {
+			send_error(id, "bad_frame", "hello was already said on this connection");
+		} else if (!h || ((h->id = id), 0) || (token && !(h->token = strdup(token))) ||
+		           server_task(hello_run, h) < 0) {
+			if (h)
+				free(h->token);
+			free(h);
+			send_error(id, "busy", "the shop is busy; try again shortly");
+		}
+	} else if (type && (strcmp(type, "text") == 0 || strcmp(type, "postback") == 0)) {
+		struct msg_task *t = calloc(1, sizeof(*t));
+
+		if (!welcomed) {
+			send_error(id, "hello_first", "send hello before messages");
+			free(t);
+		} else if (!t || !(t->frame = malloc(len + 1))) {
+			free(t);
+			send_error(id, "busy", "the shop is busy; try again shortly");
+		} else {
+			memcpy(t->frame, data, len);
+			t->frame[len] = '\0';
+			t->len = len;
+			t->id = id;
+			if (server_task(msg_run, t) < 0) {
+				free(t->frame);
+				free(t);
+				send_error(id, "busy", "the shop is busy; try again shortly");
+			}
+		}
+	} else {
+		send_error(id, "bad_frame",
+		           "a frame is {\"type\": \"hello\" | \"text\" | \"postback\", ...}");
+	}
+	json_decref(f);
+}
+
+static void wc_close(uint64_t id, void *user)
+{
+	struct session *s = user;
+
+	(void)id;
+	pthread_mutex_lock(&sess_lock);
+	s->closed = 1;
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (sess_head == s)
+		sess_head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	pthread_mutex_unlock(&sess_lock);
+	sess_put(s);
+}
+
+static const struct ws_handlers wc_handlers = {wc_open, wc_message, wc_close};
+
+const struct ws_route webchat_ws_routes[] = {
+	{"/ws/chat/{slug}", &wc_handlers},
+	{NULL, NULL},
+};
+
+/* ---- the listening thread ---- */
+
+static pthread_t hub_thread;
+static volatile int hub_stop;
+static int hub_started;
+
+struct hub_item {
+	uint64_t id;
+	char tenant[37], conv[37];
+};
+
+static int hub_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct hub_item *)a)->tenant, ((const struct hub_item *)b)->tenant);
+}
+
+struct pending_tx {
+	const struct hub_item *items;
+	size_t n;
+	PGresult *res;
+};
+
+static int pending_tx_fn(PGconn *conn, void *arg)
+{
+	struct pending_tx *p = arg;
+	struct sbuf arr;
+	const char *params[1];
+	size_t i;
+
+	sbuf_init(&arr);
+	sbuf_puts(&arr, "{");
+	for (i = 0; i < p->n; i++)
+		sbuf_printf(&arr, "%s%s", i ? "," : "", p->items[i].conv);
+	sbuf_puts(&arr, "}");
+	params[0] = arr.data;
+	PQclear(p->res);
+	p->res = pg_exec(conn,
+	                 "SELECT DISTINCT conversation_id::text FROM outbox WHERE tenant_id ="
+	                 " app_tenant_id() AND kind = 'reply' AND status = 'pending'"
+	                 " AND conversation_id = ANY($1::uuid[])",
+	                 1, params);
+	sbuf_free(&arr);
+	return p->res ? 0 : PG_ERR_QUERY;
+}
+
+/* The sessions of one tenant (items[0..n)) with pending replies get them, on conn. */
+static void hub_tenant(PGconn *conn, const struct hub_item *items, size_t n)
+{
+	struct pending_tx p = {items, n, NULL};
+	size_t i;
+	int j;
+
+	if (pg_tx_run(conn, items[0].tenant, pending_tx_fn, &p) != 0) {
+		PQclear(p.res);
+		return;
+	}
+	for (j = 0; j < PQntuples(p.res); j++)
+		for (i = 0; i < n; i++)
+			if (strcmp(items[i].conv, PQgetvalue(p.res, j, 0)) == 0) {
+				struct session *s = sess_get(items[i].id);
+
+				if (s) {
+					deliver_pending(conn, s);
+					sess_put(s);
+				}
+			}
+	PQclear(p.res);
+}
+
+/* One look over every welcomed socket of this process, tenant by tenant. */
+static void hub_look(PGconn *conn)
+{
+	struct hub_item *items = NULL;
+	struct session *s;
+	size_t n = 0, cap = 0, i, start;
+
+	pthread_mutex_lock(&sess_lock);
+	for (s = sess_head; s; s = s->next) {
+		if (!s->welcomed || s->closed)
+			continue;
+		if (n == cap) {
+			struct hub_item *grown = realloc(items, (cap ? cap * 2 : 64) * sizeof(*items));
+
+			if (!grown)
+				break;
+			items = grown;
+			cap = cap ? cap * 2 : 64;
+		}
+		items[n].id = s->id;
+		memcpy(items[n].tenant, s->tenant_id, 37);
+		memcpy(items[n].conv, s->conversation_id, 37);
+		n++;
+	}
+	pthread_mutex_unlock(&sess_lock);
+	qsort(items, n, sizeof(*items), hub_cmp);
+	for (start = 0, i = 1; i <= n; i++)
+		if (i == n || strcmp(items[i].tenant, items[start].tenant) != 0) {
+			hub_tenant(conn, items + start, i - start);
+			start = i;
+		}
+	free(items);
+}
+
+/* Waits up to ms for a notification on conn; 1 when one came (or the wait failed). */
+static int hub_wait(PGconn *conn, int ms)
+{
+	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+	PGnotify *nt;
+	int got = 0;
+
+	if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+		return 1;
+	if (PQconsumeInput(conn) == 0)
+		return 1;
+	while ((nt = PQnotifies(conn))) {
+		got = 1;
+		PQfreemem(nt);
+	}
+	return got;
+}
+
+static void *hub_main(void *arg)
+{
+	PGconn *conn = NULL;
+	int64_t last = 0;
+
+	(void)arg;
+	while (!hub_stop) {
+		if (!conn || !pg_conn_ok(conn)) {
+			PQfinish(conn);
+			conn = app_db_connect(wc_app->cfg, wc_app->cfg->database_url, "ccgw-webchat",
+			                      NULL);
+			if (PQstatus(conn) != CONNECTION_OK || pg_cmd(conn, "LISTEN ccgw_outbox", 0, NULL) < 0) {
+				PQfinish(conn);
+				conn = NULL;
+				for (int i = 0; i < 10 && !hub_stop; i++)
+					poll(NULL, 0, 100);
+				continue;
+			}
+		}
+		/* a notification, or the sweep's time: rows may be waiting for our sockets */
+		if (hub_wait(conn, 250) || util_now_ms() - last >= HUB_SWEEP_MS) {
+			hub_look(conn);
+			last = util_now_ms();
+		}
+	}
+	PQfinish(conn);
+	return NULL;
+}
+
+int webchat_start(struct app *app)
+{
+	wc_app = app;
+	/* the token key: derived from the secret key, so tokens outlive restarts; without one a
+	 * key for this process only */
+	if (app->has_secret_key) {
+		char hex[65];
+
+		util_hmac_sha256_hex(app->secret_key, sizeof(app->secret_key), "ccgw webchat token v1",
+		                     21, hex);
+		if (util_hex_decode(hex, wc_key, sizeof(wc_key)) != 32)
+			return -1;
+	} else if (util_random_bytes(wc_key, sizeof(wc_key)) < 0) {
+		return -1;
+	}
+	hub_stop = 0;
+	if (pthread_create(&hub_thread, NULL, hub_main, NULL) != 0)
+		return -1;
+	hub_started = 1;
+	return 0;
+}
+
+void webchat_stop(void)
+{
+	if (!hub_started)
+		return;
+	hub_stop = 1;
+	pthread_join(hub_thread, NULL);
+	hub_started = 0;
+}
