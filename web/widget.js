@@ -66,10 +66,12 @@
     css(button, { bottom: bottom + 'px', right: '20px' });
     if (!frame) return;
     if (phone && phone.matches) {
+      /* a phone: nearly the whole screen, above the button (an iframe does not stretch
+       * between left and right, so its size is given; % of the viewport, being fixed) */
       css(frame, {
-        left: '8px', right: '8px', top: '8px', bottom: (bottom + 64) + 'px',
-        width: 'auto', height: 'auto', 'max-width': 'none', 'max-height': 'none',
-        'border-radius': '12px'
+        left: '8px', right: 'auto', top: '8px', bottom: 'auto',
+        width: 'calc(100% - 16px)', height: 'calc(100% - ' + (bottom + 84) + 'px)',
+        'max-width': 'none', 'max-height': 'none', 'border-radius': '12px'
       });
     } else {
       css(frame, {

@@ -21,6 +21,9 @@
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "           \
 	"connect-src 'self'; base-uri 'none'; form-action 'none'"
 #define FILE_MAX (512 * 1024)
+#ifndef CCGW_WEB_DIR
+#define CCGW_WEB_DIR "web" /* the build names the checkout's web/ */
+#endif
 
 static const char *web_dir(void)
 {
