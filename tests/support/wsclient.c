@@ -54,7 +54,7 @@ int wsc_connect(struct wsc_client *c, int port, const char *path, const char *or
 	char req[1024], *end;
 	int i;
 
-	memset(c, 0, sizeof(*c));
+	c->len = 0; /* the buffer is not cleared: its pages stay untouched until used */
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (c->fd < 0)
 		return -1;
@@ -175,14 +175,20 @@ char *wsc_recv(struct wsc_client *c, int ms, int *close_code)
 				}
 			}
 		}
-		if (waited >= ms)
-			return NULL;
-		if (read_some(c, 50) < 0) {
-			if (close_code && !*close_code)
-				*close_code = 1006;
-			return NULL;
+		{
+			int slice = ms - waited < 50 ? ms - waited : 50;
+			int rs = slice >= 0 ? read_some(c, slice) : 0;
+
+			if (rs < 0) {
+				if (close_code && !*close_code)
+					*close_code = 1006;
+				return NULL;
+			}
+			if (rs == 0 && waited >= ms)
+				return NULL;
+			if (rs == 0)
+				waited += slice > 0 ? slice : 1;
 		}
-		waited += 50;
 	}
 }
 

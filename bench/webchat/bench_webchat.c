@@ -1,0 +1,197 @@
+/*
+ * bench_webchat.c: the web chat's sockets under load, against the real `ccgw serve` and a
+ * database of its own (see CMakeLists.txt for how to run it).
+ *
+ * 1. Idle: N connections each say hello and stay open; the server's resident memory before
+ *    and after (VmRSS) gives what ccgw adds per connection. Target: under 100 MB for 10,000.
+ * 2. Round trip: K welcomed sockets send text messages at R per second in all; the time from
+ *    a message written to the first "message" frame back is recorded; p50, p99 and max are
+ *    printed. Target: p99 under 20 ms at 500 per second over 1,000 sockets.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "testdb.h"
+#include "testsrv.h"
+#include "util.h"
+#include "wsclient.h"
+
+static struct testdb db;
+static struct testsrv srv;
+
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = atol(line + 6);
+	fclose(f);
+	return kb;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Connects and says hello; 0 when welcomed. */
+static int open_session(struct wsc_client *c)
+{
+	char *w;
+
+	if (wsc_connect(c, srv.port, "/ws/chat/bench", NULL) != 0)
+		return -1;
+	if (wsc_send_text(c, "{\"type\":\"hello\",\"session\":null}") < 0)
+		return -1;
+	w = wsc_recv(c, 10000, NULL);
+	if (!w || !strstr(w, "\"welcome\"")) {
+		free(w);
+		return -1;
+	}
+	free(w);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_webchat [--idle N] [--sockets K] [--rate R] [--seconds T]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	long idle = 10000, sockets = 1000, seconds = 10;
+	double rate = 500;
+	const char *env[] = {"CCGW_LOG_LEVEL=warn", "CCGW_MAX_CONNECTIONS=30000",
+	                     "CCGW_MAX_CONNECTIONS_PER_ADDRESS=30000", "CCGW_MAX_QUEUE=100000",
+	                     NULL};
+	struct rlimit rl;
+	struct wsc_client *cs;
+	long before, after, i, opened = 0;
+	char *tenant, *key;
+	int k;
+
+	for (k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--idle") == 0 && k + 1 < argc)
+			idle = atol(argv[++k]);
+		else if (strcmp(argv[k], "--sockets") == 0 && k + 1 < argc)
+			sockets = atol(argv[++k]);
+		else if (strcmp(argv[k], "--rate") == 0 && k + 1 < argc)
+			rate = atof(argv[++k]);
+		else if (strcmp(argv[k], "--seconds") == 0 && k + 1 < argc)
+			seconds = atol(argv[++k]);
+		else
+			usage();
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	testdb_setup(&db, "bench_webchat");
+	tenant = testdb_tenant_create(&db, "bench", &key);
+	testsrv_start(&srv, &db, env);
+	cs = calloc((size_t)(idle > sockets ? idle : sockets), sizeof(*cs));
+	if (!cs)
+		return 1;
+	sleep(1);
+	before = rss_kb(srv.pid);
+	for (i = 0; i < idle; i++) {
+		if (open_session(&cs[i]) < 0) {
+			fprintf(stderr, "session %ld: %s\n", i, strerror(errno));
+			break;
+		}
+		opened++;
+	}
+	sleep(2);
+	after = rss_kb(srv.pid);
+	printf("idle: %ld sessions open; ccgw RSS %ld KB before, %ld KB after: +%.1f MB, %.2f KB"
+	       " per connection\n",
+	       opened, before, after, (after - before) / 1024.0,
+	       opened ? (double)(after - before) / (double)opened : 0.0);
+	fflush(stdout);
+
+	/* round trip over the first `sockets` of them */
+	if (sockets > opened)
+		sockets = opened;
+	{
+		long total = (long)(rate * (double)seconds), sent = 0, got = 0, n;
+		double *lat = calloc((size_t)total + 1, sizeof(double));
+		int64_t *sent_at = calloc((size_t)sockets, sizeof(int64_t));
+		struct pollfd *pfd = calloc((size_t)sockets, sizeof(*pfd));
+		int64_t start = util_now_us(), now;
+		char msg[160];
+
+		for (i = 0; i < sockets; i++)
+			pfd[i] = (struct pollfd){cs[i].fd, POLLIN, 0};
+		while (got < total) {
+			now = util_now_us();
+			/* send what the rate allows by now, to sockets not waiting for an answer */
+			while (sent < total && (double)(now - start) / 1e6 * rate >= (double)sent) {
+				long s = sent % sockets;
+
+				if (sent_at[s]) {
+					/* that socket still waits: try the next second's turn */
+					break;
+				}
+				snprintf(msg, sizeof(msg),
+				         "{\"type\":\"text\",\"text\":\"menu\",\"client_msg_id\":\"b%ld\"}",
+				         sent);
+				if (wsc_send_text(&cs[s], msg) < 0)
+					break;
+				sent_at[s] = util_now_us();
+				sent++;
+			}
+			if (poll(pfd, (nfds_t)sockets, 5) < 0 && errno != EINTR)
+				break;
+			for (i = 0; i < sockets; i++) {
+				char *f;
+
+				if (!(pfd[i].revents & POLLIN))
+					continue;
+				while ((f = wsc_recv(&cs[i], 0, NULL)) != NULL) {
+					if (sent_at[i] && strstr(f, "\"message\"")) {
+						lat[got++] = (double)(util_now_us() - sent_at[i]) / 1000.0;
+						sent_at[i] = 0;
+					}
+					free(f);
+				}
+			}
+			if ((util_now_us() - start) / 1000000 > seconds + 30)
+				break; /* answers stopped coming */
+		}
+		n = got;
+		qsort(lat, (size_t)n, sizeof(double), cmp_double);
+		printf("round trip: %ld messages over %ld sockets at %.0f/s asked, %.0f/s achieved;"
+		       " first reply frame p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+		       n, sockets, rate, (double)n / ((double)(util_now_us() - start) / 1e6),
+		       n ? lat[n / 2] : 0.0, n ? lat[(long)((double)n * 0.99)] : 0.0,
+		       n ? lat[n - 1] : 0.0);
+		free(lat);
+		free(sent_at);
+		free(pfd);
+	}
+	for (i = 0; i < opened; i++)
+		wsc_close(&cs[i]);
+	free(cs);
+	testsrv_stop(&srv);
+	free(tenant);
+	free(key);
+	return 0;
+}
