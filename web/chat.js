@@ -13,7 +13,11 @@
  * The socket is reopened with exponential backoff (0.5 s doubling to 15 s, with jitter). A
  * message is kept until it is answered (a reply or an ack arrives after it was sent on the
  * current socket) and sent again, with the same client_msg_id, after the next welcome: the
- * server drops what it already has and acks it as a duplicate. Server text is only ever set as
+ * server drops what it already has and acks it as a duplicate. An error that says the message
+ * was not taken (try_again, busy, unavailable, rate_limited) sends what is in flight again
+ * shortly on the same socket; another error marks the oldest message in flight "not sent"; an
+ * error before the welcome is shown and the socket, closed by the server, is reopened as
+ * above (slowly for unknown_shop and origin_not_allowed). Server text is only ever set as
  * text (textContent), never as HTML. The page's CSP forbids inline styles: colours are set as
  * custom properties through the CSSOM (style.setProperty).
  */
@@ -35,6 +39,7 @@
   var MAX_BUBBLES = 100;
   var MAX_OUTBOX = 50;
   var MAX_TRIES = 5;
+  var BURST = 8;
   var BACKOFF_MIN = 500;
   var BACKOFF_MAX = 15000;
   var HELLO_TIMEOUT = 10000;
@@ -57,6 +62,9 @@
       connecting: 'Connecting…',
       reconnecting: 'Offline — reconnecting…',
       waiting: 'Waiting to send',
+      unavailable: 'The shop can’t be reached right now — retrying…',
+      unknown_shop: 'This shop’s chat is not available.',
+      origin_not_allowed: 'This page may not open the shop’s chat.',
       notSent: 'Not sent',
       loadFail: 'Could not load the chat — retrying…',
       error: 'Something went wrong — reconnecting…'
@@ -77,6 +85,9 @@
       connecting: 'Inaunganisha…',
       reconnecting: 'Nje ya mtandao — inaunganisha tena…',
       waiting: 'Inasubiri kutumwa',
+      unavailable: 'Duka halipatikani kwa sasa — inajaribu tena…',
+      unknown_shop: 'Gumzo la duka hili halipatikani.',
+      origin_not_allowed: 'Ukurasa huu hauruhusiwi kufungua gumzo la duka.',
       notSent: 'Haikutumwa',
       loadFail: 'Imeshindwa kupakia gumzo — inajaribu tena…',
       error: 'Kuna hitilafu — inaunganisha tena…'
@@ -140,6 +151,12 @@
   var started = false;
   var rendered = false;
   var connState = 'connecting';
+  var flushTimer = 0;
+  var retryDelay = 1000;
+
+  /* error codes: the message was not taken and may be sent again; the shop refuses this page */
+  var RETRY = { try_again: 1, busy: 1, unavailable: 1, rate_limited: 1 };
+  var REFUSED = { unknown_shop: 1, origin_not_allowed: 1 };
 
   /* ---- elements ---- */
 
@@ -503,10 +520,14 @@
   /* Sends every message not yet sent on this socket (after the welcome only). */
   function flush() {
     if (!online || !ws) return;
-    var changed = false;
+    var changed = false, sent = 0;
     for (var i = 0; i < outbox.length; i++) {
       var o = outbox[i];
       if (o.s === gen) continue;
+      if (sent >= BURST) {
+        laterFlush(1100); /* the server takes 10 a second per connection */
+        break;
+      }
       if ((o.n || 0) >= MAX_TRIES) {
         outbox.splice(i--, 1);
         updateUserEntry(o.f.client_msg_id, function (e) { delete e.p; e.x = 1; });
@@ -520,10 +541,19 @@
       }
       o.s = gen;
       o.n = (o.n || 0) + 1;
+      sent++;
       changed = true;
       updateUserEntry(o.f.client_msg_id, function (e) { delete e.p; });
     }
     if (changed) saveOutbox();
+  }
+
+  function laterFlush(ms) {
+    if (flushTimer) return;
+    flushTimer = setTimeout(function () {
+      flushTimer = 0;
+      flush();
+    }, ms);
   }
 
   /* A reply arrived: the oldest message sent on this socket has been answered. */
@@ -599,6 +629,10 @@
   function lost() {
     ws = null;
     online = false;
+    if (flushTimer) {
+      clearTimeout(flushTimer);
+      flushTimer = 0;
+    }
     clearTimeout(helloTimer);
     setConn('offline');
     scheduleReconnect();
@@ -668,26 +702,56 @@
       }
     }
     if (!e.t && !e.b && !e.l && !e.c) return;
+    retryDelay = 1000;
     answered();
     addEntry(e);
   }
 
+  /* The words for an error: ours for the codes we know (in the page's language), else the
+   * server's. */
+  function errorText(code, message) {
+    if (code === 'unavailable' || REFUSED[code]) return t(code);
+    return typeof message === 'string' && message ? str(message, 500) : t('error');
+  }
+
   function onError(m) {
     var code = typeof m.code === 'string' ? m.code : '';
-    var text = typeof m.message === 'string' && m.message ? str(m.message, 500) : t('error');
-    if (!online && /session/i.test(code)) forget('session'); /* a token the server no longer knows */
-    if (typeof m.client_msg_id === 'string') {
+    var i;
+    if (!online) {
+      /* refused at hello; the server closes the socket and the page tries again later */
+      if (/session/.test(code)) forget('session'); /* a token it no longer takes */
+      if (REFUSED[code]) attempt = Math.max(attempt, 5); /* no point in hurrying */
+      addNote(errorText(code, m.message));
+      return;
+    }
+    if (typeof m.client_msg_id === 'string' && !RETRY[code]) {
       settle(m.client_msg_id, true);
-    } else if (online) {
-      /* the error answers the oldest message sent on this socket: do not send it again */
-      for (var i = 0; i < outbox.length; i++) {
-        if (outbox[i].s === gen) {
-          settle(outbox[i].f.client_msg_id, true);
-          break;
+      addNote(errorText(code, m.message));
+      return;
+    }
+    if (RETRY[code]) {
+      /* not taken: what is in flight on this socket goes again shortly (the server drops,
+       * with an ack, any of them it already has) */
+      for (i = 0; i < outbox.length; i++) {
+        var o = outbox[i];
+        if (o.s === gen && (typeof m.client_msg_id !== 'string' || o.f.client_msg_id === m.client_msg_id)) {
+          o.s = 0;
+          updateUserEntry(o.f.client_msg_id, function (e) { e.p = 1; });
         }
       }
+      saveOutbox();
+      laterFlush(retryDelay);
+      retryDelay = Math.min(8000, retryDelay * 2);
+      return;
     }
-    addNote(text);
+    /* anything else answers the oldest message in flight, which will not be taken as it is */
+    for (i = 0; i < outbox.length; i++) {
+      if (outbox[i].s === gen) {
+        settle(outbox[i].f.client_msg_id, true);
+        break;
+      }
+    }
+    addNote(errorText(code, m.message));
   }
 
   /* ---- start ---- */

@@ -608,7 +608,8 @@ static void hub_look(PGconn *conn)
 		n++;
 	}
 	pthread_mutex_unlock(&sess_lock);
-	qsort(items, n, sizeof(*items), hub_cmp);
+	if (n > 1)
+		qsort(items, n, sizeof(*items), hub_cmp);
 	for (start = 0, i = 1; i <= n; i++)
 		if (i == n || strcmp(items[i].tenant, items[start].tenant) != 0) {
 			hub_tenant(conn, items + start, i - start);

@@ -203,7 +203,7 @@ static int look_tx_fn(PGconn *conn, void *arg)
 	    json_string_value(json_object_get(theme, "name")) ? json_string_value(
 	                                                            json_object_get(theme, "name"))
 	                                                      : shop.name,
-	    "greeting", greeting ? greeting : (shop.welcome_text[0] ? shop.welcome_text : NULL),
+	    "greeting", greeting, /* the bot's own welcome answers the first "hi" */
 	    "lang",
 	    json_string_value(json_object_get(theme, "lang")) ? json_string_value(
 	                                                            json_object_get(theme, "lang"))
