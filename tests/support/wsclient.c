@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,11 @@ int wsc_connect(struct wsc_client *c, int port, const char *path, const char *or
 	a.sin_family = AF_INET;
 	a.sin_port = htons((unsigned short)port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	{
+		int one = 1;
+
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -113,12 +119,14 @@ int wsc_send_frame(struct wsc_client *c, int opcode, const void *data, size_t le
 	}
 	memcpy(head + h, mask, 4);
 	h += 4;
-	body = malloc(len ? len : 1);
+	/* header and payload in one write: two small writes meet Nagle and delayed ACKs (40 ms) */
+	body = malloc(h + len);
 	if (!body)
 		return -1;
+	memcpy(body, head, h);
 	for (i = 0; i < len; i++)
-		body[i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
-	rc = write_all(c->fd, head, h) < 0 || write_all(c->fd, body, len) < 0 ? -1 : 0;
+		body[h + i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
+	rc = write_all(c->fd, body, h + len) < 0 ? -1 : 0;
 	free(body);
 	return rc;
 }
