@@ -20,7 +20,7 @@
 #include "util.h"
 #include "webchat.h" /* channels/: the adapter */
 
-#define HUB_SWEEP_MS 2000 /* a look for rows even without a notification */
+#define HUB_SWEEP_MS 5000 /* a look at every socket even without a notification */
 
 /* ---- sessions ---- */
 
@@ -618,28 +618,101 @@ static void hub_look(PGconn *conn)
 	free(items);
 }
 
-/* Waits up to ms for a notification on conn; 1 when one came (or the wait failed). */
-static int hub_wait(PGconn *conn, int ms)
+/* The conversations notifications named, collected between looks. */
+struct hub_wanted {
+	char (*convs)[37];
+	size_t n, cap;
+	int all; /* a notification named none (a bulk insert, an older trigger): look at all */
+};
+
+static void wanted_add(struct hub_wanted *w, const char *payload)
+{
+	const char *p = payload;
+
+	if (!*p) {
+		w->all = 1;
+		return;
+	}
+	while (*p && !w->all) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (len == 36) {
+			if (w->n == w->cap) {
+				size_t cap = w->cap ? w->cap * 2 : 64;
+				char (*grown)[37] = realloc(w->convs, cap * sizeof(*grown));
+
+				if (!grown) {
+					w->all = 1;
+					return;
+				}
+				w->convs = grown;
+				w->cap = cap;
+			}
+			memcpy(w->convs[w->n], p, 36);
+			w->convs[w->n++][36] = '\0';
+		}
+		p = comma ? comma + 1 : p + len;
+	}
+}
+
+/* Waits up to ms for notifications on conn and collects what they name; -1 when the
+ * connection failed. */
+static int hub_wait(PGconn *conn, int ms, struct hub_wanted *w)
 {
 	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
 	PGnotify *nt;
-	int got = 0;
 
 	if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
-		return 1;
+		return -1;
 	if (PQconsumeInput(conn) == 0)
-		return 1;
+		return -1;
 	while ((nt = PQnotifies(conn))) {
-		got = 1;
+		wanted_add(w, nt->extra ? nt->extra : "");
 		PQfreemem(nt);
 	}
-	return got;
+	return 0;
+}
+
+/* Delivers to this process's sockets of the conversations in w. */
+static void hub_targeted(PGconn *conn, struct hub_wanted *w)
+{
+	uint64_t *ids = NULL;
+	struct session *s;
+	size_t n = 0, i, k;
+
+	pthread_mutex_lock(&sess_lock);
+	for (s = sess_head; s; s = s->next) {
+		if (!s->welcomed || s->closed)
+			continue;
+		for (k = 0; k < w->n; k++)
+			if (strcmp(w->convs[k], s->conversation_id) == 0) {
+				uint64_t *grown = realloc(ids, (n + 1) * sizeof(*ids));
+
+				if (grown) {
+					ids = grown;
+					ids[n++] = s->id;
+				}
+				break;
+			}
+	}
+	pthread_mutex_unlock(&sess_lock);
+	for (i = 0; i < n; i++) {
+		s = sess_get(ids[i]);
+		if (s) {
+			deliver_pending(conn, s);
+			sess_put(s);
+		}
+	}
+	free(ids);
 }
 
 static void *hub_main(void *arg)
 {
 	PGconn *conn = NULL;
+	struct hub_wanted w = {NULL, 0, 0, 0};
 	int64_t last = 0;
+	int i;
 
 	(void)arg;
 	while (!hub_stop) {
@@ -647,20 +720,29 @@ static void *hub_main(void *arg)
 			PQfinish(conn);
 			conn = app_db_connect(wc_app->cfg, wc_app->cfg->database_url, "ccgw-webchat",
 			                      NULL);
-			if (PQstatus(conn) != CONNECTION_OK || pg_cmd(conn, "LISTEN ccgw_outbox", 0, NULL) < 0) {
+			if (PQstatus(conn) != CONNECTION_OK ||
+			    pg_cmd(conn, "LISTEN ccgw_outbox", 0, NULL) < 0) {
 				PQfinish(conn);
 				conn = NULL;
-				for (int i = 0; i < 10 && !hub_stop; i++)
+				for (i = 0; i < 10 && !hub_stop; i++)
 					poll(NULL, 0, 100);
 				continue;
 			}
+			w.all = 1; /* notifications may have been missed while away */
 		}
-		/* a notification, or the sweep's time: rows may be waiting for our sockets */
-		if (hub_wait(conn, 250) || util_now_ms() - last >= HUB_SWEEP_MS) {
+		if (hub_wait(conn, 250, &w) < 0)
+			w.all = 1;
+		/* the sweep: a look at every socket now and then, for what no notification named */
+		if (w.all || util_now_ms() - last >= HUB_SWEEP_MS) {
 			hub_look(conn);
 			last = util_now_ms();
+		} else if (w.n) {
+			hub_targeted(conn, &w);
 		}
+		w.n = 0;
+		w.all = 0;
 	}
+	free(w.convs);
 	PQfinish(conn);
 	return NULL;
 }
