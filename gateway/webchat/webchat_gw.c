@@ -67,15 +67,35 @@ static void sess_put(struct session *s)
 		free(s);
 }
 
-static void send_error(uint64_t id, const char *code, const char *message)
+/* An error frame; client_id (may be NULL) names the message it is about, so the page knows
+ * which one to send again. */
+static void send_error_for(uint64_t id, const char *code, const char *message,
+                           const char *client_id)
 {
-	json_t *f = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message);
+	json_t *f = json_pack("{s:s, s:s, s:s, s:s*}", "type", "error", "code", code, "message",
+	                      message, "client_msg_id", client_id);
 	char *t = f ? json_dumps(f, JSON_COMPACT) : NULL;
 
 	if (t)
 		ws_send(id, t, strlen(t));
 	free(t);
 	json_decref(f);
+}
+
+static void send_error(uint64_t id, const char *code, const char *message)
+{
+	send_error_for(id, code, message, NULL);
+}
+
+/* The client_msg_id of a frame's text (NULL when none), as a heap copy. */
+static char *frame_client_id(const char *frame, size_t len)
+{
+	json_t *f = json_loadb(frame, len, 0, NULL);
+	const char *v = json_string_value(json_object_get(f, "client_msg_id"));
+	char *out = v ? strdup(v) : NULL;
+
+	json_decref(f);
+	return out;
 }
 
 static void send_json(uint64_t id, json_t *f)
@@ -344,18 +364,20 @@ static void msg_run(struct http_ctx *ctx, void *arg)
 	struct inbound_result res;
 	struct channel_batch *b = NULL;
 	struct msg_inbound *m;
-	char err[160], mid[128];
+	char err[160], mid[128], *cid = NULL;
 
 	memset(&res, 0, sizeof(res));
+	cid = frame_client_id(t->frame, t->len);
 	if (!s)
 		goto out;
 	if (!ctx->conn) {
-		send_error(t->id, "unavailable", "the message was not taken; send it again shortly");
+		send_error_for(t->id, "unavailable", "the message was not taken; send it again shortly",
+		               cid);
 		goto out;
 	}
 	b = webchat_channel_ops.parse(t->frame, t->len, err, sizeof(err));
 	if (!b) {
-		send_error(t->id, "bad_frame", err);
+		send_error_for(t->id, "bad_frame", err, cid);
 		goto out;
 	}
 	m = b->messages[0].msg;
@@ -372,7 +394,8 @@ static void msg_run(struct http_ctx *ctx, void *arg)
 	ch.active = 1;
 	inbound_run(wc_app, ctx->conn, &webchat_channel_ops, &ch, b, &res);
 	if (res.db_error || res.retry_later) {
-		send_error(t->id, "try_again", "the message was not taken; send it again shortly");
+		send_error_for(t->id, "try_again", "the message was not taken; send it again shortly",
+		               cid);
 	} else if (res.duplicates) {
 		json_t *f = json_loadb(t->frame, t->len, 0, NULL);
 
@@ -385,6 +408,7 @@ out:
 	channel_batch_free(b);
 	if (s)
 		sess_put(s);
+	free(cid);
 	free(t->frame);
 	free(t);
 }
@@ -437,15 +461,17 @@ static void wc_message(uint64_t id, void *user, const char *data, size_t len)
 {
 	struct session *s = user;
 	json_t *f;
-	const char *type;
+	const char *type, *cid;
 	int welcomed;
 
-	if (!rate_ok(s)) {
-		send_error(id, "rate_limited", "too many messages; wait a moment");
-		return;
-	}
 	f = json_loadb(data, len, 0, NULL);
 	type = json_string_value(json_object_get(f, "type"));
+	cid = json_string_value(json_object_get(f, "client_msg_id"));
+	if (!rate_ok(s)) {
+		send_error_for(id, "rate_limited", "too many messages; wait a moment", cid);
+		json_decref(f);
+		return;
+	}
 	pthread_mutex_lock(&sess_lock);
 	welcomed = s->welcomed;
 	pthread_mutex_unlock(&sess_lock);
@@ -466,11 +492,11 @@ static void wc_message(uint64_t id, void *user, const char *data, size_t len)
 		struct msg_task *t = calloc(1, sizeof(*t));
 
 		if (!welcomed) {
-			send_error(id, "hello_first", "send hello before messages");
+			send_error_for(id, "hello_first", "send hello before messages", cid);
 			free(t);
 		} else if (!t || !(t->frame = malloc(len + 1))) {
 			free(t);
-			send_error(id, "busy", "the shop is busy; try again shortly");
+			send_error_for(id, "busy", "the shop is busy; try again shortly", cid);
 		} else {
 			memcpy(t->frame, data, len);
 			t->frame[len] = '\0';
@@ -479,7 +505,7 @@ static void wc_message(uint64_t id, void *user, const char *data, size_t len)
 			if (server_task(msg_run, t) < 0) {
 				free(t->frame);
 				free(t);
-				send_error(id, "busy", "the shop is busy; try again shortly");
+				send_error_for(id, "busy", "the shop is busy; try again shortly", cid);
 			}
 		}
 	} else {

@@ -514,6 +514,14 @@ static void test_message_rate(void **state)
 		                      : "",
 		                  "rate_limited") == 0;
 	assert_true(limited >= 10);
+	/* each refusal names the message it refused, so the page can send that one again */
+	for (i = 0; i < json_array_size(frames); i++) {
+		json_t *f = json_array_get(frames, i);
+
+		if (json_string_value(json_object_get(f, "code")) &&
+		    strcmp(json_string_value(json_object_get(f, "code")), "rate_limited") == 0)
+			assert_non_null(json_string_value(json_object_get(f, "client_msg_id")));
+	}
 	json_decref(frames);
 	wsc_close(&c);
 }
