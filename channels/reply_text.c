@@ -42,32 +42,50 @@ size_t reply_text_choices(const json_t *reply)
 	return n;
 }
 
+/* The reply's text, then its card (title, subtitle, price) unless the text already names it. */
+static void text_and_card(struct sbuf *b, const json_t *reply)
+{
+	const json_t *card = json_object_get(reply, "card"), *price;
+	char money[64];
+
+	sbuf_puts(b, jstr(reply, "text"));
+	if (json_is_object(card) && *jstr(card, "title") &&
+	    !strstr(jstr(reply, "text"), jstr(card, "title"))) {
+		sbuf_printf(b, "%s%s", b->len ? "\n\n" : "", jstr(card, "title"));
+		if (*jstr(card, "subtitle"))
+			sbuf_printf(b, "\n%s", jstr(card, "subtitle"));
+		price = json_object_get(card, "price_minor");
+		if (json_is_integer(price)) {
+			money_format(json_integer_value(price), jstr(card, "currency"), money,
+			             sizeof(money));
+			sbuf_printf(b, "\n%s", money);
+		}
+	}
+}
+
+char *reply_text_plain(const json_t *reply)
+{
+	struct sbuf b;
+
+	if (!json_is_object(reply))
+		return NULL;
+	sbuf_init(&b);
+	text_and_card(&b, reply);
+	return sbuf_take(&b);
+}
+
 char *reply_text_render(const json_t *reply)
 {
-	const json_t *card, *sec, *c, *price;
+	const json_t *sec, *c;
 	const char *lang;
 	struct sbuf b;
 	size_t i, j, n = 0;
-	char money[64];
 
 	if (!json_is_object(reply))
 		return NULL;
 	lang = jstr(reply, "lang");
 	sbuf_init(&b);
-	sbuf_puts(&b, jstr(reply, "text"));
-	card = json_object_get(reply, "card");
-	if (json_is_object(card) && *jstr(card, "title") &&
-	    !strstr(jstr(reply, "text"), jstr(card, "title"))) {
-		sbuf_printf(&b, "%s%s", b.len ? "\n\n" : "", jstr(card, "title"));
-		if (*jstr(card, "subtitle"))
-			sbuf_printf(&b, "\n%s", jstr(card, "subtitle"));
-		price = json_object_get(card, "price_minor");
-		if (json_is_integer(price)) {
-			money_format(json_integer_value(price), jstr(card, "currency"), money,
-			             sizeof(money));
-			sbuf_printf(&b, "\n%s", money);
-		}
-	}
+	text_and_card(&b, reply);
 	if (reply_text_choices(reply) > 0 && b.len)
 		sbuf_puts(&b, "\n");
 	json_array_foreach(json_object_get(reply, "buttons"), i, c) if (usable(c))

@@ -14,6 +14,11 @@
  * NULL when out of memory or reply is not an object. */
 char *reply_text_render(const json_t *reply) __attribute__((warn_unused_result));
 
+/* The text and the card (title, subtitle, price) without the choices, for channels that
+ * show the choices as buttons (heap; NULL when out of memory or reply is not an object). An
+ * empty string when the reply has neither. */
+char *reply_text_plain(const json_t *reply) __attribute__((warn_unused_result));
+
 /* How many numbered choices reply_text_render shows for reply. */
 size_t reply_text_choices(const json_t *reply);
 

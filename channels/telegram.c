@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "money.h"
 #include "reply_text.h"
 #include "utf8.h"
 #include "util.h"
@@ -610,34 +609,6 @@ static json_t *keyboard(const json_t *reply, int *bad)
 	return json_pack("{s:o}", "inline_keyboard", rows);
 }
 
-/* The text of a reply: the card (title, subtitle, price) and then the text. Heap. */
-static char *reply_text(const json_t *reply)
-{
-	const json_t *card = json_object_get(reply, "card");
-	const json_t *price = json_object_get(card, "price_minor");
-	const char *text = channel_config_str(reply, "text");
-	struct sbuf b;
-	char money[64];
-
-	sbuf_init(&b);
-	if (json_is_object(card)) {
-		if (channel_config_str(card, "title"))
-			sbuf_printf(&b, "%s\n", channel_config_str(card, "title"));
-		if (channel_config_str(card, "subtitle"))
-			sbuf_printf(&b, "%s\n", channel_config_str(card, "subtitle"));
-		if (json_is_integer(price)) {
-			money_format(json_integer_value(price), channel_config_str(card, "currency"),
-			             money, sizeof(money));
-			sbuf_printf(&b, "%s\n", money);
-		}
-		if (text && *text)
-			sbuf_puts(&b, "\n");
-	}
-	if (text)
-		sbuf_puts(&b, text);
-	return sbuf_take(&b);
-}
-
 /* The byte offset after the longest start of s that is at most units UTF-16 code units long
  * (Telegram counts a message's length in them: a code point past U+FFFF, most emoji, is
  * two). */
@@ -714,7 +685,7 @@ static int render_messages(struct tg_out *o, const json_t *reply, long long pres
 		kb = NULL;
 		text = reply_text_render(reply); /* numbered, answered with a number */
 	} else {
-		text = reply_text(reply);
+		text = reply_text_plain(reply);
 	}
 	if (!text)
 		goto out;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "money.h"
+#include "reply_text.h"
 #include "util.h"
 
 #define WEBCHAT_TEXT_MAX 4096 /* characters the engine reads of one message */
@@ -94,34 +94,12 @@ out:
 /* The frame for a reply: the card folded into the text, buttons and list as they are. */
 static json_t *reply_frame(const json_t *reply)
 {
-	const json_t *card = json_object_get(reply, "card");
-	const json_t *price = json_object_get(card, "price_minor");
-	const char *text = channel_config_str(reply, "text");
-	json_t *frame;
-	struct sbuf b;
-	char money[64], *t;
+	char *t = reply_text_plain(reply);
+	json_t *frame = json_pack("{s:s, s:s, s:O*, s:O*, s:s*}", "type", "message", "text",
+	                          t ? t : "", "buttons", json_object_get(reply, "buttons"), "list",
+	                          json_object_get(reply, "list"), "lang",
+	                          channel_config_str(reply, "lang"));
 
-	sbuf_init(&b);
-	if (json_is_object(card)) {
-		if (channel_config_str(card, "title"))
-			sbuf_printf(&b, "%s\n", channel_config_str(card, "title"));
-		if (channel_config_str(card, "subtitle"))
-			sbuf_printf(&b, "%s\n", channel_config_str(card, "subtitle"));
-		if (json_is_integer(price)) {
-			money_format(json_integer_value(price), channel_config_str(card, "currency"),
-			             money, sizeof(money));
-			sbuf_printf(&b, "%s\n", money);
-		}
-		if (text && *text)
-			sbuf_puts(&b, "\n");
-	}
-	if (text)
-		sbuf_puts(&b, text);
-	t = sbuf_take(&b);
-	frame = json_pack("{s:s, s:s, s:O*, s:O*, s:s*}", "type", "message", "text", t ? t : "",
-	                  "buttons", json_object_get(reply, "buttons"), "list",
-	                  json_object_get(reply, "list"), "lang",
-	                  channel_config_str(reply, "lang"));
 	free(t);
 	return frame;
 }
