@@ -159,6 +159,56 @@ static void test_ordered_delivery(void **state)
 }
 
 /* 429 with Retry-After 1, three times: no retry sooner than asked, then all sent in order. */
+/* A reply claimed while the message before it was still in flight is parked; normally the
+ * message's finisher brings it back. Their two statements can pass each other (the finisher
+ * does not see the new row, the claim still sees the message in flight). Played here by hand:
+ * the reply must still reach the shopper within seconds, not after a lease. */
+static void test_parked_behind_a_missed_finish(void **state)
+{
+	char *tenant = fx_tenant(&fx, "missed"), *chan = fx_wa_channel(&fx, tenant, "100009");
+	char *conv = fx_conversation(&fx, tenant, chan, "254700090001"), *first, *second;
+	const char *p[1];
+	struct harness h;
+	json_t *reqs;
+	char buf[64];
+
+	(void)state;
+	first = fx_reply(&fx, tenant, conv, chan, "254700090001", "first");
+	/* a dispatcher takes the first message: it is in flight */
+	assert_int_equal(fx_ql(&fx, NULL,
+	                       "SELECT count(*) FROM outbox_claim('elsewhere:0:1', 10, 60)"
+	                       " WHERE claimed",
+	                       0, NULL),
+	                 1);
+	second = fx_reply(&fx, tenant, conv, chan, "254700090001", "second");
+	/* a claim looks at the reply while the first is in flight and parks it */
+	assert_int_equal(fx_ql(&fx, NULL,
+	                       "SELECT count(*) FROM outbox_claim('elsewhere:0:2', 10, 60)"
+	                       " WHERE NOT claimed",
+	                       0, NULL),
+	                 1);
+	/* the first message's outcome is written by a finisher that never saw the reply */
+	p[0] = first;
+	fx_q(&fx, tenant,
+	     "UPDATE outbox SET status = 'sent', sent_at = now(), lease_owner = NULL,"
+	     " lease_until = NULL WHERE id = $1::uuid",
+	     1, p);
+	harness_start(&h, NULL);
+	if (fx_wait_count(&fx, tenant, "sent", 2, 10) < 0)
+		fail_msg("the parked reply was not sent within 10 s (sent: %ld)",
+		         fx_count(&fx, tenant, "sent"));
+	reqs = requests_for("/100009/messages");
+	assert_int_equal(json_array_size(reqs), 1);
+	assert_string_equal(fx_req_text(json_array_get(reqs, 0), buf, sizeof(buf)), "second");
+	json_decref(reqs);
+	harness_stop(&h);
+	free(first);
+	free(second);
+	free(conv);
+	free(chan);
+	free(tenant);
+}
+
 static void test_rate_limited(void **state)
 {
 	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=100", "CCGW_WHATSAPP_RECIPIENT_RATE=50",
@@ -684,6 +734,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_ordered_delivery, reset_mock),
+	    cmocka_unit_test_setup(test_parked_behind_a_missed_finish, reset_mock),
 	    cmocka_unit_test_setup(test_rate_limited, reset_mock),
 	    cmocka_unit_test_setup(test_reply_through_four_429s, reset_mock),
 	    cmocka_unit_test_setup(test_rate_shared_by_processes, reset_mock),
