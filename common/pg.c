@@ -3,12 +3,239 @@
  */
 #include "pg.h"
 
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
 static _Thread_local char last_sqlstate[6];
+
+/* ---- the statement registry ----
+ *
+ * Every statement pg_exec runs is prepared once per connection under a name of its own (a
+ * Parse the first time, then only Bind and Execute): PostgreSQL parses and analyses it once
+ * and, after a few runs, keeps a generic plan. ccgw's SQL is fixed text with $n parameters,
+ * so the text is the key. A connection is known by its PGconn and its backend's process id:
+ * a new session behind the same pointer starts with no statements. Each connection is used by
+ * one thread at a time; only the table of connections is shared. */
+
+#define PG_STMTS_MAX 256 /* per connection; past it statements run unnamed */
+#define PG_CONNS_MAX 1024
+
+struct pg_stmt {
+	uint64_t hash;
+	char *sql;
+	char name[24];
+};
+
+struct pg_conn_stmts {
+	const PGconn *conn;
+	int backend_pid;
+	enum pg_pool pool;
+	struct pg_stmt *stmts; /* open addressing, PG_STMTS_MAX * 2 slots */
+	size_t n;
+	unsigned long seq;
+};
+
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pg_conn_stmts *conns[PG_CONNS_MAX];
+static size_t nconns;
+
+static struct {
+	atomic_ullong statements, round_trips, transactions, prepared;
+} pool_stats[PG_POOL_COUNT];
+
+static uint64_t sql_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static enum pg_pool pool_of(PGconn *conn)
+{
+	const char *app = PQparameterStatus(conn, "application_name");
+
+	if (app && strncmp(app, "ccgw-dispatch", 13) == 0)
+		return PG_POOL_DISPATCH;
+	return PG_POOL_REQUEST;
+}
+
+static void stmts_clear(struct pg_conn_stmts *c)
+{
+	size_t i;
+
+	for (i = 0; c->stmts && i < PG_STMTS_MAX * 2; i++)
+		free(c->stmts[i].sql);
+	free(c->stmts);
+	c->stmts = NULL;
+	c->n = 0;
+}
+
+/* The registry entry of conn (made on first use), or NULL when the table is full. */
+static struct pg_conn_stmts *conn_stmts(PGconn *conn)
+{
+	int pid = PQbackendPID(conn);
+	struct pg_conn_stmts *c = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&conns_lock);
+	for (i = 0; i < nconns; i++)
+		if (conns[i]->conn == conn) {
+			c = conns[i];
+			break;
+		}
+	if (!c && nconns < PG_CONNS_MAX) {
+		c = calloc(1, sizeof(*c));
+		if (c) {
+			c->conn = conn;
+			c->backend_pid = -1;
+			conns[nconns++] = c;
+		}
+	}
+	pthread_mutex_unlock(&conns_lock);
+	if (c && c->backend_pid != pid) { /* a new session: nothing is prepared in it */
+		stmts_clear(c);
+		c->backend_pid = pid;
+		c->pool = pool_of(conn);
+	}
+	return c;
+}
+
+/* Only plain data statements are prepared; transaction control and the like go as they are. */
+static int preparable(const char *sql)
+{
+	static const char *const verbs[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
+	size_t i, n;
+
+	while (isspace((unsigned char)*sql))
+		sql++;
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		n = strlen(verbs[i]);
+		if (strncasecmp(sql, verbs[i], n) == 0 && !isalnum((unsigned char)sql[n]))
+			return 1;
+	}
+	return 0;
+}
+
+/* The slot of sql in c: found (*found = 1), or free for it; NULL when c is full. */
+static struct pg_stmt *stmt_slot(struct pg_conn_stmts *c, const char *sql, uint64_t h, int *found)
+{
+	size_t cap = PG_STMTS_MAX * 2, i = (size_t)(h % cap), k;
+
+	*found = 0;
+	if (!c->stmts) {
+		c->stmts = calloc(cap, sizeof(*c->stmts));
+		if (!c->stmts)
+			return NULL;
+	}
+	for (k = 0; k < cap; k++, i = (i + 1) % cap) {
+		struct pg_stmt *st = &c->stmts[i];
+
+		if (!st->sql)
+			return c->n < PG_STMTS_MAX ? st : NULL;
+		if (st->hash == h && strcmp(st->sql, sql) == 0) {
+			*found = 1;
+			return st;
+		}
+	}
+	return NULL;
+}
+
+/* Forgets sql on conn (a failed Parse, or a statement the server no longer has). */
+static void stmt_forget(struct pg_conn_stmts *c)
+{
+	stmts_clear(c); /* open addressing: clearing one slot would break later chains */
+}
+
+void pg_finish(PGconn *conn)
+{
+	struct pg_conn_stmts *c = NULL;
+	size_t i;
+
+	if (!conn)
+		return;
+	pthread_mutex_lock(&conns_lock);
+	for (i = 0; i < nconns; i++)
+		if (conns[i]->conn == conn) {
+			c = conns[i];
+			conns[i] = conns[--nconns];
+			break;
+		}
+	pthread_mutex_unlock(&conns_lock);
+	if (c) {
+		stmts_clear(c);
+		free(c);
+	}
+	PQfinish(conn);
+}
+
+void pg_stats_get(enum pg_pool pool, struct pg_stats *out)
+{
+	out->statements = atomic_load(&pool_stats[pool].statements);
+	out->round_trips = atomic_load(&pool_stats[pool].round_trips);
+	out->transactions = atomic_load(&pool_stats[pool].transactions);
+	out->prepared = atomic_load(&pool_stats[pool].prepared);
+}
+
+const char *pg_pool_name(enum pg_pool pool)
+{
+	return pool == PG_POOL_DISPATCH ? "dispatch" : "request";
+}
+
+/* Runs sql on conn as a named prepared statement (preparing it on this connection's first
+ * use), or unnamed when it is not one to keep. */
+static PGresult *exec_registered(PGconn *conn, const char *sql, int nparams,
+				 const char *const *params)
+{
+	struct pg_conn_stmts *c = preparable(sql) ? conn_stmts(conn) : NULL;
+	struct pg_stmt *st = NULL;
+	enum pg_pool pool = c ? c->pool : pool_of(conn);
+	uint64_t h = 0;
+	int found = 0;
+	PGresult *res;
+
+	atomic_fetch_add(&pool_stats[pool].statements, 1);
+	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+	if (c) {
+		h = sql_hash(sql);
+		st = stmt_slot(c, sql, h, &found);
+	}
+	if (!st)
+		return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (!found) {
+		snprintf(st->name, sizeof(st->name), "ccgw_%lu", ++c->seq);
+		res = PQprepare(conn, st->name, sql, nparams, NULL);
+		atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+			return res; /* the caller reports it; nothing was kept */
+		PQclear(res);
+		st->sql = strdup(sql);
+		if (!st->sql) {
+			PQclear(PQexec(conn, "DEALLOCATE ALL"));
+			stmts_clear(c);
+			return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		}
+		st->hash = h;
+		c->n++;
+		atomic_fetch_add(&pool_stats[pool].prepared, 1);
+	}
+	res = PQexecPrepared(conn, st->name, nparams, params, NULL, NULL, 0);
+	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (state && strcmp(state, "26000") == 0) /* the session lost its statements */
+			stmt_forget(c);
+	}
+	return res;
+}
 
 const char *pg_last_sqlstate(void)
 {
@@ -77,7 +304,7 @@ PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const 
 	const char *state;
 
 	last_sqlstate[0] = '\0';
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	res = exec_registered(conn, sql, nparams, params);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
@@ -129,17 +356,70 @@ static void rollback(PGconn *conn)
 	PQclear(res);
 }
 
+/* Takes one result of a pipeline; 0 when its status is ok, else -1 with the SQLSTATE kept. */
+static int pipeline_take(PGconn *conn, ExecStatusType ok)
+{
+	PGresult *res = PQgetResult(conn), *extra;
+	int rc = res && PQresultStatus(res) == ok ? 0 : -1;
+
+	if (rc < 0 && last_sqlstate[0] == '\0') {
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "%s",
+			 state ? state : pg_conn_ok(conn) ? "XX000" : "08006");
+		if (!res || PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+			log_warn(NULL, "sql failed [%s]: %s", last_sqlstate,
+				 res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	}
+	PQclear(res);
+	if (ok != PGRES_PIPELINE_SYNC)
+		while ((extra = PQgetResult(conn))) /* the NULL that ends a statement's results */
+			PQclear(extra);
+	return rc;
+}
+
+/* BEGIN and the tenant's setting in one round trip (libpq's pipeline mode). */
+static int tx_begin(PGconn *conn, const char *tenant_id)
+{
+	const char *params[1] = {tenant_id ? tenant_id : ""};
+	enum pg_pool pool = pool_of(conn);
+	int rc = 0;
+
+	last_sqlstate[0] = '\0';
+	atomic_fetch_add(&pool_stats[pool].statements, 2);
+	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+	if (PQenterPipelineMode(conn) != 1 ||
+	    PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+			      params, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(conn) != 1) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
+		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
+		rc = -1;
+	} else {
+		rc |= pipeline_take(conn, PGRES_COMMAND_OK);
+		rc |= pipeline_take(conn, PGRES_TUPLES_OK);
+		rc |= pipeline_take(conn, PGRES_PIPELINE_SYNC);
+	}
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1) {
+		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
+		rc = -1;
+	}
+	return rc;
+}
+
 int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 {
-	const char *params[1] = { tenant_id ? tenant_id : "" };
 	int attempt, rc = PG_ERR_QUERY;
 
 	for (attempt = 0; attempt < 4; attempt++) {
 		if (!pg_conn_ok(conn))
 			return PG_ERR_UNAVAILABLE;
-		if (pg_cmd(conn, "BEGIN", 0, NULL) < 0)
-			return pg_conn_ok(conn) ? PG_ERR_QUERY : PG_ERR_UNAVAILABLE;
-		if (pg_cmd(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, params) < 0) {
+		if (tx_begin(conn, tenant_id) < 0) {
+			if (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+				return PG_ERR_UNAVAILABLE;
+			if (PQtransactionStatus(conn) == PQTRANS_IDLE)
+				return PG_ERR_QUERY;
 			rc = PG_ERR_QUERY;
 			goto failed;
 		}
@@ -150,6 +430,7 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 			rc = PG_ERR_QUERY;
 			goto failed;
 		}
+		atomic_fetch_add(&pool_stats[pool_of(conn)].transactions, 1);
 		return 0;
 failed:
 		if (!pg_conn_ok(conn))

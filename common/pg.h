@@ -29,7 +29,10 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg) PG_WU
 
 /* Runs a parameterized statement (text parameters, NULL entries are SQL NULL); returns the
  * result when its status is COMMAND_OK or TUPLES_OK, else logs the error, remembers its
- * SQLSTATE and returns NULL. The caller PQclear()s the result. */
+ * SQLSTATE and returns NULL. The caller PQclear()s the result. A SELECT, INSERT, UPDATE,
+ * DELETE or WITH statement is prepared on the connection the first time it runs there and
+ * runs by name afterwards (see pg.c), so sql must be fixed text: outside data goes only in
+ * params. */
 PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params) PG_WUR;
 /* The same for statements whose result is not needed: 0, or -1 on error. */
 int pg_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params) PG_WUR;
@@ -54,6 +57,20 @@ struct pg_session_opts {
  * appended). Always returns a PGconn (NULL only out of memory): check PQstatus and PQfinish
  * it either way, as with PQconnectdbParams. */
 PGconn *pg_connect(const char *conninfo, const struct pg_session_opts *o);
+
+/* What this process's connections asked of the database, by the part that asked: every
+ * statement pg_exec ran, the round trips they took (a first run on a connection adds the
+ * Parse), the transactions pg_tx_run committed, and the statements prepared. */
+enum pg_pool { PG_POOL_REQUEST, PG_POOL_DISPATCH, PG_POOL_COUNT };
+struct pg_stats {
+	unsigned long long statements, round_trips, transactions, prepared;
+};
+void pg_stats_get(enum pg_pool pool, struct pg_stats *out);
+const char *pg_pool_name(enum pg_pool pool);
+
+/* PQfinish, and forgets what was prepared on conn. Every connection pg_exec ran on is closed
+ * with it. NULL is ignored. */
+void pg_finish(PGconn *conn);
 
 /* Value of row r, column c, or NULL when SQL NULL. Borrowed from res. */
 const char *pg_value(const PGresult *res, int r, int c);

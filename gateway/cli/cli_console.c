@@ -246,7 +246,7 @@ out:
 	json_decref(ct.replies);
 	engine_free(ct.engine);
 	nlp_free(nlp);
-	PQfinish(conn);
+	pg_finish(conn);
 	config_clear(&cfg);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "app.h"
+#include "pg.h"
 #include "demo_seed.h"
 
 int cli_demo(int argc, char **argv)
@@ -51,7 +52,7 @@ int cli_demo(int argc, char **argv)
 	rc = 0;
 out:
 	json_decref(out);
-	PQfinish(conn);
+	pg_finish(conn);
 	config_clear(&cfg);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "app.h"
+#include "pg.h"
 #include "tenant.h"
 
 static void cli_tenant_usage(FILE *to)
@@ -26,7 +27,7 @@ static PGconn *cli_tenant_connect(const struct config *cfg)
 
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "ccgw: cannot connect to the database: %s", PQerrorMessage(c));
-		PQfinish(c);
+		pg_finish(c);
 		return NULL;
 	}
 	return c;
@@ -114,7 +115,7 @@ int cli_tenant(int argc, char **argv)
 	rc = 0;
 out:
 	json_decref(out);
-	PQfinish(conn);
+	pg_finish(conn);
 	config_clear(&cfg);
 	return rc;
 }

@@ -126,6 +126,6 @@ int app_role_check(const struct config *cfg)
 		                "NOBYPASSRLS, owning nothing)", err);
 		rc = -1;
 	}
-	PQfinish(c);
+	pg_finish(c);
 	return rc;
 }

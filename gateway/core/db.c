@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "pg.h"
 #include "util.h"
 
 #define DB_WATCH_MS 200
@@ -55,7 +56,7 @@ static void abs_deadline(struct timespec *ts, long ms)
 }
 
 /* Shuts down the socket of every connection held past the limit. shutdown() (not close())
- * under the pool lock: the descriptor stays the connection's until its owner PQfinish()es it,
+ * under the pool lock: the descriptor stays the connection's until its owner pg_finish()es it,
  * which happens under the same lock or after the slot is handed back. */
 static void *db_watchdog_main(void *arg)
 {
@@ -132,7 +133,7 @@ void db_pool_free(struct db_pool *p)
 		pthread_join(p->watchdog, NULL);
 	}
 	for (i = 0; i < p->size; i++)
-		PQfinish(p->slots[i].conn);
+		pg_finish(p->slots[i].conn);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->freed);
 	pthread_cond_destroy(&p->quit_cond);
@@ -195,14 +196,14 @@ static PGconn *db_connect(struct db_pool *p)
 
 	if (PQstatus(c) != CONNECTION_OK) {
 		log_warn(NULL, "database connection failed: %s", c ? PQerrorMessage(c) : "out of memory");
-		PQfinish(c);
+		pg_finish(c);
 		return NULL;
 	}
 	/* every new session, not only the first: the URL may point elsewhere after a failover */
 	if (db_role_check(c, err, sizeof(err)) != 0) {
 		log_error(NULL, "database: %s; row-level security would not hold: use the "
 				"application role (CCGW_DATABASE_URL, NOSUPERUSER NOBYPASSRLS)", err);
-		PQfinish(c);
+		pg_finish(c);
 		return NULL;
 	}
 	return c;
@@ -236,7 +237,7 @@ PGconn *db_pool_acquire(struct db_pool *p, int timeout_ms)
 	p->in_use++;
 	/* a broken connection is closed under the lock (the watchdog reads slot->conn) */
 	if (slot->conn && PQstatus(slot->conn) != CONNECTION_OK) {
-		PQfinish(slot->conn);
+		pg_finish(slot->conn);
 		slot->conn = NULL;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -274,7 +275,7 @@ void db_pool_release(struct db_pool *p, PGconn *conn)
 	for (i = 0; i < p->size; i++) {
 		if (p->slots[i].conn == conn && p->slots[i].busy) {
 			if (PQstatus(conn) != CONNECTION_OK || p->slots[i].cut) {
-				PQfinish(conn);
+				pg_finish(conn);
 				p->slots[i].conn = NULL;
 			}
 			p->slots[i].busy = 0;

@@ -5,8 +5,11 @@
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "pg.h"
 
 #define METRICS_MAX_SERIES 256
 #define METRICS_MAX_INBOUND 32
@@ -96,6 +99,38 @@ void metrics_inbound_observe(const char *channel, const char *outcome)
 	pthread_mutex_unlock(&lock);
 }
 
+/* What the database was asked, by the part of ccgw that asked (pg.h: pg_stats). */
+static void metrics_write_db(struct sbuf *out)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} fams[] = {
+	    {"ccgw_db_statements_total", "Statements run.",
+	     offsetof(struct pg_stats, statements)},
+	    {"ccgw_db_round_trips_total", "Round trips to the database (a statement's first run on a connection adds its Parse).",
+	     offsetof(struct pg_stats, round_trips)},
+	    {"ccgw_db_transactions_total", "Transactions committed.",
+	     offsetof(struct pg_stats, transactions)},
+	    {"ccgw_db_statements_prepared_total", "Statements prepared on a connection.",
+	     offsetof(struct pg_stats, prepared)},
+	};
+	struct pg_stats st[PG_POOL_COUNT];
+	size_t f;
+	int p;
+
+	for (p = 0; p < PG_POOL_COUNT; p++)
+		pg_stats_get((enum pg_pool)p, &st[p]);
+	for (f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		sbuf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", fams[f].name, fams[f].help,
+			    fams[f].name);
+		for (p = 0; p < PG_POOL_COUNT; p++)
+			sbuf_printf(out, "%s{part=\"%s\"} %llu\n", fams[f].name,
+				    pg_pool_name((enum pg_pool)p),
+				    *(const unsigned long long *)((const char *)&st[p] + fams[f].off));
+	}
+}
+
 void metrics_write(struct sbuf *out)
 {
 	size_t i, b;
@@ -125,4 +160,5 @@ void metrics_write(struct sbuf *out)
 		sbuf_printf(out, "ccgw_inbound_messages_total{channel=\"%s\",outcome=\"%s\"} %llu\n",
 			    inbounds[i].channel, inbounds[i].outcome, inbounds[i].count);
 	pthread_mutex_unlock(&lock);
+	metrics_write_db(out);
 }

@@ -202,6 +202,6 @@ out:
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	PQfinish(conn);
+	pg_finish(conn);
 	return rc;
 }

@@ -125,11 +125,11 @@ static PGconn *listener_connect(struct dispatcher *d)
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		log_warn(NULL, "dispatch: listener cannot connect: %s",
 		         c ? PQerrorMessage(c) : "out of memory");
-		PQfinish(c);
+		pg_finish(c);
 		return NULL;
 	}
 	if (pg_cmd(c, "LISTEN ccgw_outbox", 0, NULL) < 0) {
-		PQfinish(c);
+		pg_finish(c);
 		return NULL;
 	}
 	return c;
@@ -195,7 +195,7 @@ static void *listener_main(void *arg)
 		}
 		if (conn && PQstatus(conn) != CONNECTION_OK) {
 			log_warn(NULL, "dispatch: listener connection lost");
-			PQfinish(conn);
+			pg_finish(conn);
 			conn = NULL;
 			retry_at = now + backoff;
 			continue;
@@ -221,7 +221,7 @@ static void *listener_main(void *arg)
 			got = 0;
 			if (!PQconsumeInput(conn)) {
 				log_warn(NULL, "dispatch: listener connection lost");
-				PQfinish(conn);
+				pg_finish(conn);
 				conn = NULL;
 				retry_at = now + backoff;
 				continue;
@@ -240,7 +240,7 @@ static void *listener_main(void *arg)
 		if (pg_cmd(conn, "DELETE FROM dispatchers WHERE owner = $1", 1, p) < 0)
 			log_debug(NULL, "dispatch: could not remove the heartbeat row");
 	}
-	PQfinish(conn);
+	pg_finish(conn);
 	return NULL;
 }
 

@@ -74,13 +74,13 @@ static int worker_db_ensure(struct dispatch_worker *w, int64_t now)
 	if (w->db) {
 		log_warn(NULL, "dispatch worker %d: database connection lost, reconnecting",
 		         w->index);
-		PQfinish(w->db);
+		pg_finish(w->db);
 	}
 	w->db = app_db_connect(w->d->cfg, w->d->cfg->database_url, "ccgw-dispatch", options);
 	if (!w->db || PQstatus(w->db) != CONNECTION_OK) {
 		log_warn(NULL, "dispatch worker %d: cannot connect to the database: %s", w->index,
 		         w->db ? PQerrorMessage(w->db) : "out of memory");
-		PQfinish(w->db);
+		pg_finish(w->db);
 		w->db = NULL;
 		w->db_retry_ms = now + 1000;
 		return -1;
@@ -831,7 +831,7 @@ void *dispatch_worker_main(void *arg)
 	for (i = 0; i < w->neasy; i++)
 		curl_easy_cleanup(w->easy_pool[i]);
 	w->neasy = 0;
-	PQfinish(w->db);
+	pg_finish(w->db);
 	w->db = NULL;
 	return NULL;
 }

@@ -246,7 +246,7 @@ static void polled_take(struct poller *p, const struct channel_ops *ops, const c
 	got = res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!got || pthread_create(&c->thread, NULL, polled_main, c) != 0) {
-		PQfinish(c->conn);
+		pg_finish(c->conn);
 		free(c);
 		return; /* another process polls it */
 	}
@@ -258,7 +258,7 @@ static void polled_end(struct polled *c)
 {
 	c->stop = 1;
 	pthread_join(c->thread, NULL);
-	PQfinish(c->conn); /* releases the lease */
+	pg_finish(c->conn); /* releases the lease */
 	free(c);
 }
 
@@ -302,7 +302,7 @@ static void *supervisor_main(void *arg)
 
 	while (!p->stopping) {
 		if (!conn || !pg_conn_ok(conn)) {
-			PQfinish(conn);
+			pg_finish(conn);
 			conn = app_db_connect(p->app->cfg, p->app->cfg->database_url, "ccgw-poll", NULL);
 		}
 		for (i = 0; i < p->n; i++)
@@ -329,7 +329,7 @@ static void *supervisor_main(void *arg)
 	for (i = 0; i < p->n; i++)
 		polled_end(p->chans[i]);
 	p->n = 0;
-	PQfinish(conn);
+	pg_finish(conn);
 	return NULL;
 }
 

@@ -743,12 +743,12 @@ static void *hub_main(void *arg)
 	(void)arg;
 	while (!hub_stop) {
 		if (!conn || !pg_conn_ok(conn)) {
-			PQfinish(conn);
+			pg_finish(conn);
 			conn = app_db_connect(wc_app->cfg, wc_app->cfg->database_url, "ccgw-webchat",
 			                      NULL);
 			if (PQstatus(conn) != CONNECTION_OK ||
 			    pg_cmd(conn, "LISTEN ccgw_outbox", 0, NULL) < 0) {
-				PQfinish(conn);
+				pg_finish(conn);
 				conn = NULL;
 				for (i = 0; i < 10 && !hub_stop; i++)
 					poll(NULL, 0, 100);
@@ -769,7 +769,7 @@ static void *hub_main(void *arg)
 		w.all = 0;
 	}
 	free(w.convs);
-	PQfinish(conn);
+	pg_finish(conn);
 	return NULL;
 }
 
