@@ -31,6 +31,59 @@ int conv_event_add(PGconn *conn, const char *tenant_id, const char *conversation
 	return rc < 0 ? CONV_ERR_DB : 0;
 }
 
+/* Inserts events ($3: [{"type", "payload"}]) in their order: seq follows the array. */
+#define CONV_EVENTS_INSERT                                                                         \
+	"INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"        \
+	" SELECT $1, $2, x.e->>'type', COALESCE(x.e->'payload', '{}'::jsonb)"                      \
+	" FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY x.n"
+
+int conv_events_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
+                    const json_t *events)
+{
+	char *js = json_dumps(events, JSON_COMPACT);
+	const char *params[3] = {tenant_id, conversation_id, js};
+	int rc;
+
+	if (!js)
+		return CONV_ERR_DB;
+	rc = pg_cmd(conn, CONV_EVENTS_INSERT, 3, params);
+	free(js);
+	return rc < 0 ? CONV_ERR_DB : 0;
+}
+
+int conv_turn_write(PGconn *conn, const struct conv_turn_write *w)
+{
+	/* $1 tenant, $2 conversation, $3 events, $4 channel, $5 recipient, $6 reply_to, $7 the
+	 * reply or NULL, $8.. the conversation's new state */
+	static const char sql[] =
+	    "WITH ev AS (" CONV_EVENTS_INSERT "), ob AS ("
+	    "  INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient,"
+	    "  reply_to, payload) SELECT $1, 'reply', $2, $4, $5, $6, $7::jsonb"
+	    "  WHERE $7::jsonb IS NOT NULL)"
+	    " UPDATE conversations SET state = $8, context = $9::jsonb, offered = $10::jsonb,"
+	    " lang = $11, misunderstandings = $12::int, handoff = $13::boolean,"
+	    " last_inbound_at = now(),"
+	    " handoff_at = CASE WHEN $13::boolean THEN COALESCE(handoff_at, now()) END,"
+	    " last_message_at = CASE WHEN $7::jsonb IS NOT NULL THEN now() ELSE last_message_at END"
+	    " WHERE tenant_id = $1 AND id = $2";
+	char *ev = json_dumps(w->events ? w->events : json_array(), JSON_COMPACT);
+	char *ctx = json_dumps(w->context, JSON_COMPACT);
+	char *offered = json_dumps(w->offered, JSON_COMPACT);
+	char mis[16];
+	const char *params[13] = {w->tenant_id, w->conversation_id, ev, w->channel_id,
+	                          w->recipient, w->reply_to, w->reply_js, w->state, ctx, offered,
+	                          w->lang, mis, w->handoff ? "true" : "false"};
+	int rc = CONV_ERR_DB;
+
+	snprintf(mis, sizeof(mis), "%d", w->misunderstandings);
+	if (ev && ctx && offered && pg_cmd(conn, sql, 13, params) == 0)
+		rc = 0;
+	free(ev);
+	free(ctx);
+	free(offered);
+	return rc;
+}
+
 int conv_reply_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
                    const char *channel_id, const char *recipient, const char *reply_to,
                    const json_t *reply, char *outbox_id)

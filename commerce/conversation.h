@@ -20,6 +20,22 @@
 int conv_event_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
                    const char *event_type, const json_t *payload) CONV_WUR;
 
+/* Appends events in their order: events is [{"type", "payload"}] (borrowed). */
+int conv_events_add(PGconn *conn, const char *tenant_id, const char *conversation_id,
+                    const json_t *events) CONV_WUR;
+
+/* The end of an engine turn in one statement: its events (may be NULL), its reply (reply_js,
+ * JSON, or NULL for none: an outbox row of kind 'reply') and the conversation's new state. */
+struct conv_turn_write {
+	const char *tenant_id, *conversation_id;
+	const json_t *events;
+	const char *channel_id, *recipient, *reply_to, *reply_js;
+	const char *state, *lang;
+	const json_t *context, *offered;
+	int misunderstandings, handoff;
+};
+int conv_turn_write(PGconn *conn, const struct conv_turn_write *w) CONV_WUR;
+
 /* Writes one normalized reply (borrowed) as an outbox row of kind 'reply' for the
  * conversation. reply_to may be NULL. outbox_id (37 bytes) may be NULL. 0 or CONV_ERR_DB.
  * message_sent is recorded by whoever delivers the row (the dispatcher, the console). */

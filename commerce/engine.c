@@ -82,25 +82,6 @@ static int clean_msg_init(struct clean_msg *c, const struct msg_inbound *in)
 	return c->failed ? -1 : 0;
 }
 
-static int record_inbound(struct turn *t)
-{
-	const char *params[4] = {t->tenant, t->m->channel_id, t->m->message_id,
-	                         msg_kind_name(t->m->kind)};
-	PGresult *res;
-	int fresh;
-
-	res = pg_exec(
-	    t->conn,
-	    "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
-	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
-	    4, params);
-	if (!res)
-		return -1;
-	fresh = PQntuples(res) == 1;
-	PQclear(res);
-	return fresh ? 0 : ENGINE_DUPLICATE;
-}
-
 int engine_inbound_failed(PGconn *conn, const struct msg_inbound *m, const char *error,
                           int *final)
 {
@@ -141,56 +122,120 @@ int engine_inbound_failed(PGconn *conn, const struct msg_inbound *m, const char 
 	return 0;
 }
 
-static int lock_conversation(struct turn *t)
+/* Reads the conversation's columns (c, at column `at`) into t. */
+static int take_conversation(struct turn *t, PGresult *res, int at)
 {
-	const char *params[4] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id};
-	PGresult *res;
 	json_t *j;
 
-	res = pg_exec(
-	    t->conn,
-	    "INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
-	    " external_user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
-	    4, params);
-	if (!res)
-		return -1;
-	t->created = PQntuples(res) == 1;
-	PQclear(res);
-	res = pg_exec(t->conn,
-	              "SELECT id, state, context::text, offered::text, lang, misunderstandings,"
-	              " COALESCE(customer_id::text, ''),"
-	              " COALESCE(extract(epoch FROM now() - last_inbound_at)::bigint, -1),"
-	              " COALESCE(extract(epoch FROM now() - handoff_at)::bigint, -1),"
-	              " agent_at IS NOT NULL AND agent_at >= handoff_at"
-	              " FROM conversations WHERE channel_id = $2 AND external_chat_id = $3"
-	              " AND tenant_id = $1 FOR UPDATE",
-	              3, params);
-	if (!res)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return -1;
-	}
-	snprintf(t->conv_id, sizeof(t->conv_id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(t->state, sizeof(t->state), "%s", PQgetvalue(res, 0, 1));
+	snprintf(t->conv_id, sizeof(t->conv_id), "%s", PQgetvalue(res, 0, at));
+	snprintf(t->state, sizeof(t->state), "%s", PQgetvalue(res, 0, at + 1));
 	snprintf(t->next, sizeof(t->next), "%s", t->state);
-	j = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+	j = json_loads(PQgetvalue(res, 0, at + 2), 0, NULL);
 	t->ctx = json_is_object(j) ? j : json_object();
 	if (t->ctx != j)
 		json_decref(j);
-	j = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
+	j = json_loads(PQgetvalue(res, 0, at + 3), 0, NULL);
 	t->offered = json_is_array(j) ? j : json_array();
 	if (t->offered != j)
 		json_decref(j);
-	snprintf(t->lang, sizeof(t->lang), "%s", PQgetvalue(res, 0, 4));
-	t->misunderstandings = atoi(PQgetvalue(res, 0, 5));
-	snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 6));
-	t->idle_seconds = atol(PQgetvalue(res, 0, 7));
-	t->handoff_seconds = atol(PQgetvalue(res, 0, 8));
-	t->agent_replied = PQgetvalue(res, 0, 9)[0] == 't';
-	PQclear(res);
+	snprintf(t->lang, sizeof(t->lang), "%s", PQgetvalue(res, 0, at + 4));
+	t->misunderstandings = atoi(PQgetvalue(res, 0, at + 5));
+	snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, at + 6));
+	t->idle_seconds = atol(PQgetvalue(res, 0, at + 7));
+	t->handoff_seconds = atol(PQgetvalue(res, 0, at + 8));
+	t->agent_replied = PQgetvalue(res, 0, at + 9)[0] == 't';
 	t->log.conversation = t->conv_id;
 	return t->ctx && t->offered ? 0 : -1;
+}
+
+/* The conversation's columns a turn needs, from a row source named c. */
+#define CONV_COLUMNS                                                                               \
+	" c.id, c.state, c.context::text, c.offered::text, c.lang, c.misunderstandings,"           \
+	" COALESCE(c.customer_id::text, ''),"                                                      \
+	" COALESCE(extract(epoch FROM now() - c.last_inbound_at)::bigint, -1),"                    \
+	" COALESCE(extract(epoch FROM now() - c.handoff_at)::bigint, -1),"                         \
+	" c.agent_at IS NOT NULL AND c.agent_at >= c.handoff_at"
+
+/* The slow way, statement by statement: when the conversation was created by another
+ * transaction while the turn's first statement ran (its snapshot could not see the row). */
+static int open_turn_again(struct turn *t)
+{
+	const char *params[4] = {t->tenant, t->m->channel_id, t->m->message_id,
+	                         msg_kind_name(t->m->kind)};
+	const char *cp[3] = {t->tenant, t->m->channel_id, t->m->chat_id};
+	PGresult *res;
+	int fresh;
+
+	res = pg_exec(
+	    t->conn,
+	    "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+	    4, params);
+	if (!res)
+		return -1;
+	fresh = PQntuples(res) == 1;
+	PQclear(res);
+	if (!fresh)
+		return ENGINE_DUPLICATE;
+	res = pg_exec(t->conn,
+	              "SELECT" CONV_COLUMNS " FROM conversations c WHERE c.tenant_id = $1"
+	              " AND c.channel_id = $2 AND c.external_chat_id = $3 FOR UPDATE",
+	              3, cp);
+	if (!res || PQntuples(res) != 1 || take_conversation(t, res, 0) < 0) {
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return pg_cmd(t->conn,
+	              "UPDATE inbound_messages SET conversation_id = $4 WHERE tenant_id = $1"
+	              " AND channel_id = $2 AND platform_message_id = $3",
+	              4, (const char *const[]){params[0], params[1], params[2], t->conv_id});
+}
+
+/* The turn's first statement: the conversation, created on first contact and locked; the
+ * message recorded against it (a platform message id seen before is a redelivery); whether
+ * the customer's name and phone are on file; the tenant row's version for the settings cache.
+ * 0, ENGINE_DUPLICATE or -1. */
+static int open_turn(struct turn *t)
+{
+	static const char sql[] =
+	    "WITH ins AS ("
+	    "  INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
+	    "  external_user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING *"
+	    "), cur AS ("
+	    "  SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2"
+	    "  AND external_chat_id = $3 FOR UPDATE"
+	    "), c AS ("
+	    "  SELECT true AS created, * FROM ins UNION ALL SELECT false, * FROM cur"
+	    "), m AS ("
+	    "  INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind,"
+	    "  conversation_id) SELECT $1, $2, $5, $6, c.id FROM c"
+	    "  ON CONFLICT DO NOTHING RETURNING id"
+	    ") SELECT c.created, EXISTS (SELECT 1 FROM m),"
+	    " cu.name IS NOT NULL AND cu.phone IS NOT NULL,"
+	    " (SELECT xmin::text FROM tenants WHERE id = $1)," CONV_COLUMNS
+	    " FROM c LEFT JOIN customers cu ON cu.tenant_id = $1 AND cu.id = c.customer_id";
+	const char *params[6] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id,
+	                         t->m->message_id, msg_kind_name(t->m->kind)};
+	PGresult *res = pg_exec(t->conn, sql, 6, params);
+	int rc;
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) { /* created meanwhile by another transaction */
+		PQclear(res);
+		return open_turn_again(t);
+	}
+	if (PQgetvalue(res, 0, 1)[0] != 't') {
+		PQclear(res);
+		return ENGINE_DUPLICATE;
+	}
+	t->created = PQgetvalue(res, 0, 0)[0] == 't';
+	t->customer_known = PQgetvalue(res, 0, 2)[0] == 't';
+	snprintf(t->tenant_version, sizeof(t->tenant_version), "%s", PQgetvalue(res, 0, 3));
+	rc = take_conversation(t, res, 4);
+	PQclear(res);
+	return rc;
 }
 
 /* The customer behind this platform identity, created on first contact. */
@@ -200,7 +245,7 @@ static int find_customer(struct turn *t)
 	const char *params[5] = {t->tenant, ch, t->m->user_id, NULL, NULL};
 	char new_id[MSG_UUID_LEN];
 	PGresult *res;
-	int attempt;
+	int attempt, had_customer = t->customer_id[0] != '\0';
 
 	for (attempt = 0; attempt < 2 && !t->customer_id[0]; attempt++) {
 		res = pg_exec(t->conn,
@@ -251,7 +296,8 @@ static int find_customer(struct turn *t)
 	}
 	if (!t->customer_id[0])
 		return -1;
-	if (pg_cmd(t->conn,
+	if (!had_customer &&
+	    pg_cmd(t->conn,
 	           "UPDATE conversations SET customer_id = $3 WHERE id = $2 AND tenant_id = $1"
 	           " AND customer_id IS DISTINCT FROM $3",
 	           3, (const char *const[]){t->tenant, t->conv_id, t->customer_id}) < 0)
@@ -260,7 +306,7 @@ static int find_customer(struct turn *t)
 	{
 		const char *up[4] = {t->customer_id, t->m->display_name, t->m->phone, t->tenant};
 
-		if ((t->m->display_name || t->m->phone) &&
+		if ((t->m->display_name || t->m->phone) && !(had_customer && t->customer_known) &&
 		    pg_cmd(
 		        t->conn,
 		        "UPDATE customers SET name = COALESCE(name, NULLIF($2, '')),"
@@ -273,32 +319,26 @@ static int find_customer(struct turn *t)
 	return 0;
 }
 
+/* The turn's end: its events, its reply and the conversation's new state, in one statement. */
 static int save_conversation(struct turn *t)
 {
-	char *ctx = json_dumps(t->ctx, JSON_COMPACT);
-	char *offered = json_dumps(t->offered, JSON_COMPACT);
-	char mis[16];
-	const char *params[7] = {t->conv_id,
-	                         t->next,
-	                         ctx,
-	                         offered,
-	                         t->lang,
-	                         mis,
-	                         strcmp(t->next, "handoff") == 0 ? "true" : "false"};
-	int rc = -1;
+	struct conv_turn_write w = {
+	    .tenant_id = t->tenant,
+	    .conversation_id = t->conv_id,
+	    .events = t->events,
+	    .channel_id = t->m->channel_id,
+	    .recipient = t->m->chat_id,
+	    .reply_to = t->m->message_id,
+	    .reply_js = t->reply_js,
+	    .state = t->next,
+	    .lang = t->lang,
+	    .context = t->ctx,
+	    .offered = t->offered,
+	    .misunderstandings = t->misunderstandings,
+	    .handoff = strcmp(t->next, "handoff") == 0,
+	};
 
-	snprintf(mis, sizeof(mis), "%d", t->misunderstandings);
-	if (ctx && offered)
-		rc = pg_cmd(t->conn,
-		            "UPDATE conversations SET state = $2, context = $3::jsonb,"
-		            " offered = $4::jsonb, lang = $5, misunderstandings = $6::int,"
-		            " handoff = $7::boolean, last_inbound_at = now(),"
-		            " handoff_at = CASE WHEN $7::boolean THEN COALESCE(handoff_at, now()) END"
-		            " WHERE id = $1",
-		            7, params);
-	free(ctx);
-	free(offered);
-	return rc;
+	return conv_turn_write(t->conn, &w) < 0 ? -1 : 0;
 }
 
 static int message_event(struct turn *t, int too_long)
@@ -359,23 +399,11 @@ static int handle(struct turn *t, int too_long)
 {
 	int rc;
 
-	rc = record_inbound(t);
+	rc = open_turn(t);
 	if (rc != 0)
 		return rc;
-	if (lock_conversation(t) < 0)
-		return -1;
 	if (find_customer(t) < 0)
 		return -1;
-	{
-		const char *params[3] = {t->tenant, t->m->channel_id, t->m->message_id};
-		const char *p4[4] = {params[0], params[1], params[2], t->conv_id};
-
-		if (pg_cmd(t->conn,
-		           "UPDATE inbound_messages SET conversation_id = $4 WHERE tenant_id = $1"
-		           " AND channel_id = $2 AND platform_message_id = $3",
-		           4, p4) < 0)
-			return -1;
-	}
 	t->sw = strcmp(t->lang, "sw") == 0;
 	if (t->created &&
 	    turn_event(t, "conversation_started",
@@ -384,7 +412,7 @@ static int handle(struct turn *t, int too_long)
 		return -1;
 	if (message_event(t, too_long) < 0)
 		return -1;
-	rc = shop_settings_load(t->conn, t->tenant, &t->shop);
+	rc = shop_settings_get(t->conn, t->tenant, t->tenant_version, &t->shop);
 	if (rc < 0)
 		return -1;
 	if (too_long && strcmp(t->state, "handoff") == 0 && t->idle_seconds < ENGINE_IDLE_RESET) {
@@ -454,6 +482,8 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	json_decref(t.buttons);
 	json_decref(t.rows);
 	json_decref(t.card);
+	json_decref(t.events);
+	free(t.reply_js);
 	shop_settings_clear(&t.shop);
 	clean_free(&cm);
 	return rc;

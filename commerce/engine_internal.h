@@ -70,6 +70,12 @@ struct turn {
 	char list_title[64];
 	int keep_offered; /* nothing new was offered: keep the previous choices */
 	int replace;      /* the reply replaces the message pressed (message.h "replace") */
+
+	/* written at the end of the turn, in one statement with the conversation (engine.c) */
+	json_t *events; /* [{"type", "payload"}], in order; NULL for none yet */
+	char *reply_js; /* the reply for the outbox (JSON), or NULL */
+	int customer_known; /* the customer's name and phone are both on file already */
+	char tenant_version[16]; /* the tenant row's version (xmin) read with the conversation */
 };
 
 #define TR(t, en, sw_text) ((t)->sw ? (sw_text) : (en))
@@ -92,7 +98,8 @@ void turn_row(struct turn *t, const char *title, const char *description, const 
 void turn_list(struct turn *t, const char *button, const char *section_title);
 void turn_card(struct turn *t, const char *title, const char *subtitle, long long price_minor,
                const char *currency, const char *image_url);
-/* Writes the reply (when there is one) to the outbox and sets t->offered for next time. */
+/* Builds the reply (when there is one) for the outbox and sets t->offered for next time; the
+ * end of the turn writes it. */
 int turn_reply_flush(struct turn *t) __attribute__((warn_unused_result));
 /* 1 when payload was among the choices offered by the previous turn. */
 int turn_offered_has(const struct turn *t, const char *payload);
@@ -108,8 +115,13 @@ void turn_ctx_del(struct turn *t, const char *key);
 /* The checkout draft: ctx.ck.{name,address,phone,payment}. */
 json_t *turn_checkout(struct turn *t);
 
+/* Records an event of the turn's conversation; the turn's events are written in order at its
+ * end, or earlier by turn_events_flush. payload may be NULL ({}). */
 int turn_event(struct turn *t, const char *type, json_t *payload_steal)
     __attribute__((warn_unused_result));
+/* Writes the events recorded so far now: before code that writes events of its own (an order
+ * status change), so that conversation_events.seq stays in the order things happened. */
+int turn_events_flush(struct turn *t) __attribute__((warn_unused_result));
 void turn_set_state(struct turn *t, const char *state);
 
 /* Money in the shop's currency. */

@@ -213,6 +213,8 @@ static int cancel_confirmed(struct turn *t)
 	}
 	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	if (turn_events_flush(t) < 0) /* the change records events of its own */
+		return -1;
 	rc = order_status_transition(t->conn, id, "cancelled", -1, "shopper");
 	if (rc == ORDER_ERR_FORBIDDEN) {
 		turn_sayf(t, "Sorry, order #%s can no longer be cancelled.",
@@ -534,6 +536,8 @@ int act_seller_order(struct turn *t, const char *arg)
 	}
 	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	if (turn_events_flush(t) < 0) /* the change records events of its own */
+		return -1;
 	rc = order_status_transition_ex(t->conn, order_id, want, expected, "seller", &version);
 	if (rc < 0 && rc != ORDER_ERR_FORBIDDEN && rc != ORDER_ERR_STALE)
 		return -1;

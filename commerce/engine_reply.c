@@ -171,8 +171,9 @@ int turn_reply_flush(struct turn *t)
 		json_object_set(reply, "card", t->card);
 	if (t->replace)
 		json_object_set_new(reply, "replace", json_true());
-	if (conv_reply_add(t->conn, t->tenant, t->conv_id, t->m->channel_id, t->m->chat_id,
-	                   t->m->message_id, reply, NULL) < 0)
+	free(t->reply_js);
+	t->reply_js = json_dumps(reply, JSON_COMPACT);
+	if (!t->reply_js)
 		goto out;
 	t->res->replies++;
 	if (json_array_size(offered) > 0 || !t->keep_offered) {
@@ -228,10 +229,26 @@ json_t *turn_checkout(struct turn *t)
 
 int turn_event(struct turn *t, const char *type, json_t *payload_steal)
 {
-	int rc = conv_event_add(t->conn, t->tenant, t->conv_id, type, payload_steal);
+	json_t *ev;
 
-	json_decref(payload_steal);
-	return rc;
+	if (!t->events)
+		t->events = json_array();
+	ev = json_pack("{s:s, s:o}", "type", type,
+	               "payload", payload_steal ? payload_steal : json_object());
+	if (!t->events || !ev || json_array_append_new(t->events, ev) < 0)
+		return -1;
+	return 0;
+}
+
+int turn_events_flush(struct turn *t)
+{
+	int rc;
+
+	if (json_array_size(t->events) == 0)
+		return 0;
+	rc = conv_events_add(t->conn, t->tenant, t->conv_id, t->events);
+	json_array_clear(t->events);
+	return rc < 0 ? -1 : 0;
 }
 
 void turn_set_state(struct turn *t, const char *state)

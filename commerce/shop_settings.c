@@ -4,6 +4,7 @@
  */
 #include "shop_settings.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,9 @@ static void parse_payments(struct shop_settings *s, const json_t *arr)
 		add_payment(s, NULL, "cash_on_delivery");
 }
 
-int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings *s)
+/* Loads the settings and the row's version (xmin) into s and version (16 bytes). */
+static int settings_read(PGconn *conn, const char *tenant_id, struct shop_settings *s,
+                         char *version)
 {
 	const char *params[1] = {tenant_id};
 	PGresult *res;
@@ -102,14 +105,16 @@ int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	res = pg_exec(conn, "SELECT name, currency, settings::text FROM tenants WHERE id = $1", 1,
-	              params);
+	res = pg_exec(conn,
+	              "SELECT name, currency, settings::text, xmin::text FROM tenants WHERE id = $1",
+	              1, params);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
 		rc = -2;
 		goto out;
 	}
+	snprintf(version, SHOP_VERSION_LEN, "%s", PQgetvalue(res, 0, 3));
 	snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, 0, 0));
 	/* the shop's currency is tenants.currency only, the column the admin API gives new
 	 * products by default: a "currency" key in settings is not read, so the two can never
@@ -149,6 +154,89 @@ out:
 	json_decref(set);
 	PQclear(res);
 	return rc;
+}
+
+int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings *s)
+{
+	char version[SHOP_VERSION_LEN];
+
+	return settings_read(conn, tenant_id, s, version);
+}
+
+/* ---- the cache ----
+ *
+ * A message needs its shop's settings; they change rarely. Each process keeps the settings
+ * of the shops it served last, with the version of the tenant row they came from (its xmin,
+ * which every UPDATE of the row changes). The turn reads that version with the conversation,
+ * in the statement it runs anyway, so a change is seen by the very next message. */
+
+#define SHOP_CACHE_SIZE 256
+
+struct shop_cached {
+	char tenant_id[37];
+	char version[SHOP_VERSION_LEN];
+	struct shop_settings s; /* business_hours owned */
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shop_cached cache[SHOP_CACHE_SIZE];
+static size_t cache_next; /* the slot replaced next when the tenant is not there */
+
+/* A copy of src the caller owns (business_hours deep-copied: jansson values are not shared
+ * between threads). */
+static int settings_copy(struct shop_settings *dst, const struct shop_settings *src)
+{
+	*dst = *src;
+	dst->business_hours = NULL;
+	if (src->business_hours) {
+		dst->business_hours = json_deep_copy(src->business_hours);
+		if (!dst->business_hours)
+			return -1;
+	}
+	return 0;
+}
+
+static struct shop_cached *cache_find(const char *tenant_id)
+{
+	size_t i;
+
+	for (i = 0; i < SHOP_CACHE_SIZE; i++)
+		if (strcmp(cache[i].tenant_id, tenant_id) == 0)
+			return &cache[i];
+	return NULL;
+}
+
+int shop_settings_get(PGconn *conn, const char *tenant_id, const char *version,
+                      struct shop_settings *s)
+{
+	char read_version[SHOP_VERSION_LEN];
+	struct shop_cached *c;
+	int rc;
+
+	if (version && *version) {
+		pthread_mutex_lock(&cache_lock);
+		c = cache_find(tenant_id);
+		rc = c && strcmp(c->version, version) == 0 ? settings_copy(s, &c->s) : 1;
+		pthread_mutex_unlock(&cache_lock);
+		if (rc <= 0)
+			return rc;
+	}
+	rc = settings_read(conn, tenant_id, s, read_version);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&cache_lock);
+	c = cache_find(tenant_id);
+	if (!c) {
+		c = &cache[cache_next];
+		cache_next = (cache_next + 1) % SHOP_CACHE_SIZE;
+	}
+	shop_settings_clear(&c->s);
+	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", tenant_id);
+	snprintf(c->version, sizeof(c->version), "%s", read_version);
+	if (settings_copy(&c->s, s) < 0)
+		c->tenant_id[0] = '\0';
+	pthread_mutex_unlock(&cache_lock);
+	return 0;
 }
 
 void shop_settings_clear(struct shop_settings *s)

@@ -40,6 +40,12 @@ struct shop_settings {
  * database error, -2 when the tenant row is not visible. Release with shop_settings_clear. */
 int shop_settings_load(PGconn *conn, const char *tenant_id, struct shop_settings *s)
     __attribute__((warn_unused_result));
+/* The same through this process's cache: version is the tenant row's xmin as text, read in
+ * the caller's transaction ("" or NULL: read the row). A version that differs from the cached
+ * one reads the row again. */
+#define SHOP_VERSION_LEN 16
+int shop_settings_get(PGconn *conn, const char *tenant_id, const char *version,
+                      struct shop_settings *s) __attribute__((warn_unused_result));
 void shop_settings_clear(struct shop_settings *s);
 
 /* The payment method with this code, or NULL. */
