@@ -378,8 +378,8 @@ static int pipeline_take(PGconn *conn, ExecStatusType ok)
 	return rc;
 }
 
-/* BEGIN and the tenant's setting in one round trip (libpq's pipeline mode). */
-static int tx_begin(PGconn *conn, const char *tenant_id)
+/* first (BEGIN, SAVEPOINT) and the tenant's setting in one round trip (libpq's pipeline mode). */
+static int tx_open(PGconn *conn, const char *first, const char *tenant_id)
 {
 	const char *params[1] = {tenant_id ? tenant_id : ""};
 	enum pg_pool pool = pool_of(conn);
@@ -389,7 +389,7 @@ static int tx_begin(PGconn *conn, const char *tenant_id)
 	atomic_fetch_add(&pool_stats[pool].statements, 2);
 	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
 	if (PQenterPipelineMode(conn) != 1 ||
-	    PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
 	    PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
 			      params, NULL, NULL, 0) != 1 ||
 	    PQpipelineSync(conn) != 1) {
@@ -408,6 +408,21 @@ static int tx_begin(PGconn *conn, const char *tenant_id)
 	return rc;
 }
 
+/* COMMIT; -1 also when the server rolled the transaction back instead (it was in an
+ * aborted state: a statement failed that its caller did not see fail). */
+static int commit(PGconn *conn)
+{
+	PGresult *res = pg_exec(conn, "COMMIT", 0, NULL);
+	int ok = res && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+
+	if (res && !ok) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "25P02");
+		log_warn(NULL, "sql: COMMIT answered %s: the transaction had failed", PQcmdStatus(res));
+	}
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
 int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 {
 	int attempt, rc = PG_ERR_QUERY;
@@ -415,7 +430,7 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 	for (attempt = 0; attempt < 4; attempt++) {
 		if (!pg_conn_ok(conn))
 			return PG_ERR_UNAVAILABLE;
-		if (tx_begin(conn, tenant_id) < 0) {
+		if (tx_open(conn, "BEGIN", tenant_id) < 0) {
 			if (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
 				return PG_ERR_UNAVAILABLE;
 			if (PQtransactionStatus(conn) == PQTRANS_IDLE)
@@ -426,7 +441,7 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 		rc = fn(conn, arg);
 		if (rc < 0)
 			goto failed;
-		if (pg_cmd(conn, "COMMIT", 0, NULL) < 0) {
+		if (commit(conn) < 0) {
 			rc = PG_ERR_QUERY;
 			goto failed;
 		}
@@ -443,4 +458,47 @@ failed:
 		rc = PG_ERR_RETRY;
 	}
 	return rc;
+}
+
+int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg, int *broken)
+{
+	int rc;
+
+	*broken = 0;
+	if (tx_open(conn, "SAVEPOINT ccgw_group", tenant_id) < 0)
+		rc = PG_ERR_QUERY;
+	else
+		rc = fn(conn, arg);
+	if (rc >= 0) {
+		if (pg_cmd(conn, "RELEASE SAVEPOINT ccgw_group", 0, NULL) == 0)
+			return rc;
+		rc = PG_ERR_QUERY;
+	}
+	if (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF ||
+	    pg_cmd(conn, "ROLLBACK TO SAVEPOINT ccgw_group", 0, NULL) < 0 ||
+	    pg_cmd(conn, "RELEASE SAVEPOINT ccgw_group", 0, NULL) < 0)
+		*broken = 1; /* the transaction cannot go on */
+	return rc < 0 ? rc : PG_ERR_QUERY;
+}
+
+int pg_begin(PGconn *conn)
+{
+	return pg_cmd(conn, "BEGIN", 0, NULL);
+}
+
+int pg_commit(PGconn *conn)
+{
+	if (commit(conn) < 0) {
+		if (pg_conn_ok(conn) && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			rollback(conn);
+		return -1;
+	}
+	atomic_fetch_add(&pool_stats[pool_of(conn)].transactions, 1);
+	return 0;
+}
+
+void pg_rollback(PGconn *conn)
+{
+	if (pg_conn_ok(conn) && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		rollback(conn);
 }

@@ -27,6 +27,17 @@
 typedef int (*pg_tx_fn)(PGconn *conn, void *arg);
 int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg) PG_WUR;
 
+/* For group commit (gateway/core/txgroup.c): a transaction holding several callers' work.
+ * pg_savepoint_run runs fn inside the open transaction in a savepoint with app.tenant_id set
+ * to tenant_id; on fn's error it rolls back to the savepoint, and the transaction goes on.
+ * Returns fn's result (or PG_ERR_QUERY); *broken is set when the transaction cannot go on.
+ * pg_begin and pg_commit return 0 or -1 (pg_commit rolls back what failed to commit). */
+int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg,
+		     int *broken) PG_WUR;
+int pg_begin(PGconn *conn) PG_WUR;
+int pg_commit(PGconn *conn) PG_WUR;
+void pg_rollback(PGconn *conn);
+
 /* Runs a parameterized statement (text parameters, NULL entries are SQL NULL); returns the
  * result when its status is COMMAND_OK or TUPLES_OK, else logs the error, remembers its
  * SQLSTATE and returns NULL. The caller PQclear()s the result. A SELECT, INSERT, UPDATE,

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "server.h"
+#include "txgroup.h"
 #include "util.h"
 
 void ops_healthz(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp)
@@ -96,6 +97,17 @@ void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct ht
 			"# TYPE ccgw_db_pool_cut_total counter\n"
 			"ccgw_db_pool_cut_total %llu\n", in_use, idle, size,
 		    db_pool_cut_count(ctx->app->pool));
+	{
+		unsigned long long groups, grouped;
+
+		txgroup_stats(ctx->app->txgroup, &groups, &grouped);
+		sbuf_printf(&b, "# HELP ccgw_group_commits_total Transactions that held several inbound messages (group commit).\n"
+				"# TYPE ccgw_group_commits_total counter\n"
+				"ccgw_group_commits_total %llu\n"
+				"# HELP ccgw_group_commit_messages_total Inbound messages run in those transactions.\n"
+				"# TYPE ccgw_group_commit_messages_total counter\n"
+				"ccgw_group_commit_messages_total %llu\n", groups, grouped);
+	}
 	server_metrics_write(&b);
 	if (cli_serve_dispatcher())
 		dispatcher_metrics_write(cli_serve_dispatcher(), &b);

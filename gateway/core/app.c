@@ -3,6 +3,7 @@
  */
 #include "app.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "nlp.h"
 #include "pg.h"
 #include "secrets.h"
+#include "txgroup.h"
 
 const char *app_config_path;
 
@@ -73,6 +75,11 @@ int app_open(struct app *app, const struct config *cfg, int flags)
 		log_error(NULL, "out of memory");
 		return -1;
 	}
+	app->txgroup = txgroup_new((int)cfg->group_commit_leaders, (int)cfg->group_commit);
+	if (!app->txgroup) {
+		log_error(NULL, "out of memory");
+		return -1;
+	}
 	if (flags & APP_POOL) {
 		struct pg_session_opts o = {
 			.application_name = "ccgw",
@@ -94,6 +101,7 @@ int app_open(struct app *app, const struct config *cfg, int flags)
 void app_close(struct app *app)
 {
 	engine_free(app->engine);
+	txgroup_free(app->txgroup);
 	db_pool_free(app->pool);
 	nlp_free(app->nlp);
 	explicit_bzero(app->secret_key, sizeof(app->secret_key));
@@ -103,6 +111,20 @@ void app_close(struct app *app)
 const unsigned char *app_secret_key(const struct app *app)
 {
 	return app->has_secret_key ? app->secret_key : NULL;
+}
+
+void app_channels_changed(struct app *app)
+{
+	if (app)
+		atomic_fetch_add(&app->channels_gen, 1);
+}
+
+void app_channels_watch(struct app *app, int watched)
+{
+	if (!app)
+		return;
+	atomic_fetch_add(&app->channels_gen, 1);
+	atomic_store(&app->channels_watched, watched);
 }
 
 void app_outbox_kick(struct app *app)

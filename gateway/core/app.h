@@ -9,6 +9,7 @@
 #define CCGW_APP_H
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 
 #include "config.h"
 
@@ -21,11 +22,18 @@ struct app {
 	struct db_pool *pool;  /* request workers' connections; NULL when not opened */
 	struct nlp *nlp;
 	struct engine *engine;
+	struct txgroup *txgroup; /* group commit of inbound messages (txgroup.h) */
 	unsigned char secret_key[32]; /* AES-256 key for sealed secrets (secrets.h) */
 	int has_secret_key;
 	/* wakes the outbox's sender (the dispatcher) after rows were committed; may be unset */
 	void (*outbox_kick)(void *arg);
 	void *outbox_kick_arg;
+	/* channel rows kept in process (inbound.c) are good while this process hears of every
+	 * change of the channels table (059's NOTIFY ccgw_channels, heard by the dispatcher's
+	 * listener): the generation grows at each change and each time the listener (re)connects
+	 * or loses its connection; watched is 1 while it listens */
+	_Atomic unsigned long channels_gen;
+	_Atomic int channels_watched;
 };
 
 extern const char *app_config_path;
@@ -40,6 +48,11 @@ void app_close(struct app *app);
 
 /* The secret key, or NULL when CCGW_SECRET_KEY is not set. */
 const unsigned char *app_secret_key(const struct app *app);
+
+/* The channels table changed, or it is watched (1) or not (0) from now on (safe from any
+ * thread; NULL app is ignored). */
+void app_channels_changed(struct app *app);
+void app_channels_watch(struct app *app, int watched);
 
 /* Wakes the outbox's sender (cheap; safe from any thread). */
 void app_outbox_kick(struct app *app);

@@ -32,6 +32,8 @@ struct config {
 	long db_hold_timeout_ms;      /* a request's hold on a pool connection */
 	long webhook_allow_private;   /* 1: seller URLs may reach private addresses */
 	long workers;          /* CCGW_WORKERS: worker threads (each owns a DB connection) */
+	long group_commit;         /* CCGW_GROUP_COMMIT: messages per group transaction, 1 = off */
+	long group_commit_leaders; /* CCGW_GROUP_COMMIT_LEADERS: group transactions at once */
 	long db_pool_size;     /* CCGW_DB_POOL_SIZE */
 	long dispatch_workers; /* CCGW_DISPATCH_WORKERS */
 	long dispatch_max_attempts;

@@ -6,6 +6,8 @@
  */
 #include "inbound.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "txgroup.h"
 #include "app.h"
 #include "util.h"
 
@@ -29,9 +32,9 @@ void inbound_channel_clear(struct inbound_channel *ch)
 	memset(ch, 0, sizeof(*ch));
 }
 
-enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
-                                       const struct channel_ops *ops, int by_external,
-                                       const char *key, struct inbound_channel *ch)
+static enum inbound_load channel_read(struct app *app, PGconn *conn,
+                                      const struct channel_ops *ops, int by_external,
+                                      const char *key, struct inbound_channel *ch)
 {
 	static const char by_id[] =
 	    "SELECT tenant_id, channel_id, type, status, external_id, secrets, config::text"
@@ -64,6 +67,84 @@ enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
 	                       sizeof(err)) != CHANNEL_OPEN_OK)
 		rc = INBOUND_LOAD_SECRETS;
 	PQclear(res);
+	return rc;
+}
+
+/* ---- channels kept in memory ----
+ *
+ * A webhook needs its channel and routing ids (a WhatsApp phone number) resolved and its
+ * secrets opened: a call into the database and an AES-GCM open per request. What was read is
+ * kept while this process hears of every change of the channels table (app.h: channels_gen;
+ * 059's NOTIFY). Entries are copies: a caller owns what it is given. */
+
+#define CHANNEL_CACHE_SIZE 128
+
+struct cached_channel {
+	char key[160]; /* type, "#" or "@" (id or routing id), the key */
+	unsigned long gen;
+	enum inbound_load rc;
+	struct inbound_channel ch;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cached_channel cache[CHANNEL_CACHE_SIZE];
+static size_t cache_next;
+
+static int channel_copy(struct inbound_channel *dst, const struct inbound_channel *src)
+{
+	*dst = *src;
+	dst->external_id = src->external_id ? strdup(src->external_id) : NULL;
+	dst->config = src->config ? json_deep_copy(src->config) : NULL;
+	if ((src->external_id && !dst->external_id) || (src->config && !dst->config)) {
+		inbound_channel_clear(dst);
+		return -1;
+	}
+	return 0;
+}
+
+enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
+                                       const struct channel_ops *ops, int by_external,
+                                       const char *key, struct inbound_channel *ch)
+{
+	unsigned long gen = atomic_load(&app->channels_gen);
+	int watched = atomic_load(&app->channels_watched);
+	char ckey[160];
+	enum inbound_load rc;
+	size_t i;
+
+	memset(ch, 0, sizeof(*ch));
+	if (snprintf(ckey, sizeof(ckey), "%s%c%s", ops->type, by_external ? '@' : '#', key) >=
+	    (int)sizeof(ckey))
+		watched = 0;
+	if (watched) {
+		pthread_mutex_lock(&cache_lock);
+		for (i = 0; i < CHANNEL_CACHE_SIZE; i++)
+			if (cache[i].gen == gen && strcmp(cache[i].key, ckey) == 0)
+				break;
+		rc = i < CHANNEL_CACHE_SIZE ? cache[i].rc : INBOUND_LOAD_DB;
+		if (i < CHANNEL_CACHE_SIZE && channel_copy(ch, &cache[i].ch) < 0)
+			i = CHANNEL_CACHE_SIZE;
+		pthread_mutex_unlock(&cache_lock);
+		if (i < CHANNEL_CACHE_SIZE)
+			return rc;
+	}
+	rc = channel_read(app, conn, ops, by_external, key, ch);
+	if (!watched || rc != INBOUND_LOAD_OK) /* unknown ids are not kept: they would crowd */
+		return rc;                     /* out the real ones */
+	pthread_mutex_lock(&cache_lock);
+	{
+		struct cached_channel *c = &cache[cache_next];
+
+		cache_next = (cache_next + 1) % CHANNEL_CACHE_SIZE;
+		inbound_channel_clear(&c->ch);
+		c->key[0] = '\0';
+		if (channel_copy(&c->ch, ch) == 0) {
+			snprintf(c->key, sizeof(c->key), "%s", ckey);
+			c->gen = gen; /* read before the row: a change meanwhile makes it stale */
+			c->rc = rc;
+		}
+	}
+	pthread_mutex_unlock(&cache_lock);
 	return rc;
 }
 
@@ -277,6 +358,7 @@ static void run_message(struct run *p, struct channel_message *cm)
 	struct msg_inbound *m = cm->msg;
 	struct msg_tx t = {.engine = p->app->engine, .m = m};
 	struct log_ctx lc = {NULL, NULL, NULL};
+	char key[384];
 	int rc;
 
 	if (!ch) {
@@ -288,7 +370,9 @@ static void run_message(struct run *p, struct channel_message *cm)
 	memcpy(m->channel_id, ch->channel_id, sizeof(m->channel_id));
 	lc.tenant = m->tenant_id;
 	lc.channel = m->channel_id;
-	rc = pg_tx_run(p->conn, m->tenant_id, msg_tx_fn, &t);
+	/* the conversation's key: two messages of one chat never sit in groups running at once */
+	snprintf(key, sizeof(key), "%s:%s", m->channel_id, m->chat_id ? m->chat_id : "");
+	rc = txgroup_run(p->app->txgroup, p->conn, m->tenant_id, key, msg_tx_fn, &t);
 	if (rc == 0 && t.rc == ENGINE_DUPLICATE) {
 		p->out->duplicates++;
 		metrics_inbound_observe(type, "duplicate");

@@ -5,6 +5,7 @@
  * every failure answer (401, 400, 404, 413, 503) stores nothing; redelivery, two shoppers in
  * one POST, statuses (forward-only), a failed status with 131047, unknown and foreign numbers.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -980,6 +981,183 @@ static void test_poison_message(void **state)
 	free(body);
 }
 
+/* ---- group commit ---- */
+
+#define GROUP_SHOPPERS 24
+
+struct group_post {
+	char wa_id[32], wamid[64];
+	char *body;
+	long status;
+	long handled;
+	pthread_t thread;
+};
+
+static void *group_post_main(void *arg)
+{
+	struct group_post *g = arg;
+	struct testhttp_resp r;
+	json_t *o;
+
+	g->status = post_webhook(g->body, &r);
+	o = r.status == 200 ? resp_json(&r) : NULL;
+	g->handled = o ? (long)json_integer_value(json_object_get(o, "handled")) : -1;
+	json_decref(o);
+	testhttp_resp_clear(&r);
+	return NULL;
+}
+
+static unsigned long long metric_value(const char *name)
+{
+	struct testhttp_resp r;
+	char url[200], line[128];
+	const char *at;
+	unsigned long long v = 0;
+
+	snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+	snprintf(line, sizeof(line), "\n%s ", name); /* the sample, not its # HELP line */
+	testhttp_request("GET", url, NULL, NULL, 0, &r);
+	at = r.body ? strstr(r.body, line) : NULL;
+	if (at)
+		v = strtoull(at + strlen(line), NULL, 10);
+	testhttp_resp_clear(&r);
+	return v;
+}
+
+/* Messages that queue up while the database is busy are written together (group commit):
+ * each is answered 200 only after its commit, each is stored once with its reply, and one
+ * that fails is rolled back alone while the others in its transaction are kept. The queue is
+ * made by holding a lock the first writers wait on. */
+static void test_group_commit(void **state)
+{
+	struct group_post posts[GROUP_SHOPPERS];
+	unsigned long long groups0 = metric_value("ccgw_group_commits_total"), grouped;
+	PGconn *lock;
+	PGresult *res;
+	const char *params[1];
+	int i, waiting = 0;
+
+	(void)state;
+	owner_exec("CREATE OR REPLACE FUNCTION t_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	           " IF NEW.payload->>'text' = 'POISON PILL' THEN"
+	           " RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END IF;"
+	           " RETURN NEW; END $$");
+	owner_exec("DROP TRIGGER IF EXISTS t_poison ON conversation_events");
+	owner_exec("CREATE TRIGGER t_poison BEFORE INSERT ON conversation_events FOR EACH ROW"
+	           " EXECUTE FUNCTION t_poison()");
+	lock = PQconnectdb(db.owner_url);
+	assert_int_equal(PQstatus(lock), CONNECTION_OK);
+	PQclear(PQexec(lock, "BEGIN"));
+	res = PQexec(lock, "LOCK TABLE conversations IN EXCLUSIVE MODE");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+
+	for (i = 0; i < GROUP_SHOPPERS; i++) {
+		struct group_post *g = &posts[i];
+
+		snprintf(g->wa_id, sizeof(g->wa_id), "2547009%05d", i);
+		next_wamid(g->wamid, sizeof(g->wamid));
+		g->body = text_webhook(g->wa_id, g->wamid, i == 5 ? "POISON PILL" : "hi");
+		assert_int_equal(pthread_create(&g->thread, NULL, group_post_main, g), 0);
+	}
+	/* the first writers wait on the lock; the rest queue behind them in ccgw */
+	for (i = 0; i < 200 && waiting < 2; i++) {
+		char *v = testdb_owner_scalar(
+		    &db,
+		    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		    " AND relation = 'conversations'::regclass",
+		    0, NULL);
+
+		waiting = v ? atoi(v) : 0;
+		free(v);
+		usleep(20000);
+	}
+	assert_true(waiting >= 1);
+	usleep(500000);
+	PQclear(PQexec(lock, "ROLLBACK"));
+	PQfinish(lock);
+
+	for (i = 0; i < GROUP_SHOPPERS; i++)
+		pthread_join(posts[i].thread, NULL);
+	for (i = 0; i < GROUP_SHOPPERS; i++) {
+		params[0] = posts[i].wamid;
+		if (i == 5) { /* refused: 503 so that Meta sends it again; nothing of it kept */
+			assert_int_equal(posts[i].status, 503);
+			assert_int_equal(tcount("SELECT count(*) FROM inbound_messages"
+			                        " WHERE platform_message_id = $1", 1, params), 0);
+			assert_int_equal(tcount("SELECT count(*) FROM inbound_failures WHERE"
+			                        " platform_message_id = $1 AND attempts = 1", 1, params),
+			                 1);
+			continue;
+		}
+		assert_int_equal(posts[i].status, 200);
+		assert_int_equal(posts[i].handled, 1);
+		assert_int_equal(tcount("SELECT count(*) FROM inbound_messages"
+		                        " WHERE platform_message_id = $1", 1, params), 1);
+		assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE kind = 'reply'"
+		                        " AND reply_to = $1", 1, params), 1);
+		assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
+		                        " 'message_received' AND payload->>'message_id' = $1",
+		                        1, params), 1);
+	}
+	grouped = metric_value("ccgw_group_commits_total");
+	assert_true(grouped > groups0); /* they were written in shared transactions */
+	owner_exec("DROP TRIGGER t_poison ON conversation_events");
+	owner_exec("DROP FUNCTION t_poison()");
+	for (i = 0; i < GROUP_SHOPPERS; i++)
+		free(posts[i].body);
+}
+
+/* The gateway keeps channel rows in memory between webhooks; a change made through the admin
+ * API is seen by the very next webhook (059's NOTIFY), not after some expiry. */
+static void test_channel_change_seen_at_once(void **state)
+{
+	const char *shopper = "254700000066";
+	char path[128], wamid[64], *body;
+	struct testhttp_resp r;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/api/v1/channels/%s", channel_id);
+	next_wamid(wamid, sizeof(wamid));
+	body = text_webhook(shopper, wamid, "hi");
+	assert_int_equal(post_webhook(body, &r), 200); /* read, and kept */
+	testhttp_resp_clear(&r);
+	free(body);
+
+	api("PATCH", path, "{\"status\": \"disabled\"}", &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	next_wamid(wamid, sizeof(wamid));
+	body = text_webhook(shopper, wamid, "hi");
+	/* the change reaches the server asynchronously (NOTIFY after the commit): allow it the
+	 * time a notification takes, which is milliseconds */
+	for (i = 0; i < 50; i++) {
+		post_webhook(body, &r);
+		if (r.status == 404)
+			break;
+		testhttp_resp_clear(&r);
+		usleep(10000);
+	}
+	assert_int_equal(r.status, 404);
+	testhttp_resp_clear(&r);
+	assert_true(i < 50);
+
+	api("PATCH", path, "{\"status\": \"active\"}", &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	for (i = 0; i < 50; i++) {
+		post_webhook(body, &r);
+		if (r.status == 200)
+			break;
+		testhttp_resp_clear(&r);
+		usleep(10000);
+	}
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	free(body);
+}
+
 /* One POST from two shoppers: two conversations, each answered. */
 static void test_two_shoppers(void **state)
 {
@@ -1388,6 +1566,8 @@ int main(void)
 	    cmocka_unit_test(test_status_before_outcome),        cmocka_unit_test(test_failed_131047),
 	    cmocka_unit_test(test_unknown_number),  cmocka_unit_test(test_foreign_number),
 	    cmocka_unit_test(test_media_answered),  cmocka_unit_test(test_rate_limited_then_sent),
+	    cmocka_unit_test(test_group_commit),
+	    cmocka_unit_test(test_channel_change_seen_at_once),
 	    cmocka_unit_test(test_database_down),
 	};
 

@@ -1,0 +1,214 @@
+/*
+ * txgroup.c: group commit (see txgroup.h).
+ */
+#include "txgroup.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ALONE };
+
+struct job {
+	const char *tenant_id, *key;
+	pg_tx_fn fn;
+	void *arg;
+	int rc;
+	enum job_state state;
+	struct job *next;
+};
+
+struct txgroup {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	int leaders, active, max;
+	struct job *head, **tail;
+	/* the keys of the groups running now, so no two hold the same conversation */
+	const char **running_keys;
+	size_t nrunning;
+	unsigned long long groups, grouped;
+};
+
+struct txgroup *txgroup_new(int leaders, int max)
+{
+	struct txgroup *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->leaders = leaders > 0 ? leaders : 1;
+	g->max = max < 1 ? 1 : max > TXGROUP_MAX ? TXGROUP_MAX : max;
+	g->running_keys = calloc((size_t)g->leaders * (size_t)g->max, sizeof(*g->running_keys));
+	if (!g->running_keys) {
+		free(g);
+		return NULL;
+	}
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->done, NULL);
+	g->tail = &g->head;
+	return g;
+}
+
+void txgroup_free(struct txgroup *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->done);
+	free(g->running_keys);
+	free(g);
+}
+
+void txgroup_stats(struct txgroup *g, unsigned long long *groups, unsigned long long *grouped)
+{
+	*groups = *grouped = 0;
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	*groups = g->groups;
+	*grouped = g->grouped;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static int key_taken(const struct txgroup *g, const char *key, struct job *const *batch, int n)
+{
+	size_t i;
+	int k;
+
+	if (!key)
+		return 0;
+	for (i = 0; i < g->nrunning; i++)
+		if (strcmp(g->running_keys[i], key) == 0)
+			return 1;
+	for (k = 0; k < n; k++)
+		if (batch[k]->key && strcmp(batch[k]->key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Takes up to g->max queued jobs whose keys are free, in arrival order (lock held). */
+static int take_batch(struct txgroup *g, struct job **batch)
+{
+	struct job **pp = &g->head, *j;
+	int n = 0;
+
+	while ((j = *pp) && n < g->max) {
+		if (key_taken(g, j->key, batch, n)) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (g->tail == &j->next)
+			g->tail = pp;
+		j->next = NULL;
+		j->state = JOB_RUNNING;
+		batch[n++] = j;
+	}
+	return n;
+}
+
+static void keys_add(struct txgroup *g, struct job **batch, int n)
+{
+	int k;
+
+	for (k = 0; k < n; k++)
+		if (batch[k]->key)
+			g->running_keys[g->nrunning++] = batch[k]->key;
+}
+
+static void keys_remove(struct txgroup *g, struct job **batch, int n)
+{
+	size_t i;
+	int k;
+
+	for (k = 0; k < n; k++)
+		for (i = 0; batch[k]->key && i < g->nrunning; i++)
+			if (g->running_keys[i] == batch[k]->key) {
+				g->running_keys[i] = g->running_keys[--g->nrunning];
+				break;
+			}
+}
+
+/* Runs n > 1 jobs in one transaction on conn: each in a savepoint; one that fails is rolled
+ * back and marked to run alone; a failed BEGIN or COMMIT sends all of them alone. The jobs'
+ * callers may look at their jobs at any time, so the outcome goes to out[] and rcs[] and is
+ * published under the lock only after the commit. */
+static void run_batch(PGconn *conn, struct job **batch, int n, enum job_state *out, int *rcs)
+{
+	int k, rc, broken = 0;
+
+	for (k = 0; k < n; k++)
+		out[k] = JOB_ALONE;
+	if (pg_begin(conn) < 0)
+		return;
+	for (k = 0; k < n && !broken; k++) {
+		rc = pg_savepoint_run(conn, batch[k]->tenant_id, batch[k]->fn, batch[k]->arg, &broken);
+		rcs[k] = rc;
+		out[k] = rc < 0 ? JOB_ALONE : JOB_DONE;
+	}
+	if (broken) {
+		pg_rollback(conn);
+		for (k = 0; k < n; k++)
+			out[k] = JOB_ALONE;
+		return;
+	}
+	if (pg_commit(conn) < 0) {
+		log_warn(NULL, "group commit of %d messages failed: each is written alone", n);
+		for (k = 0; k < n; k++)
+			out[k] = JOB_ALONE;
+	}
+}
+
+int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const char *key,
+                pg_tx_fn fn, void *arg)
+{
+	struct job self = {tenant_id, key, fn, arg, 0, JOB_QUEUED, NULL};
+	struct job *batch[TXGROUP_MAX];
+	enum job_state out[TXGROUP_MAX];
+	int n, k, rcs[TXGROUP_MAX];
+
+	if (!g || g->max <= 1)
+		return pg_tx_run(conn, tenant_id, fn, arg);
+	pthread_mutex_lock(&g->lock);
+	*g->tail = &self;
+	g->tail = &self.next;
+	while (self.state == JOB_QUEUED || self.state == JOB_RUNNING) {
+		if (self.state == JOB_RUNNING || g->active >= g->leaders) {
+			pthread_cond_wait(&g->done, &g->lock);
+			continue;
+		}
+		n = take_batch(g, batch);
+		if (n == 0) { /* only jobs whose conversations are held: wait for those groups */
+			pthread_cond_wait(&g->done, &g->lock);
+			continue;
+		}
+		g->active++;
+		keys_add(g, batch, n);
+		pthread_mutex_unlock(&g->lock);
+
+		if (n == 1) {
+			rcs[0] = pg_tx_run(conn, batch[0]->tenant_id, batch[0]->fn, batch[0]->arg);
+			out[0] = JOB_DONE;
+		} else {
+			run_batch(conn, batch, n, out, rcs);
+		}
+
+		pthread_mutex_lock(&g->lock);
+		keys_remove(g, batch, n);
+		g->active--;
+		if (n > 1) {
+			g->groups++;
+			g->grouped += (unsigned long long)n;
+		}
+		for (k = 0; k < n; k++) {
+			batch[k]->rc = rcs[k];
+			batch[k]->state = out[k];
+		}
+		pthread_cond_broadcast(&g->done);
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (self.state == JOB_ALONE) /* failed in a group, or the group failed: on its own now */
+		return pg_tx_run(conn, tenant_id, fn, arg);
+	return self.rc;
+}
