@@ -128,7 +128,8 @@ static PGconn *listener_connect(struct dispatcher *d)
 		pg_finish(c);
 		return NULL;
 	}
-	if (pg_cmd(c, "LISTEN ccgw_outbox", 0, NULL) < 0) {
+	if (pg_cmd(c, "LISTEN ccgw_outbox", 0, NULL) < 0 ||
+	    pg_cmd(c, "LISTEN ccgw_channels", 0, NULL) < 0) {
 		pg_finish(c);
 		return NULL;
 	}
@@ -178,6 +179,7 @@ static void *listener_main(void *arg)
 			conn = listener_connect(d);
 			if (conn) {
 				backoff = 500;
+				app_channels_watch(d->app, 1);
 				dispatch_kick_workers(d); /* notifications may have been missed */
 			} else {
 				retry_at = now + backoff;
@@ -195,6 +197,7 @@ static void *listener_main(void *arg)
 		}
 		if (conn && PQstatus(conn) != CONNECTION_OK) {
 			log_warn(NULL, "dispatch: listener connection lost");
+			app_channels_watch(d->app, 0);
 			pg_finish(conn);
 			conn = NULL;
 			retry_at = now + backoff;
@@ -221,19 +224,24 @@ static void *listener_main(void *arg)
 			got = 0;
 			if (!PQconsumeInput(conn)) {
 				log_warn(NULL, "dispatch: listener connection lost");
+				app_channels_watch(d->app, 0);
 				pg_finish(conn);
 				conn = NULL;
 				retry_at = now + backoff;
 				continue;
 			}
 			while ((n = PQnotifies(conn))) {
-				got = 1;
+				if (strcmp(n->relname, "ccgw_channels") == 0)
+					app_channels_changed(d->app);
+				else
+					got = 1;
 				PQfreemem(n);
 			}
 			if (got)
 				dispatch_kick_workers(d);
 		}
 	}
+	app_channels_watch(d->app, 0);
 	if (conn) { /* gone: the others take up its share at once */
 		const char *p[1] = {d->owner_prefix};
 
