@@ -470,7 +470,10 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	t.log.channel = msg_channel_name(m->channel);
 	sbuf_init(&t.out);
 	rc = handle(&t, too_long);
-	if (rc < 0)
+	if (rc < 0 && strcmp(pg_last_sqlstate(), "55P03") == 0) /* a group's short lock wait */
+		log_debug(&t.log, "engine: message %s waits for a lock; it is written alone",
+		          cm.m.message_id);
+	else if (rc < 0)
 		log_warn(&t.log, "engine: message %s not handled (%d)", cm.m.message_id, rc);
 	else if (rc == ENGINE_DUPLICATE)
 		log_info(&t.log, "engine: message %s is a redelivery", cm.m.message_id);

@@ -9,6 +9,8 @@
 
 #include "log.h"
 
+#define TXGROUP_LOCK_WAIT "20ms" /* the longest a message in a group waits for a row lock */
+
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ALONE };
 
 struct job {
@@ -140,8 +142,16 @@ static void run_batch(PGconn *conn, struct job **batch, int n, enum job_state *o
 
 	for (k = 0; k < n; k++)
 		out[k] = JOB_ALONE;
+	/* a group never waits long on a lock: the holder may be another group (two could then
+	 * wait on each other until the deadlock detector's second) or hold it for a whole group;
+	 * a message that would wait is rolled back to its savepoint and written alone, where it
+	 * waits as any transaction does */
 	if (pg_begin(conn) < 0)
 		return;
+	if (pg_cmd(conn, "SET LOCAL lock_timeout = '" TXGROUP_LOCK_WAIT "'", 0, NULL) < 0) {
+		pg_rollback(conn);
+		return;
+	}
 	for (k = 0; k < n && !broken; k++) {
 		rc = pg_savepoint_run(conn, batch[k]->tenant_id, batch[k]->fn, batch[k]->arg, &broken);
 		rcs[k] = rc;

@@ -990,6 +990,7 @@ struct group_post {
 	char *body;
 	long status;
 	long handled;
+	int done; /* set last, atomically */
 	pthread_t thread;
 };
 
@@ -1004,6 +1005,7 @@ static void *group_post_main(void *arg)
 	g->handled = o ? (long)json_integer_value(json_object_get(o, "handled")) : -1;
 	json_decref(o);
 	testhttp_resp_clear(&r);
+	__atomic_store_n(&g->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -1030,9 +1032,9 @@ static unsigned long long metric_value(const char *name)
  * made by holding a lock the first writers wait on. */
 static void test_group_commit(void **state)
 {
-	struct group_post posts[GROUP_SHOPPERS];
+	struct group_post posts[GROUP_SHOPPERS] = {0};
 	unsigned long long groups0 = metric_value("ccgw_group_commits_total"), grouped;
-	PGconn *lock;
+	PGconn *lock, *row_lock;
 	PGresult *res;
 	const char *params[1];
 	int i, waiting = 0;
@@ -1045,10 +1047,33 @@ static void test_group_commit(void **state)
 	owner_exec("DROP TRIGGER IF EXISTS t_poison ON conversation_events");
 	owner_exec("CREATE TRIGGER t_poison BEFORE INSERT ON conversation_events FOR EACH ROW"
 	           " EXECUTE FUNCTION t_poison()");
+	/* shopper 7 has written before, and someone else holds its conversation's row: in a
+	 * group its message may not wait for it (it is written alone once the row is free) */
+	{
+		char wamid[64], *body;
+		struct testhttp_resp r;
+
+		next_wamid(wamid, sizeof(wamid));
+		body = text_webhook("254700900007", wamid, "hi");
+		assert_int_equal(post_webhook(body, &r), 200);
+		testhttp_resp_clear(&r);
+		free(body);
+	}
+	row_lock = PQconnectdb(db.owner_url);
+	assert_int_equal(PQstatus(row_lock), CONNECTION_OK);
+	PQclear(PQexec(row_lock, "BEGIN"));
+	PQclear(PQexecParams(row_lock, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+	                     (const char *const[]){tenant_id}, NULL, NULL, 0));
+	res = PQexec(row_lock, "SELECT id FROM conversations WHERE external_chat_id = '254700900007'"
+	                       " FOR UPDATE");
+	assert_int_equal(PQntuples(res), 1);
+	PQclear(res);
+	/* the queue: every other writer waits while the table is held (SHARE lets the row lock
+	 * above be) */
 	lock = PQconnectdb(db.owner_url);
 	assert_int_equal(PQstatus(lock), CONNECTION_OK);
 	PQclear(PQexec(lock, "BEGIN"));
-	res = PQexec(lock, "LOCK TABLE conversations IN EXCLUSIVE MODE");
+	res = PQexec(lock, "LOCK TABLE conversations IN SHARE MODE");
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
 
@@ -1076,6 +1101,10 @@ static void test_group_commit(void **state)
 	usleep(500000);
 	PQclear(PQexec(lock, "ROLLBACK"));
 	PQfinish(lock);
+	usleep(500000); /* the groups run; shopper 7 waits alone for its row */
+	assert_int_equal(__atomic_load_n(&posts[7].done, __ATOMIC_ACQUIRE), 0);
+	PQclear(PQexec(row_lock, "ROLLBACK"));
+	PQfinish(row_lock);
 
 	for (i = 0; i < GROUP_SHOPPERS; i++)
 		pthread_join(posts[i].thread, NULL);
