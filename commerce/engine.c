@@ -212,9 +212,9 @@ static int open_turn(struct turn *t)
 	    "  conversation_id) SELECT $1, $2, $5, $6, c.id FROM c"
 	    "  ON CONFLICT DO NOTHING RETURNING id"
 	    ") SELECT c.created, EXISTS (SELECT 1 FROM m),"
-	    " cu.name IS NOT NULL AND cu.phone IS NOT NULL,"
-	    " (SELECT xmin::text FROM tenants WHERE id = $1)," CONV_COLUMNS
-	    " FROM c LEFT JOIN customers cu ON cu.tenant_id = $1 AND cu.id = c.customer_id";
+	    " COALESCE((SELECT cu.name IS NOT NULL AND cu.phone IS NOT NULL FROM customers cu"
+	    "  WHERE cu.tenant_id = $1 AND cu.id = c.customer_id), false),"
+	    " (SELECT xmin::text FROM tenants WHERE id = $1)," CONV_COLUMNS " FROM c";
 	const char *params[6] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id,
 	                         t->m->message_id, msg_kind_name(t->m->kind)};
 	PGresult *res = pg_exec(t->conn, sql, 6, params);

@@ -326,6 +326,7 @@ int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
 	d.pay = shop_settings_payment(&t->shop, draft_str(&d, "payment"));
 	if (pg_cmd(t->conn, "SAVEPOINT place_order", 0, NULL) < 0)
 		return -1;
+	pg_note_hot_locks(); /* stock rows and the order counter: commit soon */
 	sr = order_stock_reserve(t, lines);
 	if (sr != 0)
 		return sr < 0 ? -1 : 0;

@@ -460,6 +460,24 @@ failed:
 	return rc;
 }
 
+static _Thread_local int hot_locks;
+
+void pg_note_hot_locks(void)
+{
+	hot_locks = 1;
+}
+
+int pg_take_hot_locks(void)
+{
+	int h = hot_locks;
+
+	hot_locks = 0;
+	return h;
+}
+
+/* Each caller's savepoint is left open when it succeeds (a RELEASE would be one more round
+ * trip): the next one nests in it, and ROLLBACK TO names the newest, so a failure still
+ * undoes only its own caller's work. */
 int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg, int *broken)
 {
 	int rc;
@@ -469,16 +487,12 @@ int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg
 		rc = PG_ERR_QUERY;
 	else
 		rc = fn(conn, arg);
-	if (rc >= 0) {
-		if (pg_cmd(conn, "RELEASE SAVEPOINT ccgw_group", 0, NULL) == 0)
-			return rc;
-		rc = PG_ERR_QUERY;
-	}
+	if (rc >= 0)
+		return rc;
 	if (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF ||
-	    pg_cmd(conn, "ROLLBACK TO SAVEPOINT ccgw_group", 0, NULL) < 0 ||
-	    pg_cmd(conn, "RELEASE SAVEPOINT ccgw_group", 0, NULL) < 0)
+	    pg_cmd(conn, "ROLLBACK TO SAVEPOINT ccgw_group", 0, NULL) < 0)
 		*broken = 1; /* the transaction cannot go on */
-	return rc < 0 ? rc : PG_ERR_QUERY;
+	return rc;
 }
 
 int pg_begin(PGconn *conn)

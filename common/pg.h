@@ -34,6 +34,11 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg) PG_WU
  * pg_begin and pg_commit return 0 or -1 (pg_commit rolls back what failed to commit). */
 int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg,
 		     int *broken) PG_WUR;
+/* A transaction function took locks that every writer of its tenant queues for (the order
+ * counter, a product's stock): a group transaction commits right after it rather than hold
+ * them for the rest of the group. pg_take_hot_locks reads and clears the note (per thread). */
+void pg_note_hot_locks(void);
+int pg_take_hot_locks(void);
 int pg_begin(PGconn *conn) PG_WUR;
 int pg_commit(PGconn *conn) PG_WUR;
 void pg_rollback(PGconn *conn);

@@ -138,36 +138,47 @@ static void keys_remove(struct txgroup *g, struct job **batch, int n)
  * published under the lock only after the commit. */
 static void run_batch(PGconn *conn, struct job **batch, int n, enum job_state *out, int *rcs)
 {
-	int k, rc, broken = 0;
+	int k, rc, broken = 0, open = 0, first = 0;
 
 	for (k = 0; k < n; k++)
 		out[k] = JOB_ALONE;
-	/* a group never waits long on a lock: the holder may be another group (two could then
-	 * wait on each other until the deadlock detector's second) or hold it for a whole group;
-	 * a message that would wait is rolled back to its savepoint and written alone, where it
-	 * waits as any transaction does */
-	if (pg_begin(conn) < 0)
-		return;
-	if (pg_cmd(conn, "SET LOCAL lock_timeout = '" TXGROUP_LOCK_WAIT "'", 0, NULL) < 0) {
-		pg_rollback(conn);
-		return;
-	}
+	pg_take_hot_locks();
 	for (k = 0; k < n && !broken; k++) {
+		/* a group never waits long on a lock: the holder may be another group (two could
+		 * then wait on each other until the deadlock detector's second) or hold it for a
+		 * whole group; a message that would wait is rolled back to its savepoint and
+		 * written alone, where it waits as any transaction does */
+		if (!open) {
+			if (pg_begin(conn) < 0 ||
+			    pg_cmd(conn, "SET LOCAL lock_timeout = '" TXGROUP_LOCK_WAIT "'", 0,
+			           NULL) < 0) {
+				pg_rollback(conn);
+				return; /* these and the rest: alone */
+			}
+			open = 1;
+			first = k;
+		}
 		rc = pg_savepoint_run(conn, batch[k]->tenant_id, batch[k]->fn, batch[k]->arg, &broken);
 		rcs[k] = rc;
 		out[k] = rc < 0 ? JOB_ALONE : JOB_DONE;
+		/* it took locks all its tenant's orders queue for: commit now, not at the end */
+		if (pg_take_hot_locks() && !broken && k + 1 < n) {
+			if (pg_commit(conn) < 0)
+				goto failed;
+			open = 0;
+		}
 	}
 	if (broken) {
 		pg_rollback(conn);
-		for (k = 0; k < n; k++)
-			out[k] = JOB_ALONE;
-		return;
+		goto failed;
 	}
-	if (pg_commit(conn) < 0) {
-		log_warn(NULL, "group commit of %d messages failed: each is written alone", n);
-		for (k = 0; k < n; k++)
-			out[k] = JOB_ALONE;
-	}
+	if (open && pg_commit(conn) < 0)
+		goto failed;
+	return;
+failed:
+	log_warn(NULL, "group commit of %d messages failed: each is written alone", k - first);
+	for (; first < n; first++)
+		out[first] = JOB_ALONE;
 }
 
 int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const char *key,

@@ -63,9 +63,13 @@ static int worker_db_ensure(struct dispatch_worker *w, int64_t now)
 	 * Every join the dispatcher makes is a batch of at most a few hundred ids looked up by
 	 * index; on a freshly filled or churning outbox the planner's estimates are stale and it
 	 * picks hash joins and bitmap scans over the whole table (measured: 10-100x slower), so
-	 * those plans are off for these sessions only. */
+	 * those plans are off for these sessions only. For the same reason their statements,
+	 * prepared once (pg.c), are planned at every run with the values at hand: a generic plan
+	 * made while the outbox was small joined by scanning all of a tenant's rows (one batch
+	 * is one statement, so planning is paid once per batch). */
 	static const char options[] = "-c synchronous_commit=off -c enable_hashjoin=off"
-	                              " -c enable_mergejoin=off -c enable_bitmapscan=off";
+	                              " -c enable_mergejoin=off -c enable_bitmapscan=off"
+	                              " -c plan_cache_mode=force_custom_plan";
 
 	if (w->db && PQstatus(w->db) == CONNECTION_OK)
 		return 0;

@@ -744,8 +744,10 @@ static void *hub_main(void *arg)
 	while (!hub_stop) {
 		if (!conn || !pg_conn_ok(conn)) {
 			pg_finish(conn);
+			/* its statements join the outbox by conversation: planned at each run, as
+			 * the dispatcher's are (dispatch_worker.c) */
 			conn = app_db_connect(wc_app->cfg, wc_app->cfg->database_url, "ccgw-webchat",
-			                      NULL);
+			                      "-c plan_cache_mode=force_custom_plan");
 			if (PQstatus(conn) != CONNECTION_OK ||
 			    pg_cmd(conn, "LISTEN ccgw_outbox", 0, NULL) < 0) {
 				pg_finish(conn);
