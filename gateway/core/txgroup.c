@@ -136,6 +136,17 @@ static void keys_remove(struct txgroup *g, struct job **batch, int n)
  * back and marked to run alone; a failed BEGIN or COMMIT sends all of them alone. The jobs'
  * callers may look at their jobs at any time, so the outcome goes to out[] and rcs[] and is
  * published under the lock only after the commit. */
+/* COMMIT waits as long as it must: it takes the lock that orders NOTIFYs (the outbox's
+ * trigger), and giving up there would throw the whole group away. */
+static int group_commit(PGconn *conn)
+{
+	if (pg_cmd(conn, "SET LOCAL lock_timeout = 0", 0, NULL) < 0) {
+		pg_rollback(conn);
+		return -1;
+	}
+	return pg_commit(conn);
+}
+
 static void run_batch(PGconn *conn, struct job **batch, int n, enum job_state *out, int *rcs)
 {
 	int k, rc, broken = 0, open = 0, first = 0;
@@ -163,7 +174,7 @@ static void run_batch(PGconn *conn, struct job **batch, int n, enum job_state *o
 		out[k] = rc < 0 ? JOB_ALONE : JOB_DONE;
 		/* it took locks all its tenant's orders queue for: commit now, not at the end */
 		if (pg_take_hot_locks() && !broken && k + 1 < n) {
-			if (pg_commit(conn) < 0)
+			if (group_commit(conn) < 0)
 				goto failed;
 			open = 0;
 		}
@@ -172,11 +183,12 @@ static void run_batch(PGconn *conn, struct job **batch, int n, enum job_state *o
 		pg_rollback(conn);
 		goto failed;
 	}
-	if (open && pg_commit(conn) < 0)
+	if (open && group_commit(conn) < 0)
 		goto failed;
 	return;
 failed:
-	log_warn(NULL, "group commit of %d messages failed: each is written alone", k - first);
+	log_warn(NULL, "group commit of %d messages failed [%s]: each is written alone", k - first,
+	         pg_last_sqlstate());
 	for (; first < n; first++)
 		out[first] = JOB_ALONE;
 }
