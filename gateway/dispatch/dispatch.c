@@ -112,10 +112,22 @@ static void dispatch_kick_workers(struct dispatcher *d)
 	}
 }
 
+/* One worker for one notification, in turn: each claims everything that is due, so waking
+ * them all for one new row made all but one claim nothing (a wasted statement per worker
+ * and message under load). A worker whose claim came back full claims again at once. */
+static void dispatch_kick_one(struct dispatcher *d)
+{
+	unsigned i = atomic_fetch_add(&d->next_kick, 1) % (unsigned)d->nworkers;
+
+	atomic_store(&d->workers[i].kicked, 1);
+	if (d->workers[i].multi)
+		curl_multi_wakeup(d->workers[i].multi);
+}
+
 void dispatcher_kick(struct dispatcher *d)
 {
 	if (d)
-		dispatch_kick_workers(d);
+		dispatch_kick_one(d);
 }
 
 static PGconn *listener_connect(struct dispatcher *d)
@@ -238,7 +250,7 @@ static void *listener_main(void *arg)
 				PQfreemem(n);
 			}
 			if (got)
-				dispatch_kick_workers(d);
+				dispatch_kick_one(d);
 		}
 	}
 	app_channels_watch(d->app, 0);

@@ -157,6 +157,7 @@ struct dispatch_worker {
 #define DISPATCH_LIVE_S "10"  /* a heartbeat older than this is a process that died */
 
 struct dispatcher {
+	_Atomic unsigned next_kick; /* the worker the next notification wakes */
 	struct app *app;
 	const struct config *cfg;
 	struct ratelimit *rl;
