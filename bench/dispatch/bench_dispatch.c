@@ -157,7 +157,7 @@ static void run(const char *name, const char *kind, const char *tenant, const ch
                 int n, const char *const *p, long rows, pid_t gw, pid_t sink)
 {
 	const char *kp[1] = {kind};
-	double t0, t1, g0, g1, s0, s1, m0, m1, i0, i1;
+	double t0, t1, g0, g1, s0, s1, m0, m1, i0, i1, next_look;
 	char *left, *sent;
 	long remaining;
 
@@ -165,10 +165,24 @@ static void run(const char *name, const char *kind, const char *tenant, const ch
 	s0 = cpu_seconds(sink);
 	m0 = machine_busy(&i0);
 	t0 = wall();
+	next_look = t0 + 1;
 	free(tq(tenant, insert_sql, n, p));
 	/* wait on the sink's counter (no load on the database), then for the last outcomes */
-	while (sink_count() < sink_base + rows && wall() - t0 < 600)
+	while (sink_count() < sink_base + rows && wall() - t0 < 600) {
+		/* rows that failed for good never reach the sink: stop waiting for them */
+		if (wall() >= next_look) {
+			next_look = wall() + 1;
+			left = tq(tenant,
+			          "SELECT count(*) FROM outbox WHERE status IN ('pending',"
+			          " 'sending')",
+			          0, NULL);
+			remaining = atol(left);
+			free(left);
+			if (remaining == 0)
+				break;
+		}
 		usleep(20000);
+	}
 	sink_base = sink_count();
 	for (;;) {
 		left =
@@ -241,9 +255,12 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__health", port);
 	snprintf(sink_count_url, sizeof(sink_count_url), "http://127.0.0.1:%d/__count", port);
 	for (i = 0; i < 100; i++) {
+		long status;
+
 		testhttp_request("GET", url, NULL, NULL, 0, &r);
+		status = r.status; /* read before the clear, which zeroes it */
 		testhttp_resp_clear(&r);
-		if (r.status == 200)
+		if (status == 200)
 			break;
 		usleep(50000);
 	}
@@ -291,6 +308,8 @@ int main(int argc, char **argv)
 		                     "CCGW_WHATSAPP_RATE=10000",
 		                     "CCGW_WHATSAPP_RECIPIENT_RATE=1000",
 		                     "CCGW_WHATSAPP_MARK_READ=0",
+		                     /* the seller webhook target is the local sink */
+		                     "CCGW_WEBHOOK_ALLOW_PRIVATE=1",
 		                     "CCGW_LOG_LEVEL=warn",
 		                     NULL};
 

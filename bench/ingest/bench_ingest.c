@@ -1,0 +1,850 @@
+/*
+ * bench_ingest.c: WhatsApp webhook ingest end to end. One `ccgw serve` on a database of its
+ * own, its Graph API base pointed at dispatch_sink (so every reply is really sent), a shop with
+ * six products and a WhatsApp channel registered through the admin API. Each shopper (its own
+ * wa_id) sends one conversation of STEPS messages, from "hi" to a placed order, in order: its
+ * next message goes only once the previous one was answered. Every request is built and
+ * signed before the clock starts; one thread drives keep-alive HTTP/1.1 connections with
+ * non-blocking sockets and poll.
+ *   closed loop (--inflight C[,C...]): C requests always in flight, a fresh server per C;
+ *     messages/s answered 200, latency, and per message the statements, round trips and
+ *     transactions ccgw's /metrics counts and the commits pg_stat_database counts.
+ *   open loop (--rate R --seconds T): messages scheduled R per second, latency from the
+ *     scheduled time, so a slow answer is not hidden by the sends it held up.
+ * Then the count check: one inbound_messages row per message sent, one reply row per inbound
+ * message, every reply sent, one order per shopper; exit 1 when it fails. Lines starting with
+ * "RESULT" are for bench/run. Needs the cluster of scripts/run (source .ccgw/env).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "testdb.h"
+#include "testsrv.h"
+#include "util.h"
+
+#define STEPS      10 /* messages in one shopper's conversation */
+#define MAX_CONNS  1024
+#define NPRODUCTS  6
+#define PNID       "106540352242922"
+#define APP_SECRET "bench-app-secret"
+
+/* Names with no number in what shoppers type: "nokia 105" reads as 105 nokias. */
+static const struct {
+	const char *name, *category, *search;
+	long price_minor;
+} catalog[NPRODUCTS] = {
+    {"Tecno Spark Pro", "Phones", "tecno spark", 1899900},
+    {"Samsung Galaxy A15", "Phones", "samsung galaxy", 2499900},
+    {"Acacia Honey 500g", "Honey", "acacia honey", 85000},
+    {"Kikoi Beach Towel", "Textiles", "kikoi towel", 150000},
+    {"Kenya AA Coffee Beans", "Coffee", "kenya coffee", 120000},
+    {"Maasai Shuka Blanket", "Textiles", "shuka blanket", 195000},
+};
+static const char *const greetings[] = {"hi", "hello", "good morning", "hi there"};
+static const char *const names[] = {"Amina Njeri", "Brian Otieno", "Wanjiku Kamau", "Hassan Ali"};
+static const char *const addresses[] = {"Moi Avenue 12, Nairobi", "Kenyatta Ave 40, Nakuru",
+                                        "Nyerere Road 7, Mombasa", "Oginga Odinga St 3, Kisumu"};
+
+struct msg { /* one whole HTTP request: headers and the signed body */
+	char *req;
+	size_t len;
+};
+
+struct entry { /* a shopper ready to send; t: when its latency started (0: when sent) */
+	int s;
+	int64_t t;
+};
+
+struct hconn {
+	int fd;
+	int s;      /* shopper whose message is in flight, -1 when free */
+	size_t off; /* bytes of its request written */
+	int64_t t;  /* when that message's latency started */
+	size_t in_len;
+	char in[4096];
+};
+
+struct run {
+	int nshoppers, nconns;
+	double rate;      /* open loop: messages per second; 0: closed loop */
+	struct msg *msgs; /* msgs[s * STEPS + step] */
+	int *step, *busy;
+	struct entry *q; /* ring of shoppers ready to send, in order */
+	long qcap, qhead, qlen;
+	struct hconn *cs;
+	int *freel, fhead, nfree; /* ring of the free connections' indexes, oldest first */
+	double *lat;              /* ms, one per message answered 200 */
+	long done, non200, unhandled, reconnects;
+};
+
+static struct testdb db;
+static struct testsrv srv;
+static PGconn *conn;       /* the application role on the bench database */
+static PGconn *stats_conn; /* the owner role on database postgres: reads without adding */
+static long my_commits;    /* transactions this program committed in the bench database */
+static char *tenant, *api_key, chan[64], product[NPRODUCTS][64];
+static int sink_port;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	int st = 0;
+
+	fprintf(stderr, "bench_ingest: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	if (srv.pid > 0 && waitpid(srv.pid, &st, WNOHANG) == srv.pid)
+		fprintf(stderr, "bench_ingest: ccgw serve (pid %d) is gone: %s %d\n", (int)srv.pid,
+		        WIFSIGNALED(st) ? "killed by signal" : "exit status",
+		        WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	if (srv.pid > 0)
+		fprintf(stderr, "bench_ingest: server log: %s\n", srv.log_path);
+	exit(1); /* the server and the sink die with us (PR_SET_PDEATHSIG) */
+}
+
+/* The first column of the first row of sql as a number (0 for none), as the application role
+ * in the shop's tenant, in a transaction of its own. */
+static long tql(const char *sql)
+{
+	const char *tp[1] = {tenant};
+	PGresult *r;
+	long v;
+
+	PQclear(PQexec(conn, "BEGIN"));
+	PQclear(PQexecParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL, tp,
+	                     NULL, NULL, 0));
+	r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+		die("%s: %s", sql, PQerrorMessage(conn));
+	v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) ? atol(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	r = PQexec(conn, "COMMIT");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		die("COMMIT: %s", PQerrorMessage(conn));
+	PQclear(r);
+	my_commits++;
+	return v;
+}
+
+/* An admin API call that must answer `want`; returns its JSON (caller decrefs). */
+static json_t *api(const char *method, const char *path, const char *body, long want)
+{
+	char url[256], auth[256];
+	const char *h[3] = {auth, "Content-Type: application/json", NULL};
+	struct testhttp_resp r;
+	json_t *o;
+
+	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+	testhttp_request(method, url, h, body, body ? strlen(body) : 0, &r);
+	if (r.status != want)
+		die("%s %s answered %ld: %s", method, path, r.status, r.body);
+	o = json_loads(r.body, 0, NULL);
+	testhttp_resp_clear(&r);
+	if (!o)
+		die("%s %s: the answer is not JSON", method, path);
+	return o;
+}
+
+/* Settings a real shop has (tax, delivery, two ways to pay), the WhatsApp channel and the
+ * catalog, through the admin API where it has a route. */
+static void shop_setup(void)
+{
+	char body[512];
+	json_t *o;
+	int i;
+
+	tql("UPDATE tenants SET settings = settings || '{\"tax_bp\": 1600, \"delivery_fee_minor\":"
+	    " 20000, \"payment_methods\": [\"cash_on_delivery\", \"mpesa\"]}'::jsonb");
+	o = api("POST", "/api/v1/channels",
+	        "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID "\", \"access_token\": "
+	        "\"bench-token\", \"app_secret\": \"" APP_SECRET "\", \"verify_token\": \"bench\"}",
+	        201);
+	snprintf(chan, sizeof(chan), "%s", json_string_value(json_object_get(o, "id")));
+	json_decref(o);
+	for (i = 0; i < NPRODUCTS; i++) {
+		snprintf(body, sizeof(body),
+		         "{\"sku\": \"BENCH-%d\", \"name\": \"%s\", \"description\": \"A fine %s\","
+		         " \"category\": \"%s\", \"price_minor\": %ld, \"stock\": 1000000,"
+		         " \"active\": true}",
+		         i, catalog[i].name, catalog[i].name, catalog[i].category,
+		         catalog[i].price_minor);
+		o = api("POST", "/api/v1/products", body, 201);
+		snprintf(product[i], sizeof(product[i]), "%s",
+		         json_string_value(json_object_get(o, "id")));
+		json_decref(o);
+	}
+}
+
+/* The Cloud API webhook of one message from wa_id: a text, or a reply button pressed. */
+static char *wa_body(const char *wa_id, const char *name, const char *wamid, const char *text,
+                     const char *button, const char *title)
+{
+	char ts[24], *s;
+	json_t *m, *root;
+
+	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+	if (text)
+		m = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "from", wa_id, "id", wamid,
+		              "timestamp", ts, "type", "text", "text", "body", text);
+	else
+		m = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:{s:s, s:s}}}", "from", wa_id, "id",
+		              wamid, "timestamp", ts, "type", "interactive", "interactive", "type",
+		              "button_reply", "button_reply", "id", button, "title", title);
+	root =
+	    json_pack("{s:s, s:[{s:s, s:[{s:{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], s:[o]},"
+	              " s:s}]}]}",
+	              "object", "whatsapp_business_account", "entry", "id", "102290129340398",
+	              "changes", "value", "messaging_product", "whatsapp", "metadata",
+	              "display_phone_number", "15550783881", "phone_number_id", PNID, "contacts",
+	              "profile", "name", name, "wa_id", wa_id, "messages", m, "field", "messages");
+	s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!s)
+		die("out of memory");
+	return s;
+}
+
+/* body as the whole signed request Meta would send; takes body. */
+static void msg_build(struct msg *out, char *body)
+{
+	size_t blen = strlen(body), cap = blen + 512;
+	char hex[65];
+
+	util_hmac_sha256_hex(APP_SECRET, strlen(APP_SECRET), body, blen, hex);
+	out->req = malloc(cap);
+	if (!out->req)
+		die("out of memory");
+	out->len =
+	    (size_t)snprintf(out->req, cap,
+	                     "POST /webhooks/whatsapp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                     "User-Agent: facebookexternalua\r\n"
+	                     "Content-Type: application/json\r\n"
+	                     "X-Hub-Signature-256: sha256=%s\r\nContent-Length: %zu\r\n\r\n%s",
+	                     chan, hex, blen, body);
+	free(body);
+}
+
+/* Message k of shopper s's conversation (heap): greet, search, press Add 1 on the card, view
+ * the cart, press Checkout, type a name and an address, press the offered phone, cash,
+ * Confirm. */
+static char *step_body(int s, int k, const char *wa, const char *wamid)
+{
+	static const char *const buttons[STEPS][2] = {
+	    [4] = {"ck", "Checkout"},
+	    [7] = {"phone:use", "Use this number"},
+	    [8] = {"pay:cash_on_delivery", "Cash on delivery"},
+	    [9] = {"ck:yes", "Confirm order"},
+	};
+	const char *texts[STEPS] = {
+	    greetings[s % 4], catalog[s % NPRODUCTS].search, NULL, "my cart", NULL,
+	    names[s % 4],     addresses[(s / 4) % 4]};
+	char add[96];
+
+	snprintf(add, sizeof(add), "add:%s:1", product[s % NPRODUCTS]);
+	if (k == 2)
+		return wa_body(wa, names[s % 4], wamid, NULL, add, "Add 1");
+	return wa_body(wa, names[s % 4], wamid, texts[k], buttons[k][0], buttons[k][1]);
+}
+
+/* Every shopper's conversation, built and signed; tag keeps runs' wa_ids and ids apart. */
+static void run_init(struct run *r, int tag, int nshoppers, int nconns, double rate)
+{
+	long nmsgs = (long)nshoppers * STEPS;
+	char wa[24], wamid[64];
+	int s, k;
+
+	memset(r, 0, sizeof(*r));
+	r->nshoppers = nshoppers;
+	r->nconns = nconns;
+	r->rate = rate;
+	r->msgs = calloc((size_t)nmsgs, sizeof(*r->msgs));
+	r->step = calloc((size_t)nshoppers, sizeof(int));
+	r->busy = calloc((size_t)nshoppers, sizeof(int));
+	r->qcap = 2 * nmsgs + 16;
+	r->q = calloc((size_t)r->qcap, sizeof(*r->q));
+	r->lat = calloc((size_t)nmsgs, sizeof(double));
+	r->cs = calloc((size_t)nconns, sizeof(*r->cs));
+	r->freel = calloc((size_t)nconns, sizeof(int));
+	if (!r->msgs || !r->step || !r->busy || !r->q || !r->lat || !r->cs || !r->freel)
+		die("out of memory");
+	for (s = 0; s < nshoppers; s++) {
+		snprintf(wa, sizeof(wa), "2547%d%07d", tag, s);
+		for (k = 0; k < STEPS; k++) {
+			snprintf(wamid, sizeof(wamid), "wamid.BENCH%d.%d.%d", tag, s, k);
+			msg_build(&r->msgs[(long)s * STEPS + k], step_body(s, k, wa, wamid));
+		}
+	}
+}
+
+static void run_free(struct run *r)
+{
+	long i;
+
+	for (i = 0; i < (long)r->nshoppers * STEPS; i++)
+		free(r->msgs[i].req);
+	free(r->msgs);
+	free(r->step);
+	free(r->busy);
+	free(r->q);
+	free(r->lat);
+	free(r->cs);
+	free(r->freel);
+}
+
+/* ---- the connections ---- */
+
+/* A blocking connect (loopback answers at once), then non-blocking for the run. */
+static void conn_open(struct hconn *c)
+{
+	struct sockaddr_in a;
+	int one = 1;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)srv.port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connecting to ccgw: %s", strerror(errno));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL, 0) | O_NONBLOCK);
+	c->in_len = 0;
+}
+
+static const struct msg *conn_msg(const struct run *r, const struct hconn *c)
+{
+	return &r->msgs[(long)c->s * STEPS + r->step[c->s]];
+}
+
+/* The server closed the connection under the request: send it again on a new one, as the
+ * platform would (a message already stored then comes back as a duplicate: counted). */
+static void conn_reset(struct run *r, struct hconn *c)
+{
+	close(c->fd);
+	conn_open(c);
+	c->off = 0;
+	if (++r->reconnects > 1000)
+		die("the server keeps closing connections (%ld reconnects)", r->reconnects);
+}
+
+static void conn_write(struct run *r, struct hconn *c)
+{
+	const struct msg *m = conn_msg(r, c);
+
+	while (c->off < m->len) {
+		ssize_t n = send(c->fd, m->req + c->off, m->len - c->off, MSG_NOSIGNAL);
+
+		if (n > 0)
+			c->off += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		else
+			conn_reset(r, c);
+	}
+}
+
+static void q_push(struct run *r, int s, int64_t t)
+{
+	if (r->qlen == r->qcap)
+		die("ready queue full");
+	r->q[(r->qhead + r->qlen++) % r->qcap] = (struct entry){s, t};
+}
+
+/* An answer came for c's message. A failure is sent again at once, as the platform would, and
+ * its latency keeps running from the first attempt. */
+static void answered(struct run *r, struct hconn *c, int status, int handled)
+{
+	int s = c->s;
+
+	r->busy[s] = 0;
+	c->s = -1;
+	r->freel[(r->fhead + r->nfree++) % r->nconns] = (int)(c - r->cs);
+	if (status != 200) {
+		if (++r->non200 > (long)r->nshoppers * STEPS)
+			die("more failed answers than messages (last: HTTP %d)", status);
+		q_push(r, s, c->t);
+		return;
+	}
+	r->lat[r->done++] = (double)(util_now_us() - c->t) / 1000.0;
+	r->unhandled += !handled;
+	if (++r->step[s] < STEPS && r->rate <= 0)
+		q_push(r, s, 0);
+}
+
+/* 1 when c->in holds a whole answer (status and handled set), 0 when more must come. */
+static int resp_parse(struct hconn *c, int *status, int *handled)
+{
+	char *end, *p;
+	size_t head, clen;
+
+	c->in[c->in_len] = '\0';
+	end = strstr(c->in, "\r\n\r\n");
+	if (!end)
+		return 0;
+	head = (size_t)(end - c->in) + 4;
+	p = strcasestr(c->in, "\r\nContent-Length:");
+	if (sscanf(c->in, "HTTP/1.%*d %d", status) != 1 || !p || p > end)
+		die("unreadable answer from ccgw: %.300s", c->in);
+	clen = strtoul(p + 17, NULL, 10);
+	if (c->in_len < head + clen)
+		return 0;
+	*handled = strstr(end, "\"handled\":1") || strstr(end, "\"handled\": 1");
+	return 1;
+}
+
+static void conn_read(struct run *r, struct hconn *c)
+{
+	int status = 0, handled = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (c->in_len >= sizeof(c->in) - 1)
+			die("answer larger than %zu bytes", sizeof(c->in));
+		n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, 0);
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		conn_reset(r, c);
+		conn_write(r, c);
+		return;
+	}
+	/* a connection the server closes after an answer fails on its next request, which is
+	 * then sent again on a new one */
+	if (resp_parse(c, &status, &handled))
+		answered(r, c, status, handled);
+}
+
+/* Hands ready shoppers to free connections in order; a shopper still waiting for an answer
+ * at the head holds the queue, so nobody's messages overtake each other. */
+static void send_ready(struct run *r)
+{
+	while (r->qlen > 0 && r->nfree > 0) {
+		struct entry e = r->q[r->qhead];
+		struct hconn *c;
+
+		if (r->busy[e.s])
+			break;
+		r->qhead = (r->qhead + 1) % r->qcap;
+		r->qlen--;
+		/* the connection free the longest, so that all stay in use (ccgw closes one that
+		 * has carried no request yet after 10 s) */
+		c = &r->cs[r->freel[r->fhead]];
+		r->fhead = (r->fhead + 1) % r->nconns;
+		r->nfree--;
+		c->s = e.s;
+		c->off = 0;
+		c->in_len = 0;
+		c->t = e.t ? e.t : util_now_us();
+		r->busy[e.s] = 1;
+		conn_write(r, c);
+	}
+}
+
+static int64_t sched_at(const struct run *r, int64_t start, long j)
+{
+	return start + (int64_t)((double)j * 1e6 / r->rate);
+}
+
+/* Runs every conversation to its end; returns the seconds it took. */
+static double drive(struct run *r)
+{
+	long nmsgs = (long)r->nshoppers * STEPS, next = 0, last_done = 0;
+	int64_t start = util_now_us(), now, progress = start;
+	struct pollfd pfd[MAX_CONNS];
+	int idx[MAX_CONNS], i, n, timeout;
+
+	for (i = 0; r->rate <= 0 && i < r->nshoppers; i++)
+		q_push(r, i, 0);
+	while (r->done < nmsgs) {
+		now = util_now_us();
+		/* open loop: message j is shopper j % N's next, due at start + j/R */
+		for (; r->rate > 0 && next < nmsgs && sched_at(r, start, next) <= now; next++)
+			q_push(r, (int)(next % r->nshoppers), sched_at(r, start, next));
+		send_ready(r);
+		for (n = 0, i = 0; i < r->nconns; i++) {
+			struct hconn *c = &r->cs[i];
+
+			if (c->s < 0)
+				continue;
+			pfd[n].fd = c->fd;
+			pfd[n].events = c->off < conn_msg(r, c)->len ? POLLOUT : POLLIN;
+			pfd[n].revents = 0;
+			idx[n++] = i;
+		}
+		timeout = 100;
+		if (r->rate > 0 && next < nmsgs) {
+			int64_t w = (sched_at(r, start, next) - now + 999) / 1000;
+
+			timeout = w < 0 ? 0 : w < 100 ? (int)w : 100;
+		}
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		for (i = 0; i < n; i++) {
+			struct hconn *c = &r->cs[idx[i]];
+
+			if (!pfd[i].revents)
+				continue;
+			if (c->off < conn_msg(r, c)->len)
+				conn_write(r, c);
+			else
+				conn_read(r, c);
+		}
+		if (r->done != last_done) {
+			last_done = r->done;
+			progress = now;
+		} else if (now - progress > 60 * 1000000LL) {
+			die("no answer for 60 s (%ld of %ld answered)", r->done, nmsgs);
+		}
+	}
+	return (double)(util_now_us() - start) / 1e6;
+}
+
+/* ---- what the machine, ccgw and the database did ---- */
+
+/* CPU seconds used so far: cpu[0] by ccgw, cpu[1] by the whole machine (busy), cpu[2] by
+ * the whole machine (busy and idle). */
+static void cpu_sample(double cpu[3])
+{
+	unsigned long long v[8] = {0}, ut = 0, st = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)srv.pid);
+	f = fopen(path, "r"); /* fields 14 and 15, past "pid (ccgw) state" and ten numbers */
+	if (!f || fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	                 &ut, &st) != 2)
+		ut = st = 0;
+	if (f)
+		fclose(f);
+	f = fopen("/proc/stat", "r");
+	if (!f || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	                 &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		memset(v, 0, sizeof(v));
+	if (f)
+		fclose(f);
+	cpu[0] = (double)(ut + st);
+	cpu[1] = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
+	cpu[2] = cpu[1] + (double)(v[3] + v[4]);
+}
+
+static const char *const db_metric[3] = {"ccgw_db_statements_total", "ccgw_db_round_trips_total",
+                                         "ccgw_db_transactions_total"};
+
+/* Each counter of db_metric summed over its labels into v[i], and its part="request" (the
+ * request workers, as against the dispatcher) into req[i]; -1 when /metrics has none. */
+static void metrics_read(double v[3], double req[3])
+{
+	char url[128];
+	struct testhttp_resp r;
+	int i;
+
+	snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+	testhttp_request("GET", url, NULL, NULL, 0, &r);
+	for (i = 0; i < 3; i++) {
+		size_t nl = strlen(db_metric[i]);
+		const char *p = r.body;
+
+		v[i] = req[i] = -1;
+		while (r.status == 200 && (p = strstr(p, db_metric[i])) != NULL) {
+			const char *sp = strchr(p, ' ');
+
+			if ((p == r.body || p[-1] == '\n') && (p[nl] == '{' || p[nl] == ' ') &&
+			    sp) {
+				v[i] = (v[i] < 0 ? 0 : v[i]) + atof(sp + 1);
+				if (strncmp(p + nl, "{part=\"request\"}", 16) == 0)
+					req[i] = atof(sp + 1);
+			}
+			p += nl;
+		}
+	}
+	testhttp_resp_clear(&r);
+}
+
+/* xact_commit of the bench database once every session on it has ended (a session's counts
+ * reach pg_stat_database when it ends, or up to 10 s after it went idle). Closes our own
+ * session for that and opens it again. */
+static long commits_settled(void)
+{
+	const char *p[1] = {db.name};
+	long v = -1, busy = 1;
+	PGresult *r;
+	int i;
+
+	PQfinish(conn);
+	for (i = 0; i < 200 && busy > 0; i++) {
+		r = PQexecParams(stats_conn,
+		                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+		                 " AND backend_type = 'client backend'",
+		                 1, NULL, p, NULL, NULL, 0);
+		busy = PQresultStatus(r) == PGRES_TUPLES_OK ? atol(PQgetvalue(r, 0, 0)) : 0;
+		PQclear(r);
+		if (busy > 0)
+			usleep(50000);
+	}
+	usleep(500000); /* a session leaves pg_stat_activity just before its counts are flushed */
+	r = PQexecParams(stats_conn, "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
+	                 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	conn = testdb_connect_app(&db);
+	my_commits++; /* its SET client_min_messages */
+	return v;
+}
+
+/* Waits until the dispatcher has sent every reply; the seconds it took. */
+static double drain(void)
+{
+	int64_t t0 = util_now_us();
+
+	while (tql("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')") > 0) {
+		if (util_now_us() - t0 > 300 * 1000000LL)
+			die("replies still unsent 5 minutes after the last answer");
+		usleep(100000);
+	}
+	return (double)(util_now_us() - t0) / 1e6;
+}
+
+static void server_start(void)
+{
+	char api_base[96];
+	const char *env[] = {api_base,
+	                     /* the platform's own limits would pace the replies, not ccgw */
+	                     "CCGW_WHATSAPP_RATE=10000", "CCGW_WHATSAPP_RECIPIENT_RATE=1000",
+	                     "CCGW_MAX_CONNECTIONS_PER_ADDRESS=2000", NULL};
+
+	snprintf(api_base, sizeof(api_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
+	         sink_port);
+	testsrv_start(&srv, &db, env);
+	printf("ccgw serve pid %d, log %s\n", (int)srv.pid, srv.log_path);
+	fflush(stdout);
+}
+
+static void sink_start(void)
+{
+	char port_s[16], url[96];
+	struct testhttp_resp r;
+	pid_t pid;
+	int i;
+
+	sink_port = testsrv_free_port();
+	snprintf(port_s, sizeof(port_s), "%d", sink_port);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
+		execl(DISPATCH_SINK_BINARY, DISPATCH_SINK_BINARY, port_s, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__health", sink_port);
+	for (i = 0; i < 100; i++) {
+		long status;
+
+		testhttp_request("GET", url, NULL, NULL, 0, &r);
+		status = r.status;
+		testhttp_resp_clear(&r);
+		if (status == 200)
+			return;
+		usleep(50000);
+	}
+	die("dispatch_sink did not start");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void fmt_per(char *out, size_t len, double before, double after, long n)
+{
+	if (before < 0 || after < 0 || n <= 0)
+		snprintf(out, len, "n/a");
+	else
+		snprintf(out, len, "%.2f", (after - before) / (double)n);
+}
+
+/* One measured run on a fresh server; returns the messages answered 200. */
+static long run_measure(int tag, int nshoppers, int nconns, double rate)
+{
+	double m0[3], m1[3], q0[3], q1[3], c0[3], c1[3], secs, dsecs, p50, p99, mx, lag;
+	char per[3][32], rq[3][32], cm[32];
+	long x0, x1, mine, n, i;
+	struct run r;
+
+	run_init(&r, tag, nshoppers, nconns, rate);
+	x0 = commits_settled();
+	mine = my_commits;
+	server_start();
+	for (i = 0; i < nconns; i++) {
+		conn_open(&r.cs[i]);
+		r.cs[i].s = -1;
+		r.freel[r.nfree++] = (int)i;
+	}
+	metrics_read(m0, q0);
+	cpu_sample(c0);
+	secs = drive(&r);
+	cpu_sample(c1);
+	dsecs = drain();
+	metrics_read(m1, q1);
+	for (i = 0; i < nconns; i++)
+		close(r.cs[i].fd);
+	testsrv_stop(&srv);
+	x1 = commits_settled();
+	n = r.done;
+	qsort(r.lat, (size_t)n, sizeof(double), cmp_double);
+	p50 = r.lat[n / 2];
+	p99 = r.lat[n * 99 / 100 < n - 1 ? n * 99 / 100 : n - 1];
+	mx = r.lat[n - 1];
+	for (i = 0; i < 3; i++) {
+		fmt_per(per[i], sizeof(per[i]), m0[i], m1[i], n);
+		fmt_per(rq[i], sizeof(rq[i]), q0[i], q1[i], n);
+	}
+	/* our own transactions in the window (drain's polling) are not ccgw's */
+	fmt_per(cm, sizeof(cm), (double)x0, (double)(x1 - (my_commits - mine)), n);
+	/* open loop: how far the last answer came after the last scheduled send (ccgw kept up
+	 * when this is about one latency) */
+	lag = rate > 0 ? secs - (double)(n - 1) / rate : 0;
+	printf(
+	    "%s loop, %d connections%s: %ld messages from %d shoppers in %.2f s, %.0f/s answered"
+	    " 200; latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; %ld non-200 (sent again), %ld "
+	    "not handled, %ld reconnects; CPU: ccgw %.0f%%, machine %.0f%% of %ld cores; replies "
+	    "all sent %.1f s after the last answer",
+	    rate > 0 ? "open" : "closed", nconns,
+	    rate > 0 ? ", latency from the scheduled send" : " (all in flight)", n, nshoppers, secs,
+	    (double)n / secs, p50, p99, mx, r.non200, r.unhandled, r.reconnects,
+	    100.0 * (c1[0] - c0[0]) / (double)sysconf(_SC_CLK_TCK) / secs,
+	    100.0 * (c1[1] - c0[1]) / (c1[2] - c0[2]), sysconf(_SC_NPROCESSORS_ONLN), dsecs);
+	if (rate > 0)
+		printf("; last answer %.2f s after the last scheduled send", lag);
+	printf("\n");
+	printf("  database work per message, dispatcher included (request workers alone): "
+	       "statements %s (%s), round trips %s (%s), transactions %s (%s) by ccgw /metrics; "
+	       "commits %s by pg_stat_database\n",
+	       per[0], rq[0], per[1], rq[1], per[2], rq[2], cm);
+	printf("RESULT %s inflight=%d rate=%.1f messages=%ld seconds=%.2f achieved=%.1f p50=%.1f "
+	       "p99=%.1f max=%.1f non200=%ld unhandled=%ld statements=%s round_trips=%s "
+	       "transactions=%s commits=%s drain=%.1f lag=%.2f reconnects=%ld\n",
+	       rate > 0 ? "open" : "closed", nconns, rate, n, secs, (double)n / secs, p50, p99, mx,
+	       r.non200, r.unhandled, per[0], per[1], per[2], cm, dsecs, lag, r.reconnects);
+	fflush(stdout);
+	run_free(&r);
+	return n;
+}
+
+/* One inbound row per message answered, one reply row per inbound row, every reply sent,
+ * one order per shopper. 0 when all hold. */
+static int count_check(long sent, long shoppers)
+{
+	long in = tql("SELECT count(*) FROM inbound_messages");
+	long ids = tql("SELECT count(DISTINCT platform_message_id) FROM inbound_messages");
+	long lost = tql("SELECT count(*) FROM inbound_messages i WHERE NOT EXISTS (SELECT 1 FROM"
+	                " outbox o WHERE o.kind = 'reply' AND o.reply_to = i.platform_message_id)");
+	long dup = tql("SELECT count(*) FROM (SELECT reply_to FROM outbox WHERE kind = 'reply'"
+	               " AND reply_to IS NOT NULL GROUP BY reply_to HAVING count(*) > 1) d");
+	long replies = tql("SELECT count(*) FROM outbox WHERE kind = 'reply'");
+	long unsent = tql("SELECT count(*) FROM outbox WHERE kind = 'reply' AND status NOT IN"
+	                  " ('sent', 'delivered', 'read')");
+	long failures = tql("SELECT count(*) FROM inbound_failures");
+	long orders = tql("SELECT count(*) FROM orders");
+	int ok = in == sent && ids == sent && lost == 0 && dup == 0 && replies == sent &&
+	         unsent == 0 && failures == 0 && orders == shoppers;
+
+	printf("count check: %ld messages answered 200; inbound_messages %ld rows (%ld distinct "
+	       "ids); inbound without a reply row %ld, with more than one %ld; reply rows %ld, "
+	       "not sent %ld; inbound_failures %ld; orders %ld of %ld shoppers: %s\n"
+	       "RESULT check ok=%d sent=%ld inbound=%ld lost=%ld duplicated=%ld orders=%ld\n",
+	       sent, in, ids, lost, dup, replies, unsent, failures, orders, shoppers,
+	       ok ? "OK" : "FAILED", ok, sent, in, lost, dup, orders);
+	return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *inflight = "32,64";
+	long shoppers = 1000, sent = 0, all_shoppers = 0;
+	double rate = 0, seconds = 20;
+	int conns = 128, k, tag = 1;
+	char owner_pg[600], *end;
+
+	for (k = 1; k + 1 < argc; k += 2) {
+		if (strcmp(argv[k], "--shoppers") == 0)
+			shoppers = atol(argv[k + 1]);
+		else if (strcmp(argv[k], "--inflight") == 0)
+			inflight = argv[k + 1];
+		else if (strcmp(argv[k], "--rate") == 0)
+			rate = atof(argv[k + 1]);
+		else if (strcmp(argv[k], "--seconds") == 0)
+			seconds = atof(argv[k + 1]);
+		else if (strcmp(argv[k], "--conns") == 0)
+			conns = atoi(argv[k + 1]);
+		else
+			break;
+	}
+	if (k < argc || shoppers < 1 || shoppers > 9999999 || conns < 1 || conns > MAX_CONNS ||
+	    rate < 0 || seconds <= 0) {
+		fprintf(stderr, "usage: bench_ingest [--shoppers N] [--inflight C[,C...]]\n"
+		                "       bench_ingest --rate R [--seconds T] [--conns K]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	testdb_setup(&db, "bench_ingest");
+	tenant = testdb_tenant_create(&db, "bench", &api_key);
+	conn = testdb_connect_app(&db);
+	/* the owner role on database postgres, to read pg_stat_database from outside */
+	snprintf(owner_pg, sizeof(owner_pg), "%s dbname=postgres", db.owner_url);
+	stats_conn = PQconnectdb(owner_pg);
+	if (PQstatus(stats_conn) != CONNECTION_OK)
+		die("statistics connection: %s", PQerrorMessage(stats_conn));
+	sink_start();
+	server_start();
+	shop_setup();
+	testsrv_stop(&srv);
+	if (rate > 0) {
+		/* enough shoppers that each one's next message is due T/STEPS seconds later */
+		all_shoppers = ((long)(rate * seconds) + STEPS - 1) / STEPS;
+		sent = run_measure(9, (int)all_shoppers, conns, rate);
+	}
+	for (; rate <= 0 && *inflight; inflight = end + (*end == ',')) {
+		long c = strtol(inflight, &end, 10);
+
+		if (c < 1 || c > MAX_CONNS || tag > 8 || (*end && *end != ','))
+			die("--inflight takes up to 8 counts from 1 to %d: %s", MAX_CONNS,
+			    inflight);
+		sent += run_measure(tag++, (int)shoppers, (int)c, 0);
+		all_shoppers += shoppers;
+	}
+	k = count_check(sent, all_shoppers);
+	PQfinish(conn);
+	PQfinish(stats_conn);
+	return k < 0 ? 1 : 0;
+}
