@@ -63,7 +63,7 @@ static int cmp_seq(const void *a, const void *b)
 }
 
 int local_deliver(const struct channel_ops *ops, const struct channel_sink *sink,
-                  json_t *replies)
+                  const json_t *replies)
 {
 	size_t i, n = json_array_size(replies);
 	json_t **v = calloc(n ? n : 1, sizeof(*v));

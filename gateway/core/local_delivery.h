@@ -25,6 +25,6 @@ int local_take_replies(PGconn *conn, const char *conversation_id, const char *ty
 /* Hands the claimed replies to ops->deliver_local with sink, in outbox order. Returns how
  * many the sink refused (logged). */
 int local_deliver(const struct channel_ops *ops, const struct channel_sink *sink,
-                  json_t *replies);
+                  const json_t *replies);
 
 #endif

@@ -176,11 +176,36 @@ static int take_tx_fn(PGconn *conn, void *arg)
 	           : 0;
 }
 
+#define CONV_SOCKETS_MAX 8 /* sockets of one conversation in this process that get a reply */
+
+/* Writes rows to every open socket of s's conversation in this process, s first: a shopper
+ * with the chat open twice (a page and the shop's widget, two tabs) sees replies in both,
+ * and a socket whose close the server has not seen yet cannot swallow a reply meant for the
+ * one that replaced it. */
+static void deliver_to_conversation(struct session *s, const json_t *rows)
+{
+	uint64_t ids[CONV_SOCKETS_MAX];
+	struct session *o;
+	size_t n = 0, i;
+
+	ids[n++] = s->id;
+	pthread_mutex_lock(&sess_lock);
+	for (o = sess_head; o && n < CONV_SOCKETS_MAX; o = o->next)
+		if (o != s && o->welcomed && !o->closed &&
+		    strcmp(o->conversation_id, s->conversation_id) == 0)
+			ids[n++] = o->id;
+	pthread_mutex_unlock(&sess_lock);
+	for (i = 0; i < n; i++) {
+		struct channel_sink sink = {&ids[i], sink_write};
+
+		local_deliver(&webchat_channel_ops, &sink, rows);
+	}
+}
+
 /* Sends the session's pending replies, in outbox order, one deliverer at a time. */
 static void deliver_pending(PGconn *conn, struct session *s)
 {
 	struct take_tx t = {s->conversation_id, json_array()};
-	struct channel_sink sink = {&s->id, sink_write};
 	int go;
 
 	pthread_mutex_lock(&sess_lock);
@@ -194,8 +219,9 @@ static void deliver_pending(PGconn *conn, struct session *s)
 	pthread_mutex_unlock(&sess_lock);
 	do {
 		s->again = 0;
-		if (conn && pg_tx_run(conn, s->tenant_id, take_tx_fn, &t) == 0)
-			local_deliver(&webchat_channel_ops, &sink, t.rows);
+		if (conn && pg_tx_run(conn, s->tenant_id, take_tx_fn, &t) == 0 &&
+		    json_array_size(t.rows) > 0)
+			deliver_to_conversation(s, t.rows);
 		pthread_mutex_lock(&sess_lock);
 		go = s->again && !s->closed;
 		if (!go)

@@ -364,6 +364,37 @@ static void test_resume_after_reconnect(void **state)
 	wsc_close(&c);
 }
 
+/* The chat open twice with one session (the shop's page and its widget, two tabs, or a page
+ * the shopper left whose socket the server has not seen close yet): a reply reaches every
+ * socket of the conversation, the one that wrote and the other. */
+static void test_two_sockets_one_session(void **state)
+{
+	struct wsc_client a, b;
+	json_t *w, *fa, *fb;
+	char token[400], *ta, *tb;
+
+	(void)state;
+	connect_to(&a, &srv, "asali", NULL);
+	w = hello(&a, NULL);
+	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(w, "session")));
+	json_decref(w);
+	connect_to(&b, &srv, "asali", NULL);
+	json_decref(hello(&b, token));
+	send_frame(&b, "text", "text", "show my cart", next_id());
+	fb = collect(&b, 5000);
+	fa = collect(&a, 2000);
+	tb = frames_text(fb);
+	ta = frames_text(fa);
+	assert_non_null(strstr(tb, "cart"));
+	assert_string_equal(ta, tb); /* the same replies, in the same order */
+	free(ta);
+	free(tb);
+	json_decref(fa);
+	json_decref(fb);
+	wsc_close(&a);
+	wsc_close(&b);
+}
+
 static void test_bad_tokens(void **state)
 {
 	struct wsc_client c;
@@ -647,6 +678,7 @@ int main(void)
 	    cmocka_unit_test(test_page_and_files),
 	    cmocka_unit_test(test_whole_conversation),
 	    cmocka_unit_test(test_resume_after_reconnect),
+	    cmocka_unit_test(test_two_sockets_one_session),
 	    cmocka_unit_test(test_bad_tokens),
 	    cmocka_unit_test(test_duplicate_client_msg_id),
 	    cmocka_unit_test(test_oversized_frame),
