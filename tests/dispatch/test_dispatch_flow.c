@@ -189,10 +189,10 @@ static void test_parked_behind_a_missed_finish(void **state)
 	                 1);
 	/* the first message's outcome is written by a finisher that never saw the reply */
 	p[0] = first;
-	fx_q(&fx, tenant,
-	     "UPDATE outbox SET status = 'sent', sent_at = now(), lease_owner = NULL,"
-	     " lease_until = NULL WHERE id = $1::uuid",
-	     1, p);
+	free(fx_q(&fx, tenant,
+	          "UPDATE outbox SET status = 'sent', sent_at = now(), lease_owner = NULL,"
+	          " lease_until = NULL WHERE id = $1::uuid",
+	          1, p));
 	harness_start(&h, NULL);
 	if (fx_wait_count(&fx, tenant, "sent", 2, 10) < 0)
 		fail_msg("the parked reply was not sent within 10 s (sent: %ld)",
