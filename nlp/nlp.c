@@ -31,6 +31,8 @@ static const char *const nlp_intent_names[NLP_INTENT_COUNT] = {
 	[NLP_INTENT_HUMAN] = "human",
 	[NLP_INTENT_COMPLAINT] = "complaint",
 	[NLP_INTENT_THANKS] = "thanks",
+	[NLP_INTENT_QUESTION] = "question",
+	[NLP_INTENT_PAID] = "paid",
 };
 
 const char *nlp_intent_name(enum nlp_intent intent)

@@ -29,6 +29,8 @@ enum nlp_intent {
 	NLP_INTENT_HUMAN,
 	NLP_INTENT_COMPLAINT,
 	NLP_INTENT_THANKS,
+	NLP_INTENT_QUESTION, /* a question about the shop: topic (and place) say which */
+	NLP_INTENT_PAID,     /* "I have paid" / "nimelipa", or a pasted payment confirmation */
 	NLP_INTENT_COUNT
 };
 
@@ -56,6 +58,10 @@ enum nlp_quantity_state {
 #define NLP_PRODUCT_MAX 128
 #define NLP_PHONE_MAX 32
 #define NLP_PAYMENT_MAX 32
+#define NLP_TOPIC_MAX 24
+#define NLP_PLACE_MAX 64
+#define NLP_PAYREF_MAX 16
+#define NLP_ALTS 2
 
 struct nlp_reading {
 	enum nlp_intent intent;
@@ -69,6 +75,18 @@ struct nlp_reading {
 	char product[NLP_PRODUCT_MAX]; /* product phrase, normalized; "" when none */
 	char phone[NLP_PHONE_MAX];     /* digits with optional leading '+'; "" when none */
 	char payment[NLP_PAYMENT_MAX]; /* "cash_on_delivery", "mpesa", "bank_transfer" or "" */
+	/* NLP_INTENT_QUESTION: what the question is about: "delivery" (do you deliver (to X)),
+	 * "delivery_fee", "delivery_time", "hours", "payment", "returns" or "other" (then the
+	 * engine looks among the seller's own questions); "" for other intents. */
+	char topic[NLP_TOPIC_MAX];
+	char place[NLP_PLACE_MAX];      /* "mombasa" in "do you deliver to Mombasa?"; "" when none */
+	char payment_ref[NLP_PAYREF_MAX]; /* an M-Pesa-like transaction code (10 capital letters
+	                                   * and digits) found in the text; "" when none */
+	/* When the reading is unsure (low confidence), the two likeliest intents in order, with
+	 * their calibrated probabilities; NLP_INTENT_UNKNOWN / 0.0 when there is no alternative.
+	 * The engine asks "did you mean ...?" with them. */
+	enum nlp_intent alt[NLP_ALTS];
+	double alt_confidence[NLP_ALTS];
 };
 
 struct nlp;
