@@ -460,6 +460,21 @@ failed:
 	return rc;
 }
 
+PGresult *pg_exec_tx(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res = NULL;
+	int attempt;
+
+	for (attempt = 0; attempt < 4 && !res; attempt++) {
+		res = pg_exec(conn, sql, nparams, params);
+		if (!res && (!pg_conn_ok(conn) || !sqlstate_retryable(last_sqlstate)))
+			break;
+	}
+	if (res)
+		atomic_fetch_add(&pool_stats[pool_of(conn)].transactions, 1);
+	return res;
+}
+
 static _Thread_local int hot_locks;
 
 void pg_note_hot_locks(void)

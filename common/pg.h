@@ -26,6 +26,12 @@
  */
 typedef int (*pg_tx_fn)(PGconn *conn, void *arg);
 int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg) PG_WUR;
+/* One statement as its own transaction (the connection must be outside one), run again like
+ * pg_tx_run's body on a serialization failure or deadlock, up to 3 times. For a statement
+ * that sets the tenant itself (a function that calls set_config). Returns the result as
+ * pg_exec does, or NULL with pg_last_sqlstate() set. */
+PGresult *pg_exec_tx(PGconn *conn, const char *sql, int nparams,
+                     const char *const *params) PG_WUR;
 
 /* For group commit (gateway/core/txgroup.c): a transaction holding several callers' work.
  * pg_savepoint_run runs fn inside the open transaction in a savepoint with app.tenant_id set

@@ -427,8 +427,7 @@ static const char *result_status(enum dispatch_result res)
 struct complete_arg {
 	struct dispatch_row **rows;
 	size_t n;
-	const char *params[10];
-	const char *pm_params[2];     /* channel ids and platform message ids of sent rows */
+	const char *params[13];       /* complete_sql's */
 	int has_pmids;                /* some row carries a platform message id */
 	int applied;                  /* rows whose lease was still ours */
 	int64_t now_ms;               /* when the chained rows count as claimed */
@@ -445,111 +444,20 @@ static void row_list_free(struct dispatch_row *r)
 	}
 }
 
-/* The outcomes of a batch in one statement ($1..$9 are arrays, one element per row: id,
- * lease owner, status, error, error code, platform message id, retry delay, attempts delta,
- * parts sent; $10 the lease in seconds). Writes each row whose lease is still ours, claims or
- * brings back its conversation's next message and records conversation events. Returns one
- * row per outcome written (false, -, id) and one per message claimed (true, the claim's
- * columns, lease owner). */
+/* The outcomes of a batch in one statement (sql/090_outbox_complete.sql, which sets the
+ * tenant itself): $1 the tenant; $2..$10 arrays, one element per row: id, lease owner,
+ * status, error, error code, platform message id, retry delay, attempts delta, parts sent;
+ * $11 the lease in seconds; $12, $13 the channel ids and platform message ids of sent rows
+ * (NULL when none). Writes each row whose lease is still ours, claims or brings back its
+ * conversation's next message, records conversation events and applies the statuses that
+ * arrived before the ids were stored. Returns one row per outcome written (false, -, id) and
+ * one per message claimed (true, the claim's columns, lease owner). */
 static const char complete_sql[] =
-    "WITH v AS ("
-    "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
-    "                       $6::text[], $7::bigint[], $8::integer[], $9::integer[])"
-    "    AS v(id, owner, status, err, code, pmid, delay_ms, delta, parts)"
-    "), u AS ("
-    "  UPDATE outbox o SET status = v.status,"
-    "    last_error = COALESCE(v.err, o.last_error),"
-    "    error_code = COALESCE(v.code, o.error_code),"
-    "    platform_message_id = COALESCE(v.pmid, o.platform_message_id),"
-    "    sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE o.sent_at END,"
-    "    next_attempt_at = CASE WHEN v.status = 'pending'"
-    "      THEN clock_timestamp() + v.delay_ms * interval '1 millisecond' ELSE "
-    "o.next_attempt_at END,"
-    "    attempts = greatest(o.attempts + v.delta, 0),"
-    "    parts_sent = v.parts, lease_owner = NULL, lease_until = NULL"
-    "  FROM v"
-    "  WHERE o.tenant_id = app_tenant_id() AND o.id = v.id AND o.status = 'sending'"
-    "    AND o.lease_owner = v.owner"
-    "  RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error, "
-    "o.error_code,"
-    "    o.platform_message_id, v.owner"
-    "), nxt AS ("
-    /* the conversation's next message may go now. It is claimed here, under the same
-     * lease owner, when it is the conversation's first unfinished row (the rule of
-     * outbox_claim; this statement still sees u's row as 'sending', hence p.id <> u.id),
-     * is not waiting out a retry and is not for a channel that delivers locally (056) */
-    "  SELECT n.id, u.owner,"
-    "    (n.attempts = 0 OR n.next_attempt_at <= now())"
-    "    AND NOT (n.kind = 'reply' AND EXISTS (SELECT 1 FROM channels c"
-    "      WHERE c.id = n.channel_id AND channel_delivers_locally(c.type)))"
-    "    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = app_tenant_id()"
-    "      AND p.conversation_id = u.conversation_id AND p.status IN ('pending', 'sending')"
-    "      AND p.seq < n.seq AND p.id <> u.id) AS go"
-    "  FROM u CROSS JOIN LATERAL ("
-    "    SELECT n.id, n.seq, n.kind, n.channel_id, n.attempts, n.next_attempt_at"
-    "    FROM outbox n WHERE n.tenant_id = app_tenant_id()"
-    "      AND n.conversation_id = u.conversation_id AND n.status = 'pending'"
-    "      AND n.seq > u.seq ORDER BY n.seq LIMIT 1) n"
-    "  WHERE u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
-    "), ch AS ("
-    "  UPDATE outbox x SET status = 'sending', lease_owner = nxt.owner,"
-    "    lease_until = now() + make_interval(secs => $10::integer),"
-    "    next_attempt_at = now() + make_interval(secs => $10::integer),"
-    "    attempts = x.attempts + 1"
-    "  FROM nxt WHERE nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
-    /* written so that it does not match the partial indexes on status: with statistics
-     * that say few rows are pending, the planner would scan all of them per row */
-    "    AND CASE WHEN x.status = 'pending' THEN true ELSE false END"
-    "  RETURNING x.tenant_id, x.id, x.kind, x.channel_id, x.target_id, x.conversation_id,"
-    "    x.recipient, x.reply_to, x.event_type, x.payload, x.attempts, x.parts_sent,"
-    "    x.lease_owner"
-    "), nx AS ("
-    /* otherwise bring it back if it was parked (the claim decides) */
-    "  UPDATE outbox x SET next_attempt_at = now() FROM nxt"
-    "  WHERE NOT nxt.go AND x.tenant_id = app_tenant_id() AND x.id = nxt.id"
-    "    AND x.next_attempt_at > now()"
-    "), e AS ("
-    "  INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-    "  SELECT app_tenant_id(), u.conversation_id,"
-    "    CASE WHEN u.status = 'sent' THEN 'message_sent' ELSE 'message_failed' END,"
-    "    jsonb_strip_nulls(jsonb_build_object('outbox_id', u.id, 'status', u.status,"
-    "      'attempts', u.attempts, 'platform_message_id', u.platform_message_id,"
-    "      'error', CASE WHEN u.status <> 'sent' THEN u.last_error END,"
-    "      'error_code', CASE WHEN u.status <> 'sent' THEN u.error_code END))"
-    "  FROM u WHERE u.conversation_id IS NOT NULL"
-    "    AND u.status IN ('sent', 'failed', 'dead', 'undeliverable')"
-    ") SELECT false, NULL::uuid, u.id, NULL::text, NULL::uuid, NULL::uuid, NULL::uuid,"
-    "    NULL::text, NULL::text, NULL::text, NULL::jsonb, NULL::integer, NULL::integer,"
-    "    NULL::text FROM u"
-    "  UNION ALL SELECT true, ch.* FROM ch";
-
-/* Statuses the platform sent before the message ids were stored ($1: the outbox ids): the
- * best one per message is applied to it and recorded as a conversation event. */
-static const char pending_status_sql[] =
-    "WITH ps AS ("
-    "  DELETE FROM pending_statuses p USING outbox o"
-    "  WHERE p.tenant_id = app_tenant_id() AND o.tenant_id = app_tenant_id()"
-    "    AND o.id = ANY($1::uuid[]) AND o.status = 'sent'"
-    "    AND p.channel_id = o.channel_id AND p.platform_message_id = o.platform_message_id"
-    "  RETURNING o.id AS oid, p.status, p.error_code, p.error_text, p.payload"
-    "), best AS ("
-    "  SELECT DISTINCT ON (oid) * FROM ps ORDER BY oid,"
-    "    CASE status WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4"
-    "    ELSE 1 END DESC"
-    "), upd AS ("
-    "  UPDATE outbox o SET status = best.status,"
-    "    error_code = CASE WHEN best.status = 'failed' THEN best.error_code"
-    "      ELSE o.error_code END,"
-    "    last_error = CASE WHEN best.status = 'failed' THEN best.error_text"
-    "      ELSE o.last_error END"
-    "  FROM best WHERE o.tenant_id = app_tenant_id() AND o.id = best.oid"
-    "    AND best.status <> 'sent'"
-    "  RETURNING o.id, o.conversation_id, best.status, best.payload"
-    ") INSERT INTO conversation_events (tenant_id, conversation_id, event_type, payload)"
-    "  SELECT app_tenant_id(), conversation_id, CASE status WHEN 'read' THEN"
-    "    'message_read' WHEN 'delivered' THEN 'message_delivered'"
-    "    ELSE 'message_failed' END, payload || jsonb_build_object('outbox_id', id::text)"
-    "  FROM upd WHERE conversation_id IS NOT NULL";
+    "SELECT claimed, tenant_id, id, kind, channel_id, target_id, conversation_id, recipient,"
+    " reply_to, event_type, payload, attempts, parts_sent, lease_owner"
+    " FROM outbox_complete($1::uuid, $2::uuid[], $3::text[], $4::text[], $5::text[],"
+    " $6::bigint[], $7::text[], $8::bigint[], $9::integer[], $10::integer[], $11::integer,"
+    " $12::text[], $13::text[])";
 
 /* Takes the rows complete_sql returned: marks which of a->rows were written (a->applied) and
  * appends the conversations' next messages it claimed to a->chained. */
@@ -633,8 +541,25 @@ static int complete_update_health(PGconn *db, struct complete_arg *a)
 	return 0;
 }
 
-/* pg_tx_run body (arg is a struct complete_arg): writes a batch of outcomes, applies statuses
- * that arrived early and updates channel and target health. */
+/* Whether writing these outcomes also changes channels, targets or conversations
+ * (complete_update_health): then it runs in a transaction of several statements. */
+static int complete_needs_health(const struct complete_arg *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		const struct dispatch_row *r = a->rows[i];
+
+		if ((r->result == DISPATCH_RES_SENT && r->channel_unhealthy && r->channel_id[0]) ||
+		    (r->auth_invalid && r->channel_id[0]) || r->chat_blocked ||
+		    (r->target_gone && r->target_id[0]))
+			return 1;
+	}
+	return 0;
+}
+
+/* pg_tx_run body (arg is a struct complete_arg): writes a batch of outcomes (complete_sql)
+ * and updates channel and target health. */
 static int complete_tx(PGconn *db, void *arg)
 {
 	struct complete_arg *a = arg;
@@ -642,23 +567,24 @@ static int complete_tx(PGconn *db, void *arg)
 
 	row_list_free(a->chained); /* pg_tx_run may run this again */
 	a->chained = NULL;
-	/* the statuses of these messages wait while their ids are stored (wa_webhook takes the
-	 * same locks): one that arrived first is in pending_statuses, applied below */
-	if (a->has_pmids &&
-	    pg_cmd(db,
-	           "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT"
-	           " hashtextextended(c || ':' || p, 0) AS h FROM unnest($1::text[], $2::text[])"
-	           " AS x(c, p) WHERE p IS NOT NULL ORDER BY 1 OFFSET 0) s",
-	           2, a->pm_params) < 0)
-		return PG_ERR_QUERY;
-	res = pg_exec(db, complete_sql, 10, a->params);
+	res = pg_exec(db, complete_sql, 13, a->params);
 	if (!res)
 		return PG_ERR_QUERY;
 	complete_take_result(a, res);
 	PQclear(res);
-	if (a->has_pmids && pg_cmd(db, pending_status_sql, 1, a->params) < 0)
-		return PG_ERR_QUERY;
 	return complete_update_health(db, a);
+}
+
+/* The common case: complete_sql as its own transaction, one statement in all. */
+static int complete_alone(PGconn *db, struct complete_arg *a)
+{
+	PGresult *res = pg_exec_tx(db, complete_sql, 13, a->params);
+
+	if (!res)
+		return pg_conn_ok(db) ? PG_ERR_QUERY : PG_ERR_UNAVAILABLE;
+	complete_take_result(a, res);
+	PQclear(res);
+	return 0;
 }
 
 int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_row **rows, size_t n,
@@ -698,20 +624,22 @@ int dispatch_store_complete(PGconn *db, const char *tenant_id, struct dispatch_r
 		arr_close(&arr[k]);
 		failed |= arr[k].failed;
 		if (k < 9)
-			a.params[k] = arr[k].data;
+			a.params[k + 1] = arr[k].data;
 	}
-	a.pm_params[0] = arr[9].data;
-	a.pm_params[1] = arr[10].data;
 	if (failed)
 		goto out;
 	snprintf(lease_str, sizeof(lease_str), "%d", lease_s);
-	a.params[9] = lease_str;
+	a.params[0] = tenant_id;
+	a.params[10] = lease_str;
+	a.params[11] = a.has_pmids ? arr[9].data : NULL;
+	a.params[12] = a.has_pmids ? arr[10].data : NULL;
 	a.rows = rows;
 	a.n = n;
 	a.applied = 0;
 	a.now_ms = now_ms;
 	a.chained = NULL;
-	rc = pg_tx_run(db, tenant_id, complete_tx, &a);
+	rc = complete_needs_health(&a) ? pg_tx_run(db, tenant_id, complete_tx, &a)
+	                               : complete_alone(db, &a);
 	if (rc != 0) { /* rolled back: nothing was claimed */
 		row_list_free(a.chained);
 		a.chained = NULL;
