@@ -185,7 +185,7 @@ int dispatch_store_claim(PGconn *db, const char *owner, int limit, int lease_s, 
                          struct dispatch_row ***tail, int *parked) DISPATCH_WUR;
 /* Loads channels, targets and windows for the rows of one tenant (a tenant transaction) and
  * renders them; rows that cannot go out get their result set. Returns 0 or a PG_ERR_*. */
-/* What one tenant's group of claimed rows needs before its sends: loaded in one transaction
+/* What one tenant's group of claimed rows needs before its sends: loaded in one statement
  * (dispatch_store_load), then opened and rendered outside it (dispatch_prep.c). */
 struct dispatch_prep_channel {
 	char id[DISPATCH_UUID];
@@ -218,8 +218,9 @@ struct dispatch_prep {
 	long *window; /* per row */
 };
 
-/* Loads the channels, targets and windows of p's rows (a pg_tx_run function). */
-int dispatch_store_load(PGconn *db, void *prep);
+/* Loads the channels, targets, blocked conversations and windows of p's rows in one
+ * statement (sql/091_dispatch_load.sql, its own transaction). 0 or a PG_ERR_*. */
+int dispatch_store_load(PGconn *db, const char *tenant_id, struct dispatch_prep *p);
 /* Frees what a load left in p, so that it can run again. */
 void dispatch_prep_clear(struct dispatch_prep *p);
 int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_id,

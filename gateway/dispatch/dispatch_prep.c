@@ -246,7 +246,7 @@ int dispatch_store_prepare(struct dispatcher *d, PGconn *db, const char *tenant_
 	p.window = calloc(n + 1, sizeof(*p.window));
 	if (!p.window)
 		return PG_ERR_QUERY;
-	rc = pg_tx_run(db, tenant_id, dispatch_store_load, &p);
+	rc = dispatch_store_load(db, tenant_id, &p);
 	if (rc == 0) {
 		for (i = 0; i < p.nch; i++)
 			prep_channel_open(d, tenant_id, &p.ch[i]);

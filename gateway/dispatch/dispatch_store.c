@@ -213,196 +213,99 @@ static int bytea_take(const char *text, unsigned char **out, size_t *outlen)
 	return secrets_bytea_decode(text, out, outlen);
 }
 
-/* Reads the channels whose ids are in chans (an array literal) into p->ch and sets *any_window
- * when one of their platforms has a 24-hour window. PG_ERR_QUERY on failure; what was read so
- * far stays in p for dispatch_prep_clear. */
-static int load_channels(PGconn *db, struct dispatch_prep *p, const char *chans, int *any_window)
+/* One row of dispatch_load's answer into p. PG_ERR_QUERY when out of memory or a sealed
+ * value does not decode. */
+static int load_take_row(struct dispatch_prep *p, PGresult *res, int j)
 {
-	const char *params[1] = {chans};
-	const struct channel_ops *ops;
-	PGresult *res;
-	int j, rc = PG_ERR_QUERY;
+	const char *what = PQgetvalue(res, j, 0);
+	size_t i;
 
-	res = pg_exec(db,
-	              "SELECT id, type, status, config, secrets FROM channels WHERE id = "
-	              "ANY($1::uuid[])",
-	              1, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	p->ch = calloc((size_t)PQntuples(res) + 1, sizeof(*p->ch));
-	if (!p->ch)
-		goto out;
-	for (j = 0; j < PQntuples(res); j++) {
+	if (what[0] == 'c') {
 		struct dispatch_prep_channel *c = &p->ch[p->nch++];
 
-		copy_uuid(c->id, PQgetvalue(res, j, 0));
-		snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(res, j, 1));
-		snprintf(c->status, sizeof(c->status), "%s", PQgetvalue(res, j, 2));
-		c->config = strdup(PQgetvalue(res, j, 3));
-		if (!c->config || bytea_take(pg_value(res, j, 4), &c->sealed, &c->sealed_len) < 0)
-			goto out;
-		ops = p->d->ops_find(c->type);
-		if (ops && ops->window_age)
-			*any_window = 1;
-	}
-	rc = 0;
-out:
-	PQclear(res);
-	return rc;
-}
-
-/* Reads the notification targets whose ids are in targets (an array literal) into p->tg.
- * PG_ERR_QUERY on failure; what was read so far stays in p for dispatch_prep_clear. */
-static int load_targets(PGconn *db, struct dispatch_prep *p, const char *targets)
-{
-	const char *params[1] = {targets};
-	PGresult *res;
-	int j, rc = PG_ERR_QUERY;
-
-	res = pg_exec(db,
-	              "SELECT id, kind, url, secret, active FROM notification_targets"
-	              " WHERE id = ANY($1::uuid[])",
-	              1, params);
-	if (!res)
-		return PG_ERR_QUERY;
-	p->tg = calloc((size_t)PQntuples(res) + 1, sizeof(*p->tg));
-	if (!p->tg)
-		goto out;
-	for (j = 0; j < PQntuples(res); j++) {
+		copy_uuid(c->id, PQgetvalue(res, j, 2));
+		snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(res, j, 3));
+		snprintf(c->status, sizeof(c->status), "%s", PQgetvalue(res, j, 4));
+		c->config = strdup(PQgetvalue(res, j, 5));
+		if (!c->config || bytea_take(pg_value(res, j, 6), &c->sealed, &c->sealed_len) < 0)
+			return PG_ERR_QUERY;
+	} else if (what[0] == 't') {
 		struct dispatch_prep_target *t = &p->tg[p->ntg++];
 
-		copy_uuid(t->id, PQgetvalue(res, j, 0));
-		snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, j, 1));
-		t->url = dup_or_null(pg_value(res, j, 2));
-		t->active = strcmp(PQgetvalue(res, j, 4), "t") == 0;
-		if (bytea_take(pg_value(res, j, 3), &t->sealed, &t->sealed_len) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	PQclear(res);
-	return rc;
-}
-
-/* Fills p->window[i] with the seconds since the shopper of row i last wrote: the
- * conversation's, or for a notification to a shopper's address the conversation it has with
- * the channel (left at -1 when there is none). PG_ERR_QUERY on failure. */
-static int load_windows(PGconn *db, struct dispatch_prep *p)
-{
-	struct sbuf convs, chs, rcpts;
-	const char *params[3];
-	PGresult *res = NULL;
-	size_t i;
-	int j, rc = PG_ERR_QUERY;
-
-	arr_open(&convs);
-	arr_open(&chs);
-	arr_open(&rcpts);
-	for (i = 0; i < p->n; i++) {
-		const struct dispatch_row *r = p->rows[i];
-
-		arr_add(&convs, r->conversation_id[0] ? r->conversation_id : NULL);
-		arr_add(&chs, r->channel_id[0] ? r->channel_id : NULL);
-		arr_add(&rcpts, r->recipient);
-	}
-	arr_close(&convs);
-	arr_close(&chs);
-	arr_close(&rcpts);
-	if (convs.failed || chs.failed || rcpts.failed)
-		goto out;
-	params[0] = convs.data;
-	params[1] = chs.data;
-	params[2] = rcpts.data;
-	/* plain uuid = uuid comparisons: row-level security lets only leakproof
-	 * conditions into an index scan (a cast in the condition means a seq scan) */
-	res = pg_exec(db,
-	              "SELECT x.ord, floor(extract(epoch FROM now() - COALESCE("
-	              "  (SELECT c.last_inbound_at FROM conversations c WHERE c.id = x.conv),"
-	              "  (SELECT c.last_inbound_at FROM conversations c"
-	              "   WHERE x.conv IS NULL AND c.channel_id = x.chan AND "
-	              "c.external_chat_id = x.rcpt))))::bigint"
-	              " FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS "
-	              "x(conv, chan, rcpt, ord)",
-	              3, params);
-	if (!res)
-		goto out;
-	for (j = 0; j < PQntuples(res); j++) {
-		long ord = atol(PQgetvalue(res, j, 0));
-		const char *age = pg_value(res, j, 1);
+		copy_uuid(t->id, PQgetvalue(res, j, 2));
+		snprintf(t->kind, sizeof(t->kind), "%s", PQgetvalue(res, j, 3));
+		t->url = dup_or_null(pg_value(res, j, 4));
+		t->active = strcmp(PQgetvalue(res, j, 7), "t") == 0;
+		if (bytea_take(pg_value(res, j, 6), &t->sealed, &t->sealed_len) < 0)
+			return PG_ERR_QUERY;
+	} else if (what[0] == 'b') {
+		for (i = 0; i < p->n; i++)
+			if (strcmp(p->rows[i]->conversation_id, PQgetvalue(res, j, 2)) == 0)
+				p->rows[i]->conv_blocked = 1;
+	} else if (what[0] == 'w') {
+		long ord = atol(PQgetvalue(res, j, 1));
+		const char *age = pg_value(res, j, 8);
 
 		if (ord >= 1 && (size_t)ord <= p->n && age)
 			p->window[ord - 1] = atol(age) < 0 ? 0 : atol(age);
 	}
-	rc = 0;
-out:
-	PQclear(res);
-	sbuf_free(&convs);
-	sbuf_free(&chs);
-	sbuf_free(&rcpts);
-	return rc;
-}
-
-/* Marks the replies of conversations whose shopper blocked the bot (conversations.blocked_at):
- * they are not sent (dispatch_prep.c). */
-static int load_blocked(PGconn *db, struct dispatch_prep *p, const char *convs)
-{
-	PGresult *res = pg_exec(db,
-	                        "SELECT id FROM conversations WHERE id = ANY($1::uuid[])"
-	                        " AND blocked_at IS NOT NULL",
-	                        1, &convs);
-	size_t i;
-	int j;
-
-	if (!res)
-		return PG_ERR_QUERY;
-	for (j = 0; j < PQntuples(res); j++)
-		for (i = 0; i < p->n; i++)
-			if (strcmp(p->rows[i]->conversation_id, PQgetvalue(res, j, 0)) == 0)
-				p->rows[i]->conv_blocked = 1;
-	PQclear(res);
 	return 0;
 }
 
-/* pg_tx_run body (arg is a struct dispatch_prep): loads the channels and targets the claimed
- * rows name and, when a platform of theirs has one, the rows' 24-hour windows. */
-int dispatch_store_load(PGconn *db, void *arg)
+int dispatch_store_load(PGconn *db, const char *tenant_id, struct dispatch_prep *p)
 {
-	struct dispatch_prep *p = arg;
-	struct sbuf chans, targets, convs;
-	size_t i;
-	int rc = PG_ERR_QUERY, any_window = 0;
+	struct sbuf arr[6]; /* channels, targets, reply conversations; per row: conv, chan, rcpt */
+	const char *params[7];
+	PGresult *res = NULL;
+	size_t i, k;
+	int j, rc = PG_ERR_QUERY, failed = 0;
 
-	dispatch_prep_clear(p); /* pg_tx_run may run this again */
-	arr_open(&chans);
-	arr_open(&targets);
-	arr_open(&convs);
+	dispatch_prep_clear(p);
+	for (k = 0; k < 6; k++)
+		arr_open(&arr[k]);
 	for (i = 0; i < p->n; i++) {
+		const struct dispatch_row *r = p->rows[i];
+
 		p->rows[i]->conv_blocked = 0;
-		if (p->rows[i]->channel_id[0])
-			arr_add(&chans, p->rows[i]->channel_id);
-		if (p->rows[i]->target_id[0])
-			arr_add(&targets, p->rows[i]->target_id);
-		if (p->rows[i]->kind == DISPATCH_REPLY && p->rows[i]->conversation_id[0])
-			arr_add(&convs, p->rows[i]->conversation_id);
+		if (r->channel_id[0])
+			arr_add(&arr[0], r->channel_id);
+		if (r->target_id[0])
+			arr_add(&arr[1], r->target_id);
+		if (r->kind == DISPATCH_REPLY && r->conversation_id[0])
+			arr_add(&arr[2], r->conversation_id);
+		arr_add(&arr[3], r->conversation_id[0] ? r->conversation_id : NULL);
+		arr_add(&arr[4], r->channel_id[0] ? r->channel_id : NULL);
+		arr_add(&arr[5], r->recipient);
 	}
-	arr_close(&chans);
-	arr_close(&targets);
-	arr_close(&convs);
-	if (chans.failed || targets.failed || convs.failed)
+	params[0] = tenant_id;
+	for (k = 0; k < 6; k++) {
+		arr_close(&arr[k]);
+		failed |= arr[k].failed;
+		params[k + 1] = arr[k].data;
+	}
+	if (failed)
 		goto out;
-	if (convs.len > 2 && load_blocked(db, p, convs.data) < 0)
+	res = pg_exec_tx(db,
+	                 "SELECT what, ord, id, s1, s2, s3, secret, flag, age FROM dispatch_load("
+	                 "$1::uuid, $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],"
+	                 " $7::text[])",
+	                 7, params);
+	if (!res) {
+		rc = pg_conn_ok(db) ? PG_ERR_QUERY : PG_ERR_UNAVAILABLE;
 		goto out;
-	if (chans.len > 2 && load_channels(db, p, chans.data, &any_window) < 0)
+	}
+	p->ch = calloc((size_t)PQntuples(res) + 1, sizeof(*p->ch));
+	p->tg = calloc((size_t)PQntuples(res) + 1, sizeof(*p->tg));
+	if (!p->ch || !p->tg)
 		goto out;
-	if (targets.len > 2 && load_targets(db, p, targets.data) < 0)
-		goto out;
-	if (any_window && load_windows(db, p) < 0)
-		goto out;
+	for (j = 0; j < PQntuples(res); j++)
+		if (load_take_row(p, res, j) < 0)
+			goto out; /* what was read so far stays in p for dispatch_prep_clear */
 	rc = 0;
 out:
-	sbuf_free(&chans);
-	sbuf_free(&targets);
-	sbuf_free(&convs);
+	PQclear(res);
+	for (k = 0; k < 6; k++)
+		sbuf_free(&arr[k]);
 	return rc;
 }
 
