@@ -42,29 +42,50 @@ int engine_product_load(struct turn *t, const char *id, struct engine_product *p
 	return 1;
 }
 
-int engine_cart_id(struct turn *t, int create, char *cart_id)
+/* The open cart's id and, when product_id is not NULL, that product's quantity in it (0 when
+ * none) into *quantity: one statement, which opens the cart first when create is set (the
+ * conversation row is locked by the turn, so no other transaction opens it meanwhile). */
+static int cart_id_quantity(struct turn *t, int create, const char *product_id, char *cart_id,
+                            long *quantity)
 {
-	const char *params[3] = {t->tenant, t->conv_id, t->customer_id};
+	const char *params[4] = {t->tenant, t->conv_id, t->customer_id, product_id};
 	PGresult *res;
 	int found;
 
-	if (create &&
-	    pg_cmd(t->conn,
-	           "INSERT INTO carts (tenant_id, conversation_id, customer_id) VALUES ($1, $2, $3)"
-	           " ON CONFLICT DO NOTHING",
-	           3, params) < 0)
-		return -1;
-	res = pg_exec(t->conn,
-	              "SELECT id FROM carts WHERE tenant_id = $1 AND conversation_id = $2"
-	              " AND status = 'open'",
-	              2, params);
+	if (create)
+		res = pg_exec(t->conn,
+		              "WITH ins AS (INSERT INTO carts (tenant_id, conversation_id, customer_id)"
+		              "  VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id),"
+		              " c AS (SELECT id FROM ins UNION ALL SELECT id FROM carts"
+		              "  WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'open'"
+		              "  LIMIT 1)"
+		              " SELECT c.id, COALESCE((SELECT i.quantity FROM cart_items i"
+		              "  WHERE i.tenant_id = $1 AND i.cart_id = c.id"
+		              "  AND i.product_id = $4::uuid), 0) FROM c",
+		              4, params);
+	else
+		res = pg_exec(t->conn,
+		              "SELECT c.id, COALESCE((SELECT i.quantity FROM cart_items i"
+		              "  WHERE i.tenant_id = $1 AND i.cart_id = c.id"
+		              "  AND i.product_id = $3::uuid), 0)"
+		              " FROM carts c WHERE c.tenant_id = $1 AND c.conversation_id = $2"
+		              " AND c.status = 'open'",
+		              3, (const char *const[]){t->tenant, t->conv_id, product_id});
 	if (!res)
 		return -1;
 	found = PQntuples(res) == 1;
-	if (found)
+	if (found) {
 		snprintf(cart_id, MSG_UUID_LEN, "%s", PQgetvalue(res, 0, 0));
+		if (quantity)
+			*quantity = atol(PQgetvalue(res, 0, 1));
+	}
 	PQclear(res);
 	return found;
+}
+
+int engine_cart_id(struct turn *t, int create, char *cart_id)
+{
+	return cart_id_quantity(t, create, NULL, cart_id, NULL);
 }
 
 PGresult *engine_cart_lines(struct turn *t, const char *cart_id)
@@ -172,24 +193,26 @@ int engine_cart_set(struct turn *t, const char *cart_id, const struct engine_pro
 	const char *params[4] = {t->tenant, cart_id, p->id, q};
 	json_t *ev;
 
+	/* the line and the cart's updated_at in one statement */
 	snprintf(q, sizeof(q), "%ld", quantity);
 	if (quantity <= 0) {
 		if (pg_cmd(t->conn,
-		           "DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
+		           "WITH c AS (UPDATE carts SET updated_at = now()"
+		           "  WHERE tenant_id = $1 AND id = $2)"
+		           " DELETE FROM cart_items WHERE tenant_id = $1 AND cart_id = $2"
 		           " AND product_id = $3",
 		           3, params) < 0)
 			return -1;
 	} else if (pg_cmd(
 	               t->conn,
-	               "INSERT INTO cart_items (tenant_id, cart_id, product_id, quantity)"
+	               "WITH c AS (UPDATE carts SET updated_at = now()"
+	               "  WHERE tenant_id = $1 AND id = $2)"
+	               " INSERT INTO cart_items (tenant_id, cart_id, product_id, quantity)"
 	               " VALUES ($1, $2, $3, $4::int) ON CONFLICT (tenant_id, cart_id, product_id)"
 	               " DO UPDATE SET quantity = EXCLUDED.quantity",
 	               4, params) < 0) {
 		return -1;
 	}
-	if (pg_cmd(t->conn, "UPDATE carts SET updated_at = now() WHERE tenant_id = $1 AND id = $2",
-	           2, params) < 0)
-		return -1;
 	ev =
 	    json_pack("{s:s, s:s, s:s, s:I, s:I}", "product_id", p->id, "sku", p->sku, "name",
 	              p->name, "quantity",
@@ -220,11 +243,8 @@ int engine_cart_add(struct turn *t, const struct engine_product *p, long quantit
 		turn_menu_buttons(t);
 		return 0;
 	}
-	rc = engine_cart_id(t, 1, cart_id);
+	rc = cart_id_quantity(t, 1, p->id, cart_id, &previous);
 	if (rc <= 0)
-		return -1;
-	previous = engine_cart_quantity(t, cart_id, p->id);
-	if (previous < 0)
 		return -1;
 	snprintf(have, sizeof(have), "%ld", previous);
 	snprintf(max, sizeof(max), "%ld", p->stock);
