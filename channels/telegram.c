@@ -117,11 +117,26 @@ static int check_mode(const json_t *v, json_t **out, struct jfield_error *err)
 	return 0;
 }
 
+/* The bot's @username without the @ (5 to 32 of A-Z a-z 0-9 _): the storefront's t.me links. */
+static int check_bot_username(const json_t *v, json_t **out, struct jfield_error *err)
+{
+	const char *u = json_string_value(v);
+
+	(void)out;
+	if (!jfield_chars_ok(u, "_", 0)) {
+		jfield_error_set(err, "", "bot_username",
+		                 "must be the bot's username without @ (letters, digits, _)");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct channel_field tg_fields[] = {
 	{"bot_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 3, 256, check_bot_token, NULL},
 	{"secret_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 256, check_secret_token,
 	 NULL},
 	{"mode", CHANNEL_FIELD_CONFIG, 7, 7, check_mode, "webhook"},
+	{"bot_username", CHANNEL_FIELD_CONFIG, 5, 32, check_bot_username, NULL},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -209,6 +224,43 @@ static char *command_text(const char *text)
 	return strdup(word);
 }
 
+/* A storefront's deep link, "/start p_<sku>" or "/start h_<hex of the sku>" (t.me/<bot>?start=
+ * ...), as the postback "sku:<sku>" that shows the product at once; NULL for any other text. */
+static char *start_payload(const char *text)
+{
+	char sku[65], *out;
+	const char *p;
+	size_t n;
+
+	if (strncmp(text, "/start ", 7) != 0)
+		return NULL;
+	for (p = text + 7; *p == ' '; p++)
+		;
+	n = strcspn(p, " \r\n");
+	if (n < 3 || n > 64 || p[1] != '_' || (p[0] != 'p' && p[0] != 'h'))
+		return NULL;
+	if (p[0] == 'p') {
+		memcpy(sku, p + 2, n - 2);
+		sku[n - 2] = '\0';
+	} else {
+		char hex[65];
+		long got;
+
+		memcpy(hex, p + 2, n - 2);
+		hex[n - 2] = '\0';
+		got = util_hex_decode(hex, (unsigned char *)sku, sizeof(sku) - 1);
+		if (got <= 0)
+			return NULL;
+		sku[got] = '\0';
+		if (strlen(sku) != (size_t)got)
+			return NULL;
+	}
+	out = malloc(strlen(sku) + 5);
+	if (out)
+		sprintf(out, "sku:%s", sku);
+	return out;
+}
+
 /* The media a message carries: its type for the engine, or NULL for a text message. */
 static const char *media_kind(const json_t *msg, const char **unsupported)
 {
@@ -262,6 +314,8 @@ static void message_body(struct msg_inbound *m, const json_t *msg, const json_t 
 		m->kind = MSG_KIND_MEDIA;
 		m->media_type = strdup(media);
 		m->text = str_dup(msg, "caption");
+	} else if (text && (m->payload = start_payload(text))) {
+		m->kind = MSG_KIND_POSTBACK; /* a storefront's "Order on Telegram" */
 	} else if (text && text[0] == '/') {
 		m->kind = MSG_KIND_TEXT;
 		m->text = command_text(text);

@@ -118,6 +118,20 @@ static int check_notify_template(const json_t *v, json_t **out, struct jfield_er
 	return check_template("notify_template", v, out, err);
 }
 
+/* The number shoppers see, in international form without + (e.g. 254712345678): the
+ * storefront's wa.me links. */
+static int check_display_phone(const json_t *v, json_t **out, struct jfield_error *err)
+{
+	(void)out;
+	if (!jfield_chars_ok(json_string_value(v), "", 1)) {
+		jfield_error_set(err, "", "display_phone_number",
+		                 "must be the number in international form, digits only "
+		                 "(e.g. 254712345678)");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct channel_field wa_fields[] = {
 	{"phone_number_id", CHANNEL_FIELD_REQUIRED, 1, 32, check_phone_number_id, NULL},
 	{"access_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 2048, check_access_token,
@@ -128,6 +142,7 @@ static const struct channel_field wa_fields[] = {
 	 NULL},
 	{"notify_template", CHANNEL_FIELD_CONFIG | CHANNEL_FIELD_OBJECT, 0, 0, check_notify_template,
 	 NULL},
+	{"display_phone_number", CHANNEL_FIELD_CONFIG, 6, 15, check_display_phone, NULL},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
 

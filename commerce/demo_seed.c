@@ -75,6 +75,19 @@ static const char demo_settings[] =
     "   \"instructions_sw\": \"Tuma pesa kwa Duka la Demo, Equity Bank, akaunti 0123456789,"
     " ukitumia nambari ya oda yako kama kumbukumbu.\"}]}";
 
+/* The demo's storefront (docs/STOREFRONT.md): saved as the draft and published once, so
+ * /shop/demo works out of the box; a seller's later edits are kept. */
+static const char demo_storefront[] =
+    "{\"headline\": \"Honey, coffee, kikoi and soap from Nairobi, delivered to your door\","
+    " \"about\": \"Duka la Demo is a small family shop in Nairobi. Order here, on WhatsApp or"
+    " on Telegram: we answer every message and deliver across the city.\","
+    " \"lang\": \"en\","
+    " \"theme\": {\"primary\": \"#0a7d4f\", \"background\": \"#ffffff\", \"text\": \"#1b1b1b\"},"
+    " \"logo_asset_id\": null,"
+    " \"featured_categories\": [\"Honey\", \"Coffee & Tea\"],"
+    " \"featured_products\": [\"HNY-ACA-500\", \"COF-AA-BEAN\", \"MUG-BEAD\", \"CLO-KIKOI-BLU\"],"
+    " \"banners\": [{\"title\": \"Free delivery in Nairobi on orders over KES 3,000\"}]}";
+
 int demo_seed_product_count(void)
 {
 	return (int)(sizeof(demo_products) / sizeof(demo_products[0]));
@@ -123,6 +136,16 @@ static int refresh_tx(PGconn *conn, void *arg)
 	}
 	if (tenant_channel_ensure(conn, tenant_id, "console", channel_id) < 0 ||
 	    tenant_channel_ensure(conn, tenant_id, "webchat", channel_id) < 0)
+		return -1;
+	params[1] = demo_storefront;
+	if (pg_cmd(conn,
+	           "INSERT INTO storefront_drafts (tenant_id, content) VALUES ($1, $2::jsonb)"
+	           " ON CONFLICT (tenant_id) DO NOTHING",
+	           2, params) < 0 ||
+	    pg_cmd(conn,
+	           "SELECT storefront_publish() WHERE NOT EXISTS (SELECT 1 FROM storefront_config"
+	           " WHERE tenant_id = $1 AND published_version IS NOT NULL)",
+	           1, params) < 0)
 		return -1;
 	return 0;
 }

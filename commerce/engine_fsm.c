@@ -82,6 +82,7 @@ static const struct payload_def payloads[] = {
 	{ "cat:",                act_category,         PL_RECENT },  /* cat:<index> */
 	{ "more:",               act_more,             PL_OFFERED }, /* more:<offset> */
 	{ "prod:",               act_product,          PL_RECENT },  /* prod:<uuid> */
+	{ "sku:",                act_product_sku,      PL_ALWAYS },  /* sku:<SKU>: storefront */
 	{ "add:",                act_add,              PL_RECENT },  /* add:<uuid>:<n> */
 	{ "cart:edit",           act_cart_edit,        PL_OFFERED },
 	{ "line:",               act_cart_line,        PL_OFFERED }, /* line:<uuid> */
@@ -359,6 +360,8 @@ static int run_text(struct turn *t)
 		         "Tafadhali andika ujumbe, au \"menyu\" kuona ninachoweza kufanya.");
 		return 0;
 	}
+	if (text_sku_link(t, &rc)) /* a storefront's prefilled "... (SKU: X)" */
+		return rc;
 	nlp_parse(t->e->nlp, t->text, strlen(t->text), t->lang, st->expect, &t->rd);
 	t->parsed = 1;
 	/* follow the shopper's language, except where the text is a name, an address or a

@@ -141,6 +141,8 @@ int act_categories(struct turn *t, const char *arg);
 int act_category(struct turn *t, const char *arg);
 int act_more(struct turn *t, const char *arg);
 int act_product(struct turn *t, const char *arg);
+int act_product_sku(struct turn *t, const char *arg); /* "sku:<SKU>", storefront links */
+int text_sku_link(struct turn *t, int *rc);           /* "... (SKU: <SKU>)" texts */
 int act_add(struct turn *t, const char *arg);
 int act_cart(struct turn *t, const char *arg);
 int act_cart_edit(struct turn *t, const char *arg);

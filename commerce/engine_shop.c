@@ -276,6 +276,49 @@ int act_product(struct turn *t, const char *arg)
 	return show_product(t, &p);
 }
 
+/* "sku:<SKU>": a storefront link (the web chat's ?product=, Telegram's start payload) puts
+ * that product in front of the shopper at once. */
+int act_product_sku(struct turn *t, const char *arg)
+{
+	PGresult *res;
+	char id[MSG_UUID_LEN] = "";
+
+	if (!arg || !*arg || strlen(arg) > 64)
+		return product_gone(t);
+	res = pg_exec(t->conn,
+	              "SELECT id FROM products WHERE tenant_id = $1 AND sku = $2 AND active"
+	              " AND deleted_at IS NULL",
+	              2, (const char *const[]){t->tenant, arg});
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1)
+		snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return id[0] ? act_product(t, id) : product_gone(t);
+}
+
+/* The text a storefront's "Order on WhatsApp" link fills in names the product as
+ * "(SKU: <sku>)": 1 (*rc the action's result) when the text carries one, else 0. */
+int text_sku_link(struct turn *t, int *rc)
+{
+	const char *p = strcasestr(t->text, "(SKU:");
+	char sku[65];
+	size_t n;
+
+	if (!p)
+		return 0;
+	for (p += 5; *p == ' '; p++)
+		;
+	n = strcspn(p, ")");
+	if (p[n] != ')' || n == 0 || n >= sizeof(sku))
+		return 0;
+	memcpy(sku, p, n);
+	sku[n] = '\0';
+	cm_trim(sku);
+	*rc = act_product_sku(t, sku);
+	return 1;
+}
+
 /* "add:<uuid>:<n>" */
 int act_add(struct turn *t, const char *arg)
 {

@@ -12,7 +12,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 CCGW_PACKAGES=(build-essential cmake pkg-config git ca-certificates curl
   libwebsockets-dev libjansson-dev libpq-dev uuid-dev libcurl4-openssl-dev libssl-dev
   libcmocka-dev libinih-dev libutf8proc-dev postgresql-15 postgresql-client-15
-  python3 clang libclang-rt-14-dev)
+  python3 clang libclang-rt-14-dev libvips-dev)
 
 ccgw_log() { printf '== %s\n' "$*" >&2; }
 ccgw_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

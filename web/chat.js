@@ -833,5 +833,16 @@
   else applyStrings();
   renderAll();
   if (!coarse()) textEl.focus({ preventScroll: true });
+  /* Opened from the shop page's "Chat here" (?product=SKU): the bot shows that product at
+   * once. The parameter is dropped from the address so a reload does not ask again. */
+  var startSku = new URLSearchParams(location.search).get('product');
+  if (startSku && startSku.length <= 60 && /^[\x20-\x7e]+$/.test(startSku)) {
+    press('sku:' + startSku, startSku);
+    try {
+      var u = new URL(location.href);
+      u.searchParams.delete('product');
+      history.replaceState(null, '', u.pathname + u.search + u.hash);
+    } catch (e) { /* an old browser keeps the address */ }
+  }
   fetchConfig(0);
 })();

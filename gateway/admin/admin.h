@@ -52,6 +52,16 @@ ADMIN_HANDLER(admin_targets_delete);
 /* admin_webchat.c: the web chat's allowed origins and look */
 ADMIN_HANDLER(admin_webchat_get);
 ADMIN_HANDLER(admin_webchat_put);
+/* admin_assets.c: the storefront's images */
+ADMIN_HANDLER(admin_assets_create);
+ADMIN_HANDLER(admin_assets_list);
+ADMIN_HANDLER(admin_assets_get);
+/* admin_storefront.c: the storefront's draft, preview, publishing and rollback */
+ADMIN_HANDLER(admin_storefront_draft_get);
+ADMIN_HANDLER(admin_storefront_draft_put);
+ADMIN_HANDLER(admin_storefront_preview);
+ADMIN_HANDLER(admin_storefront_publish);
+ADMIN_HANDLER(admin_storefront_rollback);
 
 /* admin_currency.c: 1 when code is an active ISO 4217 currency code (upper case, 3 letters). */
 int admin_currency_valid(const char *code);

@@ -11,6 +11,7 @@
 #include "admin.h"
 #include "admin_internal.h"
 #include "pg.h"
+#include "util.h"
 
 #define PRODUCT_PRICE_MAX 1000000000000000LL /* 10^15 minor units */
 #define PRODUCT_STOCK_MAX 2147483647LL
@@ -19,8 +20,9 @@
 /* The columns every answer is built from, in this order (see product_json). */
 #define PRODUCT_COLS                                                                               \
 	"p.id, p.sku, p.name, p.description, p.category, p.price_minor, p.currency, p.stock, "     \
-	"p.active, p.image_url, to_json(p.created_at)#>>'{}', to_json(p.updated_at)#>>'{}'"
-#define PRODUCT_NCOLS   12
+	"p.active, p.image_url, to_json(p.created_at)#>>'{}', to_json(p.updated_at)#>>'{}', "     \
+	"p.image_asset_id"
+#define PRODUCT_NCOLS   13
 #define PRODUCT_MISSING "no such product"
 
 static const char *const product_fields[] = {
@@ -33,6 +35,7 @@ static const char *const product_fields[] = {
     "stock",
     "active",
     "image_url",
+    "image_asset_id", /* an uploaded image (POST /api/v1/assets) of this tenant, or null */
     /* read-only fields of an answer, accepted and ignored so a GET body can be sent back */
     "id",
     "created_at",
@@ -42,22 +45,24 @@ static const char *const product_fields[] = {
 
 struct product_in {
 	const char *sku, *name, *description, *category, *currency, *image_url;
+	const char *image_asset_id;
 	long long price_minor, stock;
 	int active;
-	int has_price, has_stock, has_active, has_image_url;
+	int has_price, has_stock, has_active, has_image_url, has_image_asset;
 };
 
 static json_t *product_json(const struct admin_call *call, const PGresult *res, int r)
 {
 	(void)call; /* an admin_row_fn */
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
 	                 admin_col_string(res, r, 0), "sku", admin_col_string(res, r, 1), "name",
 	                 admin_col_string(res, r, 2), "description", admin_col_string(res, r, 3),
 	                 "category", admin_col_string(res, r, 4), "price_minor",
 	                 admin_col_int(res, r, 5), "currency", admin_col_string(res, r, 6), "stock",
 	                 admin_col_int(res, r, 7), "active", admin_col_bool(res, r, 8), "image_url",
 	                 admin_col_string(res, r, 9), "created_at", admin_col_string(res, r, 10),
-	                 "updated_at", admin_col_string(res, r, 11));
+	                 "updated_at", admin_col_string(res, r, 11), "image_asset_id",
+	                 admin_col_string(res, r, 12));
 }
 
 static int blank(const char *s)
@@ -150,7 +155,42 @@ static int product_parse(json_t *obj, const char *prefix, int partial, struct pr
 			return -1;
 		}
 	}
+	v = json_object_get(obj, "image_asset_id");
+	if (v) {
+		in->has_image_asset = 1;
+		if (!json_is_null(v) &&
+		    (!json_is_string(v) || !util_uuid_valid(json_string_value(v)))) {
+			jfield_error_set(err, prefix, "image_asset_id",
+			                 "must be the id of an uploaded image (POST /api/v1/assets)");
+			return -1;
+		}
+		in->image_asset_id = json_string_value(v);
+	}
 	return 0;
+}
+
+/* 0 when the product's image_asset_id is none or one of this tenant's uploaded images;
+ * ADMIN_ROLLBACK with a 400 naming it otherwise (another tenant's asset is no asset here). */
+static int image_asset_check(PGconn *conn, struct admin_call *call, const struct product_in *in)
+{
+	PGresult *res;
+	int n;
+
+	if (!in->image_asset_id)
+		return 0;
+	res = pg_exec(conn,
+	              "SELECT 1 FROM storefront_assets WHERE tenant_id = app_tenant_id() AND id = $1"
+	              " AND parent_asset_id IS NULL AND data IS NOT NULL",
+	              1, (const char *const[]){in->image_asset_id});
+	if (!res)
+		return PG_ERR_QUERY;
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 1)
+		return 0;
+	admin_answer_error(call, 400, "validation", "image_asset_id",
+	                   "image_asset_id: no such asset (upload it with POST /api/v1/assets)");
+	return ADMIN_ROLLBACK;
 }
 
 static void answer_duplicate(struct admin_call *call, const char *prefix, const char *sku)
@@ -218,12 +258,15 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	const struct product_in *in = arg;
 	char price[24], stock[24];
-	const char *params[9];
+	const char *params[10];
 	PGresult *res;
 	int rc;
 
 	rc = sku_check(conn, call, in->sku, NULL);
 	if (rc < 0)
+		return rc;
+	rc = image_asset_check(conn, call, in);
+	if (rc != 0)
 		return rc;
 	snprintf(price, sizeof(price), "%lld", in->price_minor);
 	snprintf(stock, sizeof(stock), "%lld", in->stock);
@@ -236,14 +279,16 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[6] = in->has_stock ? stock : NULL;
 	params[7] = in->has_active ? (in->active ? "true" : "false") : NULL;
 	params[8] = in->image_url;
+	params[9] = in->image_asset_id;
 	res = pg_exec(
 	    conn,
 	    "INSERT INTO products AS p (tenant_id, sku, name, description, category, "
-	    "price_minor, currency, stock, active, image_url) "
+	    "price_minor, currency, stock, active, image_url, image_asset_id) "
 	    "VALUES (app_tenant_id(), $1, $2, COALESCE($3, ''), COALESCE($4, 'General'), "
 	    "$5::bigint, COALESCE($6, (SELECT currency FROM tenants WHERE id = app_tenant_id())), "
-	    "COALESCE($7::int, 0), COALESCE($8::boolean, true), $9) RETURNING " PRODUCT_COLS,
-	    9, params);
+	    "COALESCE($7::int, 0), COALESCE($8::boolean, true), $9, $10::uuid) RETURNING "
+	    PRODUCT_COLS,
+	    10, params);
 	if (!res)
 		return write_failed(call, in->sku);
 	admin_answer_json(call, 201, product_json(call, res, 0));
@@ -433,6 +478,13 @@ ADMIN_HANDLER(admin_products_bulk)
 			admin_answer_verr(&call, &err);
 			goto out;
 		}
+		if (in.has_image_asset) {
+			/* an image is checked against the tenant's assets: one product at a time */
+			jfield_error_set(&err, prefix, "image_asset_id",
+			                 "is set one product at a time: PATCH /api/v1/products/{id}");
+			admin_answer_verr(&call, &err);
+			goto out;
+		}
 		for (j = 0; j < i; j++) {
 			const char *other =
 			    json_string_value(json_object_get(json_array_get(arr, j), "sku"));
@@ -517,12 +569,15 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	const struct product_in *in = arg;
 	char price[24], stock[24];
-	const char *params[11];
+	const char *params[13];
 	PGresult *res;
 	int rc;
 
 	rc = sku_check(conn, call, in->sku, call->id);
 	if (rc < 0)
+		return rc;
+	rc = image_asset_check(conn, call, in);
+	if (rc != 0)
 		return rc;
 	snprintf(price, sizeof(price), "%lld", in->price_minor);
 	snprintf(stock, sizeof(stock), "%lld", in->stock);
@@ -537,6 +592,8 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	params[8] = in->has_active ? (in->active ? "true" : "false") : NULL;
 	params[9] = in->has_image_url ? "true" : "false";
 	params[10] = in->image_url;
+	params[11] = in->has_image_asset ? "true" : "false";
+	params[12] = in->image_asset_id;
 	res =
 	    pg_exec(conn,
 	            "UPDATE products p SET sku = COALESCE($2, p.sku), name = COALESCE($3, p.name), "
@@ -545,10 +602,12 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	            "price_minor = COALESCE($6::bigint, p.price_minor), "
 	            "currency = COALESCE($7, p.currency), stock = COALESCE($8::int, p.stock), "
 	            "active = COALESCE($9::boolean, p.active), "
-	            "image_url = CASE WHEN $10::boolean THEN $11 ELSE p.image_url END "
+	            "image_url = CASE WHEN $10::boolean THEN $11 ELSE p.image_url END, "
+	            "image_asset_id = CASE WHEN $12::boolean THEN $13::uuid "
+	            "ELSE p.image_asset_id END "
 	            "WHERE p.tenant_id = app_tenant_id() AND p.id = $1 AND p.deleted_at IS NULL "
 	            "RETURNING " PRODUCT_COLS,
-	            11, params);
+	            13, params);
 	if (!res)
 		return write_failed(call, in->sku);
 	if (PQntuples(res) == 1)

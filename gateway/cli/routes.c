@@ -17,6 +17,10 @@ const struct http_route server_routes[] = {
 	/* the web chat's page and files (webchat_gw.h); its socket is /ws/chat/{slug} */
 	{ "GET", "/chat/{slug}", webchat_page, 1 },
 	{ "GET", "/chat/{slug}/{file}", webchat_asset, 1 },
+	/* the public storefront (storefront.h) */
+	{ "GET", "/shop/{slug}", storefront_page, 1 },
+	{ "GET", "/shop/{slug}/p/{sku}", storefront_product, 1 },
+	{ "GET", "/shop/{slug}/assets/{id}", storefront_asset, 1 },
 	/* admin API (admin.h) */
 	{ "POST", "/api/v1/channels", admin_channels_create, 1 },
 	{ "GET", "/api/v1/channels", admin_channels_list, 1 },
@@ -46,5 +50,13 @@ const struct http_route server_routes[] = {
 	{ "DELETE", "/api/v1/notification-targets/{id}", admin_targets_delete, 1 },
 	{ "GET", "/api/v1/webchat", admin_webchat_get, 1 },
 	{ "PUT", "/api/v1/webchat", admin_webchat_put, 1 },
+	{ "POST", "/api/v1/assets", admin_assets_create, 1 },
+	{ "GET", "/api/v1/assets", admin_assets_list, 1 },
+	{ "GET", "/api/v1/assets/{id}", admin_assets_get, 1 },
+	{ "GET", "/api/v1/storefront/draft", admin_storefront_draft_get, 1 },
+	{ "PUT", "/api/v1/storefront/draft", admin_storefront_draft_put, 1 },
+	{ "GET", "/api/v1/storefront/draft/preview", admin_storefront_preview, 1 },
+	{ "POST", "/api/v1/storefront/publish", admin_storefront_publish, 1 },
+	{ "POST", "/api/v1/storefront/rollback", admin_storefront_rollback, 1 },
 	{ NULL, NULL, NULL, 0 },
 };

@@ -18,5 +18,6 @@ void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct ht
 /* inbound.c: webhooks of every channel type: verification (GET) and delivery (POST) */
 #include "inbound.h"
 #include "webchat_gw.h" /* the web chat: page, files, socket */
+#include "storefront.h" /* the public shop pages and assets */
 
 #endif
