@@ -217,12 +217,11 @@ static int header_param(const char *h, size_t hlen, const char *key, char *out, 
 		i += klen + 1;
 		o = 0;
 		if (i < hlen && h[i] == '"') {
-			for (i++; i < hlen && h[i] != '"'; i++) {
-				if (h[i] == '\\' && i + 1 < hlen)
-					i++;
+			/* no backslash escapes: browsers send a Windows path's backslashes as
+			 * they are and a quote as %22 (HTML's form submission) */
+			for (i++; i < hlen && h[i] != '"'; i++)
 				if (o + 1 < outlen)
 					out[o++] = h[i];
-			}
 		} else {
 			for (; i < hlen && h[i] != ';' && h[i] != ' ' && h[i] != '\t'; i++)
 				if (o + 1 < outlen)
