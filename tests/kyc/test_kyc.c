@@ -789,11 +789,11 @@ static int find_payload(const json_t *frames, const char *prefix, int exact, cha
 }
 
 /*
- * A new shopper on slug's web chat goes from "hi" to the confirmation of an order. Returns 1
- * when the bot confirmed the order (#number), 0 when it refused it; *last gets the bot's
- * last texts (heap).
+ * A new shopper on slug's web chat goes from "hi" (or, sw set, "habari": the conversation in
+ * Swahili) to the confirmation of an order. Returns 1 when the bot confirmed the order
+ * (#number), 0 when it refused it; *last gets the bot's last texts (heap).
  */
-static int webchat_checkout(const char *slug, char **last)
+static int webchat_checkout(const char *slug, int sw, char **last)
 {
 	static const struct {
 		const char *p;
@@ -822,7 +822,7 @@ static int webchat_checkout(const char *slug, char **last)
 	w = next_frame(c, 5000);
 	assert_non_null(w);
 	json_decref(w);
-	send_frame(c, "text", "text", "hi");
+	send_frame(c, "text", "text", sw ? "habari" : "hi");
 	*last = NULL;
 	for (step = 0; step < 30 && result < 0; step++) {
 		struct sbuf text;
@@ -840,17 +840,19 @@ static int webchat_checkout(const char *slug, char **last)
 			if (find_payload(frames, plan[p].p, plan[p].exact, payload, sizeof(payload)))
 				pressed[p] = 1;
 		}
-		if (pressed[0] && strstr(*last, "order #")) {
+		if (pressed[0] && (strstr(*last, "order #") || strstr(*last, "Oda yako #"))) {
 			result = 1;
-		} else if (pressed[0] && strstr(*last, "cannot take orders")) {
+		} else if (pressed[0] && (strstr(*last, "cannot take orders") ||
+		                          strstr(*last, "haliwezi kupokea oda"))) {
 			result = 0;
 		} else if (payload[0]) {
 			send_frame(c, "postback", "payload", payload);
-		} else if (strstr(*last, "address") || strstr(*last, "location")) {
+		} else if (strstr(*last, "address") || strstr(*last, "location") ||
+		           strstr(*last, "anwani")) {
 			send_frame(c, "text", "text", "Moi Avenue 12, Nairobi");
-		} else if (strstr(*last, "phone")) {
+		} else if (strstr(*last, "phone") || strstr(*last, "simu")) {
 			send_frame(c, "text", "text", "0712345678");
-		} else if (strstr(*last, "name")) {
+		} else if (strstr(*last, "name") || strstr(*last, "jina")) {
 			send_frame(c, "text", "text", "Amina Wanjiru");
 		} else {
 			send_frame(c, "text", "text", "browse");
@@ -887,12 +889,12 @@ static void test_order_limit(void **state)
 	create_product(key_a, "HN-A-1", "Acacia Honey 500g");
 	hook_target(key_b, "shop-b");
 
-	assert_int_equal(webchat_checkout("shop-b", &last), 1);
+	assert_int_equal(webchat_checkout("shop-b", 0, &last), 1);
 	free(last);
 	assert_int_equal(orders_of(tenant_b), 1);
 	assert_int_equal(limit_notices(tenant_b), 0);
 	/* the limit reached: a polite refusal, no order, the cart kept, the seller told */
-	assert_int_equal(webchat_checkout("shop-b", &last), 0);
+	assert_int_equal(webchat_checkout("shop-b", 0, &last), 0);
 	assert_non_null(strstr(last, "Sorry, this shop cannot take orders yet"));
 	assert_null(strstr(last, "order #"));
 	free(last);
@@ -908,16 +910,17 @@ static void test_order_limit(void **state)
 	                     json_object_get(json_array_get(ev, 0), "kyc"), "order_limit")),
 	                 1);
 	json_decref(ev);
-	/* another shopper is refused too; the seller is not told twice */
-	assert_int_equal(webchat_checkout("shop-b", &last), 0);
+	/* another shopper, in Swahili, is refused too, in Swahili; the seller is not told twice */
+	assert_int_equal(webchat_checkout("shop-b", 1, &last), 0);
+	assert_non_null(strstr(last, "Samahani, duka hili haliwezi kupokea oda bado"));
 	free(last);
 	assert_int_equal(orders_of(tenant_b), 1);
 	assert_int_equal(limit_notices(tenant_b), 1);
 
 	/* the verified shop is not limited */
-	assert_int_equal(webchat_checkout("shop-a", &last), 1);
+	assert_int_equal(webchat_checkout("shop-a", 0, &last), 1);
 	free(last);
-	assert_int_equal(webchat_checkout("shop-a", &last), 1);
+	assert_int_equal(webchat_checkout("shop-a", 0, &last), 1);
 	free(last);
 	assert_int_equal(orders_of(tenant_a), 2);
 	assert_int_equal(limit_notices(tenant_a), 0);
@@ -925,7 +928,7 @@ static void test_order_limit(void **state)
 	/* kyc_required off (the default): the unverified shop takes orders again */
 	testsrv_stop(&srv);
 	start_server(0);
-	assert_int_equal(webchat_checkout("shop-b", &last), 1);
+	assert_int_equal(webchat_checkout("shop-b", 0, &last), 1);
 	free(last);
 	assert_int_equal(orders_of(tenant_b), 2);
 	assert_int_equal(limit_notices(tenant_b), 1);
