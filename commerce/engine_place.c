@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "kyc.h"
 #include "notify.h"
 #include "order_json.h"
 #include "pg.h"
@@ -322,6 +323,20 @@ int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
 	int rc = -1, sr;
 
 	memset(&d, 0, sizeof(d));
+	/* KYC (commerce/kyc.c): an unverified shop past its order limit takes no order */
+	sr = kyc_order_gate(t->conn, t->tenant);
+	if (sr <= 0) {
+		if (sr == 0) {
+			turn_say(t,
+			         "Sorry, this shop cannot take orders yet, so I couldn't place yours. "
+			         "Your cart is kept: please try again later.",
+			         "Samahani, duka hili haliwezi kupokea oda bado, kwa hivyo sikuweza "
+			         "kuweka yako. Kikapu chako kimehifadhiwa: tafadhali jaribu tena baadaye.");
+			turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
+			turn_set_state(t, "menu");
+		}
+		return sr < 0 ? -1 : 0;
+	}
 	d.ck = turn_checkout(t);
 	d.pay = shop_settings_payment(&t->shop, draft_str(&d, "payment"));
 	if (pg_cmd(t->conn, "SAVEPOINT place_order", 0, NULL) < 0)

@@ -85,6 +85,21 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		            "Reply to this message to answer them here; press Release when done.",
 		            *jstr(c, "customer_name") ? jstr(c, "customer_name") : "A shopper",
 		            jstr(c, "channel"), jstr(c, "id"));
+	} else if (strncmp(event_type, "kyc.", 4) == 0) {
+		const json_t *k = json_object_get(data, "kyc"); /* commerce/kyc.c */
+
+		if (strcmp(event_type, "kyc.order_limit") == 0)
+			sbuf_printf(&b, "Your shop has taken the %lld orders allowed before KYC "
+			            "verification, so shoppers are told it cannot take orders yet. "
+			            "Submit your KYC details and documents (PUT /api/v1/kyc) to be "
+			            "verified.",
+			            (long long)json_integer_value(json_object_get(k, "order_limit")));
+		else if (strcmp(jstr(k, "status"), "verified") == 0)
+			sbuf_printf(&b, "Your KYC (%s) was approved: your shop is verified.",
+			            jstr(k, "legal_name"));
+		else
+			sbuf_printf(&b, "Your KYC (%s) was rejected: %s", jstr(k, "legal_name"),
+			            *jstr(k, "reason") ? jstr(k, "reason") : "no reason given");
 	} else {
 		sbuf_free(&b);
 		return NULL;

@@ -63,6 +63,16 @@ ADMIN_HANDLER(admin_storefront_preview);
 ADMIN_HANDLER(admin_storefront_publish);
 ADMIN_HANDLER(admin_storefront_rollback);
 
+/* admin_kyc.c: the seller's KYC details and documents (docs/TRUST.md "KYC") */
+ADMIN_HANDLER(admin_kyc_get);
+ADMIN_HANDLER(admin_kyc_put);
+ADMIN_HANDLER(admin_kyc_documents_create);
+ADMIN_HANDLER(admin_kyc_documents_get);
+ADMIN_HANDLER(admin_kyc_documents_content);
+/* The body POST /api/v1/kyc/documents may have: a 5 MiB document and room for a larger one
+ * to be answered 400 by the handler (8 MiB; above it the server answers 413). */
+#define ADMIN_KYC_BODY_MAX (8L * 1024 * 1024)
+
 /* admin_currency.c: 1 when code is an active ISO 4217 currency code (upper case, 3 letters). */
 int admin_currency_valid(const char *code);
 

@@ -115,15 +115,17 @@ static int idem_key_valid(const char *k)
 static void request_hash(const struct http_request *req, char out[65])
 {
 	struct sbuf b;
+	size_t n;
 	char *s;
 
 	sbuf_init(&b);
 	sbuf_printf(&b, "%s\n%s\n%s\n", req->method, req->path, req->query ? req->query : "");
 	if (req->body)
 		sbuf_append(&b, req->body, req->body_len);
+	n = b.len; /* not strlen: a binary body (a KYC document) holds NUL bytes */
 	s = sbuf_take(&b);
 	if (s) {
-		util_sha256_hex(s, strlen(s), out);
+		util_sha256_hex(s, n, out);
 		free(s);
 	} else {
 		out[0] = '\0';

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "console.h"
 #include "engine.h"
+#include "kyc.h"
 #include "local_delivery.h"
 #include "log.h"
 #include "message.h"
@@ -227,6 +228,7 @@ int cli_console(int argc, char **argv)
 		fprintf(stderr, "ccgw console: %s\n", err);
 		goto out;
 	}
+	kyc_policy_set((int)cfg.kyc_required, cfg.kyc_unverified_order_limit);
 	ct.engine = engine_new(nlp);
 	ct.replies = json_array();
 	if (!ct.engine || !ct.replies) {

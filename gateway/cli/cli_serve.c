@@ -69,6 +69,7 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	server_set_ws_routes(webchat_ws_routes);
+	server_set_body_limits(server_body_limits);
 	rc = server_run(&app, server_routes);
 	webchat_stop();
 out:

@@ -19,6 +19,7 @@ static const struct {
 	{ "demo", cli_demo, "create or refresh the demo tenant and its catalog" },
 	{ "console", cli_console, "console --tenant SLUG [--user ID]: chat with the shop bot" },
 	{ "parse", cli_parse, "parse [--lang L] TEXT: print the NLP reading as JSON" },
+	{ "kyc", cli_kyc, "kyc list [--status S] | kyc review --tenant SLUG --approve | --reject --reason TEXT" },
 };
 
 static void usage(FILE *out)

@@ -58,5 +58,17 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/storefront/draft/preview", admin_storefront_preview, 1 },
 	{ "POST", "/api/v1/storefront/publish", admin_storefront_publish, 1 },
 	{ "POST", "/api/v1/storefront/rollback", admin_storefront_rollback, 1 },
+	{ "GET", "/api/v1/kyc", admin_kyc_get, 1 },
+	{ "PUT", "/api/v1/kyc", admin_kyc_put, 1 },
+	{ "POST", "/api/v1/kyc/documents", admin_kyc_documents_create, 1 },
+	{ "GET", "/api/v1/kyc/documents/{id}", admin_kyc_documents_get, 1 },
+	{ "GET", "/api/v1/kyc/documents/{id}/content", admin_kyc_documents_content, 1 },
 	{ NULL, NULL, NULL, 0 },
+};
+
+/* Routes that take a body larger than max_body: a KYC document of up to 5 MiB, with room so
+ * that one somewhat over the limit gets the handler's 400 rather than the server's 413. */
+const struct http_body_limit server_body_limits[] = {
+	{ "POST", "/api/v1/kyc/documents", ADMIN_KYC_BODY_MAX },
+	{ NULL, NULL, 0 },
 };

@@ -6,9 +6,12 @@
 
 #include "admin.h" /* admin_*.c: the seller's admin API under /api/v1 */
 #include "http.h"
+#include "server.h" /* struct http_body_limit */
 
 /* Every HTTP route of the gateway, in match order, terminated by a NULL pattern. */
 extern const struct http_route server_routes[];
+/* Routes whose body may pass max_body (server.h), terminated by a NULL path. */
+extern const struct http_body_limit server_body_limits[];
 
 /* ops.c: health, readiness, metrics */
 void ops_healthz(struct http_ctx *ctx, const struct http_request *req, struct http_response *resp);

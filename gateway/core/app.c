@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "engine.h"
+#include "kyc.h"
 #include "log.h"
 #include "nlp.h"
 #include "pg.h"
@@ -70,6 +71,7 @@ int app_open(struct app *app, const struct config *cfg, int flags)
 		log_error(NULL, "nlp: %s", err);
 		return -1;
 	}
+	kyc_policy_set((int)cfg->kyc_required, cfg->kyc_unverified_order_limit);
 	app->engine = engine_new(app->nlp);
 	if (!app->engine) {
 		log_error(NULL, "out of memory");

@@ -57,6 +57,8 @@ const struct config_key config_keys[] = {
 	KEY_L("telegram_chat_rate", "1", 1, 1000, telegram_chat_rate, "messages/s per Telegram chat (bursts of 3)"),
 	KEY_L("whatsapp_mark_read", "1", 0, 1, whatsapp_mark_read, "mark inbound WhatsApp messages read when replying"),
 	KEY_L("shutdown_grace", "10", 0, 300, shutdown_grace, "seconds to finish in-flight requests on shutdown"),
+	KEY_L("kyc_required", "0", 0, 1, kyc_required, "1: a tenant whose KYC is not verified takes at most kyc_unverified_order_limit orders (docs/TRUST.md)"),
+	KEY_L("kyc_unverified_order_limit", "20", 0, 100000000L, kyc_unverified_order_limit, "orders a tenant without verified KYC may take when kyc_required is 1"),
 	{ NULL, CONFIG_STRING, NULL, 0, 0, 0, 0, NULL },
 };
 

@@ -50,6 +50,8 @@ struct config {
 	long telegram_chat_rate;      /* per chat per second */
 	long whatsapp_mark_read;      /* 1: mark inbound messages read when replying */
 	long shutdown_grace;   /* seconds to finish in-flight requests on SIGTERM */
+	long kyc_required;     /* CCGW_KYC_REQUIRED: 1 limits the orders of unverified tenants */
+	long kyc_unverified_order_limit; /* orders an unverified tenant may take then */
 };
 
 enum config_type { CONFIG_STRING, CONFIG_LONG };

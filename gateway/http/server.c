@@ -85,6 +85,26 @@ void server_set_ws_routes(const struct ws_route *routes)
 {
 	srv_ws_routes = routes;
 }
+
+static const struct http_body_limit *srv_body_limits; /* borrowed; NULL: max_body for all */
+
+void server_set_body_limits(const struct http_body_limit *limits)
+{
+	srv_body_limits = limits;
+}
+
+/* The largest body this request may have: max_body, or its route's own larger limit. */
+static long job_body_max(const struct job *j)
+{
+	const struct http_body_limit *l;
+	long max = srv_app->cfg->max_body;
+
+	for (l = srv_body_limits; l && l->path; l++)
+		if (strcmp(l->method, j->method) == 0 && j->path && strcmp(l->path, j->path) == 0 &&
+		    l->max_body > max)
+			max = l->max_body;
+	return max;
+}
 static struct app srv_embed_app;              /* the fuzz target's own context */
 static struct lws_context *lws_ctx;
 static volatile sig_atomic_t stop_requested;
@@ -322,7 +342,7 @@ static void job_submit(struct job *j)
 	}
 	if (j->too_large) {
 		http_response_error(&j->resp, 413, "payload_too_large",
-				    "the request body is larger than %ld bytes", srv_app->cfg->max_body);
+				    "the request body is larger than %ld bytes", job_body_max(j));
 		j->close_after = 1;
 		job_answer_now(j);
 		return;
@@ -666,7 +686,7 @@ static int job_body_plan(struct lws *wsi, struct job *j)
 			job_reject(j, 400, "bad_request", "Content-Length must be one whole number");
 			return 0;
 		}
-		if (n > srv_app->cfg->max_body) {
+		if (n > job_body_max(j)) {
 			j->too_large = 1; /* 413 before a byte of the body is read */
 			return 0;
 		}
@@ -682,7 +702,7 @@ static int job_body_plan(struct lws *wsi, struct job *j)
 
 static void job_body_chunked(struct job *j, const void *in, size_t len)
 {
-	int r = http_chunked_feed(&j->dechunk, in, len, &j->body, (size_t)srv_app->cfg->max_body);
+	int r = http_chunked_feed(&j->dechunk, in, len, &j->body, (size_t)job_body_max(j));
 
 	if (r == HTTP_CHUNKED_MORE)
 		return;
@@ -732,7 +752,7 @@ static int on_http_body(struct pss *pss, void *in, size_t len)
 		job_body_chunked(j, in, len);
 		return 0;
 	}
-	if (j->body.len + len > (size_t)srv_app->cfg->max_body)
+	if (j->body.len + len > (size_t)job_body_max(j))
 		j->too_large = 1;
 	if (!j->too_large)
 		sbuf_append(&j->body, in, len);

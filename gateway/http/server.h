@@ -15,6 +15,15 @@
 struct ws_route;
 void server_set_ws_routes(const struct ws_route *routes);
 
+/* Routes whose request body may be larger than max_body (a file upload): method, exact path
+ * and the largest body in bytes; terminated by a NULL path. Call before server_run. */
+struct http_body_limit {
+	const char *method;
+	const char *path;
+	long max_body;
+};
+void server_set_body_limits(const struct http_body_limit *limits);
+
 /* Serves routes (terminated by a NULL pattern) with app until SIGINT/SIGTERM, then finishes
  * in-flight requests (shutdown_grace). Returns the exit code. */
 int server_run(struct app *app, const struct http_route *routes);
