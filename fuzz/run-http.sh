@@ -16,7 +16,7 @@ cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefine
   -DCCGW_SQL_DIR="\"$root/sql\"" -DCCGW_VERSION="\"fuzz\""
   -I"$root/common" -I"$root/nlp" -I"$root/commerce" -I"$root/channels"
   $(for d in "$root"/gateway/*/; do printf -- '-I%s ' "${d%/}"; done)
-  $(pkg-config --cflags jansson libpq libcurl libwebsockets inih libutf8proc libcrypto uuid))
+  $(pkg-config --cflags jansson libpq libcurl libwebsockets inih libutf8proc libcrypto uuid vips))
 objs=()
 for src in "$root"/common/*.c "$root"/nlp/*.c "$root"/commerce/*.c "$root"/channels/*.c \
            "$root"/gateway/*/*.c; do
@@ -31,7 +31,7 @@ for src in "$root"/common/*.c "$root"/nlp/*.c "$root"/commerce/*.c "$root"/chann
 done
 wait
 clang "${cflags[@]}" -fsanitize=fuzzer "$root/fuzz/http_fuzz.c" "${objs[@]}" \
-  $(pkg-config --libs jansson libpq libcurl libwebsockets inih libutf8proc libcrypto uuid) \
+  $(pkg-config --libs jansson libpq libcurl libwebsockets inih libutf8proc libcrypto uuid vips) \
   -lpthread -lm -o "$out/http_fuzz"
 
 mkdir -p "$work/corpus"

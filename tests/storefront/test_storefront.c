@@ -399,11 +399,12 @@ static void test_assets(void **state)
 	testhttp_resp_clear(&r);
 
 	/* bad uploads: named, 400 / 413, nothing stored */
-	upload(api_key, "GIF89a not allowed", 18, &r);
+	upload(api_key, "GIF89a not allowed", sizeof("GIF89a not allowed") - 1, &r);
 	assert_int_equal(r.status, 400);
 	assert_true(contains(r.body, "\"field\":\"file\""));
 	testhttp_resp_clear(&r);
-	upload(api_key, "\xff\xd8\xff\xe0 this is not really a jpeg", 32, &r);
+	upload(api_key, "\xff\xd8\xff\xe0 this is not really a jpeg",
+	       sizeof("\xff\xd8\xff\xe0 this is not really a jpeg") - 1, &r);
 	assert_int_equal(r.status, 400);
 	assert_true(contains(r.body, "\"field\":\"file\""));
 	testhttp_resp_clear(&r);
@@ -785,6 +786,7 @@ static void test_links_land_product(void **state)
 	assert_int_equal(r.status, 200);
 	/* WhatsApp: the prefilled text of the page's link, as a shopper sends it */
 	href = attr_after(r.body, "https://wa.me/", "href");
+	testhttp_resp_clear(&r);
 	assert_non_null(href);
 	assert_true(strncmp(href, "https://wa.me/" WA_NUMBER "?text=", 14 + 12 + 6) == 0);
 	text = strdup(strchr(href, '=') + 1);
