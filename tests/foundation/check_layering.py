@@ -30,8 +30,10 @@ ALLOWED = {
                      "channels", "commerce", "nlp", "common"},
     "gateway/webchat": {"gateway/webchat", "gateway/inbound", "gateway/http", "gateway/core",
                         "channels", "commerce", "nlp", "common"},
-    "gateway/admin": {"gateway/admin", "gateway/http", "gateway/core", "channels", "commerce",
-                      "nlp", "common"},
+    "gateway/storefront": {"gateway/storefront", "gateway/http", "gateway/core", "channels",
+                           "commerce", "nlp", "common"},
+    "gateway/admin": {"gateway/admin", "gateway/storefront", "gateway/http", "gateway/core",
+                      "channels", "commerce", "nlp", "common"},
 }
 ALLOWED["gateway/cli"] = set(ALLOWED) | {"gateway/cli"}
 
