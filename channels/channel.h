@@ -306,6 +306,18 @@ struct channel_ops {
 	 * connection refused). body may be NULL. */
 	void (*classify)(long http_status, const char *body, size_t len,
 			 struct channel_outcome *out);
+
+	/*
+	 * The storefront's "Order on <order_title>" button (docs/STOREFRONT.md), NULL when the
+	 * platform has no deep link: from the channel's stored config, the link that opens a
+	 * chat with the shop about product sku is base + "?" + *param + "=" + the percent-encoded
+	 * value (text: the shopper's prefilled words, which name "(SKU: <sku>)"). 0, or -1 when
+	 * this channel cannot have one (no public number or username configured, or the sku does
+	 * not fit the platform's payload).
+	 */
+	const char *order_title;
+	int (*order_link)(const json_t *config, const char *sku, const char *text, char *base,
+			  size_t baselen, const char **param, char *value, size_t valuelen);
 };
 
 /* The string value of key in obj, or NULL. */

@@ -261,6 +261,33 @@ static char *start_payload(const char *text)
 	return out;
 }
 
+/* https://t.me/<bot>?start=<payload>: Telegram opens the bot and sends "/start <payload>"
+ * (start_payload reads it back). The payload is "p_<sku>" when the SKU is of Telegram's
+ * allowed characters (A-Z a-z 0-9 _ -), else "h_<hex of the SKU>"; at most 64 characters. */
+static int tg_order_link(const json_t *config, const char *sku, const char *text, char *base,
+                         size_t baselen, const char **param, char *value, size_t valuelen)
+{
+	const char *bot = channel_config_str(config, "bot_username");
+	size_t n = strlen(sku);
+
+	(void)text;
+	if (!bot || strlen(bot) < 5 || strlen(bot) > 32 || !jfield_chars_ok(bot, "_", 0) ||
+	    valuelen < 65 || n == 0)
+		return -1;
+	snprintf(base, baselen, "https://t.me/%s", bot);
+	*param = "start";
+	if (n + 2 <= 64 && jfield_chars_ok(sku, "_-", 0)) {
+		snprintf(value, valuelen, "p_%s", sku);
+	} else if (2 + 2 * n <= 64) {
+		memcpy(value, "h_", 2);
+		util_hex_encode((const unsigned char *)sku, n, value + 2);
+		value[2 + 2 * n] = '\0';
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 /* The media a message carries: its type for the engine, or NULL for a text message. */
 static const char *media_kind(const json_t *msg, const char **unsupported)
 {
@@ -942,4 +969,6 @@ const struct channel_ops telegram_channel_ops = {
 	.limit_prefix = "tg",
 	.render = tg_render,
 	.classify = tg_classify,
+	.order_title = "Telegram",
+	.order_link = tg_order_link,
 };

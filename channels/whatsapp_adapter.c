@@ -132,6 +132,22 @@ static int check_display_phone(const json_t *v, json_t **out, struct jfield_erro
 	return 0;
 }
 
+/* https://wa.me/<display number>?text=<the prefilled words>: the shopper's WhatsApp opens a
+ * chat with the shop, the words ready to send. */
+static int wa_order_link(const json_t *config, const char *sku, const char *text, char *base,
+                         size_t baselen, const char **param, char *value, size_t valuelen)
+{
+	const char *num = channel_config_str(config, "display_phone_number");
+
+	(void)sku;
+	if (!num || strlen(num) < 6 || strlen(num) > 15 || !jfield_chars_ok(num, "", 1))
+		return -1;
+	snprintf(base, baselen, "https://wa.me/%s", num);
+	*param = "text";
+	snprintf(value, valuelen, "%s", text);
+	return 0;
+}
+
 static const struct channel_field wa_fields[] = {
 	{"phone_number_id", CHANNEL_FIELD_REQUIRED, 1, 32, check_phone_number_id, NULL},
 	{"access_token", CHANNEL_FIELD_REQUIRED | CHANNEL_FIELD_SECRET, 1, 2048, check_access_token,
@@ -345,4 +361,6 @@ const struct channel_ops whatsapp_channel_ops = {
 	.limit_prefix = "wa",
 	.render = whatsapp_render,
 	.classify = whatsapp_classify,
+	.order_title = "WhatsApp",
+	.order_link = wa_order_link,
 };

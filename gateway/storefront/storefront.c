@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "channel.h"
 #include "money.h"
 #include "pg.h"
 #include "util.h"
@@ -23,7 +24,7 @@
 #define SF_DEFAULT_BACKGROUND "#ffffff"
 #define SF_DEFAULT_TEXT       "#1b1b1b"
 #define SF_LOW_STOCK          5
-#define SF_TG_PAYLOAD_MAX     64
+#define SF_LINKS_MAX          8
 
 /* ---- colours ---- */
 
@@ -166,7 +167,12 @@ struct sf_view {
 	char primary[8], background[8], text[8], ink[8];
 	char *logo_id;
 	int logo_w, logo_h;
-	char *wa_number, *tg_user;
+	/* the channels with an order link, one per type (the adapter's order_link) */
+	struct {
+		const struct channel_ops *ops;
+		json_t *config;
+	} links[SF_LINKS_MAX];
+	int nlinks;
 	struct sf_product *products;
 	int nproducts;
 	struct sf_banner *banners;
@@ -204,8 +210,8 @@ static void view_clear(struct sf_view *v)
 	free(v->banners);
 	free(v->shop_name);
 	free(v->logo_id);
-	free(v->wa_number);
-	free(v->tg_user);
+	for (i = 0; i < v->nlinks; i++)
+		json_decref(v->links[i].config);
 	json_decref(v->content);
 }
 
@@ -427,48 +433,30 @@ static int load_products(PGconn *conn, struct sf_view *v)
 	return 0;
 }
 
-static int digits_only(const char *s, size_t min, size_t max)
-{
-	size_t n = 0;
-
-	for (; s && *s; s++, n++)
-		if (*s < '0' || *s > '9')
-			return 0;
-	return n >= min && n <= max;
-}
-
-static int tg_user_valid(const char *s)
-{
-	size_t n = 0;
-
-	for (; s && *s; s++, n++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return 0;
-	return n >= 5 && n <= 32;
-}
-
+/* The channels whose adapter makes an order link, the first of each type. */
 static int load_channels(PGconn *conn, struct sf_view *v)
 {
 	PGresult *res = pg_exec(conn,
-	                        "SELECT type, config->>'display_phone_number', config->>'bot_username'"
-	                        " FROM channels WHERE tenant_id = app_tenant_id()"
-	                        " AND status <> 'disabled' AND type IN ('whatsapp', 'telegram')"
-	                        " ORDER BY created_at, id",
+	                        "SELECT type, config::text FROM channels WHERE tenant_id ="
+	                        " app_tenant_id() AND status <> 'disabled' ORDER BY created_at, id",
 	                        0, NULL);
-	int i;
+	int i, k;
 
 	if (!res)
 		return PG_ERR_QUERY;
-	for (i = 0; i < PQntuples(res); i++) {
-		const char *type = PQgetvalue(res, i, 0);
+	for (i = 0; i < PQntuples(res) && v->nlinks < SF_LINKS_MAX; i++) {
+		const struct channel_ops *ops = channel_ops_find(PQgetvalue(res, i, 0));
 
-		if (!v->wa_number && strcmp(type, "whatsapp") == 0 &&
-		    digits_only(PQgetvalue(res, i, 1), 6, 20))
-			v->wa_number = strdup(PQgetvalue(res, i, 1));
-		if (!v->tg_user && strcmp(type, "telegram") == 0 &&
-		    tg_user_valid(PQgetvalue(res, i, 2)))
-			v->tg_user = strdup(PQgetvalue(res, i, 2));
+		if (!ops || !ops->order_link || !ops->order_title)
+			continue;
+		for (k = 0; k < v->nlinks && v->links[k].ops != ops; k++)
+			;
+		if (k < v->nlinks)
+			continue;
+		v->links[v->nlinks].config = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+		if (!v->links[v->nlinks].config)
+			continue;
+		v->links[v->nlinks++].ops = ops;
 	}
 	PQclear(res);
 	return 0;
@@ -497,55 +485,34 @@ static void product_url(struct sbuf *b, const struct sf_view *v, int absolute,
 	url_part(b, p->sku);
 }
 
-/* The Telegram start payload naming the SKU: "p_<sku>" when the SKU is of the allowed
- * characters, else "h_<hex of the SKU>"; "" when it cannot fit 64 characters. */
-static void tg_payload(const char *sku, char out[SF_TG_PAYLOAD_MAX + 1])
-{
-	size_t n = strlen(sku), i;
-	int plain = 1;
-
-	for (i = 0; i < n; i++)
-		if (!((sku[i] >= 'a' && sku[i] <= 'z') || (sku[i] >= 'A' && sku[i] <= 'Z') ||
-		      (sku[i] >= '0' && sku[i] <= '9') || sku[i] == '_' || sku[i] == '-'))
-			plain = 0;
-	if (plain && n + 2 <= SF_TG_PAYLOAD_MAX) {
-		snprintf(out, SF_TG_PAYLOAD_MAX + 1, "p_%s", sku);
-	} else if (2 + 2 * n <= SF_TG_PAYLOAD_MAX) {
-		memcpy(out, "h_", 2);
-		util_hex_encode((const unsigned char *)sku, n, out + 2);
-		out[2 + 2 * n] = '\0';
-	} else {
-		out[0] = '\0';
-	}
-}
-
 static void order_links(struct sbuf *b, const struct sf_view *v, const struct sf_product *p)
 {
-	char tg[SF_TG_PAYLOAD_MAX + 1];
+	char base[256], value[1024];
+	const char *param;
 	struct sbuf text;
+	int i;
 
 	sbuf_puts(b, "<div class=\"order\">");
-	if (p->stock > 0 && v->wa_number) {
-		sbuf_init(&text);
-		if (SW(v))
-			sbuf_printf(&text, "Habari! Ningependa kuagiza %s (SKU: %s)", p->name, p->sku);
-		else
-			sbuf_printf(&text, "Hello! I would like to order %s (SKU: %s)", p->name, p->sku);
-		sbuf_printf(b, "<a class=\"btn\" rel=\"noopener\" href=\"https://wa.me/%s?text=",
-		            v->wa_number);
-		url_part(b, text.data ? text.data : "");
+	sbuf_init(&text);
+	if (SW(v))
+		sbuf_printf(&text, "Habari! Ningependa kuagiza %s (SKU: %s)", p->name, p->sku);
+	else
+		sbuf_printf(&text, "Hello! I would like to order %s (SKU: %s)", p->name, p->sku);
+	for (i = 0; p->stock > 0 && i < v->nlinks; i++) {
+		if (v->links[i].ops->order_link(v->links[i].config, p->sku, text.data ? text.data : "",
+		                                base, sizeof(base), &param, value,
+		                                sizeof(value)) != 0)
+			continue;
+		sbuf_puts(b, "<a class=\"btn\" rel=\"noopener\" href=\"");
+		html_text(b, base);
+		sbuf_printf(b, "?%s=", param);
+		url_part(b, value);
 		sbuf_puts(b, "\">");
-		html_text(b, v->w->wa);
-		sbuf_puts(b, "</a>");
-		sbuf_free(&text);
-	}
-	tg_payload(p->sku, tg);
-	if (p->stock > 0 && v->tg_user && tg[0]) {
-		sbuf_printf(b, "<a class=\"btn\" rel=\"noopener\" href=\"https://t.me/%s?start=%s\">",
-		            v->tg_user, tg);
-		html_text(b, v->w->tg);
+		html_text(b, SW(v) ? "Agiza kwa " : "Order on ");
+		html_text(b, v->links[i].ops->order_title);
 		sbuf_puts(b, "</a>");
 	}
+	sbuf_free(&text);
 	/* the web chat is every shop's: it starts with this product in front of the shopper */
 	sbuf_printf(b, "<a class=\"btn chat\" href=\"/chat/%s?product=", v->rq->slug);
 	url_part(b, p->sku);
@@ -584,8 +551,12 @@ static void product_img(struct sbuf *b, const struct sf_view *v, const struct sf
 			asset_url(b, v, 0, p->thumb_id);
 			sbuf_printf(b, " %dw, ", STOREFRONT_THUMB_SIZE);
 			asset_url(b, v, 0, p->card_id);
-			sbuf_printf(b, " %dw\" sizes=\"(max-width: 600px) 45vw, 240px\"",
-			            p->card_w > 0 ? p->card_w : STOREFRONT_CARD_SIZE);
+			/* a card in the grid is about half a phone's width; the product page's own
+			 * picture half a desktop's */
+			sbuf_printf(b, " %dw\" sizes=\"%s\"",
+			            p->card_w > 0 ? p->card_w : STOREFRONT_CARD_SIZE,
+			            eager ? "(max-width: 700px) 100vw, 550px"
+			                  : "(max-width: 600px) 45vw, 240px");
 		}
 		sbuf_printf(b, " width=\"%d\" height=\"%d\"", p->card_w, p->card_h);
 	} else if (p->image_url) {
