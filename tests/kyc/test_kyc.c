@@ -526,11 +526,23 @@ static void test_documents(void **state)
 	assert_int_equal(r.status, 201);
 	assert_non_null(strstr(r.body, "\"image/png\""));
 	testhttp_resp_clear(&r);
-	api_raw(key_a, "POST", "/api/v1/kyc/documents?doc_type=director_id",
-	        "Content-Type: image/jpeg", (const char *)jpeg, sizeof(jpeg), &r);
-	assert_int_equal(r.status, 201);
-	assert_non_null(strstr(r.body, "\"image/jpeg\""));
-	testhttp_resp_clear(&r);
+	/* a JPEG as JSON with the file in base64; bad base64 is refused naming the file */
+	{
+		char b64[64], body[256];
+
+		assert_int_equal(EVP_EncodeBlock((unsigned char *)b64, jpeg, sizeof(jpeg)), 16);
+		snprintf(body, sizeof(body), "{\"doc_type\": \"director_id\", \"file\": \"%s\","
+		                             " \"filename\": \"id.jpg\"}", b64);
+		api(key_a, "POST", "/api/v1/kyc/documents", body, &r);
+		assert_int_equal(r.status, 201);
+		assert_non_null(strstr(r.body, "\"image/jpeg\""));
+		assert_non_null(strstr(r.body, "\"size_bytes\":11"));
+		testhttp_resp_clear(&r);
+		api(key_a, "POST", "/api/v1/kyc/documents",
+		    "{\"doc_type\": \"director_id\", \"file\": \"/9j/4A?!\"}", &r);
+		assert_field_error(&r, "file");
+		testhttp_resp_clear(&r);
+	}
 
 	/* GET lists the documents without their bytes */
 	api(key_a, "GET", "/api/v1/kyc", NULL, &r);
