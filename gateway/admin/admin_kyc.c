@@ -535,10 +535,20 @@ ADMIN_HANDLER(admin_kyc_documents_create)
 		if (json_upload_parse(&call, u) < 0)
 			goto out;
 	} else {
-		/* the raw document as the body; doc_type (and filename) in the query */
-		if (http_query_get(req, "doc_type", u->doc_type_buf, sizeof(u->doc_type_buf)) == 0)
+		/* the raw document as the body; doc_type (and filename) in the query or in the
+		 * headers X-Doc-Type (X-Filename) */
+		const char *h;
+
+		if (http_query_get(req, "doc_type", u->doc_type_buf, sizeof(u->doc_type_buf)) == 0) {
 			u->doc_type = u->doc_type_buf;
-		(void)http_query_get(req, "filename", u->filename, sizeof(u->filename));
+		} else if ((h = http_request_header(req, "x-doc-type")) != NULL) {
+			u->doc_type_bad = strlen(h) >= sizeof(u->doc_type_buf);
+			snprintf(u->doc_type_buf, sizeof(u->doc_type_buf), "%s", h);
+			u->doc_type = u->doc_type_buf;
+		}
+		if (http_query_get(req, "filename", u->filename, sizeof(u->filename)) < 0 &&
+		    (h = http_request_header(req, "x-filename")) != NULL)
+			snprintf(u->filename, sizeof(u->filename), "%s", h);
 		u->file = req->body;
 		u->file_len = req->body_len;
 		u->has_file = req->body_len > 0;
@@ -549,9 +559,10 @@ ADMIN_HANDLER(admin_kyc_documents_create)
 		goto out;
 	}
 	if (u->doc_type_bad || strlen(u->doc_type) > DOC_TYPE_MAX ||
-	    !jfield_chars_ok(u->doc_type, "_-.", 0)) {
+	    !jfield_chars_ok(u->doc_type, "_-. ", 0)) {
 		jfield_error_set(&err, "", "doc_type",
-		                 "must be 1 to %d letters, digits, _ - or . (e.g. tax_certificate)",
+		                 "must be 1 to %d letters, digits, spaces, _ - or . (e.g. "
+		                 "tax_certificate)",
 		                 DOC_TYPE_MAX);
 		admin_answer_verr(&call, &err);
 		goto out;
