@@ -139,6 +139,7 @@ int kyc_order_gate(PGconn *conn, const char *tenant_id)
 	if (!res)
 		return -1;
 	PQclear(res);
+	pg_note_hot_locks(); /* a group transaction commits soon after, as a placement does */
 	snprintf(lim, sizeof(lim), "%ld", limit);
 	res = pg_exec(conn,
 	              "SELECT count(*) FROM (SELECT 1 FROM orders WHERE tenant_id = $1"

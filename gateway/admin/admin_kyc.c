@@ -1,15 +1,19 @@
 /*
  * admin_kyc.c: the seller's KYC (docs/TRUST.md "KYC"): GET|PUT /api/v1/kyc (legal name,
- * registration number, tax id, country; status and documents), POST /api/v1/kyc/documents
- * (a PDF, JPEG or PNG of at most 5 MiB, told by its magic bytes, stored in PostgreSQL with its
- * SHA-256; sent as multipart/form-data with fields doc_type and file, or as the raw body with
- * ?doc_type=), GET /api/v1/kyc/documents/{id}[/content]. The verdict is the operator's
- * (`ccgw kyc review`, commerce/kyc.c); a new submission goes back to pending.
+ * registration number, tax id, country; status and documents), POST /api/v1/kyc/documents (a
+ * PDF, JPEG or PNG of at most 5 MiB, told by its magic bytes, stored in PostgreSQL with its
+ * SHA-256; sent as multipart/form-data with the fields doc_type and file, as JSON with the
+ * file in base64, or as the raw body with ?doc_type=), GET /api/v1/kyc/documents/{id}[/content].
+ * The verdict is the operator's (`ccgw kyc review`, commerce/kyc.c); a new submission goes
+ * back to pending.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "admin.h"
 #include "admin_internal.h"
@@ -195,6 +199,7 @@ struct upload {
 	size_t file_len;
 	int has_file;
 	char filename[FILENAME_MAX_CH * 4 + 1];
+	unsigned char *owned; /* the decoded file of a JSON upload, freed with the upload */
 };
 
 /* The value of parameter key ("name", "filename") of a Content-Disposition or Content-Type
@@ -349,6 +354,68 @@ bad:
 	return -1;
 }
 
+/*
+ * application/json: {"doc_type", "file": "<base64 of the document>", "filename"?}. Returns 0,
+ * or -1 with the answer set (400 naming the field).
+ */
+static int json_upload_parse(struct admin_call *call, struct upload *u)
+{
+	static const char *const fields[] = {"doc_type", "file", "filename", NULL};
+	struct jfield_error err;
+	const char *doc_type = NULL, *file = NULL, *filename = NULL;
+	size_t n, pad = 0;
+	json_t *body = admin_body_object(call);
+	int len, rc = -1;
+
+	if (!body)
+		return -1;
+	if (jfield_known(body, "", fields, &err) < 0 ||
+	    jfield_string(body, "", "doc_type", 0, 0, DOC_TYPE_MAX, &doc_type, &err) < 0 ||
+	    jfield_string(body, "", "filename", 0, 0, FILENAME_MAX_CH, &filename, &err) < 0) {
+		admin_answer_verr(call, &err);
+		goto out;
+	}
+	if (doc_type) {
+		snprintf(u->doc_type_buf, sizeof(u->doc_type_buf), "%s", doc_type);
+		u->doc_type = u->doc_type_buf;
+	}
+	if (filename)
+		snprintf(u->filename, sizeof(u->filename), "%s", filename);
+	file = json_string_value(json_object_get(body, "file"));
+	if (json_object_get(body, "file") && !json_is_null(json_object_get(body, "file")) && !file) {
+		jfield_error_set(&err, "", "file", "must be a string: the document in base64");
+		admin_answer_verr(call, &err);
+		goto out;
+	}
+	if (file && *file) {
+		n = strlen(file);
+		if (n % 4 != 0 || n > (size_t)INT32_MAX) {
+			jfield_error_set(&err, "", "file", "must be the document in base64");
+			admin_answer_verr(call, &err);
+			goto out;
+		}
+		pad = file[n - 1] == '=' ? (file[n - 2] == '=' ? 2 : 1) : 0;
+		u->owned = malloc(n / 4 * 3 + 1);
+		if (!u->owned) {
+			admin_answer_error(call, 500, "internal", NULL, "out of memory");
+			goto out;
+		}
+		len = EVP_DecodeBlock(u->owned, (const unsigned char *)file, (int)n);
+		if (len < 0 || (size_t)len < pad) {
+			jfield_error_set(&err, "", "file", "must be the document in base64");
+			admin_answer_verr(call, &err);
+			goto out;
+		}
+		u->file = (const char *)u->owned;
+		u->file_len = (size_t)len - pad;
+		u->has_file = u->file_len > 0;
+	}
+	rc = 0;
+out:
+	json_decref(body);
+	return rc;
+}
+
 /* A filename as stored: its last path segment without control characters, cut to at most
  * FILENAME_MAX_CH bytes at a character boundary; "" when it is not valid UTF-8. */
 static void filename_clean(char *f)
@@ -464,11 +531,24 @@ ADMIN_HANDLER(admin_kyc_documents_create)
 			admin_answer_error(&call, 400, "invalid_body", NULL, "%s", msg);
 			goto out;
 		}
+	} else if (ctype && strncasecmp(ctype, "application/json", 16) == 0) {
+		if (json_upload_parse(&call, u) < 0)
+			goto out;
 	} else {
-		/* the raw document as the body; doc_type (and filename) in the query */
-		if (http_query_get(req, "doc_type", u->doc_type_buf, sizeof(u->doc_type_buf)) == 0)
+		/* the raw document as the body; doc_type (and filename) in the query or in the
+		 * headers X-Doc-Type (X-Filename) */
+		const char *h;
+
+		if (http_query_get(req, "doc_type", u->doc_type_buf, sizeof(u->doc_type_buf)) == 0) {
 			u->doc_type = u->doc_type_buf;
-		(void)http_query_get(req, "filename", u->filename, sizeof(u->filename));
+		} else if ((h = http_request_header(req, "x-doc-type")) != NULL) {
+			u->doc_type_bad = strlen(h) >= sizeof(u->doc_type_buf);
+			snprintf(u->doc_type_buf, sizeof(u->doc_type_buf), "%s", h);
+			u->doc_type = u->doc_type_buf;
+		}
+		if (http_query_get(req, "filename", u->filename, sizeof(u->filename)) < 0 &&
+		    (h = http_request_header(req, "x-filename")) != NULL)
+			snprintf(u->filename, sizeof(u->filename), "%s", h);
 		u->file = req->body;
 		u->file_len = req->body_len;
 		u->has_file = req->body_len > 0;
@@ -479,9 +559,10 @@ ADMIN_HANDLER(admin_kyc_documents_create)
 		goto out;
 	}
 	if (u->doc_type_bad || strlen(u->doc_type) > DOC_TYPE_MAX ||
-	    !jfield_chars_ok(u->doc_type, "_-.", 0)) {
+	    !jfield_chars_ok(u->doc_type, "_-. ", 0)) {
 		jfield_error_set(&err, "", "doc_type",
-		                 "must be 1 to %d letters, digits, _ - or . (e.g. tax_certificate)",
+		                 "must be 1 to %d letters, digits, spaces, _ - or . (e.g. "
+		                 "tax_certificate)",
 		                 DOC_TYPE_MAX);
 		admin_answer_verr(&call, &err);
 		goto out;
@@ -509,6 +590,8 @@ ADMIN_HANDLER(admin_kyc_documents_create)
 	st.u = u;
 	admin_call_run(&call, doc_insert_tx, &st);
 out:
+	if (u)
+		free(u->owned);
 	free(u);
 	admin_call_end(&call);
 }

@@ -123,27 +123,22 @@ struct review_args {
 	int approve;
 	const char *reason;
 	int rc; /* kyc_review's */
+	char tenant_id[37];
 };
 
 static int review_tx(PGconn *conn, void *arg)
 {
 	struct review_args *a = arg;
-	const char *tenant = NULL;
-	PGresult *res = pg_exec(conn, "SELECT app_tenant_id()::text", 0, NULL);
 
-	if (!res)
-		return PG_ERR_QUERY;
-	tenant = PQgetvalue(res, 0, 0);
-	a->rc = kyc_review(conn, tenant, a->approve, a->reason);
-	PQclear(res);
+	a->rc = kyc_review(conn, a->tenant_id, a->approve, a->reason);
 	return a->rc == 0 ? 0 : PG_ERR_ABORT;
 }
 
 static int kyc_review_cmd(int argc, char **argv)
 {
 	const char *slug = NULL;
-	struct review_args a = {-1, NULL, 0};
-	char tenant_id[37];
+	struct review_args a = {-1, NULL, 0, ""};
+	char *tenant_id = a.tenant_id;
 	struct config cfg;
 	PGconn *conn = NULL;
 	json_t *out = NULL;

@@ -414,7 +414,8 @@ static int header_add(struct job *j, const char *name, const char *value)
  * channel adapter's authentication header, lower-case with a colon as lws matches them. */
 #define CUSTOM_HEADERS_MAX 16
 static const char *const own_headers[] = {"idempotency-key:", "x-request-id:",
-                                          "x-forwarded-for:", NULL};
+                                          "x-forwarded-for:", "x-doc-type:", "x-filename:",
+                                          NULL};
 static char custom_store[CUSTOM_HEADERS_MAX][64];
 static const char *custom_headers[CUSTOM_HEADERS_MAX + 1];
 
