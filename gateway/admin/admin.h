@@ -53,6 +53,16 @@ ADMIN_HANDLER(admin_targets_delete);
 ADMIN_HANDLER(admin_webchat_get);
 ADMIN_HANDLER(admin_webchat_put);
 
+/* admin_trust.c: complaints, behavior patterns, violations (docs/TRUST.md) */
+ADMIN_HANDLER(admin_complaints_list);
+ADMIN_HANDLER(admin_complaints_get);
+ADMIN_HANDLER(admin_complaints_patch);
+ADMIN_HANDLER(admin_patterns_list);
+ADMIN_HANDLER(admin_patterns_patch);
+ADMIN_HANDLER(admin_violations_list);
+ADMIN_HANDLER(admin_violations_get);
+ADMIN_HANDLER(admin_violations_patch);
+
 /* admin_currency.c: 1 when code is an active ISO 4217 currency code (upper case, 3 letters). */
 int admin_currency_valid(const char *code);
 
