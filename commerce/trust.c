@@ -606,7 +606,8 @@ int trust_turn_begin(struct turn *t)
 		rc = TRUST_SILENT;
 		goto out;
 	}
-	if (interval > 0) {
+	/* in a handoff a person answers, not the bot: nothing to hold back */
+	if (interval > 0 && strcmp(t->state, "handoff") != 0) {
 		if (since_reply >= 0 && since_reply < interval) {
 			log_debug(&t->log, "trust: throttled shopper: message recorded, no reply");
 			rc = TRUST_SILENT;
