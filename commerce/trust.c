@@ -521,7 +521,7 @@ int trust_turn_begin(struct turn *t)
 	 * abusive_language's (NULL when switched off), 8 blocked, 9 the throttle interval (0
 	 * none) of the customer's live violations. */
 	static const char sql[] =
-	    "WITH p AS (SELECT"
+	    "WITH p AS MATERIALIZED (SELECT"
 	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"
 	    "  AND b.active) AS fl,"
 	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1"
