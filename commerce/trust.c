@@ -423,12 +423,17 @@ out:
 	"  WHERE tenant_id = $1 AND conversation_id = $4 AND event_type = 'message_received'"       \
 	"  AND created_at >= $5::timestamptz ORDER BY seq DESC LIMIT $6::int) e"
 
-/* The shopper's message of this turn (by its platform message id). */
-#define EVIDENCE_MESSAGE_SQL                                                                       \
+/* The shopper's abusive messages of the window (the last $6 abusive_message events since
+ * $5, each pointing at its message_received event by the platform message id). */
+#define EVIDENCE_ABUSIVE_SQL                                                                       \
 	"INSERT INTO evidence (tenant_id, violation_id, detection_id, conversation_event_id, note)" \
-	" SELECT $1, $2, $3, e.id, $6 FROM (SELECT id FROM conversation_events"                     \
-	"  WHERE tenant_id = $1 AND conversation_id = $4 AND event_type = 'message_received'"       \
-	"  AND payload->>'message_id' = $5 ORDER BY seq DESC LIMIT 1) e"
+	" SELECT $1, $2, $3, e.id, 'abusive (' || (a.payload->>'lang') || '): '"                    \
+	"  || (a.payload->>'phrase') FROM (SELECT payload FROM conversation_events"               \
+	"  WHERE tenant_id = $1 AND conversation_id = $4 AND event_type = 'abusive_message'"       \
+	"  AND created_at >= $5::timestamptz ORDER BY seq DESC LIMIT $6::int) a"                   \
+	" CROSS JOIN LATERAL (SELECT m.id FROM conversation_events m WHERE m.tenant_id = $1"       \
+	"  AND m.conversation_id = $4 AND m.event_type = 'message_received'"                       \
+	"  AND m.payload->>'message_id' = a.payload->>'message_id' ORDER BY m.seq DESC LIMIT 1) e"
 
 /* ---- the turn's hooks ---- */
 
@@ -477,7 +482,7 @@ static int turn_abusive(struct turn *t, PGresult *res, const json_t *def, long c
 	json_t *details = json_pack("{s:I, s:I, s:s, s:s}", "messages", (json_int_t)count,
 	                            "threshold", (json_int_t)def_int(def, "threshold", 1), "phrase",
 	                            phrase, "lang", lang);
-	char note[128];
+	char limit[24];
 	struct detection d = {
 	    .tenant = t->tenant,
 	    .customer = t->customer_id,
@@ -487,13 +492,15 @@ static int turn_abusive(struct turn *t, PGresult *res, const json_t *def, long c
 	    .def = def,
 	    .score = (double)count,
 	    .details = details,
-	    .evidence_sql = EVIDENCE_MESSAGE_SQL,
-	    .ev_params = {t->conv_id, t->m->message_id, note},
+	    .evidence_sql = EVIDENCE_ABUSIVE_SQL,
+	    .ev_params = {t->conv_id, PQgetvalue(res, 0, 10), limit},
 	    .ev_nparams = 3,
 	};
 	int rc;
 
-	snprintf(note, sizeof(note), "abusive (%s): %s", lang, phrase);
+	/* the threshold's worth of abusive messages that made it fire: with a threshold of one,
+	 * each detection's own message */
+	snprintf(limit, sizeof(limit), "%ld", def_int(def, "threshold", 1));
 	rc = details ? detection_write(t->conn, &d) : -1;
 	json_decref(details);
 	return rc;
@@ -519,7 +526,7 @@ int trust_turn_begin(struct turn *t)
 	 * messages in theirs, 2 when the message window began, 3 seconds since a throttled
 	 * shopper was last answered (-1 never), 4/5 flooding's id and definition, 6/7
 	 * abusive_language's (NULL when switched off), 8 blocked, 9 the throttle interval (0
-	 * none) of the customer's live violations. */
+	 * none) of the customer's live violations, 10 when the abusive messages' window began. */
 	static const char sql[] =
 	    "WITH p AS MATERIALIZED (SELECT"
 	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"
@@ -544,11 +551,12 @@ int trust_turn_begin(struct turn *t)
 	    " abuse_started_at = CASE WHEN $3::boolean AND"
 	    "  s.abuse_started_at <= now() - (SELECT aw FROM w) THEN now()"
 	    "  ELSE s.abuse_started_at END"
-	    " RETURNING s.flood_count, s.abuse_count, s.flood_started_at, s.throttle_reply_at"
+	    " RETURNING s.flood_count, s.abuse_count, s.flood_started_at, s.throttle_reply_at,"
+	    "  s.abuse_started_at"
 	    ") SELECT up.flood_count, up.abuse_count, up.flood_started_at,"
 	    " COALESCE(extract(epoch FROM now() - up.throttle_reply_at)::bigint, -1),"
 	    " (w.fl).id, (w.fl).definition::text, (w.ab).id, (w.ab).definition::text,"
-	    " COALESCE(x.blocked, false), COALESCE(x.interval, 0)"
+	    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at"
 	    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS blocked,"
 	    "  max(CASE WHEN v.action = 'throttle' THEN"
 	    "   COALESCE((bp.definition->>'interval_seconds')::int, 30) END) AS interval"
@@ -562,7 +570,7 @@ int trust_turn_begin(struct turn *t)
 	json_t *fl = NULL, *ab = NULL;
 	PGresult *res;
 	long flood, abuse_n, since_reply, interval;
-	int blocked, fired = 0, rc = -1;
+	int blocked, rc = -1;
 
 	if (!t->customer_id[0])
 		return 0;
@@ -579,11 +587,17 @@ int trust_turn_begin(struct turn *t)
 	blocked = PQgetvalue(res, 0, 8)[0] == 't';
 	interval = atol(PQgetvalue(res, 0, 9));
 
+	/* an abusive message is marked, so that a detection at a threshold above one finds the
+	 * earlier ones as evidence */
+	if (ab && abusive &&
+	    turn_event(t, "abusive_message",
+	               json_pack("{s:s, s:s, s:s}", "message_id", t->m->message_id, "phrase",
+	                         phrase, "lang", lang)) < 0)
+		goto out;
 	/* flooding fires once per window, at the first message over the threshold */
 	if (fl && flood == def_int(fl, "threshold", 20) + 1) {
 		if (turn_events_flush(t) < 0 || turn_flooding(t, res, fl, flood) < 0)
 			goto out;
-		fired = 1;
 		if (strcmp(def_str(fl, "action", "flag"), "block") == 0)
 			blocked = 1;
 		else if (strcmp(def_str(fl, "action", "flag"), "throttle") == 0 &&
@@ -592,8 +606,7 @@ int trust_turn_begin(struct turn *t)
 	}
 	/* abusive language: every abusive message from the threshold on */
 	if (ab && abusive && abuse_n >= def_int(ab, "threshold", 1)) {
-		if ((!fired && turn_events_flush(t) < 0) ||
-		    turn_abusive(t, res, ab, abuse_n, phrase, lang) < 0)
+		if (turn_events_flush(t) < 0 || turn_abusive(t, res, ab, abuse_n, phrase, lang) < 0)
 			goto out;
 		if (strcmp(def_str(ab, "action", "flag"), "block") == 0)
 			blocked = 1;

@@ -763,6 +763,31 @@ static void test_abusive_language(void **state)
 	                    wamid);
 	assert_int_equal(violations_of(shopper), 1);
 	json_decref(viol);
+
+	/* threshold 2: one insult is just under it, the second fires */
+	pattern_patch("abusive_language", "{\"definition\": {\"threshold\": 2}}");
+	say("254711000006", "stupid bot", 0);
+	assert_int_equal(violations_of("254711000006"), 0);
+	say("254711000006", "hello", 0);
+	assert_int_equal(violations_of("254711000006"), 0);
+	next_wamid(wamid, sizeof(wamid));
+	post_webhook(text_webhook("254711000006", wamid, "you fucking idiot"));
+	viol = violation_of("254711000006", "abusive_language");
+	assert_non_null(viol);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(viol, "details"), "messages")),
+	                 2);
+	/* the evidence: both insults, not the clean message between them */
+	ev = json_object_get(viol, "evidence");
+	assert_int_equal(json_array_size(ev), 2);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(json_array_get(ev, 0), "payload"), "text")),
+	                    "stupid bot");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(json_array_get(ev, 1), "payload"), "text")),
+	                    "you fucking idiot");
+	json_decref(viol);
+	pattern_patch("abusive_language", "{\"definition\": {\"threshold\": 1}}");
 }
 
 /* order_burst (threshold 2 here): two orders in the hour are fine, the third opens a
