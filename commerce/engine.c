@@ -13,6 +13,7 @@
 #include "conversation.h"
 #include "engine_internal.h"
 #include "pg.h"
+#include "trust.h"
 
 struct engine *engine_new(const struct nlp *nlp)
 {
@@ -415,7 +416,13 @@ static int handle(struct turn *t, int too_long)
 	rc = shop_settings_get(t->conn, t->tenant, t->tenant_version, &t->shop);
 	if (rc < 0)
 		return -1;
-	if (too_long && strcmp(t->state, "handoff") == 0 && t->idle_seconds < ENGINE_IDLE_RESET) {
+	rc = trust_turn_begin(t); /* flooding, abusive language; throttle and block */
+	if (rc < 0)
+		return -1;
+	if (rc == TRUST_SILENT) {
+		t->keep_offered = 1; /* recorded, not answered (trust.h) */
+	} else if (too_long && strcmp(t->state, "handoff") == 0 &&
+	           t->idle_seconds < ENGINE_IDLE_RESET) {
 		t->keep_offered =
 		    1; /* a person reads it whole in the event: the bot stays silent */
 	} else if (too_long) {

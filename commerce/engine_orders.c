@@ -14,6 +14,7 @@
 #include "order_json.h"
 #include "order_status.h"
 #include "pg.h"
+#include "trust.h"
 
 static const char *status_words(struct turn *t, const char *status)
 {
@@ -363,7 +364,8 @@ static int file_complaint(struct turn *t, const char *number, const char *text)
 	snprintf(complaint_id, sizeof(complaint_id), "%s", PQgetvalue(res, 0, 0));
 	if (turn_event(t, "complaint_filed",
 	               json_pack("{s:s, s:s?, s:s}", "complaint_id", complaint_id, "order_id",
-	                         order_id[0] ? order_id : NULL, "text", text)) < 0)
+	                         order_id[0] ? order_id : NULL, "text", text)) < 0 ||
+	    trust_turn_complaint(t, complaint_id, text) < 0)
 		goto out;
 	if (order_id[0]) {
 		order = order_json_load(t->conn, order_id, NULL);

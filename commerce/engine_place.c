@@ -14,6 +14,7 @@
 #include "notify.h"
 #include "order_json.h"
 #include "pg.h"
+#include "trust.h"
 
 /* The order being placed: the checkout draft ctx.ck, the amounts, and what the database
  * gives it. */
@@ -349,7 +350,7 @@ int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
 	    order_row_insert(t, &d) < 0 || order_items_insert(t, &d, lines) < 0 ||
 	    order_channel_meta_insert(t, &d) < 0 || order_cart_close(t, &d, cart_id) < 0 ||
 	    pg_cmd(t->conn, "RELEASE SAVEPOINT place_order", 0, NULL) < 0 ||
-	    order_announce(t, &d) < 0)
+	    order_announce(t, &d) < 0 || trust_turn_order_placed(t, d.id) < 0)
 		goto out;
 	order_placed_reply(t, &d);
 	rc = 0;

@@ -100,6 +100,18 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		else
 			sbuf_printf(&b, "Your KYC (%s) was rejected: %s", jstr(k, "legal_name"),
 			            *jstr(k, "reason") ? jstr(k, "reason") : "no reason given");
+	} else if (strcmp(event_type, "violation.opened") == 0) { /* trust.c */
+		const json_t *v = json_object_get(data, "violation");
+		const json_t *vc = json_object_get(v, "customer");
+
+		sbuf_printf(&b, "Trust & safety: %s (%s) by %s. Action: %s. Violation %s.",
+		            jstr(v, "kind"), jstr(v, "severity"),
+		            *jstr(vc, "name") ? jstr(vc, "name") : "a shopper", jstr(v, "action"),
+		            jstr(v, "id"));
+	} else if (strcmp(event_type, "complaint.updated") == 0) { /* trust.c */
+		const json_t *c = json_object_get(data, "complaint");
+
+		sbuf_printf(&b, "Complaint %s is now %s.", jstr(c, "id"), jstr(c, "status"));
 	} else {
 		sbuf_free(&b);
 		return NULL;

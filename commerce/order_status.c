@@ -14,6 +14,7 @@
 #include "notify.h"
 #include "order_json.h"
 #include "pg.h"
+#include "trust.h"
 #include "util.h"
 
 static const struct {
@@ -211,6 +212,8 @@ int order_status_transition_ex(PGconn *conn, const char *order_id, const char *n
 	                           strcmp(new_status, "cancelled") == 0 ? "order.cancelled"
 	                                                                : "order.status_changed",
 	                           data) < 0)
+		goto out;
+	if (trust_order_changed(conn, tenant_id, order_id, new_status) < 0) /* unpaid_orders */
 		goto out;
 	if (new_version)
 		*new_version = version + 1;

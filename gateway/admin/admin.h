@@ -73,6 +73,16 @@ ADMIN_HANDLER(admin_kyc_documents_content);
  * to be answered 400 by the handler (8 MiB; above it the server answers 413). */
 #define ADMIN_KYC_BODY_MAX (8L * 1024 * 1024)
 
+/* admin_trust.c: complaints, behavior patterns, violations (docs/TRUST.md) */
+ADMIN_HANDLER(admin_complaints_list);
+ADMIN_HANDLER(admin_complaints_get);
+ADMIN_HANDLER(admin_complaints_patch);
+ADMIN_HANDLER(admin_patterns_list);
+ADMIN_HANDLER(admin_patterns_patch);
+ADMIN_HANDLER(admin_violations_list);
+ADMIN_HANDLER(admin_violations_get);
+ADMIN_HANDLER(admin_violations_patch);
+
 /* admin_currency.c: 1 when code is an active ISO 4217 currency code (upper case, 3 letters). */
 int admin_currency_valid(const char *code);
 

@@ -63,6 +63,15 @@ const struct http_route server_routes[] = {
 	{ "POST", "/api/v1/kyc/documents", admin_kyc_documents_create, 1 },
 	{ "GET", "/api/v1/kyc/documents/{id}", admin_kyc_documents_get, 1 },
 	{ "GET", "/api/v1/kyc/documents/{id}/content", admin_kyc_documents_content, 1 },
+	/* trust and safety (admin_trust.c, docs/TRUST.md) */
+	{ "GET", "/api/v1/complaints", admin_complaints_list, 1 },
+	{ "GET", "/api/v1/complaints/{id}", admin_complaints_get, 1 },
+	{ "PATCH", "/api/v1/complaints/{id}", admin_complaints_patch, 1 },
+	{ "GET", "/api/v1/behavior-patterns", admin_patterns_list, 1 },
+	{ "PATCH", "/api/v1/behavior-patterns/{id}", admin_patterns_patch, 1 },
+	{ "GET", "/api/v1/violations", admin_violations_list, 1 },
+	{ "GET", "/api/v1/violations/{id}", admin_violations_get, 1 },
+	{ "PATCH", "/api/v1/violations/{id}", admin_violations_patch, 1 },
 	{ NULL, NULL, NULL, 0 },
 };
 
