@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "nlp.h"
+#include "nlp_model_internal.h"
+#include "nlp_text_internal.h"
 
 static struct nlp *g_nlp;
 
@@ -507,6 +509,9 @@ static void test_lexicon_errors(void **state)
 	write_file(path, "bonjour\tintent\tsalute\n");
 	assert_null(nlp_new(dir, err, sizeof(err)));
 	assert_non_null(strstr(err, "fr.tsv:1: unknown intent"));
+	write_file(path, "livraison\ttopic\tshipping\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "fr.tsv:1: topic must be"));
 	write_file(path, "bonjour\tgreeting\n");
 	assert_null(nlp_new(dir, err, sizeof(err)));
 	assert_non_null(strstr(err, "unknown kind"));
@@ -580,6 +585,147 @@ static void test_threads(void **state)
 	}
 }
 
+/* Shop questions read as "question" with their topic (and place for delivery); "I have paid"
+ * and a pasted M-Pesa confirmation read as "paid" with the transaction code. */
+static void test_questions_and_paid(void **state)
+{
+	static const struct {
+		const char *text, *topic, *place, *lang;
+	} q[] = {
+		{ "do you deliver to Mombasa?", "delivery", "mombasa", "en" },
+		{ "delivery fee?", "delivery_fee", "", "en" },
+		{ "how much is delivery to Kisumu", "delivery_fee", "kisumu", "en" },
+		{ "how long does delivery take?", "delivery_time", "", "en" },
+		{ "are you open on sunday", "hours", "", "en" },
+		{ "saturday hours", "hours", "", "en" },
+		{ "mnafungua saa ngapi", "hours", "", "sw" },
+		{ "do you take mpesa", "payment", "", "en" },
+		{ "mnakubali mpesa", "payment", "", "sw" },
+		{ "how do I pay", "payment", "", "en" },
+		{ "can I return", "returns", "", "en" },
+		{ "naweza kurudisha", "returns", "", "sw" },
+		{ "mnaleta hadi Nakuru", "delivery", "nakuru", "sw" },
+		{ "where are you located", "other", "", "en" },
+	};
+	struct nlp_reading r;
+	(void)state;
+
+	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+		r = parse(q[k].text);
+		if (r.intent != NLP_INTENT_QUESTION || strcmp(r.topic, q[k].topic) != 0 ||
+		    strcmp(r.place, q[k].place) != 0 || strcmp(r.lang, q[k].lang) != 0)
+			fail_msg("'%s': got %s topic '%s' place '%s' lang %s", q[k].text,
+				 nlp_intent_name(r.intent), r.topic, r.place, r.lang);
+		assert_true(r.confidence >= 0.5);
+		assert_string_equal(r.product, ""); /* the place is no product */
+	}
+	/* a refund demand stays a complaint; "when is delivery" asks about an order */
+	assert_int_equal(parse("i want a refund").intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(parse("when is delivery").intent, NLP_INTENT_ORDER_STATUS);
+	assert_int_equal(parse("lipa na mpesa").intent, NLP_INTENT_CHECKOUT);
+	assert_int_equal(parse("how much is the honey").intent, NLP_INTENT_SEARCH);
+	r = parse("who are you"); /* a question about nothing the shop answers */
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.topic, "");
+	/* the topic is only for questions */
+	assert_string_equal(parse("add 2 mugs").topic, "");
+
+	r = parse("what is in my cart");
+	assert_int_equal(r.intent, NLP_INTENT_VIEW_CART);
+
+	r = parse("nimelipa na mpesa");
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_string_equal(r.payment, "mpesa");
+	assert_string_equal(r.product, "");
+	assert_string_equal(r.lang, "sw");
+	assert_int_equal(parse("I have paid").intent, NLP_INTENT_PAID);
+	assert_int_equal(parse("nimetuma pesa").intent, NLP_INTENT_PAID);
+	assert_string_equal(parse("I have paid").payment_ref, "");
+
+	r = parse("QGH7XK2M1P Confirmed. Ksh1,250.00 sent to DEMO SHOP for account 1042 on "
+		  "6/12/26 at 1:15 PM New M-PESA balance is Ksh3,400.00.");
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_string_equal(r.payment_ref, "QGH7XK2M1P");
+	assert_true(r.confidence >= 0.9);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	assert_int_equal(r.order_number, 0);
+	r = parse("my code is qfr4tt9zq2"); /* typed in lower case */
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_string_equal(r.payment_ref, "QFR4TT9ZQ2");
+	/* ten letters without a digit, or ten digits, are no code */
+	assert_string_equal(parse("strawberry jam").payment_ref, "");
+	assert_string_equal(parse("0712345678").payment_ref, "");
+	assert_string_equal(parse("QGH7XK2M1PX").payment_ref, "");
+	/* with a name expected, the code is kept although the text is the answer */
+	r = parse_ex("QGH7XK2M1P", NLP_EXPECT_NAME);
+	assert_string_equal(r.payment_ref, "QGH7XK2M1P");
+}
+
+/* The statistical classifier behind the rules: calibrated probabilities; it reads what the
+ * rules cannot (with a lexicon that knows almost nothing, the compiled-in model still reads
+ * "where is my order"); an unsure reading offers the two likeliest intents. */
+static void test_classifier(void **state)
+{
+	char dir[] = "/tmp/nlp_clf_XXXXXX", path[256], err[256], norm[256];
+	struct nlp_token toks[NLP_TOKENS_MAX];
+	double p[NLP_INTENT_COUNT], sum = 0.0;
+	struct nlp_reading r;
+	struct nlp *n;
+	size_t nt;
+	(void)state;
+
+	nt = nlp_text_tokenize(norm, nlp_normalize("show my cart", 12, norm, sizeof(norm)), toks,
+			       NLP_TOKENS_MAX);
+	assert_true(nlp_classify(toks, nt, p) > 0);
+	for (int c = 0; c < NLP_INTENT_COUNT; c++) {
+		assert_true(p[c] >= 0.0 && p[c] <= 1.0);
+		sum += p[c];
+		if (c != NLP_INTENT_VIEW_CART)
+			assert_true(p[c] < p[NLP_INTENT_VIEW_CART]);
+	}
+	assert_true(sum > 0.999999 && sum < 1.000001);
+	assert_int_equal(nlp_classify(toks, 0, p), 0); /* nothing to go on */
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/xx.tsv", dir);
+	write_file(path, "habari\tintent\tgreet\n");
+	n = nlp_new(dir, err, sizeof(err));
+	assert_non_null(n);
+	nlp_parse(n, "where is my order", 17, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_ORDER_STATUS);
+	assert_true(r.confidence >= 0.7);
+	nlp_parse(n, "show my cart", 12, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_VIEW_CART);
+	nlp_free(n);
+	unlink(path);
+	rmdir(dir);
+
+	/* unsure: unknown, with two different likely intents, the likelier first */
+	r = parse("im interested in the soap");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.alt[0], NLP_INTENT_SEARCH);
+	assert_true(r.alt[1] != NLP_INTENT_UNKNOWN && r.alt[1] != r.alt[0]);
+	assert_true(r.alt_confidence[0] >= r.alt_confidence[1] && r.alt_confidence[1] > 0.0);
+	assert_true(r.alt_confidence[0] <= 1.0);
+	assert_true(strstr(r.product, "soap") != NULL); /* kept for the search it offers */
+	/* sure readings offer nothing */
+	static const char *const sure[] = { "add 2 mugs", "hi", "red mugs", "show my cart",
+					    "nimelipa", "do you deliver to Mombasa?" };
+	for (size_t k = 0; k < sizeof(sure) / sizeof(sure[0]); k++) {
+		r = parse(sure[k]);
+		assert_int_equal(r.alt[0], NLP_INTENT_UNKNOWN);
+		assert_int_equal(r.alt[1], NLP_INTENT_UNKNOWN);
+	}
+	/* a name, an address or a phone number is the answer, never a guess */
+	r = parse_ex("im interested in the soap", NLP_EXPECT_ADDRESS);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.alt[0], NLP_INTENT_UNKNOWN);
+	/* "lol" is not understood, and there is nothing to offer */
+	r = parse("lol");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_true(r.confidence < 0.5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +736,8 @@ int main(void)
 		cmocka_unit_test(test_product_synonyms),
 		cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_lexicon_errors),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_questions_and_paid),
+		cmocka_unit_test(test_classifier),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
