@@ -155,7 +155,12 @@ int engine_payment_text(struct turn *t)
 				r.code[i] = (char)(r.code[i] - 32);
 		has = 1;
 	}
-	says_paid = t->rd.intent == NLP_INTENT_PAID || mpesa_says_paid(t->text);
+	says_paid = mpesa_says_paid(t->text);
+	if (says_paid == 2 && !t->sw) { /* "nimelipa": answered in Swahili */
+		snprintf(t->lang, sizeof(t->lang), "sw");
+		t->sw = 1;
+	}
+	says_paid = says_paid || t->rd.intent == NLP_INTENT_PAID;
 	/* a confirmation is always about a payment; a bare code or "I have paid" only while an
 	 * M-Pesa order of this conversation waits (or when said together) */
 	if (!has && !(says_paid && await))

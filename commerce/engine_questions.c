@@ -535,6 +535,13 @@ int engine_question_answer(struct turn *t)
 	const json_t *f = t->q_faq >= 0 ? json_array_get(t->shop.faqs, (size_t)t->q_faq) : NULL;
 	int rc = 0;
 
+	/* answered in the question's language, also in a step that keeps the conversation's
+	 * (an address can be written in either) */
+	if (strcmp(t->rd.lang, "en") == 0 || strcmp(t->rd.lang, "sw") == 0) {
+		snprintf(t->lang, sizeof(t->lang), "%s", t->rd.lang);
+		t->sw = t->rd.lang[0] == 's';
+	}
+
 	if (f) {
 		const char *sw = json_string_value(json_object_get(f, "answer_sw"));
 		const char *en = json_string_value(json_object_get(f, "answer"));

@@ -203,18 +203,23 @@ int mpesa_parse(const char *text, struct mpesa_ref *out)
 
 int mpesa_says_paid(const char *text)
 {
-	static const char *const phrases[] = {
+	static const char *const sw[] = {
 	    "nimelipa", "nimeshalipa", "nimelipia", "nimetuma pesa", "nimetuma malipo",
-	    "nimetuma hela", "nishalipa", "i have paid", "i've paid", "ive paid",
-	    "i paid", "already paid", "payment done", "payment sent", "i have sent the money",
-	    "sent the money", "money sent", "have paid",
+	    "nimetuma hela", "nishalipa",
+	};
+	static const char *const en[] = {
+	    "i have paid", "i've paid", "ive paid", "i paid", "already paid", "payment done",
+	    "payment sent", "sent the money", "money sent", "have paid",
 	};
 	size_t i;
 
 	if (!text)
 		return 0;
-	for (i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
-		if (find_ci(text, phrases[i]))
+	for (i = 0; i < sizeof(sw) / sizeof(sw[0]); i++)
+		if (find_ci(text, sw[i]))
+			return 2;
+	for (i = 0; i < sizeof(en) / sizeof(en[0]); i++)
+		if (find_ci(text, en[i]))
 			return 1;
 	return 0;
 }

@@ -39,8 +39,8 @@ int mpesa_parse(const char *text, struct mpesa_ref *out);
 /* 1 when s (any case) is a well-formed code as above, 0 otherwise. */
 int mpesa_code_valid(const char *s);
 
-/* 1 when the text says the shopper has paid without a code ("I have paid", "nimelipa",
- * "nimetuma pesa"), 0 otherwise. */
+/* Whether the text says the shopper has paid ("I have paid", "nimelipa", "nimetuma pesa"):
+ * 2 in Swahili, 1 in English, 0 not. */
 int mpesa_says_paid(const char *text);
 
 #endif

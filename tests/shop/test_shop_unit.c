@@ -69,9 +69,9 @@ static void test_mpesa_messages(void **state)
 		assert_string_equal(r.party, cases[i].party);
 		assert_string_equal(r.account, cases[i].account);
 	}
-	assert_true(mpesa_says_paid("nimelipa na mpesa"));
-	assert_true(mpesa_says_paid("I have paid"));
-	assert_true(mpesa_says_paid("Nimetuma pesa sasa hivi"));
+	assert_int_equal(mpesa_says_paid("nimelipa na mpesa"), 2);
+	assert_int_equal(mpesa_says_paid("I have paid"), 1);
+	assert_int_equal(mpesa_says_paid("Nimetuma pesa sasa hivi"), 2);
 	assert_false(mpesa_says_paid("how do I pay?"));
 	assert_false(mpesa_says_paid("nataka kulipa"));
 }
