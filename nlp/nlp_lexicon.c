@@ -29,8 +29,11 @@ static const char *const lex_kind_names[NLP_LEX_KIND_COUNT] = {
 	[NLP_LEX_ORD] = "ord",     [NLP_LEX_PAY] = "pay",       [NLP_LEX_STOP] = "stop",
 	[NLP_LEX_REF] = "ref",     [NLP_LEX_ORDERREF] = "orderref", [NLP_LEX_CONJ] = "conj",
 	[NLP_LEX_SYN] = "syn",     [NLP_LEX_SIZE] = "size",     [NLP_LEX_PREFIX] = "prefix",
-	[NLP_LEX_SUFFIX] = "suffix",
+	[NLP_LEX_SUFFIX] = "suffix", [NLP_LEX_TOPIC] = "topic",
 };
+
+const char *const nlp_lex_topic_names[] = { "delivery", "fee",	   "time",  "hours",
+					    "payment",	"returns", "other", NULL };
 
 struct lex_file {
 	char name[64];
@@ -438,6 +441,19 @@ static int lex_value(struct nlp_lexicon *lex, const struct lex_file *f, size_t l
 		if (d->value < 0) {
 			lex_err(err, errlen,
 				"%s:%zu: payment must be cash_on_delivery, mpesa or bank_transfer",
+				f->name, lineno);
+			return -1;
+		}
+		break;
+	case NLP_LEX_TOPIC:
+		d->value = -1;
+		for (int k = 0; field[2] && nlp_lex_topic_names[k]; k++)
+			if (strcmp(field[2], nlp_lex_topic_names[k]) == 0)
+				d->value = k;
+		if (d->value < 0) {
+			lex_err(err, errlen,
+				"%s:%zu: topic must be delivery, fee, time, hours, payment, "
+				"returns or other",
 				f->name, lineno);
 			return -1;
 		}

@@ -40,7 +40,21 @@ enum nlp_lex_kind {
 	NLP_LEX_SIZE,     /* "size": a product word; the number after it is no quantity */
 	NLP_LEX_PREFIX,   /* plural rule, not a phrase: "vi-" -> "ki-" (kept in affix[]) */
 	NLP_LEX_SUFFIX,   /* plural rule, not a phrase: "-ies" -> "-y" (kept in affix[]) */
+	NLP_LEX_TOPIC,    /* what a shop question is about: value enum nlp_lex_topic */
 	NLP_LEX_KIND_COUNT
+};
+
+/* Topics of shop questions ("topic" lines): a message may name several ("delivery" and
+ * "fee"); nlp_parse settles them into the reading's topic string. */
+enum nlp_lex_topic {
+	NLP_LEX_TOPIC_DELIVERY = 0,
+	NLP_LEX_TOPIC_FEE,
+	NLP_LEX_TOPIC_TIME,
+	NLP_LEX_TOPIC_HOURS,
+	NLP_LEX_TOPIC_PAYMENT,
+	NLP_LEX_TOPIC_RETURNS,
+	NLP_LEX_TOPIC_OTHER,
+	NLP_LEX_TOPIC_COUNT
 };
 
 #define NLP_LEX_FLAG_WEAK 1u   /* num: a quantity only before a product or alone */
@@ -95,6 +109,7 @@ struct nlp {
 };
 
 extern const char *const nlp_lex_payment_names[];
+extern const char *const nlp_lex_topic_names[]; /* NLP_LEX_TOPIC_COUNT names, then NULL */
 
 /* Loads every *.tsv in dir into lex (zeroed by the caller). 0 or -1 with err filled. */
 int nlp_lexicon_load(struct nlp_lexicon *lex, const char *dir, char *err,

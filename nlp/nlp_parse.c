@@ -20,6 +20,9 @@
 #define PARSE_SCRATCH 1024
 #define PARSE_NUMS_MAX 16
 #define PARSE_BIG 1000000000000L
+#define PARSE_PAYREF_LEN 10     /* an M-Pesa transaction code: "QGH7XK2M1P" */
+#define PARSE_QUESTION_BONUS 1.5f /* a topic named by two question phrases */
+#define PARSE_PAYREF_WEIGHT 3.0f  /* a transaction code: the shopper is telling of a payment */
 
 enum parse_role {
 	ROLE_CONTENT = 0, /* a word the lexicon does not know: part of a product phrase */
@@ -60,6 +63,9 @@ struct parse_state {
 	struct parse_num nums[PARSE_NUMS_MAX];
 	size_t nnums;
 	int yes_no, pay, clause, ref, gibberish;
+	unsigned topics; /* bit 1 << enum nlp_lex_topic for each topic word */
+	int qphrases;    /* phrases that point to the question intent */
+	int payref;      /* a transaction code was found */
 	long ordinal;
 	size_t ncontent;
 	char scratch[PARSE_SCRATCH];
@@ -69,7 +75,8 @@ struct parse_state {
 /* Ties between intents go to the one that matters more to the shopper. */
 static const enum nlp_intent parse_priority[] = {
 	NLP_INTENT_COMPLAINT,   NLP_INTENT_CANCEL_ORDER,	NLP_INTENT_HUMAN,
-	NLP_INTENT_ORDER_STATUS, NLP_INTENT_CLEAR_CART,		NLP_INTENT_REMOVE_FROM_CART,
+	NLP_INTENT_PAID,	NLP_INTENT_ORDER_STATUS,	NLP_INTENT_QUESTION,
+	NLP_INTENT_CLEAR_CART,	NLP_INTENT_REMOVE_FROM_CART,
 	NLP_INTENT_CHECKOUT,	NLP_INTENT_ADD_TO_CART,		NLP_INTENT_VIEW_CART,
 	NLP_INTENT_SEARCH,	NLP_INTENT_BROWSE,		NLP_INTENT_HELP,
 	NLP_INTENT_DENY,	NLP_INTENT_THANKS,		NLP_INTENT_CONFIRM,
@@ -399,12 +406,18 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 		case NLP_LEX_CONJ:
 			has_conj = 1;
 			break;
+		case NLP_LEX_TOPIC:
+			st->topics |= 1u << e->value;
+			has_key = 1;
+			break;
 		default:
 			break;
 		}
 	}
 	for (int k = 0; k < NLP_INTENT_COUNT; k++)
 		st->score[k] += fuzzy ? local[k] * 0.8f : local[k];
+	if (local[NLP_INTENT_QUESTION] > 0.0f)
+		st->qphrases++;
 	for (size_t l = 0; !sym && l < st->lex->nlangs; l++)
 		st->votes[l] += vote[l];
 	pt->span = (unsigned char)len;
@@ -485,6 +498,36 @@ static int parse_gibberish(const char *s, size_t n)
 			if (memcmp(s + i, rows[r], 4) == 0)
 				return 1;
 	return 0;
+}
+
+/* An M-Pesa transaction code: a word of ten letters and digits with at least one of each
+ * ("QGH7XK2M1P", typed in any case). The first goes to the reading, upper case; every such
+ * word is taken out of the product phrase. */
+static void parse_payref(struct parse_state *st, struct nlp_reading *out)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct parse_tok *pt = &st->t[i];
+		size_t letters = 0, digits = 0;
+
+		if (pt->type != NLP_TOK_WORD || pt->olen != PARSE_PAYREF_LEN || pt->role != ROLE_CONTENT)
+			continue;
+		for (size_t k = 0; k < pt->olen; k++) {
+			char c = pt->orig[k];
+			letters += c >= 'a' && c <= 'z';
+			digits += c >= '0' && c <= '9';
+		}
+		if (letters + digits != PARSE_PAYREF_LEN || !letters || !digits)
+			continue;
+		pt->role = ROLE_STOP;
+		if (st->payref)
+			continue;
+		st->payref = 1;
+		for (size_t k = 0; k < PARSE_PAYREF_LEN; k++) {
+			char c = pt->orig[k];
+			out->payment_ref[k] = (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+		}
+		out->payment_ref[PARSE_PAYREF_LEN] = '\0';
+	}
 }
 
 /* Digits of a phone number: "+254 712 345678", "0712345678". */
@@ -768,7 +811,8 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->in = NLP_INTENT_SEARCH; /* "show me mugs" */
 	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
 		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
-	if (v->bs < 0.75f && out->product[0] && !v->free_text) {
+	if (v->bs < 0.75f && out->product[0] && !v->free_text && v->in != NLP_INTENT_QUESTION &&
+	    v->in != NLP_INTENT_PAID) {
 		if (v->qty && ex != NLP_EXPECT_CHOICE) {
 			v->in = NLP_INTENT_ADD_TO_CART; /* "x3 honey pls" */
 			v->implicit = 1;
@@ -790,6 +834,12 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->conf = (v->bs / (v->bs + v->ss)) * (1.0 - exp(-1.6 * v->bs));
 		if (st->ncontent > 0 && !parse_product_intent(v->in))
 			v->conf *= 0.85;
+		if (v->in == NLP_INTENT_PAID && st->payref)
+			v->conf = 0.95; /* a transaction code, pasted or typed */
+		if (v->in == NLP_INTENT_QUESTION && !st->topics && st->pay < 0 && v->bs < 0.75f) {
+			v->in = NLP_INTENT_UNKNOWN; /* "who are you": a question, but about what? */
+			v->conf = 0.3;
+		}
 		if ((v->in == NLP_INTENT_GREET || v->in == NLP_INTENT_THANKS ||
 		     v->in == NLP_INTENT_CONFIRM || v->in == NLP_INTENT_DENY) &&
 		    st->ncontent >= 2) {
@@ -848,6 +898,38 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 	}
 }
 
+/* The topic of a question, and for delivery questions the place (the words the lexicon does
+ * not know: "mombasa" in "do you deliver to Mombasa?"). Reads out->product before it is
+ * cleared. */
+static void parse_topic(const struct parse_state *st, struct nlp_reading *out)
+{
+	unsigned t = st->topics;
+	const char *topic = "other";
+	int delivery = 0;
+
+	if (t & (1u << NLP_LEX_TOPIC_DELIVERY)) {
+		topic = (t & (1u << NLP_LEX_TOPIC_FEE))    ? "delivery_fee"
+		      : (t & (1u << NLP_LEX_TOPIC_TIME)) ? "delivery_time"
+							   : "delivery";
+		delivery = 1;
+	} else if (t & (1u << NLP_LEX_TOPIC_RETURNS)) {
+		topic = "returns";
+	} else if (t & (1u << NLP_LEX_TOPIC_HOURS)) {
+		topic = "hours";
+	} else if ((t & (1u << NLP_LEX_TOPIC_PAYMENT)) || st->pay >= 0) {
+		topic = "payment";
+	} else if (t & (1u << NLP_LEX_TOPIC_TIME)) {
+		topic = "delivery_time"; /* "how many days?" */
+		delivery = 1;
+	}
+	snprintf(out->topic, sizeof(out->topic), "%s", topic);
+	if (delivery && out->product[0]) {
+		size_t n = utf8_cut(out->product, strlen(out->product), sizeof(out->place) - 1);
+		memcpy(out->place, out->product, n);
+		out->place[n] = '\0';
+	}
+}
+
 static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 {
 	enum nlp_expect ex = st->expect;
@@ -860,6 +942,10 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		for (int k = NLP_INTENT_SEARCH; k <= NLP_INTENT_REMOVE_FROM_CART; k++)
 			if (st->score[k] > 0.0f)
 				st->score[k] += 0.3f;
+	if (st->topics && st->qphrases >= 2)
+		st->score[NLP_INTENT_QUESTION] += PARSE_QUESTION_BONUS; /* "delivery fee?" */
+	if (st->payref)
+		st->score[NLP_INTENT_PAID] += PARSE_PAYREF_WEIGHT;
 	if (ex == NLP_EXPECT_YES_NO) {
 		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
 		st->score[NLP_INTENT_DENY] *= 1.5f;
@@ -874,6 +960,8 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 										  : NLP_QTY_INVALID;
 	}
 	parse_expected(st, &v, out);
+	if (v.in == NLP_INTENT_QUESTION)
+		parse_topic(st, out);
 	if (!parse_product_intent(v.in)) {
 		out->product[0] = '\0';
 		if (v.in != NLP_INTENT_UNKNOWN) {
@@ -926,6 +1014,7 @@ void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *
 	parse_phrases(&st);
 	parse_sizes(&st);
 	parse_phone(&st, out);
+	parse_payref(&st, out);
 	for (size_t i = 0; i < st.n; i = parse_next(&st, i)) {
 		if (st.t[i].role == ROLE_CONTENT) {
 			st.ncontent++;

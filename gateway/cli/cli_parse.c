@@ -56,6 +56,23 @@ static json_t *cli_parse_json(const struct nlp_reading *r)
 	if (r->yes_no != NLP_YN_NONE)
 		bad |= json_object_set_new(ent, "yes_no",
 					   json_string(r->yes_no == NLP_YN_YES ? "yes" : "no"));
+	if (r->topic[0])
+		bad |= json_object_set_new(ent, "topic", json_string(r->topic));
+	if (r->place[0])
+		bad |= json_object_set_new(ent, "place", json_string(r->place));
+	if (r->payment_ref[0])
+		bad |= json_object_set_new(ent, "payment_ref", json_string(r->payment_ref));
+	if (r->alt[0] != NLP_INTENT_UNKNOWN) {
+		json_t *alts = json_array();
+		bad |= json_object_set_new(ent, "alternatives", alts);
+		for (int k = 0; alts && k < NLP_ALTS; k++) {
+			if (r->alt[k] == NLP_INTENT_UNKNOWN)
+				continue;
+			bad |= json_array_append_new(
+				alts, json_pack("{s:s, s:f}", "intent", nlp_intent_name(r->alt[k]),
+						"confidence", r->alt_confidence[k]));
+		}
+	}
 	bad |= json_object_set_new(root, "intent", json_string(nlp_intent_name(r->intent)));
 	bad |= json_object_set_new(root, "confidence", json_real(r->confidence));
 	bad |= json_object_set_new(root, "entities", ent);

@@ -507,6 +507,9 @@ static void test_lexicon_errors(void **state)
 	write_file(path, "bonjour\tintent\tsalute\n");
 	assert_null(nlp_new(dir, err, sizeof(err)));
 	assert_non_null(strstr(err, "fr.tsv:1: unknown intent"));
+	write_file(path, "livraison\ttopic\tshipping\n");
+	assert_null(nlp_new(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "fr.tsv:1: topic must be"));
 	write_file(path, "bonjour\tgreeting\n");
 	assert_null(nlp_new(dir, err, sizeof(err)));
 	assert_non_null(strstr(err, "unknown kind"));
@@ -580,6 +583,82 @@ static void test_threads(void **state)
 	}
 }
 
+/* Shop questions read as "question" with their topic (and place for delivery); "I have paid"
+ * and a pasted M-Pesa confirmation read as "paid" with the transaction code. */
+static void test_questions_and_paid(void **state)
+{
+	static const struct {
+		const char *text, *topic, *place, *lang;
+	} q[] = {
+		{ "do you deliver to Mombasa?", "delivery", "mombasa", "en" },
+		{ "delivery fee?", "delivery_fee", "", "en" },
+		{ "how much is delivery to Kisumu", "delivery_fee", "kisumu", "en" },
+		{ "how long does delivery take?", "delivery_time", "", "en" },
+		{ "are you open on sunday", "hours", "", "en" },
+		{ "saturday hours", "hours", "", "en" },
+		{ "mnafungua saa ngapi", "hours", "", "sw" },
+		{ "do you take mpesa", "payment", "", "en" },
+		{ "mnakubali mpesa", "payment", "", "sw" },
+		{ "how do I pay", "payment", "", "en" },
+		{ "can I return", "returns", "", "en" },
+		{ "naweza kurudisha", "returns", "", "sw" },
+		{ "mnaleta hadi Nakuru", "delivery", "nakuru", "sw" },
+		{ "where are you located", "other", "", "en" },
+	};
+	struct nlp_reading r;
+	(void)state;
+
+	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+		r = parse(q[k].text);
+		if (r.intent != NLP_INTENT_QUESTION || strcmp(r.topic, q[k].topic) != 0 ||
+		    strcmp(r.place, q[k].place) != 0 || strcmp(r.lang, q[k].lang) != 0)
+			fail_msg("'%s': got %s topic '%s' place '%s' lang %s", q[k].text,
+				 nlp_intent_name(r.intent), r.topic, r.place, r.lang);
+		assert_true(r.confidence >= 0.5);
+		assert_string_equal(r.product, ""); /* the place is no product */
+	}
+	/* a refund demand stays a complaint; "when is delivery" asks about an order */
+	assert_int_equal(parse("i want a refund").intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(parse("when is delivery").intent, NLP_INTENT_ORDER_STATUS);
+	assert_int_equal(parse("lipa na mpesa").intent, NLP_INTENT_CHECKOUT);
+	assert_int_equal(parse("how much is the honey").intent, NLP_INTENT_SEARCH);
+	r = parse("who are you"); /* a question about nothing the shop answers */
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.topic, "");
+	/* the topic is only for questions */
+	assert_string_equal(parse("add 2 mugs").topic, "");
+
+	r = parse("what is in my cart");
+	assert_int_equal(r.intent, NLP_INTENT_VIEW_CART);
+
+	r = parse("nimelipa na mpesa");
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_string_equal(r.payment, "mpesa");
+	assert_string_equal(r.product, "");
+	assert_string_equal(r.lang, "sw");
+	assert_int_equal(parse("I have paid").intent, NLP_INTENT_PAID);
+	assert_int_equal(parse("nimetuma pesa").intent, NLP_INTENT_PAID);
+	assert_string_equal(parse("I have paid").payment_ref, "");
+
+	r = parse("QGH7XK2M1P Confirmed. Ksh1,250.00 sent to DEMO SHOP for account 1042 on "
+		  "6/12/26 at 1:15 PM New M-PESA balance is Ksh3,400.00.");
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_string_equal(r.payment_ref, "QGH7XK2M1P");
+	assert_true(r.confidence >= 0.9);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	assert_int_equal(r.order_number, 0);
+	r = parse("my code is qfr4tt9zq2"); /* typed in lower case */
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_string_equal(r.payment_ref, "QFR4TT9ZQ2");
+	/* ten letters without a digit, or ten digits, are no code */
+	assert_string_equal(parse("strawberry jam").payment_ref, "");
+	assert_string_equal(parse("0712345678").payment_ref, "");
+	assert_string_equal(parse("QGH7XK2M1PX").payment_ref, "");
+	/* with a name expected, the code is kept although the text is the answer */
+	r = parse_ex("QGH7XK2M1P", NLP_EXPECT_NAME);
+	assert_string_equal(r.payment_ref, "QGH7XK2M1P");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_product_synonyms),
 		cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_lexicon_errors),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_questions_and_paid),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
