@@ -167,6 +167,17 @@ static int refuse_address(struct turn *t, const char *address)
 	return turn_event(t, "delivery_refused", json_pack("{s:s}", "address", address));
 }
 
+/* 1 when every zone has coordinates: a point outside all of them is in none. */
+static int zones_all_located(const json_t *zones)
+{
+	size_t i;
+	const json_t *z;
+
+	json_array_foreach(zones, i, z) if (!json_is_number(json_object_get(z, "latitude")))
+	    return 0;
+	return 1;
+}
+
 int engine_zone_step(struct turn *t)
 {
 	const json_t *addr = json_object_get(turn_checkout(t), "address");
@@ -181,10 +192,16 @@ int engine_zone_step(struct turn *t)
 	json_object_del(turn_checkout(t), "zone");
 	if (!json_is_number(lat) || !json_is_number(lon) ||
 	    zone_match_point(t->shop.delivery_zones, json_number_value(lat),
-	                     json_number_value(lon), &m) < 0) {
+	                     json_number_value(lon), &m) < 0 ||
+	    m.result == ZONE_NONE) {
+		/* no zone with coordinates holds the point: the place's name and address may
+		 * still name a zone the seller gave no coordinates */
+		int pin = json_is_number(lat) && json_is_number(lon);
+
 		zone_match_text(t->shop.delivery_zones, text, &m);
-		/* a pin whose name says nothing cannot be refused: ask */
-		if (m.result == ZONE_NONE && json_is_number(lat))
+		/* a pin whose name says nothing cannot be refused while some zone has no
+		 * coordinates to measure it by: ask */
+		if (m.result == ZONE_NONE && pin && !zones_all_located(t->shop.delivery_zones))
 			m.result = ZONE_UNSURE;
 	}
 	switch (m.result) {
@@ -330,10 +347,13 @@ void engine_question_read(struct turn *t)
 			snprintf(t->q_place, sizeof(t->q_place), "%s", t->rd.place);
 		}
 		t->q_faq = faq_best(t->shop.faqs, t->text, &score);
-		if (t->q_faq >= 0)
+		if (t->q_faq >= 0) {
 			t->q_topic[0] = '\0';
-		else if (!t->q_topic[0])
-			snprintf(t->q_topic, sizeof(t->q_topic), "other");
+		} else if (!t->q_topic[0]) {
+			/* the reader's "other": perhaps one of the built-in topics after all */
+			topic = faq_topic(t->text, 0, t->q_place, sizeof(t->q_place));
+			snprintf(t->q_topic, sizeof(t->q_topic), "%s", topic ? topic : "other");
+		}
 		return;
 	case NLP_INTENT_UNKNOWN:
 	case NLP_INTENT_SEARCH:

@@ -882,6 +882,61 @@ static void test_zone_none_pickup(void **state)
 	chat_free(&c);
 }
 
+static void chat_location(struct chat *c, double lat, double lon, const char *name,
+                          const char *address)
+{
+	char wamid[64];
+	json_t *m;
+
+	next_wamid(wamid, sizeof(wamid));
+	m = msg_base(c->wa_id, wamid, "location");
+	json_object_set_new(m, "location",
+	                    json_pack("{s:f, s:f, s:s, s:s}", "latitude", lat, "longitude", lon,
+	                              "name", name, "address", address));
+	chat_send(c, envelope(value_for(PNID, c->wa_id, "Amina Njeri", m)));
+}
+
+/* A shared location: the nearest zone with coordinates that holds it; a pin in none of them
+ * (while a zone has no coordinates) is asked about, and "None of these" is refused. */
+static void test_zone_location(void **state)
+{
+	struct chat c = {.wa_id = "254700000204"}, d = {.wa_id = "254700000205"};
+	struct testhttp_resp r;
+	char *v;
+
+	(void)state;
+	api("PATCH", "/api/v1/settings",
+	    "{\"delivery_zones\": ["
+	    " {\"name\": \"Nairobi CBD\", \"aliases\": [\"town\", \"mjini\"], \"fee_minor\": 15000,"
+	    "  \"delivery_time\": \"same day\", \"delivery_time_sw\": \"siku hiyo hiyo\","
+	    "  \"latitude\": -1.2864, \"longitude\": 36.8172, \"radius_km\": 4},"
+	    " {\"name\": \"Westlands\", \"aliases\": [\"sarit\"], \"fee_minor\": 25000,"
+	    "  \"latitude\": -1.2676, \"longitude\": 36.8108, \"radius_km\": 3},"
+	    " {\"name\": \"Mombasa\", \"aliases\": [\"nyali\"], \"fee_minor\": 60000,"
+	    "  \"delivery_time\": \"2-3 days\"}]}",
+	    &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	chat_to_address(&c, "add:");
+	chat_location(&c, -1.2841, 36.8233, "Kencom House", "Moi Avenue");
+	chat_phone_pay(&c, "pay:cash_on_delivery");
+	chat_expect(&c, "Delivery area: Nairobi CBD (same day)");
+	chat_press(&c, "ck:yes", 1);
+	chat_expect(&c, "has been placed");
+	v = order_of(c.wa_id, "o.delivery_fee_minor || '|' || (o.delivery_address->>'zone')");
+	assert_string_equal(v, "15000|Nairobi CBD");
+	free(v);
+	chat_free(&c);
+
+	chat_to_address(&d, "add:");
+	chat_location(&d, -0.0917, 34.7680, "Jubilee Market", "Oginga Odinga St");
+	chat_expect(&d, "Which of our delivery areas is");
+	chat_press(&d, "zone:none", 1);
+	chat_expect(&d, "Sorry, we don't deliver to Jubilee Market, Oginga Odinga St yet");
+	chat_expect(&d, "Please type another delivery address.");
+	chat_free(&d);
+}
+
 /* Questions in the middle of a checkout, in English and Swahili: answered, then the pending
  * step is asked again and the checkout goes on. */
 static void test_questions_mid_checkout(void **state)
@@ -1077,6 +1132,7 @@ int main(void)
 	    cmocka_unit_test(test_zone_matched),
 	    cmocka_unit_test(test_zone_unsure_pick),
 	    cmocka_unit_test(test_zone_none_pickup),
+	    cmocka_unit_test(test_zone_location),
 	    cmocka_unit_test(test_questions_mid_checkout),
 	    cmocka_unit_test(test_mpesa_claim_and_paid),
 	    cmocka_unit_test(test_mpesa_duplicate),
