@@ -153,8 +153,11 @@ static void set_zone(struct turn *t, const json_t *z)
 }
 
 /* The address is not in any zone: forget it and ask for another (or pick-up). */
-static int refuse_address(struct turn *t, const char *address)
+static int refuse_address(struct turn *t, const char *address_borrowed)
 {
+	char address[520]; /* a copy: the draft's address it may point into goes below */
+
+	snprintf(address, sizeof(address), "%s", address_borrowed);
 	no_delivery(t, address);
 	json_object_del(turn_checkout(t), "address");
 	json_object_del(turn_checkout(t), "zone");
