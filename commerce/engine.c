@@ -466,6 +466,7 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	}
 	too_long = m->text && strlen(m->text) > ENGINE_TEXT_MAX;
 	memset(&t, 0, sizeof(t));
+	t.q_faq = -1;
 	t.e = e;
 	t.conn = conn;
 	t.m = &cm.m;

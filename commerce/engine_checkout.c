@@ -129,17 +129,18 @@ static void bp_text(long bp, char *out, size_t len)
  * whether anything the shopper agreed to has changed since: the currency, every available
  * line's product, quantity and unit price, the tax rate and amount, the delivery fee.
  */
-static json_t *quote_new(const struct turn *t, const PGresult *lines, long long subtotal,
+static json_t *quote_new(struct turn *t, const PGresult *lines, long long subtotal,
                          long long tax)
 {
 	json_t *q, *arr;
+	long fee = engine_delivery_fee(t);
 	int i;
 
 	arr = json_array();
 	q = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "currency", t->shop.currency,
 	              "subtotal", (json_int_t)subtotal, "tax_bp", (json_int_t)t->shop.tax_bp, "tax",
-	              (json_int_t)tax, "fee", (json_int_t)t->shop.delivery_fee_minor, "total",
-	              (json_int_t)(subtotal + tax + t->shop.delivery_fee_minor), "lines", arr);
+	              (json_int_t)tax, "fee", (json_int_t)fee, "total",
+	              (json_int_t)(subtotal + tax + fee), "lines", arr);
 	if (!q)
 		return NULL;
 	for (i = 0; i < PQntuples(lines); i++) {
@@ -226,17 +227,17 @@ static int quote_diff(struct turn *t, const json_t *quote, const PGresult *lines
 			turn_linef(t, "- Tax: now %s%% (was %s%%)",
 			           "- Kodi: sasa %s%% (ilikuwa %s%%)", b1, b2);
 	}
-	if (jint(quote, "fee") != t->shop.delivery_fee_minor) {
+	if (jint(quote, "fee") != engine_delivery_fee(t)) {
 		n++;
 		money_format(jint(quote, "fee"), cur, was, sizeof(was));
-		turn_money(t, t->shop.delivery_fee_minor, now, sizeof(now));
+		turn_money(t, engine_delivery_fee(t), now, sizeof(now));
 		if (say)
 			turn_linef(t, "- Delivery fee: now %s (was %s)",
 			           "- Gharama ya kusafirisha: sasa %s (ilikuwa %s)", now, was);
 	}
 	/* whatever else moved the total (rounding rules, a currency): still a change */
 	tax = subtotal > ENGINE_MONEY_MAX ? 0 : shop_settings_tax(&t->shop, subtotal);
-	if (n == 0 && jint(quote, "total") != subtotal + tax + t->shop.delivery_fee_minor)
+	if (n == 0 && jint(quote, "total") != subtotal + tax + engine_delivery_fee(t))
 		n++;
 	return n;
 }
@@ -248,7 +249,7 @@ static int too_large(struct turn *t, const PGresult *lines)
 
 	if (subtotal <= ENGINE_MONEY_MAX &&
 	    engine_money_add(subtotal + shop_settings_tax(&t->shop, subtotal),
-	                     t->shop.delivery_fee_minor) <= ENGINE_MONEY_MAX)
+	                     engine_delivery_fee(t)) <= ENGINE_MONEY_MAX)
 		return 0;
 	json_object_del(turn_checkout(t), "quote");
 	turn_say(t,
@@ -279,6 +280,10 @@ static int summary(struct turn *t)
 		PQclear(lines);
 		return 0;
 	}
+	if (engine_zone_summary(t, engine_cart_subtotal(lines), 0)) {
+		PQclear(lines); /* below the zone's minimum order: said so */
+		return 0;
+	}
 	turn_say(t, "Please confirm your order:", "Tafadhali thibitisha oda yako:");
 	subtotal = engine_cart_describe(t, lines);
 	tax = shop_settings_tax(&t->shop, subtotal);
@@ -293,13 +298,14 @@ static int summary(struct turn *t)
 		turn_money(t, tax, money, sizeof(money));
 		turn_linef(t, "Tax (%s%%): %s", "Kodi (%s%%): %s", bp, money);
 	}
-	turn_money(t, t->shop.delivery_fee_minor, money, sizeof(money));
+	turn_money(t, engine_delivery_fee(t), money, sizeof(money));
 	turn_linef(t, "Delivery fee: %s", "Gharama ya kusafirisha: %s", money);
-	turn_money(t, subtotal + tax + t->shop.delivery_fee_minor, money, sizeof(money));
+	turn_money(t, subtotal + tax + engine_delivery_fee(t), money, sizeof(money));
 	turn_linef(t, "Total: %s", "Jumla: %s", money);
 	turn_sayf(t, "Name: %s", "Jina: %s", ck_str(t, "name"));
 	turn_linef(t, "Delivery address: %s", "Anwani ya kusafirisha: %s",
 	           json_string_value(json_object_get(addr, "text")));
+	(void)engine_zone_summary(t, subtotal, 1); /* the area and its delivery time */
 	turn_linef(t, "Phone number: %s", "Nambari ya simu: %s", ck_str(t, "phone"));
 	turn_linef(t, "Payment method: %s", "Njia ya malipo: %s",
 	           pay ? shop_payment_label(pay, t->sw) : "");
@@ -339,9 +345,14 @@ int engine_checkout_next(struct turn *t)
 			turn_button(t, TR(t, "Use saved address", "Tumia anwani hiyo"),
 			            "addr:saved");
 		}
+		if (t->shop.pickup_address[0])
+			turn_button(t, TR(t, "Pick up at the shop", "Nitachukua dukani"), "pickup");
 		turn_set_state(t, "ck_address");
 		return 0;
 	}
+	i = engine_zone_step(t); /* with delivery zones: the address's zone, or ask */
+	if (i != 0)
+		return i < 0 ? -1 : 0;
 	if (!ck_str(t, "phone")) {
 		turn_say(t, "What phone number can the rider call when delivering?",
 		         "Tafadhali andika nambari ya simu ambayo msafirishaji atapiga.");
@@ -661,6 +672,10 @@ int act_ck_yes(struct turn *t, const char *arg)
 		json_object_del(turn_checkout(t), "payment");
 		return engine_checkout_next(t);
 	}
+	/* the seller changed the delivery areas since: match the address again */
+	rc = engine_zone_step(t);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	lines = checkout_lines(t, cart_id, &err);
 	if (!lines)
 		return err ? -1 : 0;

@@ -47,6 +47,7 @@ static const struct state_def states[] = {
 	{ "ck_name",      NLP_EXPECT_NAME,     st_ck_name_text,      ST_FLOW | ST_CHECKOUT },
 	{ "ck_address",   NLP_EXPECT_ADDRESS,  st_ck_address_text,   ST_FLOW | ST_CHECKOUT },
 	{ "ck_phone",     NLP_EXPECT_PHONE,    st_ck_phone_text,     ST_FLOW | ST_CHECKOUT },
+	{ "ck_zone",      NLP_EXPECT_CHOICE,   st_ck_zone_text,      ST_FLOW | ST_CHECKOUT },
 	{ "ck_payment",   NLP_EXPECT_PAYMENT,  st_ck_payment_text,   ST_FLOW | ST_CHECKOUT },
 	{ "ck_confirm",   NLP_EXPECT_YES_NO,   st_ck_confirm_text,   ST_FLOW | ST_CHECKOUT },
 	{ "orders",       NLP_EXPECT_CHOICE,   NULL,                 0 },
@@ -97,6 +98,8 @@ static const struct payload_def payloads[] = {
 	{ "pay:",                act_pay,              PL_OFFERED }, /* pay:<code> */
 	{ "ck:yes",              act_ck_yes,           PL_OFFERED },
 	{ "ck:no",               act_ck_no,            PL_OFFERED },
+	{ "zone:",               act_zone,             PL_OFFERED }, /* zone:<index>|none */
+	{ "pickup",              act_pickup,           PL_OFFERED },
 	{ "os:",                 act_order_show,       PL_RECENT },  /* os:<order number> */
 	{ "cx:",                 act_order_cancel,     PL_RECENT },  /* cx:<order number> */
 	{ "cmp:",                act_complaint_about,  PL_OFFERED }, /* cmp:<number>|none */
@@ -460,6 +463,23 @@ static int reading_event(struct turn *t)
 				json_array_append_new(alts, json_string(nlp_intent_name(t->rd.alt[k])));
 		json_object_set_new(p, "alternatives", alts);
 	}
+	if (t->q_faq >= 0 || t->q_topic[0]) {
+		/* a question about the shop: what the reader said, and which question it is */
+		const json_t *f = json_array_get(t->shop.faqs, (size_t)(t->q_faq >= 0 ? t->q_faq : 0));
+		json_t *ent = json_object();
+
+		json_object_set_new(p, "read_as", json_string(nlp_intent_name(t->rd.intent)));
+		json_object_set_new(p, "intent", json_string("question"));
+		if (t->q_faq >= 0 && f)
+			json_object_set_new(ent, "faq",
+			                    json_pack("{s:O, s:O}", "id", json_object_get(f, "id"),
+			                              "question", json_object_get(f, "question")));
+		else
+			json_object_set_new(ent, "topic", json_string(t->q_topic));
+		if (t->q_place[0])
+			json_object_set_new(ent, "place", json_string(t->q_place));
+		json_object_set_new(p, "entities", ent);
+	}
 	return turn_event(t, "intent_detected", p);
 }
 
@@ -490,8 +510,13 @@ static int run_text(struct turn *t)
 		snprintf(t->lang, sizeof(t->lang), "%s", t->rd.lang);
 		t->sw = strcmp(t->lang, "sw") == 0;
 	}
+	engine_question_read(t);
 	if (reading_event(t) < 0)
 		return -1;
+	/* an M-Pesa confirmation or code for an order awaiting payment, in any state */
+	rc = engine_payment_text(t);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 
 	/* a number picks one of the choices offered last (quantities are read as such) */
 	snprintf(trimmed, sizeof(trimmed), "%.15s", t->text);
@@ -531,6 +556,9 @@ static int run_text(struct turn *t)
 	default:
 		break;
 	}
+	/* a question about the shop is answered in any state; a checkout step is asked again */
+	if (t->q_faq >= 0 || t->q_topic[0])
+		return engine_question_answer(t);
 	if (st->on_text) {
 		rc = st->on_text(t);
 		if (rc != 0)

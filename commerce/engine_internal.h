@@ -76,6 +76,12 @@ struct turn {
 	char *reply_js; /* the reply for the outbox (JSON), or NULL */
 	int customer_known; /* the customer's name and phone are both on file already */
 	char tenant_version[16]; /* the tenant row's version (xmin) read with the conversation */
+
+	/* a question about the shop read in this text (engine_questions.c): the seller's
+	 * question (index into shop.faqs, -1 none) or a built-in topic ("" none) */
+	int q_faq;
+	char q_topic[NLP_TOPIC_MAX];
+	char q_place[NLP_PLACE_MAX];
 };
 
 #define TR(t, en, sw_text) ((t)->sw ? (sw_text) : (en))
@@ -245,5 +251,27 @@ int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
     __attribute__((warn_unused_result));
 int engine_location(struct turn *t) __attribute__((warn_unused_result));
 int engine_contact(struct turn *t) __attribute__((warn_unused_result));
+
+/* Issue 16 (engine_questions.c): questions about the shop, and delivery zones at checkout. */
+/* Reads whether the text asks a question about the shop into t->q_faq / q_topic / q_place. */
+void engine_question_read(struct turn *t);
+/* Answers the question read (the seller's answer or one from the settings), then asks a
+ * checkout step in progress again. */
+int engine_question_answer(struct turn *t) __attribute__((warn_unused_result));
+/* The draft's delivery fee: its zone's, 0 for pick-up, else the shop's flat fee. */
+long engine_delivery_fee(struct turn *t);
+/* With zones: matches the draft's address to one. 0 matched (or no zones), 1 asked the
+ * shopper (pick a zone, or another address), -1 error. */
+int engine_zone_step(struct turn *t) __attribute__((warn_unused_result));
+/* line 0: 1 (and the reply) when the zone's minimum order is not met, else 0; line 1: the
+ * summary's delivery area line. */
+int engine_zone_summary(struct turn *t, long long subtotal, int line);
+int act_zone(struct turn *t, const char *arg);
+int act_pickup(struct turn *t, const char *arg);
+int st_ck_zone_text(struct turn *t);
+
+/* M-Pesa references (engine_payment.c): a pasted confirmation or a code for the shopper's
+ * M-Pesa order awaiting payment. 1 handled (replied), 0 not about a payment, -1 error. */
+int engine_payment_text(struct turn *t) __attribute__((warn_unused_result));
 
 #endif

@@ -22,6 +22,7 @@ struct order_draft {
 	const json_t *ck;               /* ctx.ck, borrowed */
 	const struct shop_payment *pay; /* the chosen method; NULL: cash on delivery */
 	long long subtotal, tax, total;
+	long fee;              /* the zone's, 0 for pick-up, else the shop's */
 	char *address_js;      /* ck.address as compact JSON, owned */
 	char number[24];       /* the order number, once drawn */
 	char id[MSG_UUID_LEN]; /* the order's id, once its row is in */
@@ -129,7 +130,8 @@ static int order_draft_price(struct turn *t, const PGresult *lines, struct order
 {
 	d->subtotal = engine_cart_subtotal(lines); /* <= ENGINE_MONEY_MAX: act_ck_yes checked */
 	d->tax = shop_settings_tax(&t->shop, d->subtotal);
-	d->total = d->subtotal + d->tax + t->shop.delivery_fee_minor;
+	d->fee = engine_delivery_fee(t);
+	d->total = d->subtotal + d->tax + d->fee;
 	d->address_js = json_dumps(json_object_get(d->ck, "address"), JSON_COMPACT);
 	return d->address_js ? 0 : -1;
 }
@@ -165,19 +167,21 @@ static int order_row_insert(struct turn *t, struct order_draft *d)
 
 	snprintf(sub_s, sizeof(sub_s), "%lld", d->subtotal);
 	snprintf(tax_s, sizeof(tax_s), "%lld", d->tax);
-	snprintf(fee_s, sizeof(fee_s), "%ld", t->shop.delivery_fee_minor);
+	snprintf(fee_s, sizeof(fee_s), "%ld", d->fee);
 	snprintf(tot_s, sizeof(tot_s), "%lld", d->total);
 	res = pg_exec(
 	    t->conn,
 	    "INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
 	    " subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
-	    " customer_name, customer_phone, delivery_address) VALUES ($1, $2::bigint, $3,"
-	    " $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11, $12::jsonb)"
-	    " RETURNING id",
-	    12,
+	    " customer_name, customer_phone, delivery_address, payment_status) VALUES ($1,"
+	    " $2::bigint, $3, $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11,"
+	    " $12::jsonb, $13) RETURNING id",
+	    13,
 	    (const char *const[]){t->tenant, d->number, t->customer_id, draft_payment_code(d),
 	                          sub_s, tax_s, fee_s, tot_s, t->shop.currency,
-	                          draft_str(d, "name"), draft_str(d, "phone"), d->address_js});
+	                          draft_str(d, "name"), draft_str(d, "phone"), d->address_js,
+	                          /* an M-Pesa order waits for the shopper's transaction code */
+	                          strcmp(draft_payment_code(d), "mpesa") == 0 ? "awaiting" : NULL});
 	if (!res)
 		return -1;
 	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
@@ -234,7 +238,8 @@ static int address_remember(struct turn *t, const json_t *addr)
 	char la[32] = "", lo[32] = "";
 	const char *params[5] = {t->tenant, t->customer_id, text, NULL, NULL};
 
-	if (!text || json_is_true(json_object_get(addr, "saved")))
+	if (!text || json_is_true(json_object_get(addr, "saved")) ||
+	    json_is_true(json_object_get(addr, "pickup")))
 		return 0;
 	if (json_is_number(lat) && json_is_number(lon)) {
 		snprintf(la, sizeof(la), "%.7f", json_number_value(lat));
@@ -305,6 +310,14 @@ static void order_placed_reply(struct turn *t, const struct order_draft *d)
 	          "Asante! Oda yako #%s imewekwa. Jumla: %s.", d->number, money);
 	if (d->pay && d->pay->instructions[0])
 		turn_say(t, d->pay->instructions, shop_payment_instructions(d->pay, 1));
+	if (strcmp(draft_payment_code(d), "mpesa") == 0) {
+		turn_say(t,
+		         "When you have paid, paste the M-Pesa confirmation message here (or type "
+		         "its transaction code) and I'll pass it to the shop.",
+		         "Ukishalipa, bandika hapa ujumbe wa uthibitisho wa M-Pesa (au andika "
+		         "nambari yake ya muamala) nami nitaupeleka kwa duka.");
+		turn_ctx_set_str(t, "await_pay", d->id);
+	}
 	turn_say(t, "We'll message you here when it's on its way.",
 	         "Tutakutumia ujumbe hapa ikiwa njiani.");
 	turn_button(t, TR(t, "My orders", "Oda zangu"), "orders");

@@ -78,6 +78,25 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		else
 			sbuf_printf(&b, "Complaint from %s:\n%s", jstr(c, "customer_name"),
 			            jstr(c, "text"));
+	} else if (strcmp(event_type, "order.payment_claimed") == 0) {
+		const json_t *pay = json_object_get(data, "payment");
+		const json_t *totals = json_object_get(order, "totals");
+		const json_t *amount = json_object_get(pay, "amount_minor");
+		char money[48];
+
+		sbuf_printf(&b, "Order #%lld: %s says they paid by M-Pesa, code %s.", num,
+		            *jstr(cust, "name") ? jstr(cust, "name") : "the customer",
+		            jstr(pay, "reference"));
+		if (json_is_integer(amount)) {
+			money_format(json_integer_value(amount), jstr(totals, "currency"), money,
+			             sizeof(money));
+			sbuf_printf(&b, "\nAmount in their message: %s", money);
+		}
+		money_format(json_integer_value(json_object_get(totals, "total_minor")),
+		             jstr(totals, "currency"), money, sizeof(money));
+		sbuf_printf(&b, "\nOrder total: %s", money);
+		sbuf_printf(&b, "\nCheck the code against your M-Pesa statement, then mark the "
+		                "payment paid or rejected.");
 	} else if (strcmp(event_type, "handoff.requested") == 0) {
 		const json_t *c = json_object_get(data, "conversation");
 

@@ -12,7 +12,9 @@
 
 /*
  * event_type: "order.placed", "order.cancelled", "order.status_changed", "complaint.filed",
- * "handoff.requested", "complaint.updated", "violation.opened" (trust.c). data (borrowed) is an object whose members go into the webhook body
+ * "handoff.requested", "complaint.updated", "violation.opened" (trust.c),
+ * "order.payment_claimed" (data also has "payment": {"method", "reference", "amount_minor",
+ * ...}), "order.payment_changed" (webhooks only). data (borrowed) is an object whose members go into the webhook body
  * beside event, event_id and tenant_id: {"order": <order_json>} for order events, plus
  * {"complaint": {...}} or {"conversation": {...}} for the others. Chat targets get a short
  * text made from data; order.status_changed goes to webhooks only (the seller made it).

@@ -1,6 +1,7 @@
 /*
  * order_json.h: one order as the JSON object of the external contract's admin API (id,
- * order_number, status, version, created_at, payment_method, items, totals, customer,
+ * order_number, status, version, created_at, payment_method, payment_status,
+ * payment_reference, payment_amount_minor, payment_claimed_at, items, totals, customer,
  * delivery_address, channel_meta). Used by the admin API, webhooks and seller notifications.
  */
 #ifndef CCGW_ORDER_JSON_H
@@ -22,6 +23,9 @@ json_t *order_json_load(PGconn *conn, const char *order_id, int *not_found)
 	" 'id', o.id, 'order_number', o.order_number, 'status', o.status,"                         \
 	" 'version', o.version, 'created_at', o.created_at,"                                       \
 	" 'payment_method', o.payment_method,"                                                     \
+	" 'payment_status', o.payment_status, 'payment_reference', o.payment_ref,"                 \
+	" 'payment_amount_minor', o.payment_amount_minor,"                                         \
+	" 'payment_claimed_at', o.payment_claimed_at,"                                             \
 	" 'items', COALESCE((SELECT jsonb_agg(jsonb_build_object("                                 \
 	"   'product_id', i.product_id, 'sku', i.sku, 'name', i.name, 'quantity', i.quantity,"     \
 	"   'unit_price_minor', i.unit_price_minor, 'subtotal_minor', i.subtotal_minor)"           \

@@ -106,7 +106,12 @@ static int settings_read(PGconn *conn, const char *tenant_id, struct shop_settin
 
 	memset(s, 0, sizeof(*s));
 	res = pg_exec(conn,
-	              "SELECT name, currency, settings::text, xmin::text FROM tenants WHERE id = $1",
+	              "SELECT name, currency, settings::text, xmin::text,"
+	              " (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', f.id, 'question',"
+	              "  f.question, 'examples', f.examples, 'answer', f.answer, 'answer_sw',"
+	              "  f.answer_sw) ORDER BY f.created_at, f.id), '[]'::jsonb)::text"
+	              "  FROM faqs f WHERE f.tenant_id = tenants.id)"
+	              " FROM tenants WHERE id = $1",
 	              1, params);
 	if (!res)
 		return -1;
@@ -149,6 +154,19 @@ static int settings_read(PGconn *conn, const char *tenant_id, struct shop_settin
 	v = json_object_get(set, "business_hours");
 	if (json_is_object(v) && json_object_size(v) > 0)
 		s->business_hours = json_incref(v);
+	v = json_object_get(set, "delivery_zones");
+	if (json_is_array(v) && json_array_size(v) > 0)
+		s->delivery_zones = json_incref(v);
+	copy_str(s->pickup_address, sizeof(s->pickup_address), json_object_get(set, "pickup_address"),
+	         "");
+	copy_str(s->returns_text, sizeof(s->returns_text), json_object_get(set, "returns_text"), "");
+	copy_str(s->returns_text_sw, sizeof(s->returns_text_sw),
+	         json_object_get(set, "returns_text_sw"), s->returns_text);
+	s->faqs = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
+	if (!json_is_array(s->faqs) || json_array_size(s->faqs) == 0) {
+		json_decref(s->faqs);
+		s->faqs = NULL;
+	}
 	rc = 0;
 out:
 	json_decref(set);
@@ -182,16 +200,18 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shop_cached cache[SHOP_CACHE_SIZE];
 static size_t cache_next; /* the slot replaced next when the tenant is not there */
 
-/* A copy of src the caller owns (business_hours deep-copied: jansson values are not shared
+/* A copy of src the caller owns (its JSON deep-copied: jansson values are not shared
  * between threads). */
 static int settings_copy(struct shop_settings *dst, const struct shop_settings *src)
 {
 	*dst = *src;
-	dst->business_hours = NULL;
-	if (src->business_hours) {
-		dst->business_hours = json_deep_copy(src->business_hours);
-		if (!dst->business_hours)
-			return -1;
+	dst->business_hours = src->business_hours ? json_deep_copy(src->business_hours) : NULL;
+	dst->delivery_zones = src->delivery_zones ? json_deep_copy(src->delivery_zones) : NULL;
+	dst->faqs = src->faqs ? json_deep_copy(src->faqs) : NULL;
+	if ((src->business_hours && !dst->business_hours) ||
+	    (src->delivery_zones && !dst->delivery_zones) || (src->faqs && !dst->faqs)) {
+		shop_settings_clear(dst);
+		return -1;
 	}
 	return 0;
 }
@@ -242,7 +262,9 @@ int shop_settings_get(PGconn *conn, const char *tenant_id, const char *version,
 void shop_settings_clear(struct shop_settings *s)
 {
 	json_decref(s->business_hours);
-	s->business_hours = NULL;
+	json_decref(s->delivery_zones);
+	json_decref(s->faqs);
+	s->business_hours = s->delivery_zones = s->faqs = NULL;
 }
 
 const struct shop_payment *shop_settings_payment(const struct shop_settings *s, const char *code)

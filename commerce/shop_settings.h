@@ -34,6 +34,13 @@ struct shop_settings {
 	json_t *business_hours;    /* {"mon": "08:00-18:00", ..., "sun": "closed"} or NULL */
 	long handoff_timeout_minutes; /* the bot takes a shopper back when nobody from the shop
 	                               * answered a handoff this long; 0 = never (default 30) */
+	/* issue 16: delivery zones, pick-up, returns and the seller's own questions */
+	json_t *delivery_zones; /* [{"name", "aliases", "fee_minor", ...}] or NULL (shop_zones.h) */
+	char pickup_address[301];  /* "" = no pick-up; else where shoppers collect their order */
+	char returns_text[1024];   /* "" = none set */
+	char returns_text_sw[1024];
+	json_t *faqs; /* [{"id", "question", "examples", "answer", "answer_sw"}] (table faqs) or
+	               * NULL; read with the settings: a faq change touches the tenant row */
 };
 
 /* Loads the settings of the transaction's tenant (app.tenant_id) into s. Returns 0, -1 on a
@@ -64,3 +71,21 @@ int shop_settings_closed_now(PGconn *conn, const struct shop_settings *s, char *
 long long shop_settings_tax(const struct shop_settings *s, long long subtotal_minor);
 
 #endif
+
+/* ---- checking a change of the settings (PATCH /api/v1/settings) ---- */
+
+#include "jfield.h"
+
+/* The keys a shop's settings may hold (NULL-terminated), besides "name" (tenants.name). */
+extern const char *const shop_settings_keys[];
+
+/*
+ * Checks a change: an object of settings keys (or "name") whose values replace the stored
+ * ones, null removing a key (its default applies again; "name" cannot be removed). Every key
+ * is checked field by field: ranges, types, lengths (payment_methods' codes, business_hours'
+ * days and "HH:MM-HH:MM", delivery_zones' names unique, fees and coordinates). The time
+ * zone's name is left to the caller (the database knows them). Returns 0, or -1 with err
+ * naming the field ("delivery_zones[1].fee_minor").
+ */
+int shop_settings_check(const json_t *change, struct jfield_error *err)
+    __attribute__((warn_unused_result));

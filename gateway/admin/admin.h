@@ -83,6 +83,15 @@ ADMIN_HANDLER(admin_violations_list);
 ADMIN_HANDLER(admin_violations_get);
 ADMIN_HANDLER(admin_violations_patch);
 
+/* admin_settings.c: shop settings and the seller's questions (issue 16) */
+ADMIN_HANDLER(admin_settings_get);
+ADMIN_HANDLER(admin_settings_patch);
+ADMIN_HANDLER(admin_faqs_create);
+ADMIN_HANDLER(admin_faqs_list);
+ADMIN_HANDLER(admin_faqs_get);
+ADMIN_HANDLER(admin_faqs_patch);
+ADMIN_HANDLER(admin_faqs_delete);
+
 /* admin_currency.c: 1 when code is an active ISO 4217 currency code (upper case, 3 letters). */
 int admin_currency_valid(const char *code);
 

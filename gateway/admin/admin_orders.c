@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "admin_internal.h"
 #include "order_json.h"
+#include "order_payment.h"
 #include "order_status.h"
 #include "pg.h"
 
@@ -105,6 +106,7 @@ ADMIN_HANDLER(admin_orders_get)
 
 struct patch_state {
 	const char *status;
+	const char *payment_status; /* {"payment_status": "paid" | "rejected"} instead */
 	long version;
 };
 
@@ -158,8 +160,12 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		PQclear(res);
 		return ADMIN_ROLLBACK;
 	}
-	rc =
-	    order_status_transition_ex(conn, call->id, st->status, st->version, "seller", &version);
+	if (st->payment_status)
+		rc = order_payment_transition(conn, call->id, st->payment_status, st->version,
+		                              "seller", &version);
+	else
+		rc = order_status_transition_ex(conn, call->id, st->status, st->version, "seller",
+		                                &version);
 	switch (rc) {
 	case 0:
 		break;
@@ -187,6 +193,19 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 		PQclear(res);
 		return ADMIN_ROLLBACK;
 	case ORDER_ERR_FORBIDDEN:
+		if (st->payment_status) {
+			res = pg_exec(conn,
+			              "SELECT COALESCE(payment_status, 'none') FROM orders"
+			              " WHERE tenant_id = app_tenant_id() AND id = $1",
+			              1, params);
+			admin_answer_error(call, 409, "transition_forbidden", "payment_status",
+			                   "payment_status: a payment that is %s cannot become %s",
+			                   res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0)
+			                                              : "in its state",
+			                   st->payment_status);
+			PQclear(res);
+			return ADMIN_ROLLBACK;
+		}
 		res = pg_exec(
 		    conn, "SELECT status FROM orders WHERE tenant_id = app_tenant_id() AND id = $1",
 		    1, params);
@@ -210,7 +229,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 
 ADMIN_HANDLER(admin_orders_patch)
 {
-	static const char *const fields[] = {"status", NULL};
+	static const char *const fields[] = {"status", "payment_status", NULL};
 	struct admin_call call;
 	struct jfield_error err;
 	struct patch_state st;
@@ -224,9 +243,24 @@ ADMIN_HANDLER(admin_orders_patch)
 	if (!body)
 		goto out;
 	if (jfield_known(body, "", fields, &err) < 0 ||
-	    jfield_string(body, "", "status", 1, 1, 32, &st.status, &err) < 0)
+	    jfield_string(body, "", "payment_status", 0, 1, 32, &st.payment_status, &err) < 0)
 		goto invalid;
-	if (!order_status_valid(st.status)) {
+	if (st.payment_status) {
+		if (json_object_get(body, "status")) {
+			jfield_error_set(&err, "", "status",
+			                 "change the status and the payment_status in two requests");
+			goto invalid;
+		}
+		if (!order_payment_status_valid(st.payment_status)) {
+			jfield_error_set(&err, "", "payment_status",
+			                 "unknown payment status \"%.32s\": use paid or rejected",
+			                 st.payment_status);
+			goto invalid;
+		}
+	} else if (jfield_string(body, "", "status", 1, 1, 32, &st.status, &err) < 0) {
+		goto invalid;
+	}
+	if (!st.payment_status && !order_status_valid(st.status)) {
 		jfield_error_set(&err, "", "status",
 		               "unknown status \"%.32s\": use pending, confirmed, processing, "
 		               "shipped, delivered, cancelled or returned",

@@ -72,6 +72,13 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/violations", admin_violations_list, 1 },
 	{ "GET", "/api/v1/violations/{id}", admin_violations_get, 1 },
 	{ "PATCH", "/api/v1/violations/{id}", admin_violations_patch, 1 },
+	{ "GET", "/api/v1/settings", admin_settings_get, 1 },
+	{ "PATCH", "/api/v1/settings", admin_settings_patch, 1 },
+	{ "GET", "/api/v1/faqs", admin_faqs_list, 1 },
+	{ "POST", "/api/v1/faqs", admin_faqs_create, 1 },
+	{ "GET", "/api/v1/faqs/{id}", admin_faqs_get, 1 },
+	{ "PATCH", "/api/v1/faqs/{id}", admin_faqs_patch, 1 },
+	{ "DELETE", "/api/v1/faqs/{id}", admin_faqs_delete, 1 },
 	{ NULL, NULL, NULL, 0 },
 };
 
