@@ -201,6 +201,8 @@ const char *channel_status_kind_name(enum channel_status_kind k); /* "sent", ...
 
 /* ---- the adapter ---- */
 
+struct channel_sim_ops;
+
 /* Where delivered-locally replies go: set by the process that holds the shopper's end (the
  * console's terminal, the web chat's socket). */
 struct channel_sink {
@@ -306,6 +308,10 @@ struct channel_ops {
 	 * connection refused). body may be NULL. */
 	void (*classify)(long http_status, const char *body, size_t len,
 			 struct channel_outcome *out);
+
+	/* `ccgw simulate`'s side of the platform (channel_sim.h), NULL when it cannot be
+	 * simulated. */
+	const struct channel_sim_ops *sim;
 };
 
 /* The string value of key in obj, or NULL. */

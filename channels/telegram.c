@@ -888,4 +888,5 @@ const struct channel_ops telegram_channel_ops = {
 	.limit_prefix = "tg",
 	.render = tg_render,
 	.classify = tg_classify,
+	.sim = &telegram_sim_ops,
 };

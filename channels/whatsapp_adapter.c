@@ -330,4 +330,5 @@ const struct channel_ops whatsapp_channel_ops = {
 	.limit_prefix = "wa",
 	.render = whatsapp_render,
 	.classify = whatsapp_classify,
+	.sim = &whatsapp_sim_ops,
 };

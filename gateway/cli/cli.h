@@ -16,6 +16,7 @@ int cli_tenant(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_console(int argc, char **argv);
 int cli_parse(int argc, char **argv);
+int cli_simulate(int argc, char **argv);
 
 /* cli_tenant.c, also for `ccgw demo`: prints obj (borrowed; NULL when building it ran out of
  * memory) as one compact JSON line on stdout. 0, or -1 after "<cmd>: out of memory" on

@@ -19,6 +19,7 @@ static const struct {
 	{ "demo", cli_demo, "create or refresh the demo tenant and its catalog" },
 	{ "console", cli_console, "console --tenant SLUG [--user ID]: chat with the shop bot" },
 	{ "parse", cli_parse, "parse [--lang L] TEXT: print the NLP reading as JSON" },
+	{ "simulate", cli_simulate, "simulate chat|test: a shopper on a simulated channel, conversation files" },
 };
 
 static void usage(FILE *out)
