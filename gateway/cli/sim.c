@@ -888,6 +888,47 @@ static json_t *ws_reply(const json_t *f)
 	return r;
 }
 
+struct pending_tx {
+	const struct sim_shopper *sh;
+	long n;
+};
+
+static int pending_tx(PGconn *conn, void *arg)
+{
+	struct pending_tx *t = arg;
+	const char *params[2] = {t->sh->chan->id, t->sh->id};
+	PGresult *res = pg_exec(conn,
+	                        "SELECT count(*) FROM outbox WHERE tenant_id = app_tenant_id() AND"
+	                        " channel_id = $1 AND recipient = $2 AND status IN ('pending',"
+	                        " 'sending')",
+	                        2, params);
+
+	if (!res)
+		return PG_ERR_QUERY;
+	t->n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int sim_shopper_settle(struct sim_shopper *sh, int ms)
+{
+	int64_t until = util_now_ms() + ms;
+	struct pending_tx t = {sh, 0};
+
+	if (sh->ops->sim->socket)
+		return -1;
+	do {
+		struct timespec ts = {0, 20 * 1000000L};
+
+		if (pg_tx_run(sh->sim->conn, sh->chan->tenant_id, pending_tx, &t) != 0)
+			return -1;
+		if (t.n == 0)
+			return 0;
+		nanosleep(&ts, NULL);
+	} while (util_now_ms() < until);
+	return -1;
+}
+
 json_t *sim_shopper_reply(struct sim_shopper *sh, int ms)
 {
 	int64_t until = util_now_ms() + ms;

@@ -53,6 +53,12 @@ int sim_shopper_location(struct sim_shopper *sh, double lat, double lon, char *e
 int sim_shopper_contact(struct sim_shopper *sh, const char *phone, char *err,
                         size_t errlen) SIM_WUR;
 
+/* Waits up to ms until every reply the bot wrote for the shopper so far has been sent (the
+ * outbox has none pending for it), so sim_shopper_reply(sh, 0) then gives them all. 0, or
+ * -1 on a timeout, a database error, or a channel that cannot tell (the web chat's socket:
+ * then wait for quiet). */
+int sim_shopper_settle(struct sim_shopper *sh, int ms) SIM_WUR;
+
 /* The next reply to the shopper within ms, or NULL: {"text": "...", "choices": [{"title",
  * "payload", "description"?}], "list_button"?}. The caller owns it. */
 json_t *sim_shopper_reply(struct sim_shopper *sh, int ms) SIM_WUR;

@@ -19,7 +19,7 @@
 
 #define SIM_BOT_WAIT_MS   8000 /* bot: and tap: wait this long for a matching reply */
 #define SIM_FIRST_WAIT_MS 4000 /* the first reply to a shopper's step */
-#define SIM_QUIET_MS      500  /* no more replies for this long: the bot is done */
+#define SIM_QUIET_MS      250  /* no more replies for this long: the bot is done */
 #define SIM_LINE_MAX      4096
 
 /* ---- reading ---- */
@@ -343,12 +343,20 @@ static int take_replies(struct convo_run *r, int ms)
 	return got;
 }
 
-/* Lets the bot finish answering the last step. */
+/* Lets the bot finish answering the last step: until the outbox has nothing pending for the
+ * shopper, or (the web chat) until no reply came for SIM_QUIET_MS. */
 static void settle(struct convo_run *r)
 {
+	json_t *reply;
+
 	if (!r->step_taken || r->settled)
 		return;
-	take_replies(r, json_array_size(r->seen) ? SIM_QUIET_MS : SIM_FIRST_WAIT_MS);
+	if (sim_shopper_settle(r->sh, SIM_BOT_WAIT_MS) == 0) {
+		while ((reply = sim_shopper_reply(r->sh, 0)))
+			json_array_append_new(r->seen, reply);
+	} else {
+		take_replies(r, json_array_size(r->seen) ? SIM_QUIET_MS : SIM_FIRST_WAIT_MS);
+	}
 	r->settled = 1;
 }
 
