@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <utf8proc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,21 +280,27 @@ void sim_file_free(struct sim_file *f)
 
 /* ---- running ---- */
 
-/* Case-insensitive substring (ASCII letters folded; other bytes as they are). */
+/* text case-folded and composed (utf8proc), heap; NULL for NULL or text that is not UTF-8. */
+static char *folded(const char *text)
+{
+	utf8proc_uint8_t *out = NULL;
+
+	if (!text || utf8proc_map((const utf8proc_uint8_t *)text, 0, &out,
+	                          UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+	                              UTF8PROC_CASEFOLD) < 0)
+		return NULL;
+	return (char *)out;
+}
+
+/* 1 when hay contains needle, ignoring case in every script. */
 static int contains_ci(const char *hay, const char *needle)
 {
-	size_t n = strlen(needle), i;
+	char *h = folded(hay), *n = folded(needle);
+	int found = h && n && strstr(h, n) != NULL;
 
-	if (!hay)
-		return 0;
-	for (; *hay; hay++) {
-		for (i = 0; i < n && hay[i]; i++)
-			if (tolower((unsigned char)hay[i]) != tolower((unsigned char)needle[i]))
-				break;
-		if (i == n)
-			return 1;
-	}
-	return n == 0;
+	free(h);
+	free(n);
+	return found;
 }
 
 void sim_reply_print(FILE *out, const char *prefix, const void *reply_v)
