@@ -22,9 +22,9 @@ struct channel_sim_shopper {
 
 enum channel_sim_act {
 	CHANNEL_SIM_TEXT = 0,
-	CHANNEL_SIM_PRESS,    /* a button or list row of a reply */
+	CHANNEL_SIM_PRESS, /* a button or list row of a reply */
 	CHANNEL_SIM_LOCATION,
-	CHANNEL_SIM_CONTACT,  /* text: the phone number */
+	CHANNEL_SIM_CONTACT, /* text: the phone number */
 };
 
 struct channel_sim_input {

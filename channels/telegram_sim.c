@@ -53,9 +53,10 @@ static json_t *input_update(const struct channel_sim_shopper *sh,
 		if (!payload)
 			return NULL;
 		return json_pack("{s:{s:s, s:o, s:{s:I, s:o, s:I, s:s}, s:s, s:s}}",
-		                 "callback_query", "id", "sim", "from", user_json(sh), "message", "message_id",
-		                 json_is_integer(mid) ? json_integer_value(mid) : (json_int_t)1, "chat",
-		                 chat_json(sh), "date", (json_int_t)time(NULL), "text", "",
+		                 "callback_query", "id", "sim", "from", user_json(sh), "message",
+		                 "message_id",
+		                 json_is_integer(mid) ? json_integer_value(mid) : (json_int_t)1,
+		                 "chat", chat_json(sh), "date", (json_int_t)time(NULL), "text", "",
 		                 "chat_instance", "simulated", "data", payload);
 	}
 	m = json_pack("{s:I, s:o, s:o, s:I}", "message_id", (json_int_t)(sh->seq % 1000000000LL),
@@ -67,13 +68,14 @@ static json_t *input_update(const struct channel_sim_shopper *sh,
 		json_object_set_new(m, "text", json_string(in->text));
 		break;
 	case CHANNEL_SIM_LOCATION:
-		json_object_set_new(m, "location",
-		                    json_pack("{s:f, s:f}", "latitude", in->lat, "longitude", in->lon));
+		json_object_set_new(
+		    m, "location",
+		    json_pack("{s:f, s:f}", "latitude", in->lat, "longitude", in->lon));
 		break;
 	case CHANNEL_SIM_CONTACT:
 		json_object_set_new(m, "contact",
-		                    json_pack("{s:s, s:s, s:I}", "phone_number", in->text, "first_name",
-		                              sh->name, "user_id",
+		                    json_pack("{s:s, s:s, s:I}", "phone_number", in->text,
+		                              "first_name", sh->name, "user_id",
 		                              (json_int_t)strtoll(sh->id, NULL, 10)));
 		break;
 	default:
@@ -126,13 +128,11 @@ static json_t *message_reply(const json_t *p, json_int_t message_id, int edited)
 
 	if (!choices)
 		return NULL;
-	json_array_foreach(rows, i, row)
-		json_array_foreach(row, j, b)
-			channel_sim_choice_add(choices, channel_config_str(b, "text"),
-			                       channel_config_str(b, "callback_data"), NULL);
+	json_array_foreach(rows, i, row) json_array_foreach(row, j, b) channel_sim_choice_add(
+	    choices, channel_config_str(b, "text"), channel_config_str(b, "callback_data"), NULL);
 	/* a press is a callback query on the message the keyboard sits on */
 	json_array_foreach(choices, i, c)
-		json_object_set_new((json_t *)c, "message_id", json_integer(message_id));
+	    json_object_set_new((json_t *)c, "message_id", json_integer(message_id));
 	r = json_pack("{s:s, s:O}", "text",
 	              channel_config_str(p, "text") ? channel_config_str(p, "text") : "", "choices",
 	              choices);
@@ -160,7 +160,8 @@ static int tg_sim_outbound(const char *path, const json_t *body, long long seq, 
 		*status = 404;
 		a = json_pack("{s:b, s:i, s:s}", "ok", 0, "error_code", 404, "description",
 		              "Not Found");
-	} else if ((strcmp(method, "/sendMessage") == 0 || strcmp(method, "/editMessageText") == 0) &&
+	} else if ((strcmp(method, "/sendMessage") == 0 ||
+	            strcmp(method, "/editMessageText") == 0) &&
 	           recipient[0]) {
 		int edited = method[1] == 'e';
 		json_int_t mid = edited && json_is_integer(json_object_get(body, "message_id"))
@@ -171,7 +172,8 @@ static int tg_sim_outbound(const char *path, const json_t *body, long long seq, 
 		a = json_pack("{s:b, s:{s:I, s:I, s:{s:I, s:s}, s:s}}", "ok", 1, "result",
 		              "message_id", mid, "date", (json_int_t)time(NULL), "chat", "id",
 		              (json_int_t)strtoll(recipient, NULL, 10), "type", "private", "text",
-		              channel_config_str(body, "text") ? channel_config_str(body, "text") : "");
+		              channel_config_str(body, "text") ? channel_config_str(body, "text")
+		                                               : "");
 	} else if (strcmp(method, "/getMe") == 0) {
 		a = json_pack("{s:b, s:{s:I, s:b, s:s, s:s}}", "ok", 1, "result", "id",
 		              (json_int_t)strtoll(path + 4, NULL, 10), "is_bot", 1, "first_name",
@@ -192,8 +194,8 @@ static int tg_sim_outbound(const char *path, const json_t *body, long long seq, 
 }
 
 const struct channel_sim_ops telegram_sim_ops = {
-	.registration = tg_sim_registration,
-	.shopper_id = tg_sim_shopper_id,
-	.inbound = tg_sim_inbound,
-	.outbound = tg_sim_outbound,
+    .registration = tg_sim_registration,
+    .shopper_id = tg_sim_shopper_id,
+    .inbound = tg_sim_inbound,
+    .outbound = tg_sim_outbound,
 };

@@ -43,7 +43,7 @@ static json_t *input_message(const struct channel_sim_shopper *sh,
 		if (!payload || !title)
 			return NULL;
 		kind = json_is_true(json_object_get(in->choice, "list_row")) ? "list_reply"
-		                                                               : "button_reply";
+		                                                             : "button_reply";
 		return json_pack("{s:s, s:{s:s, s:{s:s, s:s}}}", "type", "interactive",
 		                 "interactive", "type", kind, kind, "id", payload, "title", title);
 	case CHANNEL_SIM_LOCATION:
@@ -73,8 +73,7 @@ static int wa_sim_inbound(const json_t *config, const struct channel_sim_shopper
 	}
 	if (!msg || json_object_set_new(msg, "from", json_string(sh->id)) < 0 ||
 	    json_object_set_new(msg, "id", json_sprintf("wamid.SIM%lld", sh->seq)) < 0 ||
-	    json_object_set_new(msg, "timestamp",
-	                        json_sprintf("%lld", (long long)time(NULL))) < 0)
+	    json_object_set_new(msg, "timestamp", json_sprintf("%lld", (long long)time(NULL))) < 0)
 		goto oom;
 	hook = json_pack("{s:s, s:[{s:s, s:[{s:s, s:{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], "
 	                 "s:[O]}}]}]}",
@@ -131,24 +130,25 @@ static json_t *message_reply(const json_t *m)
 		if (!text)
 			text = "[image]";
 	} else if (strcmp(type, "template") == 0) {
-		c = json_array_get(json_object_get(json_object_get(m, "template"), "components"), 0);
-		snprintf(buf, sizeof(buf), "[template %s] %s",
-		         str_at(m, "template", "name") ? str_at(m, "template", "name") : "?",
-		         str_at(json_array_get(json_object_get(c, "parameters"), 0), "text", NULL)
-		             ? str_at(json_array_get(json_object_get(c, "parameters"), 0), "text",
-		                      NULL)
-		             : "");
+		c = json_array_get(json_object_get(json_object_get(m, "template"), "components"),
+		                   0);
+		snprintf(
+		    buf, sizeof(buf), "[template %s] %s",
+		    str_at(m, "template", "name") ? str_at(m, "template", "name") : "?",
+		    str_at(json_array_get(json_object_get(c, "parameters"), 0), "text", NULL)
+		        ? str_at(json_array_get(json_object_get(c, "parameters"), 0), "text", NULL)
+		        : "");
 		text = buf;
 	} else if (strcmp(type, "interactive") == 0) {
 		text = str_at(inter, "body", "text");
 		json_array_foreach(json_object_get(action, "buttons"), i, btn)
-			channel_sim_choice_add(choices, str_at(btn, "reply", "title"),
-			                       str_at(btn, "reply", "id"), NULL);
+		    channel_sim_choice_add(choices, str_at(btn, "reply", "title"),
+		                           str_at(btn, "reply", "id"), NULL);
 		json_array_foreach(json_object_get(action, "sections"), i, sec)
-			json_array_foreach(json_object_get(sec, "rows"), j, row)
-				channel_sim_choice_add(choices, str_at(row, "title", NULL),
-				                       str_at(row, "id", NULL),
-				                       str_at(row, "description", NULL));
+		    json_array_foreach(json_object_get(sec, "rows"), j, row)
+		        channel_sim_choice_add(choices, str_at(row, "title", NULL),
+		                               str_at(row, "id", NULL),
+		                               str_at(row, "description", NULL));
 	} else {
 		snprintf(buf, sizeof(buf), "[%s]", type);
 		text = buf;
@@ -158,7 +158,7 @@ static json_t *message_reply(const json_t *m)
 		/* a list: its rows are answered as list replies */
 		json_object_set_new(r, "list_button", json_string(str_at(action, "button", NULL)));
 		json_array_foreach(choices, i, c)
-			json_object_set_new((json_t *)c, "list_row", json_true());
+		    json_object_set_new((json_t *)c, "list_row", json_true());
 	}
 	json_decref(choices);
 	return r;
@@ -177,7 +177,8 @@ static int wa_sim_outbound(const char *path, const json_t *body, long long seq, 
 	end = path + strlen(path);
 	if ((size_t)(end - path) < 10 || strcmp(end - 9, "/messages") != 0) {
 		*status = 404;
-		*answer = strdup("{\"error\": {\"message\": \"Unknown path components\", \"code\": 100}}");
+		*answer = strdup(
+		    "{\"error\": {\"message\": \"Unknown path components\", \"code\": 100}}");
 		return *answer ? 0 : -1;
 	}
 	if (str_at(body, "status", NULL) && strcmp(str_at(body, "status", NULL), "read") == 0) {
@@ -186,7 +187,8 @@ static int wa_sim_outbound(const char *path, const json_t *body, long long seq, 
 	}
 	if (!to) {
 		*status = 400;
-		*answer = strdup("{\"error\": {\"message\": \"(#100) Invalid parameter\", \"code\": 100}}");
+		*answer = strdup(
+		    "{\"error\": {\"message\": \"(#100) Invalid parameter\", \"code\": 100}}");
 		return *answer ? 0 : -1;
 	}
 	snprintf(recipient, rlen, "%s", to);
@@ -200,8 +202,8 @@ static int wa_sim_outbound(const char *path, const json_t *body, long long seq, 
 }
 
 const struct channel_sim_ops whatsapp_sim_ops = {
-	.registration = wa_sim_registration,
-	.shopper_id = wa_sim_shopper_id,
-	.inbound = wa_sim_inbound,
-	.outbound = wa_sim_outbound,
+    .registration = wa_sim_registration,
+    .shopper_id = wa_sim_shopper_id,
+    .inbound = wa_sim_inbound,
+    .outbound = wa_sim_outbound,
 };

@@ -49,17 +49,18 @@ static void interrupts_take(void)
 
 static void simulate_usage(FILE *to)
 {
-	fprintf(to,
-	        "usage: ccgw simulate chat --tenant SLUG [--channel whatsapp|telegram|webchat] "
-	        "[--as NAME] [--url URL]\n"
-	        "       ccgw simulate test FILE... [--junit OUT.xml] [--channel C] [--tenant SLUG] "
-	        "[--url URL]\n"
-	        "  chat: type a message per line; a number presses that choice; /location LAT,LON\n"
-	        "        and /contact PHONE share those; Ctrl-D quits\n"
-	        "  test: runs conversation files (docs/SIMULATE.md); exit 0 all pass, 1 any fails,\n"
-	        "        2 a file cannot be read\n"
-	        "  --url: an existing `ccgw serve` on the same database (http://IPv4:PORT) instead\n"
-	        "        of a gateway in this process\n");
+	fprintf(
+	    to,
+	    "usage: ccgw simulate chat --tenant SLUG [--channel whatsapp|telegram|webchat] "
+	    "[--as NAME] [--url URL]\n"
+	    "       ccgw simulate test FILE... [--junit OUT.xml] [--channel C] [--tenant SLUG] "
+	    "[--url URL]\n"
+	    "  chat: type a message per line; a number presses that choice; /location LAT,LON\n"
+	    "        and /contact PHONE share those; Ctrl-D quits\n"
+	    "  test: runs conversation files (docs/SIMULATE.md); exit 0 all pass, 1 any fails,\n"
+	    "        2 a file cannot be read\n"
+	    "  --url: an existing `ccgw serve` on the same database (http://IPv4:PORT) instead\n"
+	    "        of a gateway in this process\n");
 }
 
 /* ---- chat ---- */
@@ -104,7 +105,8 @@ static int chat_line(struct chat *c, char *line)
 
 		if (sscanf(line + 10, "%lf , %lf", &lat, &lon) != 2 || lat < -90 || lat > 90 ||
 		    lon < -180 || lon > 180) {
-			fprintf(stderr, "usage: /location LAT,LON (e.g. /location -1.2921,36.8219)\n");
+			fprintf(stderr,
+			        "usage: /location LAT,LON (e.g. /location -1.2921,36.8219)\n");
 			return -1;
 		}
 		rc = sim_shopper_location(c->sh, lat, lon, err, sizeof(err));
@@ -114,8 +116,8 @@ static int chat_line(struct chat *c, char *line)
 		n = strtol(line, &end, 10);
 		if (end != line && *end == '\0' && n >= 1 &&
 		    (size_t)n <= json_array_size(c->choices))
-			rc = sim_shopper_press(c->sh, json_array_get(c->choices, (size_t)n - 1), err,
-			                       sizeof(err));
+			rc = sim_shopper_press(c->sh, json_array_get(c->choices, (size_t)n - 1),
+			                       err, sizeof(err));
 		else
 			rc = sim_shopper_text(c->sh, line, err, sizeof(err));
 	}
@@ -210,10 +212,11 @@ static int simulate_chat(int argc, char **argv)
 		fprintf(stderr, "ccgw simulate: %s\n", err);
 		goto out;
 	}
-	fprintf(stderr,
-	        "Chatting with '%s' on simulated %s as %s (%s). Type a message (\"hi\" to start), a "
-	        "number to press a choice, /location LAT,LON, /contact PHONE; Ctrl-D quits.\n",
-	        slug, channel, name ? name : "Simulated Shopper", sim_shopper_id(c.sh));
+	fprintf(
+	    stderr,
+	    "Chatting with '%s' on simulated %s as %s (%s). Type a message (\"hi\" to start), a "
+	    "number to press a choice, /location LAT,LON, /contact PHONE; Ctrl-D quits.\n",
+	    slug, channel, name ? name : "Simulated Shopper", sim_shopper_id(c.sh));
 	chat_loop(&c);
 	rc = 0;
 out:

@@ -38,7 +38,7 @@
 #include "util.h"
 #include "webchat_gw.h"
 
-#define SIM_MAX_CHANNELS 16
+#define SIM_MAX_CHANNELS    16
 #define SIM_HTTP_TIMEOUT_MS 15000
 
 struct sim_channel {
@@ -68,9 +68,9 @@ struct sim {
 
 struct sim_shopper {
 	struct sim *sim;
-	struct sim_channel *chan; /* NULL on the web chat */
+	struct sim_channel *chan;      /* NULL on the web chat */
 	const struct channel_ops *ops; /* its type's adapter, which has a simulator */
-	char id[48];   /* the platform's id of the shopper, or the web chat's conversation */
+	char id[48]; /* the platform's id of the shopper, or the web chat's conversation */
 	char name[128];
 	struct sim_ws *ws;
 	int ws_closed;
@@ -94,7 +94,8 @@ const char *sim_channel_types(char *out, size_t outlen)
 	out[0] = '\0';
 	for (i = 0; (ops = channel_ops_at(i)) && n < outlen; i++)
 		if (ops->sim)
-			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", ops->type);
+			n +=
+			    (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", ops->type);
 	return out;
 }
 
@@ -147,8 +148,8 @@ static size_t collect_cb(char *ptr, size_t size, size_t n, void *ud)
 
 /* POSTs body to url with headers; the status (0: no answer) and the answer's first bytes in
  * err when it is not 200. */
-static long http_post(const char *url, const char *const *headers, const char *body,
-                      char *err, size_t errlen)
+static long http_post(const char *url, const char *const *headers, const char *body, char *err,
+                      size_t errlen)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -387,7 +388,8 @@ struct sim *sim_open(const char *url, char *err, size_t errlen)
 	}
 	sim->conn = app_db_connect(&sim->cfg, sim->cfg.database_url, "ccgw-simulate", NULL);
 	if (PQstatus(sim->conn) != CONNECTION_OK) {
-		snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(sim->conn));
+		snprintf(err, errlen, "cannot connect to the database: %s",
+		         PQerrorMessage(sim->conn));
 		goto fail;
 	}
 	sim->api = sim_api_start(err, errlen);
@@ -514,8 +516,9 @@ static void channel_unlock(PGconn *conn, const char *id)
 {
 	const char *params[1] = {id};
 
-	PQclear(pg_exec(conn, "SELECT pg_advisory_unlock(hashtextextended('ccgw-simulate:' || $1, 0))",
-	                1, params));
+	PQclear(pg_exec(conn,
+	                "SELECT pg_advisory_unlock(hashtextextended('ccgw-simulate:' || $1, 0))", 1,
+	                params));
 }
 
 /* Claims (marks, opens) channel id for this run. 0, or -1 when it cannot be used. */
@@ -663,9 +666,9 @@ static int webchat_open(struct sim_shopper *sh, const char *slug, char *err, siz
 		return -1;
 	}
 	f = ws_next_frame(sh, 10000, &closed);
-	if (!f || strcmp(json_string_value(json_object_get(f, "type")) ? json_string_value(
-	                                                                     json_object_get(f, "type"))
-	                                                               : "",
+	if (!f || strcmp(json_string_value(json_object_get(f, "type"))
+	                     ? json_string_value(json_object_get(f, "type"))
+	                     : "",
 	                 "welcome") != 0) {
 		snprintf(err, errlen, "the web chat did not welcome the shopper: %s",
 		         f ? json_string_value(json_object_get(f, "message")) : "no answer");
@@ -781,14 +784,15 @@ static int shopper_send(struct sim_shopper *sh, const struct channel_sim_input *
 	if (sh->ops->sim->socket) {
 		switch (in->act) {
 		case CHANNEL_SIM_TEXT:
-			return shopper_ws_send(sh, json_pack("{s:s, s:s}", "type", "text", "text", in->text),
-			                       err, errlen);
-		case CHANNEL_SIM_PRESS:
 			return shopper_ws_send(
-			    sh,
-			    json_pack("{s:s, s:O}", "type", "postback", "payload",
-			              json_object_get(in->choice, "payload")),
-			    err, errlen);
+			    sh, json_pack("{s:s, s:s}", "type", "text", "text", in->text), err,
+			    errlen);
+		case CHANNEL_SIM_PRESS:
+			return shopper_ws_send(sh,
+			                       json_pack("{s:s, s:O}", "type", "postback",
+			                                 "payload",
+			                                 json_object_get(in->choice, "payload")),
+			                       err, errlen);
 		default:
 			snprintf(err, errlen, "the web chat shares no locations or contacts");
 			return -1;
@@ -824,8 +828,7 @@ int sim_shopper_press(struct sim_shopper *sh, const json_t *choice, char *err, s
 	return shopper_send(sh, &in, err, errlen);
 }
 
-int sim_shopper_location(struct sim_shopper *sh, double lat, double lon, char *err,
-                         size_t errlen)
+int sim_shopper_location(struct sim_shopper *sh, double lat, double lon, char *err, size_t errlen)
 {
 	struct channel_sim_input in = {CHANNEL_SIM_LOCATION, NULL, NULL, lat, lon};
 
@@ -860,24 +863,24 @@ static json_t *ws_reply(const json_t *f)
 	choices = json_array();
 	if (!choices)
 		return NULL;
-	json_array_foreach(json_object_get(f, "buttons"), i, b)
-		if (json_string_value(json_object_get(b, "title")) &&
-		    json_string_value(json_object_get(b, "payload")))
-			json_array_append_new(choices,
-			                      json_pack("{s:O, s:O}", "title", json_object_get(b, "title"),
-			                                "payload", json_object_get(b, "payload")));
+	json_array_foreach(json_object_get(f, "buttons"), i,
+	                   b) if (json_string_value(json_object_get(b, "title")) &&
+	                          json_string_value(json_object_get(b, "payload")))
+	    json_array_append_new(choices,
+	                          json_pack("{s:O, s:O}", "title", json_object_get(b, "title"),
+	                                    "payload", json_object_get(b, "payload")));
 	json_array_foreach(json_object_get(list, "sections"), i, sec)
-		json_array_foreach(json_object_get(sec, "rows"), j, row)
-			if (json_string_value(json_object_get(row, "title")) &&
-			    json_string_value(json_object_get(row, "payload"))) {
-				json_t *c = json_pack("{s:O, s:O}", "title", json_object_get(row, "title"),
-				                      "payload", json_object_get(row, "payload"));
+	    json_array_foreach(json_object_get(sec, "rows"), j,
+	                       row) if (json_string_value(json_object_get(row, "title")) &&
+	                                json_string_value(json_object_get(row, "payload")))
+	{
+		json_t *c = json_pack("{s:O, s:O}", "title", json_object_get(row, "title"),
+		                      "payload", json_object_get(row, "payload"));
 
-				if (c && json_string_value(json_object_get(row, "description")))
-					json_object_set(c, "description",
-					                json_object_get(row, "description"));
-				json_array_append_new(choices, c);
-			}
+		if (c && json_string_value(json_object_get(row, "description")))
+			json_object_set(c, "description", json_object_get(row, "description"));
+		json_array_append_new(choices, c);
+	}
 	r = json_pack("{s:s, s:o}", "text",
 	              json_string_value(json_object_get(f, "text"))
 	                  ? json_string_value(json_object_get(f, "text"))

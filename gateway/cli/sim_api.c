@@ -200,8 +200,8 @@ static int sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 static const struct lws_protocols sim_protocols[] = {
-	{"http", sim_callback, sizeof(struct sim_pss), 0, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {"http", sim_callback, sizeof(struct sim_pss), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 static void *sim_api_main(void *arg)

@@ -25,7 +25,7 @@ const char *sim_api_base_url(const struct sim_api *api);
  * none came. The caller owns the reply (channel_sim.h: outbound).
  */
 json_t *sim_api_take(struct sim_api *api, const char *recipient, int ms)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Requests answered so far (for the report of a failing run). */
 unsigned long sim_api_requests(const struct sim_api *api);

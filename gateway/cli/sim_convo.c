@@ -100,15 +100,13 @@ static const struct {
 	const char *key;
 	enum sim_step_kind kind;
 } step_keys[] = {
-	{"me", SIM_STEP_ME},           {"tap", SIM_STEP_TAP},
-	{"bot", SIM_STEP_BOT},         {"bot!", SIM_STEP_BOT_NOT},
-	{"location", SIM_STEP_LOCATION}, {"contact", SIM_STEP_CONTACT},
+    {"me", SIM_STEP_ME},        {"tap", SIM_STEP_TAP},           {"bot", SIM_STEP_BOT},
+    {"bot!", SIM_STEP_BOT_NOT}, {"location", SIM_STEP_LOCATION}, {"contact", SIM_STEP_CONTACT},
 };
 
 /* One line (trimmed, not empty, not a comment) into the file. 0, or -1 with err. */
-static int line_read(struct sim_file *f, struct sim_convo **cur, char *s, int line,
-                     char tenant[64], char channel[16], const char *comment, char *err,
-                     size_t errlen)
+static int line_read(struct sim_file *f, struct sim_convo **cur, char *s, int line, char tenant[64],
+                     char channel[16], const char *comment, char *err, size_t errlen)
 {
 	char *colon, *key, *arg;
 	size_t i;
@@ -119,7 +117,8 @@ static int line_read(struct sim_file *f, struct sim_convo **cur, char *s, int li
 	}
 	colon = strchr(s, ':');
 	if (!colon) {
-		snprintf(err, errlen, "%s:%d: a step is KEY: TEXT (me, tap, bot, bot!, location, "
+		snprintf(err, errlen,
+		         "%s:%d: a step is KEY: TEXT (me, tap, bot, bot!, location, "
 		         "contact, tenant, channel), '---' or a # comment; got \"%.60s\"",
 		         f->path, line, s);
 		return -1;
@@ -131,8 +130,9 @@ static int line_read(struct sim_file *f, struct sim_convo **cur, char *s, int li
 		int is_tenant = key[0] == 't';
 
 		if (*cur && (*cur)->nsteps > 0) {
-			snprintf(err, errlen, "%s:%d: %s: goes before the conversation's first step",
-			         f->path, line, key);
+			snprintf(err, errlen,
+			         "%s:%d: %s: goes before the conversation's first step", f->path,
+			         line, key);
 			return -1;
 		}
 		if (is_tenant ? !slug_ok(arg) : !sim_channel_type_ok(arg)) {
@@ -155,8 +155,10 @@ static int line_read(struct sim_file *f, struct sim_convo **cur, char *s, int li
 		if (strcmp(key, step_keys[i].key) == 0)
 			break;
 	if (i == sizeof(step_keys) / sizeof(step_keys[0])) {
-		snprintf(err, errlen, "%s:%d: unknown step \"%.40s:\" (me, tap, bot, bot!, location, "
-		         "contact, tenant, channel)", f->path, line, key);
+		snprintf(err, errlen,
+		         "%s:%d: unknown step \"%.40s:\" (me, tap, bot, bot!, location, "
+		         "contact, tenant, channel)",
+		         f->path, line, key);
 		return -1;
 	}
 	if (!*arg) {
@@ -171,7 +173,8 @@ static int line_read(struct sim_file *f, struct sim_convo **cur, char *s, int li
 		if (!(*cur)->name) {
 			char name[64];
 
-			snprintf(name, sizeof(name), "conversation %zu (line %d)", f->nconvos, line);
+			snprintf(name, sizeof(name), "conversation %zu (line %d)", f->nconvos,
+			         line);
 			(*cur)->name = strdup(name);
 		}
 		if (!(*cur)->name)
@@ -182,8 +185,10 @@ static int line_read(struct sim_file *f, struct sim_convo **cur, char *s, int li
 	if (step_keys[i].kind == SIM_STEP_LOCATION &&
 	    location_read(arg, &(*cur)->steps[(*cur)->nsteps - 1].lat,
 	                  &(*cur)->steps[(*cur)->nsteps - 1].lon) < 0) {
-		snprintf(err, errlen, "%s:%d: location: must be LAT,LON in degrees (e.g. "
-		         "-1.2921,36.8219)", f->path, line);
+		snprintf(err, errlen,
+		         "%s:%d: location: must be LAT,LON in degrees (e.g. "
+		         "-1.2921,36.8219)",
+		         f->path, line);
 		return -1;
 	}
 	return 0;
@@ -219,8 +224,8 @@ struct sim_file *sim_file_read(const char *path, const char *def_tenant, const c
 
 		line++;
 		if (n > SIM_LINE_MAX || memchr(buf, '\0', (size_t)n)) {
-			snprintf(err, errlen, "%s:%d: not a text line (binary, or over %d bytes)", path,
-			         line, SIM_LINE_MAX);
+			snprintf(err, errlen, "%s:%d: not a text line (binary, or over %d bytes)",
+			         path, line, SIM_LINE_MAX);
 			goto fail;
 		}
 		s = trim(buf);
@@ -245,8 +250,8 @@ struct sim_file *sim_file_read(const char *path, const char *def_tenant, const c
 		goto fail;
 	}
 	if (f->nconvos == 0) {
-		snprintf(err, errlen, "%s: no conversation in the file (no me:, tap:, bot: ... step)",
-		         path);
+		snprintf(err, errlen,
+		         "%s: no conversation in the file (no me:, tap:, bot: ... step)", path);
 		goto fail;
 	}
 	free(buf);
@@ -329,9 +334,9 @@ void sim_reply_print(FILE *out, const char *prefix, const void *reply_v)
 
 struct convo_run {
 	struct sim_shopper *sh;
-	json_t *seen;    /* the replies since the shopper's last step */
-	int step_taken;  /* the shopper has made a step */
-	int settled;     /* the bot is done with the last step */
+	json_t *seen;   /* the replies since the shopper's last step */
+	int step_taken; /* the shopper has made a step */
+	int settled;    /* the bot is done with the last step */
 	struct sbuf fail;
 };
 
@@ -376,9 +381,10 @@ static const json_t *seen_find(const json_t *seen, const char *text)
 	{
 		if (contains_ci(json_string_value(json_object_get(reply, "text")), text))
 			return reply;
-		json_array_foreach(json_object_get(reply, "choices"), j, c)
-			if (contains_ci(json_string_value(json_object_get(c, "title")), text))
-				return reply;
+		json_array_foreach(
+		    json_object_get(reply, "choices"), j,
+		    c) if (contains_ci(json_string_value(json_object_get(c, "title")),
+		                       text)) return reply;
 	}
 	return NULL;
 }
@@ -389,10 +395,9 @@ static const json_t *choice_find(const json_t *seen, const char *title)
 	size_t i, j;
 
 	/* the latest offer wins */
-	json_array_foreach(seen, i, reply)
-		json_array_foreach(json_object_get(reply, "choices"), j, c)
-			if (contains_ci(json_string_value(json_object_get(c, "title")), title))
-				found = c;
+	json_array_foreach(seen, i, reply) json_array_foreach(
+	    json_object_get(reply, "choices"), j,
+	    c) if (contains_ci(json_string_value(json_object_get(c, "title")), title)) found = c;
 	return found;
 }
 
@@ -438,16 +443,17 @@ static int shopper_step(struct convo_run *r, const struct sim_step *s, char *err
 			const json_t *reply, *c;
 			size_t i, j, n = 0;
 
-			snprintf(err, errlen, "tap: no button or list row \"%s\" was offered", s->arg);
+			snprintf(err, errlen, "tap: no button or list row \"%s\" was offered",
+			         s->arg);
 			json_array_foreach(r->seen, i, reply)
-				json_array_foreach(json_object_get(reply, "choices"), j, c)
-				{
-					size_t used = strlen(err);
+			    json_array_foreach(json_object_get(reply, "choices"), j, c)
+			{
+				size_t used = strlen(err);
 
-					snprintf(err + used, errlen - used, "%s\"%s\"",
-					         n++ ? ", " : "; offered: ",
-					         json_string_value(json_object_get(c, "title")));
-				}
+				snprintf(err + used, errlen - used, "%s\"%s\"",
+				         n++ ? ", " : "; offered: ",
+				         json_string_value(json_object_get(c, "title")));
+			}
 			return -1;
 		}
 		choice = json_deep_copy(choice);
@@ -487,7 +493,8 @@ static int step_run(struct convo_run *r, const char *path, const struct sim_step
 			int64_t until = util_now_ms() + SIM_BOT_WAIT_MS;
 
 			while (!seen_find(r->seen, s->arg) && util_now_ms() < until) {
-				json_t *reply = sim_shopper_reply(r->sh, (int)(until - util_now_ms()));
+				json_t *reply =
+				    sim_shopper_reply(r->sh, (int)(until - util_now_ms()));
 
 				if (!reply)
 					break;
@@ -496,8 +503,8 @@ static int step_run(struct convo_run *r, const char *path, const struct sim_step
 		}
 		if (seen_find(r->seen, s->arg))
 			return 0;
-		sbuf_printf(&r->fail, "%s:%d: bot: expected a reply containing \"%s\"", path, s->line,
-		            s->arg);
+		sbuf_printf(&r->fail, "%s:%d: bot: expected a reply containing \"%s\"", path,
+		            s->line, s->arg);
 		said_append(&r->fail, r->seen);
 		return -1;
 	case SIM_STEP_BOT_NOT:
@@ -579,11 +586,21 @@ static void xml_escaped(FILE *o, const char *s)
 		unsigned char ch = (unsigned char)*s;
 
 		switch (ch) {
-		case '&': fputs("&amp;", o); break;
-		case '<': fputs("&lt;", o); break;
-		case '>': fputs("&gt;", o); break;
-		case '"': fputs("&quot;", o); break;
-		case '\'': fputs("&apos;", o); break;
+		case '&':
+			fputs("&amp;", o);
+			break;
+		case '<':
+			fputs("&lt;", o);
+			break;
+		case '>':
+			fputs("&gt;", o);
+			break;
+		case '"':
+			fputs("&quot;", o);
+			break;
+		case '\'':
+			fputs("&apos;", o);
+			break;
 		default:
 			/* XML 1.0 has no other control characters than tab and line ends */
 			if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
@@ -603,7 +620,8 @@ int sim_junit_write(const char *path, struct sim_file *const *files, size_t nfil
 
 	if (!o)
 		return -1;
-	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ccgw simulate\">\n", o);
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ccgw simulate\">\n",
+	      o);
 	for (i = 0; i < nfiles; i++) {
 		const struct sim_file *f = files[i];
 		size_t failures = 0;
@@ -634,9 +652,10 @@ int sim_junit_write(const char *path, struct sim_file *const *files, size_t nfil
 			fputs(">\n      <failure message=\"", o);
 			{
 				const char *nl = c->failure ? strchr(c->failure, '\n') : NULL;
-				char *first = c->failure ? strndup(c->failure, nl ? (size_t)(nl - c->failure)
-				                                                  : strlen(c->failure))
-				                         : NULL;
+				char *first =
+				    c->failure ? strndup(c->failure, nl ? (size_t)(nl - c->failure)
+				                                        : strlen(c->failure))
+				               : NULL;
 
 				xml_escaped(o, first ? first : "failed");
 				free(first);
@@ -649,7 +668,8 @@ int sim_junit_write(const char *path, struct sim_file *const *files, size_t nfil
 	}
 	for (i = 0; i < nunreadable; i++) {
 		fputs("  <testsuite name=\"unreadable\" tests=\"1\" failures=\"0\" errors=\"1\">\n"
-		      "    <testcase classname=\"unreadable\" name=\"", o);
+		      "    <testcase classname=\"unreadable\" name=\"",
+		      o);
 		xml_escaped(o, unreadable[i]);
 		fputs("\">\n      <error message=\"", o);
 		xml_escaped(o, unreadable[i]);

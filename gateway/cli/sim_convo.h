@@ -28,15 +28,15 @@ struct sim_step {
 };
 
 struct sim_convo {
-	char *name;     /* the first comment of the conversation, or "conversation N" */
-	int line;       /* where it starts */
+	char *name; /* the first comment of the conversation, or "conversation N" */
+	int line;   /* where it starts */
 	char tenant[64];
 	char channel[16];
 	struct sim_step *steps;
 	size_t nsteps;
 	/* the outcome */
 	int failed;
-	char *failure;  /* "FILE:LINE: ..." */
+	char *failure; /* "FILE:LINE: ..." */
 	double seconds;
 };
 
@@ -59,7 +59,7 @@ int sim_file_run(struct sim *sim, struct sim_file *f, FILE *out, FILE *errout);
 /* The JUnit XML of the files' results; 0, or -1 when it cannot be written. */
 int sim_junit_write(const char *path, struct sim_file *const *files, size_t nfiles,
                     const char *const *unreadable, size_t nunreadable)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Prints a reply as the platform shows it (choices numbered from 1) with prefix on each
  * line. */

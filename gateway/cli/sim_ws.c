@@ -88,7 +88,8 @@ int sim_ws_connect(struct sim_ws *c, const char *host, int port, const char *pat
 	         "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
 	         "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 	         "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-	         path, host, port, (const char *)key, origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "");
+	         path, host, port, (const char *)key, origin ? "Origin: " : "",
+	         origin ? origin : "", origin ? "\r\n" : "");
 	if (write_all(c->fd, req, strlen(req)) < 0)
 		return -1;
 	for (i = 0; i < 50; i++) {
@@ -186,9 +187,11 @@ char *sim_ws_recv(struct sim_ws *c, int ms, int *close_code)
 						return out;
 					if (op == 8) {
 						if (close_code)
-							*close_code = plen >= 2 ? ((unsigned char)out[0] << 8) |
-							                              (unsigned char)out[1]
-							                        : 1005;
+							*close_code =
+							    plen >= 2
+							        ? ((unsigned char)out[0] << 8) |
+							              (unsigned char)out[1]
+							        : 1005;
 						free(out);
 						return NULL;
 					}

@@ -84,7 +84,8 @@ static void run_ccgw(struct run *r, const char *input, const char *const *args)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		int in = open(in_path, O_RDONLY), out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int in = open(in_path, O_RDONLY),
+		    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		if (in < 0 || out < 0 || err < 0)
@@ -178,10 +179,19 @@ static void write_file(const char *path, const char *text)
 static void examples_on(const char *channel)
 {
 	char junit[256];
-	const char *args[] = {"simulate", "test", "--channel", channel, "--junit", junit,
-	                      CONVO_DIR "/order_english.convo", CONVO_DIR "/order_swahili.convo",
-	                      CONVO_DIR "/cart_edit.convo", CONVO_DIR "/cancel_order.convo",
-	                      CONVO_DIR "/complaint.convo", CONVO_DIR "/handoff.convo", NULL};
+	const char *args[] = {"simulate",
+	                      "test",
+	                      "--channel",
+	                      channel,
+	                      "--junit",
+	                      junit,
+	                      CONVO_DIR "/order_english.convo",
+	                      CONVO_DIR "/order_swahili.convo",
+	                      CONVO_DIR "/cart_edit.convo",
+	                      CONVO_DIR "/cancel_order.convo",
+	                      CONVO_DIR "/complaint.convo",
+	                      CONVO_DIR "/handoff.convo",
+	                      NULL};
 	long before = orders_on(channel, NULL), cancelled = orders_on(channel, "cancelled");
 	struct run r;
 	char *xml;
@@ -237,8 +247,8 @@ static void test_location_contact(void **state)
 	assert_int_equal(orders_on("telegram", NULL) - tg, 1);
 	/* the phone from the contact card, the address from the shared place */
 	assert_int_equal(demo_long("SELECT count(*) FROM orders WHERE customer_phone LIKE $1 AND "
-	                            "delivery_address::text LIKE '%-1.29%'",
-	                            "%254712000999%"),
+	                           "delivery_address::text LIKE '%-1.29%'",
+	                           "%254712000999%"),
 	                 2);
 	run_clear(&r);
 }
@@ -269,8 +279,8 @@ static void test_must_fail(void **state)
 	run_ccgw(&r, NULL, args);
 	assert_int_equal(r.status, 1);
 	/* file and line named, what was expected and what the bot said */
-	snprintf(want, sizeof(want), "%s:3: bot: expected a reply containing \"Welcome to the moon\"",
-	         path);
+	snprintf(want, sizeof(want),
+	         "%s:3: bot: expected a reply containing \"Welcome to the moon\"", path);
 	assert_contains(r.err, want);
 	assert_contains(r.err, "the bot said:");
 	assert_contains(r.err, "Browse products");
@@ -329,11 +339,11 @@ static void test_unreadable(void **state)
 
 static void test_chat(void **state)
 {
-	const char *args[] = {"simulate", "chat", "--tenant", "demo", "--channel", "telegram",
-	                      "--as", "Wanjiku", NULL};
+	const char *args[] = {"simulate", "chat", "--tenant", "demo", "--channel",
+	                      "telegram", "--as", "Wanjiku",  NULL};
 	const char *bad_tenant[] = {"simulate", "chat", "--tenant", "no-such-shop", NULL};
-	const char *bad_channel[] = {"simulate", "chat", "--tenant", "demo", "--channel", "fax",
-	                             NULL};
+	const char *bad_channel[] = {"simulate",  "chat", "--tenant", "demo",
+	                             "--channel", "fax",  NULL};
 	struct run r;
 
 	(void)state;
@@ -346,8 +356,8 @@ static void test_chat(void **state)
 	assert_contains(r.out, "Acacia Honey 500g");
 	assert_contains(r.err, "as Wanjiku");
 	/* the shop sees the name the shopper chose */
-	assert_int_equal(demo_long("SELECT count(*) FROM customers WHERE name = $1", "Wanjiku") >= 1,
-	                 1);
+	assert_int_equal(
+	    demo_long("SELECT count(*) FROM customers WHERE name = $1", "Wanjiku") >= 1, 1);
 	run_clear(&r);
 	run_ccgw(&r, NULL, bad_tenant);
 	assert_int_equal(r.status, 1);
@@ -405,8 +415,8 @@ static void test_signatures(void **state)
 	char id[37], tenant[37], url[256], sig[65], header[160], body[1024];
 	const char *secret;
 	json_t *cfg;
-	const char *args[] = {"simulate", "test", "--url", srv.base_url,
-	                      CONVO_DIR "/complaint.convo", NULL};
+	const char *args[] = {
+	    "simulate", "test", "--url", srv.base_url, CONVO_DIR "/complaint.convo", NULL};
 	struct run r;
 
 	(void)state;
@@ -416,14 +426,15 @@ static void test_signatures(void **state)
 	secret = channel_config_str(cfg, "app_secret");
 	assert_non_null(secret);
 	snprintf(url, sizeof(url), "%s/webhooks/whatsapp/%s", srv.base_url, id);
-	snprintf(body, sizeof(body),
-	         "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"X\",\"changes\":[{"
-	         "\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":"
-	         "{\"display_phone_number\":\"%s\",\"phone_number_id\":\"%s\"},\"messages\":[{"
-	         "\"from\":\"999000111222\",\"id\":\"wamid.SIGTEST%d\",\"timestamp\":\"1700000000\","
-	         "\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}",
-	         channel_config_str(cfg, "phone_number_id"), channel_config_str(cfg, "phone_number_id"),
-	         (int)getpid());
+	snprintf(
+	    body, sizeof(body),
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"X\",\"changes\":[{"
+	    "\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":"
+	    "{\"display_phone_number\":\"%s\",\"phone_number_id\":\"%s\"},\"messages\":[{"
+	    "\"from\":\"999000111222\",\"id\":\"wamid.SIGTEST%d\",\"timestamp\":\"1700000000\","
+	    "\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}",
+	    channel_config_str(cfg, "phone_number_id"), channel_config_str(cfg, "phone_number_id"),
+	    (int)getpid());
 	assert_int_equal(post(url, "X-Other: 1", body), 401);
 	util_hmac_sha256_hex("not the secret", 14, body, strlen(body), sig);
 	snprintf(header, sizeof(header), "X-Hub-Signature-256: sha256=%s", sig);
