@@ -78,6 +78,7 @@ struct sim_shopper {
 
 static atomic_llong sim_seq; /* update ids and message ids, unique across runs */
 static volatile sig_atomic_t sim_gw_running;
+static atomic_int sim_gw_done; /* the gateway's thread left server_run */
 
 int sim_channel_type_ok(const char *type)
 {
@@ -225,6 +226,7 @@ static void *gw_main(void *arg)
 	if (server_run(&sim->app, server_routes) != 0)
 		log_error(NULL, "simulate: the gateway stopped with an error");
 	sim_gw_running = 0;
+	atomic_store(&sim_gw_done, 1);
 	return NULL;
 }
 
@@ -305,12 +307,13 @@ static int gw_start(struct sim *sim, char *err, size_t errlen)
 	}
 	sim->webchat_started = 1;
 	server_set_ws_routes(webchat_ws_routes);
+	atomic_store(&sim_gw_done, 0);
 	if (pthread_create(&sim->gw_thread, NULL, gw_main, sim) != 0) {
 		snprintf(err, errlen, "cannot start a thread");
 		return -1;
 	}
 	sim->gw_started = 1;
-	for (i = 0; i < 150; i++) {
+	for (i = 0; i < 150 && !atomic_load(&sim_gw_done); i++) {
 		struct timespec ts = {0, 100 * 1000000L};
 
 		if (http_healthy(sim->url))
@@ -324,7 +327,13 @@ static int gw_start(struct sim *sim, char *err, size_t errlen)
 static void gw_stop(struct sim *sim)
 {
 	if (sim->gw_started) {
-		server_stop();
+		/* again until it has stopped: a stop asked before its loop began is forgotten */
+		while (!atomic_load(&sim_gw_done)) {
+			struct timespec ts = {0, 50 * 1000000L};
+
+			server_stop();
+			nanosleep(&ts, NULL);
+		}
 		pthread_join(sim->gw_thread, NULL);
 		sim->gw_started = 0;
 	}
