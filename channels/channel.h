@@ -201,6 +201,8 @@ const char *channel_status_kind_name(enum channel_status_kind k); /* "sent", ...
 
 /* ---- the adapter ---- */
 
+struct channel_sim_ops;
+
 /* Where delivered-locally replies go: set by the process that holds the shopper's end (the
  * console's terminal, the web chat's socket). */
 struct channel_sink {
@@ -318,6 +320,9 @@ struct channel_ops {
 	const char *order_title;
 	int (*order_link)(const json_t *config, const char *sku, const char *text, char *base,
 			  size_t baselen, const char **param, char *value, size_t valuelen);
+	/* `ccgw simulate`'s side of the platform (channel_sim.h), NULL when it cannot be
+	 * simulated. */
+	const struct channel_sim_ops *sim;
 };
 
 /* The string value of key in obj, or NULL. */

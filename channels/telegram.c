@@ -971,4 +971,5 @@ const struct channel_ops telegram_channel_ops = {
 	.classify = tg_classify,
 	.order_title = "Telegram",
 	.order_link = tg_order_link,
+	.sim = &telegram_sim_ops,
 };

@@ -10,5 +10,7 @@
 #include "channel.h"
 
 extern const struct channel_ops telegram_channel_ops;
+/* telegram_sim.c: the Bot API for `ccgw simulate` */
+extern const struct channel_sim_ops telegram_sim_ops;
 
 #endif

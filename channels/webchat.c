@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel_sim.h"
 #include "reply_text.h"
 #include "util.h"
 
@@ -120,8 +121,12 @@ static int wc_deliver(const struct channel_sink *sink, const json_t *reply, char
 	return rc;
 }
 
+/* a simulated shopper speaks the gateway's socket, as the page does */
+static const struct channel_sim_ops wc_sim_ops = {.socket = 1};
+
 const struct channel_ops webchat_channel_ops = {
 	.type = "webchat",
 	.parse = wc_parse,
 	.deliver_local = wc_deliver,
+	.sim = &wc_sim_ops,
 };

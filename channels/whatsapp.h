@@ -99,5 +99,7 @@ void whatsapp_classify(long http_status, const char *body, size_t len,
 
 /* The whole adapter (whatsapp_adapter.c), registered as "whatsapp" in channel.c. */
 extern const struct channel_ops whatsapp_channel_ops;
+/* whatsapp_sim.c: the Cloud API for `ccgw simulate` */
+extern const struct channel_sim_ops whatsapp_sim_ops;
 
 #endif

@@ -363,4 +363,5 @@ const struct channel_ops whatsapp_channel_ops = {
 	.classify = whatsapp_classify,
 	.order_title = "WhatsApp",
 	.order_link = wa_order_link,
+	.sim = &whatsapp_sim_ops,
 };

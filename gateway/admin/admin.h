@@ -18,6 +18,12 @@ ADMIN_HANDLER(admin_channels_list);
 ADMIN_HANDLER(admin_channels_get);
 ADMIN_HANDLER(admin_channels_patch);
 ADMIN_HANDLER(admin_channels_delete);
+/* The registration POST /api/v1/channels does, for a trusted caller in this process that
+ * already knows the tenant (ccgw simulate): the same checks, sealing and insert, body
+ * borrowed. resp gets the answer (201 with the channel, else the error); id_out the new
+ * channel's id on 201, else "". */
+void admin_channels_register(struct http_ctx *ctx, const char *tenant_id, json_t *body,
+                             struct http_response *resp, char id_out[37]);
 
 /* admin_products.c */
 ADMIN_HANDLER(admin_products_create);

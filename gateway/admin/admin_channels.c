@@ -433,21 +433,16 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	return 0;
 }
 
-ADMIN_HANDLER(admin_channels_create)
+/* The registration of a channel from body (borrowed) for call's tenant: the answer is set;
+ * *id_out (37 bytes, may be NULL) gets the new channel's id on 201. */
+static void channels_create_run(struct admin_call *call, json_t *body, char *id_out)
 {
-	struct admin_call call;
 	struct jfield_error err;
 	struct create_state st;
-	json_t *body = NULL;
 	const char *type;
 	char *plain = NULL;
 
 	memset(&st, 0, sizeof(st));
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
-		goto out;
-	body = admin_body_object(&call);
-	if (!body)
-		goto out;
 	if (jfield_string(body, "", "type", 1, 1, 16, &type, &err) < 0)
 		goto invalid;
 	st.in.ops = registrable_type(type, &err);
@@ -455,30 +450,67 @@ ADMIN_HANDLER(admin_channels_create)
 	    jfield_string(body, "", "name", 0, 0, 200, &st.name, &err) < 0 ||
 	    channel_fields_read(body, 0, &st.in, &err) < 0)
 		goto invalid;
-	if (!admin_can_seal(&call))
+	if (!admin_can_seal(call))
 		goto out;
 	st.config = st.in.config ? json_dumps(st.in.config, JSON_COMPACT) : strdup("{}");
 	plain = secrets_text(&st.in, NULL);
 	if (!st.config || !plain) {
-		admin_answer_error(&call, 500, "internal", NULL, "out of memory");
+		admin_answer_error(call, 500, "internal", NULL, "out of memory");
 		goto out;
 	}
-	if (admin_seal(&call, plain, strlen(plain), &st.sealed) < 0)
+	if (admin_seal(call, plain, strlen(plain), &st.sealed) < 0)
 		goto out;
-	admin_call_run(&call, create_tx, &st);
-	if (call.ans.status == 201) {
-		log_info(&call.log, "admin: %s channel registered", st.in.ops->type);
-		webhook_setup(&call, st.in.ops, st.id);
+	admin_call_run(call, create_tx, &st);
+	if (call->ans.status == 201) {
+		log_info(&call->log, "admin: %s channel registered", st.in.ops->type);
+		webhook_setup(call, st.in.ops, st.id);
+		if (id_out)
+			snprintf(id_out, 37, "%s", st.id);
 	}
 	goto out;
 invalid:
-	admin_answer_verr(&call, &err);
+	admin_answer_verr(call, &err);
 out:
 	text_wipe_free(plain);
 	free(st.sealed);
 	free(st.config);
 	channel_in_clear(&st.in);
+}
+
+ADMIN_HANDLER(admin_channels_create)
+{
+	struct admin_call call;
+	json_t *body = NULL;
+
+	if (admin_call_begin(&call, ctx, req, resp) < 0)
+		goto out;
+	body = admin_body_object(&call);
+	if (body)
+		channels_create_run(&call, body, NULL);
+out:
 	json_decref(body);
+	admin_call_end(&call);
+}
+
+void admin_channels_register(struct http_ctx *ctx, const char *tenant_id, json_t *body,
+                             struct http_response *resp, char id_out[37])
+{
+	static const struct http_request req = {.method = "POST", .path = "/api/v1/channels",
+	                                        .query = "", .body = "", .route = "/api/v1/channels"};
+	struct admin_call call;
+
+	memset(&call, 0, sizeof(call));
+	call.ctx = ctx;
+	call.req = &req;
+	call.resp = resp;
+	snprintf(call.tenant_id, sizeof(call.tenant_id), "%s", tenant_id);
+	call.log.tenant = call.tenant_id;
+	id_out[0] = '\0';
+	if (!ctx->conn)
+		admin_answer_error(&call, 503, "unavailable", NULL,
+		                   "the database is not available; retry later");
+	else
+		channels_create_run(&call, body, id_out);
 	admin_call_end(&call);
 }
 

@@ -17,6 +17,7 @@ int cli_demo(int argc, char **argv);
 int cli_console(int argc, char **argv);
 int cli_parse(int argc, char **argv);
 int cli_kyc(int argc, char **argv); /* cli_kyc.c: the operator's KYC list and review */
+int cli_simulate(int argc, char **argv);
 
 /* cli_tenant.c, also for `ccgw demo`: prints obj (borrowed; NULL when building it ran out of
  * memory) as one compact JSON line on stdout. 0, or -1 after "<cmd>: out of memory" on

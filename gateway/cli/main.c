@@ -20,6 +20,7 @@ static const struct {
 	{ "console", cli_console, "console --tenant SLUG [--user ID]: chat with the shop bot" },
 	{ "parse", cli_parse, "parse [--lang L] TEXT: print the NLP reading as JSON" },
 	{ "kyc", cli_kyc, "kyc list [--status S] | kyc review --tenant SLUG --approve | --reject --reason TEXT" },
+	{ "simulate", cli_simulate, "simulate chat|test: a shopper on a simulated channel, conversation files" },
 };
 
 static void usage(FILE *out)

@@ -964,6 +964,11 @@ static void on_signal(int sig)
 		lws_cancel_service(lws_ctx);
 }
 
+void server_stop(void)
+{
+	on_signal(SIGTERM);
+}
+
 static void lws_log_emit(int level, const char *line)
 {
 	char copy[512];

@@ -28,6 +28,9 @@ void server_set_body_limits(const struct http_body_limit *limits);
  * in-flight requests (shutdown_grace). Returns the exit code. */
 int server_run(struct app *app, const struct http_route *routes);
 
+/* Asks a server_run on another thread to stop, as SIGTERM does (async-signal-safe). */
+void server_stop(void);
+
 /* The request handling of serve without a listening socket, a role check or signal
  * handlers, for the HTTP fuzz target: start it (it opens its own application context over
  * cfg), hand it connected sockets (it owns them), and turn its loop. Not for production. */

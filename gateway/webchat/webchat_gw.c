@@ -361,11 +361,12 @@ static void hello_run(struct http_ctx *ctx, void *arg)
 	webchat_token_make(wc_key, s->tenant_id, s->conversation_id, s->chat_id,
 	                   (long long)time(NULL) + WEBCHAT_TOKEN_DAYS * 86400LL, token,
 	                   sizeof(token));
-	send_json(h->id, json_pack("{s:s, s:s, s:s, s:b}", "type", "welcome", "session", token,
-	                           "conversation_id", s->conversation_id, "resumed", o.resumed));
+	/* welcomed before the welcome is queued: a client may write as soon as it reads it */
 	pthread_mutex_lock(&sess_lock);
 	s->welcomed = 1;
 	pthread_mutex_unlock(&sess_lock);
+	send_json(h->id, json_pack("{s:s, s:s, s:s, s:b}", "type", "welcome", "session", token,
+	                           "conversation_id", s->conversation_id, "resumed", o.resumed));
 	deliver_pending(ctx->conn, s); /* what the shopper missed */
 out:
 	if (s)
