@@ -269,7 +269,7 @@ static void test_whole_conversation(void **state)
 	json_decref(w);
 	send_frame(&c, "text", "text", "hi", next_id());
 	for (step = 0; step < 30 && !placed; step++) {
-		frames = collect(&c, 5000);
+		frames = collect(&c, 15000);
 		assert_true(json_array_size(frames) > 0);
 		text = frames_text(frames);
 		payload[0] = '\0';
@@ -331,7 +331,7 @@ static void test_resume_after_reconnect(void **state)
 	snprintf(conv, sizeof(conv), "%s", json_string_value(json_object_get(w, "conversation_id")));
 	json_decref(w);
 	send_frame(&c, "text", "text", "hi", next_id());
-	json_decref(collect(&c, 5000));
+	json_decref(collect(&c, 15000));
 	wsc_close(&c);
 	usleep(300000);
 	/* while the shopper is away, the shop writes to them (a person from the shop) */
@@ -381,7 +381,7 @@ static void test_two_sockets_one_session(void **state)
 	connect_to(&b, &srv, "asali", NULL);
 	json_decref(hello(&b, token));
 	send_frame(&b, "text", "text", "show my cart", next_id());
-	fb = collect(&b, 5000);
+	fb = collect(&b, 15000);
 	fa = collect(&a, 2000);
 	tb = frames_text(fb);
 	ta = frames_text(fa);
@@ -484,7 +484,7 @@ static void test_duplicate_client_msg_id(void **state)
 	connect_to(&c, &srv, "asali", NULL);
 	json_decref(hello(&c, NULL));
 	send_frame(&c, "text", "text", "hi", "same-id-1");
-	frames = collect(&c, 5000);
+	frames = collect(&c, 15000);
 	assert_true(json_array_size(frames) >= 1);
 	json_decref(frames);
 	send_frame(&c, "text", "text", "hi", "same-id-1");
@@ -537,7 +537,7 @@ static void test_message_rate(void **state)
 	json_decref(hello(&c, NULL));
 	for (i = 0; i < 25; i++)
 		send_frame(&c, "text", "text", "menu", next_id());
-	frames = collect(&c, 5000);
+	frames = collect(&c, 15000);
 	for (i = 0; i < json_array_size(frames); i++)
 		limited += strcmp(json_string_value(json_object_get(json_array_get(frames, i), "code"))
 		                      ? json_string_value(
@@ -663,7 +663,7 @@ static void test_second_process(void **state)
 	srv = keep;
 	assert_true(r.status == 200 || r.status == 201);
 	testhttp_resp_clear(&r);
-	frames = collect(&c, 5000);
+	frames = collect(&c, 15000);
 	text = frames_text(frames);
 	assert_non_null(strstr(text, "Hello from the other process"));
 	free(text);
