@@ -172,9 +172,10 @@ int kyc_review(PGconn *conn, const char *tenant_id, int approve, const char *rea
 		PQclear(res);
 		return KYC_ERR_NONE;
 	}
-	if (pg_cmd(conn,
-	           "UPDATE kyc_documents SET status = $2 WHERE tenant_id = $1 AND status = 'pending'",
-	           2, (const char *const[]){tenant_id, approve ? "accepted" : "rejected"}) < 0 ||
+	if (pg_cmd(
+	        conn,
+	        "UPDATE kyc_documents SET status = $2 WHERE tenant_id = $1 AND status = 'pending'",
+	        2, (const char *const[]){tenant_id, approve ? "accepted" : "rejected"}) < 0 ||
 	    pg_cmd(conn, "DELETE FROM kyc_order_limit_notices WHERE tenant_id = $1", 1,
 	           &tenant_id) < 0)
 		goto out;

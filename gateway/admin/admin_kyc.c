@@ -28,11 +28,11 @@
 #define FILENAME_MAX_CH 255
 
 #define KYC_COLS                                                                                   \
-	"k.id, k.status, k.legal_name, k.registration_number, k.tax_id, k.country,"               \
-	" k.review_reason, to_json(k.submitted_at)#>>'{}', to_json(k.reviewed_at)#>>'{}',"       \
+	"k.id, k.status, k.legal_name, k.registration_number, k.tax_id, k.country,"                \
+	" k.review_reason, to_json(k.submitted_at)#>>'{}', to_json(k.reviewed_at)#>>'{}',"         \
 	" to_json(k.updated_at)#>>'{}'"
 #define DOC_COLS                                                                                   \
-	"d.id, d.doc_type, d.content_type, d.size_bytes, d.sha256, d.filename, d.status,"         \
+	"d.id, d.doc_type, d.content_type, d.size_bytes, d.sha256, d.filename, d.status,"          \
 	" to_json(d.created_at)#>>'{}'"
 
 static json_t *doc_json(const struct admin_call *call, const PGresult *res, int r)
@@ -54,8 +54,9 @@ static int kyc_answer(PGconn *conn, struct admin_call *call, int status)
 	json_t *o, *arr;
 	int i;
 
-	res = pg_exec(conn, "SELECT " KYC_COLS " FROM kyc_info k WHERE k.tenant_id = app_tenant_id()",
-	              0, NULL);
+	res =
+	    pg_exec(conn, "SELECT " KYC_COLS " FROM kyc_info k WHERE k.tenant_id = app_tenant_id()",
+	            0, NULL);
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) == 0) {
@@ -64,10 +65,11 @@ static int kyc_answer(PGconn *conn, struct admin_call *call, int status)
 		return ADMIN_ROLLBACK;
 	}
 	snprintf(max, sizeof(max), "%d", KYC_DOCS_MAX);
-	docs = pg_exec(conn,
-	               "SELECT " DOC_COLS " FROM kyc_documents d WHERE d.tenant_id = app_tenant_id()"
-	               " AND d.kyc_id = $1 ORDER BY d.created_at, d.id LIMIT $2::int",
-	               2, (const char *const[]){PQgetvalue(res, 0, 0), max});
+	docs =
+	    pg_exec(conn,
+	            "SELECT " DOC_COLS " FROM kyc_documents d WHERE d.tenant_id = app_tenant_id()"
+	            " AND d.kyc_id = $1 ORDER BY d.created_at, d.id LIMIT $2::int",
+	            2, (const char *const[]){PQgetvalue(res, 0, 0), max});
 	if (!docs) {
 		PQclear(res);
 		return PG_ERR_QUERY;
@@ -144,7 +146,8 @@ static int id_field(const json_t *body, const char *name, const char **out,
 	if (jfield_string(body, "", name, 1, 1, 64, out, err) < 0)
 		return -1;
 	if (!jfield_chars_ok(*out, " -/.", 0)) {
-		jfield_error_set(err, "", name, "only letters, digits, spaces and - / . are allowed");
+		jfield_error_set(err, "", name,
+		                 "only letters, digits, spaces and - / . are allowed");
 		return -1;
 	}
 	return 0;
@@ -382,7 +385,8 @@ static int json_upload_parse(struct admin_call *call, struct upload *u)
 	if (filename)
 		snprintf(u->filename, sizeof(u->filename), "%s", filename);
 	file = json_string_value(json_object_get(body, "file"));
-	if (json_object_get(body, "file") && !json_is_null(json_object_get(body, "file")) && !file) {
+	if (json_object_get(body, "file") && !json_is_null(json_object_get(body, "file")) &&
+	    !file) {
 		jfield_error_set(&err, "", "file", "must be a string: the document in base64");
 		admin_answer_verr(call, &err);
 		goto out;
@@ -462,8 +466,9 @@ static int doc_insert_tx(PGconn *conn, struct admin_call *call, void *arg)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		admin_answer_error(call, 409, "kyc_missing", NULL,
-		                   "submit the KYC details first (PUT /api/v1/kyc), then its documents");
+		admin_answer_error(
+		    call, 409, "kyc_missing", NULL,
+		    "submit the KYC details first (PUT /api/v1/kyc), then its documents");
 		return ADMIN_ROLLBACK;
 	}
 	count = atol(PQgetvalue(res, 0, 1));
@@ -488,7 +493,8 @@ static int doc_insert_tx(PGconn *conn, struct admin_call *call, void *arg)
 		PGresult *ins = PQexecParams(
 		    conn,
 		    "INSERT INTO kyc_documents AS d (tenant_id, kyc_id, doc_type, content, sha256,"
-		    " size_bytes, content_type, filename) VALUES (app_tenant_id(), $1, $2, $3::bytea,"
+		    " size_bytes, content_type, filename) VALUES (app_tenant_id(), $1, $2, "
+		    "$3::bytea,"
 		    " $4, $5::bigint, $6, $7) RETURNING " DOC_COLS,
 		    7, NULL, vals, lens, fmts, 0);
 
@@ -539,7 +545,8 @@ ADMIN_HANDLER(admin_kyc_documents_create)
 		 * headers X-Doc-Type (X-Filename) */
 		const char *h;
 
-		if (http_query_get(req, "doc_type", u->doc_type_buf, sizeof(u->doc_type_buf)) == 0) {
+		if (http_query_get(req, "doc_type", u->doc_type_buf, sizeof(u->doc_type_buf)) ==
+		    0) {
 			u->doc_type = u->doc_type_buf;
 		} else if ((h = http_request_header(req, "x-doc-type")) != NULL) {
 			u->doc_type_bad = strlen(h) >= sizeof(u->doc_type_buf);

@@ -33,8 +33,10 @@ static PGconn *cli_kyc_connect(const struct config *cfg, const char *cmd)
 	PGconn *c;
 
 	if (!cfg->migrate_url) {
-		fprintf(stderr, "%s: set CCGW_MIGRATE_URL to the owner role's connection (or run "
-		                "scripts/run once for the embedded cluster)\n", cmd);
+		fprintf(stderr,
+		        "%s: set CCGW_MIGRATE_URL to the owner role's connection (or run "
+		        "scripts/run once for the embedded cluster)\n",
+		        cmd);
 		return NULL;
 	}
 	c = app_db_connect(cfg, cfg->migrate_url, "ccgw-kyc", NULL);
@@ -99,14 +101,14 @@ static int kyc_list(int argc, char **argv)
 	data = json_array();
 	for (i = 0; data && i < PQntuples(res); i++)
 		json_array_append_new(
-		    data, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "tenant_id",
-		                    col(res, i, 0), "slug", col(res, i, 1), "name", col(res, i, 2),
-		                    "status", col(res, i, 3), "legal_name", col(res, i, 4),
-		                    "registration_number", col(res, i, 5), "tax_id",
-		                    col(res, i, 6), "country", col(res, i, 7), "review_reason",
-		                    col(res, i, 8), "submitted_at", col(res, i, 9), "reviewed_at",
-		                    col(res, i, 10), "documents",
-		                    (json_int_t)atoll(PQgetvalue(res, i, 11))));
+		    data,
+		    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "tenant_id",
+		              col(res, i, 0), "slug", col(res, i, 1), "name", col(res, i, 2),
+		              "status", col(res, i, 3), "legal_name", col(res, i, 4),
+		              "registration_number", col(res, i, 5), "tax_id", col(res, i, 6),
+		              "country", col(res, i, 7), "review_reason", col(res, i, 8),
+		              "submitted_at", col(res, i, 9), "reviewed_at", col(res, i, 10),
+		              "documents", (json_int_t)atoll(PQgetvalue(res, i, 11))));
 	out = data ? json_pack("{s:o}", "data", data) : NULL;
 	if (cli_tenant_print("ccgw kyc list", out) < 0)
 		goto out;
@@ -170,10 +172,12 @@ static int kyc_review_cmd(int argc, char **argv)
 		                "it)\n");
 		return 2;
 	}
-	if (a.reason && (!utf8_valid(a.reason, strlen(a.reason)) ||
-	                 utf8_count(a.reason) > KYC_REASON_MAX)) {
-		fprintf(stderr, "ccgw kyc review: --reason must be valid UTF-8 of at most %d "
-		                "characters\n", KYC_REASON_MAX);
+	if (a.reason &&
+	    (!utf8_valid(a.reason, strlen(a.reason)) || utf8_count(a.reason) > KYC_REASON_MAX)) {
+		fprintf(stderr,
+		        "ccgw kyc review: --reason must be valid UTF-8 of at most %d "
+		        "characters\n",
+		        KYC_REASON_MAX);
 		return 2;
 	}
 	if (!tenant_slug_valid(slug)) {

@@ -97,8 +97,8 @@ static long tenant_count(const char *tenant, const char *sql)
 {
 	PGconn *c = testdb_connect_app(&db);
 	const char *p[1] = {tenant};
-	PGresult *res = PQexecParams(c, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL,
-	                             p, NULL, NULL, 0);
+	PGresult *res = PQexecParams(c, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, p,
+	                             NULL, NULL, 0);
 	long n;
 
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
@@ -128,11 +128,14 @@ static char *multipart(const char *doc_type, const void *file, size_t len, const
 	sbuf_init(&b);
 	sbuf_puts(&b, "preamble is ignored\r\n");
 	if (doc_type)
-		sbuf_printf(&b, "--XyZb0und\r\nContent-Disposition: form-data; name=\"doc_type\""
-		                "\r\n\r\n%s\r\n", doc_type);
+		sbuf_printf(&b,
+		            "--XyZb0und\r\nContent-Disposition: form-data; name=\"doc_type\""
+		            "\r\n\r\n%s\r\n",
+		            doc_type);
 	if (file) {
-		sbuf_printf(&b, "--XyZb0und\r\nContent-Disposition: form-data; name=\"file\";"
-		                " filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+		sbuf_printf(&b,
+		            "--XyZb0und\r\nContent-Disposition: form-data; name=\"file\";"
+		            " filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
 		            filename);
 		sbuf_append(&b, file, len);
 		sbuf_puts(&b, "\r\n");
@@ -375,8 +378,8 @@ static void test_details_validated(void **state)
 	assert_int_equal(r.status, 400);
 	testhttp_resp_clear(&r);
 	/* every refusal left nothing behind */
-	assert_int_equal(owner_count("SELECT count(*) FROM kyc_info WHERE tenant_id = $1", tenant_a),
-	                 0);
+	assert_int_equal(
+	    owner_count("SELECT count(*) FROM kyc_info WHERE tenant_id = $1", tenant_a), 0);
 	api(key_a, "GET", "/api/v1/kyc", NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
@@ -423,9 +426,10 @@ static void test_details_validated(void **state)
 
 static void test_documents(void **state)
 {
-	static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0,
-	                                    13,   'I', 'H', 'D', 'R', 0,    0,   0,    1};
-	static const unsigned char jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0};
+	static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0,
+	                                    0,    13,  'I', 'H', 'D',  'R',  0,    0,    0, 1};
+	static const unsigned char jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10,
+	                                     'J',  'F',  'I',  'F',  0};
 	static const char gif[] = "GIF89a\x01\x00\x01\x00";
 	struct testhttp_resp r;
 	char want[65], path[128], *big, *v, *pdf;
@@ -538,8 +542,10 @@ static void test_documents(void **state)
 		char b64[64], body[256];
 
 		assert_int_equal(EVP_EncodeBlock((unsigned char *)b64, jpeg, sizeof(jpeg)), 16);
-		snprintf(body, sizeof(body), "{\"doc_type\": \"director_id\", \"file\": \"%s\","
-		                             " \"filename\": \"id.jpg\"}", b64);
+		snprintf(body, sizeof(body),
+		         "{\"doc_type\": \"director_id\", \"file\": \"%s\","
+		         " \"filename\": \"id.jpg\"}",
+		         b64);
 		api(key_a, "POST", "/api/v1/kyc/documents", body, &r);
 		assert_int_equal(r.status, 201);
 		assert_non_null(strstr(r.body, "\"image/jpeg\""));
@@ -658,9 +664,8 @@ static void test_operator_review(void **state)
 	free(out);
 	assert_int_equal(run_kyc("review --tenant no-such-shop --approve", &out), 1);
 	free(out);
-	assert_int_equal(owner_count("SELECT count(*) FROM kyc_info WHERE status <> 'pending'",
-	                             NULL),
-	                 0);
+	assert_int_equal(
+	    owner_count("SELECT count(*) FROM kyc_info WHERE status <> 'pending'", NULL), 0);
 
 	/* a rejection with its reason: the seller sees it and is told */
 	assert_int_equal(
@@ -685,11 +690,10 @@ static void test_operator_review(void **state)
 	o = json_array_get(ev, 0);
 	assert_true(json_is_true(json_object_get(o, "sig_ok")));
 	assert_string_equal(json_string_value(json_object_get(o, "tenant_id")), tenant_a);
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(o, "kyc"), "status")), "rejected");
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(o, "kyc"), "reason")),
-	    "The certificate is unreadable");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "kyc"), "status")),
+	                    "rejected");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "kyc"), "reason")),
+	                    "The certificate is unreadable");
 	json_decref(ev);
 
 	/* resubmitted details go back to pending; then approved */
@@ -792,7 +796,8 @@ static int find_payload(const json_t *frames, const char *prefix, int exact, cha
 		{
 			const char *p = json_string_value(json_object_get(b, "payload"));
 
-			if (p && (exact ? strcmp(p, prefix) == 0 : strncmp(p, prefix, strlen(prefix)) == 0))
+			if (p && (exact ? strcmp(p, prefix) == 0
+			                : strncmp(p, prefix, strlen(prefix)) == 0))
 				snprintf(out, outlen, "%s", p);
 		}
 		json_array_foreach(json_object_get(json_object_get(f, "list"), "sections"), k, sec)
@@ -800,7 +805,8 @@ static int find_payload(const json_t *frames, const char *prefix, int exact, cha
 		{
 			const char *p = json_string_value(json_object_get(row, "payload"));
 
-			if (p && (exact ? strcmp(p, prefix) == 0 : strncmp(p, prefix, strlen(prefix)) == 0))
+			if (p && (exact ? strcmp(p, prefix) == 0
+			                : strncmp(p, prefix, strlen(prefix)) == 0))
 				snprintf(out, outlen, "%s", p);
 		}
 	}
@@ -818,9 +824,11 @@ static int webchat_checkout(const char *slug, int sw, char **last)
 		const char *p;
 		int exact, once;
 	} plan[] = {
-	    {"ck:yes", 1, 1}, {"pay:cash_on_delivery", 1, 1}, {"pay:", 0, 1}, {"phone:use", 1, 1},
-	    {"name:use", 1, 1}, {"ck", 1, 1}, {"add:", 0, 1}, {"prod:", 0, 1}, {"cat:", 0, 1},
-	    {"browse", 1, 0},
+	    {"ck:yes", 1, 1},   {"pay:cash_on_delivery", 1, 1},
+	    {"pay:", 0, 1},     {"phone:use", 1, 1},
+	    {"name:use", 1, 1}, {"ck", 1, 1},
+	    {"add:", 0, 1},     {"prod:", 0, 1},
+	    {"cat:", 0, 1},     {"browse", 1, 0},
 	};
 	int pressed[sizeof(plan) / sizeof(plan[0])] = {0};
 	struct wsc_client *c = calloc(1, sizeof(*c));
@@ -856,7 +864,8 @@ static int webchat_checkout(const char *slug, int sw, char **last)
 		for (p = 0; p < sizeof(plan) / sizeof(plan[0]) && !payload[0]; p++) {
 			if (plan[p].once && pressed[p])
 				continue;
-			if (find_payload(frames, plan[p].p, plan[p].exact, payload, sizeof(payload)))
+			if (find_payload(frames, plan[p].p, plan[p].exact, payload,
+			                 sizeof(payload)))
 				pressed[p] = 1;
 		}
 		if (pressed[0] && (strstr(*last, "order #") || strstr(*last, "Oda yako #"))) {
@@ -956,10 +965,8 @@ static void test_order_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_details_validated),
-	    cmocka_unit_test(test_documents),
-	    cmocka_unit_test(test_other_tenant_404),
-	    cmocka_unit_test(test_operator_review),
+	    cmocka_unit_test(test_details_validated), cmocka_unit_test(test_documents),
+	    cmocka_unit_test(test_other_tenant_404),  cmocka_unit_test(test_operator_review),
 	    cmocka_unit_test(test_order_limit),
 	};
 

@@ -46,17 +46,18 @@ static void test_magic_bytes(void **state)
 		if (!cases[i].want && got)
 			fail_msg("case %zu: expected no type, got %s", i, got);
 		if (cases[i].want && (!got || strcmp(got, cases[i].want) != 0))
-			fail_msg("case %zu: expected %s, got %s", i, cases[i].want, got ? got : "none");
+			fail_msg("case %zu: expected %s, got %s", i, cases[i].want,
+			         got ? got : "none");
 	}
 	assert_null(kyc_doc_content_type(NULL, 10));
 }
 
 static void test_countries(void **state)
 {
-	static const char *const good[] = {"KE", "TZ", "UG", "RW", "US", "GB", "AD", "ZW", "SS",
-	                                   "CW", NULL};
-	static const char *const bad[] = {"ke", "XX", "UK", "EU", "KEN", "K", "", "K1", "ZZ",
-	                                  "AA", NULL};
+	static const char *const good[] = {"KE", "TZ", "UG", "RW", "US", "GB",
+	                                   "AD", "ZW", "SS", "CW", NULL};
+	static const char *const bad[] = {"ke", "XX", "UK", "EU", "KEN", "K",
+	                                  "",   "K1", "ZZ", "AA", NULL};
 	size_t i;
 
 	(void)state;
