@@ -301,6 +301,7 @@ static int setup(void **state)
 	create_product("HN-GIN", "Ginger honey", 65000, 0, NULL);
 	create_product("XSS-1", XSS_NAME, 100, 10, NULL);
 	create_product("HN-OLD", "Old honey", 1000, 10, NULL);
+	create_product("CL/KIK 1", "Kikoi one", 5000, 7, NULL);
 	return 0;
 }
 
@@ -684,6 +685,15 @@ static void test_page_html(void **state)
 	assert_int_equal(r.status, 200);
 	assert_false(contains(r.body, XSS_NAME));
 	assert_true(contains(r.body, "<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>"));
+	testhttp_resp_clear(&r);
+	/* a SKU with a '/' and a space still has its page */
+	get_page("/shop/asali", NULL, &r);
+	assert_true(contains(r.body, "href=\"/shop/asali/p/CL/KIK%201\""));
+	testhttp_resp_clear(&r);
+	get_page("/shop/asali/p/CL/KIK%201", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(contains(r.body, "<h1>Kikoi one</h1>"));
+	assert_true(contains(r.body, "start=h_"));
 	testhttp_resp_clear(&r);
 	/* out of stock: no order links that cannot be filled, the chat still there */
 	get_page("/shop/asali/p/HN-GIN", NULL, &r);
