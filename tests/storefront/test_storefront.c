@@ -861,6 +861,32 @@ static void test_links_land_product(void **state)
 	free(href);
 }
 
+/* The shop's language: the page's own words, <html lang> and the prefilled text. */
+static void test_language(void **state)
+{
+	struct testhttp_resp r;
+	char *href;
+
+	(void)state;
+	expect("PUT", "/api/v1/storefront/draft",
+	       "{\"headline\": \"Asali safi\", \"lang\": \"sw\"}", 200);
+	get_page("/shop/asali", NULL, &r);
+	assert_false(contains(r.body, "Asali safi")); /* not yet published */
+	testhttp_resp_clear(&r);
+	publish();
+	get_page("/shop/asali/p/HN-ACA-500", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(contains(r.body, "<html lang=\"sw\">"));
+	assert_true(contains(r.body, ">Ongea hapa</a>"));
+	assert_true(contains(r.body, ">Agiza kwa WhatsApp</a>"));
+	assert_true(contains(r.body, ">Zipo</p>"));
+	href = attr_after(r.body, "https://wa.me/", "href");
+	assert_non_null(href);
+	assert_true(contains(href, "Habari%21%20Ningependa%20kuagiza"));
+	free(href);
+	testhttp_resp_clear(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -869,6 +895,7 @@ int main(void)
 	    cmocka_unit_test(test_page_html),
 	    cmocka_unit_test(test_not_found),
 	    cmocka_unit_test(test_links_land_product),
+	    cmocka_unit_test(test_language),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
