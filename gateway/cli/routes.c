@@ -20,6 +20,8 @@ const struct http_route server_routes[] = {
 	/* the public storefront (storefront.h) */
 	{ "GET", "/shop/{slug}", storefront_page, 1 },
 	{ "GET", "/shop/{slug}/p/{sku}", storefront_product, 1 },
+	{ "GET", "/shop/{slug}/p/{sku}/{sku2}", storefront_product, 1 },       /* a SKU with '/' */
+	{ "GET", "/shop/{slug}/p/{sku}/{sku2}/{sku3}", storefront_product, 1 },
 	{ "GET", "/shop/{slug}/assets/{id}", storefront_asset, 1 },
 	/* admin API (admin.h) */
 	{ "POST", "/api/v1/channels", admin_channels_create, 1 },

@@ -482,7 +482,20 @@ static void product_url(struct sbuf *b, const struct sf_view *v, int absolute,
 	sbuf_puts(b, "/shop/");
 	sbuf_puts(b, v->rq->slug);
 	sbuf_puts(b, "/p/");
-	url_part(b, p->sku);
+	/* each part of a SKU with '/' encoded alone: the route takes up to three parts */
+	{
+		const char *s = p->sku, *slash;
+
+		while ((slash = strchr(s, '/'))) {
+			char part[80];
+
+			snprintf(part, sizeof(part), "%.*s", (int)(slash - s), s);
+			url_part(b, part);
+			sbuf_puts(b, "/");
+			s = slash + 1;
+		}
+		url_part(b, s);
+	}
 }
 
 static void order_links(struct sbuf *b, const struct sf_view *v, const struct sf_product *p)

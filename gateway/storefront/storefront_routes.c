@@ -141,9 +141,16 @@ void storefront_page(struct http_ctx *ctx, const struct http_request *req,
 void storefront_product(struct http_ctx *ctx, const struct http_request *req,
                         struct http_response *resp)
 {
-	const char *sku = req->nparams > 1 ? req->params[1] : "";
-	size_t n = strlen(sku);
+	char sku[80] = "";
+	size_t i, n;
 
+	/* a SKU with a '/' arrives as more segments (the path is decoded before it is routed):
+	 * /shop/{slug}/p/{a}/{b}[/{c}] are the same route */
+	for (i = 1; i < req->nparams; i++) {
+		n = strlen(sku);
+		snprintf(sku + n, sizeof(sku) - n, "%s%s", i > 1 ? "/" : "", req->params[i]);
+	}
+	n = strlen(sku);
 	if (n < 1 || n > 64) {
 		not_found(req, resp, NULL);
 		return;

@@ -301,6 +301,7 @@ static int setup(void **state)
 	create_product("HN-GIN", "Ginger honey", 65000, 0, NULL);
 	create_product("XSS-1", XSS_NAME, 100, 10, NULL);
 	create_product("HN-OLD", "Old honey", 1000, 10, NULL);
+	create_product("CL/KIK 1", "Kikoi one", 5000, 7, NULL);
 	return 0;
 }
 
@@ -685,6 +686,15 @@ static void test_page_html(void **state)
 	assert_false(contains(r.body, XSS_NAME));
 	assert_true(contains(r.body, "<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>"));
 	testhttp_resp_clear(&r);
+	/* a SKU with a '/' and a space still has its page */
+	get_page("/shop/asali", NULL, &r);
+	assert_true(contains(r.body, "href=\"/shop/asali/p/CL/KIK%201\""));
+	testhttp_resp_clear(&r);
+	get_page("/shop/asali/p/CL/KIK%201", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(contains(r.body, "<h1>Kikoi one</h1>"));
+	assert_true(contains(r.body, "start=h_"));
+	testhttp_resp_clear(&r);
 	/* out of stock: no order links that cannot be filled, the chat still there */
 	get_page("/shop/asali/p/HN-GIN", NULL, &r);
 	assert_int_equal(r.status, 200);
@@ -851,6 +861,32 @@ static void test_links_land_product(void **state)
 	free(href);
 }
 
+/* The shop's language: the page's own words, <html lang> and the prefilled text. */
+static void test_language(void **state)
+{
+	struct testhttp_resp r;
+	char *href;
+
+	(void)state;
+	expect("PUT", "/api/v1/storefront/draft",
+	       "{\"headline\": \"Asali safi\", \"lang\": \"sw\"}", 200);
+	get_page("/shop/asali", NULL, &r);
+	assert_false(contains(r.body, "Asali safi")); /* not yet published */
+	testhttp_resp_clear(&r);
+	publish();
+	get_page("/shop/asali/p/HN-ACA-500", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(contains(r.body, "<html lang=\"sw\">"));
+	assert_true(contains(r.body, ">Ongea hapa</a>"));
+	assert_true(contains(r.body, ">Agiza kwa WhatsApp</a>"));
+	assert_true(contains(r.body, ">Zipo</p>"));
+	href = attr_after(r.body, "https://wa.me/", "href");
+	assert_non_null(href);
+	assert_true(contains(href, "Habari%21%20Ningependa%20kuagiza"));
+	free(href);
+	testhttp_resp_clear(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -859,6 +895,7 @@ int main(void)
 	    cmocka_unit_test(test_page_html),
 	    cmocka_unit_test(test_not_found),
 	    cmocka_unit_test(test_links_land_product),
+	    cmocka_unit_test(test_language),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
