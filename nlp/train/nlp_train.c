@@ -21,7 +21,7 @@
 #define TRAIN_EPOCHS 40
 #define TRAIN_RATE 0.5
 #define TRAIN_L2 1e-5
-#define TRAIN_PRUNE 0.02 /* weights smaller than this are left out of the table */
+#define TRAIN_PRUNE 0.02 /* a feature whose weights are all smaller is left out */
 #define TRAIN_NC NLP_INTENT_COUNT
 
 struct example {
@@ -328,7 +328,7 @@ static int train_write(const struct trainer *tr, const char *path, const double 
 {
 	FILE *fp = fopen(path, "w");
 	struct train_kept *kept = malloc((tr->nvocab ? tr->nvocab : 1) * sizeof(*kept));
-	size_t nkept = 0, nw = 0;
+	size_t nkept = 0;
 	int rc = -1;
 
 	if (!fp || !kept) {
@@ -354,26 +354,11 @@ static int train_write(const struct trainer *tr, const char *path, const double 
 	fprintf(fp, "const uint32_t nlp_model_hash[] = {");
 	for (size_t i = 0; i < nkept; i++)
 		fprintf(fp, "%s%uu,", i % 8 ? " " : "\n\t", kept[i].hash);
-	fprintf(fp, "\n\t0u\n};\nconst uint32_t nlp_model_off[] = {");
-	for (size_t i = 0; i < nkept; i++) {
-		fprintf(fp, "%s%zu,", i % 12 ? " " : "\n\t", nw);
-		for (int c = 0; c < TRAIN_NC; c++)
-			nw += fabs(w[(size_t)kept[i].index * TRAIN_NC + c]) >= TRAIN_PRUNE;
-	}
-	fprintf(fp, "\n\t%zu\n};\nconst uint8_t nlp_model_class[] = {", nw);
-	nw = 0;
+	fprintf(fp, "\n\t0u\n};\nconst float nlp_model_weight[] = {");
 	for (size_t i = 0; i < nkept; i++)
 		for (int c = 0; c < TRAIN_NC; c++)
-			if (fabs(w[(size_t)kept[i].index * TRAIN_NC + c]) >= TRAIN_PRUNE)
-				fprintf(fp, "%s%d,", nw++ % 24 ? " " : "\n\t", c);
-	fprintf(fp, "\n\t0\n};\nconst float nlp_model_weight[] = {");
-	nw = 0;
-	for (size_t i = 0; i < nkept; i++)
-		for (int c = 0; c < TRAIN_NC; c++) {
-			double v = w[(size_t)kept[i].index * TRAIN_NC + c];
-			if (fabs(v) >= TRAIN_PRUNE)
-				fprintf(fp, "%s%.4ff,", nw++ % 8 ? " " : "\n\t", v);
-		}
+			fprintf(fp, "%s%.4ff,", (i * TRAIN_NC + (size_t)c) % 8 ? " " : "\n\t",
+				w[(size_t)kept[i].index * TRAIN_NC + c]);
 	fprintf(fp, "\n\t0.0f\n};\nconst float nlp_model_bias[NLP_INTENT_COUNT] = {");
 	for (int c = 0; c < TRAIN_NC; c++)
 		fprintf(fp, "%s%.4ff,", c % 8 ? " " : "\n\t", b[c]);
