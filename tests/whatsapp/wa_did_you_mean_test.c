@@ -3,8 +3,8 @@
  * `ccgw serve`, a real PostgreSQL and the mock Graph API (tests/mock/graph_mock.py). A
  * message the reader is unsure of gets "did you mean ...?" with its two likeliest readings as
  * buttons instead of "Sorry, I didn't understand"; pressing one does that thing with the
- * text that was sent (the main menu; a search that finds the honey); a button pressed
- * again later is refused as a stale choice.
+ * text that was sent (the main menu; a search that finds the honey; in Swahili, a complaint);
+ * a button pressed again later is refused as a stale choice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -358,8 +358,9 @@ static int did_you_mean(const char *wa_id, const char *text, const char *want, c
 	reqs = say(wa_id, text_webhook(wa_id, wamid, text), &before);
 	texts = texts_since(reqs, wa_id, before);
 	n = dym_buttons(reqs, wa_id, before, id, title, ctx, 128);
-	if (strstr(texts, "Did you mean")) {
+	if (strstr(texts, "Did you mean") || strstr(texts, "Ulimaanisha")) {
 		assert_null(strstr(texts, "didn't understand"));
+		assert_null(strstr(texts, "sijaelewa"));
 		assert_int_equal(n, 2);
 		assert_string_not_equal(id[0], id[1]);
 	} else {
@@ -446,11 +447,28 @@ static void test_did_you_mean_search(void **state)
 	free(texts);
 }
 
+/* In Swahili: "Ulimaanisha" with Swahili buttons; "Ripoti tatizo" records the text that was
+ * sent as a complaint, and says so in Swahili. */
+static void test_did_you_mean_swahili(void **state)
+{
+	static const char *const unclear[] = { "sijaelewa kitu hapa", "sijaelewa kitu hapa boss" };
+	char shopper[] = "254722000330", title[64], ctx[128], *texts;
+
+	(void)state;
+	expect_did_you_mean(shopper, unclear, 2, "dym:complaint", title, ctx);
+	assert_string_equal(title, "Ripoti tatizo");
+	texts = press(shopper, "dym:complaint", title, ctx);
+	if (!strstr(texts, "Nimerekodi malalamiko yako"))
+		fail_msg("pressing Ripoti tatizo answered: %s", texts);
+	free(texts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_did_you_mean_help),
 	    cmocka_unit_test(test_did_you_mean_search),
+	    cmocka_unit_test(test_did_you_mean_swahili),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
