@@ -15,7 +15,7 @@
 #include "nlp_text_internal.h"
 
 extern const size_t nlp_model_nfeat;
-extern const uint32_t nlp_model_hash[];  /* nlp_model_nfeat hashes, ascending */
+extern const uint32_t nlp_model_hash[]; /* nlp_model_nfeat hashes, ascending */
 extern const float nlp_model_weight[];  /* NLP_INTENT_COUNT weights a feature, in its order */
 extern const float nlp_model_bias[NLP_INTENT_COUNT];
 extern const float nlp_model_temperature;

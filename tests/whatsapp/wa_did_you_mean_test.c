@@ -383,16 +383,15 @@ static int did_you_mean(const char *wa_id, const char *text, const char *want, c
 /* The first of the unclear texts (each from a new shopper, written into wa_id) that gets
  * "did you mean" with want among its two buttons; fails when none does. The reader's model
  * is trained from the corpus, so more than one phrasing is tried. */
-static void expect_did_you_mean(char *wa_id, const char *const *texts, size_t n,
-                                const char *want, char *title_out, char *ctx)
+static void expect_did_you_mean(char *wa_id, const char *const *texts, size_t n, const char *want,
+                                char *title_out, char *ctx)
 {
 	for (size_t k = 0; k < n; k++) {
 		wa_id[strlen(wa_id) - 1] = (char)('0' + (int)k);
 		if (did_you_mean(wa_id, texts[k], want, title_out, ctx))
 			return;
 	}
-	fail_msg("none of %zu unclear messages was answered with \"did you mean\" and %s", n,
-	         want);
+	fail_msg("none of %zu unclear messages was answered with \"did you mean\" and %s", n, want);
 }
 
 /* Presses button id (title, in message ctx) and returns the texts of the answer (heap). */
@@ -414,8 +413,8 @@ static char *press(const char *wa_id, const char *id, const char *title, const c
 /* An unclear plea for help: "did you mean" Help or something else; Help opens the menu. */
 static void test_did_you_mean_help(void **state)
 {
-	static const char *const unclear[] = { "can i get some help here",
-					       "can i get some help over here pls" };
+	static const char *const unclear[] = {"can i get some help here",
+	                                      "can i get some help over here pls"};
 	char shopper[] = "254722000110", title[64], ctx[128], *texts;
 
 	(void)state;
@@ -435,8 +434,8 @@ static void test_did_you_mean_help(void **state)
  * written and finds the phone. */
 static void test_did_you_mean_search(void **state)
 {
-	static const char *const unclear[] = { "tell me about the honey",
-					       "i am curious about the honey" };
+	static const char *const unclear[] = {"tell me about the honey",
+	                                      "i am curious about the honey"};
 	char shopper[] = "254722000220", title[64], ctx[128], *texts;
 
 	(void)state;
@@ -451,7 +450,7 @@ static void test_did_you_mean_search(void **state)
  * sent as a complaint, and says so in Swahili. */
 static void test_did_you_mean_swahili(void **state)
 {
-	static const char *const unclear[] = { "sijaelewa kitu hapa", "sijaelewa kitu hapa boss" };
+	static const char *const unclear[] = {"sijaelewa kitu hapa", "sijaelewa kitu hapa boss"};
 	char shopper[] = "254722000330", title[64], ctx[128], *texts;
 
 	(void)state;
