@@ -36,8 +36,8 @@ size_t nlp_classify(const struct nlp_token *toks, size_t n, double prob[NLP_INTE
 		if (f == nlp_model_nfeat)
 			continue;
 		known++;
-		for (uint32_t j = nlp_model_off[f]; j < nlp_model_off[f + 1]; j++)
-			z[nlp_model_class[j]] += x * nlp_model_weight[j];
+		for (int c = 0; c < NLP_INTENT_COUNT; c++)
+			z[c] += x * nlp_model_weight[f * NLP_INTENT_COUNT + (size_t)c];
 	}
 	zmax = z[0];
 	for (int c = 1; c < NLP_INTENT_COUNT; c++)

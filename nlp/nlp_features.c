@@ -61,7 +61,7 @@ size_t nlp_features(const struct nlp_token *toks, size_t n, uint32_t *out, size_
 			for (size_t g = 3; g <= 4; g++)
 				for (size_t j = 0; j + g <= pl && k < max; j++)
 					out[k++] = feat_hash(feat_hash(FEAT_HASH_INIT, "c\x1f", 2),
-							     pad + j, g);
+					                     pad + j, g);
 		}
 		prev = w;
 		prevlen = wl;

@@ -13,8 +13,8 @@
 
 #include "nlp_text_internal.h"
 
-#define NLP_FEAT_MAX 768      /* features of one message; more are ignored */
-#define NLP_FEAT_TOKENS_MAX 48 /* tokens of one message that give features */
+#define NLP_FEAT_MAX        768 /* features of one message; more are ignored */
+#define NLP_FEAT_TOKENS_MAX 48  /* tokens of one message that give features */
 
 /* Writes the feature hashes of tokens toks[0..n-1] into out (at most max; a feature may
  * appear more than once) and returns how many were written. */

@@ -1,9 +1,9 @@
 /*
  * nlp_model_internal.h: the intent classifier's model, a C table generated at build time by
  * nlp/train/nlp_train.c from tests/data/nlp/corpus.tsv (nlp_model_data.c in the build
- * folder). A sparse multinomial logistic regression: for each known feature hash (sorted,
- * and found through an open-addressing table), its nonzero weights by intent; a bias per intent; and the softmax temperature fitted on a
- * held-back fifth of the corpus. Read-only.
+ * folder). A multinomial logistic regression: for each known feature hash (sorted, and found
+ * through an open-addressing table), its weight for every intent; a bias per intent; and the
+ * softmax temperature fitted on a held-back fifth of the corpus. Read-only.
  */
 #ifndef CCGW_NLP_MODEL_INTERNAL_H
 #define CCGW_NLP_MODEL_INTERNAL_H
@@ -15,10 +15,8 @@
 #include "nlp_text_internal.h"
 
 extern const size_t nlp_model_nfeat;
-extern const uint32_t nlp_model_hash[];  /* nlp_model_nfeat hashes, ascending */
-extern const uint32_t nlp_model_off[];   /* nlp_model_nfeat + 1 offsets into the two below */
-extern const uint8_t nlp_model_class[];  /* enum nlp_intent of each weight */
-extern const float nlp_model_weight[];
+extern const uint32_t nlp_model_hash[]; /* nlp_model_nfeat hashes, ascending */
+extern const float nlp_model_weight[];  /* NLP_INTENT_COUNT weights a feature, in its order */
 extern const float nlp_model_bias[NLP_INTENT_COUNT];
 extern const float nlp_model_temperature;
 extern const uint32_t nlp_model_mask;   /* slots - 1, a power of two - 1 */

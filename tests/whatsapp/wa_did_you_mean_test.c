@@ -3,8 +3,8 @@
  * `ccgw serve`, a real PostgreSQL and the mock Graph API (tests/mock/graph_mock.py). A
  * message the reader is unsure of gets "did you mean ...?" with its two likeliest readings as
  * buttons instead of "Sorry, I didn't understand"; pressing one does that thing with the
- * text that was sent (the main menu; a search that finds the honey); a button pressed
- * again later is refused as a stale choice.
+ * text that was sent (the main menu; a search that finds the honey; in Swahili, a complaint);
+ * a button pressed again later is refused as a stale choice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -358,8 +358,9 @@ static int did_you_mean(const char *wa_id, const char *text, const char *want, c
 	reqs = say(wa_id, text_webhook(wa_id, wamid, text), &before);
 	texts = texts_since(reqs, wa_id, before);
 	n = dym_buttons(reqs, wa_id, before, id, title, ctx, 128);
-	if (strstr(texts, "Did you mean")) {
+	if (strstr(texts, "Did you mean") || strstr(texts, "Ulimaanisha")) {
 		assert_null(strstr(texts, "didn't understand"));
+		assert_null(strstr(texts, "sijaelewa"));
 		assert_int_equal(n, 2);
 		assert_string_not_equal(id[0], id[1]);
 	} else {
@@ -382,16 +383,15 @@ static int did_you_mean(const char *wa_id, const char *text, const char *want, c
 /* The first of the unclear texts (each from a new shopper, written into wa_id) that gets
  * "did you mean" with want among its two buttons; fails when none does. The reader's model
  * is trained from the corpus, so more than one phrasing is tried. */
-static void expect_did_you_mean(char *wa_id, const char *const *texts, size_t n,
-                                const char *want, char *title_out, char *ctx)
+static void expect_did_you_mean(char *wa_id, const char *const *texts, size_t n, const char *want,
+                                char *title_out, char *ctx)
 {
 	for (size_t k = 0; k < n; k++) {
 		wa_id[strlen(wa_id) - 1] = (char)('0' + (int)k);
 		if (did_you_mean(wa_id, texts[k], want, title_out, ctx))
 			return;
 	}
-	fail_msg("none of %zu unclear messages was answered with \"did you mean\" and %s", n,
-	         want);
+	fail_msg("none of %zu unclear messages was answered with \"did you mean\" and %s", n, want);
 }
 
 /* Presses button id (title, in message ctx) and returns the texts of the answer (heap). */
@@ -413,8 +413,8 @@ static char *press(const char *wa_id, const char *id, const char *title, const c
 /* An unclear plea for help: "did you mean" Help or something else; Help opens the menu. */
 static void test_did_you_mean_help(void **state)
 {
-	static const char *const unclear[] = { "can i get some help here",
-					       "can i get some help over here pls" };
+	static const char *const unclear[] = {"can i get some help here",
+	                                      "can i get some help over here pls"};
 	char shopper[] = "254722000110", title[64], ctx[128], *texts;
 
 	(void)state;
@@ -434,8 +434,8 @@ static void test_did_you_mean_help(void **state)
  * written and finds the phone. */
 static void test_did_you_mean_search(void **state)
 {
-	static const char *const unclear[] = { "tell me about the honey",
-					       "i am curious about the honey" };
+	static const char *const unclear[] = {"tell me about the honey",
+	                                      "i am curious about the honey"};
 	char shopper[] = "254722000220", title[64], ctx[128], *texts;
 
 	(void)state;
@@ -446,11 +446,28 @@ static void test_did_you_mean_search(void **state)
 	free(texts);
 }
 
+/* In Swahili: "Ulimaanisha" with Swahili buttons; "Ripoti tatizo" records the text that was
+ * sent as a complaint, and says so in Swahili. */
+static void test_did_you_mean_swahili(void **state)
+{
+	static const char *const unclear[] = {"sijaelewa kitu hapa", "sijaelewa kitu hapa boss"};
+	char shopper[] = "254722000330", title[64], ctx[128], *texts;
+
+	(void)state;
+	expect_did_you_mean(shopper, unclear, 2, "dym:complaint", title, ctx);
+	assert_string_equal(title, "Ripoti tatizo");
+	texts = press(shopper, "dym:complaint", title, ctx);
+	if (!strstr(texts, "Nimerekodi malalamiko yako"))
+		fail_msg("pressing Ripoti tatizo answered: %s", texts);
+	free(texts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_did_you_mean_help),
 	    cmocka_unit_test(test_did_you_mean_search),
+	    cmocka_unit_test(test_did_you_mean_swahili),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
