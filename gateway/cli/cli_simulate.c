@@ -125,7 +125,11 @@ static int chat_line(struct chat *c, char *line)
 		fprintf(stderr, "ccgw simulate: not sent: %s\n", err);
 		return -1;
 	}
-	chat_replies(c, CHAT_FIRST_WAIT_MS);
+	/* WhatsApp, Telegram: until nothing is pending for the shopper; the web chat: a while */
+	if (sim_shopper_settle(c->sh, CHAT_FIRST_WAIT_MS) == 0)
+		chat_replies(c, 0);
+	else
+		chat_replies(c, CHAT_FIRST_WAIT_MS);
 	return 0;
 }
 

@@ -334,9 +334,10 @@ void sim_reply_print(FILE *out, const char *prefix, const void *reply_v)
 
 struct convo_run {
 	struct sim_shopper *sh;
-	json_t *seen;   /* the replies since the shopper's last step */
-	int step_taken; /* the shopper has made a step */
-	int settled;    /* the bot is done with the last step */
+	json_t *seen;     /* the replies since the shopper's last step */
+	int step_taken;   /* the shopper has made a step */
+	int settled;      /* the bot is done with the last step */
+	int settled_sure; /* ... and the outbox said so (not a quiet while) */
 	struct sbuf fail;
 };
 
@@ -366,6 +367,7 @@ static void settle(struct convo_run *r)
 	if (sim_shopper_settle(r->sh, SIM_BOT_WAIT_MS) == 0) {
 		while ((reply = sim_shopper_reply(r->sh, 0)))
 			json_array_append_new(r->seen, reply);
+		r->settled_sure = 1;
 	} else {
 		take_replies(r, json_array_size(r->seen) ? SIM_QUIET_MS : SIM_FIRST_WAIT_MS);
 	}
@@ -459,7 +461,7 @@ static int shopper_step(struct convo_run *r, const struct sim_step *s, char *err
 		choice = json_deep_copy(choice);
 		json_array_clear(r->seen);
 		r->step_taken = 1;
-		r->settled = 0;
+		r->settled = r->settled_sure = 0;
 		{
 			int rc = sim_shopper_press(r->sh, choice, err, errlen);
 
@@ -469,7 +471,7 @@ static int shopper_step(struct convo_run *r, const struct sim_step *s, char *err
 	}
 	json_array_clear(r->seen);
 	r->step_taken = 1;
-	r->settled = 0;
+	r->settled = r->settled_sure = 0;
 	switch (s->kind) {
 	case SIM_STEP_ME:
 		return sim_shopper_text(r->sh, s->arg, err, errlen);
@@ -489,7 +491,10 @@ static int step_run(struct convo_run *r, const char *path, const struct sim_step
 
 	switch (s->kind) {
 	case SIM_STEP_BOT:
-		if (!seen_find(r->seen, s->arg)) {
+		/* when the outbox says the bot is done, what it said is all there is */
+		if (!seen_find(r->seen, s->arg) && r->step_taken)
+			settle(r);
+		if (!seen_find(r->seen, s->arg) && !r->settled_sure) {
 			int64_t until = util_now_ms() + SIM_BOT_WAIT_MS;
 
 			while (!seen_find(r->seen, s->arg) && util_now_ms() < until) {

@@ -20,11 +20,14 @@ int local_take_replies(PGconn *conn, const char *conversation_id, const char *ty
 	json_array_clear(out);
 	if (!conversation_id || !conversation_id[0])
 		return 0;
+	/* FOR UPDATE, not SKIP LOCKED: the dispatcher's claim locks local rows for a moment to
+	 * park them (058), and a reply skipped then waited for the web chat's 5 s sweep; the
+	 * claim never waits (SKIP LOCKED), so waiting for it here cannot deadlock */
 	res = pg_exec(conn,
 	              "UPDATE outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1"
 	              " WHERE id IN (SELECT id FROM outbox WHERE conversation_id = $1"
 	              "  AND kind = 'reply' AND status = 'pending' ORDER BY seq"
-	              "  FOR UPDATE SKIP LOCKED)"
+	              "  FOR UPDATE)"
 	              " RETURNING seq, payload::text, id",
 	              1, params);
 	if (!res)

@@ -206,9 +206,10 @@ static void examples_on(const char *channel)
 	assert_int_equal(count_of(xml, "<testcase "), 8);
 	assert_int_equal(count_of(xml, "<failure"), 0);
 	assert_contains(xml, "tests=\"2\""); /* complaint.convo and handoff.convo: two each */
-	/* the English, the Swahili and the cancelled order went through the channel */
+	/* the English, the Swahili and the cancel_order order went through the channel, and
+	 * each file cancelled its order again (the stock goes back: files run again and again) */
 	assert_int_equal(orders_on(channel, NULL) - before, 3);
-	assert_int_equal(orders_on(channel, "cancelled") - cancelled, 1);
+	assert_int_equal(orders_on(channel, "cancelled") - cancelled, 3);
 	free(xml);
 	run_clear(&r);
 }
@@ -251,6 +252,47 @@ static void test_location_contact(void **state)
 	                           "%254712000999%"),
 	                 2);
 	run_clear(&r);
+}
+
+/* A run never uses a simulated channel another run holds: with the first one held (as a
+ * running simulator holds it), a run registers a second; released, runs reuse the first. */
+static void test_channels_not_shared(void **state)
+{
+	const char *args[] = {"simulate", "test", CONVO_DIR "/complaint.convo", NULL};
+	const char *count_sql = "SELECT count(*) FROM channels WHERE type = 'whatsapp' AND "
+	                        "config->>'simulated' = 'true'";
+	PGconn *c = testdb_connect_app(&db);
+	const char *params[1];
+	char *first;
+	long before;
+	PGresult *res;
+	struct run r;
+
+	(void)state;
+	before = demo_long(count_sql, NULL);
+	assert_true(before >= 1);
+	first = testdb_owner_scalar(&db,
+	                            "SELECT id::text FROM channels WHERE type = 'whatsapp' AND "
+	                            "config->>'simulated' = 'true' ORDER BY created_at, id LIMIT 1",
+	                            0, NULL);
+	assert_non_null(first);
+	params[0] = first;
+	res =
+	    PQexecParams(c, "SELECT pg_advisory_lock(hashtextextended('ccgw-simulate:' || $1, 0))",
+	                 1, NULL, params, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	run_ccgw(&r, NULL, args);
+	if (r.status != 0)
+		fail_msg("exited %d:\n%s\n%s", r.status, r.out, r.err);
+	run_clear(&r);
+	assert_int_equal(demo_long(count_sql, NULL), before + 1);
+	PQfinish(c); /* the lock goes with the session */
+	run_ccgw(&r, NULL, args);
+	assert_int_equal(r.status, 0);
+	run_clear(&r);
+	assert_int_equal(demo_long(count_sql, NULL), before + 1);
+	free(first);
 }
 
 /* ---- failures ---- */
@@ -510,13 +552,10 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_examples_whatsapp),
-	    cmocka_unit_test(test_examples_telegram),
-	    cmocka_unit_test(test_examples_webchat),
-	    cmocka_unit_test(test_location_contact),
-	    cmocka_unit_test(test_must_fail),
-	    cmocka_unit_test(test_unreadable),
-	    cmocka_unit_test(test_chat),
+	    cmocka_unit_test(test_examples_whatsapp),   cmocka_unit_test(test_examples_telegram),
+	    cmocka_unit_test(test_examples_webchat),    cmocka_unit_test(test_location_contact),
+	    cmocka_unit_test(test_channels_not_shared), cmocka_unit_test(test_must_fail),
+	    cmocka_unit_test(test_unreadable),          cmocka_unit_test(test_chat),
 	    cmocka_unit_test(test_signatures),
 	};
 
