@@ -532,7 +532,8 @@ int trust_turn_begin(struct turn *t)
 	 * messages in theirs, 2 when the message window began, 3 seconds since a throttled
 	 * shopper was last answered (-1 never), 4/5 flooding's id and definition, 6/7
 	 * abusive_language's (NULL when switched off), 8 blocked, 9 the throttle interval (0
-	 * none) of the customer's live violations, 10 when the abusive messages' window began. */
+	 * none) of the customer's live violations, 10 when the abusive messages' window began,
+	 * 11 the chat is one of the seller's notification targets ($4 channel, $5 chat). */
 	static const char sql[] =
 	    "WITH p AS MATERIALIZED (SELECT"
 	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"
@@ -563,7 +564,9 @@ int trust_turn_begin(struct turn *t)
 	    ") SELECT up.flood_count, up.abuse_count, up.flood_started_at,"
 	    " COALESCE(extract(epoch FROM now() - up.throttle_reply_at)::bigint, -1),"
 	    " (w.fl).id, (w.fl).definition::text, (w.ab).id, (w.ab).definition::text,"
-	    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at"
+	    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at,"
+	    " EXISTS (SELECT 1 FROM notification_targets nt WHERE nt.tenant_id = $1 AND nt.active"
+	    "  AND nt.channel_id = $4 AND (nt.chat_id = $5 OR nt.to_number = $5))"
 	    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS "
 	    "blocked,"
 	    "  max(CASE WHEN v.action = 'throttle' THEN"
@@ -574,7 +577,8 @@ int trust_turn_begin(struct turn *t)
 	    "  AND v.action <> 'flag') x";
 	char phrase[TRUST_PHRASE_LEN] = "", lang[3] = "";
 	int abusive = trust_abuse_find(t->text, phrase, sizeof(phrase), lang);
-	const char *params[3] = {t->tenant, t->customer_id, abusive ? "true" : "false"};
+	const char *params[5] = {t->tenant, t->customer_id, abusive ? "true" : "false",
+	                         t->m->channel_id, t->m->chat_id};
 	json_t *fl = NULL, *ab = NULL;
 	PGresult *res;
 	long flood, abuse_n, since_reply, interval;
@@ -582,10 +586,14 @@ int trust_turn_begin(struct turn *t)
 
 	if (!t->customer_id[0])
 		return 0;
-	res = pg_exec(t->conn, sql, 3, params);
+	res = pg_exec(t->conn, sql, 5, params);
 	if (!res || PQntuples(res) != 1) {
 		PQclear(res);
 		return -1;
+	}
+	if (PQgetvalue(res, 0, 11)[0] == 't') { /* the seller's own chat: their buttons, relays */
+		PQclear(res);
+		return 0;
 	}
 	flood = atol(PQgetvalue(res, 0, 0));
 	abuse_n = atol(PQgetvalue(res, 0, 1));

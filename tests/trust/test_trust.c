@@ -1064,6 +1064,33 @@ static void test_other_tenant_404(void **state)
 	free(pattern);
 }
 
+/* The seller's own chat (a WhatsApp notification target) is not a shopper: pressing order
+ * buttons or relaying to shoppers quickly never floods. */
+static void test_seller_chat_exempt(void **state)
+{
+	const char *seller = "254711000009";
+	char body[256], wamid[64];
+	json_t *o;
+	int i;
+
+	(void)state;
+	snprintf(body, sizeof(body),
+	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"+%s\"}", channel_id,
+	         seller);
+	o = api_json("POST", "/api/v1/notification-targets", body, 201);
+	json_decref(o);
+	for (i = 0; i < 22; i++) {
+		next_wamid(wamid, sizeof(wamid));
+		post_webhook(text_webhook(seller, wamid, "hi"));
+	}
+	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN conversations c"
+	                        " ON c.id = e.conversation_id WHERE c.external_chat_id = $1"
+	                        " AND e.event_type = 'message_received'",
+	                        1, (const char *const[]){seller}),
+	                 22);
+	assert_int_equal(violations_of(seller), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1073,6 +1100,7 @@ int main(void)
 	    cmocka_unit_test(test_order_patterns_and_block),
 	    cmocka_unit_test(test_complaint_answered),
 	    cmocka_unit_test(test_other_tenant_404),
+	    cmocka_unit_test(test_seller_chat_exempt),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
