@@ -123,8 +123,9 @@ static void abuse_load(void)
 	abuse = calloc(TRUST_PHRASES_MAX, sizeof(*abuse));
 	d = abuse ? opendir(dir) : NULL;
 	if (!d) {
-		log_error(NULL, "trust: cannot open the abusive words folder %s: the "
-		                "abusive_language pattern detects nothing",
+		log_error(NULL,
+		          "trust: cannot open the abusive words folder %s: the "
+		          "abusive_language pattern detects nothing",
 		          dir);
 		return;
 	}
@@ -279,7 +280,8 @@ char *trust_pattern_describe(const char *name, const json_t *def)
 	if (strcmp(name, "flooding") == 0)
 		sbuf_printf(&b, "more than %ld messages from one shopper within %ld s", n, w);
 	else if (strcmp(name, "abusive_language") == 0)
-		sbuf_printf(&b, "%ld or more messages with abusive words from one shopper within %ld s",
+		sbuf_printf(&b,
+		            "%ld or more messages with abusive words from one shopper within %ld s",
 		            n, w);
 	else if (strcmp(name, "unpaid_orders") == 0)
 		sbuf_printf(&b,
@@ -339,21 +341,22 @@ static int detection_write(PGconn *conn, struct detection *d)
 	if (!in_list(action, trust_actions))
 		action = "flag";
 	snprintf(score, sizeof(score), "%g", d->score);
-	res = pg_exec(conn,
-	              "INSERT INTO violations AS v (tenant_id, kind, severity, customer_id, order_id,"
-	              " action, pattern_id, conversation_id, details) VALUES ($1, $2, $3, $4,"
-	              " $5::uuid, $6, $7, $8::uuid, $9::jsonb)"
-	              " ON CONFLICT (tenant_id, customer_id, kind)"
-	              "  WHERE status IN ('open', 'confirmed') DO UPDATE SET"
-	              " detections = v.detections + 1, last_detected_at = now(),"
-	              " severity = EXCLUDED.severity, action = EXCLUDED.action,"
-	              " pattern_id = EXCLUDED.pattern_id, details = EXCLUDED.details,"
-	              " order_id = COALESCE(EXCLUDED.order_id, v.order_id),"
-	              " conversation_id = COALESCE(EXCLUDED.conversation_id, v.conversation_id)"
-	              " RETURNING id, xmax = 0",
-	              9,
-	              (const char *const[]){d->tenant, d->kind, severity, d->customer, d->order_id,
-	                                    action, d->pattern_id, d->conversation, details});
+	res =
+	    pg_exec(conn,
+	            "INSERT INTO violations AS v (tenant_id, kind, severity, customer_id, order_id,"
+	            " action, pattern_id, conversation_id, details) VALUES ($1, $2, $3, $4,"
+	            " $5::uuid, $6, $7, $8::uuid, $9::jsonb)"
+	            " ON CONFLICT (tenant_id, customer_id, kind)"
+	            "  WHERE status IN ('open', 'confirmed') DO UPDATE SET"
+	            " detections = v.detections + 1, last_detected_at = now(),"
+	            " severity = EXCLUDED.severity, action = EXCLUDED.action,"
+	            " pattern_id = EXCLUDED.pattern_id, details = EXCLUDED.details,"
+	            " order_id = COALESCE(EXCLUDED.order_id, v.order_id),"
+	            " conversation_id = COALESCE(EXCLUDED.conversation_id, v.conversation_id)"
+	            " RETURNING id, xmax = 0",
+	            9,
+	            (const char *const[]){d->tenant, d->kind, severity, d->customer, d->order_id,
+	                                  action, d->pattern_id, d->conversation, details});
 	if (!res)
 		goto out;
 	snprintf(d->violation_id, sizeof(d->violation_id), "%s", PQgetvalue(res, 0, 0));
@@ -383,20 +386,21 @@ static int detection_write(PGconn *conn, struct detection *d)
 	}
 	ev = json_pack("{s:s, s:s, s:s, s:s, s:b}", "violation_id", d->violation_id, "kind",
 	               d->kind, "action", action, "severity", severity, "opened", d->opened);
-	if (!ev || (d->conversation && conv_event_add(conn, d->tenant, d->conversation,
-	                                              "violation_detected", ev) < 0))
+	if (!ev || (d->conversation &&
+	            conv_event_add(conn, d->tenant, d->conversation, "violation_detected", ev) < 0))
 		goto out;
 	if (d->opened) {
-		res = pg_exec(conn,
-		              "SELECT jsonb_build_object('violation', jsonb_build_object('id', v.id,"
-		              " 'kind', v.kind, 'severity', v.severity, 'action', v.action,"
-		              " 'status', v.status, 'conversation_id', v.conversation_id,"
-		              " 'order_id', v.order_id, 'details', v.details,"
-		              " 'customer', jsonb_build_object('id', c.id, 'name', c.name,"
-		              " 'phone', c.phone)))::text"
-		              " FROM violations v LEFT JOIN customers c ON c.tenant_id = v.tenant_id"
-		              "  AND c.id = v.customer_id WHERE v.tenant_id = $1 AND v.id = $2",
-		              2, (const char *const[]){d->tenant, d->violation_id});
+		res =
+		    pg_exec(conn,
+		            "SELECT jsonb_build_object('violation', jsonb_build_object('id', v.id,"
+		            " 'kind', v.kind, 'severity', v.severity, 'action', v.action,"
+		            " 'status', v.status, 'conversation_id', v.conversation_id,"
+		            " 'order_id', v.order_id, 'details', v.details,"
+		            " 'customer', jsonb_build_object('id', c.id, 'name', c.name,"
+		            " 'phone', c.phone)))::text"
+		            " FROM violations v LEFT JOIN customers c ON c.tenant_id = v.tenant_id"
+		            "  AND c.id = v.customer_id WHERE v.tenant_id = $1 AND v.id = $2",
+		            2, (const char *const[]){d->tenant, d->violation_id});
 		if (!res || PQntuples(res) != 1)
 			goto out;
 		data = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
@@ -418,17 +422,19 @@ out:
 
 /* The last n message_received events of the conversation since the window began. */
 #define EVIDENCE_MESSAGES_SQL                                                                      \
-	"INSERT INTO evidence (tenant_id, violation_id, detection_id, conversation_event_id, note)" \
-	" SELECT $1, $2, $3, e.id, 'message' FROM (SELECT id FROM conversation_events"              \
-	"  WHERE tenant_id = $1 AND conversation_id = $4 AND event_type = 'message_received'"       \
+	"INSERT INTO evidence (tenant_id, violation_id, detection_id, conversation_event_id, "     \
+	"note)"                                                                                    \
+	" SELECT $1, $2, $3, e.id, 'message' FROM (SELECT id FROM conversation_events"             \
+	"  WHERE tenant_id = $1 AND conversation_id = $4 AND event_type = 'message_received'"      \
 	"  AND created_at >= $5::timestamptz ORDER BY seq DESC LIMIT $6::int) e"
 
 /* The shopper's abusive messages of the window (the last $6 abusive_message events since
  * $5, each pointing at its message_received event by the platform message id). */
 #define EVIDENCE_ABUSIVE_SQL                                                                       \
-	"INSERT INTO evidence (tenant_id, violation_id, detection_id, conversation_event_id, note)" \
-	" SELECT $1, $2, $3, e.id, 'abusive (' || (a.payload->>'lang') || '): '"                    \
-	"  || (a.payload->>'phrase') FROM (SELECT payload FROM conversation_events"               \
+	"INSERT INTO evidence (tenant_id, violation_id, detection_id, conversation_event_id, "     \
+	"note)"                                                                                    \
+	" SELECT $1, $2, $3, e.id, 'abusive (' || (a.payload->>'lang') || '): '"                   \
+	"  || (a.payload->>'phrase') FROM (SELECT payload FROM conversation_events"                \
 	"  WHERE tenant_id = $1 AND conversation_id = $4 AND event_type = 'abusive_message'"       \
 	"  AND created_at >= $5::timestamptz ORDER BY seq DESC LIMIT $6::int) a"                   \
 	" CROSS JOIN LATERAL (SELECT m.id FROM conversation_events m WHERE m.tenant_id = $1"       \
@@ -479,9 +485,9 @@ static int turn_flooding(struct turn *t, PGresult *res, const json_t *def, long 
 static int turn_abusive(struct turn *t, PGresult *res, const json_t *def, long count,
                         const char *phrase, const char *lang)
 {
-	json_t *details = json_pack("{s:I, s:I, s:s, s:s}", "messages", (json_int_t)count,
-	                            "threshold", (json_int_t)def_int(def, "threshold", 1), "phrase",
-	                            phrase, "lang", lang);
+	json_t *details =
+	    json_pack("{s:I, s:I, s:s, s:s}", "messages", (json_int_t)count, "threshold",
+	              (json_int_t)def_int(def, "threshold", 1), "phrase", phrase, "lang", lang);
 	char limit[24];
 	struct detection d = {
 	    .tenant = t->tenant,
@@ -526,7 +532,8 @@ int trust_turn_begin(struct turn *t)
 	 * messages in theirs, 2 when the message window began, 3 seconds since a throttled
 	 * shopper was last answered (-1 never), 4/5 flooding's id and definition, 6/7
 	 * abusive_language's (NULL when switched off), 8 blocked, 9 the throttle interval (0
-	 * none) of the customer's live violations, 10 when the abusive messages' window began. */
+	 * none) of the customer's live violations, 10 when the abusive messages' window began,
+	 * 11 the chat is one of the seller's notification targets ($4 channel, $5 chat). */
 	static const char sql[] =
 	    "WITH p AS MATERIALIZED (SELECT"
 	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"
@@ -534,7 +541,8 @@ int trust_turn_begin(struct turn *t)
 	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1"
 	    "  AND b.name = 'abusive_language' AND b.active) AS ab"
 	    "), w AS (SELECT fl, ab,"
-	    " make_interval(secs => COALESCE(((fl).definition->>'window_seconds')::float8, 60)) AS fw,"
+	    " make_interval(secs => COALESCE(((fl).definition->>'window_seconds')::float8, 60)) AS "
+	    "fw,"
 	    " make_interval(secs => COALESCE(((ab).definition->>'window_seconds')::float8, 86400))"
 	    "  AS aw FROM p"
 	    "), up AS ("
@@ -556,8 +564,11 @@ int trust_turn_begin(struct turn *t)
 	    ") SELECT up.flood_count, up.abuse_count, up.flood_started_at,"
 	    " COALESCE(extract(epoch FROM now() - up.throttle_reply_at)::bigint, -1),"
 	    " (w.fl).id, (w.fl).definition::text, (w.ab).id, (w.ab).definition::text,"
-	    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at"
-	    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS blocked,"
+	    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at,"
+	    " EXISTS (SELECT 1 FROM notification_targets nt WHERE nt.tenant_id = $1 AND nt.active"
+	    "  AND nt.channel_id = $4 AND (nt.chat_id = $5 OR nt.to_number = $5))"
+	    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS "
+	    "blocked,"
 	    "  max(CASE WHEN v.action = 'throttle' THEN"
 	    "   COALESCE((bp.definition->>'interval_seconds')::int, 30) END) AS interval"
 	    "  FROM violations v LEFT JOIN behavior_patterns bp ON bp.tenant_id = v.tenant_id"
@@ -566,7 +577,8 @@ int trust_turn_begin(struct turn *t)
 	    "  AND v.action <> 'flag') x";
 	char phrase[TRUST_PHRASE_LEN] = "", lang[3] = "";
 	int abusive = trust_abuse_find(t->text, phrase, sizeof(phrase), lang);
-	const char *params[3] = {t->tenant, t->customer_id, abusive ? "true" : "false"};
+	const char *params[5] = {t->tenant, t->customer_id, abusive ? "true" : "false",
+	                         t->m->channel_id, t->m->chat_id};
 	json_t *fl = NULL, *ab = NULL;
 	PGresult *res;
 	long flood, abuse_n, since_reply, interval;
@@ -574,10 +586,14 @@ int trust_turn_begin(struct turn *t)
 
 	if (!t->customer_id[0])
 		return 0;
-	res = pg_exec(t->conn, sql, 3, params);
+	res = pg_exec(t->conn, sql, 5, params);
 	if (!res || PQntuples(res) != 1) {
 		PQclear(res);
 		return -1;
+	}
+	if (PQgetvalue(res, 0, 11)[0] == 't') { /* the seller's own chat: their buttons, relays */
+		PQclear(res);
+		return 0;
 	}
 	flood = atol(PQgetvalue(res, 0, 0));
 	abuse_n = atol(PQgetvalue(res, 0, 1));
@@ -666,25 +682,26 @@ static int pattern_load(PGconn *conn, const char *tenant, const char *name, char
 /* Evidence of the order patterns: the event of each counted order ($4 customer, $5 the
  * window in seconds, $6 the most to take). */
 #define EVIDENCE_ORDERS_SQL(where, event, cond)                                                    \
-	"INSERT INTO evidence (tenant_id, violation_id, detection_id, conversation_event_id, note)" \
+	"INSERT INTO evidence (tenant_id, violation_id, detection_id, conversation_event_id, "     \
+	"note)"                                                                                    \
 	" SELECT $1, $2, $3, e.id, 'order #' || o.order_number || ' ' || o.status FROM"            \
-	" (SELECT id, order_number, status FROM orders WHERE tenant_id = $1 AND customer_id = $4"   \
-	"  AND " where " ORDER BY updated_at DESC LIMIT $6::int) o"                                 \
+	" (SELECT id, order_number, status FROM orders WHERE tenant_id = $1 AND customer_id = $4"  \
+	"  AND " where " ORDER BY updated_at DESC LIMIT $6::int) o"                                \
 	" JOIN order_channel_meta m ON m.tenant_id = $1 AND m.order_id = o.id"                     \
-	" CROSS JOIN LATERAL (SELECT ce.id FROM conversation_events ce WHERE ce.tenant_id = $1"     \
-	"  AND ce.conversation_id = m.conversation_id AND ce.event_type = '" event "'"              \
+	" CROSS JOIN LATERAL (SELECT ce.id FROM conversation_events ce WHERE ce.tenant_id = $1"    \
+	"  AND ce.conversation_id = m.conversation_id AND ce.event_type = '" event "'"             \
 	"  AND ce.payload->>'order_id' = o.id::text " cond " ORDER BY ce.seq DESC LIMIT 1) e"
 
 /* w: the parameter that holds the window in seconds */
 #define UNPAID_WHERE(w)                                                                            \
-	"status IN ('cancelled', 'returned') AND payment_method = 'cash_on_delivery'"             \
+	"status IN ('cancelled', 'returned') AND payment_method = 'cash_on_delivery'"              \
 	" AND updated_at > now() - make_interval(secs => " w "::float8)"
 #define BURST_WHERE(w) "created_at > now() - make_interval(secs => " w "::float8)"
 
 /* Counts the customer's orders matching where (at most limit) and writes a detection when
  * fire(count). */
-static int order_pattern(PGconn *conn, const char *tenant, const char *order_id,
-                         const char *name, int unpaid)
+static int order_pattern(PGconn *conn, const char *tenant, const char *order_id, const char *name,
+                         int unpaid)
 {
 	char pid[37], win[24], lim[24], customer[37], conversation[37] = "";
 	json_t *def = NULL, *details = NULL;
@@ -698,22 +715,24 @@ static int order_pattern(PGconn *conn, const char *tenant, const char *order_id,
 	threshold = def_int(def, "threshold", unpaid ? 3 : 5);
 	snprintf(win, sizeof(win), "%ld", def_int(def, "window_seconds", unpaid ? 2592000 : 3600));
 	snprintf(lim, sizeof(lim), "%ld", threshold + 1);
-	res = pg_exec(conn,
-	              unpaid ? "SELECT o.customer_id, m.conversation_id, (SELECT count(*) FROM"
-	                       " (SELECT 1 FROM orders WHERE tenant_id = $1"
-	                       "  AND customer_id = o.customer_id AND " UNPAID_WHERE("$3")
-	                       "  LIMIT $4::int) x) FROM orders o LEFT JOIN order_channel_meta m"
-	                       " ON m.tenant_id = o.tenant_id AND m.order_id = o.id"
-	                       " WHERE o.tenant_id = $1 AND o.id = $2"
-	                       " AND o.payment_method = 'cash_on_delivery'"
-	                       " AND o.customer_id IS NOT NULL"
-	                     : "SELECT o.customer_id, m.conversation_id, (SELECT count(*) FROM"
-	                       " (SELECT 1 FROM orders WHERE tenant_id = $1"
-	                       "  AND customer_id = o.customer_id AND " BURST_WHERE("$3")
-	                       "  LIMIT $4::int) x) FROM orders o LEFT JOIN order_channel_meta m"
-	                       " ON m.tenant_id = o.tenant_id AND m.order_id = o.id"
-	                       " WHERE o.tenant_id = $1 AND o.id = $2 AND o.customer_id IS NOT NULL",
-	              4, (const char *const[]){tenant, order_id, win, lim});
+	res = pg_exec(
+	    conn,
+	    unpaid
+	        ? "SELECT o.customer_id, m.conversation_id, (SELECT count(*) FROM"
+	          " (SELECT 1 FROM orders WHERE tenant_id = $1"
+	          "  AND customer_id = o.customer_id AND " UNPAID_WHERE(
+	              "$3") "  LIMIT $4::int) x) FROM orders o LEFT JOIN order_channel_meta m"
+	                    " ON m.tenant_id = o.tenant_id AND m.order_id = o.id"
+	                    " WHERE o.tenant_id = $1 AND o.id = $2"
+	                    " AND o.payment_method = 'cash_on_delivery'"
+	                    " AND o.customer_id IS NOT NULL"
+	        : "SELECT o.customer_id, m.conversation_id, (SELECT count(*) FROM"
+	          " (SELECT 1 FROM orders WHERE tenant_id = $1"
+	          "  AND customer_id = o.customer_id AND " BURST_WHERE(
+	              "$3") "  LIMIT $4::int) x) FROM orders o LEFT JOIN order_channel_meta m"
+	                    " ON m.tenant_id = o.tenant_id AND m.order_id = o.id"
+	                    " WHERE o.tenant_id = $1 AND o.id = $2 AND o.customer_id IS NOT NULL",
+	    4, (const char *const[]){tenant, order_id, win, lim});
 	if (!res)
 		goto out;
 	if (PQntuples(res) != 1) {
@@ -1000,8 +1019,8 @@ int trust_violation_update(PGconn *conn, const char *tenant_id, const char *viol
 	           " throttle_reply_at = NULL WHERE tenant_id = $1 AND customer_id = $2",
 	           3, (const char *const[]){tenant_id, PQgetvalue(res, 0, 2), kind}) < 0)
 		goto out;
-	ev = json_pack("{s:s, s:s, s:s, s:s}", "violation_id", violation_id, "kind", kind,
-	               "status", status, "previous_status", from);
+	ev = json_pack("{s:s, s:s, s:s, s:s}", "violation_id", violation_id, "kind", kind, "status",
+	               status, "previous_status", from);
 	if (!ev || (conv[0] && conv_event_add(conn, tenant_id, conv, "violation_updated", ev) < 0))
 		goto out;
 	{

@@ -49,15 +49,14 @@ static int status_filter(struct admin_call *call, struct admin_list *list, char 
 #define COMPLAINT_JSON_SQL                                                                         \
 	"jsonb_build_object('id', k.id, 'status', k.status, 'text', k.text,"                       \
 	" 'resolution', k.resolution, 'order_id', k.order_id, 'order_number', o.order_number,"     \
-	" 'conversation_id', k.conversation_id, 'customer', CASE WHEN cu.id IS NULL THEN NULL"      \
+	" 'conversation_id', k.conversation_id, 'customer', CASE WHEN cu.id IS NULL THEN NULL"     \
 	" ELSE jsonb_build_object('id', cu.id, 'name', cu.name, 'phone', cu.phone) END,"           \
 	" 'created_at', k.created_at, 'updated_at', k.updated_at, 'resolved_at', k.resolved_at)"
 #define COMPLAINT_FROM_SQL                                                                         \
 	" FROM complaints k LEFT JOIN orders o ON o.tenant_id = k.tenant_id AND o.id = k.order_id" \
 	" LEFT JOIN customers cu ON cu.tenant_id = k.tenant_id AND cu.id = k.customer_id"
 
-static const char *const complaint_statuses[] = {"open", "in_review", "resolved", "rejected",
-                                                 NULL};
+static const char *const complaint_statuses[] = {"open", "in_review", "resolved", "rejected", NULL};
 
 ADMIN_HANDLER(admin_complaints_list)
 {
@@ -88,9 +87,10 @@ out:
 /* The evidence rows of a complaint or violation ($1 its id) with the events they point at. */
 #define EVIDENCE_JSON_SQL(col)                                                                     \
 	"SELECT COALESCE(jsonb_agg(jsonb_build_object('id', e.id, 'detection_id', e.detection_id," \
-	" 'conversation_event_id', e.conversation_event_id, 'conversation_id', ce.conversation_id," \
+	" 'conversation_event_id', e.conversation_event_id, 'conversation_id', "                   \
+	"ce.conversation_id,"                                                                      \
 	" 'event_type', ce.event_type, 'payload', ce.payload, 'event_created_at', ce.created_at,"  \
-	" 'note', e.note, 'created_at', e.created_at) ORDER BY ce.seq, e.created_at), '[]')::text"  \
+	" 'note', e.note, 'created_at', e.created_at) ORDER BY ce.seq, e.created_at), '[]')::text" \
 	" FROM evidence e LEFT JOIN conversation_events ce ON ce.tenant_id = e.tenant_id"          \
 	"  AND ce.id = e.conversation_event_id"                                                    \
 	" WHERE e.tenant_id = app_tenant_id() AND e." col " = $1"
@@ -214,18 +214,18 @@ out:
 /* ---- behavior patterns ---- */
 
 #define PATTERN_COLUMNS                                                                            \
-	"b.id, b.name, b.active, b.definition::text, to_json(b.created_at)#>>'{}',"               \
+	"b.id, b.name, b.active, b.definition::text, to_json(b.created_at)#>>'{}',"                \
 	" to_json(b.updated_at)#>>'{}'"
 
 static json_t *pattern_row(const struct admin_call *call, const PGresult *res, int r)
 {
 	json_t *def = admin_col_json(res, r, 3);
 	char *desc = trust_pattern_describe(PQgetvalue(res, r, 1), def);
-	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:s?, s:o, s:o}", "id", admin_col_string(res, r, 0),
-	                      "name", admin_col_string(res, r, 1), "active",
-	                      admin_col_bool(res, r, 2), "definition", def, "description", desc,
-	                      "created_at", admin_col_string(res, r, 4), "updated_at",
-	                      admin_col_string(res, r, 5));
+	json_t *o =
+	    json_pack("{s:o, s:o, s:o, s:o, s:s?, s:o, s:o}", "id", admin_col_string(res, r, 0),
+	              "name", admin_col_string(res, r, 1), "active", admin_col_bool(res, r, 2),
+	              "definition", def, "description", desc, "created_at",
+	              admin_col_string(res, r, 4), "updated_at", admin_col_string(res, r, 5));
 
 	(void)call;
 	free(desc);
@@ -256,8 +256,8 @@ struct pattern_patch {
 static int pattern_patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	struct pattern_patch *p = arg;
-	const char *params[3] = {call->id, NULL, p->has_active ? (p->active ? "true" : "false")
-	                                                       : NULL};
+	const char *params[3] = {call->id, NULL,
+	                         p->has_active ? (p->active ? "true" : "false") : NULL};
 	PGresult *res = pg_exec(conn,
 	                        "SELECT definition::text FROM behavior_patterns"
 	                        " WHERE tenant_id = app_tenant_id() AND id = $1 FOR UPDATE",
@@ -348,11 +348,12 @@ out:
 /* ---- violations ---- */
 
 #define VIOLATION_JSON_SQL                                                                         \
-	"jsonb_build_object('id', v.id, 'kind', v.kind, 'severity', v.severity, 'status', v.status," \
-	" 'action', v.action, 'pattern_id', v.pattern_id, 'customer', CASE WHEN cu.id IS NULL"      \
-	" THEN NULL ELSE jsonb_build_object('id', cu.id, 'name', cu.name, 'phone', cu.phone) END,"  \
+	"jsonb_build_object('id', v.id, 'kind', v.kind, 'severity', v.severity, 'status', "        \
+	"v.status,"                                                                                \
+	" 'action', v.action, 'pattern_id', v.pattern_id, 'customer', CASE WHEN cu.id IS NULL"     \
+	" THEN NULL ELSE jsonb_build_object('id', cu.id, 'name', cu.name, 'phone', cu.phone) END," \
 	" 'conversation_id', v.conversation_id, 'order_id', v.order_id,"                           \
-	" 'complaint_id', v.complaint_id, 'detections', v.detections, 'details', v.details,"        \
+	" 'complaint_id', v.complaint_id, 'detections', v.detections, 'details', v.details,"       \
 	" 'created_at', v.created_at, 'updated_at', v.updated_at,"                                 \
 	" 'last_detected_at', v.last_detected_at)"
 #define VIOLATION_FROM_SQL                                                                         \

@@ -291,8 +291,8 @@ static size_t texts_with(const char *wa_id, const char *needle)
 }
 
 /* A button or list row id starting with prefix among what was sent to wa_id since from. */
-static int choice_since(const char *wa_id, size_t from, const char *prefix, int exact,
-                        char *id, size_t len)
+static int choice_since(const char *wa_id, size_t from, const char *prefix, int exact, char *id,
+                        size_t len)
 {
 	json_t *reqs = mock_get(graph_port);
 	size_t i, j, k, seen = 0;
@@ -607,8 +607,8 @@ static void test_patterns_listed_and_checked(void **state)
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"active\""));
 	testhttp_resp_clear(&r);
-	after = tscalar(tenant_id, "SELECT definition::text FROM behavior_patterns WHERE id = $1", 1,
-	                (const char *const[]){id});
+	after = tscalar(tenant_id, "SELECT definition::text FROM behavior_patterns WHERE id = $1",
+	                1, (const char *const[]){id});
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
@@ -774,9 +774,8 @@ static void test_abusive_language(void **state)
 	post_webhook(text_webhook("254711000006", wamid, "you fucking idiot"));
 	viol = violation_of("254711000006", "abusive_language");
 	assert_non_null(viol);
-	assert_int_equal(json_integer_value(json_object_get(
-	                     json_object_get(viol, "details"), "messages")),
-	                 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(viol, "details"), "messages")), 2);
 	/* the evidence: both insults, not the clean message between them */
 	ev = json_object_get(viol, "evidence");
 	assert_int_equal(json_array_size(ev), 2);
@@ -831,7 +830,8 @@ static void test_order_patterns_and_block(void **state)
 	for (i = 0; i < 3; i++) {
 		struct testhttp_resp r;
 		char auth[256], url[256];
-		const char *headers[4] = {auth, "Content-Type: application/json", "If-Match: 1", NULL};
+		const char *headers[4] = {auth, "Content-Type: application/json", "If-Match: 1",
+		                          NULL};
 
 		snprintf(url, sizeof(url), "%s/api/v1/orders/%s", srv.base_url, orders[i]);
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
@@ -900,7 +900,8 @@ static void test_order_patterns_and_block(void **state)
 		{
 			assert_string_equal(json_string_value(json_object_get(e, "status")),
 			                    "dismissed");
-			if (strcmp(json_string_value(json_object_get(e, "kind")), "unpaid_orders") == 0)
+			if (strcmp(json_string_value(json_object_get(e, "kind")),
+			           "unpaid_orders") == 0)
 				seen = 1;
 		}
 		assert_true(seen);
@@ -938,9 +939,9 @@ static void test_complaint_answered(void **state)
 	             1, (const char *const[]){shopper});
 	assert_non_null(id);
 	o = api_json("GET", "/api/v1/complaints?status=open", NULL, 200);
-	assert_string_equal(json_string_value(json_object_get(
-	                        json_array_get(json_object_get(o, "data"), 0), "id")),
-	                    id);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(json_object_get(o, "data"), 0), "id")),
+	    id);
 	json_decref(o);
 	snprintf(path, sizeof(path), "/api/v1/complaints/%s", id);
 	o = api_json("GET", path, NULL, 200);
@@ -949,8 +950,8 @@ static void test_complaint_answered(void **state)
 	ev = json_object_get(o, "evidence");
 	json_array_foreach(ev, i, e)
 	{
-		if (strcmp(json_string_value(json_object_get(e, "event_type")), "message_received") ==
-		    0) {
+		if (strcmp(json_string_value(json_object_get(e, "event_type")),
+		           "message_received") == 0) {
 			assert_string_equal(json_string_value(json_object_get(
 			                        json_object_get(e, "payload"), "text")),
 			                    complaint);
@@ -1063,6 +1064,33 @@ static void test_other_tenant_404(void **state)
 	free(pattern);
 }
 
+/* The seller's own chat (a WhatsApp notification target) is not a shopper: pressing order
+ * buttons or relaying to shoppers quickly never floods. */
+static void test_seller_chat_exempt(void **state)
+{
+	const char *seller = "254711000009";
+	char body[256], wamid[64];
+	json_t *o;
+	int i;
+
+	(void)state;
+	snprintf(body, sizeof(body),
+	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"+%s\"}", channel_id,
+	         seller);
+	o = api_json("POST", "/api/v1/notification-targets", body, 201);
+	json_decref(o);
+	for (i = 0; i < 22; i++) {
+		next_wamid(wamid, sizeof(wamid));
+		post_webhook(text_webhook(seller, wamid, "hi"));
+	}
+	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN conversations c"
+	                        " ON c.id = e.conversation_id WHERE c.external_chat_id = $1"
+	                        " AND e.event_type = 'message_received'",
+	                        1, (const char *const[]){seller}),
+	                 22);
+	assert_int_equal(violations_of(seller), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1072,6 +1100,7 @@ int main(void)
 	    cmocka_unit_test(test_order_patterns_and_block),
 	    cmocka_unit_test(test_complaint_answered),
 	    cmocka_unit_test(test_other_tenant_404),
+	    cmocka_unit_test(test_seller_chat_exempt),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -71,7 +71,8 @@ static void test_definitions(void **state)
 	     "definition.threshold"},
 	    {"{\"threshold\": 5, \"window_seconds\": 0, \"action\": \"flag\"}",
 	     "definition.window_seconds"},
-	    {"{\"threshold\": 5, \"window_seconds\": 60, \"action\": \"ban\"}", "definition.action"},
+	    {"{\"threshold\": 5, \"window_seconds\": 60, \"action\": \"ban\"}",
+	     "definition.action"},
 	    {"{\"threshold\": 5, \"window_seconds\": 60, \"action\": \"flag\", \"severity\": "
 	     "\"meh\"}",
 	     "definition.severity"},
@@ -96,8 +97,8 @@ static void test_definitions(void **state)
 		if (!cases[i].field && rc != 0)
 			fail_msg("%s: refused: %s: %s", cases[i].json, field, msg);
 		if (cases[i].field && (rc == 0 || strcmp(field, cases[i].field) != 0))
-			fail_msg("%s: rc %d field %s, want %s", cases[i].json, rc,
-			         rc ? field : "-", cases[i].field);
+			fail_msg("%s: rc %d field %s, want %s", cases[i].json, rc, rc ? field : "-",
+			         cases[i].field);
 		json_decref(def);
 	}
 }
