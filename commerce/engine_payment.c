@@ -161,9 +161,10 @@ int engine_payment_text(struct turn *t)
 		t->sw = 1;
 	}
 	says_paid = says_paid || t->rd.intent == NLP_INTENT_PAID;
-	/* a confirmation is always about a payment; a bare code or "I have paid" only while an
-	 * M-Pesa order of this conversation waits (or when said together) */
-	if (!has && !(says_paid && await))
+	/* a confirmation and "I have paid" are always about a payment; a bare code (which
+	 * could be a product's SKU) only while an M-Pesa order of this conversation waits or
+	 * when said with "I have paid" */
+	if (!has && !says_paid)
 		return 0;
 	if (has && r.kind == MPESA_CODE && !await && !says_paid)
 		return 0;
@@ -172,8 +173,6 @@ int engine_payment_text(struct turn *t)
 		return -1;
 	if (PQntuples(o) == 0) {
 		PQclear(o);
-		if (!await && !(has && r.kind != MPESA_CODE))
-			return 0; /* not ours to answer: read the text as usual */
 		turn_ctx_del(t, "await_pay");
 		turn_say(t,
 		         "Thanks! I can't find an order of yours waiting for an M-Pesa payment. If "
