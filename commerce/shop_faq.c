@@ -184,6 +184,33 @@ static void content_words(const char *text, char *out, size_t len)
 	}
 }
 
+/* 1 when some word of a and some word of b begin with the same three characters (or are
+ * the same shorter word): a phrasing sharing none cannot score FAQ_MATCH_MIN, so the costly
+ * similarity is not computed for it. */
+static int share_stem(const char *a, const char *b)
+{
+	const char *p, *q;
+
+	for (p = a; *p; p++) {
+		size_t la;
+
+		if (p != a && p[-1] != ' ')
+			continue;
+		la = strcspn(p, " ");
+		for (q = b; *q; q++) {
+			size_t lb, n;
+
+			if (q != b && q[-1] != ' ')
+				continue;
+			lb = strcspn(q, " ");
+			n = la < 3 || lb < 3 ? (la > lb ? la : lb) : 3;
+			if (n <= la && n <= lb && strncmp(p, q, n) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 int faq_best(const json_t *faqs, const char *text, double *score)
 {
 	const char *names[1];
@@ -203,15 +230,21 @@ int faq_best(const json_t *faqs, const char *text, double *score)
 		return -1;
 	for (i = 0; i < json_array_size(faqs); i++) {
 		const json_t *f = json_array_get(faqs, i), *ex = json_object_get(f, "examples");
+		const json_t *ready = json_object_get(f, "_phrases"); /* faq_prepare's */
 
-		for (j = 0; j <= json_array_size(ex); j++) {
-			const json_t *v = j == 0 ? json_object_get(f, "question") : json_array_get(ex, j - 1);
+		for (j = 0; j <= json_array_size(ready ? ready : ex); j++) {
+			const json_t *v = ready ? json_array_get(ready, j)
+			                  : j == 0 ? json_object_get(f, "question")
+			                           : json_array_get(ex, j - 1);
 			double there, back;
 
 			if (!json_is_string(v))
 				continue;
-			content_words(json_string_value(v), ex_words, sizeof(ex_words));
-			if (!ex_words[0])
+			if (ready)
+				snprintf(ex_words, sizeof(ex_words), "%s", json_string_value(v));
+			else
+				content_words(json_string_value(v), ex_words, sizeof(ex_words));
+			if (!ex_words[0] || !share_stem(words, ex_words))
 				continue;
 			/* both ways: the text must cover the phrasing and the phrasing the text, so
 			 * that one word ("honey") is not taken for a question that has it */
@@ -230,4 +263,30 @@ int faq_best(const json_t *faqs, const char *text, double *score)
 		}
 	}
 	return *score >= FAQ_MATCH_MIN ? best : -1;
+}
+
+void faq_prepare(json_t *faqs)
+{
+	char words[FAQ_TEXT_MAX];
+	size_t i, j;
+	json_t *f;
+
+	json_array_foreach(faqs, i, f)
+	{
+		const json_t *ex = json_object_get(f, "examples");
+		json_t *ready = json_array();
+
+		for (j = 0; ready && j <= json_array_size(ex); j++) {
+			const json_t *v =
+			    j == 0 ? json_object_get(f, "question") : json_array_get(ex, j - 1);
+
+			if (!json_is_string(v))
+				continue;
+			content_words(json_string_value(v), words, sizeof(words));
+			if (words[0])
+				json_array_append_new(ready, json_string(words));
+		}
+		if (ready)
+			json_object_set_new(f, "_phrases", ready);
+	}
 }

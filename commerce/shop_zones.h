@@ -51,4 +51,8 @@ const json_t *zone_by_name(const json_t *zones, const char *name, int *index);
  * single spaces, no space at either end (out of outlen bytes). */
 void zone_words(const char *text, char *out, size_t outlen);
 
+/* Reads every zone's name and aliases into words once ("_names"), so matching does not
+ * normalize them again for every address (the settings cache keeps the result). */
+void zone_prepare(json_t *zones);
+
 #endif
