@@ -1094,7 +1094,8 @@ static void test_mpesa_claim_and_paid(void **state)
 	chat_free(&c);
 }
 
-/* The same code for a second order is refused politely and stored nowhere. */
+/* The same code for a second order is refused politely and stored nowhere; a code the seller
+ * rejects can be replaced by another. */
 static void test_mpesa_duplicate(void **state)
 {
 	struct chat c = {.wa_id = "254700000402"};
@@ -1118,6 +1119,40 @@ static void test_mpesa_duplicate(void **state)
 	chat_expect(&c, "RKT4AB9ZQ2");
 	v = order_of(c.wa_id, "o.payment_status || '|' || o.payment_ref");
 	assert_string_equal(v, "claimed|RKT4AB9ZQ2");
+	free(v);
+
+	/* the seller does not find it: the shopper is told and may send another code */
+	{
+		char *id = order_of(c.wa_id, "o.id::text"), *ver = order_of(c.wa_id, "o.version::text");
+		char url[256], auth[256], match[64];
+		const char *headers[4] = {auth, "Content-Type: application/json", match, NULL};
+		struct testhttp_resp r;
+		size_t before;
+		json_t *reqs = mock_requests();
+
+		before = count_to(reqs, c.wa_id, 1);
+		json_decref(reqs);
+		snprintf(url, sizeof(url), "%s/api/v1/orders/%s", srv.base_url, id);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+		snprintf(match, sizeof(match), "If-Match: %s", ver);
+		testhttp_request("PATCH", url, headers, "{\"payment_status\": \"rejected\"}",
+		                 strlen("{\"payment_status\": \"rejected\"}"), &r);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "\"payment_status\":\"rejected\""));
+		testhttp_resp_clear(&r);
+		reqs = wait_replies(c.wa_id, before);
+		v = texts_since(reqs, c.wa_id, before);
+		if (!strstr(v, "couldn't find an M-Pesa payment with the code RKT4AB9ZQ2"))
+			fail_msg("the shopper was not told of the rejection: %s", v);
+		free(v);
+		json_decref(reqs);
+		free(id);
+		free(ver);
+	}
+	chat_text(&c, "SBC1DE2FG3");
+	chat_expect(&c, "SBC1DE2FG3");
+	v = order_of(c.wa_id, "o.payment_status || '|' || o.payment_ref");
+	assert_string_equal(v, "claimed|SBC1DE2FG3");
 	free(v);
 	chat_free(&c);
 }
