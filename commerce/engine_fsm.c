@@ -104,6 +104,7 @@ static const struct payload_def payloads[] = {
 	{ "no",                  act_no,               PL_OFFERED },
 	{ NOTIFY_PAYLOAD_ORDER,  act_seller_order,     PL_SELLER },  /* ord:<action>:<uuid>[:<v>] */
 	{ NOTIFY_PAYLOAD_RELEASE, act_seller_release,  PL_SELLER },  /* hr:<conversation uuid> */
+	{ NOTIFY_PAYLOAD_PAYMENT, act_seller_payment,  PL_SELLER },  /* pm:<paid|rejected>:<uuid>:<v> */
 };
 /* clang-format on */
 

@@ -18,7 +18,9 @@
 #include "mpesa.h"
 #include "notify.h"
 #include "order_json.h"
+#include "order_payment.h"
 #include "pg.h"
+#include "util.h"
 
 /* The shopper's latest M-Pesa order still waiting for a code: columns id, order_number,
  * total_minor, currency. NULL on error (a result with no row when none). */
@@ -199,4 +201,58 @@ int engine_payment_text(struct turn *t)
 	rc = claim(t, o, &r);
 	PQclear(o);
 	return rc < 0 ? -1 : 1;
+}
+
+/* The seller's buttons under an order.payment_claimed notification:
+ * "pm:<paid|rejected>:<order uuid>:<version>" (NOTIFY_PAYLOAD_PAYMENT). */
+int act_seller_payment(struct turn *t, const char *arg)
+{
+	char want[16], order_id[37], number[24], pay[16];
+	const char *colon = strchr(arg, ':');
+	long expected, version;
+	PGresult *res;
+	int rc;
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(want) || strlen(colon + 1) < 38 ||
+	    colon[37] != ':')
+		return 0;
+	snprintf(want, sizeof(want), "%.*s", (int)(colon - arg), arg);
+	snprintf(order_id, sizeof(order_id), "%.36s", colon + 1);
+	expected = atol(colon + 38);
+	if (!order_payment_status_valid(want) || !util_uuid_valid(order_id))
+		return 0;
+	res = pg_exec(t->conn, "SELECT order_number FROM orders WHERE tenant_id = $1 AND id = $2",
+	              2, (const char *const[]){t->tenant, order_id});
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		turn_say(t, "That order was not found.", "Oda hiyo haikupatikana.");
+		return 0;
+	}
+	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (turn_events_flush(t) < 0) /* the change records events of its own */
+		return -1;
+	rc = order_payment_transition(t->conn, order_id, want, expected, "seller", &version);
+	if (rc < 0 && rc != ORDER_ERR_FORBIDDEN && rc != ORDER_ERR_STALE)
+		return -1;
+	res = pg_exec(t->conn,
+	              "SELECT COALESCE(payment_status, 'none') FROM orders WHERE tenant_id = $1"
+	              " AND id = $2",
+	              2, (const char *const[]){t->tenant, order_id});
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	snprintf(pay, sizeof(pay), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	t->replace = 1;
+	if (rc == ORDER_ERR_STALE || rc == ORDER_ERR_FORBIDDEN)
+		turn_sayf(t, "Order #%s: its payment is already %s.",
+		          "Oda #%s: malipo yake tayari ni %s.", number, pay);
+	else
+		turn_sayf(t, "Order #%s: payment marked %s. The customer has been told.",
+		          "Oda #%s: malipo yamewekwa %s. Mteja ameambiwa.", number, pay);
+	return 0;
 }

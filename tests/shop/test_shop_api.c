@@ -1157,6 +1157,58 @@ static void test_mpesa_duplicate(void **state)
 	chat_free(&c);
 }
 
+/* A seller reached on WhatsApp gets the code with Paid / Not found buttons; Paid closes it. */
+static void test_mpesa_seller_button(void **state)
+{
+	struct chat c = {.wa_id = "254700000403"}, seller = {.wa_id = "254711000999"};
+	struct testhttp_resp r;
+	char body[256], *v;
+
+	(void)state;
+	snprintf(body, sizeof(body),
+	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"%s\"}",
+	         channel_id, seller.wa_id);
+	api("POST", "/api/v1/notification-targets", body, &r);
+	if (r.status != 201)
+		fail_msg("whatsapp target answered %ld: %s", r.status, r.body);
+	testhttp_resp_clear(&r);
+	chat_text(&seller, "hi"); /* the seller's 24-hour window is open */
+	chat_to_address(&c, "add:");
+	chat_text(&c, "Nyali, Links Road");
+	chat_phone_pay(&c, "pay:mpesa");
+	chat_press(&c, "ck:yes", 1);
+	chat_expect(&c, "has been placed");
+	chat_text(&c, "TXY9PL0MN4 Imethibitishwa. Ksh 2,572.00 imetumwa kwa ZONE SHOP tarehe "
+	              "6/12/26 saa 1:05 PM.");
+	chat_expect(&c, "TXY9PL0MN4");
+	/* the seller's notification: the code, then the Paid button pressed from their chat */
+	{
+		int i;
+		struct choice ch = {0};
+
+		for (i = 0; i < 200 && !ch.found; i++) {
+			json_decref(seller.reqs);
+			seller.reqs = mock_requests();
+			find_choice(seller.reqs, seller.wa_id, 0, "pm:paid:", 0, &ch);
+			if (!ch.found)
+				usleep(50000);
+		}
+		assert_true(ch.found);
+		seller.before = 0;
+		v = chat_said(&seller);
+		assert_non_null(strstr(v, "says they paid by M-Pesa, code TXY9PL0MN4"));
+		free(v);
+		seller.before = count_to(seller.reqs, seller.wa_id, 1) - 1;
+		chat_press(&seller, "pm:paid:", 0);
+	}
+	chat_expect(&seller, "payment marked paid");
+	v = order_of(c.wa_id, "o.payment_status || '|' || o.payment_ref");
+	assert_string_equal(v, "paid|TXY9PL0MN4");
+	free(v);
+	chat_free(&seller);
+	chat_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1171,6 +1223,7 @@ int main(void)
 	    cmocka_unit_test(test_questions_mid_checkout),
 	    cmocka_unit_test(test_mpesa_claim_and_paid),
 	    cmocka_unit_test(test_mpesa_duplicate),
+	    cmocka_unit_test(test_mpesa_seller_button),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
