@@ -71,6 +71,8 @@ struct payload_def {
 	enum payload_scope scope;
 };
 
+static int act_did_you_mean(struct turn *t, const char *arg);
+
 /* clang-format off */
 static const struct payload_def payloads[] = {
 	/* payload               action                scope */
@@ -102,6 +104,7 @@ static const struct payload_def payloads[] = {
 	{ "cmp:",                act_complaint_about,  PL_OFFERED }, /* cmp:<number>|none */
 	{ "yes",                 act_yes,              PL_OFFERED },
 	{ "no",                  act_no,               PL_OFFERED },
+	{ "dym:",                act_did_you_mean,     PL_OFFERED }, /* dym:<intent name> */
 	{ NOTIFY_PAYLOAD_ORDER,  act_seller_order,     PL_SELLER },  /* ord:<action>:<uuid>[:<v>] */
 	{ NOTIFY_PAYLOAD_RELEASE, act_seller_release,  PL_SELLER },  /* hr:<conversation uuid> */
 	{ NOTIFY_PAYLOAD_PAYMENT, act_seller_payment,  PL_SELLER },  /* pm:<paid|rejected>:<uuid>:<v> */
@@ -141,6 +144,19 @@ static int intent_thanks(struct turn *t)
 {
 	return act_thanks(t, NULL);
 }
+/* A question or "I have paid" reached through the intent table (a "did you mean" button):
+ * answered as in run_text. */
+static int intent_question(struct turn *t)
+{
+	engine_question_read(t);
+	if (t->q_faq < 0 && !t->q_topic[0])
+		snprintf(t->q_topic, sizeof(t->q_topic), "other");
+	return engine_question_answer(t);
+}
+static int intent_paid(struct turn *t)
+{
+	return engine_payment_text(t) < 0 ? -1 : 0;
+}
 
 static const struct {
 	enum nlp_intent intent;
@@ -164,6 +180,8 @@ static const struct {
 	{ NLP_INTENT_HUMAN,              intent_human },
 	{ NLP_INTENT_COMPLAINT,          text_complaint },
 	{ NLP_INTENT_THANKS,             intent_thanks },
+	{ NLP_INTENT_QUESTION,           intent_question },
+	{ NLP_INTENT_PAID,               intent_paid },
 	{ NLP_INTENT_UNKNOWN,            text_unknown },
 };
 /* clang-format on */
@@ -275,9 +293,116 @@ static int run_payload(struct turn *t, const char *payload, int picked_by_number
 	return d->action(t, d->key[klen - 1] == ':' ? payload + klen : NULL);
 }
 
+/* The handler of an intent in intents[], or NULL when the engine has none. */
+static int (*intent_handler(enum nlp_intent in))(struct turn *)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(intents) / sizeof(intents[0]); i++)
+		if (intents[i].intent == in && in != NLP_INTENT_UNKNOWN)
+			return intents[i].run;
+	return NULL;
+}
+
+/* A "did you mean" button's title for an intent (at most 20 characters: WhatsApp's limit). */
+static const char *dym_title(const struct turn *t, enum nlp_intent in)
+{
+	switch (in) {
+	case NLP_INTENT_GREET: return TR(t, "Say hello", "Salamu");
+	case NLP_INTENT_HELP: return TR(t, "Help", "Msaada");
+	case NLP_INTENT_BROWSE: return TR(t, "Browse products", "Angalia bidhaa");
+	case NLP_INTENT_SEARCH: return TR(t, "Search products", "Tafuta bidhaa");
+	case NLP_INTENT_ADD_TO_CART: return TR(t, "Add to cart", "Weka kwa kikapu");
+	case NLP_INTENT_REMOVE_FROM_CART: return TR(t, "Remove from cart", "Toa kwa kikapu");
+	case NLP_INTENT_VIEW_CART: return TR(t, "See my cart", "Ona kikapu");
+	case NLP_INTENT_CLEAR_CART: return TR(t, "Empty my cart", "Futa kikapu");
+	case NLP_INTENT_CHECKOUT: return TR(t, "Check out", "Lipa sasa");
+	case NLP_INTENT_CONFIRM: return TR(t, "Yes", "Ndiyo");
+	case NLP_INTENT_DENY: return TR(t, "No", "Hapana");
+	case NLP_INTENT_ORDER_STATUS: return TR(t, "My orders", "Oda zangu");
+	case NLP_INTENT_CANCEL_ORDER: return TR(t, "Cancel an order", "Ghairi oda");
+	case NLP_INTENT_HUMAN: return TR(t, "Talk to a person", "Ongea na mtu");
+	case NLP_INTENT_COMPLAINT: return TR(t, "Report a problem", "Ripoti tatizo");
+	case NLP_INTENT_THANKS: return TR(t, "Just saying thanks", "Nasema asante tu");
+	case NLP_INTENT_QUESTION: return TR(t, "Ask about the shop", "Uliza kuhusu duka");
+	case NLP_INTENT_PAID: return TR(t, "I have paid", "Nimelipa");
+	default: return NULL;
+	}
+}
+
+/* An unsure reading with likely intents: "Did you mean ...?" with each as a button (payload
+ * dym:<intent>) instead of "Sorry, I didn't understand"; the text is kept in ctx.dym_text
+ * for the button to act on. 1 when asked, 0 when there is nothing to offer. */
+static int ask_did_you_mean(struct turn *t)
+{
+	char payload[MSG_PAYLOAD_MAX];
+	int n = 0;
+
+	for (size_t k = 0; k < NLP_ALTS; k++) {
+		enum nlp_intent in = t->rd.alt[k];
+		if (!intent_handler(in) || !dym_title(t, in))
+			continue;
+		if (n == 0)
+			turn_say(t, "Sorry, I'm not sure what you meant. Did you mean:",
+			         "Samahani, sina uhakika ulimaanisha nini. Ulimaanisha:");
+		snprintf(payload, sizeof(payload), "dym:%s", nlp_intent_name(in));
+		turn_button(t, dym_title(t, in), payload);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	turn_ctx_set_str(t, "dym_text", t->text);
+	t->confused = 1;
+	return 1;
+}
+
+/* A "did you mean" button: the text that was not clear is read again and handled as the
+ * intent the shopper picked. */
+static int act_did_you_mean(struct turn *t, const char *arg)
+{
+	const char *kept = turn_ctx_str(t, "dym_text"), *was = t->text;
+	int (*run)(struct turn *) = NULL;
+	enum nlp_intent in = NLP_INTENT_UNKNOWN;
+	char *text = NULL;
+	int rc;
+
+	for (int k = 1; k < NLP_INTENT_COUNT && !run; k++)
+		if (strcmp(arg, nlp_intent_name((enum nlp_intent)k)) == 0 &&
+		    intent_handler((enum nlp_intent)k)) {
+			in = (enum nlp_intent)k;
+			run = intent_handler(in);
+		}
+	if (!run || !kept)
+		return stale_choice(t);
+	text = strdup(kept);
+	if (!text)
+		return -1;
+	turn_ctx_del(t, "dym_text");
+	nlp_parse(t->e->nlp, text, strlen(text), t->lang, NLP_EXPECT_NONE, &t->rd);
+	t->rd.intent = in;
+	memset(t->rd.alt, 0, sizeof(t->rd.alt));
+	if ((in == NLP_INTENT_SEARCH || in == NLP_INTENT_ADD_TO_CART ||
+	     in == NLP_INTENT_REMOVE_FROM_CART) && !t->rd.product[0])
+		snprintf(t->rd.product, sizeof(t->rd.product), "%s", text);
+	t->text = text;
+	t->parsed = 1;
+	t->misunderstandings = 0; /* the shopper picked a reading: understood now */
+	rc = turn_event(t, "intent_detected",
+	                json_pack("{s:s, s:s, s:s}", "intent", nlp_intent_name(in), "via",
+	                          "did_you_mean", "state", t->state));
+	if (rc >= 0)
+		rc = run(t);
+	t->text = was;
+	free(text);
+	return rc;
+}
+
 static int text_unknown(struct turn *t)
 {
 	int found = 0;
+
+	if (ask_did_you_mean(t))
+		return 0;
 
 	if (text_search(t, t->rd.product[0] ? t->rd.product : t->text, 1, &found) < 0)
 		return -1;
@@ -362,6 +487,13 @@ static int reading_event(struct turn *t)
 		if (t->q_place[0])
 			json_object_set_new(ent, "place", json_string(t->q_place));
 		json_object_set_new(p, "entities", ent);
+	}
+	if (t->rd.alt[0] != NLP_INTENT_UNKNOWN) { /* unsure: the "did you mean" choices */
+		json_t *alts = json_array();
+		for (size_t k = 0; alts && k < NLP_ALTS; k++)
+			if (t->rd.alt[k] != NLP_INTENT_UNKNOWN)
+				json_array_append_new(alts, json_string(nlp_intent_name(t->rd.alt[k])));
+		json_object_set_new(p, "alternatives", alts);
 	}
 	return turn_event(t, "intent_detected", p);
 }

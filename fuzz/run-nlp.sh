@@ -26,10 +26,20 @@ if [ -z "$(ls -A "$out/corpus")" ]; then
 	done <"$root/tests/data/nlp/corpus.tsv"
 fi
 
+# the classifier's model: trained from the corpus by nlp/train/nlp_train.c, as the build does
+train_src=()
+for f in "$root"/nlp/*.c; do
+	case "$f" in */nlp_parse.c|*/nlp_classify.c) ;; *) train_src+=("$f") ;; esac
+done
+"$cc" -std=c11 -D_GNU_SOURCE -O1 -I"$root/nlp" -I"$root/common" \
+	-DCCGW_LEXICON_DIR="\"$root/nlp/lexicon\"" "$root/nlp/train/nlp_train.c" "${train_src[@]}" \
+	"$root/common/utf8.c" $(pkg-config --cflags --libs libutf8proc) -lm -o "$out/nlp_train"
+"$out/nlp_train" "$root/tests/data/nlp/corpus.tsv" "$out/nlp_model_data.c"
+
 "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	-DCCGW_LEXICON_DIR="\"$root/nlp/lexicon\"" -I"$root/nlp" -I"$root/common" \
-	"$root"/nlp/*.c "$root/common/utf8.c" "$root/fuzz/nlp_fuzz.c" \
+	"$root"/nlp/*.c "$out/nlp_model_data.c" "$root/common/utf8.c" "$root/fuzz/nlp_fuzz.c" \
 	$(pkg-config --cflags --libs libutf8proc) -lm -o "$out/nlp_fuzz"
 
 cd "$out"

@@ -7,6 +7,7 @@
  */
 #include "nlp.h"
 #include "nlp_lexicon_internal.h"
+#include "nlp_model_internal.h"
 #include "nlp_text_internal.h"
 #include "utf8.h"
 
@@ -23,6 +24,13 @@
 #define PARSE_PAYREF_LEN 10     /* an M-Pesa transaction code: "QGH7XK2M1P" */
 #define PARSE_QUESTION_BONUS 1.5f /* a topic named by two question phrases */
 #define PARSE_PAYREF_WEIGHT 3.0f  /* a transaction code: the shopper is telling of a payment */
+/* The statistical classifier behind the rules (docs/NLP.md): asked when the rules read
+ * nothing, only a product phrase, or a keyword with less confidence than PARSE_UNSURE. */
+#define PARSE_UNSURE 0.5
+#define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
+#define PARSE_CLF_OVERRIDE 0.7  /* ... and over a weak reading of the rules */
+#define PARSE_CLF_ALT 0.15      /* the likeliest offered as "did you mean" at least this */
+#define PARSE_CLF_ALT2 0.05     /* and the second at least this */
 
 enum parse_role {
 	ROLE_CONTENT = 0, /* a word the lexicon does not know: part of a product phrase */
@@ -66,6 +74,8 @@ struct parse_state {
 	unsigned topics; /* bit 1 << enum nlp_lex_topic for each topic word */
 	int qphrases;    /* phrases that point to the question intent */
 	int payref;      /* a transaction code was found */
+	const struct nlp_token *toks; /* the message's tokens as written, for the classifier */
+	size_t ntoks;
 	long ordinal;
 	size_t ncontent;
 	char scratch[PARSE_SCRATCH];
@@ -746,6 +756,66 @@ struct parse_verdict {
 	int free_text;         /* a name, an address or a phone number is expected */
 };
 
+/* Behind the rules: when they read nothing, only a product phrase or a keyword they are
+ * unsure of, the classifier's calibrated probabilities decide. A likely intent is taken;
+ * otherwise the reading stays (or becomes) unknown with the two likeliest intents in
+ * out->alt, for the engine to ask "did you mean ...?". A product phrase the classifier
+ * does not clearly read otherwise stays a search. */
+static void parse_fallback(const struct parse_state *st, struct parse_verdict *v,
+			   struct nlp_reading *out)
+{
+	double p[NLP_INTENT_COUNT], rank[NLP_INTENT_COUNT];
+	int weak = !v->implicit && v->in != NLP_INTENT_UNKNOWN && v->conf < PARSE_UNSURE;
+	enum nlp_intent top = NLP_INTENT_UNKNOWN;
+	size_t na = 0;
+
+	if (v->free_text || st->payref || (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
+	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak))
+		return;
+	if (nlp_classify(st->toks, st->ntoks, p) == 0)
+		return; /* nothing the model has seen */
+	for (int c = 1; c < NLP_INTENT_COUNT; c++)
+		if (p[c] > p[top])
+			top = (enum nlp_intent)c;
+	if (top == v->in) {
+		if (top != NLP_INTENT_UNKNOWN && p[top] > v->conf)
+			v->conf = p[top];
+		return;
+	}
+	if (top != NLP_INTENT_UNKNOWN &&
+	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT : PARSE_CLF_OVERRIDE) &&
+	    !(v->implicit && parse_product_intent(top))) {
+		v->in = top;
+		v->conf = p[top];
+		v->implicit = 0;
+		return;
+	}
+	if (v->implicit)
+		return; /* "red mugs": a search unless clearly something else */
+	/* unsure: the two likeliest intents (the rules' own counts with its confidence) */
+	for (int c = 0; c < NLP_INTENT_COUNT; c++)
+		rank[c] = c == NLP_INTENT_UNKNOWN ? -1.0 : p[c];
+	if (v->in != NLP_INTENT_UNKNOWN && rank[v->in] < v->conf)
+		rank[v->in] = v->conf;
+	for (size_t k = 0; k < NLP_ALTS; k++) {
+		int best = -1;
+		for (int c = 1; c < NLP_INTENT_COUNT; c++)
+			if (rank[c] >= 0.0 && (best < 0 || rank[c] > rank[best]))
+				best = c;
+		if (best < 0 || rank[best] < (k == 0 ? PARSE_CLF_ALT : PARSE_CLF_ALT2))
+			break;
+		out->alt[k] = (enum nlp_intent)best;
+		out->alt_confidence[k] = parse_round(rank[best]);
+		rank[best] = -1.0;
+		na++;
+	}
+	if (na > 0) {
+		v->in = NLP_INTENT_UNKNOWN;
+		if (v->conf > 0.3)
+			v->conf = 0.3;
+	}
+}
+
 /* Order numbers: "#1042", "order 1042", "oda namba 1042"; the first goes to the reading. */
 static void parse_order_numbers(struct parse_state *st, const struct parse_verdict *v,
 				struct nlp_reading *out)
@@ -960,10 +1030,13 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 										  : NLP_QTY_INVALID;
 	}
 	parse_expected(st, &v, out);
+	parse_fallback(st, &v, out);
 	if (v.in == NLP_INTENT_QUESTION)
 		parse_topic(st, out);
-	if (!parse_product_intent(v.in)) {
-		out->product[0] = '\0';
+	if (!parse_product_intent(v.in) &&
+	    !(v.in == NLP_INTENT_UNKNOWN && (parse_product_intent(out->alt[0]) ||
+					    parse_product_intent(out->alt[1])))) {
+		out->product[0] = '\0'; /* kept for a "did you mean" search or add */
 		if (v.in != NLP_INTENT_UNKNOWN) {
 			out->quantity_state = NLP_QTY_NONE;
 			out->quantity = 0;
@@ -1003,6 +1076,8 @@ void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *
 	st.expect = expect;
 	st.pay = -1;
 	st.n = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
+	st.toks = toks;
+	st.ntoks = st.n;
 	for (size_t i = 0; i < st.n; i++) {
 		st.t[i].orig = toks[i].s;
 		st.t[i].olen = toks[i].len;

@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "nlp.h"
+#include "nlp_model_internal.h"
+#include "nlp_text_internal.h"
 
 static struct nlp *g_nlp;
 
@@ -659,6 +661,71 @@ static void test_questions_and_paid(void **state)
 	assert_string_equal(r.payment_ref, "QGH7XK2M1P");
 }
 
+/* The statistical classifier behind the rules: calibrated probabilities; it reads what the
+ * rules cannot (with a lexicon that knows almost nothing, the compiled-in model still reads
+ * "where is my order"); an unsure reading offers the two likeliest intents. */
+static void test_classifier(void **state)
+{
+	char dir[] = "/tmp/nlp_clf_XXXXXX", path[256], err[256], norm[256];
+	struct nlp_token toks[NLP_TOKENS_MAX];
+	double p[NLP_INTENT_COUNT], sum = 0.0;
+	struct nlp_reading r;
+	struct nlp *n;
+	size_t nt;
+	(void)state;
+
+	nt = nlp_text_tokenize(norm, nlp_normalize("show my cart", 12, norm, sizeof(norm)), toks,
+			       NLP_TOKENS_MAX);
+	assert_true(nlp_classify(toks, nt, p) > 0);
+	for (int c = 0; c < NLP_INTENT_COUNT; c++) {
+		assert_true(p[c] >= 0.0 && p[c] <= 1.0);
+		sum += p[c];
+		if (c != NLP_INTENT_VIEW_CART)
+			assert_true(p[c] < p[NLP_INTENT_VIEW_CART]);
+	}
+	assert_true(sum > 0.999999 && sum < 1.000001);
+	assert_int_equal(nlp_classify(toks, 0, p), 0); /* nothing to go on */
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/xx.tsv", dir);
+	write_file(path, "habari\tintent\tgreet\n");
+	n = nlp_new(dir, err, sizeof(err));
+	assert_non_null(n);
+	nlp_parse(n, "where is my order", 17, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_ORDER_STATUS);
+	assert_true(r.confidence >= 0.7);
+	nlp_parse(n, "show my cart", 12, NULL, NLP_EXPECT_NONE, &r);
+	assert_int_equal(r.intent, NLP_INTENT_VIEW_CART);
+	nlp_free(n);
+	unlink(path);
+	rmdir(dir);
+
+	/* unsure: unknown, with two different likely intents, the likelier first */
+	r = parse("im interested in the soap");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.alt[0], NLP_INTENT_SEARCH);
+	assert_true(r.alt[1] != NLP_INTENT_UNKNOWN && r.alt[1] != r.alt[0]);
+	assert_true(r.alt_confidence[0] >= r.alt_confidence[1] && r.alt_confidence[1] > 0.0);
+	assert_true(r.alt_confidence[0] <= 1.0);
+	assert_true(strstr(r.product, "soap") != NULL); /* kept for the search it offers */
+	/* sure readings offer nothing */
+	static const char *const sure[] = { "add 2 mugs", "hi", "red mugs", "show my cart",
+					    "nimelipa", "do you deliver to Mombasa?" };
+	for (size_t k = 0; k < sizeof(sure) / sizeof(sure[0]); k++) {
+		r = parse(sure[k]);
+		assert_int_equal(r.alt[0], NLP_INTENT_UNKNOWN);
+		assert_int_equal(r.alt[1], NLP_INTENT_UNKNOWN);
+	}
+	/* a name, an address or a phone number is the answer, never a guess */
+	r = parse_ex("im interested in the soap", NLP_EXPECT_ADDRESS);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.alt[0], NLP_INTENT_UNKNOWN);
+	/* "lol" is not understood, and there is nothing to offer */
+	r = parse("lol");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_true(r.confidence < 0.5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_lexicon_errors),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_questions_and_paid),
+		cmocka_unit_test(test_classifier),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,415 @@
+/*
+ * nlp_train.c: the build-time trainer of the intent classifier. Reads the labelled corpus
+ * (tests/data/nlp/corpus.tsv; lines read with an expectation are answers, not intents, and
+ * are left out), turns each message into the features of nlp_features.c, trains a
+ * multinomial logistic regression (AdaGrad, L2, a fixed shuffle: the same corpus gives the
+ * same model), fits the softmax temperature on a fifth of the corpus held back from a first
+ * training, trains again on everything and writes the model as a C table.
+ * usage: nlp_train CORPUS.tsv OUT.c
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlp.h"
+#include "nlp_features_internal.h"
+#include "nlp_text_internal.h"
+
+#define TRAIN_LINE_MAX 2048
+#define TRAIN_EPOCHS   40
+#define TRAIN_RATE     0.5
+#define TRAIN_L2       1e-5
+#define TRAIN_PRUNE    0.02 /* a feature whose weights are all smaller is left out */
+#define TRAIN_NC       NLP_INTENT_COUNT
+
+struct example {
+	uint32_t *feat; /* indexes into the vocabulary */
+	size_t nfeat;
+	int label;
+};
+
+struct trainer {
+	struct example *ex;
+	size_t nex, capex;
+	uint32_t *vocab; /* hash of each feature index */
+	size_t nvocab, capvocab;
+	uint32_t *table; /* open addressing: feature index + 1, 0 empty */
+	size_t tmask;
+};
+
+static int train_vocab_grow(struct trainer *tr)
+{
+	size_t cap = tr->tmask ? (tr->tmask + 1) * 2 : 1u << 15;
+	uint32_t *t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < tr->nvocab; i++) {
+		size_t p = tr->vocab[i] & (cap - 1);
+		while (t[p])
+			p = (p + 1) & (cap - 1);
+		t[p] = (uint32_t)i + 1;
+	}
+	free(tr->table);
+	tr->table = t;
+	tr->tmask = cap - 1;
+	return 0;
+}
+
+/* The vocabulary index of hash h, added when new; -1 when out of memory. */
+static long train_vocab_id(struct trainer *tr, uint32_t h)
+{
+	size_t p;
+
+	if (!tr->table || (tr->nvocab + 1) * 2 > tr->tmask + 1)
+		if (train_vocab_grow(tr))
+			return -1;
+	p = h & tr->tmask;
+	while (tr->table[p]) {
+		if (tr->vocab[tr->table[p] - 1] == h)
+			return tr->table[p] - 1;
+		p = (p + 1) & tr->tmask;
+	}
+	if (tr->nvocab == tr->capvocab) {
+		size_t cap = tr->capvocab ? tr->capvocab * 2 : 4096;
+		uint32_t *v = realloc(tr->vocab, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		tr->vocab = v;
+		tr->capvocab = cap;
+	}
+	tr->vocab[tr->nvocab] = h;
+	tr->table[p] = (uint32_t)tr->nvocab + 1;
+	return (long)tr->nvocab++;
+}
+
+static int train_label(const char *name)
+{
+	for (int k = 0; k < TRAIN_NC; k++)
+		if (strcmp(name, nlp_intent_name((enum nlp_intent)k)) == 0)
+			return k;
+	return -1;
+}
+
+/* Reads the corpus; 0 or -1 with a message on stderr. */
+static int train_read(struct trainer *tr, const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char line[TRAIN_LINE_MAX];
+	size_t lineno = 0;
+	int rc = -1;
+
+	if (!fp) {
+		fprintf(stderr, "nlp_train: cannot open %s\n", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		char *f[8], *p = line, norm[4096];
+		struct nlp_token toks[NLP_TOKENS_MAX];
+		uint32_t feat[NLP_FEAT_MAX];
+		size_t nf = 0, nn, nt, nh;
+		struct example *e;
+		int label;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || (line[0] == '#' && line[1] == ' '))
+			continue;
+		while (nf < 8) {
+			f[nf++] = p;
+			p = strchr(p, '\t');
+			if (!p)
+				break;
+			*p++ = '\0';
+		}
+		if (nf < 7) {
+			fprintf(stderr, "%s:%zu: expected 7 or 8 columns\n", path, lineno);
+			goto out;
+		}
+		label = train_label(f[1]);
+		if (label < 0) {
+			fprintf(stderr, "%s:%zu: unknown intent '%s'\n", path, lineno, f[1]);
+			goto out;
+		}
+		if (strcmp(f[6], "-") != 0)
+			continue; /* an answer to a question the bot asked, not an intent */
+		nn = nlp_normalize(f[0], strlen(f[0]), norm, sizeof(norm));
+		nt = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
+		nh = nlp_features(toks, nt, feat, NLP_FEAT_MAX);
+		if (tr->nex == tr->capex) {
+			size_t cap = tr->capex ? tr->capex * 2 : 1024;
+			struct example *ne = realloc(tr->ex, cap * sizeof(*ne));
+			if (!ne)
+				goto nomem;
+			tr->ex = ne;
+			tr->capex = cap;
+		}
+		e = &tr->ex[tr->nex];
+		e->feat = malloc((nh ? nh : 1) * sizeof(*e->feat));
+		if (!e->feat)
+			goto nomem;
+		e->nfeat = nh;
+		e->label = label;
+		tr->nex++;
+		for (size_t i = 0; i < nh; i++) {
+			long id = train_vocab_id(tr, feat[i]);
+			if (id < 0)
+				goto nomem;
+			e->feat[i] = (uint32_t)id;
+		}
+	}
+	rc = 0;
+	goto out;
+nomem:
+	fprintf(stderr, "nlp_train: out of memory\n");
+out:
+	fclose(fp);
+	return rc;
+}
+
+/* Scores z of example e under weights w (nvocab x NC) and bias b. */
+static void train_scores(const struct trainer *tr, const struct example *e, const double *w,
+                         const double *b, double *z)
+{
+	double x = e->nfeat ? 1.0 / sqrt((double)e->nfeat) : 0.0;
+	(void)tr;
+	for (int c = 0; c < TRAIN_NC; c++)
+		z[c] = b[c];
+	for (size_t i = 0; i < e->nfeat; i++)
+		for (int c = 0; c < TRAIN_NC; c++)
+			z[c] += x * w[(size_t)e->feat[i] * TRAIN_NC + c];
+}
+
+static void train_softmax(const double *z, double t, double *p)
+{
+	double m = z[0], s = 0.0;
+	for (int c = 1; c < TRAIN_NC; c++)
+		if (z[c] > m)
+			m = z[c];
+	for (int c = 0; c < TRAIN_NC; c++) {
+		p[c] = exp((z[c] - m) / t);
+		s += p[c];
+	}
+	for (int c = 0; c < TRAIN_NC; c++)
+		p[c] /= s;
+}
+
+/* Trains on the examples whose index is not held back (held: k % 5 == 0 when split). */
+static int train_fit(const struct trainer *tr, int split, double *w, double *b)
+{
+	size_t nw = tr->nvocab * TRAIN_NC;
+	double *gw = calloc(nw ? nw : 1, sizeof(*gw)), gb[TRAIN_NC] = {0};
+	size_t *order = malloc((tr->nex ? tr->nex : 1) * sizeof(*order));
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+	if (!gw || !order) {
+		free(gw);
+		free(order);
+		return -1;
+	}
+	memset(w, 0, nw * sizeof(*w));
+	memset(b, 0, TRAIN_NC * sizeof(*b));
+	for (size_t k = 0; k < tr->nex; k++)
+		order[k] = k;
+	for (int epoch = 0; epoch < TRAIN_EPOCHS; epoch++) {
+		for (size_t k = tr->nex; k > 1; k--) { /* Fisher-Yates with a fixed generator */
+			size_t j, tmp;
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			j = (size_t)(rng % k);
+			tmp = order[k - 1];
+			order[k - 1] = order[j];
+			order[j] = tmp;
+		}
+		for (size_t k = 0; k < tr->nex; k++) {
+			const struct example *e = &tr->ex[order[k]];
+			double z[TRAIN_NC], p[TRAIN_NC], x;
+			if (split && order[k] % 5 == 0)
+				continue;
+			train_scores(tr, e, w, b, z);
+			train_softmax(z, 1.0, p);
+			p[e->label] -= 1.0; /* gradient of the log loss by score */
+			x = e->nfeat ? 1.0 / sqrt((double)e->nfeat) : 0.0;
+			for (int c = 0; c < TRAIN_NC; c++) {
+				gb[c] += p[c] * p[c];
+				b[c] -= TRAIN_RATE * p[c] / sqrt(gb[c] + 1e-8);
+			}
+			for (size_t i = 0; i < e->nfeat; i++)
+				for (int c = 0; c < TRAIN_NC; c++) {
+					size_t at = (size_t)e->feat[i] * TRAIN_NC + c;
+					double g = x * p[c] + TRAIN_L2 * w[at];
+					gw[at] += g * g;
+					w[at] -= TRAIN_RATE * g / sqrt(gw[at] + 1e-8);
+				}
+		}
+	}
+	free(gw);
+	free(order);
+	return 0;
+}
+
+/* The temperature that minimizes the log loss on the held-back fifth; also its accuracy. */
+static double train_temperature(const struct trainer *tr, const double *w, const double *b,
+                                double *acc, size_t *nheld)
+{
+	double best_t = 1.0, best_nll = INFINITY;
+	size_t right = 0, n = 0;
+
+	for (double t = 0.2; t <= 10.0; t *= 1.03) {
+		double nll = 0.0;
+		for (size_t k = 0; k < tr->nex; k += 5) {
+			double z[TRAIN_NC], p[TRAIN_NC];
+			train_scores(tr, &tr->ex[k], w, b, z);
+			train_softmax(z, t, p);
+			nll -= log(p[tr->ex[k].label] + 1e-12);
+		}
+		if (nll < best_nll) {
+			best_nll = nll;
+			best_t = t;
+		}
+	}
+	for (size_t k = 0; k < tr->nex; k += 5) {
+		double z[TRAIN_NC];
+		int top = 0;
+		train_scores(tr, &tr->ex[k], w, b, z);
+		for (int c = 1; c < TRAIN_NC; c++)
+			if (z[c] > z[top])
+				top = c;
+		right += top == tr->ex[k].label;
+		n++;
+	}
+	*acc = n ? 100.0 * (double)right / (double)n : 0.0;
+	*nheld = n;
+	return best_t;
+}
+
+struct train_kept {
+	uint32_t hash, index;
+};
+
+static int train_cmp_kept(const void *a, const void *b)
+{
+	uint32_t x = ((const struct train_kept *)a)->hash, y = ((const struct train_kept *)b)->hash;
+	return x < y ? -1 : x > y;
+}
+
+/* The open-addressing table of the kept features: slot (hash & mask, then the next ones)
+ * holds the feature's index + 1, 0 for empty; at most half full. */
+static int train_write_slots(FILE *fp, const struct train_kept *kept, size_t nkept)
+{
+	size_t cap = 16;
+	uint32_t *slot;
+
+	while (cap < nkept * 2)
+		cap *= 2;
+	slot = calloc(cap, sizeof(*slot));
+	if (!slot)
+		return -1;
+	for (size_t i = 0; i < nkept; i++) {
+		size_t p = kept[i].hash & (cap - 1);
+		while (slot[p])
+			p = (p + 1) & (cap - 1);
+		slot[p] = (uint32_t)i + 1;
+	}
+	fprintf(fp, "const uint32_t nlp_model_mask = %zuu;\nconst uint32_t nlp_model_slot[] = {",
+	        cap - 1);
+	for (size_t i = 0; i < cap; i++)
+		fprintf(fp, "%s%u,", i % 12 ? " " : "\n\t", slot[i]);
+	fprintf(fp, "\n};\n");
+	free(slot);
+	return 0;
+}
+
+static int train_write(const struct trainer *tr, const char *path, const double *w, const double *b,
+                       double temp, double acc, size_t nheld)
+{
+	FILE *fp = fopen(path, "w");
+	struct train_kept *kept = malloc((tr->nvocab ? tr->nvocab : 1) * sizeof(*kept));
+	size_t nkept = 0;
+	int rc = -1;
+
+	if (!fp || !kept) {
+		fprintf(stderr, "nlp_train: cannot write %s\n", path);
+		goto out;
+	}
+	for (size_t f = 0; f < tr->nvocab; f++) {
+		int any = 0;
+		for (int c = 0; c < TRAIN_NC; c++)
+			any |= fabs(w[f * TRAIN_NC + c]) >= TRAIN_PRUNE;
+		if (any) {
+			kept[nkept].hash = tr->vocab[f];
+			kept[nkept++].index = (uint32_t)f;
+		}
+	}
+	qsort(kept, nkept, sizeof(*kept), train_cmp_kept);
+	fprintf(fp,
+	        "/* Generated by nlp_train from the labelled corpus: do not edit.\n"
+	        " * %zu messages, %zu features kept of %zu; temperature %.4f fitted on %zu "
+	        "held back\n * (accuracy there %.1f%% when trained without them). */\n"
+	        "#include \"nlp_model_internal.h\"\n\n",
+	        tr->nex, nkept, tr->nvocab, temp, nheld, acc);
+	fprintf(fp, "const size_t nlp_model_nfeat = %zu;\n", nkept);
+	fprintf(fp, "const uint32_t nlp_model_hash[] = {");
+	for (size_t i = 0; i < nkept; i++)
+		fprintf(fp, "%s%uu,", i % 8 ? " " : "\n\t", kept[i].hash);
+	fprintf(fp, "\n\t0u\n};\nconst float nlp_model_weight[] = {");
+	for (size_t i = 0; i < nkept; i++)
+		for (int c = 0; c < TRAIN_NC; c++)
+			fprintf(fp, "%s%.4ff,", (i * TRAIN_NC + (size_t)c) % 8 ? " " : "\n\t",
+			        w[(size_t)kept[i].index * TRAIN_NC + c]);
+	fprintf(fp, "\n\t0.0f\n};\nconst float nlp_model_bias[NLP_INTENT_COUNT] = {");
+	for (int c = 0; c < TRAIN_NC; c++)
+		fprintf(fp, "%s%.4ff,", c % 8 ? " " : "\n\t", b[c]);
+	fprintf(fp, "\n};\nconst float nlp_model_temperature = %.4ff;\n", temp);
+	if (train_write_slots(fp, kept, nkept))
+		goto out;
+	if (ferror(fp)) {
+		fprintf(stderr, "nlp_train: cannot write %s\n", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fp && fclose(fp) != 0)
+		rc = -1;
+	free(kept);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct trainer tr;
+	double *w = NULL, b[TRAIN_NC], temp, acc;
+	size_t nheld = 0;
+	int rc = 1;
+
+	memset(&tr, 0, sizeof(tr));
+	if (argc != 3) {
+		fprintf(stderr, "usage: nlp_train CORPUS.tsv OUT.c\n");
+		return 2;
+	}
+	if (train_read(&tr, argv[1]))
+		goto out;
+	w = malloc((tr.nvocab ? tr.nvocab : 1) * TRAIN_NC * sizeof(*w));
+	if (!w || train_fit(&tr, 1, w, b)) {
+		fprintf(stderr, "nlp_train: out of memory\n");
+		goto out;
+	}
+	temp = train_temperature(&tr, w, b, &acc, &nheld);
+	if (train_fit(&tr, 0, w, b) || train_write(&tr, argv[2], w, b, temp, acc, nheld))
+		goto out;
+	printf("nlp_train: %zu messages, %zu features; held-back fifth %.1f%% (%zu), "
+	       "temperature %.3f\n",
+	       tr.nex, tr.nvocab, acc, nheld, temp);
+	rc = 0;
+out:
+	for (size_t k = 0; k < tr.nex; k++)
+		free(tr.ex[k].feat);
+	free(tr.ex);
+	free(tr.vocab);
+	free(tr.table);
+	free(w);
+	return rc;
+}
