@@ -80,20 +80,22 @@ static int claim(struct turn *t, const PGresult *o, const struct mpesa_ref *r)
 
 		PQclear(dup);
 		if (same) {
-			turn_sayf(t, "Thanks! I already have the M-Pesa code %s for your order #%s.",
-			          "Asante! Tayari nina nambari ya M-Pesa %s ya oda yako #%s.", r->code,
-			          number);
+			turn_sayf(t,
+			          "Thanks! I already have the M-Pesa code %s for your order #%s.",
+			          "Asante! Tayari nina nambari ya M-Pesa %s ya oda yako #%s.",
+			          r->code, number);
 			turn_menu_buttons(t);
 			return 0;
 		}
-		turn_sayf(t,
-		          "Sorry, the M-Pesa code %s has already been used for another order, so I "
-		          "can't take it for order #%s. Please check the code in your M-Pesa "
-		          "message, or talk to a person.",
-		          "Samahani, nambari ya M-Pesa %s imeshatumika kwa oda nyingine, kwa hivyo "
-		          "siwezi kuipokea kwa oda #%s. Tafadhali angalia nambari kwenye ujumbe wako "
-		          "wa M-Pesa, au ongea na mtu.",
-		          r->code, number);
+		turn_sayf(
+		    t,
+		    "Sorry, the M-Pesa code %s has already been used for another order, so I "
+		    "can't take it for order #%s. Please check the code in your M-Pesa "
+		    "message, or talk to a person.",
+		    "Samahani, nambari ya M-Pesa %s imeshatumika kwa oda nyingine, kwa hivyo "
+		    "siwezi kuipokea kwa oda #%s. Tafadhali angalia nambari kwenye ujumbe wako "
+		    "wa M-Pesa, au ongea na mtu.",
+		    r->code, number);
 		turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 		return turn_event(t, "payment_refused",
@@ -186,14 +188,15 @@ int engine_payment_text(struct turn *t)
 		return 1;
 	}
 	if (!has) {
-		turn_sayf(t,
-		          "Thank you! Please paste the M-Pesa confirmation message you received for "
-		          "order #%s here, or type its transaction code (10 letters and digits, like "
-		          "QGH7XK2M1P), so the shop can check your payment.",
-		          "Asante! Tafadhali bandika hapa ujumbe wa uthibitisho wa M-Pesa "
-		          "uliopokea kwa oda #%s, au andika nambari ya muamala (herufi na nambari 10, "
-		          "kama QGH7XK2M1P), ili duka likague malipo yako.",
-		          PQgetvalue(o, 0, 1));
+		turn_sayf(
+		    t,
+		    "Thank you! Please paste the M-Pesa confirmation message you received for "
+		    "order #%s here, or type its transaction code (10 letters and digits, like "
+		    "QGH7XK2M1P), so the shop can check your payment.",
+		    "Asante! Tafadhali bandika hapa ujumbe wa uthibitisho wa M-Pesa "
+		    "uliopokea kwa oda #%s, au andika nambari ya muamala (herufi na nambari 10, "
+		    "kama QGH7XK2M1P), ili duka likague malipo yako.",
+		    PQgetvalue(o, 0, 1));
 		t->keep_offered = 1;
 		PQclear(o);
 		return 1;

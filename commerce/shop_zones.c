@@ -243,9 +243,11 @@ int zone_match_point(const json_t *zones, double lat, double lon, struct zone_ma
 	out->index = -1;
 	for (i = 0; i < nz; i++) {
 		const json_t *z = json_array_get(zones, i);
-		const json_t *la = json_object_get(z, "latitude"), *lo = json_object_get(z, "longitude");
+		const json_t *la = json_object_get(z, "latitude"),
+		             *lo = json_object_get(z, "longitude");
 		const json_t *ra = json_object_get(z, "radius_km");
-		double d, radius = json_is_number(ra) ? json_number_value(ra) : ZONE_RADIUS_KM_DEFAULT;
+		double d,
+		    radius = json_is_number(ra) ? json_number_value(ra) : ZONE_RADIUS_KM_DEFAULT;
 
 		if (!json_is_number(la) || !json_is_number(lo))
 			continue;

@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#define ZONE_CANDIDATES_MAX 10
+#define ZONE_CANDIDATES_MAX    10
 #define ZONE_RADIUS_KM_DEFAULT 10.0
 
 enum zone_result {
@@ -19,8 +19,8 @@ enum zone_result {
 
 struct zone_match {
 	enum zone_result result;
-	int index;                              /* ZONE_MATCHED: the zone */
-	int candidates[ZONE_CANDIDATES_MAX];    /* ZONE_UNSURE: the likeliest first */
+	int index;                           /* ZONE_MATCHED: the zone */
+	int candidates[ZONE_CANDIDATES_MAX]; /* ZONE_UNSURE: the likeliest first */
 	int ncandidates;
 	size_t matched_len; /* length of the name or alias found in the text (0: none) */
 };
