@@ -108,6 +108,7 @@ static const struct payload_def payloads[] = {
 	{ "dym:",                act_did_you_mean,     PL_OFFERED }, /* dym:<intent name> */
 	{ NOTIFY_PAYLOAD_ORDER,  act_seller_order,     PL_SELLER },  /* ord:<action>:<uuid>[:<v>] */
 	{ NOTIFY_PAYLOAD_RELEASE, act_seller_release,  PL_SELLER },  /* hr:<conversation uuid> */
+	{ NOTIFY_PAYLOAD_PAYMENT, act_seller_payment,  PL_SELLER },  /* pm:<paid|rejected>:<uuid>:<v> */
 };
 /* clang-format on */
 
@@ -144,6 +145,19 @@ static int intent_thanks(struct turn *t)
 {
 	return act_thanks(t, NULL);
 }
+/* A question or "I have paid" reached through the intent table (a "did you mean" button):
+ * answered as in run_text. */
+static int intent_question(struct turn *t)
+{
+	engine_question_read(t);
+	if (t->q_faq < 0 && !t->q_topic[0])
+		snprintf(t->q_topic, sizeof(t->q_topic), "other");
+	return engine_question_answer(t);
+}
+static int intent_paid(struct turn *t)
+{
+	return engine_payment_text(t) < 0 ? -1 : 0;
+}
 
 static const struct {
 	enum nlp_intent intent;
@@ -167,6 +181,8 @@ static const struct {
 	{ NLP_INTENT_HUMAN,              intent_human },
 	{ NLP_INTENT_COMPLAINT,          text_complaint },
 	{ NLP_INTENT_THANKS,             intent_thanks },
+	{ NLP_INTENT_QUESTION,           intent_question },
+	{ NLP_INTENT_PAID,               intent_paid },
 	{ NLP_INTENT_UNKNOWN,            text_unknown },
 };
 /* clang-format on */
@@ -456,13 +472,6 @@ static int reading_event(struct turn *t)
 		json_object_set_new(p, "product", json_string(t->rd.product));
 	if (t->rd.order_number)
 		json_object_set_new(p, "order_number", json_integer(t->rd.order_number));
-	if (t->rd.alt[0] != NLP_INTENT_UNKNOWN) { /* unsure: the "did you mean" choices */
-		json_t *alts = json_array();
-		for (size_t k = 0; alts && k < NLP_ALTS; k++)
-			if (t->rd.alt[k] != NLP_INTENT_UNKNOWN)
-				json_array_append_new(alts, json_string(nlp_intent_name(t->rd.alt[k])));
-		json_object_set_new(p, "alternatives", alts);
-	}
 	if (t->q_faq >= 0 || t->q_topic[0]) {
 		/* a question about the shop: what the reader said, and which question it is */
 		const json_t *f = json_array_get(t->shop.faqs, (size_t)(t->q_faq >= 0 ? t->q_faq : 0));
@@ -479,6 +488,13 @@ static int reading_event(struct turn *t)
 		if (t->q_place[0])
 			json_object_set_new(ent, "place", json_string(t->q_place));
 		json_object_set_new(p, "entities", ent);
+	}
+	if (t->rd.alt[0] != NLP_INTENT_UNKNOWN) { /* unsure: the "did you mean" choices */
+		json_t *alts = json_array();
+		for (size_t k = 0; alts && k < NLP_ALTS; k++)
+			if (t->rd.alt[k] != NLP_INTENT_UNKNOWN)
+				json_array_append_new(alts, json_string(nlp_intent_name(t->rd.alt[k])));
+		json_object_set_new(p, "alternatives", alts);
 	}
 	return turn_event(t, "intent_detected", p);
 }

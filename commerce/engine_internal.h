@@ -273,5 +273,7 @@ int st_ck_zone_text(struct turn *t);
 /* M-Pesa references (engine_payment.c): a pasted confirmation or a code for the shopper's
  * M-Pesa order awaiting payment. 1 handled (replied), 0 not about a payment, -1 error. */
 int engine_payment_text(struct turn *t) __attribute__((warn_unused_result));
+/* The seller's Paid / Not found buttons under an order.payment_claimed notification. */
+int act_seller_payment(struct turn *t, const char *arg);
 
 #endif

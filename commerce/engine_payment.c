@@ -18,7 +18,9 @@
 #include "mpesa.h"
 #include "notify.h"
 #include "order_json.h"
+#include "order_payment.h"
 #include "pg.h"
+#include "util.h"
 
 /* The shopper's latest M-Pesa order still waiting for a code: columns id, order_number,
  * total_minor, currency. NULL on error (a result with no row when none). */
@@ -78,20 +80,22 @@ static int claim(struct turn *t, const PGresult *o, const struct mpesa_ref *r)
 
 		PQclear(dup);
 		if (same) {
-			turn_sayf(t, "Thanks! I already have the M-Pesa code %s for your order #%s.",
-			          "Asante! Tayari nina nambari ya M-Pesa %s ya oda yako #%s.", r->code,
-			          number);
+			turn_sayf(t,
+			          "Thanks! I already have the M-Pesa code %s for your order #%s.",
+			          "Asante! Tayari nina nambari ya M-Pesa %s ya oda yako #%s.",
+			          r->code, number);
 			turn_menu_buttons(t);
 			return 0;
 		}
-		turn_sayf(t,
-		          "Sorry, the M-Pesa code %s has already been used for another order, so I "
-		          "can't take it for order #%s. Please check the code in your M-Pesa "
-		          "message, or talk to a person.",
-		          "Samahani, nambari ya M-Pesa %s imeshatumika kwa oda nyingine, kwa hivyo "
-		          "siwezi kuipokea kwa oda #%s. Tafadhali angalia nambari kwenye ujumbe wako "
-		          "wa M-Pesa, au ongea na mtu.",
-		          r->code, number);
+		turn_sayf(
+		    t,
+		    "Sorry, the M-Pesa code %s has already been used for another order, so I "
+		    "can't take it for order #%s. Please check the code in your M-Pesa "
+		    "message, or talk to a person.",
+		    "Samahani, nambari ya M-Pesa %s imeshatumika kwa oda nyingine, kwa hivyo "
+		    "siwezi kuipokea kwa oda #%s. Tafadhali angalia nambari kwenye ujumbe wako "
+		    "wa M-Pesa, au ongea na mtu.",
+		    r->code, number);
 		turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");
 		return turn_event(t, "payment_refused",
@@ -161,9 +165,10 @@ int engine_payment_text(struct turn *t)
 		t->sw = 1;
 	}
 	says_paid = says_paid || t->rd.intent == NLP_INTENT_PAID;
-	/* a confirmation is always about a payment; a bare code or "I have paid" only while an
-	 * M-Pesa order of this conversation waits (or when said together) */
-	if (!has && !(says_paid && await))
+	/* a confirmation and "I have paid" are always about a payment; a bare code (which
+	 * could be a product's SKU) only while an M-Pesa order of this conversation waits or
+	 * when said with "I have paid" */
+	if (!has && !says_paid)
 		return 0;
 	if (has && r.kind == MPESA_CODE && !await && !says_paid)
 		return 0;
@@ -172,8 +177,6 @@ int engine_payment_text(struct turn *t)
 		return -1;
 	if (PQntuples(o) == 0) {
 		PQclear(o);
-		if (!await && !(has && r.kind != MPESA_CODE))
-			return 0; /* not ours to answer: read the text as usual */
 		turn_ctx_del(t, "await_pay");
 		turn_say(t,
 		         "Thanks! I can't find an order of yours waiting for an M-Pesa payment. If "
@@ -185,14 +188,15 @@ int engine_payment_text(struct turn *t)
 		return 1;
 	}
 	if (!has) {
-		turn_sayf(t,
-		          "Thank you! Please paste the M-Pesa confirmation message you received for "
-		          "order #%s here, or type its transaction code (10 letters and digits, like "
-		          "QGH7XK2M1P), so the shop can check your payment.",
-		          "Asante! Tafadhali bandika hapa ujumbe wa uthibitisho wa M-Pesa "
-		          "uliopokea kwa oda #%s, au andika nambari ya muamala (herufi na nambari 10, "
-		          "kama QGH7XK2M1P), ili duka likague malipo yako.",
-		          PQgetvalue(o, 0, 1));
+		turn_sayf(
+		    t,
+		    "Thank you! Please paste the M-Pesa confirmation message you received for "
+		    "order #%s here, or type its transaction code (10 letters and digits, like "
+		    "QGH7XK2M1P), so the shop can check your payment.",
+		    "Asante! Tafadhali bandika hapa ujumbe wa uthibitisho wa M-Pesa "
+		    "uliopokea kwa oda #%s, au andika nambari ya muamala (herufi na nambari 10, "
+		    "kama QGH7XK2M1P), ili duka likague malipo yako.",
+		    PQgetvalue(o, 0, 1));
 		t->keep_offered = 1;
 		PQclear(o);
 		return 1;
@@ -200,4 +204,58 @@ int engine_payment_text(struct turn *t)
 	rc = claim(t, o, &r);
 	PQclear(o);
 	return rc < 0 ? -1 : 1;
+}
+
+/* The seller's buttons under an order.payment_claimed notification:
+ * "pm:<paid|rejected>:<order uuid>:<version>" (NOTIFY_PAYLOAD_PAYMENT). */
+int act_seller_payment(struct turn *t, const char *arg)
+{
+	char want[16], order_id[37], number[24], pay[16];
+	const char *colon = strchr(arg, ':');
+	long expected, version;
+	PGresult *res;
+	int rc;
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(want) || strlen(colon + 1) < 38 ||
+	    colon[37] != ':')
+		return 0;
+	snprintf(want, sizeof(want), "%.*s", (int)(colon - arg), arg);
+	snprintf(order_id, sizeof(order_id), "%.36s", colon + 1);
+	expected = atol(colon + 38);
+	if (!order_payment_status_valid(want) || !util_uuid_valid(order_id))
+		return 0;
+	res = pg_exec(t->conn, "SELECT order_number FROM orders WHERE tenant_id = $1 AND id = $2",
+	              2, (const char *const[]){t->tenant, order_id});
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		turn_say(t, "That order was not found.", "Oda hiyo haikupatikana.");
+		return 0;
+	}
+	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (turn_events_flush(t) < 0) /* the change records events of its own */
+		return -1;
+	rc = order_payment_transition(t->conn, order_id, want, expected, "seller", &version);
+	if (rc < 0 && rc != ORDER_ERR_FORBIDDEN && rc != ORDER_ERR_STALE)
+		return -1;
+	res = pg_exec(t->conn,
+	              "SELECT COALESCE(payment_status, 'none') FROM orders WHERE tenant_id = $1"
+	              " AND id = $2",
+	              2, (const char *const[]){t->tenant, order_id});
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	snprintf(pay, sizeof(pay), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	t->replace = 1;
+	if (rc == ORDER_ERR_STALE || rc == ORDER_ERR_FORBIDDEN)
+		turn_sayf(t, "Order #%s: its payment is already %s.",
+		          "Oda #%s: malipo yake tayari ni %s.", number, pay);
+	else
+		turn_sayf(t, "Order #%s: payment marked %s. The customer has been told.",
+		          "Oda #%s: malipo yamewekwa %s. Mteja ameambiwa.", number, pay);
+	return 0;
 }

@@ -118,7 +118,8 @@ static void ask_zone(struct turn *t, const char *address, const struct zone_matc
 	char payload[32], money[48];
 
 	turn_sayf(t, "Which of our delivery areas is \"%s\" in? Please pick one.",
-	          "Anwani \"%s\" iko katika eneo gani kati ya haya? Tafadhali chagua moja.", address);
+	          "Anwani \"%s\" iko katika eneo gani kati ya haya? Tafadhali chagua moja.",
+	          address);
 	for (i = 0; i < m->ncandidates && n < 9; i++)
 		shown[n++] = m->candidates[i];
 	for (j = 0; j < json_array_size(t->shop.delivery_zones) && n < 9; j++) {
@@ -176,15 +177,19 @@ static int zones_all_located(const json_t *zones)
 	size_t i;
 	const json_t *z;
 
-	json_array_foreach(zones, i, z) if (!json_is_number(json_object_get(z, "latitude")))
-	    return 0;
+	json_array_foreach(zones, i, z)
+	{
+		if (!json_is_number(json_object_get(z, "latitude")))
+			return 0;
+	}
 	return 1;
 }
 
 int engine_zone_step(struct turn *t)
 {
 	const json_t *addr = json_object_get(turn_checkout(t), "address");
-	const json_t *lat = json_object_get(addr, "latitude"), *lon = json_object_get(addr, "longitude");
+	const json_t *lat = json_object_get(addr, "latitude"),
+	             *lon = json_object_get(addr, "longitude");
 	const char *text = json_string_value(json_object_get(addr, "text"));
 	struct zone_match m;
 
@@ -194,8 +199,8 @@ int engine_zone_step(struct turn *t)
 		return 0;
 	json_object_del(turn_checkout(t), "zone");
 	if (!json_is_number(lat) || !json_is_number(lon) ||
-	    zone_match_point(t->shop.delivery_zones, json_number_value(lat),
-	                     json_number_value(lon), &m) < 0 ||
+	    zone_match_point(t->shop.delivery_zones, json_number_value(lat), json_number_value(lon),
+	                     &m) < 0 ||
 	    m.result == ZONE_NONE) {
 		/* no zone with coordinates holds the point: the place's name and address may
 		 * still name a zone the seller gave no coordinates */
@@ -228,8 +233,8 @@ static int in_checkout(const struct turn *t)
 int act_zone(struct turn *t, const char *arg)
 {
 	const json_t *z;
-	const char *text =
-	    json_string_value(json_object_get(json_object_get(turn_checkout(t), "address"), "text"));
+	const char *text = json_string_value(
+	    json_object_get(json_object_get(turn_checkout(t), "address"), "text"));
 	char *end = NULL;
 	long i;
 
@@ -262,7 +267,8 @@ int act_pickup(struct turn *t, const char *arg)
 		turn_menu_buttons(t);
 		return 0;
 	}
-	snprintf(text, sizeof(text), "%s: %s", TR(t, "Pick-up", "Kuchukua"), t->shop.pickup_address);
+	snprintf(text, sizeof(text), "%s: %s", TR(t, "Pick-up", "Kuchukua"),
+	         t->shop.pickup_address);
 	json_object_set_new(turn_checkout(t), "pickup", json_true());
 	json_object_del(turn_checkout(t), "zone");
 	json_object_set_new(turn_checkout(t), "address",
@@ -380,8 +386,8 @@ void engine_question_read(struct turn *t)
 	if (ex == NLP_EXPECT_NAME || ex == NLP_EXPECT_ADDRESS || ex == NLP_EXPECT_PHONE ||
 	    ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_YES_NO || ex == NLP_EXPECT_PAYMENT)
 		strict = 1;
-	if (t->rd.choice > 0 || (t->rd.payment[0] && ex == NLP_EXPECT_PAYMENT &&
-	                         !strchr(t->text, '?')))
+	if (t->rd.choice > 0 ||
+	    (t->rd.payment[0] && ex == NLP_EXPECT_PAYMENT && !strchr(t->text, '?')))
 		return;
 	t->q_faq = faq_best(t->shop.faqs, t->text, &score);
 	if (t->q_faq >= 0)
@@ -429,8 +435,9 @@ static int answer_delivery(struct turn *t, int fee_only)
 		no_delivery(t, t->q_place);
 		return 0;
 	}
-	turn_say(t, fee_only ? TR(t, "Our delivery fees:", "Gharama zetu za kusafirisha:")
-	                     : TR(t, "We deliver to:", "Tunasafirisha hadi:"),
+	turn_say(t,
+	         fee_only ? TR(t, "Our delivery fees:", "Gharama zetu za kusafirisha:")
+	                  : TR(t, "We deliver to:", "Tunasafirisha hadi:"),
 	         fee_only ? "Gharama zetu za kusafirisha:" : "Tunasafirisha hadi:");
 	zones_list(t);
 	pickup_line(t);
@@ -479,9 +486,9 @@ static int answer_delivery_time(struct turn *t)
 static int answer_hours(struct turn *t)
 {
 	static const char *const days[][3] = {
-	    {"mon", "Monday", "Jumatatu"}, {"tue", "Tuesday", "Jumanne"},
+	    {"mon", "Monday", "Jumatatu"},    {"tue", "Tuesday", "Jumanne"},
 	    {"wed", "Wednesday", "Jumatano"}, {"thu", "Thursday", "Alhamisi"},
-	    {"fri", "Friday", "Ijumaa"},   {"sat", "Saturday", "Jumamosi"},
+	    {"fri", "Friday", "Ijumaa"},      {"sat", "Saturday", "Jumamosi"},
 	    {"sun", "Sunday", "Jumapili"},
 	};
 	char hours[32];
@@ -495,10 +502,12 @@ static int answer_hours(struct turn *t)
 	}
 	turn_say(t, "Our opening hours:", "Saa zetu za kazi:");
 	for (i = 0; i < sizeof(days) / sizeof(days[0]); i++) {
-		const char *h = json_string_value(json_object_get(t->shop.business_hours, days[i][0]));
+		const char *h =
+		    json_string_value(json_object_get(t->shop.business_hours, days[i][0]));
 
 		if (!h || strcmp(h, "closed") == 0)
-			turn_linef(t, "- %s: closed", "- %s: tumefunga", t->sw ? days[i][2] : days[i][1]);
+			turn_linef(t, "- %s: closed", "- %s: tumefunga",
+			           t->sw ? days[i][2] : days[i][1]);
 		else
 			turn_linef(t, "- %s: %s", "- %s: %s", t->sw ? days[i][2] : days[i][1], h);
 	}
@@ -531,11 +540,12 @@ static int answer_payment(struct turn *t)
 			turn_linef(t, "- %s", "- %s", shop_payment_label(p, t->sw));
 	}
 	if (shop_settings_payment(&t->shop, "mpesa"))
-		turn_say(t,
-		         "After paying by M-Pesa, paste the confirmation message here and I'll pass "
-		         "it to the shop.",
-		         "Ukishalipa kwa M-Pesa, bandika ujumbe wa uthibitisho hapa nami "
-		         "nitaupeleka kwa duka.");
+		turn_say(
+		    t,
+		    "After paying by M-Pesa, paste the confirmation message here and I'll pass "
+		    "it to the shop.",
+		    "Ukishalipa kwa M-Pesa, bandika ujumbe wa uthibitisho hapa nami "
+		    "nitaupeleka kwa duka.");
 	return 0;
 }
 
@@ -583,8 +593,7 @@ int engine_question_answer(struct turn *t)
 	} else if (strcmp(t->q_topic, FAQ_TOPIC_RETURNS) == 0) {
 		rc = answer_returns(t);
 	} else {
-		turn_say(t,
-		         "I don't have an answer to that. A person from the shop can help you.",
+		turn_say(t, "I don't have an answer to that. A person from the shop can help you.",
 		         "Sina jibu la hilo. Mtu wa duka anaweza kukusaidia.");
 		turn_button(t, TR(t, "Talk to a person", "Ongea na mtu"), "human");
 		turn_button(t, TR(t, "Main menu", "Menyu kuu"), "menu");

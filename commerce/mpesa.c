@@ -204,12 +204,12 @@ int mpesa_parse(const char *text, struct mpesa_ref *out)
 int mpesa_says_paid(const char *text)
 {
 	static const char *const sw[] = {
-	    "nimelipa", "nimeshalipa", "nimelipia", "nimetuma pesa", "nimetuma malipo",
-	    "nimetuma hela", "nishalipa",
+	    "nimelipa",        "nimeshalipa",   "nimelipia", "nimetuma pesa",
+	    "nimetuma malipo", "nimetuma hela", "nishalipa",
 	};
 	static const char *const en[] = {
-	    "i have paid", "i've paid", "ive paid", "i paid", "already paid", "payment done",
-	    "payment sent", "sent the money", "money sent", "have paid",
+	    "i have paid",  "i've paid",    "ive paid",       "i paid",     "already paid",
+	    "payment done", "payment sent", "sent the money", "money sent", "have paid",
 	};
 	size_t i;
 

@@ -12,12 +12,12 @@
 #define MPESA_CODE_LEN 10
 
 enum mpesa_kind {
-	MPESA_NONE = 0,   /* no code in the text */
-	MPESA_CODE,       /* a bare code ("QGH7XK2M1P", "code QGH7XK2M1P") */
-	MPESA_SENT,       /* "... sent to NAME [for account X]" (paybill / send money) */
-	MPESA_PAID,       /* "... paid to NAME" (till / buy goods) */
-	MPESA_RECEIVED,   /* "You have received ... from NAME" */
-	MPESA_CONFIRMED,  /* "Confirmed." with a code but neither of the above */
+	MPESA_NONE = 0,  /* no code in the text */
+	MPESA_CODE,      /* a bare code ("QGH7XK2M1P", "code QGH7XK2M1P") */
+	MPESA_SENT,      /* "... sent to NAME [for account X]" (paybill / send money) */
+	MPESA_PAID,      /* "... paid to NAME" (till / buy goods) */
+	MPESA_RECEIVED,  /* "You have received ... from NAME" */
+	MPESA_CONFIRMED, /* "Confirmed." with a code but neither of the above */
 };
 
 struct mpesa_ref {

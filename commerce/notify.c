@@ -95,8 +95,8 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		money_format(json_integer_value(json_object_get(totals, "total_minor")),
 		             jstr(totals, "currency"), money, sizeof(money));
 		sbuf_printf(&b, "\nOrder total: %s", money);
-		sbuf_printf(&b, "\nCheck the code against your M-Pesa statement, then mark the "
-		                "payment paid or rejected.");
+		sbuf_printf(&b, "\nCheck the code against your M-Pesa statement, then press Paid "
+		                "or Not found.");
 	} else if (strcmp(event_type, "handoff.requested") == 0) {
 		const json_t *c = json_object_get(data, "conversation");
 
@@ -143,6 +143,15 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		              notify_order_buttons(oid, jstr(order, "status"),
 		                                   (long)json_integer_value(
 		                                       json_object_get(order, "version"))));
+	} else if (strcmp(event_type, "order.payment_claimed") == 0 && strlen(oid) == 36) {
+		char paid[96], rejected[96];
+		long version = (long)json_integer_value(json_object_get(order, "version"));
+
+		snprintf(paid, sizeof(paid), NOTIFY_PAYLOAD_PAYMENT "paid:%s:%ld", oid, version);
+		snprintf(rejected, sizeof(rejected), NOTIFY_PAYLOAD_PAYMENT "rejected:%s:%ld", oid,
+		         version);
+		r = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "text", text, "buttons", "title",
+		              "Paid", "payload", paid, "title", "Not found", "payload", rejected);
 	} else if (strcmp(event_type, "handoff.requested") == 0 &&
 	           util_uuid_valid(jstr(json_object_get(data, "conversation"), "id"))) {
 		const char *conv = jstr(json_object_get(data, "conversation"), "id");

@@ -36,6 +36,10 @@ int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, c
  * the handoff message is relayed to the shopper until then. */
 #define NOTIFY_PAYLOAD_RELEASE "hr:"
 
+/* The seller's Paid / Not found buttons under an order.payment_claimed notification:
+ * "pm:paid:<order id>:<version>", "pm:rejected:<order id>:<version>". */
+#define NOTIFY_PAYLOAD_PAYMENT "pm:"
+
 /* The buttons for the statuses allowed after status (a JSON array; empty when none), or
  * NULL when out of memory. */
 json_t *notify_order_buttons(const char *order_id, const char *status, long version);

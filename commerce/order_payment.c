@@ -32,8 +32,8 @@ int order_payment_allowed(const char *from, const char *to)
 }
 
 /* The shopper's message on the order's channel, and the event. */
-static int tell_shopper(PGconn *conn, const char *tenant_id, const char *order_id,
-                        const char *to, const char *number, const char *ref)
+static int tell_shopper(PGconn *conn, const char *tenant_id, const char *order_id, const char *to,
+                        const char *number, const char *ref)
 {
 	const char *params[1] = {order_id};
 	PGresult *res;
@@ -69,7 +69,8 @@ static int tell_shopper(PGconn *conn, const char *tenant_id, const char *order_i
 		    sw ? "Samahani, hatukupata malipo ya M-Pesa yenye nambari %s kwa oda #%s. "
 		         "Tafadhali angalia nambari na utume tena ujumbe wa uthibitisho wa M-Pesa "
 		         "hapa, au ongea nasi."
-		       : "Sorry, we couldn't find an M-Pesa payment with the code %s for order #%s. "
+		       : "Sorry, we couldn't find an M-Pesa payment with the code %s for order "
+		         "#%s. "
 		         "Please check the code and send the M-Pesa confirmation message here "
 		         "again, or talk to us.",
 		    (const char *const[]){args[1], args[0]}, 2);

@@ -42,46 +42,51 @@ static int has_prefix(const char *hay, const char *const *prefixes)
 }
 
 static const char *const q_words[] = {
-    "do you", "can you", "can i", "how", "what", "when", "where", "which", "is it", "are you",
-    "does", "do", "je", "ni", "gani", "vipi", "lini", "wapi", "ngapi", "naweza", "mnaweza",
-    "mna", "kuna", "how much", "how long", NULL,
+    "do you",  "can you", "can i",   "how", "what", "when",     "where",    "which", "is it",
+    "are you", "does",    "do",      "je",  "ni",   "gani",     "vipi",     "lini",  "wapi",
+    "ngapi",   "naweza",  "mnaweza", "mna", "kuna", "how much", "how long", NULL,
 };
 static const char *const deliver_pre[] = {
-    "deliver", "delivery", "deliveries", "shipping", "ship", "usafirishaji", "kusafirisha",
-    "mnasafirisha", "mnaleta", "mtaleta", "kuleta", "mnapeleka", "kupeleka", "mnafikisha",
-    "kufikisha", "rider", "send to", "courier", NULL,
+    "deliver",      "delivery",    "deliveries",   "shipping",   "ship",
+    "usafirishaji", "kusafirisha", "mnasafirisha", "mnaleta",    "mtaleta",
+    "kuleta",       "mnapeleka",   "kupeleka",     "mnafikisha", "kufikisha",
+    "rider",        "send to",     "courier",      NULL,
 };
 static const char *const fee_words[] = {
-    "fee", "fees", "cost", "costs", "charge", "charges", "how much", "price", "gharama",
-    "bei", "pesa ngapi", "ni ngapi", "shilingi ngapi", "ngapi", "rate", "rates", NULL,
+    "fee",   "fees",    "cost", "costs",      "charge",   "charges",        "how much",
+    "price", "gharama", "bei",  "pesa ngapi", "ni ngapi", "shilingi ngapi", "ngapi",
+    "rate",  "rates",   NULL,
 };
 static const char *const time_words[] = {
-    "how long", "when", "days", "day", "time", "hours", "siku ngapi", "siku", "muda",
-    "lini", "itachukua", "inachukua", "take", "takes", "fast", "quick", "kufika", "itafika",
-    "arrive", "saa ngapi", NULL,
+    "how long", "when",  "days",   "day",       "time",      "hours",     "siku ngapi",
+    "siku",     "muda",  "lini",   "itachukua", "inachukua", "take",      "takes",
+    "fast",     "quick", "kufika", "itafika",   "arrive",    "saa ngapi", NULL,
 };
 static const char *const hours_words[] = {
-    "open", "opening", "opens", "close", "closing", "closes", "hours", "working hours",
-    "business hours", "mnafungua", "mnafunga", "mko wazi", "wazi", "masaa", "saa za kazi",
-    "muda wa kazi", "saa ngapi", "mnafanya kazi", "open now", "are you open", NULL,
+    "open",         "opening",   "opens",         "close",          "closing",
+    "closes",       "hours",     "working hours", "business hours", "mnafungua",
+    "mnafunga",     "mko wazi",  "wazi",          "masaa",          "saa za kazi",
+    "muda wa kazi", "saa ngapi", "mnafanya kazi", "open now",       "are you open",
+    NULL,
 };
 static const char *const pay_words[] = {
-    "pay", "payment", "payments", "paying", "lipa", "kulipa", "malipo", "kulipia", "lipia",
-    "mpesa", "m pesa", "paybill", "till", "card", "cash", NULL,
+    "pay",   "payment", "payments", "paying",  "lipa", "kulipa", "malipo", "kulipia",
+    "lipia", "mpesa",   "m pesa",   "paybill", "till", "card",   "cash",   NULL,
 };
 static const char *const pay_q[] = {
-    "how", "can i", "do you accept", "accept", "methods", "method", "vipi", "naweza",
-    "mnakubali", "gani", "which", "what", "options", "njia", NULL,
+    "how",       "can i", "do you accept", "accept", "methods", "method", "vipi", "naweza",
+    "mnakubali", "gani",  "which",         "what",   "options", "njia",   NULL,
 };
 static const char *const return_words[] = {
-    "return", "returns", "refund", "refunds", "exchange", "return policy", "rudisha",
-    "kurudisha", "nirudishe", "kurejesha", "rejesha", "pesa yangu irudishwe", NULL,
+    "return",  "returns",   "refund",    "refunds",   "exchange", "return policy",
+    "rudisha", "kurudisha", "nirudishe", "kurejesha", "rejesha",  "pesa yangu irudishwe",
+    NULL,
 };
-static const char *const place_after[] = {"to", "in", "hadi", "mpaka", "kwa", "huko", "at",
-                                          "into", NULL};
+static const char *const place_after[] = {"to",   "in", "hadi", "mpaka", "kwa",
+                                          "huko", "at", "into", NULL};
 static const char *const place_stop[] = {
-    "?",    "please", "tafadhali", "today", "leo", "tomorrow", "kesho", "and", "na",
-    "how",  "what",   "for",       "the",   "pia", "also", "area", "town", NULL,
+    "?",   "please", "tafadhali", "today", "leo", "tomorrow", "kesho", "and",  "na",
+    "how", "what",   "for",       "the",   "pia", "also",     "area",  "town", NULL,
 };
 
 static void find_place(const char *hay, char *place, size_t len)
@@ -106,8 +111,8 @@ static void find_place(const char *hay, char *place, size_t len)
 		char word[48];
 		int stop = 0;
 
-		snprintf(word, sizeof(word), "%.*s", (int)(wl < sizeof(word) ? wl : sizeof(word) - 1),
-		         best);
+		snprintf(word, sizeof(word), "%.*s",
+		         (int)(wl < sizeof(word) ? wl : sizeof(word) - 1), best);
 		for (i = 0; place_stop[i]; i++)
 			if (strcmp(word, place_stop[i]) == 0)
 				stop = 1;
@@ -162,10 +167,10 @@ const char *faq_topic(const char *text, int strict, char *place, size_t placelen
 /* words without the small words every question has ("do you", "is the", "je", "ni"): what
  * is left says what it is about */
 static const char *const faq_stop[] = {
-    "do", "you", "your", "yours", "is", "are", "the", "a", "an", "i", "we", "can", "does",
-    "it", "of", "to", "for", "my", "me", "there", "any", "have", "please", "je", "ni", "ya",
-    "wa", "za", "la", "kwa", "na", "yenu", "mna", "mnaweza", "naweza", "tafadhali", "hii",
-    "hizi", "huu", NULL,
+    "do",  "you",  "your",   "yours",   "is",     "are",       "the", "a",    "an",  "i",
+    "we",  "can",  "does",   "it",      "of",     "to",        "for", "my",   "me",  "there",
+    "any", "have", "please", "je",      "ni",     "ya",        "wa",  "za",   "la",  "kwa",
+    "na",  "yenu", "mna",    "mnaweza", "naweza", "tafadhali", "hii", "hizi", "huu", NULL,
 };
 
 static void content_words(const char *text, char *out, size_t len)
@@ -182,6 +187,33 @@ static void content_words(const char *text, char *out, size_t len)
 			continue;
 		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? " " : "", p);
 	}
+}
+
+/* 1 when some word of a and some word of b begin with the same three characters (or are
+ * the same shorter word): a phrasing sharing none cannot score FAQ_MATCH_MIN, so the costly
+ * similarity is not computed for it. */
+static int share_stem(const char *a, const char *b)
+{
+	const char *p, *q;
+
+	for (p = a; *p; p++) {
+		size_t la;
+
+		if (p != a && p[-1] != ' ')
+			continue;
+		la = strcspn(p, " ");
+		for (q = b; *q; q++) {
+			size_t lb, n;
+
+			if (q != b && q[-1] != ' ')
+				continue;
+			lb = strcspn(q, " ");
+			n = la < 3 || lb < 3 ? (la > lb ? la : lb) : 3;
+			if (n <= la && n <= lb && strncmp(p, q, n) == 0)
+				return 1;
+		}
+	}
+	return 0;
 }
 
 int faq_best(const json_t *faqs, const char *text, double *score)
@@ -203,15 +235,21 @@ int faq_best(const json_t *faqs, const char *text, double *score)
 		return -1;
 	for (i = 0; i < json_array_size(faqs); i++) {
 		const json_t *f = json_array_get(faqs, i), *ex = json_object_get(f, "examples");
+		const json_t *ready = json_object_get(f, "_phrases"); /* faq_prepare's */
 
-		for (j = 0; j <= json_array_size(ex); j++) {
-			const json_t *v = j == 0 ? json_object_get(f, "question") : json_array_get(ex, j - 1);
+		for (j = 0; j <= json_array_size(ready ? ready : ex); j++) {
+			const json_t *v = ready    ? json_array_get(ready, j)
+			                  : j == 0 ? json_object_get(f, "question")
+			                           : json_array_get(ex, j - 1);
 			double there, back;
 
 			if (!json_is_string(v))
 				continue;
-			content_words(json_string_value(v), ex_words, sizeof(ex_words));
-			if (!ex_words[0])
+			if (ready)
+				snprintf(ex_words, sizeof(ex_words), "%s", json_string_value(v));
+			else
+				content_words(json_string_value(v), ex_words, sizeof(ex_words));
+			if (!ex_words[0] || !share_stem(words, ex_words))
 				continue;
 			/* both ways: the text must cover the phrasing and the phrasing the text, so
 			 * that one word ("honey") is not taken for a question that has it */
@@ -230,4 +268,30 @@ int faq_best(const json_t *faqs, const char *text, double *score)
 		}
 	}
 	return *score >= FAQ_MATCH_MIN ? best : -1;
+}
+
+void faq_prepare(json_t *faqs)
+{
+	char words[FAQ_TEXT_MAX];
+	size_t i, j;
+	json_t *f;
+
+	json_array_foreach(faqs, i, f)
+	{
+		const json_t *ex = json_object_get(f, "examples");
+		json_t *ready = json_array();
+
+		for (j = 0; ready && j <= json_array_size(ex); j++) {
+			const json_t *v =
+			    j == 0 ? json_object_get(f, "question") : json_array_get(ex, j - 1);
+
+			if (!json_is_string(v))
+				continue;
+			content_words(json_string_value(v), words, sizeof(words));
+			if (words[0])
+				json_array_append_new(ready, json_string(words));
+		}
+		if (ready)
+			json_object_set_new(f, "_phrases", ready);
+	}
 }

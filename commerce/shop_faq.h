@@ -35,4 +35,8 @@ const char *faq_topic(const char *text, int strict, char *place, size_t placelen
  * none scores FAQ_MATCH_MIN; *score receives the best score. */
 int faq_best(const json_t *faqs, const char *text, double *score);
 
+/* Reads each question's phrasings into its words once ("_phrases"), so faq_best does not
+ * normalize them again for every message (the settings cache keeps the result). */
+void faq_prepare(json_t *faqs);
+
 #endif

@@ -11,6 +11,8 @@
 
 #include "log.h"
 #include "pg.h"
+#include "shop_faq.h"
+#include "shop_zones.h"
 
 static void copy_str(char *dst, size_t len, const json_t *v, const char *def)
 {
@@ -155,8 +157,10 @@ static int settings_read(PGconn *conn, const char *tenant_id, struct shop_settin
 	if (json_is_object(v) && json_object_size(v) > 0)
 		s->business_hours = json_incref(v);
 	v = json_object_get(set, "delivery_zones");
-	if (json_is_array(v) && json_array_size(v) > 0)
+	if (json_is_array(v) && json_array_size(v) > 0) {
 		s->delivery_zones = json_incref(v);
+		zone_prepare(s->delivery_zones);
+	}
 	copy_str(s->pickup_address, sizeof(s->pickup_address), json_object_get(set, "pickup_address"),
 	         "");
 	copy_str(s->returns_text, sizeof(s->returns_text), json_object_get(set, "returns_text"), "");
@@ -167,6 +171,7 @@ static int settings_read(PGconn *conn, const char *tenant_id, struct shop_settin
 		json_decref(s->faqs);
 		s->faqs = NULL;
 	}
+	faq_prepare(s->faqs);
 	rc = 0;
 out:
 	json_decref(set);

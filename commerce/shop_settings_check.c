@@ -10,9 +10,18 @@
 #include "shop_settings.h"
 
 const char *const shop_settings_keys[] = {
-    "tax_bp",         "delivery_fee_minor", "payment_methods", "welcome_text",
-    "welcome_text_sw", "handoff_timeout_minutes", "business_hours", "time_zone",
-    "delivery_zones", "pickup_address",     "returns_text",    "returns_text_sw",
+    "tax_bp",
+    "delivery_fee_minor",
+    "payment_methods",
+    "welcome_text",
+    "welcome_text_sw",
+    "handoff_timeout_minutes",
+    "business_hours",
+    "time_zone",
+    "delivery_zones",
+    "pickup_address",
+    "returns_text",
+    "returns_text_sw",
     NULL,
 };
 
@@ -21,8 +30,7 @@ const char *const shop_settings_keys[] = {
 
 /* A string of at most maxchars characters and maxbytes bytes (the engine's buffers). */
 static int text_field(const json_t *obj, const char *prefix, const char *name, int required,
-                      size_t minchars, size_t maxchars, size_t maxbytes,
-                      struct jfield_error *err)
+                      size_t minchars, size_t maxchars, size_t maxbytes, struct jfield_error *err)
 {
 	const char *s = NULL;
 	int rc = jfield_string(obj, prefix, name, required, minchars, maxchars, &s, err);
@@ -36,8 +44,8 @@ static int text_field(const json_t *obj, const char *prefix, const char *name, i
 
 static int check_payments(const json_t *v, struct jfield_error *err)
 {
-	static const char *const fields[] = {"code", "label", "instructions", "label_sw",
-	                                     "instructions_sw", NULL};
+	static const char *const fields[] = {"code",     "label",           "instructions",
+	                                     "label_sw", "instructions_sw", NULL};
 	char prefix[48];
 	const char *codes[SHOP_MAX_PAYMENT];
 	const json_t *it;
@@ -83,7 +91,8 @@ static int check_payments(const json_t *v, struct jfield_error *err)
 		}
 		for (j = 0; j < i; j++)
 			if (strcmp(codes[j], code) == 0) {
-				jfield_error_set(err, prefix, "code", "\"%s\" is listed twice", code);
+				jfield_error_set(err, prefix, "code", "\"%s\" is listed twice",
+				                 code);
 				json_decref(wrap);
 				return -1;
 			}
@@ -134,8 +143,9 @@ static int check_hours(const json_t *v, struct jfield_error *err)
 		o = hhmm(open_s);
 		c = hhmm(close_s);
 		if (o < 0 || c < 0 || c <= o) {
-			jfield_error_set(err, "business_hours.", key,
-			                 "must be \"HH:MM-HH:MM\" with the opening before the closing");
+			jfield_error_set(
+			    err, "business_hours.", key,
+			    "must be \"HH:MM-HH:MM\" with the opening before the closing");
 			return -1;
 		}
 	}
@@ -158,9 +168,11 @@ static int check_coordinate(const json_t *z, const char *prefix, const char *nam
 
 static int check_zones(const json_t *v, struct jfield_error *err)
 {
-	static const char *const fields[] = {
-	    "name",     "aliases",   "fee_minor", "min_order_minor", "delivery_time",
-	    "delivery_time_sw", "latitude", "longitude", "radius_km", NULL};
+	static const char *const fields[] = {"name",          "aliases",
+	                                     "fee_minor",     "min_order_minor",
+	                                     "delivery_time", "delivery_time_sw",
+	                                     "latitude",      "longitude",
+	                                     "radius_km",     NULL};
 	char prefix[48], aprefix[128];
 	const json_t *z, *a;
 	size_t i, j, k;
@@ -171,7 +183,8 @@ static int check_zones(const json_t *v, struct jfield_error *err)
 		return -1;
 	}
 	if (json_array_size(v) > ZONES_MAX) {
-		jfield_error_set(err, "", "delivery_zones", "must hold at most %d zones", ZONES_MAX);
+		jfield_error_set(err, "", "delivery_zones", "must hold at most %d zones",
+		                 ZONES_MAX);
 		return -1;
 	}
 	json_array_foreach(v, i, z)
@@ -190,10 +203,11 @@ static int check_zones(const json_t *v, struct jfield_error *err)
 			return -1;
 		name = json_string_value(json_object_get(z, "name"));
 		for (j = 0; j < i; j++)
-			if (strcasecmp(json_string_value(json_object_get(json_array_get(v, j),
-			                                                 "name")),
-			               name) == 0) {
-				jfield_error_set(err, prefix, "name", "\"%s\" is listed twice", name);
+			if (strcasecmp(
+			        json_string_value(json_object_get(json_array_get(v, j), "name")),
+			        name) == 0) {
+				jfield_error_set(err, prefix, "name", "\"%s\" is listed twice",
+				                 name);
 				return -1;
 			}
 		if (jfield_int(z, prefix, "fee_minor", 1, 0, SHOP_MONEY_MAX, &n, err) < 0 ||
@@ -205,7 +219,8 @@ static int check_zones(const json_t *v, struct jfield_error *err)
 		if (a && !json_is_null(a)) {
 			if (!json_is_array(a) || json_array_size(a) > ALIASES_MAX) {
 				jfield_error_set(err, prefix, "aliases",
-				                 "must be an array of at most %d names", ALIASES_MAX);
+				                 "must be an array of at most %d names",
+				                 ALIASES_MAX);
 				return -1;
 			}
 			for (k = 0; k < json_array_size(a); k++) {
@@ -222,7 +237,8 @@ static int check_zones(const json_t *v, struct jfield_error *err)
 					snprintf(msg, sizeof(msg), "%s", err->message);
 					/* "alias: must ..." -> "<prefix>aliases[k]: must ..." */
 					jfield_error_set(err, "", aprefix, "%s",
-					                 strncmp(msg, "alias: ", 7) == 0 ? msg + 7 : msg);
+					                 strncmp(msg, "alias: ", 7) == 0 ? msg + 7
+					                                                 : msg);
 					return -1;
 				}
 			}
@@ -286,7 +302,8 @@ int shop_settings_check(const json_t *change, struct jfield_error *err)
 		} else if (strcmp(key, "handoff_timeout_minutes") == 0) {
 			if (jfield_int(change, "", key, 1, 0, 7 * 24 * 60, &n, err) < 0)
 				return -1;
-		} else if (strcmp(key, "welcome_text") == 0 || strcmp(key, "welcome_text_sw") == 0) {
+		} else if (strcmp(key, "welcome_text") == 0 ||
+		           strcmp(key, "welcome_text_sw") == 0) {
 			if (text_field(change, "", key, 1, 1, 500, 511, err) < 0)
 				return -1;
 		} else if (strcmp(key, "time_zone") == 0) {
@@ -295,7 +312,8 @@ int shop_settings_check(const json_t *change, struct jfield_error *err)
 		} else if (strcmp(key, "pickup_address") == 0) {
 			if (text_field(change, "", key, 1, 1, 300, 300, err) < 0)
 				return -1;
-		} else if (strcmp(key, "returns_text") == 0 || strcmp(key, "returns_text_sw") == 0) {
+		} else if (strcmp(key, "returns_text") == 0 ||
+		           strcmp(key, "returns_text_sw") == 0) {
 			if (text_field(change, "", key, 1, 1, 1000, 1023, err) < 0)
 				return -1;
 		} else if (strcmp(key, "payment_methods") == 0) {

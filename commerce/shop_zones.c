@@ -40,19 +40,53 @@ void zone_words(const char *text, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* The words of zone's i-th name (0: its name, then its aliases) into buf, from zone_prepare's
+ * "_names" when there; "" for one that is not a string, NULL past the last. */
+static const char *zone_name_words(const json_t *zone, size_t i, char *buf, size_t len)
+{
+	const json_t *ready = json_object_get(zone, "_names");
+	const json_t *aliases = json_object_get(zone, "aliases"), *a;
+
+	if (ready) {
+		if (i >= json_array_size(ready))
+			return NULL;
+		snprintf(buf, len, "%s", json_string_value(json_array_get(ready, i)));
+		return buf;
+	}
+	if (i > json_array_size(aliases))
+		return NULL;
+	a = i == 0 ? json_object_get(zone, "name") : json_array_get(aliases, i - 1);
+	buf[0] = '\0';
+	if (json_is_string(a))
+		zone_words(json_string_value(a), buf, len);
+	return buf;
+}
+
+void zone_prepare(json_t *zones)
+{
+	char buf[ZONE_TEXT_MAX / 4];
+	size_t i, j;
+	json_t *z;
+
+	json_array_foreach(zones, i, z)
+	{
+		json_t *ready = json_array();
+
+		for (j = 0; ready && zone_name_words(z, j, buf, sizeof(buf)); j++)
+			json_array_append_new(ready, json_string(buf));
+		if (ready)
+			json_object_set_new(z, "_names", ready);
+	}
+}
+
 /* Length of the longest name or alias of zone found as whole words in words; 0 none. */
 static size_t zone_found(const json_t *zone, const char *words)
 {
 	char hay[ZONE_TEXT_MAX + 2], needle[ZONE_TEXT_MAX / 4 + 2], alias[ZONE_TEXT_MAX / 4];
-	const json_t *aliases = json_object_get(zone, "aliases"), *a;
-	size_t i, best = 0, n = json_array_size(aliases);
+	size_t i, best = 0;
 
 	snprintf(hay, sizeof(hay), " %s ", words);
-	for (i = 0; i <= n; i++) {
-		a = i == 0 ? json_object_get(zone, "name") : json_array_get(aliases, i - 1);
-		if (!json_is_string(a))
-			continue;
-		zone_words(json_string_value(a), alias, sizeof(alias));
+	for (i = 0; zone_name_words(zone, i, alias, sizeof(alias)); i++) {
 		if (!alias[0])
 			continue;
 		snprintf(needle, sizeof(needle), " %s ", alias);
@@ -68,26 +102,16 @@ static int zone_found_within(const json_t *a, const json_t *b, const char *words
 {
 	char hay[ZONE_TEXT_MAX + 2], na[ZONE_TEXT_MAX / 4 + 2], nb[ZONE_TEXT_MAX / 4 + 2];
 	char alias[ZONE_TEXT_MAX / 4];
-	const json_t *aa = json_object_get(a, "aliases"), *ba = json_object_get(b, "aliases");
 	size_t i, j;
 
 	snprintf(hay, sizeof(hay), " %s ", words);
-	for (i = 0; i <= json_array_size(aa); i++) {
-		const json_t *x = i == 0 ? json_object_get(a, "name") : json_array_get(aa, i - 1);
+	for (i = 0; zone_name_words(a, i, alias, sizeof(alias)); i++) {
 		int inside = 0;
 
-		if (!json_is_string(x))
-			continue;
-		zone_words(json_string_value(x), alias, sizeof(alias));
 		snprintf(na, sizeof(na), " %s ", alias);
 		if (!alias[0] || !strstr(hay, na))
 			continue;
-		for (j = 0; j <= json_array_size(ba) && !inside; j++) {
-			const json_t *y = j == 0 ? json_object_get(b, "name") : json_array_get(ba, j - 1);
-
-			if (!json_is_string(y))
-				continue;
-			zone_words(json_string_value(y), alias, sizeof(alias));
+		for (j = 0; !inside && zone_name_words(b, j, alias, sizeof(alias)); j++) {
 			snprintf(nb, sizeof(nb), " %s ", alias);
 			inside = alias[0] && strstr(hay, nb) && strstr(nb, na);
 		}
@@ -219,9 +243,11 @@ int zone_match_point(const json_t *zones, double lat, double lon, struct zone_ma
 	out->index = -1;
 	for (i = 0; i < nz; i++) {
 		const json_t *z = json_array_get(zones, i);
-		const json_t *la = json_object_get(z, "latitude"), *lo = json_object_get(z, "longitude");
+		const json_t *la = json_object_get(z, "latitude"),
+		             *lo = json_object_get(z, "longitude");
 		const json_t *ra = json_object_get(z, "radius_km");
-		double d, radius = json_is_number(ra) ? json_number_value(ra) : ZONE_RADIUS_KM_DEFAULT;
+		double d,
+		    radius = json_is_number(ra) ? json_number_value(ra) : ZONE_RADIUS_KM_DEFAULT;
 
 		if (!json_is_number(la) || !json_is_number(lo))
 			continue;

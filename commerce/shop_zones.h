@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#define ZONE_CANDIDATES_MAX 10
+#define ZONE_CANDIDATES_MAX    10
 #define ZONE_RADIUS_KM_DEFAULT 10.0
 
 enum zone_result {
@@ -19,8 +19,8 @@ enum zone_result {
 
 struct zone_match {
 	enum zone_result result;
-	int index;                              /* ZONE_MATCHED: the zone */
-	int candidates[ZONE_CANDIDATES_MAX];    /* ZONE_UNSURE: the likeliest first */
+	int index;                           /* ZONE_MATCHED: the zone */
+	int candidates[ZONE_CANDIDATES_MAX]; /* ZONE_UNSURE: the likeliest first */
 	int ncandidates;
 	size_t matched_len; /* length of the name or alias found in the text (0: none) */
 };
@@ -50,5 +50,9 @@ const json_t *zone_by_name(const json_t *zones, const char *name, int *index);
 /* Lower case, accents stripped, every character that is not a letter or digit a space,
  * single spaces, no space at either end (out of outlen bytes). */
 void zone_words(const char *text, char *out, size_t outlen);
+
+/* Reads every zone's name and aliases into words once ("_names"), so matching does not
+ * normalize them again for every address (the settings cache keeps the result). */
+void zone_prepare(json_t *zones);
 
 #endif

@@ -69,9 +69,9 @@ static int settings_answer_tx(PGconn *conn, struct admin_call *call, int status)
 		admin_answer_not_found(call, "no such shop");
 		return ADMIN_ROLLBACK;
 	}
-	admin_answer_json(call, status,
-	                  settings_answer(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-	                                  PQgetvalue(res, 0, 2)));
+	admin_answer_json(
+	    call, status,
+	    settings_answer(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)));
 	PQclear(res);
 	return 0;
 }
@@ -94,8 +94,8 @@ ADMIN_HANDLER(admin_settings_get)
 /* ---- PATCH /api/v1/settings ---- */
 
 struct settings_patch {
-	char *set_js;    /* the keys given a value, as a JSON object */
-	char *unset_js;  /* the keys given null, as a JSON array of names */
+	char *set_js;   /* the keys given a value, as a JSON object */
+	char *unset_js; /* the keys given null, as a JSON array of names */
 	const char *name;
 	const char *time_zone;
 };
@@ -264,8 +264,8 @@ static int faq_create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	                         w->examples_js ? w->examples_js : "[]",
 	                         json_string_value(json_object_get(w->body, "answer")),
 	                         json_string_value(json_object_get(w->body, "answer_sw"))};
-	PGresult *res = pg_exec(conn, "SELECT count(*) FROM faqs WHERE tenant_id = app_tenant_id()",
-	                        0, NULL);
+	PGresult *res =
+	    pg_exec(conn, "SELECT count(*) FROM faqs WHERE tenant_id = app_tenant_id()", 0, NULL);
 	int n;
 
 	if (!res)
@@ -352,13 +352,13 @@ static int faq_patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	                         json_string_value(json_object_get(w->body, "answer")),
 	                         json_string_value(sw),
 	                         json_is_null(sw) ? "t" : "f"};
-	PGresult *res = pg_exec(
-	    conn,
-	    "UPDATE faqs AS f SET question = COALESCE($2, question),"
-	    " examples = COALESCE($3::jsonb, examples), answer = COALESCE($4, answer),"
-	    " answer_sw = CASE WHEN $6::boolean THEN NULL ELSE COALESCE($5, answer_sw) END"
-	    " WHERE f.tenant_id = app_tenant_id() AND f.id = $1 RETURNING " FAQ_COLS,
-	    6, params);
+	PGresult *res =
+	    pg_exec(conn,
+	            "UPDATE faqs AS f SET question = COALESCE($2, question),"
+	            " examples = COALESCE($3::jsonb, examples), answer = COALESCE($4, answer),"
+	            " answer_sw = CASE WHEN $6::boolean THEN NULL ELSE COALESCE($5, answer_sw) END"
+	            " WHERE f.tenant_id = app_tenant_id() AND f.id = $1 RETURNING " FAQ_COLS,
+	            6, params);
 
 	if (!res)
 		return PG_ERR_QUERY;

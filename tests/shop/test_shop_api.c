@@ -475,10 +475,11 @@ static json_t *wait_webhook(const char *event, const char *order_id)
 
 		json_array_foreach(reqs, k, q)
 		{
-			json_t *b = json_loads(json_string_value(json_object_get(q, "body")), 0, NULL);
+			json_t *b =
+			    json_loads(json_string_value(json_object_get(q, "body")), 0, NULL);
 			const char *ev = json_string_value(json_object_get(b, "event"));
-			const char *oid = json_string_value(
-			    json_object_get(json_object_get(b, "order"), "id"));
+			const char *oid =
+			    json_string_value(json_object_get(json_object_get(b, "order"), "id"));
 
 			if (ev && oid && strcmp(ev, event) == 0 && strcmp(oid, order_id) == 0) {
 				assert_true(json_is_true(json_object_get(q, "sig_ok")));
@@ -561,13 +562,14 @@ static int group_setup(void **state)
 
 	/* the seller's webhook receiver checks the signature with the target's secret */
 	snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/__secret", sink_port);
-	testhttp_request("POST", hook, NULL, "{\"prefix\": \"/hook\", \"secret\": \"" HOOK_SECRET "\"}",
+	testhttp_request("POST", hook, NULL,
+	                 "{\"prefix\": \"/hook\", \"secret\": \"" HOOK_SECRET "\"}",
 	                 strlen("{\"prefix\": \"/hook\", \"secret\": \"" HOOK_SECRET "\"}"), &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
 	snprintf(hook, sizeof(hook),
-	         "{\"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/hook\", \"secret\": \""
-	         HOOK_SECRET "\"}",
+	         "{\"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/hook\", \"secret\": "
+	         "\"" HOOK_SECRET "\"}",
 	         sink_port);
 	api("POST", "/api/v1/notification-targets", hook, &r);
 	if (r.status != 201)
@@ -680,8 +682,8 @@ static void test_settings_validation(void **state)
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	{
-		char *v = tscalar(tenant_id,
-		                  "SELECT settings ? 'handoff_timeout_minutes' FROM tenants", 0, NULL);
+		char *v = tscalar(
+		    tenant_id, "SELECT settings ? 'handoff_timeout_minutes' FROM tenants", 0, NULL);
 
 		assert_string_equal(v, "f");
 		free(v);
@@ -825,8 +827,9 @@ static void test_zone_matched(void **state)
 	chat_expect(&c, "Delivery area: Nairobi CBD (same day)");
 	chat_press(&c, "ck:yes", 1);
 	chat_expect(&c, "has been placed");
-	v = order_of(c.wa_id, "o.delivery_fee_minor || '|' || (o.delivery_address->>'zone') || '|' ||"
-	                      " (o.total_minor = o.subtotal_minor + o.tax_minor + 15000)");
+	v = order_of(c.wa_id,
+	             "o.delivery_fee_minor || '|' || (o.delivery_address->>'zone') || '|' ||"
+	             " (o.total_minor = o.subtotal_minor + o.tax_minor + 15000)");
 	assert_non_null(v);
 	assert_string_equal(v, "15000|Nairobi CBD|true");
 	free(v);
@@ -1020,15 +1023,15 @@ static void test_mpesa_claim_and_paid(void **state)
 	assert_string_equal(v, "QGH7XK2M1P|claimed|100000");
 	free(v);
 	body = wait_webhook("order.payment_claimed", order_id);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(body, "payment"),
-	                                                      "reference")),
-	                    "QGH7XK2M1P");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(body, "payment"),
-	                                                    "amount_minor")),
-	                 100000);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(body, "order"),
-	                                                      "payment_reference")),
-	                    "QGH7XK2M1P");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(body, "payment"), "reference")),
+	    "QGH7XK2M1P");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(body, "payment"), "amount_minor")),
+	    100000);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(body, "order"), "payment_reference")),
+	    "QGH7XK2M1P");
 	json_decref(body);
 
 	/* the seller's verdict: If-Match required, a stale version refused, then paid */
@@ -1067,8 +1070,10 @@ static void test_mpesa_claim_and_paid(void **state)
 		patch_json(url, headers, "{\"payment_status\": \"paid\"}", &r);
 		assert_int_equal(r.status, 200);
 		o = resp_json(&r);
-		assert_string_equal(json_string_value(json_object_get(o, "payment_status")), "paid");
-		assert_int_equal(json_integer_value(json_object_get(o, "version")), atol(version) + 1);
+		assert_string_equal(json_string_value(json_object_get(o, "payment_status")),
+		                    "paid");
+		assert_int_equal(json_integer_value(json_object_get(o, "version")),
+		                 atol(version) + 1);
 		assert_string_equal(json_string_value(json_object_get(o, "status")), "pending");
 		json_decref(o);
 		testhttp_resp_clear(&r);
@@ -1094,7 +1099,8 @@ static void test_mpesa_claim_and_paid(void **state)
 	chat_free(&c);
 }
 
-/* The same code for a second order is refused politely and stored nowhere. */
+/* The same code for a second order is refused politely and stored nowhere; a code the seller
+ * rejects can be replaced by another. */
 static void test_mpesa_duplicate(void **state)
 {
 	struct chat c = {.wa_id = "254700000402"};
@@ -1111,14 +1117,100 @@ static void test_mpesa_duplicate(void **state)
 	v = order_of(c.wa_id, "o.payment_status || '|' || coalesce(o.payment_ref, 'none')");
 	assert_string_equal(v, "awaiting|none");
 	free(v);
-	assert_int_equal(tcount("SELECT count(*) FROM orders WHERE payment_ref = 'QGH7XK2M1P'", 0,
-	                        NULL),
-	                 1);
+	assert_int_equal(
+	    tcount("SELECT count(*) FROM orders WHERE payment_ref = 'QGH7XK2M1P'", 0, NULL), 1);
 	chat_text(&c, "RKT4AB9ZQ2");
 	chat_expect(&c, "RKT4AB9ZQ2");
 	v = order_of(c.wa_id, "o.payment_status || '|' || o.payment_ref");
 	assert_string_equal(v, "claimed|RKT4AB9ZQ2");
 	free(v);
+
+	/* the seller does not find it: the shopper is told and may send another code */
+	{
+		char *id = order_of(c.wa_id, "o.id::text"),
+		     *ver = order_of(c.wa_id, "o.version::text");
+		char url[256], auth[256], match[64];
+		const char *headers[4] = {auth, "Content-Type: application/json", match, NULL};
+		struct testhttp_resp r;
+		size_t before;
+		json_t *reqs = mock_requests();
+
+		before = count_to(reqs, c.wa_id, 1);
+		json_decref(reqs);
+		snprintf(url, sizeof(url), "%s/api/v1/orders/%s", srv.base_url, id);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+		snprintf(match, sizeof(match), "If-Match: %s", ver);
+		testhttp_request("PATCH", url, headers, "{\"payment_status\": \"rejected\"}",
+		                 strlen("{\"payment_status\": \"rejected\"}"), &r);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "\"payment_status\":\"rejected\""));
+		testhttp_resp_clear(&r);
+		reqs = wait_replies(c.wa_id, before);
+		v = texts_since(reqs, c.wa_id, before);
+		if (!strstr(v, "couldn't find an M-Pesa payment with the code RKT4AB9ZQ2"))
+			fail_msg("the shopper was not told of the rejection: %s", v);
+		free(v);
+		json_decref(reqs);
+		free(id);
+		free(ver);
+	}
+	chat_text(&c, "SBC1DE2FG3");
+	chat_expect(&c, "SBC1DE2FG3");
+	v = order_of(c.wa_id, "o.payment_status || '|' || o.payment_ref");
+	assert_string_equal(v, "claimed|SBC1DE2FG3");
+	free(v);
+	chat_free(&c);
+}
+
+/* A seller reached on WhatsApp gets the code with Paid / Not found buttons; Paid closes it. */
+static void test_mpesa_seller_button(void **state)
+{
+	struct chat c = {.wa_id = "254700000403"}, seller = {.wa_id = "254711000999"};
+	struct testhttp_resp r;
+	char body[256], *v;
+
+	(void)state;
+	snprintf(body, sizeof(body),
+	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"%s\"}", channel_id,
+	         seller.wa_id);
+	api("POST", "/api/v1/notification-targets", body, &r);
+	if (r.status != 201)
+		fail_msg("whatsapp target answered %ld: %s", r.status, r.body);
+	testhttp_resp_clear(&r);
+	chat_text(&seller, "hi"); /* the seller's 24-hour window is open */
+	chat_to_address(&c, "add:");
+	chat_text(&c, "Nyali, Links Road");
+	chat_phone_pay(&c, "pay:mpesa");
+	chat_press(&c, "ck:yes", 1);
+	chat_expect(&c, "has been placed");
+	chat_text(&c, "TXY9PL0MN4 Imethibitishwa. Ksh 2,572.00 imetumwa kwa ZONE SHOP tarehe "
+	              "6/12/26 saa 1:05 PM.");
+	chat_expect(&c, "TXY9PL0MN4");
+	/* the seller's notification: the code, then the Paid button pressed from their chat */
+	{
+		int i;
+		struct choice ch = {0};
+
+		for (i = 0; i < 200 && !ch.found; i++) {
+			json_decref(seller.reqs);
+			seller.reqs = mock_requests();
+			find_choice(seller.reqs, seller.wa_id, 0, "pm:paid:", 0, &ch);
+			if (!ch.found)
+				usleep(50000);
+		}
+		assert_true(ch.found);
+		seller.before = 0;
+		v = chat_said(&seller);
+		assert_non_null(strstr(v, "says they paid by M-Pesa, code TXY9PL0MN4"));
+		free(v);
+		seller.before = count_to(seller.reqs, seller.wa_id, 1) - 1;
+		chat_press(&seller, "pm:paid:", 0);
+	}
+	chat_expect(&seller, "payment marked paid");
+	v = order_of(c.wa_id, "o.payment_status || '|' || o.payment_ref");
+	assert_string_equal(v, "paid|TXY9PL0MN4");
+	free(v);
+	chat_free(&seller);
 	chat_free(&c);
 }
 
@@ -1136,6 +1228,7 @@ int main(void)
 	    cmocka_unit_test(test_questions_mid_checkout),
 	    cmocka_unit_test(test_mpesa_claim_and_paid),
 	    cmocka_unit_test(test_mpesa_duplicate),
+	    cmocka_unit_test(test_mpesa_seller_button),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -39,14 +39,14 @@ static void test_mpesa_messages(void **state)
 	    {"SBC1DE2FG3 Confirmed.You have received Ksh2,000.00 from JOHN DOE 0712345678 on "
 	     "6/12/26 at 3:00 PM",
 	     1, MPESA_RECEIVED, "SBC1DE2FG3", 200000, "JOHN DOE 0712345678", ""},
-	    {"TXY9PL0MN4 Imethibitishwa. Ksh 500 imetumwa kwa MAMA MBOGA tarehe 6/12/26",
-	     1, MPESA_SENT, "TXY9PL0MN4", 50000, "MAMA MBOGA", ""},
+	    {"TXY9PL0MN4 Imethibitishwa. Ksh 500 imetumwa kwa MAMA MBOGA tarehe 6/12/26", 1,
+	     MPESA_SENT, "TXY9PL0MN4", 50000, "MAMA MBOGA", ""},
 	    {"nimelipa, code ni QGH7XK2M1P", 1, MPESA_CODE, "QGH7XK2M1P", -1, "", ""},
 	    {"qgh7xk2m1p", 1, MPESA_CODE, "QGH7XK2M1P", -1, "", ""},
 	    {"CONFIRMED. thanks", 0, MPESA_NONE, "", -1, "", ""},
 	    {"call me on 0712345678", 0, MPESA_NONE, "", -1, "", ""},
-	    {"ABCDEFGHIJ", 0, MPESA_NONE, "", -1, "", ""}, /* no digit */
-	    {"1234567890", 0, MPESA_NONE, "", -1, "", ""}, /* no letter */
+	    {"ABCDEFGHIJ", 0, MPESA_NONE, "", -1, "", ""},            /* no digit */
+	    {"1234567890", 0, MPESA_NONE, "", -1, "", ""},            /* no letter */
 	    {"my code is qgh7xk2m1p", 0, MPESA_NONE, "", -1, "", ""}, /* lower case in a sentence */
 	    {"QGH7XK2M1PX Confirmed", 0, MPESA_NONE, "", -1, "", ""}, /* eleven */
 	};
@@ -80,7 +80,8 @@ static json_t *zones(void)
 {
 	json_t *z = json_loads(
 	    "[{\"name\": \"Nairobi CBD\", \"aliases\": [\"town\", \"mjini\", \"cbd\"], "
-	    "\"fee_minor\": 15000, \"latitude\": -1.2864, \"longitude\": 36.8172, \"radius_km\": 4},"
+	    "\"fee_minor\": 15000, \"latitude\": -1.2864, \"longitude\": 36.8172, \"radius_km\": "
+	    "4},"
 	    " {\"name\": \"Westlands\", \"aliases\": [\"sarit\"], \"fee_minor\": 25000,"
 	    "  \"latitude\": -1.2676, \"longitude\": 36.8108, \"radius_km\": 3},"
 	    " {\"name\": \"Mombasa\", \"aliases\": [\"nyali\", \"mvita\"], \"fee_minor\": 60000,"
@@ -165,11 +166,11 @@ static void test_topics(void **state)
 	    {"naweza kulipa na mpesa?", 0, FAQ_TOPIC_PAYMENT, ""},
 	    {"can I return an item?", 0, FAQ_TOPIC_RETURNS, ""},
 	    {"do you deliver to Mombasa?", 1, FAQ_TOPIC_DELIVERY, "mombasa"},
-	    {"Nyali, Mombasa", 1, NULL, ""},          /* an address, not a question */
-	    {"Amina Wanjiru", 1, NULL, ""},           /* a name */
+	    {"Nyali, Mombasa", 1, NULL, ""}, /* an address, not a question */
+	    {"Amina Wanjiru", 1, NULL, ""},  /* a name */
 	    {"2 honey", 0, NULL, ""},
 	    {"show my cart", 0, NULL, ""},
-	    {"mpesa", 0, NULL, ""},                   /* a payment answer, not a question */
+	    {"mpesa", 0, NULL, ""}, /* a payment answer, not a question */
 	};
 	char place[64];
 	size_t i;
@@ -243,7 +244,8 @@ static void test_settings_check(void **state)
 	    {"{\"delivery_zones\": [{\"name\": \"A\", \"fee_minor\": 1, \"latitude\": 91, "
 	     "\"longitude\": 3}]}",
 	     "delivery_zones[0].latitude"},
-	    {"{\"returns_text\": \"Returns within 7 days.\", \"pickup_address\": \"Shop 4\"}", NULL},
+	    {"{\"returns_text\": \"Returns within 7 days.\", \"pickup_address\": \"Shop 4\"}",
+	     NULL},
 	};
 	struct jfield_error err;
 	size_t i;
