@@ -223,11 +223,10 @@ static void test_holdout2(void **state)
 }
 
 /* The third held-out set, written before the statistical fallback (issue 16) and never used
- * to train or tune it: the figure docs/NLP.md quotes for text the reader has not seen.
- * Measured once before the fallback (rules alone: 82.3% intent) and once after (85.8%).
- * The issue asks for the corpus floor (95%) here; it is not met, so the floor below is the
- * figure after, rounded down: it catches a regression, and says honestly where we are. */
-#define HOLDOUT3_FLOOR 85.0
+ * to train or tune it: measured once before the fallback (rules alone: 82.3% intent) and once
+ * after (85.8%). Issue 16 part 5 then used it as a development set (its misses guided new
+ * lexicon and corpus lines): 97.9% after, a tuned figure. The floor is the corpus floor. */
+#define HOLDOUT3_FLOOR 95.0
 
 static void test_holdout3(void **state)
 {
@@ -243,8 +242,10 @@ static void test_holdout3(void **state)
 }
 
 /* The fourth held-out set (issue 16 part 5), written before any change of that round and
- * never used to train or tune anything: measured once before the round and once after. */
-#define HOLDOUT4_FLOOR 87.0
+ * never used to train or tune anything: measured once before the round (87.2% intent) and
+ * once after (90.2%). The corpus floor (95%) is not met here, so the floor is just under the
+ * figure after: it catches a regression and does not claim the 95%. */
+#define HOLDOUT4_FLOOR 90.0
 
 static void test_holdout4(void **state)
 {
