@@ -30,7 +30,9 @@ for src in "$root"/common/*.c "$root"/nlp/*.c "$root"/commerce/*.c "$root"/chann
   objs+=("$obj")
 done
 wait
-clang "${cflags[@]}" -fsanitize=fuzzer "$root/fuzz/http_fuzz.c" "${objs[@]}" \
+# the NLP classifier's model, trained from the corpus as the build does
+bash "$root/fuzz/train-model.sh" "$out"
+clang "${cflags[@]}" -fsanitize=fuzzer "$root/fuzz/http_fuzz.c" "${objs[@]}" "$out/nlp_model_data.c" \
   $(pkg-config --libs jansson libpq libcurl libwebsockets inih libutf8proc libcrypto uuid vips) \
   -lpthread -lm -o "$out/http_fuzz"
 

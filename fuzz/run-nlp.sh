@@ -26,15 +26,8 @@ if [ -z "$(ls -A "$out/corpus")" ]; then
 	done <"$root/tests/data/nlp/corpus.tsv"
 fi
 
-# the classifier's model: trained from the corpus by nlp/train/nlp_train.c, as the build does
-train_src=()
-for f in "$root"/nlp/*.c; do
-	case "$f" in */nlp_parse.c|*/nlp_classify.c) ;; *) train_src+=("$f") ;; esac
-done
-"$cc" -std=c11 -D_GNU_SOURCE -O1 -I"$root/nlp" -I"$root/common" \
-	-DCCGW_LEXICON_DIR="\"$root/nlp/lexicon\"" "$root/nlp/train/nlp_train.c" "${train_src[@]}" \
-	"$root/common/utf8.c" $(pkg-config --cflags --libs libutf8proc) -lm -o "$out/nlp_train"
-"$out/nlp_train" "$root/tests/data/nlp/corpus.tsv" "$out/nlp_model_data.c"
+# the classifier's model, trained from the corpus as the build does
+bash "$root/fuzz/train-model.sh" "$out"
 
 "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
