@@ -690,15 +690,15 @@ static void test_send_403_marks_blocked(void **state)
 	                 1);
 }
 
-static void test_seller_confirms_from_telegram(void **state)
+/* The seller's Telegram chat as the tenant's notification target (registered once). */
+static void seller_target(void)
 {
-	const char *chat = "5600000006";
+	static int done;
 	struct testhttp_resp r;
-	char body[256], confirm[128], *order, *v, *text;
-	json_t *msgs, *seller;
-	size_t n, shopper_before;
+	char body[256];
 
-	(void)state;
+	if (done)
+		return;
 	snprintf(body, sizeof(body),
 	         "{\"kind\": \"telegram\", \"channel_id\": \"%s\", \"chat_id\": \"" SELLER_CHAT
 	         "\"}",
@@ -707,6 +707,18 @@ static void test_seller_confirms_from_telegram(void **state)
 	if (r.status != 201)
 		fail_msg("target create answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
+	done = 1;
+}
+
+static void test_seller_confirms_from_telegram(void **state)
+{
+	const char *chat = "5600000006";
+	char body[256], confirm[128], *order, *v, *text;
+	json_t *msgs, *seller;
+	size_t n, shopper_before;
+
+	(void)state;
+	seller_target();
 	order = shop_to_order(chat, deliver_webhook, NULL);
 	/* the seller hears of it with buttons for what may come next */
 	seller = wait_messages(SELLER_CHAT, 0);
@@ -771,6 +783,140 @@ static void test_seller_confirms_from_telegram(void **state)
 	assert_string_equal(v, "confirmed");
 	free(v);
 	free(order);
+}
+
+/* A text from chat that quotes (replies to) message_id of that chat. */
+static json_t *reply_update(const char *chat, const char *text, long message_id)
+{
+	json_t *u = text_update(chat, text);
+
+	json_object_set_new(json_object_get(u, "message"), "reply_to_message",
+	                    json_pack("{s:i, s:o, s:i, s:s}", "message_id", (int)message_id,
+	                              "chat", chat_of(chat), "date", (int)time(NULL), "text",
+	                              "..."));
+	return u;
+}
+
+/* The mock numbers each chat's sent messages 1, 2, ...: the number of the last message sent
+ * to chat (sendMessage) whose text has needle, 0 when none. */
+static long sent_message_id(const json_t *msgs, const char *needle)
+{
+	long k = 0, found = 0;
+	size_t i;
+
+	for (i = 0; i < json_array_size(msgs); i++) {
+		const json_t *q = json_array_get(msgs, i);
+		const char *t = json_string_value(json_object_get(json_object_get(q, "body"), "text"));
+
+		if (strcmp(json_string_value(json_object_get(q, "method")), "sendMessage") != 0)
+			continue;
+		k++;
+		if (t && strstr(t, needle))
+			found = k;
+	}
+	return found;
+}
+
+static char *conversation_field(const char *chat, const char *field)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT %s::text FROM conversations WHERE channel_id = $1 AND external_chat_id = $2",
+	         field);
+	return tscalar(sql, 2, (const char *const[]){channel_id, chat});
+}
+
+/* A shopper asks for a person: the seller's Telegram chat hears of it with a Release button;
+ * the seller's reply quoting that message reaches the shopper in the seller's words while
+ * the bot stays quiet; a reply from a chat that is not the seller's reaches nobody; Release
+ * gives the shopper back to the bot. */
+static void test_seller_answers_handoff(void **state)
+{
+	const char *chat = "5600000008";
+	char release[96], *text, *v;
+	json_t *msgs, *seller;
+	size_t n, before;
+	long mid;
+
+	(void)state;
+	seller_target();
+	post_ok(text_update(chat, "hello"), "greeting");
+	msgs = wait_messages(chat, 0);
+	before = json_array_size(msgs);
+	json_decref(msgs);
+	seller = messages_to(SELLER_CHAT);
+	n = json_array_size(seller);
+	json_decref(seller);
+
+	post_ok(text_update(chat, "I want to talk to a real person please"), "ask for a person");
+	seller = wait_messages(SELLER_CHAT, n);
+	text = texts_since(seller, n);
+	assert_non_null(strstr(text, "asked to talk to a person"));
+	free(text);
+	mid = sent_message_id(seller, "asked to talk to a person");
+	assert_true(mid > 0);
+	find_button(seller, n, "hr:", 0, release, sizeof(release));
+	v = conversation_field(chat, "id");
+	assert_non_null(strstr(release, v)); /* Release names this shopper's conversation */
+	free(v);
+	n = json_array_size(seller);
+	json_decref(seller);
+	msgs = wait_messages(chat, before);
+	before = json_array_size(msgs);
+	json_decref(msgs);
+	v = conversation_field(chat, "handoff");
+	assert_string_equal(v, "true");
+	free(v);
+
+	/* the seller answers by quoting the notification */
+	post_ok(reply_update(SELLER_CHAT, "Hi Amina, the mangrove honey is back on Monday", mid),
+	        "seller reply");
+	msgs = wait_messages(chat, before);
+	text = texts_since(msgs, before);
+	assert_string_equal(text, "Hi Amina, the mangrove honey is back on Monday\n");
+	free(text);
+	before = json_array_size(msgs);
+	json_decref(msgs);
+	seller = wait_messages(SELLER_CHAT, n);
+	text = texts_since(seller, n);
+	assert_non_null(strstr(text, "Sent to the customer"));
+	free(text);
+	n = json_array_size(seller);
+	json_decref(seller);
+
+	/* a chat that is not the shop's quoting the same message number reaches nobody */
+	post_ok(reply_update("5699999998", "let me in too", mid), "stranger reply");
+	usleep(800000);
+	msgs = messages_to(chat);
+	assert_int_equal(json_array_size(msgs), before);
+	json_decref(msgs);
+
+	/* while a person has it, the shopper's words get no bot answer */
+	post_ok(text_update(chat, "ok thank you, I will wait"), "shopper waits");
+	usleep(800000);
+	msgs = messages_to(chat);
+	assert_int_equal(json_array_size(msgs), before);
+	json_decref(msgs);
+
+	/* Release: the message pressed says so, and the bot answers the shopper again */
+	post_ok(press_update(SELLER_CHAT, release, mid), "release");
+	seller = wait_messages(SELLER_CHAT, n);
+	text = texts_since(seller, n);
+	assert_non_null(strstr(text, "Released"));
+	free(text);
+	json_decref(seller);
+	v = conversation_field(chat, "handoff");
+	assert_string_equal(v, "false");
+	free(v);
+	post_ok(text_update(chat, "show me the honey"), "back to the bot");
+	msgs = wait_messages(chat, before);
+	text = texts_since(msgs, before);
+	/* the shopper is told the bot is back, and the bot answers the search */
+	if (!strstr(text, "back with the shop") || !strcasestr(text, "honey"))
+		fail_msg("after Release the bot answered: %s", text);
+	free(text);
+	json_decref(msgs);
 }
 
 /* ---- long polling ---- */
@@ -968,6 +1114,7 @@ int main(void)
 	    cmocka_unit_test(test_blocked_and_unblocked),
 	    cmocka_unit_test(test_send_403_marks_blocked),
 	    cmocka_unit_test(test_seller_confirms_from_telegram),
+	    cmocka_unit_test(test_seller_answers_handoff),
 	    cmocka_unit_test(test_polling_with_restart),
 	    cmocka_unit_test(test_two_processes_one_poller),
 	    cmocka_unit_test(test_set_webhook),
