@@ -690,6 +690,105 @@ static void test_send_403_marks_blocked(void **state)
 	                 1);
 }
 
+/* The sendMessage requests to chat the mock recorded, answered or failed, in order. */
+static json_t *sends_to(const char *chat)
+{
+	json_t *all = mock_requests("sendMessage"), *out = json_array(), *q;
+	size_t i;
+
+	json_array_foreach(all, i, q)
+	{
+		json_t *c = json_object_get(json_object_get(q, "body"), "chat_id");
+
+		if (json_is_integer(c) ? json_integer_value(c) == atoll(chat)
+		                       : (json_is_string(c) && strcmp(json_string_value(c), chat) == 0))
+			json_array_append(out, q);
+	}
+	json_decref(all);
+	return out;
+}
+
+static char *channel_status(void)
+{
+	struct testhttp_resp r;
+	char path[128], *out;
+	json_t *o;
+
+	snprintf(path, sizeof(path), "/api/v1/channels/%s", channel_id);
+	api("GET", path, NULL, &r);
+	assert_int_equal(r.status, 200);
+	o = resp_json(&r);
+	out = strdup(json_string_value(json_object_get(o, "status")));
+	json_decref(o);
+	testhttp_resp_clear(&r);
+	return out;
+}
+
+/* Telegram answers a reply with 429 and retry_after 2: it is sent again, once, no sooner than
+ * asked. Then it answers 401 (the bot's token was revoked): the channel is unhealthy in the
+ * admin API, and the next send that goes through makes it active again. */
+static void test_send_429_then_401(void **state)
+{
+	const char *chat = "5500000009", *chat2 = "5500000010";
+	struct testhttp_resp r;
+	json_t *sends, *first, *second;
+	char *status;
+	int i;
+
+	(void)state;
+	mock_call("POST", "/__fail",
+	          "{\"method\": \"sendMessage\", \"status\": 429, \"retry_after\": 2, \"count\": 1}",
+	          &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	post_ok(text_update(chat, "hi"), "hi met by a 429");
+	json_decref(wait_messages(chat, 0));
+	sends = sends_to(chat);
+	assert_true(json_array_size(sends) >= 2);
+	first = json_array_get(sends, 0);
+	second = json_array_get(sends, 1);
+	assert_int_equal(json_integer_value(json_object_get(first, "failed")), 429);
+	assert_null(json_object_get(second, "failed"));
+	if (json_real_value(json_object_get(second, "t")) -
+	        json_real_value(json_object_get(first, "t")) < 1.9)
+		fail_msg("sent again %.3f s after a 429 that asked for 2 s",
+		         json_real_value(json_object_get(second, "t")) -
+		             json_real_value(json_object_get(first, "t")));
+	/* the same text went again, and only once */
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(first, "body"), "text")),
+	    json_string_value(json_object_get(json_object_get(second, "body"), "text")));
+	for (i = 2; i < (int)json_array_size(sends); i++)
+		assert_string_not_equal(
+		    json_string_value(json_object_get(json_object_get(first, "body"), "text")),
+		    json_string_value(
+		        json_object_get(json_object_get(json_array_get(sends, i), "body"), "text")));
+	json_decref(sends);
+
+	mock_call("POST", "/__fail", "{\"method\": \"sendMessage\", \"status\": 401, \"count\": 1}",
+	          &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	post_ok(text_update(chat2, "hi"), "hi met by a 401");
+	for (i = 0; i < 200; i++) {
+		status = channel_status();
+		if (strcmp(status, "unhealthy") == 0)
+			break;
+		free(status);
+		status = NULL;
+		usleep(50000);
+	}
+	if (!status)
+		fail_msg("the channel did not become unhealthy after a 401");
+	free(status);
+	/* the seller fixed the token: the next send goes through and the channel is active */
+	post_ok(text_update(chat2, "hello again"), "hi after the 401");
+	json_decref(wait_messages(chat2, 0));
+	status = channel_status();
+	assert_string_equal(status, "active");
+	free(status);
+}
+
 /* The seller's Telegram chat as the tenant's notification target (registered once). */
 static void seller_target(void)
 {
@@ -1113,6 +1212,7 @@ int main(void)
 	    cmocka_unit_test(test_press_never_sent),
 	    cmocka_unit_test(test_blocked_and_unblocked),
 	    cmocka_unit_test(test_send_403_marks_blocked),
+	    cmocka_unit_test(test_send_429_then_401),
 	    cmocka_unit_test(test_seller_confirms_from_telegram),
 	    cmocka_unit_test(test_seller_answers_handoff),
 	    cmocka_unit_test(test_polling_with_restart),
