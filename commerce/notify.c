@@ -42,41 +42,35 @@ static void order_lines(struct sbuf *b, const json_t *order)
 	sbuf_printf(b, "\nTotal: %s", money);
 }
 
-/* The chat text for an event; NULL when chat targets are not told of it. */
-static json_t *chat_reply(const char *event_type, const json_t *data)
+/* The chat text for an event into b; 0 when chat targets are not told of it. */
+static int chat_text(struct sbuf *b, const char *event_type, const json_t *data)
 {
 	const json_t *order = json_object_get(data, "order");
 	const json_t *cust = json_object_get(order, "customer");
 	const json_t *addr = json_object_get(order, "delivery_address");
-	const char *oid = jstr(order, "id");
 	long long num = json_integer_value(json_object_get(order, "order_number"));
-	struct sbuf b;
-	json_t *r = NULL;
-	char *text;
 
-	sbuf_init(&b);
 	if (strcmp(event_type, "order.placed") == 0) {
-		sbuf_printf(&b, "New order #%lld", num);
-		order_lines(&b, order);
-		sbuf_printf(&b, "\nCustomer: %s, %s", jstr(cust, "name"), jstr(cust, "phone"));
+		sbuf_printf(b, "New order #%lld", num);
+		order_lines(b, order);
+		sbuf_printf(b, "\nCustomer: %s, %s", jstr(cust, "name"), jstr(cust, "phone"));
 		if (*jstr(addr, "text"))
-			sbuf_printf(&b, "\nDeliver to: %s", jstr(addr, "text"));
-		sbuf_printf(&b, "\nPayment: %s", jstr(order, "payment_method"));
+			sbuf_printf(b, "\nDeliver to: %s", jstr(addr, "text"));
+		sbuf_printf(b, "\nPayment: %s", jstr(order, "payment_method"));
 	} else if (strcmp(event_type, "order.cancelled") == 0) {
 		if (strcmp(jstr(data, "actor"), "shopper") != 0) {
-			sbuf_free(&b);
-			return NULL; /* the seller cancelled it: only webhooks hear of it */
+			return 0; /* the seller cancelled it: only webhooks hear of it */
 		}
-		sbuf_printf(&b, "Order #%lld was cancelled by the customer (%s).", num,
+		sbuf_printf(b, "Order #%lld was cancelled by the customer (%s).", num,
 		            jstr(cust, "name"));
 	} else if (strcmp(event_type, "complaint.filed") == 0) {
 		const json_t *c = json_object_get(data, "complaint");
 
 		if (order)
-			sbuf_printf(&b, "Complaint about order #%lld from %s:\n%s", num,
+			sbuf_printf(b, "Complaint about order #%lld from %s:\n%s", num,
 			            jstr(cust, "name"), jstr(c, "text"));
 		else
-			sbuf_printf(&b, "Complaint from %s:\n%s", jstr(c, "customer_name"),
+			sbuf_printf(b, "Complaint from %s:\n%s", jstr(c, "customer_name"),
 			            jstr(c, "text"));
 	} else if (strcmp(event_type, "order.payment_claimed") == 0) {
 		const json_t *pay = json_object_get(data, "payment");
@@ -84,23 +78,23 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		const json_t *amount = json_object_get(pay, "amount_minor");
 		char money[48];
 
-		sbuf_printf(&b, "Order #%lld: %s says they paid by M-Pesa, code %s.", num,
+		sbuf_printf(b, "Order #%lld: %s says they paid by M-Pesa, code %s.", num,
 		            *jstr(cust, "name") ? jstr(cust, "name") : "the customer",
 		            jstr(pay, "reference"));
 		if (json_is_integer(amount)) {
 			money_format(json_integer_value(amount), jstr(totals, "currency"), money,
 			             sizeof(money));
-			sbuf_printf(&b, "\nAmount in their message: %s", money);
+			sbuf_printf(b, "\nAmount in their message: %s", money);
 		}
 		money_format(json_integer_value(json_object_get(totals, "total_minor")),
 		             jstr(totals, "currency"), money, sizeof(money));
-		sbuf_printf(&b, "\nOrder total: %s", money);
-		sbuf_printf(&b, "\nCheck the code against your M-Pesa statement, then press Paid "
+		sbuf_printf(b, "\nOrder total: %s", money);
+		sbuf_printf(b, "\nCheck the code against your M-Pesa statement, then press Paid "
 		                "or Not found.");
 	} else if (strcmp(event_type, "handoff.requested") == 0) {
 		const json_t *c = json_object_get(data, "conversation");
 
-		sbuf_printf(&b, "%s asked to talk to a person (%s). Conversation %s.\n"
+		sbuf_printf(b, "%s asked to talk to a person (%s). Conversation %s.\n"
 		            "Reply to this message to answer them here; press Release when done.",
 		            *jstr(c, "customer_name") ? jstr(c, "customer_name") : "A shopper",
 		            jstr(c, "channel"), jstr(c, "id"));
@@ -108,30 +102,47 @@ static json_t *chat_reply(const char *event_type, const json_t *data)
 		const json_t *k = json_object_get(data, "kyc"); /* commerce/kyc.c */
 
 		if (strcmp(event_type, "kyc.order_limit") == 0)
-			sbuf_printf(&b, "Your shop has taken the %lld orders allowed before KYC "
+			sbuf_printf(b, "Your shop has taken the %lld orders allowed before KYC "
 			            "verification, so shoppers are told it cannot take orders yet. "
 			            "Submit your KYC details and documents (PUT /api/v1/kyc) to be "
 			            "verified.",
 			            (long long)json_integer_value(json_object_get(k, "order_limit")));
 		else if (strcmp(jstr(k, "status"), "verified") == 0)
-			sbuf_printf(&b, "Your KYC (%s) was approved: your shop is verified.",
+			sbuf_printf(b, "Your KYC (%s) was approved: your shop is verified.",
 			            jstr(k, "legal_name"));
 		else
-			sbuf_printf(&b, "Your KYC (%s) was rejected: %s", jstr(k, "legal_name"),
+			sbuf_printf(b, "Your KYC (%s) was rejected: %s", jstr(k, "legal_name"),
 			            *jstr(k, "reason") ? jstr(k, "reason") : "no reason given");
 	} else if (strcmp(event_type, "violation.opened") == 0) { /* trust.c */
 		const json_t *v = json_object_get(data, "violation");
 		const json_t *vc = json_object_get(v, "customer");
 
-		sbuf_printf(&b, "Trust & safety: %s (%s) by %s. Action: %s. Violation %s.",
+		sbuf_printf(b, "Trust & safety: %s (%s) by %s. Action: %s. Violation %s.",
 		            jstr(v, "kind"), jstr(v, "severity"),
 		            *jstr(vc, "name") ? jstr(vc, "name") : "a shopper", jstr(v, "action"),
 		            jstr(v, "id"));
 	} else if (strcmp(event_type, "complaint.updated") == 0) { /* trust.c */
 		const json_t *c = json_object_get(data, "complaint");
 
-		sbuf_printf(&b, "Complaint %s is now %s.", jstr(c, "id"), jstr(c, "status"));
+		sbuf_printf(b, "Complaint %s is now %s.", jstr(c, "id"), jstr(c, "status"));
 	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* The chat reply for an event (text and the buttons a seller acts with); NULL when chat
+ * targets are not told of it. */
+static json_t *chat_reply(const char *event_type, const json_t *data)
+{
+	const json_t *order = json_object_get(data, "order");
+	const char *oid = jstr(order, "id");
+	struct sbuf b;
+	json_t *r = NULL;
+	char *text;
+
+	sbuf_init(&b);
+	if (!chat_text(&b, event_type, data)) {
 		sbuf_free(&b);
 		return NULL;
 	}
