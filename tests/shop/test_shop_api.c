@@ -182,7 +182,6 @@ static const char shop_settings[] =
 static int group_setup(void **state)
 {
 	static const char *const env[] = {"CCGW_WEBHOOK_ALLOW_PRIVATE=1", NULL};
-	char hook[256];
 	struct testhttp_resp r;
 	json_t *o;
 
@@ -191,27 +190,13 @@ static int group_setup(void **state)
 	hx.wa_app_secret = APP_SECRET;
 	hx_setup("shop_api", "zone-shop");
 	other_tenant = testdb_tenant_create(&hx.db, "other-shop", &other_key);
-	sink_pid = testsrv_spawn_mock("sink_mock.py", NULL, &sink_port);
 	hx_serve("graph_mock.py", "CCGW_WHATSAPP_API_BASE", env);
 	o = hx_wa_register("EAAG-test-token", VERIFY_TOKEN);
 	json_decref(o);
 	hx_product_create("HNY-ACA-500", "Acacia Honey 500g", "Honey", 85000, 200);
 
 	/* the seller's webhook receiver checks the signature with the target's secret */
-	snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/__secret", sink_port);
-	testhttp_request("POST", hook, NULL,
-	                 "{\"prefix\": \"/hook\", \"secret\": \"" HOOK_SECRET "\"}",
-	                 strlen("{\"prefix\": \"/hook\", \"secret\": \"" HOOK_SECRET "\"}"), &r);
-	assert_int_equal(r.status, 200);
-	testhttp_resp_clear(&r);
-	snprintf(hook, sizeof(hook),
-	         "{\"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/hook\", \"secret\": "
-	         "\"" HOOK_SECRET "\"}",
-	         sink_port);
-	hx_api("POST", "/api/v1/notification-targets", hook, &r);
-	if (r.status != 201)
-		fail_msg("webhook target answered %ld: %s", r.status, r.body);
-	testhttp_resp_clear(&r);
+	sink_pid = hx_sink_start(HOOK_SECRET, &sink_port);
 
 	hx_api("PATCH", "/api/v1/settings", shop_settings, &r);
 	if (r.status != 200)

@@ -94,6 +94,28 @@ void hx_product_create(const char *sku, const char *name, const char *category, 
 	testhttp_resp_clear(&r);
 }
 
+pid_t hx_sink_start(const char *secret, int *port)
+{
+	struct testhttp_resp r;
+	char url[128], body[512];
+	pid_t pid = testsrv_spawn_mock("sink_mock.py", NULL, port);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__secret", *port);
+	snprintf(body, sizeof(body), "{\"prefix\": \"/hook\", \"secret\": \"%s\"}", secret);
+	testhttp_request("POST", url, NULL, body, strlen(body), &r);
+	assert_int_equal(r.status, 200);
+	testhttp_resp_clear(&r);
+	snprintf(body, sizeof(body),
+	         "{\"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/hook\", \"secret\": "
+	         "\"%s\"}",
+	         *port, secret);
+	hx_api("POST", "/api/v1/notification-targets", body, &r);
+	if (r.status != 201)
+		fail_msg("webhook target answered %ld: %s", r.status, r.body);
+	testhttp_resp_clear(&r);
+	return pid;
+}
+
 char *hx_tscalar(const char *tenant, const char *sql, int n, const char *const *params)
 {
 	const char *tp[1] = {tenant};

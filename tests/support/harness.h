@@ -50,6 +50,11 @@ void hx_api(const char *method, const char *path, const char *body, struct testh
 void hx_product_create(const char *sku, const char *name, const char *category, long price,
                        int stock);
 
+/* Starts a seller's webhook receiver (tests/mock/sink_mock.py) that checks signatures made
+ * with secret on paths under /hook, and registers it as the shop's webhook notification
+ * target; returns its pid and sets *port. */
+pid_t hx_sink_start(const char *secret, int *port);
+
 /* The first column of the first row of sql run as the application role in tenant's scope
  * (heap string, NULL for no row / NULL). */
 char *hx_tscalar(const char *tenant, const char *sql, int n, const char *const *params);
