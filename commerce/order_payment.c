@@ -35,19 +35,13 @@ int order_payment_allowed(const char *from, const char *to)
 static int tell_shopper(PGconn *conn, const char *tenant_id, const char *order_id, const char *to,
                         const char *number, const char *ref)
 {
-	const char *params[1] = {order_id};
 	PGresult *res;
 	json_t *ev = NULL, *reply = NULL;
 	char *text = NULL;
 	const char *conv, *args[2] = {number, ref ? ref : ""};
 	int sw, rc = -1;
 
-	res = pg_exec(conn,
-	              "SELECT m.conversation_id, m.channel_id, m.external_chat_id, c.lang"
-	              " FROM order_channel_meta m JOIN conversations c"
-	              "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
-	              " WHERE m.order_id = $1",
-	              1, params);
+	res = order_chat_get(conn, order_id);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -97,49 +91,22 @@ out:
 int order_payment_transition(PGconn *conn, const char *order_id, const char *payment_status,
                              long expected_version, const char *actor, long *new_version)
 {
-	PGresult *res = NULL;
+	struct order_locked o;
 	json_t *order = NULL, *data = NULL;
-	char tenant_id[37], number[24], from[16], ref[16];
-	int has_from, rc = ORDER_ERR_DB;
+	const char *tenant_id = o.tenant_id, *number = o.number, *from = o.payment_status;
+	int has_from, rc;
 	long version;
 
 	if (!order_payment_status_valid(payment_status))
 		return ORDER_ERR_INVALID;
-	if (!util_uuid_valid(order_id))
-		return ORDER_ERR_NOT_FOUND;
 	if (!actor)
 		actor = "seller";
-	/* the conversation first, then the order: the engine's lock order */
-	res = pg_exec(conn,
-	              "SELECT c.id FROM order_channel_meta m JOIN conversations c"
-	              "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
-	              " WHERE m.order_id = $1 FOR UPDATE OF c",
-	              1, &order_id);
-	if (!res)
-		return ORDER_ERR_DB;
-	PQclear(res);
-	res = pg_exec(conn,
-	              "SELECT tenant_id, version, order_number, payment_status,"
-	              " COALESCE(payment_ref, '') FROM orders WHERE id = $1 FOR UPDATE",
-	              1, &order_id);
-	if (!res)
-		return ORDER_ERR_DB;
-	if (PQntuples(res) != 1) {
-		rc = ORDER_ERR_NOT_FOUND;
-		goto out;
-	}
-	snprintf(tenant_id, sizeof(tenant_id), "%s", PQgetvalue(res, 0, 0));
-	version = atol(PQgetvalue(res, 0, 1));
-	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 2));
-	has_from = !PQgetisnull(res, 0, 3);
-	snprintf(from, sizeof(from), "%s", has_from ? PQgetvalue(res, 0, 3) : "");
-	snprintf(ref, sizeof(ref), "%s", PQgetvalue(res, 0, 4));
-	PQclear(res);
-	res = NULL;
-	if (expected_version >= 0 && expected_version != version) {
-		rc = ORDER_ERR_STALE;
-		goto out;
-	}
+	rc = order_lock_for_change(conn, order_id, expected_version, &o);
+	if (rc < 0)
+		return rc;
+	version = o.version;
+	has_from = o.has_payment_status;
+	rc = ORDER_ERR_DB;
 	if (!order_payment_allowed(has_from ? from : NULL, payment_status)) {
 		rc = ORDER_ERR_FORBIDDEN;
 		goto out;
@@ -147,7 +114,7 @@ int order_payment_transition(PGconn *conn, const char *order_id, const char *pay
 	if (pg_cmd(conn,
 	           "UPDATE orders SET payment_status = $2, version = version + 1 WHERE id = $1", 2,
 	           (const char *const[]){order_id, payment_status}) < 0 ||
-	    tell_shopper(conn, tenant_id, order_id, payment_status, number, ref) < 0)
+	    tell_shopper(conn, tenant_id, order_id, payment_status, number, o.payment_ref) < 0)
 		goto out;
 	order = order_json_load(conn, order_id, NULL);
 	data = order ? json_pack("{s:O, s:s, s:s}", "order", order, "previous_payment_status",
@@ -163,6 +130,5 @@ int order_payment_transition(PGconn *conn, const char *order_id, const char *pay
 out:
 	json_decref(order);
 	json_decref(data);
-	PQclear(res);
 	return rc;
 }

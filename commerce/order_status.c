@@ -48,6 +48,56 @@ int order_status_allowed(const char *from, const char *to)
 	return 0;
 }
 
+int order_lock_for_change(PGconn *conn, const char *order_id, long expected_version,
+                          struct order_locked *o)
+{
+	PGresult *res;
+	int rc = ORDER_ERR_DB;
+
+	memset(o, 0, sizeof(*o));
+	if (!util_uuid_valid(order_id))
+		return ORDER_ERR_NOT_FOUND;
+	res = pg_exec(conn,
+	              "SELECT c.id FROM order_channel_meta m JOIN conversations c"
+	              "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
+	              " WHERE m.order_id = $1 FOR UPDATE OF c",
+	              1, &order_id);
+	if (!res)
+		return ORDER_ERR_DB;
+	PQclear(res);
+	res = pg_exec(conn,
+	              "SELECT tenant_id, version, order_number, status, payment_status,"
+	              " COALESCE(payment_ref, '') FROM orders WHERE id = $1 FOR UPDATE",
+	              1, &order_id);
+	if (!res)
+		return ORDER_ERR_DB;
+	if (PQntuples(res) != 1) {
+		rc = ORDER_ERR_NOT_FOUND;
+		goto out;
+	}
+	snprintf(o->tenant_id, sizeof(o->tenant_id), "%s", PQgetvalue(res, 0, 0));
+	o->version = atol(PQgetvalue(res, 0, 1));
+	snprintf(o->number, sizeof(o->number), "%s", PQgetvalue(res, 0, 2));
+	snprintf(o->status, sizeof(o->status), "%s", PQgetvalue(res, 0, 3));
+	o->has_payment_status = !PQgetisnull(res, 0, 4);
+	snprintf(o->payment_status, sizeof(o->payment_status), "%s", PQgetvalue(res, 0, 4));
+	snprintf(o->payment_ref, sizeof(o->payment_ref), "%s", PQgetvalue(res, 0, 5));
+	rc = expected_version >= 0 && expected_version != o->version ? ORDER_ERR_STALE : 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+PGresult *order_chat_get(PGconn *conn, const char *order_id)
+{
+	return pg_exec(conn,
+	               "SELECT m.conversation_id, m.channel_id, m.external_chat_id, c.lang"
+	               " FROM order_channel_meta m JOIN conversations c"
+	               "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
+	               " WHERE m.order_id = $1",
+	               1, &order_id);
+}
+
 /* What the shopper is told, in their language. */
 static const char *status_message(const char *status, int sw)
 {
@@ -83,12 +133,7 @@ static int tell_shopper(PGconn *conn, const char *tenant_id, const char *order_i
 	char outbox_id[37];
 	int rc = -1;
 
-	res = pg_exec(conn,
-	              "SELECT m.conversation_id, m.channel_id, m.external_chat_id, c.lang"
-	              " FROM order_channel_meta m JOIN conversations c"
-	              "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
-	              " WHERE m.order_id = $1",
-	              1, &order_id);
+	res = order_chat_get(conn, order_id);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -136,55 +181,23 @@ out:
 int order_status_transition_ex(PGconn *conn, const char *order_id, const char *new_status,
                                long expected_version, const char *actor, long *new_version)
 {
-	PGresult *res = NULL;
+	struct order_locked o;
 	json_t *order = NULL, *data = NULL;
-	char tenant_id[37], from[16], number[24], version_s[24];
+	const char *tenant_id = o.tenant_id, *from = o.status, *number = o.number;
+	char version_s[24];
 	const char *params[3];
 	long version;
-	int rc = ORDER_ERR_DB;
+	int rc;
 
 	if (!order_status_valid(new_status))
 		return ORDER_ERR_INVALID;
-	if (!util_uuid_valid(order_id))
-		return ORDER_ERR_NOT_FOUND;
 	if (!actor)
 		actor = "system";
-	/*
-	 * The order's conversation first, FOR UPDATE, as every engine turn locks it: the
-	 * shopper's message written below then commits in outbox seq order with the turns'
-	 * replies (the dispatcher sends a conversation's rows in seq order), and the locks are
-	 * always taken conversation first, then order, as a turn that cancels an order takes them
-	 * (locking the order first could deadlock with that turn). In a turn of the same
-	 * conversation this is a no-op. No row: an order made outside a conversation.
-	 */
-	res = pg_exec(conn,
-	              "SELECT c.id FROM order_channel_meta m JOIN conversations c"
-	              "  ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id"
-	              " WHERE m.order_id = $1 FOR UPDATE OF c",
-	              1, &order_id);
-	if (!res)
-		return ORDER_ERR_DB;
-	PQclear(res);
-	res = pg_exec(conn,
-	              "SELECT tenant_id, status, version, order_number FROM orders WHERE id = $1"
-	              " FOR UPDATE",
-	              1, &order_id);
-	if (!res)
-		return ORDER_ERR_DB;
-	if (PQntuples(res) != 1) {
-		rc = ORDER_ERR_NOT_FOUND;
-		goto out;
-	}
-	snprintf(tenant_id, sizeof(tenant_id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(from, sizeof(from), "%s", PQgetvalue(res, 0, 1));
-	version = atol(PQgetvalue(res, 0, 2));
-	snprintf(number, sizeof(number), "%s", PQgetvalue(res, 0, 3));
-	PQclear(res);
-	res = NULL;
-	if (expected_version >= 0 && expected_version != version) {
-		rc = ORDER_ERR_STALE;
-		goto out;
-	}
+	rc = order_lock_for_change(conn, order_id, expected_version, &o);
+	if (rc < 0)
+		return rc;
+	version = o.version;
+	rc = ORDER_ERR_DB;
 	if (!order_status_allowed(from, new_status)) {
 		rc = ORDER_ERR_FORBIDDEN;
 		goto out;
@@ -224,7 +237,6 @@ int order_status_transition_ex(PGconn *conn, const char *order_id, const char *n
 out:
 	json_decref(order);
 	json_decref(data);
-	PQclear(res);
 	return rc;
 }
 

@@ -16,6 +16,30 @@
 #define ORDER_ERR_FORBIDDEN (-42) /* the lifecycle does not allow this change: 409 */
 #define ORDER_ERR_INVALID   (-43) /* not a status name: 400 */
 
+/* An order as order_lock_for_change read it, locked (strings empty for SQL NULL). */
+struct order_locked {
+	char tenant_id[37], number[24], status[16], payment_status[16], payment_ref[16];
+	int has_payment_status;
+	long version;
+};
+
+/*
+ * The start of every version-checked change of an order, in the caller's tenant
+ * transaction: locks the order's conversation row (FOR UPDATE, as engine turns do; none for
+ * an order made outside a conversation), then the order row, reads it into *o and checks
+ * expected_version (< 0: no check). The conversation first keeps the engine's lock order (a
+ * turn that cancels an order takes them so; the other order could deadlock with it) and
+ * orders the shopper's message written after with the turns' replies. Returns 0,
+ * ORDER_ERR_NOT_FOUND (also for an id that is not a UUID), ORDER_ERR_STALE or ORDER_ERR_DB.
+ */
+int order_lock_for_change(PGconn *conn, const char *order_id, long expected_version,
+                          struct order_locked *o) __attribute__((warn_unused_result));
+
+/* The chat an order came from: one row of conversation_id, channel_id, external_chat_id and
+ * the conversation's lang, or none for an order made outside a conversation; NULL on a
+ * database error (caller PQclears). */
+PGresult *order_chat_get(PGconn *conn, const char *order_id);
+
 /* 1 when the lifecycle allows from -> to. */
 int order_status_allowed(const char *from, const char *to);
 /* 1 when s is one of the seven status names. */

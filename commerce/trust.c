@@ -455,31 +455,43 @@ static json_t *col_def(PGresult *res, int c)
 	return j;
 }
 
-static int turn_flooding(struct turn *t, PGresult *res, const json_t *def, long count)
+/* A detection in the turn's conversation of kind by pattern_id with details (taken): its
+ * evidence the conversation's messages evidence_sql selects ($4 the conversation, $5 since,
+ * $6 at most limit of them). 0 or -1. */
+static int turn_detect(struct turn *t, const char *kind, const char *pattern_id, const json_t *def,
+                       long count, json_t *details, const char *evidence_sql, const char *since,
+                       long limit)
 {
-	char limit[24];
-	json_t *details = json_pack("{s:I, s:I, s:I}", "messages", (json_int_t)count, "threshold",
-	                            (json_int_t)def_int(def, "threshold", 20), "window_seconds",
-	                            (json_int_t)def_int(def, "window_seconds", 60));
+	char lim[24];
 	struct detection d = {
 	    .tenant = t->tenant,
 	    .customer = t->customer_id,
 	    .conversation = t->conv_id,
-	    .pattern_id = PQgetvalue(res, 0, 4),
-	    .kind = "flooding",
+	    .pattern_id = pattern_id,
+	    .kind = kind,
 	    .def = def,
 	    .score = (double)count,
 	    .details = details,
-	    .evidence_sql = EVIDENCE_MESSAGES_SQL,
-	    .ev_params = {t->conv_id, PQgetvalue(res, 0, 2), limit},
+	    .evidence_sql = evidence_sql,
+	    .ev_params = {t->conv_id, since, lim},
 	    .ev_nparams = 3,
 	};
 	int rc;
 
-	snprintf(limit, sizeof(limit), "%ld", count);
+	snprintf(lim, sizeof(lim), "%ld", limit);
 	rc = details ? detection_write(t->conn, &d) : -1;
 	json_decref(details);
 	return rc;
+}
+
+static int turn_flooding(struct turn *t, PGresult *res, const json_t *def, long count)
+{
+	json_t *details = json_pack("{s:I, s:I, s:I}", "messages", (json_int_t)count, "threshold",
+	                            (json_int_t)def_int(def, "threshold", 20), "window_seconds",
+	                            (json_int_t)def_int(def, "window_seconds", 60));
+
+	return turn_detect(t, "flooding", PQgetvalue(res, 0, 4), def, count, details,
+	                   EVIDENCE_MESSAGES_SQL, PQgetvalue(res, 0, 2), count);
 }
 
 static int turn_abusive(struct turn *t, PGresult *res, const json_t *def, long count,
@@ -488,28 +500,12 @@ static int turn_abusive(struct turn *t, PGresult *res, const json_t *def, long c
 	json_t *details =
 	    json_pack("{s:I, s:I, s:s, s:s}", "messages", (json_int_t)count, "threshold",
 	              (json_int_t)def_int(def, "threshold", 1), "phrase", phrase, "lang", lang);
-	char limit[24];
-	struct detection d = {
-	    .tenant = t->tenant,
-	    .customer = t->customer_id,
-	    .conversation = t->conv_id,
-	    .pattern_id = PQgetvalue(res, 0, 6),
-	    .kind = "abusive_language",
-	    .def = def,
-	    .score = (double)count,
-	    .details = details,
-	    .evidence_sql = EVIDENCE_ABUSIVE_SQL,
-	    .ev_params = {t->conv_id, PQgetvalue(res, 0, 10), limit},
-	    .ev_nparams = 3,
-	};
-	int rc;
 
 	/* the threshold's worth of abusive messages that made it fire: with a threshold of one,
 	 * each detection's own message */
-	snprintf(limit, sizeof(limit), "%ld", def_int(def, "threshold", 1));
-	rc = details ? detection_write(t->conn, &d) : -1;
-	json_decref(details);
-	return rc;
+	return turn_detect(t, "abusive_language", PQgetvalue(res, 0, 6), def, count, details,
+	                   EVIDENCE_ABUSIVE_SQL, PQgetvalue(res, 0, 10),
+	                   def_int(def, "threshold", 1));
 }
 
 /* The polite note a throttled shopper's answer starts with. */

@@ -12,14 +12,8 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-  -I"$root/channels" -I"$root/commerce" -I"$root/common" \
-  "$root/fuzz/tg_fuzz.c" "$root"/channels/*.c "$root/commerce/message.c" \
-  "$root/commerce/commerce_util.c" "$root/common/util.c" "$root/common/utf8.c" \
-  "$root/common/money.c" "$root/common/jfield.c" \
-  $(pkg-config --cflags --libs jansson libcrypto uuid) -lm \
-  -o "$out/tg_fuzz"
+. "$root/fuzz/channel-fuzz.sh"
+channel_fuzz_build tg
 
 mkdir -p "$work/corpus"
 cp "$root"/tests/data/telegram/*.json "$work/corpus/"
@@ -27,14 +21,4 @@ cp "$root"/tests/data/telegram/*.json "$work/corpus/"
 for f in "$root"/fuzz/tg-seeds/*; do cp "$f" "$work/corpus/seed-${f##*/}"; done
 # normalized replies (no platform's), for the renderer
 cp "$root"/fuzz/wa-seeds/reply_*.json "$work/corpus/"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-export LSAN_OPTIONS=suppressions="$root/tests/lsan.supp"
-echo "== fuzzing the Telegram adapter for ${seconds}s" >&2
-"$out/tg_fuzz" -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=1024 \
-  -dict="$root/fuzz/tg.dict" -artifact_prefix="$out/tg-" -print_final_stats=1 \
-  "$work/corpus" 2> "$out/tg_fuzz.log" || {
-  tail -60 "$out/tg_fuzz.log" >&2
-  echo "fuzz/run-tg.sh: the fuzzer found a problem (artifact in $out/)" >&2
-  exit 1
-}
-grep -E '^stat::number_of_executed_(runs|units)|^#[0-9]+.*DONE' "$out/tg_fuzz.log" >&2 || true
+channel_fuzz_run tg "the Telegram adapter" "$seconds" "$work/corpus" fuzz/run-tg.sh

@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 		char msg[160];
 
 		for (i = 0; i < sockets; i++)
-			pfd[i] = (struct pollfd){cs[i].fd, POLLIN, 0};
+			pfd[i] = (struct pollfd){cs[i].ws.fd, POLLIN, 0};
 		while (got < total) {
 			now = util_now_us();
 			/* send what the rate allows by now, to sockets not waiting for an answer */

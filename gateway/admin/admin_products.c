@@ -296,26 +296,35 @@ static int create_tx(PGconn *conn, struct admin_call *call, void *arg)
 	return 0;
 }
 
-ADMIN_HANDLER(admin_products_create)
+/* POST (a whole product, 201) and PATCH /{id} (the fields given): the body checked by
+ * product_parse, then tx in the tenant's transaction. */
+static void product_write_serve(struct http_ctx *ctx, const struct http_request *req,
+                                struct http_response *resp, int partial, admin_tx_fn tx)
 {
 	struct admin_call call;
 	struct jfield_error err;
 	struct product_in in;
 	json_t *body = NULL;
 
-	if (admin_call_begin(&call, ctx, req, resp) < 0)
+	if ((partial ? admin_call_begin_id(&call, ctx, req, resp, PRODUCT_MISSING)
+	             : admin_call_begin(&call, ctx, req, resp)) < 0)
 		goto out;
 	body = admin_body_object(&call);
 	if (!body)
 		goto out;
-	if (product_parse(body, "", 0, &in, &err) < 0) {
+	if (product_parse(body, "", partial, &in, &err) < 0) {
 		admin_answer_verr(&call, &err);
 		goto out;
 	}
-	admin_call_run(&call, create_tx, &in);
+	admin_call_run(&call, tx, &in);
 out:
 	json_decref(body);
 	admin_call_end(&call);
+}
+
+ADMIN_HANDLER(admin_products_create)
+{
+	product_write_serve(ctx, req, resp, 0, create_tx);
 }
 
 /* ---- POST /api/v1/products/bulk[?upsert=true] ---- */
@@ -620,24 +629,7 @@ static int patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 
 ADMIN_HANDLER(admin_products_patch)
 {
-	struct admin_call call;
-	struct jfield_error err;
-	struct product_in in;
-	json_t *body = NULL;
-
-	if (admin_call_begin_id(&call, ctx, req, resp, PRODUCT_MISSING) < 0)
-		goto out;
-	body = admin_body_object(&call);
-	if (!body)
-		goto out;
-	if (product_parse(body, "", 1, &in, &err) < 0) {
-		admin_answer_verr(&call, &err);
-		goto out;
-	}
-	admin_call_run(&call, patch_tx, &in);
-out:
-	json_decref(body);
-	admin_call_end(&call);
+	product_write_serve(ctx, req, resp, 1, patch_tx);
 }
 
 /* ---- DELETE /api/v1/products/{id} ---- */

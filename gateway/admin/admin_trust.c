@@ -43,6 +43,42 @@ static int status_filter(struct admin_call *call, struct admin_list *list, char 
 	return -1;
 }
 
+/* A list (complaints, violations) with an optional ?status= among allowed ($4). */
+static void status_list_serve(struct http_ctx *ctx, const struct http_request *req,
+                              struct http_response *resp, struct admin_list *list,
+                              const char *const *allowed, const char *names)
+{
+	struct admin_call call;
+	char status[16];
+
+	if (admin_call_begin_list(&call, ctx, req, resp, list) < 0 ||
+	    status_filter(&call, list, status, sizeof(status), allowed, names) < 0)
+		goto out;
+	admin_list_run(&call, list);
+out:
+	admin_call_end(&call);
+}
+
+/* The answer to a trust update (trust_complaint_update, trust_violation_update) that did
+ * not succeed: 404, 409 (final says what is final) or a database error; 0 when rc is 0. */
+static int update_failed(struct admin_call *call, int rc, const char *missing, const char *final,
+                         const char *status)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case TRUST_ERR_NOT_FOUND:
+		admin_answer_not_found(call, missing);
+		return ADMIN_ROLLBACK;
+	case TRUST_ERR_FINAL:
+		admin_answer_error(call, 409, "transition_forbidden", "status",
+		                   "status: %s is final; it cannot become %s", final, status);
+		return ADMIN_ROLLBACK;
+	default:
+		return PG_ERR_QUERY;
+	}
+}
+
 /* ---- complaints ---- */
 
 /* One complaint as JSON, from complaints k, orders o and customers cu. */
@@ -72,16 +108,9 @@ ADMIN_HANDLER(admin_complaints_list)
 	    .row = json_row,
 	    .nparams = 1,
 	};
-	struct admin_call call;
-	char status[16];
 
-	if (admin_call_begin_list(&call, ctx, req, resp, &list) < 0 ||
-	    status_filter(&call, &list, status, sizeof(status), complaint_statuses,
-	                  "open, in_review, resolved, rejected") < 0)
-		goto out;
-	admin_list_run(&call, &list);
-out:
-	admin_call_end(&call);
+	status_list_serve(ctx, req, resp, &list, complaint_statuses,
+	                  "open, in_review, resolved, rejected");
 }
 
 /* The evidence rows of a complaint or violation ($1 its id) with the events they point at. */
@@ -95,36 +124,38 @@ out:
 	"  AND ce.id = e.conversation_event_id"                                                    \
 	" WHERE e.tenant_id = app_tenant_id() AND e." col " = $1"
 
-/* The answer of GET and PATCH: the complaint, its order and its evidence. */
-static int complaint_answer(PGconn *conn, struct admin_call *call, int status)
+/* The answer of GET and PATCH of a complaint or violation: the row sql ($1 call->id) selects
+ * as JSON (with_order: and the id of its order, loaded as "order"), and its evidence. */
+static int evidence_answer(PGconn *conn, struct admin_call *call, const char *sql,
+                           const char *missing, int with_order, const char *evidence_sql,
+                           int status)
 {
 	const char *params[1] = {call->id};
-	PGresult *res = pg_exec(conn,
-	                        "SELECT " COMPLAINT_JSON_SQL "::text, k.order_id" COMPLAINT_FROM_SQL
-	                        " WHERE k.tenant_id = app_tenant_id() AND k.id = $1",
-	                        1, params);
+	PGresult *res = pg_exec(conn, sql, 1, params);
 	json_t *obj = NULL, *order = NULL;
 	int rc = PG_ERR_QUERY;
 
 	if (!res)
 		return PG_ERR_QUERY;
 	if (PQntuples(res) != 1) {
-		admin_answer_not_found(call, COMPLAINT_MISSING);
+		admin_answer_not_found(call, missing);
 		PQclear(res);
 		return ADMIN_ROLLBACK;
 	}
 	obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	if (!obj)
 		goto out;
-	if (!PQgetisnull(res, 0, 1)) {
-		order = order_json_load(conn, PQgetvalue(res, 0, 1), NULL);
-		if (!order)
-			goto out;
+	if (with_order) {
+		if (!PQgetisnull(res, 0, 1)) {
+			order = order_json_load(conn, PQgetvalue(res, 0, 1), NULL);
+			if (!order)
+				goto out;
+		}
+		json_object_set_new(obj, "order", order ? order : json_null());
+		order = NULL;
 	}
-	json_object_set_new(obj, "order", order ? order : json_null());
-	order = NULL;
 	PQclear(res);
-	res = pg_exec(conn, EVIDENCE_JSON_SQL("complaint_id"), 1, params);
+	res = pg_exec(conn, evidence_sql, 1, params);
 	if (!res)
 		goto out;
 	json_object_set_new(obj, "evidence", json_loads(PQgetvalue(res, 0, 0), 0, NULL));
@@ -136,6 +167,15 @@ out:
 	json_decref(order);
 	PQclear(res);
 	return rc;
+}
+
+/* The complaint, its order and its evidence. */
+static int complaint_answer(PGconn *conn, struct admin_call *call, int status)
+{
+	return evidence_answer(conn, call,
+	                       "SELECT " COMPLAINT_JSON_SQL "::text, k.order_id" COMPLAINT_FROM_SQL
+	                       " WHERE k.tenant_id = app_tenant_id() AND k.id = $1",
+	                       COMPLAINT_MISSING, 1, EVIDENCE_JSON_SQL("complaint_id"), status);
 }
 
 static int complaint_get_tx(PGconn *conn, struct admin_call *call, void *arg)
@@ -158,21 +198,10 @@ static int complaint_patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 	struct complaint_patch *p = arg;
 	int rc = trust_complaint_update(conn, call->tenant_id, call->id, p->status, p->resolution);
 
-	switch (rc) {
-	case 0:
-		break;
-	case TRUST_ERR_NOT_FOUND:
-		admin_answer_not_found(call, COMPLAINT_MISSING);
-		return ADMIN_ROLLBACK;
-	case TRUST_ERR_FINAL:
-		admin_answer_error(call, 409, "transition_forbidden", "status",
-		                   "status: a complaint that is resolved or rejected is final; it "
-		                   "cannot become %s",
-		                   p->status);
-		return ADMIN_ROLLBACK;
-	default:
-		return PG_ERR_QUERY;
-	}
+	rc = update_failed(call, rc, COMPLAINT_MISSING, "a complaint that is resolved or rejected",
+	                   p->status);
+	if (rc < 0)
+		return rc;
 	call->kick = 1; /* the shopper's message and the seller's notices are in the outbox */
 	return complaint_answer(conn, call, 200);
 }
@@ -376,48 +405,16 @@ ADMIN_HANDLER(admin_violations_list)
 	    .row = json_row,
 	    .nparams = 1,
 	};
-	struct admin_call call;
-	char status[16];
 
-	if (admin_call_begin_list(&call, ctx, req, resp, &list) < 0 ||
-	    status_filter(&call, &list, status, sizeof(status), violation_statuses,
-	                  "open, confirmed, dismissed") < 0)
-		goto out;
-	admin_list_run(&call, &list);
-out:
-	admin_call_end(&call);
+	status_list_serve(ctx, req, resp, &list, violation_statuses, "open, confirmed, dismissed");
 }
 
 static int violation_answer(PGconn *conn, struct admin_call *call)
 {
-	const char *params[1] = {call->id};
-	PGresult *res = pg_exec(conn,
-	                        "SELECT " VIOLATION_JSON_SQL "::text" VIOLATION_FROM_SQL
-	                        " WHERE v.tenant_id = app_tenant_id() AND v.id = $1",
-	                        1, params);
-	json_t *obj = NULL;
-	int rc = PG_ERR_QUERY;
-
-	if (!res)
-		return PG_ERR_QUERY;
-	if (PQntuples(res) != 1) {
-		admin_answer_not_found(call, VIOLATION_MISSING);
-		PQclear(res);
-		return ADMIN_ROLLBACK;
-	}
-	obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	PQclear(res);
-	res = obj ? pg_exec(conn, EVIDENCE_JSON_SQL("violation_id"), 1, params) : NULL;
-	if (!res)
-		goto out;
-	json_object_set_new(obj, "evidence", json_loads(PQgetvalue(res, 0, 0), 0, NULL));
-	admin_answer_json(call, 200, obj);
-	obj = NULL;
-	rc = 0;
-out:
-	json_decref(obj);
-	PQclear(res);
-	return rc;
+	return evidence_answer(conn, call,
+	                       "SELECT " VIOLATION_JSON_SQL "::text" VIOLATION_FROM_SQL
+	                       " WHERE v.tenant_id = app_tenant_id() AND v.id = $1",
+	                       VIOLATION_MISSING, 0, EVIDENCE_JSON_SQL("violation_id"), 200);
 }
 
 static int violation_get_tx(PGconn *conn, struct admin_call *call, void *arg)
@@ -434,21 +431,11 @@ ADMIN_HANDLER(admin_violations_get)
 static int violation_patch_tx(PGconn *conn, struct admin_call *call, void *arg)
 {
 	const char *status = arg;
+	int rc = trust_violation_update(conn, call->tenant_id, call->id, status);
 
-	switch (trust_violation_update(conn, call->tenant_id, call->id, status)) {
-	case 0:
-		break;
-	case TRUST_ERR_NOT_FOUND:
-		admin_answer_not_found(call, VIOLATION_MISSING);
-		return ADMIN_ROLLBACK;
-	case TRUST_ERR_FINAL:
-		admin_answer_error(call, 409, "transition_forbidden", "status",
-		                   "status: a dismissed violation is final; it cannot become %s",
-		                   status);
-		return ADMIN_ROLLBACK;
-	default:
-		return PG_ERR_QUERY;
-	}
+	rc = update_failed(call, rc, VIOLATION_MISSING, "a dismissed violation", status);
+	if (rc < 0)
+		return rc;
 	return violation_answer(conn, call);
 }
 

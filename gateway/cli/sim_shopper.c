@@ -15,7 +15,7 @@
 #include "channel_sim.h"
 #include "pg.h"
 #include "sim_api.h"
-#include "sim_ws.h"
+#include "ws_client.h"
 #include "tenant.h"
 #include "util.h"
 
@@ -25,7 +25,7 @@ struct sim_shopper {
 	const struct channel_ops *ops; /* its type's adapter, which has a simulator */
 	char id[48]; /* the platform's id of the shopper, or the web chat's conversation */
 	char name[128];
-	struct sim_ws *ws;
+	struct ws_client *ws;
 	int ws_closed;
 };
 
@@ -40,7 +40,7 @@ static json_t *ws_next_frame(struct sim_shopper *sh, int ms, int *closed)
 	for (;;) {
 		int left = (int)(until - util_now_ms());
 
-		text = sim_ws_recv(sh->ws, left > 0 ? left : 0, &code);
+		text = ws_client_recv(sh->ws, left > 0 ? left : 0, &code);
 		if (!text) {
 			*closed = code != 0;
 			return NULL;
@@ -66,12 +66,12 @@ static int webchat_open(struct sim_shopper *sh, const char *slug, char *err, siz
 	}
 	sh->ws->fd = -1;
 	snprintf(path, sizeof(path), "/ws/chat/%s", slug);
-	rc = sim_ws_connect(sh->ws, sh->sim->host, sh->sim->port, path, NULL);
+	rc = ws_client_connect(sh->ws, sh->sim->host, sh->sim->port, path, NULL);
 	if (rc != 0) {
 		snprintf(err, errlen, "the web chat of '%s' refused the socket (%d)", slug, rc);
 		return -1;
 	}
-	if (sim_ws_send_text(sh->ws, "{\"type\": \"hello\", \"session\": null}") < 0) {
+	if (ws_client_send_text(sh->ws, "{\"type\": \"hello\", \"session\": null}") < 0) {
 		snprintf(err, errlen, "the web chat socket closed");
 		return -1;
 	}
@@ -148,7 +148,7 @@ void sim_shopper_free(struct sim_shopper *sh)
 	if (!sh)
 		return;
 	if (sh->ws) {
-		sim_ws_close(sh->ws);
+		ws_client_close(sh->ws);
 		free(sh->ws);
 	}
 	free(sh);
@@ -172,7 +172,7 @@ static int shopper_ws_send(struct sim_shopper *sh, json_t *frame, char *err, siz
 		return -1;
 	}
 	json_decref(frame);
-	rc = sim_ws_send_text(sh->ws, text);
+	rc = ws_client_send_text(sh->ws, text);
 	free(text);
 	if (rc < 0)
 		snprintf(err, errlen, "the web chat socket closed");

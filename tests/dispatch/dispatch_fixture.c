@@ -346,3 +346,35 @@ int fx_assert_in_order(const json_t *reqs, const char *prefix, int nmsg)
 			         nmsg);
 	return seen;
 }
+
+void fx_conversations(struct fx *f, const char *tenant, const char *channel,
+                      const char *chat_prefix, int n, char **convs, char **chats)
+{
+	char chat[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(chat, sizeof(chat), "%s%04d", chat_prefix, i + 1);
+		chats[i] = strdup(chat);
+		convs[i] = fx_conversation(f, tenant, channel, chat);
+	}
+}
+
+void fx_strings_free(char **v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+}
+
+json_t *fx_mock_requests_for(struct fx *f, const char *part)
+{
+	json_t *all = fx_mock_requests(f), *out = json_array(), *r;
+	size_t i;
+
+	json_array_foreach(all, i, r) if (strstr(json_string_value(json_object_get(r, "path")),
+	                                         part)) json_array_append(out, r);
+	json_decref(all);
+	return out;
+}

@@ -37,6 +37,11 @@ char *fx_wa_channel(struct fx *f, const char *tenant, const char *pnid);
 char *fx_channel(struct fx *f, const char *tenant, const char *type, const char *external_id);
 /* A conversation with chat (the shopper's wa_id) who wrote a minute ago. */
 char *fx_conversation(struct fx *f, const char *tenant, const char *channel, const char *chat);
+/* n conversations of chats "<chat_prefix>0001", ... (convs[i] and chats[i] heap strings). */
+void fx_conversations(struct fx *f, const char *tenant, const char *channel,
+                      const char *chat_prefix, int n, char **convs, char **chats);
+/* Frees the n strings of v. */
+void fx_strings_free(char **v, int n);
 /* A reply outbox row with {"text": text}; returns its id. */
 char *fx_reply(struct fx *f, const char *tenant, const char *conv, const char *channel,
                const char *chat, const char *text);
@@ -63,6 +68,8 @@ void fx_mock_clear_rules(struct fx *f);
 void fx_mock_secret(struct fx *f, const char *prefix, const char *secret);
 /* Recorded requests (a JSON array; caller decrefs). */
 json_t *fx_mock_requests(struct fx *f);
+/* The recorded requests whose path contains part (caller decrefs). */
+json_t *fx_mock_requests_for(struct fx *f, const char *part);
 /* The "text" of a recorded WhatsApp request body, or NULL. */
 const char *fx_req_text(const json_t *req, char *buf, size_t len);
 /* Checks that for every recipient (JSON "to") whose texts start with prefix, the first

@@ -21,38 +21,6 @@ static struct fx fx;
 static struct testsrv
     srv; /* the server of the running case; stopped by teardown if a check failed */
 
-static json_t *requests_for(const char *part)
-{
-	json_t *all = fx_mock_requests(&fx), *out = json_array(), *r;
-	size_t i;
-
-	json_array_foreach(all, i, r) if (strstr(json_string_value(json_object_get(r, "path")),
-	                                         part)) json_array_append(out, r);
-	json_decref(all);
-	return out;
-}
-
-static void make_conversations(const char *tenant, const char *channel, const char *chat_prefix,
-                               int n, char **convs, char **chats)
-{
-	char chat[32];
-	int i;
-
-	for (i = 0; i < n; i++) {
-		snprintf(chat, sizeof(chat), "%s%04d", chat_prefix, i + 1);
-		chats[i] = strdup(chat);
-		convs[i] = fx_conversation(&fx, tenant, channel, chat);
-	}
-}
-
-static void free_strings(char **v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-}
-
 static void test_kill9_then_restart(void **state)
 {
 	char api[96];
@@ -69,7 +37,7 @@ static void test_kill9_then_restart(void **state)
 
 	(void)state;
 	snprintf(api, sizeof(api), "CCGW_WHATSAPP_API_BASE=%s", fx.mock_url);
-	make_conversations(tenant, chan, "25472000", 10, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25472000", 10, convs, chats);
 	/* the platform holds every answer: the first message of each conversation stays in flight
 	 */
 	fx_mock_rules(&fx, "[{\"match\": \"/200001/\", \"delay_ms\": 2000}]");
@@ -88,7 +56,7 @@ static void test_kill9_then_restart(void **state)
 	    NULL);
 	assert_int_equal(claimed, 10);
 	assert_int_equal(fx_count(&fx, tenant, "pending"), 40);
-	reqs = requests_for("/200001/messages");
+	reqs = fx_mock_requests_for(&fx, "/200001/messages");
 	before_kill = (long)json_array_size(reqs);
 	json_decref(reqs);
 	assert_true(before_kill > 0 && before_kill <= 10);
@@ -99,7 +67,7 @@ static void test_kill9_then_restart(void **state)
 		fail_msg("only %ld of 50 sent after the restart", fx_count(&fx, tenant, "sent"));
 	testsrv_stop(&srv);
 
-	reqs = requests_for("/200001/messages");
+	reqs = fx_mock_requests_for(&fx, "/200001/messages");
 	assert_int_equal(fx_assert_in_order(reqs, "cr", 5),
 	                 10); /* every message arrived, in order */
 	dup = (long)json_array_size(reqs) - 50;
@@ -116,8 +84,8 @@ static void test_kill9_then_restart(void **state)
 	          NULL),
 	    50);
 	json_decref(reqs);
-	free_strings(convs, 10);
-	free_strings(chats, 10);
+	fx_strings_free(convs, 10);
+	fx_strings_free(chats, 10);
 	free(tenant);
 	free(chan);
 }
@@ -132,7 +100,7 @@ static void test_sigterm_finishes_in_flight(void **state)
 
 	(void)state;
 	snprintf(api, sizeof(api), "CCGW_WHATSAPP_API_BASE=%s", fx.mock_url);
-	make_conversations(tenant, chan, "25472002", 5, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25472002", 5, convs, chats);
 	fx_mock_rules(&fx, "[{\"match\": \"/200002/\", \"delay_ms\": 1000}]");
 	testsrv_start(&srv, &fx.db, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 5, 2, "gr");
@@ -145,7 +113,7 @@ static void test_sigterm_finishes_in_flight(void **state)
 	assert_int_equal(fx_count(&fx, tenant, "sent"), 5);
 	assert_int_equal(fx_count(&fx, tenant, "sending"), 0);
 	assert_int_equal(fx_count(&fx, tenant, "pending"), 5);
-	reqs = requests_for("/200002/messages");
+	reqs = fx_mock_requests_for(&fx, "/200002/messages");
 	assert_int_equal(json_array_size(reqs), 5);
 	json_decref(reqs);
 
@@ -155,12 +123,12 @@ static void test_sigterm_finishes_in_flight(void **state)
 	if (fx_wait_count(&fx, tenant, "sent", 10, 30) < 0)
 		fail_msg("only %ld of 10 sent", fx_count(&fx, tenant, "sent"));
 	testsrv_stop(&srv);
-	reqs = requests_for("/200002/messages");
+	reqs = fx_mock_requests_for(&fx, "/200002/messages");
 	assert_int_equal(json_array_size(reqs), 10);
 	assert_int_equal(fx_assert_in_order(reqs, "gr", 2), 5);
 	json_decref(reqs);
-	free_strings(convs, 5);
-	free_strings(chats, 5);
+	fx_strings_free(convs, 5);
+	fx_strings_free(chats, 5);
 	free(tenant);
 	free(chan);
 }

@@ -76,39 +76,6 @@ static char *metrics_text(struct harness *h)
 	return sbuf_take(&b);
 }
 
-/* Requests of the mock whose path contains part. */
-static json_t *requests_for(const char *part)
-{
-	json_t *all = fx_mock_requests(&fx), *out = json_array(), *r;
-	size_t i;
-
-	json_array_foreach(all, i, r) if (strstr(json_string_value(json_object_get(r, "path")),
-	                                         part)) json_array_append(out, r);
-	json_decref(all);
-	return out;
-}
-
-static void make_conversations(const char *tenant, const char *channel, const char *chat_prefix,
-                               int n, char **convs, char **chats)
-{
-	char chat[32];
-	int i;
-
-	for (i = 0; i < n; i++) {
-		snprintf(chat, sizeof(chat), "%s%04d", chat_prefix, i + 1);
-		chats[i] = strdup(chat);
-		convs[i] = fx_conversation(&fx, tenant, channel, chat);
-	}
-}
-
-static void free_strings(char **v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-}
-
 /* 200 replies across 20 conversations: all sent, each conversation's in order, each once. */
 static void test_ordered_delivery(void **state)
 {
@@ -120,12 +87,12 @@ static void test_ordered_delivery(void **state)
 	long events;
 
 	(void)state;
-	make_conversations(tenant, chan, "25470001", 20, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25470001", 20, convs, chats);
 	harness_start(&h, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 20, 10, "ord");
 	if (fx_wait_count(&fx, tenant, "sent", 200, 60) < 0)
 		fail_msg("only %ld of 200 sent", fx_count(&fx, tenant, "sent"));
-	reqs = requests_for("/100001/messages");
+	reqs = fx_mock_requests_for(&fx, "/100001/messages");
 	assert_int_equal(json_array_size(reqs), 200); /* nothing failed, so nothing twice */
 	assert_int_equal(fx_assert_in_order(reqs, "ord", 10), 20);
 	/* the platform's message id and the time are on every row, and an event per message */
@@ -152,8 +119,8 @@ static void test_ordered_delivery(void **state)
 	}
 	json_decref(reqs);
 	harness_stop(&h);
-	free_strings(convs, 20);
-	free_strings(chats, 20);
+	fx_strings_free(convs, 20);
+	fx_strings_free(chats, 20);
 	free(tenant);
 	free(chan);
 }
@@ -197,7 +164,7 @@ static void test_parked_behind_a_missed_finish(void **state)
 	if (fx_wait_count(&fx, tenant, "sent", 2, 10) < 0)
 		fail_msg("the parked reply was not sent within 10 s (sent: %ld)",
 		         fx_count(&fx, tenant, "sent"));
-	reqs = requests_for("/100009/messages");
+	reqs = fx_mock_requests_for(&fx, "/100009/messages");
 	assert_int_equal(json_array_size(reqs), 1);
 	assert_string_equal(fx_req_text(json_array_get(reqs, 0), buf, sizeof(buf)), "second");
 	json_decref(reqs);
@@ -226,12 +193,12 @@ static void test_rate_limited(void **state)
 	                   " \"headers\": {\"Retry-After\": \"1\"},"
 	                   " \"body\": {\"error\": {\"message\": \"Too many requests\", \"type\": "
 	                   "\"Throttling\"}}}]");
-	make_conversations(tenant, chan, "25470429", 1, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25470429", 1, convs, chats);
 	harness_start(&h, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 1, 3, "rl");
 	if (fx_wait_count(&fx, tenant, "sent", 3, 30) < 0)
 		fail_msg("only %ld of 3 sent", fx_count(&fx, tenant, "sent"));
-	reqs = requests_for("/100429/messages");
+	reqs = fx_mock_requests_for(&fx, "/100429/messages");
 	assert_int_equal(json_array_size(reqs), 6);
 	json_array_foreach(reqs, i, r)
 	{
@@ -256,8 +223,8 @@ static void test_rate_limited(void **state)
 	free(m);
 	json_decref(reqs);
 	harness_stop(&h);
-	free_strings(convs, 1);
-	free_strings(chats, 1);
+	fx_strings_free(convs, 1);
+	fx_strings_free(chats, 1);
 	free(tenant);
 	free(chan);
 }
@@ -293,13 +260,13 @@ static void test_reply_through_four_429s(void **state)
 	              " \"body\": {\"error\": {\"message\": \"Too many requests\"}}},"
 	              " {\"match\": \"/100430/\", \"times\": 2, \"status\": 429,"
 	              " \"body\": {\"error\": {\"message\": \"Too many requests\"}}}]");
-	make_conversations(tenant, chan, "25470430", 1, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25470430", 1, convs, chats);
 	harness_start(&h, NULL); /* the defaults, as shipped */
 	t_written = fx_now_s();
 	free(fx_reply(&fx, tenant, convs[0], chan, chats[0], "karibu"));
 	if (fx_wait_count(&fx, tenant, "sent", 1, 15) < 0)
 		fail_msg("the reply was not sent");
-	reqs = requests_for("/100430/messages");
+	reqs = fx_mock_requests_for(&fx, "/100430/messages");
 	assert_int_equal(json_array_size(reqs), 5);
 	json_array_foreach(reqs, i, r)
 	{
@@ -323,8 +290,8 @@ static void test_reply_through_four_429s(void **state)
 	assert_int_equal(fx_ql(&fx, tenant, "SELECT attempts FROM outbox", 0, NULL), 1);
 	json_decref(reqs);
 	harness_stop(&h);
-	free_strings(convs, 1);
-	free_strings(chats, 1);
+	fx_strings_free(convs, 1);
+	fx_strings_free(chats, 1);
 	free(tenant);
 	free(chan);
 }
@@ -344,7 +311,7 @@ static void test_rate_shared_by_processes(void **state)
 	size_t n;
 
 	(void)state;
-	make_conversations(tenant, chan, "25470777", 32, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25470777", 32, convs, chats);
 	harness_start(&h1, env);
 	harness_start(&h2, env);
 	/* both heartbeats seen by both (every 2 s) */
@@ -355,7 +322,7 @@ static void test_rate_shared_by_processes(void **state)
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 32, 1, "sh");
 	if (fx_wait_count(&fx, tenant, "sent", 32, 40) < 0)
 		fail_msg("only %ld of 32 sent", fx_count(&fx, tenant, "sent"));
-	reqs = requests_for("/100777/messages");
+	reqs = fx_mock_requests_for(&fx, "/100777/messages");
 	n = json_array_size(reqs);
 	assert_int_equal(n, 32);
 	first = json_real_value(json_object_get(json_array_get(reqs, 0), "t"));
@@ -371,8 +338,8 @@ static void test_rate_shared_by_processes(void **state)
 	/* the stopped one removed its row: the other takes the whole rate again */
 	assert_int_equal(fx_ql(&fx, NULL, "SELECT count(*) FROM dispatchers", 0, NULL), 1);
 	harness_stop(&h1);
-	free_strings(convs, 32);
-	free_strings(chats, 32);
+	fx_strings_free(convs, 32);
+	fx_strings_free(chats, 32);
 	free(tenant);
 	free(chan);
 }
@@ -390,12 +357,12 @@ static void test_retry_5xx_and_timeout(void **state)
 	(void)state;
 	fx_mock_rules(&fx, "[{\"match\": \"rt1-2\", \"times\": 2, \"status\": 503},"
 	                   " {\"match\": \"rt2-3\", \"times\": 1, \"delay_ms\": 1500}]");
-	make_conversations(tenant, chan, "25470503", 2, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25470503", 2, convs, chats);
 	harness_start(&h, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 2, 5, "rt");
 	if (fx_wait_count(&fx, tenant, "sent", 10, 30) < 0)
 		fail_msg("only %ld of 10 sent", fx_count(&fx, tenant, "sent"));
-	reqs = requests_for("/100503/messages");
+	reqs = fx_mock_requests_for(&fx, "/100503/messages");
 	assert_int_equal(fx_assert_in_order(reqs, "rt", 5), 2);
 	/* 503 twice: the third attempt went through; the timed-out one on the second */
 	assert_int_equal(fx_ql(&fx, tenant,
@@ -410,8 +377,8 @@ static void test_retry_5xx_and_timeout(void **state)
 	assert_int_equal(json_array_size(reqs), 13);
 	json_decref(reqs);
 	harness_stop(&h);
-	free_strings(convs, 2);
-	free_strings(chats, 2);
+	fx_strings_free(convs, 2);
+	fx_strings_free(chats, 2);
 	free(tenant);
 	free(chan);
 }
@@ -432,7 +399,7 @@ static void test_permanent_failure(void **state)
 	fx_mock_rules(
 	    &fx, "[{\"match\": \"pf1-2\", \"status\": 400, \"body\": {\"error\": {\"message\":"
 	         " \"Re-engagement message\", \"type\": \"OAuthException\", \"code\": 131047}}}]");
-	make_conversations(tenant, chan, "25470400", 1, convs, chats);
+	fx_conversations(&fx, tenant, chan, "25470400", 1, convs, chats);
 	harness_start(&h, env);
 	fx_replies_bulk(&fx, tenant, chan, convs, chats, 1, 3, "pf");
 	if (fx_wait_count(&fx, tenant, "sent", 2, 30) < 0 ||
@@ -451,7 +418,7 @@ static void test_permanent_failure(void **state)
 	          0, NULL);
 	assert_non_null(strstr(ev, "failed "));
 	assert_non_null(strstr(ev, "131047"));
-	reqs = requests_for("/100400/messages");
+	reqs = fx_mock_requests_for(&fx, "/100400/messages");
 	assert_int_equal(json_array_size(reqs), 3); /* not retried */
 	for (i = 0; i < json_array_size(reqs); i++) {
 		const char *t = fx_req_text(json_array_get(reqs, i), buf, sizeof(buf));
@@ -466,8 +433,8 @@ static void test_permanent_failure(void **state)
 	free(ev);
 	json_decref(reqs);
 	harness_stop(&h);
-	free_strings(convs, 1);
-	free_strings(chats, 1);
+	fx_strings_free(convs, 1);
+	fx_strings_free(chats, 1);
 	free(tenant);
 	free(chan);
 }
@@ -538,7 +505,7 @@ static void test_dead_after_max_attempts(void **state)
 	          "'message_failed'",
 	          0, NULL);
 	assert_string_equal(ev, "dead");
-	reqs = requests_for("/100500/messages");
+	reqs = fx_mock_requests_for(&fx, "/100500/messages");
 	assert_int_equal(json_array_size(reqs), 3);
 	json_decref(reqs);
 	harness_stop(&h);

@@ -232,3 +232,31 @@ void efx_postback(struct efx *f, const char *chat, const char *payload, struct e
 	if (out->rc < 0)
 		fail_msg("engine failed (%d) on postback %s", out->rc, payload);
 }
+
+void efx_step(struct efx *f, const char *chat, const char *text, const char *expect)
+{
+	struct esent s;
+
+	efx_text(f, chat, text, &s);
+	assert_int_equal(s.rc, 0);
+	if (expect && !strstr(s.text, expect))
+		assert_contains(s.last_reply, expect); /* in a button or list row */
+	esent_clear(&s);
+}
+
+void efx_tap(struct efx *f, const char *chat, const char *payload, const char *expect)
+{
+	struct esent s;
+
+	efx_postback(f, chat, payload, &s);
+	assert_int_equal(s.rc, 0);
+	if (expect && !strstr(s.text, expect))
+		assert_contains(s.last_reply, expect);
+	esent_clear(&s);
+}
+
+char *efx_conv_of(struct efx *f, const char *chat)
+{
+	return efx_q(f, NULL, "SELECT id FROM conversations WHERE external_chat_id = $1", 1,
+	             (const char *const[]){chat});
+}

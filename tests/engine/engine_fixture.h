@@ -46,6 +46,12 @@ void efx_send(struct efx *f, PGconn *conn, const char *chat, enum msg_kind kind,
               const char *text_or_payload, const char *message_id, struct esent *out);
 void efx_text(struct efx *f, const char *chat, const char *text, struct esent *out);
 void efx_postback(struct efx *f, const char *chat, const char *payload, struct esent *out);
+/* A text (efx_step) or a pressed payload (efx_tap) from chat, which the engine must take;
+ * expect (may be NULL) must be in the answer's text or its last reply (a button or row). */
+void efx_step(struct efx *f, const char *chat, const char *text, const char *expect);
+void efx_tap(struct efx *f, const char *chat, const char *payload, const char *expect);
+/* The conversation of a chat on the webchat channel (heap, "" for none). */
+char *efx_conv_of(struct efx *f, const char *chat);
 /* Sends a message built by the caller (tenant, channel and ids are filled when empty). */
 void efx_send_msg(struct efx *f, PGconn *conn, struct msg_inbound *m, struct esent *out);
 void esent_clear(struct esent *s);

@@ -44,13 +44,6 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* The conversation of a chat on the webchat channel. */
-static char *conv_of(const char *chat)
-{
-	return efx_q(&F, NULL, "SELECT id FROM conversations WHERE external_chat_id = $1", 1,
-	             (const char *const[]){chat});
-}
-
 static long events(const char *conv, const char *type)
 {
 	return efx_qlong(&F,
@@ -65,41 +58,19 @@ static long stock_of(const char *product)
 	                 (const char *const[]){product});
 }
 
-static void step(const char *chat, const char *text, const char *expect)
-{
-	struct esent s;
-
-	efx_text(&F, chat, text, &s);
-	assert_int_equal(s.rc, 0);
-	if (expect && !strstr(s.text, expect))
-		assert_contains(s.last_reply, expect); /* in a button or list row */
-	esent_clear(&s);
-}
-
-static void tap(const char *chat, const char *payload, const char *expect)
-{
-	struct esent s;
-
-	efx_postback(&F, chat, payload, &s);
-	assert_int_equal(s.rc, 0);
-	if (expect && !strstr(s.text, expect))
-		assert_contains(s.last_reply, expect);
-	esent_clear(&s);
-}
-
 /* Greeting to confirmation for chat, buying qty of Acacia Honey; returns the final reply. */
 static void shop_to_confirm(const char *chat, const char *qty)
 {
-	step(chat, "hi", "Welcome to Test Shop");
-	step(chat, "1", "categories");        /* Browse products */
-	step(chat, "2", "Honey");             /* Beauty, Honey, Kitchen */
-	step(chat, "1", "Acacia Honey 500g"); /* the first product of the page */
-	step(chat, qty, "to your cart");
-	step(chat, "checkout", "name");
-	step(chat, "Jane Wanjiku", "delivery address");
-	step(chat, "Moi Avenue, Nairobi", "phone number");
-	step(chat, "0712 345 678", "payment method");
-	step(chat, "1", "confirm"); /* Cash on delivery */
+	efx_step(&F, chat, "hi", "Welcome to Test Shop");
+	efx_step(&F, chat, "1", "categories");        /* Browse products */
+	efx_step(&F, chat, "2", "Honey");             /* Beauty, Honey, Kitchen */
+	efx_step(&F, chat, "1", "Acacia Honey 500g"); /* the first product of the page */
+	efx_step(&F, chat, qty, "to your cart");
+	efx_step(&F, chat, "checkout", "name");
+	efx_step(&F, chat, "Jane Wanjiku", "delivery address");
+	efx_step(&F, chat, "Moi Avenue, Nairobi", "phone number");
+	efx_step(&F, chat, "0712 345 678", "payment method");
+	efx_step(&F, chat, "1", "confirm"); /* Cash on delivery */
 }
 
 static void test_order_english(void **state)
@@ -151,7 +122,7 @@ static void test_order_english(void **state)
 	assert_int_equal(stock_of(F.honey), before - 2);
 
 	/* where it came from */
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	v = efx_q(&F, NULL,
 	          "SELECT concat_ws('|', channel, channel_id, external_chat_id, external_user_id,"
 	          " conversation_id, external_message_id IS NOT NULL) FROM order_channel_meta"
@@ -226,7 +197,7 @@ static void test_order_english(void **state)
 		json_decref(order);
 	}
 	/* "where is my order" finds it */
-	step(chat, "where is my order", "#1001");
+	efx_step(&F, chat, "where is my order", "#1001");
 	efx_exec(&F, "DELETE FROM outbox WHERE kind <> 'reply'", 0, NULL);
 	efx_exec(&F, "DELETE FROM notification_targets", 0, NULL);
 	free(conv);
@@ -240,21 +211,21 @@ static void test_order_swahili(void **state)
 	char *conv, *v;
 
 	(void)state;
-	step(chat, "habari", "Karibu Test Shop");
-	step(chat, "1", "aina");
-	step(chat, "2", "Honey");
-	step(chat, "1", "Bei: KES 850");
-	step(chat, "mbili", "Nimeongeza 2 x Acacia Honey 500g");
-	step(chat, "nataka kulipa", "jina");
-	step(chat, "Juma Otieno", "anwani");
-	step(chat, "Nyumba 12, Kilimani", "nambari ya simu");
-	step(chat, "0722 111 222", "njia ya malipo");
-	step(chat, "2", "thibitisha"); /* M-Pesa */
+	efx_step(&F, chat, "habari", "Karibu Test Shop");
+	efx_step(&F, chat, "1", "aina");
+	efx_step(&F, chat, "2", "Honey");
+	efx_step(&F, chat, "1", "Bei: KES 850");
+	efx_step(&F, chat, "mbili", "Nimeongeza 2 x Acacia Honey 500g");
+	efx_step(&F, chat, "nataka kulipa", "jina");
+	efx_step(&F, chat, "Juma Otieno", "anwani");
+	efx_step(&F, chat, "Nyumba 12, Kilimani", "nambari ya simu");
+	efx_step(&F, chat, "0722 111 222", "njia ya malipo");
+	efx_step(&F, chat, "2", "thibitisha"); /* M-Pesa */
 	efx_text(&F, chat, "ndiyo", &s);
 	assert_contains(s.text, "Asante! Oda yako #");
 	assert_contains(s.text, "Till 123456.");
 	assert_true(s.res.order_number > 1000);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	v = efx_q(&F, NULL,
 	          "SELECT concat_ws('|', o.payment_method, o.customer_name, c.lang)"
 	          " FROM orders o JOIN conversations c ON c.id = $1 WHERE o.id = $2",
@@ -284,16 +255,16 @@ static void *race_confirm(void *arg)
 
 static void race_prepare(const char *chat)
 {
-	step(chat, "hi", NULL);
-	tap(chat, "browse", "categories");
-	step(chat, "2", "Forest Honey 1kg");
-	step(chat, "2", "Forest Honey 1kg"); /* Acacia, Forest */
-	step(chat, "1", "to your cart");
-	step(chat, "checkout", "name");
-	step(chat, "Racer", "delivery address");
-	step(chat, "Kenyatta Avenue 1", "phone number");
-	step(chat, "0700 000 001", "payment method");
-	step(chat, "1", "confirm");
+	efx_step(&F, chat, "hi", NULL);
+	efx_tap(&F, chat, "browse", "categories");
+	efx_step(&F, chat, "2", "Forest Honey 1kg");
+	efx_step(&F, chat, "2", "Forest Honey 1kg"); /* Acacia, Forest */
+	efx_step(&F, chat, "1", "to your cart");
+	efx_step(&F, chat, "checkout", "name");
+	efx_step(&F, chat, "Racer", "delivery address");
+	efx_step(&F, chat, "Kenyatta Avenue 1", "phone number");
+	efx_step(&F, chat, "0700 000 001", "payment method");
+	efx_step(&F, chat, "1", "confirm");
 }
 
 static void test_race_last_unit(void **state)
@@ -321,7 +292,7 @@ static void test_race_last_unit(void **state)
 	assert_contains(loser->s.text, "Sorry, Forest Honey 1kg just sold out");
 	assert_contains(loser->s.text, "Your cart is kept");
 	/* the loser's cart is still there, with the item */
-	conv = conv_of(loser->chat);
+	conv = efx_conv_of(&F, loser->chat);
 	assert_int_equal(
 	    efx_qlong(&F,
 	              "SELECT sum(i.quantity) FROM carts c JOIN cart_items i ON"
@@ -371,10 +342,10 @@ static void test_fifty_messages_eight_threads(void **state)
 	 * concurrency, so the pattern is off while it runs */
 	efx_exec(&F, "UPDATE behavior_patterns SET active = false WHERE name = 'flooding'", 0,
 	         NULL);
-	step("many-1", "hi", NULL);
-	tap("many-1", "browse", NULL);
-	step("many-1", "3", "Enamel Chai Mug"); /* Kitchen */
-	step("many-1", "1", "Enamel Chai Mug");
+	efx_step(&F, "many-1", "hi", NULL);
+	efx_tap(&F, "many-1", "browse", NULL);
+	efx_step(&F, "many-1", "3", "Enamel Chai Mug"); /* Kitchen */
+	efx_step(&F, "many-1", "1", "Enamel Chai Mug");
 	snprintf(payload, sizeof(payload), "add:%s:1", F.mug);
 	for (i = 0; i < 8; i++) {
 		ads[i].n = i < 2 ? 7 : 6; /* 2*7 + 6*6 = 50 */
@@ -387,7 +358,7 @@ static void test_fifty_messages_eight_threads(void **state)
 		failures += ads[i].failures;
 	}
 	assert_int_equal(failures, 0);
-	conv = conv_of("many-1");
+	conv = efx_conv_of(&F, "many-1");
 	assert_int_equal(
 	    efx_qlong(&F,
 	              "SELECT i.quantity FROM carts c JOIN cart_items i ON i.cart_id = c.id"
@@ -411,7 +382,7 @@ static void test_duplicate_message_id(void **state)
 	efx_send(&F, NULL, "dup-1", MSG_KIND_TEXT, "hi", "wamid.DUP1", &s1);
 	assert_int_equal(s1.rc, 0);
 	assert_int_equal(s1.nreplies, 1);
-	conv = conv_of("dup-1");
+	conv = efx_conv_of(&F, "dup-1");
 	ev = efx_qlong(&F, "SELECT count(*) FROM conversation_events WHERE conversation_id = $1", 1,
 	               (const char *const[]){conv});
 	out = efx_qlong(&F, "SELECT count(*) FROM outbox WHERE conversation_id = $1", 1,
@@ -448,7 +419,7 @@ static void test_duplicate_message_id(void **state)
 
 static long cart_total(const char *chat)
 {
-	char *conv = conv_of(chat);
+	char *conv = efx_conv_of(&F, chat);
 	long n = efx_qlong(&F,
 	                   "SELECT COALESCE(sum(i.quantity), 0) FROM carts c JOIN cart_items i ON"
 	                   " i.cart_id = c.id WHERE c.conversation_id = $1 AND c.status = 'open'",
@@ -466,18 +437,18 @@ static void test_bad_input(void **state)
 	struct msg_inbound *m;
 
 	(void)state;
-	step(chat, "hi", NULL);
-	tap(chat, "browse", NULL);
-	step(chat, "2", NULL);
-	step(chat, "1", "Acacia Honey 500g");
-	step(chat, "0", "between 1 and 999");
-	step(chat, "-1", "between 1 and 999");
-	step(chat, "100000", "between 1 and 999");
-	step(chat, "add 100000 honey", "between 1 and 999");
+	efx_step(&F, chat, "hi", NULL);
+	efx_tap(&F, chat, "browse", NULL);
+	efx_step(&F, chat, "2", NULL);
+	efx_step(&F, chat, "1", "Acacia Honey 500g");
+	efx_step(&F, chat, "0", "between 1 and 999");
+	efx_step(&F, chat, "-1", "between 1 and 999");
+	efx_step(&F, chat, "100000", "between 1 and 999");
+	efx_step(&F, chat, "add 100000 honey", "between 1 and 999");
 	assert_int_equal(cart_total(chat), 0);
-	step(chat, "500", "only have");
+	efx_step(&F, chat, "500", "only have");
 	assert_int_equal(cart_total(chat), 0);
-	step(chat, "add 2 xqzwvy", "couldn't find");
+	efx_step(&F, chat, "add 2 xqzwvy", "couldn't find");
 	assert_int_equal(cart_total(chat), 0);
 
 	/* 64 KiB of text */
@@ -494,7 +465,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(s.rc, 0);
 	assert_true(s.nreplies == 1);
 	esent_clear(&s);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	assert_int_equal(
 	    efx_qlong(&F,
 	              "SELECT count(*) FROM conversation_events WHERE conversation_id = $1"
@@ -524,7 +495,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(cart_total("bad-2"), 0);
 
 	/* out of stock: no add */
-	step(chat, "add 1 shea butter soap", "out of stock");
+	efx_step(&F, chat, "add 1 shea butter soap", "out of stock");
 	assert_int_equal(cart_total(chat), 0);
 
 	/* media and a message without ids */
@@ -546,18 +517,18 @@ static void test_numbers_menu_and_misunderstanding(void **state)
 	struct esent s;
 
 	(void)state;
-	step(chat, "hi", "What would you like to do?");
-	step(chat, "9", "number from 1 to 5");
-	step(chat, "blorf quux zing", "couldn't find");
+	efx_step(&F, chat, "hi", "What would you like to do?");
+	efx_step(&F, chat, "9", "number from 1 to 5");
+	efx_step(&F, chat, "blorf quux zing", "couldn't find");
 	efx_text(&F, chat, "zzzz yyyy xxxx", &s);
 	assert_contains(s.text, "talk to a person");
 	assert_contains(s.last_reply, "\"human\"");
 	esent_clear(&s);
-	step(chat, "menu", "What would you like to do?");
-	step(chat, "honey", "Honey");                   /* a category name shows the category */
-	step(chat, "forrest hony", "Forest Honey 1kg"); /* typos */
-	step(chat, "start over", "start over");
-	step(chat, "view cart", "cart is empty");
+	efx_step(&F, chat, "menu", "What would you like to do?");
+	efx_step(&F, chat, "honey", "Honey"); /* a category name shows the category */
+	efx_step(&F, chat, "forrest hony", "Forest Honey 1kg"); /* typos */
+	efx_step(&F, chat, "start over", "start over");
+	efx_step(&F, chat, "view cart", "cart is empty");
 }
 
 static void test_cart_edit(void **state)
@@ -566,17 +537,17 @@ static void test_cart_edit(void **state)
 	char payload[80];
 
 	(void)state;
-	step(chat, "add 3 acacia honey", "Added 3 x Acacia Honey 500g");
-	step(chat, "add 1 mug", "Added 1 x Enamel Chai Mug");
+	efx_step(&F, chat, "add 3 acacia honey", "Added 3 x Acacia Honey 500g");
+	efx_step(&F, chat, "add 1 mug", "Added 1 x Enamel Chai Mug");
 	assert_int_equal(cart_total(chat), 4);
-	tap(chat, "cart:edit", "Which item");
+	efx_tap(&F, chat, "cart:edit", "Which item");
 	snprintf(payload, sizeof(payload), "line:%s", F.honey);
-	tap(chat, payload, "You have 3 x Acacia Honey 500g");
-	step(chat, "5", "5 x Acacia Honey 500g");
+	efx_tap(&F, chat, payload, "You have 3 x Acacia Honey 500g");
+	efx_step(&F, chat, "5", "5 x Acacia Honey 500g");
 	assert_int_equal(cart_total(chat), 6);
-	step(chat, "remove the mug", "Removed Enamel Chai Mug");
+	efx_step(&F, chat, "remove the mug", "Removed Enamel Chai Mug");
 	assert_int_equal(cart_total(chat), 5);
-	step(chat, "clear cart", "empty");
+	efx_step(&F, chat, "clear cart", "empty");
 	assert_int_equal(cart_total(chat), 0);
 }
 
@@ -592,7 +563,7 @@ static void test_lifecycle(void **state)
 	efx_text(&F, chat, "yes", &s);
 	snprintf(id, sizeof(id), "%s", s.res.order_id);
 	esent_clear(&s);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	PQclear(PQexec(F.conn, "BEGIN"));
 	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
 	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
@@ -620,7 +591,7 @@ static void test_lifecycle(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(events(conv, "order_status_changed"), 3);
 	/* shipped: the shopper can no longer cancel */
-	step(chat, "cancel my order", "can't be cancelled");
+	efx_step(&F, chat, "cancel my order", "can't be cancelled");
 	free(conv);
 }
 
@@ -701,7 +672,7 @@ static void test_status_change_waits_for_turn(void **state)
 	efx_text(&F, "lockst-1", "yes", &s);
 	snprintf(id, sizeof(id), "%s", s.res.order_id);
 	esent_clear(&s);
-	conv = conv_of("lockst-1");
+	conv = efx_conv_of(&F, "lockst-1");
 	sc.order_id = id;
 
 	/* 1. while a turn runs, the change waits: with a short lock_timeout it gives up */
@@ -782,19 +753,19 @@ static void test_cancel_and_complaint(void **state)
 	esent_clear(&s);
 	before = stock_of(F.honey);
 	snprintf(text, sizeof(text), "cancel order %s", num);
-	step(chat, text, "Please confirm");
-	step(chat, "yes", "has been cancelled");
+	efx_step(&F, chat, text, "Please confirm");
+	efx_step(&F, chat, "yes", "has been cancelled");
 	assert_int_equal(stock_of(F.honey), before + 3);
 	v = efx_q(&F, NULL, "SELECT status FROM orders WHERE order_number = $1::bigint", 1,
 	          (const char *const[]){num});
 	assert_string_equal(v, "cancelled");
 	free(v);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	assert_int_equal(events(conv, "order_cancelled"), 1);
 	/* someone else's order number is not found */
-	step("cx-2", "cancel order 1001", "couldn't find order #1001");
+	efx_step(&F, "cx-2", "cancel order 1001", "couldn't find order #1001");
 	snprintf(text, sizeof(text), "my order %s arrived broken", num);
-	step(chat, text, "recorded your complaint");
+	efx_step(&F, chat, text, "recorded your complaint");
 	v = efx_q(&F, NULL,
 	          "SELECT c.text FROM complaints c JOIN orders o ON o.id = c.order_id"
 	          " WHERE o.order_number = $1::bigint",
@@ -812,12 +783,12 @@ static void test_handoff(void **state)
 	char *conv;
 
 	(void)state;
-	step(chat, "hi", NULL);
-	step(chat, "talk to a person", "asked a person");
+	efx_step(&F, chat, "hi", NULL);
+	efx_step(&F, chat, "talk to a person", "asked a person");
 	efx_text(&F, chat, "hello? anyone?", &s);
 	assert_int_equal(s.nreplies, 0); /* silent while a person handles it */
 	esent_clear(&s);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	assert_int_equal(events(conv, "handoff_requested"), 1);
 	PQclear(PQexec(F.conn, "BEGIN"));
 	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
@@ -832,7 +803,7 @@ static void test_handoff(void **state)
 	                           1, (const char *const[]){conv}),
 	                 1);
 	assert_int_equal(events(conv, "handoff_released"), 1);
-	step(chat, "hi", "What would you like to do?");
+	efx_step(&F, chat, "hi", "What would you like to do?");
 	free(conv);
 }
 
@@ -846,28 +817,28 @@ static void test_handoff_way_back(void **state)
 
 	(void)state;
 	/* "bot" during a handoff: the bot again, with its menu */
-	step("hb-1", "hi", NULL);
-	step("hb-1", "talk to a person", "asked a person");
+	efx_step(&F, "hb-1", "hi", NULL);
+	efx_step(&F, "hb-1", "talk to a person", "asked a person");
 	efx_text(&F, "hb-1", "bot", &s);
 	assert_true(s.nreplies >= 1);
 	assert_contains(s.text, "back with the shop assistant");
 	esent_clear(&s);
-	conv = conv_of("hb-1");
+	conv = efx_conv_of(&F, "hb-1");
 	assert_int_equal(events(conv, "handoff_released"), 1);
 	assert_int_equal(efx_qlong(&F, "SELECT count(*) FROM conversations WHERE id = $1 AND"
 	                               " NOT handoff AND state <> 'handoff' AND handoff_at IS NULL",
 	                           1, (const char *const[]){conv}),
 	                 1);
-	step("hb-1", "1", NULL); /* the menu's choices are live */
+	efx_step(&F, "hb-1", "1", NULL); /* the menu's choices are live */
 	free(conv);
 
 	/* Swahili: "menyu" and "roboti" */
-	step("hb-2", "habari", NULL);
-	step("hb-2", "nataka kuongea na mtu", NULL);
+	efx_step(&F, "hb-2", "habari", NULL);
+	efx_step(&F, "hb-2", "nataka kuongea na mtu", NULL);
 	efx_text(&F, "hb-2", "roboti", &s);
 	assert_contains(s.text, "Umerudi kwa msaidizi");
 	esent_clear(&s);
-	step("hb-2", "nataka kuongea na mtu", NULL);
+	efx_step(&F, "hb-2", "nataka kuongea na mtu", NULL);
 	efx_text(&F, "hb-2", "menyu", &s);
 	assert_contains(s.text, "Umerudi kwa msaidizi");
 	esent_clear(&s);
@@ -875,9 +846,9 @@ static void test_handoff_way_back(void **state)
 	/* nobody answered within the timeout (10 minutes here): the bot offers itself */
 	efx_exec(&F, "UPDATE tenants SET settings = settings || '{\"handoff_timeout_minutes\": 10}'",
 	         0, NULL);
-	step("hb-3", "hi", NULL);
-	step("hb-3", "talk to a person", "asked a person");
-	conv = conv_of("hb-3");
+	efx_step(&F, "hb-3", "hi", NULL);
+	efx_step(&F, "hb-3", "talk to a person", "asked a person");
+	conv = efx_conv_of(&F, "hb-3");
 	efx_exec(&F, "UPDATE conversations SET handoff_at = now() - interval '9 minutes' WHERE id = $1",
 	         1, (const char *const[]){conv});
 	efx_text(&F, "hb-3", "hello? anyone there?", &s);
@@ -897,9 +868,9 @@ static void test_handoff_way_back(void **state)
 	free(conv);
 
 	/* a person who answered keeps the chat past the timeout */
-	step("hb-4", "hi", NULL);
-	step("hb-4", "talk to a person", "asked a person");
-	conv = conv_of("hb-4");
+	efx_step(&F, "hb-4", "hi", NULL);
+	efx_step(&F, "hb-4", "talk to a person", "asked a person");
+	conv = efx_conv_of(&F, "hb-4");
 	PQclear(PQexec(F.conn, "BEGIN"));
 	PQclear(PQexecParams(F.conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
 	                     (const char *const[]){F.tenant}, NULL, NULL, 0));
@@ -940,14 +911,14 @@ static void test_catalog_order_and_idle_checkout(void **state)
 	assert_contains(s.last_reply, "Use Amina");
 	esent_clear(&s);
 	assert_int_equal(cart_total("cat-1"), 2);
-	tap("cat-1", "name:use", "delivery address");
+	efx_tap(&F, "cat-1", "name:use", "delivery address");
 	/* a day later the checkout starts over, politely */
-	conv = conv_of("cat-1");
+	conv = efx_conv_of(&F, "cat-1");
 	efx_exec(&F,
 	         "UPDATE conversations SET last_inbound_at = now() - interval '25 hours'"
 	         " WHERE id = $1",
 	         1, (const char *const[]){conv});
-	step("cat-1", "Ngong Road", "Welcome back");
+	efx_step(&F, "cat-1", "Ngong Road", "Welcome back");
 	assert_int_equal(cart_total("cat-1"), 2);
 	free(conv);
 }
@@ -961,18 +932,18 @@ static void test_checkout_saved_details_location_and_cancel(void **state)
 
 	(void)state;
 	shop_to_confirm(chat, "1");
-	step(chat, "yes", "has been placed");
+	efx_step(&F, chat, "yes", "has been placed");
 	/* the second time, the name, address and phone are offered */
-	step(chat, "add 1 mug", "Added 1 x Enamel Chai Mug");
-	step(chat, "checkout", "Use Jane Wanjiku");
-	tap(chat, "name:use", "Your saved address: Moi Avenue, Nairobi");
-	tap(chat, "addr:saved", "Use 0712345678");
-	step(chat, "yes", "payment method");
-	step(chat, "cancel", "cancelled. Your cart is still saved");
+	efx_step(&F, chat, "add 1 mug", "Added 1 x Enamel Chai Mug");
+	efx_step(&F, chat, "checkout", "Use Jane Wanjiku");
+	efx_tap(&F, chat, "name:use", "Your saved address: Moi Avenue, Nairobi");
+	efx_tap(&F, chat, "addr:saved", "Use 0712345678");
+	efx_step(&F, chat, "yes", "payment method");
+	efx_step(&F, chat, "cancel", "cancelled. Your cart is still saved");
 	assert_int_equal(cart_total(chat), 1);
 	/* a shared location is a delivery address */
-	step(chat, "checkout", "name");
-	tap(chat, "name:use", "delivery address");
+	efx_step(&F, chat, "checkout", "name");
+	efx_tap(&F, chat, "name:use", "delivery address");
 	m = msg_inbound_new();
 	m->chat_id = strdup(chat);
 	m->user_id = strdup(chat);
@@ -984,7 +955,7 @@ static void test_checkout_saved_details_location_and_cancel(void **state)
 	assert_int_equal(s.rc, 0);
 	assert_contains(s.text, "phone number");
 	esent_clear(&s);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	v = efx_q(&F, NULL,
 	          "SELECT context->'ck'->'address'->>'text' || '|' ||"
 	          " (context->'ck'->'address'->>'latitude')::numeric(8,4)"
@@ -993,7 +964,7 @@ static void test_checkout_saved_details_location_and_cancel(void **state)
 	assert_string_equal(v, "Kenyatta Avenue|-1.2921");
 	free(v);
 	/* a media message in Swahili gets the Swahili answer */
-	step("media-sw", "habari", "Karibu");
+	efx_step(&F, "media-sw", "habari", "Karibu");
 	efx_send(&F, NULL, "media-sw", MSG_KIND_MEDIA, NULL, NULL, &s);
 	assert_contains(s.text, "maandishi tu");
 	esent_clear(&s);
@@ -1035,7 +1006,7 @@ static void test_seller_buttons_and_hours(void **state)
 	efx_send_msg(&F, NULL, m, &s);
 	assert_contains(s.text, "is now confirmed");
 	esent_clear(&s);
-	conv = conv_of("buyer-1");
+	conv = efx_conv_of(&F, "buyer-1");
 	assert_int_equal(efx_qlong(&F,
 	                           "SELECT count(*) FROM outbox WHERE conversation_id = $1"
 	                           " AND payload->>'text' LIKE '%has been confirmed%'",
@@ -1050,8 +1021,8 @@ static void test_seller_buttons_and_hours(void **state)
 	         "UPDATE tenants SET settings = settings || '{\"time_zone\": \"Africa/Nairobi\","
 	         " \"business_hours\": {\"mon\": \"closed\"}}'::jsonb",
 	         0, NULL);
-	step("hours-1", "hi", "closed");
-	step("hours-1", "1", "categories");
+	efx_step(&F, "hours-1", "hi", "closed");
+	efx_step(&F, "hours-1", "1", "categories");
 	/* open all day: no notice; an unknown zone is ignored, the greeting still works */
 	efx_exec(&F,
 	         "UPDATE tenants SET settings = settings || '{\"business_hours\": {\"mon\":"
@@ -1072,7 +1043,7 @@ static void test_seller_buttons_and_hours(void **state)
 	esent_clear(&s);
 	efx_exec(&F, "UPDATE tenants SET settings = settings - 'business_hours' - 'time_zone'", 0,
 	         NULL);
-	step("hours-2", "hi", "What would you like to do?");
+	efx_step(&F, "hours-2", "hi", "What would you like to do?");
 	efx_text(&F, "hours-3", "hi", &s);
 	assert_not_contains(s.text, "closed");
 	esent_clear(&s);
@@ -1096,8 +1067,8 @@ static void test_paging_and_deleted_product(void **state)
 		    " RETURNING id",
 		    2, (const char *const[]){sku, name});
 	}
-	step("page-1", "hi", NULL);
-	tap("page-1", "browse", "Gifts");
+	efx_step(&F, "page-1", "hi", NULL);
+	efx_tap(&F, "page-1", "browse", "Gifts");
 	efx_text(&F, "page-1", "2", &s); /* Beauty, Gifts, Honey, Kitchen */
 	assert_contains(s.last_reply, "Zawadi Gift 07");
 	assert_not_contains(s.last_reply, "Zawadi Gift 08");
@@ -1110,15 +1081,15 @@ static void test_paging_and_deleted_product(void **state)
 	esent_clear(&s);
 	/* the last gift goes into the cart, then the seller deletes it */
 	snprintf(payload, sizeof(payload), "prod:%s", id);
-	step("page-1", "2", "Zawadi Gift 09");
-	step("page-1", "1", "Added 1 x Zawadi Gift 09");
+	efx_step(&F, "page-1", "2", "Zawadi Gift 09");
+	efx_step(&F, "page-1", "1", "Added 1 x Zawadi Gift 09");
 	efx_exec(&F, "UPDATE products SET deleted_at = now() WHERE id = $1", 1,
 	         (const char *const[]){id});
-	step("page-1", "checkout", "name");
-	step("page-1", "Pat", "delivery address");
-	step("page-1", "Biashara Street 9", "phone number");
-	step("page-1", "0733 000 111", "payment method");
-	step("page-1", "1", "confirm");
+	efx_step(&F, "page-1", "checkout", "name");
+	efx_step(&F, "page-1", "Pat", "delivery address");
+	efx_step(&F, "page-1", "Biashara Street 9", "phone number");
+	efx_step(&F, "page-1", "0733 000 111", "payment method");
+	efx_step(&F, "page-1", "1", "confirm");
 	efx_text(&F, "page-1", "yes", &s);
 	assert_contains(s.text, "Zawadi Gift 09 is no longer available");
 	assert_int_equal(s.res.order_number, 0);

@@ -33,26 +33,9 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static void step(const char *chat, const char *text, const char *expect)
-{
-	struct esent s;
-
-	efx_text(&F, chat, text, &s);
-	assert_int_equal(s.rc, 0);
-	if (expect && !strstr(s.text, expect))
-		assert_contains(s.last_reply, expect); /* in a button or list row */
-	esent_clear(&s);
-}
-
-static char *conv_of(const char *chat)
-{
-	return efx_q(&F, NULL, "SELECT id FROM conversations WHERE external_chat_id = $1", 1,
-	             (const char *const[]){chat});
-}
-
 static long orders_of(const char *chat)
 {
-	char *conv = conv_of(chat);
+	char *conv = efx_conv_of(&F, chat);
 	long n = efx_qlong(&F, "SELECT count(*) FROM order_channel_meta WHERE conversation_id = $1",
 	                   1, (const char *const[]){conv});
 
@@ -66,13 +49,13 @@ static void honey_to_confirm(const char *chat, const char *qty)
 	char add[64];
 
 	snprintf(add, sizeof(add), "add %s acacia honey", qty);
-	step(chat, "hi", "Welcome to Test Shop");
-	step(chat, add, "to your cart");
-	step(chat, "checkout", "name");
-	step(chat, "Jane Wanjiku", "delivery address");
-	step(chat, "Moi Avenue, Nairobi", "phone number");
-	step(chat, "0712 345 678", "payment method");
-	step(chat, "1", "Shall I place the order?"); /* Cash on delivery */
+	efx_step(&F, chat, "hi", "Welcome to Test Shop");
+	efx_step(&F, chat, add, "to your cart");
+	efx_step(&F, chat, "checkout", "name");
+	efx_step(&F, chat, "Jane Wanjiku", "delivery address");
+	efx_step(&F, chat, "Moi Avenue, Nairobi", "phone number");
+	efx_step(&F, chat, "0712 345 678", "payment method");
+	efx_step(&F, chat, "1", "Shall I place the order?"); /* Cash on delivery */
 }
 
 static const char settings_default[] =
@@ -139,7 +122,7 @@ static void test_fee_and_tax_changed_before_yes(void **state)
 	assert_contains(s.text, "Total: KES 1,168"); /* 850 + 8% 68 + 250 */
 	esent_clear(&s);
 	assert_int_equal(orders_of(chat), 0);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	assert_int_equal(efx_qlong(&F,
 	                           "SELECT count(*) FROM conversation_events WHERE"
 	                           " conversation_id = $1 AND event_type = 'checkout_repriced'",
@@ -162,20 +145,9 @@ static void test_fee_and_tax_changed_before_yes(void **state)
 	esent_clear(&s);
 }
 
-static void tap(const char *chat, const char *payload, const char *expect)
-{
-	struct esent s;
-
-	efx_postback(&F, chat, payload, &s);
-	assert_int_equal(s.rc, 0);
-	if (expect && !strstr(s.text, expect))
-		assert_contains(s.last_reply, expect);
-	esent_clear(&s);
-}
-
 static long cart_lines(const char *chat)
 {
-	char *conv = conv_of(chat);
+	char *conv = efx_conv_of(&F, chat);
 	long n = efx_qlong(&F,
 	                   "SELECT count(*) FROM carts c JOIN cart_items i ON i.cart_id = c.id"
 	                   " WHERE c.conversation_id = $1 AND c.status = 'open'",
@@ -200,9 +172,9 @@ static void test_foreign_currency_product(void **state)
 	            " stock) VALUES (app_tenant_id(), 'TIN-1', 'Dollar Spice Tin', 'Imports', 1500,"
 	            " 'USD', 30) RETURNING id",
 	            0, NULL);
-	step(chat, "hi", NULL);
+	efx_step(&F, chat, "hi", NULL);
 	/* the list and the card show its own price, and the card offers no "Add" */
-	tap(chat, "browse", "Imports");
+	efx_tap(&F, chat, "browse", "Imports");
 	efx_text(&F, chat, "3", &s); /* Beauty, Honey, Imports, Kitchen */
 	assert_contains(s.last_reply, "USD 15");
 	esent_clear(&s);
@@ -221,7 +193,7 @@ static void test_foreign_currency_product(void **state)
 	         "UPDATE conversations SET offered = jsonb_build_array($1::text)"
 	         " WHERE external_chat_id = $2",
 	         2, (const char *const[]){payload, chat});
-	tap(chat, payload, "priced in USD");
+	efx_tap(&F, chat, payload, "priced in USD");
 	assert_int_equal(cart_lines(chat), 0);
 
 	/* a WhatsApp catalog order takes the other lines only */
@@ -245,9 +217,9 @@ static void test_foreign_currency_product(void **state)
 	/* the mug in the cart is re-priced in USD by the seller: not counted, not charged */
 	efx_exec(&F, "UPDATE products SET currency = 'USD' WHERE id = $1", 1,
 	         (const char *const[]){F.mug});
-	step(chat, "Jane", "delivery address");
-	step(chat, "Moi Avenue, Nairobi", "phone number");
-	step(chat, "0712 345 678", "payment method");
+	efx_step(&F, chat, "Jane", "delivery address");
+	efx_step(&F, chat, "Moi Avenue, Nairobi", "phone number");
+	efx_step(&F, chat, "0712 345 678", "payment method");
 	efx_text(&F, chat, "1", &s);
 	assert_contains(s.text, "1 x Enamel Chai Mug: priced in USD, can't be ordered here");
 	assert_contains(s.text, "Subtotal: KES 0");
@@ -275,9 +247,9 @@ static void test_handoff_keeps_everything(void **state)
 	char *conv, *v, *text;
 
 	(void)state;
-	step(chat, "hi", NULL);
-	tap(chat, "human", "asked a person");
-	conv = conv_of(chat);
+	efx_step(&F, chat, "hi", NULL);
+	efx_tap(&F, chat, "human", "asked a person");
+	conv = efx_conv_of(&F, chat);
 	text = malloc(3001);
 	assert_non_null(text);
 	memset(text, 'x', 3000);
@@ -360,8 +332,8 @@ static void test_long_name_and_address(void **state)
 	struct esent s;
 
 	(void)state;
-	step(chat, "add 1 acacia honey", "to your cart");
-	step(chat, "checkout", "name");
+	efx_step(&F, chat, "add 1 acacia honey", "to your cart");
+	efx_step(&F, chat, "checkout", "name");
 	memset(name, 'a', 99);
 	snprintf(name + 99, sizeof(name) - 99, "\xC3\xA9 Kamau"); /* é straddles byte 100 */
 	efx_text(&F, chat, name, &s);
@@ -372,7 +344,7 @@ static void test_long_name_and_address(void **state)
 	efx_text(&F, chat, addr, &s);
 	assert_contains(s.text, "What phone number");
 	esent_clear(&s);
-	conv = conv_of(chat);
+	conv = efx_conv_of(&F, chat);
 	v = efx_q(&F, NULL,
 	          "SELECT concat_ws('|', length(context->'ck'->>'name'),"
 	          " length(context->'ck'->'address'->>'text')) FROM conversations WHERE id = $1",
@@ -380,7 +352,7 @@ static void test_long_name_and_address(void **state)
 	assert_string_equal(v, "99|499");
 	free(v);
 	free(conv);
-	step(chat, "cancel", "cancelled");
+	efx_step(&F, chat, "cancel", "cancelled");
 }
 
 /* A catalog order names what it could not take: a product on two lines beyond its stock,
@@ -407,7 +379,7 @@ static void test_catalog_order_limits(void **state)
 	assert_contains(s.text, "Sorry, we only have 1 of Forest Honey 1kg in stock.");
 	assert_contains(s.text, "What name should we put on the order?");
 	esent_clear(&s);
-	step(chat, "cancel", "cancelled");
+	efx_step(&F, chat, "cancel", "cancelled");
 
 	m = msg_inbound_new();
 	m->chat_id = strdup(chat);
@@ -423,7 +395,7 @@ static void test_catalog_order_limits(void **state)
 	assert_contains(s.text, "I read only the first 100.");
 	esent_clear(&s);
 	assert_int_equal(cart_lines(chat), 1); /* the mugs; the honey on line 101 was not read */
-	step(chat, "cancel", "cancelled");
+	efx_step(&F, chat, "cancel", "cancelled");
 	efx_exec(&F,
 	         "DELETE FROM cart_items WHERE cart_id IN (SELECT c.id FROM carts c JOIN"
 	         " conversations v ON v.id = c.conversation_id WHERE v.external_chat_id = $1)",
@@ -444,10 +416,10 @@ static void test_huge_prices(void **state)
 	           " stock) VALUES (app_tenant_id(), 'GOLD-1', 'Solid Gold Throne', 'Honey',"
 	           " 1000000000000000, 'KES', 1000) RETURNING id",
 	           0, NULL);
-	step(chat, "add 9 solid gold throne", "to your cart");
-	step(chat, "checkout", "name");
-	step(chat, "Jane", "delivery address");
-	step(chat, "Moi Avenue, Nairobi", "phone number");
+	efx_step(&F, chat, "add 9 solid gold throne", "to your cart");
+	efx_step(&F, chat, "checkout", "name");
+	efx_step(&F, chat, "Jane", "delivery address");
+	efx_step(&F, chat, "Moi Avenue, Nairobi", "phone number");
 	efx_text(&F, chat, "0712 345 678", &s);
 	assert_contains(s.text, "payment method");
 	esent_clear(&s);
@@ -487,7 +459,7 @@ static void test_payment_method_withdrawn(void **state)
 	assert_contains(s.last_reply, "\"pay:mpesa\"");
 	esent_clear(&s);
 	assert_int_equal(orders_of(chat), 0);
-	step(chat, "1", "Shall I place the order?");
+	efx_step(&F, chat, "1", "Shall I place the order?");
 	efx_text(&F, chat, "yes", &s);
 	assert_true(s.res.order_number > 0);
 	assert_int_equal(efx_qlong(&F,

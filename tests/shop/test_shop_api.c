@@ -23,7 +23,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "testsrv.h"
+#include "harness_wa.h"
 #include "util.h"
 
 #define PNID         "106540352242977"
@@ -31,329 +31,12 @@
 #define VERIFY_TOKEN "wa-verify-token-16"
 #define HOOK_SECRET  "hook-secret-16"
 
-static struct testdb db;
-static struct testsrv srv;
-static char *tenant_id, *api_key, *other_tenant, *other_key;
-static char channel_id[64];
-static pid_t mock_pid, sink_pid;
-static int mock_port, sink_port;
-static int wamid_seq;
-static PGconn *app_conn;
+static char *other_tenant, *other_key;
+static pid_t sink_pid;
+static int sink_port;
 static char faq_id[64];
 
-/* ---- helpers (as in tests/whatsapp/wa_integration_test.c) ---- */
-
-static json_t *resp_json(const struct testhttp_resp *r)
-{
-	json_t *o = json_loads(r->body ? r->body : "", 0, NULL);
-
-	if (!o)
-		fail_msg("answer is not JSON (HTTP %ld): %s", r->status, r->body ? r->body : "");
-	return o;
-}
-
-static void api_as(const char *key, const char *method, const char *path, const char *body,
-                   struct testhttp_resp *r)
-{
-	char url[512], auth[256];
-	const char *headers[3] = {auth, "Content-Type: application/json", NULL};
-
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-	testhttp_request(method, url, headers, body, body ? strlen(body) : 0, r);
-}
-
-static void api(const char *method, const char *path, const char *body, struct testhttp_resp *r)
-{
-	api_as(api_key, method, path, body, r);
-}
-
-/* The first column of the first row of sql run as the application role in tenant's scope
- * (heap string, NULL for no row / NULL). */
-static char *tscalar(const char *tenant, const char *sql, int n, const char *const *params)
-{
-	const char *tp[1] = {tenant};
-	PGresult *res;
-	char *out = NULL;
-
-	res = PQexecParams(app_conn, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, tp,
-	                   NULL, NULL, 0);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	PQclear(res);
-	res = PQexecParams(app_conn, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("query failed: %s: %s", sql, PQerrorMessage(app_conn));
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		out = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return out;
-}
-
-static long tcount(const char *sql, int n, const char *const *params)
-{
-	char *v = tscalar(tenant_id, sql, n, params);
-	long c = v ? atol(v) : -1;
-
-	free(v);
-	return c;
-}
-
-static void next_wamid(char *out, size_t len)
-{
-	snprintf(out, len, "wamid.TEST%d%08d", (int)getpid(), ++wamid_seq);
-}
-
-/* The Cloud API envelope around one value object (reference taken). */
-static char *envelope(json_t *value)
-{
-	json_t *root = json_pack("{s:s, s:[{s:s, s:[{s:o, s:s}]}]}", "object",
-	                         "whatsapp_business_account", "entry", "id", "102290129340398",
-	                         "changes", "value", value, "field", "messages");
-	char *s = json_dumps(root, JSON_COMPACT);
-
-	json_decref(root);
-	return s;
-}
-
-static json_t *value_for(const char *pnid, const char *wa_id, const char *name, json_t *message)
-{
-	return json_pack("{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], s:[o]}", "messaging_product",
-	                 "whatsapp", "metadata", "display_phone_number", "15550783881",
-	                 "phone_number_id", pnid, "contacts", "profile", "name", name, "wa_id",
-	                 wa_id, "messages", message);
-}
-
-static json_t *msg_base(const char *wa_id, const char *wamid, const char *type)
-{
-	char ts[24];
-
-	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-	return json_pack("{s:s, s:s, s:s, s:s}", "from", wa_id, "id", wamid, "timestamp", ts,
-	                 "type", type);
-}
-
-static char *text_webhook(const char *wa_id, const char *wamid, const char *text)
-{
-	json_t *m = msg_base(wa_id, wamid, "text");
-
-	json_object_set_new(m, "text", json_pack("{s:s}", "body", text));
-	return envelope(value_for(PNID, wa_id, "Amina Njeri", m));
-}
-
-/* A press of a reply button or list row the shopper saw in message ctx_wamid. */
-static char *press_webhook(const char *wa_id, const char *wamid, int is_list, const char *id,
-                           const char *title, const char *ctx_wamid)
-{
-	json_t *m = msg_base(wa_id, wamid, "interactive");
-	const char *kind = is_list ? "list_reply" : "button_reply";
-
-	json_object_set_new(
-	    m, "interactive",
-	    json_pack("{s:s, s:{s:s, s:s}}", "type", kind, kind, "id", id, "title", title));
-	if (ctx_wamid)
-		json_object_set_new(
-		    m, "context", json_pack("{s:s, s:s}", "from", "15550783881", "id", ctx_wamid));
-	return envelope(value_for(PNID, wa_id, "Amina Njeri", m));
-}
-
-enum sig_mode { SIG_GOOD, SIG_NONE, SIG_WRONG, SIG_OTHER_SECRET };
-
-static void post_webhook_to(const char *chan, const char *body, size_t len, enum sig_mode mode,
-                            struct testhttp_resp *r)
-{
-	char url[256], sig[128], hex[65];
-	const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
-
-	snprintf(url, sizeof(url), "%s/webhooks/whatsapp/%s", srv.base_url, chan);
-	if (mode != SIG_NONE) {
-		const char *secret = mode == SIG_OTHER_SECRET ? "not-the-app-secret" : APP_SECRET;
-
-		util_hmac_sha256_hex(secret, strlen(secret), body, len, hex);
-		if (mode == SIG_WRONG)
-			hex[10] = hex[10] == 'a' ? 'b' : 'a';
-		snprintf(sig, sizeof(sig), "X-Hub-Signature-256: sha256=%s", hex);
-		headers[1] = sig;
-	}
-	testhttp_request("POST", url, headers, body, len, r);
-}
-
-static long post_webhook(const char *body, struct testhttp_resp *r)
-{
-	post_webhook_to(channel_id, body, strlen(body), SIG_GOOD, r);
-	return r->status;
-}
-
-static json_t *mock_requests(void)
-{
-	char url[128];
-	struct testhttp_resp r;
-	json_t *arr;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__requests", mock_port);
-	testhttp_request("GET", url, NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	arr = resp_json(&r);
-	testhttp_resp_clear(&r);
-	return arr;
-}
-
-static size_t count_to(const json_t *reqs, const char *wa_id, int messages_only)
-{
-	size_t i, n = 0;
-	const json_t *q;
-
-	json_array_foreach(reqs, i, q)
-	{
-		const json_t *b = json_object_get(q, "body");
-		const char *to = json_string_value(json_object_get(b, "to"));
-
-		if (to && strcmp(to, wa_id) == 0 && (!messages_only || json_object_get(q, "wamid")))
-			n++;
-	}
-	return n;
-}
-
-/* Waits until the mock got more than `before` messages for wa_id and no new one came for
- * 400 ms; returns the requests (caller decrefs). Fails after 15 s. */
-static json_t *wait_replies(const char *wa_id, size_t before)
-{
-	size_t last = before, n;
-	int i, quiet = 0;
-	json_t *reqs = NULL;
-
-	for (i = 0; i < 300; i++) {
-		json_decref(reqs);
-		reqs = mock_requests();
-		n = count_to(reqs, wa_id, 1);
-		if (n > before && n == last) {
-			if (++quiet >= 8)
-				return reqs;
-		} else {
-			quiet = 0;
-		}
-		last = n;
-		usleep(50000);
-	}
-	fail_msg("no reply to %s reached the mock Graph API (had %zu)", wa_id, before);
-	return NULL;
-}
-
-/* A choice in one of the messages sent to wa_id after index `from`. */
-struct choice {
-	char id[128], title[64], ctx[128];
-	int is_list;
-	int found;
-};
-
-static void find_choice(const json_t *reqs, const char *wa_id, size_t from, const char *prefix,
-                        int exact, struct choice *c)
-{
-	size_t i, j, k, seen = 0;
-	const json_t *q;
-
-	memset(c, 0, sizeof(*c));
-	json_array_foreach(reqs, i, q)
-	{
-		const json_t *b = json_object_get(q, "body");
-		const json_t *inter = json_object_get(b, "interactive");
-		const json_t *action = json_object_get(inter, "action");
-		const char *to = json_string_value(json_object_get(b, "to"));
-		const json_t *x, *sec;
-
-		if (!to || strcmp(to, wa_id) != 0 || !json_object_get(q, "wamid"))
-			continue;
-		if (seen++ < from)
-			continue;
-		json_array_foreach(json_object_get(action, "buttons"), j, x)
-		{
-			const char *id =
-			    json_string_value(json_object_get(json_object_get(x, "reply"), "id"));
-
-			if (id && (exact ? strcmp(id, prefix) == 0
-			                 : strncmp(id, prefix, strlen(prefix)) == 0)) {
-				snprintf(c->id, sizeof(c->id), "%s", id);
-				snprintf(c->title, sizeof(c->title), "%s",
-				         json_string_value(json_object_get(
-				             json_object_get(x, "reply"), "title")));
-				snprintf(c->ctx, sizeof(c->ctx), "%s",
-				         json_string_value(json_object_get(q, "wamid")));
-				c->found = 1;
-			}
-		}
-		json_array_foreach(json_object_get(action, "sections"), j, sec)
-		    json_array_foreach(json_object_get(sec, "rows"), k, x)
-		{
-			const char *id = json_string_value(json_object_get(x, "id"));
-
-			if (id &&
-			    (exact ? strcmp(id, prefix) == 0
-			           : strncmp(id, prefix, strlen(prefix)) == 0) &&
-			    !c->found) {
-				snprintf(c->id, sizeof(c->id), "%s", id);
-				snprintf(c->title, sizeof(c->title), "%s",
-				         json_string_value(json_object_get(x, "title")));
-				snprintf(c->ctx, sizeof(c->ctx), "%s",
-				         json_string_value(json_object_get(q, "wamid")));
-				c->is_list = 1;
-				c->found = 1;
-			}
-		}
-	}
-}
-
-/* The text of the messages sent to wa_id after index `from`, joined (heap). */
-static char *texts_since(const json_t *reqs, const char *wa_id, size_t from)
-{
-	struct sbuf b;
-	size_t i, seen = 0;
-	const json_t *q;
-	char *out;
-
-	sbuf_init(&b);
-	json_array_foreach(reqs, i, q)
-	{
-		const json_t *body = json_object_get(q, "body");
-		const char *to = json_string_value(json_object_get(body, "to"));
-		const char *t;
-
-		if (!to || strcmp(to, wa_id) != 0 || !json_object_get(q, "wamid") || seen++ < from)
-			continue;
-		t = json_string_value(json_object_get(json_object_get(body, "text"), "body"));
-		if (!t)
-			t = json_string_value(json_object_get(
-			    json_object_get(json_object_get(body, "interactive"), "body"), "text"));
-		if (!t)
-			t = json_string_value(
-			    json_object_get(json_object_get(body, "image"), "caption"));
-		if (t) {
-			sbuf_puts(&b, t);
-			sbuf_puts(&b, "\n");
-		}
-	}
-	out = sbuf_take(&b);
-	assert_non_null(out);
-	return out;
-}
-
-/* Sends body (a webhook from wa_id), expects 200, and waits for the bot's answer. */
-static json_t *say(const char *wa_id, char *body, size_t *before)
-{
-	struct testhttp_resp r;
-	json_t *reqs = mock_requests(), *ans;
-
-	*before = count_to(reqs, wa_id, 1);
-	json_decref(reqs);
-	if (post_webhook(body, &r) != 200)
-		fail_msg("webhook answered %ld: %s", r.status, r.body);
-	ans = resp_json(&r);
-	assert_int_equal(json_integer_value(json_object_get(ans, "handled")), 1);
-	json_decref(ans);
-	testhttp_resp_clear(&r);
-	free(body);
-	return wait_replies(wa_id, *before);
-}
-
-/* ---- this test's own helpers ---- */
+/* ---- this test's own helpers (the shared ones are in tests/support/harness_wa.h) ---- */
 
 /* The shopper's conversation with the bot, step by step: the replies since the last send. */
 struct chat {
@@ -365,37 +48,37 @@ struct chat {
 static void chat_send(struct chat *c, char *body)
 {
 	json_decref(c->reqs);
-	c->reqs = say(c->wa_id, body, &c->before);
+	c->reqs = hx_wa_say(c->wa_id, body, &c->before);
 }
 
 static void chat_text(struct chat *c, const char *text)
 {
 	char wamid[64];
 
-	next_wamid(wamid, sizeof(wamid));
-	chat_send(c, text_webhook(c->wa_id, wamid, text));
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	chat_send(c, hx_wa_text_webhook(c->wa_id, wamid, text));
 }
 
 /* Presses the choice whose payload starts with (or is, exact) id in the last replies. */
 static void chat_press(struct chat *c, const char *id, int exact)
 {
-	struct choice ch;
+	struct hx_wa_choice ch;
 	char wamid[64];
 
-	find_choice(c->reqs, c->wa_id, c->before, id, exact, &ch);
+	hx_wa_find_choice(c->reqs, c->wa_id, c->before, id, exact, &ch);
 	if (!ch.found) {
-		char *t = texts_since(c->reqs, c->wa_id, c->before);
+		char *t = hx_wa_texts_since(c->reqs, c->wa_id, c->before);
 
 		fail_msg("no choice \"%s\" offered to %s after:\n%s", id, c->wa_id, t);
 	}
-	next_wamid(wamid, sizeof(wamid));
-	chat_send(c, press_webhook(c->wa_id, wamid, ch.is_list, ch.id, ch.title, ch.ctx));
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	chat_send(c, hx_wa_press_webhook(c->wa_id, wamid, ch.is_list, ch.id, ch.title, ch.ctx));
 }
 
 /* The text of the last replies (heap). */
 static char *chat_said(struct chat *c)
 {
-	return texts_since(c->reqs, c->wa_id, c->before);
+	return hx_wa_texts_since(c->reqs, c->wa_id, c->before);
 }
 
 static void chat_expect(struct chat *c, const char *needle)
@@ -445,21 +128,7 @@ static char *order_of(const char *wa_id, const char *expr)
 	         "SELECT %s FROM orders o JOIN order_channel_meta m ON m.order_id = o.id"
 	         " WHERE m.external_chat_id = $1 ORDER BY o.created_at DESC LIMIT 1",
 	         expr);
-	return tscalar(tenant_id, sql, 1, params);
-}
-
-static json_t *sink_requests(void)
-{
-	char url[128];
-	struct testhttp_resp r;
-	json_t *arr;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__requests", sink_port);
-	testhttp_request("GET", url, NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	arr = resp_json(&r);
-	testhttp_resp_clear(&r);
-	return arr;
+	return hx_tscalar(hx.tenant_id, sql, 1, params);
 }
 
 /* Waits for the seller's webhook to receive event about order_id; returns its body (new
@@ -471,7 +140,7 @@ static json_t *wait_webhook(const char *event, const char *order_id)
 	const json_t *q;
 
 	for (i = 0; i < 200; i++) {
-		json_t *reqs = sink_requests();
+		json_t *reqs = hx_mock_get(sink_port);
 
 		json_array_foreach(reqs, k, q)
 		{
@@ -497,22 +166,6 @@ static json_t *wait_webhook(const char *event, const char *order_id)
 	return NULL;
 }
 
-static void create_product(const char *sku, const char *name, long price, int stock)
-{
-	struct testhttp_resp r;
-	char body[512];
-
-	snprintf(body, sizeof(body),
-	         "{\"sku\": \"%s\", \"name\": \"%s\", \"description\": \"A fine %s\", "
-	         "\"category\": \"Honey\", \"price_minor\": %ld, \"currency\": \"KES\", "
-	         "\"stock\": %d, \"active\": true}",
-	         sku, name, name, price, stock);
-	api("POST", "/api/v1/products", body, &r);
-	if (r.status != 201)
-		fail_msg("product create answered %ld: %s", r.status, r.body);
-	testhttp_resp_clear(&r);
-}
-
 static const char shop_settings[] =
     "{\"tax_bp\": 1600, \"delivery_fee_minor\": 20000,"
     " \"payment_methods\": [\"cash_on_delivery\", {\"code\": \"mpesa\", \"instructions\":"
@@ -528,67 +181,36 @@ static const char shop_settings[] =
 
 static int group_setup(void **state)
 {
-	char env_base[96], hook[256];
+	static const char *const env[] = {"CCGW_WEBHOOK_ALLOW_PRIVATE=1", NULL};
 	struct testhttp_resp r;
 	json_t *o;
-	const char *env[3];
 
 	(void)state;
-	testdb_setup(&db, "shop_api");
-	tenant_id = testdb_tenant_create(&db, "zone-shop", &api_key);
-	other_tenant = testdb_tenant_create(&db, "other-shop", &other_key);
-	mock_pid = testsrv_spawn_mock("graph_mock.py", NULL, &mock_port);
-	sink_pid = testsrv_spawn_mock("sink_mock.py", NULL, &sink_port);
-	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
-	         mock_port);
-	env[0] = env_base;
-	env[1] = "CCGW_WEBHOOK_ALLOW_PRIVATE=1";
-	env[2] = NULL;
-	testsrv_start(&srv, &db, env);
-	app_conn = testdb_connect_app(&db);
-
-	api("POST", "/api/v1/channels",
-	    "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID "\", \"access_token\": "
-	    "\"EAAG-test-token\", \"app_secret\": \"" APP_SECRET
-	    "\", \"verify_token\": \"" VERIFY_TOKEN "\"}",
-	    &r);
-	if (r.status != 201)
-		fail_msg("channel registration answered %ld: %s", r.status, r.body);
-	o = resp_json(&r);
-	snprintf(channel_id, sizeof(channel_id), "%s", json_string_value(json_object_get(o, "id")));
+	hx.wa_pnid = PNID;
+	hx.wa_app_secret = APP_SECRET;
+	hx_setup("shop_api", "zone-shop");
+	other_tenant = testdb_tenant_create(&hx.db, "other-shop", &other_key);
+	hx_serve("graph_mock.py", "CCGW_WHATSAPP_API_BASE", env);
+	o = hx_wa_register("EAAG-test-token", VERIFY_TOKEN);
 	json_decref(o);
-	testhttp_resp_clear(&r);
-	create_product("HNY-ACA-500", "Acacia Honey 500g", 85000, 200);
+	hx_product_create("HNY-ACA-500", "Acacia Honey 500g", "Honey", 85000, 200);
 
 	/* the seller's webhook receiver checks the signature with the target's secret */
-	snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/__secret", sink_port);
-	testhttp_request("POST", hook, NULL,
-	                 "{\"prefix\": \"/hook\", \"secret\": \"" HOOK_SECRET "\"}",
-	                 strlen("{\"prefix\": \"/hook\", \"secret\": \"" HOOK_SECRET "\"}"), &r);
-	assert_int_equal(r.status, 200);
-	testhttp_resp_clear(&r);
-	snprintf(hook, sizeof(hook),
-	         "{\"kind\": \"webhook\", \"url\": \"http://127.0.0.1:%d/hook\", \"secret\": "
-	         "\"" HOOK_SECRET "\"}",
-	         sink_port);
-	api("POST", "/api/v1/notification-targets", hook, &r);
-	if (r.status != 201)
-		fail_msg("webhook target answered %ld: %s", r.status, r.body);
-	testhttp_resp_clear(&r);
+	sink_pid = hx_sink_start(HOOK_SECRET, &sink_port);
 
-	api("PATCH", "/api/v1/settings", shop_settings, &r);
+	hx_api("PATCH", "/api/v1/settings", shop_settings, &r);
 	if (r.status != 200)
 		fail_msg("settings PATCH answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
-	api("POST", "/api/v1/faqs",
-	    "{\"question\": \"Is your honey raw?\", \"examples\": [\"is the honey pure\","
-	    " \"asali ni safi\", \"je asali yenu ni halisi\"], \"answer\": \"Yes: raw, straight "
-	    "from our hives in Baringo.\", \"answer_sw\": \"Ndiyo: asali halisi kutoka mizinga "
-	    "yetu ya Baringo.\"}",
-	    &r);
+	hx_api("POST", "/api/v1/faqs",
+	       "{\"question\": \"Is your honey raw?\", \"examples\": [\"is the honey pure\","
+	       " \"asali ni safi\", \"je asali yenu ni halisi\"], \"answer\": \"Yes: raw, straight "
+	       "from our hives in Baringo.\", \"answer_sw\": \"Ndiyo: asali halisi kutoka mizinga "
+	       "yetu ya Baringo.\"}",
+	       &r);
 	if (r.status != 201)
 		fail_msg("faq POST answered %ld: %s", r.status, r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	snprintf(faq_id, sizeof(faq_id), "%s", json_string_value(json_object_get(o, "id")));
 	json_decref(o);
 	testhttp_resp_clear(&r);
@@ -598,12 +220,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	testsrv_stop(&srv);
-	testsrv_stop_pid(mock_pid);
+	hx_teardown();
 	testsrv_stop_pid(sink_pid);
-	PQfinish(app_conn);
-	free(tenant_id);
-	free(api_key);
 	free(other_tenant);
 	free(other_key);
 	return 0;
@@ -636,10 +254,10 @@ static void test_settings_validation(void **state)
 	json_t *o;
 
 	(void)state;
-	api("GET", "/api/v1/settings", NULL, &r);
+	hx_api("GET", "/api/v1/settings", NULL, &r);
 	assert_int_equal(r.status, 200);
 	before = strdup(r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "tax_bp")), 1600);
 	assert_string_equal(json_string_value(json_object_get(o, "currency")), "KES");
 	assert_int_equal(json_array_size(json_object_get(o, "delivery_zones")), 3);
@@ -648,42 +266,43 @@ static void test_settings_validation(void **state)
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		api("PATCH", "/api/v1/settings", bad[i].body, &r);
+		hx_api("PATCH", "/api/v1/settings", bad[i].body, &r);
 		if (r.status != 400)
 			fail_msg("%s answered %ld: %s", bad[i].body, r.status, r.body);
-		o = resp_json(&r);
+		o = hx_json(&r);
 		assert_string_equal(
 		    json_string_value(json_object_get(json_object_get(o, "error"), "field")),
 		    bad[i].field);
 		json_decref(o);
 		testhttp_resp_clear(&r);
 	}
-	api("PATCH", "/api/v1/settings", "not json", &r);
+	hx_api("PATCH", "/api/v1/settings", "not json", &r);
 	assert_int_equal(r.status, 400);
 	testhttp_resp_clear(&r);
-	api("GET", "/api/v1/settings", NULL, &r);
+	hx_api("GET", "/api/v1/settings", NULL, &r);
 	assert_string_equal(r.body, before); /* nothing changed */
 	testhttp_resp_clear(&r);
 	free(before);
 
 	/* a good change, then null puts a key back to its default */
-	api("PATCH", "/api/v1/settings",
-	    "{\"handoff_timeout_minutes\": 45, \"time_zone\": \"Africa/Nairobi\"}", &r);
+	hx_api("PATCH", "/api/v1/settings",
+	       "{\"handoff_timeout_minutes\": 45, \"time_zone\": \"Africa/Nairobi\"}", &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "handoff_timeout_minutes")), 45);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	api("PATCH", "/api/v1/settings", "{\"handoff_timeout_minutes\": null}", &r);
+	hx_api("PATCH", "/api/v1/settings", "{\"handoff_timeout_minutes\": null}", &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "handoff_timeout_minutes")), 30);
 	assert_string_equal(json_string_value(json_object_get(o, "time_zone")), "Africa/Nairobi");
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	{
-		char *v = tscalar(
-		    tenant_id, "SELECT settings ? 'handoff_timeout_minutes' FROM tenants", 0, NULL);
+		char *v =
+		    hx_tscalar(hx.tenant_id,
+		               "SELECT settings ? 'handoff_timeout_minutes' FROM tenants", 0, NULL);
 
 		assert_string_equal(v, "f");
 		free(v);
@@ -698,46 +317,46 @@ static void test_settings_isolation(void **state)
 	json_t *o;
 
 	(void)state;
-	api("GET", "/api/v1/settings", NULL, &r);
+	hx_api("GET", "/api/v1/settings", NULL, &r);
 	mine = strdup(r.body);
 	testhttp_resp_clear(&r);
-	api_as(other_key, "GET", "/api/v1/settings", NULL, &r);
+	hx_api_as(other_key, "GET", "/api/v1/settings", NULL, &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_array_size(json_object_get(o, "delivery_zones")), 0);
 	assert_int_equal(json_integer_value(json_object_get(o, "tax_bp")), 0);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	api_as(other_key, "PATCH", "/api/v1/settings", "{\"tax_bp\": 500, \"name\": \"Other\"}",
-	       &r);
+	hx_api_as(other_key, "PATCH", "/api/v1/settings", "{\"tax_bp\": 500, \"name\": \"Other\"}",
+	          &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
-	api("GET", "/api/v1/settings", NULL, &r);
+	hx_api("GET", "/api/v1/settings", NULL, &r);
 	assert_string_equal(r.body, mine);
 	testhttp_resp_clear(&r);
 	free(mine);
 
 	snprintf(path, sizeof(path), "/api/v1/faqs/%s", faq_id);
-	api_as(other_key, "GET", path, NULL, &r);
+	hx_api_as(other_key, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
-	api_as(other_key, "PATCH", path, "{\"answer\": \"No\"}", &r);
+	hx_api_as(other_key, "PATCH", path, "{\"answer\": \"No\"}", &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
-	api_as(other_key, "DELETE", path, NULL, &r);
+	hx_api_as(other_key, "DELETE", path, NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
-	api_as(other_key, "GET", "/api/v1/faqs", NULL, &r);
+	hx_api_as(other_key, "GET", "/api/v1/faqs", NULL, &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_array_size(json_object_get(o, "data")), 0);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	api("GET", path, NULL, &r);
+	hx_api("GET", path, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "Baringo"));
 	testhttp_resp_clear(&r);
-	api_as("ccgw_not-a-key", "GET", "/api/v1/settings", NULL, &r);
+	hx_api_as("ccgw_not-a-key", "GET", "/api/v1/settings", NULL, &r);
 	assert_int_equal(r.status, 401);
 	testhttp_resp_clear(&r);
 }
@@ -750,45 +369,45 @@ static void test_faq_routes(void **state)
 	json_t *o;
 
 	(void)state;
-	api("POST", "/api/v1/faqs", "{\"question\": \"Wholesale?\"}", &r);
+	hx_api("POST", "/api/v1/faqs", "{\"question\": \"Wholesale?\"}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"field\":\"answer\""));
 	testhttp_resp_clear(&r);
-	api("POST", "/api/v1/faqs",
-	    "{\"question\": \"Wholesale?\", \"answer\": \"Yes\", \"examples\": [\"\"]}", &r);
+	hx_api("POST", "/api/v1/faqs",
+	       "{\"question\": \"Wholesale?\", \"answer\": \"Yes\", \"examples\": [\"\"]}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"field\":\"examples[0]\""));
 	testhttp_resp_clear(&r);
-	api("POST", "/api/v1/faqs",
-	    "{\"question\": \"Do you sell wholesale?\", \"answer\": \"From 20 jars.\","
-	    " \"examples\": [\"bulk orders\", \"mnauza jumla\"]}",
-	    &r);
+	hx_api("POST", "/api/v1/faqs",
+	       "{\"question\": \"Do you sell wholesale?\", \"answer\": \"From 20 jars.\","
+	       " \"examples\": [\"bulk orders\", \"mnauza jumla\"]}",
+	       &r);
 	assert_int_equal(r.status, 201);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(o, "id")));
 	assert_true(json_is_null(json_object_get(o, "answer_sw")));
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	api("GET", "/api/v1/faqs?limit=1", NULL, &r);
+	hx_api("GET", "/api/v1/faqs?limit=1", NULL, &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_array_size(json_object_get(o, "data")), 1);
 	assert_true(json_is_string(json_object_get(o, "next_cursor")));
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	snprintf(path, sizeof(path), "/api/v1/faqs/%s", id);
-	api("PATCH", path, "{\"answer_sw\": \"Kuanzia mitungi 20.\", \"bogus\": 1}", &r);
+	hx_api("PATCH", path, "{\"answer_sw\": \"Kuanzia mitungi 20.\", \"bogus\": 1}", &r);
 	assert_int_equal(r.status, 400);
 	testhttp_resp_clear(&r);
-	api("PATCH", path, "{\"answer_sw\": \"Kuanzia mitungi 20.\"}", &r);
+	hx_api("PATCH", path, "{\"answer_sw\": \"Kuanzia mitungi 20.\"}", &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "Kuanzia mitungi 20."));
 	assert_non_null(strstr(r.body, "From 20 jars."));
 	testhttp_resp_clear(&r);
-	api("DELETE", path, NULL, &r);
+	hx_api("DELETE", path, NULL, &r);
 	assert_int_equal(r.status, 204);
 	testhttp_resp_clear(&r);
-	api("GET", path, NULL, &r);
+	hx_api("GET", path, NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
 }
@@ -800,12 +419,14 @@ static void test_settings_take_effect(void **state)
 	struct testhttp_resp r;
 
 	(void)state;
-	api("PATCH", "/api/v1/settings", "{\"welcome_text\": \"Jambo from the zone shop!\"}", &r);
+	hx_api("PATCH", "/api/v1/settings", "{\"welcome_text\": \"Jambo from the zone shop!\"}",
+	       &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
 	chat_text(&c, "hi");
 	chat_expect(&c, "Jambo from the zone shop!");
-	api("PATCH", "/api/v1/settings", "{\"welcome_text\": \"Karibu again, new greeting.\"}", &r);
+	hx_api("PATCH", "/api/v1/settings", "{\"welcome_text\": \"Karibu again, new greeting.\"}",
+	       &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
 	chat_text(&c, "hello");
@@ -869,9 +490,9 @@ static void test_zone_none_pickup(void **state)
 	chat_expect(&c, "Sorry, we don't deliver to Oginga Odinga Street, Kisumu yet");
 	chat_expect(&c, "Mombasa: KES 600, 2-3 days");
 	chat_expect(&c, "pick up your order at Shop 4, Moi Avenue");
-	assert_int_equal(tcount("SELECT count(*) FROM conversations WHERE state = 'ck_address'"
-	                        " AND external_chat_id = '254700000203'",
-	                        0, NULL),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversations WHERE state = 'ck_address'"
+	                           " AND external_chat_id = '254700000203'",
+	                           0, NULL),
 	                 1);
 	chat_press(&c, "pickup", 1);
 	chat_phone_pay(&c, "pay:cash_on_delivery");
@@ -891,12 +512,12 @@ static void chat_location(struct chat *c, double lat, double lon, const char *na
 	char wamid[64];
 	json_t *m;
 
-	next_wamid(wamid, sizeof(wamid));
-	m = msg_base(c->wa_id, wamid, "location");
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	m = hx_wa_msg_base(c->wa_id, wamid, "location");
 	json_object_set_new(m, "location",
 	                    json_pack("{s:f, s:f, s:s, s:s}", "latitude", lat, "longitude", lon,
 	                              "name", name, "address", address));
-	chat_send(c, envelope(value_for(PNID, c->wa_id, "Amina Njeri", m)));
+	chat_send(c, hx_wa_envelope(hx_wa_value_for(PNID, c->wa_id, "Amina Njeri", m)));
 }
 
 /* A shared location: the nearest zone with coordinates that holds it; a pin in none of them
@@ -908,7 +529,8 @@ static void test_zone_location(void **state)
 	char *v;
 
 	(void)state;
-	api("PATCH", "/api/v1/settings",
+	hx_api(
+	    "PATCH", "/api/v1/settings",
 	    "{\"delivery_zones\": ["
 	    " {\"name\": \"Nairobi CBD\", \"aliases\": [\"town\", \"mjini\"], \"fee_minor\": 15000,"
 	    "  \"delivery_time\": \"same day\", \"delivery_time_sw\": \"siku hiyo hiyo\","
@@ -968,12 +590,12 @@ static void test_questions_mid_checkout(void **state)
 	chat_text(&c, "can I return an item?");
 	chat_expect(&c, "Unopened items can be returned within 7 days.");
 	/* the matched question is in the event */
-	v = tscalar(tenant_id,
-	            "SELECT count(*) FROM conversation_events e JOIN conversations c ON"
-	            " c.id = e.conversation_id WHERE c.external_chat_id = $1 AND e.event_type ="
-	            " 'intent_detected' AND e.payload->>'intent' = 'question' AND"
-	            " e.payload->'entities'->'faq'->>'id' = $2",
-	            2, params);
+	v = hx_tscalar(hx.tenant_id,
+	               "SELECT count(*) FROM conversation_events e JOIN conversations c ON"
+	               " c.id = e.conversation_id WHERE c.external_chat_id = $1 AND e.event_type ="
+	               " 'intent_detected' AND e.payload->>'intent' = 'question' AND"
+	               " e.payload->'entities'->'faq'->>'id' = $2",
+	               2, params);
 	assert_string_equal(v, "2");
 	free(v);
 	/* and the checkout goes on where it was */
@@ -1036,22 +658,22 @@ static void test_mpesa_claim_and_paid(void **state)
 
 	/* the seller's verdict: If-Match required, a stale version refused, then paid */
 	snprintf(path, sizeof(path), "/api/v1/orders/%s", order_id);
-	api("PATCH", path, "{\"payment_status\": \"paid\"}", &r);
+	hx_api("PATCH", path, "{\"payment_status\": \"paid\"}", &r);
 	assert_int_equal(r.status, 428);
 	testhttp_resp_clear(&r);
-	api("PATCH", path, "{\"payment_status\": \"settled\"}", &r);
+	hx_api("PATCH", path, "{\"payment_status\": \"settled\"}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"field\":\"payment_status\""));
 	testhttp_resp_clear(&r);
-	api("GET", path, NULL, &r);
-	o = resp_json(&r);
+	hx_api("GET", path, NULL, &r);
+	o = hx_json(&r);
 	snprintf(version, sizeof(version), "%lld",
 	         (long long)json_integer_value(json_object_get(o, "version")));
 	assert_string_equal(json_string_value(json_object_get(o, "payment_status")), "claimed");
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+	snprintf(url, sizeof(url), "%s%s", hx.srv.base_url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", hx.api_key);
 	headers[0] = auth;
 	headers[1] = "Content-Type: application/json";
 	headers[2] = match;
@@ -1062,14 +684,14 @@ static void test_mpesa_claim_and_paid(void **state)
 	testhttp_resp_clear(&r);
 	{
 		size_t before;
-		json_t *reqs = mock_requests();
+		json_t *reqs = hx_wa_requests();
 
-		before = count_to(reqs, c.wa_id, 1);
+		before = hx_wa_count_to(reqs, c.wa_id, 1);
 		json_decref(reqs);
 		snprintf(match, sizeof(match), "If-Match: %s", version);
 		patch_json(url, headers, "{\"payment_status\": \"paid\"}", &r);
 		assert_int_equal(r.status, 200);
-		o = resp_json(&r);
+		o = hx_json(&r);
 		assert_string_equal(json_string_value(json_object_get(o, "payment_status")),
 		                    "paid");
 		assert_int_equal(json_integer_value(json_object_get(o, "version")),
@@ -1077,8 +699,8 @@ static void test_mpesa_claim_and_paid(void **state)
 		assert_string_equal(json_string_value(json_object_get(o, "status")), "pending");
 		json_decref(o);
 		testhttp_resp_clear(&r);
-		reqs = wait_replies(c.wa_id, before);
-		v = texts_since(reqs, c.wa_id, before);
+		reqs = hx_wa_wait_replies(c.wa_id, before);
+		v = hx_wa_texts_since(reqs, c.wa_id, before);
 		if (!strstr(v, "We have received your payment for order #"))
 			fail_msg("the shopper was not told: %s", v);
 		free(v);
@@ -1118,7 +740,7 @@ static void test_mpesa_duplicate(void **state)
 	assert_string_equal(v, "awaiting|none");
 	free(v);
 	assert_int_equal(
-	    tcount("SELECT count(*) FROM orders WHERE payment_ref = 'QGH7XK2M1P'", 0, NULL), 1);
+	    hx_tcount("SELECT count(*) FROM orders WHERE payment_ref = 'QGH7XK2M1P'", 0, NULL), 1);
 	chat_text(&c, "RKT4AB9ZQ2");
 	chat_expect(&c, "RKT4AB9ZQ2");
 	v = order_of(c.wa_id, "o.payment_status || '|' || o.payment_ref");
@@ -1133,20 +755,20 @@ static void test_mpesa_duplicate(void **state)
 		const char *headers[4] = {auth, "Content-Type: application/json", match, NULL};
 		struct testhttp_resp r;
 		size_t before;
-		json_t *reqs = mock_requests();
+		json_t *reqs = hx_wa_requests();
 
-		before = count_to(reqs, c.wa_id, 1);
+		before = hx_wa_count_to(reqs, c.wa_id, 1);
 		json_decref(reqs);
-		snprintf(url, sizeof(url), "%s/api/v1/orders/%s", srv.base_url, id);
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+		snprintf(url, sizeof(url), "%s/api/v1/orders/%s", hx.srv.base_url, id);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", hx.api_key);
 		snprintf(match, sizeof(match), "If-Match: %s", ver);
 		testhttp_request("PATCH", url, headers, "{\"payment_status\": \"rejected\"}",
 		                 strlen("{\"payment_status\": \"rejected\"}"), &r);
 		assert_int_equal(r.status, 200);
 		assert_non_null(strstr(r.body, "\"payment_status\":\"rejected\""));
 		testhttp_resp_clear(&r);
-		reqs = wait_replies(c.wa_id, before);
-		v = texts_since(reqs, c.wa_id, before);
+		reqs = hx_wa_wait_replies(c.wa_id, before);
+		v = hx_wa_texts_since(reqs, c.wa_id, before);
 		if (!strstr(v, "couldn't find an M-Pesa payment with the code RKT4AB9ZQ2"))
 			fail_msg("the shopper was not told of the rejection: %s", v);
 		free(v);
@@ -1171,9 +793,9 @@ static void test_mpesa_seller_button(void **state)
 
 	(void)state;
 	snprintf(body, sizeof(body),
-	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"%s\"}", channel_id,
+	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"%s\"}", hx.channel_id,
 	         seller.wa_id);
-	api("POST", "/api/v1/notification-targets", body, &r);
+	hx_api("POST", "/api/v1/notification-targets", body, &r);
 	if (r.status != 201)
 		fail_msg("whatsapp target answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
@@ -1189,12 +811,12 @@ static void test_mpesa_seller_button(void **state)
 	/* the seller's notification: the code, then the Paid button pressed from their chat */
 	{
 		int i;
-		struct choice ch = {0};
+		struct hx_wa_choice ch = {0};
 
 		for (i = 0; i < 200 && !ch.found; i++) {
 			json_decref(seller.reqs);
-			seller.reqs = mock_requests();
-			find_choice(seller.reqs, seller.wa_id, 0, "pm:paid:", 0, &ch);
+			seller.reqs = hx_wa_requests();
+			hx_wa_find_choice(seller.reqs, seller.wa_id, 0, "pm:paid:", 0, &ch);
 			if (!ch.found)
 				usleep(50000);
 		}
@@ -1203,7 +825,7 @@ static void test_mpesa_seller_button(void **state)
 		v = chat_said(&seller);
 		assert_non_null(strstr(v, "says they paid by M-Pesa, code TXY9PL0MN4"));
 		free(v);
-		seller.before = count_to(seller.reqs, seller.wa_id, 1) - 1;
+		seller.before = hx_wa_count_to(seller.reqs, seller.wa_id, 1) - 1;
 		chat_press(&seller, "pm:paid:", 0);
 	}
 	chat_expect(&seller, "payment marked paid");

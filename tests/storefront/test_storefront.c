@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "testsrv.h"
+#include "harness.h"
 #include "util.h"
 
 #define APP_SECRET "wa-app-secret-19"
@@ -31,47 +31,20 @@
 #define BOT_USER   "asali_shop_bot"
 #define XSS_NAME   "<script>alert(1)</script>"
 
-static struct testdb db;
-static struct testsrv srv;
-static char *tenant_id, *api_key, *other_id, *other_key;
-static pid_t graph_pid, tg_pid;
-static int graph_port, tg_port;
+static char *other_id, *other_key;
+static pid_t tg_pid;
+static int tg_port;
 static char wa_channel[40], tg_channel[40];
 static char honey_id[40], honey_product[40];
-static char env_wa[96], env_tg[96], env_pub[96];
+static char env_tg[96];
 
 /* ---- helpers ---- */
-
-static json_t *resp_json(const struct testhttp_resp *r)
-{
-	json_t *o = json_loads(r->body ? r->body : "", 0, NULL);
-
-	if (!o)
-		fail_msg("answer is not JSON (HTTP %ld): %s", r->status, r->body ? r->body : "");
-	return o;
-}
-
-static void api_as(const char *key, const char *method, const char *path, const char *body,
-                   struct testhttp_resp *r)
-{
-	char url[512], auth[256];
-	const char *headers[3] = {auth, "Content-Type: application/json", NULL};
-
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-	testhttp_request(method, url, headers, body, body ? strlen(body) : 0, r);
-}
-
-static void api(const char *method, const char *path, const char *body, struct testhttp_resp *r)
-{
-	api_as(api_key, method, path, body, r);
-}
 
 static void expect(const char *method, const char *path, const char *body, long status)
 {
 	struct testhttp_resp r;
 
-	api(method, path, body, &r);
+	hx_api(method, path, body, &r);
 	if (r.status != status)
 		fail_msg("%s %s answered %ld, expected %ld: %s", method, path, r.status, status,
 		         r.body);
@@ -85,11 +58,11 @@ static void expect_field(const char *key, const char *method, const char *path, 
 	struct testhttp_resp r;
 	json_t *o;
 
-	api_as(key, method, path, body, &r);
+	hx_api_as(key, method, path, body, &r);
 	if (r.status != 400)
 		fail_msg("%s %s answered %ld, expected 400 naming %s: %s", method, path, r.status,
 		         field, r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	if (!json_string_value(json_object_get(json_object_get(o, "error"), "field")) ||
 	    strcmp(json_string_value(json_object_get(json_object_get(o, "error"), "field")),
 	           field) != 0)
@@ -103,7 +76,7 @@ static void get_page(const char *path, const char *accept, struct testhttp_resp 
 	char url[512], acc[128];
 	const char *headers[2] = {acc, NULL};
 
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
+	snprintf(url, sizeof(url), "%s%s", hx.srv.base_url, path);
 	snprintf(acc, sizeof(acc), "Accept: %s", accept ? accept : "*/*");
 	testhttp_request("GET", url, headers, NULL, 0, r);
 }
@@ -134,7 +107,7 @@ static void upload(const char *key, const char *data, size_t len, struct testhtt
 	char url[256], auth[256];
 	const char *headers[3] = {auth, "Content-Type: application/octet-stream", NULL};
 
-	snprintf(url, sizeof(url), "%s/api/v1/assets", srv.base_url);
+	snprintf(url, sizeof(url), "%s/api/v1/assets", hx.srv.base_url);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
 	testhttp_request("POST", url, headers, data, len, r);
 }
@@ -151,7 +124,7 @@ static json_t *upload_file(const char *key, const char *name, long status)
 	if (r.status != status)
 		fail_msg("upload of %s answered %ld, expected %ld: %s", name, r.status, status,
 		         r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	testhttp_resp_clear(&r);
 	free(data);
 	return o;
@@ -168,36 +141,16 @@ static void create_product(const char *sku, const char *name, long price, long s
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_t *o;
 
-	api("POST", "/api/v1/products", text, &r);
+	hx_api("POST", "/api/v1/products", text, &r);
 	if (r.status != 201)
 		fail_msg("product %s answered %ld: %s", sku, r.status, r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	if (id_out)
 		snprintf(id_out, 40, "%s", json_string_value(json_object_get(o, "id")));
 	json_decref(o);
 	json_decref(body);
 	free(text);
 	testhttp_resp_clear(&r);
-}
-
-/* The first column of the first row of sql as the application role in tenant's scope. */
-static char *tscalar(const char *tenant, const char *sql)
-{
-	PGconn *c = testdb_connect_app(&db);
-	PGresult *res = PQexecParams(c, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL,
-	                             (const char *const[]){tenant}, NULL, NULL, 0);
-	char *out = NULL;
-
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	PQclear(res);
-	res = PQexec(c, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("query failed: %s: %s", sql, PQerrorMessage(c));
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		out = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQfinish(c);
-	return out;
 }
 
 static int contains(const char *hay, const char *needle)
@@ -244,7 +197,7 @@ static void publish(void)
 {
 	struct testhttp_resp r;
 
-	api("POST", "/api/v1/storefront/publish", "", &r);
+	hx_api("POST", "/api/v1/storefront/publish", "", &r);
 	if (r.status != 200)
 		fail_msg("publish answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
@@ -254,44 +207,36 @@ static void publish(void)
 
 static int setup(void **state)
 {
-	const char *env[6];
+	const char *env[3] = {env_tg, "CCGW_PUBLIC_URL=https://shop.example", NULL};
 	struct testhttp_resp r;
 	char body[512];
 	json_t *o;
 
 	(void)state;
-	testdb_setup(&db, "storefront");
-	tenant_id = testdb_tenant_create(&db, "asali", &api_key);
-	other_id = testdb_tenant_create(&db, "other-shop", &other_key);
-	graph_pid = testsrv_spawn_mock("graph_mock.py", NULL, &graph_port);
+	hx_setup("storefront", "asali");
+	other_id = testdb_tenant_create(&hx.db, "other-shop", &other_key);
 	tg_pid = testsrv_spawn_mock("telegram_mock.py", NULL, &tg_port);
-	snprintf(env_wa, sizeof(env_wa), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d", graph_port);
 	snprintf(env_tg, sizeof(env_tg), "CCGW_TELEGRAM_API_BASE=http://127.0.0.1:%d", tg_port);
-	snprintf(env_pub, sizeof(env_pub), "CCGW_PUBLIC_URL=https://shop.example");
-	env[0] = env_wa;
-	env[1] = env_tg;
-	env[2] = env_pub;
-	env[3] = NULL;
-	testsrv_start(&srv, &db, env);
+	hx_serve("graph_mock.py", "CCGW_WHATSAPP_API_BASE", env);
 
 	snprintf(body, sizeof(body),
 	         "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID "\", \"access_token\":"
 	         " \"EAAG-test-token\", \"app_secret\": \"" APP_SECRET "\", \"verify_token\":"
 	         " \"vt-19\", \"display_phone_number\": \"" WA_NUMBER "\"}");
-	api("POST", "/api/v1/channels", body, &r);
+	hx_api("POST", "/api/v1/channels", body, &r);
 	if (r.status != 201)
 		fail_msg("whatsapp channel answered %ld: %s", r.status, r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	snprintf(wa_channel, sizeof(wa_channel), "%s", json_string_value(json_object_get(o, "id")));
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	api("POST", "/api/v1/channels",
-	    "{\"type\": \"telegram\", \"bot_token\": \"" BOT_TOKEN "\", \"secret_token\": \"" TG_SECRET
-	    "\", \"bot_username\": \"" BOT_USER "\"}",
-	    &r);
+	hx_api("POST", "/api/v1/channels",
+	       "{\"type\": \"telegram\", \"bot_token\": \"" BOT_TOKEN
+	       "\", \"secret_token\": \"" TG_SECRET "\", \"bot_username\": \"" BOT_USER "\"}",
+	       &r);
 	if (r.status != 201)
 		fail_msg("telegram channel answered %ld: %s", r.status, r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	snprintf(tg_channel, sizeof(tg_channel), "%s", json_string_value(json_object_get(o, "id")));
 	json_decref(o);
 	testhttp_resp_clear(&r);
@@ -308,11 +253,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	testsrv_stop(&srv);
-	testsrv_stop_pid(graph_pid);
+	hx_teardown();
 	testsrv_stop_pid(tg_pid);
-	free(tenant_id);
-	free(api_key);
 	free(other_id);
 	free(other_key);
 	return 0;
@@ -331,9 +273,9 @@ static void test_assets(void **state)
 	char sha[65];
 
 	(void)state;
-	jpg = upload_file(api_key, "honey.jpg", 201);
-	png = upload_file(api_key, "logo.png", 201);
-	webp = upload_file(api_key, "banner.webp", 201);
+	jpg = upload_file(hx.api_key, "honey.jpg", 201);
+	png = upload_file(hx.api_key, "logo.png", 201);
+	webp = upload_file(hx.api_key, "banner.webp", 201);
 	assert_string_equal(json_string_value(json_object_get(jpg, "content_type")), "image/jpeg");
 	assert_string_equal(json_string_value(json_object_get(png, "content_type")), "image/png");
 	assert_string_equal(json_string_value(json_object_get(webp, "content_type")), "image/webp");
@@ -352,18 +294,18 @@ static void test_assets(void **state)
 	snprintf(honey_id, sizeof(honey_id), "%s", json_string_value(json_object_get(jpg, "id")));
 
 	/* the same bytes again: the same asset, stored once */
-	again = upload_file(api_key, "honey.jpg", 200);
+	again = upload_file(hx.api_key, "honey.jpg", 200);
 	assert_string_equal(json_string_value(json_object_get(again, "id")), honey_id);
 	snprintf(path, sizeof(path),
 	         "SELECT count(*) FROM storefront_assets WHERE parent_asset_id IS NULL");
-	bad = tscalar(tenant_id, path);
+	bad = hx_tscalar(hx.tenant_id, path, 0, NULL);
 	assert_string_equal(bad, "3");
 	free(bad);
 
 	/* the public URL: the very bytes, an ETag, a long cache, 304 when unchanged */
 	orig = read_file("honey.jpg", &len);
 	util_sha256_hex(orig, len, sha);
-	snprintf(url, sizeof(url), "%s%s", srv.base_url,
+	snprintf(url, sizeof(url), "%s%s", hx.srv.base_url,
 	         json_string_value(json_object_get(jpg, "url")));
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
@@ -385,7 +327,7 @@ static void test_assets(void **state)
 		testhttp_resp_clear(&r);
 	}
 	/* a variant is a JPEG of its own */
-	snprintf(url, sizeof(url), "%s%s", srv.base_url,
+	snprintf(url, sizeof(url), "%s%s", hx.srv.base_url,
 	         json_string_value(json_object_get(
 	             json_object_get(json_object_get(webp, "variants"), "thumb"), "url")));
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
@@ -394,40 +336,40 @@ static void test_assets(void **state)
 	            (unsigned char)r.body[1] == 0xd8);
 	testhttp_resp_clear(&r);
 	/* not under another shop's address */
-	snprintf(url, sizeof(url), "%s/shop/other-shop/assets/%s", srv.base_url, honey_id);
+	snprintf(url, sizeof(url), "%s/shop/other-shop/assets/%s", hx.srv.base_url, honey_id);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
 
 	/* bad uploads: named, 400 / 413, nothing stored */
-	upload(api_key, "GIF89a not allowed", sizeof("GIF89a not allowed") - 1, &r);
+	upload(hx.api_key, "GIF89a not allowed", sizeof("GIF89a not allowed") - 1, &r);
 	assert_int_equal(r.status, 400);
 	assert_true(contains(r.body, "\"field\":\"file\""));
 	testhttp_resp_clear(&r);
-	upload(api_key, "\xff\xd8\xff\xe0 this is not really a jpeg",
+	upload(hx.api_key, "\xff\xd8\xff\xe0 this is not really a jpeg",
 	       sizeof("\xff\xd8\xff\xe0 this is not really a jpeg") - 1, &r);
 	assert_int_equal(r.status, 400);
 	assert_true(contains(r.body, "\"field\":\"file\""));
 	testhttp_resp_clear(&r);
-	upload(api_key, "", 0, &r);
+	upload(hx.api_key, "", 0, &r);
 	assert_int_equal(r.status, 400);
 	testhttp_resp_clear(&r);
 	bad = calloc(1, 3 * 1024 * 1024 + 1);
 	memcpy(bad, "\xff\xd8\xff\xe0", 4);
-	upload(api_key, bad, 3 * 1024 * 1024 + 1, &r);
+	upload(hx.api_key, bad, 3 * 1024 * 1024 + 1, &r);
 	assert_int_equal(r.status, 413);
 	testhttp_resp_clear(&r);
 	free(bad);
-	bad = tscalar(tenant_id, path);
+	bad = hx_tscalar(hx.tenant_id, path, 0, NULL);
 	assert_string_equal(bad, "3");
 	free(bad);
 
 	/* another tenant: the asset is not theirs (404), nor can their product show it (400) */
 	snprintf(path, sizeof(path), "/api/v1/assets/%s", honey_id);
-	api_as(other_key, "GET", path, NULL, &r);
+	hx_api_as(other_key, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
-	api("GET", path, NULL, &r);
+	hx_api("GET", path, NULL, &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
 	{
@@ -439,9 +381,9 @@ static void test_assets(void **state)
 		         " \"image_asset_id\": \"%s\"}",
 		         honey_id);
 		expect_field(other_key, "POST", "/api/v1/products", body, "image_asset_id");
-		api("GET", "/api/v1/assets?limit=2", NULL, &r);
+		hx_api("GET", "/api/v1/assets?limit=2", NULL, &r);
 		assert_int_equal(r.status, 200);
-		o = resp_json(&r);
+		o = hx_json(&r);
 		assert_int_equal(json_array_size(json_object_get(o, "data")), 2);
 		assert_true(json_is_string(json_object_get(o, "next_cursor")));
 		json_decref(o);
@@ -449,11 +391,12 @@ static void test_assets(void **state)
 		/* the product shows the picture */
 		snprintf(body, sizeof(body), "{\"image_asset_id\": \"%s\"}", honey_id);
 		snprintf(path, sizeof(path), "/api/v1/products/%s", honey_product);
-		api("PATCH", path, body, &r);
+		hx_api("PATCH", path, body, &r);
 		assert_int_equal(r.status, 200);
 		assert_true(contains(r.body, honey_id));
 		testhttp_resp_clear(&r);
-		expect_field(api_key, "PATCH", path, "{\"image_asset_id\": \"nope\"}", "image_asset_id");
+		expect_field(hx.api_key, "PATCH", path, "{\"image_asset_id\": \"nope\"}",
+		             "image_asset_id");
 	}
 	json_decref(jpg);
 	json_decref(png);
@@ -475,7 +418,7 @@ static void draft_with(const char *headline)
 	    "2020-01-01T00:00:00Z", "title", "Future banner", "starts_at", "2099-01-01T00:00:00Z");
 	char *text = json_dumps(body, JSON_COMPACT);
 
-	api("PUT", "/api/v1/storefront/draft", text, &r);
+	hx_api("PUT", "/api/v1/storefront/draft", text, &r);
 	if (r.status != 200)
 		fail_msg("draft PUT answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
@@ -503,34 +446,36 @@ static void test_draft_publish_rollback(void **state)
 	expect("GET", "/api/v1/storefront/draft/preview", NULL, 404);
 
 	/* validation names the field and changes nothing */
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft", "{\"colour\": \"red\"}", "colour");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft",
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft", "{\"colour\": \"red\"}",
+	             "colour");
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft",
 	             "{\"theme\": {\"text\": \"#777777\", \"background\": \"#888888\"}}",
 	             "theme.text");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft",
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft",
 	             "{\"theme\": {\"primary\": \"#777777\"}}", "theme.primary");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft", "{\"theme\": {\"text\": \"red\"}}",
-	             "theme.text");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft", "{\"lang\": \"fr\"}", "lang");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft",
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft",
+	             "{\"theme\": {\"text\": \"red\"}}", "theme.text");
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft", "{\"lang\": \"fr\"}", "lang");
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft",
 	             "{\"featured_products\": [\"NO-SUCH-SKU\"]}", "featured_products[0]");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft",
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft",
 	             "{\"banners\": [{\"title\": \"x\", \"starts_at\": \"2026-02-30T00:00:00Z\"}]}",
 	             "banners[0].starts_at");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft",
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft",
 	             "{\"banners\": [{\"title\": \"x\", \"starts_at\": \"2026-03-02T00:00:00Z\","
 	             " \"ends_at\": \"2026-03-01T00:00:00Z\"}]}",
 	             "banners[0].ends_at");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft",
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft",
 	             "{\"banners\": [{\"title\": \"x\", \"link_url\": \"javascript:alert(1)\"}]}",
 	             "banners[0].link_url");
-	expect_field(api_key, "PUT", "/api/v1/storefront/draft", "{\"headline\": 5}", "headline");
+	expect_field(hx.api_key, "PUT", "/api/v1/storefront/draft", "{\"headline\": 5}",
+	             "headline");
 	/* another tenant's asset is no asset here */
 	snprintf(body, sizeof(body), "{\"logo_asset_id\": \"%s\"}", honey_id);
 	expect_field(other_key, "PUT", "/api/v1/storefront/draft", body, "logo_asset_id");
-	api("GET", "/api/v1/storefront/draft", NULL, &r);
+	hx_api("GET", "/api/v1/storefront/draft", NULL, &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_string_equal(json_string_value(json_object_get(o, "headline")), "");
 	assert_true(json_is_null(json_object_get(o, "published_version")));
 	json_decref(o);
@@ -541,23 +486,23 @@ static void test_draft_publish_rollback(void **state)
 	get_page("/shop/asali", NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
-	api("GET", "/api/v1/storefront/draft/preview", NULL, &r);
+	hx_api("GET", "/api/v1/storefront/draft/preview", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_true(contains(r.headers, "text/html"));
 	assert_true(contains(r.body, "First headline"));
 	testhttp_resp_clear(&r);
-	api_as(other_key, "GET", "/api/v1/storefront/draft", NULL, &r);
+	hx_api_as(other_key, "GET", "/api/v1/storefront/draft", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_false(contains(r.body, "First headline"));
 	testhttp_resp_clear(&r);
-	api_as(other_key, "POST", "/api/v1/storefront/publish", "", &r);
+	hx_api_as(other_key, "POST", "/api/v1/storefront/publish", "", &r);
 	assert_int_equal(r.status, 409);
 	testhttp_resp_clear(&r);
 
 	/* publish: version 1 is what the public sees */
-	api("POST", "/api/v1/storefront/publish", "", &r);
+	hx_api("POST", "/api/v1/storefront/publish", "", &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "published_version")), 1);
 	json_decref(o);
 	testhttp_resp_clear(&r);
@@ -578,9 +523,9 @@ static void test_draft_publish_rollback(void **state)
 	testhttp_resp_clear(&r);
 
 	/* rollback: version 1 again; then there is nothing before it */
-	api("POST", "/api/v1/storefront/rollback", "", &r);
+	hx_api("POST", "/api/v1/storefront/rollback", "", &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "published_version")), 1);
 	json_decref(o);
 	testhttp_resp_clear(&r);
@@ -590,13 +535,13 @@ static void test_draft_publish_rollback(void **state)
 	testhttp_resp_clear(&r);
 	expect("POST", "/api/v1/storefront/rollback", "", 409);
 	/* publishing again makes version 3 of the draft (the second headline) */
-	api("POST", "/api/v1/storefront/publish", "", &r);
-	o = resp_json(&r);
+	hx_api("POST", "/api/v1/storefront/publish", "", &r);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "published_version")), 3);
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	/* another tenant's key cannot roll this shop back */
-	api_as(other_key, "POST", "/api/v1/storefront/rollback", "", &r);
+	hx_api_as(other_key, "POST", "/api/v1/storefront/rollback", "", &r);
 	assert_int_equal(r.status, 409);
 	testhttp_resp_clear(&r);
 	get_page("/shop/asali", NULL, &r);
@@ -606,7 +551,7 @@ static void test_draft_publish_rollback(void **state)
 	{
 		char url[256];
 
-		snprintf(url, sizeof(url), "%s/api/v1/storefront/draft", srv.base_url);
+		snprintf(url, sizeof(url), "%s/api/v1/storefront/draft", hx.srv.base_url);
 		testhttp_request("GET", url, NULL, NULL, 0, &r);
 		assert_int_equal(r.status, 401);
 		testhttp_resp_clear(&r);
@@ -720,7 +665,8 @@ static void test_not_found(void **state)
 
 	(void)state;
 	/* an inactive product, a deleted one, an unknown SKU, an unknown slug */
-	id = tscalar(tenant_id, "SELECT id::text FROM products WHERE sku = 'HN-OLD'");
+	id =
+	    hx_tscalar(hx.tenant_id, "SELECT id::text FROM products WHERE sku = 'HN-OLD'", 0, NULL);
 	assert_non_null(id);
 	get_page("/shop/asali/p/HN-OLD", NULL, &r);
 	assert_int_equal(r.status, 200);
@@ -818,13 +764,13 @@ static void test_links_land_product(void **state)
 	headers[0] = sig;
 	headers[1] = "Content-Type: application/json";
 	headers[2] = NULL;
-	snprintf(url, sizeof(url), "%s/webhooks/whatsapp/%s", srv.base_url, wa_channel);
+	snprintf(url, sizeof(url), "%s/webhooks/whatsapp/%s", hx.srv.base_url, wa_channel);
 	testhttp_request("POST", url, headers, body, strlen(body), &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
 	/* the bot's answer: that product, with its add-to-cart buttons */
-	seen = wait_mock(graph_port, (const char *const[]){"254700000019", "Acacia honey 500g",
-	                                                   product_add, NULL});
+	seen = wait_mock(hx.mock_port, (const char *const[]){"254700000019", "Acacia honey 500g",
+	                                                     product_add, NULL});
 	free(seen);
 	free(body);
 	free(text);
@@ -849,7 +795,7 @@ static void test_links_land_product(void **state)
 	body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	headers[0] = "X-Telegram-Bot-Api-Secret-Token: " TG_SECRET;
-	snprintf(url, sizeof(url), "%s/webhooks/telegram/%s", srv.base_url, tg_channel);
+	snprintf(url, sizeof(url), "%s/webhooks/telegram/%s", hx.srv.base_url, tg_channel);
 	testhttp_request("POST", url, headers, body, strlen(body), &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "chantest.h"
 #include "reply_text.h"
 #include "telegram.h"
 
@@ -56,33 +57,11 @@ static struct channel_target target(void)
 
 /* ---- helpers ---- */
 
-static char *read_fixture(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", TG_TEST_DATA, name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* A fixture as a JSON object, to change a field of. */
 static json_t *fixture_json(const char *name)
 {
 	size_t len;
-	char *body = read_fixture(name, &len);
+	char *body = chantest_read(TG_TEST_DATA, name, &len);
 	json_error_t jerr;
 	json_t *j = json_loadb(body, len, 0, &jerr);
 
@@ -105,7 +84,7 @@ static struct channel_batch *parse_text(const char *body)
 static struct channel_batch *parse_fixture(const char *name)
 {
 	size_t len;
-	char *body = read_fixture(name, &len);
+	char *body = chantest_read(TG_TEST_DATA, name, &len);
 	char err[256] = "";
 	struct channel_batch *b = telegram_channel_ops.parse(body, len, err, sizeof(err));
 
@@ -147,53 +126,9 @@ static const struct channel_chat_event *only_chat(const struct channel_batch *b)
 	return &b->chats[0];
 }
 
-/* Code points of valid UTF-8. */
-static size_t chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 static const char *jstr(const json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
-}
-
-/* Renders reply (JSON text) for t; returns the request bodies parsed, in a JSON array, and the
- * requests in *reqs_out (the caller frees). */
-static json_t *render(const struct channel_target *t, const char *reply_text,
-                      struct channel_request **reqs_out, size_t *n_out)
-{
-	json_error_t jerr;
-	json_t *reply = json_loads(reply_text, 0, &jerr), *bodies = json_array();
-	struct channel_request *reqs = NULL;
-	size_t n = 0, i;
-	char err[256] = "";
-	int rc;
-
-	if (!reply)
-		fail_msg("bad test reply: %s", jerr.text);
-	rc = telegram_channel_ops.render(t, reply, &reqs, &n, err, sizeof(err));
-	if (rc != 0)
-		fail_msg("render failed (%d): %s", rc, err);
-	for (i = 0; i < n; i++) {
-		json_t *b;
-
-		assert_non_null(reqs[i].url);
-		assert_non_null(reqs[i].body);
-		b = json_loads(reqs[i].body, 0, &jerr);
-		if (!b)
-			fail_msg("request %zu body is not JSON: %s", i, jerr.text);
-		json_array_append_new(bodies, b);
-	}
-	json_decref(reply);
-	*reqs_out = reqs;
-	*n_out = n;
-	return bodies;
 }
 
 /* ---- inbound: every fixture ---- */
@@ -257,7 +192,7 @@ static void test_parse_every_fixture(void **state)
 	for (i = 0; i < NFIXTURES; i++) {
 		const struct fixture_case *c = &fixtures[i];
 		size_t len, j;
-		char *body = read_fixture(c->file, &len);
+		char *body = chantest_read(TG_TEST_DATA, c->file, &len);
 		char err[256] = "";
 		struct channel_batch *b = telegram_channel_ops.parse(body, len, err, sizeof(err));
 
@@ -476,8 +411,9 @@ static void test_parse_callback_unknown_payload(void **state)
 
 		/* the engine's answer to it still stops the shopper's spinner */
 		t.reply_to = m->message_id;
-		bodies =
-		    render(&t, "{\"text\":\"That choice is no longer available.\"}", &reqs, &n);
+		bodies = chantest_render(&telegram_channel_ops, &t,
+		                         "{\"text\":\"That choice is no longer available.\"}",
+		                         &reqs, &n);
 		assert_true(n >= 1);
 		assert_string_equal(reqs[0].url, BOT_URL "answerCallbackQuery");
 		assert_string_equal(jstr(json_array_get(bodies, 0), "callback_query_id"),
@@ -587,7 +523,7 @@ static void test_parse_refused(void **state)
 	char *body;
 
 	(void)state;
-	body = read_fixture("not_an_update.json", &len);
+	body = chantest_read(TG_TEST_DATA, "not_an_update.json", &len);
 	err[0] = '\0';
 	b = telegram_channel_ops.parse(body, len, err, sizeof(err));
 	assert_null(b);
@@ -608,7 +544,7 @@ static void test_parse_refused(void **state)
 static void test_poll_parse(void **state)
 {
 	size_t len;
-	char *body = read_fixture("getupdates_two.json", &len);
+	char *body = chantest_read(TG_TEST_DATA, "getupdates_two.json", &len);
 	const char *conflict = "{\"ok\":false,\"error_code\":409,\"description\":\"Conflict: "
 	                       "terminated by other getUpdates request\"}";
 	const char *empty = "{\"ok\":true,\"result\":[]}";
@@ -802,7 +738,7 @@ static int fake_query(const void *req, const char *name, char *out, size_t outle
 static void test_authenticate(void **state)
 {
 	size_t len;
-	char *body = read_fixture("text.json", &len);
+	char *body = chantest_read(TG_TEST_DATA, "text.json", &len);
 	json_t *cfg = json_pack("{s:s, s:s}", "bot_token", "123:abc", "secret_token", "s3cr3t-_x");
 	struct fake_req fr = {NULL};
 	struct channel_http in = {body, len, &fr, fake_header, fake_query};
@@ -831,8 +767,9 @@ static void test_render_text(void **state)
 	json_t *bodies, *b;
 
 	(void)state;
-	bodies =
-	    render(&t, "{\"text\":\"Karibu! Welcome to Asali Shop. *Raw* honey_2kg\"}", &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t,
+	                         "{\"text\":\"Karibu! Welcome to Asali Shop. *Raw* honey_2kg\"}",
+	                         &reqs, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(reqs[0].url, BOT_URL "sendMessage");
 	assert_int_equal(reqs[0].nheaders, 1);
@@ -864,12 +801,12 @@ static void test_render_buttons(void **state)
 	json_t *bodies, *kb, *row;
 
 	(void)state;
-	bodies = render(&t,
-	                "{\"text\":\"Pick a category:\",\"buttons\":["
-	                "{\"title\":\"Honey\",\"payload\":\"cat:3f2a\"},"
-	                "{\"title\":\"Beeswax\",\"payload\":\"cat:91c0\"},"
-	                "{\"title\":\"Cart\",\"payload\":\"cart:view\"}]}",
-	                &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t,
+	                         "{\"text\":\"Pick a category:\",\"buttons\":["
+	                         "{\"title\":\"Honey\",\"payload\":\"cat:3f2a\"},"
+	                         "{\"title\":\"Beeswax\",\"payload\":\"cat:91c0\"},"
+	                         "{\"title\":\"Cart\",\"payload\":\"cart:view\"}]}",
+	                         &reqs, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(jstr(json_array_get(bodies, 0), "text"), "Pick a category:");
 	kb = json_object_get(json_object_get(json_array_get(bodies, 0), "reply_markup"),
@@ -898,8 +835,8 @@ static void test_render_list(void **state)
 	json_t *bodies, *kb;
 
 	(void)state;
-	bodies = render(
-	    &t,
+	bodies = chantest_render(
+	    &telegram_channel_ops, &t,
 	    "{\"text\":\"Our products\",\"list\":{\"button\":\"Products\",\"sections\":["
 	    "{\"title\":\"Honey\",\"rows\":["
 	    "{\"title\":\"Raw honey 500 g\",\"description\":\"KES 850\",\"payload\":\"p:1\"},"
@@ -944,11 +881,11 @@ static void test_render_long_text(void **state)
 	assert_non_null(text);
 	for (i = 0; i < 1125; i++)
 		strcat(text, unit);
-	assert_int_equal(chars(text), 9000);
+	assert_int_equal(chantest_chars(text), 9000);
 	reply = json_pack("{s:s, s:[{s:s, s:s}]}", "text", text, "buttons", "title", "Add to cart",
 	                  "payload", "add:3f2a");
 	reply_s = json_dumps(reply, JSON_COMPACT);
-	bodies = render(&t, reply_s, &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t, reply_s, &reqs, &n);
 	assert_int_equal(n, 3);
 	pos = text;
 	for (i = 0; i < n; i++) {
@@ -958,9 +895,9 @@ static void test_render_long_text(void **state)
 
 		assert_string_equal(reqs[i].url, BOT_URL "sendMessage");
 		assert_non_null(part);
-		if (chars(part) > 4096)
-			fail_msg("part %zu has %zu characters", i, chars(part));
-		assert_true(chars(part) > 0);
+		if (chantest_chars(part) > 4096)
+			fail_msg("part %zu has %zu characters", i, chantest_chars(part));
+		assert_true(chantest_chars(part) > 0);
 		if (i + 1 < n) /* BUG: "reply_markup":null, see test_render_text */
 			assert_null(json_object_get(b, "reply_markup"));
 		else
@@ -1008,7 +945,8 @@ static void test_render_answers_press(void **state)
 
 	(void)state;
 	t.reply_to = PRESS;
-	bodies = render(&t, "{\"text\":\"Added Raw honey 500 g to your cart.\"}", &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t,
+	                         "{\"text\":\"Added Raw honey 500 g to your cart.\"}", &reqs, &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(reqs[0].url, BOT_URL "answerCallbackQuery");
 	b = json_array_get(bodies, 0);
@@ -1025,7 +963,7 @@ static void test_render_answers_press(void **state)
 
 	/* a reply to a plain message (its platform id is the update id) answers no press */
 	t.reply_to = "900000001";
-	bodies = render(&t, "{\"text\":\"ok\"}", &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t, "{\"text\":\"ok\"}", &reqs, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(reqs[0].url, BOT_URL "sendMessage");
 	channel_requests_free(reqs, n);
@@ -1042,7 +980,8 @@ static void test_render_replace(void **state)
 
 	(void)state;
 	t.reply_to = PRESS;
-	bodies = render(&t, "{\"text\":\"x\",\"replace\":true}", &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t, "{\"text\":\"x\",\"replace\":true}",
+	                         &reqs, &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(reqs[0].url, BOT_URL "answerCallbackQuery");
 	assert_true(reqs[0].best_effort);
@@ -1059,7 +998,8 @@ static void test_render_replace(void **state)
 
 	/* with nothing pressed there is nothing to edit: a new message */
 	t.reply_to = NULL;
-	bodies = render(&t, "{\"text\":\"x\",\"replace\":true}", &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t, "{\"text\":\"x\",\"replace\":true}",
+	                         &reqs, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(reqs[0].url, BOT_URL "sendMessage");
 	channel_requests_free(reqs, n);
@@ -1086,7 +1026,7 @@ static void test_render_numbered_fallback(void **state)
 	assert_non_null(reply);
 	want = reply_text_render(reply);
 	assert_non_null(want);
-	bodies = render(&t, reply_s, &reqs, &n);
+	bodies = chantest_render(&telegram_channel_ops, &t, reply_s, &reqs, &n);
 	assert_int_equal(n, 1);
 	b = json_array_get(bodies, 0);
 	/* BUG: "reply_markup":null, see test_render_text */
@@ -1109,7 +1049,8 @@ static void test_render_channel_recipient(void **state)
 
 	(void)state;
 	t.recipient = "@shop_channel";
-	bodies = render(&t, "{\"text\":\"New order #1042\"}", &reqs, &n);
+	bodies =
+	    chantest_render(&telegram_channel_ops, &t, "{\"text\":\"New order #1042\"}", &reqs, &n);
 	assert_int_equal(n, 1);
 	b = json_array_get(bodies, 0);
 	assert_true(json_is_string(json_object_get(b, "chat_id")));
@@ -1119,7 +1060,8 @@ static void test_render_channel_recipient(void **state)
 
 	/* a group's negative id is a number */
 	t.recipient = "-1001987654321";
-	bodies = render(&t, "{\"text\":\"New order #1042\"}", &reqs, &n);
+	bodies =
+	    chantest_render(&telegram_channel_ops, &t, "{\"text\":\"New order #1042\"}", &reqs, &n);
 	b = json_array_get(bodies, 0);
 	assert_true(json_is_integer(json_object_get(b, "chat_id")));
 	assert_int_equal(json_integer_value(json_object_get(b, "chat_id")), -1001987654321LL);
@@ -1141,7 +1083,7 @@ static void test_render_buttons_without_text(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
-		bodies = render(&t, replies[i], &reqs, &n);
+		bodies = chantest_render(&telegram_channel_ops, &t, replies[i], &reqs, &n);
 		assert_int_equal(n, 1);
 		b = json_array_get(bodies, 0);
 		assert_string_equal(jstr(b, "text"), "Please choose:");

@@ -21,7 +21,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "testsrv.h"
+#include "harness.h"
 
 #define BOT_TOKEN     "7012345678:AAH-webhook-bot_token"
 #define SECRET        "tg-secret-1"
@@ -29,74 +29,20 @@
 #define POLL_SECRET   "tg-secret-2"
 #define SELLER_CHAT   "777000111"
 
-static struct testdb db;
-static struct testsrv srv;
-static char *tenant_id, *api_key;
-static char channel_id[64], poll_channel_id[64];
-static pid_t mock_pid;
-static int mock_port;
+static char poll_channel_id[64];
 static long long update_seq = 5000000000LL; /* 64-bit update ids */
-static PGconn *app_conn;
-static char env_base[96];
 
 /* ---- helpers ---- */
 
-static json_t *resp_json(const struct testhttp_resp *r)
-{
-	json_t *o = json_loads(r->body ? r->body : "", 0, NULL);
-
-	if (!o)
-		fail_msg("answer is not JSON (HTTP %ld): %s", r->status, r->body ? r->body : "");
-	return o;
-}
-
-static void api(const char *method, const char *path, const char *body, struct testhttp_resp *r)
-{
-	char url[512], auth[256];
-	const char *headers[3] = {auth, "Content-Type: application/json", NULL};
-
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
-	testhttp_request(method, url, headers, body, body ? strlen(body) : 0, r);
-}
-
-/* The first column of the first row of sql as the application role in the tenant's scope. */
-static char *tscalar(const char *sql, int n, const char *const *params)
-{
-	const char *tp[1] = {tenant_id};
-	PGresult *res;
-	char *out = NULL;
-
-	res = PQexecParams(app_conn, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, tp,
-	                   NULL, NULL, 0);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	PQclear(res);
-	res = PQexecParams(app_conn, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("query failed: %s: %s", sql, PQerrorMessage(app_conn));
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		out = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return out;
-}
-
-static long tcount(const char *sql, int n, const char *const *params)
-{
-	char *v = tscalar(sql, n, params);
-	long c = v ? atol(v) : -1;
-
-	free(v);
-	return c;
-}
-
 static char *db_fingerprint(void)
 {
-	return tscalar("SELECT (SELECT count(*) FROM inbound_messages) || '/' ||"
-	               " (SELECT count(*) FROM conversations) || '/' ||"
-	               " (SELECT count(*) FROM conversation_events) || '/' ||"
-	               " (SELECT count(*) FROM outbox) || '/' ||"
-	               " (SELECT count(*) FROM customers)",
-	               0, NULL);
+	return hx_tscalar(hx.tenant_id,
+	                  "SELECT (SELECT count(*) FROM inbound_messages) || '/' ||"
+	                  " (SELECT count(*) FROM conversations) || '/' ||"
+	                  " (SELECT count(*) FROM conversation_events) || '/' ||"
+	                  " (SELECT count(*) FROM outbox) || '/' ||"
+	                  " (SELECT count(*) FROM customers)",
+	                  0, NULL);
 }
 
 static void mock_call(const char *method, const char *path, const char *body,
@@ -105,7 +51,7 @@ static void mock_call(const char *method, const char *path, const char *body,
 	char url[256];
 	const char *headers[2] = {"Content-Type: application/json", NULL};
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", mock_port, path);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", hx.mock_port, path);
 	testhttp_request(method, url, headers, body, body ? strlen(body) : 0, r);
 }
 
@@ -120,7 +66,7 @@ static json_t *mock_requests(const char *method)
 	         method ? method : "");
 	mock_call("GET", path, NULL, &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	testhttp_resp_clear(&r);
 	return o;
 }
@@ -318,7 +264,7 @@ static long post_update_to(const char *chan, json_t *u, const char *secret,
 	const char *headers[3] = {"Content-Type: application/json", secret ? hdr : NULL, NULL};
 	char *body = json_dumps(u, JSON_COMPACT);
 
-	snprintf(url, sizeof(url), "%s/webhooks/telegram/%s", srv.base_url, chan);
+	snprintf(url, sizeof(url), "%s/webhooks/telegram/%s", hx.srv.base_url, chan);
 	snprintf(hdr, sizeof(hdr), "X-Telegram-Bot-Api-Secret-Token: %s", secret ? secret : "");
 	testhttp_request("POST", url, headers, body, strlen(body), r);
 	free(body);
@@ -331,24 +277,8 @@ static void post_ok(json_t *u, const char *what)
 {
 	struct testhttp_resp r;
 
-	if (post_update_to(channel_id, u, SECRET, &r) != 200)
+	if (post_update_to(hx.channel_id, u, SECRET, &r) != 200)
 		fail_msg("%s: the webhook answered %ld: %s", what, r.status, r.body);
-	testhttp_resp_clear(&r);
-}
-
-static void create_product(const char *sku, const char *name, long price, int stock)
-{
-	struct testhttp_resp r;
-	char body[512];
-
-	snprintf(body, sizeof(body),
-	         "{\"sku\": \"%s\", \"name\": \"%s\", \"description\": \"A jar of %s\","
-	         " \"category\": \"Honey\", \"price_minor\": %ld, \"currency\": \"KES\","
-	         " \"stock\": %d, \"active\": true}",
-	         sku, name, name, price, stock);
-	api("POST", "/api/v1/products", body, &r);
-	if (r.status != 201)
-		fail_msg("product create answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
 }
 
@@ -363,10 +293,10 @@ static void register_channel(const char *token, const char *secret, const char *
 	         "{\"type\": \"telegram\", \"name\": \"Asali bot\", \"bot_token\": \"%s\","
 	         " \"secret_token\": \"%s\", \"mode\": \"%s\"}",
 	         token, secret, mode);
-	api("POST", "/api/v1/channels", body, &r);
+	hx_api("POST", "/api/v1/channels", body, &r);
 	if (r.status != 201)
 		fail_msg("telegram channel registration answered %ld: %s", r.status, r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	snprintf(id_out, idlen, "%s", json_string_value(json_object_get(o, "id")));
 	if (answer)
 		*answer = o;
@@ -377,21 +307,13 @@ static void register_channel(const char *token, const char *secret, const char *
 
 static int group_setup(void **state)
 {
-	const char *env[3];
+	static const char *const env[] = {"CCGW_LOG_LEVEL=info", NULL};
 	json_t *o;
 
 	(void)state;
-	testdb_setup(&db, "telegram");
-	tenant_id = testdb_tenant_create(&db, "asali-shop", &api_key);
-	mock_pid = testsrv_spawn_mock("telegram_mock.py", NULL, &mock_port);
-	snprintf(env_base, sizeof(env_base), "CCGW_TELEGRAM_API_BASE=http://127.0.0.1:%d",
-	         mock_port);
-	env[0] = env_base;
-	env[1] = "CCGW_LOG_LEVEL=info";
-	env[2] = NULL;
-	testsrv_start(&srv, &db, env);
-	app_conn = testdb_connect_app(&db);
-	register_channel(BOT_TOKEN, SECRET, "webhook", channel_id, sizeof(channel_id), &o);
+	hx_setup("telegram", "asali-shop");
+	hx_serve("telegram_mock.py", "CCGW_TELEGRAM_API_BASE", env);
+	register_channel(BOT_TOKEN, SECRET, "webhook", hx.channel_id, sizeof(hx.channel_id), &o);
 	/* no https public address here: ccgw says so instead of calling setWebhook */
 	assert_string_equal(json_string_value(json_object_get(o, "mode")), "webhook");
 	assert_string_equal(
@@ -400,19 +322,15 @@ static int group_setup(void **state)
 	assert_non_null(strstr(json_string_value(json_object_get(o, "webhook_url")),
 	                       "/webhooks/telegram/"));
 	json_decref(o);
-	create_product("HN-ACA-500", "Acacia honey 500g", 85000, 40);
-	create_product("HN-MAN-250", "Mangrove honey 250g", 60000, 20);
+	hx_product_create("HN-ACA-500", "Acacia honey 500g", "Honey", 85000, 40);
+	hx_product_create("HN-MAN-250", "Mangrove honey 250g", "Honey", 60000, 20);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	testsrv_stop(&srv);
-	testsrv_stop_pid(mock_pid);
-	PQfinish(app_conn);
-	free(tenant_id);
-	free(api_key);
+	hx_teardown();
 	return 0;
 }
 
@@ -450,9 +368,10 @@ static char *shop_to_order(const char *chat, deliver_fn deliver, void (*between)
 	for (step = 0; step < 30; step++) {
 		msgs = wait_messages(chat, before);
 		text = texts_since(msgs, before);
-		order = tscalar("SELECT o.id::text FROM orders o JOIN order_channel_meta m ON"
-		                " m.order_id = o.id WHERE m.external_chat_id = $1",
-		                1, params);
+		order = hx_tscalar(hx.tenant_id,
+		                   "SELECT o.id::text FROM orders o JOIN order_channel_meta m ON"
+		                   " m.order_id = o.id WHERE m.external_chat_id = $1",
+		                   1, params);
 		if (order) {
 			free(text);
 			json_decref(msgs);
@@ -505,17 +424,17 @@ static void test_wrong_secret_stores_nothing(void **state)
 
 	(void)state;
 	before = db_fingerprint();
-	assert_int_equal(post_update_to(channel_id, text_update("5100000001", "hi"), NULL, &r),
+	assert_int_equal(post_update_to(hx.channel_id, text_update("5100000001", "hi"), NULL, &r),
 	                 401);
 	testhttp_resp_clear(&r);
 	assert_int_equal(
-	    post_update_to(channel_id, text_update("5100000001", "hi"), "not-the-secret", &r), 401);
+	    post_update_to(hx.channel_id, text_update("5100000001", "hi"), "not-the-secret", &r),
+	    401);
 	assert_non_null(strstr(r.body, "X-Telegram-Bot-Api-Secret-Token"));
 	testhttp_resp_clear(&r);
 	/* not an Update: 400, nothing stored */
-	assert_int_equal(post_update_to(channel_id, json_pack("{s:s}", "hello", "world"), SECRET,
-	                                &r),
-	                 400);
+	assert_int_equal(
+	    post_update_to(hx.channel_id, json_pack("{s:s}", "hello", "world"), SECRET, &r), 400);
 	testhttp_resp_clear(&r);
 	/* an unknown channel id */
 	assert_int_equal(post_update_to("6f1c1d4e-1111-4222-8333-944455556666",
@@ -533,7 +452,7 @@ static void test_wrong_secret_stores_nothing(void **state)
 
 		json_object_set_new(u, "channel_post", json_pack("{s:i, s:s}", "message_id", 1,
 		                                                 "text", "news"));
-		assert_int_equal(post_update_to(channel_id, u, SECRET, &r), 200);
+		assert_int_equal(post_update_to(hx.channel_id, u, SECRET, &r), 200);
 		testhttp_resp_clear(&r);
 	}
 	after = db_fingerprint();
@@ -552,10 +471,11 @@ static void test_whole_conversation_webhook(void **state)
 	answered = count_calls("answerCallbackQuery");
 	order = shop_to_order(chat, deliver_webhook, NULL);
 	/* the order remembers where it came from: telegram, this channel, this chat */
-	v = tscalar("SELECT m.channel || '|' || m.channel_id || '|' || m.external_chat_id ||"
-	            " '|' || m.external_user_id FROM order_channel_meta m WHERE m.order_id = $1",
-	            1, (const char *const[]){order});
-	snprintf(want, sizeof(want), "telegram|%s|%s|%s", channel_id, chat, chat);
+	v = hx_tscalar(hx.tenant_id,
+	               "SELECT m.channel || '|' || m.channel_id || '|' || m.external_chat_id ||"
+	               " '|' || m.external_user_id FROM order_channel_meta m WHERE m.order_id = $1",
+	               1, (const char *const[]){order});
+	snprintf(want, sizeof(want), "telegram|%s|%s|%s", hx.channel_id, chat, chat);
 	assert_string_equal(v, want);
 	free(v);
 	/* every press was answered (the shopper's spinner stops) */
@@ -572,14 +492,14 @@ static void test_redelivered_update(void **state)
 
 	(void)state;
 	json_incref(u);
-	assert_int_equal(post_update_to(channel_id, u, SECRET, &r), 200);
+	assert_int_equal(post_update_to(hx.channel_id, u, SECRET, &r), 200);
 	testhttp_resp_clear(&r);
 	msgs = wait_messages(chat, 0);
 	n = json_array_size(msgs);
 	json_decref(msgs);
 	/* Telegram delivers it again: no second effect */
-	assert_int_equal(post_update_to(channel_id, u, SECRET, &r), 200);
-	o = resp_json(&r);
+	assert_int_equal(post_update_to(hx.channel_id, u, SECRET, &r), 200);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "duplicates")), 1);
 	assert_int_equal(json_integer_value(json_object_get(o, "handled")), 0);
 	json_decref(o);
@@ -621,14 +541,14 @@ static void test_blocked_and_unblocked(void **state)
 	n = json_array_size(msgs);
 	json_decref(msgs);
 	post_ok(member_update(chat, "member", "kicked"), "blocked");
-	assert_int_equal(tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1"
-	                        " AND blocked_at IS NOT NULL",
-	                        1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1"
+	                           " AND blocked_at IS NOT NULL",
+	                           1, params),
 	                 1);
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN conversations c"
-	                        " ON c.id = e.conversation_id WHERE c.external_chat_id = $1"
-	                        " AND e.event_type = 'bot_blocked'",
-	                        1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversation_events e JOIN conversations c"
+	                           " ON c.id = e.conversation_id WHERE c.external_chat_id = $1"
+	                           " AND e.event_type = 'bot_blocked'",
+	                           1, params),
 	                 1);
 	/* a reply written while blocked is not sent */
 	post_ok(text_update(chat, "menu"), "menu while blocked");
@@ -636,10 +556,11 @@ static void test_blocked_and_unblocked(void **state)
 		int i;
 
 		for (i = 0; i < 100; i++) {
-			if (tcount("SELECT count(*) FROM outbox o JOIN conversations c ON"
-			           " c.id = o.conversation_id WHERE c.external_chat_id = $1"
-			           " AND o.status = 'undeliverable' AND o.last_error LIKE '%blocked%'",
-			           1, params) > 0)
+			if (hx_tcount(
+			        "SELECT count(*) FROM outbox o JOIN conversations c ON"
+			        " c.id = o.conversation_id WHERE c.external_chat_id = $1"
+			        " AND o.status = 'undeliverable' AND o.last_error LIKE '%blocked%'",
+			        1, params) > 0)
 				break;
 			usleep(50000);
 		}
@@ -650,9 +571,9 @@ static void test_blocked_and_unblocked(void **state)
 	json_decref(msgs);
 	/* allowed again: sending resumes */
 	post_ok(member_update(chat, "kicked", "member"), "unblocked");
-	assert_int_equal(tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1"
-	                        " AND blocked_at IS NULL",
-	                        1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1"
+	                           " AND blocked_at IS NULL",
+	                           1, params),
 	                 1);
 	post_ok(text_update(chat, "menu"), "menu after unblock");
 	msgs = wait_messages(chat, n);
@@ -675,18 +596,18 @@ static void test_send_403_marks_blocked(void **state)
 	testhttp_resp_clear(&r);
 	post_ok(text_update(chat, "hi"), "hi to a blocked bot");
 	for (i = 0; i < 100; i++) {
-		if (tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1"
-		           " AND blocked_at IS NOT NULL",
-		           1, params) == 1)
+		if (hx_tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1"
+		              " AND blocked_at IS NOT NULL",
+		              1, params) == 1)
 			break;
 		usleep(50000);
 	}
 	assert_true(i < 100);
 	/* not retried */
-	assert_int_equal(tcount("SELECT count(*) FROM outbox o JOIN conversations c ON"
-	                        " c.id = o.conversation_id WHERE c.external_chat_id = $1"
-	                        " AND o.status = 'failed' AND o.attempts = 1",
-	                        1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM outbox o JOIN conversations c ON"
+	                           " c.id = o.conversation_id WHERE c.external_chat_id = $1"
+	                           " AND o.status = 'failed' AND o.attempts = 1",
+	                           1, params),
 	                 1);
 }
 
@@ -801,8 +722,8 @@ static void seller_target(void)
 	snprintf(body, sizeof(body),
 	         "{\"kind\": \"telegram\", \"channel_id\": \"%s\", \"chat_id\": \"" SELLER_CHAT
 	         "\"}",
-	         channel_id);
-	api("POST", "/api/v1/notification-targets", body, &r);
+	         hx.channel_id);
+	hx_api("POST", "/api/v1/notification-targets", body, &r);
 	if (r.status != 201)
 		fail_msg("target create answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
@@ -838,8 +759,8 @@ static void test_seller_confirms_from_telegram(void **state)
 	/* the seller presses Confirm in their chat */
 	post_ok(press_update(SELLER_CHAT, confirm, 1), "seller confirm");
 	seller = wait_messages(SELLER_CHAT, n);
-	v = tscalar("SELECT status || '|' || version FROM orders WHERE id = $1", 1,
-	            (const char *const[]){order});
+	v = hx_tscalar(hx.tenant_id, "SELECT status || '|' || version FROM orders WHERE id = $1", 1,
+	               (const char *const[]){order});
 	assert_string_equal(v, "confirmed|2");
 	free(v);
 	/* the message pressed is edited to say who changed it, with the next steps */
@@ -871,14 +792,15 @@ static void test_seller_confirms_from_telegram(void **state)
 	assert_non_null(strstr(text, "already changed to confirmed"));
 	free(text);
 	json_decref(seller);
-	v = tscalar("SELECT status || '|' || version FROM orders WHERE id = $1", 1,
-	            (const char *const[]){order});
+	v = hx_tscalar(hx.tenant_id, "SELECT status || '|' || version FROM orders WHERE id = $1", 1,
+	               (const char *const[]){order});
 	assert_string_equal(v, "confirmed|2");
 	free(v);
 	/* a stranger's press on a seller button changes nothing */
 	post_ok(press_update("5699999999", body, 1), "stranger press");
 	usleep(500000);
-	v = tscalar("SELECT status FROM orders WHERE id = $1", 1, (const char *const[]){order});
+	v = hx_tscalar(hx.tenant_id, "SELECT status FROM orders WHERE id = $1", 1,
+	               (const char *const[]){order});
 	assert_string_equal(v, "confirmed");
 	free(v);
 	free(order);
@@ -1044,12 +966,12 @@ static void deliver_poll(json_t *u, const char *what)
 /* Kills ccgw (SIGKILL, no goodbye) at the third step and starts it again. */
 static void restart_at_3(int step)
 {
-	const char *env[3] = {env_base, "CCGW_LOG_LEVEL=info", NULL};
+	const char *env[3] = {hx.mock_env, "CCGW_LOG_LEVEL=info", NULL};
 
 	if (step != 3)
 		return;
-	testsrv_kill(&srv);
-	testsrv_start(&srv, &db, env);
+	testsrv_kill(&hx.srv);
+	testsrv_start(&hx.srv, &hx.db, env);
 }
 
 static json_t *polls_of(const char *token)
@@ -1058,7 +980,7 @@ static json_t *polls_of(const char *token)
 	json_t *o, *t;
 
 	mock_call("GET", "/__polls", NULL, &r);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	testhttp_resp_clear(&r);
 	t = json_incref(json_object_get(o, token));
 	json_decref(o);
@@ -1086,17 +1008,18 @@ static void test_polling_with_restart(void **state)
 	/* its webhook URL takes nothing: the updates come by polling */
 	order = shop_to_order(chat, deliver_poll, restart_at_3);
 	/* nothing lost: every update handled once; nothing repeated: one reply per turn */
-	inbound = tcount("SELECT count(*) FROM inbound_messages i JOIN conversations c ON"
-	                 " c.channel_id = i.channel_id WHERE c.external_chat_id = $1",
-	                 1, params);
-	replies = tcount("SELECT count(*) FROM outbox o JOIN conversations c ON"
-	                 " c.id = o.conversation_id WHERE c.external_chat_id = $1 AND o.kind = 'reply'",
-	                 1, params);
+	inbound = hx_tcount("SELECT count(*) FROM inbound_messages i JOIN conversations c ON"
+	                    " c.channel_id = i.channel_id WHERE c.external_chat_id = $1",
+	                    1, params);
+	replies = hx_tcount(
+	    "SELECT count(*) FROM outbox o JOIN conversations c ON"
+	    " c.id = o.conversation_id WHERE c.external_chat_id = $1 AND o.kind = 'reply'",
+	    1, params);
 	assert_true(inbound >= 5);
 	assert_int_equal(replies, inbound);
 	/* the offset confirms what was committed */
-	assert_true(tcount("SELECT next_offset FROM channel_poll_offsets WHERE channel_id = $1", 1,
-	                   (const char *const[]){poll_channel_id}) > 5000000000LL);
+	assert_true(hx_tcount("SELECT next_offset FROM channel_poll_offsets WHERE channel_id = $1",
+	                      1, (const char *const[]){poll_channel_id}) > 5000000000LL);
 	snprintf(path, sizeof(path), "/webhooks/telegram/%s", poll_channel_id);
 	free(order);
 	(void)r;
@@ -1104,14 +1027,14 @@ static void test_polling_with_restart(void **state)
 
 static void test_two_processes_one_poller(void **state)
 {
-	const char *env[3] = {env_base, "CCGW_LOG_LEVEL=info", NULL};
+	const char *env[3] = {hx.mock_env, "CCGW_LOG_LEVEL=info", NULL};
 	const char *chat = "5800000008";
 	json_t *p, *msgs;
 	long before_total;
 	int i, max_in_flight = 0;
 
 	(void)state;
-	testsrv_start(&srv2, &db, env);
+	testsrv_start(&srv2, &hx.db, env);
 	p = polls_of(POLL_TOKEN);
 	before_total = (long)json_integer_value(json_object_get(p, "conflicts"));
 	json_decref(p);
@@ -1133,14 +1056,14 @@ static void test_two_processes_one_poller(void **state)
 	json_decref(p);
 	assert_true(max_in_flight <= 1);
 	/* the holder dies: the other process takes the bot over */
-	testsrv_kill(&srv);
+	testsrv_kill(&hx.srv);
 	queue_update(POLL_TOKEN, text_update(chat, "menu"));
 	msgs = messages_to(chat);
 	i = (int)json_array_size(msgs);
 	json_decref(msgs);
 	msgs = wait_messages(chat, (size_t)i);
 	json_decref(msgs);
-	testsrv_start(&srv, &db, env);
+	testsrv_start(&hx.srv, &hx.db, env);
 	testsrv_stop(&srv2);
 }
 
@@ -1148,9 +1071,9 @@ static void test_two_processes_one_poller(void **state)
  * secret token and the update kinds it handles), and a switch to polling removes it. */
 static void test_set_webhook(void **state)
 {
-	const char *env[4] = {env_base, "CCGW_LOG_LEVEL=info",
+	const char *env[4] = {hx.mock_env, "CCGW_LOG_LEVEL=info",
 	                      "CCGW_PUBLIC_URL=https://shop.example.test", NULL};
-	struct testsrv s3, keep = srv;
+	struct testsrv s3, keep = hx.srv;
 	struct testhttp_resp r;
 	char id[64], want[160];
 	json_t *o, *calls, *last;
@@ -1159,8 +1082,8 @@ static void test_set_webhook(void **state)
 	int has_cq = 0;
 
 	(void)state;
-	testsrv_start(&s3, &db, env);
-	srv = s3; /* api() talks to it */
+	testsrv_start(&s3, &hx.db, env);
+	hx.srv = s3; /* api() talks to it */
 	register_channel("7055555555:AAH-https-bot", "tg-secret-3", "webhook", id, sizeof(id), &o);
 	assert_true(json_is_true(json_object_get(json_object_get(o, "webhook_setup"), "ok")));
 	assert_string_equal(
@@ -1182,9 +1105,9 @@ static void test_set_webhook(void **state)
 	/* switched to polling: the webhook is removed */
 	n = count_calls("deleteWebhook");
 	snprintf(want, sizeof(want), "/api/v1/channels/%s", id);
-	api("PATCH", want, "{\"mode\": \"polling\"}", &r);
+	hx_api("PATCH", want, "{\"mode\": \"polling\"}", &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(o, "webhook_setup"), "action")),
 	    "deleteWebhook");
@@ -1193,13 +1116,13 @@ static void test_set_webhook(void **state)
 	testhttp_resp_clear(&r);
 	assert_int_equal(count_calls("deleteWebhook"), n + 1);
 	/* not a mode */
-	api("PATCH", want, "{\"mode\": \"carrier-pigeon\"}", &r);
+	hx_api("PATCH", want, "{\"mode\": \"carrier-pigeon\"}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "mode"));
 	testhttp_resp_clear(&r);
-	api("DELETE", want, NULL, &r);
+	hx_api("DELETE", want, NULL, &r);
 	testhttp_resp_clear(&r);
-	srv = keep;
+	hx.srv = keep;
 	testsrv_stop(&s3);
 }
 

@@ -21,42 +21,17 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "testsrv.h"
+#include "harness_wa.h"
 #include "util.h"
 
 #define PNID       "106540352242933"
 #define APP_SECRET "trust-app-secret-1"
 
-static struct testdb db;
-static struct testsrv srv;
-static char *tenant_id, *api_key, *other_tenant, *other_key;
-static char channel_id[64];
-static pid_t graph_pid, sink_pid;
-static int graph_port, sink_port;
-static int wamid_seq;
-static PGconn *app_conn;
+static char *other_tenant, *other_key;
+static pid_t sink_pid;
+static int sink_port;
 
-/* ---- helpers ---- */
-
-static json_t *resp_json(const struct testhttp_resp *r)
-{
-	json_t *o = json_loads(r->body ? r->body : "", 0, NULL);
-
-	if (!o)
-		fail_msg("answer is not JSON (HTTP %ld): %s", r->status, r->body ? r->body : "");
-	return o;
-}
-
-static void api_as(const char *key, const char *method, const char *path, const char *body,
-                   struct testhttp_resp *r)
-{
-	char url[512], auth[256];
-	const char *headers[3] = {auth, "Content-Type: application/json", NULL};
-
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-	testhttp_request(method, url, headers, body, body ? strlen(body) : 0, r);
-}
+/* ---- helpers (the shared ones are in tests/support/harness_wa.h) ---- */
 
 /* The answer of an admin call as JSON; fails unless its status is want. */
 static json_t *api_json(const char *method, const char *path, const char *body, long want)
@@ -64,125 +39,29 @@ static json_t *api_json(const char *method, const char *path, const char *body, 
 	struct testhttp_resp r;
 	json_t *o;
 
-	api_as(api_key, method, path, body, &r);
+	hx_api_as(hx.api_key, method, path, body, &r);
 	if (r.status != want)
 		fail_msg("%s %s answered %ld, not %ld: %s", method, path, r.status, want, r.body);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	testhttp_resp_clear(&r);
 	return o;
-}
-
-/* The first column of the first row of sql run as the application role in tenant's scope
- * (heap string, NULL for no row / NULL). */
-static char *tscalar(const char *tenant, const char *sql, int n, const char *const *params)
-{
-	const char *tp[1] = {tenant};
-	PGresult *res;
-	char *out = NULL;
-
-	res = PQexecParams(app_conn, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, tp,
-	                   NULL, NULL, 0);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	PQclear(res);
-	res = PQexecParams(app_conn, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("query failed: %s: %s", sql, PQerrorMessage(app_conn));
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		out = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return out;
-}
-
-static long tcount(const char *sql, int n, const char *const *params)
-{
-	char *v = tscalar(tenant_id, sql, n, params);
-	long c = v ? atol(v) : -1;
-
-	free(v);
-	return c;
-}
-
-static void next_wamid(char *out, size_t len)
-{
-	snprintf(out, len, "wamid.TRUST%d%08d", (int)getpid(), ++wamid_seq);
-}
-
-static char *envelope(const char *wa_id, const char *name, json_t *message)
-{
-	json_t *root = json_pack(
-	    "{s:s, s:[{s:s, s:[{s:{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], s:[o]}, s:s}]}]}",
-	    "object", "whatsapp_business_account", "entry", "id", "102290129340399", "changes",
-	    "value", "messaging_product", "whatsapp", "metadata", "display_phone_number",
-	    "15550783882", "phone_number_id", PNID, "contacts", "profile", "name", name, "wa_id",
-	    wa_id, "messages", message, "field", "messages");
-	char *s = json_dumps(root, JSON_COMPACT);
-
-	json_decref(root);
-	return s;
-}
-
-static json_t *msg_base(const char *wa_id, const char *wamid, const char *type)
-{
-	char ts[24];
-
-	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-	return json_pack("{s:s, s:s, s:s, s:s}", "from", wa_id, "id", wamid, "timestamp", ts,
-	                 "type", type);
-}
-
-static char *text_webhook(const char *wa_id, const char *wamid, const char *text)
-{
-	json_t *m = msg_base(wa_id, wamid, "text");
-
-	json_object_set_new(m, "text", json_pack("{s:s}", "body", text));
-	return envelope(wa_id, "Amina Njeri", m);
-}
-
-static char *press_webhook(const char *wa_id, const char *wamid, const char *id)
-{
-	json_t *m = msg_base(wa_id, wamid, "interactive");
-
-	json_object_set_new(m, "interactive",
-	                    json_pack("{s:s, s:{s:s, s:s}}", "type", "button_reply", "button_reply",
-	                              "id", id, "title", "x"));
-	return envelope(wa_id, "Amina Njeri", m);
 }
 
 /* Posts a signed webhook (taken) and expects 200. */
 static void post_webhook(char *body)
 {
-	char url[256], sig[128], hex[65];
-	const char *headers[3] = {"Content-Type: application/json", sig, NULL};
 	struct testhttp_resp r;
 
-	snprintf(url, sizeof(url), "%s/webhooks/whatsapp/%s", srv.base_url, channel_id);
-	util_hmac_sha256_hex(APP_SECRET, strlen(APP_SECRET), body, strlen(body), hex);
-	snprintf(sig, sizeof(sig), "X-Hub-Signature-256: sha256=%s", hex);
-	testhttp_request("POST", url, headers, body, strlen(body), &r);
-	if (r.status != 200)
+	if (hx_wa_post(body, &r) != 200)
 		fail_msg("webhook answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
 	free(body);
 }
 
-static json_t *mock_get(int port)
-{
-	char url[128];
-	struct testhttp_resp r;
-	json_t *arr;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__requests", port);
-	testhttp_request("GET", url, NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	arr = resp_json(&r);
-	testhttp_resp_clear(&r);
-	return arr;
-}
-
 /* The texts the Graph API was asked to send to wa_id, in order (caller decrefs). */
 static json_t *texts_to(const char *wa_id)
 {
-	json_t *reqs = mock_get(graph_port), *out = json_array();
+	json_t *reqs = hx_mock_get(hx.mock_port), *out = json_array();
 	const json_t *q;
 	size_t i;
 
@@ -216,22 +95,11 @@ static size_t sent_to(const char *wa_id)
  * the count. Fails after 15 s. */
 static size_t wait_sent(const char *wa_id, size_t before)
 {
-	size_t n = 0, last = before;
-	int i, quiet = 0;
+	json_t *reqs = hx_wa_wait_replies(wa_id, before);
+	size_t n = hx_wa_count_to(reqs, wa_id, 1);
 
-	for (i = 0; i < 300; i++) {
-		n = sent_to(wa_id);
-		if (n > before && n == last) {
-			if (++quiet >= 8)
-				return n;
-		} else {
-			quiet = 0;
-		}
-		last = n;
-		usleep(50000);
-	}
-	fail_msg("no reply to %s reached the mock Graph API (had %zu)", wa_id, before);
-	return 0;
+	json_decref(reqs);
+	return n;
 }
 
 /* The texts sent to wa_id from index from on, joined (heap). */
@@ -294,7 +162,7 @@ static size_t texts_with(const char *wa_id, const char *needle)
 static int choice_since(const char *wa_id, size_t from, const char *prefix, int exact, char *id,
                         size_t len)
 {
-	json_t *reqs = mock_get(graph_port);
+	json_t *reqs = hx_mock_get(hx.mock_port);
 	size_t i, j, k, seen = 0;
 	const json_t *q, *x, *sec;
 	int found = 0;
@@ -338,8 +206,9 @@ static size_t say(const char *wa_id, const char *text, int press)
 	char wamid[64];
 	size_t before = sent_to(wa_id);
 
-	next_wamid(wamid, sizeof(wamid));
-	post_webhook(press ? press_webhook(wa_id, wamid, text) : text_webhook(wa_id, wamid, text));
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	post_webhook(press ? hx_wa_press_webhook(wa_id, wamid, 0, text, "x", NULL)
+	                   : hx_wa_text_webhook(wa_id, wamid, text));
 	wait_sent(wa_id, before);
 	return before;
 }
@@ -351,7 +220,7 @@ static char *place_order(const char *wa_id)
 	static const char *const plan[] = {"ck:yes", "pay:cash_on_delivery", "phone:use",
 	                                   "addr:saved", "name:use"};
 	char id[160], *text = NULL, *order;
-	long orders = tcount("SELECT count(*) FROM orders", 0, NULL);
+	long orders = hx_tcount("SELECT count(*) FROM orders", 0, NULL);
 	size_t before, p;
 	int step, chosen;
 
@@ -384,12 +253,12 @@ static char *place_order(const char *wa_id)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "has been placed"));
 	free(text);
-	assert_int_equal(tcount("SELECT count(*) FROM orders", 0, NULL), orders + 1);
-	order = tscalar(tenant_id,
-	                "SELECT o.id FROM orders o JOIN customer_identities i ON"
-	                " i.customer_id = o.customer_id WHERE i.external_user_id = $1"
-	                " ORDER BY o.created_at DESC, o.order_number DESC LIMIT 1",
-	                1, (const char *const[]){wa_id});
+	assert_int_equal(hx_tcount("SELECT count(*) FROM orders", 0, NULL), orders + 1);
+	order = hx_tscalar(hx.tenant_id,
+	                   "SELECT o.id FROM orders o JOIN customer_identities i ON"
+	                   " i.customer_id = o.customer_id WHERE i.external_user_id = $1"
+	                   " ORDER BY o.created_at DESC, o.order_number DESC LIMIT 1",
+	                   1, (const char *const[]){wa_id});
 	assert_non_null(order);
 	return order;
 }
@@ -397,8 +266,8 @@ static char *place_order(const char *wa_id)
 /* The pattern's id by name (heap). */
 static char *pattern_id(const char *name)
 {
-	char *id = tscalar(tenant_id, "SELECT id FROM behavior_patterns WHERE name = $1", 1,
-	                   (const char *const[]){name});
+	char *id = hx_tscalar(hx.tenant_id, "SELECT id FROM behavior_patterns WHERE name = $1", 1,
+	                      (const char *const[]){name});
 
 	assert_non_null(id);
 	return id;
@@ -419,11 +288,11 @@ static void pattern_patch(const char *name, const char *body)
  * or NULL when there is none. */
 static json_t *violation_of(const char *wa_id, const char *kind)
 {
-	char *id = tscalar(tenant_id,
-	                   "SELECT v.id FROM violations v JOIN customer_identities i ON"
-	                   " i.customer_id = v.customer_id WHERE i.external_user_id = $1"
-	                   " AND v.kind = $2 AND v.status <> 'dismissed'",
-	                   2, (const char *const[]){wa_id, kind});
+	char *id = hx_tscalar(hx.tenant_id,
+	                      "SELECT v.id FROM violations v JOIN customer_identities i ON"
+	                      " i.customer_id = v.customer_id WHERE i.external_user_id = $1"
+	                      " AND v.kind = $2 AND v.status <> 'dismissed'",
+	                      2, (const char *const[]){wa_id, kind});
 	char path[128];
 	json_t *o;
 
@@ -437,15 +306,15 @@ static json_t *violation_of(const char *wa_id, const char *kind)
 
 static long violations_of(const char *wa_id)
 {
-	return tcount("SELECT count(*) FROM violations v JOIN customer_identities i ON"
-	              " i.customer_id = v.customer_id WHERE i.external_user_id = $1",
-	              1, (const char *const[]){wa_id});
+	return hx_tcount("SELECT count(*) FROM violations v JOIN customer_identities i ON"
+	                 " i.customer_id = v.customer_id WHERE i.external_user_id = $1",
+	                 1, (const char *const[]){wa_id});
 }
 
 /* The seller's webhook events of type event received so far. */
 static size_t seller_events(const char *event, const char *id_key, const char *id)
 {
-	json_t *reqs = mock_get(sink_port);
+	json_t *reqs = hx_mock_get(sink_port);
 	const json_t *q;
 	size_t i, n = 0;
 
@@ -483,32 +352,20 @@ static size_t wait_seller_event(const char *event, const char *id_key, const cha
 
 static int group_setup(void **state)
 {
-	char env_base[96], body[512], sink_path[64];
-	const char *env[4];
-	struct testhttp_resp r;
+	static const char *const env[] = {
+	    "CCGW_WEBHOOK_ALLOW_PRIVATE=1",
+	    "CCGW_WHATSAPP_RECIPIENT_RATE=1000", /* a flood's replies go out at once */
+	    NULL};
 	json_t *o;
 
 	(void)state;
-	testdb_setup(&db, "trust");
-	tenant_id = testdb_tenant_create(&db, "trust-shop", &api_key);
-	other_tenant = testdb_tenant_create(&db, "trust-other", &other_key);
-	graph_pid = testsrv_spawn_mock("graph_mock.py", NULL, &graph_port);
-	sink_pid = testsrv_spawn_mock("sink_mock.py", NULL, &sink_port);
-	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
-	         graph_port);
-	env[0] = env_base;
-	env[1] = "CCGW_WEBHOOK_ALLOW_PRIVATE=1";
-	env[2] = "CCGW_WHATSAPP_RECIPIENT_RATE=1000"; /* a flood's replies go out at once */
-	env[3] = NULL;
-	testsrv_start(&srv, &db, env);
-	app_conn = testdb_connect_app(&db);
-
-	o = api_json("POST", "/api/v1/channels",
-	             "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID
-	             "\", \"access_token\": \"EAAG-trust\", \"app_secret\": \"" APP_SECRET
-	             "\", \"verify_token\": \"vt\"}",
-	             201);
-	snprintf(channel_id, sizeof(channel_id), "%s", json_string_value(json_object_get(o, "id")));
+	hx.wa_pnid = PNID;
+	hx.wa_app_secret = APP_SECRET;
+	hx.wa_id_prefix = "TRUST";
+	hx_setup("trust", "trust-shop");
+	other_tenant = testdb_tenant_create(&hx.db, "trust-other", &other_key);
+	hx_serve("graph_mock.py", "CCGW_WHATSAPP_API_BASE", env);
+	o = hx_wa_register("EAAG-trust", "vt");
 	json_decref(o);
 	o = api_json("POST", "/api/v1/products",
 	             "{\"sku\": \"PH-TEC-20\", \"name\": \"Tecno Spark 20\", \"description\": "
@@ -517,33 +374,15 @@ static int group_setup(void **state)
 	             201);
 	json_decref(o);
 	/* the seller's webhook receiver, which checks the signature */
-	snprintf(sink_path, sizeof(sink_path), "http://127.0.0.1:%d", sink_port);
-	snprintf(body, sizeof(body), "{\"prefix\": \"/hook\", \"secret\": \"seller-secret-1\"}");
-	{
-		char url[128];
-
-		snprintf(url, sizeof(url), "%s/__secret", sink_path);
-		testhttp_request("POST", url, NULL, body, strlen(body), &r);
-		assert_int_equal(r.status, 200);
-		testhttp_resp_clear(&r);
-	}
-	snprintf(body, sizeof(body),
-	         "{\"kind\": \"webhook\", \"url\": \"%s/hook\", \"secret\": \"seller-secret-1\"}",
-	         sink_path);
-	o = api_json("POST", "/api/v1/notification-targets", body, 201);
-	json_decref(o);
+	sink_pid = hx_sink_start("seller-secret-1", &sink_port);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	testsrv_stop(&srv);
-	testsrv_stop_pid(graph_pid);
+	hx_teardown();
 	testsrv_stop_pid(sink_pid);
-	PQfinish(app_conn);
-	free(tenant_id);
-	free(api_key);
 	free(other_tenant);
 	free(other_key);
 	return 0;
@@ -584,31 +423,34 @@ static void test_patterns_listed_and_checked(void **state)
 	}
 	json_decref(o);
 	/* the issue's defaults */
-	before = tscalar(tenant_id,
-	                 "SELECT definition->>'threshold' || '/' || (definition->>'window_seconds')"
-	                 " FROM behavior_patterns WHERE name = 'flooding'",
-	                 0, NULL);
+	before =
+	    hx_tscalar(hx.tenant_id,
+	               "SELECT definition->>'threshold' || '/' || (definition->>'window_seconds')"
+	               " FROM behavior_patterns WHERE name = 'flooding'",
+	               0, NULL);
 	assert_string_equal(before, "20/60");
 	free(before);
 
 	id = pattern_id("flooding");
-	before = tscalar(tenant_id, "SELECT definition::text FROM behavior_patterns WHERE id = $1",
-	                 1, (const char *const[]){id});
+	before =
+	    hx_tscalar(hx.tenant_id, "SELECT definition::text FROM behavior_patterns WHERE id = $1",
+	               1, (const char *const[]){id});
 	snprintf(path, sizeof(path), "/api/v1/behavior-patterns/%s", id);
-	api_as(api_key, "PATCH", path, "{\"definition\": {\"threshold\": 0}}", &r);
+	hx_api_as(hx.api_key, "PATCH", path, "{\"definition\": {\"threshold\": 0}}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"definition.threshold\""));
 	testhttp_resp_clear(&r);
-	api_as(api_key, "PATCH", path, "{\"definition\": {\"action\": \"shout\"}}", &r);
+	hx_api_as(hx.api_key, "PATCH", path, "{\"definition\": {\"action\": \"shout\"}}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"definition.action\""));
 	testhttp_resp_clear(&r);
-	api_as(api_key, "PATCH", path, "{\"active\": \"yes\"}", &r);
+	hx_api_as(hx.api_key, "PATCH", path, "{\"active\": \"yes\"}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"active\""));
 	testhttp_resp_clear(&r);
-	after = tscalar(tenant_id, "SELECT definition::text FROM behavior_patterns WHERE id = $1",
-	                1, (const char *const[]){id});
+	after =
+	    hx_tscalar(hx.tenant_id, "SELECT definition::text FROM behavior_patterns WHERE id = $1",
+	               1, (const char *const[]){id});
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
@@ -631,16 +473,16 @@ static void test_flooding_throttle(void **state)
 	/* a short throttle interval keeps the test fast */
 	pattern_patch("flooding", "{\"definition\": {\"interval_seconds\": 3}}");
 	for (i = 0; i < 20; i++) {
-		next_wamid(wamids[i], sizeof(wamids[i]));
-		post_webhook(text_webhook(shopper, wamids[i], "hi"));
+		hx_wa_next_wamid(wamids[i], sizeof(wamids[i]));
+		post_webhook(hx_wa_text_webhook(shopper, wamids[i], "hi"));
 	}
 	assert_int_equal(violations_of(shopper), 0);
 	wait_count(shopper, 20); /* one answer each */
 	before = wait_sent(shopper, 19);
 	assert_int_equal(before, 20);
 	assert_int_equal(texts_with(shopper, "at most once"), 0);
-	next_wamid(wamids[20], sizeof(wamids[20]));
-	post_webhook(text_webhook(shopper, wamids[20], "hi"));
+	hx_wa_next_wamid(wamids[20], sizeof(wamids[20]));
+	post_webhook(hx_wa_text_webhook(shopper, wamids[20], "hi"));
 	viol = violation_of(shopper, "flooding");
 	assert_non_null(viol);
 	assert_string_equal(json_string_value(json_object_get(viol, "status")), "open");
@@ -677,12 +519,12 @@ static void test_flooding_throttle(void **state)
 	for (i = 0; i < 3; i++) {
 		char wamid[64];
 
-		next_wamid(wamid, sizeof(wamid));
-		post_webhook(text_webhook(shopper, wamid, "hello??"));
-		v = tscalar(tenant_id,
-		            "SELECT count(*) FROM conversation_events WHERE event_type ="
-		            " 'message_received' AND payload->>'message_id' = $1",
-		            1, (const char *const[]){wamid});
+		hx_wa_next_wamid(wamid, sizeof(wamid));
+		post_webhook(hx_wa_text_webhook(shopper, wamid, "hello??"));
+		v = hx_tscalar(hx.tenant_id,
+		               "SELECT count(*) FROM conversation_events WHERE event_type ="
+		               " 'message_received' AND payload->>'message_id' = $1",
+		               1, (const char *const[]){wamid});
 		assert_string_equal(v, "1");
 		free(v);
 	}
@@ -713,7 +555,7 @@ static void test_flooding_throttle(void **state)
 		{
 			struct testhttp_resp r;
 
-			api_as(api_key, "PATCH", path, "{\"status\": \"confirmed\"}", &r);
+			hx_api_as(hx.api_key, "PATCH", path, "{\"status\": \"confirmed\"}", &r);
 			assert_int_equal(r.status, 409);
 			testhttp_resp_clear(&r);
 		}
@@ -738,8 +580,8 @@ static void test_abusive_language(void **state)
 	(void)state;
 	say(shopper, "hello, do you have shitake mushrooms?", 0);
 	assert_int_equal(violations_of(shopper), 0);
-	next_wamid(wamid, sizeof(wamid));
-	post_webhook(text_webhook(shopper, wamid, "You are an IDIOT bot"));
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	post_webhook(hx_wa_text_webhook(shopper, wamid, "You are an IDIOT bot"));
 	viol = violation_of(shopper, "abusive_language");
 	assert_non_null(viol);
 	assert_string_equal(json_string_value(json_object_get(viol, "action")), "flag");
@@ -752,8 +594,8 @@ static void test_abusive_language(void **state)
 	json_decref(viol);
 	/* flag only: the shopper is still answered */
 	wait_sent(shopper, 1);
-	next_wamid(wamid, sizeof(wamid));
-	post_webhook(text_webhook(shopper, wamid, "wewe ni mjinga kabisa"));
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	post_webhook(hx_wa_text_webhook(shopper, wamid, "wewe ni mjinga kabisa"));
 	viol = violation_of(shopper, "abusive_language");
 	assert_int_equal(json_integer_value(json_object_get(viol, "detections")), 2);
 	ev = json_object_get(viol, "evidence");
@@ -770,8 +612,8 @@ static void test_abusive_language(void **state)
 	assert_int_equal(violations_of("254711000006"), 0);
 	say("254711000006", "hello", 0);
 	assert_int_equal(violations_of("254711000006"), 0);
-	next_wamid(wamid, sizeof(wamid));
-	post_webhook(text_webhook("254711000006", wamid, "you fucking idiot"));
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	post_webhook(hx_wa_text_webhook("254711000006", wamid, "you fucking idiot"));
 	viol = violation_of("254711000006", "abusive_language");
 	assert_non_null(viol);
 	assert_int_equal(
@@ -833,8 +675,8 @@ static void test_order_patterns_and_block(void **state)
 		const char *headers[4] = {auth, "Content-Type: application/json", "If-Match: 1",
 		                          NULL};
 
-		snprintf(url, sizeof(url), "%s/api/v1/orders/%s", srv.base_url, orders[i]);
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+		snprintf(url, sizeof(url), "%s/api/v1/orders/%s", hx.srv.base_url, orders[i]);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", hx.api_key);
 		testhttp_request("PATCH", url, headers, "{\"status\": \"cancelled\"}",
 		                 strlen("{\"status\": \"cancelled\"}"), &r);
 		if (r.status != 200)
@@ -866,23 +708,24 @@ static void test_order_patterns_and_block(void **state)
 	{
 		char wamid[64];
 
-		next_wamid(wamid, sizeof(wamid));
-		post_webhook(text_webhook(shopper, wamid, "add 1 tecno spark 20"));
-		next_wamid(wamid, sizeof(wamid));
-		post_webhook(press_webhook(shopper, wamid, "ck"));
-		v = tscalar(tenant_id,
-		            "SELECT count(*) FROM conversation_events WHERE event_type ="
-		            " 'message_received' AND payload->>'message_id' = $1",
-		            1, (const char *const[]){wamid});
+		hx_wa_next_wamid(wamid, sizeof(wamid));
+		post_webhook(hx_wa_text_webhook(shopper, wamid, "add 1 tecno spark 20"));
+		hx_wa_next_wamid(wamid, sizeof(wamid));
+		post_webhook(hx_wa_press_webhook(shopper, wamid, 0, "ck", "x", NULL));
+		v = hx_tscalar(hx.tenant_id,
+		               "SELECT count(*) FROM conversation_events WHERE event_type ="
+		               " 'message_received' AND payload->>'message_id' = $1",
+		               1, (const char *const[]){wamid});
 		assert_string_equal(v, "1");
 		free(v);
 	}
 	assert_nothing_sent(shopper, n);
-	assert_int_equal(tcount("SELECT count(*) FROM cart_items i JOIN carts c ON c.id = i.cart_id"
-	                        " WHERE c.status = 'open'",
-	                        0, NULL),
-	                 0);
-	assert_int_equal(tcount("SELECT count(*) FROM orders", 0, NULL), 3);
+	assert_int_equal(
+	    hx_tcount("SELECT count(*) FROM cart_items i JOIN carts c ON c.id = i.cart_id"
+	              " WHERE c.status = 'open'",
+	              0, NULL),
+	    0);
+	assert_int_equal(hx_tcount("SELECT count(*) FROM orders", 0, NULL), 3);
 	/* dismissed: answered at once */
 	snprintf(path, sizeof(path), "/api/v1/violations/%s",
 	         json_string_value(json_object_get(viol, "id")));
@@ -933,10 +776,10 @@ static void test_complaint_answered(void **state)
 	text = texts_since(shopper, before);
 	assert_non_null(strstr(text, "malalamiko"));
 	free(text);
-	id = tscalar(tenant_id,
-	             "SELECT k.id FROM complaints k JOIN customer_identities i ON"
-	             " i.customer_id = k.customer_id WHERE i.external_user_id = $1",
-	             1, (const char *const[]){shopper});
+	id = hx_tscalar(hx.tenant_id,
+	                "SELECT k.id FROM complaints k JOIN customer_identities i ON"
+	                " i.customer_id = k.customer_id WHERE i.external_user_id = $1",
+	                1, (const char *const[]){shopper});
 	assert_non_null(id);
 	o = api_json("GET", "/api/v1/complaints?status=open", NULL, 200);
 	assert_string_equal(
@@ -962,16 +805,16 @@ static void test_complaint_answered(void **state)
 	json_decref(o);
 
 	/* bad input: 400 naming the field, nothing changed */
-	api_as(api_key, "PATCH", path, "{\"status\": \"closed\"}", &r);
+	hx_api_as(hx.api_key, "PATCH", path, "{\"status\": \"closed\"}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"status\""));
 	testhttp_resp_clear(&r);
-	api_as(api_key, "PATCH", path, "{\"status\": \"resolved\", \"resolution\": 5}", &r);
+	hx_api_as(hx.api_key, "PATCH", path, "{\"status\": \"resolved\", \"resolution\": 5}", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"resolution\""));
 	testhttp_resp_clear(&r);
-	v = tscalar(tenant_id, "SELECT status FROM complaints WHERE id = $1", 1,
-	            (const char *const[]){id});
+	v = hx_tscalar(hx.tenant_id, "SELECT status FROM complaints WHERE id = $1", 1,
+	               (const char *const[]){id});
 	assert_string_equal(v, "open");
 	free(v);
 
@@ -996,14 +839,14 @@ static void test_complaint_answered(void **state)
 	assert_non_null(strstr(text, "yametatuliwa"));
 	assert_non_null(strstr(text, "Tumemwonya mpanda pikipiki."));
 	free(text);
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
-	                        " 'complaint_updated' AND payload->>'complaint_id' = $1",
-	                        1, (const char *const[]){id}),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
+	                           " 'complaint_updated' AND payload->>'complaint_id' = $1",
+	                           1, (const char *const[]){id}),
 	                 2);
 	assert_true(wait_seller_event("complaint.updated", "complaint", id) >= 1);
 	assert_true(wait_seller_event("complaint.filed", "complaint", id) >= 1);
 	/* resolved is final */
-	api_as(api_key, "PATCH", path, "{\"status\": \"rejected\"}", &r);
+	hx_api_as(hx.api_key, "PATCH", path, "{\"status\": \"rejected\"}", &r);
 	assert_int_equal(r.status, 409);
 	testhttp_resp_clear(&r);
 	free(id);
@@ -1013,8 +856,8 @@ static void test_complaint_answered(void **state)
  * own lists hold nothing of them. */
 static void test_other_tenant_404(void **state)
 {
-	char *complaint = tscalar(tenant_id, "SELECT id FROM complaints LIMIT 1", 0, NULL);
-	char *violation = tscalar(tenant_id, "SELECT id FROM violations LIMIT 1", 0, NULL);
+	char *complaint = hx_tscalar(hx.tenant_id, "SELECT id FROM complaints LIMIT 1", 0, NULL);
+	char *violation = hx_tscalar(hx.tenant_id, "SELECT id FROM violations LIMIT 1", 0, NULL);
 	char *pattern = pattern_id("flooding"), path[160];
 	struct testhttp_resp r;
 	json_t *o;
@@ -1025,36 +868,38 @@ static void test_other_tenant_404(void **state)
 	assert_non_null(complaint);
 	assert_non_null(violation);
 	snprintf(path, sizeof(path), "/api/v1/complaints/%s", complaint);
-	api_as(other_key, "GET", path, NULL, &r);
+	hx_api_as(other_key, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
-	api_as(other_key, "PATCH", path, "{\"status\": \"rejected\"}", &r);
+	hx_api_as(other_key, "PATCH", path, "{\"status\": \"rejected\"}", &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
 	snprintf(path, sizeof(path), "/api/v1/violations/%s", violation);
-	api_as(other_key, "GET", path, NULL, &r);
+	hx_api_as(other_key, "GET", path, NULL, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
-	api_as(other_key, "PATCH", path, "{\"status\": \"dismissed\"}", &r);
+	hx_api_as(other_key, "PATCH", path, "{\"status\": \"dismissed\"}", &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
 	snprintf(path, sizeof(path), "/api/v1/behavior-patterns/%s", pattern);
-	api_as(other_key, "PATCH", path, "{\"active\": false}", &r);
+	hx_api_as(other_key, "PATCH", path, "{\"active\": false}", &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
 	for (i = 0; i < 2; i++) {
-		api_as(other_key, "GET", lists[i], NULL, &r);
+		hx_api_as(other_key, "GET", lists[i], NULL, &r);
 		assert_int_equal(r.status, 200);
-		o = resp_json(&r);
+		o = hx_json(&r);
 		assert_int_equal(json_array_size(json_object_get(o, "data")), 0);
 		json_decref(o);
 		testhttp_resp_clear(&r);
 	}
 	/* unchanged */
-	assert_int_equal(tcount("SELECT count(*) FROM behavior_patterns WHERE active", 0, NULL), 4);
+	assert_int_equal(hx_tcount("SELECT count(*) FROM behavior_patterns WHERE active", 0, NULL),
+	                 4);
 	/* and the other tenant has its own built-in patterns */
 	{
-		char *n = tscalar(other_tenant, "SELECT count(*) FROM behavior_patterns", 0, NULL);
+		char *n =
+		    hx_tscalar(other_tenant, "SELECT count(*) FROM behavior_patterns", 0, NULL);
 
 		assert_string_equal(n, "4");
 		free(n);
@@ -1075,18 +920,18 @@ static void test_seller_chat_exempt(void **state)
 
 	(void)state;
 	snprintf(body, sizeof(body),
-	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"+%s\"}", channel_id,
+	         "{\"kind\": \"whatsapp\", \"channel_id\": \"%s\", \"to\": \"+%s\"}", hx.channel_id,
 	         seller);
 	o = api_json("POST", "/api/v1/notification-targets", body, 201);
 	json_decref(o);
 	for (i = 0; i < 22; i++) {
-		next_wamid(wamid, sizeof(wamid));
-		post_webhook(text_webhook(seller, wamid, "hi"));
+		hx_wa_next_wamid(wamid, sizeof(wamid));
+		post_webhook(hx_wa_text_webhook(seller, wamid, "hi"));
 	}
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN conversations c"
-	                        " ON c.id = e.conversation_id WHERE c.external_chat_id = $1"
-	                        " AND e.event_type = 'message_received'",
-	                        1, (const char *const[]){seller}),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversation_events e JOIN conversations c"
+	                           " ON c.id = e.conversation_id WHERE c.external_chat_id = $1"
+	                           " AND e.event_type = 'message_received'",
+	                           1, (const char *const[]){seller}),
 	                 22);
 	assert_int_equal(violations_of(seller), 0);
 }

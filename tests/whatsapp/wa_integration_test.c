@@ -4,6 +4,7 @@
  * whole shopping conversation from "hi" to a placed order by pressing the ids ccgw sent;
  * every failure answer (401, 400, 404, 413, 503) stores nothing; redelivery, two shoppers in
  * one POST, statuses (forward-only), a failed status with 131047, unknown and foreign numbers.
+ * The shared harness (tests/support/harness_wa.h) starts the server and posts the webhooks.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,84 +21,26 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "testsrv.h"
+#include "harness_wa.h"
 #include "util.h"
 
 #define PNID         "106540352242922"
 #define APP_SECRET   "wa-app-secret-1"
 #define VERIFY_TOKEN "wa-verify-token-1"
 
-static struct testdb db;
-static struct testsrv srv;
-static char *tenant_id, *api_key;
-static char channel_id[64];
-static pid_t mock_pid;
-static int mock_port;
-static int wamid_seq;
-static PGconn *app_conn;
-
 /* ---- helpers ---- */
-
-static json_t *resp_json(const struct testhttp_resp *r)
-{
-	json_t *o = json_loads(r->body ? r->body : "", 0, NULL);
-
-	if (!o)
-		fail_msg("answer is not JSON (HTTP %ld): %s", r->status, r->body ? r->body : "");
-	return o;
-}
-
-static void api(const char *method, const char *path, const char *body, struct testhttp_resp *r)
-{
-	char url[512], auth[256];
-	const char *headers[3] = {auth, "Content-Type: application/json", NULL};
-
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
-	testhttp_request(method, url, headers, body, body ? strlen(body) : 0, r);
-}
-
-/* The first column of the first row of sql run as the application role in tenant's scope
- * (heap string, NULL for no row / NULL). */
-static char *tscalar(const char *tenant, const char *sql, int n, const char *const *params)
-{
-	const char *tp[1] = {tenant};
-	PGresult *res;
-	char *out = NULL;
-
-	res = PQexecParams(app_conn, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, tp,
-	                   NULL, NULL, 0);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	PQclear(res);
-	res = PQexecParams(app_conn, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("query failed: %s: %s", sql, PQerrorMessage(app_conn));
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		out = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return out;
-}
-
-static long tcount(const char *sql, int n, const char *const *params)
-{
-	char *v = tscalar(tenant_id, sql, n, params);
-	long c = v ? atol(v) : -1;
-
-	free(v);
-	return c;
-}
 
 /* Everything a webhook could have written, as one fingerprint string. */
 static char *db_fingerprint(void)
 {
-	return tscalar(tenant_id,
-	               "SELECT (SELECT count(*) FROM inbound_messages) || '/' ||"
-	               " (SELECT count(*) FROM conversations) || '/' ||"
-	               " (SELECT count(*) FROM conversation_events) || '/' ||"
-	               " (SELECT count(*) FROM outbox) || '/' ||"
-	               " (SELECT count(*) FROM channel_events) || '/' ||"
-	               " (SELECT count(*) FROM customers)",
-	               0, NULL);
+	return hx_tscalar(hx.tenant_id,
+	                  "SELECT (SELECT count(*) FROM inbound_messages) || '/' ||"
+	                  " (SELECT count(*) FROM conversations) || '/' ||"
+	                  " (SELECT count(*) FROM conversation_events) || '/' ||"
+	                  " (SELECT count(*) FROM outbox) || '/' ||"
+	                  " (SELECT count(*) FROM channel_events) || '/' ||"
+	                  " (SELECT count(*) FROM customers)",
+	                  0, NULL);
 }
 
 /* The fingerprint once earlier work (the dispatcher recording sends) has settled. */
@@ -119,114 +62,15 @@ static char *db_quiet_fingerprint(void)
 	return a;
 }
 
-static void next_wamid(char *out, size_t len)
-{
-	snprintf(out, len, "wamid.TEST%d%08d", (int)getpid(), ++wamid_seq);
-}
-
-/* The Cloud API envelope around one value object (reference taken). */
-static char *envelope(json_t *value)
-{
-	json_t *root = json_pack("{s:s, s:[{s:s, s:[{s:o, s:s}]}]}", "object",
-	                         "whatsapp_business_account", "entry", "id", "102290129340398",
-	                         "changes", "value", value, "field", "messages");
-	char *s = json_dumps(root, JSON_COMPACT);
-
-	json_decref(root);
-	return s;
-}
-
-static json_t *value_for(const char *pnid, const char *wa_id, const char *name, json_t *message)
-{
-	return json_pack("{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], s:[o]}", "messaging_product",
-	                 "whatsapp", "metadata", "display_phone_number", "15550783881",
-	                 "phone_number_id", pnid, "contacts", "profile", "name", name, "wa_id",
-	                 wa_id, "messages", message);
-}
-
-static json_t *msg_base(const char *wa_id, const char *wamid, const char *type)
-{
-	char ts[24];
-
-	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-	return json_pack("{s:s, s:s, s:s, s:s}", "from", wa_id, "id", wamid, "timestamp", ts,
-	                 "type", type);
-}
-
-static char *text_webhook(const char *wa_id, const char *wamid, const char *text)
-{
-	json_t *m = msg_base(wa_id, wamid, "text");
-
-	json_object_set_new(m, "text", json_pack("{s:s}", "body", text));
-	return envelope(value_for(PNID, wa_id, "Amina Njeri", m));
-}
-
-/* A press of a reply button or list row the shopper saw in message ctx_wamid. */
-static char *press_webhook(const char *wa_id, const char *wamid, int is_list, const char *id,
-                           const char *title, const char *ctx_wamid)
-{
-	json_t *m = msg_base(wa_id, wamid, "interactive");
-	const char *kind = is_list ? "list_reply" : "button_reply";
-
-	json_object_set_new(
-	    m, "interactive",
-	    json_pack("{s:s, s:{s:s, s:s}}", "type", kind, kind, "id", id, "title", title));
-	if (ctx_wamid)
-		json_object_set_new(
-		    m, "context", json_pack("{s:s, s:s}", "from", "15550783881", "id", ctx_wamid));
-	return envelope(value_for(PNID, wa_id, "Amina Njeri", m));
-}
-
 static char *location_webhook(const char *wa_id, const char *wamid)
 {
-	json_t *m = msg_base(wa_id, wamid, "location");
+	json_t *m = hx_wa_msg_base(wa_id, wamid, "location");
 
 	json_object_set_new(m, "location",
 	                    json_pack("{s:f, s:f, s:s, s:s}", "latitude", -1.292066, "longitude",
 	                              36.821945, "name", "Kenyatta Avenue", "address",
 	                              "Kenyatta Ave 12, Nairobi"));
-	return envelope(value_for(PNID, wa_id, "Amina Njeri", m));
-}
-
-enum sig_mode { SIG_GOOD, SIG_NONE, SIG_WRONG, SIG_OTHER_SECRET };
-
-static void post_webhook_to(const char *chan, const char *body, size_t len, enum sig_mode mode,
-                            struct testhttp_resp *r)
-{
-	char url[256], sig[128], hex[65];
-	const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
-
-	snprintf(url, sizeof(url), "%s/webhooks/whatsapp/%s", srv.base_url, chan);
-	if (mode != SIG_NONE) {
-		const char *secret = mode == SIG_OTHER_SECRET ? "not-the-app-secret" : APP_SECRET;
-
-		util_hmac_sha256_hex(secret, strlen(secret), body, len, hex);
-		if (mode == SIG_WRONG)
-			hex[10] = hex[10] == 'a' ? 'b' : 'a';
-		snprintf(sig, sizeof(sig), "X-Hub-Signature-256: sha256=%s", hex);
-		headers[1] = sig;
-	}
-	testhttp_request("POST", url, headers, body, len, r);
-}
-
-static long post_webhook(const char *body, struct testhttp_resp *r)
-{
-	post_webhook_to(channel_id, body, strlen(body), SIG_GOOD, r);
-	return r->status;
-}
-
-static json_t *mock_requests(void)
-{
-	char url[128];
-	struct testhttp_resp r;
-	json_t *arr;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__requests", mock_port);
-	testhttp_request("GET", url, NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	arr = resp_json(&r);
-	testhttp_resp_clear(&r);
-	return arr;
+	return hx_wa_envelope(hx_wa_value_for(PNID, wa_id, "Amina Njeri", m));
 }
 
 static void mock_fail(const char *spec)
@@ -234,231 +78,36 @@ static void mock_fail(const char *spec)
 	char url[128];
 	struct testhttp_resp r;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__fail", mock_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__fail", hx.mock_port);
 	testhttp_request("POST", url, NULL, spec, strlen(spec), &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
 }
 
-static size_t count_to(const json_t *reqs, const char *wa_id, int messages_only)
-{
-	size_t i, n = 0;
-	const json_t *q;
-
-	json_array_foreach(reqs, i, q)
-	{
-		const json_t *b = json_object_get(q, "body");
-		const char *to = json_string_value(json_object_get(b, "to"));
-
-		if (to && strcmp(to, wa_id) == 0 && (!messages_only || json_object_get(q, "wamid")))
-			n++;
-	}
-	return n;
-}
-
-/* Waits until the mock got more than `before` messages for wa_id and no new one came for
- * 400 ms; returns the requests (caller decrefs). Fails after 15 s. */
-static json_t *wait_replies(const char *wa_id, size_t before)
-{
-	size_t last = before, n;
-	int i, quiet = 0;
-	json_t *reqs = NULL;
-
-	for (i = 0; i < 300; i++) {
-		json_decref(reqs);
-		reqs = mock_requests();
-		n = count_to(reqs, wa_id, 1);
-		if (n > before && n == last) {
-			if (++quiet >= 8)
-				return reqs;
-		} else {
-			quiet = 0;
-		}
-		last = n;
-		usleep(50000);
-	}
-	fail_msg("no reply to %s reached the mock Graph API (had %zu)", wa_id, before);
-	return NULL;
-}
-
-/* A choice in one of the messages sent to wa_id after index `from`. */
-struct choice {
-	char id[128], title[64], ctx[128];
-	int is_list;
-	int found;
-};
-
-static void find_choice(const json_t *reqs, const char *wa_id, size_t from, const char *prefix,
-                        int exact, struct choice *c)
-{
-	size_t i, j, k, seen = 0;
-	const json_t *q;
-
-	memset(c, 0, sizeof(*c));
-	json_array_foreach(reqs, i, q)
-	{
-		const json_t *b = json_object_get(q, "body");
-		const json_t *inter = json_object_get(b, "interactive");
-		const json_t *action = json_object_get(inter, "action");
-		const char *to = json_string_value(json_object_get(b, "to"));
-		const json_t *x, *sec;
-
-		if (!to || strcmp(to, wa_id) != 0 || !json_object_get(q, "wamid"))
-			continue;
-		if (seen++ < from)
-			continue;
-		json_array_foreach(json_object_get(action, "buttons"), j, x)
-		{
-			const char *id =
-			    json_string_value(json_object_get(json_object_get(x, "reply"), "id"));
-
-			if (id && (exact ? strcmp(id, prefix) == 0
-			                 : strncmp(id, prefix, strlen(prefix)) == 0)) {
-				snprintf(c->id, sizeof(c->id), "%s", id);
-				snprintf(c->title, sizeof(c->title), "%s",
-				         json_string_value(json_object_get(
-				             json_object_get(x, "reply"), "title")));
-				snprintf(c->ctx, sizeof(c->ctx), "%s",
-				         json_string_value(json_object_get(q, "wamid")));
-				c->found = 1;
-			}
-		}
-		json_array_foreach(json_object_get(action, "sections"), j, sec)
-		    json_array_foreach(json_object_get(sec, "rows"), k, x)
-		{
-			const char *id = json_string_value(json_object_get(x, "id"));
-
-			if (id &&
-			    (exact ? strcmp(id, prefix) == 0
-			           : strncmp(id, prefix, strlen(prefix)) == 0) &&
-			    !c->found) {
-				snprintf(c->id, sizeof(c->id), "%s", id);
-				snprintf(c->title, sizeof(c->title), "%s",
-				         json_string_value(json_object_get(x, "title")));
-				snprintf(c->ctx, sizeof(c->ctx), "%s",
-				         json_string_value(json_object_get(q, "wamid")));
-				c->is_list = 1;
-				c->found = 1;
-			}
-		}
-	}
-}
-
-/* The text of the messages sent to wa_id after index `from`, joined (heap). */
-static char *texts_since(const json_t *reqs, const char *wa_id, size_t from)
-{
-	struct sbuf b;
-	size_t i, seen = 0;
-	const json_t *q;
-	char *out;
-
-	sbuf_init(&b);
-	json_array_foreach(reqs, i, q)
-	{
-		const json_t *body = json_object_get(q, "body");
-		const char *to = json_string_value(json_object_get(body, "to"));
-		const char *t;
-
-		if (!to || strcmp(to, wa_id) != 0 || !json_object_get(q, "wamid") || seen++ < from)
-			continue;
-		t = json_string_value(json_object_get(json_object_get(body, "text"), "body"));
-		if (!t)
-			t = json_string_value(json_object_get(
-			    json_object_get(json_object_get(body, "interactive"), "body"), "text"));
-		if (!t)
-			t = json_string_value(
-			    json_object_get(json_object_get(body, "image"), "caption"));
-		if (t) {
-			sbuf_puts(&b, t);
-			sbuf_puts(&b, "\n");
-		}
-	}
-	out = sbuf_take(&b);
-	assert_non_null(out);
-	return out;
-}
-
-/* Sends body (a webhook from wa_id), expects 200, and waits for the bot's answer. */
-static json_t *say(const char *wa_id, char *body, size_t *before)
-{
-	struct testhttp_resp r;
-	json_t *reqs = mock_requests(), *ans;
-
-	*before = count_to(reqs, wa_id, 1);
-	json_decref(reqs);
-	if (post_webhook(body, &r) != 200)
-		fail_msg("webhook answered %ld: %s", r.status, r.body);
-	ans = resp_json(&r);
-	assert_int_equal(json_integer_value(json_object_get(ans, "handled")), 1);
-	json_decref(ans);
-	testhttp_resp_clear(&r);
-	free(body);
-	return wait_replies(wa_id, *before);
-}
-
-static void create_product(const char *sku, const char *name, long price, int stock)
-{
-	struct testhttp_resp r;
-	char body[512];
-
-	snprintf(
-	    body, sizeof(body),
-	    "{\"sku\": \"%s\", \"name\": \"%s\", \"description\": \"A fine %s\", \"category\": "
-	    "\"Phones\", \"price_minor\": %ld, \"currency\": \"KES\", \"stock\": %d, "
-	    "\"active\": true}",
-	    sku, name, name, price, stock);
-	api("POST", "/api/v1/products", body, &r);
-	if (r.status != 201)
-		fail_msg("product create answered %ld: %s", r.status, r.body);
-	testhttp_resp_clear(&r);
-}
-
 static int group_setup(void **state)
 {
-	char env_base[96];
-	struct testhttp_resp r;
+	static const char *const env[] = {"CCGW_MAX_BODY=65536", "CCGW_WHATSAPP_MARK_READ=1", NULL};
 	json_t *o;
-	const char *env[4];
 
 	(void)state;
-	testdb_setup(&db, "whatsapp");
-	tenant_id = testdb_tenant_create(&db, "wa-shop", &api_key);
-	mock_pid = testsrv_spawn_mock("graph_mock.py", NULL, &mock_port);
-	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
-	         mock_port);
-	env[0] = env_base;
-	env[1] = "CCGW_MAX_BODY=65536";
-	env[2] = "CCGW_WHATSAPP_MARK_READ=1";
-	env[3] = NULL;
-	testsrv_start(&srv, &db, env);
-	app_conn = testdb_connect_app(&db);
-
-	api("POST", "/api/v1/channels",
-	    "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID "\", \"access_token\": "
-	    "\"EAAG-test-token\", \"app_secret\": \"" APP_SECRET
-	    "\", \"verify_token\": \"" VERIFY_TOKEN "\"}",
-	    &r);
-	if (r.status != 201)
-		fail_msg("channel registration answered %ld: %s", r.status, r.body);
-	o = resp_json(&r);
-	snprintf(channel_id, sizeof(channel_id), "%s", json_string_value(json_object_get(o, "id")));
-	assert_non_null(strstr(json_string_value(json_object_get(o, "webhook_url")), channel_id));
+	hx.wa_pnid = PNID;
+	hx.wa_app_secret = APP_SECRET;
+	hx_setup("whatsapp", "wa-shop");
+	hx_serve("graph_mock.py", "CCGW_WHATSAPP_API_BASE", env);
+	o = hx_wa_register("EAAG-test-token", VERIFY_TOKEN);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(o, "webhook_url")), hx.channel_id));
 	json_decref(o);
-	testhttp_resp_clear(&r);
-	create_product("PH-TEC-01", "Tecno Spark 20", 1899900, 12);
-	create_product("PH-SAM-15", "Samsung Galaxy A15", 2499900, 8);
-	create_product("PH-NOK-105", "Nokia 105", 299900, 30);
+	hx_product_create("PH-TEC-01", "Tecno Spark 20", "Phones", 1899900, 12);
+	hx_product_create("PH-SAM-15", "Samsung Galaxy A15", "Phones", 2499900, 8);
+	hx_product_create("PH-NOK-105", "Nokia 105", "Phones", 299900, 30);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	testsrv_stop(&srv);
-	testsrv_stop_pid(mock_pid);
-	PQfinish(app_conn);
-	free(tenant_id);
-	free(api_key);
+	hx_teardown();
 	return 0;
 }
 
@@ -473,7 +122,7 @@ static void test_verification(void **state)
 	snprintf(url, sizeof(url),
 	         "%s/webhooks/whatsapp/"
 	         "%s?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1158201444",
-	         srv.base_url, channel_id, VERIFY_TOKEN);
+	         hx.srv.base_url, hx.channel_id, VERIFY_TOKEN);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "1158201444");
@@ -483,7 +132,7 @@ static void test_verification(void **state)
 	snprintf(
 	    url, sizeof(url),
 	    "%s/webhooks/whatsapp/%s?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
-	    srv.base_url, channel_id);
+	    hx.srv.base_url, hx.channel_id);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 403);
 	assert_non_null(strstr(r.body, "\"error\""));
@@ -491,7 +140,7 @@ static void test_verification(void **state)
 
 	snprintf(url, sizeof(url),
 	         "%s/webhooks/whatsapp/%s?hub.mode=unsubscribe&hub.verify_token=%s&hub.challenge=1",
-	         srv.base_url, channel_id, VERIFY_TOKEN);
+	         hx.srv.base_url, hx.channel_id, VERIFY_TOKEN);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 403);
 	testhttp_resp_clear(&r);
@@ -499,7 +148,7 @@ static void test_verification(void **state)
 	snprintf(url, sizeof(url),
 	         "%s/webhooks/whatsapp/0b5f3c1e-7a2d-4e8f-9c6b-1d2e3f4a5b6c?hub.mode=subscribe&"
 	         "hub.verify_token=%s&hub.challenge=1",
-	         srv.base_url, VERIFY_TOKEN);
+	         hx.srv.base_url, VERIFY_TOKEN);
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 403);
 	testhttp_resp_clear(&r);
@@ -529,14 +178,14 @@ static void test_whole_conversation(void **state)
 	int located = 0, placed = 0;
 
 	(void)state;
-	next_wamid(wamid, sizeof(wamid));
-	reqs = say(shopper, text_webhook(shopper, wamid, "hi"), &before);
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	reqs = hx_wa_say(shopper, hx_wa_text_webhook(shopper, wamid, "hi"), &before);
 	for (step = 0; step < 25 && !placed; step++) {
-		struct choice c = {0};
+		struct hx_wa_choice c = {0};
 		char *body = NULL;
 
-		text = texts_since(reqs, shopper, before);
-		if (strstr(text, "#") && tcount("SELECT count(*) FROM orders", 0, NULL) > 0) {
+		text = hx_wa_texts_since(reqs, shopper, before);
+		if (strstr(text, "#") && hx_tcount("SELECT count(*) FROM orders", 0, NULL) > 0) {
 			placed = 1;
 			free(text);
 			break;
@@ -544,37 +193,37 @@ static void test_whole_conversation(void **state)
 		for (p = 0; p < sizeof(plan) / sizeof(plan[0]) && !c.found; p++) {
 			if (plan[p].once && pressed[p])
 				continue;
-			find_choice(reqs, shopper, before, plan[p].id, plan[p].exact, &c);
+			hx_wa_find_choice(reqs, shopper, before, plan[p].id, plan[p].exact, &c);
 			if (c.found)
 				pressed[p] = 1;
 		}
-		next_wamid(wamid, sizeof(wamid));
+		hx_wa_next_wamid(wamid, sizeof(wamid));
 		if (getenv("WA_TEST_VERBOSE"))
 			fprintf(stderr, "--- bot:\n%s--- shopper: %s\n", text,
 			        c.found ? c.id : "(types)");
 		if (c.found) {
-			body = press_webhook(shopper, wamid, c.is_list, c.id, c.title, c.ctx);
+			body = hx_wa_press_webhook(shopper, wamid, c.is_list, c.id, c.title, c.ctx);
 			if (strcmp(c.id, "ck:yes") == 0)
 				snprintf(confirm_wamid, sizeof(confirm_wamid), "%s", wamid);
 		} else if (!located && (strstr(text, "address") || strstr(text, "location"))) {
 			body = location_webhook(shopper, wamid);
 			located = 1;
 		} else if (strstr(text, "phone")) {
-			body = text_webhook(shopper, wamid, "0712345678");
+			body = hx_wa_text_webhook(shopper, wamid, "0712345678");
 		} else if (strstr(text, "name")) {
-			body = text_webhook(shopper, wamid, "Amina Njeri");
+			body = hx_wa_text_webhook(shopper, wamid, "Amina Njeri");
 		} else {
 			fail_msg("step %zu: nothing to press and no question I know:\n%s", step,
 			         text);
 		}
 		free(text);
 		json_decref(reqs);
-		reqs = say(shopper, body, &before);
+		reqs = hx_wa_say(shopper, body, &before);
 	}
 	assert_true(placed);
 	assert_true(confirm_wamid[0]);
-	text = texts_since(reqs, shopper, before);
-	order_number = tscalar(tenant_id, "SELECT order_number::text FROM orders", 0, NULL);
+	text = hx_wa_texts_since(reqs, shopper, before);
+	order_number = hx_tscalar(hx.tenant_id, "SELECT order_number::text FROM orders", 0, NULL);
 	assert_non_null(order_number);
 	{
 		char tag[32];
@@ -584,20 +233,21 @@ static void test_whole_conversation(void **state)
 			fail_msg("the confirmation does not name %s:\n%s", tag, text);
 	}
 	/* the order remembers where it came from */
-	v = tscalar(tenant_id,
-	            "SELECT m.channel || '|' || m.channel_id || '|' || m.external_chat_id || '|' ||"
-	            " m.external_user_id || '|' || m.external_message_id FROM order_channel_meta m",
-	            0, NULL);
+	v = hx_tscalar(
+	    hx.tenant_id,
+	    "SELECT m.channel || '|' || m.channel_id || '|' || m.external_chat_id || '|' ||"
+	    " m.external_user_id || '|' || m.external_message_id FROM order_channel_meta m",
+	    0, NULL);
 	assert_non_null(v);
 	{
 		char want[512];
 
-		snprintf(want, sizeof(want), "whatsapp|%s|%s|%s|%s", channel_id, shopper, shopper,
-		         confirm_wamid);
+		snprintf(want, sizeof(want), "whatsapp|%s|%s|%s|%s", hx.channel_id, shopper,
+		         shopper, confirm_wamid);
 		assert_string_equal(v, want);
 	}
 	free(v);
-	v = tscalar(tenant_id, "SELECT customer_name FROM orders", 0, NULL);
+	v = hx_tscalar(hx.tenant_id, "SELECT customer_name FROM orders", 0, NULL);
 	assert_string_equal(v, "Amina Njeri");
 	free(v);
 	/* the replies went out with the channel's token, to the channel's number */
@@ -621,9 +271,9 @@ static void test_whole_conversation(void **state)
 		assert_true(reads > 0);
 	}
 	/* every reply row carries the wamid the Graph API answered */
-	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE status = 'sent' AND "
-	                        "platform_message_id IS NULL",
-	                        0, NULL),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM outbox WHERE status = 'sent' AND "
+	                           "platform_message_id IS NULL",
+	                           0, NULL),
 	                 0);
 	free(text);
 	free(order_number);
@@ -636,8 +286,8 @@ static void api_if_match(const char *method, const char *path, const char *versi
 	char url[512], auth[256], match[64];
 	const char *headers[4] = {auth, "Content-Type: application/json", match, NULL};
 
-	snprintf(url, sizeof(url), "%s%s", srv.base_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+	snprintf(url, sizeof(url), "%s%s", hx.srv.base_url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", hx.api_key);
 	snprintf(match, sizeof(match), "If-Match: %s", version);
 	testhttp_request(method, url, headers, body, strlen(body), r);
 }
@@ -650,11 +300,11 @@ static char *wait_status_row(const char *after_seq)
 	int i;
 
 	for (i = 0; i < 200; i++) {
-		v = tscalar(tenant_id,
-		            "SELECT status || '|' || id FROM outbox WHERE event_type ="
-		            " 'order.status_changed' AND kind = 'reply' AND seq > $1::bigint"
-		            " AND status NOT IN ('pending', 'sending') ORDER BY seq LIMIT 1",
-		            1, params);
+		v = hx_tscalar(hx.tenant_id,
+		               "SELECT status || '|' || id FROM outbox WHERE event_type ="
+		               " 'order.status_changed' AND kind = 'reply' AND seq > $1::bigint"
+		               " AND status NOT IN ('pending', 'sending') ORDER BY seq LIMIT 1",
+		               1, params);
 		if (v)
 			return v;
 		usleep(50000);
@@ -668,10 +318,10 @@ static char *wait_status_row(const char *after_seq)
 static void test_window_template(void **state)
 {
 	const char *shopper = "254712345678";
-	char *order = tscalar(tenant_id,
-	                      "SELECT id || '|' || version || '|' || order_number"
-	                      " FROM orders ORDER BY created_at LIMIT 1",
-	                      0, NULL);
+	char *order = hx_tscalar(hx.tenant_id,
+	                         "SELECT id || '|' || version || '|' || order_number"
+	                         " FROM orders ORDER BY created_at LIMIT 1",
+	                         0, NULL);
 	char path[128], version[32], number[32], *seq, *v, tag[40];
 	const char *params[2];
 	struct testhttp_resp r;
@@ -687,16 +337,16 @@ static void test_window_template(void **state)
 	snprintf(number, sizeof(number), "%s", strrchr(order + strlen(order) + 1, '|') + 1);
 	snprintf(path, sizeof(path), "/api/v1/orders/%s", order);
 	params[0] = shopper;
-	v = tscalar(tenant_id,
-	            "WITH u AS (UPDATE conversations SET last_inbound_at = now() -"
-	            " interval '25 hours' WHERE external_chat_id = $1 RETURNING 1)"
-	            " SELECT count(*) FROM u",
-	            1, params);
+	v = hx_tscalar(hx.tenant_id,
+	               "WITH u AS (UPDATE conversations SET last_inbound_at = now() -"
+	               " interval '25 hours' WHERE external_chat_id = $1 RETURNING 1)"
+	               " SELECT count(*) FROM u",
+	               1, params);
 	assert_string_equal(v, "1");
 	free(v);
-	seq = tscalar(tenant_id, "SELECT coalesce(max(seq), 0)::text FROM outbox", 0, NULL);
-	reqs = mock_requests();
-	before = count_to(reqs, shopper, 1);
+	seq = hx_tscalar(hx.tenant_id, "SELECT coalesce(max(seq), 0)::text FROM outbox", 0, NULL);
+	reqs = hx_wa_requests();
+	before = hx_wa_count_to(reqs, shopper, 1);
 	json_decref(reqs);
 
 	api_if_match("PATCH", path, version, "{\"status\": \"confirmed\"}", &r);
@@ -706,28 +356,28 @@ static void test_window_template(void **state)
 	v = wait_status_row(seq);
 	assert_true(strncmp(v, "undeliverable|", 14) == 0);
 	params[0] = strchr(v, '|') + 1;
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
-	                        " 'message_failed' AND payload->>'outbox_id' = $1"
-	                        " AND payload->>'status' = 'undeliverable'",
-	                        1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
+	                           " 'message_failed' AND payload->>'outbox_id' = $1"
+	                           " AND payload->>'status' = 'undeliverable'",
+	                           1, params),
 	                 1);
 	free(v);
-	reqs = mock_requests();
-	assert_int_equal(count_to(reqs, shopper, 1), before); /* nothing free-form went out */
+	reqs = hx_wa_requests();
+	assert_int_equal(hx_wa_count_to(reqs, shopper, 1), before); /* nothing free-form went out */
 	json_decref(reqs);
 
 	/* the seller configures a template: the next update goes as that template */
-	params[0] = channel_id;
-	v = tscalar(tenant_id,
-	            "WITH u AS (UPDATE channels SET config = config ||"
-	            " '{\"status_template\": {\"name\": \"order_update\","
-	            " \"language\": \"en\"}}'::jsonb WHERE id = $1 RETURNING 1)"
-	            " SELECT count(*) FROM u",
-	            1, params);
+	params[0] = hx.channel_id;
+	v = hx_tscalar(hx.tenant_id,
+	               "WITH u AS (UPDATE channels SET config = config ||"
+	               " '{\"status_template\": {\"name\": \"order_update\","
+	               " \"language\": \"en\"}}'::jsonb WHERE id = $1 RETURNING 1)"
+	               " SELECT count(*) FROM u",
+	               1, params);
 	assert_string_equal(v, "1");
 	free(v);
 	free(seq);
-	seq = tscalar(tenant_id, "SELECT coalesce(max(seq), 0)::text FROM outbox", 0, NULL);
+	seq = hx_tscalar(hx.tenant_id, "SELECT coalesce(max(seq), 0)::text FROM outbox", 0, NULL);
 	snprintf(version, sizeof(version), "%ld", atol(version) + 1);
 	api_if_match("PATCH", path, version, "{\"status\": \"processing\"}", &r);
 	if (r.status != 200)
@@ -736,7 +386,7 @@ static void test_window_template(void **state)
 	v = wait_status_row(seq);
 	assert_true(strncmp(v, "sent|", 5) == 0);
 	free(v);
-	reqs = mock_requests();
+	reqs = hx_wa_requests();
 	snprintf(tag, sizeof(tag), "#%s", number);
 	json_array_foreach(reqs, i, q)
 	{
@@ -757,10 +407,10 @@ static void test_window_template(void **state)
 	json_decref(reqs);
 	/* back inside the window for the tests after this one */
 	params[0] = shopper;
-	v = tscalar(tenant_id,
-	            "WITH u AS (UPDATE conversations SET last_inbound_at = now()"
-	            " WHERE external_chat_id = $1 RETURNING 1) SELECT count(*) FROM u",
-	            1, params);
+	v = hx_tscalar(hx.tenant_id,
+	               "WITH u AS (UPDATE conversations SET last_inbound_at = now()"
+	               " WHERE external_chat_id = $1 RETURNING 1) SELECT count(*) FROM u",
+	               1, params);
 	free(v);
 	free(seq);
 	free(order);
@@ -775,21 +425,21 @@ static void test_failures_store_nothing(void **state)
 	size_t blen = 70000;
 
 	(void)state;
-	next_wamid(wamid, sizeof(wamid));
-	body = text_webhook("254700000001", wamid, "hi");
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	body = hx_wa_text_webhook("254700000001", wamid, "hi");
 	before = db_quiet_fingerprint();
 
-	post_webhook_to(channel_id, body, strlen(body), SIG_NONE, &r);
+	hx_wa_post_to(hx.channel_id, body, strlen(body), HX_WA_SIG_NONE, &r);
 	assert_int_equal(r.status, 401);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "error"), "code")),
 	                    "bad_signature");
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	post_webhook_to(channel_id, body, strlen(body), SIG_WRONG, &r);
+	hx_wa_post_to(hx.channel_id, body, strlen(body), HX_WA_SIG_WRONG, &r);
 	assert_int_equal(r.status, 401);
 	testhttp_resp_clear(&r);
-	post_webhook_to(channel_id, body, strlen(body), SIG_OTHER_SECRET, &r);
+	hx_wa_post_to(hx.channel_id, body, strlen(body), HX_WA_SIG_OTHER_SECRET, &r);
 	assert_int_equal(r.status, 401);
 	testhttp_resp_clear(&r);
 
@@ -797,27 +447,28 @@ static void test_failures_store_nothing(void **state)
 	{
 		const char *tg = "{\"update_id\": 1, \"message\": {\"text\": \"hi\"}}";
 
-		post_webhook_to(channel_id, tg, strlen(tg), SIG_GOOD, &r);
+		hx_wa_post_to(hx.channel_id, tg, strlen(tg), HX_WA_SIG_GOOD, &r);
 	}
 	assert_int_equal(r.status, 400);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_non_null(
 	    strstr(json_string_value(json_object_get(json_object_get(o, "error"), "message")),
 	           "whatsapp_business_account"));
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	post_webhook_to(channel_id, "{not json", 9, SIG_GOOD, &r);
+	hx_wa_post_to(hx.channel_id, "{not json", 9, HX_WA_SIG_GOOD, &r);
 	assert_int_equal(r.status, 400);
 	testhttp_resp_clear(&r);
 
 	/* unknown channel, and a channel id that is not a uuid */
-	post_webhook_to("0b5f3c1e-7a2d-4e8f-9c6b-1d2e3f4a5b6c", body, strlen(body), SIG_GOOD, &r);
+	hx_wa_post_to("0b5f3c1e-7a2d-4e8f-9c6b-1d2e3f4a5b6c", body, strlen(body), HX_WA_SIG_GOOD,
+	              &r);
 	assert_int_equal(r.status, 404);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	assert_non_null(json_object_get(o, "error"));
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	post_webhook_to("not-a-uuid", body, strlen(body), SIG_GOOD, &r);
+	hx_wa_post_to("not-a-uuid", body, strlen(body), HX_WA_SIG_GOOD, &r);
 	assert_int_equal(r.status, 404);
 	testhttp_resp_clear(&r);
 
@@ -825,7 +476,7 @@ static void test_failures_store_nothing(void **state)
 	big = malloc(blen);
 	memset(big, ' ', blen);
 	memcpy(big, body, strlen(body));
-	post_webhook_to(channel_id, big, blen, SIG_GOOD, &r);
+	hx_wa_post_to(hx.channel_id, big, blen, HX_WA_SIG_GOOD, &r);
 	assert_int_equal(r.status, 413);
 	testhttp_resp_clear(&r);
 
@@ -849,41 +500,41 @@ static void test_redelivery(void **state)
 	long outbox_rows;
 
 	(void)state;
-	next_wamid(wamid, sizeof(wamid));
-	body = text_webhook(shopper, wamid, "hi");
-	reqs = mock_requests();
-	before = count_to(reqs, shopper, 1);
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	body = hx_wa_text_webhook(shopper, wamid, "hi");
+	reqs = hx_wa_requests();
+	before = hx_wa_count_to(reqs, shopper, 1);
 	json_decref(reqs);
-	assert_int_equal(post_webhook(body, &r), 200);
+	assert_int_equal(hx_wa_post(body, &r), 200);
 	testhttp_resp_clear(&r);
-	json_decref(wait_replies(shopper, before));
+	json_decref(hx_wa_wait_replies(shopper, before));
 	params[0] = shopper;
-	outbox_rows = tcount("SELECT count(*) FROM outbox WHERE recipient = $1", 1, params);
+	outbox_rows = hx_tcount("SELECT count(*) FROM outbox WHERE recipient = $1", 1, params);
 	assert_true(outbox_rows > 0);
 
-	assert_int_equal(post_webhook(body, &r), 200);
-	o = resp_json(&r);
+	assert_int_equal(hx_wa_post(body, &r), 200);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "duplicates")), 1);
 	assert_int_equal(json_integer_value(json_object_get(o, "handled")), 0);
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	usleep(500000);
-	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE recipient = $1", 1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM outbox WHERE recipient = $1", 1, params),
 	                 outbox_rows);
 	params[0] = wamid;
 	assert_int_equal(
-	    tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
-	           params),
+	    hx_tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
+	              params),
 	    1);
-	reqs = mock_requests();
-	assert_int_equal(count_to(reqs, shopper, 1), (size_t)outbox_rows);
+	reqs = hx_wa_requests();
+	assert_int_equal(hx_wa_count_to(reqs, shopper, 1), (size_t)outbox_rows);
 	json_decref(reqs);
 	free(body);
 }
 
 static void owner_exec(const char *sql)
 {
-	PGconn *c = testdb_connect_owner(&db);
+	PGconn *c = testdb_connect_owner(&hx.db);
 	PGresult *res = PQexec(c, sql);
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -914,51 +565,57 @@ static void test_poison_message(void **state)
 	owner_exec("DROP TRIGGER IF EXISTS t_poison ON conversation_events");
 	owner_exec("CREATE TRIGGER t_poison BEFORE INSERT ON conversation_events FOR EACH ROW"
 	           " EXECUTE FUNCTION t_poison()");
-	next_wamid(bad, sizeof(bad));
-	next_wamid(good, sizeof(good));
-	m = msg_base(shopper, bad, "text");
+	hx_wa_next_wamid(bad, sizeof(bad));
+	hx_wa_next_wamid(good, sizeof(good));
+	m = hx_wa_msg_base(shopper, bad, "text");
 	json_object_set_new(m, "text", json_pack("{s:s}", "body", "POISON PILL"));
-	value = value_for(PNID, shopper, "Baraka", m);
+	value = hx_wa_value_for(PNID, shopper, "Baraka", m);
 	msgs = json_object_get(value, "messages");
-	m = msg_base(shopper, good, "text");
+	m = hx_wa_msg_base(shopper, good, "text");
 	json_object_set_new(m, "text", json_pack("{s:s}", "body", "hi"));
 	json_array_append_new(msgs, m);
-	body = envelope(value);
+	body = hx_wa_envelope(value);
 
 	params[0] = good;
 	params[1] = bad;
 	for (i = 1; i <= 2; i++) {
-		assert_int_equal(post_webhook(body, &r), 503);
+		assert_int_equal(hx_wa_post(body, &r), 503);
 		testhttp_resp_clear(&r);
-		assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE"
-		                        " platform_message_id = $1", 1, params), 1);
-		assert_int_equal(tcount("SELECT count(*) FROM inbound_failures WHERE"
-		                        " platform_message_id = $2 AND status = 'retrying'"
-		                        " AND attempts = $1::int", 2,
-		                        (const char *const[]){i == 1 ? "1" : "2", bad}), 1);
+		assert_int_equal(hx_tcount("SELECT count(*) FROM inbound_messages WHERE"
+		                           " platform_message_id = $1",
+		                           1, params),
+		                 1);
+		assert_int_equal(hx_tcount("SELECT count(*) FROM inbound_failures WHERE"
+		                           " platform_message_id = $2 AND status = 'retrying'"
+		                           " AND attempts = $1::int",
+		                           2, (const char *const[]){i == 1 ? "1" : "2", bad}),
+		                 1);
 	}
-	assert_int_equal(post_webhook(body, &r), 200);
-	o = resp_json(&r);
+	assert_int_equal(hx_wa_post(body, &r), 200);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "failed")), 1);
 	assert_int_equal(json_integer_value(json_object_get(o, "duplicates")), 1);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	assert_int_equal(post_webhook(body, &r), 200); /* from now on: a duplicate */
-	o = resp_json(&r);
+	assert_int_equal(hx_wa_post(body, &r), 200); /* from now on: a duplicate */
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "duplicates")), 2);
 	assert_int_equal(json_integer_value(json_object_get(o, "failed")), 0);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id"
-	                        " IN ($1, $2)", 2, params), 2);
-	assert_int_equal(tcount("SELECT count(*) FROM channel_events WHERE event_type ="
-	                        " 'message_failed' AND payload->>'platform_message_id' = $2"
-	                        " AND payload->>'error' LIKE $1", 2,
-	                        (const char *const[]){"%23514%", bad}), 1);
+	assert_int_equal(hx_tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id"
+	                           " IN ($1, $2)",
+	                           2, params),
+	                 2);
+	assert_int_equal(hx_tcount("SELECT count(*) FROM channel_events WHERE event_type ="
+	                           " 'message_failed' AND payload->>'platform_message_id' = $2"
+	                           " AND payload->>'error' LIKE $1",
+	                           2, (const char *const[]){"%23514%", bad}),
+	                 1);
 	/* the seller sees it through the admin API; /metrics counts it */
-	api("GET", "/api/v1/inbound-failures", NULL, &r);
+	hx_api("GET", "/api/v1/inbound-failures", NULL, &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	json_array_foreach(json_object_get(o, "data"), i, row)
 		if (strcmp(json_string_value(json_object_get(row, "platform_message_id")), bad) == 0 &&
 		    strcmp(json_string_value(json_object_get(row, "status")), "failed") == 0 &&
@@ -970,7 +627,7 @@ static void test_poison_message(void **state)
 	{
 		char url[200];
 
-		snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+		snprintf(url, sizeof(url), "%s/metrics", hx.srv.base_url);
 		testhttp_request("GET", url, NULL, NULL, 0, &r);
 		assert_non_null(strstr(r.body,
 		                       "ccgw_inbound_messages_total{channel=\"whatsapp\",outcome=\"failed\"} 1\n"));
@@ -1000,8 +657,8 @@ static void *group_post_main(void *arg)
 	struct testhttp_resp r;
 	json_t *o;
 
-	g->status = post_webhook(g->body, &r);
-	o = r.status == 200 ? resp_json(&r) : NULL;
+	g->status = hx_wa_post(g->body, &r);
+	o = r.status == 200 ? hx_json(&r) : NULL;
 	g->handled = o ? (long)json_integer_value(json_object_get(o, "handled")) : -1;
 	json_decref(o);
 	testhttp_resp_clear(&r);
@@ -1016,7 +673,7 @@ static unsigned long long metric_value(const char *name)
 	const char *at;
 	unsigned long long v = 0;
 
-	snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+	snprintf(url, sizeof(url), "%s/metrics", hx.srv.base_url);
 	snprintf(line, sizeof(line), "\n%s ", name); /* the sample, not its # HELP line */
 	testhttp_request("GET", url, NULL, NULL, 0, &r);
 	at = r.body ? strstr(r.body, line) : NULL;
@@ -1053,24 +710,24 @@ static void test_group_commit(void **state)
 		char wamid[64], *body;
 		struct testhttp_resp r;
 
-		next_wamid(wamid, sizeof(wamid));
-		body = text_webhook("254700900007", wamid, "hi");
-		assert_int_equal(post_webhook(body, &r), 200);
+		hx_wa_next_wamid(wamid, sizeof(wamid));
+		body = hx_wa_text_webhook("254700900007", wamid, "hi");
+		assert_int_equal(hx_wa_post(body, &r), 200);
 		testhttp_resp_clear(&r);
 		free(body);
 	}
-	row_lock = PQconnectdb(db.owner_url);
+	row_lock = PQconnectdb(hx.db.owner_url);
 	assert_int_equal(PQstatus(row_lock), CONNECTION_OK);
 	PQclear(PQexec(row_lock, "BEGIN"));
 	PQclear(PQexecParams(row_lock, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-	                     (const char *const[]){tenant_id}, NULL, NULL, 0));
+	                     (const char *const[]){hx.tenant_id}, NULL, NULL, 0));
 	res = PQexec(row_lock, "SELECT id FROM conversations WHERE external_chat_id = '254700900007'"
 	                       " FOR UPDATE");
 	assert_int_equal(PQntuples(res), 1);
 	PQclear(res);
 	/* the queue: every other writer waits while the table is held (SHARE lets the row lock
 	 * above be) */
-	lock = PQconnectdb(db.owner_url);
+	lock = PQconnectdb(hx.db.owner_url);
 	assert_int_equal(PQstatus(lock), CONNECTION_OK);
 	PQclear(PQexec(lock, "BEGIN"));
 	res = PQexec(lock, "LOCK TABLE conversations IN SHARE MODE");
@@ -1081,17 +738,16 @@ static void test_group_commit(void **state)
 		struct group_post *g = &posts[i];
 
 		snprintf(g->wa_id, sizeof(g->wa_id), "2547009%05d", i);
-		next_wamid(g->wamid, sizeof(g->wamid));
-		g->body = text_webhook(g->wa_id, g->wamid, i == 5 ? "POISON PILL" : "hi");
+		hx_wa_next_wamid(g->wamid, sizeof(g->wamid));
+		g->body = hx_wa_text_webhook(g->wa_id, g->wamid, i == 5 ? "POISON PILL" : "hi");
 		assert_int_equal(pthread_create(&g->thread, NULL, group_post_main, g), 0);
 	}
 	/* the first writers wait on the lock; the rest queue behind them in ccgw */
 	for (i = 0; i < 200 && waiting < 2; i++) {
-		char *v = testdb_owner_scalar(
-		    &db,
-		    "SELECT count(*) FROM pg_locks WHERE NOT granted"
-		    " AND relation = 'conversations'::regclass",
-		    0, NULL);
+		char *v = testdb_owner_scalar(&hx.db,
+		                              "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		                              " AND relation = 'conversations'::regclass",
+		                              0, NULL);
 
 		waiting = v ? atoi(v) : 0;
 		free(v);
@@ -1112,22 +768,31 @@ static void test_group_commit(void **state)
 		params[0] = posts[i].wamid;
 		if (i == 5) { /* refused: 503 so that Meta sends it again; nothing of it kept */
 			assert_int_equal(posts[i].status, 503);
-			assert_int_equal(tcount("SELECT count(*) FROM inbound_messages"
-			                        " WHERE platform_message_id = $1", 1, params), 0);
-			assert_int_equal(tcount("SELECT count(*) FROM inbound_failures WHERE"
-			                        " platform_message_id = $1 AND attempts = 1", 1, params),
+			assert_int_equal(hx_tcount("SELECT count(*) FROM inbound_messages"
+			                           " WHERE platform_message_id = $1",
+			                           1, params),
+			                 0);
+			assert_int_equal(hx_tcount("SELECT count(*) FROM inbound_failures WHERE"
+			                           " platform_message_id = $1 AND attempts = 1",
+			                           1, params),
 			                 1);
 			continue;
 		}
 		assert_int_equal(posts[i].status, 200);
 		assert_int_equal(posts[i].handled, 1);
-		assert_int_equal(tcount("SELECT count(*) FROM inbound_messages"
-		                        " WHERE platform_message_id = $1", 1, params), 1);
-		assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE kind = 'reply'"
-		                        " AND reply_to = $1", 1, params), 1);
-		assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
-		                        " 'message_received' AND payload->>'message_id' = $1",
-		                        1, params), 1);
+		assert_int_equal(hx_tcount("SELECT count(*) FROM inbound_messages"
+		                           " WHERE platform_message_id = $1",
+		                           1, params),
+		                 1);
+		assert_int_equal(hx_tcount("SELECT count(*) FROM outbox WHERE kind = 'reply'"
+		                           " AND reply_to = $1",
+		                           1, params),
+		                 1);
+		assert_int_equal(
+		    hx_tcount("SELECT count(*) FROM conversation_events WHERE event_type ="
+		              " 'message_received' AND payload->>'message_id' = $1",
+		              1, params),
+		    1);
 	}
 	grouped = metric_value("ccgw_group_commits_total");
 	assert_true(grouped > groups0); /* they were written in shared transactions */
@@ -1147,22 +812,22 @@ static void test_channel_change_seen_at_once(void **state)
 	int i;
 
 	(void)state;
-	snprintf(path, sizeof(path), "/api/v1/channels/%s", channel_id);
-	next_wamid(wamid, sizeof(wamid));
-	body = text_webhook(shopper, wamid, "hi");
-	assert_int_equal(post_webhook(body, &r), 200); /* read, and kept */
+	snprintf(path, sizeof(path), "/api/v1/channels/%s", hx.channel_id);
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	body = hx_wa_text_webhook(shopper, wamid, "hi");
+	assert_int_equal(hx_wa_post(body, &r), 200); /* read, and kept */
 	testhttp_resp_clear(&r);
 	free(body);
 
-	api("PATCH", path, "{\"status\": \"disabled\"}", &r);
+	hx_api("PATCH", path, "{\"status\": \"disabled\"}", &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
-	next_wamid(wamid, sizeof(wamid));
-	body = text_webhook(shopper, wamid, "hi");
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	body = hx_wa_text_webhook(shopper, wamid, "hi");
 	/* the change reaches the server asynchronously (NOTIFY after the commit): allow it the
 	 * time a notification takes, which is milliseconds */
 	for (i = 0; i < 50; i++) {
-		post_webhook(body, &r);
+		hx_wa_post(body, &r);
 		if (r.status == 404)
 			break;
 		testhttp_resp_clear(&r);
@@ -1172,11 +837,11 @@ static void test_channel_change_seen_at_once(void **state)
 	testhttp_resp_clear(&r);
 	assert_true(i < 50);
 
-	api("PATCH", path, "{\"status\": \"active\"}", &r);
+	hx_api("PATCH", path, "{\"status\": \"active\"}", &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
 	for (i = 0; i < 50; i++) {
-		post_webhook(body, &r);
+		hx_wa_post(body, &r);
 		if (r.status == 200)
 			break;
 		testhttp_resp_clear(&r);
@@ -1208,20 +873,21 @@ static void test_two_shoppers(void **state)
 	assert_int_equal(fread(body, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
 
-	assert_int_equal(post_webhook(body, &r), 200);
-	o = resp_json(&r);
+	assert_int_equal(hx_wa_post(body, &r), 200);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "handled")), 2);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	reqs = wait_replies("254798765432", 0);
+	reqs = hx_wa_wait_replies("254798765432", 0);
 	json_decref(reqs);
-	reqs = mock_requests();
-	assert_true(count_to(reqs, "254712345678", 1) > 0);
-	assert_true(count_to(reqs, "254798765432", 1) > 0);
+	reqs = hx_wa_requests();
+	assert_true(hx_wa_count_to(reqs, "254712345678", 1) > 0);
+	assert_true(hx_wa_count_to(reqs, "254798765432", 1) > 0);
 	json_decref(reqs);
 	params[0] = "254798765432";
 	assert_int_equal(
-	    tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1", 1, params), 1);
+	    hx_tcount("SELECT count(*) FROM conversations WHERE external_chat_id = $1", 1, params),
+	    1);
 	free(body);
 }
 
@@ -1233,8 +899,8 @@ static char *reply_wamid_for(const char *wa_id)
 	json_t *reqs;
 	const json_t *q;
 
-	next_wamid(wamid, sizeof(wamid));
-	reqs = say(wa_id, text_webhook(wa_id, wamid, "hi"), &before);
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	reqs = hx_wa_say(wa_id, hx_wa_text_webhook(wa_id, wamid, "hi"), &before);
 	json_array_foreach(reqs, i, q)
 	{
 		const char *to =
@@ -1250,8 +916,8 @@ static char *reply_wamid_for(const char *wa_id)
 	for (i = 0; i < 100; i++) {
 		const char *params[1] = {out};
 
-		if (tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1", 1,
-		           params) == 1)
+		if (hx_tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1", 1,
+		              params) == 1)
 			return out;
 		usleep(50000);
 	}
@@ -1277,14 +943,14 @@ static char *status_webhook(const char *wamid, const char *wa_id, const char *st
 	value = json_pack("{s:s, s:{s:s, s:s}, s:[o]}", "messaging_product", "whatsapp", "metadata",
 	                  "display_phone_number", "15550783881", "phone_number_id", PNID,
 	                  "statuses", st);
-	return envelope(value);
+	return hx_wa_envelope(value);
 }
 
 static void post_ok(char *body)
 {
 	struct testhttp_resp r;
 
-	if (post_webhook(body, &r) != 200)
+	if (hx_wa_post(body, &r) != 200)
 		fail_msg("webhook answered %ld: %s", r.status, r.body);
 	testhttp_resp_clear(&r);
 	free(body);
@@ -1303,40 +969,50 @@ static void test_status_before_outcome(void **state)
 	int i;
 
 	(void)state;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__hold", mock_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__hold", hx.mock_port);
 	testhttp_request("POST", url, NULL, "{\"wamid\": \"wamid.EARLYSTATUS0001\", \"delay_ms\": 1500}",
 	                 strlen("{\"wamid\": \"wamid.EARLYSTATUS0001\", \"delay_ms\": 1500}"), &r);
 	assert_int_equal(r.status, 200);
 	testhttp_resp_clear(&r);
-	next_wamid(wamid, sizeof(wamid));
-	post_ok(text_webhook(shopper, wamid, "hi"));
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	post_ok(hx_wa_text_webhook(shopper, wamid, "hi"));
 	usleep(400000); /* the reply's send is at the mock, held */
 	post_ok(status_webhook(early, shopper, "delivered", 0, NULL));
-	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1", 1,
-	                        params), 0);
-	assert_int_equal(tcount("SELECT count(*) FROM pending_statuses WHERE"
-	                        " platform_message_id = $1 AND status = 'delivered'", 1, params),
+	assert_int_equal(
+	    hx_tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1", 1, params), 0);
+	assert_int_equal(hx_tcount("SELECT count(*) FROM pending_statuses WHERE"
+	                           " platform_message_id = $1 AND status = 'delivered'",
+	                           1, params),
 	                 1);
 	for (i = 0; i < 100; i++) {
-		if (tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1"
-		           " AND status = 'delivered'", 1, params) == 1)
+		if (hx_tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1"
+		              " AND status = 'delivered'",
+		              1, params) == 1)
 			break;
 		usleep(100000);
 	}
-	assert_int_equal(tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1"
-	                        " AND status = 'delivered'", 1, params), 1);
-	assert_int_equal(tcount("SELECT count(*) FROM pending_statuses WHERE"
-	                        " platform_message_id = $1", 1, params), 0);
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN outbox o ON"
-	                        " o.id::text = e.payload->>'outbox_id' WHERE"
-	                        " o.platform_message_id = $1 AND e.event_type = 'message_delivered'",
-	                        1, params), 1);
+	assert_int_equal(hx_tcount("SELECT count(*) FROM outbox WHERE platform_message_id = $1"
+	                           " AND status = 'delivered'",
+	                           1, params),
+	                 1);
+	assert_int_equal(hx_tcount("SELECT count(*) FROM pending_statuses WHERE"
+	                           " platform_message_id = $1",
+	                           1, params),
+	                 0);
+	assert_int_equal(
+	    hx_tcount("SELECT count(*) FROM conversation_events e JOIN outbox o ON"
+	              " o.id::text = e.payload->>'outbox_id' WHERE"
+	              " o.platform_message_id = $1 AND e.event_type = 'message_delivered'",
+	              1, params),
+	    1);
 	/* the same status again, now that the id is known: no second event */
 	post_ok(status_webhook(early, shopper, "delivered", 0, NULL));
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events e JOIN outbox o ON"
-	                        " o.id::text = e.payload->>'outbox_id' WHERE"
-	                        " o.platform_message_id = $1 AND e.event_type = 'message_delivered'",
-	                        1, params), 1);
+	assert_int_equal(
+	    hx_tcount("SELECT count(*) FROM conversation_events e JOIN outbox o ON"
+	              " o.id::text = e.payload->>'outbox_id' WHERE"
+	              " o.platform_message_id = $1 AND e.event_type = 'message_delivered'",
+	              1, params),
+	    1);
 }
 
 /* delivered, read, then a late delivered: the row stays read; each event once. */
@@ -1349,29 +1025,29 @@ static void test_statuses(void **state)
 	(void)state;
 	post_ok(status_webhook(wamid, shopper, "sent", 0, NULL));
 	post_ok(status_webhook(wamid, shopper, "delivered", 0, NULL));
-	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
-	            params);
+	v = hx_tscalar(hx.tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
+	               params);
 	assert_string_equal(v, "delivered");
 	free(v);
 	post_ok(status_webhook(wamid, shopper, "read", 0, NULL));
 	post_ok(status_webhook(wamid, shopper, "delivered", 0, NULL)); /* late */
 	post_ok(status_webhook(wamid, shopper, "read", 0, NULL));      /* redelivered */
-	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
-	            params);
+	v = hx_tscalar(hx.tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
+	               params);
 	assert_string_equal(v, "read");
 	free(v);
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type = "
-	                        "'message_delivered' AND payload->>'platform_message_id' = $1",
-	                        1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversation_events WHERE event_type = "
+	                           "'message_delivered' AND payload->>'platform_message_id' = $1",
+	                           1, params),
 	                 1);
-	assert_int_equal(tcount("SELECT count(*) FROM conversation_events WHERE event_type = "
-	                        "'message_read' AND payload->>'platform_message_id' = $1",
-	                        1, params),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM conversation_events WHERE event_type = "
+	                           "'message_read' AND payload->>'platform_message_id' = $1",
+	                           1, params),
 	                 1);
 	/* a failure after delivery does not undo it */
 	post_ok(status_webhook(wamid, shopper, "failed", 131026, "Message undeliverable"));
-	v = tscalar(tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
-	            params);
+	v = hx_tscalar(hx.tenant_id, "SELECT status FROM outbox WHERE platform_message_id = $1", 1,
+	               params);
 	assert_string_equal(v, "read");
 	free(v);
 	free(wamid);
@@ -1385,16 +1061,16 @@ static void test_failed_131047(void **state)
 
 	(void)state;
 	post_ok(status_webhook(wamid, shopper, "failed", 131047, "Re-engagement message"));
-	v = tscalar(tenant_id,
-	            "SELECT status || '|' || error_code || '|' || last_error FROM outbox"
-	            " WHERE platform_message_id = $1",
-	            1, params);
+	v = hx_tscalar(hx.tenant_id,
+	               "SELECT status || '|' || error_code || '|' || last_error FROM outbox"
+	               " WHERE platform_message_id = $1",
+	               1, params);
 	assert_string_equal(v, "failed|131047|Re-engagement message");
 	free(v);
-	v = tscalar(tenant_id,
-	            "SELECT payload->>'error_code' FROM conversation_events WHERE event_type ="
-	            " 'message_failed' AND payload->>'platform_message_id' = $1",
-	            1, params);
+	v = hx_tscalar(hx.tenant_id,
+	               "SELECT payload->>'error_code' FROM conversation_events WHERE event_type ="
+	               " 'message_failed' AND payload->>'platform_message_id' = $1",
+	               1, params);
 	assert_non_null(v);
 	assert_string_equal(v, "131047");
 	free(v);
@@ -1410,23 +1086,23 @@ static void test_unknown_number(void **state)
 	const char *params[1] = {wamid};
 
 	(void)state;
-	next_wamid(wamid, sizeof(wamid));
-	m = msg_base("254700000005", wamid, "text");
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	m = hx_wa_msg_base("254700000005", wamid, "text");
 	json_object_set_new(m, "text", json_pack("{s:s}", "body", "hi"));
-	body = envelope(value_for("999000111222", "254700000005", "X", m));
-	assert_int_equal(post_webhook(body, &r), 200);
-	o = resp_json(&r);
+	body = hx_wa_envelope(hx_wa_value_for("999000111222", "254700000005", "X", m));
+	assert_int_equal(hx_wa_post(body, &r), 200);
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "skipped")), 1);
 	json_decref(o);
 	testhttp_resp_clear(&r);
 	assert_int_equal(
-	    tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
-	           params),
+	    hx_tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
+	              params),
 	    0);
-	assert_int_equal(tcount("SELECT count(*) FROM channel_events WHERE event_type ="
-	                        " 'whatsapp_unknown_number' AND payload->>'phone_number_id' = "
-	                        "'999000111222'",
-	                        0, NULL),
+	assert_int_equal(hx_tcount("SELECT count(*) FROM channel_events WHERE event_type ="
+	                           " 'whatsapp_unknown_number' AND payload->>'phone_number_id' = "
+	                           "'999000111222'",
+	                           0, NULL),
 	                 1);
 	free(body);
 }
@@ -1434,31 +1110,31 @@ static void test_unknown_number(void **state)
 /* Another tenant's number (another Meta app) cannot be fed through this app's signature. */
 static void test_foreign_number(void **state)
 {
-	char *other_key = NULL, *other = testdb_tenant_create(&db, "wa-other", &other_key);
-	char *saved_key = api_key, wamid[64], *body, *v;
+	char *other_key = NULL, *other = testdb_tenant_create(&hx.db, "wa-other", &other_key);
+	char *saved_key = hx.api_key, wamid[64], *body, *v;
 	struct testhttp_resp r;
 	json_t *m, *o;
 
 	(void)state;
-	api_key = other_key;
-	api("POST", "/api/v1/channels",
-	    "{\"type\": \"whatsapp\", \"phone_number_id\": \"222333444555\", \"access_token\": "
-	    "\"EAAG-other\", \"app_secret\": \"other-app-secret\", \"verify_token\": \"v2\"}",
-	    &r);
-	api_key = saved_key;
+	hx.api_key = other_key;
+	hx_api("POST", "/api/v1/channels",
+	       "{\"type\": \"whatsapp\", \"phone_number_id\": \"222333444555\", \"access_token\": "
+	       "\"EAAG-other\", \"app_secret\": \"other-app-secret\", \"verify_token\": \"v2\"}",
+	       &r);
+	hx.api_key = saved_key;
 	assert_int_equal(r.status, 201);
 	testhttp_resp_clear(&r);
 
-	next_wamid(wamid, sizeof(wamid));
-	m = msg_base("254700000006", wamid, "text");
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	m = hx_wa_msg_base("254700000006", wamid, "text");
 	json_object_set_new(m, "text", json_pack("{s:s}", "body", "hi"));
-	body = envelope(value_for("222333444555", "254700000006", "Mallory", m));
-	assert_int_equal(post_webhook(body, &r), 200); /* signed with channel 1's secret */
-	o = resp_json(&r);
+	body = hx_wa_envelope(hx_wa_value_for("222333444555", "254700000006", "Mallory", m));
+	assert_int_equal(hx_wa_post(body, &r), 200); /* signed with channel 1's secret */
+	o = hx_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(o, "skipped")), 1);
 	json_decref(o);
 	testhttp_resp_clear(&r);
-	v = tscalar(other, "SELECT count(*) FROM inbound_messages", 0, NULL);
+	v = hx_tscalar(other, "SELECT count(*) FROM inbound_messages", 0, NULL);
 	assert_string_equal(v, "0");
 	free(v);
 	free(body);
@@ -1475,13 +1151,14 @@ static void test_media_answered(void **state)
 	json_t *m, *reqs;
 
 	(void)state;
-	next_wamid(wamid, sizeof(wamid));
-	m = msg_base(shopper, wamid, "image");
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	m = hx_wa_msg_base(shopper, wamid, "image");
 	json_object_set_new(m, "image",
 	                    json_pack("{s:s, s:s, s:s}", "id", "1188459325460153", "mime_type",
 	                              "image/jpeg", "caption", "this one?"));
-	reqs = say(shopper, envelope(value_for(PNID, shopper, "Photo Person", m)), &before);
-	assert_true(count_to(reqs, shopper, 1) > before);
+	reqs = hx_wa_say(shopper, hx_wa_envelope(hx_wa_value_for(PNID, shopper, "Photo Person", m)),
+	                 &before);
+	assert_true(hx_wa_count_to(reqs, shopper, 1) > before);
 	json_decref(reqs);
 }
 
@@ -1489,7 +1166,7 @@ static void test_media_answered(void **state)
 static void test_database_down(void **state)
 {
 	struct testsrv s2;
-	struct testdb through = db;
+	struct testdb through = hx.db;
 	char listen[16], target[64], wamid[64], *body, url[128];
 	const char *p, *params[1] = {wamid};
 	int control, lport = testsrv_free_port();
@@ -1499,7 +1176,7 @@ static void test_database_down(void **state)
 	const char *env[3];
 
 	(void)state;
-	p = strstr(db.app_url, "port='");
+	p = strstr(hx.db.app_url, "port='");
 	assert_non_null(p);
 	snprintf(listen, sizeof(listen), "%d", lport);
 	snprintf(target, sizeof(target), "127.0.0.1:%d", atoi(p + 6));
@@ -1510,17 +1187,17 @@ static void test_database_down(void **state)
 		const char *e = strchr(p + 6, '\'');
 
 		snprintf(through.app_url, sizeof(through.app_url), "%.*sport='%d'%s",
-		         (int)(p - db.app_url), db.app_url, lport, e + 1);
+		         (int)(p - hx.db.app_url), hx.db.app_url, lport, e + 1);
 	}
 	snprintf(env_base, sizeof(env_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
-	         mock_port);
+	         hx.mock_port);
 	env[0] = env_base;
 	env[1] = "CCGW_DISPATCH_WORKERS=0";
 	env[2] = NULL;
 	testsrv_start(&s2, &through, env);
 
-	next_wamid(wamid, sizeof(wamid));
-	body = text_webhook("254700000008", wamid, "hi");
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	body = hx_wa_text_webhook("254700000008", wamid, "hi");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__down", control);
 	testhttp_request("POST", url, NULL, "", 0, &r);
 	assert_int_equal(r.status, 200);
@@ -1531,14 +1208,14 @@ static void test_database_down(void **state)
 
 		util_hmac_sha256_hex(APP_SECRET, strlen(APP_SECRET), body, strlen(body), hex);
 		snprintf(sig, sizeof(sig), "X-Hub-Signature-256: sha256=%s", hex);
-		snprintf(u, sizeof(u), "%s/webhooks/whatsapp/%s", s2.base_url, channel_id);
+		snprintf(u, sizeof(u), "%s/webhooks/whatsapp/%s", s2.base_url, hx.channel_id);
 		testhttp_request("POST", u, h, body, strlen(body), &r);
 		assert_int_equal(r.status, 503);
 		assert_non_null(strstr(r.body, "\"error\""));
 		testhttp_resp_clear(&r);
-		assert_int_equal(tcount("SELECT count(*) FROM inbound_messages WHERE"
-		                        " platform_message_id = $1",
-		                        1, params),
+		assert_int_equal(hx_tcount("SELECT count(*) FROM inbound_messages WHERE"
+		                           " platform_message_id = $1",
+		                           1, params),
 		                 0);
 
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/__up", control);
@@ -1556,8 +1233,8 @@ static void test_database_down(void **state)
 		testhttp_resp_clear(&r);
 	}
 	assert_int_equal(
-	    tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
-	           params),
+	    hx_tcount("SELECT count(*) FROM inbound_messages WHERE platform_message_id = $1", 1,
+	              params),
 	    1);
 	testsrv_stop(&s2);
 	testsrv_stop_pid(proxy);
@@ -1575,12 +1252,12 @@ static void test_rate_limited_then_sent(void **state)
 
 	(void)state;
 	mock_fail("{\"status\": 400, \"code\": 130429, \"message\": \"(#130429) Rate limit hit\"}");
-	next_wamid(wamid, sizeof(wamid));
-	reqs = say(shopper, text_webhook(shopper, wamid, "hi"), &before);
+	hx_wa_next_wamid(wamid, sizeof(wamid));
+	reqs = hx_wa_say(shopper, hx_wa_text_webhook(shopper, wamid, "hi"), &before);
 	json_array_foreach(reqs, i, q) if (json_integer_value(json_object_get(q, "failed")) == 400)
 	    failed++;
 	assert_true(failed >= 1);
-	assert_true(count_to(reqs, shopper, 1) > before);
+	assert_true(hx_wa_count_to(reqs, shopper, 1) > before);
 	json_decref(reqs);
 }
 

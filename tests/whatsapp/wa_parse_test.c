@@ -13,39 +13,17 @@
 
 #include <cmocka.h>
 
+#include "chantest.h"
 #include "whatsapp.h"
 
 #define PNID    "106540352242922"
 #define SHOPPER "254712345678"
 
-static char *load(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", WA_TEST_DATA, name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static struct wa_batch *parse_file(const char *name)
 {
 	char err[256];
 	size_t len;
-	char *body = load(name, &len);
+	char *body = chantest_read(WA_TEST_DATA, name, &len);
 	struct wa_batch *b = wa_webhook_parse(body, len, err, sizeof(err));
 
 	if (!b)
@@ -314,8 +292,9 @@ static void test_not_cloud_api(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char err[256] = "untouched";
 		size_t len;
-		char *body = cases[i].is_file ? load(cases[i].file_or_body, &len)
-		                              : strdup(cases[i].file_or_body);
+		char *body = cases[i].is_file
+		                 ? chantest_read(WA_TEST_DATA, cases[i].file_or_body, &len)
+		                 : strdup(cases[i].file_or_body);
 		struct wa_batch *b;
 
 		if (!cases[i].is_file)
@@ -334,7 +313,7 @@ static void test_not_cloud_api(void **state)
 static void test_length_bounded(void **state)
 {
 	size_t len;
-	char *body = load("text.json", &len);
+	char *body = chantest_read(WA_TEST_DATA, "text.json", &len);
 	char *copy = malloc(len + 16);
 	char err[128];
 	struct wa_batch *b;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "chantest.h"
 #include "whatsapp.h"
 
 #define PNID    "106540352242922"
@@ -51,49 +52,6 @@ static struct channel_target target(void)
 	return t;
 }
 
-/* Renders reply_text (JSON) and returns the request bodies parsed, in a JSON array. */
-static json_t *render(const struct channel_target *t, const char *reply_text,
-                      struct channel_request **reqs_out, size_t *n_out)
-{
-	json_error_t jerr;
-	json_t *reply = json_loads(reply_text, 0, &jerr), *bodies = json_array();
-	struct channel_request *reqs = NULL;
-	size_t n = 0, i;
-	char err[256];
-	int rc;
-
-	if (!reply)
-		fail_msg("bad test reply: %s", jerr.text);
-	rc = whatsapp_channel_ops.render(t, reply, &reqs, &n, err, sizeof(err));
-	if (rc != 0)
-		fail_msg("render failed (%d): %s", rc, err);
-	for (i = 0; i < n; i++) {
-		json_t *b = json_loads(reqs[i].body, 0, &jerr);
-
-		if (!b)
-			fail_msg("request %zu body is not JSON: %s", i, jerr.text);
-		json_array_append_new(bodies, b);
-	}
-	json_decref(reply);
-	if (reqs_out) {
-		*reqs_out = reqs;
-		*n_out = n;
-	} else {
-		channel_requests_free(reqs, n);
-	}
-	return bodies;
-}
-
-static size_t chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 static const char *jstr(const json_t *root, const char *path)
 {
 	/* a tiny dotted-path getter: "interactive.body.text" */
@@ -115,7 +73,8 @@ static void test_text_request(void **state)
 	json_t *b;
 
 	(void)state;
-	bodies = render(&t, "{\"text\": \"Karibu! Welcome to the shop.\"}", &reqs, &n);
+	bodies = chantest_render(&whatsapp_channel_ops, &t,
+	                         "{\"text\": \"Karibu! Welcome to the shop.\"}", &reqs, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(reqs[0].url, "http://127.0.0.1:9/v21.0/" PNID "/messages");
 	assert_int_equal(reqs[0].nheaders, 2);
@@ -142,22 +101,22 @@ static void test_text_split(void **state)
 
 	(void)state;
 	/* words with a multi-byte letter so the split is checked in characters, not bytes */
-	while (chars(text) < 5000 || len == 0) {
+	while (chantest_chars(text) < 5000 || len == 0) {
 		memcpy(text + len, "habari\xC3\xA9 ", 9);
 		len += 9;
 		text[len] = '\0';
 	}
 	rj = json_pack("{s:s}", "text", text);
 	reply = json_dumps(rj, 0);
-	bodies = render(&t, reply, NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, reply, NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 2);
 	joined = calloc(1, len + 1);
 	for (i = 0; i < 2; i++) {
 		const char *piece = jstr(json_array_get(bodies, i), "text.body");
 
 		assert_non_null(piece);
-		assert_true(chars(piece) <= WA_TEXT_MAX);
-		assert_true(chars(piece) > 0);
+		assert_true(chantest_chars(piece) <= WA_TEXT_MAX);
+		assert_true(chantest_chars(piece) > 0);
 		strcat(joined, piece);
 	}
 	assert_string_equal(joined, text);
@@ -177,12 +136,12 @@ static void test_three_buttons(void **state)
 	json_t *bodies, *b, *btns;
 
 	(void)state;
-	bodies = render(&t,
-	                "{\"text\": \"Your cart: 2 items\", \"buttons\": ["
-	                "{\"title\": \"Checkout\", \"payload\": \"checkout\"},"
-	                "{\"title\": \"Keep shopping\", \"payload\": \"browse\"},"
-	                "{\"title\": \"Clear cart\", \"payload\": \"cart:clear\"}]}",
-	                NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t,
+	                         "{\"text\": \"Your cart: 2 items\", \"buttons\": ["
+	                         "{\"title\": \"Checkout\", \"payload\": \"checkout\"},"
+	                         "{\"title\": \"Keep shopping\", \"payload\": \"browse\"},"
+	                         "{\"title\": \"Clear cart\", \"payload\": \"cart:clear\"}]}",
+	                         NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	b = json_array_get(bodies, 0);
 	assert_string_equal(jstr(b, "type"), "interactive");
@@ -205,13 +164,13 @@ static void test_four_buttons_numbered(void **state)
 	const char *body;
 
 	(void)state;
-	bodies = render(&t,
-	                "{\"text\": \"How would you like to pay?\", \"buttons\": ["
-	                "{\"title\": \"Cash on delivery\", \"payload\": \"pay:cod\"},"
-	                "{\"title\": \"M-Pesa\", \"payload\": \"pay:mpesa\"},"
-	                "{\"title\": \"Card\", \"payload\": \"pay:card\"},"
-	                "{\"title\": \"Bank transfer\", \"payload\": \"pay:bank\"}]}",
-	                NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t,
+	                         "{\"text\": \"How would you like to pay?\", \"buttons\": ["
+	                         "{\"title\": \"Cash on delivery\", \"payload\": \"pay:cod\"},"
+	                         "{\"title\": \"M-Pesa\", \"payload\": \"pay:mpesa\"},"
+	                         "{\"title\": \"Card\", \"payload\": \"pay:card\"},"
+	                         "{\"title\": \"Bank transfer\", \"payload\": \"pay:bank\"}]}",
+	                         NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	assert_string_equal(jstr(json_array_get(bodies, 0), "type"), "text");
 	body = jstr(json_array_get(bodies, 0), "text.body");
@@ -261,7 +220,7 @@ static void test_ten_rows_list(void **state)
 	size_t i, rows = 0;
 
 	(void)state;
-	bodies = render(&t, reply, NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, reply, NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	b = json_array_get(bodies, 0);
 	assert_string_equal(jstr(b, "interactive.type"), "list");
@@ -291,7 +250,7 @@ static void test_eleven_rows_numbered(void **state)
 	const char *body;
 
 	(void)state;
-	bodies = render(&t, reply, NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, reply, NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	assert_string_equal(jstr(json_array_get(bodies, 0), "type"), "text");
 	body = jstr(json_array_get(bodies, 0), "text.body");
@@ -302,7 +261,7 @@ static void test_eleven_rows_numbered(void **state)
 	json_decref(bodies);
 	/* in Swahili the hint is Swahili */
 	reply = list_reply(11, 1, "sw");
-	bodies = render(&t, reply, NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, reply, NULL, NULL);
 	assert_non_null(strstr(jstr(json_array_get(bodies, 0), "text.body"), "Jibu kwa nambari"));
 	free(reply);
 	json_decref(bodies);
@@ -321,7 +280,7 @@ static void test_numbered_order(void **state)
 	json_object_set_new(rj, "buttons",
 	                    json_pack("[{s:s, s:s}]", "title", "View cart", "payload", "cart"));
 	r2 = json_dumps(rj, 0);
-	bodies = render(&t, r2, NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, r2, NULL, NULL);
 	body = jstr(json_array_get(bodies, 0), "text.body");
 	assert_non_null(strstr(body, "\n1. View cart"));
 	assert_non_null(strstr(body, "\n2. Product 1"));
@@ -340,31 +299,34 @@ static void test_long_titles_shortened(void **state)
 	const char *title;
 
 	(void)state;
-	bodies = render(&t,
-	                "{\"text\": \"Add to cart?\", \"buttons\": ["
-	                "{\"title\": \"Samsung Galaxy A15 128GB!\", \"payload\": \"add:1\"},"
-	                "{\"title\": \"Samsung Galaxy A15 128GB?\", \"payload\": \"add:2\"}]}",
-	                NULL, NULL);
+	bodies =
+	    chantest_render(&whatsapp_channel_ops, &t,
+	                    "{\"text\": \"Add to cart?\", \"buttons\": ["
+	                    "{\"title\": \"Samsung Galaxy A15 128GB!\", \"payload\": \"add:1\"},"
+	                    "{\"title\": \"Samsung Galaxy A15 128GB?\", \"payload\": \"add:2\"}]}",
+	                    NULL, NULL);
 	btns = json_object_get(
 	    json_object_get(json_object_get(json_array_get(bodies, 0), "interactive"), "action"),
 	    "buttons");
 	assert_int_equal(json_array_size(btns), 2);
 	title = jstr(json_array_get(btns, 0), "reply.title");
-	assert_int_equal(chars("Samsung Galaxy A15 128GB!"), 25);
-	assert_true(chars(title) <= WA_BUTTON_TITLE_MAX);
+	assert_int_equal(chantest_chars("Samsung Galaxy A15 128GB!"), 25);
+	assert_true(chantest_chars(title) <= WA_BUTTON_TITLE_MAX);
 	assert_non_null(strstr(title, "\xE2\x80\xA6"));
 	assert_true(strncmp(title, "Samsung Galaxy", 14) == 0);
 	/* two titles that shorten alike are still unique, as Meta requires */
 	assert_string_not_equal(title, jstr(json_array_get(btns, 1), "reply.title"));
-	assert_true(chars(jstr(json_array_get(btns, 1), "reply.title")) <= WA_BUTTON_TITLE_MAX);
+	assert_true(chantest_chars(jstr(json_array_get(btns, 1), "reply.title")) <=
+	            WA_BUTTON_TITLE_MAX);
 	json_decref(bodies);
 
-	bodies = render(&t,
-	                "{\"text\": \"Phones\", \"list\": {\"button\": \"A very long button label "
-	                "here\", \"sections\": [{\"title\": \"A section title that is too long\", "
-	                "\"rows\": [{\"title\": \"Tecno Spark 20 Pro+ 256GB Gold\", \"payload\": "
-	                "\"p:1\"}]}]}}",
-	                NULL, NULL);
+	bodies = chantest_render(
+	    &whatsapp_channel_ops, &t,
+	    "{\"text\": \"Phones\", \"list\": {\"button\": \"A very long button label "
+	    "here\", \"sections\": [{\"title\": \"A section title that is too long\", "
+	    "\"rows\": [{\"title\": \"Tecno Spark 20 Pro+ 256GB Gold\", \"payload\": "
+	    "\"p:1\"}]}]}}",
+	    NULL, NULL);
 	rows = json_object_get(
 	    json_array_get(
 	        json_object_get(
@@ -374,12 +336,12 @@ static void test_long_titles_shortened(void **state)
 	        0),
 	    "rows");
 	title = jstr(json_array_get(rows, 0), "title");
-	assert_true(chars(title) <= WA_ROW_TITLE_MAX);
+	assert_true(chantest_chars(title) <= WA_ROW_TITLE_MAX);
 	assert_non_null(strstr(title, "\xE2\x80\xA6"));
 	/* the whole name is kept in the description under the cut title */
 	assert_string_equal(jstr(json_array_get(rows, 0), "description"),
 	                    "Tecno Spark 20 Pro+ 256GB Gold");
-	assert_true(chars(jstr(json_array_get(bodies, 0), "interactive.action.button")) <=
+	assert_true(chantest_chars(jstr(json_array_get(bodies, 0), "interactive.action.button")) <=
 	            WA_LIST_BUTTON_MAX);
 	json_decref(bodies);
 }
@@ -398,7 +360,7 @@ static void test_shorten_utf8(void **state)
 	    "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
 	    "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9",
 	    20);
-	assert_int_equal(chars(s), 20);
+	assert_int_equal(chantest_chars(s), 20);
 	assert_int_equal(strlen(s), 19 * 2 + 3);
 	free(s);
 	/* never between an emoji and its skin tone */
@@ -413,11 +375,12 @@ static void test_card_image(void **state)
 	json_t *bodies, *b;
 
 	(void)state;
-	bodies = render(&t,
-	                "{\"text\": \"\", \"card\": {\"title\": \"Black T-shirt\", \"subtitle\": "
-	                "\"Cotton, size M\", \"image_url\": \"https://cdn.example.com/t.jpg\", "
-	                "\"price_minor\": 125000, \"currency\": \"KES\"}}",
-	                NULL, NULL);
+	bodies = chantest_render(
+	    &whatsapp_channel_ops, &t,
+	    "{\"text\": \"\", \"card\": {\"title\": \"Black T-shirt\", \"subtitle\": "
+	    "\"Cotton, size M\", \"image_url\": \"https://cdn.example.com/t.jpg\", "
+	    "\"price_minor\": 125000, \"currency\": \"KES\"}}",
+	    NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	b = json_array_get(bodies, 0);
 	assert_string_equal(jstr(b, "type"), "image");
@@ -425,8 +388,8 @@ static void test_card_image(void **state)
 	assert_string_equal(jstr(b, "image.caption"), "*Black T-shirt*\nCotton, size M\nKES 1,250");
 	json_decref(bodies);
 	/* without an image the card is text */
-	bodies = render(
-	    &t,
+	bodies = chantest_render(
+	    &whatsapp_channel_ops, &t,
 	    "{\"text\": \"Found it:\", \"card\": {\"title\": \"Mug\", \"price_minor\": 45000, "
 	    "\"currency\": \"KES\"}}",
 	    NULL, NULL);
@@ -447,7 +410,7 @@ static void test_list_with_buttons(void **state)
 	json_object_set_new(rj, "buttons",
 	                    json_pack("[{s:s, s:s}]", "title", "View cart", "payload", "cart"));
 	r2 = json_dumps(rj, 0);
-	bodies = render(&t, r2, NULL, NULL);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, r2, NULL, NULL);
 	assert_int_equal(json_array_size(bodies), 1);
 	sections = json_object_get(
 	    json_object_get(json_object_get(json_array_get(bodies, 0), "interactive"), "action"),
@@ -600,12 +563,12 @@ static void test_mark_read(void **state)
 
 	(void)state;
 	t.reply_to = "wamid.INBOUND";
-	bodies = render(&t, "{\"text\": \"ok\"}", &reqs, &n);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, "{\"text\": \"ok\"}", &reqs, &n);
 	assert_int_equal(n, 1); /* off unless asked for */
 	channel_requests_free(reqs, n);
 	json_decref(bodies);
 	t.mark_read = 1;
-	bodies = render(&t, "{\"text\": \"ok\"}", &reqs, &n);
+	bodies = chantest_render(&whatsapp_channel_ops, &t, "{\"text\": \"ok\"}", &reqs, &n);
 	assert_int_equal(n, 2);
 	assert_true(reqs[0].primary);
 	assert_false(reqs[1].primary);

@@ -1,10 +1,10 @@
 /*
- * sim_ws.c: the web chat shopper's WebSocket client (RFC 6455) for `ccgw simulate`, taken
- * from the protocol tests' client (tests/support/wsclient.c): the opening handshake, masked
- * text frames out (a random key and masks from OpenSSL), text and close frames in (pings
- * answered). Blocking sockets with a timeout per read.
+ * ws_client.c: a small blocking WebSocket client (RFC 6455): the opening handshake with an
+ * optional Origin, masked frames out (a random key and masks from OpenSSL), text and close
+ * frames in (pings answered), a timeout per read. The web chat shopper of `ccgw simulate`
+ * (gateway/cli/sim_shopper.c) and the web chat's protocol tests (tests/support/wsclient.h).
  */
-#include "sim_ws.h"
+#include "ws_client.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int read_some(struct sim_ws *c, int ms)
+static int read_some(struct ws_client *c, int ms)
 {
 	struct pollfd p = {c->fd, POLLIN, 0};
 	ssize_t n;
@@ -53,8 +53,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int sim_ws_connect(struct sim_ws *c, const char *host, int port, const char *path,
-                   const char *origin)
+int ws_client_connect(struct ws_client *c, const char *host, int port, const char *path,
+                      const char *origin)
 {
 	unsigned char nonce[16], key[32];
 	struct sockaddr_in a;
@@ -111,7 +111,7 @@ int sim_ws_connect(struct sim_ws *c, const char *host, int port, const char *pat
 	return -1;
 }
 
-int sim_ws_send_frame(struct sim_ws *c, int opcode, const void *data, size_t len)
+int ws_client_send_frame(struct ws_client *c, int opcode, const void *data, size_t len)
 {
 	unsigned char head[14], mask[4], *body;
 	size_t h = 0, i;
@@ -146,12 +146,12 @@ int sim_ws_send_frame(struct sim_ws *c, int opcode, const void *data, size_t len
 	return rc;
 }
 
-int sim_ws_send_text(struct sim_ws *c, const char *text)
+int ws_client_send_text(struct ws_client *c, const char *text)
 {
-	return sim_ws_send_frame(c, 1, text, strlen(text));
+	return ws_client_send_frame(c, 1, text, strlen(text));
 }
 
-char *sim_ws_recv(struct sim_ws *c, int ms, int *close_code)
+char *ws_client_recv(struct ws_client *c, int ms, int *close_code)
 {
 	int waited = 0;
 
@@ -196,7 +196,7 @@ char *sim_ws_recv(struct sim_ws *c, int ms, int *close_code)
 						return NULL;
 					}
 					if (op == 9)
-						sim_ws_send_frame(c, 10, out, plen);
+						ws_client_send_frame(c, 10, out, plen);
 					free(out);
 					continue;
 				}
@@ -219,7 +219,7 @@ char *sim_ws_recv(struct sim_ws *c, int ms, int *close_code)
 	}
 }
 
-void sim_ws_close(struct sim_ws *c)
+void ws_client_close(struct ws_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
