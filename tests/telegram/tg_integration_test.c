@@ -635,10 +635,10 @@ static char *channel_status(void)
 	char path[128], *out;
 	json_t *o;
 
-	snprintf(path, sizeof(path), "/api/v1/channels/%s", channel_id);
-	api("GET", path, NULL, &r);
+	snprintf(path, sizeof(path), "/api/v1/channels/%s", hx.channel_id);
+	hx_api("GET", path, NULL, &r);
 	assert_int_equal(r.status, 200);
-	o = resp_json(&r);
+	o = hx_json(&r);
 	out = strdup(json_string_value(json_object_get(o, "status")));
 	json_decref(o);
 	testhttp_resp_clear(&r);
@@ -845,7 +845,7 @@ static char *conversation_field(const char *chat, const char *field)
 	snprintf(sql, sizeof(sql),
 	         "SELECT %s::text FROM conversations WHERE channel_id = $1 AND external_chat_id = $2",
 	         field);
-	return tscalar(sql, 2, (const char *const[]){channel_id, chat});
+	return hx_tscalar(hx.tenant_id, sql, 2, (const char *const[]){hx.channel_id, chat});
 }
 
 /* A shopper asks for a person: the seller's Telegram chat hears of it with a Release button;
