@@ -522,55 +522,66 @@ static void throttle_note(struct turn *t, long interval)
 	          s);
 }
 
+/* $1 tenant, $2 customer, $3 abusive. Columns: 0 messages in the window, 1 abusive
+ * messages in theirs, 2 when the message window began, 3 seconds since a throttled
+ * shopper was last answered (-1 never), 4/5 flooding's id and definition, 6/7
+ * abusive_language's (NULL when switched off), 8 blocked, 9 the throttle interval (0
+ * none) of the customer's live violations, 10 when the abusive messages' window began,
+ * 11 the chat is one of the seller's notification targets ($4 channel, $5 chat). */
+static const char TURN_BEGIN_SQL[] =
+    "WITH p AS MATERIALIZED (SELECT"
+    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"
+    "  AND b.active) AS fl,"
+    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1"
+    "  AND b.name = 'abusive_language' AND b.active) AS ab"
+    "), w AS (SELECT fl, ab,"
+    " make_interval(secs => COALESCE(((fl).definition->>'window_seconds')::float8, 60)) AS "
+    "fw,"
+    " make_interval(secs => COALESCE(((ab).definition->>'window_seconds')::float8, 86400))"
+    "  AS aw FROM p"
+    "), up AS ("
+    " INSERT INTO trust_state AS s (tenant_id, customer_id, flood_count, abuse_count)"
+    " VALUES ($1, $2, 1, CASE WHEN $3::boolean THEN 1 ELSE 0 END)"
+    " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET"
+    " flood_count = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"
+    "  THEN s.flood_count + 1 ELSE 1 END,"
+    " flood_started_at = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"
+    "  THEN s.flood_started_at ELSE now() END,"
+    " abuse_count = CASE WHEN NOT $3::boolean THEN s.abuse_count"
+    "  WHEN s.abuse_started_at > now() - (SELECT aw FROM w) THEN s.abuse_count + 1"
+    "  ELSE 1 END,"
+    " abuse_started_at = CASE WHEN $3::boolean AND"
+    "  s.abuse_started_at <= now() - (SELECT aw FROM w) THEN now()"
+    "  ELSE s.abuse_started_at END"
+    " RETURNING s.flood_count, s.abuse_count, s.flood_started_at, s.throttle_reply_at,"
+    "  s.abuse_started_at"
+    ") SELECT up.flood_count, up.abuse_count, up.flood_started_at,"
+    " COALESCE(extract(epoch FROM now() - up.throttle_reply_at)::bigint, -1),"
+    " (w.fl).id, (w.fl).definition::text, (w.ab).id, (w.ab).definition::text,"
+    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at,"
+    " EXISTS (SELECT 1 FROM notification_targets nt WHERE nt.tenant_id = $1 AND nt.active"
+    "  AND nt.channel_id = $4 AND (nt.chat_id = $5 OR nt.to_number = $5))"
+    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS "
+    "blocked,"
+    "  max(CASE WHEN v.action = 'throttle' THEN"
+    "   COALESCE((bp.definition->>'interval_seconds')::int, 30) END) AS interval"
+    "  FROM violations v LEFT JOIN behavior_patterns bp ON bp.tenant_id = v.tenant_id"
+    "   AND bp.id = v.pattern_id"
+    "  WHERE v.tenant_id = $1 AND v.customer_id = $2 AND v.status IN ('open', 'confirmed')"
+    "  AND v.action <> 'flag') x";
+
+/* A detection's action on what this message gets: block, or throttle at the longer interval. */
+static void action_apply(const json_t *def, int *blocked, long *interval)
+{
+	if (strcmp(def_str(def, "action", "flag"), "block") == 0)
+		*blocked = 1;
+	else if (strcmp(def_str(def, "action", "flag"), "throttle") == 0 &&
+	         def_int(def, "interval_seconds", 30) > *interval)
+		*interval = def_int(def, "interval_seconds", 30);
+}
+
 int trust_turn_begin(struct turn *t)
 {
-	/* $1 tenant, $2 customer, $3 abusive. Columns: 0 messages in the window, 1 abusive
-	 * messages in theirs, 2 when the message window began, 3 seconds since a throttled
-	 * shopper was last answered (-1 never), 4/5 flooding's id and definition, 6/7
-	 * abusive_language's (NULL when switched off), 8 blocked, 9 the throttle interval (0
-	 * none) of the customer's live violations, 10 when the abusive messages' window began,
-	 * 11 the chat is one of the seller's notification targets ($4 channel, $5 chat). */
-	static const char sql[] =
-	    "WITH p AS MATERIALIZED (SELECT"
-	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"
-	    "  AND b.active) AS fl,"
-	    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1"
-	    "  AND b.name = 'abusive_language' AND b.active) AS ab"
-	    "), w AS (SELECT fl, ab,"
-	    " make_interval(secs => COALESCE(((fl).definition->>'window_seconds')::float8, 60)) AS "
-	    "fw,"
-	    " make_interval(secs => COALESCE(((ab).definition->>'window_seconds')::float8, 86400))"
-	    "  AS aw FROM p"
-	    "), up AS ("
-	    " INSERT INTO trust_state AS s (tenant_id, customer_id, flood_count, abuse_count)"
-	    " VALUES ($1, $2, 1, CASE WHEN $3::boolean THEN 1 ELSE 0 END)"
-	    " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET"
-	    " flood_count = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"
-	    "  THEN s.flood_count + 1 ELSE 1 END,"
-	    " flood_started_at = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"
-	    "  THEN s.flood_started_at ELSE now() END,"
-	    " abuse_count = CASE WHEN NOT $3::boolean THEN s.abuse_count"
-	    "  WHEN s.abuse_started_at > now() - (SELECT aw FROM w) THEN s.abuse_count + 1"
-	    "  ELSE 1 END,"
-	    " abuse_started_at = CASE WHEN $3::boolean AND"
-	    "  s.abuse_started_at <= now() - (SELECT aw FROM w) THEN now()"
-	    "  ELSE s.abuse_started_at END"
-	    " RETURNING s.flood_count, s.abuse_count, s.flood_started_at, s.throttle_reply_at,"
-	    "  s.abuse_started_at"
-	    ") SELECT up.flood_count, up.abuse_count, up.flood_started_at,"
-	    " COALESCE(extract(epoch FROM now() - up.throttle_reply_at)::bigint, -1),"
-	    " (w.fl).id, (w.fl).definition::text, (w.ab).id, (w.ab).definition::text,"
-	    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at,"
-	    " EXISTS (SELECT 1 FROM notification_targets nt WHERE nt.tenant_id = $1 AND nt.active"
-	    "  AND nt.channel_id = $4 AND (nt.chat_id = $5 OR nt.to_number = $5))"
-	    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS "
-	    "blocked,"
-	    "  max(CASE WHEN v.action = 'throttle' THEN"
-	    "   COALESCE((bp.definition->>'interval_seconds')::int, 30) END) AS interval"
-	    "  FROM violations v LEFT JOIN behavior_patterns bp ON bp.tenant_id = v.tenant_id"
-	    "   AND bp.id = v.pattern_id"
-	    "  WHERE v.tenant_id = $1 AND v.customer_id = $2 AND v.status IN ('open', 'confirmed')"
-	    "  AND v.action <> 'flag') x";
 	char phrase[TRUST_PHRASE_LEN] = "", lang[3] = "";
 	int abusive = trust_abuse_find(t->text, phrase, sizeof(phrase), lang);
 	const char *params[5] = {t->tenant, t->customer_id, abusive ? "true" : "false",
@@ -582,7 +593,7 @@ int trust_turn_begin(struct turn *t)
 
 	if (!t->customer_id[0])
 		return 0;
-	res = pg_exec(t->conn, sql, 5, params);
+	res = pg_exec(t->conn, TURN_BEGIN_SQL, 5, params);
 	if (!res || PQntuples(res) != 1) {
 		PQclear(res);
 		return -1;
@@ -610,21 +621,13 @@ int trust_turn_begin(struct turn *t)
 	if (fl && flood == def_int(fl, "threshold", 20) + 1) {
 		if (turn_events_flush(t) < 0 || turn_flooding(t, res, fl, flood) < 0)
 			goto out;
-		if (strcmp(def_str(fl, "action", "flag"), "block") == 0)
-			blocked = 1;
-		else if (strcmp(def_str(fl, "action", "flag"), "throttle") == 0 &&
-		         def_int(fl, "interval_seconds", 30) > interval)
-			interval = def_int(fl, "interval_seconds", 30);
+		action_apply(fl, &blocked, &interval);
 	}
 	/* abusive language: every abusive message from the threshold on */
 	if (ab && abusive && abuse_n >= def_int(ab, "threshold", 1)) {
 		if (turn_events_flush(t) < 0 || turn_abusive(t, res, ab, abuse_n, phrase, lang) < 0)
 			goto out;
-		if (strcmp(def_str(ab, "action", "flag"), "block") == 0)
-			blocked = 1;
-		else if (strcmp(def_str(ab, "action", "flag"), "throttle") == 0 &&
-		         def_int(ab, "interval_seconds", 30) > interval)
-			interval = def_int(ab, "interval_seconds", 30);
+		action_apply(ab, &blocked, &interval);
 	}
 	if (blocked) {
 		log_debug(&t->log, "trust: blocked shopper: message recorded, no reply");
