@@ -150,9 +150,10 @@ static int order_number_draw(struct turn *t, struct order_draft *d)
 	res = pg_exec(t->conn, draw, 1, &t->tenant);
 	if (res && PQntuples(res) == 0) {
 		PQclear(res);
-		if (pg_cmd(t->conn,
-		           "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
-		           1, &t->tenant) < 0)
+		if (pg_cmd(
+		        t->conn,
+		        "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+		        1, &t->tenant) < 0)
 			return -1;
 		res = pg_exec(t->conn, draw, 1, &t->tenant);
 	}

@@ -207,7 +207,7 @@ const char *pg_pool_name(enum pg_pool pool)
  * the registry). NULL when done or when nothing was changed; otherwise the failed result (a
  * failed Parse inside a transaction has ended it), st then unchanged. */
 static PGresult *stmt_reprepare(struct pg_conn_stmts *c, struct pg_stmt *st, PGconn *conn,
-				const char *sql, int nparams, enum pg_pool pool)
+                                const char *sql, int nparams, enum pg_pool pool)
 {
 	char name[sizeof(st->name)], cmd[sizeof(st->name) + 16];
 	PGresult *res;

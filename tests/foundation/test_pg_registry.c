@@ -41,8 +41,9 @@ static int teardown(void **state)
 /* The session's prepared statements with this text: their count, and the first one's name. */
 static int prepared_count(PGconn *c, const char *sql, char *name, size_t len)
 {
-	PGresult *r = PQexecParams(c, "SELECT name FROM pg_prepared_statements WHERE statement = $1",
-	                           1, NULL, &sql, NULL, NULL, 0);
+	PGresult *r =
+	    PQexecParams(c, "SELECT name FROM pg_prepared_statements WHERE statement = $1", 1, NULL,
+	                 &sql, NULL, NULL, 0);
 	int n;
 
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -158,7 +159,7 @@ static void test_failed_transaction(void **state)
 		exec_ok(c, UPDATE_SQL, 2, p, 0);
 	PQclear(PQexec(c, "BEGIN"));
 	r = pg_exec(c, "SELECT 1/0", 0, NULL);
-	assert_null(r); /* division by zero: the transaction is aborted */
+	assert_null(r);           /* division by zero: the transaction is aborted */
 	for (i = 0; i < 3; i++) { /* 64th and later runs: due to be prepared again */
 		r = pg_exec(c, UPDATE_SQL, 2, p);
 		assert_null(r);
