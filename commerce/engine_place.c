@@ -136,19 +136,27 @@ static int order_draft_price(struct turn *t, const PGresult *lines, struct order
 	return d->address_js ? 0 : -1;
 }
 
-/* Draws the tenant's next order number into d->number. */
+/* Draws the tenant's next order number into d->number. The counter's row is made with the
+ * tenant (tenant.c), so the UPDATE alone draws it; only a tenant without one (made before
+ * the counter existed) inserts it first. Not inserting first every time matters: an INSERT
+ * ... ON CONFLICT waits for the transaction that holds the row, and the UPDATE after it
+ * then queued for the row a second time behind the placements that came meanwhile. */
 static int order_number_draw(struct turn *t, struct order_draft *d)
 {
+	static const char draw[] = "UPDATE order_counters SET next_value = next_value + 1"
+	                           " WHERE tenant_id = $1 RETURNING next_value - 1";
 	PGresult *res;
 
-	if (pg_cmd(t->conn,
-	           "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
-	           &t->tenant) < 0)
-		return -1;
-	res = pg_exec(t->conn,
-	              "UPDATE order_counters SET next_value = next_value + 1 WHERE tenant_id = $1"
-	              " RETURNING next_value - 1",
-	              1, &t->tenant);
+	res = pg_exec(t->conn, draw, 1, &t->tenant);
+	if (res && PQntuples(res) == 0) {
+		PQclear(res);
+		if (pg_cmd(
+		        t->conn,
+		        "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+		        1, &t->tenant) < 0)
+			return -1;
+		res = pg_exec(t->conn, draw, 1, &t->tenant);
+	}
 	if (!res || PQntuples(res) != 1) {
 		PQclear(res);
 		return -1;

@@ -22,15 +22,28 @@ static _Thread_local char last_sqlstate[6];
  * and, after a few runs, keeps a generic plan. ccgw's SQL is fixed text with $n parameters,
  * so the text is the key. A connection is known by its PGconn and its backend's process id:
  * a new session behind the same pointer starts with no statements. Each connection is used by
- * one thread at a time; only the table of connections is shared. */
+ * one thread at a time; only the table of connections is shared.
+ *
+ * A statement is prepared again (under a new name, the old one deallocated) at its 64th run on
+ * a connection, then at 4 times that, and so on. PostgreSQL keeps a generic plan until the
+ * tables' statistics change (ANALYZE, VACUUM), and one made while a table was empty can pick
+ * an index by its first column only: measured with bench_ingest on a new database, the
+ * conversation's UPDATE by (tenant_id, id) read all of the tenant's conversations through the
+ * (tenant_id, channel_id, external_chat_id) index (since 094 led by channel_id) for the whole
+ * run, as autovacuum had not yet analyzed the table. Planned again once the table has pages,
+ * the estimates see its size (conversation rows read per message in that run: 700 before,
+ * 35 after). Without statistics the planner can still choose badly; ANALYZE settles it. */
 
-#define PG_STMTS_MAX 256 /* per connection; past it statements run unnamed */
+#define PG_STMTS_MAX     256 /* per connection; past it statements run unnamed */
+#define PG_REPREPARE_1ST 64  /* runs of a statement before it is prepared again ... */
+#define PG_REPREPARE_MUL 4   /* ... and the factor by which that grows each time */
 #define PG_CONNS_MAX 1024
 
 struct pg_stmt {
 	uint64_t hash;
 	char *sql;
 	char name[24];
+	unsigned long runs, reprepare_at; /* runs on this connection; when to prepare it again */
 };
 
 struct pg_conn_stmts {
@@ -190,6 +203,35 @@ const char *pg_pool_name(enum pg_pool pool)
 	return pool == PG_POOL_DISPATCH ? "dispatch" : "request";
 }
 
+/* Prepares st's statement again under a new name and deallocates the old one (see the top of
+ * the registry). NULL when done or when nothing was changed; otherwise the failed result (a
+ * failed Parse inside a transaction has ended it), st then unchanged. */
+static PGresult *stmt_reprepare(struct pg_conn_stmts *c, struct pg_stmt *st, PGconn *conn,
+                                const char *sql, int nparams, enum pg_pool pool)
+{
+	char name[sizeof(st->name)], cmd[sizeof(st->name) + 16];
+	PGresult *res;
+
+	st->reprepare_at = st->runs * PG_REPREPARE_MUL;
+	snprintf(name, sizeof(name), "ccgw_%lu", ++c->seq);
+	res = PQprepare(conn, name, sql, nparams, NULL);
+	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		return res;
+	PQclear(res);
+	atomic_fetch_add(&pool_stats[pool].prepared, 1);
+	/* the name is ours (ccgw_ and a number), never outside data */
+	snprintf(cmd, sizeof(cmd), "DEALLOCATE %s", st->name);
+	snprintf(st->name, sizeof(st->name), "%s", name);
+	res = PQexec(conn, cmd);
+	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+	if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
 /* Runs sql on conn as a named prepared statement (preparing it on this connection's first
  * use), or unnamed when it is not one to keep. */
 static PGresult *exec_registered(PGconn *conn, const char *sql, int nparams,
@@ -224,9 +266,16 @@ static PGresult *exec_registered(PGconn *conn, const char *sql, int nparams,
 			return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 		}
 		st->hash = h;
+		st->runs = 0;
+		st->reprepare_at = PG_REPREPARE_1ST;
 		c->n++;
 		atomic_fetch_add(&pool_stats[pool].prepared, 1);
+	} else if (st->runs >= st->reprepare_at && PQtransactionStatus(conn) != PQTRANS_INERROR) {
+		res = stmt_reprepare(c, st, conn, sql, nparams, pool);
+		if (res)
+			return res; /* the error that ended the transaction; the old one is kept */
 	}
+	st->runs++;
 	res = PQexecPrepared(conn, st->name, nparams, params, NULL, NULL, 0);
 	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);

@@ -1,0 +1,186 @@
+/*
+ * test_pg_registry.c: the statement registry of common/pg.c on a real database, as the
+ * application role. A statement is prepared once per connection and answers as run unnamed;
+ * as it keeps running it is prepared again under a new name (so a plan made while its table
+ * was empty is made again on the grown table), the old one deallocated, and it keeps
+ * answering right throughout; in a failed transaction nothing is prepared.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pg.h"
+#include "testdb.h"
+
+#define UPDATE_SQL                                                                                 \
+	"UPDATE products SET stock = stock + 1 WHERE tenant_id = $1 AND id = $2"                   \
+	" AND deleted_at IS NULL"
+
+static struct testdb db;
+static char *tenant;
+
+static int setup(void **state)
+{
+	(void)state;
+	testdb_setup(&db, "pg_registry");
+	tenant = testdb_tenant_create(&db, "registry", NULL);
+	return tenant ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(tenant);
+	return 0;
+}
+
+/* The session's prepared statements with this text: their count, and the first one's name. */
+static int prepared_count(PGconn *c, const char *sql, char *name, size_t len)
+{
+	PGresult *r =
+	    PQexecParams(c, "SELECT name FROM pg_prepared_statements WHERE statement = $1", 1, NULL,
+	                 &sql, NULL, NULL, 0);
+	int n;
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	n = PQntuples(r);
+	if (n > 0)
+		snprintf(name, len, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+/* The plan the session's prepared statement `name` runs with (its generic plan when kept). */
+static char *plan_of(PGconn *c, const char *name, const char *a, const char *b)
+{
+	char sql[256], *out = NULL;
+	size_t len = 0;
+	PGresult *r;
+	int i;
+
+	/* the name is the registry's own (ccgw_ and a number); the values are uuids */
+	snprintf(sql, sizeof(sql), "EXPLAIN EXECUTE %s('%s', '%s')", name, a, b);
+	r = PQexec(c, sql);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	for (i = 0; i < PQntuples(r); i++) {
+		size_t l = strlen(PQgetvalue(r, i, 0));
+
+		out = realloc(out, len + l + 2);
+		assert_non_null(out);
+		memcpy(out + len, PQgetvalue(r, i, 0), l);
+		len += l;
+		out[len++] = '\n';
+		out[len] = '\0';
+	}
+	PQclear(r);
+	return out;
+}
+
+static void exec_ok(PGconn *c, const char *sql, int n, const char *const *p, int rows)
+{
+	PGresult *r = pg_exec(c, sql, n, p);
+
+	assert_non_null(r);
+	if (rows >= 0)
+		assert_int_equal(atoi(PQcmdTuples(r)), rows);
+	PQclear(r);
+}
+
+static void test_reprepared_after_growth(void **state)
+{
+	PGconn *c = testdb_connect_app(&db);
+	const char *tp[1] = {tenant};
+	char prod[64], name[32], name0[32], *plan;
+	const char *p[2];
+	PGresult *r;
+	int i;
+
+	(void)state;
+	exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp, -1);
+
+	/* the empty table: the UPDATE runs (and is planned) while there is nothing to find */
+	p[0] = tenant;
+	p[1] = tenant; /* no product has this id */
+	for (i = 0; i < 10; i++)
+		exec_ok(c, UPDATE_SQL, 2, p, 0);
+	assert_int_equal(prepared_count(c, UPDATE_SQL, name0, sizeof(name0)), 1);
+	plan = plan_of(c, name0, tenant, tenant);
+	print_message("plan made on the empty table:\n%s", plan);
+	free(plan);
+
+	/* the table grows: 2,000 products of the tenant */
+	exec_ok(c,
+	        "INSERT INTO products (tenant_id, sku, name, description, price_minor, currency,"
+	        " stock) SELECT $1, 'sku-' || g, 'Product ' || g, repeat('d', 200), 100, 'KES', 0"
+	        " FROM generate_series(1, 2000) g",
+	        1, tp, 2000);
+	r = pg_exec(c, "SELECT id FROM products WHERE tenant_id = $1 AND sku = 'sku-1000'", 1, tp);
+	assert_non_null(r);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(prod, sizeof(prod), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	/* the statement keeps answering right while it is prepared again */
+	p[1] = prod;
+	for (i = 0; i < 300; i++)
+		exec_ok(c, UPDATE_SQL, 2, p, 1);
+	r = pg_exec(c, "SELECT stock FROM products WHERE tenant_id = $1 AND id = $2", 2, p);
+	assert_non_null(r);
+	assert_string_equal(PQgetvalue(r, 0, 0), "300");
+	PQclear(r);
+
+	/* one prepared statement of that text is left, a new one, planned on the grown table
+	 * (which plan PostgreSQL picks without statistics is its own business: printed only) */
+	assert_int_equal(prepared_count(c, UPDATE_SQL, name, sizeof(name)), 1);
+	assert_string_not_equal(name, name0);
+	plan = plan_of(c, name, tenant, prod);
+	print_message("plan now:\n%s", plan);
+	free(plan);
+	pg_finish(c);
+}
+
+/* A transaction that failed is not made worse: the registry prepares nothing inside it, and
+ * the statement works again after ROLLBACK. */
+static void test_failed_transaction(void **state)
+{
+	PGconn *c = testdb_connect_app(&db);
+	const char *tp[1] = {tenant};
+	const char *p[2] = {tenant, tenant};
+	PGresult *r;
+	int i;
+
+	(void)state;
+	exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp, -1);
+	for (i = 0; i < 63; i++)
+		exec_ok(c, UPDATE_SQL, 2, p, 0);
+	PQclear(PQexec(c, "BEGIN"));
+	r = pg_exec(c, "SELECT 1/0", 0, NULL);
+	assert_null(r);           /* division by zero: the transaction is aborted */
+	for (i = 0; i < 3; i++) { /* 64th and later runs: due to be prepared again */
+		r = pg_exec(c, UPDATE_SQL, 2, p);
+		assert_null(r);
+		assert_string_equal(pg_last_sqlstate(), "25P02");
+	}
+	PQclear(PQexec(c, "ROLLBACK"));
+	exec_ok(c, UPDATE_SQL, 2, p, 0);
+	{
+		char name[32];
+
+		assert_int_equal(prepared_count(c, UPDATE_SQL, name, sizeof(name)), 1);
+	}
+	pg_finish(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_reprepared_after_growth),
+	    cmocka_unit_test(test_failed_transaction),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
