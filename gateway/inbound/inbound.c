@@ -671,7 +671,7 @@ void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
 		run_notice(&p, &b->notices[i]);
 	for (i = 0; i < b->nchats && !out->db_error; i++)
 		run_chat(&p, &b->chats[i]);
-	if (out->replies)
+	if (out->replies && !ops->deliver_local) /* local replies are not the dispatcher's */
 		app_outbox_kick(app);
 	for (i = 0; i < p.nroutes; i++)
 		inbound_channel_clear(&p.routes[i].ch);

@@ -23,7 +23,7 @@
 #include "webchat.h" /* channels/: the adapter */
 
 #define HUB_SWEEP_MS 5000 /* a look at every socket even without a notification */
-#define FLIGHT_MARK_MS 10 /* replies pushed from memory are recorded at most this late */
+#define FLIGHT_MARK_MS 25 /* replies pushed from memory are recorded at most this late */
 
 /* ---- sessions ---- */
 
@@ -1082,7 +1082,10 @@ static void *hub_main(void *arg)
 			 * the dispatcher's are (dispatch_worker.c) */
 			conn = app_db_connect(wc_app->cfg, wc_app->cfg->database_url, "ccgw-webchat",
 			                      "-c plan_cache_mode=force_custom_plan");
+			/* ccgw_local: replies for local channels (096); ccgw_outbox: the rest,
+			 * which a web chat conversation gets only when its row was not parked */
 			if (PQstatus(conn) != CONNECTION_OK ||
+			    pg_cmd(conn, "LISTEN ccgw_local", 0, NULL) < 0 ||
 			    pg_cmd(conn, "LISTEN ccgw_outbox", 0, NULL) < 0) {
 				pg_finish(conn);
 				conn = NULL;
