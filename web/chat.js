@@ -7,7 +7,8 @@
  *        {"type":"text","text":...,"client_msg_id":...}
  *        {"type":"postback","payload":...,"client_msg_id":...}
  *   in:  {"type":"welcome","session":...,"conversation_id":...}
- *        {"type":"message","text":...,"buttons":[{title,payload}],"list":{button,sections:[{title,rows:[{title,description,payload}]}]}}
+ *        {"type":"message","text":...,"buttons":[{title,payload}],"list":{button,sections:[{title,rows:[{title,description,payload}]}]},"id":...}
+ *        (id: the reply's outbox id; a reply may come again after a reconnect and is shown once)
  *        {"type":"ack","client_msg_id":...,"duplicate":true}
  *        {"type":"error","code":...,"message":...}
  * The socket is reopened with exponential backoff (0.5 s doubling to 15 s, with jitter). A

@@ -70,6 +70,53 @@ static int open_session(struct wsc_client *c)
 	return 0;
 }
 
+/* The database counters of /metrics (request workers and the web chat's thread, as
+ * part="request"; the dispatcher, part="dispatch") and group commit's. */
+static const char *const metric_names[] = {
+    "ccgw_db_statements_total{part=\"request\"}", "ccgw_db_round_trips_total{part=\"request\"}",
+    "ccgw_db_transactions_total{part=\"request\"}", "ccgw_db_statements_total{part=\"dispatch\"}",
+    "ccgw_db_transactions_total{part=\"dispatch\"}", "ccgw_group_commits_total",
+    "ccgw_group_commit_messages_total"};
+#define NMETRICS (sizeof(metric_names) / sizeof(metric_names[0]))
+
+static void metrics_read(double v[NMETRICS])
+{
+	char url[128];
+	struct testhttp_resp r;
+	size_t i;
+
+	snprintf(url, sizeof(url), "%s/metrics", srv.base_url);
+	testhttp_request("GET", url, NULL, NULL, 0, &r);
+	for (i = 0; i < NMETRICS; i++) {
+		const char *p = r.status == 200 ? r.body : NULL;
+		size_t nl = strlen(metric_names[i]);
+
+		v[i] = -1;
+		while (p && (p = strstr(p, metric_names[i])) != NULL) {
+			if ((p == r.body || p[-1] == '\n') && p[nl] == ' ') {
+				v[i] = atof(p + nl + 1);
+				break;
+			}
+			p += nl;
+		}
+	}
+	testhttp_resp_clear(&r);
+}
+
+/* The 1-minute load average (the machine is shared: say what it was). */
+static double loadavg(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l = -1;
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_webchat [--idle N] [--sockets K] [--rate R] [--seconds T]\n");
@@ -149,11 +196,19 @@ int main(int argc, char **argv)
 		double *lat = calloc((size_t)total + 1, sizeof(double));
 		int64_t *sent_at = calloc((size_t)sockets, sizeof(int64_t));
 		struct pollfd *pfd = calloc((size_t)sockets, sizeof(*pfd));
-		int64_t start = util_now_us(), now;
+		int64_t start, now;
 		char msg[160];
+		double m0[NMETRICS], m1[NMETRICS], load0, load1;
+		long dups = 0, frames = 0;
+		size_t mi;
+		/* the ids of the message frames each socket saw (a repeat is counted, not timed) */
+		char **seen = calloc((size_t)sockets, sizeof(char *));
 
 		for (i = 0; i < sockets; i++)
 			pfd[i] = (struct pollfd){cs[i].ws.fd, POLLIN, 0};
+		metrics_read(m0);
+		load0 = loadavg();
+		start = util_now_us();
 		while (got < total) {
 			now = util_now_us();
 			/* send what the rate allows by now, to sockets not waiting for an answer */
@@ -180,6 +235,28 @@ int main(int argc, char **argv)
 				if (!(pfd[i].revents & POLLIN))
 					continue;
 				while ((f = wsc_recv(&cs[i], 0, NULL)) != NULL) {
+					const char *id = strstr(f, "\"id\":\"");
+					char idq[40] = "";
+
+					if (id)
+						snprintf(idq, sizeof(idq), "%.37s", id + 6);
+					if (strstr(f, "\"message\"")) {
+						frames++;
+						if (id && seen[i] && strstr(seen[i], idq)) {
+							dups++;
+							free(f);
+							continue;
+						}
+						if (id) {
+							size_t old = seen[i] ? strlen(seen[i]) : 0;
+							char *grown = realloc(seen[i], old + 40);
+
+							if (grown) {
+								seen[i] = grown;
+								snprintf(grown + old, 40, "%s", idq);
+							}
+						}
+					}
 					if (sent_at[i] && strstr(f, "\"message\"")) {
 						lat[got++] = (double)(util_now_us() - sent_at[i]) / 1000.0;
 						sent_at[i] = 0;
@@ -191,12 +268,26 @@ int main(int argc, char **argv)
 				break; /* answers stopped coming */
 		}
 		n = got;
+		sleep(1); /* the last replies' records */
+		metrics_read(m1);
+		load1 = loadavg();
 		qsort(lat, (size_t)n, sizeof(double), cmp_double);
 		printf("round trip: %ld messages over %ld sockets at %.0f/s asked, %.0f/s achieved;"
 		       " first reply frame p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		       n, sockets, rate, (double)n / ((double)(util_now_us() - start) / 1e6),
 		       n ? lat[n / 2] : 0.0, n ? lat[(long)((double)n * 0.99)] : 0.0,
 		       n ? lat[n - 1] : 0.0);
+		printf("  load average (1 min) %.2f before, %.2f after; %ld message frames, %ld"
+		       " repeated (same id on a socket)\n",
+		       load0, load1, frames, dups);
+		printf("  per message:");
+		for (mi = 0; mi < NMETRICS; mi++)
+			printf("%s %s %.2f", mi ? "," : "", metric_names[mi],
+			       m0[mi] >= 0 && m1[mi] >= 0 && n ? (m1[mi] - m0[mi]) / (double)n : -1.0);
+		printf("\n");
+		for (i = 0; i < sockets; i++)
+			free(seen[i]);
+		free(seen);
 		free(lat);
 		free(sent_at);
 		free(pfd);

@@ -291,6 +291,7 @@ struct msg_tx {
 	const struct msg_inbound *m;
 	struct engine_result res;
 	int rc;
+	const struct inbound_channel *ch; /* its after_turn, when set */
 };
 
 static int msg_tx_fn(PGconn *conn, void *arg)
@@ -299,6 +300,9 @@ static int msg_tx_fn(PGconn *conn, void *arg)
 
 	memset(&t->res, 0, sizeof(t->res));
 	t->rc = engine_handle(t->engine, conn, t->m, &t->res);
+	if (t->rc == 0 && t->ch && t->ch->after_turn &&
+	    t->ch->after_turn(conn, t->res.conversation_id, t->ch->after_turn_arg) < 0)
+		return PG_ERR_QUERY;
 	return t->rc < 0 ? t->rc : 0;
 }
 
@@ -368,6 +372,7 @@ static void run_message(struct run *p, struct channel_message *cm)
 	}
 	memcpy(m->tenant_id, ch->tenant_id, sizeof(m->tenant_id));
 	memcpy(m->channel_id, ch->channel_id, sizeof(m->channel_id));
+	t.ch = ch;
 	lc.tenant = m->tenant_id;
 	lc.channel = m->channel_id;
 	/* the conversation's key: two messages of one chat never sit in groups running at once */
@@ -666,7 +671,7 @@ void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
 		run_notice(&p, &b->notices[i]);
 	for (i = 0; i < b->nchats && !out->db_error; i++)
 		run_chat(&p, &b->chats[i]);
-	if (out->replies)
+	if (out->replies && !ops->deliver_local) /* local replies are not the dispatcher's */
 		app_outbox_kick(app);
 	for (i = 0; i < p.nroutes; i++)
 		inbound_channel_clear(&p.routes[i].ch);

@@ -24,6 +24,13 @@ struct inbound_channel {
 	char *external_id;
 	json_t *config; /* channel_open: config with secrets; NULL when they did not open */
 	int active;     /* of the expected type and not disabled */
+	/* Optional, for a channel that delivers locally (the web chat): runs in the message's
+	 * transaction right after the engine handled it (not for a duplicate), with the turn's
+	 * conversation, so the caller learns the replies it wrote without a transaction of its
+	 * own. A negative return rolls the message back. It may run more than once for one
+	 * message (group commit tries a failed one again alone) and on another thread. */
+	int (*after_turn)(PGconn *conn, const char *conversation_id, void *arg);
+	void *after_turn_arg;
 };
 
 enum inbound_load {

@@ -5,12 +5,14 @@
 #include "webchat_gw.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "inbound.h"
 #include "local_delivery.h"
@@ -21,6 +23,7 @@
 #include "webchat.h" /* channels/: the adapter */
 
 #define HUB_SWEEP_MS 5000 /* a look at every socket even without a notification */
+#define FLIGHT_MARK_MS 25 /* replies pushed from memory are recorded at most this late */
 
 /* ---- sessions ---- */
 
@@ -153,17 +156,117 @@ int webchat_token_check(const unsigned char *key, const char *token, long long n
 	return 0;
 }
 
+/* ---- replies in flight ----
+ *
+ * A message's turn reads the replies it wrote inside its own transaction (inbound's
+ * after_turn) and registers them here before the commit; right after the commit they are
+ * pushed to the conversation's sockets from memory, each frame with its outbox id ("id").
+ * The listening thread records pushed replies as sent (one statement per tenant for all of
+ * them, every FLIGHT_MARK_MS at most), then forgets them. While registered, a reply is left
+ * out of every claim in this process (the listening thread's, a hello's), so it is pushed
+ * once. A reply whose socket closed before it was recorded is not recorded: it stays pending
+ * and the shopper's next hello sends it again (at least once; the page ignores an id it has
+ * shown). */
+
+struct flight {
+	struct flight *next;
+	const void *owner; /* the turn that registered it; NULL once pushed */
+	uint64_t sess;     /* pushed: the socket of the turn */
+	char tenant[37], conv[37], id[37];
+};
+
+static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct flight *flights;
+static int flights_pushed;              /* flights with owner NULL */
+static int flight_pipe[2] = {-1, -1};   /* wakes the listening thread to record them */
+
+static struct flight *flight_find_locked(const char *id)
+{
+	struct flight *f;
+
+	for (f = flights; f && strcmp(f->id, id) != 0; f = f->next)
+		;
+	return f;
+}
+
+/* The ids of the flights of tenant (and of conv when not NULL) as a uuid[] literal. */
+static void flight_except(const char *tenant, const char *conv, struct sbuf *out)
+{
+	struct flight *f;
+	int n = 0;
+
+	sbuf_puts(out, "{");
+	pthread_mutex_lock(&flight_lock);
+	for (f = flights; f; f = f->next)
+		if (strcmp(f->tenant, tenant) == 0 && (!conv || strcmp(f->conv, conv) == 0))
+			sbuf_printf(out, "%s%s", n++ ? "," : "", f->id);
+	pthread_mutex_unlock(&flight_lock);
+	sbuf_puts(out, "}");
+}
+
+/* Forgets owner's flights except those whose ids are in pushed (rows, may be NULL), which
+ * become pushed to socket sess. */
+static void flight_settle(const void *owner, const json_t *pushed, uint64_t sess)
+{
+	struct flight **pp = &flights, *f;
+	int woke = 0;
+	char b = 1;
+
+	pthread_mutex_lock(&flight_lock);
+	while ((f = *pp)) {
+		size_t i;
+		int keep = 0;
+
+		if (f->owner != owner) {
+			pp = &f->next;
+			continue;
+		}
+		for (i = 0; pushed && i < json_array_size(pushed) && !keep; i++)
+			keep = strcmp(json_string_value(json_object_get(json_array_get(pushed, i), "id")),
+			              f->id) == 0;
+		if (keep) {
+			f->owner = NULL;
+			f->sess = sess;
+			woke = flights_pushed++ == 0;
+			pp = &f->next;
+		} else {
+			*pp = f->next;
+			free(f);
+		}
+	}
+	pthread_mutex_unlock(&flight_lock);
+	if (woke && flight_pipe[1] >= 0 && write(flight_pipe[1], &b, 1) < 0) {
+		/* full: the thread is awake anyway */
+	}
+}
+
 /* ---- delivery ---- */
+
+struct push_sink {
+	uint64_t ws;
+	const char *oid; /* the reply's outbox id, added to its frame as "id" */
+};
 
 static int sink_write(void *user, const char *text, size_t len)
 {
-	const uint64_t *id = user;
+	const struct push_sink *p = user;
+	struct sbuf b;
+	int rc;
 
-	return ws_send(*id, text, len);
+	/* a frame is a JSON object: the id goes in before its closing brace */
+	if (!p->oid || len < 2 || text[len - 1] != '}')
+		return ws_send(p->ws, text, len);
+	sbuf_init(&b);
+	sbuf_append(&b, text, len - 1);
+	sbuf_printf(&b, "%s\"id\":\"%s\"}", len > 2 ? "," : "", p->oid);
+	rc = b.failed || !b.data ? ws_send(p->ws, text, len) : ws_send(p->ws, b.data, b.len);
+	sbuf_free(&b);
+	return rc;
 }
 
 struct take_tx {
 	const char *conv;
+	const char *except;
 	json_t *rows;
 };
 
@@ -171,23 +274,34 @@ static int take_tx_fn(PGconn *conn, void *arg)
 {
 	struct take_tx *t = arg;
 
-	return local_take_replies(conn, t->conv, webchat_channel_ops.type, t->rows) < 0
+	return local_take_replies_except(conn, t->conv, webchat_channel_ops.type, t->except,
+	                                 t->rows) < 0
 	           ? PG_ERR_QUERY
 	           : 0;
 }
 
 #define CONV_SOCKETS_MAX 8 /* sockets of one conversation in this process that get a reply */
 
-/* Writes rows to every open socket of s's conversation in this process, s first: a shopper
- * with the chat open twice (a page and the shop's widget, two tabs) sees replies in both,
- * and a socket whose close the server has not seen yet cannot swallow a reply meant for the
- * one that replaced it. */
-static void deliver_to_conversation(struct session *s, const json_t *rows)
+/* Writes rows ({"seq", "payload", "id"}), in outbox order, to every open socket of s's
+ * conversation in this process, s first: a shopper with the chat open twice (a page and the
+ * shop's widget, two tabs) sees replies in both, and a socket whose close the server has not
+ * seen yet cannot swallow a reply meant for the one that replaced it. */
+static void deliver_to_conversation(struct session *s, json_t *rows)
 {
 	uint64_t ids[CONV_SOCKETS_MAX];
 	struct session *o;
-	size_t n = 0, i;
+	size_t n = 0, i, k, nrows = json_array_size(rows);
+	json_t **v;
+	char err[160];
 
+	if (nrows == 0)
+		return;
+	v = calloc(nrows, sizeof(*v));
+	if (!v)
+		return;
+	for (k = 0; k < nrows; k++)
+		v[k] = json_array_get(rows, k);
+	qsort(v, nrows, sizeof(*v), local_cmp_seq);
 	ids[n++] = s->id;
 	pthread_mutex_lock(&sess_lock);
 	for (o = sess_head; o && n < CONV_SOCKETS_MAX; o = o->next)
@@ -195,17 +309,24 @@ static void deliver_to_conversation(struct session *s, const json_t *rows)
 		    strcmp(o->conversation_id, s->conversation_id) == 0)
 			ids[n++] = o->id;
 	pthread_mutex_unlock(&sess_lock);
-	for (i = 0; i < n; i++) {
-		struct channel_sink sink = {&ids[i], sink_write};
+	for (i = 0; i < n; i++)
+		for (k = 0; k < nrows; k++) {
+			struct push_sink ps = {ids[i], json_string_value(json_object_get(v[k], "id"))};
+			struct channel_sink sink = {&ps, sink_write};
 
-		local_deliver(&webchat_channel_ops, &sink, rows);
-	}
+			if (webchat_channel_ops.deliver_local(&sink, json_object_get(v[k], "payload"), err,
+			                                      sizeof(err)) < 0)
+				log_debug(NULL, "webchat: a reply was not written: %s", err);
+		}
+	free(v);
 }
 
-/* Sends the session's pending replies, in outbox order, one deliverer at a time. */
+/* Sends the session's pending replies that are not in flight, in outbox order, one deliverer
+ * at a time. */
 static void deliver_pending(PGconn *conn, struct session *s)
 {
-	struct take_tx t = {s->conversation_id, json_array()};
+	struct take_tx t = {s->conversation_id, NULL, json_array()};
+	struct sbuf except;
 	int go;
 
 	pthread_mutex_lock(&sess_lock);
@@ -219,9 +340,15 @@ static void deliver_pending(PGconn *conn, struct session *s)
 	pthread_mutex_unlock(&sess_lock);
 	do {
 		s->again = 0;
-		if (conn && pg_tx_run(conn, s->tenant_id, take_tx_fn, &t) == 0 &&
+		/* the flights first, then the claim: a flight that is gone from the list was
+		 * recorded before, so the claim does not see it pending */
+		sbuf_init(&except);
+		flight_except(s->tenant_id, s->conversation_id, &except);
+		t.except = except.data;
+		if (conn && !except.failed && pg_tx_run(conn, s->tenant_id, take_tx_fn, &t) == 0 &&
 		    json_array_size(t.rows) > 0)
 			deliver_to_conversation(s, t.rows);
+		sbuf_free(&except);
 		pthread_mutex_lock(&sess_lock);
 		go = s->again && !s->closed;
 		if (!go)
@@ -381,7 +508,56 @@ struct msg_task {
 	uint64_t id;
 	char *frame;
 	size_t len;
+	struct session *s;
+	json_t *rows; /* the replies the turn wrote (its last run), registered as flights */
 };
+
+/* inbound's after_turn, in the message's transaction: the conversation's pending replies
+ * that no one in this process has in flight become this turn's. */
+static int turn_replies(PGconn *conn, const char *conv, void *arg)
+{
+	struct msg_task *t = arg;
+	json_t *all = json_array();
+	struct sbuf before;
+	size_t i;
+	int rc = 0;
+
+	if (!all)
+		return -1;
+	flight_settle(t, NULL, 0); /* an earlier run of this turn was rolled back */
+	json_array_clear(t->rows);
+	/* the flights first, then the read: one recorded meanwhile is still left out */
+	sbuf_init(&before);
+	flight_except(t->s->tenant_id, conv, &before);
+	if (before.failed || local_read_replies(conn, conv, all) < 0) {
+		rc = -1;
+		goto out;
+	}
+	pthread_mutex_lock(&flight_lock);
+	for (i = 0; i < json_array_size(all); i++) {
+		json_t *row = json_array_get(all, i);
+		const char *id = json_string_value(json_object_get(row, "id"));
+		struct flight *f;
+
+		if (!id || strlen(id) != 36 || strstr(before.data, id) || flight_find_locked(id))
+			continue;
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			continue; /* not pushed: the listening thread's claim takes it */
+		f->owner = t;
+		memcpy(f->tenant, t->s->tenant_id, 37);
+		snprintf(f->conv, sizeof(f->conv), "%s", conv);
+		memcpy(f->id, id, 37);
+		f->next = flights;
+		flights = f;
+		json_array_append(t->rows, row);
+	}
+	pthread_mutex_unlock(&flight_lock);
+out:
+	sbuf_free(&before);
+	json_decref(all);
+	return rc;
+}
 
 static void msg_run(struct http_ctx *ctx, void *arg)
 {
@@ -419,7 +595,23 @@ static void msg_run(struct http_ctx *ctx, void *arg)
 	memcpy(ch.tenant_id, s->tenant_id, sizeof(ch.tenant_id));
 	memcpy(ch.channel_id, s->channel_id, sizeof(ch.channel_id));
 	ch.active = 1;
+	ch.after_turn = turn_replies;
+	ch.after_turn_arg = t;
+	t->s = s;
+	t->rows = json_array();
+	if (!t->rows) {
+		send_error_for(t->id, "busy", "the shop is busy; try again shortly", cid);
+		goto out;
+	}
 	inbound_run(wc_app, ctx->conn, &webchat_channel_ops, &ch, b, &res);
+	if (res.handled == 1 && !res.db_error && !res.retry_later) {
+		/* committed: its replies from memory, now; recorded as sent by the listening
+		 * thread */
+		deliver_to_conversation(s, t->rows);
+		flight_settle(t, t->rows, t->id);
+		goto out;
+	}
+	flight_settle(t, NULL, 0);
 	if (res.db_error || res.retry_later) {
 		send_error_for(t->id, "try_again", "the message was not taken; send it again shortly",
 		               cid);
@@ -435,6 +627,7 @@ out:
 	channel_batch_free(b);
 	if (s)
 		sess_put(s);
+	json_decref(t->rows);
 	free(cid);
 	free(t->frame);
 	free(t);
@@ -586,6 +779,7 @@ static int hub_cmp(const void *a, const void *b)
 struct pending_tx {
 	const struct hub_item *items;
 	size_t n;
+	const char *except;
 	PGresult *res;
 };
 
@@ -593,7 +787,7 @@ static int pending_tx_fn(PGconn *conn, void *arg)
 {
 	struct pending_tx *p = arg;
 	struct sbuf arr;
-	const char *params[1];
+	const char *params[2];
 	size_t i;
 
 	sbuf_init(&arr);
@@ -602,24 +796,35 @@ static int pending_tx_fn(PGconn *conn, void *arg)
 		sbuf_printf(&arr, "%s%s", i ? "," : "", p->items[i].conv);
 	sbuf_puts(&arr, "}");
 	params[0] = arr.data;
+	params[1] = p->except;
 	PQclear(p->res);
-	p->res = pg_exec(conn,
-	                 "SELECT DISTINCT conversation_id::text FROM outbox WHERE tenant_id ="
-	                 " app_tenant_id() AND kind = 'reply' AND status = 'pending'"
-	                 " AND conversation_id = ANY($1::uuid[])",
-	                 1, params);
+	p->res = arr.failed ? NULL
+	                    : pg_exec(conn,
+	                              "SELECT DISTINCT conversation_id::text FROM outbox WHERE"
+	                              " tenant_id = app_tenant_id() AND kind = 'reply' AND status ="
+	                              " 'pending' AND conversation_id = ANY($1::uuid[])"
+	                              " AND NOT (id = ANY($2::uuid[]))",
+	                              2, params);
 	sbuf_free(&arr);
 	return p->res ? 0 : PG_ERR_QUERY;
 }
 
-/* The sessions of one tenant (items[0..n)) with pending replies get them, on conn. */
+/* The sessions of one tenant (items[0..n)) with pending replies that are not in flight get
+ * them, on conn. */
 static void hub_tenant(PGconn *conn, const struct hub_item *items, size_t n)
 {
-	struct pending_tx p = {items, n, NULL};
+	struct pending_tx p = {items, n, NULL, NULL};
+	struct sbuf except;
 	size_t i;
-	int j;
+	int j, rc;
 
-	if (pg_tx_run(conn, items[0].tenant, pending_tx_fn, &p) != 0) {
+	/* the flights first, then the look: one recorded meanwhile is no longer pending */
+	sbuf_init(&except);
+	flight_except(items[0].tenant, NULL, &except);
+	p.except = except.data;
+	rc = except.failed ? -1 : pg_tx_run(conn, items[0].tenant, pending_tx_fn, &p);
+	sbuf_free(&except);
+	if (rc != 0) {
 		PQclear(p.res);
 		return;
 	}
@@ -636,8 +841,27 @@ static void hub_tenant(PGconn *conn, const struct hub_item *items, size_t n)
 	PQclear(p.res);
 }
 
-/* One look over every welcomed socket of this process, tenant by tenant. */
-static void hub_look(PGconn *conn)
+/* The conversations notifications named, collected between looks. */
+struct hub_wanted {
+	char (*convs)[37];
+	size_t n, cap;
+	int all; /* a notification named none (a bulk insert, an older trigger): look at all */
+};
+
+static int wanted_has(const struct hub_wanted *w, const char *conv)
+{
+	size_t k;
+
+	for (k = 0; k < w->n; k++)
+		if (strcmp(w->convs[k], conv) == 0)
+			return 1;
+	return 0;
+}
+
+/* One look over the welcomed sockets of this process (all of them, or those of the
+ * conversations in w), tenant by tenant: one statement per tenant finds the conversations
+ * with replies to take. */
+static void hub_look(PGconn *conn, const struct hub_wanted *w)
 {
 	struct hub_item *items = NULL;
 	struct session *s;
@@ -645,7 +869,7 @@ static void hub_look(PGconn *conn)
 
 	pthread_mutex_lock(&sess_lock);
 	for (s = sess_head; s; s = s->next) {
-		if (!s->welcomed || s->closed)
+		if (!s->welcomed || s->closed || (w && !wanted_has(w, s->conversation_id)))
 			continue;
 		if (n == cap) {
 			struct hub_item *grown = realloc(items, (cap ? cap * 2 : 64) * sizeof(*items));
@@ -671,12 +895,24 @@ static void hub_look(PGconn *conn)
 	free(items);
 }
 
-/* The conversations notifications named, collected between looks. */
-struct hub_wanted {
-	char (*convs)[37];
-	size_t n, cap;
-	int all; /* a notification named none (a bulk insert, an older trigger): look at all */
-};
+static void wanted_add_one(struct hub_wanted *w, const char *conv, size_t len)
+{
+	if (len != 36 || w->all)
+		return;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		char (*grown)[37] = realloc(w->convs, cap * sizeof(*grown));
+
+		if (!grown) {
+			w->all = 1;
+			return;
+		}
+		w->convs = grown;
+		w->cap = cap;
+	}
+	memcpy(w->convs[w->n], conv, 36);
+	w->convs[w->n++][36] = '\0';
+}
 
 static void wanted_add(struct hub_wanted *w, const char *payload)
 {
@@ -690,34 +926,24 @@ static void wanted_add(struct hub_wanted *w, const char *payload)
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 
-		if (len == 36) {
-			if (w->n == w->cap) {
-				size_t cap = w->cap ? w->cap * 2 : 64;
-				char (*grown)[37] = realloc(w->convs, cap * sizeof(*grown));
-
-				if (!grown) {
-					w->all = 1;
-					return;
-				}
-				w->convs = grown;
-				w->cap = cap;
-			}
-			memcpy(w->convs[w->n], p, 36);
-			w->convs[w->n++][36] = '\0';
-		}
+		wanted_add_one(w, p, len);
 		p = comma ? comma + 1 : p + len;
 	}
 }
 
-/* Waits up to ms for notifications on conn and collects what they name; -1 when the
- * connection failed. */
+/* Waits up to ms for notifications on conn (or a push to record) and collects what they
+ * name; -1 when the connection failed. */
 static int hub_wait(PGconn *conn, int ms, struct hub_wanted *w)
 {
-	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+	struct pollfd pfd[2] = {{PQsocket(conn), POLLIN, 0}, {flight_pipe[0], POLLIN, 0}};
 	PGnotify *nt;
+	char buf[64];
 
-	if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+	if (poll(pfd, 2, ms) < 0 && errno != EINTR)
 		return -1;
+	if (pfd[1].revents & POLLIN)
+		while (read(flight_pipe[0], buf, sizeof(buf)) > 0)
+			;
 	if (PQconsumeInput(conn) == 0)
 		return -1;
 	while ((nt = PQnotifies(conn))) {
@@ -727,45 +953,126 @@ static int hub_wait(PGconn *conn, int ms, struct hub_wanted *w)
 	return 0;
 }
 
-/* Delivers to this process's sockets of the conversations in w. */
-static void hub_targeted(PGconn *conn, struct hub_wanted *w)
+struct mark_tx {
+	const char *ids;
+};
+
+static int mark_tx_fn(PGconn *conn, void *arg)
 {
-	uint64_t *ids = NULL;
+	struct mark_tx *m = arg;
+
+	/* a record lost with a crash only sends the reply once more (at least once, by id) */
+	if (pg_cmd(conn, "SET LOCAL synchronous_commit = off", 0, NULL) < 0)
+		return PG_ERR_QUERY;
+	return local_mark_sent(conn, m->ids, webchat_channel_ops.type) < 0 ? PG_ERR_QUERY : 0;
+}
+
+/* Forgets the pushed flight id (flight_lock held). */
+static void flight_forget_locked(const char *id)
+{
+	struct flight **fp, *g;
+
+	for (fp = &flights; (g = *fp) && (g->owner || strcmp(g->id, id) != 0);)
+		fp = &g->next;
+	if (g) {
+		*fp = g->next;
+		free(g);
+		flights_pushed--;
+	}
+}
+
+/* Records the pushed flights as sent, one statement per tenant, and forgets them; those
+ * whose socket closed first are forgotten unrecorded (still pending: the next hello, or
+ * another socket of the conversation, takes them), their conversations added to w. */
+static void flights_record(PGconn *conn, struct hub_wanted *w)
+{
+	struct flight **pp, *f, *mine = NULL, **tail = &mine;
 	struct session *s;
-	size_t n = 0, i, k;
 
+	pthread_mutex_lock(&flight_lock);
+	if (!flights_pushed) {
+		pthread_mutex_unlock(&flight_lock);
+		return;
+	}
 	pthread_mutex_lock(&sess_lock);
-	for (s = sess_head; s; s = s->next) {
-		if (!s->welcomed || s->closed)
+	for (pp = &flights; (f = *pp);) {
+		if (f->owner) {
+			pp = &f->next;
 			continue;
-		for (k = 0; k < w->n; k++)
-			if (strcmp(w->convs[k], s->conversation_id) == 0) {
-				uint64_t *grown = realloc(ids, (n + 1) * sizeof(*ids));
-
-				if (grown) {
-					ids = grown;
-					ids[n++] = s->id;
-				}
-				break;
-			}
+		}
+		for (s = sess_head; s && s->id != f->sess; s = s->next)
+			;
+		if (!s || s->closed) {
+			*pp = f->next;
+			wanted_add_one(w, f->conv, strlen(f->conv));
+			free(f);
+			flights_pushed--;
+			continue;
+		}
+		pp = &f->next;
 	}
 	pthread_mutex_unlock(&sess_lock);
-	for (i = 0; i < n; i++) {
-		s = sess_get(ids[i]);
-		if (s) {
-			deliver_pending(conn, s);
-			sess_put(s);
+	/* copies of the pushed ones: they stay registered (left out of claims) until their
+	 * record commits */
+	for (f = flights; f; f = f->next)
+		if (!f->owner) {
+			struct flight *c = malloc(sizeof(*c));
+
+			if (!c)
+				break;
+			*c = *f;
+			c->next = NULL;
+			*tail = c;
+			tail = &c->next;
 		}
+	pthread_mutex_unlock(&flight_lock);
+	while (mine) {
+		struct sbuf ids;
+		struct flight **cp, *c;
+		struct mark_tx m;
+		char tenant[37];
+		int n = 0, rc;
+
+		memcpy(tenant, mine->tenant, sizeof(tenant));
+		sbuf_init(&ids);
+		sbuf_puts(&ids, "{");
+		for (c = mine; c; c = c->next)
+			if (strcmp(c->tenant, tenant) == 0)
+				sbuf_printf(&ids, "%s%s", n++ ? "," : "", c->id);
+		sbuf_puts(&ids, "}");
+		m.ids = ids.data;
+		rc = ids.failed ? -1 : pg_tx_run(conn, tenant, mark_tx_fn, &m);
+		sbuf_free(&ids);
+		/* recorded: forgotten; else they stay, to be recorded at the next round */
+		pthread_mutex_lock(&flight_lock);
+		for (cp = &mine; (c = *cp);) {
+			if (strcmp(c->tenant, tenant) != 0) {
+				cp = &c->next;
+				continue;
+			}
+			*cp = c->next;
+			if (rc == 0)
+				flight_forget_locked(c->id);
+			free(c);
+		}
+		pthread_mutex_unlock(&flight_lock);
+		if (rc != 0)
+			break; /* the database is away: the rest at the next round */
 	}
-	free(ids);
+	while (mine) {
+		struct flight *c = mine;
+
+		mine = mine->next;
+		free(c);
+	}
 }
 
 static void *hub_main(void *arg)
 {
 	PGconn *conn = NULL;
 	struct hub_wanted w = {NULL, 0, 0, 0};
-	int64_t last = 0;
-	int i;
+	int64_t last = 0, marked = 0, now;
+	int i, pushed, ms;
 
 	(void)arg;
 	while (!hub_stop) {
@@ -775,7 +1082,10 @@ static void *hub_main(void *arg)
 			 * the dispatcher's are (dispatch_worker.c) */
 			conn = app_db_connect(wc_app->cfg, wc_app->cfg->database_url, "ccgw-webchat",
 			                      "-c plan_cache_mode=force_custom_plan");
+			/* ccgw_local: replies for local channels (096); ccgw_outbox: the rest,
+			 * which a web chat conversation gets only when its row was not parked */
 			if (PQstatus(conn) != CONNECTION_OK ||
+			    pg_cmd(conn, "LISTEN ccgw_local", 0, NULL) < 0 ||
 			    pg_cmd(conn, "LISTEN ccgw_outbox", 0, NULL) < 0) {
 				pg_finish(conn);
 				conn = NULL;
@@ -785,18 +1095,30 @@ static void *hub_main(void *arg)
 			}
 			w.all = 1; /* notifications may have been missed while away */
 		}
-		if (hub_wait(conn, 250, &w) < 0)
+		pthread_mutex_lock(&flight_lock);
+		pushed = flights_pushed;
+		pthread_mutex_unlock(&flight_lock);
+		now = util_now_ms();
+		ms = !pushed ? 250 : marked + FLIGHT_MARK_MS > now ? (int)(marked + FLIGHT_MARK_MS - now) : 0;
+		if (hub_wait(conn, ms, &w) < 0)
 			w.all = 1;
+		now = util_now_ms();
+		if (now - marked >= FLIGHT_MARK_MS) {
+			flights_record(conn, &w);
+			marked = now;
+		}
 		/* the sweep: a look at every socket now and then, for what no notification named */
-		if (w.all || util_now_ms() - last >= HUB_SWEEP_MS) {
-			hub_look(conn);
+		if (w.all || now - last >= HUB_SWEEP_MS) {
+			hub_look(conn, NULL);
 			last = util_now_ms();
 		} else if (w.n) {
-			hub_targeted(conn, &w);
+			hub_look(conn, &w);
 		}
 		w.n = 0;
 		w.all = 0;
 	}
+	if (conn && pg_conn_ok(conn))
+		flights_record(conn, &w); /* what was pushed last */
 	free(w.convs);
 	pg_finish(conn);
 	return NULL;
@@ -817,6 +1139,12 @@ int webchat_start(struct app *app)
 	} else if (util_random_bytes(wc_key, sizeof(wc_key)) < 0) {
 		return -1;
 	}
+	if (flight_pipe[0] < 0) {
+		if (pipe(flight_pipe) < 0)
+			return -1;
+		fcntl(flight_pipe[0], F_SETFL, O_NONBLOCK);
+		fcntl(flight_pipe[1], F_SETFL, O_NONBLOCK);
+	}
 	hub_stop = 0;
 	if (pthread_create(&hub_thread, NULL, hub_main, NULL) != 0)
 		return -1;
@@ -831,4 +1159,13 @@ void webchat_stop(void)
 	hub_stop = 1;
 	pthread_join(hub_thread, NULL);
 	hub_started = 0;
+	pthread_mutex_lock(&flight_lock);
+	while (flights) {
+		struct flight *f = flights;
+
+		flights = f->next;
+		free(f);
+	}
+	flights_pushed = 0;
+	pthread_mutex_unlock(&flight_lock);
 }

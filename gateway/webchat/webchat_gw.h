@@ -7,9 +7,10 @@
  * key derived from CCGW_SECRET_KEY; it names the tenant, the conversation, the chat and an
  * expiry); text and postback frames go through the one inbound flow (inbound.h) like any
  * channel's messages; replies go to the outbox like every channel's, and the process that
- * holds the shopper's socket takes them (local delivery): at once after a message, after a
- * hello (what the shopper missed, in order), and when the outbox's NOTIFY says rows were
- * written by anyone (a seller's status change, another process).
+ * holds the shopper's socket delivers them (local delivery): a message's own replies from
+ * memory right after its transaction (recorded as sent in batches; frames carry the outbox
+ * id), others after a hello (what the shopper missed, in order) and when the outbox's NOTIFY
+ * names the conversation (a seller's status change, another process).
  */
 #ifndef CCGW_WEBCHAT_GW_H
 #define CCGW_WEBCHAT_GW_H

@@ -395,6 +395,91 @@ static void test_two_sockets_one_session(void **state)
 	wsc_close(&b);
 }
 
+/* Replies are pushed from memory right after their turn and recorded as sent in batches:
+ * each message frame carries its outbox id, no id comes twice, they come in outbox order,
+ * every reply ends up recorded sent with one message_sent event, and a resume sends nothing
+ * that was shown already. */
+static void test_reply_ids_once(void **state)
+{
+	static const char *texts[] = {"hi", "menu", "show my cart", "help", "hello"};
+	struct wsc_client c;
+	json_t *w, *frames, *more, *f;
+	char token[400], conv[64], seen[64][37], *v;
+	const char *params[1] = {conv};
+	size_t i, k, nmsg = 0;
+	long long last_seq = -1;
+
+	(void)state;
+	connect_to(&c, &srv, "asali", NULL);
+	w = hello(&c, NULL);
+	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(w, "session")));
+	snprintf(conv, sizeof(conv), "%s", json_string_value(json_object_get(w, "conversation_id")));
+	json_decref(w);
+	for (i = 0; i < 5; i++)
+		send_frame(&c, "text", "text", texts[i], next_id());
+	frames = collect(&c, 15000);
+	more = collect(&c, 1500);
+	json_array_extend(frames, more);
+	json_decref(more);
+	json_array_foreach(frames, i, f)
+	{
+		const char *id = json_string_value(json_object_get(f, "id"));
+		const char *idp[1] = {id};
+
+		if (strcmp(json_string_value(json_object_get(f, "type")), "message") != 0)
+			continue;
+		assert_non_null(id);
+		assert_int_equal(strlen(id), 36);
+		for (k = 0; k < nmsg; k++)
+			if (strcmp(seen[k], id) == 0)
+				fail_msg("reply %s came twice", id);
+		assert_true(nmsg < 64);
+		memcpy(seen[nmsg++], id, 37);
+		v = tscalar(tenant_id, "SELECT seq FROM outbox WHERE id = $1", 1, idp);
+		assert_non_null(v);
+		assert_true(atoll(v) > last_seq); /* in outbox order */
+		last_seq = atoll(v);
+		free(v);
+	}
+	json_decref(frames);
+	assert_true(nmsg >= 5); /* at least one reply to each message */
+	usleep(500000);
+	v = tscalar(tenant_id,
+	            "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND kind = 'reply'", 1,
+	            params);
+	assert_int_equal(atoi(v), (int)nmsg); /* every reply written reached the socket */
+	free(v);
+	v = tscalar(tenant_id,
+	            "SELECT count(*) FROM outbox WHERE conversation_id = $1 AND kind = 'reply'"
+	            " AND status = 'sent' AND sent_at IS NOT NULL",
+	            1, params);
+	assert_int_equal(atoi(v), (int)nmsg); /* recorded as sent */
+	free(v);
+	v = tscalar(tenant_id,
+	            "SELECT count(*) || '/' || count(DISTINCT payload->>'outbox_id')"
+	            " FROM conversation_events WHERE conversation_id = $1"
+	            " AND event_type = 'message_sent'",
+	            1, params);
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "%d/%d", (int)nmsg, (int)nmsg);
+		assert_string_equal(v, want); /* one event per reply */
+	}
+	free(v);
+	wsc_close(&c);
+	/* back with the same token: nothing shown before comes again */
+	connect_to(&c, &srv, "asali", NULL);
+	w = hello(&c, token);
+	assert_true(json_is_true(json_object_get(w, "resumed")));
+	json_decref(w);
+	frames = collect(&c, 1500);
+	json_array_foreach(frames, i, f)
+	    assert_string_not_equal(json_string_value(json_object_get(f, "type")), "message");
+	json_decref(frames);
+	wsc_close(&c);
+}
+
 static void test_bad_tokens(void **state)
 {
 	struct wsc_client c;
@@ -679,6 +764,7 @@ int main(void)
 	    cmocka_unit_test(test_whole_conversation),
 	    cmocka_unit_test(test_resume_after_reconnect),
 	    cmocka_unit_test(test_two_sockets_one_session),
+	    cmocka_unit_test(test_reply_ids_once),
 	    cmocka_unit_test(test_bad_tokens),
 	    cmocka_unit_test(test_duplicate_client_msg_id),
 	    cmocka_unit_test(test_oversized_frame),
