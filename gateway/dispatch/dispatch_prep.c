@@ -125,14 +125,113 @@ static int row_set_limits(struct dispatcher *d, struct dispatch_row *r)
 	return 0;
 }
 
+/* A seller webhook's signed request; 0, or -1 when the row is finished (failed, retry). */
+static int prep_render_webhook(struct dispatcher *d, struct dispatch_row *r,
+                               const struct dispatch_prep_target *t)
+{
+	char err[256] = "";
+	char *secret = t->sealed ? secret_open_text(dispatch_key(d), r->tenant_id, t->sealed,
+	                                            t->sealed_len, err, sizeof(err))
+	                         : NULL;
+	const char *use = secret;
+	json_t *wrapped = NULL;
+	int rc;
+
+	if (t->sealed && !secret) {
+		dispatch_row_finish(r, DISPATCH_RES_RETRY, 0, "webhook secret: %s", err);
+		return -1;
+	}
+	/* a secret sealed as {"secret": "..."} is accepted as well as the bare string */
+	if (secret && secret[0] == '{') {
+		wrapped = json_loads(secret, 0, NULL);
+		if (json_is_string(json_object_get(wrapped, "secret")))
+			use = json_string_value(json_object_get(wrapped, "secret"));
+	}
+	rc = dispatch_webhook_render(t->url ? t->url : r->recipient, use, r->payload, &r->reqs,
+	                             &r->nreqs, err, sizeof(err));
+	json_decref(wrapped);
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	if (rc < 0) {
+		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "%s", err);
+		return -1;
+	}
+	snprintf(r->channel_type, sizeof(r->channel_type), "webhook");
+	return 0;
+}
+
+/* A reply or chat notification rendered by its channel's adapter; 0 (*simulated set when the
+ * channel talks to ccgw simulate's fake platform), or -1 when the row is finished. */
+static int prep_render_channel(struct dispatcher *d, struct dispatch_prep *p, size_t i,
+                               int *simulated)
+{
+	struct dispatch_row *r = p->rows[i];
+	struct dispatch_prep_channel *c;
+	struct channel_target target;
+	char err[256] = "";
+	int rc;
+
+	if (!r->channel_id[0] || !(c = prep_channel_find(p, r->channel_id))) {
+		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel of this message is gone");
+		return -1;
+	}
+	snprintf(r->channel_type, sizeof(r->channel_type), "%s", c->type);
+	r->channel_unhealthy = strcmp(c->status, "unhealthy") == 0;
+	if (r->conv_blocked) {
+		dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0, "the shopper blocked the bot");
+		return -1;
+	}
+	if (strcmp(c->status, "disabled") == 0) {
+		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel is disabled");
+		return -1;
+	}
+	r->ops = d->ops_find(c->type);
+	if (!r->ops || !r->ops->render || !r->ops->classify) {
+		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
+		                    "no sender for channel type '%s' in this build", c->type);
+		return -1;
+	}
+	if (!c->merged) {
+		dispatch_row_finish(r, c->retryable ? DISPATCH_RES_RETRY : DISPATCH_RES_FAILED, 0,
+		                    "%s", c->error);
+		return -1;
+	}
+	memset(&target, 0, sizeof(target));
+	target.channel_id = r->channel_id;
+	target.api_base = sim_api_base(c->merged);
+	*simulated = target.api_base != NULL;
+	if (!target.api_base)
+		target.api_base = setting_str(d, r->ops->settings.api_base);
+	target.api_version = setting_str(d, r->ops->settings.api_version);
+	target.config = c->merged;
+	target.recipient = r->recipient;
+	target.reply_to = r->reply_to;
+	target.window_age = p->window[i];
+	target.event_type = r->event_type;
+	target.mark_read = r->kind == DISPATCH_REPLY &&
+	                   setting_long(d, r->ops->settings.mark_read, 0) && r->reply_to;
+	r->window_age = p->window[i];
+	rc = r->ops->render(&target, r->payload, &r->reqs, &r->nreqs, err, sizeof(err));
+	if (rc == CHANNEL_ERR_UNDELIVERABLE) {
+		dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0, "%s",
+		                    err[0] ? err : "undeliverable");
+		return -1;
+	}
+	if (rc < 0) {
+		dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "cannot render the reply: %s",
+		                    err[0] ? err : "unknown error");
+		return -1;
+	}
+	return 0;
+}
+
 static void prep_render_row(struct dispatcher *d, struct dispatch_prep *p, size_t i)
 {
 	struct dispatch_row *r = p->rows[i];
-	struct dispatch_prep_channel *c = NULL;
 	struct dispatch_prep_target *t = NULL;
-	char err[256] = "";
 	int simulated = 0;
-	int rc;
 
 	if (r->result != DISPATCH_RES_NONE)
 		return;
@@ -143,96 +242,9 @@ static void prep_render_row(struct dispatcher *d, struct dispatch_prep *p, size_
 		                    t ? "deactivated" : "removed");
 		return;
 	}
-	if (r->kind == DISPATCH_WEBHOOK) {
-		char *secret = t->sealed ? secret_open_text(dispatch_key(d), r->tenant_id,
-		                                            t->sealed, t->sealed_len, err,
-		                                            sizeof(err))
-		                         : NULL;
-		const char *use = secret;
-		json_t *wrapped = NULL;
-
-		if (t->sealed && !secret) {
-			dispatch_row_finish(r, DISPATCH_RES_RETRY, 0, "webhook secret: %s", err);
-			return;
-		}
-		/* a secret sealed as {"secret": "..."} is accepted as well as the bare string */
-		if (secret && secret[0] == '{') {
-			wrapped = json_loads(secret, 0, NULL);
-			if (json_is_string(json_object_get(wrapped, "secret")))
-				use = json_string_value(json_object_get(wrapped, "secret"));
-		}
-		rc = dispatch_webhook_render(t->url ? t->url : r->recipient, use, r->payload,
-		                             &r->reqs, &r->nreqs, err, sizeof(err));
-		json_decref(wrapped);
-		if (secret) {
-			explicit_bzero(secret, strlen(secret));
-			free(secret);
-		}
-		if (rc < 0) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "%s", err);
-			return;
-		}
-		snprintf(r->channel_type, sizeof(r->channel_type), "webhook");
-	} else {
-		struct channel_target target;
-
-		if (!r->channel_id[0] || !(c = prep_channel_find(p, r->channel_id))) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-			                    "the channel of this message is gone");
-			return;
-		}
-		snprintf(r->channel_type, sizeof(r->channel_type), "%s", c->type);
-		r->channel_unhealthy = strcmp(c->status, "unhealthy") == 0;
-		if (r->conv_blocked) {
-			dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0,
-			                    "the shopper blocked the bot");
-			return;
-		}
-		if (strcmp(c->status, "disabled") == 0) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0, "the channel is disabled");
-			return;
-		}
-		r->ops = d->ops_find(c->type);
-		if (!r->ops || !r->ops->render || !r->ops->classify) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-			                    "no sender for channel type '%s' in this build",
-			                    c->type);
-			return;
-		}
-		if (!c->merged) {
-			dispatch_row_finish(r,
-			                    c->retryable ? DISPATCH_RES_RETRY : DISPATCH_RES_FAILED,
-			                    0, "%s", c->error);
-			return;
-		}
-		memset(&target, 0, sizeof(target));
-		target.channel_id = r->channel_id;
-		target.api_base = sim_api_base(c->merged);
-		simulated = target.api_base != NULL;
-		if (!target.api_base)
-			target.api_base = setting_str(d, r->ops->settings.api_base);
-		target.api_version = setting_str(d, r->ops->settings.api_version);
-		target.config = c->merged;
-		target.recipient = r->recipient;
-		target.reply_to = r->reply_to;
-		target.window_age = p->window[i];
-		target.event_type = r->event_type;
-		target.mark_read = r->kind == DISPATCH_REPLY &&
-		                   setting_long(d, r->ops->settings.mark_read, 0) && r->reply_to;
-		r->window_age = p->window[i];
-		rc = r->ops->render(&target, r->payload, &r->reqs, &r->nreqs, err, sizeof(err));
-		if (rc == CHANNEL_ERR_UNDELIVERABLE) {
-			dispatch_row_finish(r, DISPATCH_RES_UNDELIVERABLE, 0, "%s",
-			                    err[0] ? err : "undeliverable");
-			return;
-		}
-		if (rc < 0) {
-			dispatch_row_finish(r, DISPATCH_RES_FAILED, 0,
-			                    "cannot render the reply: %s",
-			                    err[0] ? err : "unknown error");
-			return;
-		}
-	}
+	if (r->kind == DISPATCH_WEBHOOK ? prep_render_webhook(d, r, t) < 0
+	                                : prep_render_channel(d, p, i, &simulated) < 0)
+		return;
 	/* a simulated channel's fake platform has no rate limits to keep */
 	if (!simulated && row_set_limits(d, r) < 0) {
 		dispatch_row_finish(r, DISPATCH_RES_RELEASE, 0, "out of memory");

@@ -90,7 +90,7 @@ static size_t score_file(const char *path, double *intent_pct, double *qty_pct,
 		fail_msg("cannot open %s", path);
 	printf("%s\nmisses (text | expected -> got):\n", path);
 	while (fgets(line, sizeof(line), fp)) {
-		char *f[8];
+		char *f[8] = {0};
 		size_t nf = 0;
 		char *p = line;
 		struct nlp_reading r;
