@@ -71,6 +71,7 @@ struct parse_state {
 	struct parse_num nums[PARSE_NUMS_MAX];
 	size_t nnums;
 	int yes_no, pay, clause, ref, gibberish;
+	int chat; /* small-talk words ("lol", "brb", "baadaye") */
 	unsigned topics; /* bit 1 << enum nlp_lex_topic for each topic word */
 	int qphrases;    /* phrases that point to the question intent */
 	int payref;      /* a transaction code was found */
@@ -404,6 +405,10 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 			has_stop = 1;
 			if (e->flags & NLP_LEX_FLAG_CLAUSE)
 				st->clause = 1;
+			if (e->flags & NLP_LEX_FLAG_CHAT) {
+				st->chat++;
+				st->clause = 1;
+			}
 			break;
 		case NLP_LEX_REF:
 			has_stop = 1;
@@ -753,6 +758,7 @@ struct parse_verdict {
 	struct parse_num *qty; /* the quantity, or NULL */
 	int nnums;             /* numbers left that are not order numbers */
 	int implicit;          /* the intent comes from the product phrase, not a keyword */
+	int smalltalk;         /* small talk: unknown, and no "did you mean" */
 	int free_text;         /* a name, an address or a phone number is expected */
 };
 
@@ -769,7 +775,8 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	enum nlp_intent top = NLP_INTENT_UNKNOWN;
 	size_t na = 0;
 
-	if (v->free_text || st->payref || (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
+	if (v->free_text || st->payref || v->smalltalk ||
+	    (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
 	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak))
 		return;
 	if (nlp_classify(st->toks, st->ntoks, p) == 0)
@@ -869,6 +876,25 @@ static void parse_quantity(struct parse_state *st, struct parse_verdict *v)
 	}
 }
 
+/* Small talk ("lol", "brb", "ok cool", "sawa nitarudi baadaye", "nitakuambia baadaye"):
+ * no more unknown words than chat words, and no intent word but a yes or no that answers
+ * nothing, read as unknown, and the classifier is not asked. Greetings, thanks and every
+ * action word stay ("lol thanks", "haha ok add 2 mugs"). A chat word also marks a sentence,
+ * so its text is no product name. */
+static void parse_smalltalk(const struct parse_state *st, struct parse_verdict *v)
+{
+	int yes_no = v->in == NLP_INTENT_CONFIRM || v->in == NLP_INTENT_DENY;
+
+	if (!st->chat || v->free_text)
+		return;
+	if (st->ncontent <= (size_t)st->chat &&
+	    (v->in == NLP_INTENT_UNKNOWN || (yes_no && st->expect != NLP_EXPECT_YES_NO))) {
+		v->in = NLP_INTENT_UNKNOWN;
+		v->conf = 0.3;
+		v->smalltalk = 1;
+	}
+}
+
 /* The intent from the scores and the product phrase, and how sure we are of it. */
 static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 			 const struct nlp_reading *out)
@@ -917,6 +943,7 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 			v->conf = 0.3;
 		}
 	}
+	parse_smalltalk(st, v);
 }
 
 /* A bare answer to what the conversation expects reads as UNKNOWN with the entity filled. */
