@@ -876,6 +876,15 @@ static void parse_quantity(struct parse_state *st, struct parse_verdict *v)
 	}
 }
 
+/* Whether an order word ("order", "oda") is among the message's words. */
+static int parse_has_orderref(const struct parse_state *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->t[i].orderref)
+			return 1;
+	return 0;
+}
+
 /* Small talk ("lol", "brb", "ok cool", "sawa nitarudi baadaye", "nitakuambia baadaye"):
  * no more unknown words than chat words, and no intent word but a yes or no that answers
  * nothing, read as unknown, and the classifier is not asked. Greetings, thanks and every
@@ -905,6 +914,9 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
 	if (v->in == NLP_INTENT_BROWSE && out->product[0])
 		v->in = NLP_INTENT_SEARCH; /* "show me mugs" */
+	if ((v->in == NLP_INTENT_REMOVE_FROM_CART || v->in == NLP_INTENT_DENY) &&
+	    !out->product[0] && !st->ref && ex != NLP_EXPECT_YES_NO && parse_has_orderref(st))
+		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order" */
 	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
 		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
 	if (v->bs < 0.75f && out->product[0] && !v->free_text && v->in != NLP_INTENT_QUESTION &&

@@ -755,6 +755,10 @@ static void test_smalltalk_and_sheng(void **state)
 	assert_int_equal(r.order_number, 2290);
 	assert_int_equal(parse("nimecancel order yangu").intent, NLP_INTENT_CANCEL_ORDER);
 	assert_int_equal(parse("nitacheckout sasa").intent, NLP_INTENT_CHECKOUT);
+	/* not wanting an order (no product named) is cancelling it; a product stays a removal */
+	assert_int_equal(parse("sitaki tena hiyo oda").intent, NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse("remove my order").intent, NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse("remove the mug").intent, NLP_INTENT_REMOVE_FROM_CART);
 }
 
 int main(void)
