@@ -1053,6 +1053,10 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 				st->score[k] += 0.3f;
 	if (st->topics && st->qphrases >= 2)
 		st->score[NLP_INTENT_QUESTION] += PARSE_QUESTION_BONUS; /* "delivery fee?" */
+	else if ((st->topics & (1u << NLP_LEX_TOPIC_RETURNS)) &&
+		 st->score[NLP_INTENT_QUESTION] >= 1.0f && st->score[NLP_INTENT_COMPLAINT] > 0.0f)
+		st->score[NLP_INTENT_QUESTION] += st->score[NLP_INTENT_COMPLAINT]; /* asking about
+		   returns for a problem: "can i exchange a shirt that doesnt fit" */
 	if (st->payref)
 		st->score[NLP_INTENT_PAID] += PARSE_PAYREF_WEIGHT;
 	if (ex == NLP_EXPECT_YES_NO) {

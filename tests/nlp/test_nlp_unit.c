@@ -759,6 +759,11 @@ static void test_smalltalk_and_sheng(void **state)
 	assert_int_equal(parse("sitaki tena hiyo oda").intent, NLP_INTENT_CANCEL_ORDER);
 	assert_int_equal(parse("remove my order").intent, NLP_INTENT_CANCEL_ORDER);
 	assert_int_equal(parse("remove the mug").intent, NLP_INTENT_REMOVE_FROM_CART);
+	/* asking about returns for a problem is a question; the problem alone a complaint */
+	r = parse("can i return shoes that dont fit");
+	assert_int_equal(r.intent, NLP_INTENT_QUESTION);
+	assert_string_equal(r.topic, "returns");
+	assert_int_equal(parse("the shoes dont fit").intent, NLP_INTENT_COMPLAINT);
 }
 
 int main(void)
