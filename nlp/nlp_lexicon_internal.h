@@ -59,6 +59,7 @@ enum nlp_lex_topic {
 
 #define NLP_LEX_FLAG_WEAK 1u   /* num: a quantity only before a product or alone */
 #define NLP_LEX_FLAG_CLAUSE 2u /* stop: a sentence word, so the text is not a product name */
+#define NLP_LEX_FLAG_CHAT 4u   /* stop: small talk ("lol", "brb", "baadaye"): no action */
 
 struct nlp_lex_entry {
 	uint8_t kind;

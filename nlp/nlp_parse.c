@@ -71,6 +71,7 @@ struct parse_state {
 	struct parse_num nums[PARSE_NUMS_MAX];
 	size_t nnums;
 	int yes_no, pay, clause, ref, gibberish;
+	int chat; /* small-talk words ("lol", "brb", "baadaye") */
 	unsigned topics; /* bit 1 << enum nlp_lex_topic for each topic word */
 	int qphrases;    /* phrases that point to the question intent */
 	int payref;      /* a transaction code was found */
@@ -404,6 +405,10 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 			has_stop = 1;
 			if (e->flags & NLP_LEX_FLAG_CLAUSE)
 				st->clause = 1;
+			if (e->flags & NLP_LEX_FLAG_CHAT) {
+				st->chat++;
+				st->clause = 1;
+			}
 			break;
 		case NLP_LEX_REF:
 			has_stop = 1;
@@ -753,6 +758,7 @@ struct parse_verdict {
 	struct parse_num *qty; /* the quantity, or NULL */
 	int nnums;             /* numbers left that are not order numbers */
 	int implicit;          /* the intent comes from the product phrase, not a keyword */
+	int smalltalk;         /* small talk: unknown, and no "did you mean" */
 	int free_text;         /* a name, an address or a phone number is expected */
 };
 
@@ -769,7 +775,8 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	enum nlp_intent top = NLP_INTENT_UNKNOWN;
 	size_t na = 0;
 
-	if (v->free_text || st->payref || (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
+	if (v->free_text || st->payref || v->smalltalk ||
+	    (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
 	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak))
 		return;
 	if (nlp_classify(st->toks, st->ntoks, p) == 0)
@@ -869,6 +876,34 @@ static void parse_quantity(struct parse_state *st, struct parse_verdict *v)
 	}
 }
 
+/* Whether an order word ("order", "oda") is among the message's words. */
+static int parse_has_orderref(const struct parse_state *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->t[i].orderref)
+			return 1;
+	return 0;
+}
+
+/* Small talk ("lol", "brb", "ok cool", "sawa nitarudi baadaye", "nitakuambia baadaye"):
+ * no more unknown words than chat words, and no intent word but a yes or no that answers
+ * nothing, read as unknown, and the classifier is not asked. Greetings, thanks and every
+ * action word stay ("lol thanks", "haha ok add 2 mugs"). A chat word also marks a sentence,
+ * so its text is no product name. */
+static void parse_smalltalk(const struct parse_state *st, struct parse_verdict *v)
+{
+	int yes_no = v->in == NLP_INTENT_CONFIRM || v->in == NLP_INTENT_DENY;
+
+	if (!st->chat || v->free_text)
+		return;
+	if (st->ncontent <= (size_t)st->chat &&
+	    (v->in == NLP_INTENT_UNKNOWN || (yes_no && st->expect != NLP_EXPECT_YES_NO))) {
+		v->in = NLP_INTENT_UNKNOWN;
+		v->conf = 0.3;
+		v->smalltalk = 1;
+	}
+}
+
 /* The intent from the scores and the product phrase, and how sure we are of it. */
 static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 			 const struct nlp_reading *out)
@@ -879,6 +914,9 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
 	if (v->in == NLP_INTENT_BROWSE && out->product[0])
 		v->in = NLP_INTENT_SEARCH; /* "show me mugs" */
+	if ((v->in == NLP_INTENT_REMOVE_FROM_CART || v->in == NLP_INTENT_DENY) &&
+	    !out->product[0] && !st->ref && ex != NLP_EXPECT_YES_NO && parse_has_orderref(st))
+		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order" */
 	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
 		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
 	if (v->bs < 0.75f && out->product[0] && !v->free_text && v->in != NLP_INTENT_QUESTION &&
@@ -917,6 +955,7 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 			v->conf = 0.3;
 		}
 	}
+	parse_smalltalk(st, v);
 }
 
 /* A bare answer to what the conversation expects reads as UNKNOWN with the entity filled. */
@@ -1014,6 +1053,10 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 				st->score[k] += 0.3f;
 	if (st->topics && st->qphrases >= 2)
 		st->score[NLP_INTENT_QUESTION] += PARSE_QUESTION_BONUS; /* "delivery fee?" */
+	else if ((st->topics & (1u << NLP_LEX_TOPIC_RETURNS)) &&
+		 st->score[NLP_INTENT_QUESTION] >= 1.0f && st->score[NLP_INTENT_COMPLAINT] > 0.0f)
+		st->score[NLP_INTENT_QUESTION] += st->score[NLP_INTENT_COMPLAINT]; /* asking about
+		   returns for a problem: "can i exchange a shirt that doesnt fit" */
 	if (st->payref)
 		st->score[NLP_INTENT_PAID] += PARSE_PAYREF_WEIGHT;
 	if (ex == NLP_EXPECT_YES_NO) {

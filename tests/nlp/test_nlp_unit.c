@@ -726,13 +726,53 @@ static void test_classifier(void **state)
 	assert_true(r.confidence < 0.5);
 }
 
+/* Small talk (stop words flagged "chat") reads as unknown with nothing to offer, not as a
+ * search or a confirmation; a greeting, thanks or action word in it still counts, and a
+ * yes asked for is still a yes. Sheng verb prefixes on English verbs are stripped. */
+static void test_smalltalk_and_sheng(void **state)
+{
+	static const char *const chat[] = { "lolz", "brb", "uhm", "ok cool", "hmm ok",
+		"okay then", "sijui bado", "nitakuambia baadaye", "sawa nitarudi baadaye",
+		"blah blah blah ok bye", "😂😂" };
+	struct nlp_reading r;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(chat) / sizeof(chat[0]); k++) {
+		r = parse(chat[k]);
+		assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+		assert_int_equal(r.alt[0], NLP_INTENT_UNKNOWN);
+		assert_string_equal(r.product, "");
+	}
+	assert_int_equal(parse("lol thanks").intent, NLP_INTENT_THANKS);
+	r = parse("haha ok add 2 mugs");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity, 2);
+	assert_int_equal(parse_ex("ok cool", NLP_EXPECT_YES_NO).intent, NLP_INTENT_CONFIRM);
+	assert_int_equal(parse("nice mugs").intent, NLP_INTENT_SEARCH);
+	/* ku-, nime-, nita- + an English verb */
+	r = parse("nataka kucancel oda 2290");
+	assert_int_equal(r.intent, NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(r.order_number, 2290);
+	assert_int_equal(parse("nimecancel order yangu").intent, NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse("nitacheckout sasa").intent, NLP_INTENT_CHECKOUT);
+	/* not wanting an order (no product named) is cancelling it; a product stays a removal */
+	assert_int_equal(parse("sitaki tena hiyo oda").intent, NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse("remove my order").intent, NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse("remove the mug").intent, NLP_INTENT_REMOVE_FROM_CART);
+	/* asking about returns for a problem is a question; the problem alone a complaint */
+	r = parse("can i return shoes that dont fit");
+	assert_int_equal(r.intent, NLP_INTENT_QUESTION);
+	assert_string_equal(r.topic, "returns");
+	assert_int_equal(parse("the shoes dont fit").intent, NLP_INTENT_COMPLAINT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalize),     cmocka_unit_test(test_intents_basic),
 		cmocka_unit_test(test_search_and_entities), cmocka_unit_test(test_quantities),
 		cmocka_unit_test(test_expectations),  cmocka_unit_test(test_product_match),
-		cmocka_unit_test(test_word_forms),    cmocka_unit_test(test_language),
+		cmocka_unit_test(test_word_forms),    cmocka_unit_test(test_smalltalk_and_sheng),    cmocka_unit_test(test_language),
 		cmocka_unit_test(test_product_synonyms),
 		cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_lexicon_errors),
 		cmocka_unit_test(test_threads),
