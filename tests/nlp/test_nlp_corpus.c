@@ -3,7 +3,8 @@
  * the reading we expect), parses every line and fails when intent or quantity accuracy is
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
- * test_holdout3) and holdout4.tsv (issue 16 part 5's, see test_holdout4). Prints every miss, a confusion table of intents, product, order number,
+ * test_holdout3), holdout4.tsv and holdout5.tsv (issue 16 part 5's, see test_holdout4 and
+ * test_holdout5). Prints every miss, a confusion table of intents, product, order number,
  * language and topic/place/code accuracy, and how the "did you mean" choices did.
  */
 #include <setjmp.h>
@@ -261,6 +262,26 @@ static void test_holdout4(void **state)
 	assert_true(ga >= ia);
 }
 
+/* The fifth held-out set (issue 16 part 5's third round): written blind by someone who read
+ * neither the corpus nor the lexicon nor any earlier set, while the round's changes were made
+ * by someone who never read it; measured once before the round (86.3% intent) and once after
+ * (92.9%). Only its new phrasings are kept (see the file's header). The corpus floor (95%) is
+ * not met on fresh text, so the floor is just under the figure measured: it catches a
+ * regression, and does not claim the 95%. */
+#define HOLDOUT5_FLOOR 92.5
+
+static void test_holdout5(void **state)
+{
+	double ia, qa, ga;
+	(void)state;
+	assert_true(score_file(NLP_HOLDOUT5, &ia, &qa, &ga) >= 150);
+	printf("held-out set 5: intent %.1f%% (floor %.1f%%, corpus floor 95%%), right or offered "
+	       "as \"did you mean\" %.1f%%, quantity %.1f%%\n",
+	       ia, HOLDOUT5_FLOOR, ga, qa);
+	assert_true(ia >= HOLDOUT5_FLOOR);
+	assert_true(ga >= ia);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_holdout2),
 		cmocka_unit_test(test_holdout3),
 		cmocka_unit_test(test_holdout4),
+		cmocka_unit_test(test_holdout5),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
