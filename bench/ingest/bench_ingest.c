@@ -15,8 +15,9 @@
  *   open loop (--rate R --seconds T): messages scheduled R per second, latency from the
  *     scheduled time, so a slow answer is not hidden by the sends it held up.
  * Then the count check: one inbound_messages row per message sent, one reply row per inbound
- * message, every reply sent, one order per shopper; exit 1 when it fails. Lines starting with
- * "RESULT" are for bench/run. Needs the cluster of scripts/run (source .ccgw/env).
+ * message, every reply sent (the sink answered at least as many platform API calls), one order
+ * per shopper; exit 1 when it fails. Lines starting with "RESULT" are for bench/run. Needs
+ * the cluster of scripts/run (source .ccgw/env).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -241,6 +242,7 @@ static void step_of(int s, int k, struct step *st, char *add, size_t addlen)
 	}
 }
 
+/* root as compact JSON text (heap); takes root. */
 static char *json_take(json_t *root)
 {
 	char *s = json_dumps(root, JSON_COMPACT);
