@@ -1,6 +1,8 @@
 /*
- * dispatch_sink.c: a local HTTP/1.1 receiver for the dispatch benchmark that answers every
- * request at once (WhatsApp's success JSON), keeps connections alive, and counts requests.
+ * dispatch_sink.c: a local HTTP/1.1 receiver for the dispatch and ingest benchmarks that
+ * answers every request at once, keeps connections alive, and counts requests: a POST to
+ * /bot<token>/<method> gets the Bot API's success JSON ({"ok":true,"result":{"message_id":N,
+ * ...}}), any other POST WhatsApp's (Graph API success JSON).
  * One thread, epoll, no allocation per request, so it is not the bottleneck it measures
  * against. GET /__health answers 200; GET /__count answers the number of POSTs so far.
  * Usage: dispatch_sink PORT
@@ -78,6 +80,13 @@ static int conn_serve(struct conn *c)
 			blen = snprintf(body, sizeof(body), "{\"posts\": %llu}", posts);
 		} else if (strncmp(c->buf + used, "GET ", 4) == 0) {
 			blen = snprintf(body, sizeof(body), "{\"ok\": true}");
+		} else if (strncmp(c->buf + used, "POST /bot", 9) == 0) {
+			posts++; /* sendMessage, editMessageText, answerCallbackQuery */
+			blen = snprintf(body, sizeof(body),
+			                "{\"ok\":true,\"result\":{\"message_id\":%llu,\"date\":"
+			                "1765000000,\"chat\":{\"id\":1,\"type\":\"private\"},"
+			                "\"text\":\"x\"}}",
+			                posts);
 		} else {
 			posts++;
 			blen = snprintf(body, sizeof(body),

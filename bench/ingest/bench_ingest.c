@@ -1,19 +1,23 @@
 /*
- * bench_ingest.c: WhatsApp webhook ingest end to end. One `ccgw serve` on a database of its
- * own, its Graph API base pointed at dispatch_sink (so every reply is really sent), a shop with
- * six products and a WhatsApp channel registered through the admin API. Each shopper (its own
- * wa_id) sends one conversation of STEPS messages, from "hi" to a placed order, in order: its
- * next message goes only once the previous one was answered. Every request is built and
- * signed before the clock starts; one thread drives keep-alive HTTP/1.1 connections with
- * non-blocking sockets and poll.
+ * bench_ingest.c: webhook ingest end to end, WhatsApp (the default) or Telegram
+ * (--platform telegram). One `ccgw serve` on a database of its own, its Graph API and Bot API
+ * bases pointed at dispatch_sink (so every reply is really sent), a shop with six products
+ * and one channel of the platform registered through the admin API. Each shopper (its own
+ * wa_id or Telegram chat) sends one conversation of STEPS messages, from a greeting to a
+ * placed order, in order: its next message goes only once the previous one was answered. The
+ * conversation is one plan (struct step) for both; a platform (struct platform) only makes
+ * its webhook body and its authentication header. Every request is built (and signed) before
+ * the clock starts; one thread drives keep-alive HTTP/1.1 connections with non-blocking
+ * sockets and poll.
  *   closed loop (--inflight C[,C...]): C requests always in flight, a fresh server per C;
  *     messages/s answered 200, latency, and per message the statements, round trips and
  *     transactions ccgw's /metrics counts and the commits pg_stat_database counts.
  *   open loop (--rate R --seconds T): messages scheduled R per second, latency from the
  *     scheduled time, so a slow answer is not hidden by the sends it held up.
  * Then the count check: one inbound_messages row per message sent, one reply row per inbound
- * message, every reply sent, one order per shopper; exit 1 when it fails. Lines starting with
- * "RESULT" are for bench/run. Needs the cluster of scripts/run (source .ccgw/env).
+ * message, every reply sent (the sink answered at least as many platform API calls), one order
+ * per shopper; exit 1 when it fails. Lines starting with "RESULT" are for bench/run. Needs
+ * the cluster of scripts/run (source .ccgw/env).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +46,8 @@
 #define NPRODUCTS  6
 #define PNID       "106540352242922"
 #define APP_SECRET "bench-app-secret"
+#define TG_TOKEN   "7012345678:AAH-bench-bot_token"
+#define TG_SECRET  "bench-telegram-secret"
 
 /* Names with no number in what shoppers type: "nokia 105" reads as 105 nokias. */
 static const struct {
@@ -59,6 +65,26 @@ static const char *const greetings[] = {"hi", "hello", "good morning", "hi there
 static const char *const names[] = {"Amina Njeri", "Brian Otieno", "Wanjiku Kamau", "Hassan Ali"};
 static const char *const addresses[] = {"Moi Avenue 12, Nairobi", "Kenyatta Ave 40, Nakuru",
                                         "Nyerere Road 7, Mombasa", "Oginga Odinga St 3, Kisumu"};
+
+/* One message of a shopper's conversation, whatever the platform: a text, a button pressed
+ * (payload and title), or the shopper's own phone number offered (WhatsApp: the "Use this
+ * number" button the engine offers, as it knows the number; Telegram: the contact shared). */
+struct step {
+	const char *text, *button, *title;
+	int own_phone;
+};
+
+/* What differs between platforms: the channel registered, the webhook body of one step, the
+ * authentication header of a body. */
+struct platform {
+	const char *type;         /* the channel type and the webhook path's platform */
+	const char *channel_body; /* POST /api/v1/channels */
+	const char *extra_headers;
+	/* step k of shopper s of the run tagged tag, as the platform's webhook body (heap) */
+	char *(*body)(int tag, int s, int k, const struct step *st);
+	/* the header line(s) that authenticate body, each ending in \r\n */
+	void (*auth)(const char *body, size_t len, char *out, size_t outlen);
+};
 
 struct msg { /* one whole HTTP request: headers and the signed body */
 	char *req;
@@ -99,6 +125,7 @@ static PGconn *stats_conn; /* the owner role on database postgres: reads without
 static long my_commits;    /* transactions this program committed in the bench database */
 static char *tenant, *api_key, chan[64], product[NPRODUCTS][64];
 static int sink_port;
+static const struct platform *plat;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -164,7 +191,7 @@ static json_t *api(const char *method, const char *path, const char *body, long 
 	return o;
 }
 
-/* Settings a real shop has (tax, delivery, two ways to pay), the WhatsApp channel and the
+/* Settings a real shop has (tax, delivery, two ways to pay), the platform's channel and the
  * catalog, through the admin API where it has a route. */
 static void shop_setup(void)
 {
@@ -174,10 +201,7 @@ static void shop_setup(void)
 
 	tql("UPDATE tenants SET settings = settings || '{\"tax_bp\": 1600, \"delivery_fee_minor\":"
 	    " 20000, \"payment_methods\": [\"cash_on_delivery\", \"mpesa\"]}'::jsonb");
-	o = api("POST", "/api/v1/channels",
-	        "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID "\", \"access_token\": "
-	        "\"bench-token\", \"app_secret\": \"" APP_SECRET "\", \"verify_token\": \"bench\"}",
-	        201);
+	o = api("POST", "/api/v1/channels", plat->channel_body, 201);
 	snprintf(chan, sizeof(chan), "%s", json_string_value(json_object_get(o, "id")));
 	json_decref(o);
 	for (i = 0; i < NPRODUCTS; i++) {
@@ -194,82 +218,174 @@ static void shop_setup(void)
 	}
 }
 
-/* The Cloud API webhook of one message from wa_id: a text, or a reply button pressed. */
-static char *wa_body(const char *wa_id, const char *name, const char *wamid, const char *text,
-                     const char *button, const char *title)
+/* Message k of shopper s's conversation: greet, search, press Add 1 on the card, view the
+ * cart, press Checkout, type a name and an address, offer the own phone number, press cash,
+ * Confirm. add holds the Add 1 payload (st->button points into it). */
+static void step_of(int s, int k, struct step *st, char *add, size_t addlen)
 {
-	char ts[24], *s;
-	json_t *m, *root;
+	static const struct step plan[STEPS] = {
+	    [4] = {NULL, "ck", "Checkout", 0},
+	    [7] = {NULL, NULL, NULL, 1},
+	    [8] = {NULL, "pay:cash_on_delivery", "Cash on delivery", 0},
+	    [9] = {NULL, "ck:yes", "Confirm order", 0},
+	};
+	const char *texts[STEPS] = {
+	    greetings[s % 4], catalog[s % NPRODUCTS].search, NULL, "my cart", NULL,
+	    names[s % 4],     addresses[(s / 4) % 4]};
 
-	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-	if (text)
-		m = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "from", wa_id, "id", wamid,
-		              "timestamp", ts, "type", "text", "text", "body", text);
-	else
-		m = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:{s:s, s:s}}}", "from", wa_id, "id",
-		              wamid, "timestamp", ts, "type", "interactive", "interactive", "type",
-		              "button_reply", "button_reply", "id", button, "title", title);
-	root =
-	    json_pack("{s:s, s:[{s:s, s:[{s:{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], s:[o]},"
-	              " s:s}]}]}",
-	              "object", "whatsapp_business_account", "entry", "id", "102290129340398",
-	              "changes", "value", "messaging_product", "whatsapp", "metadata",
-	              "display_phone_number", "15550783881", "phone_number_id", PNID, "contacts",
-	              "profile", "name", name, "wa_id", wa_id, "messages", m, "field", "messages");
-	s = json_dumps(root, JSON_COMPACT);
+	*st = plan[k];
+	st->text = texts[k];
+	if (k == 2) {
+		snprintf(add, addlen, "add:%s:1", product[s % NPRODUCTS]);
+		st->button = add;
+		st->title = "Add 1";
+	}
+}
+
+/* root as compact JSON text (heap); takes root. */
+static char *json_take(json_t *root)
+{
+	char *s = json_dumps(root, JSON_COMPACT);
+
 	json_decref(root);
 	if (!s)
 		die("out of memory");
 	return s;
 }
 
-/* body as the whole signed request Meta would send; takes body. */
-static void msg_build(struct msg *out, char *body)
+/* ---- WhatsApp: the Cloud API webhook, signed with the app secret ---- */
+
+/* The Cloud API webhook of one message: a text, or a reply button pressed ("Use this number"
+ * for the own phone number, which WhatsApp tells the shop). */
+static char *wa_body(int tag, int s, int k, const struct step *st)
 {
-	size_t blen = strlen(body), cap = blen + 512;
+	char ts[24], wa_id[24], wamid[64];
+	const char *button = st->own_phone ? "phone:use" : st->button;
+	const char *title = st->own_phone ? "Use this number" : st->title;
+	json_t *m, *root;
+
+	snprintf(wa_id, sizeof(wa_id), "2547%d%07d", tag, s);
+	snprintf(wamid, sizeof(wamid), "wamid.BENCH%d.%d.%d", tag, s, k);
+	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+	if (!button)
+		m = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "from", wa_id, "id", wamid,
+		              "timestamp", ts, "type", "text", "text", "body", st->text);
+	else
+		m = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:{s:s, s:s}}}", "from", wa_id, "id",
+		              wamid, "timestamp", ts, "type", "interactive", "interactive", "type",
+		              "button_reply", "button_reply", "id", button, "title", title);
+	root = json_pack("{s:s, s:[{s:s, s:[{s:{s:s, s:{s:s, s:s}, s:[{s:{s:s}, s:s}], s:[o]},"
+	                 " s:s}]}]}",
+	                 "object", "whatsapp_business_account", "entry", "id", "102290129340398",
+	                 "changes", "value", "messaging_product", "whatsapp", "metadata",
+	                 "display_phone_number", "15550783881", "phone_number_id", PNID, "contacts",
+	                 "profile", "name", names[s % 4], "wa_id", wa_id, "messages", m, "field",
+	                 "messages");
+	return json_take(root);
+}
+
+static void wa_auth(const char *body, size_t len, char *out, size_t outlen)
+{
 	char hex[65];
 
-	util_hmac_sha256_hex(APP_SECRET, strlen(APP_SECRET), body, blen, hex);
+	util_hmac_sha256_hex(APP_SECRET, strlen(APP_SECRET), body, len, hex);
+	snprintf(out, outlen, "X-Hub-Signature-256: sha256=%s\r\n", hex);
+}
+
+/* ---- Telegram: Bot API Updates with the webhook's secret token ---- */
+
+/* Chat (= user) ids and update ids past 32 bits, as Telegram's are; apart per run and shopper. */
+static long long tg_chat(int tag, int s)
+{
+	return 5000000000LL + (long long)tag * 10000000LL + s;
+}
+
+/* The Update of one message: a text message (a greeting is /start, as Telegram's client sends
+ * when a shopper opens the bot), an inline button pressed (callback_query on the bot's
+ * message), or the shopper's own contact shared (Telegram never tells a bot the number). */
+static char *tg_body(int tag, int s, int k, const struct step *st)
+{
+	long long chat = tg_chat(tag, s);
+	long long uid = 7000000000LL + ((long long)tag * 10000000LL + s) * STEPS + k;
+	json_int_t now = (json_int_t)time(NULL);
+	json_t *from, *u, *m;
+	char cq[32], phone[24];
+
+	from = json_pack("{s:I, s:b, s:s, s:s}", "id", (json_int_t)chat, "is_bot", 0, "first_name",
+	                 names[s % 4], "language_code", "en");
+	u = json_pack("{s:I}", "update_id", (json_int_t)uid);
+	if (st->button) {
+		snprintf(cq, sizeof(cq), "%lld", uid * 7 + 3);
+		json_object_set_new(
+		    u, "callback_query",
+		    json_pack(
+		        "{s:s, s:o, s:{s:I, s:o, s:{s:I, s:s}, s:I, s:s}, s:s, s:s}", "id", cq,
+		        "from", from, "message", "message_id", (json_int_t)(1000 + k), "from",
+		        json_pack("{s:I, s:b, s:s}", "id", (json_int_t)7012345678LL, "is_bot", 1,
+		                  "first_name", "Shop"),
+		        "chat", "id", (json_int_t)chat, "type", "private", "date", now - 5, "text",
+		        "...", "chat_instance", "-4200000000000000001", "data", st->button));
+		return json_take(u);
+	}
+	m = json_pack("{s:I, s:o, s:{s:I, s:s, s:s}, s:I}", "message_id", (json_int_t)(2000 + k),
+	              "from", from, "chat", "id", (json_int_t)chat, "first_name", names[s % 4],
+	              "type", "private", "date", now);
+	if (st->own_phone) {
+		snprintf(phone, sizeof(phone), "+2547%d%07d", tag, s);
+		json_object_set_new(m, "contact",
+		                    json_pack("{s:s, s:s, s:I}", "phone_number", phone,
+		                              "first_name", names[s % 4], "user_id",
+		                              (json_int_t)chat));
+	} else {
+		json_object_set_new(m, "text", json_string(k == 0 ? "/start" : st->text));
+	}
+	json_object_set_new(u, "message", m);
+	return json_take(u);
+}
+
+static void tg_auth(const char *body, size_t len, char *out, size_t outlen)
+{
+	(void)body;
+	(void)len;
+	snprintf(out, outlen, "X-Telegram-Bot-Api-Secret-Token: %s\r\n", TG_SECRET);
+}
+
+static const struct platform platforms[] = {
+    {"whatsapp",
+     "{\"type\": \"whatsapp\", \"phone_number_id\": \"" PNID "\", \"access_token\": "
+     "\"bench-token\", \"app_secret\": \"" APP_SECRET "\", \"verify_token\": \"bench\"}",
+     "User-Agent: facebookexternalua\r\n", wa_body, wa_auth},
+    /* webhook mode: with the plain-http public address ccgw calls no setWebhook */
+    {"telegram",
+     "{\"type\": \"telegram\", \"name\": \"Bench bot\", \"bot_token\": \"" TG_TOKEN "\","
+     " \"secret_token\": \"" TG_SECRET "\", \"mode\": \"webhook\"}",
+     "", tg_body, tg_auth},
+};
+
+/* body as the whole request the platform would send; takes body. */
+static void msg_build(struct msg *out, char *body)
+{
+	size_t blen = strlen(body), cap = blen + 640;
+	char auth[256];
+
+	plat->auth(body, blen, auth, sizeof(auth));
 	out->req = malloc(cap);
 	if (!out->req)
 		die("out of memory");
-	out->len =
-	    (size_t)snprintf(out->req, cap,
-	                     "POST /webhooks/whatsapp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	                     "User-Agent: facebookexternalua\r\n"
-	                     "Content-Type: application/json\r\n"
-	                     "X-Hub-Signature-256: sha256=%s\r\nContent-Length: %zu\r\n\r\n%s",
-	                     chan, hex, blen, body);
+	out->len = (size_t)snprintf(out->req, cap,
+	                            "POST /webhooks/%s/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
+	                            "Content-Type: application/json\r\n%sContent-Length: %zu\r\n"
+	                            "\r\n%s",
+	                            plat->type, chan, plat->extra_headers, auth, blen, body);
 	free(body);
 }
 
-/* Message k of shopper s's conversation (heap): greet, search, press Add 1 on the card, view
- * the cart, press Checkout, type a name and an address, press the offered phone, cash,
- * Confirm. */
-static char *step_body(int s, int k, const char *wa, const char *wamid)
-{
-	static const char *const buttons[STEPS][2] = {
-	    [4] = {"ck", "Checkout"},
-	    [7] = {"phone:use", "Use this number"},
-	    [8] = {"pay:cash_on_delivery", "Cash on delivery"},
-	    [9] = {"ck:yes", "Confirm order"},
-	};
-	const char *texts[STEPS] = {
-	    greetings[s % 4], catalog[s % NPRODUCTS].search, NULL, "my cart", NULL,
-	    names[s % 4],     addresses[(s / 4) % 4]};
-	char add[96];
-
-	snprintf(add, sizeof(add), "add:%s:1", product[s % NPRODUCTS]);
-	if (k == 2)
-		return wa_body(wa, names[s % 4], wamid, NULL, add, "Add 1");
-	return wa_body(wa, names[s % 4], wamid, texts[k], buttons[k][0], buttons[k][1]);
-}
-
-/* Every shopper's conversation, built and signed; tag keeps runs' wa_ids and ids apart. */
+/* Every shopper's conversation, built (and signed); tag keeps runs' shoppers and ids apart. */
 static void run_init(struct run *r, int tag, int nshoppers, int nconns, double rate)
 {
 	long nmsgs = (long)nshoppers * STEPS;
-	char wa[24], wamid[64];
+	char add[96];
+	struct step st;
 	int s, k;
 
 	memset(r, 0, sizeof(*r));
@@ -287,10 +403,9 @@ static void run_init(struct run *r, int tag, int nshoppers, int nconns, double r
 	if (!r->msgs || !r->step || !r->busy || !r->q || !r->lat || !r->cs || !r->freel)
 		die("out of memory");
 	for (s = 0; s < nshoppers; s++) {
-		snprintf(wa, sizeof(wa), "2547%d%07d", tag, s);
 		for (k = 0; k < STEPS; k++) {
-			snprintf(wamid, sizeof(wamid), "wamid.BENCH%d.%d.%d", tag, s, k);
-			msg_build(&r->msgs[(long)s * STEPS + k], step_body(s, k, wa, wamid));
+			step_of(s, k, &st, add, sizeof(add));
+			msg_build(&r->msgs[(long)s * STEPS + k], plat->body(tag, s, k, &st));
 		}
 	}
 }
@@ -634,13 +749,16 @@ static double drain(void)
 
 static void server_start(void)
 {
-	char api_base[96];
-	const char *env[] = {api_base,
-	                     /* the platform's own limits would pace the replies, not ccgw */
+	char api_base[96], bot_base[96];
+	const char *env[] = {api_base, bot_base,
+	                     /* the platforms' own limits would pace the replies, not ccgw */
 	                     "CCGW_WHATSAPP_RATE=10000", "CCGW_WHATSAPP_RECIPIENT_RATE=1000",
+	                     "CCGW_TELEGRAM_RATE=10000", "CCGW_TELEGRAM_CHAT_RATE=1000",
 	                     "CCGW_MAX_CONNECTIONS_PER_ADDRESS=2000", NULL};
 
 	snprintf(api_base, sizeof(api_base), "CCGW_WHATSAPP_API_BASE=http://127.0.0.1:%d",
+	         sink_port);
+	snprintf(bot_base, sizeof(bot_base), "CCGW_TELEGRAM_API_BASE=http://127.0.0.1:%d",
 	         sink_port);
 	testsrv_start(&srv, &db, env);
 	printf("ccgw serve pid %d, log %s\n", (int)srv.pid, srv.log_path);
@@ -735,11 +853,12 @@ static long run_measure(int tag, int nshoppers, int nconns, double rate)
 	 * when this is about one latency) */
 	lag = rate > 0 ? secs - (double)(n - 1) / rate : 0;
 	printf(
-	    "%s loop, %d connections%s: %ld messages from %d shoppers in %.2f s, %.0f/s answered"
+	    "%s: %s loop, %d connections%s: %ld messages from %d shoppers in %.2f s, %.0f/s "
+	    "answered"
 	    " 200; latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; %ld non-200 (sent again), %ld "
 	    "not handled, %ld reconnects; CPU: ccgw %.0f%%, machine %.0f%% of %ld cores; replies "
 	    "all sent %.1f s after the last answer",
-	    rate > 0 ? "open" : "closed", nconns,
+	    plat->type, rate > 0 ? "open" : "closed", nconns,
 	    rate > 0 ? ", latency from the scheduled send" : " (all in flight)", n, nshoppers, secs,
 	    (double)n / secs, p50, p99, mx, r.non200, r.unhandled, r.reconnects,
 	    100.0 * (c1[0] - c0[0]) / (double)sysconf(_SC_CLK_TCK) / secs,
@@ -751,18 +870,39 @@ static long run_measure(int tag, int nshoppers, int nconns, double rate)
 	       "statements %s (%s), round trips %s (%s), transactions %s (%s) by ccgw /metrics; "
 	       "commits %s by pg_stat_database\n",
 	       per[0], rq[0], per[1], rq[1], per[2], rq[2], cm);
-	printf("RESULT %s inflight=%d rate=%.1f messages=%ld seconds=%.2f achieved=%.1f p50=%.1f "
+	printf("RESULT %s platform=%s inflight=%d rate=%.1f messages=%ld seconds=%.2f "
+	       "achieved=%.1f p50=%.1f "
 	       "p99=%.1f max=%.1f non200=%ld unhandled=%ld statements=%s round_trips=%s "
 	       "transactions=%s commits=%s drain=%.1f lag=%.2f reconnects=%ld\n",
-	       rate > 0 ? "open" : "closed", nconns, rate, n, secs, (double)n / secs, p50, p99, mx,
-	       r.non200, r.unhandled, per[0], per[1], per[2], cm, dsecs, lag, r.reconnects);
+	       rate > 0 ? "open" : "closed", plat->type, nconns, rate, n, secs, (double)n / secs,
+	       p50, p99, mx, r.non200, r.unhandled, per[0], per[1], per[2], cm, dsecs, lag,
+	       r.reconnects);
 	fflush(stdout);
 	run_free(&r);
 	return n;
 }
 
-/* One inbound row per message answered, one reply row per inbound row, every reply sent,
- * one order per shopper. 0 when all hold. */
+/* The POSTs dispatch_sink answered so far (the platform API calls ccgw made); -1 unknown. */
+static long sink_posts(void)
+{
+	char url[96];
+	struct testhttp_resp r;
+	json_t *o;
+	long n = -1;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__count", sink_port);
+	testhttp_request("GET", url, NULL, NULL, 0, &r);
+	o = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+	if (json_is_integer(json_object_get(o, "posts")))
+		n = (long)json_integer_value(json_object_get(o, "posts"));
+	json_decref(o);
+	testhttp_resp_clear(&r);
+	return n;
+}
+
+/* One inbound row per message answered, one reply row per inbound row, every reply sent (at
+ * least one platform API call each: a button press on Telegram also has its
+ * answerCallbackQuery), one order per shopper. 0 when all hold. */
 static int count_check(long sent, long shoppers)
 {
 	long in = tql("SELECT count(*) FROM inbound_messages");
@@ -776,25 +916,29 @@ static int count_check(long sent, long shoppers)
 	                  " ('sent', 'delivered', 'read')");
 	long failures = tql("SELECT count(*) FROM inbound_failures");
 	long orders = tql("SELECT count(*) FROM orders");
+	long calls = sink_posts();
 	int ok = in == sent && ids == sent && lost == 0 && dup == 0 && replies == sent &&
-	         unsent == 0 && failures == 0 && orders == shoppers;
+	         unsent == 0 && failures == 0 && orders == shoppers && calls >= replies;
 
 	printf("count check: %ld messages answered 200; inbound_messages %ld rows (%ld distinct "
 	       "ids); inbound without a reply row %ld, with more than one %ld; reply rows %ld, "
-	       "not sent %ld; inbound_failures %ld; orders %ld of %ld shoppers: %s\n"
-	       "RESULT check ok=%d sent=%ld inbound=%ld lost=%ld duplicated=%ld orders=%ld\n",
-	       sent, in, ids, lost, dup, replies, unsent, failures, orders, shoppers,
-	       ok ? "OK" : "FAILED", ok, sent, in, lost, dup, orders);
+	       "not sent %ld; inbound_failures %ld; orders %ld of %ld shoppers; %s API calls %ld: "
+	       "%s\n"
+	       "RESULT check platform=%s ok=%d sent=%ld inbound=%ld lost=%ld duplicated=%ld "
+	       "orders=%ld calls=%ld\n",
+	       sent, in, ids, lost, dup, replies, unsent, failures, orders, shoppers, plat->type,
+	       calls, ok ? "OK" : "FAILED", plat->type, ok, sent, in, lost, dup, orders, calls);
 	return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
-	const char *inflight = "32,64";
+	const char *inflight = "32,64", *platform = "whatsapp";
 	long shoppers = 1000, sent = 0, all_shoppers = 0;
 	double rate = 0, seconds = 20;
 	int conns = 128, k, tag = 1;
 	char owner_pg[600], *end;
+	size_t i;
 
 	for (k = 1; k + 1 < argc; k += 2) {
 		if (strcmp(argv[k], "--shoppers") == 0)
@@ -807,17 +951,25 @@ int main(int argc, char **argv)
 			seconds = atof(argv[k + 1]);
 		else if (strcmp(argv[k], "--conns") == 0)
 			conns = atoi(argv[k + 1]);
+		else if (strcmp(argv[k], "--platform") == 0)
+			platform = argv[k + 1];
 		else
 			break;
 	}
+	for (i = 0; i < sizeof(platforms) / sizeof(platforms[0]); i++)
+		if (strcmp(platforms[i].type, platform) == 0)
+			plat = &platforms[i];
 	if (k < argc || shoppers < 1 || shoppers > 9999999 || conns < 1 || conns > MAX_CONNS ||
-	    rate < 0 || seconds <= 0) {
-		fprintf(stderr, "usage: bench_ingest [--shoppers N] [--inflight C[,C...]]\n"
-		                "       bench_ingest --rate R [--seconds T] [--conns K]\n");
+	    rate < 0 || seconds <= 0 || !plat) {
+		fprintf(stderr, "usage: bench_ingest [--platform whatsapp|telegram] [--shoppers N]"
+		                " [--inflight C[,C...]]\n"
+		                "       bench_ingest [--platform whatsapp|telegram] --rate R"
+		                " [--seconds T] [--conns K]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	testdb_setup(&db, "bench_ingest");
+	/* a database per platform: one run never sees the other's rows */
+	testdb_setup(&db, plat == &platforms[0] ? "bench_ingest" : "bench_ingest_telegram");
 	tenant = testdb_tenant_create(&db, "bench", &api_key);
 	conn = testdb_connect_app(&db);
 	/* the owner role on database postgres, to read pg_stat_database from outside */
