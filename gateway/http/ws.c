@@ -23,7 +23,9 @@ struct frame {
 };
 
 struct wsc {
-	struct wsc *next, *prev;    /* the registry */
+	struct wsc *next, *prev;    /* the registry: its bucket's chain */
+	struct wsc *wake_next;      /* on the list of connections with something to write */
+	int wake_listed;
 	uint64_t id;
 	struct lws *wsi;            /* NULL once closed */
 	const struct ws_route *route;
@@ -39,8 +41,15 @@ struct wsc {
 	size_t nparams;
 };
 
+/* The registry is a hash of connection ids, so a send finds its connection without walking
+ * every open socket; and the connections given something to write since the last wake are
+ * listed, so a wake of the loop (after every queued frame and every HTTP answer) touches only
+ * them. Both matter with thousands of idle web chat sockets open. */
+#define WS_BUCKETS 4096
+
 static pthread_mutex_t ws_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct wsc *ws_head;
+static struct wsc *ws_buckets[WS_BUCKETS];
+static struct wsc *ws_wake_head;
 static uint64_t ws_next_id = 1;
 static long ws_open;
 static struct lws_context *ws_ctx;
@@ -140,10 +149,10 @@ struct wsc *ws_established(struct lws *wsi)
 	/* a socket is not a request: the read deadline stops; the idle policy takes over */
 	conns_request_read(wsi);
 	pthread_mutex_lock(&ws_lock);
-	c->next = ws_head;
-	if (ws_head)
-		ws_head->prev = c;
-	ws_head = c;
+	c->next = ws_buckets[c->id % WS_BUCKETS];
+	if (c->next)
+		c->next->prev = c;
+	ws_buckets[c->id % WS_BUCKETS] = c;
 	ws_open++;
 	pthread_mutex_unlock(&ws_lock);
 	return c;
@@ -153,10 +162,21 @@ static struct wsc *find_locked(uint64_t id)
 {
 	struct wsc *c;
 
-	for (c = ws_head; c; c = c->next)
+	for (c = ws_buckets[id % WS_BUCKETS]; c; c = c->next)
 		if (c->id == id)
 			return c;
 	return NULL;
+}
+
+/* c has something to write (or to close): the next wake asks the loop for its callback. */
+static void wake_list_locked(struct wsc *c)
+{
+	c->want_write = 1;
+	if (!c->wake_listed) {
+		c->wake_listed = 1;
+		c->wake_next = ws_wake_head;
+		ws_wake_head = c;
+	}
 }
 
 static int queue_locked(struct wsc *c, const char *text, size_t len)
@@ -173,7 +193,7 @@ static int queue_locked(struct wsc *c, const char *text, size_t len)
 	else
 		c->head = f;
 	c->tail = f;
-	c->want_write = 1;
+	wake_list_locked(c);
 	return 0;
 }
 
@@ -202,7 +222,7 @@ int ws_close(uint64_t id, int status, const char *reason)
 	if (c && c->wsi) {
 		c->close_status = status;
 		snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
-		c->want_write = 1;
+		wake_list_locked(c);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&ws_lock);
@@ -305,9 +325,17 @@ void ws_closed(struct wsc *c)
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		ws_head = c->next;
+		ws_buckets[c->id % WS_BUCKETS] = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->wake_listed) {
+		struct wsc **pp = &ws_wake_head;
+
+		while (*pp && *pp != c)
+			pp = &(*pp)->wake_next;
+		if (*pp)
+			*pp = c->wake_next;
+	}
 	ws_open--;
 	c->wsi = NULL;
 	pthread_mutex_unlock(&ws_lock);
@@ -325,16 +353,21 @@ void ws_wake(void)
 	struct wsc *c;
 
 	pthread_mutex_lock(&ws_lock);
-	for (c = ws_head; c; c = c->next)
+	while ((c = ws_wake_head)) {
+		ws_wake_head = c->wake_next;
+		c->wake_listed = 0;
+		c->wake_next = NULL;
 		if (c->want_write && c->wsi)
 			lws_callback_on_writable(c->wsi);
+	}
 	pthread_mutex_unlock(&ws_lock);
 }
 
 void ws_reset(void)
 {
 	pthread_mutex_lock(&ws_lock);
-	ws_head = NULL;
+	memset(ws_buckets, 0, sizeof(ws_buckets));
+	ws_wake_head = NULL;
 	ws_open = 0;
 	ws_ctx = NULL;
 	pthread_mutex_unlock(&ws_lock);
