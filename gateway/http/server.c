@@ -714,6 +714,27 @@ static void job_body_chunked(struct job *j, const void *in, size_t len)
 	job_submit(j);
 }
 
+/* Read-ahead. libwebsockets 4.1 keeps the bytes it read past a request on the connection's
+ * buffer list and parses the next request from there. For a request with a body that is
+ * unsafe: lws_http_action reads the body a second time from that same list, frees it, and
+ * then hands HTTP_BODY the freed bytes (found by fuzz/run-http.sh). So such a request is
+ * never let through: one that comes while another is in hand closes the connection at once
+ * (request_has_body), and an answer is the connection's last whenever read-ahead bytes wait
+ * (read_ahead_pending), so nothing is parsed from them after it. */
+static int request_has_body(struct lws *wsi)
+{
+	return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+	       lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
+/* Whether any connection has read-ahead bytes waiting: libwebsockets says so by asking for
+ * another service turn at once (0). It cannot tell which connection; another's waiting bytes
+ * only cost this one its keep-alive (the client connects again), never a request. */
+static int read_ahead_pending(struct lws *wsi)
+{
+	return lws_service_adjust_timeout(lws_get_context(wsi), 1, lws_get_tsi(wsi)) == 0;
+}
+
 /* LWS_CALLBACK_HTTP: a request's headers are in. Starts its job and routes it at once unless
  * a body is to be read first; a pipelined request behind the one in hand is refused. */
 static int on_http(struct lws *wsi, struct pss *pss, void *in)
@@ -724,10 +745,11 @@ static int on_http(struct lws *wsi, struct pss *pss, void *in)
 		/* A pipelined request, parsed by libwebsockets before the one in hand was
 		 * answered (it reads ahead and cannot be held back without stopping writes
 		 * too). It is not served: the answer in hand goes out and the connection
-		 * closes, so the client sends it again on a new one (RFC 9112 9.3.2). */
+		 * closes, so the client sends it again on a new one (RFC 9112 9.3.2). One
+		 * with a body closes it now, the answer in hand unsent (see Read-ahead). */
 		pss->job->close_after = 1;
 		atomic_fetch_add(&pipelined_refused, 1);
-		return 0;
+		return request_has_body(wsi) ? -1 : 0;
 	}
 	j = job_start(wsi, in);
 	if (!j)
@@ -820,6 +842,10 @@ static int on_http_writeable(struct lws *wsi, struct pss *pss)
 	job_detach(pss);
 	if (r)
 		return -1;
+	if (read_ahead_pending(wsi)) {
+		atomic_fetch_add(&pipelined_refused, 1);
+		return -1;
+	}
 	/* the deadline for the next request starts now; a pipelined one that is read at
 	 * once below stops it again */
 	conns_request_wait(wsi);

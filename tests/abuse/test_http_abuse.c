@@ -440,8 +440,16 @@ static void attack_pipelined(void)
 		"Content-Length: 2\r\n\r\n{}",
 		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
 		"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+		/* fuzz/run-http.sh's find: the third request, with a body shorter than its
+		 * length, is parsed from what libwebsockets read ahead, which hands its body
+		 * callback freed memory unless the connection is closed first */
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope?a=0 HTTP/1.1\r\nHost: x\r\n\r\n"
+		"PATCH /api/v1/orders/x HTTP/1.1\r\nContent-Length: 82\r\nIf-Match: 3\r\n\r\n{}",
 	};
-	static const int first_status[] = { 200, 200, 404, 0 /* may be closed unanswered */ };
+	static const int first_status[] = { 200, 200, 404, 401, 200 };
+	/* or closed before the first answer went out: a read-ahead request with a body closes
+	 * its connection at once (gateway/http/server.c, request_body_read_ahead) */
+	static const int may_close_unanswered[] = { 0, 0, 0, 1, 1 };
 	char out[8192];
 	size_t i;
 	int closed;
@@ -450,10 +458,8 @@ static void attack_pipelined(void)
 		exchange(reqs[i], strlen(reqs[i]), out, sizeof(out), answer_wait_ms, &closed);
 		if (!closed)
 			A_FAIL("pipelined case %zu: the connection was left open: %s", i, out);
-		if (first_status[i] && status_of(out) != first_status[i])
+		if (status_of(out) != first_status[i] && !(may_close_unanswered[i] && !out[0]))
 			A_FAIL("pipelined case %zu: first answer %d: %s", i, status_of(out), out);
-		if (!first_status[i] && out[0] && status_of(out) != 401)
-			A_FAIL("pipelined case %zu: a wrong answer: %s", i, out);
 	}
 	{
 		struct testhttp_resp r;
