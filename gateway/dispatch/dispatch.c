@@ -117,7 +117,15 @@ static void dispatch_kick_workers(struct dispatcher *d)
  * and message under load). A worker whose claim came back full claims again at once. */
 static void dispatch_kick_one(struct dispatcher *d)
 {
-	unsigned i = atomic_fetch_add(&d->next_kick, 1) % (unsigned)d->nworkers;
+	unsigned i;
+	int k;
+
+	/* a worker already kicked has not started its claim yet: that claim will see the rows
+	 * committed before this kick, so a second worker would claim nothing */
+	for (k = 0; k < d->nworkers; k++)
+		if (atomic_load(&d->workers[k].kicked))
+			return;
+	i = atomic_fetch_add(&d->next_kick, 1) % (unsigned)d->nworkers;
 
 	atomic_store(&d->workers[i].kicked, 1);
 	if (d->workers[i].multi)

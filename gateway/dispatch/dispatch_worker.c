@@ -22,6 +22,13 @@
 #define WORKER_FLUSH_MS    5  /* ... or the oldest has waited this long */
 #define WORKER_EASY_POOL   64 /* idle easy handles kept for reuse */
 #define WORKER_MAX_POLL_MS 1000
+/* A worker woken for new rows (a kick, a NOTIFY, a finished batch whose conversations may
+ * have a next message) claims at most once per this many ms; only a claim that came back
+ * full claims again at once. Under load each claim then takes the rows of several messages
+ * (one statement and one commit for all of them, and so one dispatch_load and one
+ * outbox_complete) instead of one claim per message, most of which found nothing: measured
+ * with bench_ingest, 0.97 claims per message before. A quiet gateway claims at once. */
+#define WORKER_CLAIM_GAP_MS 10
 
 static struct log_ctx row_ctx(const struct dispatch_row *r)
 {
@@ -120,8 +127,10 @@ static void worker_claim(struct dispatch_worker *w, int64_t now)
 	}
 	atomic_fetch_add(&d->stats.claims, 1);
 	atomic_fetch_add(&d->stats.claimed_rows, (unsigned long long)n);
-	if (n >= limit || parked > 0)
+	if (n >= limit)
 		w->claim_now = 1; /* there may be more due rows */
+	else if (parked > 0)
+		w->claim_soon = 1; /* behind a message being sent: back with its outcome */
 	else
 		w->next_claim_ms = now + d->sweep_ms;
 	if (n > 0 || parked > 0)
@@ -663,7 +672,7 @@ static void worker_flush(struct dispatch_worker *w, int64_t now)
 				if (due < w->due_ms)
 					w->due_ms = due;
 			} else {
-				w->claim_now = 1; /* the conversation's next message may be due */
+				w->claim_soon = 1; /* the conversation's next message may be due */
 			}
 			w->held--;
 			dispatch_row_free(r);
@@ -750,7 +759,7 @@ void *dispatch_worker_main(void *arg)
 	struct dispatch_worker *w = arg;
 	struct dispatcher *d = w->d;
 	int64_t now, stop_deadline = 0, next_wait, timeout;
-	int stop_seen = 0, stopping, db_ok, kicked, can_claim, pending_claim = 1, busy;
+	int stop_seen = 0, stopping, db_ok, kicked, can_claim, pending_claim = 1, busy, soon;
 	long claim_room;
 	sigset_t set;
 	size_t i;
@@ -793,15 +802,24 @@ void *dispatch_worker_main(void *arg)
 		     now >= stop_deadline + 5000))
 			break;
 
-		kicked = atomic_exchange(&w->kicked, 0);
-		if (kicked)
-			pending_claim = 1;
 		can_claim = !stopping && db_ok &&
 		            (d->inflight_max - (long)w->held >= claim_room || w->held == 0);
-		if (can_claim && (pending_claim || w->claim_now || now >= w->next_claim_ms ||
-		                  now >= w->due_ms)) {
+		/* a kick stays set until the claim it asks for starts (dispatch_kick_one wakes no
+		 * other worker meanwhile: this claim will see the rows); a worker that cannot
+		 * claim now lets the next kick go to another */
+		kicked = atomic_load(&w->kicked);
+		if (kicked && !can_claim) {
+			atomic_store(&w->kicked, 0);
+			pending_claim = 1;
+		}
+		soon = kicked || pending_claim || w->claim_soon || now >= w->due_ms;
+		if (can_claim && (w->claim_now || now >= w->next_claim_ms ||
+		                  (soon && now >= w->last_claim_ms + WORKER_CLAIM_GAP_MS))) {
+			atomic_store(&w->kicked, 0); /* before the claim's snapshot */
 			pending_claim = 0;
 			w->claim_now = 0;
+			w->claim_soon = 0;
+			w->last_claim_ms = now;
 			worker_claim(w, now);
 			continue; /* start what was claimed at once */
 		}
@@ -811,6 +829,8 @@ void *dispatch_worker_main(void *arg)
 			timeout = w->next_claim_ms - now;
 		if (!stopping && db_ok && w->due_ms != INT64_MAX && w->due_ms - now < timeout)
 			timeout = w->due_ms - now;
+		if (can_claim && soon && w->last_claim_ms + WORKER_CLAIM_GAP_MS - now < timeout)
+			timeout = w->last_claim_ms + WORKER_CLAIM_GAP_MS - now;
 		if (next_wait != INT64_MAX && next_wait - now < timeout)
 			timeout = next_wait - now;
 		if (w->ndone > 0 && w->oldest_done_ms + WORKER_FLUSH_MS - now < timeout)
