@@ -29,6 +29,25 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+void engine_set_wake_local(struct engine *e, int on)
+{
+	if (e)
+		e->wake_local = on;
+}
+
+/* The turn's ccgw.wake_local (sql/099): "on" when the process wakes its own dispatcher after
+ * the commit and the channel is one the dispatcher sends for (not a local one, whose replies
+ * are parked and announced on ccgw_local). Set by the turn's first statement, so that every
+ * outbox row of the turn (replies, seller notifications) sees it, and a group transaction's
+ * earlier message does not decide for a later one. */
+static const char *turn_wake(const struct turn *t)
+{
+	return t->e->wake_local && t->m->channel != MSG_CHANNEL_WEBCHAT &&
+	               t->m->channel != MSG_CHANNEL_CONSOLE
+	           ? "on"
+	           : "off";
+}
+
 /* A cleaned copy of the message's strings; numbers and lines are shared with the input. */
 struct clean_msg {
 	struct msg_inbound m;
@@ -161,8 +180,8 @@ static int take_conversation(struct turn *t, PGresult *res, int at)
  * transaction while the turn's first statement ran (its snapshot could not see the row). */
 static int open_turn_again(struct turn *t)
 {
-	const char *params[4] = {t->tenant, t->m->channel_id, t->m->message_id,
-	                         msg_kind_name(t->m->kind)};
+	const char *params[5] = {t->tenant, t->m->channel_id, t->m->message_id,
+	                         msg_kind_name(t->m->kind), turn_wake(t)};
 	const char *cp[3] = {t->tenant, t->m->channel_id, t->m->chat_id};
 	PGresult *res;
 	int fresh;
@@ -170,8 +189,9 @@ static int open_turn_again(struct turn *t)
 	res = pg_exec(
 	    t->conn,
 	    "INSERT INTO inbound_messages (tenant_id, channel_id, platform_message_id, kind)"
-	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
-	    4, params);
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+	    " RETURNING id, set_config('ccgw.wake_local', $5, true)",
+	    5, params);
 	if (!res)
 		return -1;
 	fresh = PQntuples(res) == 1;
@@ -215,10 +235,11 @@ static int open_turn(struct turn *t)
 	    ") SELECT c.created, EXISTS (SELECT 1 FROM m),"
 	    " COALESCE((SELECT cu.name IS NOT NULL AND cu.phone IS NOT NULL FROM customers cu"
 	    "  WHERE cu.tenant_id = $1 AND cu.id = c.customer_id), false),"
-	    " (SELECT xmin::text FROM tenants WHERE id = $1)," CONV_COLUMNS " FROM c";
-	const char *params[6] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id,
-	                         t->m->message_id, msg_kind_name(t->m->kind)};
-	PGresult *res = pg_exec(t->conn, sql, 6, params);
+	    " (SELECT xmin::text FROM tenants WHERE id = $1)," CONV_COLUMNS ","
+	    " set_config('ccgw.wake_local', $7, true) FROM c";
+	const char *params[7] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id,
+	                         t->m->message_id, msg_kind_name(t->m->kind), turn_wake(t)};
+	PGresult *res = pg_exec(t->conn, sql, 7, params);
 	int rc;
 
 	if (!res)

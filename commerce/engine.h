@@ -28,6 +28,11 @@ struct engine_result {
 /* Borrows nlp (read-only, shared across threads) for the engine's life. NULL on OOM. */
 struct engine *engine_new(const struct nlp *nlp) __attribute__((warn_unused_result));
 void engine_free(struct engine *e);
+/* on: the caller wakes a dispatcher of its own process after every turn it commits on a
+ * channel the dispatcher sends for (gateway/inbound does), so those turns' outbox rows are
+ * written without the outbox's NOTIFY (sql/099: transaction setting ccgw.wake_local). Off
+ * (the default): every row notifies, as any other writer's does. */
+void engine_set_wake_local(struct engine *e, int on);
 
 /*
  * Handles m inside the caller's open transaction on conn (use pg_tx_run; m->tenant_id is the

@@ -28,6 +28,7 @@
 
 struct engine {
 	const struct nlp *nlp;
+	int wake_local; /* engine_set_wake_local */
 };
 
 /* One inbound message being handled. */

@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "dispatch.h"
+#include "engine.h"
 #include "log.h"
 #include "poller.h"
 #include "routes.h"
@@ -58,6 +59,8 @@ int cli_serve(int argc, char **argv)
 		}
 		app.outbox_kick = serve_kick;
 		app.outbox_kick_arg = serve_dispatcher;
+		/* webhook turns wake it in process: their rows skip the NOTIFY (sql/099) */
+		engine_set_wake_local(app.engine, 1);
 	}
 	poller = poller_new(&app);
 	if (!poller || poller_start(poller) < 0) {

@@ -671,7 +671,10 @@ void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
 		run_notice(&p, &b->notices[i]);
 	for (i = 0; i < b->nchats && !out->db_error; i++)
 		run_chat(&p, &b->chats[i]);
-	if (out->replies && !ops->deliver_local) /* local replies are not the dispatcher's */
+	/* local replies are not the dispatcher's; a handled message may also have written seller
+	 * notifications, and its rows were written without a NOTIFY when the engine knows this
+	 * process wakes its dispatcher (engine_set_wake_local, sql/099) */
+	if ((out->replies || out->handled) && !ops->deliver_local)
 		app_outbox_kick(app);
 	for (i = 0; i < p.nroutes; i++)
 		inbound_channel_clear(&p.routes[i].ch);
