@@ -112,9 +112,11 @@ static void dispatch_kick_workers(struct dispatcher *d)
 	}
 }
 
-/* One worker for one notification, in turn: each claims everything that is due, so waking
- * them all for one new row made all but one claim nothing (a wasted statement per worker
- * and message under load). A worker whose claim came back full claims again at once. */
+/* One worker for one notification: each claims everything that is due, so waking them all
+ * for one new row made all but one claim nothing (a wasted statement per worker and message
+ * under load). The first worker that can claim is woken, so that its claim gap
+ * (dispatch_worker.c) gathers the rows of several messages into one claim; the next one
+ * takes over while it is full. A worker whose claim came back full claims again at once. */
 static void dispatch_kick_one(struct dispatcher *d)
 {
 	unsigned i;
@@ -125,7 +127,11 @@ static void dispatch_kick_one(struct dispatcher *d)
 	for (k = 0; k < d->nworkers; k++)
 		if (atomic_load(&d->workers[k].kicked))
 			return;
-	i = atomic_fetch_add(&d->next_kick, 1) % (unsigned)d->nworkers;
+	for (k = 0; k < d->nworkers; k++)
+		if (!atomic_load(&d->workers[k].cannot_claim))
+			break;
+	i = k < d->nworkers ? (unsigned)k
+	                    : atomic_fetch_add(&d->next_kick, 1) % (unsigned)d->nworkers;
 
 	atomic_store(&d->workers[i].kicked, 1);
 	if (d->workers[i].multi)

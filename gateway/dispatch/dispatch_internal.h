@@ -141,6 +141,7 @@ struct dispatch_worker {
 	int64_t db_retry_ms;
 	CURLM *multi;
 	atomic_int kicked;
+	atomic_int cannot_claim; /* full, stopping or without its database: kick another */
 	struct dispatch_row *waiting, *done; /* waiting: prepared, not in flight */
 	struct dispatch_row **waiting_tail, **done_tail;
 	struct dispatch_row *inflight;
