@@ -54,7 +54,9 @@ BEGIN
         ELSE o.next_attempt_at END,
       attempts = greatest(o.attempts + p_deltas[i], 0),
       parts_sent = p_parts[i], lease_owner = NULL, lease_until = NULL
-    WHERE o.tenant_id = app_tenant_id() AND o.id = p_ids[i] AND o.status = 'sending'
+    WHERE o.tenant_id = app_tenant_id() AND o.id = p_ids[i]
+      -- not matched to the partial indexes on status: the primary key finds the row
+      AND CASE WHEN o.status = 'sending' THEN true ELSE false END
       AND o.lease_owner = p_owners[i]
     RETURNING o.id, o.conversation_id, o.seq, o.status, o.attempts, o.last_error,
       o.error_code, o.platform_message_id INTO u;
@@ -111,13 +113,16 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- statuses the platform sent before the message ids were stored: as in 093
+  -- statuses the platform sent before the message ids were stored: as in 093, and still
+  -- planned at each run (EXECUTE, fixed text): a generic plan of this join, made on a young
+  -- outbox, drove it through all of the tenant's rows with a platform id
   IF p_lock_pmids IS NOT NULL AND cardinality(p_lock_pmids) > 0
      AND EXISTS (SELECT 1 FROM pending_statuses p WHERE p.tenant_id = app_tenant_id()) THEN
+    EXECUTE $q$
     WITH ps AS (
       DELETE FROM pending_statuses p USING outbox o
       WHERE p.tenant_id = app_tenant_id() AND o.tenant_id = app_tenant_id()
-        AND o.id = ANY(p_ids) AND o.status = 'sent'
+        AND o.id = ANY($1) AND o.status = 'sent'
         AND p.channel_id = o.channel_id AND p.platform_message_id = o.platform_message_id
       RETURNING o.id AS oid, p.status, p.error_code, p.error_text, p.payload
     ), best AS (
@@ -137,7 +142,8 @@ BEGIN
       SELECT app_tenant_id(), upd.conversation_id, CASE upd.status WHEN 'read' THEN
         'message_read' WHEN 'delivered' THEN 'message_delivered'
         ELSE 'message_failed' END, upd.payload || jsonb_build_object('outbox_id', upd.id::text)
-      FROM upd WHERE upd.conversation_id IS NOT NULL;
+      FROM upd WHERE upd.conversation_id IS NOT NULL
+    $q$ USING p_ids;
   END IF;
 END
 $$;
