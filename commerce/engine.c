@@ -237,8 +237,9 @@ static int open_turn(struct turn *t)
 	    "  WHERE cu.tenant_id = $1 AND cu.id = c.customer_id), false),"
 	    " (SELECT xmin::text FROM tenants WHERE id = $1)," CONV_COLUMNS ","
 	    " set_config('ccgw.wake_local', $7, true) FROM c";
-	const char *params[7] = {t->tenant, t->m->channel_id, t->m->chat_id, t->m->user_id,
-	                         t->m->message_id, msg_kind_name(t->m->kind), turn_wake(t)};
+	const char *params[7] = {t->tenant,     t->m->channel_id, t->m->chat_id,
+	                         t->m->user_id, t->m->message_id, msg_kind_name(t->m->kind),
+	                         turn_wake(t)};
 	PGresult *res = pg_exec(t->conn, sql, 7, params);
 	int rc;
 

@@ -148,8 +148,8 @@ struct dispatch_worker {
 	size_t nwaiting, ninflight, ndone, held; /* held = waiting + in flight + done */
 	int64_t next_claim_ms, oldest_done_ms;
 	int64_t due_ms; /* the earliest retry this worker scheduled is due (INT64_MAX: none) */
-	int claim_now;     /* the last claim came back full: claim again at once */
-	int claim_soon;    /* there may be due rows: claim after WORKER_CLAIM_GAP_MS */
+	int claim_now;  /* the last claim came back full: claim again at once */
+	int claim_soon; /* there may be due rows: claim after WORKER_CLAIM_GAP_MS */
 	int64_t last_claim_ms;
 	unsigned long claim_seq;
 	CURL **easy_pool;
