@@ -24,6 +24,7 @@
 #define PARSE_PAYREF_LEN 10     /* an M-Pesa transaction code: "QGH7XK2M1P" */
 #define PARSE_QUESTION_BONUS 1.5f /* a topic named by two question phrases */
 #define PARSE_PAYREF_WEIGHT 3.0f  /* a transaction code: the shopper is telling of a payment */
+#define PARSE_POLITE 0.25f        /* greetings and thanks around a request weigh this much */
 /* The statistical classifier behind the rules (docs/NLP.md): asked when the rules read
  * nothing, only a product phrase, or a keyword with less confidence than PARSE_UNSURE. */
 #define PARSE_UNSURE 0.5
@@ -1039,6 +1040,28 @@ static void parse_topic(const struct parse_state *st, struct nlp_reading *out)
 	}
 }
 
+/* Greetings and thanks wrap a request ("hello good morning, please i want to ask if you
+ * deliver to kisumu, thanks"): when another intent weighs at least 1, they step aside
+ * (thanks not for help: "asante kwa msaada" is thanks). */
+static void parse_polite(struct parse_state *st)
+{
+	float act = 0.0f, act_help = 0.0f;
+
+	for (int k = 0; k < NLP_INTENT_COUNT; k++) {
+		if (k == NLP_INTENT_UNKNOWN || k == NLP_INTENT_GREET || k == NLP_INTENT_THANKS ||
+		    k == NLP_INTENT_CONFIRM || k == NLP_INTENT_DENY)
+			continue;
+		if (st->score[k] > act_help)
+			act_help = st->score[k];
+		if (k != NLP_INTENT_HELP && st->score[k] > act)
+			act = st->score[k];
+	}
+	if (act_help >= 1.0f)
+		st->score[NLP_INTENT_GREET] *= PARSE_POLITE;
+	if (act >= 1.0f)
+		st->score[NLP_INTENT_THANKS] *= PARSE_POLITE;
+}
+
 static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 {
 	enum nlp_expect ex = st->expect;
@@ -1059,6 +1082,7 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		   returns for a problem: "can i exchange a shirt that doesnt fit" */
 	if (st->payref)
 		st->score[NLP_INTENT_PAID] += PARSE_PAYREF_WEIGHT;
+	parse_polite(st);
 	if (ex == NLP_EXPECT_YES_NO) {
 		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
 		st->score[NLP_INTENT_DENY] *= 1.5f;

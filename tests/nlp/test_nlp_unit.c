@@ -766,6 +766,36 @@ static void test_smalltalk_and_sheng(void **state)
 	assert_int_equal(parse("the shoes dont fit").intent, NLP_INTENT_COMPLAINT);
 }
 
+/* Greetings and thanks around a request step aside; Pidgin touches; durations are no
+ * quantity; problems stated as facts (issue 16 part 5, third round). */
+static void test_polite_and_pidgin(void **state)
+{
+	struct nlp_reading r;
+
+	(void)state;
+	r = parse("hello good morning, please i want to ask if you deliver to kisumu, thanks");
+	assert_int_equal(r.intent, NLP_INTENT_QUESTION);
+	assert_string_equal(r.topic, "delivery");
+	assert_string_equal(r.place, "kisumu");
+	r = parse("good morning, i would like 2 mugs please");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity, 2);
+	assert_int_equal(parse("hello good morning").intent, NLP_INTENT_GREET);
+	assert_int_equal(parse("asante kwa msaada").intent, NLP_INTENT_THANKS);
+	r = parse("abeg add 2 shea butter");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_string_equal(r.product, "shea butter");
+	assert_int_equal(parse("i don pay").intent, NLP_INTENT_PAID);
+	r = parse("its been two weeks and nothing");
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	assert_int_equal(parse("mmenitumia rangi tofauti").intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(parse("delivery guy never showed up").intent, NLP_INTENT_COMPLAINT);
+	r = parse("send me your price list");
+	assert_int_equal(r.intent, NLP_INTENT_BROWSE);
+	assert_string_equal(r.product, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -778,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_questions_and_paid),
 		cmocka_unit_test(test_classifier),
+		cmocka_unit_test(test_polite_and_pidgin),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
