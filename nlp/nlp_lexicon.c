@@ -472,7 +472,7 @@ nomem:
 	return -1;
 }
 
-/* The weight column (field[3]): "weak", "clause", "chat" or a weight in (0, 10]. */
+/* The weight column (field[3]): "weak", "clause", "chat", "amount" or a weight in (0, 10]. */
 static int lex_weight(const struct lex_file *f, size_t lineno, const char *s,
 		      struct lex_def *d, char *err, size_t errlen)
 {
@@ -486,6 +486,8 @@ static int lex_weight(const struct lex_file *f, size_t lineno, const char *s,
 		d->flags |= NLP_LEX_FLAG_CLAUSE;
 	} else if (strcmp(s, "chat") == 0) {
 		d->flags |= NLP_LEX_FLAG_CHAT;
+	} else if (strcmp(s, "amount") == 0) {
+		d->flags |= NLP_LEX_FLAG_AMOUNT;
 	} else {
 		d->weight = strtod(s, &end);
 		if (*end || !(d->weight > 0.0 && d->weight <= 10.0)) {

@@ -52,6 +52,7 @@ struct parse_tok {
 	unsigned char type, role, span; /* span: tokens in the phrase this one starts, or 0 */
 	char prefix;
 	unsigned char fuzzy, orderref, weak, mul, count, marked, numword, known, size;
+	unsigned char amount; /* "ksh", "weeks": a number next to it is no quantity or order */
 	long num;
 };
 
@@ -59,6 +60,7 @@ struct parse_num {
 	long v;
 	size_t head, last;
 	int marked, weak, order, dropped;
+	int amount; /* next to "ksh", "weeks": an amount or a duration */
 };
 
 struct parse_state {
@@ -410,6 +412,8 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 				st->chat++;
 				st->clause = 1;
 			}
+			if (e->flags & NLP_LEX_FLAG_AMOUNT)
+				pt->amount = 1;
 			break;
 		case NLP_LEX_REF:
 			has_stop = 1;
@@ -450,6 +454,7 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 	for (size_t k = i + 1; k < i + len; k++) {
 		st->t[k].role = pt->role;
 		st->t[k].orderref = pt->orderref;
+		st->t[k].amount = pt->amount;
 		st->t[k].span = 0;
 	}
 }
@@ -619,6 +624,7 @@ static void parse_numbers(struct parse_state *st)
 			j = parse_next(st, k);
 		}
 		pn->last = j - 1;
+		pn->amount = (j < st->n && st->t[j].amount) || (i > 0 && st->t[i - 1].amount);
 		if (j < st->n && st->t[j].role == ROLE_UNIT)
 			pn->marked = 1;
 		if (i > 0 && st->t[i - 1].role == ROLE_UNIT)
@@ -833,6 +839,8 @@ static void parse_order_numbers(struct parse_state *st, const struct parse_verdi
 	for (size_t k = 0; k < st->nnums; k++) {
 		struct parse_num *pn = &st->nums[k];
 		size_t p = parse_prev_key(st, pn->head), nx = parse_next_key(st, pn->last + 1);
+		if (pn->amount && st->t[pn->head].prefix != '#')
+			continue; /* "sent ksh 3200": an amount */
 		if (st->t[pn->head].prefix == '#')
 			pn->order = 1;
 		else if (p < st->n && st->t[p].orderref &&
@@ -859,6 +867,8 @@ static void parse_quantity(struct parse_state *st, struct parse_verdict *v)
 		size_t nx = pn->last + 1;
 		int before = pn->head > 0 && (st->t[pn->head - 1].role == ROLE_STOP ||
 					      st->t[pn->head - 1].role == ROLE_CONTENT);
+		if (pn->amount && !pn->order)
+			pn->dropped = 1; /* "ksh 3200", "two weeks" */
 		if (pn->order || !pn->weak)
 			continue;
 		if (ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_CHOICE ||

@@ -794,6 +794,16 @@ static void test_polite_and_pidgin(void **state)
 	r = parse("send me your price list");
 	assert_int_equal(r.intent, NLP_INTENT_BROWSE);
 	assert_string_equal(r.product, "");
+	/* a number next to money or a duration is neither a quantity nor an order number */
+	r = parse("sent ksh 3200 just now");
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_int_equal(r.order_number, 0);
+	r = parse("i have waited for 2 weeks");
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	r = parse("add 2 mugs");
+	assert_int_equal(r.quantity, 2);
+	assert_int_equal(parse("status of order 1042").order_number, 1042);
 }
 
 int main(void)
