@@ -656,6 +656,8 @@ static int lex_name_cmp(const void *a, const void *b)
 	return strcmp(((const struct lex_file *)a)->name, ((const struct lex_file *)b)->name);
 }
 
+#define LEX_FUZZY_WEIGHT 0.9f
+
 static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_lex_phrase *ph)
 {
 	const char *s = lex->strings + ph->off;
@@ -669,10 +671,11 @@ static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_le
 		case NLP_LEX_INTENT:
 		case NLP_LEX_YES:
 		case NLP_LEX_NO:
-			if (lex->entries[e].weight >= 0.9f)
+			if (lex->entries[e].weight >= LEX_FUZZY_WEIGHT)
 				return 1;
 			break;
 		case NLP_LEX_PAY:
+		case NLP_LEX_TOPIC:
 			return 1;
 		default:
 			break;

@@ -804,6 +804,12 @@ static void test_polite_and_pidgin(void **state)
 	r = parse("add 2 mugs");
 	assert_int_equal(r.quantity, 2);
 	assert_int_equal(parse("status of order 1042").order_number, 1042);
+	/* a topic word one typo away is corrected too */
+	r = parse("how much is delivry to thika");
+	assert_int_equal(r.intent, NLP_INTENT_QUESTION);
+	assert_string_equal(r.topic, "delivery_fee");
+	assert_string_equal(r.place, "thika");
+	assert_int_equal(parse("i hav payed").intent, NLP_INTENT_PAID);
 }
 
 int main(void)
