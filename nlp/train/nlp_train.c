@@ -31,6 +31,9 @@
 #define TRAIN_PRUNE    0.02 /* a feature whose weights are all smaller is left out */
 #define TRAIN_NC       NLP_INTENT_COUNT
 #define TRAIN_FOLDS    5 /* cross-validation folds for the temperature */
+#ifndef TRAIN_SKIP_PRODUCT
+#define TRAIN_SKIP_PRODUCT 1 /* leave the labelled product words out of the features */
+#endif
 #ifndef TRAIN_AVERAGE
 #define TRAIN_AVERAGE  1 /* average the weights of the second half of the epochs */
 #endif
@@ -104,6 +107,29 @@ static int train_label(const char *name)
 	return -1;
 }
 
+/* The words of the labelled product phrase ("honey" in "i no want the honey again") are
+ * left out of a line's features: what a shopper wants done is in the other words, and a
+ * product named in training would pull every later message naming it toward that line's
+ * intent ("tell me about the honey" read as a removal). */
+static size_t train_drop_product(struct nlp_token *toks, size_t n, const char *product)
+{
+	char pnorm[1024];
+	struct nlp_token ptoks[64];
+	size_t pn = nlp_normalize(product, strlen(product), pnorm, sizeof(pnorm));
+	size_t np = nlp_text_tokenize(pnorm, pn, ptoks, 64), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int drop = 0;
+		for (size_t j = 0; j < np && !drop; j++)
+			drop = toks[i].len == ptoks[j].len &&
+			       memcmp(toks[i].s, ptoks[j].s, toks[i].len) == 0 &&
+			       toks[i].type == NLP_TOK_WORD;
+		if (!drop)
+			toks[k++] = toks[i];
+	}
+	return k;
+}
+
 /* Reads the corpus; 0 or -1 with a message on stderr. */
 static int train_read(struct trainer *tr, const char *path)
 {
@@ -148,6 +174,8 @@ static int train_read(struct trainer *tr, const char *path)
 			continue; /* an answer to a question the bot asked, not an intent */
 		nn = nlp_normalize(f[0], strlen(f[0]), norm, sizeof(norm));
 		nt = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
+		if (TRAIN_SKIP_PRODUCT && strcmp(f[3], "-") != 0 && label != NLP_INTENT_SEARCH)
+			nt = train_drop_product(toks, nt, f[3]);
 		nh = nlp_features(toks, nt, feat, NLP_FEAT_MAX);
 		if (tr->nex == tr->capex) {
 			size_t cap = tr->capex ? tr->capex * 2 : 1024;
