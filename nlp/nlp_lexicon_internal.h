@@ -14,7 +14,7 @@
 #include "nlp_text_internal.h"
 
 #define NLP_LEX_LANGS_MAX 8
-#define NLP_LEX_AFFIX_MAX 32
+#define NLP_LEX_AFFIX_MAX 64
 #define NLP_LEX_AFFIX_LEN 8
 #define NLP_LEX_SYN_MAX 64 /* bytes of a synonym's normalized text */
 #define NLP_LEX_PHRASE_TOKENS_MAX 5
