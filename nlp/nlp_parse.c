@@ -29,7 +29,7 @@
  * nothing, only a product phrase, or a keyword with less confidence than PARSE_UNSURE. */
 #define PARSE_UNSURE 0.5
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
-#define PARSE_CLF_OVERRIDE 0.7  /* ... and over a weak reading of the rules */
+#define PARSE_CLF_OVERRIDE 0.8  /* ... and over a weak reading of the rules */
 #define PARSE_CLF_ALT 0.15      /* the likeliest offered as "did you mean" at least this */
 #define PARSE_CLF_ALT2 0.05     /* and the second at least this */
 
@@ -770,7 +770,9 @@ struct parse_verdict {
 };
 
 /* Behind the rules: when they read nothing, only a product phrase or a keyword they are
- * unsure of, the classifier's calibrated probabilities decide. A likely intent is taken;
+ * unsure of, the classifier's calibrated probabilities decide. A likely intent is taken
+ * (a product intent only offered over a sentence the rules cannot read: "im interested in
+ * the soap" is a search for what?);
  * otherwise the reading stays (or becomes) unknown with the two likeliest intents in
  * out->alt, for the engine to ask "did you mean ...?". A product phrase the classifier
  * does not clearly read otherwise stays a search. */
@@ -798,7 +800,9 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	}
 	if (top != NLP_INTENT_UNKNOWN &&
 	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT : PARSE_CLF_OVERRIDE) &&
-	    !(v->implicit && parse_product_intent(top))) {
+	    !(v->implicit && parse_product_intent(top)) &&
+	    !(v->in == NLP_INTENT_UNKNOWN && parse_product_intent(top) && st->clause &&
+	      st->ncontent > 0)) {
 		v->in = top;
 		v->conf = p[top];
 		v->implicit = 0;
@@ -930,6 +934,9 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order" */
 	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
 		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
+	if (v->in == NLP_INTENT_QUESTION && !st->topics && st->pay < 0 && out->product[0] &&
+	    st->score[NLP_INTENT_SEARCH] > 0.0f)
+		v->in = NLP_INTENT_SEARCH; /* "naomba kujua kama mna kikoi": asking for a product */
 	if (v->bs < 0.75f && out->product[0] && !v->free_text && v->in != NLP_INTENT_QUESTION &&
 	    v->in != NLP_INTENT_PAID) {
 		if (v->qty && ex != NLP_EXPECT_CHOICE) {
@@ -1070,6 +1077,8 @@ static void parse_polite(struct parse_state *st)
 		st->score[NLP_INTENT_GREET] *= PARSE_POLITE;
 	if (act >= 1.0f)
 		st->score[NLP_INTENT_THANKS] *= PARSE_POLITE;
+	if (act >= 1.0f && st->expect != NLP_EXPECT_YES_NO)
+		st->score[NLP_INTENT_CONFIRM] *= PARSE_POLITE; /* "alright, i'm ready to buy" */
 }
 
 static void parse_decide(struct parse_state *st, struct nlp_reading *out)
@@ -1093,6 +1102,15 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 	if (st->payref)
 		st->score[NLP_INTENT_PAID] += PARSE_PAYREF_WEIGHT;
 	parse_polite(st);
+	if (st->score[NLP_INTENT_DENY] > 0.0f && st->score[NLP_INTENT_REMOVE_FROM_CART] > 0.0f &&
+	    ex != NLP_EXPECT_YES_NO) {
+		/* "don't want": with a product a removal ("i don't want coffee"), without one
+		 * (and no "it" or order named) a plain no ("sitaki") */
+		if (st->ncontent > 0)
+			st->score[NLP_INTENT_DENY] *= 0.5f;
+		else if (!st->ref && !parse_has_orderref(st))
+			st->score[NLP_INTENT_REMOVE_FROM_CART] *= 0.5f;
+	}
 	if (ex == NLP_EXPECT_YES_NO) {
 		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
 		st->score[NLP_INTENT_DENY] *= 1.5f;

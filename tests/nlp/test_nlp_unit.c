@@ -810,6 +810,22 @@ static void test_polite_and_pidgin(void **state)
 	assert_string_equal(r.topic, "delivery_fee");
 	assert_string_equal(r.place, "thika");
 	assert_int_equal(parse("i hav payed").intent, NLP_INTENT_PAID);
+	/* "ok" before a request steps aside too, unless a yes or no is expected */
+	assert_int_equal(parse("alright i'm ready to buy").intent, NLP_INTENT_CHECKOUT);
+	assert_int_equal(parse_ex("alright", NLP_EXPECT_YES_NO).intent, NLP_INTENT_CONFIRM);
+	/* not wanting: a removal with a product, a plain no without one */
+	r = parse("i don't want coffee");
+	assert_int_equal(r.intent, NLP_INTENT_REMOVE_FROM_CART);
+	assert_string_equal(r.product, "coffee");
+	assert_int_equal(parse("sitaki").intent, NLP_INTENT_DENY);
+	/* a question about no shop topic that names a product asks for it */
+	r = parse("naomba kujua kama mna kikoi");
+	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
+	assert_string_equal(r.product, "kikoi");
+	/* small talk about the weather */
+	r = parse("it's raining here");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.alt[0], NLP_INTENT_UNKNOWN);
 }
 
 int main(void)
