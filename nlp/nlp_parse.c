@@ -1059,7 +1059,8 @@ static void parse_topic(const struct parse_state *st, struct nlp_reading *out)
 
 /* Greetings and thanks wrap a request ("hello good morning, please i want to ask if you
  * deliver to kisumu, thanks"): when another intent weighs at least 1, they step aside
- * (thanks not for help: "asante kwa msaada" is thanks). */
+ * (thanks not for help: "asante kwa msaada" is thanks), and so does "ok" before a clear
+ * request (at least 1.5) when no yes or no is expected. */
 static void parse_polite(struct parse_state *st)
 {
 	float act = 0.0f, act_help = 0.0f;
@@ -1077,8 +1078,9 @@ static void parse_polite(struct parse_state *st)
 		st->score[NLP_INTENT_GREET] *= PARSE_POLITE;
 	if (act >= 1.0f)
 		st->score[NLP_INTENT_THANKS] *= PARSE_POLITE;
-	if (act >= 1.0f && st->expect != NLP_EXPECT_YES_NO)
-		st->score[NLP_INTENT_CONFIRM] *= PARSE_POLITE; /* "alright, i'm ready to buy" */
+	if (act >= 1.5f && st->expect != NLP_EXPECT_YES_NO)
+		st->score[NLP_INTENT_CONFIRM] *= PARSE_POLITE; /* "alright, i'm ready to buy",
+								  not "ndio nataka" */
 }
 
 static void parse_decide(struct parse_state *st, struct nlp_reading *out)
