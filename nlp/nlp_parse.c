@@ -1113,6 +1113,10 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		else if (!st->ref && !parse_has_orderref(st))
 			st->score[NLP_INTENT_REMOVE_FROM_CART] *= 0.5f;
 	}
+	if (st->ncontent > 0 && st->score[NLP_INTENT_CHECKOUT] > 0.0f &&
+	    (st->score[NLP_INTENT_ADD_TO_CART] >= 1.0f ||
+	     st->score[NLP_INTENT_REMOVE_FROM_CART] >= 1.0f))
+		st->score[NLP_INTENT_CHECKOUT] *= 0.5f; /* "add 2 honey and checkout": first */
 	if (ex == NLP_EXPECT_YES_NO) {
 		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
 		st->score[NLP_INTENT_DENY] *= 1.5f;
