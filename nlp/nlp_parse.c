@@ -30,6 +30,8 @@
 #define PARSE_UNSURE 0.5
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
 #define PARSE_CLF_OVERRIDE 0.8  /* ... and over a weak reading of the rules */
+#define PARSE_SURE 0.8          /* a keyword read with less is asked too ... */
+#define PARSE_CLF_STRONG 0.9    /* ... and yields to a model this sure of another intent */
 #define PARSE_CLF_ALT 0.15      /* the likeliest offered as "did you mean" at least this */
 #define PARSE_CLF_ALT2 0.05     /* and the second at least this */
 
@@ -781,12 +783,14 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 {
 	double p[NLP_INTENT_COUNT], rank[NLP_INTENT_COUNT];
 	int weak = !v->implicit && v->in != NLP_INTENT_UNKNOWN && v->conf < PARSE_UNSURE;
+	int mid = !v->implicit && v->in != NLP_INTENT_UNKNOWN && !weak && v->conf < PARSE_SURE &&
+		  v->in != NLP_INTENT_CONFIRM && v->in != NLP_INTENT_DENY;
 	enum nlp_intent top = NLP_INTENT_UNKNOWN;
 	size_t na = 0;
 
 	if (v->free_text || st->payref || v->smalltalk ||
 	    (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
-	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak))
+	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak || mid))
 		return;
 	if (nlp_classify(st->toks, st->ntoks, p) == 0)
 		return; /* nothing the model has seen */
@@ -796,6 +800,16 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	if (top == v->in) {
 		if (top != NLP_INTENT_UNKNOWN && p[top] > v->conf)
 			v->conf = p[top];
+		return;
+	}
+	if (mid) {
+		/* a keyword the rules are fairly sure of yields only to a model that is very sure
+		 * of another intent, and a product intent never to another one */
+		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
+		    !(parse_product_intent(v->in) && parse_product_intent(top))) {
+			v->in = top;
+			v->conf = p[top];
+		}
 		return;
 	}
 	if (top != NLP_INTENT_UNKNOWN &&

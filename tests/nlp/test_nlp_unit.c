@@ -822,6 +822,11 @@ static void test_polite_and_pidgin(void **state)
 	r = parse("naomba kujua kama mna kikoi");
 	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
 	assert_string_equal(r.product, "kikoi");
+	/* a keyword read fairly surely (0.5 to 0.8: "nataka" is add) yields to a model very
+	 * sure (0.9) of another intent (the model's reading: it moves with the corpus) */
+	r = parse("nataka ku-cancel order");
+	assert_int_equal(r.intent, NLP_INTENT_CANCEL_ORDER);
+	assert_true(r.confidence >= 0.9);
 	/* small talk about the weather */
 	r = parse("it's raining here");
 	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
