@@ -267,9 +267,9 @@ static void test_holdout4(void **state)
  * by someone who never read it; measured once before the round (86.3% intent) and once after
  * (92.9%). Only its new phrasings are kept (see the file's header). The next round (Pidgin,
  * politeness around a request, problems stated as facts, amounts, the steadier trainer) used
- * it as its development set: 98.2%, tuned against it, so the floor just under that figure
+ * it as its development set: 98.8%, tuned against it, so the floor just under that figure
  * only catches a regression; the blind figure of that round is holdout6's (docs/NLP.md). */
-#define HOLDOUT5_FLOOR 98.0
+#define HOLDOUT5_FLOOR 98.5
 
 static void test_holdout5(void **state)
 {
