@@ -26,7 +26,7 @@
 #define PARSE_PAYREF_WEIGHT 3.0f  /* a transaction code: the shopper is telling of a payment */
 #define PARSE_POLITE 0.25f        /* greetings and thanks around a request weigh this much */
 /* The statistical classifier behind the rules (docs/NLP.md): asked when the rules read
- * nothing, only a product phrase, or a keyword with less confidence than PARSE_UNSURE. */
+ * nothing, only a product phrase, or a keyword with less confidence than PARSE_SURE. */
 #define PARSE_UNSURE 0.5
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
 #define PARSE_CLF_OVERRIDE 0.8  /* ... and over a weak reading of the rules */
