@@ -472,7 +472,7 @@ nomem:
 	return -1;
 }
 
-/* The weight column (field[3]): "weak", "clause", "chat" or a weight in (0, 10]. */
+/* The weight column (field[3]): "weak", "clause", "chat", "amount" or a weight in (0, 10]. */
 static int lex_weight(const struct lex_file *f, size_t lineno, const char *s,
 		      struct lex_def *d, char *err, size_t errlen)
 {
@@ -486,6 +486,8 @@ static int lex_weight(const struct lex_file *f, size_t lineno, const char *s,
 		d->flags |= NLP_LEX_FLAG_CLAUSE;
 	} else if (strcmp(s, "chat") == 0) {
 		d->flags |= NLP_LEX_FLAG_CHAT;
+	} else if (strcmp(s, "amount") == 0) {
+		d->flags |= NLP_LEX_FLAG_AMOUNT;
 	} else {
 		d->weight = strtod(s, &end);
 		if (*end || !(d->weight > 0.0 && d->weight <= 10.0)) {
@@ -654,6 +656,8 @@ static int lex_name_cmp(const void *a, const void *b)
 	return strcmp(((const struct lex_file *)a)->name, ((const struct lex_file *)b)->name);
 }
 
+#define LEX_FUZZY_WEIGHT 0.9f
+
 static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_lex_phrase *ph)
 {
 	const char *s = lex->strings + ph->off;
@@ -667,10 +671,11 @@ static int lex_fuzzy_eligible(const struct nlp_lexicon *lex, const struct nlp_le
 		case NLP_LEX_INTENT:
 		case NLP_LEX_YES:
 		case NLP_LEX_NO:
-			if (lex->entries[e].weight >= 0.9f)
+			if (lex->entries[e].weight >= LEX_FUZZY_WEIGHT)
 				return 1;
 			break;
 		case NLP_LEX_PAY:
+		case NLP_LEX_TOPIC:
 			return 1;
 		default:
 			break;

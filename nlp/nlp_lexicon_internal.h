@@ -14,7 +14,7 @@
 #include "nlp_text_internal.h"
 
 #define NLP_LEX_LANGS_MAX 8
-#define NLP_LEX_AFFIX_MAX 32
+#define NLP_LEX_AFFIX_MAX 64
 #define NLP_LEX_AFFIX_LEN 8
 #define NLP_LEX_SYN_MAX 64 /* bytes of a synonym's normalized text */
 #define NLP_LEX_PHRASE_TOKENS_MAX 5
@@ -60,6 +60,8 @@ enum nlp_lex_topic {
 #define NLP_LEX_FLAG_WEAK 1u   /* num: a quantity only before a product or alone */
 #define NLP_LEX_FLAG_CLAUSE 2u /* stop: a sentence word, so the text is not a product name */
 #define NLP_LEX_FLAG_CHAT 4u   /* stop: small talk ("lol", "brb", "baadaye"): no action */
+#define NLP_LEX_FLAG_AMOUNT 8u /* stop: "ksh", "weeks": a number next to it is an amount or a
+				  duration, neither a quantity nor an order number */
 
 struct nlp_lex_entry {
 	uint8_t kind;

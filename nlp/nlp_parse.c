@@ -24,11 +24,14 @@
 #define PARSE_PAYREF_LEN 10     /* an M-Pesa transaction code: "QGH7XK2M1P" */
 #define PARSE_QUESTION_BONUS 1.5f /* a topic named by two question phrases */
 #define PARSE_PAYREF_WEIGHT 3.0f  /* a transaction code: the shopper is telling of a payment */
+#define PARSE_POLITE 0.25f        /* greetings and thanks around a request weigh this much */
 /* The statistical classifier behind the rules (docs/NLP.md): asked when the rules read
- * nothing, only a product phrase, or a keyword with less confidence than PARSE_UNSURE. */
+ * nothing, only a product phrase, or a keyword with less confidence than PARSE_SURE. */
 #define PARSE_UNSURE 0.5
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
-#define PARSE_CLF_OVERRIDE 0.7  /* ... and over a weak reading of the rules */
+#define PARSE_CLF_OVERRIDE 0.8  /* ... and over a weak reading of the rules */
+#define PARSE_SURE 0.8          /* a keyword read with less is asked too ... */
+#define PARSE_CLF_STRONG 0.9    /* ... and yields to a model this sure of another intent */
 #define PARSE_CLF_ALT 0.15      /* the likeliest offered as "did you mean" at least this */
 #define PARSE_CLF_ALT2 0.05     /* and the second at least this */
 
@@ -51,6 +54,7 @@ struct parse_tok {
 	unsigned char type, role, span; /* span: tokens in the phrase this one starts, or 0 */
 	char prefix;
 	unsigned char fuzzy, orderref, weak, mul, count, marked, numword, known, size;
+	unsigned char amount; /* "ksh", "weeks": a number next to it is no quantity or order */
 	long num;
 };
 
@@ -58,6 +62,7 @@ struct parse_num {
 	long v;
 	size_t head, last;
 	int marked, weak, order, dropped;
+	int amount; /* next to "ksh", "weeks": an amount or a duration */
 };
 
 struct parse_state {
@@ -409,6 +414,8 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 				st->chat++;
 				st->clause = 1;
 			}
+			if (e->flags & NLP_LEX_FLAG_AMOUNT)
+				pt->amount = 1;
 			break;
 		case NLP_LEX_REF:
 			has_stop = 1;
@@ -449,6 +456,7 @@ static void parse_apply_phrase(struct parse_state *st, size_t i, size_t len,
 	for (size_t k = i + 1; k < i + len; k++) {
 		st->t[k].role = pt->role;
 		st->t[k].orderref = pt->orderref;
+		st->t[k].amount = pt->amount;
 		st->t[k].span = 0;
 	}
 }
@@ -618,6 +626,7 @@ static void parse_numbers(struct parse_state *st)
 			j = parse_next(st, k);
 		}
 		pn->last = j - 1;
+		pn->amount = (j < st->n && st->t[j].amount) || (i > 0 && st->t[i - 1].amount);
 		if (j < st->n && st->t[j].role == ROLE_UNIT)
 			pn->marked = 1;
 		if (i > 0 && st->t[i - 1].role == ROLE_UNIT)
@@ -763,7 +772,9 @@ struct parse_verdict {
 };
 
 /* Behind the rules: when they read nothing, only a product phrase or a keyword they are
- * unsure of, the classifier's calibrated probabilities decide. A likely intent is taken;
+ * unsure of, the classifier's calibrated probabilities decide. A likely intent is taken
+ * (a product intent only offered over a sentence the rules cannot read: "im interested in
+ * the soap" is a search for what?);
  * otherwise the reading stays (or becomes) unknown with the two likeliest intents in
  * out->alt, for the engine to ask "did you mean ...?". A product phrase the classifier
  * does not clearly read otherwise stays a search. */
@@ -772,12 +783,14 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 {
 	double p[NLP_INTENT_COUNT], rank[NLP_INTENT_COUNT];
 	int weak = !v->implicit && v->in != NLP_INTENT_UNKNOWN && v->conf < PARSE_UNSURE;
+	int mid = !v->implicit && v->in != NLP_INTENT_UNKNOWN && !weak && v->conf < PARSE_SURE &&
+		  v->in != NLP_INTENT_CONFIRM && v->in != NLP_INTENT_DENY;
 	enum nlp_intent top = NLP_INTENT_UNKNOWN;
 	size_t na = 0;
 
 	if (v->free_text || st->payref || v->smalltalk ||
 	    (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
-	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak))
+	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak || mid))
 		return;
 	if (nlp_classify(st->toks, st->ntoks, p) == 0)
 		return; /* nothing the model has seen */
@@ -789,9 +802,21 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 			v->conf = p[top];
 		return;
 	}
+	if (mid) {
+		/* a keyword the rules are fairly sure of yields only to a model that is very sure
+		 * of another intent, and a product intent never to another one */
+		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
+		    !(parse_product_intent(v->in) && parse_product_intent(top))) {
+			v->in = top;
+			v->conf = p[top];
+		}
+		return;
+	}
 	if (top != NLP_INTENT_UNKNOWN &&
 	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT : PARSE_CLF_OVERRIDE) &&
-	    !(v->implicit && parse_product_intent(top))) {
+	    !(v->implicit && parse_product_intent(top)) &&
+	    !(v->in == NLP_INTENT_UNKNOWN && parse_product_intent(top) && st->clause &&
+	      st->ncontent > 0)) {
 		v->in = top;
 		v->conf = p[top];
 		v->implicit = 0;
@@ -832,6 +857,8 @@ static void parse_order_numbers(struct parse_state *st, const struct parse_verdi
 	for (size_t k = 0; k < st->nnums; k++) {
 		struct parse_num *pn = &st->nums[k];
 		size_t p = parse_prev_key(st, pn->head), nx = parse_next_key(st, pn->last + 1);
+		if (pn->amount && st->t[pn->head].prefix != '#')
+			continue; /* "sent ksh 3200": an amount */
 		if (st->t[pn->head].prefix == '#')
 			pn->order = 1;
 		else if (p < st->n && st->t[p].orderref &&
@@ -858,6 +885,8 @@ static void parse_quantity(struct parse_state *st, struct parse_verdict *v)
 		size_t nx = pn->last + 1;
 		int before = pn->head > 0 && (st->t[pn->head - 1].role == ROLE_STOP ||
 					      st->t[pn->head - 1].role == ROLE_CONTENT);
+		if (pn->amount && !pn->order)
+			pn->dropped = 1; /* "ksh 3200", "two weeks" */
 		if (pn->order || !pn->weak)
 			continue;
 		if (ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_CHOICE ||
@@ -919,6 +948,9 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order" */
 	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
 		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
+	if (v->in == NLP_INTENT_QUESTION && !st->topics && st->pay < 0 && out->product[0] &&
+	    st->score[NLP_INTENT_SEARCH] > 0.0f)
+		v->in = NLP_INTENT_SEARCH; /* "naomba kujua kama mna kikoi": asking for a product */
 	if (v->bs < 0.75f && out->product[0] && !v->free_text && v->in != NLP_INTENT_QUESTION &&
 	    v->in != NLP_INTENT_PAID) {
 		if (v->qty && ex != NLP_EXPECT_CHOICE) {
@@ -1039,6 +1071,32 @@ static void parse_topic(const struct parse_state *st, struct nlp_reading *out)
 	}
 }
 
+/* Greetings and thanks wrap a request ("hello good morning, please i want to ask if you
+ * deliver to kisumu, thanks"): when another intent weighs at least 1, they step aside
+ * (thanks not for help: "asante kwa msaada" is thanks), and so does "ok" before a clear
+ * request (at least 1.5) when no yes or no is expected. */
+static void parse_polite(struct parse_state *st)
+{
+	float act = 0.0f, act_help = 0.0f;
+
+	for (int k = 0; k < NLP_INTENT_COUNT; k++) {
+		if (k == NLP_INTENT_UNKNOWN || k == NLP_INTENT_GREET || k == NLP_INTENT_THANKS ||
+		    k == NLP_INTENT_CONFIRM || k == NLP_INTENT_DENY)
+			continue;
+		if (st->score[k] > act_help)
+			act_help = st->score[k];
+		if (k != NLP_INTENT_HELP && st->score[k] > act)
+			act = st->score[k];
+	}
+	if (act_help >= 1.0f)
+		st->score[NLP_INTENT_GREET] *= PARSE_POLITE;
+	if (act >= 1.0f)
+		st->score[NLP_INTENT_THANKS] *= PARSE_POLITE;
+	if (act >= 1.5f && st->expect != NLP_EXPECT_YES_NO)
+		st->score[NLP_INTENT_CONFIRM] *= PARSE_POLITE; /* "alright, i'm ready to buy",
+								  not "ndio nataka" */
+}
+
 static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 {
 	enum nlp_expect ex = st->expect;
@@ -1059,6 +1117,20 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		   returns for a problem: "can i exchange a shirt that doesnt fit" */
 	if (st->payref)
 		st->score[NLP_INTENT_PAID] += PARSE_PAYREF_WEIGHT;
+	parse_polite(st);
+	if (st->score[NLP_INTENT_DENY] > 0.0f && st->score[NLP_INTENT_REMOVE_FROM_CART] > 0.0f &&
+	    ex != NLP_EXPECT_YES_NO) {
+		/* "don't want": with a product a removal ("i don't want coffee"), without one
+		 * (and no "it" or order named) a plain no ("sitaki") */
+		if (st->ncontent > 0)
+			st->score[NLP_INTENT_DENY] *= 0.5f;
+		else if (!st->ref && !parse_has_orderref(st))
+			st->score[NLP_INTENT_REMOVE_FROM_CART] *= 0.5f;
+	}
+	if (st->ncontent > 0 && st->score[NLP_INTENT_CHECKOUT] > 0.0f &&
+	    (st->score[NLP_INTENT_ADD_TO_CART] >= 1.0f ||
+	     st->score[NLP_INTENT_REMOVE_FROM_CART] >= 1.0f))
+		st->score[NLP_INTENT_CHECKOUT] *= 0.5f; /* "add 2 honey and checkout": first */
 	if (ex == NLP_EXPECT_YES_NO) {
 		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
 		st->score[NLP_INTENT_DENY] *= 1.5f;

@@ -3,8 +3,9 @@
  * (tests/data/nlp/corpus.tsv; lines read with an expectation are answers, not intents, and
  * are left out), turns each message into the features of nlp_features.c, trains a
  * multinomial logistic regression (AdaGrad, L2, a fixed shuffle: the same corpus gives the
- * same model), fits the softmax temperature on a fifth of the corpus held back from a first
- * training, trains again on everything and writes the model as a C table.
+ * same model; the weights averaged over the second half of the epochs), fits the softmax
+ * temperature on the out-of-fold scores of a 5-fold cross-validation, trains again on
+ * everything and writes the model as a C table.
  * usage: nlp_train CORPUS.tsv OUT.c
  */
 #include <math.h>
@@ -18,11 +19,24 @@
 #include "nlp_text_internal.h"
 
 #define TRAIN_LINE_MAX 2048
+#ifndef TRAIN_EPOCHS
 #define TRAIN_EPOCHS   40
+#endif
+#ifndef TRAIN_RATE
 #define TRAIN_RATE     0.5
+#endif
+#ifndef TRAIN_L2
 #define TRAIN_L2       1e-5
+#endif
 #define TRAIN_PRUNE    0.02 /* a feature whose weights are all smaller is left out */
 #define TRAIN_NC       NLP_INTENT_COUNT
+#define TRAIN_FOLDS    5 /* cross-validation folds for the temperature */
+#ifndef TRAIN_SKIP_PRODUCT
+#define TRAIN_SKIP_PRODUCT 1 /* leave the labelled product words out of the features */
+#endif
+#ifndef TRAIN_AVERAGE
+#define TRAIN_AVERAGE  1 /* average the weights of the second half of the epochs */
+#endif
 
 struct example {
 	uint32_t *feat; /* indexes into the vocabulary */
@@ -93,6 +107,29 @@ static int train_label(const char *name)
 	return -1;
 }
 
+/* The words of the labelled product phrase ("honey" in "i no want the honey again") are
+ * left out of a line's features: what a shopper wants done is in the other words, and a
+ * product named in training would pull every later message naming it toward that line's
+ * intent ("tell me about the honey" read as a removal). */
+static size_t train_drop_product(struct nlp_token *toks, size_t n, const char *product)
+{
+	char pnorm[1024];
+	struct nlp_token ptoks[64];
+	size_t pn = nlp_normalize(product, strlen(product), pnorm, sizeof(pnorm));
+	size_t np = nlp_text_tokenize(pnorm, pn, ptoks, 64), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int drop = 0;
+		for (size_t j = 0; j < np && !drop; j++)
+			drop = toks[i].len == ptoks[j].len &&
+			       memcmp(toks[i].s, ptoks[j].s, toks[i].len) == 0 &&
+			       toks[i].type == NLP_TOK_WORD;
+		if (!drop)
+			toks[k++] = toks[i];
+	}
+	return k;
+}
+
 /* Reads the corpus; 0 or -1 with a message on stderr. */
 static int train_read(struct trainer *tr, const char *path)
 {
@@ -137,6 +174,8 @@ static int train_read(struct trainer *tr, const char *path)
 			continue; /* an answer to a question the bot asked, not an intent */
 		nn = nlp_normalize(f[0], strlen(f[0]), norm, sizeof(norm));
 		nt = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
+		if (TRAIN_SKIP_PRODUCT && strcmp(f[3], "-") != 0 && label != NLP_INTENT_SEARCH)
+			nt = train_drop_product(toks, nt, f[3]);
 		nh = nlp_features(toks, nt, feat, NLP_FEAT_MAX);
 		if (tr->nex == tr->capex) {
 			size_t cap = tr->capex ? tr->capex * 2 : 1024;
@@ -196,16 +235,22 @@ static void train_softmax(const double *z, double t, double *p)
 		p[c] /= s;
 }
 
-/* Trains on the examples whose index is not held back (held: k % 5 == 0 when split). */
-static int train_fit(const struct trainer *tr, int split, double *w, double *b)
+/* Trains on the examples not in the held-back fold (k % TRAIN_FOLDS == fold; fold -1: all).
+ * The weights returned are the average of those after each epoch of the second half
+ * (Polyak averaging): one line more or less in the corpus moves them less than the last
+ * epoch's, so the model and its calibration are steadier. */
+static int train_fit(const struct trainer *tr, int fold, double *w, double *b)
 {
 	size_t nw = tr->nvocab * TRAIN_NC;
 	double *gw = calloc(nw ? nw : 1, sizeof(*gw)), gb[TRAIN_NC] = {0};
+	double *aw = calloc(nw ? nw : 1, sizeof(*aw)), ab[TRAIN_NC] = {0};
 	size_t *order = malloc((tr->nex ? tr->nex : 1) * sizeof(*order));
 	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	int navg = 0;
 
-	if (!gw || !order) {
+	if (!gw || !aw || !order) {
 		free(gw);
+		free(aw);
 		free(order);
 		return -1;
 	}
@@ -227,7 +272,7 @@ static int train_fit(const struct trainer *tr, int split, double *w, double *b)
 		for (size_t k = 0; k < tr->nex; k++) {
 			const struct example *e = &tr->ex[order[k]];
 			double z[TRAIN_NC], p[TRAIN_NC], x;
-			if (split && order[k] % 5 == 0)
+			if (fold >= 0 && order[k] % TRAIN_FOLDS == (size_t)fold)
 				continue;
 			train_scores(tr, e, w, b, z);
 			train_softmax(z, 1.0, p);
@@ -245,25 +290,51 @@ static int train_fit(const struct trainer *tr, int split, double *w, double *b)
 					w[at] -= TRAIN_RATE * g / sqrt(gw[at] + 1e-8);
 				}
 		}
+		if (TRAIN_AVERAGE && epoch >= TRAIN_EPOCHS / 2) {
+			for (size_t i = 0; i < nw; i++)
+				aw[i] += w[i];
+			for (int c = 0; c < TRAIN_NC; c++)
+				ab[c] += b[c];
+			navg++;
+		}
+	}
+	if (navg > 0) {
+		for (size_t i = 0; i < nw; i++)
+			w[i] = aw[i] / navg;
+		for (int c = 0; c < TRAIN_NC; c++)
+			b[c] = ab[c] / navg;
 	}
 	free(gw);
+	free(aw);
 	free(order);
 	return 0;
 }
 
-/* The temperature that minimizes the log loss on the held-back fifth; also its accuracy. */
-static double train_temperature(const struct trainer *tr, const double *w, const double *b,
-                                double *acc, size_t *nheld)
+/* Out-of-fold scores: each example scored by the model trained without its fold, into
+ * z (nex x NC). */
+static int train_crossval(const struct trainer *tr, double *w, double *b, double *z)
+{
+	for (int fold = 0; fold < TRAIN_FOLDS; fold++) {
+		if (train_fit(tr, fold, w, b))
+			return -1;
+		for (size_t k = (size_t)fold; k < tr->nex; k += TRAIN_FOLDS)
+			train_scores(tr, &tr->ex[k], w, b, z + k * TRAIN_NC);
+	}
+	return 0;
+}
+
+/* The temperature that minimizes the log loss of the out-of-fold scores; also their
+ * accuracy. */
+static double train_temperature(const struct trainer *tr, const double *zall, double *acc)
 {
 	double best_t = 1.0, best_nll = INFINITY;
-	size_t right = 0, n = 0;
+	size_t right = 0;
 
 	for (double t = 0.2; t <= 10.0; t *= 1.03) {
 		double nll = 0.0;
-		for (size_t k = 0; k < tr->nex; k += 5) {
-			double z[TRAIN_NC], p[TRAIN_NC];
-			train_scores(tr, &tr->ex[k], w, b, z);
-			train_softmax(z, t, p);
+		for (size_t k = 0; k < tr->nex; k++) {
+			double p[TRAIN_NC];
+			train_softmax(zall + k * TRAIN_NC, t, p);
 			nll -= log(p[tr->ex[k].label] + 1e-12);
 		}
 		if (nll < best_nll) {
@@ -271,18 +342,15 @@ static double train_temperature(const struct trainer *tr, const double *w, const
 			best_t = t;
 		}
 	}
-	for (size_t k = 0; k < tr->nex; k += 5) {
-		double z[TRAIN_NC];
+	for (size_t k = 0; k < tr->nex; k++) {
+		const double *z = zall + k * TRAIN_NC;
 		int top = 0;
-		train_scores(tr, &tr->ex[k], w, b, z);
 		for (int c = 1; c < TRAIN_NC; c++)
 			if (z[c] > z[top])
 				top = c;
 		right += top == tr->ex[k].label;
-		n++;
 	}
-	*acc = n ? 100.0 * (double)right / (double)n : 0.0;
-	*nheld = n;
+	*acc = tr->nex ? 100.0 * (double)right / (double)tr->nex : 0.0;
 	return best_t;
 }
 
@@ -324,7 +392,7 @@ static int train_write_slots(FILE *fp, const struct train_kept *kept, size_t nke
 }
 
 static int train_write(const struct trainer *tr, const char *path, const double *w, const double *b,
-                       double temp, double acc, size_t nheld)
+                       double temp, double acc)
 {
 	FILE *fp = fopen(path, "w");
 	struct train_kept *kept = malloc((tr->nvocab ? tr->nvocab : 1) * sizeof(*kept));
@@ -347,10 +415,10 @@ static int train_write(const struct trainer *tr, const char *path, const double 
 	qsort(kept, nkept, sizeof(*kept), train_cmp_kept);
 	fprintf(fp,
 	        "/* Generated by nlp_train from the labelled corpus: do not edit.\n"
-	        " * %zu messages, %zu features kept of %zu; temperature %.4f fitted on %zu "
-	        "held back\n * (accuracy there %.1f%% when trained without them). */\n"
+	        " * %zu messages, %zu features kept of %zu; temperature %.4f fitted on the "
+	        "out-of-fold\n * scores of a %d-fold cross-validation (accuracy there %.1f%%). */\n"
 	        "#include \"nlp_model_internal.h\"\n\n",
-	        tr->nex, nkept, tr->nvocab, temp, nheld, acc);
+	        tr->nex, nkept, tr->nvocab, temp, TRAIN_FOLDS, acc);
 	fprintf(fp, "const size_t nlp_model_nfeat = %zu;\n", nkept);
 	fprintf(fp, "const uint32_t nlp_model_hash[] = {");
 	for (size_t i = 0; i < nkept; i++)
@@ -381,8 +449,7 @@ out:
 int main(int argc, char **argv)
 {
 	struct trainer tr;
-	double *w = NULL, b[TRAIN_NC], temp, acc;
-	size_t nheld = 0;
+	double *w = NULL, *z = NULL, b[TRAIN_NC], temp, acc;
 	int rc = 1;
 
 	memset(&tr, 0, sizeof(tr));
@@ -393,16 +460,17 @@ int main(int argc, char **argv)
 	if (train_read(&tr, argv[1]))
 		goto out;
 	w = malloc((tr.nvocab ? tr.nvocab : 1) * TRAIN_NC * sizeof(*w));
-	if (!w || train_fit(&tr, 1, w, b)) {
+	z = malloc((tr.nex ? tr.nex : 1) * TRAIN_NC * sizeof(*z));
+	if (!w || !z || train_crossval(&tr, w, b, z)) {
 		fprintf(stderr, "nlp_train: out of memory\n");
 		goto out;
 	}
-	temp = train_temperature(&tr, w, b, &acc, &nheld);
-	if (train_fit(&tr, 0, w, b) || train_write(&tr, argv[2], w, b, temp, acc, nheld))
+	temp = train_temperature(&tr, z, &acc);
+	if (train_fit(&tr, -1, w, b) || train_write(&tr, argv[2], w, b, temp, acc))
 		goto out;
-	printf("nlp_train: %zu messages, %zu features; held-back fifth %.1f%% (%zu), "
+	printf("nlp_train: %zu messages, %zu features; %d-fold cross-validation %.1f%%, "
 	       "temperature %.3f\n",
-	       tr.nex, tr.nvocab, acc, nheld, temp);
+	       tr.nex, tr.nvocab, TRAIN_FOLDS, acc, temp);
 	rc = 0;
 out:
 	for (size_t k = 0; k < tr.nex; k++)
@@ -411,5 +479,6 @@ out:
 	free(tr.vocab);
 	free(tr.table);
 	free(w);
+	free(z);
 	return rc;
 }

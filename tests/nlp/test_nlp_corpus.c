@@ -265,10 +265,11 @@ static void test_holdout4(void **state)
 /* The fifth held-out set (issue 16 part 5's third round): written blind by someone who read
  * neither the corpus nor the lexicon nor any earlier set, while the round's changes were made
  * by someone who never read it; measured once before the round (86.3% intent) and once after
- * (92.9%). Only its new phrasings are kept (see the file's header). The corpus floor (95%) is
- * not met on fresh text, so the floor is just under the figure measured: it catches a
- * regression, and does not claim the 95%. */
-#define HOLDOUT5_FLOOR 92.5
+ * (92.9%). Only its new phrasings are kept (see the file's header). The next round (Pidgin,
+ * politeness around a request, problems stated as facts, amounts, the steadier trainer) used
+ * it as its development set: 98.8%, tuned against it, so the floor just under that figure
+ * only catches a regression; the blind figure of that round is holdout6's (docs/NLP.md). */
+#define HOLDOUT5_FLOOR 98.5
 
 static void test_holdout5(void **state)
 {

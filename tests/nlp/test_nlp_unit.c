@@ -766,6 +766,73 @@ static void test_smalltalk_and_sheng(void **state)
 	assert_int_equal(parse("the shoes dont fit").intent, NLP_INTENT_COMPLAINT);
 }
 
+/* Greetings and thanks around a request step aside; Pidgin touches; durations are no
+ * quantity; problems stated as facts (issue 16 part 5, third round). */
+static void test_polite_and_pidgin(void **state)
+{
+	struct nlp_reading r;
+
+	(void)state;
+	r = parse("hello good morning, please i want to ask if you deliver to kisumu, thanks");
+	assert_int_equal(r.intent, NLP_INTENT_QUESTION);
+	assert_string_equal(r.topic, "delivery");
+	assert_string_equal(r.place, "kisumu");
+	r = parse("good morning, i would like 2 mugs please");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity, 2);
+	assert_int_equal(parse("hello good morning").intent, NLP_INTENT_GREET);
+	assert_int_equal(parse("asante kwa msaada").intent, NLP_INTENT_THANKS);
+	r = parse("abeg add 2 shea butter");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_string_equal(r.product, "shea butter");
+	assert_int_equal(parse("i don pay").intent, NLP_INTENT_PAID);
+	r = parse("its been two weeks and nothing");
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	assert_int_equal(parse("mmenitumia rangi tofauti").intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(parse("delivery guy never showed up").intent, NLP_INTENT_COMPLAINT);
+	r = parse("send me your price list");
+	assert_int_equal(r.intent, NLP_INTENT_BROWSE);
+	assert_string_equal(r.product, "");
+	/* a number next to money or a duration is neither a quantity nor an order number */
+	r = parse("sent ksh 3200 just now");
+	assert_int_equal(r.intent, NLP_INTENT_PAID);
+	assert_int_equal(r.order_number, 0);
+	r = parse("i have waited for 2 weeks");
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	assert_int_equal(r.quantity_state, NLP_QTY_NONE);
+	r = parse("add 2 mugs");
+	assert_int_equal(r.quantity, 2);
+	assert_int_equal(parse("status of order 1042").order_number, 1042);
+	/* a topic word one typo away is corrected too */
+	r = parse("how much is delivry to thika");
+	assert_int_equal(r.intent, NLP_INTENT_QUESTION);
+	assert_string_equal(r.topic, "delivery_fee");
+	assert_string_equal(r.place, "thika");
+	assert_int_equal(parse("i hav payed").intent, NLP_INTENT_PAID);
+	/* "ok" before a request steps aside too, unless a yes or no is expected */
+	assert_int_equal(parse("alright i'm ready to buy").intent, NLP_INTENT_CHECKOUT);
+	assert_int_equal(parse_ex("alright", NLP_EXPECT_YES_NO).intent, NLP_INTENT_CONFIRM);
+	/* not wanting: a removal with a product, a plain no without one */
+	r = parse("i don't want coffee");
+	assert_int_equal(r.intent, NLP_INTENT_REMOVE_FROM_CART);
+	assert_string_equal(r.product, "coffee");
+	assert_int_equal(parse("sitaki").intent, NLP_INTENT_DENY);
+	/* a question about no shop topic that names a product asks for it */
+	r = parse("naomba kujua kama mna kikoi");
+	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
+	assert_string_equal(r.product, "kikoi");
+	/* a keyword read fairly surely (0.5 to 0.8: "nataka" is add) yields to a model very
+	 * sure (0.9) of another intent (the model's reading: it moves with the corpus) */
+	r = parse("nataka ku-cancel order");
+	assert_int_equal(r.intent, NLP_INTENT_CANCEL_ORDER);
+	assert_true(r.confidence >= 0.9);
+	/* small talk about the weather */
+	r = parse("it's raining here");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.alt[0], NLP_INTENT_UNKNOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -778,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_questions_and_paid),
 		cmocka_unit_test(test_classifier),
+		cmocka_unit_test(test_polite_and_pidgin),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
