@@ -3,9 +3,10 @@
  * the reading we expect), parses every line and fails when intent or quantity accuracy is
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
- * test_holdout3), holdout4.tsv and holdout5.tsv (issue 16 part 5's, see test_holdout4 and
- * test_holdout5). Prints every miss, a confusion table of intents, product, order number,
- * language and topic/place/code accuracy, and how the "did you mean" choices did.
+ * test_holdout3), holdout4.tsv, holdout5.tsv and holdout6.tsv (issue 16 part 5's, see
+ * test_holdout4 to test_holdout6). Prints every miss, a confusion table of intents, product,
+ * order number, language and topic/place/code accuracy, and how the "did you mean" choices
+ * did.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -223,6 +224,22 @@ static void test_holdout2(void **state)
 	assert_true(qa >= 80.0);
 }
 
+/* Scores held-out set n (at least min_rows messages), prints its figures, and fails under
+ * its floor or when offering "did you mean" reads worse than taking the reading. Returns the
+ * quantity accuracy. */
+static double check_holdout(int n, const char *path, size_t min_rows, double floor)
+{
+	double ia, qa, ga;
+
+	assert_true(score_file(path, &ia, &qa, &ga) >= min_rows);
+	printf("held-out set %d: intent %.1f%% (floor %.1f%%, corpus floor 95%%), right or offered "
+	       "as \"did you mean\" %.1f%%, quantity %.1f%%\n",
+	       n, ia, floor, ga, qa);
+	assert_true(ia >= floor);
+	assert_true(ga >= ia);
+	return qa;
+}
+
 /* The third held-out set, written before the statistical fallback (issue 16) and never used
  * to train or tune it: measured once before the fallback (rules alone: 82.3% intent) and once
  * after (85.8%). Issue 16 part 5 then used it as a development set (its misses guided new
@@ -231,15 +248,8 @@ static void test_holdout2(void **state)
 
 static void test_holdout3(void **state)
 {
-	double ia, qa, ga;
 	(void)state;
-	assert_true(score_file(NLP_HOLDOUT3, &ia, &qa, &ga) >= 250);
-	printf("held-out set 3: intent %.1f%% (floor %.1f%%, corpus floor 95%%), right or offered "
-	       "as \"did you mean\" %.1f%%, quantity %.1f%%\n",
-	       ia, HOLDOUT3_FLOOR, ga, qa);
-	assert_true(ia >= HOLDOUT3_FLOOR);
-	assert_true(ga >= ia);
-	assert_true(qa >= 95.0);
+	assert_true(check_holdout(3, NLP_HOLDOUT3, 250, HOLDOUT3_FLOOR) >= 95.0);
 }
 
 /* The fourth held-out set (issue 16 part 5), written before any change of that round and
@@ -252,14 +262,8 @@ static void test_holdout3(void **state)
 
 static void test_holdout4(void **state)
 {
-	double ia, qa, ga;
 	(void)state;
-	assert_true(score_file(NLP_HOLDOUT4, &ia, &qa, &ga) >= 200);
-	printf("held-out set 4: intent %.1f%% (floor %.1f%%, corpus floor 95%%), right or offered "
-	       "as \"did you mean\" %.1f%%, quantity %.1f%%\n",
-	       ia, HOLDOUT4_FLOOR, ga, qa);
-	assert_true(ia >= HOLDOUT4_FLOOR);
-	assert_true(ga >= ia);
+	check_holdout(4, NLP_HOLDOUT4, 200, HOLDOUT4_FLOOR);
 }
 
 /* The fifth held-out set (issue 16 part 5's third round): written blind by someone who read
@@ -273,14 +277,21 @@ static void test_holdout4(void **state)
 
 static void test_holdout5(void **state)
 {
-	double ia, qa, ga;
 	(void)state;
-	assert_true(score_file(NLP_HOLDOUT5, &ia, &qa, &ga) >= 150);
-	printf("held-out set 5: intent %.1f%% (floor %.1f%%, corpus floor 95%%), right or offered "
-	       "as \"did you mean\" %.1f%%, quantity %.1f%%\n",
-	       ia, HOLDOUT5_FLOOR, ga, qa);
-	assert_true(ia >= HOLDOUT5_FLOOR);
-	assert_true(ga >= ia);
+	check_holdout(5, NLP_HOLDOUT5, 150, HOLDOUT5_FLOOR);
+}
+
+/* The sixth held-out set (issue 16 part 5's fourth round): written blind, as the fifth was,
+ * while that round's changes were made by someone who never read it; measured once before the
+ * round (84.1% intent on its 289 new phrasings) and once after (89.6%). The corpus floor
+ * (95%) is not met on fresh text, so the floor is just under the figure measured: it catches
+ * a regression, and does not claim the 95%. */
+#define HOLDOUT6_FLOOR 89.0
+
+static void test_holdout6(void **state)
+{
+	(void)state;
+	check_holdout(6, NLP_HOLDOUT6, 280, HOLDOUT6_FLOOR);
 }
 
 int main(void)
@@ -292,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_holdout3),
 		cmocka_unit_test(test_holdout4),
 		cmocka_unit_test(test_holdout5),
+		cmocka_unit_test(test_holdout6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
