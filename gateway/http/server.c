@@ -23,6 +23,7 @@
 #include "conns.h"
 #include "ws_internal.h"
 #include "db.h"
+#include "latency.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -57,6 +58,8 @@ struct job {
 	size_t nqargs;
 	char param_buf[HTTP_MAX_PARAMS][256];
 	int64_t start_us;
+	int64_t queued_us;    /* read whole and queued for a worker (latency.h) */
+	int64_t ready_us;     /* the answer ready */
 	int headers_sent;
 	size_t body_off;
 	struct job *next;     /* work queue / ready list */
@@ -220,6 +223,8 @@ static void *worker_main(void *arg)
 {
 	struct job *j;
 	struct http_ctx ctx;
+	char what[96];
+	int64_t t0;
 
 	(void)arg;
 	for (;;) {
@@ -240,16 +245,23 @@ static void *worker_main(void *arg)
 
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.app = srv_app;
+		latency_begin();
+		t0 = util_now_us();
+		latency_add(LATENCY_QUEUE, t0 - j->queued_us);
 		if (j->task_fn) {
 			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
+			latency_add(LATENCY_POOL, util_now_us() - t0);
 			j->task_fn(&ctx, j->task_arg);
 			if (ctx.conn)
 				db_pool_release(srv_app->pool, ctx.conn);
+			latency_end("a web socket's task", util_now_us() - j->queued_us);
 			free(j);
 			continue;
 		}
-		if (j->route->needs_db)
+		if (j->route->needs_db) {
 			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
+			latency_add(LATENCY_POOL, util_now_us() - t0);
+		}
 		if (j->route->needs_db && !ctx.conn)
 			http_response_error(&j->resp, 503, "database_unavailable",
 					    "the database is not answering; try again shortly");
@@ -259,6 +271,9 @@ static void *worker_main(void *arg)
 			db_pool_release(srv_app->pool, ctx.conn);
 		if (j->resp.status == 0)
 			http_response_error(&j->resp, 500, "internal", "the request could not be answered");
+		j->ready_us = util_now_us();
+		snprintf(what, sizeof(what), "%s %s", j->method, j->route->pattern);
+		latency_end(what, j->ready_us - j->queued_us);
 
 		pthread_mutex_lock(&jobs_lock);
 		job_finish_locked(j);
@@ -277,6 +292,7 @@ int server_task(void (*fn)(struct http_ctx *ctx, void *arg), void *arg)
 		return -1;
 	j->task_fn = fn;
 	j->task_arg = arg;
+	j->queued_us = util_now_us();
 	pthread_mutex_lock(&jobs_lock);
 	if (srv_stopping || workers_quit || jobs_queued >= srv_app->cfg->max_queue) {
 		pthread_mutex_unlock(&jobs_lock);
@@ -377,6 +393,7 @@ static void job_submit(struct job *j)
 	}
 	jobs_queued++;
 	j->in_worker = 1;
+	j->queued_us = util_now_us();
 	if (work_tail)
 		work_tail->next = j;
 	else
@@ -836,6 +853,8 @@ static int on_http_writeable(struct lws *wsi, struct pss *pss)
 		return 0;
 	metrics_request_observe(j->route ? j->route->pattern : NULL, j->method, j->resp.status,
 				(double)(util_now_us() - j->start_us) / 1e6);
+	if (j->ready_us)
+		latency_write_observe(util_now_us() - j->ready_us);
 	log_debug(NULL, "http %s %s -> %d", j->method, j->route ? j->route->pattern : j->path,
 		  j->resp.status);
 	r = j->close_after;
