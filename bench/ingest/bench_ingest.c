@@ -115,6 +115,7 @@ struct run {
 	struct hconn *cs;
 	int *freel, fhead, nfree; /* ring of the free connections' indexes, oldest first */
 	double *lat;              /* ms, one per message answered 200 */
+	unsigned char *lat_step;  /* the conversation step (0 to STEPS - 1) of each */
 	long done, non200, unhandled, reconnects;
 };
 
@@ -398,9 +399,11 @@ static void run_init(struct run *r, int tag, int nshoppers, int nconns, double r
 	r->qcap = 2 * nmsgs + 16;
 	r->q = calloc((size_t)r->qcap, sizeof(*r->q));
 	r->lat = calloc((size_t)nmsgs, sizeof(double));
+	r->lat_step = calloc((size_t)nmsgs, 1);
 	r->cs = calloc((size_t)nconns, sizeof(*r->cs));
 	r->freel = calloc((size_t)nconns, sizeof(int));
-	if (!r->msgs || !r->step || !r->busy || !r->q || !r->lat || !r->cs || !r->freel)
+	if (!r->msgs || !r->step || !r->busy || !r->q || !r->lat || !r->lat_step || !r->cs ||
+	    !r->freel)
 		die("out of memory");
 	for (s = 0; s < nshoppers; s++) {
 		for (k = 0; k < STEPS; k++) {
@@ -421,6 +424,7 @@ static void run_free(struct run *r)
 	free(r->busy);
 	free(r->q);
 	free(r->lat);
+	free(r->lat_step);
 	free(r->cs);
 	free(r->freel);
 }
@@ -501,6 +505,7 @@ static void answered(struct run *r, struct hconn *c, int status, int handled)
 		q_push(r, s, c->t);
 		return;
 	}
+	r->lat_step[r->done] = (unsigned char)r->step[s];
 	r->lat[r->done++] = (double)(util_now_us() - c->t) / 1000.0;
 	r->unhandled += !handled;
 	if (++r->step[s] < STEPS && r->rate <= 0)
@@ -811,6 +816,35 @@ static void fmt_per(char *out, size_t len, double before, double after, long n)
 		snprintf(out, len, "%.2f", (after - before) / (double)n);
 }
 
+/* Which messages were slow: per conversation step (1 is the greeting, STEPS the order's
+ * confirmation), the messages over 50 ms and the step's p99 (the tail's cause is often one
+ * kind of turn: docs/PERFORMANCE.md, "Tail latency"). */
+static void step_report(const struct run *r)
+{
+	static const char *const step_names[STEPS] = {"greet", "search", "add", "cart", "checkout",
+	                                         "name", "address", "phone", "payment", "confirm"};
+	double *v = malloc(((size_t)r->done + 1) * sizeof(double));
+	long k, i, m, over, all_over = 0;
+
+	if (!v)
+		die("out of memory");
+	printf("  by step (messages over 50 ms, p99 ms):");
+	for (k = 0; k < STEPS; k++) {
+		for (i = 0, m = 0, over = 0; i < r->done; i++)
+			if (r->lat_step[i] == k) {
+				v[m++] = r->lat[i];
+				over += r->lat[i] > 50.0;
+			}
+		all_over += over;
+		if (m == 0)
+			continue;
+		qsort(v, (size_t)m, sizeof(double), cmp_double);
+		printf(" %s %ld, %.1f;", step_names[k], over, v[m * 99 / 100 < m - 1 ? m * 99 / 100 : m - 1]);
+	}
+	printf(" all %ld of %ld\n", all_over, r->done);
+	free(v);
+}
+
 /* One measured run on a fresh server; returns the messages answered 200. */
 static long run_measure(int tag, int nshoppers, int nconns, double rate)
 {
@@ -839,6 +873,7 @@ static long run_measure(int tag, int nshoppers, int nconns, double rate)
 	testsrv_stop(&srv);
 	x1 = commits_settled();
 	n = r.done;
+	step_report(&r);
 	qsort(r.lat, (size_t)n, sizeof(double), cmp_double);
 	p50 = r.lat[n / 2];
 	p99 = r.lat[n * 99 / 100 < n - 1 ? n * 99 / 100 : n - 1];
