@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,73 @@ static void job_finish_locked(struct job *j)
 	ready_head = j;
 }
 
+/* ---- warming the pool ----
+ *
+ * At a start, every worker borrows a connection and holds it until all hold one, so the
+ * pool's connections open now, side by side, rather than in the first burst of requests: a
+ * connection costs a SCRAM exchange, the role check and the first Parse of each statement,
+ * and the first messages after a start waited up to 490 ms for the pool under load
+ * (docs/PERFORMANCE.md, "Tail latency"). server_run waits for it before it serves. */
+
+#define SERVER_WARM_MS 5000
+
+static pthread_mutex_t warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t warm_cond = PTHREAD_COND_INITIALIZER;
+static int warm_target, warm_claimed, warm_held, warm_finished;
+
+static void warm_deadline(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += SERVER_WARM_MS / 1000;
+}
+
+static void worker_warm(void)
+{
+	struct timespec deadline;
+	PGconn *conn;
+
+	pthread_mutex_lock(&warm_lock);
+	if (warm_claimed >= warm_target) {
+		pthread_mutex_unlock(&warm_lock);
+		return;
+	}
+	warm_claimed++;
+	pthread_mutex_unlock(&warm_lock);
+	conn = db_pool_acquire(srv_app->pool, SERVER_WARM_MS);
+	warm_deadline(&deadline);
+	pthread_mutex_lock(&warm_lock);
+	warm_held++;
+	pthread_cond_broadcast(&warm_cond);
+	while (warm_held < warm_target &&
+	       pthread_cond_timedwait(&warm_cond, &warm_lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&warm_lock);
+	if (conn)
+		db_pool_release(srv_app->pool, conn);
+	pthread_mutex_lock(&warm_lock);
+	warm_finished++;
+	pthread_cond_broadcast(&warm_cond);
+	pthread_mutex_unlock(&warm_lock);
+}
+
+/* server_run, once the workers run: waits (SERVER_WARM_MS at most) for their warming. */
+static void server_warm_wait(void)
+{
+	struct timespec deadline;
+	int64_t t0 = util_now_us();
+	int idle = 0, in_use, size;
+
+	warm_deadline(&deadline);
+	pthread_mutex_lock(&warm_lock);
+	while (warm_finished < warm_target &&
+	       pthread_cond_timedwait(&warm_cond, &warm_lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&warm_lock);
+	db_pool_stats(srv_app->pool, &in_use, &idle, &size);
+	log_info(NULL, "database pool: %d of %d connections open in %.0f ms", idle, size,
+		 (double)(util_now_us() - t0) / 1000.0);
+}
+
 static void *worker_main(void *arg)
 {
 	struct job *j;
@@ -227,6 +295,7 @@ static void *worker_main(void *arg)
 	int64_t t0;
 
 	(void)arg;
+	worker_warm();
 	for (;;) {
 		pthread_mutex_lock(&jobs_lock);
 		while (!work_head && !workers_quit)
@@ -1145,8 +1214,11 @@ int server_run(struct app *app, const struct http_route *routes)
 	int64_t deadline = 0;
 	int rc = 1;
 
+	warm_target = (int)(cfg->workers < cfg->db_pool_size ? cfg->workers : cfg->db_pool_size);
+	warm_claimed = warm_held = warm_finished = 0;
 	if (server_setup(app, routes, 0) < 0)
 		goto out;
+	server_warm_wait();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
