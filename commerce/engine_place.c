@@ -136,105 +136,94 @@ static int order_draft_price(struct turn *t, const PGresult *lines, struct order
 	return d->address_js ? 0 : -1;
 }
 
-/* Draws the tenant's next order number into d->number. The counter's row is made with the
- * tenant (tenant.c), so the UPDATE alone draws it; only a tenant without one (made before
- * the counter existed) inserts it first. Not inserting first every time matters: an INSERT
- * ... ON CONFLICT waits for the transaction that holds the row, and the UPDATE after it
- * then queued for the row a second time behind the placements that came meanwhile. */
-static int order_number_draw(struct turn *t, struct order_draft *d)
+/* The order's rows in one statement: the tenant's next order number drawn (into d->number),
+ * the orders row with its amounts, currency, payment method and the shopper's name, phone and
+ * address (its id into d->id), one order_items row per cart line with the product's sku, name
+ * and price as they are, and where the order came from (order_channel_meta: channel, chat,
+ * user, message, conversation, so status updates reach the shopper on the same channel).
+ * The counter's row is made with the tenant (tenant.c), so its UPDATE alone draws the number;
+ * only a tenant without one (made before the counter existed) inserts it first. Not inserting
+ * first every time matters: an INSERT ... ON CONFLICT waits for the transaction that holds the
+ * row, and the UPDATE after it then queued for the row a second time.
+ *
+ * The counter's row is one every order of the shop queues for until its transaction commits
+ * (numbers are gap-free), so it is drawn here, after everything that does not need the number,
+ * and in the same round trip as the rows that do: its holder is one round trip nearer its
+ * COMMIT than when each row was a statement of its own (docs/PERFORMANCE.md, "Tail latency"). */
+static int order_rows_insert(struct turn *t, struct order_draft *d, const PGresult *lines)
 {
-	static const char draw[] = "UPDATE order_counters SET next_value = next_value + 1"
-	                           " WHERE tenant_id = $1 RETURNING next_value - 1";
-	PGresult *res;
-
-	res = pg_exec(t->conn, draw, 1, &t->tenant);
-	if (res && PQntuples(res) == 0) {
-		PQclear(res);
-		if (pg_cmd(
-		        t->conn,
-		        "INSERT INTO order_counters (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
-		        1, &t->tenant) < 0)
-			return -1;
-		res = pg_exec(t->conn, draw, 1, &t->tenant);
-	}
-	if (!res || PQntuples(res) != 1) {
-		PQclear(res);
-		return -1;
-	}
-	snprintf(d->number, sizeof(d->number), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
-}
-
-/* The orders row: amounts, currency, payment method, the shopper's name, phone and address.
- * Its id goes to d->id. */
-static int order_row_insert(struct turn *t, struct order_draft *d)
-{
+	static const char sql[] =
+	    "WITH n AS (UPDATE order_counters SET next_value = next_value + 1"
+	    "   WHERE tenant_id = $1 RETURNING next_value - 1 AS v),"
+	    " o AS (INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
+	    "   subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
+	    "   customer_name, customer_phone, delivery_address, payment_status)"
+	    "   SELECT $1, n.v, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8, $9,"
+	    "   $10, $11::jsonb, $12 FROM n RETURNING id, order_number),"
+	    " i AS (INSERT INTO order_items (tenant_id, order_id, product_id, sku, name, quantity,"
+	    "   unit_price_minor, subtotal_minor)"
+	    "   SELECT $1, o.id, l.product_id, l.sku, l.name, l.quantity, l.unit_price_minor,"
+	    "   l.subtotal_minor FROM o, jsonb_to_recordset($13::jsonb) AS l(product_id uuid,"
+	    "   sku text, name text, quantity int, unit_price_minor bigint, subtotal_minor bigint)),"
+	    " m AS (INSERT INTO order_channel_meta (tenant_id, order_id, channel, channel_id,"
+	    "   external_chat_id, external_user_id, external_message_id, conversation_id)"
+	    "   SELECT $1, o.id, $14, $15, $16, $17, $18, $19 FROM o)"
+	    " SELECT id, order_number FROM o";
 	char sub_s[24], tax_s[24], fee_s[24], tot_s[24];
-	PGresult *res;
+	json_t *items = json_array();
+	char *items_js = NULL;
+	PGresult *res = NULL;
+	int i, rc = -1;
 
+	for (i = 0; items && i < PQntuples(lines); i++)
+		if (json_array_append_new(
+		        items,
+		        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "product_id",
+		                  PQgetvalue(lines, i, 0), "sku", PQgetvalue(lines, i, 5), "name",
+		                  PQgetvalue(lines, i, 1), "quantity",
+		                  (json_int_t)atoll(PQgetvalue(lines, i, 2)), "unit_price_minor",
+		                  (json_int_t)atoll(PQgetvalue(lines, i, 3)), "subtotal_minor",
+		                  (json_int_t)engine_money_line(atoll(PQgetvalue(lines, i, 2)),
+		                                                atoll(PQgetvalue(lines, i, 3))))) < 0)
+			goto out;
+	items_js = items ? json_dumps(items, JSON_COMPACT) : NULL;
+	if (!items_js)
+		goto out;
 	snprintf(sub_s, sizeof(sub_s), "%lld", d->subtotal);
 	snprintf(tax_s, sizeof(tax_s), "%lld", d->tax);
 	snprintf(fee_s, sizeof(fee_s), "%ld", d->fee);
 	snprintf(tot_s, sizeof(tot_s), "%lld", d->total);
-	res = pg_exec(
-	    t->conn,
-	    "INSERT INTO orders (tenant_id, order_number, customer_id, payment_method,"
-	    " subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency,"
-	    " customer_name, customer_phone, delivery_address, payment_status) VALUES ($1,"
-	    " $2::bigint, $3, $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10, $11,"
-	    " $12::jsonb, $13) RETURNING id",
-	    13,
-	    (const char *const[]){t->tenant, d->number, t->customer_id, draft_payment_code(d),
-	                          sub_s, tax_s, fee_s, tot_s, t->shop.currency,
-	                          draft_str(d, "name"), draft_str(d, "phone"), d->address_js,
-	                          /* an M-Pesa order waits for the shopper's transaction code */
-	                          strcmp(draft_payment_code(d), "mpesa") == 0 ? "awaiting" : NULL});
-	if (!res)
-		return -1;
-	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
-}
+	{
+		const char *const params[19] = {
+		    t->tenant, t->customer_id, draft_payment_code(d), sub_s, tax_s, fee_s, tot_s,
+		    t->shop.currency, draft_str(d, "name"), draft_str(d, "phone"), d->address_js,
+		    /* an M-Pesa order waits for the shopper's transaction code */
+		    strcmp(draft_payment_code(d), "mpesa") == 0 ? "awaiting" : NULL, items_js,
+		    msg_channel_name(t->m->channel), t->m->channel_id, t->m->chat_id, t->m->user_id,
+		    t->m->message_id, t->conv_id};
 
-/* One order_items row per cart line, with the product's sku, name and price as they are. */
-static int order_items_insert(struct turn *t, const struct order_draft *d, const PGresult *lines)
-{
-	int i;
-
-	for (i = 0; i < PQntuples(lines); i++) {
-		char line_s[24];
-
-		snprintf(line_s, sizeof(line_s), "%lld",
-		         engine_money_line(atoll(PQgetvalue(lines, i, 2)),
-		                           atoll(PQgetvalue(lines, i, 3))));
-		if (pg_cmd(
-		        t->conn,
-		        "INSERT INTO order_items (tenant_id, order_id, product_id, sku, name,"
-		        " quantity, unit_price_minor, subtotal_minor) VALUES ($1, $2, $3, $4, $5,"
-		        " $6::int, $7::bigint, $8::bigint)",
-		        8,
-		        (const char *const[]){t->tenant, d->id, PQgetvalue(lines, i, 0),
-		                              PQgetvalue(lines, i, 5), PQgetvalue(lines, i, 1),
-		                              PQgetvalue(lines, i, 2), PQgetvalue(lines, i, 3),
-		                              line_s}) < 0)
-			return -1;
+		res = pg_exec(t->conn, sql, 19, params);
+		if (res && PQntuples(res) == 0) { /* no counter row: a tenant older than it */
+			PQclear(res);
+			res = NULL;
+			if (pg_cmd(t->conn,
+			           "INSERT INTO order_counters (tenant_id) VALUES ($1)"
+			           " ON CONFLICT DO NOTHING",
+			           1, &t->tenant) < 0)
+				goto out;
+			res = pg_exec(t->conn, sql, 19, params);
+		}
 	}
-	return 0;
-}
-
-/* Where the order came from (channel, chat, user, message, conversation), so status updates
- * reach the shopper on the same channel. */
-static int order_channel_meta_insert(struct turn *t, const struct order_draft *d)
-{
-	return pg_cmd(t->conn,
-	              "INSERT INTO order_channel_meta (tenant_id, order_id, channel, channel_id,"
-	              " external_chat_id, external_user_id, external_message_id, conversation_id)"
-	              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-	              8,
-	              (const char *const[]){t->tenant, d->id, msg_channel_name(t->m->channel),
-	                                    t->m->channel_id, t->m->chat_id, t->m->user_id,
-	                                    t->m->message_id, t->conv_id});
+	if (!res || PQntuples(res) != 1)
+		goto out;
+	snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(d->number, sizeof(d->number), "%s", PQgetvalue(res, 0, 1));
+	rc = 0;
+out:
+	PQclear(res);
+	free(items_js);
+	json_decref(items);
+	return rc;
 }
 
 /* Saves the delivery address as the customer's default (once per distinct text). */
@@ -363,15 +352,21 @@ int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
 	d.pay = shop_settings_payment(&t->shop, draft_str(&d, "payment"));
 	if (pg_cmd(t->conn, "SAVEPOINT place_order", 0, NULL) < 0)
 		return -1;
+	/* what needs no stock and no number first: the rows every order of the shop queues for
+	 * (its products' stock, its order counter) are taken as late as they can be, since they
+	 * are held until the COMMIT; a sold-out line rolls all of it back to the savepoint */
+	if (order_draft_price(t, lines, &d) < 0 || order_cart_close(t, &d, cart_id) < 0)
+		goto out;
 	pg_note_hot_locks(); /* stock rows and the order counter: commit soon */
 	sr = order_stock_reserve(t, lines);
-	if (sr != 0)
-		return sr < 0 ? -1 : 0;
-	if (order_draft_price(t, lines, &d) < 0 || order_number_draw(t, &d) < 0 ||
-	    order_row_insert(t, &d) < 0 || order_items_insert(t, &d, lines) < 0 ||
-	    order_channel_meta_insert(t, &d) < 0 || order_cart_close(t, &d, cart_id) < 0 ||
-	    pg_cmd(t->conn, "RELEASE SAVEPOINT place_order", 0, NULL) < 0 ||
-	    order_announce(t, &d) < 0 || trust_turn_order_placed(t, d.id) < 0)
+	if (sr != 0) {
+		rc = sr < 0 ? -1 : 0;
+		goto out;
+	}
+	/* the savepoint is left open (a RELEASE would be one more round trip with the counter
+	 * held): nothing rolls back to it from here, and it ends with the transaction */
+	if (order_rows_insert(t, &d, lines) < 0 || order_announce(t, &d) < 0 ||
+	    trust_turn_order_placed(t, d.id) < 0)
 		goto out;
 	order_placed_reply(t, &d);
 	rc = 0;

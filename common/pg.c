@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 static _Thread_local char last_sqlstate[6];
 
@@ -459,10 +460,23 @@ static int tx_open(PGconn *conn, const char *first, const char *tenant_id)
 
 /* COMMIT; -1 also when the server rolled the transaction back instead (it was in an
  * aborted state: a statement failed that its caller did not see fail). */
+static _Thread_local int64_t commit_us;
+
+int64_t pg_take_commit_us(void)
+{
+	int64_t us = commit_us;
+
+	commit_us = 0;
+	return us;
+}
+
 static int commit(PGconn *conn)
 {
+	int64_t t0 = util_now_us();
 	PGresult *res = pg_exec(conn, "COMMIT", 0, NULL);
 	int ok = res && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+
+	commit_us += util_now_us() - t0;
 
 	if (res && !ok) {
 		snprintf(last_sqlstate, sizeof(last_sqlstate), "25P02");

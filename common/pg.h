@@ -8,6 +8,7 @@
 #define CCGW_PG_H
 
 #include <libpq-fe.h>
+#include <stdint.h>
 
 #define PG_WUR __attribute__((warn_unused_result))
 
@@ -45,6 +46,10 @@ int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg
  * them for the rest of the group. pg_take_hot_locks reads and clears the note (per thread). */
 void pg_note_hot_locks(void);
 int pg_take_hot_locks(void);
+/* Microseconds this thread spent in COMMIT (its round trip: the WAL flush, and for a
+ * transaction that sent a NOTIFY the queue for the lock that orders them) since the last
+ * call; reads and clears (gateway/core/latency.c). */
+int64_t pg_take_commit_us(void);
 int pg_begin(PGconn *conn) PG_WUR;
 int pg_commit(PGconn *conn) PG_WUR;
 void pg_rollback(PGconn *conn);

@@ -13,7 +13,11 @@
  *     messages/s answered 200, latency, and per message the statements, round trips and
  *     transactions ccgw's /metrics counts and the commits pg_stat_database counts.
  *   open loop (--rate R --seconds T): messages scheduled R per second, latency from the
- *     scheduled time, so a slow answer is not hidden by the sends it held up.
+ *     scheduled time, so a slow answer is not hidden by the sends it held up. By default in
+ *     lockstep (every shopper at the same step: the last T/10 seconds are all order
+ *     confirmations); --stagger G: shoppers arrive one after another and send G seconds
+ *     apart, so every step is in the mix, and the messages of the steady window are timed
+ *     apart too. Both print, per step, the messages over 50 ms and the step's p99.
  * Then the count check: one inbound_messages row per message sent, one reply row per inbound
  * message, every reply sent (the sink answered at least as many platform API calls), one order
  * per shopper; exit 1 when it fails. Lines starting with "RESULT" are for bench/run. Needs
@@ -108,6 +112,12 @@ struct hconn {
 struct run {
 	int nshoppers, nconns;
 	double rate;      /* open loop: messages per second; 0: closed loop */
+	/* open loop, --stagger G: shoppers arrive one after another and each sends its next
+	 * message G seconds after the last, so every step is in the mix at once; sched[] holds
+	 * each message's due time (us from the start) and shopper, in time order */
+	double stagger;
+	struct entry *sched;
+	int64_t *lat_due;         /* each answered message's due time (us from the start) */
 	struct msg *msgs; /* msgs[s * STEPS + step] */
 	int *step, *busy;
 	struct entry *q; /* ring of shoppers ready to send, in order */
@@ -115,7 +125,9 @@ struct run {
 	struct hconn *cs;
 	int *freel, fhead, nfree; /* ring of the free connections' indexes, oldest first */
 	double *lat;              /* ms, one per message answered 200 */
+	unsigned char *lat_step;  /* the conversation step (0 to STEPS - 1) of each */
 	long done, non200, unhandled, reconnects;
+	int64_t t0; /* the run's start */
 };
 
 static struct testdb db;
@@ -126,6 +138,7 @@ static long my_commits;    /* transactions this program committed in the bench d
 static char *tenant, *api_key, chan[64], product[NPRODUCTS][64];
 static int sink_port;
 static const struct platform *plat;
+static double stagger_s; /* --stagger G: the open loop's shoppers arrive one after another */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -392,15 +405,19 @@ static void run_init(struct run *r, int tag, int nshoppers, int nconns, double r
 	r->nshoppers = nshoppers;
 	r->nconns = nconns;
 	r->rate = rate;
+	r->stagger = rate > 0 ? stagger_s : 0;
 	r->msgs = calloc((size_t)nmsgs, sizeof(*r->msgs));
 	r->step = calloc((size_t)nshoppers, sizeof(int));
 	r->busy = calloc((size_t)nshoppers, sizeof(int));
 	r->qcap = 2 * nmsgs + 16;
 	r->q = calloc((size_t)r->qcap, sizeof(*r->q));
 	r->lat = calloc((size_t)nmsgs, sizeof(double));
+	r->lat_step = calloc((size_t)nmsgs, 1);
+	r->lat_due = calloc((size_t)nmsgs, sizeof(int64_t));
 	r->cs = calloc((size_t)nconns, sizeof(*r->cs));
 	r->freel = calloc((size_t)nconns, sizeof(int));
-	if (!r->msgs || !r->step || !r->busy || !r->q || !r->lat || !r->cs || !r->freel)
+	if (!r->msgs || !r->step || !r->busy || !r->q || !r->lat || !r->lat_step || !r->lat_due ||
+	    !r->cs || !r->freel)
 		die("out of memory");
 	for (s = 0; s < nshoppers; s++) {
 		for (k = 0; k < STEPS; k++) {
@@ -421,6 +438,9 @@ static void run_free(struct run *r)
 	free(r->busy);
 	free(r->q);
 	free(r->lat);
+	free(r->lat_step);
+	free(r->lat_due);
+	free(r->sched);
 	free(r->cs);
 	free(r->freel);
 }
@@ -501,6 +521,8 @@ static void answered(struct run *r, struct hconn *c, int status, int handled)
 		q_push(r, s, c->t);
 		return;
 	}
+	r->lat_step[r->done] = (unsigned char)r->step[s];
+	r->lat_due[r->done] = c->t - r->t0;
 	r->lat[r->done++] = (double)(util_now_us() - c->t) / 1000.0;
 	r->unhandled += !handled;
 	if (++r->step[s] < STEPS && r->rate <= 0)
@@ -582,9 +604,42 @@ static void send_ready(struct run *r)
 	}
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	return x->t < y->t ? -1 : x->t > y->t ? 1 : x->s - y->s;
+}
+
+/* The open loop's schedule. Lockstep (the default): message j is shopper j % N's next, due
+ * at j/R, so for T/STEPS seconds every shopper sends its greeting, then its search, ... and
+ * the last T/STEPS seconds are all order confirmations. --stagger G: shopper s arrives at
+ * s * STEPS / R and sends its messages G seconds apart, so after STEPS * G seconds every step
+ * is in the mix at R per second in all (until the arrivals stop). */
+static void sched_build(struct run *r)
+{
+	long n = (long)r->nshoppers * STEPS, j;
+	int k, s;
+
+	r->sched = calloc((size_t)n, sizeof(*r->sched));
+	if (!r->sched)
+		die("out of memory");
+	if (r->stagger <= 0) {
+		for (j = 0; j < n; j++)
+			r->sched[j] = (struct entry){(int)(j % r->nshoppers),
+			                             (int64_t)((double)j * 1e6 / r->rate)};
+		return;
+	}
+	for (s = 0, j = 0; s < r->nshoppers; s++)
+		for (k = 0; k < STEPS; k++)
+			r->sched[j++] = (struct entry){
+			    s, (int64_t)(((double)s * STEPS / r->rate + k * r->stagger) * 1e6)};
+	qsort(r->sched, (size_t)n, sizeof(*r->sched), cmp_entry);
+}
+
 static int64_t sched_at(const struct run *r, int64_t start, long j)
 {
-	return start + (int64_t)((double)j * 1e6 / r->rate);
+	return start + r->sched[j].t;
 }
 
 /* Runs every conversation to its end; returns the seconds it took. */
@@ -595,13 +650,17 @@ static double drive(struct run *r)
 	struct pollfd pfd[MAX_CONNS];
 	int idx[MAX_CONNS], i, n, timeout;
 
+	r->t0 = start;
+	if (r->rate > 0)
+		sched_build(r);
+
 	for (i = 0; r->rate <= 0 && i < r->nshoppers; i++)
 		q_push(r, i, 0);
 	while (r->done < nmsgs) {
 		now = util_now_us();
 		/* open loop: message j is shopper j % N's next, due at start + j/R */
 		for (; r->rate > 0 && next < nmsgs && sched_at(r, start, next) <= now; next++)
-			q_push(r, (int)(next % r->nshoppers), sched_at(r, start, next));
+			q_push(r, r->sched[next].s, sched_at(r, start, next));
 		send_ready(r);
 		for (n = 0, i = 0; i < r->nconns; i++) {
 			struct hconn *c = &r->cs[i];
@@ -811,6 +870,67 @@ static void fmt_per(char *out, size_t len, double before, double after, long n)
 		snprintf(out, len, "%.2f", (after - before) / (double)n);
 }
 
+/* --stagger: the messages due while every step was in the mix (from STEPS * G seconds after
+ * the start to the last shopper's arrival), apart from the ramps up and down. */
+static void steady_report(const struct run *r)
+{
+	int64_t from = (int64_t)(STEPS * r->stagger * 1e6),
+	        to = (int64_t)((double)(r->nshoppers - 1) * STEPS / r->rate * 1e6);
+	double *v = malloc(((size_t)r->done + 1) * sizeof(double));
+	long i, m = 0, over = 0;
+
+	if (!v)
+		die("out of memory");
+	for (i = 0; i < r->done; i++)
+		if (r->lat_due[i] >= from && r->lat_due[i] <= to) {
+			v[m++] = r->lat[i];
+			over += r->lat[i] > 50.0;
+		}
+	if (m > 0) {
+		qsort(v, (size_t)m, sizeof(double), cmp_double);
+		printf("  steady window %.1f-%.1f s (every step in the mix at %.0f/s): %ld messages,"
+		       " p50 %.1f ms, p99 %.1f ms, max %.1f ms, %ld over 50 ms\n",
+		       (double)from / 1e6, (double)to / 1e6, r->rate, m, v[m / 2],
+		       v[m * 99 / 100 < m - 1 ? m * 99 / 100 : m - 1], v[m - 1], over);
+		printf("RESULT steady platform=%s rate=%.1f stagger=%.2f messages=%ld p50=%.1f"
+		       " p99=%.1f max=%.1f over50=%ld\n",
+		       plat->type, r->rate, r->stagger, m, v[m / 2],
+		       v[m * 99 / 100 < m - 1 ? m * 99 / 100 : m - 1], v[m - 1], over);
+	} else {
+		printf("  steady window: none (--seconds must be over STEPS x --stagger)\n");
+	}
+	free(v);
+}
+
+/* Which messages were slow: per conversation step (1 is the greeting, STEPS the order's
+ * confirmation), the messages over 50 ms and the step's p99 (the tail's cause is often one
+ * kind of turn: docs/PERFORMANCE.md, "Tail latency"). */
+static void step_report(const struct run *r)
+{
+	static const char *const step_names[STEPS] = {"greet", "search", "add", "cart", "checkout",
+	                                         "name", "address", "phone", "payment", "confirm"};
+	double *v = malloc(((size_t)r->done + 1) * sizeof(double));
+	long k, i, m, over, all_over = 0;
+
+	if (!v)
+		die("out of memory");
+	printf("  by step (messages over 50 ms, p99 ms):");
+	for (k = 0; k < STEPS; k++) {
+		for (i = 0, m = 0, over = 0; i < r->done; i++)
+			if (r->lat_step[i] == k) {
+				v[m++] = r->lat[i];
+				over += r->lat[i] > 50.0;
+			}
+		all_over += over;
+		if (m == 0)
+			continue;
+		qsort(v, (size_t)m, sizeof(double), cmp_double);
+		printf(" %s %ld, %.1f;", step_names[k], over, v[m * 99 / 100 < m - 1 ? m * 99 / 100 : m - 1]);
+	}
+	printf(" all %ld of %ld\n", all_over, r->done);
+	free(v);
+}
+
 /* One measured run on a fresh server; returns the messages answered 200. */
 static long run_measure(int tag, int nshoppers, int nconns, double rate)
 {
@@ -839,6 +959,9 @@ static long run_measure(int tag, int nshoppers, int nconns, double rate)
 	testsrv_stop(&srv);
 	x1 = commits_settled();
 	n = r.done;
+	step_report(&r);
+	if (r.stagger > 0)
+		steady_report(&r);
 	qsort(r.lat, (size_t)n, sizeof(double), cmp_double);
 	p50 = r.lat[n / 2];
 	p99 = r.lat[n * 99 / 100 < n - 1 ? n * 99 / 100 : n - 1];
@@ -851,7 +974,7 @@ static long run_measure(int tag, int nshoppers, int nconns, double rate)
 	fmt_per(cm, sizeof(cm), (double)x0, (double)(x1 - (my_commits - mine)), n);
 	/* open loop: how far the last answer came after the last scheduled send (ccgw kept up
 	 * when this is about one latency) */
-	lag = rate > 0 ? secs - (double)(n - 1) / rate : 0;
+	lag = rate > 0 ? secs - (double)r.sched[r.nshoppers * STEPS - 1].t / 1e6 : 0;
 	printf(
 	    "%s: %s loop, %d connections%s: %ld messages from %d shoppers in %.2f s, %.0f/s "
 	    "answered"
@@ -953,6 +1076,8 @@ int main(int argc, char **argv)
 			conns = atoi(argv[k + 1]);
 		else if (strcmp(argv[k], "--platform") == 0)
 			platform = argv[k + 1];
+		else if (strcmp(argv[k], "--stagger") == 0)
+			stagger_s = atof(argv[k + 1]);
 		else
 			break;
 	}
@@ -960,11 +1085,11 @@ int main(int argc, char **argv)
 		if (strcmp(platforms[i].type, platform) == 0)
 			plat = &platforms[i];
 	if (k < argc || shoppers < 1 || shoppers > 9999999 || conns < 1 || conns > MAX_CONNS ||
-	    rate < 0 || seconds <= 0 || !plat) {
+	    rate < 0 || seconds <= 0 || stagger_s < 0 || !plat) {
 		fprintf(stderr, "usage: bench_ingest [--platform whatsapp|telegram] [--shoppers N]"
 		                " [--inflight C[,C...]]\n"
 		                "       bench_ingest [--platform whatsapp|telegram] --rate R"
-		                " [--seconds T] [--conns K]\n");
+		                " [--seconds T] [--conns K] [--stagger G]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -76,7 +76,17 @@ static const char *const metric_names[] = {
     "ccgw_db_statements_total{part=\"request\"}", "ccgw_db_round_trips_total{part=\"request\"}",
     "ccgw_db_transactions_total{part=\"request\"}", "ccgw_db_statements_total{part=\"dispatch\"}",
     "ccgw_db_transactions_total{part=\"dispatch\"}", "ccgw_group_commits_total",
-    "ccgw_group_commit_messages_total"};
+    "ccgw_group_commit_messages_total",
+    /* where the request workers' time went (gateway/core/latency.h), printed in ms */
+    "ccgw_request_stage_seconds_total{stage=\"queue\"}",
+    "ccgw_request_stage_seconds_total{stage=\"pool\"}",
+    "ccgw_request_stage_seconds_total{stage=\"group_wait\"}",
+    "ccgw_request_stage_seconds_total{stage=\"transaction\"}",
+    "ccgw_request_stage_seconds_total{stage=\"commit\"}",
+    "ccgw_request_stage_seconds_total{stage=\"alone\"}",
+    "ccgw_request_stage_seconds_total{stage=\"other\"}",
+    "ccgw_request_stage_seconds_total{stage=\"write\"}"};
+#define NDBMETRICS 7 /* the first ones: counts; the rest: seconds */
 #define NMETRICS (sizeof(metric_names) / sizeof(metric_names[0]))
 
 static void metrics_read(double v[NMETRICS])
@@ -127,7 +137,10 @@ int main(int argc, char **argv)
 {
 	long idle = 10000, sockets = 1000, seconds = 10;
 	double rate = 500;
-	const char *env[] = {"CCGW_LOG_LEVEL=warn", "CCGW_MAX_CONNECTIONS=30000",
+	/* warn unless asked (CCGW_LOG_LEVEL=info shows each request over 50 ms and its stages) */
+	const char *env[] = {getenv("CCGW_LOG_LEVEL") ? "CCGW_LOG_LEVEL_FROM_ENV=1"
+	                                              : "CCGW_LOG_LEVEL=warn",
+	                     "CCGW_MAX_CONNECTIONS=30000",
 	                     "CCGW_MAX_CONNECTIONS_PER_ADDRESS=30000", "CCGW_MAX_QUEUE=100000",
 	                     NULL};
 	struct rlimit rl;
@@ -281,9 +294,16 @@ int main(int argc, char **argv)
 		       " repeated (same id on a socket)\n",
 		       load0, load1, frames, dups);
 		printf("  per message:");
-		for (mi = 0; mi < NMETRICS; mi++)
+		for (mi = 0; mi < NDBMETRICS; mi++)
 			printf("%s %s %.2f", mi ? "," : "", metric_names[mi],
 			       m0[mi] >= 0 && m1[mi] >= 0 && n ? (m1[mi] - m0[mi]) / (double)n : -1.0);
+		printf("\n  ms per message in each stage (hello tasks included):");
+		for (mi = NDBMETRICS; mi < NMETRICS; mi++)
+			printf("%s %.*s %.2f", mi > NDBMETRICS ? "," : "",
+			       (int)strcspn(strchr(metric_names[mi], '"') + 1, "\""),
+			       strchr(metric_names[mi], '"') + 1,
+			       m0[mi] >= 0 && m1[mi] >= 0 && n ? 1000.0 * (m1[mi] - m0[mi]) / (double)n
+			                                       : -1.0);
 		printf("\n");
 		for (i = 0; i < sockets; i++)
 			free(seen[i]);

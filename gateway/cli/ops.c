@@ -9,6 +9,7 @@
 #include "conns.h"
 #include "db.h"
 #include "dispatch.h"
+#include "latency.h"
 #include "metrics.h"
 #include "routes.h"
 #include "server.h"
@@ -109,6 +110,7 @@ void ops_metrics(struct http_ctx *ctx, const struct http_request *req, struct ht
 				"ccgw_group_commit_messages_total %llu\n", groups, grouped);
 	}
 	server_metrics_write(&b);
+	latency_metrics_write(&b);
 	if (cli_serve_dispatcher())
 		dispatcher_metrics_write(cli_serve_dispatcher(), &b);
 	text = sbuf_take(&b);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "latency.h"
 #include "log.h"
 
 #define TXGROUP_LOCK_WAIT "20ms" /* the longest a message in a group waits for a row lock */
@@ -19,6 +20,7 @@ struct job {
 	void *arg;
 	int rc;
 	enum job_state state;
+	int64_t taken_us, commit_us; /* when its group began, and that group's COMMITs */
 	struct job *next;
 };
 
@@ -193,16 +195,32 @@ failed:
 		out[first] = JOB_ALONE;
 }
 
+/* pg_tx_run, its time counted as stage (its COMMIT as LATENCY_COMMIT). */
+static int tx_alone(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg,
+                    enum latency_stage stage)
+{
+	int64_t t0 = util_now_us(), c;
+	int rc;
+
+	(void)pg_take_commit_us();
+	rc = pg_tx_run(conn, tenant_id, fn, arg);
+	c = pg_take_commit_us();
+	latency_add(stage, util_now_us() - t0 - c);
+	latency_add(LATENCY_COMMIT, c);
+	return rc;
+}
+
 int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const char *key,
                 pg_tx_fn fn, void *arg)
 {
-	struct job self = {tenant_id, key, fn, arg, 0, JOB_QUEUED, NULL};
+	struct job self = {tenant_id, key, fn, arg, 0, JOB_QUEUED, 0, 0, NULL};
 	struct job *batch[TXGROUP_MAX];
 	enum job_state out[TXGROUP_MAX];
 	int n, k, rcs[TXGROUP_MAX];
+	int64_t t_enq = util_now_us(), t_run, commit_us;
 
 	if (!g || g->max <= 1)
-		return pg_tx_run(conn, tenant_id, fn, arg);
+		return tx_alone(conn, tenant_id, fn, arg, LATENCY_TX);
 	pthread_mutex_lock(&g->lock);
 	*g->tail = &self;
 	g->tail = &self.next;
@@ -220,12 +238,15 @@ int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const ch
 		keys_add(g, batch, n);
 		pthread_mutex_unlock(&g->lock);
 
+		t_run = util_now_us();
+		(void)pg_take_commit_us();
 		if (n == 1) {
 			rcs[0] = pg_tx_run(conn, batch[0]->tenant_id, batch[0]->fn, batch[0]->arg);
 			out[0] = JOB_DONE;
 		} else {
 			run_batch(conn, batch, n, out, rcs);
 		}
+		commit_us = pg_take_commit_us();
 
 		pthread_mutex_lock(&g->lock);
 		keys_remove(g, batch, n);
@@ -237,11 +258,19 @@ int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const ch
 		for (k = 0; k < n; k++) {
 			batch[k]->rc = rcs[k];
 			batch[k]->state = out[k];
+			batch[k]->taken_us = t_run;
+			batch[k]->commit_us = commit_us;
 		}
 		pthread_cond_broadcast(&g->done);
 	}
 	pthread_mutex_unlock(&g->lock);
+	/* where the time went (latency.h): queued, then in its group's transaction and COMMIT */
+	if (self.taken_us) {
+		latency_add(LATENCY_GROUP_WAIT, self.taken_us - t_enq);
+		latency_add(LATENCY_TX, util_now_us() - self.taken_us - self.commit_us);
+		latency_add(LATENCY_COMMIT, self.commit_us);
+	}
 	if (self.state == JOB_ALONE) /* failed in a group, or the group failed: on its own now */
-		return pg_tx_run(conn, tenant_id, fn, arg);
+		return tx_alone(conn, tenant_id, fn, arg, LATENCY_ALONE);
 	return self.rc;
 }

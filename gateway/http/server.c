@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "conns.h"
 #include "ws_internal.h"
 #include "db.h"
+#include "latency.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -57,6 +59,8 @@ struct job {
 	size_t nqargs;
 	char param_buf[HTTP_MAX_PARAMS][256];
 	int64_t start_us;
+	int64_t queued_us;    /* read whole and queued for a worker (latency.h) */
+	int64_t ready_us;     /* the answer ready */
 	int headers_sent;
 	size_t body_off;
 	struct job *next;     /* work queue / ready list */
@@ -216,12 +220,82 @@ static void job_finish_locked(struct job *j)
 	ready_head = j;
 }
 
+/* ---- warming the pool ----
+ *
+ * At a start, every worker borrows a connection and holds it until all hold one, so the
+ * pool's connections open now, side by side, rather than in the first burst of requests: a
+ * connection costs a SCRAM exchange, the role check and the first Parse of each statement,
+ * and the first messages after a start waited up to 490 ms for the pool under load
+ * (docs/PERFORMANCE.md, "Tail latency"). server_run waits for it before it serves. */
+
+#define SERVER_WARM_MS 5000
+
+static pthread_mutex_t warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t warm_cond = PTHREAD_COND_INITIALIZER;
+static int warm_target, warm_claimed, warm_held, warm_finished;
+
+static void warm_deadline(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += SERVER_WARM_MS / 1000;
+}
+
+static void worker_warm(void)
+{
+	struct timespec deadline;
+	PGconn *conn;
+
+	pthread_mutex_lock(&warm_lock);
+	if (warm_claimed >= warm_target) {
+		pthread_mutex_unlock(&warm_lock);
+		return;
+	}
+	warm_claimed++;
+	pthread_mutex_unlock(&warm_lock);
+	conn = db_pool_acquire(srv_app->pool, SERVER_WARM_MS);
+	warm_deadline(&deadline);
+	pthread_mutex_lock(&warm_lock);
+	warm_held++;
+	pthread_cond_broadcast(&warm_cond);
+	while (warm_held < warm_target &&
+	       pthread_cond_timedwait(&warm_cond, &warm_lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&warm_lock);
+	if (conn)
+		db_pool_release(srv_app->pool, conn);
+	pthread_mutex_lock(&warm_lock);
+	warm_finished++;
+	pthread_cond_broadcast(&warm_cond);
+	pthread_mutex_unlock(&warm_lock);
+}
+
+/* server_run, once the workers run: waits (SERVER_WARM_MS at most) for their warming. */
+static void server_warm_wait(void)
+{
+	struct timespec deadline;
+	int64_t t0 = util_now_us();
+	int idle = 0, in_use, size;
+
+	warm_deadline(&deadline);
+	pthread_mutex_lock(&warm_lock);
+	while (warm_finished < warm_target &&
+	       pthread_cond_timedwait(&warm_cond, &warm_lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&warm_lock);
+	db_pool_stats(srv_app->pool, &in_use, &idle, &size);
+	log_info(NULL, "database pool: %d of %d connections open in %.0f ms", idle, size,
+		 (double)(util_now_us() - t0) / 1000.0);
+}
+
 static void *worker_main(void *arg)
 {
 	struct job *j;
 	struct http_ctx ctx;
+	char what[96];
+	int64_t t0;
 
 	(void)arg;
+	worker_warm();
 	for (;;) {
 		pthread_mutex_lock(&jobs_lock);
 		while (!work_head && !workers_quit)
@@ -240,16 +314,23 @@ static void *worker_main(void *arg)
 
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.app = srv_app;
+		latency_begin();
+		t0 = util_now_us();
+		latency_add(LATENCY_QUEUE, t0 - j->queued_us);
 		if (j->task_fn) {
 			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
+			latency_add(LATENCY_POOL, util_now_us() - t0);
 			j->task_fn(&ctx, j->task_arg);
 			if (ctx.conn)
 				db_pool_release(srv_app->pool, ctx.conn);
+			latency_end("a web socket's task", util_now_us() - j->queued_us);
 			free(j);
 			continue;
 		}
-		if (j->route->needs_db)
+		if (j->route->needs_db) {
 			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
+			latency_add(LATENCY_POOL, util_now_us() - t0);
+		}
 		if (j->route->needs_db && !ctx.conn)
 			http_response_error(&j->resp, 503, "database_unavailable",
 					    "the database is not answering; try again shortly");
@@ -259,6 +340,9 @@ static void *worker_main(void *arg)
 			db_pool_release(srv_app->pool, ctx.conn);
 		if (j->resp.status == 0)
 			http_response_error(&j->resp, 500, "internal", "the request could not be answered");
+		j->ready_us = util_now_us();
+		snprintf(what, sizeof(what), "%s %s", j->method, j->route->pattern);
+		latency_end(what, j->ready_us - j->queued_us);
 
 		pthread_mutex_lock(&jobs_lock);
 		job_finish_locked(j);
@@ -277,6 +361,7 @@ int server_task(void (*fn)(struct http_ctx *ctx, void *arg), void *arg)
 		return -1;
 	j->task_fn = fn;
 	j->task_arg = arg;
+	j->queued_us = util_now_us();
 	pthread_mutex_lock(&jobs_lock);
 	if (srv_stopping || workers_quit || jobs_queued >= srv_app->cfg->max_queue) {
 		pthread_mutex_unlock(&jobs_lock);
@@ -377,6 +462,7 @@ static void job_submit(struct job *j)
 	}
 	jobs_queued++;
 	j->in_worker = 1;
+	j->queued_us = util_now_us();
 	if (work_tail)
 		work_tail->next = j;
 	else
@@ -836,6 +922,8 @@ static int on_http_writeable(struct lws *wsi, struct pss *pss)
 		return 0;
 	metrics_request_observe(j->route ? j->route->pattern : NULL, j->method, j->resp.status,
 				(double)(util_now_us() - j->start_us) / 1e6);
+	if (j->ready_us)
+		latency_write_observe(util_now_us() - j->ready_us);
 	log_debug(NULL, "http %s %s -> %d", j->method, j->route ? j->route->pattern : j->path,
 		  j->resp.status);
 	r = j->close_after;
@@ -1126,8 +1214,11 @@ int server_run(struct app *app, const struct http_route *routes)
 	int64_t deadline = 0;
 	int rc = 1;
 
+	warm_target = (int)(cfg->workers < cfg->db_pool_size ? cfg->workers : cfg->db_pool_size);
+	warm_claimed = warm_held = warm_finished = 0;
 	if (server_setup(app, routes, 0) < 0)
 		goto out;
+	server_warm_wait();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

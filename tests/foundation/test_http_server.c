@@ -93,6 +93,34 @@ static void test_health_metrics_errors(void **state)
 	testsrv_stop(&s);
 }
 
+static long metric_of(const char *body, const char *name)
+{
+	const char *at = strstr(body, name);
+
+	return at ? atol(at + strlen(name)) : -1;
+}
+
+/* The pool's connections are open before the first request (every worker's: the first burst
+ * after a start does not wait for connects), and /metrics says where requests' time went. */
+static void test_pool_open_at_start(void **state)
+{
+	struct testsrv s;
+	struct testhttp_resp r;
+	const char *env[] = { "CCGW_WORKERS=5", "CCGW_DB_POOL_SIZE=8", NULL };
+
+	(void)state;
+	testsrv_start(&s, &db, env);
+	get(&s, "/metrics", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(metric_of(r.body, "\nccgw_db_pool_connections{state=\"in_use\"} ") +
+				 metric_of(r.body, "\nccgw_db_pool_connections{state=\"idle\"} "),
+			 5);
+	assert_non_null(strstr(r.body, "\nccgw_request_stage_seconds_total{stage=\"queue\"} "));
+	assert_non_null(strstr(r.body, "\nccgw_request_slow_total{stage=\"transaction\"} "));
+	testhttp_resp_clear(&r);
+	testsrv_stop(&s);
+}
+
 /* Replaces port='N' in a conninfo with another port. */
 static void conninfo_port(const char *in, int port, char *out, size_t outlen)
 {
@@ -436,6 +464,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_health_metrics_errors),
+		cmocka_unit_test(test_pool_open_at_start),
 		cmocka_unit_test(test_readyz_follows_the_database),
 		cmocka_unit_test(test_a_frozen_database_gives_503),
 		cmocka_unit_test(test_serve_refuses_privileged_roles),

@@ -683,6 +683,47 @@ static unsigned long long metric_value(const char *name)
 	return v;
 }
 
+static double metric_double(const char *name)
+{
+	struct testhttp_resp r;
+	char url[200], line[128];
+	const char *at;
+	double v = 0;
+
+	snprintf(url, sizeof(url), "%s/metrics", hx.srv.base_url);
+	snprintf(line, sizeof(line), "\n%s ", name);
+	testhttp_request("GET", url, NULL, NULL, 0, &r);
+	at = r.body ? strstr(r.body, line) : NULL;
+	if (at)
+		v = strtod(at + strlen(line), NULL);
+	testhttp_resp_clear(&r);
+	return v;
+}
+
+/* Requests over latency.h's threshold, whatever stage took most of their time. */
+static unsigned long long slow_total(void)
+{
+	static const char *const stages[] = {"queue", "pool", "group_wait", "transaction",
+	                                     "commit", "alone", "other", "write"};
+	char name[96];
+	unsigned long long n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+		snprintf(name, sizeof(name), "ccgw_request_slow_total{stage=\"%s\"}", stages[i]);
+		n += metric_value(name);
+	}
+	return n;
+}
+
+/* Seconds requests spent queued for group commit, in transactions and written alone. */
+static double db_wait_seconds(void)
+{
+	return metric_double("ccgw_request_stage_seconds_total{stage=\"group_wait\"}") +
+	       metric_double("ccgw_request_stage_seconds_total{stage=\"transaction\"}") +
+	       metric_double("ccgw_request_stage_seconds_total{stage=\"alone\"}");
+}
+
 /* Messages that queue up while the database is busy are written together (group commit):
  * each is answered 200 only after its commit, each is stored once with its reply, and one
  * that fails is rolled back alone while the others in its transaction are kept. The queue is
@@ -691,6 +732,10 @@ static void test_group_commit(void **state)
 {
 	struct group_post posts[GROUP_SHOPPERS] = {0};
 	unsigned long long groups0 = metric_value("ccgw_group_commits_total"), grouped;
+	/* where requests' time went (latency.h): each waits on the locks in its transaction or
+	 * queued for its group */
+	double db0 = db_wait_seconds();
+	unsigned long long jobs0 = metric_value("ccgw_request_jobs_total"), slow0 = slow_total();
 	PGconn *lock, *row_lock;
 	PGresult *res;
 	const char *params[1];
@@ -796,6 +841,11 @@ static void test_group_commit(void **state)
 	}
 	grouped = metric_value("ccgw_group_commits_total");
 	assert_true(grouped > groups0); /* they were written in shared transactions */
+	/* every webhook was timed; shopper 7 waited over half a second for its row, written
+	 * alone after its group (the stage /metrics names for it) */
+	assert_true(metric_value("ccgw_request_jobs_total") >= jobs0 + GROUP_SHOPPERS);
+	assert_true(slow_total() >= slow0 + GROUP_SHOPPERS); /* each waited over 500 ms */
+	assert_true(db_wait_seconds() >= db0 + 0.45 * GROUP_SHOPPERS);
 	owner_exec("DROP TRIGGER t_poison ON conversation_events");
 	owner_exec("DROP FUNCTION t_poison()");
 	for (i = 0; i < GROUP_SHOPPERS; i++)
