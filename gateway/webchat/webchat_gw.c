@@ -28,7 +28,11 @@
 /* ---- sessions ---- */
 
 struct session {
-	struct session *next, *prev;
+	struct session *next, *prev; /* every session, for the sweep */
+	struct session *id_next;     /* the same bucket of sess_by_id */
+	struct session *conv_next;   /* the same bucket of sess_by_conv, once welcomed */
+	size_t conv_b;               /* that bucket */
+	int in_conv;                 /* in it (a second hello may move it) */
 	uint64_t id;
 	int refs;
 	int closed;     /* the socket is gone */
@@ -41,18 +45,63 @@ struct session {
 	int64_t refill_ms;
 };
 
+/* Sessions are found by connection id (every frame, every reply) and by conversation (every
+ * reply goes to each socket of its conversation) in hashes, so that neither walks all of a
+ * process's sockets: with 10,000 open, walks took a worker's time for each message. */
+#define SESS_BUCKETS 8192 /* a power of two */
+
 static pthread_mutex_t sess_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session *sess_head;
+static struct session *sess_by_id[SESS_BUCKETS];
+static struct session *sess_by_conv[SESS_BUCKETS];
 static struct app *wc_app;
 static unsigned char wc_key[32];
+
+static size_t id_bucket(uint64_t id)
+{
+	id ^= id >> 33;
+	id *= 0xff51afd7ed558ccdULL;
+	id ^= id >> 33;
+	return (size_t)(id & (SESS_BUCKETS - 1));
+}
+
+static size_t conv_bucket(const char *conv)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *conv; conv++)
+		h = (h ^ (unsigned char)*conv) * 16777619u;
+	return h & (SESS_BUCKETS - 1);
+}
+
+/* The session of connection id, or NULL; sess_lock held. */
+static struct session *sess_find_locked(uint64_t id)
+{
+	struct session *s;
+
+	for (s = sess_by_id[id_bucket(id)]; s && s->id != id; s = s->id_next)
+		;
+	return s;
+}
+
+/* Takes s out of a bucket chain (by conversation or by id); sess_lock held. */
+static void chain_remove(struct session **head, struct session *s, int by_conv)
+{
+	struct session **pp;
+
+	for (pp = head; *pp; pp = by_conv ? &(*pp)->conv_next : &(*pp)->id_next)
+		if (*pp == s) {
+			*pp = by_conv ? s->conv_next : s->id_next;
+			break;
+		}
+}
 
 static struct session *sess_get(uint64_t id)
 {
 	struct session *s;
 
 	pthread_mutex_lock(&sess_lock);
-	for (s = sess_head; s && s->id != id; s = s->next)
-		;
+	s = sess_find_locked(id);
 	if (s)
 		s->refs++;
 	pthread_mutex_unlock(&sess_lock);
@@ -304,7 +353,8 @@ static void deliver_to_conversation(struct session *s, json_t *rows)
 	qsort(v, nrows, sizeof(*v), local_cmp_seq);
 	ids[n++] = s->id;
 	pthread_mutex_lock(&sess_lock);
-	for (o = sess_head; o && n < CONV_SOCKETS_MAX; o = o->next)
+	for (o = sess_by_conv[conv_bucket(s->conversation_id)]; o && n < CONV_SOCKETS_MAX;
+	     o = o->conv_next)
 		if (o != s && o->welcomed && !o->closed &&
 		    strcmp(o->conversation_id, s->conversation_id) == 0)
 			ids[n++] = o->id;
@@ -491,6 +541,14 @@ static void hello_run(struct http_ctx *ctx, void *arg)
 	/* welcomed before the welcome is queued: a client may write as soon as it reads it */
 	pthread_mutex_lock(&sess_lock);
 	s->welcomed = 1;
+	if (s->in_conv) /* two hellos raced past the check: the last one's conversation holds */
+		chain_remove(&sess_by_conv[s->conv_b], s, 1);
+	s->in_conv = !s->closed;
+	if (s->in_conv) {
+		s->conv_b = conv_bucket(s->conversation_id);
+		s->conv_next = sess_by_conv[s->conv_b];
+		sess_by_conv[s->conv_b] = s;
+	}
 	pthread_mutex_unlock(&sess_lock);
 	send_json(h->id, json_pack("{s:s, s:s, s:s, s:b}", "type", "welcome", "session", token,
 	                           "conversation_id", s->conversation_id, "resumed", o.resumed));
@@ -657,6 +715,8 @@ static int wc_open(uint64_t id, const char *const *params, size_t nparams, const
 	if (sess_head)
 		sess_head->prev = s;
 	sess_head = s;
+	s->id_next = sess_by_id[id_bucket(id)];
+	sess_by_id[id_bucket(id)] = s;
 	pthread_mutex_unlock(&sess_lock);
 	*user = s;
 	return 0;
@@ -742,6 +802,10 @@ static void wc_close(uint64_t id, void *user)
 	(void)id;
 	pthread_mutex_lock(&sess_lock);
 	s->closed = 1;
+	chain_remove(&sess_by_id[id_bucket(s->id)], s, 0);
+	if (s->in_conv)
+		chain_remove(&sess_by_conv[s->conv_b], s, 1);
+	s->in_conv = 0;
 	if (s->prev)
 		s->prev->next = s->next;
 	else if (sess_head == s)
@@ -848,41 +912,58 @@ struct hub_wanted {
 	int all; /* a notification named none (a bulk insert, an older trigger): look at all */
 };
 
-static int wanted_has(const struct hub_wanted *w, const char *conv)
+static int conv_cmp(const void *a, const void *b)
 {
-	size_t k;
+	return strcmp((const char *)a, (const char *)b);
+}
 
-	for (k = 0; k < w->n; k++)
-		if (strcmp(w->convs[k], conv) == 0)
-			return 1;
+/* Adds s to items unless it is not welcomed or closed; sess_lock held. -1 when out of memory. */
+static int hub_collect(struct session *s, struct hub_item **items, size_t *n, size_t *cap)
+{
+	if (!s->welcomed || s->closed)
+		return 0;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct hub_item *grown = realloc(*items, c * sizeof(**items));
+
+		if (!grown)
+			return -1;
+		*items = grown;
+		*cap = c;
+	}
+	(*items)[*n].id = s->id;
+	memcpy((*items)[*n].tenant, s->tenant_id, 37);
+	memcpy((*items)[*n].conv, s->conversation_id, 37);
+	(*n)++;
 	return 0;
 }
 
 /* One look over the welcomed sockets of this process (all of them, or those of the
- * conversations in w), tenant by tenant: one statement per tenant finds the conversations
- * with replies to take. */
-static void hub_look(PGconn *conn, const struct hub_wanted *w)
+ * conversations in w, found by the conversation hash), tenant by tenant: one statement per
+ * tenant finds the conversations with replies to take. w's list is sorted here, so that a
+ * conversation named twice is looked at once. */
+static void hub_look(PGconn *conn, struct hub_wanted *w)
 {
 	struct hub_item *items = NULL;
 	struct session *s;
-	size_t n = 0, cap = 0, i, start;
+	size_t n = 0, cap = 0, i, k, start;
 
+	if (w && w->n > 1)
+		qsort(w->convs, w->n, sizeof(*w->convs), conv_cmp);
 	pthread_mutex_lock(&sess_lock);
-	for (s = sess_head; s; s = s->next) {
-		if (!s->welcomed || s->closed || (w && !wanted_has(w, s->conversation_id)))
-			continue;
-		if (n == cap) {
-			struct hub_item *grown = realloc(items, (cap ? cap * 2 : 64) * sizeof(*items));
-
-			if (!grown)
+	if (!w) {
+		for (s = sess_head; s; s = s->next)
+			if (hub_collect(s, &items, &n, &cap) < 0)
 				break;
-			items = grown;
-			cap = cap ? cap * 2 : 64;
+	} else {
+		for (k = 0; k < w->n; k++) {
+			if (k > 0 && strcmp(w->convs[k], w->convs[k - 1]) == 0)
+				continue;
+			for (s = sess_by_conv[conv_bucket(w->convs[k])]; s; s = s->conv_next)
+				if (strcmp(s->conversation_id, w->convs[k]) == 0 &&
+				    hub_collect(s, &items, &n, &cap) < 0)
+					break;
 		}
-		items[n].id = s->id;
-		memcpy(items[n].tenant, s->tenant_id, 37);
-		memcpy(items[n].conv, s->conversation_id, 37);
-		n++;
 	}
 	pthread_mutex_unlock(&sess_lock);
 	if (n > 1)
@@ -1000,8 +1081,7 @@ static void flights_record(PGconn *conn, struct hub_wanted *w)
 			pp = &f->next;
 			continue;
 		}
-		for (s = sess_head; s && s->id != f->sess; s = s->next)
-			;
+		s = sess_find_locked(f->sess);
 		if (!s || s->closed) {
 			*pp = f->next;
 			wanted_add_one(w, f->conv, strlen(f->conv));

@@ -395,6 +395,72 @@ static void test_two_sockets_one_session(void **state)
 	wsc_close(&b);
 }
 
+/* Two hellos written at once race past the "hello was already said" check: the socket ends
+ * in the conversation of the last welcome, gets each reply once, and once it is closed a new
+ * socket of that conversation is answered (the closed one is no longer a recipient). */
+static void test_two_hellos_at_once(void **state)
+{
+	struct wsc_client a, b;
+	json_t *w, *f, *frames;
+	char token0[400], last[400] = "", conv[64] = "", *t;
+	int cc, welcomes = 0;
+	size_t i, j;
+
+	(void)state;
+	connect_to(&a, &srv, "asali", NULL);
+	w = hello(&a, NULL);
+	snprintf(token0, sizeof(token0), "%s", json_string_value(json_object_get(w, "session")));
+	json_decref(w);
+	wsc_close(&a);
+
+	connect_to(&a, &srv, "asali", NULL);
+	assert_int_equal(wsc_send_text(&a, "{\"type\":\"hello\",\"session\":null}"), 0);
+	w = json_pack("{s:s, s:s}", "type", "hello", "session", token0);
+	t = json_dumps(w, JSON_COMPACT);
+	json_decref(w);
+	assert_int_equal(wsc_send_text(&a, t), 0);
+	free(t);
+	while ((f = next_frame(&a, welcomes ? 1500 : 5000, &cc)) != NULL) {
+		if (strcmp(json_string_value(json_object_get(f, "type")), "welcome") == 0) {
+			welcomes++;
+			snprintf(last, sizeof(last), "%s",
+			         json_string_value(json_object_get(f, "session")));
+			snprintf(conv, sizeof(conv), "%s",
+			         json_string_value(json_object_get(f, "conversation_id")));
+		}
+		json_decref(f);
+	}
+	assert_true(welcomes >= 1);
+
+	send_frame(&a, "text", "text", "show my cart", next_id());
+	frames = collect(&a, 15000);
+	t = frames_text(frames);
+	assert_non_null(strstr(t, "cart"));
+	free(t);
+	for (i = 0; i < json_array_size(frames); i++)
+		for (j = i + 1; j < json_array_size(frames); j++) {
+			const char *x = json_string_value(json_object_get(json_array_get(frames, i), "id"));
+			const char *y = json_string_value(json_object_get(json_array_get(frames, j), "id"));
+
+			if (x && y && strcmp(x, y) == 0)
+				fail_msg("reply %s came twice on one socket", x);
+		}
+	json_decref(frames);
+	wsc_close(&a);
+
+	connect_to(&b, &srv, "asali", NULL);
+	w = hello(&b, last);
+	assert_string_equal(json_string_value(json_object_get(w, "conversation_id")), conv);
+	json_decref(w);
+	send_frame(&b, "text", "text", "show my cart", next_id());
+	frames = collect(&b, 15000);
+	t = frames_text(frames);
+	assert_non_null(strstr(t, "cart"));
+	free(t);
+	json_decref(frames);
+	wsc_close(&b);
+}
+
 /* Replies are pushed from memory right after their turn and recorded as sent in batches:
  * each message frame carries its outbox id, no id comes twice, they come in outbox order,
  * every reply ends up recorded sent with one message_sent event, and a resume sends nothing
@@ -764,6 +830,7 @@ int main(void)
 	    cmocka_unit_test(test_whole_conversation),
 	    cmocka_unit_test(test_resume_after_reconnect),
 	    cmocka_unit_test(test_two_sockets_one_session),
+	    cmocka_unit_test(test_two_hellos_at_once),
 	    cmocka_unit_test(test_reply_ids_once),
 	    cmocka_unit_test(test_bad_tokens),
 	    cmocka_unit_test(test_duplicate_client_msg_id),
