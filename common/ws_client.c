@@ -62,6 +62,8 @@ int ws_client_connect(struct ws_client *c, const char *host, int port, const cha
 	int i;
 
 	c->len = 0; /* the buffer is not cleared: its pages stay untouched until used */
+	c->answer_pings = 1;
+	c->pings = 0;
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (c->fd < 0)
 		return -1;
@@ -195,8 +197,11 @@ char *ws_client_recv(struct ws_client *c, int ms, int *close_code)
 						free(out);
 						return NULL;
 					}
-					if (op == 9)
-						ws_client_send_frame(c, 10, out, plen);
+					if (op == 9) {
+						c->pings++;
+						if (c->answer_pings)
+							ws_client_send_frame(c, 10, out, plen);
+					}
 					free(out);
 					continue;
 				}

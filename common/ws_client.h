@@ -12,6 +12,8 @@ struct ws_client {
 	int fd;
 	unsigned char buf[256 * 1024];
 	size_t len;
+	int answer_pings; /* 1 (ws_client_connect's default): a ping gets its pong */
+	long pings;       /* pings received */
 };
 
 /* Connects to ws://host:port<path> (host an IPv4 address) with Origin (NULL: none). 0 when

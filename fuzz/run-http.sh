@@ -34,7 +34,7 @@ wait
 bash "$root/fuzz/train-model.sh" "$out"
 clang "${cflags[@]}" -fsanitize=fuzzer "$root/fuzz/http_fuzz.c" "${objs[@]}" "$out/nlp_model_data.c" \
   $(pkg-config --libs jansson libpq libcurl libwebsockets inih libutf8proc libcrypto uuid vips) \
-  -lpthread -lm -o "$out/http_fuzz"
+  -lev -lpthread -lm -o "$out/http_fuzz"
 
 mkdir -p "$work/corpus"
 cp "$root"/fuzz/http-seeds/* "$work/corpus/"

@@ -10,7 +10,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 
 # Debian packages the project needs to build, run and test.
 CCGW_PACKAGES=(build-essential cmake pkg-config git ca-certificates curl
-  libwebsockets-dev libjansson-dev libpq-dev uuid-dev libcurl4-openssl-dev libssl-dev
+  libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev libpq-dev uuid-dev libcurl4-openssl-dev libssl-dev
   libcmocka-dev libinih-dev libutf8proc-dev postgresql-15 postgresql-client-15
   python3 clang libclang-rt-14-dev libvips-dev)
 

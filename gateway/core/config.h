@@ -32,6 +32,9 @@ struct config {
 	long db_hold_timeout_ms;      /* a request's hold on a pool connection */
 	long webhook_allow_private;   /* 1: seller URLs may reach private addresses */
 	long workers;          /* CCGW_WORKERS: worker threads (each owns a DB connection) */
+	long epoll;            /* CCGW_EPOLL: 1 = serve's loop is libev's (epoll), 0 = poll() */
+	long ws_ping_secs;     /* a WebSocket quiet this long gets a ping */
+	long ws_idle_secs;     /* and is closed when quiet this long */
 	long group_commit;         /* CCGW_GROUP_COMMIT: messages per group transaction, 1 = off */
 	long group_commit_leaders; /* CCGW_GROUP_COMMIT_LEADERS: group transactions at once */
 	long db_pool_size;     /* CCGW_DB_POOL_SIZE */

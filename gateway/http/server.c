@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include <ctype.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <pthread.h>
@@ -80,11 +81,6 @@ static struct app *srv_app;                   /* borrowed from the caller */
 static const struct http_route *srv_routes;   /* borrowed from the caller */
 static const struct ws_route *srv_ws_routes;  /* borrowed; NULL: no WebSocket paths */
 static volatile int srv_stopping;
-static const lws_retry_bo_t ws_idle_policy = {
-	.secs_since_valid_ping = 30,
-	.secs_since_valid_hangup = 75,
-};
-
 void server_set_ws_routes(const struct ws_route *routes)
 {
 	srv_ws_routes = routes;
@@ -111,6 +107,9 @@ static long job_body_max(const struct job *j)
 }
 static struct app srv_embed_app;              /* the fuzz target's own context */
 static struct lws_context *lws_ctx;
+static struct ev_loop *srv_loop; /* serve's loop (NULL: poll(), embedded) */
+static void *srv_foreign[1];
+static ev_timer srv_tick;
 static volatile sig_atomic_t stop_requested;
 
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1007,6 +1006,9 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		return ws_receive(wsi, pss->ws, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_writeable(wsi, pss->ws);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		ws_pong(pss->ws);
+		return 0;
 	case LWS_CALLBACK_CLOSED:
 		ws_closed(pss->ws);
 		pss->ws = NULL;
@@ -1033,7 +1035,10 @@ static lws_sorted_usec_list_t sweep_sul;
 /* Every SERVER_SWEEP_MS on the loop: closes connections past their read deadline. */
 static void server_sweep(lws_sorted_usec_list_t *sul)
 {
-	conns_sweep(util_now_ms());
+	int64_t now = util_now_ms();
+
+	conns_sweep(now);
+	ws_sweep(now);
 	lws_sul_schedule(lws_ctx, 0, sul, server_sweep, SERVER_SWEEP_MS * LWS_US_PER_MS);
 }
 
@@ -1068,6 +1073,13 @@ static int server_limits_apply(const struct config *cfg)
 	}
 	conns_configure(&lim);
 	return 0;
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
 }
 
 static void on_signal(int sig)
@@ -1163,10 +1175,31 @@ static int server_setup(struct app *app, const struct http_route *routes, int em
 	info.max_http_header_data = 0;
 	info.max_http_header_data2 = (unsigned int)(2 * cfg->max_header);
 	info.pt_serv_buf_size = 32768;
-	/* WebSocket connections: a ping after 30 s without traffic, closed after 75 s */
-	info.retry_and_idle_policy = &ws_idle_policy;
-	lws_ctx = lws_create_context(&info);
+	/* serve's loop is libev's (epoll on Linux): poll() looks at every connection on every
+	 * turn, so with thousands of web chat sockets open each turn cost milliseconds. The
+	 * embedded server (the fuzzer) keeps libwebsockets' own poll loop, turn by turn. */
+	if (!embedded && cfg->epoll &&
+	    (srv_loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)) != NULL) {
+		srv_foreign[0] = srv_loop;
+		info.foreign_loops = srv_foreign;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+		lws_ctx = lws_create_context(&info);
+		if (!lws_ctx) {
+			log_warn(NULL, "libwebsockets' libev loop is not available (is the"
+			               " libwebsockets-evlib-ev package installed?); using poll()");
+			ev_loop_destroy(srv_loop);
+			srv_loop = NULL;
+		}
+	}
+	if (!srv_loop) {
+		info.foreign_loops = NULL;
+		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+		lws_ctx = lws_create_context(&info);
+	}
 	ws_bind(lws_ctx, srv_ws_routes);
+	/* WebSocket connections: a ping after ws_ping_secs without a frame, closed after
+	 * ws_idle_secs (ws.c, from the sweep) */
+	ws_keepalive(cfg->ws_ping_secs * 1000, cfg->ws_idle_secs * 1000);
 	if (!lws_ctx) {
 		log_error(NULL, "could not listen on %s", cfg->listen);
 		return -1;
@@ -1202,6 +1235,11 @@ static void server_teardown(void)
 		lws_context_destroy(lws_ctx);
 	}
 	lws_ctx = NULL;
+	if (srv_loop) {
+		ev_timer_stop(srv_loop, &srv_tick);
+		ev_loop_destroy(srv_loop);
+	}
+	srv_loop = NULL;
 	conns_reset();
 	ws_reset();
 	srv_app = NULL;
@@ -1219,11 +1257,19 @@ int server_run(struct app *app, const struct http_route *routes)
 	if (server_setup(app, routes, 0) < 0)
 		goto out;
 	server_warm_wait();
+	if (srv_loop) {
+		/* the loop below looks at the stop flag at least every 100 ms, as with poll() */
+		ev_timer_init(&srv_tick, on_tick, 0.1, 0.1);
+		ev_timer_start(srv_loop, &srv_tick);
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	log_info(NULL, "ccgw %s listening on %s (public %s), %ld workers", CCGW_VERSION, cfg->listen,
-		 cfg->public_url, cfg->workers);
+	log_info(NULL, "ccgw %s listening on %s (public %s), %ld workers, event loop %s", CCGW_VERSION,
+		 cfg->listen, cfg->public_url, cfg->workers,
+		 !srv_loop                                    ? "poll"
+		 : ev_backend(srv_loop) == EVBACKEND_EPOLL    ? "libev (epoll)"
+		                                              : "libev");
 
 	for (;;) {
 		if (stop_requested && !srv_stopping) {
@@ -1240,8 +1286,13 @@ int server_run(struct app *app, const struct http_route *routes)
 			if (alive == 0 || util_now_ms() >= deadline)
 				break;
 		}
-		if (lws_service(lws_ctx, 100) < 0)
+		if (srv_loop) {
+			/* one turn: waits for an event, a timer of libwebsockets', a wake
+			 * (lws_cancel_service) or the tick below */
+			ev_run(srv_loop, EVRUN_ONCE);
+		} else if (lws_service(lws_ctx, 100) < 0) {
 			break;
+		}
 	}
 	rc = 0;
 out:

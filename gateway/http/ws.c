@@ -36,6 +36,8 @@ struct wsc {
 	char close_reason[64];
 	struct sbuf rx;             /* the message being received */
 	int rx_dropped;             /* over the limit: the rest is ignored */
+	int64_t heard_ms;           /* the peer's last frame (or pong), for the keepalive */
+	int ping_due, ping_sent;    /* a ping to write; one written and not answered yet */
 	char params[4][128];
 	const char *param_ptrs[4];
 	size_t nparams;
@@ -54,6 +56,59 @@ static uint64_t ws_next_id = 1;
 static long ws_open;
 static struct lws_context *ws_ctx;
 static const struct ws_route *ws_routes;
+static void wake_list_locked(struct wsc *c);
+static int64_t ws_ping_ms = 30000, ws_idle_ms = 75000, ws_swept_ms;
+
+/* The keepalive is this file's, from the server's sweep, rather than libwebsockets' retry
+ * and idle policy: that keeps a timer per connection in one sorted list, and each pong
+ * re-inserted one by walking the whole list, so with 10,000 idle sockets the loop spent most
+ * of its time there. */
+void ws_keepalive(int64_t ping_ms, int64_t idle_ms)
+{
+	ws_ping_ms = ping_ms;
+	ws_idle_ms = idle_ms;
+}
+
+void ws_sweep(int64_t now_ms)
+{
+	struct wsc *c;
+	size_t b;
+	int any = 0;
+
+	/* once a second is fine enough for intervals counted in seconds */
+	if (now_ms - ws_swept_ms < 1000)
+		return;
+	ws_swept_ms = now_ms;
+	pthread_mutex_lock(&ws_lock);
+	for (b = 0; b < WS_BUCKETS; b++)
+		for (c = ws_buckets[b]; c; c = c->next) {
+			if (!c->wsi || c->close_status)
+				continue;
+			if (now_ms - c->heard_ms >= ws_idle_ms) {
+				c->close_status = LWS_CLOSE_STATUS_GOINGAWAY;
+				snprintf(c->close_reason, sizeof(c->close_reason), "idle");
+				wake_list_locked(c);
+				any = 1;
+			} else if (now_ms - c->heard_ms >= ws_ping_ms && !c->ping_sent) {
+				c->ping_due = c->ping_sent = 1;
+				wake_list_locked(c);
+				any = 1;
+			}
+		}
+	pthread_mutex_unlock(&ws_lock);
+	if (any)
+		ws_wake();
+}
+
+void ws_pong(struct wsc *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&ws_lock);
+	c->heard_ms = util_now_ms();
+	c->ping_sent = 0;
+	pthread_mutex_unlock(&ws_lock);
+}
 
 void ws_bind(struct lws_context *ctx, const struct ws_route *routes)
 {
@@ -137,6 +192,7 @@ struct wsc *ws_established(struct lws *wsi)
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	sbuf_init(&c->rx);
 	c->wsi = wsi;
+	c->heard_ms = util_now_ms();
 	pthread_mutex_lock(&ws_lock);
 	c->id = ws_next_id++;
 	pthread_mutex_unlock(&ws_lock);
@@ -249,6 +305,10 @@ int ws_receive(struct lws *wsi, struct wsc *c, const void *in, size_t len)
 
 	if (!c)
 		return -1;
+	pthread_mutex_lock(&ws_lock);
+	c->heard_ms = util_now_ms();
+	c->ping_sent = 0;
+	pthread_mutex_unlock(&ws_lock);
 	if (!c->rx_dropped) {
 		if (c->rx.len + len > WS_MAX_FRAME) {
 			c->rx_dropped = 1;
@@ -279,23 +339,34 @@ int ws_receive(struct lws *wsi, struct wsc *c, const void *in, size_t len)
 int ws_writeable(struct lws *wsi, struct wsc *c)
 {
 	struct frame *f;
-	int more, status;
+	int more, status, ping;
 	char reason[64];
 
 	if (!c)
 		return -1;
 	pthread_mutex_lock(&ws_lock);
-	f = c->head;
+	ping = c->ping_due;
+	c->ping_due = 0;
+	f = ping ? NULL : c->head;
 	if (f) {
 		c->head = f->next;
 		if (!c->head)
 			c->tail = NULL;
 	}
-	more = c->head != NULL;
-	status = c->close_status;
+	/* after a ping, the queued frames or the close come next */
+	more = c->head != NULL || (ping && c->close_status);
+	status = ping ? 0 : c->close_status;
 	snprintf(reason, sizeof(reason), "%s", c->close_reason);
 	c->want_write = 0;
 	pthread_mutex_unlock(&ws_lock);
+	if (ping) {
+		/* not empty: libwebsockets does not report an empty pong */
+		unsigned char buf[LWS_PRE + 4];
+
+		memcpy(buf + LWS_PRE, "ccgw", 4);
+		if (lws_write(wsi, buf + LWS_PRE, 4, LWS_WRITE_PING) < 0)
+			return -1;
+	}
 	if (f) {
 		int n = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
 

@@ -6,12 +6,19 @@
 #define CCGW_WS_INTERNAL_H
 
 #include <libwebsockets.h>
+#include <stdint.h>
 
 #include "ws.h"
 
 struct wsc;
 
 void ws_bind(struct lws_context *ctx, const struct ws_route *routes);
+/* Keepalive: a ping after ping_ms without a frame from the peer, a close after idle_ms. */
+void ws_keepalive(int64_t ping_ms, int64_t idle_ms);
+/* From the server's sweep (every 250 ms): pings the quiet connections, closes the silent. */
+void ws_sweep(int64_t now_ms);
+/* LWS_CALLBACK_RECEIVE_PONG: the peer is there. */
+void ws_pong(struct wsc *c);
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: 0 to let the upgrade go on, 1 to refuse it. */
 int ws_filter(struct lws *wsi);
 /* LWS_CALLBACK_ESTABLISHED: the connection's record, or NULL (close it). */

@@ -823,6 +823,68 @@ static void test_second_process(void **state)
 	testsrv_stop(&srv2);
 }
 
+/* Ping/pong and the idle timeout, on a server with short intervals (a ping after 1 s without a
+ * frame, a close after 3 s): a page that answers pings stays open and is answered; one that
+ * never answers is closed with 1001 once the idle time has passed, not before. */
+static void test_keepalive(void **state)
+{
+	const char *env[] = {"CCGW_LOG_LEVEL=info", "CCGW_WS_PING_SECS=1", "CCGW_WS_IDLE_SECS=3",
+	                     NULL};
+	struct testsrv srv2;
+	struct wsc_client a, b;
+	json_t *frames;
+	char *t;
+	int cc = 0, waited = 0;
+	int64_t start;
+
+	(void)state;
+	testsrv_start(&srv2, &db, env);
+	connect_to(&a, &srv2, "asali", NULL);
+	json_decref(hello(&a, NULL));
+	connect_to(&b, &srv2, "asali", NULL);
+	b.ws.answer_pings = 0;
+	json_decref(hello(&b, NULL));
+	start = util_now_ms();
+
+	/* b says nothing and answers no ping: closed, 1001, after about 3 s; a, read (and so
+	 * answering pings) in between, stays open */
+	while (util_now_ms() - start < 10000) {
+		int ca = 0;
+
+		t = wsc_recv(&a, 100, &ca);
+		if (t)
+			fail_msg("an unexpected frame on the quiet socket: %s", t);
+		if (ca != 0)
+			fail_msg("the socket that answers pings was closed (%d)", ca);
+		cc = 0;
+		t = wsc_recv(&b, 100, &cc);
+		assert_null(t);
+		if (cc != 0)
+			break;
+	}
+	assert_int_equal(cc, 1001);
+	assert_true(b.ws.pings >= 1);
+	waited = (int)(util_now_ms() - start);
+	if (waited < 2500 || waited > 7000)
+		fail_msg("the silent socket was closed after %d ms (idle timeout 3 s)", waited);
+	wsc_close(&b);
+
+	/* a answered every ping meanwhile: it was pinged more than once and is still open */
+	cc = 0;
+	t = wsc_recv(&a, 1500, &cc);
+	assert_null(t);
+	assert_int_equal(cc, 0); /* a timeout, not a close */
+	assert_true(a.ws.pings >= 2);
+	send_frame(&a, "text", "text", "show my cart", next_id());
+	frames = collect(&a, 15000);
+	t = frames_text(frames);
+	assert_non_null(strstr(t, "cart"));
+	free(t);
+	json_decref(frames);
+	wsc_close(&a);
+	testsrv_stop(&srv2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +900,7 @@ int main(void)
 	    cmocka_unit_test(test_message_rate),
 	    cmocka_unit_test(test_origin),
 	    cmocka_unit_test(test_second_process),
+	    cmocka_unit_test(test_keepalive),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
