@@ -578,6 +578,62 @@ int pg_begin(PGconn *conn)
 	return pg_cmd(conn, "BEGIN", 0, NULL);
 }
 
+/* first and COMMIT in one round trip (pipeline mode); as commit() */
+static int commit_after(PGconn *conn, const char *first)
+{
+	int64_t t0 = util_now_us();
+	enum pg_pool pool = pool_of(conn);
+	PGresult *res;
+	int rc = 0, ok = 0;
+
+	last_sqlstate[0] = '\0';
+	atomic_fetch_add(&pool_stats[pool].statements, 2);
+	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+	if (PQenterPipelineMode(conn) != 1 ||
+	    PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(conn) != 1) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
+		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
+		rc = -1;
+	} else {
+		rc |= pipeline_take(conn, PGRES_COMMAND_OK);
+		res = PQgetResult(conn); /* COMMIT's: "ROLLBACK" when the transaction had failed */
+		ok = res && PQresultStatus(res) == PGRES_COMMAND_OK &&
+		     strcmp(PQcmdStatus(res), "COMMIT") == 0;
+		if (!ok && last_sqlstate[0] == '\0') {
+			const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+			snprintf(last_sqlstate, sizeof(last_sqlstate), "%s", state ? state : "25P02");
+			log_warn(NULL, "sql: COMMIT answered %s: the transaction had failed",
+				 res ? PQcmdStatus(res) : "nothing");
+		}
+		PQclear(res);
+		while ((res = PQgetResult(conn))) /* the NULL that ends COMMIT's results */
+			PQclear(res);
+		rc |= ok ? 0 : -1;
+		rc |= pipeline_take(conn, PGRES_PIPELINE_SYNC);
+	}
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1) {
+		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
+		rc = -1;
+	}
+	commit_us += util_now_us() - t0;
+	return rc;
+}
+
+int pg_commit_after(PGconn *conn, const char *first)
+{
+	if (commit_after(conn, first) < 0) {
+		if (pg_conn_ok(conn) && PQpipelineStatus(conn) == PQ_PIPELINE_OFF &&
+		    PQtransactionStatus(conn) != PQTRANS_IDLE)
+			rollback(conn);
+		return -1;
+	}
+	atomic_fetch_add(&pool_stats[pool_of(conn)].transactions, 1);
+	return 0;
+}
+
 int pg_commit(PGconn *conn)
 {
 	if (commit(conn) < 0) {

@@ -52,6 +52,9 @@ int pg_take_hot_locks(void);
 int64_t pg_take_commit_us(void);
 int pg_begin(PGconn *conn) PG_WUR;
 int pg_commit(PGconn *conn) PG_WUR;
+/* pg_commit with the statement first (fixed text, no parameters: a SET LOCAL) sent before the
+ * COMMIT in the same round trip (pipeline mode). */
+int pg_commit_after(PGconn *conn, const char *first) PG_WUR;
 void pg_rollback(PGconn *conn);
 
 /* Runs a parameterized statement (text parameters, NULL entries are SQL NULL); returns the
