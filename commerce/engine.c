@@ -496,6 +496,7 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	t.m = &cm.m;
 	t.tenant = m->tenant_id;
 	t.res = res;
+	t.res_local = res == &dummy;
 	t.text = cm.m.text ? cm.m.text : "";
 	t.idle_seconds = -1;
 	t.log.tenant = m->tenant_id;

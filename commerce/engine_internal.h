@@ -80,6 +80,7 @@ struct turn {
 
 	/* the order this turn places in its writing statement (engine_place.c), or NULL */
 	struct turn_order *order;
+	int res_local; /* res is engine_handle's own (the caller gave none): nothing after it */
 
 	/* a question about the shop read in this text (engine_questions.c): the seller's
 	 * question (index into shop.faqs, -1 none) or a built-in topic ("" none) */

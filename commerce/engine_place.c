@@ -414,6 +414,53 @@ static const char ORDER_WRITE_SQL[] =
     " " CONV_TURN_UPDATE_SET
     " FROM n WHERE conversations.tenant_id = $1 AND conversations.id = $2 RETURNING n.v";
 
+/* What engine_order_write left to the COMMIT tells the turn's caller once it is in. */
+struct order_done {
+	struct engine_result *res;
+	char tenant[MSG_UUID_LEN], conversation[MSG_UUID_LEN];
+	const char *channel; /* static */
+	char currency[8];
+	long long total;
+};
+
+static void order_done(const char *number, void *arg)
+{
+	struct order_done *od = arg;
+	struct log_ctx lc = {.tenant = od->tenant, .channel = od->channel,
+	                     .conversation = od->conversation};
+
+	od->res->order_number = number ? atol(number) : 0;
+	log_info(&lc, "order #%s placed (%lld %s)", number ? number : "?", od->total,
+	         od->currency);
+}
+
+/* The statement goes with the COMMIT (pg_defer: one round trip holds the shop's hot rows)
+ * when the transaction's runner sends it there and nothing after the turn in the same
+ * transaction needs its rows: not for the channels delivered in the same transaction (web
+ * chat, the console: their after-turn step reads the reply row). 1 deferred, 0 not, -1. */
+static int order_write_defer(struct turn *t, const char *const *params)
+{
+	struct order_done *od;
+	int rc;
+
+	if (t->m->channel == MSG_CHANNEL_WEBCHAT || t->m->channel == MSG_CHANNEL_CONSOLE ||
+	    t->res_local)
+		return 0;
+	od = calloc(1, sizeof(*od));
+	if (!od)
+		return -1;
+	od->res = t->res;
+	snprintf(od->tenant, sizeof(od->tenant), "%s", t->tenant);
+	snprintf(od->conversation, sizeof(od->conversation), "%s", t->conv_id);
+	od->channel = t->log.channel;
+	snprintf(od->currency, sizeof(od->currency), "%s", t->shop.currency);
+	od->total = t->order->total;
+	rc = pg_defer(t->tenant, ORDER_WRITE_SQL, 33, params, order_done, od);
+	if (rc != 1)
+		free(od);
+	return rc;
+}
+
 int engine_order_write(struct turn *t, const struct conv_turn_write *w)
 {
 	struct turn_order *o = t->order;
@@ -422,7 +469,7 @@ int engine_order_write(struct turn *t, const struct conv_turn_write *w)
 	char *offered = json_dumps(w->offered, JSON_COMPACT);
 	char mis[16];
 	PGresult *res = NULL;
-	int rc = -1;
+	int rc = -1, deferred;
 
 	snprintf(mis, sizeof(mis), "%d", w->misunderstandings);
 	if (!ev || !ctx || !offered)
@@ -436,6 +483,12 @@ int engine_order_write(struct turn *t, const struct conv_turn_write *w)
 		    o->items_js, msg_channel_name(t->m->channel), t->m->user_id, t->m->message_id,
 		    o->products, o->quantities, o->notify_js};
 
+		deferred = order_write_defer(t, params);
+		if (deferred != 0) {
+			rc = deferred < 0 ? -1 : 0;
+			goto out;
+		}
+		pg_note_hot_locks(); /* held from here to the COMMIT: a group commits after it */
 		res = pg_exec(t->conn, ORDER_WRITE_SQL, 33, params);
 	}
 	if (!res || PQntuples(res) != 1)
@@ -611,7 +664,6 @@ static int order_place_last(struct turn *t, const char *cart_id, const PGresult 
 	t->order = o;
 	o = NULL;
 	order_placed_reply(t, d, t->order->marker);
-	pg_note_hot_locks(); /* taken by the turn's last statement: its group commits after it */
 	rc = 0;
 out:
 	engine_order_free(o);
