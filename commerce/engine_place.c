@@ -376,17 +376,19 @@ void engine_order_free(struct turn_order *o)
  * currency, $23 name, $24 phone, $25 address, $26 payment status, $27 the items, $28 the
  * channel's type, $29 the platform's user id, $30 message id, $31 the products and $32 the
  * quantities whose stock is taken, $33 the seller's notification rows (notify_seller_rows).
- * The counter's UPDATE waits for the stock (its condition is the stock's InitPlan), so the
- * stock rows are taken first, then the counter, as the step-by-step way does. */
+ * The counter first, then the stock (s reads n, and the order reads s): every placement of a
+ * shop takes its counter row before any of its stock rows (the step-by-step way locks the
+ * counter first too, as the KYC gate does), so placements cannot deadlock on each other's
+ * products, and several of one shop may go with one COMMIT (pg_defer). */
 static const char ORDER_WRITE_SQL[] =
-    "WITH s AS (SELECT order_stock_take($1, $31::uuid[], $32::int[]) AS ok),"
-    " n AS (UPDATE order_counters SET next_value = next_value + 1"
-    "  WHERE tenant_id = $1 AND (SELECT ok FROM s) RETURNING next_value - 1 AS v),"
+    "WITH n AS (UPDATE order_counters SET next_value = next_value + 1"
+    "  WHERE tenant_id = $1 RETURNING next_value - 1 AS v),"
+    " s AS (SELECT order_stock_take($1, $31::uuid[], $32::int[]) AS ok FROM n),"
     " o AS (INSERT INTO orders (tenant_id, id, order_number, customer_id, payment_method,"
     "  subtotal_minor, tax_minor, delivery_fee_minor, total_minor, currency, customer_name,"
     "  customer_phone, delivery_address, payment_status)"
     "  SELECT $1, $15, n.v, $16, $17, $18::bigint, $19::bigint, $20::bigint, $21::bigint, $22,"
-    "  $23, $24, $25::jsonb, $26 FROM n RETURNING *),"
+    "  $23, $24, $25::jsonb, $26 FROM n, s WHERE s.ok RETURNING *),"
     " i AS (INSERT INTO order_items (tenant_id, order_id, product_id, sku, name, quantity,"
     "  unit_price_minor, subtotal_minor)"
     "  SELECT $1, o.id, l.product_id, l.sku, l.name, l.quantity, l.unit_price_minor,"
@@ -677,7 +679,7 @@ out:
 int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
 {
 	struct order_draft d;
-	PGresult *targets = NULL;
+	PGresult *targets = NULL, *res;
 	int rc = -1, sr;
 
 	memset(&d, 0, sizeof(d));
@@ -703,9 +705,14 @@ int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
 		rc = sr < 0 ? -1 : order_place_last(t, cart_id, lines, &d, targets);
 		goto out;
 	}
-	/* else step by step */
+	/* else step by step; the counter's row first, as every placement takes it (above) */
 	if (pg_cmd(t->conn, "SAVEPOINT place_order", 0, NULL) < 0)
 		goto out;
+	res = pg_exec(t->conn, "SELECT 1 FROM order_counters WHERE tenant_id = $1 FOR UPDATE", 1,
+	              &t->tenant);
+	if (!res)
+		goto out;
+	PQclear(res);
 	/* what needs no stock and no number first: the rows every order of the shop queues for
 	 * (its products' stock, its order counter) are taken as late as they can be, since they
 	 * are held until the COMMIT; a sold-out line rolls all of it back to the savepoint */

@@ -475,8 +475,9 @@ int64_t pg_take_commit_us(void)
  * A transaction function may leave one statement per tenant to its transaction's end: it is
  * sent with the COMMIT in one pipeline (one round trip), each after its tenant's setting. For
  * a statement that takes rows every writer of its tenant queues for (an order's stock and
- * counter, commerce/engine_place.c): they are then held only for that round trip. At most one
- * per tenant, sent in tenant order, so that two transactions take such rows in one order. */
+ * counter, commerce/engine_place.c): they are then held only for that round trip. They are
+ * sent in tenant order, so that two transactions take such rows of several tenants in one
+ * order (within a tenant, the statements take their rows in an order of their own). */
 #define PG_DEFER_MAX 48
 
 struct pg_deferred {
@@ -518,9 +519,6 @@ int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *co
 	if (!defer_ok || ndeferred >= PG_DEFER_MAX || !tenant_id ||
 	    strlen(tenant_id) >= sizeof(d->tenant))
 		return 0;
-	for (i = 0; i < ndeferred; i++)
-		if (strcmp(deferred[i].tenant, tenant_id) == 0)
-			return 0;
 	d = &deferred[ndeferred];
 	memset(d, 0, sizeof(*d));
 	d->params = calloc((size_t)nparams + 1, sizeof(*d->params));
