@@ -60,12 +60,7 @@ int conv_turn_write(PGconn *conn, const struct conv_turn_write *w)
 	    "  INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient,"
 	    "  reply_to, payload) SELECT $1, 'reply', $2, $4, $5, $6, $7::jsonb"
 	    "  WHERE $7::jsonb IS NOT NULL)"
-	    " UPDATE conversations SET state = $8, context = $9::jsonb, offered = $10::jsonb,"
-	    " lang = $11, misunderstandings = $12::int, handoff = $13::boolean,"
-	    " last_inbound_at = now(),"
-	    " handoff_at = CASE WHEN $13::boolean THEN COALESCE(handoff_at, now()) END,"
-	    " last_message_at = CASE WHEN $7::jsonb IS NOT NULL THEN now() ELSE last_message_at END"
-	    " WHERE tenant_id = $1 AND id = $2";
+	    " " CONV_TURN_UPDATE_SET " WHERE tenant_id = $1 AND id = $2";
 	char *ev = json_dumps(w->events ? w->events : json_array(), JSON_COMPACT);
 	char *ctx = json_dumps(w->context, JSON_COMPACT);
 	char *offered = json_dumps(w->offered, JSON_COMPACT);

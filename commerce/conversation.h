@@ -35,6 +35,16 @@ struct conv_turn_write {
 	int misunderstandings, handoff;
 };
 int conv_turn_write(PGconn *conn, const struct conv_turn_write *w) CONV_WUR;
+/* The conversation's UPDATE of conv_turn_write, for a statement that writes the turn's end
+ * with more (engine_place.c): $1 tenant, $7 the reply (JSON) or NULL, $8 state, $9 context,
+ * $10 offered, $11 lang, $12 misunderstandings, $13 handoff; the caller adds FROM and WHERE
+ * (the conversation is $2). */
+#define CONV_TURN_UPDATE_SET                                                                       \
+	"UPDATE conversations SET state = $8, context = $9::jsonb, offered = $10::jsonb,"          \
+	" lang = $11, misunderstandings = $12::int, handoff = $13::boolean,"                       \
+	" last_inbound_at = now(),"                                                                \
+	" handoff_at = CASE WHEN $13::boolean THEN COALESCE(handoff_at, now()) END,"               \
+	" last_message_at = CASE WHEN $7::jsonb IS NOT NULL THEN now() ELSE last_message_at END"
 
 /* Writes one normalized reply (borrowed) as an outbox row of kind 'reply' for the
  * conversation. reply_to may be NULL. outbox_id (37 bytes) may be NULL. 0 or CONV_ERR_DB.

@@ -361,6 +361,8 @@ static int save_conversation(struct turn *t)
 	    .handoff = strcmp(t->next, "handoff") == 0,
 	};
 
+	if (t->order)
+		return engine_order_write(t, &w);
 	return conv_turn_write(t->conn, &w) < 0 ? -1 : 0;
 }
 
@@ -494,6 +496,7 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	t.m = &cm.m;
 	t.tenant = m->tenant_id;
 	t.res = res;
+	t.res_local = res == &dummy;
 	t.text = cm.m.text ? cm.m.text : "";
 	t.idle_seconds = -1;
 	t.log.tenant = m->tenant_id;
@@ -503,6 +506,8 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	if (rc < 0 && strcmp(pg_last_sqlstate(), "55P03") == 0) /* a group's short lock wait */
 		log_debug(&t.log, "engine: message %s waits for a lock; it is written alone",
 		          cm.m.message_id);
+	else if (rc < 0 && strcmp(pg_last_sqlstate(), "40001") == 0) /* a line ran short */
+		log_debug(&t.log, "engine: message %s runs again (serialization)", cm.m.message_id);
 	else if (rc < 0)
 		log_warn(&t.log, "engine: message %s not handled (%d)", cm.m.message_id, rc);
 	else if (rc == ENGINE_DUPLICATE)
@@ -517,6 +522,7 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	json_decref(t.card);
 	json_decref(t.events);
 	free(t.reply_js);
+	engine_order_free(t.order);
 	shop_settings_clear(&t.shop);
 	clean_free(&cm);
 	return rc;

@@ -78,6 +78,10 @@ struct turn {
 	int customer_known; /* the customer's name and phone are both on file already */
 	char tenant_version[16]; /* the tenant row's version (xmin) read with the conversation */
 
+	/* the order this turn places in its writing statement (engine_place.c), or NULL */
+	struct turn_order *order;
+	int res_local; /* res is engine_handle's own (the caller gave none): nothing after it */
+
 	/* a question about the shop read in this text (engine_questions.c): the seller's
 	 * question (index into shop.faqs, -1 none) or a built-in topic ("" none) */
 	int q_faq;
@@ -250,6 +254,14 @@ int engine_checkout_next(struct turn *t) __attribute__((warn_unused_result));
  * placed because a line ran short (the shopper told, the cart kept); -1 database error. */
 int engine_order_place(struct turn *t, const char *cart_id, PGresult *lines)
     __attribute__((warn_unused_result));
+/* When engine_order_place left the order to the turn's end (t->order): the turn's writing
+ * statement, conv_turn_write's (w) with the order's stock, number and rows, its event, and the
+ * reply and the seller's notifications that name its number, all in one statement. 0 or -1
+ * (a line that ran short since: -1 with SQLSTATE 40001, so the transaction runs again). */
+struct conv_turn_write;
+int engine_order_write(struct turn *t, const struct conv_turn_write *w)
+    __attribute__((warn_unused_result));
+void engine_order_free(struct turn_order *o);
 int engine_location(struct turn *t) __attribute__((warn_unused_result));
 int engine_contact(struct turn *t) __attribute__((warn_unused_result));
 

@@ -48,10 +48,18 @@ static int chat_text(struct sbuf *b, const char *event_type, const json_t *data)
 	const json_t *order = json_object_get(data, "order");
 	const json_t *cust = json_object_get(order, "customer");
 	const json_t *addr = json_object_get(order, "delivery_address");
-	long long num = json_integer_value(json_object_get(order, "order_number"));
+	const json_t *nv = json_object_get(order, "order_number");
+	char num[80];
+
+	/* an integer, or a string that stands for it until the order has its number
+	 * (notify_seller_rows) */
+	if (json_is_string(nv))
+		snprintf(num, sizeof(num), "%s", json_string_value(nv));
+	else
+		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(nv));
 
 	if (strcmp(event_type, "order.placed") == 0) {
-		sbuf_printf(b, "New order #%lld", num);
+		sbuf_printf(b, "New order #%s", num);
 		order_lines(b, order);
 		sbuf_printf(b, "\nCustomer: %s, %s", jstr(cust, "name"), jstr(cust, "phone"));
 		if (*jstr(addr, "text"))
@@ -61,13 +69,13 @@ static int chat_text(struct sbuf *b, const char *event_type, const json_t *data)
 		if (strcmp(jstr(data, "actor"), "shopper") != 0) {
 			return 0; /* the seller cancelled it: only webhooks hear of it */
 		}
-		sbuf_printf(b, "Order #%lld was cancelled by the customer (%s).", num,
+		sbuf_printf(b, "Order #%s was cancelled by the customer (%s).", num,
 		            jstr(cust, "name"));
 	} else if (strcmp(event_type, "complaint.filed") == 0) {
 		const json_t *c = json_object_get(data, "complaint");
 
 		if (order)
-			sbuf_printf(b, "Complaint about order #%lld from %s:\n%s", num,
+			sbuf_printf(b, "Complaint about order #%s from %s:\n%s", num,
 			            jstr(cust, "name"), jstr(c, "text"));
 		else
 			sbuf_printf(b, "Complaint from %s:\n%s", jstr(c, "customer_name"),
@@ -78,7 +86,7 @@ static int chat_text(struct sbuf *b, const char *event_type, const json_t *data)
 		const json_t *amount = json_object_get(pay, "amount_minor");
 		char money[48];
 
-		sbuf_printf(b, "Order #%lld: %s says they paid by M-Pesa, code %s.", num,
+		sbuf_printf(b, "Order #%s: %s says they paid by M-Pesa, code %s.", num,
 		            *jstr(cust, "name") ? jstr(cust, "name") : "the customer",
 		            jstr(pay, "reference"));
 		if (json_is_integer(amount)) {
@@ -213,15 +221,65 @@ json_t *notify_order_buttons(const char *order_id, const char *status, long vers
 	return arr;
 }
 
-int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, const json_t *data)
+json_t *notify_seller_rows(const PGresult *targets, int col, const char *tenant_id,
+                           const char *event_type, const json_t *body_data,
+                           const json_t *chat_data)
 {
 	char event_id[37];
-	PGresult *res = NULL;
-	json_t *body = NULL, *reply = NULL;
-	char *body_js = NULL, *reply_js = NULL;
-	int i, n = 0, rc = -1;
+	json_t *rows = json_array(), *body = NULL, *reply = NULL;
+	int i, ok = 0;
 
 	util_uuid_new(event_id);
+	body = json_pack("{s:s, s:s, s:s}", "event", event_type, "event_id", event_id, "tenant_id",
+	                 tenant_id);
+	if (!rows || !body ||
+	    (json_is_object(body_data) && json_object_update(body, (json_t *)body_data) < 0))
+		goto out;
+	reply = chat_reply(event_type, chat_data);
+	for (i = 0; i < PQntuples(targets); i++) {
+		const char *kind = PQgetvalue(targets, i, col + 1);
+		json_t *row;
+
+		if (PQgetisnull(targets, i, col)) /* no target: a row of a LEFT JOIN */
+			continue;
+		if (strcmp(kind, "webhook") == 0) {
+			if (!pg_value(targets, i, col + 4))
+				continue;
+			row = json_pack("{s:s, s:n, s:s, s:s, s:s, s:O}", "kind", "webhook",
+			                "channel_id", "target_id", PQgetvalue(targets, i, col),
+			                "recipient", PQgetvalue(targets, i, col + 4), "event_type",
+			                event_type, "payload", body);
+		} else {
+			if (!reply || !pg_value(targets, i, col + 2) || !pg_value(targets, i, col + 3))
+				continue;
+			row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "kind", "notification",
+			                "channel_id", PQgetvalue(targets, i, col + 2), "target_id",
+			                PQgetvalue(targets, i, col), "recipient",
+			                PQgetvalue(targets, i, col + 3), "event_type", event_type,
+			                "payload", reply);
+		}
+		if (json_array_append_new(rows, row) < 0)
+			goto out;
+	}
+	ok = 1;
+out:
+	json_decref(body);
+	json_decref(reply);
+	if (!ok) {
+		json_decref(rows);
+		return NULL;
+	}
+	return rows;
+}
+
+int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, const json_t *data)
+{
+	PGresult *res = NULL;
+	json_t *rows = NULL, *row;
+	char *payload_js = NULL;
+	size_t i;
+	int rc = -1;
+
 	res = pg_exec(conn,
 	              "SELECT id, kind, channel_id, COALESCE(chat_id, to_number), url"
 	              " FROM notification_targets WHERE active ORDER BY created_at, id",
@@ -232,50 +290,37 @@ int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, c
 		rc = 0;
 		goto out;
 	}
-	body = json_pack("{s:s, s:s, s:s}", "event", event_type, "event_id", event_id, "tenant_id",
-	                 tenant_id);
-	if (!body || (json_is_object(data) && json_object_update(body, (json_t *)data) < 0))
+	rows = notify_seller_rows(res, 0, tenant_id, event_type, data, data);
+	if (!rows)
 		goto out;
-	body_js = json_dumps(body, JSON_COMPACT);
-	reply = chat_reply(event_type, data);
-	reply_js = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-	if (!body_js || (reply && !reply_js))
-		goto out;
-	for (i = 0; i < PQntuples(res); i++) {
-		const char *kind = PQgetvalue(res, i, 1);
+	json_array_foreach(rows, i, row)
+	{
 		const char *params[7] = {
-		    tenant_id,  NULL, pg_value(res, i, 2), PQgetvalue(res, i, 0), NULL,
-		    event_type, NULL};
+		    tenant_id,
+		    json_string_value(json_object_get(row, "kind")),
+		    json_string_value(json_object_get(row, "channel_id")),
+		    json_string_value(json_object_get(row, "target_id")),
+		    json_string_value(json_object_get(row, "recipient")),
+		    event_type,
+		    NULL};
 
-		if (strcmp(kind, "webhook") == 0) {
-			if (!pg_value(res, i, 4))
-				continue;
-			params[1] = "webhook";
-			params[2] = NULL;
-			params[4] = pg_value(res, i, 4);
-			params[6] = body_js;
-		} else {
-			if (!reply_js || !pg_value(res, i, 2) || !pg_value(res, i, 3))
-				continue;
-			params[1] = "notification";
-			params[4] = pg_value(res, i, 3);
-			params[6] = reply_js;
-		}
-		if (pg_cmd(conn,
+		payload_js = json_dumps(json_object_get(row, "payload"), JSON_COMPACT);
+		params[6] = payload_js;
+		if (!payload_js ||
+		    pg_cmd(conn,
 		           "INSERT INTO outbox (tenant_id, kind, channel_id, target_id, recipient,"
 		           " event_type, payload) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
 		           7, params) < 0)
 			goto out;
-		n++;
+		free(payload_js);
+		payload_js = NULL;
 	}
-	rc = n;
+	rc = (int)json_array_size(rows);
 out:
 	if (rc < 0)
 		log_error(&(struct log_ctx){.tenant = tenant_id}, "notify: %s failed", event_type);
-	free(body_js);
-	free(reply_js);
-	json_decref(body);
-	json_decref(reply);
+	free(payload_js);
+	json_decref(rows);
 	PQclear(res);
 	return rc;
 }

@@ -24,6 +24,19 @@ int notify_seller(PGconn *conn, const char *tenant_id, const char *event_type, c
     __attribute__((warn_unused_result));
 
 /*
+ * The outbox rows notify_seller writes, as a JSON array (a new reference; NULL out of
+ * memory) of {"kind", "channel_id", "target_id", "recipient", "event_type", "payload"}, for a
+ * caller that writes them itself (engine_place.c, in the statement that places the order).
+ * targets: rows of notification_targets from column col on (id, kind, channel_id,
+ * COALESCE(chat_id, to_number), url; a NULL id is skipped), borrowed. A webhook's payload has
+ * body_data's members beside event, event_id and tenant_id; a chat target's text is made from
+ * chat_data, whose order_number may be a string standing for the number until it is drawn.
+ */
+json_t *notify_seller_rows(const PGresult *targets, int col, const char *tenant_id,
+                           const char *event_type, const json_t *body_data,
+                           const json_t *chat_data) __attribute__((warn_unused_result));
+
+/*
  * The seller's buttons under an order: "ord:<action>:<order id>:<version>", one for each
  * status the lifecycle allows next (Confirm, Processing, Shipped, Delivered, Cancel). The
  * version is the one the seller was shown: a press on an order changed since is stale. A

@@ -789,6 +789,34 @@ int trust_turn_order_placed(struct turn *t, const char *order_id)
 	return order_pattern(t->conn, t->tenant, order_id, "order_burst", 0);
 }
 
+int trust_turn_order_burst_due(struct turn *t)
+{
+	char pid[37], win[24], lim[24];
+	json_t *def = NULL;
+	PGresult *res;
+	long threshold;
+	int rc = pattern_load(t->conn, t->tenant, "order_burst", pid, &def);
+
+	if (rc <= 0 || !t->customer_id[0]) {
+		json_decref(def);
+		return rc < 0 ? -1 : 0;
+	}
+	/* order_pattern counts the new order too, and fires past the threshold */
+	threshold = def_int(def, "threshold", 5);
+	snprintf(win, sizeof(win), "%ld", def_int(def, "window_seconds", 3600));
+	snprintf(lim, sizeof(lim), "%ld", threshold + 1);
+	json_decref(def);
+	res = pg_exec(t->conn,
+	              "SELECT count(*) FROM (SELECT 1 FROM orders WHERE tenant_id = $1"
+	              " AND customer_id = $2 AND " BURST_WHERE("$3") " LIMIT $4::int) x",
+	              4, (const char *const[]){t->tenant, t->customer_id, win, lim});
+	if (!res)
+		return -1;
+	rc = atol(PQgetvalue(res, 0, 0)) + 1 > threshold;
+	PQclear(res);
+	return rc;
+}
+
 int trust_order_changed(PGconn *conn, const char *tenant_id, const char *order_id,
                         const char *status)
 {

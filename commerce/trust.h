@@ -32,9 +32,13 @@ struct turn; /* engine_internal.h */
  * database error. trust_turn_order_placed checks order_burst after an order was placed;
  * trust_turn_complaint records the evidence of a complaint just filed (the shopper's message
  * that carried text, and the complaint_filed event). 0 or -1.
+ * trust_turn_order_burst_due, before an order is placed: 1 when one more order of the turn's
+ * customer now would make order_burst fire (so trust_turn_order_placed will write a
+ * detection, which needs the order's rows and event first), 0 when not, -1 on error.
  */
 int trust_turn_begin(struct turn *t) TRUST_WUR;
 int trust_turn_order_placed(struct turn *t, const char *order_id) TRUST_WUR;
+int trust_turn_order_burst_due(struct turn *t) TRUST_WUR;
 int trust_turn_complaint(struct turn *t, const char *complaint_id, const char *text) TRUST_WUR;
 
 /* An order's status changed (order_status.c, the engine's and the seller's): checks

@@ -470,12 +470,237 @@ int64_t pg_take_commit_us(void)
 	return us;
 }
 
+/* ---- statements left to the COMMIT (pg_defer) ----
+ *
+ * A transaction function may leave one statement per tenant to its transaction's end: it is
+ * sent with the COMMIT in one pipeline (one round trip), each after its tenant's setting. For
+ * a statement that takes rows every writer of its tenant queues for (an order's stock and
+ * counter, commerce/engine_place.c): they are then held only for that round trip. They are
+ * sent in tenant order, so that two transactions take such rows of several tenants in one
+ * order (within a tenant, the statements take their rows in an order of their own). */
+#define PG_DEFER_MAX 48
+
+struct pg_deferred {
+	char tenant[64];
+	char name[24]; /* its prepared statement's, or "" to send it unnamed */
+	const char *sql;
+	int nparams;
+	char **params;
+	pg_defer_done_fn done;
+	void *arg;   /* free()d with the entry */
+	char *value; /* its first row's first column, once run */
+};
+
+static _Thread_local struct pg_deferred deferred[PG_DEFER_MAX];
+static _Thread_local int ndeferred, defer_ok;
+
+static void deferred_drop(int from)
+{
+	int i;
+
+	while (ndeferred > from) {
+		struct pg_deferred *d = &deferred[--ndeferred];
+
+		for (i = 0; d->params && i < d->nparams; i++)
+			free(d->params[i]);
+		free(d->params);
+		free(d->arg);
+		free(d->value);
+		memset(d, 0, sizeof(*d));
+	}
+}
+
+int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *const *params,
+	     pg_defer_done_fn done, void *arg)
+{
+	struct pg_deferred *d;
+	int i;
+
+	if (!defer_ok || ndeferred >= PG_DEFER_MAX || !tenant_id ||
+	    strlen(tenant_id) >= sizeof(d->tenant))
+		return 0;
+	d = &deferred[ndeferred];
+	memset(d, 0, sizeof(*d));
+	d->params = calloc((size_t)nparams + 1, sizeof(*d->params));
+	if (!d->params)
+		return -1;
+	for (i = 0; i < nparams; i++)
+		if (params[i] && !(d->params[i] = strdup(params[i]))) {
+			while (i-- > 0)
+				free(d->params[i]);
+			free(d->params);
+			memset(d, 0, sizeof(*d));
+			return -1;
+		}
+	snprintf(d->tenant, sizeof(d->tenant), "%s", tenant_id);
+	d->sql = sql;
+	d->nparams = nparams;
+	d->done = done;
+	d->arg = arg;
+	ndeferred++;
+	return 1;
+}
+
+static int deferred_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pg_deferred *)a)->tenant,
+		      ((const struct pg_deferred *)b)->tenant);
+}
+
+/* The name sql is prepared under on conn (preparing it now when it is not yet), in out; ""
+ * when it is not kept (it is then sent unnamed). */
+static void stmt_name_prepared(PGconn *conn, const char *sql, int nparams, char *out, size_t len)
+{
+	struct pg_conn_stmts *c = conn_stmts(conn);
+	struct pg_stmt *st;
+	uint64_t h = sql_hash(sql);
+	int found = 0;
+	PGresult *res;
+
+	out[0] = '\0';
+	st = c ? stmt_slot(c, sql, h, &found) : NULL;
+	if (!st)
+		return;
+	if (!found) {
+		snprintf(st->name, sizeof(st->name), "ccgw_%lu", ++c->seq);
+		res = PQprepare(conn, st->name, sql, nparams, NULL);
+		atomic_fetch_add(&pool_stats[c->pool].round_trips, 1);
+		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			PQclear(res); /* the pipeline's statement will fail and say why */
+			return;
+		}
+		PQclear(res);
+		st->sql = strdup(sql);
+		if (!st->sql) {
+			PQclear(PQexec(conn, "DEALLOCATE ALL"));
+			stmts_clear(c);
+			return;
+		}
+		st->hash = h;
+		st->runs = 0;
+		st->reprepare_at = PG_REPREPARE_1ST;
+		c->n++;
+		atomic_fetch_add(&pool_stats[c->pool].prepared, 1);
+	}
+	st->runs++;
+	snprintf(out, len, "%s", st->name);
+}
+
+/* Takes a deferred statement's result: 0 and its first value kept, or -1 (pipeline_take's). */
+static int pipeline_take_value(PGconn *conn, struct pg_deferred *d)
+{
+	PGresult *res = PQgetResult(conn), *extra;
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int rc = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? 0 : -1;
+
+	if (rc == 0 && PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+		d->value = strdup(PQgetvalue(res, 0, 0));
+	if (rc < 0 && last_sqlstate[0] == '\0') {
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "%s",
+			 state ? state : pg_conn_ok(conn) ? "XX000" : "08006");
+		if (strcmp(last_sqlstate, "40001") == 0 || strcmp(last_sqlstate, "40P01") == 0 ||
+		    strcmp(last_sqlstate, "55P03") == 0)
+			log_debug(NULL, "sql: %s [%s]", res ? PQresultErrorMessage(res) : "",
+				  last_sqlstate);
+		else if (st != PGRES_PIPELINE_ABORTED)
+			log_warn(NULL, "sql failed [%s]: %s", last_sqlstate,
+				 res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	}
+	PQclear(res);
+	while ((extra = PQgetResult(conn)))
+		PQclear(extra);
+	return rc;
+}
+
+/* first (NULL for none: a fixed statement without parameters, a SET LOCAL), the deferred
+ * statements, each after its tenant's setting, and COMMIT, in one round trip (pipeline mode).
+ * 0, or -1 when anything failed or the server answered the COMMIT with ROLLBACK. The deferred
+ * statements' callbacks run only after the COMMIT; every deferred statement is dropped. */
+static int commit_pipeline(PGconn *conn, const char *first)
+{
+	int64_t t0;
+	enum pg_pool pool = pool_of(conn);
+	PGresult *res;
+	int i, rc = 0, ok = 0, sent = 1;
+
+	last_sqlstate[0] = '\0';
+	qsort(deferred, (size_t)ndeferred, sizeof(deferred[0]), deferred_cmp);
+	for (i = 0; i < ndeferred; i++)
+		stmt_name_prepared(conn, deferred[i].sql, deferred[i].nparams, deferred[i].name,
+				   sizeof(deferred[i].name));
+	t0 = util_now_us();
+	atomic_fetch_add(&pool_stats[pool].statements,
+			 (unsigned long long)(1 + (first ? 1 : 0) + 2 * ndeferred));
+	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+	if (PQenterPipelineMode(conn) != 1 ||
+	    (first && PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1))
+		sent = 0;
+	for (i = 0; sent && i < ndeferred; i++) {
+		struct pg_deferred *d = &deferred[i];
+		const char *tp[1] = {d->tenant};
+
+		if (PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+				      tp, NULL, NULL, 0) != 1 ||
+		    (d->name[0] ? PQsendQueryPrepared(conn, d->name, d->nparams,
+						      (const char *const *)d->params, NULL, NULL, 0)
+				: PQsendQueryParams(conn, d->sql, d->nparams, NULL,
+						    (const char *const *)d->params, NULL, NULL,
+						    0)) != 1)
+			sent = 0;
+	}
+	if (sent && (PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+		     PQpipelineSync(conn) != 1))
+		sent = 0;
+	if (!sent) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
+		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
+		rc = -1;
+	} else {
+		if (first)
+			rc |= pipeline_take(conn, PGRES_COMMAND_OK);
+		for (i = 0; i < ndeferred; i++) {
+			rc |= pipeline_take(conn, PGRES_TUPLES_OK);
+			rc |= pipeline_take_value(conn, &deferred[i]);
+		}
+		res = PQgetResult(conn); /* COMMIT's: "ROLLBACK" when the transaction had failed */
+		ok = res && PQresultStatus(res) == PGRES_COMMAND_OK &&
+		     strcmp(PQcmdStatus(res), "COMMIT") == 0;
+		if (!ok && last_sqlstate[0] == '\0') {
+			snprintf(last_sqlstate, sizeof(last_sqlstate), "25P02");
+			log_warn(NULL, "sql: COMMIT answered %s: the transaction had failed",
+				 res ? PQcmdStatus(res) : "nothing");
+		}
+		PQclear(res);
+		while ((res = PQgetResult(conn))) /* the NULL that ends COMMIT's results */
+			PQclear(res);
+		rc |= ok ? 0 : -1;
+		rc |= pipeline_take(conn, PGRES_PIPELINE_SYNC);
+	}
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1) {
+		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
+		rc = -1;
+	}
+	commit_us += util_now_us() - t0;
+	for (i = 0; rc == 0 && i < ndeferred; i++)
+		if (deferred[i].done)
+			deferred[i].done(deferred[i].value, deferred[i].arg);
+	deferred_drop(0);
+	return rc;
+}
+
 static int commit(PGconn *conn)
 {
-	int64_t t0 = util_now_us();
-	PGresult *res = pg_exec(conn, "COMMIT", 0, NULL);
-	int ok = res && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+	int64_t t0;
+	PGresult *res;
+	int ok;
 
+	if (ndeferred > 0) /* the deferred statements and COMMIT in one round trip */
+		return commit_pipeline(conn, NULL);
+	t0 = util_now_us();
+	res = pg_exec(conn, "COMMIT", 0, NULL);
+	ok = res && strcmp(PQcmdStatus(res), "COMMIT") == 0;
 	commit_us += util_now_us() - t0;
 
 	if (res && !ok) {
@@ -501,7 +726,10 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 			rc = PG_ERR_QUERY;
 			goto failed;
 		}
+		deferred_drop(0);
+		defer_ok = 1;
 		rc = fn(conn, arg);
+		defer_ok = 0;
 		if (rc < 0)
 			goto failed;
 		if (commit(conn) < 0) {
@@ -511,6 +739,7 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 		atomic_fetch_add(&pool_stats[pool_of(conn)].transactions, 1);
 		return 0;
 failed:
+		deferred_drop(0);
 		if (!pg_conn_ok(conn))
 			return PG_ERR_UNAVAILABLE;
 		rollback(conn);
@@ -560,13 +789,19 @@ int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg
 {
 	int rc;
 
+	int mark = ndeferred;
+
 	*broken = 0;
-	if (tx_open(conn, "SAVEPOINT ccgw_group", tenant_id) < 0)
+	if (tx_open(conn, "SAVEPOINT ccgw_group", tenant_id) < 0) {
 		rc = PG_ERR_QUERY;
-	else
+	} else {
+		defer_ok = 1;
 		rc = fn(conn, arg);
+		defer_ok = 0;
+	}
 	if (rc >= 0)
 		return rc;
+	deferred_drop(mark); /* what it left to the COMMIT goes with its savepoint */
 	if (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF ||
 	    pg_cmd(conn, "ROLLBACK TO SAVEPOINT ccgw_group", 0, NULL) < 0)
 		*broken = 1; /* the transaction cannot go on */
@@ -576,6 +811,18 @@ int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg
 int pg_begin(PGconn *conn)
 {
 	return pg_cmd(conn, "BEGIN", 0, NULL);
+}
+
+int pg_commit_after(PGconn *conn, const char *first)
+{
+	if (commit_pipeline(conn, first) < 0) {
+		if (pg_conn_ok(conn) && PQpipelineStatus(conn) == PQ_PIPELINE_OFF &&
+		    PQtransactionStatus(conn) != PQTRANS_IDLE)
+			rollback(conn);
+		return -1;
+	}
+	atomic_fetch_add(&pool_stats[pool_of(conn)].transactions, 1);
+	return 0;
 }
 
 int pg_commit(PGconn *conn)
@@ -591,6 +838,7 @@ int pg_commit(PGconn *conn)
 
 void pg_rollback(PGconn *conn)
 {
+	deferred_drop(0);
 	if (pg_conn_ok(conn) && PQtransactionStatus(conn) != PQTRANS_IDLE)
 		rollback(conn);
 }

@@ -52,7 +52,24 @@ int pg_take_hot_locks(void);
 int64_t pg_take_commit_us(void);
 int pg_begin(PGconn *conn) PG_WUR;
 int pg_commit(PGconn *conn) PG_WUR;
+/* pg_commit with the statement first (fixed text, no parameters: a SET LOCAL) sent before the
+ * deferred statements (pg_defer) and the COMMIT, in the same round trip (pipeline mode). */
+int pg_commit_after(PGconn *conn, const char *first) PG_WUR;
 void pg_rollback(PGconn *conn);
+
+/* A statement left to the end of the transaction that runs the caller (pg_tx_run's, or a group
+ * transaction's through pg_savepoint_run): sent with its COMMIT in one round trip, after
+ * tenant_id's setting, so that rows it takes that every writer of the tenant queues for are
+ * held only until that answer. They run in tenant order (a caller's statements must take
+ * such rows of one tenant in an order of their own). sql is fixed text (kept by pointer), params are copied. After a successful COMMIT,
+ * done(value, arg) is called with the first column of the statement's first row (NULL for
+ * none); a failed one fails the COMMIT (its SQLSTATE is the transaction's: pg_tx_run runs a
+ * serialization failure again). Returns 1 when deferred (arg, heap memory, is then free()d
+ * by pg.c), 0 when not (not inside such a transaction, or 48 are waiting already: run it
+ * now), -1 out of memory. */
+typedef void (*pg_defer_done_fn)(const char *value, void *arg);
+int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *const *params,
+	     pg_defer_done_fn done, void *arg) PG_WUR;
 
 /* Runs a parameterized statement (text parameters, NULL entries are SQL NULL); returns the
  * result when its status is COMMAND_OK or TUPLES_OK, else logs the error, remembers its

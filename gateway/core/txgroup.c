@@ -142,11 +142,8 @@ static void keys_remove(struct txgroup *g, struct job **batch, int n)
  * trigger), and giving up there would throw the whole group away. */
 static int group_commit(PGconn *conn)
 {
-	if (pg_cmd(conn, "SET LOCAL lock_timeout = 0", 0, NULL) < 0) {
-		pg_rollback(conn);
-		return -1;
-	}
-	return pg_commit(conn);
+	/* one round trip: after an order, the shop's hot rows are held until this answer */
+	return pg_commit_after(conn, "SET LOCAL lock_timeout = 0");
 }
 
 static void run_batch(PGconn *conn, struct job **batch, int n, enum job_state *out, int *rcs)

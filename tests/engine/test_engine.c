@@ -194,6 +194,19 @@ static void test_order_english(void **state)
 		assert_string_equal(
 		    json_string_value(json_object_get(json_object_get(order, "customer"), "name")),
 		    "Jane Wanjiku");
+		/* the seller's webhook carries that very order (the placing statement made it
+		 * from its own rows) */
+		v = efx_q(&F, NULL,
+		          "SELECT (payload->'order')::text FROM outbox WHERE kind = 'webhook'", 0,
+		          NULL);
+		{
+			json_t *hook = json_loads(v, 0, NULL);
+
+			assert_non_null(hook);
+			assert_true(json_equal(hook, order));
+			json_decref(hook);
+		}
+		free(v);
 		json_decref(order);
 	}
 	/* "where is my order" finds it */

@@ -3,7 +3,9 @@
  * application role. A statement is prepared once per connection and answers as run unnamed;
  * as it keeps running it is prepared again under a new name (so a plan made while its table
  * was empty is made again on the grown table), the old one deallocated, and it keeps
- * answering right throughout; in a failed transaction nothing is prepared.
+ * answering right throughout; in a failed transaction nothing is prepared. A statement left to
+ * the COMMIT (pg_defer) is written with it, under its tenant, or not at all, and one that
+ * fails with a serialization failure runs the transaction again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -175,11 +177,105 @@ static void test_failed_transaction(void **state)
 	pg_finish(c);
 }
 
+/* ---- pg_defer ---- */
+
+#define DEFER_SQL "INSERT INTO customers (tenant_id, name) VALUES ($1, $2) RETURNING name"
+/* a product that does not exist runs short: SQLSTATE 40001 (sql/101) */
+#define SHORT_SQL "SELECT order_stock_take($1, ARRAY[gen_random_uuid()], ARRAY[1])"
+
+struct defer_run {
+	const char *name;     /* the customer the deferred statement writes */
+	int fail;             /* the function fails after deferring */
+	int short_first;      /* the first attempt defers SHORT_SQL */
+	int attempts;         /* runs of the function */
+	long seen_before;     /* the name's rows seen inside the transaction */
+	char got[64];         /* what the callback was given */
+	int calls;            /* callbacks */
+};
+
+static long customers_named(PGconn *c, const char *name)
+{
+	PGresult *r = pg_exec(c, "SELECT count(*) FROM customers WHERE name = $1", 1, &name);
+	long n;
+
+	assert_non_null(r);
+	n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+static void defer_done(const char *value, void *arg)
+{
+	struct defer_run *d = *(struct defer_run **)arg;
+
+	d->calls++;
+	snprintf(d->got, sizeof(d->got), "%s", value ? value : "(null)");
+}
+
+static int defer_fn(PGconn *conn, void *arg)
+{
+	struct defer_run *d = arg;
+	struct defer_run **box = malloc(sizeof(*box));
+	const char *p[2] = {tenant, d->name};
+	int rc;
+
+	assert_non_null(box);
+	*box = d;
+	d->attempts++;
+	if (d->short_first && d->attempts == 1)
+		rc = pg_defer(tenant, SHORT_SQL, 1, p, defer_done, box);
+	else
+		rc = pg_defer(tenant, DEFER_SQL, 2, p, defer_done, box);
+	assert_int_equal(rc, 1);
+	d->seen_before = customers_named(conn, d->name);
+	return d->fail ? PG_ERR_ABORT : 0;
+}
+
+static void test_deferred(void **state)
+{
+	PGconn *c = testdb_connect_app(&db);
+	const char *p[2] = {tenant, "outside"};
+	struct defer_run ok = {.name = "deferred-ok"}, failed = {.name = "deferred-failed", .fail = 1},
+	                 again = {.name = "deferred-again", .short_first = 1};
+
+	(void)state;
+	/* outside a transaction's runner nothing is deferred */
+	assert_int_equal(pg_defer(tenant, DEFER_SQL, 2, p, NULL, NULL), 0);
+
+	/* written with the COMMIT, not before; the callback has its value */
+	assert_int_equal(pg_tx_run(c, tenant, defer_fn, &ok), 0);
+	assert_int_equal(ok.seen_before, 0);
+	assert_int_equal(ok.calls, 1);
+	assert_string_equal(ok.got, "deferred-ok");
+	assert_int_equal(pg_tx_run(c, tenant, defer_fn, &(struct defer_run){.name = "x"}), 0);
+
+	/* the function failed: the statement is not run, the callback not called */
+	assert_int_equal(pg_tx_run(c, tenant, defer_fn, &failed), PG_ERR_ABORT);
+	assert_int_equal(failed.calls, 0);
+
+	/* a serialization failure at the COMMIT: the transaction runs again */
+	assert_int_equal(pg_tx_run(c, tenant, defer_fn, &again), 0);
+	assert_int_equal(again.attempts, 2);
+	assert_int_equal(again.calls, 1);
+	assert_string_equal(again.got, "deferred-again");
+
+	{
+		const char *tp[1] = {tenant};
+
+		exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp, -1);
+		assert_int_equal(customers_named(c, "deferred-ok"), 1);
+		assert_int_equal(customers_named(c, "deferred-failed"), 0);
+		assert_int_equal(customers_named(c, "deferred-again"), 1);
+	}
+	pg_finish(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reprepared_after_growth),
 	    cmocka_unit_test(test_failed_transaction),
+	    cmocka_unit_test(test_deferred),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
