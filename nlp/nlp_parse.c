@@ -848,6 +848,28 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	}
 }
 
+/* Whether the conversation waits for a number or a choice: a number is then the answer. */
+static int parse_answer_expected(enum nlp_expect ex)
+{
+	return ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_CHOICE;
+}
+
+/* Intents that are about an order already placed. */
+static int parse_order_intent(enum nlp_intent in)
+{
+	return in == NLP_INTENT_ORDER_STATUS || in == NLP_INTENT_CANCEL_ORDER ||
+	       in == NLP_INTENT_COMPLAINT;
+}
+
+/* Intents an answer to "how many?", "which one?" or "how will you pay?" may be worded with:
+ * "make it four", "nataka ile ya pili", "ok 2", "i'll go with the second one". Any other
+ * intent word (cancel, help, a person, a question) is a new request, not the answer. */
+static int parse_answer_intent(enum nlp_intent in)
+{
+	return in == NLP_INTENT_UNKNOWN || in == NLP_INTENT_ADD_TO_CART ||
+	       in == NLP_INTENT_CONFIRM || in == NLP_INTENT_SEARCH || in == NLP_INTENT_BROWSE;
+}
+
 /* Order numbers: "#1042", "order 1042", "oda namba 1042"; the first goes to the reading. */
 static void parse_order_numbers(struct parse_state *st, const struct parse_verdict *v,
 				struct nlp_reading *out)
@@ -862,9 +884,10 @@ static void parse_order_numbers(struct parse_state *st, const struct parse_verdi
 		if (st->t[pn->head].prefix == '#')
 			pn->order = 1;
 		else if (p < st->n && st->t[p].orderref &&
-			 (nx >= st->n || st->t[nx].role != ROLE_CONTENT))
-			pn->order = 1;
-		else if (!pn->marked && pn->v >= 100 && ex != NLP_EXPECT_QUANTITY &&
+			 (nx >= st->n || st->t[nx].role != ROLE_CONTENT) &&
+			 !(parse_answer_expected(ex) && !parse_order_intent(v->in)))
+			pn->order = 1; /* "number 2" answering "which one?" is a choice */
+		else if (!pn->marked && pn->v >= 100 && !parse_answer_expected(ex) &&
 			 (v->in == NLP_INTENT_ORDER_STATUS || v->in == NLP_INTENT_CANCEL_ORDER ||
 			  v->in == NLP_INTENT_COMPLAINT))
 			pn->order = 1;
@@ -998,13 +1021,14 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 
 	switch (ex) {
 	case NLP_EXPECT_QUANTITY:
-		if (v->qty && st->ncontent == 0 && v->bs < 0.75f) {
+		if (v->qty && st->ncontent == 0 && (v->bs < 0.75f || parse_answer_intent(v->in))) {
 			v->in = NLP_INTENT_UNKNOWN;
 			v->conf = 0.9;
 		}
 		break;
 	case NLP_EXPECT_CHOICE:
-		if ((st->ordinal > 0 || v->qty) && st->ncontent == 0 && v->bs < 0.75f) {
+		if ((st->ordinal > 0 || v->qty) && st->ncontent == 0 &&
+		    (v->bs < 0.75f || parse_answer_intent(v->in))) {
 			long c = st->ordinal > 0 ? st->ordinal : v->qty->v;
 			if (c >= 1 && c <= NLP_QTY_MAX) {
 				out->choice = c;
@@ -1016,8 +1040,13 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 		}
 		break;
 	case NLP_EXPECT_PAYMENT:
-		if (st->pay >= 0 && (v->in == NLP_INTENT_UNKNOWN || v->in == NLP_INTENT_CHECKOUT ||
-				     v->in == NLP_INTENT_CONFIRM)) {
+		/* a method named is the answer ("nitalipa kwa mpesa", "cash when it arrives")
+		 * unless the message asks or reports something else ("do you take mpesa?",
+		 * "nimelipa na mpesa", "cancel") */
+		if (st->pay >= 0 && v->in != NLP_INTENT_QUESTION && v->in != NLP_INTENT_PAID &&
+		    v->in != NLP_INTENT_CANCEL_ORDER && v->in != NLP_INTENT_HUMAN &&
+		    v->in != NLP_INTENT_COMPLAINT && v->in != NLP_INTENT_HELP &&
+		    v->in != NLP_INTENT_DENY) {
 			v->in = NLP_INTENT_UNKNOWN;
 			v->conf = 0.9;
 		}

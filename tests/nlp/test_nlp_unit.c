@@ -203,6 +203,36 @@ static void test_expectations(void **state)
 	r = parse_ex("ya tatu", NLP_EXPECT_CHOICE);
 	assert_int_equal(r.choice, 3);
 
+	/* an answer worded as a request is still the answer; another request is not */
+	r = parse_ex("make it six", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.quantity, 6);
+	r = parse_ex("nataka tano", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.quantity, 5);
+	r = parse_ex("tatu zinatosha", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.quantity, 3);
+	r = parse_ex("number 3", NLP_EXPECT_CHOICE);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.choice, 3);
+	assert_int_equal(r.order_number, 0);
+	r = parse_ex("nipe ile ya tatu", NLP_EXPECT_CHOICE);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.choice, 3);
+	r = parse_ex("nitalipa na mpesa", NLP_EXPECT_PAYMENT);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.payment, "mpesa");
+	r = parse_ex("cash when you bring it", NLP_EXPECT_PAYMENT);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.payment, "cash_on_delivery");
+	assert_int_equal(parse_ex("do you take mpesa", NLP_EXPECT_PAYMENT).intent,
+			 NLP_INTENT_QUESTION);
+	assert_int_equal(parse_ex("cancel my order", NLP_EXPECT_CHOICE).intent,
+			 NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse_ex("talk to a person", NLP_EXPECT_QUANTITY).intent,
+			 NLP_INTENT_HUMAN);
+
 	r = parse_ex("John Kamau", NLP_EXPECT_NAME);
 	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
 	r = parse_ex("Hope", NLP_EXPECT_NAME);
