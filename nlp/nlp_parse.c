@@ -27,11 +27,24 @@
 #define PARSE_POLITE 0.25f        /* greetings and thanks around a request weigh this much */
 /* The statistical classifier behind the rules (docs/NLP.md): asked when the rules read
  * nothing, only a product phrase, or a keyword with less confidence than PARSE_SURE. */
+#ifndef PARSE_UNSURE
 #define PARSE_UNSURE 0.5
+#endif
+#ifndef PARSE_CLF_ACCEPT
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
-#define PARSE_CLF_OVERRIDE 0.8  /* ... and over a weak reading of the rules */
+#endif
+#ifndef PARSE_CLF_OVERRIDE
+#define PARSE_CLF_OVERRIDE 0.6  /* ... and over a weak reading of the rules (0.8 until the fourth round) */
+#endif
+#ifndef PARSE_SURE
 #define PARSE_SURE 0.8          /* a keyword read with less is asked too ... */
+#endif
+#ifndef PARSE_CLF_STRONG
 #define PARSE_CLF_STRONG 0.9    /* ... and yields to a model this sure of another intent */
+#endif
+#ifndef PARSE_RIVAL
+#define PARSE_RIVAL 1.0         /* a second intent weighing this much of the first rivals it */
+#endif
 #define PARSE_CLF_ALT 0.15      /* the likeliest offered as "did you mean" at least this */
 #define PARSE_CLF_ALT2 0.05     /* and the second at least this */
 
@@ -210,6 +223,10 @@ static int parse_affix(struct parse_state *st, struct parse_tok *pt)
 
 		if (n == 0)
 			continue;
+		if (n > 1 && dd[0] == '-' && !lex->affix[k].suffix) {
+			memmove(dd, dd + 1, n - 1); /* "ku-cancel", "nime-order" */
+			n--;
+		}
 		ph = parse_find1(lex, dd, (unsigned short)n);
 		if (!ph || ph->first == NLP_LEX_NONE)
 			continue;
@@ -245,8 +262,13 @@ static void parse_resolve(struct parse_state *st, struct parse_tok *pt)
 		return;
 	ph = parse_alias(lex, parse_find1(lex, pt->w, pt->wlen), pt);
 	pt->known = ph != NULL;
-	if (ph || !parse_is_ascii_letters(pt->w, pt->wlen))
+	if (ph)
 		return;
+	if (!parse_is_ascii_letters(pt->w, pt->wlen)) {
+		if (memchr(pt->w, '-', pt->wlen))
+			parse_affix(st, pt); /* "ku-cancel": a Sheng prefix written apart */
+		return;
+	}
 	/* "cartt" -> "cart", "yess" -> "yes", "pleease" -> "please" */
 	if (st->nscratch + pt->wlen <= sizeof(st->scratch)) {
 		char *dd = st->scratch + st->nscratch;
@@ -681,6 +703,18 @@ static void parse_product(const struct parse_state *st, char *out, size_t outlen
 	out[o] = '\0';
 }
 
+#ifndef PARSE_MID_RANK
+#define PARSE_MID_RANK 1
+#endif
+/* Where an intent stands in parse_priority: lower matters more to the shopper. */
+static size_t parse_rank(enum nlp_intent in)
+{
+	for (size_t k = 0; k < sizeof(parse_priority) / sizeof(parse_priority[0]); k++)
+		if (parse_priority[k] == in)
+			return k;
+	return sizeof(parse_priority) / sizeof(parse_priority[0]);
+}
+
 static enum nlp_intent parse_best(const float *score, float *best, float *second)
 {
 	enum nlp_intent b = NLP_INTENT_UNKNOWN;
@@ -769,6 +803,7 @@ struct parse_verdict {
 	int implicit;          /* the intent comes from the product phrase, not a keyword */
 	int smalltalk;         /* small talk: unknown, and no "did you mean" */
 	int free_text;         /* a name, an address or a phone number is expected */
+	enum nlp_intent rival; /* an intent the rules weigh (nearly) as much as in, or UNKNOWN */
 };
 
 /* Behind the rules: when they read nothing, only a product phrase or a keyword they are
@@ -797,16 +832,47 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	for (int c = 1; c < NLP_INTENT_COUNT; c++)
 		if (p[c] > p[top])
 			top = (enum nlp_intent)c;
+	if (v->rival != NLP_INTENT_UNKNOWN && !v->implicit) {
+		/* two intents the rules weigh alike ("nina shida, nisaidie": a problem, or help?):
+		 * the model settles it only when very sure, else the shopper is asked which */
+		enum nlp_intent a = v->in, b = v->rival;
+		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG) {
+			v->in = top;
+			v->conf = p[top];
+			return;
+		}
+		if (p[b] > p[a]) {
+			a = v->rival;
+			b = v->in;
+		}
+		out->alt[0] = a;
+		out->alt[1] = b;
+		out->alt_confidence[0] = parse_round(p[a] > 0.34 ? p[a] : 0.34);
+		out->alt_confidence[1] = parse_round(p[b] > 0.33 ? p[b] : 0.33);
+		if (out->alt_confidence[1] > out->alt_confidence[0])
+			out->alt_confidence[1] = out->alt_confidence[0];
+		v->in = NLP_INTENT_UNKNOWN;
+		if (v->conf > 0.3)
+			v->conf = 0.3;
+		return;
+	}
 	if (top == v->in) {
 		if (top != NLP_INTENT_UNKNOWN && p[top] > v->conf)
 			v->conf = p[top];
 		return;
 	}
+	if ((v->in != NLP_INTENT_UNKNOWN && parse_product_intent(top) &&
+	     !parse_product_intent(v->in) && st->ncontent == 0 && !st->ref) ||
+	    (top == NLP_INTENT_CLEAR_CART && out->product[0]))
+		return; /* the model's reading has nothing to act on ("i no want the order
+			   again" is no removal) or a product ("futa shea butter kwa cart" is no
+			   emptying): the rules' stays */
 	if (mid) {
 		/* a keyword the rules are fairly sure of yields only to a model that is very sure
 		 * of another intent, and a product intent never to another one */
 		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
-		    !(parse_product_intent(v->in) && parse_product_intent(top))) {
+		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
+		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in))) {
 			v->in = top;
 			v->conf = p[top];
 		}
@@ -839,6 +905,16 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		out->alt[k] = (enum nlp_intent)best;
 		out->alt_confidence[k] = parse_round(rank[best]);
 		rank[best] = -1.0;
+		na++;
+	}
+	if (na == 1 && out->product[0] &&
+	    (out->alt[0] == NLP_INTENT_SEARCH || out->alt[0] == NLP_INTENT_ADD_TO_CART)) {
+		/* a product named in a sentence the reader cannot read ("tell me about the
+		 * honey"): to look at it or to buy it */
+		enum nlp_intent other = out->alt[0] == NLP_INTENT_SEARCH ? NLP_INTENT_ADD_TO_CART
+									 : NLP_INTENT_SEARCH;
+		out->alt[1] = other;
+		out->alt_confidence[1] = parse_round(p[other] > 0.01 ? p[other] : 0.01);
 		na++;
 	}
 	if (na > 0) {
@@ -966,9 +1042,11 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
 	if (v->in == NLP_INTENT_BROWSE && out->product[0])
 		v->in = NLP_INTENT_SEARCH; /* "show me mugs" */
-	if ((v->in == NLP_INTENT_REMOVE_FROM_CART || v->in == NLP_INTENT_DENY) &&
+	if ((v->in == NLP_INTENT_REMOVE_FROM_CART || v->in == NLP_INTENT_DENY ||
+	     v->in == NLP_INTENT_CLEAR_CART) &&
 	    !out->product[0] && !st->ref && ex != NLP_EXPECT_YES_NO && parse_has_orderref(st))
-		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order" */
+		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order",
+						    "ile order yangu ifute" */
 	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
 		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
 	if (v->in == NLP_INTENT_QUESTION && !st->topics && st->pay < 0 && out->product[0] &&
@@ -1126,6 +1204,32 @@ static void parse_polite(struct parse_state *st)
 								  not "ndio nataka" */
 }
 
+/* The intent that weighs (nearly) as much as the best one, when the two are genuinely
+ * different requests ("nina shida, nisaidie": complaint or help; "can i get some help":
+ * add or help): both at least 1, the second at least PARSE_RIVAL of the first (1: a tie). Greetings,
+ * thanks, yes and no are wrappers (parse_polite), not rivals; UNKNOWN when there is none. */
+static enum nlp_intent parse_rival(const struct parse_state *st, enum nlp_intent best, float bs,
+				   float ss)
+{
+	if (best == NLP_INTENT_UNKNOWN || ss < 1.0f || ss < PARSE_RIVAL * bs)
+		return NLP_INTENT_UNKNOWN;
+	if (st->topics && (best == NLP_INTENT_QUESTION || st->score[NLP_INTENT_QUESTION] == ss))
+		return NLP_INTENT_UNKNOWN; /* a question about a topic: "is there a warranty on
+					      the mugs" asks about the mugs */
+	for (size_t k = 0; k < sizeof(parse_priority) / sizeof(parse_priority[0]); k++) {
+		enum nlp_intent in = parse_priority[k];
+		if (in == best || st->score[in] != ss)
+			continue;
+		if (in == NLP_INTENT_GREET || in == NLP_INTENT_THANKS || in == NLP_INTENT_CONFIRM ||
+		    in == NLP_INTENT_DENY || best == NLP_INTENT_GREET ||
+		    best == NLP_INTENT_THANKS || best == NLP_INTENT_CONFIRM ||
+		    best == NLP_INTENT_DENY)
+			return NLP_INTENT_UNKNOWN;
+		return in;
+	}
+	return NLP_INTENT_UNKNOWN;
+}
+
 static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 {
 	enum nlp_expect ex = st->expect;
@@ -1140,7 +1244,7 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 				st->score[k] += 0.3f;
 	if (st->topics && st->qphrases >= 2)
 		st->score[NLP_INTENT_QUESTION] += PARSE_QUESTION_BONUS; /* "delivery fee?" */
-	else if ((st->topics & (1u << NLP_LEX_TOPIC_RETURNS)) &&
+	if ((st->topics & (1u << NLP_LEX_TOPIC_RETURNS)) &&
 		 st->score[NLP_INTENT_QUESTION] >= 1.0f && st->score[NLP_INTENT_COMPLAINT] > 0.0f)
 		st->score[NLP_INTENT_QUESTION] += st->score[NLP_INTENT_COMPLAINT]; /* asking about
 		   returns for a problem: "can i exchange a shirt that doesnt fit" */
@@ -1165,6 +1269,18 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		st->score[NLP_INTENT_DENY] *= 1.5f;
 	}
 	v.in = parse_best(st->score, &v.bs, &v.ss);
+	v.rival = parse_rival(st, v.in, v.bs, v.ss);
+	if (v.rival != NLP_INTENT_UNKNOWN && st->ncontent == 0 && !st->ref &&
+	    parse_product_intent(v.in) != parse_product_intent(v.rival)) {
+		/* "can i get some help", "get me an agent": a product intent with no product
+		 * is no rival to the other request */
+		if (parse_product_intent(v.in)) {
+			v.in = v.rival;
+			v.bs = v.ss;
+		}
+		v.ss = 0.0f;
+		v.rival = NLP_INTENT_UNKNOWN;
+	}
 	parse_order_numbers(st, &v, out);
 	parse_quantity(st, &v);
 	parse_intent(st, &v, out);
