@@ -1181,7 +1181,7 @@ static void parse_topic(const struct parse_state *st, struct nlp_reading *out)
 /* Greetings and thanks wrap a request ("hello good morning, please i want to ask if you
  * deliver to kisumu, thanks"): when another intent weighs at least 1, they step aside
  * (thanks not for help: "asante kwa msaada" is thanks), and so does "ok" before a clear
- * request (at least 1.5) when no yes or no is expected. */
+ * request (at least 1.5, or 1 with a number) when no yes or no is expected. */
 static void parse_polite(struct parse_state *st)
 {
 	float act = 0.0f, act_help = 0.0f;
@@ -1199,9 +1199,9 @@ static void parse_polite(struct parse_state *st)
 		st->score[NLP_INTENT_GREET] *= PARSE_POLITE;
 	if (act >= 1.0f)
 		st->score[NLP_INTENT_THANKS] *= PARSE_POLITE;
-	if (act >= 1.5f && st->expect != NLP_EXPECT_YES_NO)
+	if ((act >= 1.5f || (act >= 1.0f && st->nnums > 0)) && st->expect != NLP_EXPECT_YES_NO)
 		st->score[NLP_INTENT_CONFIRM] *= PARSE_POLITE; /* "alright, i'm ready to buy",
-								  not "ndio nataka" */
+								  "sawa nipe 2", not "ndio nataka" */
 }
 
 /* The intent that weighs (nearly) as much as the best one, when the two are genuinely
