@@ -34,7 +34,7 @@
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
 #endif
 #ifndef PARSE_CLF_OVERRIDE
-#define PARSE_CLF_OVERRIDE 0.6  /* ... and over a weak reading of the rules (0.8 until the fourth round) */
+#define PARSE_CLF_OVERRIDE 0.6  /* ... and over a weak reading of the rules (was 0.8) */
 #endif
 #ifndef PARSE_SURE
 #define PARSE_SURE 0.8          /* a keyword read with less is asked too ... */
@@ -869,10 +869,13 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 			   emptying): the rules' stays */
 	if (mid) {
 		/* a keyword the rules are fairly sure of yields only to a model that is very sure
-		 * of another intent, and a product intent never to another one */
+		 * of another intent that matters at least as much, a product intent never to
+		 * another one, and a question about a shop topic not at all ("do you refund if
+		 * it arrives damaged" asks about returns) */
 		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
 		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
-		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in))) {
+		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in)) &&
+		    !(v->in == NLP_INTENT_QUESTION && st->topics)) {
 			v->in = top;
 			v->conf = p[top];
 		}
@@ -1204,10 +1207,11 @@ static void parse_polite(struct parse_state *st)
 								  "sawa nipe 2", not "ndio nataka" */
 }
 
-/* The intent that weighs (nearly) as much as the best one, when the two are genuinely
- * different requests ("nina shida, nisaidie": complaint or help; "can i get some help":
- * add or help): both at least 1, the second at least PARSE_RIVAL of the first (1: a tie). Greetings,
- * thanks, yes and no are wrappers (parse_polite), not rivals; UNKNOWN when there is none. */
+/* The intent that weighs as much as the best one, when the two are different requests
+ * ("nina shida, sielewi": complaint or help): both at least 1, the second at least
+ * PARSE_RIVAL of the first (1: a tie). Greetings, thanks, yes and no are wrappers
+ * (parse_polite), not rivals, and so is a question about a shop topic; UNKNOWN when there is
+ * none. */
 static enum nlp_intent parse_rival(const struct parse_state *st, enum nlp_intent best, float bs,
 				   float ss)
 {

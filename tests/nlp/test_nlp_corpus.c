@@ -4,9 +4,9 @@
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
  * test_holdout3), holdout4.tsv, holdout5.tsv and holdout6.tsv (issue 16 part 5's, see
- * test_holdout4 to test_holdout6; all development sets now). Prints every miss, a confusion table of intents, product,
- * order number, language and topic/place/code accuracy, and how the "did you mean" choices
- * did.
+ * test_holdout4 to test_holdout6; all development sets now). Prints every miss, a confusion
+ * table of intents, product, order number, language and topic/place/code accuracy, and how
+ * the "did you mean" choices did.
  */
 #include <setjmp.h>
 #include <stdarg.h>
