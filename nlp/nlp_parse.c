@@ -36,6 +36,10 @@
 #ifndef PARSE_CLF_OVERRIDE
 #define PARSE_CLF_OVERRIDE 0.6  /* ... and over a weak reading of the rules (was 0.8) */
 #endif
+#ifndef PARSE_CLF_PHRASE
+#define PARSE_CLF_PHRASE 0.8    /* ... and over a product phrase ("stupid bot" is no request
+				   for a person) */
+#endif
 #ifndef PARSE_SURE
 #define PARSE_SURE 0.8          /* a keyword read with less is asked too ... */
 #endif
@@ -882,7 +886,9 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		return;
 	}
 	if (top != NLP_INTENT_UNKNOWN &&
-	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT : PARSE_CLF_OVERRIDE) &&
+	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT
+			: v->implicit		  ? PARSE_CLF_PHRASE
+						  : PARSE_CLF_OVERRIDE) &&
 	    !(v->implicit && parse_product_intent(top)) &&
 	    !(v->in == NLP_INTENT_UNKNOWN && parse_product_intent(top) && st->clause &&
 	      st->ncontent > 0)) {

@@ -285,10 +285,10 @@ static void test_holdout5(void **state)
  * while that round's changes were made by someone who never read it; measured once before the
  * round (84.1% intent on its 289 new phrasings) and once after (89.6%). The next round
  * (answers in context, the steadier trainer with augmented examples, rivals offered as "did
- * you mean", the families of its misses) used it as its development set: 96.9%, tuned
+ * you mean", the families of its misses) used it as its development set: 97.2%, tuned
  * against it, so the floor just under that figure only catches a regression; the blind
  * figure of that round is holdout7's, measured by the lead (docs/NLP.md). */
-#define HOLDOUT6_FLOOR 96.5
+#define HOLDOUT6_FLOOR 97.0
 
 static void test_holdout6(void **state)
 {
