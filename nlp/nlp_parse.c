@@ -27,11 +27,28 @@
 #define PARSE_POLITE 0.25f        /* greetings and thanks around a request weigh this much */
 /* The statistical classifier behind the rules (docs/NLP.md): asked when the rules read
  * nothing, only a product phrase, or a keyword with less confidence than PARSE_SURE. */
+#ifndef PARSE_UNSURE
 #define PARSE_UNSURE 0.5
+#endif
+#ifndef PARSE_CLF_ACCEPT
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
-#define PARSE_CLF_OVERRIDE 0.8  /* ... and over a weak reading of the rules */
+#endif
+#ifndef PARSE_CLF_OVERRIDE
+#define PARSE_CLF_OVERRIDE 0.6  /* ... and over a weak reading of the rules (was 0.8) */
+#endif
+#ifndef PARSE_CLF_PHRASE
+#define PARSE_CLF_PHRASE 0.8    /* ... and over a product phrase ("stupid bot" is no request
+				   for a person) */
+#endif
+#ifndef PARSE_SURE
 #define PARSE_SURE 0.8          /* a keyword read with less is asked too ... */
+#endif
+#ifndef PARSE_CLF_STRONG
 #define PARSE_CLF_STRONG 0.9    /* ... and yields to a model this sure of another intent */
+#endif
+#ifndef PARSE_RIVAL
+#define PARSE_RIVAL 1.0         /* a second intent weighing this much of the first rivals it */
+#endif
 #define PARSE_CLF_ALT 0.15      /* the likeliest offered as "did you mean" at least this */
 #define PARSE_CLF_ALT2 0.05     /* and the second at least this */
 
@@ -210,6 +227,10 @@ static int parse_affix(struct parse_state *st, struct parse_tok *pt)
 
 		if (n == 0)
 			continue;
+		if (n > 1 && dd[0] == '-' && !lex->affix[k].suffix) {
+			memmove(dd, dd + 1, n - 1); /* "ku-cancel", "nime-order" */
+			n--;
+		}
 		ph = parse_find1(lex, dd, (unsigned short)n);
 		if (!ph || ph->first == NLP_LEX_NONE)
 			continue;
@@ -245,8 +266,13 @@ static void parse_resolve(struct parse_state *st, struct parse_tok *pt)
 		return;
 	ph = parse_alias(lex, parse_find1(lex, pt->w, pt->wlen), pt);
 	pt->known = ph != NULL;
-	if (ph || !parse_is_ascii_letters(pt->w, pt->wlen))
+	if (ph)
 		return;
+	if (!parse_is_ascii_letters(pt->w, pt->wlen)) {
+		if (memchr(pt->w, '-', pt->wlen))
+			parse_affix(st, pt); /* "ku-cancel": a Sheng prefix written apart */
+		return;
+	}
 	/* "cartt" -> "cart", "yess" -> "yes", "pleease" -> "please" */
 	if (st->nscratch + pt->wlen <= sizeof(st->scratch)) {
 		char *dd = st->scratch + st->nscratch;
@@ -681,6 +707,18 @@ static void parse_product(const struct parse_state *st, char *out, size_t outlen
 	out[o] = '\0';
 }
 
+#ifndef PARSE_MID_RANK
+#define PARSE_MID_RANK 1
+#endif
+/* Where an intent stands in parse_priority: lower matters more to the shopper. */
+static size_t parse_rank(enum nlp_intent in)
+{
+	for (size_t k = 0; k < sizeof(parse_priority) / sizeof(parse_priority[0]); k++)
+		if (parse_priority[k] == in)
+			return k;
+	return sizeof(parse_priority) / sizeof(parse_priority[0]);
+}
+
 static enum nlp_intent parse_best(const float *score, float *best, float *second)
 {
 	enum nlp_intent b = NLP_INTENT_UNKNOWN;
@@ -769,6 +807,7 @@ struct parse_verdict {
 	int implicit;          /* the intent comes from the product phrase, not a keyword */
 	int smalltalk;         /* small talk: unknown, and no "did you mean" */
 	int free_text;         /* a name, an address or a phone number is expected */
+	enum nlp_intent rival; /* an intent the rules weigh (nearly) as much as in, or UNKNOWN */
 };
 
 /* Behind the rules: when they read nothing, only a product phrase or a keyword they are
@@ -797,23 +836,59 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	for (int c = 1; c < NLP_INTENT_COUNT; c++)
 		if (p[c] > p[top])
 			top = (enum nlp_intent)c;
+	if (v->rival != NLP_INTENT_UNKNOWN && !v->implicit) {
+		/* two intents the rules weigh alike ("nina shida, nisaidie": a problem, or help?):
+		 * the model settles it only when very sure, else the shopper is asked which */
+		enum nlp_intent a = v->in, b = v->rival;
+		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG) {
+			v->in = top;
+			v->conf = p[top];
+			return;
+		}
+		if (p[b] > p[a]) {
+			a = v->rival;
+			b = v->in;
+		}
+		out->alt[0] = a;
+		out->alt[1] = b;
+		out->alt_confidence[0] = parse_round(p[a] > 0.34 ? p[a] : 0.34);
+		out->alt_confidence[1] = parse_round(p[b] > 0.33 ? p[b] : 0.33);
+		if (out->alt_confidence[1] > out->alt_confidence[0])
+			out->alt_confidence[1] = out->alt_confidence[0];
+		v->in = NLP_INTENT_UNKNOWN;
+		if (v->conf > 0.3)
+			v->conf = 0.3;
+		return;
+	}
 	if (top == v->in) {
 		if (top != NLP_INTENT_UNKNOWN && p[top] > v->conf)
 			v->conf = p[top];
 		return;
 	}
+	if ((v->in != NLP_INTENT_UNKNOWN && parse_product_intent(top) &&
+	     !parse_product_intent(v->in) && st->ncontent == 0 && !st->ref) ||
+	    (top == NLP_INTENT_CLEAR_CART && out->product[0]))
+		return; /* the model's reading has nothing to act on ("i no want the order
+			   again" is no removal) or a product ("futa shea butter kwa cart" is no
+			   emptying): the rules' stays */
 	if (mid) {
 		/* a keyword the rules are fairly sure of yields only to a model that is very sure
-		 * of another intent, and a product intent never to another one */
+		 * of another intent that matters at least as much, a product intent never to
+		 * another one, and a question about a shop topic not at all ("do you refund if
+		 * it arrives damaged" asks about returns) */
 		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
-		    !(parse_product_intent(v->in) && parse_product_intent(top))) {
+		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
+		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in)) &&
+		    !(v->in == NLP_INTENT_QUESTION && st->topics)) {
 			v->in = top;
 			v->conf = p[top];
 		}
 		return;
 	}
 	if (top != NLP_INTENT_UNKNOWN &&
-	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT : PARSE_CLF_OVERRIDE) &&
+	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT
+			: v->implicit		  ? PARSE_CLF_PHRASE
+						  : PARSE_CLF_OVERRIDE) &&
 	    !(v->implicit && parse_product_intent(top)) &&
 	    !(v->in == NLP_INTENT_UNKNOWN && parse_product_intent(top) && st->clause &&
 	      st->ncontent > 0)) {
@@ -841,11 +916,43 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		rank[best] = -1.0;
 		na++;
 	}
+	if (na == 1 && out->product[0] &&
+	    (out->alt[0] == NLP_INTENT_SEARCH || out->alt[0] == NLP_INTENT_ADD_TO_CART)) {
+		/* a product named in a sentence the reader cannot read ("tell me about the
+		 * honey"): to look at it or to buy it */
+		enum nlp_intent other = out->alt[0] == NLP_INTENT_SEARCH ? NLP_INTENT_ADD_TO_CART
+									 : NLP_INTENT_SEARCH;
+		out->alt[1] = other;
+		out->alt_confidence[1] = parse_round(p[other] > 0.01 ? p[other] : 0.01);
+		na++;
+	}
 	if (na > 0) {
 		v->in = NLP_INTENT_UNKNOWN;
 		if (v->conf > 0.3)
 			v->conf = 0.3;
 	}
+}
+
+/* Whether the conversation waits for a number or a choice: a number is then the answer. */
+static int parse_answer_expected(enum nlp_expect ex)
+{
+	return ex == NLP_EXPECT_QUANTITY || ex == NLP_EXPECT_CHOICE;
+}
+
+/* Intents that are about an order already placed. */
+static int parse_order_intent(enum nlp_intent in)
+{
+	return in == NLP_INTENT_ORDER_STATUS || in == NLP_INTENT_CANCEL_ORDER ||
+	       in == NLP_INTENT_COMPLAINT;
+}
+
+/* Intents an answer to "how many?", "which one?" or "how will you pay?" may be worded with:
+ * "make it four", "nataka ile ya pili", "ok 2", "i'll go with the second one". Any other
+ * intent word (cancel, help, a person, a question) is a new request, not the answer. */
+static int parse_answer_intent(enum nlp_intent in)
+{
+	return in == NLP_INTENT_UNKNOWN || in == NLP_INTENT_ADD_TO_CART ||
+	       in == NLP_INTENT_CONFIRM || in == NLP_INTENT_SEARCH || in == NLP_INTENT_BROWSE;
 }
 
 /* Order numbers: "#1042", "order 1042", "oda namba 1042"; the first goes to the reading. */
@@ -862,9 +969,10 @@ static void parse_order_numbers(struct parse_state *st, const struct parse_verdi
 		if (st->t[pn->head].prefix == '#')
 			pn->order = 1;
 		else if (p < st->n && st->t[p].orderref &&
-			 (nx >= st->n || st->t[nx].role != ROLE_CONTENT))
-			pn->order = 1;
-		else if (!pn->marked && pn->v >= 100 && ex != NLP_EXPECT_QUANTITY &&
+			 (nx >= st->n || st->t[nx].role != ROLE_CONTENT) &&
+			 !(parse_answer_expected(ex) && !parse_order_intent(v->in)))
+			pn->order = 1; /* "number 2" answering "which one?" is a choice */
+		else if (!pn->marked && pn->v >= 100 && !parse_answer_expected(ex) &&
 			 (v->in == NLP_INTENT_ORDER_STATUS || v->in == NLP_INTENT_CANCEL_ORDER ||
 			  v->in == NLP_INTENT_COMPLAINT))
 			pn->order = 1;
@@ -943,9 +1051,11 @@ static void parse_intent(const struct parse_state *st, struct parse_verdict *v,
 		v->in = NLP_INTENT_REMOVE_FROM_CART; /* "remove all mugs" */
 	if (v->in == NLP_INTENT_BROWSE && out->product[0])
 		v->in = NLP_INTENT_SEARCH; /* "show me mugs" */
-	if ((v->in == NLP_INTENT_REMOVE_FROM_CART || v->in == NLP_INTENT_DENY) &&
+	if ((v->in == NLP_INTENT_REMOVE_FROM_CART || v->in == NLP_INTENT_DENY ||
+	     v->in == NLP_INTENT_CLEAR_CART) &&
 	    !out->product[0] && !st->ref && ex != NLP_EXPECT_YES_NO && parse_has_orderref(st))
-		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order" */
+		v->in = NLP_INTENT_CANCEL_ORDER; /* "sitaki tena hiyo oda", "remove my order",
+						    "ile order yangu ifute" */
 	if (v->in == NLP_INTENT_SEARCH && !out->product[0] && !st->ref)
 		v->in = NLP_INTENT_BROWSE; /* "what products do you have": nothing to search for */
 	if (v->in == NLP_INTENT_QUESTION && !st->topics && st->pay < 0 && out->product[0] &&
@@ -998,13 +1108,14 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 
 	switch (ex) {
 	case NLP_EXPECT_QUANTITY:
-		if (v->qty && st->ncontent == 0 && v->bs < 0.75f) {
+		if (v->qty && st->ncontent == 0 && (v->bs < 0.75f || parse_answer_intent(v->in))) {
 			v->in = NLP_INTENT_UNKNOWN;
 			v->conf = 0.9;
 		}
 		break;
 	case NLP_EXPECT_CHOICE:
-		if ((st->ordinal > 0 || v->qty) && st->ncontent == 0 && v->bs < 0.75f) {
+		if ((st->ordinal > 0 || v->qty) && st->ncontent == 0 &&
+		    (v->bs < 0.75f || parse_answer_intent(v->in))) {
 			long c = st->ordinal > 0 ? st->ordinal : v->qty->v;
 			if (c >= 1 && c <= NLP_QTY_MAX) {
 				out->choice = c;
@@ -1016,8 +1127,13 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 		}
 		break;
 	case NLP_EXPECT_PAYMENT:
-		if (st->pay >= 0 && (v->in == NLP_INTENT_UNKNOWN || v->in == NLP_INTENT_CHECKOUT ||
-				     v->in == NLP_INTENT_CONFIRM)) {
+		/* a method named is the answer ("nitalipa kwa mpesa", "cash when it arrives")
+		 * unless the message asks or reports something else ("do you take mpesa?",
+		 * "nimelipa na mpesa", "cancel") */
+		if (st->pay >= 0 && v->in != NLP_INTENT_QUESTION && v->in != NLP_INTENT_PAID &&
+		    v->in != NLP_INTENT_CANCEL_ORDER && v->in != NLP_INTENT_HUMAN &&
+		    v->in != NLP_INTENT_COMPLAINT && v->in != NLP_INTENT_HELP &&
+		    v->in != NLP_INTENT_DENY) {
 			v->in = NLP_INTENT_UNKNOWN;
 			v->conf = 0.9;
 		}
@@ -1074,7 +1190,7 @@ static void parse_topic(const struct parse_state *st, struct nlp_reading *out)
 /* Greetings and thanks wrap a request ("hello good morning, please i want to ask if you
  * deliver to kisumu, thanks"): when another intent weighs at least 1, they step aside
  * (thanks not for help: "asante kwa msaada" is thanks), and so does "ok" before a clear
- * request (at least 1.5) when no yes or no is expected. */
+ * request (at least 1.5, or 1 with a number) when no yes or no is expected. */
 static void parse_polite(struct parse_state *st)
 {
 	float act = 0.0f, act_help = 0.0f;
@@ -1092,9 +1208,36 @@ static void parse_polite(struct parse_state *st)
 		st->score[NLP_INTENT_GREET] *= PARSE_POLITE;
 	if (act >= 1.0f)
 		st->score[NLP_INTENT_THANKS] *= PARSE_POLITE;
-	if (act >= 1.5f && st->expect != NLP_EXPECT_YES_NO)
+	if ((act >= 1.5f || (act >= 1.0f && st->nnums > 0)) && st->expect != NLP_EXPECT_YES_NO)
 		st->score[NLP_INTENT_CONFIRM] *= PARSE_POLITE; /* "alright, i'm ready to buy",
-								  not "ndio nataka" */
+								  "sawa nipe 2", not "ndio nataka" */
+}
+
+/* The intent that weighs as much as the best one, when the two are different requests
+ * ("nina shida, sielewi": complaint or help): both at least 1, the second at least
+ * PARSE_RIVAL of the first (1: a tie). Greetings, thanks, yes and no are wrappers
+ * (parse_polite), not rivals, and so is a question about a shop topic; UNKNOWN when there is
+ * none. */
+static enum nlp_intent parse_rival(const struct parse_state *st, enum nlp_intent best, float bs,
+				   float ss)
+{
+	if (best == NLP_INTENT_UNKNOWN || ss < 1.0f || ss < PARSE_RIVAL * bs)
+		return NLP_INTENT_UNKNOWN;
+	if (st->topics && (best == NLP_INTENT_QUESTION || st->score[NLP_INTENT_QUESTION] == ss))
+		return NLP_INTENT_UNKNOWN; /* a question about a topic: "is there a warranty on
+					      the mugs" asks about the mugs */
+	for (size_t k = 0; k < sizeof(parse_priority) / sizeof(parse_priority[0]); k++) {
+		enum nlp_intent in = parse_priority[k];
+		if (in == best || st->score[in] != ss)
+			continue;
+		if (in == NLP_INTENT_GREET || in == NLP_INTENT_THANKS || in == NLP_INTENT_CONFIRM ||
+		    in == NLP_INTENT_DENY || best == NLP_INTENT_GREET ||
+		    best == NLP_INTENT_THANKS || best == NLP_INTENT_CONFIRM ||
+		    best == NLP_INTENT_DENY)
+			return NLP_INTENT_UNKNOWN;
+		return in;
+	}
+	return NLP_INTENT_UNKNOWN;
 }
 
 static void parse_decide(struct parse_state *st, struct nlp_reading *out)
@@ -1111,7 +1254,7 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 				st->score[k] += 0.3f;
 	if (st->topics && st->qphrases >= 2)
 		st->score[NLP_INTENT_QUESTION] += PARSE_QUESTION_BONUS; /* "delivery fee?" */
-	else if ((st->topics & (1u << NLP_LEX_TOPIC_RETURNS)) &&
+	if ((st->topics & (1u << NLP_LEX_TOPIC_RETURNS)) &&
 		 st->score[NLP_INTENT_QUESTION] >= 1.0f && st->score[NLP_INTENT_COMPLAINT] > 0.0f)
 		st->score[NLP_INTENT_QUESTION] += st->score[NLP_INTENT_COMPLAINT]; /* asking about
 		   returns for a problem: "can i exchange a shirt that doesnt fit" */
@@ -1136,6 +1279,18 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		st->score[NLP_INTENT_DENY] *= 1.5f;
 	}
 	v.in = parse_best(st->score, &v.bs, &v.ss);
+	v.rival = parse_rival(st, v.in, v.bs, v.ss);
+	if (v.rival != NLP_INTENT_UNKNOWN && st->ncontent == 0 && !st->ref &&
+	    parse_product_intent(v.in) != parse_product_intent(v.rival)) {
+		/* "can i get some help", "get me an agent": a product intent with no product
+		 * is no rival to the other request */
+		if (parse_product_intent(v.in)) {
+			v.in = v.rival;
+			v.bs = v.ss;
+		}
+		v.ss = 0.0f;
+		v.rival = NLP_INTENT_UNKNOWN;
+	}
 	parse_order_numbers(st, &v, out);
 	parse_quantity(st, &v);
 	parse_intent(st, &v, out);

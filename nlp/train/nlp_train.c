@@ -5,7 +5,9 @@
  * multinomial logistic regression (AdaGrad, L2, a fixed shuffle: the same corpus gives the
  * same model; the weights averaged over the second half of the epochs), fits the softmax
  * temperature on the out-of-fold scores of a 5-fold cross-validation, trains again on
- * everything and writes the model as a C table.
+ * everything and writes the model as a C table. Each message is also learnt in a few
+ * variants the corpus lacks (a typo, a greeting or thanks around a request, an emoji), made
+ * by a fixed generator, so the model reads the long tail of real chat.
  * usage: nlp_train CORPUS.tsv OUT.c
  */
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nlp.h"
 #include "nlp_features_internal.h"
@@ -20,13 +23,16 @@
 
 #define TRAIN_LINE_MAX 2048
 #ifndef TRAIN_EPOCHS
-#define TRAIN_EPOCHS   40
+#define TRAIN_EPOCHS   60
 #endif
 #ifndef TRAIN_RATE
 #define TRAIN_RATE     0.5
 #endif
 #ifndef TRAIN_L2
-#define TRAIN_L2       1e-5
+#define TRAIN_L2       3e-4 /* steadier than 1e-5: one corpus line moves the model less */
+#endif
+#ifndef TRAIN_AUGMENT
+#define TRAIN_AUGMENT  3 /* variants of each message learnt besides the message itself */
 #endif
 #define TRAIN_PRUNE    0.02 /* a feature whose weights are all smaller is left out */
 #define TRAIN_NC       NLP_INTENT_COUNT
@@ -42,11 +48,14 @@ struct example {
 	uint32_t *feat; /* indexes into the vocabulary */
 	size_t nfeat;
 	int label;
+	size_t origin; /* the corpus message it was made from (its own index for a message) */
+	int variant;   /* 0: the message as written; else an augmented copy */
 };
 
 struct trainer {
 	struct example *ex;
 	size_t nex, capex;
+	size_t nmsg; /* corpus messages (the examples that are not variants) */
 	uint32_t *vocab; /* hash of each feature index */
 	size_t nvocab, capvocab;
 	uint32_t *table; /* open addressing: feature index + 1, 0 empty */
@@ -130,6 +139,123 @@ static size_t train_drop_product(struct nlp_token *toks, size_t n, const char *p
 	return k;
 }
 
+static uint64_t train_rand(uint64_t *rng)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return *rng;
+}
+
+/* Wrappers shoppers put around a request, by language; none is an intent of its own
+ * strong enough to change what is asked. */
+static const char *const train_pre_en[] = { "hi ", "hello ", "hey ", "good morning ",
+	"please ", "pls ", "hi, ", "excuse me ", "hello there, ", "sorry, ", "boss " };
+static const char *const train_post_en[] = { " please", " pls", " thanks", " thank you",
+	" 🙏", " 😊", " asap", " now", " ok", "?", " boss", " thanx" };
+static const char *const train_pre_sw[] = { "habari ", "sasa ", "niaje ", "mambo ", "boss ",
+	"tafadhali ", "naomba ", "hello ", "hi ", "samahani ", "uko aje " };
+static const char *const train_post_sw[] = { " tafadhali", " asante", " boss", " bana",
+	" 🙏", " 😊", " sasa hivi", " please", " basi", " mkuu", " bro" };
+static const char *const train_emoji[] = { " 🙏", " 😊", " 😂", " 👍", " 😅", "!!" };
+
+#define TRAIN_PICK(a, rng) ((a)[train_rand(rng) % (sizeof(a) / sizeof((a)[0]))])
+
+/* Whether the word text[at..at+len) is one of the labelled product's words. */
+static int train_in_product(const char *text, size_t at, size_t len, const char *product)
+{
+	const char *p = product;
+
+	if (strcmp(product, "-") == 0)
+		return 0;
+	while (*p) {
+		size_t wl = strcspn(p, " ");
+		if (wl == len && strncasecmp(p, text + at, len) == 0)
+			return 1;
+		p += wl;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
+/* One typo in a word of five or more ASCII letters (not its first letter, not a product
+ * word): a letter dropped, doubled or swapped with the next, as thumbs do; shorter words
+ * are left alone, as the reader does ("cat" is no typo of "cart"). 0 when done. */
+static int train_typo(const char *text, const char *product, uint64_t *rng, char *out,
+		      size_t outlen)
+{
+	size_t len = strlen(text), starts[64], lens[64], nw = 0, at, wl, pos;
+	int kind;
+
+	for (size_t i = 0; i < len && nw < 64;) {
+		size_t j = i;
+		while (j < len && ((text[j] >= 'a' && text[j] <= 'z') ||
+				   (text[j] >= 'A' && text[j] <= 'Z')))
+			j++;
+		if (j - i >= 5 && (j == len || (unsigned char)text[j] < 0x80) &&
+		    (i == 0 || (unsigned char)text[i - 1] < 0x80) &&
+		    !train_in_product(text, i, j - i, product)) {
+			starts[nw] = i;
+			lens[nw++] = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+	if (nw == 0 || len + 2 > outlen)
+		return -1;
+	pos = (size_t)(train_rand(rng) % nw);
+	at = starts[pos];
+	wl = lens[pos];
+	pos = at + 1 + (size_t)(train_rand(rng) % (wl - 1)); /* never the first letter */
+	kind = (int)(train_rand(rng) % 3);
+	if (kind == 0) { /* dropped */
+		memcpy(out, text, pos);
+		memcpy(out + pos, text + pos + 1, len - pos);
+	} else if (kind == 1) { /* doubled */
+		memcpy(out, text, pos + 1);
+		memcpy(out + pos + 1, text + pos, len - pos + 1);
+	} else { /* swapped with the next letter (the last one with the one before) */
+		if (pos + 1 >= at + wl)
+			pos--;
+		memcpy(out, text, len + 1);
+		out[pos] = text[pos + 1];
+		out[pos + 1] = text[pos];
+		if (pos == at)
+			return -1; /* the first letter moved: thumbs rarely do that */
+	}
+	return 0;
+}
+
+/* Variant v (1..TRAIN_AUGMENT) of a corpus message, into out; 0 when made, -1 when this
+ * message has no such variant. 1: a typo; 2: a greeting, "please" or thanks around a
+ * request (an emoji on a greeting, thanks, yes, no or small talk); 3: both. */
+static int train_augment(const char *text, const char *product, const char *lang, int label,
+			 int v, uint64_t *rng, char *out, size_t outlen)
+{
+	char typo[TRAIN_LINE_MAX + 8];
+	int sw = strcmp(lang, "sw") == 0;
+	int action = label != NLP_INTENT_GREET && label != NLP_INTENT_THANKS &&
+		     label != NLP_INTENT_CONFIRM && label != NLP_INTENT_DENY &&
+		     label != NLP_INTENT_UNKNOWN;
+
+	if (v == 1 || v == 3) {
+		if (train_typo(text, product, rng, typo, sizeof(typo)))
+			return -1;
+		text = typo;
+	}
+	if (v == 1)
+		return snprintf(out, outlen, "%s", text) < (int)outlen ? 0 : -1;
+	if (!action) /* a wrapper would change what these say; an emoji does not */
+		return snprintf(out, outlen, "%s%s", text, TRAIN_PICK(train_emoji, rng)) <
+			       (int)outlen ? 0 : -1;
+	if (train_rand(rng) % 2)
+		return snprintf(out, outlen, "%s%s", sw ? TRAIN_PICK(train_pre_sw, rng)
+							: TRAIN_PICK(train_pre_en, rng), text) <
+			       (int)outlen ? 0 : -1;
+	return snprintf(out, outlen, "%s%s", text, sw ? TRAIN_PICK(train_post_sw, rng)
+						      : TRAIN_PICK(train_post_en, rng)) <
+		       (int)outlen ? 0 : -1;
+}
+
 /* Reads the corpus; 0 or -1 with a message on stderr. */
 static int train_read(struct trainer *tr, const char *path)
 {
@@ -142,11 +268,13 @@ static int train_read(struct trainer *tr, const char *path)
 		fprintf(stderr, "nlp_train: cannot open %s\n", path);
 		return -1;
 	}
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+
 	while (fgets(line, sizeof(line), fp)) {
-		char *f[8], *p = line, norm[4096];
+		char *f[8], *p = line, norm[4096], alt[TRAIN_LINE_MAX + 64];
 		struct nlp_token toks[NLP_TOKENS_MAX];
 		uint32_t feat[NLP_FEAT_MAX];
-		size_t nf = 0, nn, nt, nh;
+		size_t nf = 0, nn, nt, nh, origin;
 		struct example *e;
 		int label;
 
@@ -172,31 +300,43 @@ static int train_read(struct trainer *tr, const char *path)
 		}
 		if (strcmp(f[6], "-") != 0)
 			continue; /* an answer to a question the bot asked, not an intent */
-		nn = nlp_normalize(f[0], strlen(f[0]), norm, sizeof(norm));
-		nt = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
-		if (TRAIN_SKIP_PRODUCT && strcmp(f[3], "-") != 0 && label != NLP_INTENT_SEARCH)
-			nt = train_drop_product(toks, nt, f[3]);
-		nh = nlp_features(toks, nt, feat, NLP_FEAT_MAX);
-		if (tr->nex == tr->capex) {
-			size_t cap = tr->capex ? tr->capex * 2 : 1024;
-			struct example *ne = realloc(tr->ex, cap * sizeof(*ne));
-			if (!ne)
+		origin = tr->nmsg++;
+		for (int v = 0; v <= TRAIN_AUGMENT; v++) {
+			const char *text = f[0];
+			if (v > 0) {
+				if (train_augment(f[0], f[3], f[5], label, v, &rng, alt, sizeof(alt)))
+					continue;
+				text = alt;
+			}
+			nn = nlp_normalize(text, strlen(text), norm, sizeof(norm));
+			nt = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
+			if (TRAIN_SKIP_PRODUCT && strcmp(f[3], "-") != 0 &&
+			    label != NLP_INTENT_SEARCH)
+				nt = train_drop_product(toks, nt, f[3]);
+			nh = nlp_features(toks, nt, feat, NLP_FEAT_MAX);
+			if (tr->nex == tr->capex) {
+				size_t cap = tr->capex ? tr->capex * 2 : 1024;
+				struct example *ne = realloc(tr->ex, cap * sizeof(*ne));
+				if (!ne)
+					goto nomem;
+				tr->ex = ne;
+				tr->capex = cap;
+			}
+			e = &tr->ex[tr->nex];
+			e->feat = malloc((nh ? nh : 1) * sizeof(*e->feat));
+			if (!e->feat)
 				goto nomem;
-			tr->ex = ne;
-			tr->capex = cap;
-		}
-		e = &tr->ex[tr->nex];
-		e->feat = malloc((nh ? nh : 1) * sizeof(*e->feat));
-		if (!e->feat)
-			goto nomem;
-		e->nfeat = nh;
-		e->label = label;
-		tr->nex++;
-		for (size_t i = 0; i < nh; i++) {
-			long id = train_vocab_id(tr, feat[i]);
-			if (id < 0)
-				goto nomem;
-			e->feat[i] = (uint32_t)id;
+			e->nfeat = nh;
+			e->label = label;
+			e->origin = origin;
+			e->variant = v;
+			tr->nex++;
+			for (size_t i = 0; i < nh; i++) {
+				long id = train_vocab_id(tr, feat[i]);
+				if (id < 0)
+					goto nomem;
+				e->feat[i] = (uint32_t)id;
+			}
 		}
 	}
 	rc = 0;
@@ -272,8 +412,8 @@ static int train_fit(const struct trainer *tr, int fold, double *w, double *b)
 		for (size_t k = 0; k < tr->nex; k++) {
 			const struct example *e = &tr->ex[order[k]];
 			double z[TRAIN_NC], p[TRAIN_NC], x;
-			if (fold >= 0 && order[k] % TRAIN_FOLDS == (size_t)fold)
-				continue;
+			if (fold >= 0 && e->origin % TRAIN_FOLDS == (size_t)fold)
+				continue; /* with its variants */
 			train_scores(tr, e, w, b, z);
 			train_softmax(z, 1.0, p);
 			p[e->label] -= 1.0; /* gradient of the log loss by score */
@@ -317,8 +457,9 @@ static int train_crossval(const struct trainer *tr, double *w, double *b, double
 	for (int fold = 0; fold < TRAIN_FOLDS; fold++) {
 		if (train_fit(tr, fold, w, b))
 			return -1;
-		for (size_t k = (size_t)fold; k < tr->nex; k += TRAIN_FOLDS)
-			train_scores(tr, &tr->ex[k], w, b, z + k * TRAIN_NC);
+		for (size_t k = 0; k < tr->nex; k++)
+			if (tr->ex[k].origin % TRAIN_FOLDS == (size_t)fold)
+				train_scores(tr, &tr->ex[k], w, b, z + k * TRAIN_NC);
 	}
 	return 0;
 }
@@ -334,6 +475,8 @@ static double train_temperature(const struct trainer *tr, const double *zall, do
 		double nll = 0.0;
 		for (size_t k = 0; k < tr->nex; k++) {
 			double p[TRAIN_NC];
+			if (tr->ex[k].variant)
+				continue; /* calibrated on the messages as written */
 			train_softmax(zall + k * TRAIN_NC, t, p);
 			nll -= log(p[tr->ex[k].label] + 1e-12);
 		}
@@ -345,12 +488,14 @@ static double train_temperature(const struct trainer *tr, const double *zall, do
 	for (size_t k = 0; k < tr->nex; k++) {
 		const double *z = zall + k * TRAIN_NC;
 		int top = 0;
+		if (tr->ex[k].variant)
+			continue;
 		for (int c = 1; c < TRAIN_NC; c++)
 			if (z[c] > z[top])
 				top = c;
 		right += top == tr->ex[k].label;
 	}
-	*acc = tr->nex ? 100.0 * (double)right / (double)tr->nex : 0.0;
+	*acc = tr->nmsg ? 100.0 * (double)right / (double)tr->nmsg : 0.0;
 	return best_t;
 }
 
@@ -415,10 +560,11 @@ static int train_write(const struct trainer *tr, const char *path, const double 
 	qsort(kept, nkept, sizeof(*kept), train_cmp_kept);
 	fprintf(fp,
 	        "/* Generated by nlp_train from the labelled corpus: do not edit.\n"
-	        " * %zu messages, %zu features kept of %zu; temperature %.4f fitted on the "
+	        " * %zu messages (%zu with their variants), %zu features kept of %zu;\n"
+	        " * temperature %.4f fitted on the "
 	        "out-of-fold\n * scores of a %d-fold cross-validation (accuracy there %.1f%%). */\n"
 	        "#include \"nlp_model_internal.h\"\n\n",
-	        tr->nex, nkept, tr->nvocab, temp, TRAIN_FOLDS, acc);
+	        tr->nmsg, tr->nex, nkept, tr->nvocab, temp, TRAIN_FOLDS, acc);
 	fprintf(fp, "const size_t nlp_model_nfeat = %zu;\n", nkept);
 	fprintf(fp, "const uint32_t nlp_model_hash[] = {");
 	for (size_t i = 0; i < nkept; i++)
@@ -468,9 +614,9 @@ int main(int argc, char **argv)
 	temp = train_temperature(&tr, z, &acc);
 	if (train_fit(&tr, -1, w, b) || train_write(&tr, argv[2], w, b, temp, acc))
 		goto out;
-	printf("nlp_train: %zu messages, %zu features; %d-fold cross-validation %.1f%%, "
-	       "temperature %.3f\n",
-	       tr.nex, tr.nvocab, TRAIN_FOLDS, acc, temp);
+	printf("nlp_train: %zu messages (%zu with their variants), %zu features; %d-fold "
+	       "cross-validation %.1f%%, temperature %.3f\n",
+	       tr.nmsg, tr.nex, tr.nvocab, TRAIN_FOLDS, acc, temp);
 	rc = 0;
 out:
 	for (size_t k = 0; k < tr.nex; k++)

@@ -4,9 +4,9 @@
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
  * test_holdout3), holdout4.tsv, holdout5.tsv and holdout6.tsv (issue 16 part 5's, see
- * test_holdout4 to test_holdout6). Prints every miss, a confusion table of intents, product,
- * order number, language and topic/place/code accuracy, and how the "did you mean" choices
- * did.
+ * test_holdout4 to test_holdout6; all development sets now). Prints every miss, a confusion
+ * table of intents, product, order number, language and topic/place/code accuracy, and how
+ * the "did you mean" choices did.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -283,10 +283,12 @@ static void test_holdout5(void **state)
 
 /* The sixth held-out set (issue 16 part 5's fourth round): written blind, as the fifth was,
  * while that round's changes were made by someone who never read it; measured once before the
- * round (84.1% intent on its 289 new phrasings) and once after (89.6%). The corpus floor
- * (95%) is not met on fresh text, so the floor is just under the figure measured: it catches
- * a regression, and does not claim the 95%. */
-#define HOLDOUT6_FLOOR 89.0
+ * round (84.1% intent on its 289 new phrasings) and once after (89.6%). The next round
+ * (answers in context, the steadier trainer with augmented examples, rivals offered as "did
+ * you mean", the families of its misses) used it as its development set: 97.2%, tuned
+ * against it, so the floor just under that figure only catches a regression; the blind
+ * figure of that round is holdout7's, measured by the lead (docs/NLP.md). */
+#define HOLDOUT6_FLOOR 97.0
 
 static void test_holdout6(void **state)
 {

@@ -203,6 +203,36 @@ static void test_expectations(void **state)
 	r = parse_ex("ya tatu", NLP_EXPECT_CHOICE);
 	assert_int_equal(r.choice, 3);
 
+	/* an answer worded as a request is still the answer; another request is not */
+	r = parse_ex("make it six", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.quantity, 6);
+	r = parse_ex("nataka tano", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.quantity, 5);
+	r = parse_ex("tatu zinatosha", NLP_EXPECT_QUANTITY);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.quantity, 3);
+	r = parse_ex("number 3", NLP_EXPECT_CHOICE);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.choice, 3);
+	assert_int_equal(r.order_number, 0);
+	r = parse_ex("nipe ile ya tatu", NLP_EXPECT_CHOICE);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.choice, 3);
+	r = parse_ex("nitalipa na mpesa", NLP_EXPECT_PAYMENT);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.payment, "mpesa");
+	r = parse_ex("cash when you bring it", NLP_EXPECT_PAYMENT);
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_string_equal(r.payment, "cash_on_delivery");
+	assert_int_equal(parse_ex("do you take mpesa", NLP_EXPECT_PAYMENT).intent,
+			 NLP_INTENT_QUESTION);
+	assert_int_equal(parse_ex("cancel my order", NLP_EXPECT_CHOICE).intent,
+			 NLP_INTENT_CANCEL_ORDER);
+	assert_int_equal(parse_ex("talk to a person", NLP_EXPECT_QUANTITY).intent,
+			 NLP_INTENT_HUMAN);
+
 	r = parse_ex("John Kamau", NLP_EXPECT_NAME);
 	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
 	r = parse_ex("Hope", NLP_EXPECT_NAME);
@@ -708,6 +738,25 @@ static void test_classifier(void **state)
 	assert_true(r.alt_confidence[0] >= r.alt_confidence[1] && r.alt_confidence[1] > 0.0);
 	assert_true(r.alt_confidence[0] <= 1.0);
 	assert_true(strstr(r.product, "soap") != NULL); /* kept for the search it offers */
+	/* unclear for a reason: two requests the rules weigh alike are offered both, unless
+	 * the model is very sure (0.9) of one */
+	static const char *const tie[] = { "i have an issue, please help",
+					   "nina shida, sielewi" };
+	for (size_t k = 0; k < sizeof(tie) / sizeof(tie[0]); k++) {
+		r = parse(tie[k]);
+		assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+		assert_true((r.alt[0] == NLP_INTENT_HELP && r.alt[1] == NLP_INTENT_COMPLAINT) ||
+			    (r.alt[0] == NLP_INTENT_COMPLAINT && r.alt[1] == NLP_INTENT_HELP));
+	}
+	/* a product intent with no product is no rival: "can i get" help, "get me" an agent */
+	assert_int_equal(parse("can i get some help here").intent, NLP_INTENT_HELP);
+	assert_int_equal(parse("get me an agent").intent, NLP_INTENT_HUMAN);
+	/* a product named in a sentence the reader cannot read: look at it, or buy it? */
+	r = parse("tell me about the honey");
+	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);
+	assert_int_equal(r.alt[0], NLP_INTENT_SEARCH);
+	assert_int_equal(r.alt[1], NLP_INTENT_ADD_TO_CART);
+	assert_string_equal(r.product, "honey");
 	/* sure readings offer nothing */
 	static const char *const sure[] = { "add 2 mugs", "hi", "red mugs", "show my cart",
 					    "nimelipa", "do you deliver to Mombasa?" };
@@ -822,11 +871,9 @@ static void test_polite_and_pidgin(void **state)
 	r = parse("naomba kujua kama mna kikoi");
 	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
 	assert_string_equal(r.product, "kikoi");
-	/* a keyword read fairly surely (0.5 to 0.8: "nataka" is add) yields to a model very
-	 * sure (0.9) of another intent (the model's reading: it moves with the corpus) */
+	/* a Sheng prefix written apart is stripped as one written together ("kucancel") */
 	r = parse("nataka ku-cancel order");
 	assert_int_equal(r.intent, NLP_INTENT_CANCEL_ORDER);
-	assert_true(r.confidence >= 0.9);
 	/* small talk about the weather */
 	r = parse("it's raining here");
 	assert_int_equal(r.intent, NLP_INTENT_UNKNOWN);

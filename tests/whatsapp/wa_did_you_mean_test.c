@@ -154,11 +154,13 @@ static char *press(const char *wa_id, const char *id, const char *title, const c
 
 /* ---- tests ---- */
 
-/* An unclear plea for help: "did you mean" Help or something else; Help opens the menu. */
+/* A plea for help that names a problem, unclear for a reason (the reader weighs "help" and
+ * "problem" alike: help with the shop, or a complaint?): "did you mean" Help or Report a
+ * problem; Help opens the menu. */
 static void test_did_you_mean_help(void **state)
 {
-	static const char *const unclear[] = {"can i get some help here",
-	                                      "can i get some help over here pls"};
+	static const char *const unclear[] = {"i have an issue, please help",
+	                                      "i have a problem here, can you help"};
 	char shopper[] = "254722000110", title[64], ctx[128], *texts;
 
 	(void)state;
@@ -174,8 +176,8 @@ static void test_did_you_mean_help(void **state)
 	free(texts);
 }
 
-/* An unclear mention of a product: "did you mean" Search; the search runs on what was
- * written and finds the phone. */
+/* A product named in a sentence the reader cannot read: "did you mean" Search (or add it);
+ * the search runs on what was written and finds the honey. */
 static void test_did_you_mean_search(void **state)
 {
 	static const char *const unclear[] = {"tell me about the honey",
@@ -190,11 +192,13 @@ static void test_did_you_mean_search(void **state)
 	free(texts);
 }
 
-/* In Swahili: "Ulimaanisha" with Swahili buttons; "Ripoti tatizo" records the text that was
- * sent as a complaint, and says so in Swahili. */
+/* In Swahili: "Ulimaanisha" with Swahili buttons, for messages the reader weighs alike
+ * between a complaint and another request ("nina shida, sielewi": a problem, or "I don't
+ * understand", help?; "kuna shida na kulipa": a problem with paying, or asking to pay?);
+ * "Ripoti tatizo" records the text that was sent as a complaint, and says so in Swahili. */
 static void test_did_you_mean_swahili(void **state)
 {
-	static const char *const unclear[] = {"sijaelewa kitu hapa", "sijaelewa kitu hapa boss"};
+	static const char *const unclear[] = {"nina shida, sielewi", "kuna shida na kulipa"};
 	char shopper[] = "254722000330", title[64], ctx[128], *texts;
 
 	(void)state;
