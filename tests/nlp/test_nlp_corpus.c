@@ -296,6 +296,20 @@ static void test_holdout6(void **state)
 	check_holdout(6, NLP_HOLDOUT6, 280, HOLDOUT6_FLOOR);
 }
 
+/* The seventh held-out set (issue 16 part 5's fifth round): two blind writers' files, each
+ * written without reading the corpus, the lexicon or an earlier held-out set, while that
+ * round's changes were made by someone who never read them; the 584 lines whose text was in
+ * none of those. Measured once before the round (86.5% intent) and once after (88.7%), as
+ * docs/NLP.md reports: the 95% corpus floor is not met on fresh text, so the floor just under
+ * the figure after only catches a regression. */
+#define HOLDOUT7_FLOOR 88.5
+
+static void test_holdout7(void **state)
+{
+	(void)state;
+	check_holdout(7, NLP_HOLDOUT7, 550, HOLDOUT7_FLOOR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_holdout4),
 		cmocka_unit_test(test_holdout5),
 		cmocka_unit_test(test_holdout6),
+		cmocka_unit_test(test_holdout7),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
