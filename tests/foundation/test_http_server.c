@@ -352,13 +352,13 @@ static void test_full_queue_answers_503(void **state)
  * 15 s: killed) and its log in log (heap). */
 static int serve_exit_status(const char *url, char **log)
 {
-	char path[128];
+	char path[512];
 	pid_t pid;
 	int status = 0, i;
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/tmp/ccgw-test-role-%d.log", (int)getpid());
+	snprintf(path, sizeof(path), "%s/ccgw-test-role-%d.log", CCGW_TEST_LOG_DIR, (int)getpid());
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {

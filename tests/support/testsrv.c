@@ -77,7 +77,9 @@ void testsrv_start(struct testsrv *srv, const struct testdb *db, const char *con
 	srv->port = testsrv_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", srv->port);
 	snprintf(srv->base_url, sizeof(srv->base_url), "http://%s", listen);
-	snprintf(srv->log_path, sizeof(srv->log_path), "/tmp/ccgw-test-%d-%d.log", (int)getpid(), seq++);
+	/* under the build directory, not /tmp: kept for a failure's post-mortem, gone with the build */
+	snprintf(srv->log_path, sizeof(srv->log_path), "%s/ccgw-test-%d-%d.log", CCGW_TEST_LOG_DIR,
+	         (int)getpid(), seq++);
 	pid = fork();
 	if (pid < 0)
 		die("fork", strerror(errno));
