@@ -395,6 +395,20 @@ static void test_two_sockets_one_session(void **state)
 	wsc_close(&b);
 }
 
+/* Asks for the cart on c; the frames of the answer, which must name the cart. */
+static json_t *cart_answer(struct wsc_client *c)
+{
+	json_t *frames;
+	char *t;
+
+	send_frame(c, "text", "text", "show my cart", next_id());
+	frames = collect(c, 15000);
+	t = frames_text(frames);
+	assert_non_null(strstr(t, "cart"));
+	free(t);
+	return frames;
+}
+
 /* Two hellos written at once race past the "hello was already said" check: the socket ends
  * in the conversation of the last welcome, gets each reply once, and once it is closed a new
  * socket of that conversation is answered (the closed one is no longer a recipient). */
@@ -432,11 +446,7 @@ static void test_two_hellos_at_once(void **state)
 	}
 	assert_true(welcomes >= 1);
 
-	send_frame(&a, "text", "text", "show my cart", next_id());
-	frames = collect(&a, 15000);
-	t = frames_text(frames);
-	assert_non_null(strstr(t, "cart"));
-	free(t);
+	frames = cart_answer(&a);
 	for (i = 0; i < json_array_size(frames); i++)
 		for (j = i + 1; j < json_array_size(frames); j++) {
 			const char *x = json_string_value(json_object_get(json_array_get(frames, i), "id"));
@@ -452,12 +462,7 @@ static void test_two_hellos_at_once(void **state)
 	w = hello(&b, last);
 	assert_string_equal(json_string_value(json_object_get(w, "conversation_id")), conv);
 	json_decref(w);
-	send_frame(&b, "text", "text", "show my cart", next_id());
-	frames = collect(&b, 15000);
-	t = frames_text(frames);
-	assert_non_null(strstr(t, "cart"));
-	free(t);
-	json_decref(frames);
+	json_decref(cart_answer(&b));
 	wsc_close(&b);
 }
 
@@ -832,7 +837,6 @@ static void test_keepalive(void **state)
 	                     NULL};
 	struct testsrv srv2;
 	struct wsc_client a, b;
-	json_t *frames;
 	char *t;
 	int cc = 0, waited = 0;
 	int64_t start;
@@ -875,12 +879,7 @@ static void test_keepalive(void **state)
 	assert_null(t);
 	assert_int_equal(cc, 0); /* a timeout, not a close */
 	assert_true(a.ws.pings >= 2);
-	send_frame(&a, "text", "text", "show my cart", next_id());
-	frames = collect(&a, 15000);
-	t = frames_text(frames);
-	assert_non_null(strstr(t, "cart"));
-	free(t);
-	json_decref(frames);
+	json_decref(cart_answer(&a));
 	wsc_close(&a);
 	testsrv_stop(&srv2);
 }
