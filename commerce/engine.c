@@ -35,17 +35,24 @@ void engine_set_wake_local(struct engine *e, int on)
 		e->wake_local = on;
 }
 
-/* The turn's ccgw.wake_local (sql/099): "on" when the process wakes its own dispatcher after
- * the commit and the channel is one the dispatcher sends for (not a local one, whose replies
- * are parked and announced on ccgw_local). Set by the turn's first statement, so that every
- * outbox row of the turn (replies, seller notifications) sees it, and a group transaction's
- * earlier message does not decide for a later one. */
+void engine_set_push_local(struct engine *e, int on)
+{
+	if (e)
+		e->push_local = on;
+}
+
+/* The turn's ccgw.wake_local (sql/099, sql/102): "on" when the process wakes its own
+ * dispatcher after the commit and the channel is one the dispatcher sends for (not a local
+ * one, whose replies are parked and announced on ccgw_local); "push" for a web chat turn whose
+ * replies the caller pushes itself (its seller notifications still notify ccgw_outbox). Set by
+ * the turn's first statement, so that every outbox row of the turn (replies, seller
+ * notifications) sees it, and a group transaction's earlier message does not decide for a
+ * later one. */
 static const char *turn_wake(const struct turn *t)
 {
-	return t->e->wake_local && t->m->channel != MSG_CHANNEL_WEBCHAT &&
-	               t->m->channel != MSG_CHANNEL_CONSOLE
-	           ? "on"
-	           : "off";
+	if (t->m->channel == MSG_CHANNEL_WEBCHAT)
+		return t->e->push_local ? "push" : "off";
+	return t->e->wake_local && t->m->channel != MSG_CHANNEL_CONSOLE ? "on" : "off";
 }
 
 /* A cleaned copy of the message's strings; numbers and lines are shared with the input. */

@@ -33,6 +33,12 @@ void engine_free(struct engine *e);
  * written without the outbox's NOTIFY (sql/099: transaction setting ccgw.wake_local). Off
  * (the default): every row notifies, as any other writer's does. */
 void engine_set_wake_local(struct engine *e, int on);
+/* on: the caller pushes a web chat turn's replies itself, read inside the turn's transaction
+ * and sent to the shopper's socket right after its commit (gateway/webchat does), so they are
+ * written without the ccgw_local NOTIFY (sql/102: ccgw.wake_local 'push'); one it could not
+ * push stays pending for the next hello or the listening thread's sweep. Off (the default):
+ * they notify, as any other writer's do. */
+void engine_set_push_local(struct engine *e, int on);
 
 /*
  * Handles m inside the caller's open transaction on conn (use pg_tx_run; m->tenant_id is the

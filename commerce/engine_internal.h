@@ -29,6 +29,7 @@
 struct engine {
 	const struct nlp *nlp;
 	int wake_local; /* engine_set_wake_local */
+	int push_local; /* engine_set_push_local */
 };
 
 /* One inbound message being handled. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "inbound.h"
 #include "local_delivery.h"
 #include "log.h"
@@ -1229,6 +1230,9 @@ int webchat_start(struct app *app)
 	if (pthread_create(&hub_thread, NULL, hub_main, NULL) != 0)
 		return -1;
 	hub_started = 1;
+	/* every turn's replies are pushed from its flights: written without the NOTIFY that
+	 * would only wake this thread to find them in flight (sql/102) */
+	engine_set_push_local(app->engine, 1);
 	return 0;
 }
 
@@ -1236,6 +1240,7 @@ void webchat_stop(void)
 {
 	if (!hub_started)
 		return;
+	engine_set_push_local(wc_app->engine, 0);
 	hub_stop = 1;
 	pthread_join(hub_thread, NULL);
 	hub_started = 0;

@@ -797,6 +797,68 @@ static void test_page_and_files(void **state)
 	testhttp_resp_clear(&r);
 }
 
+/* The ccgw_local notifications for conversation conv that arrived on l within ms. */
+static int local_notices(PGconn *l, const char *conv, int ms)
+{
+	PGnotify *n;
+	int found = 0, waited;
+
+	for (waited = 0; waited <= ms; waited += 50) {
+		assert_int_equal(PQconsumeInput(l), 1);
+		while ((n = PQnotifies(l)) != NULL) {
+			if (strcmp(n->relname, "ccgw_local") == 0 &&
+			    (n->extra[0] == '\0' || strstr(n->extra, conv)))
+				found++;
+			PQfreemem(n);
+		}
+		usleep(50 * 1000);
+	}
+	return found;
+}
+
+/* A shopper's turn is pushed to the socket by the process that ran it, from memory: its
+ * replies are written without a ccgw_local NOTIFY (sql/102), which only made that process look
+ * for them again. A reply another writer makes (the shop's API) is still announced, and
+ * reaches the socket. */
+static void test_turn_replies_not_announced(void **state)
+{
+	struct wsc_client c;
+	struct testhttp_resp r;
+	PGconn *l = testdb_connect_owner(&db);
+	json_t *w, *frames;
+	char conv[64], path[128], *text;
+	PGresult *res;
+
+	(void)state;
+	assert_int_equal(PQstatus(l), CONNECTION_OK);
+	res = PQexec(l, "LISTEN ccgw_local");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	connect_to(&c, &srv, "asali", NULL);
+	w = hello(&c, NULL);
+	snprintf(conv, sizeof(conv), "%s", json_string_value(json_object_get(w, "conversation_id")));
+	json_decref(w);
+	(void)local_notices(l, conv, 0); /* the hello's own */
+	send_frame(&c, "text", "text", "menu", next_id());
+	frames = collect(&c, 15000);
+	assert_true(json_array_size(frames) >= 1);
+	json_decref(frames);
+	assert_int_equal(local_notices(l, conv, 500), 0);
+
+	snprintf(path, sizeof(path), "/api/v1/conversations/%s/messages", conv);
+	api(api_key, "POST", path, "{\"text\": \"A word from the shop\"}", &r);
+	assert_true(r.status == 200 || r.status == 201);
+	testhttp_resp_clear(&r);
+	frames = collect(&c, 15000);
+	text = frames_text(frames);
+	assert_non_null(strstr(text, "A word from the shop"));
+	free(text);
+	json_decref(frames);
+	assert_true(local_notices(l, conv, 500) >= 1);
+	wsc_close(&c);
+	PQfinish(l);
+}
+
 static void test_second_process(void **state)
 {
 	const char *env[] = {"CCGW_LOG_LEVEL=info", NULL};
@@ -899,6 +961,7 @@ int main(void)
 	    cmocka_unit_test(test_message_rate),
 	    cmocka_unit_test(test_origin),
 	    cmocka_unit_test(test_second_process),
+	    cmocka_unit_test(test_turn_replies_not_announced),
 	    cmocka_unit_test(test_keepalive),
 	};
 
