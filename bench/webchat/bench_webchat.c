@@ -207,9 +207,16 @@ int main(int argc, char **argv)
 	{
 		long total = (long)(rate * (double)seconds), sent = 0, got = 0, n;
 		double *lat = calloc((size_t)total + 1, sizeof(double));
+		/* the same by kind: a socket's first message (its shopper's first turn: the customer
+		 * is created) and the later ones; and those sent after the first two seconds */
+		double *lat_first = calloc((size_t)total + 1, sizeof(double));
+		double *lat_later = calloc((size_t)total + 1, sizeof(double));
+		double *lat_warm = calloc((size_t)total + 1, sizeof(double));
+		long nfirst = 0, nlater = 0, nwarm = 0;
+		int64_t *sent_first = calloc((size_t)sockets, sizeof(int64_t));
 		int64_t *sent_at = calloc((size_t)sockets, sizeof(int64_t));
 		struct pollfd *pfd = calloc((size_t)sockets, sizeof(*pfd));
-		int64_t start, now;
+		int64_t start, now, end;
 		char msg[160];
 		double m0[NMETRICS], m1[NMETRICS], load0, load1;
 		long dups = 0, frames = 0;
@@ -238,6 +245,7 @@ int main(int argc, char **argv)
 				if (wsc_send_text(&cs[s], msg) < 0)
 					break;
 				sent_at[s] = util_now_us();
+				sent_first[s] = sent < sockets;
 				sent++;
 			}
 			if (poll(pfd, (nfds_t)sockets, 5) < 0 && errno != EINTR)
@@ -271,7 +279,14 @@ int main(int argc, char **argv)
 						}
 					}
 					if (sent_at[i] && strstr(f, "\"message\"")) {
-						lat[got++] = (double)(util_now_us() - sent_at[i]) / 1000.0;
+						lat[got] = (double)(util_now_us() - sent_at[i]) / 1000.0;
+						if (sent_first[i])
+							lat_first[nfirst++] = lat[got];
+						else
+							lat_later[nlater++] = lat[got];
+						if (sent_at[i] - start >= 2000000)
+							lat_warm[nwarm++] = lat[got];
+						got++;
 						sent_at[i] = 0;
 					}
 					free(f);
@@ -281,15 +296,26 @@ int main(int argc, char **argv)
 				break; /* answers stopped coming */
 		}
 		n = got;
+		end = util_now_us(); /* the rate is over the message phase, not the wait below */
 		sleep(1); /* the last replies' records */
 		metrics_read(m1);
 		load1 = loadavg();
 		qsort(lat, (size_t)n, sizeof(double), cmp_double);
+		qsort(lat_first, (size_t)nfirst, sizeof(double), cmp_double);
+		qsort(lat_later, (size_t)nlater, sizeof(double), cmp_double);
+		qsort(lat_warm, (size_t)nwarm, sizeof(double), cmp_double);
 		printf("round trip: %ld messages over %ld sockets at %.0f/s asked, %.0f/s achieved;"
 		       " first reply frame p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-		       n, sockets, rate, (double)n / ((double)(util_now_us() - start) / 1e6),
+		       n, sockets, rate, (double)n / ((double)(end - start) / 1e6),
 		       n ? lat[n / 2] : 0.0, n ? lat[(long)((double)n * 0.99)] : 0.0,
 		       n ? lat[n - 1] : 0.0);
+#define PCT(a, k, q) ((k) ? (a)[(long)((double)(k) * (q))] : 0.0)
+		printf("  p50 / p99: a socket's first message %.1f / %.1f ms (%ld), its later ones %.1f /"
+		       " %.1f ms (%ld); sent after the first 2 s %.1f / %.1f ms (%ld)\n",
+		       PCT(lat_first, nfirst, 0.5), PCT(lat_first, nfirst, 0.99), nfirst,
+		       PCT(lat_later, nlater, 0.5), PCT(lat_later, nlater, 0.99), nlater,
+		       PCT(lat_warm, nwarm, 0.5), PCT(lat_warm, nwarm, 0.99), nwarm);
+#undef PCT
 		printf("  load average (1 min) %.2f before, %.2f after; %ld message frames, %ld"
 		       " repeated (same id on a socket)\n",
 		       load0, load1, frames, dups);
@@ -309,6 +335,10 @@ int main(int argc, char **argv)
 			free(seen[i]);
 		free(seen);
 		free(lat);
+		free(lat_first);
+		free(lat_later);
+		free(lat_warm);
+		free(sent_first);
 		free(sent_at);
 		free(pfd);
 	}
