@@ -54,24 +54,26 @@ int conv_events_add(PGconn *conn, const char *tenant_id, const char *conversatio
 int conv_turn_write(PGconn *conn, const struct conv_turn_write *w)
 {
 	/* $1 tenant, $2 conversation, $3 events, $4 channel, $5 recipient, $6 reply_to, $7 the
-	 * reply or NULL, $8.. the conversation's new state */
+	 * reply or NULL, $8..$13 the conversation's new state, $14 parked */
 	static const char sql[] =
 	    "WITH ev AS (" CONV_EVENTS_INSERT "), ob AS ("
 	    "  INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient,"
-	    "  reply_to, payload) SELECT $1, 'reply', $2, $4, $5, $6, $7::jsonb"
+	    "  reply_to, payload, next_attempt_at) SELECT $1, 'reply', $2, $4, $5, $6, $7::jsonb,"
+	    "  CASE WHEN $14::boolean THEN 'infinity'::timestamptz ELSE now() END"
 	    "  WHERE $7::jsonb IS NOT NULL)"
 	    " " CONV_TURN_UPDATE_SET " WHERE tenant_id = $1 AND id = $2";
 	char *ev = json_dumps(w->events ? w->events : json_array(), JSON_COMPACT);
 	char *ctx = json_dumps(w->context, JSON_COMPACT);
 	char *offered = json_dumps(w->offered, JSON_COMPACT);
 	char mis[16];
-	const char *params[13] = {w->tenant_id, w->conversation_id, ev, w->channel_id,
+	const char *params[14] = {w->tenant_id, w->conversation_id, ev, w->channel_id,
 	                          w->recipient, w->reply_to, w->reply_js, w->state, ctx, offered,
-	                          w->lang, mis, w->handoff ? "true" : "false"};
+	                          w->lang, mis, w->handoff ? "true" : "false",
+	                          w->parked ? "true" : "false"};
 	int rc = CONV_ERR_DB;
 
 	snprintf(mis, sizeof(mis), "%d", w->misunderstandings);
-	if (ev && ctx && offered && pg_cmd(conn, sql, 13, params) == 0)
+	if (ev && ctx && offered && pg_cmd(conn, sql, 14, params) == 0)
 		rc = 0;
 	free(ev);
 	free(ctx);

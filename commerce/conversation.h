@@ -33,6 +33,8 @@ struct conv_turn_write {
 	const char *state, *lang;
 	const json_t *context, *offered;
 	int misunderstandings, handoff;
+	int parked; /* the channel delivers locally (web chat, console): the reply is written parked
+	             * (next_attempt_at 'infinity', as outbox_park_local would make it) */
 };
 int conv_turn_write(PGconn *conn, const struct conv_turn_write *w) CONV_WUR;
 /* The conversation's UPDATE of conv_turn_write, for a statement that writes the turn's end

@@ -366,6 +366,7 @@ static int save_conversation(struct turn *t)
 	    .offered = t->offered,
 	    .misunderstandings = t->misunderstandings,
 	    .handoff = strcmp(t->next, "handoff") == 0,
+	    .parked = t->m->channel == MSG_CHANNEL_WEBCHAT || t->m->channel == MSG_CHANNEL_CONSOLE,
 	};
 
 	if (t->order)
