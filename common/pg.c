@@ -752,6 +752,22 @@ failed:
 	return rc;
 }
 
+int pg_tx_rehearse(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
+{
+	int rc;
+
+	if (!pg_conn_ok(conn) || tx_open(conn, "BEGIN", tenant_id) < 0) {
+		if (pg_conn_ok(conn) && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			rollback(conn);
+		return PG_ERR_UNAVAILABLE;
+	}
+	deferred_drop(0);
+	rc = fn(conn, arg); /* defer_ok stays 0: what would wait for the COMMIT runs now */
+	if (pg_conn_ok(conn))
+		rollback(conn);
+	return rc;
+}
+
 PGresult *pg_exec_tx(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
 	PGresult *res = NULL;

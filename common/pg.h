@@ -27,6 +27,11 @@
  */
 typedef int (*pg_tx_fn)(PGconn *conn, void *arg);
 int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg) PG_WUR;
+/* Runs fn(conn, arg) inside BEGIN ... ROLLBACK with app.tenant_id set to tenant_id, whatever
+ * fn returns: nothing it writes stays, and a statement it would leave to the end (pg_defer)
+ * runs at once. For warming a new session's caches with real work (gateway/core/warm.c).
+ * Returns fn's value, or PG_ERR_UNAVAILABLE when the transaction could not begin. */
+int pg_tx_rehearse(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg);
 /* One statement as its own transaction (the connection must be outside one), run again like
  * pg_tx_run's body on a serialization failure or deadlock, up to 3 times. For a statement
  * that sets the tenant itself (a function that calls set_config). Returns the result as

@@ -43,6 +43,7 @@ const struct config_key config_keys[] = {
 	KEY_L("ws_ping_secs", "30", 1, 3600, ws_ping_secs, "seconds without a frame from a WebSocket peer (a web chat page) before it is pinged"),
 	KEY_L("ws_idle_secs", "75", 2, 7200, ws_idle_secs, "seconds without a frame or a pong before a WebSocket connection is closed (1001, idle)"),
 	KEY_L("db_pool_size", "16", 1, 512, db_pool_size, "database connections of the request workers"),
+	KEY_L("db_warm", "1", 0, 1, db_warm, "1: each request worker's database connection rehearses a few turns of the engine in a rolled-back transaction when the server starts, so the first shoppers do not pay for its cold caches"),
 	KEY_L("group_commit", "32", 1, 48, group_commit, "most inbound messages written in one transaction when they queue up (group commit); 1 writes each alone"),
 	KEY_L("group_commit_leaders", "2", 1, 64, group_commit_leaders, "group-commit transactions that may run at once"),
 	KEY_L("dispatch_workers", "2", 0, 64, dispatch_workers, "outbox dispatcher threads"),

@@ -33,6 +33,7 @@ struct config {
 	long webhook_allow_private;   /* 1: seller URLs may reach private addresses */
 	long workers;          /* CCGW_WORKERS: worker threads (each owns a DB connection) */
 	long epoll;            /* CCGW_EPOLL: 1 = serve's loop is libev's (epoll), 0 = poll() */
+	long db_warm;          /* CCGW_DB_WARM: 1 = pool connections rehearse turns at start (warm.h) */
 	long ws_ping_secs;     /* a WebSocket quiet this long gets a ping */
 	long ws_idle_secs;     /* and is closed when quiet this long */
 	long group_commit;         /* CCGW_GROUP_COMMIT: messages per group transaction, 1 = off */

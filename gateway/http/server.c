@@ -26,6 +26,7 @@
 #include "ws_internal.h"
 #include "db.h"
 #include "latency.h"
+#include "warm.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -231,7 +232,7 @@ static void job_finish_locked(struct job *j)
 
 static pthread_mutex_t warm_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t warm_cond = PTHREAD_COND_INITIALIZER;
-static int warm_target, warm_claimed, warm_held, warm_finished;
+static int warm_target, warm_claimed, warm_held, warm_finished, warm_rehearsed;
 
 static void warm_deadline(struct timespec *ts)
 {
@@ -243,6 +244,7 @@ static void worker_warm(void)
 {
 	struct timespec deadline;
 	PGconn *conn;
+	int rehearsed;
 
 	pthread_mutex_lock(&warm_lock);
 	if (warm_claimed >= warm_target) {
@@ -252,9 +254,15 @@ static void worker_warm(void)
 	warm_claimed++;
 	pthread_mutex_unlock(&warm_lock);
 	conn = db_pool_acquire(srv_app->pool, SERVER_WARM_MS);
+	/* its caches filled by rehearsed turns (rolled back) before a shopper's (warm.h) */
+	rehearsed = conn && srv_app->cfg->db_warm ? app_db_warm(srv_app, conn) : 0;
+	if (rehearsed < 0)
+		log_warn(NULL, "database pool: a connection could not rehearse [%s]",
+			 pg_last_sqlstate());
 	warm_deadline(&deadline);
 	pthread_mutex_lock(&warm_lock);
 	warm_held++;
+	warm_rehearsed += rehearsed > 0;
 	pthread_cond_broadcast(&warm_cond);
 	while (warm_held < warm_target &&
 	       pthread_cond_timedwait(&warm_cond, &warm_lock, &deadline) == 0)
@@ -273,17 +281,18 @@ static void server_warm_wait(void)
 {
 	struct timespec deadline;
 	int64_t t0 = util_now_us();
-	int idle = 0, in_use, size;
+	int idle = 0, in_use, size, rehearsed;
 
 	warm_deadline(&deadline);
 	pthread_mutex_lock(&warm_lock);
 	while (warm_finished < warm_target &&
 	       pthread_cond_timedwait(&warm_cond, &warm_lock, &deadline) == 0)
 		;
+	rehearsed = warm_rehearsed;
 	pthread_mutex_unlock(&warm_lock);
 	db_pool_stats(srv_app->pool, &in_use, &idle, &size);
-	log_info(NULL, "database pool: %d of %d connections open in %.0f ms", idle, size,
-		 (double)(util_now_us() - t0) / 1000.0);
+	log_info(NULL, "database pool: %d of %d connections open (%d rehearsed) in %.0f ms", idle,
+		 size, rehearsed, (double)(util_now_us() - t0) / 1000.0);
 }
 
 static void *worker_main(void *arg)
@@ -1253,7 +1262,7 @@ int server_run(struct app *app, const struct http_route *routes)
 	int rc = 1;
 
 	warm_target = (int)(cfg->workers < cfg->db_pool_size ? cfg->workers : cfg->db_pool_size);
-	warm_claimed = warm_held = warm_finished = 0;
+	warm_claimed = warm_held = warm_finished = warm_rehearsed = 0;
 	if (server_setup(app, routes, 0) < 0)
 		goto out;
 	server_warm_wait();

@@ -859,6 +859,45 @@ static void test_turn_replies_not_announced(void **state)
 	PQfinish(l);
 }
 
+/* A server that starts rehearses a few turns on each of its pool connections, in transactions
+ * it rolls back (gateway/core/warm.c): it says so in its log, and no conversation, message or
+ * event of the rehearsal is left in any shop. */
+static void test_warm_rehearsal_leaves_nothing(void **state)
+{
+	const char *env[] = {"CCGW_LOG_LEVEL=info", NULL};
+	const char *tenants[2] = {tenant_id, other_tenant};
+	struct testsrv srv2;
+	char line[512], *n;
+	FILE *f;
+	int found = 0, i;
+
+	(void)state;
+	testsrv_start(&srv2, &db, env);
+	f = fopen(srv2.log_path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "database pool:") && strstr(line, "rehearsed)")) {
+			const char *p = strstr(line, "open (");
+
+			assert_non_null(p);
+			found = atoi(p + 6);
+		}
+	fclose(f);
+	testsrv_stop(&srv2);
+	assert_true(found >= 1);
+	for (i = 0; i < 2; i++) {
+		n = tscalar(tenants[i],
+		            "SELECT (SELECT count(*) FROM conversations WHERE external_chat_id LIKE"
+		            " 'ccgw-warm-%') + (SELECT count(*) FROM inbound_messages WHERE"
+		            " platform_message_id LIKE 'ccgw-warm-%') + (SELECT count(*) FROM customers"
+		            " c JOIN customer_identities ci ON ci.customer_id = c.id WHERE"
+		            " ci.external_user_id LIKE 'ccgw-warm-%')",
+		            0, NULL);
+		assert_string_equal(n, "0");
+		free(n);
+	}
+}
+
 static void test_second_process(void **state)
 {
 	const char *env[] = {"CCGW_LOG_LEVEL=info", NULL};
@@ -962,6 +1001,7 @@ int main(void)
 	    cmocka_unit_test(test_origin),
 	    cmocka_unit_test(test_second_process),
 	    cmocka_unit_test(test_turn_replies_not_announced),
+	    cmocka_unit_test(test_warm_rehearsal_leaves_nothing),
 	    cmocka_unit_test(test_keepalive),
 	};
 
