@@ -46,6 +46,7 @@ const struct config_key config_keys[] = {
 	KEY_L("db_warm", "1", 0, 1, db_warm, "1: each request worker's database connection rehearses a few turns of the engine in a rolled-back transaction when the server starts, so the first shoppers do not pay for its cold caches"),
 	KEY_L("group_commit", "32", 1, 48, group_commit, "most inbound messages written in one transaction when they queue up (group commit); 1 writes each alone"),
 	KEY_L("group_commit_leaders", "2", 1, 64, group_commit_leaders, "group-commit transactions that may run at once"),
+	KEY_L("group_commit_webchat", "0", 0, 1, group_commit_webchat, "1: web chat messages join group commits too; 0: each is written in a transaction of its own, so a shopper waiting on a socket never waits for other messages of a group"),
 	KEY_L("dispatch_workers", "2", 0, 64, dispatch_workers, "outbox dispatcher threads"),
 	KEY_L("dispatch_max_attempts", "8", 1, 100, dispatch_max_attempts, "attempts before a row is dead"),
 	KEY_L("dispatch_lease", "60", 5, 3600, dispatch_lease, "seconds a claimed outbox row stays claimed"),

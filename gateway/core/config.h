@@ -38,6 +38,7 @@ struct config {
 	long ws_idle_secs;     /* and is closed when quiet this long */
 	long group_commit;         /* CCGW_GROUP_COMMIT: messages per group transaction, 1 = off */
 	long group_commit_leaders; /* CCGW_GROUP_COMMIT_LEADERS: group transactions at once */
+	long group_commit_webchat; /* CCGW_GROUP_COMMIT_WEBCHAT: 1 = web chat messages join group commits */
 	long db_pool_size;     /* CCGW_DB_POOL_SIZE */
 	long dispatch_workers; /* CCGW_DISPATCH_WORKERS */
 	long dispatch_max_attempts;

@@ -377,7 +377,8 @@ static void run_message(struct run *p, struct channel_message *cm)
 	lc.channel = m->channel_id;
 	/* the conversation's key: two messages of one chat never sit in groups running at once */
 	snprintf(key, sizeof(key), "%s:%s", m->channel_id, m->chat_id ? m->chat_id : "");
-	rc = txgroup_run(p->app->txgroup, p->conn, m->tenant_id, key, msg_tx_fn, &t);
+	rc = txgroup_run(ch->alone ? NULL : p->app->txgroup, p->conn, m->tenant_id, key, msg_tx_fn,
+	                 &t);
 	if (rc == 0 && t.rc == ENGINE_DUPLICATE) {
 		p->out->duplicates++;
 		metrics_inbound_observe(type, "duplicate");

@@ -31,6 +31,10 @@ struct inbound_channel {
 	 * message (group commit tries a failed one again alone) and on another thread. */
 	int (*after_turn)(PGconn *conn, const char *conversation_id, void *arg);
 	void *after_turn_arg;
+	/* 1: each message in a transaction of its own, never in a group commit (txgroup.h): for
+	 * a channel whose shopper waits on an open socket (the web chat), where a group's
+	 * messages would wait for each other */
+	int alone;
 };
 
 enum inbound_load {

@@ -656,6 +656,7 @@ static void msg_run(struct http_ctx *ctx, void *arg)
 	ch.active = 1;
 	ch.after_turn = turn_replies;
 	ch.after_turn_arg = t;
+	ch.alone = !wc_app->cfg->group_commit_webchat;
 	t->s = s;
 	t->rows = json_array();
 	if (!t->rows) {
