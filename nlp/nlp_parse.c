@@ -868,7 +868,7 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 			v->conf = 0.3;
 		return;
 	}
-	if (top == v->in) {
+	if (top == v->in && !(top == NLP_INTENT_UNKNOWN && out->product[0])) {
 		if (top != NLP_INTENT_UNKNOWN && p[top] > v->conf)
 			v->conf = p[top];
 		return;
@@ -930,6 +930,15 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		out->alt_confidence[k] = parse_round(rank[best]);
 		rank[best] = -1.0;
 		na++;
+	}
+	if (na == 0 && out->product[0] && v->in == NLP_INTENT_UNKNOWN) {
+		/* a product named in a sentence that neither the rules nor the model read ("tell
+		 * me about the honey" when the model takes it for small talk): offer to look at
+		 * it, or to buy it (below) */
+		out->alt[0] = NLP_INTENT_SEARCH;
+		out->alt_confidence[0] = parse_round(p[NLP_INTENT_SEARCH] > 0.15 ?
+						     p[NLP_INTENT_SEARCH] : 0.15);
+		na = 1;
 	}
 	if (na >= 1 && out->product[0] &&
 	    (out->alt[0] == NLP_INTENT_SEARCH || out->alt[0] == NLP_INTENT_ADD_TO_CART) &&
