@@ -43,6 +43,13 @@
 				   ("stupid bot" is no request for a person: 0.6 reads a little
 				   more fresh text but hands that insult to a person) */
 #endif
+#ifndef PARSE_LONGP
+#define PARSE_LONGP 3           /* a "product phrase" of this many words ... */
+#endif
+#ifndef PARSE_CLF_LONGP
+#define PARSE_CLF_LONGP 0.55    /* ... is more likely a sentence the lexicon lacks ("kikombe
+				   kina ufa", "tshirt imepungua baada ya kufua"): this will do */
+#endif
 #ifndef PARSE_SURE
 #define PARSE_SURE 1.01         /* a keyword read with less is asked too (0.8 until the
 				   sixth round) ... */
@@ -902,6 +909,7 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	}
 	if (top != NLP_INTENT_UNKNOWN &&
 	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT
+			: v->implicit && st->ncontent >= PARSE_LONGP ? PARSE_CLF_LONGP
 			: v->implicit		  ? PARSE_CLF_PHRASE
 						  : PARSE_CLF_OVERRIDE) &&
 	    !(v->implicit && parse_product_intent(top)) &&
