@@ -894,11 +894,13 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		/* a keyword the rules read (since the sixth round, however surely) yields only
 		 * to a model that is sure of another intent (PARSE_CLF_STRONG; until the sixth
 		 * round 0.9, and only for an intent that matters at least as much), a product
-		 * intent never to another one, and a question about a shop topic only to a model
-		 * very sure of another (PARSE_CLF_TIE: "do you refund if it arrives damaged" asks
+		 * intent never to another one, and a question about a shop topic or a product
+		 * intent with a product named only to a model very sure of another (PARSE_CLF_TIE:
+		 * "add 2 honey and checkout" adds first; "do you refund if it arrives damaged" asks
 		 * about returns, a long story of waiting that ends "any idea where it is?" asks
 		 * after the order) */
 		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
+		    !(parse_product_intent(v->in) && out->product[0] && p[top] < PARSE_CLF_TIE) &&
 		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
 		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in)) &&
 		    !(v->in == NLP_INTENT_QUESTION && st->topics && p[top] < PARSE_CLF_TIE)) {
@@ -938,15 +940,6 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		out->alt_confidence[k] = parse_round(rank[best]);
 		rank[best] = -1.0;
 		na++;
-	}
-	if (na == 0 && out->product[0] && v->in == NLP_INTENT_UNKNOWN) {
-		/* a product named in a sentence that neither the rules nor the model read ("tell
-		 * me about the honey" when the model takes it for small talk): offer to look at
-		 * it, or to buy it (below) */
-		out->alt[0] = NLP_INTENT_SEARCH;
-		out->alt_confidence[0] = parse_round(p[NLP_INTENT_SEARCH] > 0.15 ?
-						     p[NLP_INTENT_SEARCH] : 0.15);
-		na = 1;
 	}
 	if (na >= 1 && out->product[0] &&
 	    (out->alt[0] == NLP_INTENT_SEARCH || out->alt[0] == NLP_INTENT_ADD_TO_CART) &&
