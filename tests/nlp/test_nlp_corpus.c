@@ -301,9 +301,11 @@ static void test_holdout6(void **state)
  * written without reading the corpus, the lexicon or an earlier held-out set, while that
  * round's changes were made by someone who never read them; the 584 lines whose text was in
  * none of those. Measured once before the round (86.5% intent) and once after (88.7%), as
- * docs/NLP.md reports: the 95% corpus floor is not met on fresh text, so the floor just under
- * the figure after only catches a regression. */
-#define HOLDOUT7_FLOOR 88.5
+ * docs/NLP.md reports. The sixth round (the writers' training lines in train2.tsv, a
+ * classifier trusted more) used it as its development set: 96.1%, tuned against it, so the
+ * floor just under that figure only catches a regression; the blind figure of that round is
+ * holdout8's, measured by the lead (docs/NLP.md). */
+#define HOLDOUT7_FLOOR 96.0
 
 static void test_holdout7(void **state)
 {
