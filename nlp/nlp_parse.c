@@ -39,9 +39,8 @@
 				   sixth round, 0.8 in the third) */
 #endif
 #ifndef PARSE_CLF_PHRASE
-#define PARSE_CLF_PHRASE 0.8    /* ... and over a product phrase of more than one word
-				   ("stupid bot" is no request for a person: 0.6 reads a little
-				   more fresh text but hands that insult to a person) */
+#define PARSE_CLF_PHRASE 0.7    /* ... and over a product phrase of one or two words (0.8
+				   until the sixth round) */
 #endif
 #ifndef PARSE_LONGP
 #define PARSE_LONGP 3           /* a "product phrase" of this many words ... */
