@@ -894,12 +894,13 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		 * to a model that is sure of another intent (PARSE_CLF_STRONG; until the sixth
 		 * round 0.9, and only for an intent that matters at least as much), a product
 		 * intent never to another one, and a question about a shop topic or a product
-		 * intent with a product named only to a model very sure of another (PARSE_CLF_TIE:
-		 * "add 2 honey and checkout" adds first; "do you refund if it arrives damaged" asks
+		 * intent with a product and a quantity named only to a model very sure of another
+		 * (PARSE_CLF_TIE: "add 2 honey and checkout" adds first; "do you refund if it arrives damaged" asks
 		 * about returns, a long story of waiting that ends "any idea where it is?" asks
 		 * after the order) */
 		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
-		    !(parse_product_intent(v->in) && out->product[0] && p[top] < PARSE_CLF_TIE) &&
+		    !(parse_product_intent(v->in) && out->product[0] && v->qty &&
+		      p[top] < PARSE_CLF_TIE) &&
 		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
 		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in)) &&
 		    !(v->in == NLP_INTENT_QUESTION && st->topics && p[top] < PARSE_CLF_TIE)) {
