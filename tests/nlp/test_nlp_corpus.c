@@ -302,7 +302,7 @@ static void test_holdout6(void **state)
  * round's changes were made by someone who never read them; the 584 lines whose text was in
  * none of those. Measured once before the round (86.5% intent) and once after (88.7%), as
  * docs/NLP.md reports. The sixth round (the writers' training lines in train2.tsv, a
- * classifier trusted more) used it as its development set: 96.1%, tuned against it, so the
+ * classifier trusted more) used it as its development set: 96.2%, tuned against it, so the
  * floor just under that figure only catches a regression; the blind figure of that round is
  * holdout8's, measured by the lead (docs/NLP.md). */
 #define HOLDOUT7_FLOOR 96.0
