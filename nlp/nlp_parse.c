@@ -26,7 +26,8 @@
 #define PARSE_PAYREF_WEIGHT 3.0f  /* a transaction code: the shopper is telling of a payment */
 #define PARSE_POLITE 0.25f        /* greetings and thanks around a request weigh this much */
 /* The statistical classifier behind the rules (docs/NLP.md): asked when the rules read
- * nothing, only a product phrase, or a keyword with less confidence than PARSE_SURE. */
+ * nothing, only a product phrase, or a keyword with less confidence than PARSE_SURE (since
+ * the sixth round, trained on some 3,000 messages, every keyword reading). */
 #ifndef PARSE_UNSURE
 #define PARSE_UNSURE 0.5
 #endif
@@ -34,17 +35,30 @@
 #define PARSE_CLF_ACCEPT 0.55   /* its intent is taken where the rules read nothing */
 #endif
 #ifndef PARSE_CLF_OVERRIDE
-#define PARSE_CLF_OVERRIDE 0.6  /* ... and over a weak reading of the rules (was 0.8) */
+#define PARSE_CLF_OVERRIDE 0.5  /* ... and over a weak reading of the rules (0.6 until the
+				   sixth round, 0.8 in the third) */
 #endif
 #ifndef PARSE_CLF_PHRASE
-#define PARSE_CLF_PHRASE 0.8    /* ... and over a product phrase ("stupid bot" is no request
-				   for a person) */
+#define PARSE_CLF_PHRASE 0.7    /* ... and over a product phrase of one or two words (0.8
+				   until the sixth round) */
+#endif
+#ifndef PARSE_LONGP
+#define PARSE_LONGP 3           /* a "product phrase" of this many words ... */
+#endif
+#ifndef PARSE_CLF_LONGP
+#define PARSE_CLF_LONGP 0.55    /* ... is more likely a sentence the lexicon lacks ("kikombe
+				   kina ufa", "tshirt imepungua baada ya kufua"): this will do */
 #endif
 #ifndef PARSE_SURE
-#define PARSE_SURE 0.8          /* a keyword read with less is asked too ... */
+#define PARSE_SURE 1.01         /* a keyword read with less is asked too (0.8 until the
+				   sixth round) ... */
 #endif
 #ifndef PARSE_CLF_STRONG
-#define PARSE_CLF_STRONG 0.9    /* ... and yields to a model this sure of another intent */
+#define PARSE_CLF_STRONG 0.8    /* ... and yields to a model this sure of another intent
+				   (0.9 until the sixth round) */
+#endif
+#ifndef PARSE_CLF_TIE
+#define PARSE_CLF_TIE 0.9       /* two intents the rules weigh alike: the model settles it */
 #endif
 #ifndef PARSE_RIVAL
 #define PARSE_RIVAL 1.0         /* a second intent weighing this much of the first rivals it */
@@ -708,7 +722,7 @@ static void parse_product(const struct parse_state *st, char *out, size_t outlen
 }
 
 #ifndef PARSE_MID_RANK
-#define PARSE_MID_RANK 1
+#define PARSE_MID_RANK 0 /* 1: only to an intent that matters as much (until the sixth round) */
 #endif
 /* Where an intent stands in parse_priority: lower matters more to the shopper. */
 static size_t parse_rank(enum nlp_intent in)
@@ -840,7 +854,7 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		/* two intents the rules weigh alike ("nina shida, nisaidie": a problem, or help?):
 		 * the model settles it only when very sure, else the shopper is asked which */
 		enum nlp_intent a = v->in, b = v->rival;
-		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG) {
+		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_TIE) {
 			v->in = top;
 			v->conf = p[top];
 			return;
@@ -860,26 +874,36 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 			v->conf = 0.3;
 		return;
 	}
-	if (top == v->in) {
+	if (top == v->in && !(top == NLP_INTENT_UNKNOWN && out->product[0])) {
 		if (top != NLP_INTENT_UNKNOWN && p[top] > v->conf)
 			v->conf = p[top];
 		return;
 	}
+	if (st->ntoks == 1 && (v->implicit || mid))
+		return; /* one word the lexicon reads as a keyword, or a product: the model
+			   knows a word it never saw only by its pieces ("card", "commandes") */
 	if ((v->in != NLP_INTENT_UNKNOWN && parse_product_intent(top) &&
 	     !parse_product_intent(v->in) && st->ncontent == 0 && !st->ref) ||
-	    (top == NLP_INTENT_CLEAR_CART && out->product[0]))
+	    (top == NLP_INTENT_CLEAR_CART && out->product[0] && p[top] < PARSE_CLF_TIE))
 		return; /* the model's reading has nothing to act on ("i no want the order
 			   again" is no removal) or a product ("futa shea butter kwa cart" is no
-			   emptying): the rules' stays */
+			   emptying, unless the model is very sure: "kila item", "all the things
+			   i added" are no product): the rules' stays */
 	if (mid) {
-		/* a keyword the rules are fairly sure of yields only to a model that is very sure
-		 * of another intent that matters at least as much, a product intent never to
-		 * another one, and a question about a shop topic not at all ("do you refund if
-		 * it arrives damaged" asks about returns) */
+		/* a keyword the rules read (since the sixth round, however surely) yields only
+		 * to a model that is sure of another intent (PARSE_CLF_STRONG; until the sixth
+		 * round 0.9, and only for an intent that matters at least as much), a product
+		 * intent never to another one, and a question about a shop topic or a product
+		 * intent with a product and a quantity named only to a model very sure of another
+		 * (PARSE_CLF_TIE: "add 2 honey and checkout" adds first; "do you refund if it arrives damaged" asks
+		 * about returns, a long story of waiting that ends "any idea where it is?" asks
+		 * after the order) */
 		if (top != NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_STRONG &&
+		    !(parse_product_intent(v->in) && out->product[0] && v->qty &&
+		      p[top] < PARSE_CLF_TIE) &&
 		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
 		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in)) &&
-		    !(v->in == NLP_INTENT_QUESTION && st->topics)) {
+		    !(v->in == NLP_INTENT_QUESTION && st->topics && p[top] < PARSE_CLF_TIE)) {
 			v->in = top;
 			v->conf = p[top];
 		}
@@ -887,6 +911,7 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	}
 	if (top != NLP_INTENT_UNKNOWN &&
 	    p[top] >= (v->in == NLP_INTENT_UNKNOWN ? PARSE_CLF_ACCEPT
+			: v->implicit && st->ncontent >= PARSE_LONGP ? PARSE_CLF_LONGP
 			: v->implicit		  ? PARSE_CLF_PHRASE
 						  : PARSE_CLF_OVERRIDE) &&
 	    !(v->implicit && parse_product_intent(top)) &&
@@ -916,15 +941,18 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		rank[best] = -1.0;
 		na++;
 	}
-	if (na == 1 && out->product[0] &&
-	    (out->alt[0] == NLP_INTENT_SEARCH || out->alt[0] == NLP_INTENT_ADD_TO_CART)) {
+	if (na >= 1 && out->product[0] &&
+	    (out->alt[0] == NLP_INTENT_SEARCH || out->alt[0] == NLP_INTENT_ADD_TO_CART) &&
+	    (na == 1 || out->alt[1] == NLP_INTENT_REMOVE_FROM_CART ||
+	     out->alt_confidence[1] < PARSE_CLF_ALT)) {
 		/* a product named in a sentence the reader cannot read ("tell me about the
-		 * honey"): to look at it or to buy it */
+		 * honey"): to look at it or to buy it (not to take it out of a cart, nor an
+		 * unlikely other intent) */
 		enum nlp_intent other = out->alt[0] == NLP_INTENT_SEARCH ? NLP_INTENT_ADD_TO_CART
 									 : NLP_INTENT_SEARCH;
 		out->alt[1] = other;
 		out->alt_confidence[1] = parse_round(p[other] > 0.01 ? p[other] : 0.01);
-		na++;
+		na = 2;
 	}
 	if (na > 0) {
 		v->in = NLP_INTENT_UNKNOWN;

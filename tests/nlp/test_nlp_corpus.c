@@ -3,8 +3,9 @@
  * the reading we expect), parses every line and fails when intent or quantity accuracy is
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
- * test_holdout3), holdout4.tsv, holdout5.tsv and holdout6.tsv (issue 16 part 5's, see
- * test_holdout4 to test_holdout6; all development sets now). Prints every miss, a confusion
+ * test_holdout3), holdout4.tsv to holdout7.tsv (issue 16 part 5's, see
+ * test_holdout4 to test_holdout7; all development sets now) and train2.tsv (the extra
+ * training lines, see test_train2). Prints every miss, a confusion
  * table of intents, product, order number, language and topic/place/code accuracy, and how
  * the "did you mean" choices did.
  */
@@ -300,14 +301,34 @@ static void test_holdout6(void **state)
  * written without reading the corpus, the lexicon or an earlier held-out set, while that
  * round's changes were made by someone who never read them; the 584 lines whose text was in
  * none of those. Measured once before the round (86.5% intent) and once after (88.7%), as
- * docs/NLP.md reports: the 95% corpus floor is not met on fresh text, so the floor just under
- * the figure after only catches a regression. */
-#define HOLDOUT7_FLOOR 88.5
+ * docs/NLP.md reports. The sixth round (the writers' training lines in train2.tsv, a
+ * classifier trusted more) used it as its development set: 96.2%, tuned against it, so the
+ * floor just under that figure only catches a regression; the blind figure of that round is
+ * holdout8's, measured by the lead (docs/NLP.md). */
+#define HOLDOUT7_FLOOR 96.0
 
 static void test_holdout7(void **state)
 {
 	(void)state;
 	check_holdout(7, NLP_HOLDOUT7, 550, HOLDOUT7_FLOOR);
+}
+
+/* The extra training lines (issue 16 part 5's sixth round): written by three writers blind to
+ * every held-out set, read by the trainer with the corpus. The rules were not tuned to them,
+ * and the classifier learnt them, so their figure says how rules and classifier combine on
+ * lines the model has seen, not how fresh text reads; the floor only catches a regression
+ * (a line the combination reads wrongly though the model learnt it). */
+#define TRAIN2_FLOOR 95.0
+
+static void test_train2(void **state)
+{
+	double ia, qa;
+	(void)state;
+	assert_true(score_file(NLP_TRAIN2, &ia, &qa, NULL) >= 1000);
+	printf("training lines (train2.tsv): intent %.1f%% (floor %.1f%%), quantity %.1f%%\n", ia,
+	       TRAIN2_FLOOR, qa);
+	assert_true(ia >= TRAIN2_FLOOR);
+	assert_true(qa >= 95.0);
 }
 
 int main(void)
@@ -321,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_holdout5),
 		cmocka_unit_test(test_holdout6),
 		cmocka_unit_test(test_holdout7),
+		cmocka_unit_test(test_train2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -775,6 +775,41 @@ static void test_classifier(void **state)
 	assert_true(r.confidence < 0.5);
 }
 
+/* The sixth round's combination: the classifier, trained on the corpus and train2.tsv,
+ * overrules keyword readings it is sure of, and reads sentences the lexicon lacks; the rules
+ * keep what they know for sure. */
+static void test_classifier_trusted(void **state)
+{
+	struct nlp_reading r;
+
+	(void)state;
+	/* a sentence the lexicon lacks, read by the model: a complaint, not a search */
+	r = parse("kikombe kina ufa");
+	assert_int_equal(r.intent, NLP_INTENT_COMPLAINT);
+	assert_string_equal(r.product, "");
+	/* emptying the cart over a "product" the model is very sure is none ... */
+	assert_int_equal(parse("ondoa kila item").intent, NLP_INTENT_CLEAR_CART);
+	/* ... while a product named stays a removal */
+	r = parse("futa shea butter kwa cart");
+	assert_int_equal(r.intent, NLP_INTENT_REMOVE_FROM_CART);
+	assert_string_equal(r.product, "shea butter");
+	/* two actions: the adding comes first, whatever the model thinks of "checkout" */
+	r = parse("add 2 honey and checkout");
+	assert_int_equal(r.intent, NLP_INTENT_ADD_TO_CART);
+	assert_int_equal(r.quantity, 2);
+	assert_string_equal(r.product, "honey");
+	/* an insult is a complaint, never a request for a person */
+	assert_int_equal(parse("stupid bot").intent, NLP_INTENT_COMPLAINT);
+	/* one word the model knows only by its pieces stays the rules' reading */
+	r = parse("card");
+	assert_int_equal(r.intent, NLP_INTENT_SEARCH);
+	assert_string_equal(r.product, "card");
+	/* a payment told as done in Swahili; "no problem" as a yes */
+	assert_int_equal(parse("nimemaliza kulipa").intent, NLP_INTENT_PAID);
+	assert_int_equal(parse_ex("haina shida", NLP_EXPECT_YES_NO).intent, NLP_INTENT_CONFIRM);
+	assert_int_equal(parse_ex("hakuna haja", NLP_EXPECT_YES_NO).intent, NLP_INTENT_DENY);
+}
+
 /* Small talk (stop words flagged "chat") reads as unknown with nothing to offer, not as a
  * search or a confirmation; a greeting, thanks or action word in it still counts, and a
  * yes asked for is still a yes. Sheng verb prefixes on English verbs are stripped. */
@@ -892,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_questions_and_paid),
 		cmocka_unit_test(test_classifier),
+		cmocka_unit_test(test_classifier_trusted),
 		cmocka_unit_test(test_polite_and_pidgin),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
