@@ -331,6 +331,20 @@ static void test_train2(void **state)
 	assert_true(qa >= 95.0);
 }
 
+/* The eighth held-out set (issue 16 part 5's sixth round): two blind writers' files, each
+ * written without reading the corpus, the lexicon, the round's training lines or an earlier
+ * held-out set, while that round's changes were made by someone who never read them; the 486
+ * lines whose text was in none of those. Measured once before the round (86.2% intent) and
+ * once after (93.2%), as docs/NLP.md reports: the 95% corpus floor is not met on fresh text,
+ * so the floor just under the figure after only catches a regression. */
+#define HOLDOUT8_FLOOR 93.0
+
+static void test_holdout8(void **state)
+{
+	(void)state;
+	check_holdout(8, NLP_HOLDOUT8, 450, HOLDOUT8_FLOOR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_holdout5),
 		cmocka_unit_test(test_holdout6),
 		cmocka_unit_test(test_holdout7),
+		cmocka_unit_test(test_holdout8),
 		cmocka_unit_test(test_train2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
