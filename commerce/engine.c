@@ -268,75 +268,88 @@ static int open_turn(struct turn *t)
 	return rc;
 }
 
+/* First contact in one statement: the identity's customer when there is one, else a new
+ * customer and its identity; either way set on the conversation. Columns: the customer found,
+ * the customer created (NULL when another transaction created the identity meanwhile: then
+ * the new customers row is left for the caller to remove). $4 the new id, $8 the
+ * conversation. */
+static const char FIRST_CONTACT_SQL[] =
+    "WITH found AS ("
+    "  SELECT customer_id FROM customer_identities"
+    "  WHERE tenant_id = $1 AND channel = $2 AND external_user_id = $3"
+    "), c AS ("
+    "  INSERT INTO customers (tenant_id, id, name, phone, lang)"
+    "  SELECT $1, $4, NULLIF($5, ''), NULLIF($6, ''), $7 WHERE NOT EXISTS (SELECT 1 FROM found)"
+    "  RETURNING id"
+    "), i AS ("
+    "  INSERT INTO customer_identities (tenant_id, channel, external_user_id, customer_id)"
+    "  SELECT $1, $2, $3, id FROM c ON CONFLICT DO NOTHING RETURNING customer_id"
+    "), who AS ("
+    "  SELECT COALESCE((SELECT customer_id FROM found), (SELECT customer_id FROM i)) AS id"
+    "), u AS ("
+    "  UPDATE conversations SET customer_id = who.id FROM who"
+    "  WHERE conversations.id = $8 AND conversations.tenant_id = $1 AND who.id IS NOT NULL"
+    "  AND conversations.customer_id IS DISTINCT FROM who.id"
+    ") SELECT (SELECT customer_id::text FROM found), (SELECT customer_id::text FROM i)";
+
 /* The customer behind this platform identity, created on first contact. */
 static int find_customer(struct turn *t)
 {
 	const char *ch = msg_channel_name(t->m->channel);
-	const char *params[5] = {t->tenant, ch, t->m->user_id, NULL, NULL};
 	char new_id[MSG_UUID_LEN];
 	PGresult *res;
-	int attempt, had_customer = t->customer_id[0] != '\0';
+	int had_customer = t->customer_id[0] != '\0', created = 0;
 
-	for (attempt = 0; attempt < 2 && !t->customer_id[0]; attempt++) {
-		res = pg_exec(t->conn,
-		              "SELECT customer_id FROM customer_identities"
-		              " WHERE tenant_id = $1 AND channel = $2 AND external_user_id = $3",
-		              3, params);
-		if (!res)
-			return -1;
-		if (PQntuples(res) == 1) {
-			snprintf(t->customer_id, sizeof(t->customer_id), "%s",
-			         PQgetvalue(res, 0, 0));
-			PQclear(res);
-			break;
-		}
-		PQclear(res);
+	if (!had_customer) {
+		const char *params[8] = {t->tenant,           ch,         t->m->user_id,
+		                         new_id,              t->m->display_name, t->m->phone,
+		                         t->lang,             t->conv_id};
+
 		util_uuid_new(new_id);
-		{
-			const char *cp[5] = {t->tenant, new_id, t->m->display_name, t->m->phone,
-			                     t->lang};
-
-			if (pg_cmd(t->conn,
-			           "INSERT INTO customers (tenant_id, id, name, phone, lang)"
-			           " VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5)",
-			           5, cp) < 0)
-				return -1;
-		}
-		params[3] = new_id;
-		res =
-		    pg_exec(t->conn,
-		            "INSERT INTO customer_identities (tenant_id, channel, external_user_id,"
-		            " customer_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-		            " RETURNING customer_id",
-		            4, params);
-		if (!res)
+		res = pg_exec(t->conn, FIRST_CONTACT_SQL, 8, params);
+		if (!res || PQntuples(res) != 1) {
+			PQclear(res);
 			return -1;
-		if (PQntuples(res) == 1) {
-			snprintf(t->customer_id, sizeof(t->customer_id), "%s", new_id);
-		} else {
-			/* another conversation created this identity meanwhile: use theirs */
-			const char *dp[1] = {new_id};
-
-			if (pg_cmd(t->conn, "DELETE FROM customers WHERE id = $1", 1, dp) < 0) {
-				PQclear(res);
-				return -1;
-			}
+		}
+		if (!PQgetisnull(res, 0, 0)) {
+			snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 0));
+		} else if (!PQgetisnull(res, 0, 1)) {
+			snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 1));
+			created = 1;
 		}
 		PQclear(res);
 	}
-	if (!t->customer_id[0])
-		return -1;
-	if (!had_customer &&
-	    pg_cmd(t->conn,
-	           "UPDATE conversations SET customer_id = $3 WHERE id = $2 AND tenant_id = $1"
-	           " AND customer_id IS DISTINCT FROM $3",
-	           3, (const char *const[]){t->tenant, t->conv_id, t->customer_id}) < 0)
-		return -1;
-	/* learn the name and phone the platform tells us, without overwriting what we know */
+	if (!t->customer_id[0]) {
+		/* another conversation created this identity meanwhile: use theirs, and remove the
+		 * customer this statement made for nothing */
+		const char *dp[1] = {new_id};
+		const char *fp[3] = {t->tenant, ch, t->m->user_id};
+
+		if (pg_cmd(t->conn, "DELETE FROM customers WHERE id = $1", 1, dp) < 0)
+			return -1;
+		res = pg_exec(t->conn,
+		              "SELECT customer_id FROM customer_identities"
+		              " WHERE tenant_id = $1 AND channel = $2 AND external_user_id = $3",
+		              3, fp);
+		if (!res)
+			return -1;
+		if (PQntuples(res) == 1)
+			snprintf(t->customer_id, sizeof(t->customer_id), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (!t->customer_id[0] ||
+		    pg_cmd(t->conn,
+		           "UPDATE conversations SET customer_id = $3 WHERE id = $2 AND tenant_id = $1"
+		           " AND customer_id IS DISTINCT FROM $3",
+		           3, (const char *const[]){t->tenant, t->conv_id, t->customer_id}) < 0)
+			return -1;
+	}
+	/* learn the name and phone the platform tells us, without overwriting what we know (a
+	 * customer made just now has them already) */
 	{
 		const char *up[4] = {t->customer_id, t->m->display_name, t->m->phone, t->tenant};
 
-		if ((t->m->display_name || t->m->phone) && !(had_customer && t->customer_known) &&
+		if ((t->m->display_name || t->m->phone) && !created &&
+		    !(had_customer && t->customer_known) &&
 		    pg_cmd(
 		        t->conn,
 		        "UPDATE customers SET name = COALESCE(name, NULLIF($2, '')),"
