@@ -818,11 +818,29 @@ const struct nlp_lex_phrase *nlp_lexicon_fuzzy(const struct nlp_lexicon *lex, co
 	if (maxd <= 0 || len > NLP_DIST_MAX_LEN || s[0] < 'a' || s[0] > 'z')
 		return NULL;
 	bestd = maxd + 1;
+	/* the bytes of s by count: a word within edit distance d of s shares at least
+	 * max(lengths) - d of them (an insertion, deletion or substitution loses at most one, a
+	 * transposition none), a bound far cheaper than the distance itself */
+	unsigned char have[256] = {0}, used[256] = {0};
+	for (size_t k = 0; k < len; k++)
+		have[(unsigned char)s[k]]++;
 	for (size_t i = lex->fuzzy_at[s[0] - 'a']; i < lex->fuzzy_at[s[0] - 'a' + 1]; i++) {
 		const struct nlp_lex_phrase *ph = &lex->phrases[lex->fuzzy[i]];
 		const char *w = lex->strings + ph->off;
-		int d, diff = (int)ph->len - (int)len;
+		int d, diff = (int)ph->len - (int)len, common = 0;
 		if (w[0] != s[0] || ph->len < 5 || diff > maxd || -diff > maxd)
+			continue;
+		for (size_t k = 0; k < ph->len; k++) {
+			unsigned char c = (unsigned char)w[k];
+
+			if (used[c] < have[c]) {
+				used[c]++;
+				common++;
+			}
+		}
+		for (size_t k = 0; k < ph->len; k++)
+			used[(unsigned char)w[k]] = 0;
+		if (common < (int)(ph->len > len ? ph->len : len) - (bestd - 1))
 			continue;
 		d = nlp_match_distance(s, len, w, ph->len, bestd - 1);
 		if (d < bestd) {
