@@ -435,6 +435,7 @@ static void test_documents(void **state)
 	char want[65], path[128], *big, *v, *pdf;
 	const char *p[2];
 	size_t pdf_len;
+	int i;
 	json_t *o;
 
 	(void)state;
@@ -475,8 +476,15 @@ static void test_documents(void **state)
 	assert_field_error(&r, "file");
 	testhttp_resp_clear(&r);
 	/* the upload's larger body is for that route only: elsewhere max_body (4 MiB) holds */
-	api_raw(key_a, "POST", "/api/v1/products", "Content-Type: application/json", big,
-	        (size_t)(5 * MIB), &r);
+	/* the server answers 413 before the client has sent the whole body and closes: the
+	 * connection can then be reset under the answer (status 0), so that is tried again */
+	for (i = 0; i < 5; i++) {
+		api_raw(key_a, "POST", "/api/v1/products", "Content-Type: application/json", big,
+		        (size_t)(5 * MIB), &r);
+		if (r.status != 0)
+			break;
+		testhttp_resp_clear(&r);
+	}
 	assert_int_equal(r.status, 413);
 	testhttp_resp_clear(&r);
 	assert_int_equal(docs_of(tenant_a), 0);
