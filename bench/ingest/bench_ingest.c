@@ -137,6 +137,7 @@ static PGconn *stats_conn; /* the owner role on database postgres: reads without
 static long my_commits;    /* transactions this program committed in the bench database */
 static char *tenant, *api_key, chan[64], product[NPRODUCTS][64];
 static int sink_port;
+static pid_t sink_pid; /* dispatch_sink, for its CPU */
 static const struct platform *plat;
 static double stagger_s; /* --stagger G: the open loop's shoppers arrive one after another */
 
@@ -702,30 +703,42 @@ static double drive(struct run *r)
 
 /* ---- what the machine, ccgw and the database did ---- */
 
-/* CPU seconds used so far: cpu[0] by ccgw, cpu[1] by the whole machine (busy), cpu[2] by
- * the whole machine (busy and idle). */
-static void cpu_sample(double cpu[3])
+/* A process's user+system clock ticks so far; 0 when it cannot be read. */
+static double proc_ticks(pid_t pid)
 {
-	unsigned long long v[8] = {0}, ut = 0, st = 0;
+	unsigned long long ut = 0, st = 0;
 	char path[64];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)srv.pid);
-	f = fopen(path, "r"); /* fields 14 and 15, past "pid (ccgw) state" and ten numbers */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r"); /* fields 14 and 15, past "pid (name) state" and ten numbers */
 	if (!f || fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
 	                 &ut, &st) != 2)
 		ut = st = 0;
 	if (f)
 		fclose(f);
+	return (double)(ut + st);
+}
+
+/* CPU clock ticks used so far: cpu[0] by ccgw, cpu[1] by the whole machine (busy), cpu[2] by
+ * the whole machine (busy and idle), cpu[3] by this load generator, cpu[4] by the platform
+ * sink (so that bench/budget can set each process's CPU per message beside the ceiling's). */
+static void cpu_sample(double cpu[5])
+{
+	unsigned long long v[8] = {0};
+	FILE *f;
+
+	cpu[0] = proc_ticks(srv.pid);
 	f = fopen("/proc/stat", "r");
 	if (!f || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
 	                 &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
 		memset(v, 0, sizeof(v));
 	if (f)
 		fclose(f);
-	cpu[0] = (double)(ut + st);
 	cpu[1] = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
 	cpu[2] = cpu[1] + (double)(v[3] + v[4]);
+	cpu[3] = proc_ticks(getpid());
+	cpu[4] = sink_pid > 0 ? proc_ticks(sink_pid) : 0;
 }
 
 static const char *const db_metric[3] = {"ccgw_db_statements_total", "ccgw_db_round_trips_total",
@@ -841,6 +854,7 @@ static void sink_start(void)
 		execl(DISPATCH_SINK_BINARY, DISPATCH_SINK_BINARY, port_s, (char *)NULL);
 		_exit(127);
 	}
+	sink_pid = pid;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__health", sink_port);
 	for (i = 0; i < 100; i++) {
 		long status;
@@ -934,7 +948,7 @@ static void step_report(const struct run *r)
 /* One measured run on a fresh server; returns the messages answered 200. */
 static long run_measure(int tag, int nshoppers, int nconns, double rate)
 {
-	double m0[3], m1[3], q0[3], q1[3], c0[3], c1[3], secs, dsecs, p50, p99, mx, lag;
+	double m0[3], m1[3], q0[3], q1[3], c0[5], c1[5], secs, dsecs, p50, p99, mx, lag, tick;
 	char per[3][32], rq[3][32], cm[32];
 	long x0, x1, mine, n, i;
 	struct run r;
@@ -975,6 +989,7 @@ static long run_measure(int tag, int nshoppers, int nconns, double rate)
 	/* open loop: how far the last answer came after the last scheduled send (ccgw kept up
 	 * when this is about one latency) */
 	lag = rate > 0 ? secs - (double)r.sched[r.nshoppers * STEPS - 1].t / 1e6 : 0;
+	tick = 1000.0 / (double)sysconf(_SC_CLK_TCK); /* ms a clock tick */
 	printf(
 	    "%s: %s loop, %d connections%s: %ld messages from %d shoppers in %.2f s, %.0f/s "
 	    "answered"
@@ -996,10 +1011,12 @@ static long run_measure(int tag, int nshoppers, int nconns, double rate)
 	printf("RESULT %s platform=%s inflight=%d rate=%.1f messages=%ld seconds=%.2f "
 	       "achieved=%.1f p50=%.1f "
 	       "p99=%.1f max=%.1f non200=%ld unhandled=%ld statements=%s round_trips=%s "
-	       "transactions=%s commits=%s drain=%.1f lag=%.2f reconnects=%ld\n",
+	       "transactions=%s commits=%s drain=%.1f lag=%.2f reconnects=%ld ccgw_cpu_ms=%.3f "
+	       "loadgen_cpu_ms=%.3f sink_cpu_ms=%.3f\n",
 	       rate > 0 ? "open" : "closed", plat->type, nconns, rate, n, secs, (double)n / secs,
 	       p50, p99, mx, r.non200, r.unhandled, per[0], per[1], per[2], cm, dsecs, lag,
-	       r.reconnects);
+	       r.reconnects, (c1[0] - c0[0]) * tick / (double)n, (c1[3] - c0[3]) * tick / (double)n,
+	       (c1[4] - c0[4]) * tick / (double)n);
 	fflush(stdout);
 	run_free(&r);
 	return n;

@@ -225,6 +225,10 @@ int main(int argc, char **argv)
 		double m0[NMETRICS], m1[NMETRICS], load0, load1;
 		long dups = 0, frames = 0;
 		size_t mi;
+		/* BENCH_TRACE=FILE: one line per answered message: when it was sent (ms after the
+		 * start), its latency (ms), 1 for a socket's first message (to see whether the slow
+		 * ones come together, as a stall, or spread out, as queueing) */
+		FILE *trace = getenv("BENCH_TRACE") ? fopen(getenv("BENCH_TRACE"), "w") : NULL;
 		/* the ids of the message frames each socket saw (a repeat is counted, not timed) */
 		char **seen = calloc((size_t)sockets, sizeof(char *));
 
@@ -296,6 +300,10 @@ int main(int argc, char **argv)
 							lat_later[nlater++] = lat[got];
 						if (sent_at[i] - start >= 2000000)
 							lat_warm[nwarm++] = lat[got];
+						if (trace)
+							fprintf(trace, "%.1f %.2f %d\n",
+							        (double)(sent_at[i] - start) / 1000.0,
+							        lat[got], (int)sent_first[i]);
 						got++;
 						sent_at[i] = 0;
 					}
@@ -350,6 +358,8 @@ int main(int argc, char **argv)
 		free(lat_warm);
 		free(sent_first);
 		free(sent_at);
+		if (trace)
+			fclose(trace);
 		close(ep);
 	}
 	for (i = 0; i < opened; i++)
