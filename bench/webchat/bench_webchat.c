@@ -243,6 +243,12 @@ int main(int argc, char **argv)
 		metrics_read(m0);
 		load0 = loadavg();
 		start = util_now_us();
+		if (trace) { /* the wall clock at the start, to set beside the server's logs */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			fprintf(trace, "# start %lld.%03ld\n", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+		}
 		while (got < total) {
 			now = util_now_us();
 			/* send what the rate allows by now, to sockets not waiting for an answer */
