@@ -722,6 +722,11 @@ static void parse_product(const struct parse_state *st, char *out, size_t outlen
 	out[o] = '\0';
 }
 
+#ifndef PARSE_MID_PRODUCT
+#define PARSE_MID_PRODUCT 1 /* a keyword of another intent yields to a product intent only at
+			       PARSE_CLF_TIE: a product named pulls the model toward it
+			       ("sandals ziko tight sana, hazinitoshi" is a complaint) */
+#endif
 #ifndef PARSE_MID_RANK
 #define PARSE_MID_RANK 0 /* 1: only to an intent that matters as much (until the sixth round) */
 #endif
@@ -903,6 +908,8 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		    !(parse_product_intent(v->in) && out->product[0] && v->qty &&
 		      p[top] < PARSE_CLF_TIE) &&
 		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
+		    !(PARSE_MID_PRODUCT && !parse_product_intent(v->in) &&
+		      parse_product_intent(top) && p[top] < PARSE_CLF_TIE) &&
 		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in)) &&
 		    !(v->in == NLP_INTENT_QUESTION && st->topics && p[top] < PARSE_CLF_TIE)) {
 			v->in = top;
