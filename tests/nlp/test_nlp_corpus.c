@@ -335,9 +335,12 @@ static void test_train2(void **state)
  * written without reading the corpus, the lexicon, the round's training lines or an earlier
  * held-out set, while that round's changes were made by someone who never read them; the 486
  * lines whose text was in none of those. Measured once before the round (86.2% intent) and
- * once after (93.2%), as docs/NLP.md reports: the 95% corpus floor is not met on fresh text,
- * so the floor just under the figure after only catches a regression. */
-#define HOLDOUT8_FLOOR 93.0
+ * once after (93.2%), as docs/NLP.md reports: the 95% corpus floor was not met on fresh text.
+ * The seventh round (the writers' lines of train3.tsv, a lighter L2, rivals and product
+ * intents settled by the model only at 0.95) used it as its development set: 96.9%, tuned
+ * against it, so the floor just under that figure only catches a regression; the blind
+ * figure of that round is holdout9's, measured by the lead (docs/NLP.md). */
+#define HOLDOUT8_FLOOR 96.5
 
 static void test_holdout8(void **state)
 {
