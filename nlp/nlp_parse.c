@@ -58,7 +58,8 @@
 				   (0.9 until the sixth round) */
 #endif
 #ifndef PARSE_CLF_TIE
-#define PARSE_CLF_TIE 0.9       /* two intents the rules weigh alike: the model settles it */
+#define PARSE_CLF_TIE 0.95      /* two intents the rules weigh alike: the model settles it
+				   (0.9 until the seventh round) */
 #endif
 #ifndef PARSE_RIVAL
 #define PARSE_RIVAL 1.0         /* a second intent weighing this much of the first rivals it */
@@ -721,6 +722,11 @@ static void parse_product(const struct parse_state *st, char *out, size_t outlen
 	out[o] = '\0';
 }
 
+#ifndef PARSE_MID_PRODUCT
+#define PARSE_MID_PRODUCT 1 /* a keyword of another intent yields to a product intent only at
+			       PARSE_CLF_TIE: a product named pulls the model toward it
+			       ("sandals ziko tight sana, hazinitoshi" is a complaint) */
+#endif
 #ifndef PARSE_MID_RANK
 #define PARSE_MID_RANK 0 /* 1: only to an intent that matters as much (until the sixth round) */
 #endif
@@ -902,6 +908,8 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 		    !(parse_product_intent(v->in) && out->product[0] && v->qty &&
 		      p[top] < PARSE_CLF_TIE) &&
 		    !(parse_product_intent(v->in) && parse_product_intent(top)) &&
+		    !(PARSE_MID_PRODUCT && !parse_product_intent(v->in) &&
+		      parse_product_intent(top) && p[top] < PARSE_CLF_TIE) &&
 		    !(PARSE_MID_RANK && parse_rank(top) > parse_rank(v->in)) &&
 		    !(v->in == NLP_INTENT_QUESTION && st->topics && p[top] < PARSE_CLF_TIE)) {
 			v->in = top;
@@ -1169,8 +1177,10 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 	case NLP_EXPECT_NAME:
 	case NLP_EXPECT_ADDRESS:
 	case NLP_EXPECT_PHONE:
-		/* the text is an answer unless it is only a command: "menu", "cancel" */
-		if (!(v->bs >= 1.0f && st->ncontent == 0 && v->nnums == 0 && !v->implicit)) {
+		/* the text is an answer unless it is only a command: "menu", "cancel"; a phone
+		 * number given when one is asked is the answer ("call me on 0722334455") */
+		if (!(v->bs >= 1.0f && st->ncontent == 0 && v->nnums == 0 && !v->implicit) ||
+		    (ex == NLP_EXPECT_PHONE && out->phone[0])) {
 			v->in = NLP_INTENT_UNKNOWN;
 			v->conf = (ex == NLP_EXPECT_PHONE && out->phone[0]) ? 0.9 : 0.0;
 			out->quantity_state = NLP_QTY_NONE;
@@ -1305,6 +1315,9 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 	if (ex == NLP_EXPECT_YES_NO) {
 		st->score[NLP_INTENT_CONFIRM] *= 1.5f;
 		st->score[NLP_INTENT_DENY] *= 1.5f;
+		if (st->score[NLP_INTENT_CANCEL_ORDER] >= 1.0f && parse_has_orderref(st))
+			st->score[NLP_INTENT_DENY] = 0.0f; /* "no wait, cancel the whole order":
+							      more than a no */
 	}
 	v.in = parse_best(st->score, &v.bs, &v.ss);
 	v.rival = parse_rival(st, v.in, v.bs, v.ss);
@@ -1313,6 +1326,17 @@ static void parse_decide(struct parse_state *st, struct nlp_reading *out)
 		/* "can i get some help", "get me an agent": a product intent with no product
 		 * is no rival to the other request */
 		if (parse_product_intent(v.in)) {
+			v.in = v.rival;
+			v.bs = v.ss;
+		}
+		v.ss = 0.0f;
+		v.rival = NLP_INTENT_UNKNOWN;
+	} else if (v.rival != NLP_INTENT_UNKNOWN && (st->ncontent > 0 || st->ref) &&
+		   (v.in == NLP_INTENT_HELP || v.rival == NLP_INTENT_HELP) &&
+		   parse_product_intent(v.in == NLP_INTENT_HELP ? v.rival : v.in)) {
+		/* "help me add 2 ankara skirts", "nisaidie kupata olive wood spoon": asking
+		 * for help with an action on a product named is that action */
+		if (v.in == NLP_INTENT_HELP) {
 			v.in = v.rival;
 			v.bs = v.ss;
 		}

@@ -4,8 +4,8 @@
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
  * test_holdout3), holdout4.tsv to holdout7.tsv (issue 16 part 5's, see
- * test_holdout4 to test_holdout7; all development sets now) and train2.tsv (the extra
- * training lines, see test_train2). Prints every miss, a confusion
+ * test_holdout4 to test_holdout8; all development sets now) and train2.tsv and train3.tsv
+ * (the extra training lines, see test_train2 and test_train3). Prints every miss, a confusion
  * table of intents, product, order number, language and topic/place/code accuracy, and how
  * the "did you mean" choices did.
  */
@@ -335,14 +335,37 @@ static void test_train2(void **state)
  * written without reading the corpus, the lexicon, the round's training lines or an earlier
  * held-out set, while that round's changes were made by someone who never read them; the 486
  * lines whose text was in none of those. Measured once before the round (86.2% intent) and
- * once after (93.2%), as docs/NLP.md reports: the 95% corpus floor is not met on fresh text,
- * so the floor just under the figure after only catches a regression. */
-#define HOLDOUT8_FLOOR 93.0
+ * once after (93.2%), as docs/NLP.md reports: the 95% corpus floor was not met on fresh text.
+ * The seventh round (the writers' lines of train3.tsv, a lighter L2, rivals and product
+ * intents settled by the model only at 0.95) used it as its development set: 96.9%, tuned
+ * against it, so the floor just under that figure only catches a regression; the blind
+ * figure of that round is holdout9's, measured by the lead (docs/NLP.md). */
+#define HOLDOUT8_FLOOR 96.5
 
 static void test_holdout8(void **state)
 {
 	(void)state;
 	check_holdout(8, NLP_HOLDOUT8, 450, HOLDOUT8_FLOOR);
+}
+
+/* The seventh round's training lines (train3.tsv): 2,196 lines by three more writers blind to
+ * every held-out set, read by the trainer after the corpus and train2.tsv. As for train2.tsv,
+ * the model learnt them, so the floor only catches a regression of how rules and classifier
+ * combine. It is under the 95% of train2.tsv: 94.7% after the round, most misses being
+ * answers in context the model never learns (expectation lines are left out of training) and
+ * the rules read as a search: "the black one", "medium", "ile blue" with a choice asked (a
+ * menu that asks a choice also takes a search, so a product phrase stays a search there). */
+#define TRAIN3_FLOOR 94.5
+
+static void test_train3(void **state)
+{
+	double ia, qa;
+	(void)state;
+	assert_true(score_file(NLP_TRAIN3, &ia, &qa, NULL) >= 2000);
+	printf("training lines (train3.tsv): intent %.1f%% (floor %.1f%%), quantity %.1f%%\n", ia,
+	       TRAIN3_FLOOR, qa);
+	assert_true(ia >= TRAIN3_FLOOR);
+	assert_true(qa >= 95.0);
 }
 
 int main(void)
@@ -358,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_holdout7),
 		cmocka_unit_test(test_holdout8),
 		cmocka_unit_test(test_train2),
+		cmocka_unit_test(test_train3),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
