@@ -3,8 +3,9 @@
  * the reading we expect), parses every line and fails when intent or quantity accuracy is
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
- * test_holdout3), holdout4.tsv to holdout7.tsv (issue 16 part 5's, see
- * test_holdout4 to test_holdout8; all development sets now) and train2.tsv and train3.tsv
+ * test_holdout3), holdout4.tsv to holdout8.tsv (issue 16 part 5's, see
+ * test_holdout4 to test_holdout8; all development sets now), holdout9.tsv (the seventh
+ * round's blind set, see test_holdout9) and train2.tsv and train3.tsv
  * (the extra training lines, see test_train2 and test_train3). Prints every miss, a confusion
  * table of intents, product, order number, language and topic/place/code accuracy, and how
  * the "did you mean" choices did.
@@ -348,6 +349,22 @@ static void test_holdout8(void **state)
 	check_holdout(8, NLP_HOLDOUT8, 450, HOLDOUT8_FLOOR);
 }
 
+/* The ninth held-out set (issue 16 part 5's seventh round): two writers' files, each written
+ * from a page of labelling conventions alone (without reading the project, the corpus, the
+ * lexicon, the training lines or an earlier held-out set, and without running the reader),
+ * while the round's changes were made by someone who never read them; the 623 lines whose
+ * text was in none of those. Measured once before the round (88.4% intent, 90.2% right or
+ * offered) and once after (92.3%, 93.9%), as docs/NLP.md reports: the 95% corpus floor is
+ * still not met on fresh text. The floor under the after figure only catches a regression;
+ * the next round may use the set as its development set, and then needs a new blind one. */
+#define HOLDOUT9_FLOOR 92.0
+
+static void test_holdout9(void **state)
+{
+	(void)state;
+	check_holdout(9, NLP_HOLDOUT9, 600, HOLDOUT9_FLOOR);
+}
+
 /* The seventh round's training lines (train3.tsv): 2,196 lines by three more writers blind to
  * every held-out set, read by the trainer after the corpus and train2.tsv. As for train2.tsv,
  * the model learnt them, so the floor only catches a regression of how rules and classifier
@@ -380,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_holdout6),
 		cmocka_unit_test(test_holdout7),
 		cmocka_unit_test(test_holdout8),
+		cmocka_unit_test(test_holdout9),
 		cmocka_unit_test(test_train2),
 		cmocka_unit_test(test_train3),
 	};
