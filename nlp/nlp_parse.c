@@ -61,6 +61,24 @@
 #define PARSE_CLF_TIE 0.95      /* two intents the rules weigh alike: the model settles it
 				   (0.9 until the seventh round) */
 #endif
+#ifndef PARSE_CLF_CHAT
+#define PARSE_CLF_CHAT 0.8      /* a product phrase of two words or more, with no catalogue
+				   word and no quantity, that the model reads as small talk this
+				   surely is small talk ("ngoja nimuulize bibi kwanza"; the
+				   eighth round: 0.6 to 0.8 read the same, 0.7 made "blorf quux
+				   zing" small talk, not a search) */
+#endif
+#ifndef PARSE_CLF_CHATKW
+#define PARSE_CLF_CHATKW 0.9    /* a keyword reading the model reads as small talk this surely
+				   is small talk ("nimechoka na kazi leo", "uko single?"; the
+				   eighth round: 0.7 to 0.9 read the same) */
+#endif
+#ifndef PARSE_CLF_PRODUCT
+#define PARSE_CLF_PRODUCT 0.8   /* a product intent over a sentence the rules cannot read is
+				   taken at this, else only offered ("i'll carry the wild forest
+				   honey, just one"; "im interested in the soap" stays offered;
+				   the eighth round: 0.7 and 0.8 read the same) */
+#endif
 #ifndef PARSE_RIVAL
 #define PARSE_RIVAL 1.0         /* a second intent weighing this much of the first rivals it */
 #endif
@@ -757,6 +775,15 @@ static enum nlp_intent parse_best(const float *score, float *best, float *second
 	return b;
 }
 
+/* Whether the message names a word of the catalogue's lexicon ("coffee", "shea butter"). */
+static int parse_names_product(const struct parse_state *st)
+{
+	for (size_t l = 0; l < NLP_LEX_LANGS_MAX; l++)
+		if (st->noun_votes[l] > 0.0f)
+			return 1;
+	return 0;
+}
+
 static int parse_product_intent(enum nlp_intent in)
 {
 	return in == NLP_INTENT_SEARCH || in == NLP_INTENT_ADD_TO_CART ||
@@ -888,6 +915,16 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	if (st->ntoks == 1 && (v->implicit || mid))
 		return; /* one word the lexicon reads as a keyword, or a product: the model
 			   knows a word it never saw only by its pieces ("card", "commandes") */
+	if (v->implicit && top == NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_CHAT && !v->qty &&
+	    !parse_names_product(st)) {
+		/* "ngoja nimuulize bibi kwanza": small talk, not a search (a product named or a
+		 * quantity stays one: "cold brew coffee?", "twende na shea butter 3") */
+		v->in = NLP_INTENT_UNKNOWN;
+		v->conf = 0.3;
+		v->implicit = 0;
+		v->smalltalk = 1;
+		return;
+	}
 	if ((v->in != NLP_INTENT_UNKNOWN && parse_product_intent(top) &&
 	     !parse_product_intent(v->in) && st->ncontent == 0 && !st->ref) ||
 	    (top == NLP_INTENT_CLEAR_CART && out->product[0] && p[top] < PARSE_CLF_TIE))
@@ -895,6 +932,15 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 			   again" is no removal) or a product ("futa shea butter kwa cart" is no
 			   emptying, unless the model is very sure: "kila item", "all the things
 			   i added" are no product): the rules' stays */
+	if (mid && top == NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_CHATKW &&
+	    !(parse_product_intent(v->in) && out->product[0])) {
+		/* a keyword in small talk the model knows ("nimechoka na kazi leo" is no
+		 * complaint, "uko single?" no browsing) */
+		v->in = NLP_INTENT_UNKNOWN;
+		v->conf = 0.3;
+		v->smalltalk = 1;
+		return;
+	}
 	if (mid) {
 		/* a keyword the rules read (since the sixth round, however surely) yields only
 		 * to a model that is sure of another intent (PARSE_CLF_STRONG; until the sixth
@@ -924,7 +970,7 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 						  : PARSE_CLF_OVERRIDE) &&
 	    !(v->implicit && parse_product_intent(top)) &&
 	    !(v->in == NLP_INTENT_UNKNOWN && parse_product_intent(top) && st->clause &&
-	      st->ncontent > 0)) {
+	      st->ncontent > 0 && p[top] < PARSE_CLF_PRODUCT)) {
 		v->in = top;
 		v->conf = p[top];
 		v->implicit = 0;
