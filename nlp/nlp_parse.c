@@ -130,6 +130,7 @@ struct parse_state {
 	unsigned topics; /* bit 1 << enum nlp_lex_topic for each topic word */
 	int qphrases;    /* phrases that point to the question intent */
 	int payref;      /* a transaction code was found */
+	int qmark;       /* the message has a question mark */
 	const struct nlp_token *toks; /* the message's tokens as written, for the classifier */
 	size_t ntoks;
 	long ordinal;
@@ -1223,9 +1224,13 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 	case NLP_EXPECT_NAME:
 	case NLP_EXPECT_ADDRESS:
 	case NLP_EXPECT_PHONE:
-		/* the text is an answer unless it is only a command: "menu", "cancel"; a phone
-		 * number given when one is asked is the answer ("call me on 0722334455") */
-		if (!(v->bs >= 1.0f && st->ncontent == 0 && v->nnums == 0 && !v->implicit) ||
+		/* the text is an answer unless it is only a command: "menu", "cancel", or a
+		 * question about a shop topic with a question mark ("kabla nikupe location,
+		 * mnaleta mpaka ngong?": no address ends so); a phone number given when one is
+		 * asked is the answer ("call me on 0722334455") */
+		if ((!(v->bs >= 1.0f && st->ncontent == 0 && v->nnums == 0 && !v->implicit) &&
+		     !(v->in == NLP_INTENT_QUESTION && st->topics && st->qmark && v->bs >= 1.0f &&
+		       !out->phone[0])) ||
 		    (ex == NLP_EXPECT_PHONE && out->phone[0])) {
 			v->in = NLP_INTENT_UNKNOWN;
 			v->conf = (ex == NLP_EXPECT_PHONE && out->phone[0]) ? 0.9 : 0.0;
@@ -1442,6 +1447,7 @@ void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *
 	st.nscratch = 0;
 	st.lex = &nlp->lex;
 	st.expect = expect;
+	st.qmark = len > 0 && memchr(text, '?', len) != NULL;
 	st.pay = -1;
 	st.n = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
 	st.toks = toks;
