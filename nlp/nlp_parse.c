@@ -79,6 +79,11 @@
 				   honey, just one"; "im interested in the soap" stays offered;
 				   the eighth round: 0.7 and 0.8 read the same) */
 #endif
+#ifndef PARSE_CLF_PAYREF
+#define PARSE_CLF_PAYREF 0.8   /* a transaction code in a message the model reads as a
+				   complaint this surely is a complaint ("QKT4HX82LM ilikatwa
+				   mara mbili"; the eighth round: 0.6 to 0.9 read the same) */
+#endif
 #ifndef PARSE_RIVAL
 #define PARSE_RIVAL 1.0         /* a second intent weighing this much of the first rivals it */
 #endif
@@ -875,6 +880,14 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	enum nlp_intent top = NLP_INTENT_UNKNOWN;
 	size_t na = 0;
 
+	if (st->payref && !v->free_text && v->in == NLP_INTENT_PAID &&
+	    nlp_classify(st->toks, st->ntoks, p) > 0 &&
+	    p[NLP_INTENT_COMPLAINT] >= PARSE_CLF_PAYREF) {
+		/* a code pasted in a complaint ("QKT4HX82LM ilikatwa mara mbili") */
+		v->in = NLP_INTENT_COMPLAINT;
+		v->conf = p[NLP_INTENT_COMPLAINT];
+		return;
+	}
 	if (v->free_text || st->payref || v->smalltalk ||
 	    (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
 	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak || mid))
