@@ -355,9 +355,12 @@ static void test_holdout8(void **state)
  * while the round's changes were made by someone who never read them; the 623 lines whose
  * text was in none of those. Measured once before the round (88.4% intent, 90.2% right or
  * offered) and once after (92.3%, 93.9%), as docs/NLP.md reports: the 95% corpus floor is
- * still not met on fresh text. The floor under the after figure only catches a regression;
- * the next round may use the set as its development set, and then needs a new blind one. */
-#define HOLDOUT9_FLOOR 92.0
+ * still not met on fresh text. The eighth round (the writers' lines of train4.tsv, L2 3e-6,
+ * small talk and complaints with a code read by the model) used it as its development set:
+ * 97.1%, tuned against it (lexicon lines were drawn from its misses), so the floor just under
+ * that figure only catches a regression; the blind figure of that round is holdout10's,
+ * measured by the lead (docs/NLP.md). */
+#define HOLDOUT9_FLOOR 96.5
 
 static void test_holdout9(void **state)
 {
