@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz/train-model.sh OUT_DIR: trains the NLP classifier's model from the corpus (and train2.tsv, train3.tsv) with
+# fuzz/train-model.sh OUT_DIR: trains the NLP classifier's model from the corpus (and train2.tsv to train4.tsv) with
 # nlp/train/nlp_train.c, as the CMake build does, and writes OUT_DIR/nlp_model_data.c for the
 # fuzz targets that link nlp/ (run-nlp.sh, run-http.sh), which build without CMake.
 set -euo pipefail
@@ -15,4 +15,4 @@ done
 	-DCCGW_LEXICON_DIR="\"$root/nlp/lexicon\"" "$root/nlp/train/nlp_train.c" "${train_src[@]}" \
 	"$root/common/utf8.c" $(pkg-config --cflags --libs libutf8proc) -lm -o "$out/nlp_train"
 "$out/nlp_train" "$root/tests/data/nlp/corpus.tsv" "$root/tests/data/nlp/train2.tsv" \
-	"$root/tests/data/nlp/train3.tsv" "$out/nlp_model_data.c"
+	"$root/tests/data/nlp/train3.tsv" "$root/tests/data/nlp/train4.tsv" "$out/nlp_model_data.c"

@@ -61,6 +61,29 @@
 #define PARSE_CLF_TIE 0.95      /* two intents the rules weigh alike: the model settles it
 				   (0.9 until the seventh round) */
 #endif
+#ifndef PARSE_CLF_CHAT
+#define PARSE_CLF_CHAT 0.8      /* a product phrase of two words or more, with no catalogue
+				   word and no quantity, that the model reads as small talk this
+				   surely is small talk ("ngoja nimuulize bibi kwanza"; the
+				   eighth round: 0.6 to 0.8 read the same, 0.7 made "blorf quux
+				   zing" small talk, not a search) */
+#endif
+#ifndef PARSE_CLF_CHATKW
+#define PARSE_CLF_CHATKW 0.9    /* a keyword reading the model reads as small talk this surely
+				   is small talk ("nimechoka na kazi leo", "uko single?"; the
+				   eighth round: 0.7 to 0.9 read the same) */
+#endif
+#ifndef PARSE_CLF_PRODUCT
+#define PARSE_CLF_PRODUCT 0.8   /* a product intent over a sentence the rules cannot read is
+				   taken at this, else only offered ("i'll carry the wild forest
+				   honey, just one"; "im interested in the soap" stays offered;
+				   the eighth round: 0.7 and 0.8 read the same) */
+#endif
+#ifndef PARSE_CLF_PAYREF
+#define PARSE_CLF_PAYREF 0.8   /* a transaction code in a message the model reads as a
+				   complaint this surely is a complaint ("QKT4HX82LM ilikatwa
+				   mara mbili"; the eighth round: 0.6 to 0.9 read the same) */
+#endif
 #ifndef PARSE_RIVAL
 #define PARSE_RIVAL 1.0         /* a second intent weighing this much of the first rivals it */
 #endif
@@ -112,6 +135,7 @@ struct parse_state {
 	unsigned topics; /* bit 1 << enum nlp_lex_topic for each topic word */
 	int qphrases;    /* phrases that point to the question intent */
 	int payref;      /* a transaction code was found */
+	int qmark;       /* the message has a question mark */
 	const struct nlp_token *toks; /* the message's tokens as written, for the classifier */
 	size_t ntoks;
 	long ordinal;
@@ -757,6 +781,15 @@ static enum nlp_intent parse_best(const float *score, float *best, float *second
 	return b;
 }
 
+/* Whether the message names a word of the catalogue's lexicon ("coffee", "shea butter"). */
+static int parse_names_product(const struct parse_state *st)
+{
+	for (size_t l = 0; l < NLP_LEX_LANGS_MAX; l++)
+		if (st->noun_votes[l] > 0.0f)
+			return 1;
+	return 0;
+}
+
 static int parse_product_intent(enum nlp_intent in)
 {
 	return in == NLP_INTENT_SEARCH || in == NLP_INTENT_ADD_TO_CART ||
@@ -847,6 +880,14 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	enum nlp_intent top = NLP_INTENT_UNKNOWN;
 	size_t na = 0;
 
+	if (st->payref && !v->free_text && v->in == NLP_INTENT_PAID &&
+	    nlp_classify(st->toks, st->ntoks, p) > 0 &&
+	    p[NLP_INTENT_COMPLAINT] >= PARSE_CLF_PAYREF) {
+		/* a code pasted in a complaint ("QKT4HX82LM ilikatwa mara mbili") */
+		v->in = NLP_INTENT_COMPLAINT;
+		v->conf = p[NLP_INTENT_COMPLAINT];
+		return;
+	}
 	if (v->free_text || st->payref || v->smalltalk ||
 	    (v->in == NLP_INTENT_UNKNOWN && v->conf >= 0.9) ||
 	    !(v->in == NLP_INTENT_UNKNOWN || v->implicit || weak || mid))
@@ -888,6 +929,16 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 	if (st->ntoks == 1 && (v->implicit || mid))
 		return; /* one word the lexicon reads as a keyword, or a product: the model
 			   knows a word it never saw only by its pieces ("card", "commandes") */
+	if (v->implicit && top == NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_CHAT && !v->qty &&
+	    !parse_names_product(st)) {
+		/* "ngoja nimuulize bibi kwanza": small talk, not a search (a product named or a
+		 * quantity stays one: "cold brew coffee?", "twende na shea butter 3") */
+		v->in = NLP_INTENT_UNKNOWN;
+		v->conf = 0.3;
+		v->implicit = 0;
+		v->smalltalk = 1;
+		return;
+	}
 	if ((v->in != NLP_INTENT_UNKNOWN && parse_product_intent(top) &&
 	     !parse_product_intent(v->in) && st->ncontent == 0 && !st->ref) ||
 	    (top == NLP_INTENT_CLEAR_CART && out->product[0] && p[top] < PARSE_CLF_TIE))
@@ -895,6 +946,15 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 			   again" is no removal) or a product ("futa shea butter kwa cart" is no
 			   emptying, unless the model is very sure: "kila item", "all the things
 			   i added" are no product): the rules' stays */
+	if (mid && top == NLP_INTENT_UNKNOWN && p[top] >= PARSE_CLF_CHATKW &&
+	    !(parse_product_intent(v->in) && out->product[0])) {
+		/* a keyword in small talk the model knows ("nimechoka na kazi leo" is no
+		 * complaint, "uko single?" no browsing) */
+		v->in = NLP_INTENT_UNKNOWN;
+		v->conf = 0.3;
+		v->smalltalk = 1;
+		return;
+	}
 	if (mid) {
 		/* a keyword the rules read (since the sixth round, however surely) yields only
 		 * to a model that is sure of another intent (PARSE_CLF_STRONG; until the sixth
@@ -924,7 +984,7 @@ static void parse_fallback(const struct parse_state *st, struct parse_verdict *v
 						  : PARSE_CLF_OVERRIDE) &&
 	    !(v->implicit && parse_product_intent(top)) &&
 	    !(v->in == NLP_INTENT_UNKNOWN && parse_product_intent(top) && st->clause &&
-	      st->ncontent > 0)) {
+	      st->ncontent > 0 && p[top] < PARSE_CLF_PRODUCT)) {
 		v->in = top;
 		v->conf = p[top];
 		v->implicit = 0;
@@ -1177,9 +1237,13 @@ static void parse_expected(const struct parse_state *st, struct parse_verdict *v
 	case NLP_EXPECT_NAME:
 	case NLP_EXPECT_ADDRESS:
 	case NLP_EXPECT_PHONE:
-		/* the text is an answer unless it is only a command: "menu", "cancel"; a phone
-		 * number given when one is asked is the answer ("call me on 0722334455") */
-		if (!(v->bs >= 1.0f && st->ncontent == 0 && v->nnums == 0 && !v->implicit) ||
+		/* the text is an answer unless it is only a command: "menu", "cancel", or a
+		 * question about a shop topic with a question mark ("kabla nikupe location,
+		 * mnaleta mpaka ngong?": no address ends so); a phone number given when one is
+		 * asked is the answer ("call me on 0722334455") */
+		if ((!(v->bs >= 1.0f && st->ncontent == 0 && v->nnums == 0 && !v->implicit) &&
+		     !(v->in == NLP_INTENT_QUESTION && st->topics && st->qmark && v->bs >= 1.0f &&
+		       !out->phone[0])) ||
 		    (ex == NLP_EXPECT_PHONE && out->phone[0])) {
 			v->in = NLP_INTENT_UNKNOWN;
 			v->conf = (ex == NLP_EXPECT_PHONE && out->phone[0]) ? 0.9 : 0.0;
@@ -1396,6 +1460,7 @@ void nlp_parse(const struct nlp *nlp, const char *text, size_t len, const char *
 	st.nscratch = 0;
 	st.lex = &nlp->lex;
 	st.expect = expect;
+	st.qmark = len > 0 && memchr(text, '?', len) != NULL;
 	st.pay = -1;
 	st.n = nlp_text_tokenize(norm, nn, toks, NLP_TOKENS_MAX);
 	st.toks = toks;

@@ -5,8 +5,8 @@
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
  * test_holdout3), holdout4.tsv to holdout8.tsv (issue 16 part 5's, see
  * test_holdout4 to test_holdout8; all development sets now), holdout9.tsv (the seventh
- * round's blind set, see test_holdout9) and train2.tsv and train3.tsv
- * (the extra training lines, see test_train2 and test_train3). Prints every miss, a confusion
+ * round's blind set, see test_holdout9) and train2.tsv to train4.tsv
+ * (the extra training lines, see test_train2 to test_train4). Prints every miss, a confusion
  * table of intents, product, order number, language and topic/place/code accuracy, and how
  * the "did you mean" choices did.
  */
@@ -355,9 +355,12 @@ static void test_holdout8(void **state)
  * while the round's changes were made by someone who never read them; the 623 lines whose
  * text was in none of those. Measured once before the round (88.4% intent, 90.2% right or
  * offered) and once after (92.3%, 93.9%), as docs/NLP.md reports: the 95% corpus floor is
- * still not met on fresh text. The floor under the after figure only catches a regression;
- * the next round may use the set as its development set, and then needs a new blind one. */
-#define HOLDOUT9_FLOOR 92.0
+ * still not met on fresh text. The eighth round (the writers' lines of train4.tsv, L2 3e-6,
+ * small talk and complaints with a code read by the model) used it as its development set:
+ * 97.1%, tuned against it (lexicon lines were drawn from its misses), so the floor just under
+ * that figure only catches a regression; the blind figure of that round is holdout10's,
+ * measured by the lead (docs/NLP.md). */
+#define HOLDOUT9_FLOOR 96.5
 
 static void test_holdout9(void **state)
 {
@@ -385,6 +388,25 @@ static void test_train3(void **state)
 	assert_true(qa >= 95.0);
 }
 
+/* The eighth round's training lines (train4.tsv): 2,247 lines by three more writers blind to
+ * every held-out set, read by the trainer after train3.tsv. The model learnt them, so the floor
+ * only catches a regression of how rules and classifier combine. It is low: 273 of them are
+ * answers in context (the model never learns those; the rules read "the bigger one" as a
+ * search) and many are complaints about charges and unusual adds that keywords of other
+ * intents read ("delivery fee", a pasted code). */
+#define TRAIN4_FLOOR 85.0
+
+static void test_train4(void **state)
+{
+	double ia, qa;
+	(void)state;
+	assert_true(score_file(NLP_TRAIN4, &ia, &qa, NULL) >= 2000);
+	printf("training lines (train4.tsv): intent %.1f%% (floor %.1f%%), quantity %.1f%%\n", ia,
+	       TRAIN4_FLOOR, qa);
+	assert_true(ia >= TRAIN4_FLOOR);
+	assert_true(qa >= 95.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_holdout9),
 		cmocka_unit_test(test_train2),
 		cmocka_unit_test(test_train3),
+		cmocka_unit_test(test_train4),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
