@@ -3,9 +3,9 @@
  * the reading we expect), parses every line and fails when intent or quantity accuracy is
  * under 95%; also scores tests/data/nlp/holdout.tsv and holdout2.tsv (never used to tune
  * the lexicon; fails only under 80% there) and holdout3.tsv (issue 16's held-out set, see
- * test_holdout3), holdout4.tsv to holdout8.tsv (issue 16 part 5's, see
- * test_holdout4 to test_holdout8; all development sets now), holdout9.tsv (the seventh
- * round's blind set, see test_holdout9) and train2.tsv to train4.tsv
+ * test_holdout3), holdout4.tsv to holdout9.tsv (issue 16 part 5's, see
+ * test_holdout4 to test_holdout9; all development sets now), holdout10.tsv (the eighth
+ * round's blind set, see test_holdout10) and train2.tsv to train4.tsv
  * (the extra training lines, see test_train2 to test_train4). Prints every miss, a confusion
  * table of intents, product, order number, language and topic/place/code accuracy, and how
  * the "did you mean" choices did.
@@ -368,6 +368,22 @@ static void test_holdout9(void **state)
 	check_holdout(9, NLP_HOLDOUT9, 600, HOLDOUT9_FLOOR);
 }
 
+/* The tenth held-out set (issue 16 part 5's eighth round): two writers' files, written from
+ * the page of labelling conventions alone (tests/data/nlp/conventions.md), without reading the
+ * project or running the reader, while the round's changes were made by someone who never read
+ * them; the 563 lines whose text was in none of the other files. Measured once before the round
+ * (93.3% intent, 94.0% right or offered) and once after (95.9%, 96.4%), as docs/NLP.md
+ * reports: text the reader has never seen, read at the corpus floor. The floor is the corpus
+ * floor: the issue's "held-out figures printed by a test that fails below the corpus floor".
+ * A later round that tunes against it makes it a development set and needs a new blind one. */
+#define HOLDOUT10_FLOOR 95.0
+
+static void test_holdout10(void **state)
+{
+	(void)state;
+	check_holdout(10, NLP_HOLDOUT10, 550, HOLDOUT10_FLOOR);
+}
+
 /* The seventh round's training lines (train3.tsv): 2,196 lines by three more writers blind to
  * every held-out set, read by the trainer after the corpus and train2.tsv. As for train2.tsv,
  * the model learnt them, so the floor only catches a regression of how rules and classifier
@@ -420,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_holdout7),
 		cmocka_unit_test(test_holdout8),
 		cmocka_unit_test(test_holdout9),
+		cmocka_unit_test(test_holdout10),
 		cmocka_unit_test(test_train2),
 		cmocka_unit_test(test_train3),
 		cmocka_unit_test(test_train4),
