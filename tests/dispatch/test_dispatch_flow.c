@@ -76,6 +76,22 @@ static char *metrics_text(struct harness *h)
 	return sbuf_take(&b);
 }
 
+/* The metrics text once it holds needle (the gauges refresh every 5 s), or NULL after 8 s. */
+static char *metrics_wait(struct harness *h, const char *needle)
+{
+	int i;
+
+	for (i = 0; i < 80; i++) {
+		char *m = metrics_text(h);
+
+		if (m && strstr(m, needle))
+			return m;
+		free(m);
+		fx_sleep_ms(100);
+	}
+	return NULL;
+}
+
 /* 200 replies across 20 conversations: all sent, each conversation's in order, each once. */
 static void test_ordered_delivery(void **state)
 {
@@ -447,7 +463,6 @@ static void test_auth_invalid(void **state)
 	char *conv = fx_conversation(&fx, tenant, chan, "254700401"), *health, *m;
 	const char *p[1] = {chan};
 	struct harness h;
-	int i;
 
 	(void)state;
 	fx_mock_rules(
@@ -464,16 +479,9 @@ static void test_auth_invalid(void **state)
 	assert_non_null(strstr(health, "190"));
 	/* /metrics learns of it within the gauge refresh (5 s), as a count by type: it names no
 	 * tenant's channel */
-	for (i = 0; i < 80; i++) {
-		m = metrics_text(&h);
-		assert_null(strstr(m, chan));
-		if (strstr(m, "ccgw_channels{type=\"whatsapp\",status=\"unhealthy\"} 1"))
-			break;
-		free(m);
-		m = NULL;
-		fx_sleep_ms(100);
-	}
+	m = metrics_wait(&h, "ccgw_channels{type=\"whatsapp\",status=\"unhealthy\"} 1");
 	assert_non_null(m);
+	assert_null(strstr(m, chan));
 	free(m);
 	harness_stop(&h);
 	free(health);
@@ -487,10 +495,9 @@ static void test_dead_after_max_attempts(void **state)
 {
 	const char *env[] = {"CCGW_DISPATCH_BACKOFF_MS=50", "CCGW_DISPATCH_MAX_ATTEMPTS=3", NULL};
 	char *tenant = fx_tenant(&fx, "dead"), *chan = fx_wa_channel(&fx, tenant, "100500");
-	char *conv = fx_conversation(&fx, tenant, chan, "254700500"), *err, *ev, *m = NULL;
+	char *conv = fx_conversation(&fx, tenant, chan, "254700500"), *err, *ev, *m;
 	struct harness h;
 	json_t *reqs;
-	int i;
 
 	(void)state;
 	fx_mock_rules(&fx, "[{\"match\": \"/100500/\", \"status\": 500}]");
@@ -511,14 +518,7 @@ static void test_dead_after_max_attempts(void **state)
 	json_decref(reqs);
 	/* the outbox's depth in /metrics (every tenant's, refreshed every 5 s) counts it: the
 	 * first dead row of this suite, read through the problems' partial index (sql/105) */
-	for (i = 0; i < 80; i++) {
-		m = metrics_text(&h);
-		if (strstr(m, "ccgw_outbox_depth{status=\"dead\"} 1\n"))
-			break;
-		free(m);
-		m = NULL;
-		fx_sleep_ms(100);
-	}
+	m = metrics_wait(&h, "ccgw_outbox_depth{status=\"dead\"} 1\n");
 	assert_non_null(m);
 	assert_non_null(strstr(m, "ccgw_outbox_depth{status=\"pending\"} "));
 	free(m);
