@@ -4,8 +4,10 @@
  * trigger functions per session, so the first turns on each of ccgw serve's pool connections
  * cost far more than the later ones (measured: transactions of 90 to 220 ms against a few
  * ms), and the messages behind them queue. While the server opens its pool, each connection
- * runs a few turns of the engine, on the channel changed last (warm_targets(), sql/104), in a
- * transaction that is rolled back: nothing stays.
+ * runs a few turns of the engine, on the channel changed last (warm_targets(), sql/104), in
+ * transactions that are rolled back: nothing stays. Two rounds of three turns, each round a
+ * new shopper's, so that the turn's statements reach the generic plan PostgreSQL keeps from a
+ * statement's sixth run (the first five are planned afresh each time).
  */
 #ifndef CCGW_WARM_H
 #define CCGW_WARM_H
