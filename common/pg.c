@@ -15,6 +15,18 @@
 #include "util.h"
 
 static _Thread_local char last_sqlstate[6];
+/* A transaction's opening held back to go with its first statement (see exec_opened). */
+static _Thread_local struct {
+	PGconn *conn; /* NULL: nothing held */
+	const char *first;
+	char tenant[64];
+	int failed; /* the last opening sent failed (its transaction or savepoint is not there) */
+} held;
+
+static int held_by(const PGconn *conn)
+{
+	return conn && held.conn == conn;
+}
 
 /* ---- the statement registry ----
  *
@@ -176,6 +188,8 @@ void pg_finish(PGconn *conn)
 
 	if (!conn)
 		return;
+	if (held_by(conn))
+		held.conn = NULL;
 	pthread_mutex_lock(&conns_lock);
 	for (i = 0; i < nconns; i++)
 		if (conns[i]->conn == conn) {
@@ -233,6 +247,92 @@ static PGresult *stmt_reprepare(struct pg_conn_stmts *c, struct pg_stmt *st, PGc
 	return res;
 }
 
+/* ---- a transaction's opening, sent with its first statement ----
+ *
+ * pg_tx_run's BEGIN and pg_savepoint_run's SAVEPOINT, with the tenant's setting, are held
+ * back on this thread until the transaction function's first statement, and go with it in one
+ * pipeline: one round trip fewer per transaction. A transaction function that runs no
+ * statement sends nothing at all. A path that cannot take the opening along sends it alone
+ * first (held_open_now). */
+
+static int tx_open(PGconn *conn, const char *first, const char *tenant_id);
+static int pipeline_take(PGconn *conn, ExecStatusType ok);
+static int held_open_now(PGconn *conn);
+
+static void hold_open(PGconn *conn, const char *first, const char *tenant_id)
+{
+	/* another connection's transaction on this thread, not yet begun: begun now, so that its
+	 * statements still run inside it (one held opening per thread) */
+	if (held.conn && held.conn != conn)
+		(void)held_open_now(held.conn);
+	held.conn = conn;
+	held.first = first;
+	held.failed = 0;
+	snprintf(held.tenant, sizeof(held.tenant), "%s", tenant_id ? tenant_id : "");
+}
+
+/* Sends the held opening alone, now; 0 when there was none or it went through. */
+static int held_open_now(PGconn *conn)
+{
+	char tenant[sizeof(held.tenant)];
+
+	if (!held_by(conn))
+		return 0;
+	held.conn = NULL;
+	snprintf(tenant, sizeof(tenant), "%s", held.tenant);
+	held.failed = tx_open(conn, held.first, tenant) < 0;
+	return held.failed ? -1 : 0;
+}
+
+int pg_tx_ready(PGconn *conn)
+{
+	return held_open_now(conn);
+}
+
+/* The held opening, the tenant's setting, prepare (the statement as prep, when set) and the
+ * statement (prepared as name, or unnamed when name is NULL) in one pipeline. Returns the
+ * statement's result (PGRES_PIPELINE_ABORTED when what went before it failed; the SQLSTATE
+ * is then kept), NULL when nothing could be sent. *prepared: the Prepare went through. */
+static PGresult *exec_opened(PGconn *conn, const char *prep, const char *name, const char *sql,
+                             int nparams, const char *const *params, enum pg_pool pool,
+                             int *prepared)
+{
+	const char *tp[1] = {held.tenant};
+	const char *first = held.first;
+	PGresult *res = NULL, *extra;
+	int rc;
+
+	held.conn = NULL;
+	held.failed = 0;
+	*prepared = 0;
+	atomic_fetch_add(&pool_stats[pool].statements, 2);
+	if (PQenterPipelineMode(conn) != 1 ||
+	    PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL, tp,
+	                      NULL, NULL, 0) != 1 ||
+	    (prep && PQsendPrepare(conn, prep, sql, nparams, NULL) != 1) ||
+	    (name ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
+	          : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) != 1 ||
+	    PQpipelineSync(conn) != 1) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
+		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
+		held.failed = 1;
+	} else {
+		rc = pipeline_take(conn, PGRES_COMMAND_OK);
+		rc |= pipeline_take(conn, PGRES_TUPLES_OK);
+		held.failed = rc != 0;
+		if (prep)
+			*prepared = pipeline_take(conn, PGRES_COMMAND_OK) == 0;
+		res = PQgetResult(conn);
+		while ((extra = PQgetResult(conn))) /* the NULL that ends its results */
+			PQclear(extra);
+		(void)pipeline_take(conn, PGRES_PIPELINE_SYNC);
+	}
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1)
+		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
+	return res;
+}
+
 /* Runs sql on conn as a named prepared statement (preparing it on this connection's first
  * use), or unnamed when it is not one to keep. */
 static PGresult *exec_registered(PGconn *conn, const char *sql, int nparams,
@@ -252,31 +352,52 @@ static PGresult *exec_registered(PGconn *conn, const char *sql, int nparams,
 		st = stmt_slot(c, sql, h, &found);
 	}
 	if (!st)
-		return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		return held_by(conn) ? exec_opened(conn, NULL, NULL, sql, nparams, params, pool, &found)
+		                     : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (!found) {
+		int prepared = 0;
+
 		snprintf(st->name, sizeof(st->name), "ccgw_%lu", ++c->seq);
-		res = PQprepare(conn, st->name, sql, nparams, NULL);
-		atomic_fetch_add(&pool_stats[pool].round_trips, 1);
-		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
-			return res; /* the caller reports it; nothing was kept */
-		PQclear(res);
+		if (held_by(conn)) { /* the opening, Prepare and the first run in one round trip */
+			res = exec_opened(conn, st->name, st->name, sql, nparams, params, pool,
+			                  &prepared);
+			if (!prepared)
+				return res; /* the caller reports it; nothing was kept */
+		} else {
+			res = PQprepare(conn, st->name, sql, nparams, NULL);
+			atomic_fetch_add(&pool_stats[pool].round_trips, 1);
+			if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+				return res; /* the caller reports it; nothing was kept */
+			PQclear(res);
+			res = NULL;
+		}
 		st->sql = strdup(sql);
 		if (!st->sql) {
 			PQclear(PQexec(conn, "DEALLOCATE ALL"));
 			stmts_clear(c);
-			return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+			return res ? res : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 		}
 		st->hash = h;
 		st->runs = 0;
 		st->reprepare_at = PG_REPREPARE_1ST;
 		c->n++;
 		atomic_fetch_add(&pool_stats[pool].prepared, 1);
-	} else if (st->runs >= st->reprepare_at && PQtransactionStatus(conn) != PQTRANS_INERROR) {
+		if (res) {
+			st->runs++;
+			return res;
+		}
+	} else if (st->runs >= st->reprepare_at && PQtransactionStatus(conn) != PQTRANS_INERROR &&
+	           !held_by(conn)) {
 		res = stmt_reprepare(c, st, conn, sql, nparams, pool);
 		if (res)
 			return res; /* the error that ended the transaction; the old one is kept */
 	}
 	st->runs++;
+	if (held_by(conn)) {
+		int unused;
+
+		return exec_opened(conn, NULL, st->name, sql, nparams, params, pool, &unused);
+	}
 	res = PQexecPrepared(conn, st->name, nparams, params, NULL, NULL, 0);
 	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -401,8 +522,13 @@ static int sqlstate_transient(const char *s)
 
 static void rollback(PGconn *conn)
 {
-	PGresult *res = PQexec(conn, "ROLLBACK");
+	PGresult *res;
 
+	if (held_by(conn)) { /* nothing was sent: there is nothing to roll back */
+		held.conn = NULL;
+		return;
+	}
+	res = PQexec(conn, "ROLLBACK");
 	PQclear(res);
 }
 
@@ -626,6 +752,12 @@ static int commit_pipeline(PGconn *conn, const char *first)
 	int i, rc = 0, ok = 0, sent = 1;
 
 	last_sqlstate[0] = '\0';
+	if (held_by(conn)) { /* the last function ran no statement */
+		if (strcmp(held.first, "BEGIN") != 0)
+			held.conn = NULL; /* a savepoint with nothing in it */
+		else if (held_open_now(conn) < 0)
+			return -1;
+	}
 	qsort(deferred, (size_t)ndeferred, sizeof(deferred[0]), deferred_cmp);
 	for (i = 0; i < ndeferred; i++)
 		stmt_name_prepared(conn, deferred[i].sql, deferred[i].nparams, deferred[i].name,
@@ -698,6 +830,10 @@ static int commit(PGconn *conn)
 
 	if (ndeferred > 0) /* the deferred statements and COMMIT in one round trip */
 		return commit_pipeline(conn, NULL);
+	if (held_by(conn)) { /* the function ran no statement: nothing was begun */
+		held.conn = NULL;
+		return 0;
+	}
 	t0 = util_now_us();
 	res = pg_exec(conn, "COMMIT", 0, NULL);
 	ok = res && strcmp(PQcmdStatus(res), "COMMIT") == 0;
@@ -718,14 +854,7 @@ int pg_tx_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg)
 	for (attempt = 0; attempt < 4; attempt++) {
 		if (!pg_conn_ok(conn))
 			return PG_ERR_UNAVAILABLE;
-		if (tx_open(conn, "BEGIN", tenant_id) < 0) {
-			if (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
-				return PG_ERR_UNAVAILABLE;
-			if (PQtransactionStatus(conn) == PQTRANS_IDLE)
-				return PG_ERR_QUERY;
-			rc = PG_ERR_QUERY;
-			goto failed;
-		}
+		hold_open(conn, "BEGIN", tenant_id); /* sent with fn's first statement */
 		deferred_drop(0);
 		defer_ok = 1;
 		rc = fn(conn, arg);
@@ -808,18 +937,19 @@ int pg_savepoint_run(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg
 	int mark = ndeferred;
 
 	*broken = 0;
-	if (tx_open(conn, "SAVEPOINT ccgw_group", tenant_id) < 0) {
-		rc = PG_ERR_QUERY;
-	} else {
-		defer_ok = 1;
-		rc = fn(conn, arg);
-		defer_ok = 0;
-	}
+	hold_open(conn, "SAVEPOINT ccgw_group", tenant_id); /* sent with fn's first statement */
+	defer_ok = 1;
+	rc = fn(conn, arg);
+	defer_ok = 0;
+	if (held_by(conn)) /* fn ran no statement: no savepoint was made, nothing to undo */
+		held.conn = NULL;
+	else if (rc < 0 && held.failed)
+		*broken = 1; /* the savepoint itself failed: ROLLBACK TO would undo another's */
 	if (rc >= 0)
 		return rc;
 	deferred_drop(mark); /* what it left to the COMMIT goes with its savepoint */
-	if (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF ||
-	    pg_cmd(conn, "ROLLBACK TO SAVEPOINT ccgw_group", 0, NULL) < 0)
+	if (!*broken && (!pg_conn_ok(conn) || PQpipelineStatus(conn) != PQ_PIPELINE_OFF ||
+	                 pg_cmd(conn, "ROLLBACK TO SAVEPOINT ccgw_group", 0, NULL) < 0))
 		*broken = 1; /* the transaction cannot go on */
 	return rc;
 }

@@ -76,6 +76,11 @@ typedef void (*pg_defer_done_fn)(const char *value, void *arg);
 int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *const *params,
 	     pg_defer_done_fn done, void *arg) PG_WUR;
 
+/* Inside pg_tx_run's or pg_savepoint_run's function: the transaction's opening (held back to
+ * go with the first statement sent through pg_exec or pg_cmd) is sent now, for code about to
+ * use libpq directly on conn. 0, or -1 when it failed. */
+int pg_tx_ready(PGconn *conn) PG_WUR;
+
 /* Runs a parameterized statement (text parameters, NULL entries are SQL NULL); returns the
  * result when its status is COMMAND_OK or TUPLES_OK, else logs the error, remembers its
  * SQLSTATE and returns NULL. The caller PQclear()s the result. A SELECT, INSERT, UPDATE,

@@ -488,7 +488,11 @@ static int doc_insert_tx(PGconn *conn, struct admin_call *call, void *arg)
 	vals[4] = size_s;
 	vals[5] = st->content_type;
 	vals[6] = st->u->filename[0] ? st->u->filename : NULL;
-	/* not pg_exec: it sends text parameters only */
+	/* not pg_exec: it sends text parameters only (so the transaction is opened first) */
+	if (pg_tx_ready(conn) < 0) {
+		PQclear(res);
+		return PG_ERR_QUERY;
+	}
 	{
 		PGresult *ins = PQexecParams(
 		    conn,

@@ -7,7 +7,7 @@
  * the COMMIT (pg_defer) is written with it, under its tenant, or not at all, and one that
  * fails with a serialization failure runs the transaction again. A conversation looked up by
  * its primary key, as PostgreSQL's own foreign-key checks do, is read through that key also
- * before the table has statistics.
+ * before the table has statistics. A transaction's opening goes with its first statement.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -296,6 +296,98 @@ static char *explain_text(PGconn *c, const char *sql)
 	return out;
 }
 
+/* ---- a transaction's opening goes with its first statement ---- */
+
+struct open_run {
+	const char *name; /* the customer its first statement writes; NULL: no statement */
+	int fail;         /* its first statement fails instead (division by zero) */
+};
+
+static int open_fn(PGconn *conn, void *arg)
+{
+	struct open_run *o = arg;
+	const char *p[1] = {o->name};
+	PGresult *r;
+
+	if (o->fail) {
+		r = pg_exec(conn, "SELECT 1/0", 0, NULL);
+		assert_null(r);
+		return PG_ERR_QUERY;
+	}
+	if (!o->name)
+		return 0;
+	/* row-level security lets it in only with the tenant set, inside the transaction */
+	r = pg_exec(conn,
+	            "INSERT INTO customers (tenant_id, name) VALUES (app_tenant_id(), $1)"
+	            " RETURNING current_setting('app.tenant_id', true)",
+	            1, p);
+	assert_non_null(r);
+	assert_string_equal(PQgetvalue(r, 0, 0), tenant);
+	PQclear(r);
+	return 0;
+}
+
+/* The request pool's round trips and statements since the last call. */
+static void stats_delta(unsigned long long *rt, unsigned long long *stmts)
+{
+	static struct pg_stats last;
+	struct pg_stats now;
+
+	pg_stats_get(PG_POOL_REQUEST, &now);
+	*rt = now.round_trips - last.round_trips;
+	*stmts = now.statements - last.statements;
+	last = now;
+}
+
+/* pg_tx_run's BEGIN and the tenant's setting go with the function's first statement: a
+ * transaction of one statement is two round trips (that and COMMIT), one that runs none sends
+ * nothing, one whose first statement fails leaves nothing and the connection ready. In a group
+ * transaction each caller's savepoint goes with its first statement the same way, and a
+ * caller that fails there undoes only its own work. */
+static void test_opening(void **state)
+{
+	PGconn *c = testdb_connect_app(&db);
+	struct open_run one = {"opening-one", 0}, none = {NULL, 0}, bad = {"opening-bad", 1};
+	struct open_run g1 = {"opening-group-1", 0}, g3 = {"opening-group-3", 0};
+	unsigned long long rt, st;
+	int broken;
+
+	(void)state;
+	exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, (const char *[]){tenant},
+	        -1);
+	stats_delta(&rt, &st);
+	assert_int_equal(pg_tx_run(c, tenant, open_fn, &one), 0);
+	stats_delta(&rt, &st);
+	assert_int_equal(rt, 2);
+	assert_int_equal(st, 4); /* BEGIN, the setting, the INSERT, COMMIT */
+	assert_int_equal(customers_named(c, "opening-one"), 1);
+	stats_delta(&rt, &st);
+
+	assert_int_equal(pg_tx_run(c, tenant, open_fn, &none), 0);
+	stats_delta(&rt, &st);
+	assert_int_equal(rt, 0);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+
+	assert_int_equal(pg_tx_run(c, tenant, open_fn, &bad), PG_ERR_QUERY);
+	assert_string_equal(pg_last_sqlstate(), "22012");
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	assert_int_equal(pg_tx_run(c, tenant, open_fn, &one), 0); /* ready for the next */
+	assert_int_equal(customers_named(c, "opening-one"), 2);
+
+	assert_int_equal(pg_begin(c), 0);
+	assert_int_equal(pg_savepoint_run(c, tenant, open_fn, &g1, &broken), 0);
+	assert_int_equal(broken, 0);
+	assert_int_equal(pg_savepoint_run(c, tenant, open_fn, &bad, &broken), PG_ERR_QUERY);
+	assert_int_equal(broken, 0);
+	assert_int_equal(pg_savepoint_run(c, tenant, open_fn, &none, &broken), 0);
+	assert_int_equal(pg_savepoint_run(c, tenant, open_fn, &g3, &broken), 0);
+	assert_int_equal(pg_commit(c), 0);
+	assert_int_equal(customers_named(c, "opening-group-1"), 1);
+	assert_int_equal(customers_named(c, "opening-group-3"), 1);
+	assert_int_equal(customers_named(c, "opening-bad"), 0);
+	pg_finish(c);
+}
+
 /*
  * Every event, outbox row and inbound message written for a conversation makes PostgreSQL
  * check its foreign key with "SELECT 1 FROM ONLY conversations x WHERE tenant_id = $1 AND
@@ -398,6 +490,7 @@ int main(void)
 	    cmocka_unit_test(test_reprepared_after_growth),
 	    cmocka_unit_test(test_failed_transaction),
 	    cmocka_unit_test(test_deferred),
+	    cmocka_unit_test(test_opening),
 	    cmocka_unit_test(test_conversation_key_lookup),
 	};
 
