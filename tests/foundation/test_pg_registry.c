@@ -58,17 +58,14 @@ static int prepared_count(PGconn *c, const char *sql, char *name, size_t len)
 	return n;
 }
 
-/* The plan the session's prepared statement `name` runs with (its generic plan when kept). */
-static char *plan_of(PGconn *c, const char *name, const char *a, const char *b)
+/* EXPLAIN's text of `sql` run on c, one line after another. */
+static char *explain_text(PGconn *c, const char *sql)
 {
-	char sql[256], *out = NULL;
+	PGresult *r = PQexec(c, sql);
+	char *out = calloc(1, 1);
 	size_t len = 0;
-	PGresult *r;
 	int i;
 
-	/* the name is the registry's own (ccgw_ and a number); the values are uuids */
-	snprintf(sql, sizeof(sql), "EXPLAIN EXECUTE %s('%s', '%s')", name, a, b);
-	r = PQexec(c, sql);
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	for (i = 0; i < PQntuples(r); i++) {
 		size_t l = strlen(PQgetvalue(r, i, 0));
@@ -82,6 +79,16 @@ static char *plan_of(PGconn *c, const char *name, const char *a, const char *b)
 	}
 	PQclear(r);
 	return out;
+}
+
+/* The plan the session's prepared statement `name` runs with (its generic plan when kept). */
+static char *plan_of(PGconn *c, const char *name, const char *a, const char *b)
+{
+	char sql[256];
+
+	/* the name is the registry's own (ccgw_ and a number); the values are uuids */
+	snprintf(sql, sizeof(sql), "EXPLAIN EXECUTE %s('%s', '%s')", name, a, b);
+	return explain_text(c, sql);
 }
 
 static void exec_ok(PGconn *c, const char *sql, int n, const char *const *p, int rows)
@@ -271,29 +278,6 @@ static void test_deferred(void **state)
 		assert_int_equal(customers_named(c, "deferred-again"), 1);
 	}
 	pg_finish(c);
-}
-
-/* EXPLAIN's text of `sql` run on c, one line after another. */
-static char *explain_text(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	char *out = calloc(1, 1);
-	size_t len = 0;
-	int i;
-
-	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-	for (i = 0; i < PQntuples(r); i++) {
-		size_t l = strlen(PQgetvalue(r, i, 0));
-
-		out = realloc(out, len + l + 2);
-		assert_non_null(out);
-		memcpy(out + len, PQgetvalue(r, i, 0), l);
-		len += l;
-		out[len++] = '\n';
-		out[len] = '\0';
-	}
-	PQclear(r);
-	return out;
 }
 
 /* ---- a transaction's opening goes with its first statement ---- */
