@@ -372,6 +372,20 @@ static void test_opening(void **state)
 	pg_finish(c);
 }
 
+/* The one value one row of sql gives on c (heap). */
+static char *one_value(PGconn *c, const char *sql, int n, const char *const *p)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+	char *v;
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 1);
+	v = strdup(PQgetvalue(r, 0, 0));
+	assert_non_null(v);
+	PQclear(r);
+	return v;
+}
+
 /*
  * Every event, outbox row and inbound message written for a conversation makes PostgreSQL
  * check its foreign key with "SELECT 1 FROM ONLY conversations x WHERE tenant_id = $1 AND
@@ -416,17 +430,11 @@ static void test_conversation_key_lookup(void **state)
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	PQclear(r);
 
-	r = PQexecParams(c, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, tp, NULL,
-	                 NULL, 0);
-	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-	PQclear(r);
-	r = PQexecParams(c,
-	                 "INSERT INTO channels (tenant_id, type, external_id)"
-	                 " VALUES ($1, 'telegram', 'fk-plan') RETURNING id",
-	                 1, NULL, tp, NULL, NULL, 0);
-	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-	channel = strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
+	free(one_value(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp));
+	channel = one_value(c,
+	                    "INSERT INTO channels (tenant_id, type, external_id)"
+	                    " VALUES ($1, 'telegram', 'fk-plan') RETURNING id",
+	                    1, tp);
 	{
 		const char *p[2] = {tenant, channel};
 
@@ -439,13 +447,10 @@ static void test_conversation_key_lookup(void **state)
 		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 		PQclear(r);
 	}
-	r = PQexecParams(c,
+	conv = one_value(c,
 	                 "SELECT id FROM conversations WHERE tenant_id = $1"
 	                 " AND external_chat_id = 'chat200'",
-	                 1, NULL, tp, NULL, NULL, 0);
-	assert_int_equal(PQntuples(r), 1);
-	conv = strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
+	                 1, tp);
 	PQfinish(c);
 
 	PQclear(PQexec(su, "BEGIN"));
