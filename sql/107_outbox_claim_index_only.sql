@@ -4,10 +4,10 @@
 -- the outbox's statistics. On a new database autovacuum's first ANALYZE of the outbox can come
 -- while it holds a few dozen rows; the plan made then scanned the table for the earlier
 -- unfinished reply of each candidate's conversation, and kept doing so as the table grew,
--- until the next ANALYZE (a minute later): measured in bench_ingest runs, 53,000 buffers and
--- 174 ms a claim, and PostgreSQL's CPU a message 2.5 times the usual, in about one run of
--- four. Every table the claim reads has the index it needs (outbox_due in next_attempt_at
--- order, outbox_conversation by conversation and seq, channels_id_key), so table scans are
--- switched off inside it, as in outbox_complete (100). test_pg_registry makes the plan on
--- 60 rows and claims among 3,060.
+-- until the next ANALYZE (a minute later). In the bench_ingest run examined: 53,000 buffers
+-- and 174 ms a claim, PostgreSQL's CPU a message 2.5 times the usual (four of some 35 runs
+-- that day were 2.5 to 4 times slower). Every table the claim reads has the index it needs
+-- (outbox_due in next_attempt_at order, outbox_conversation by conversation and seq,
+-- channels_id_key), so table scans are switched off inside it, as in outbox_complete (100).
+-- test_pg_registry makes the plan on 60 rows and claims among 3,060.
 ALTER FUNCTION outbox_claim(text, integer, integer) SET enable_seqscan = off;
