@@ -508,9 +508,9 @@ static void replies_add(PGconn *c, const char *channel, const char *prefix, int 
  * new database's outbox can come while it holds a few dozen rows, and a plan made then read
  * the outbox whole for each of the claim's candidates ("an earlier reply of this conversation
  * still waits?") until the next ANALYZE a minute later: in the bench_ingest run examined,
- * 53,000 buffers and 174 ms a claim, PostgreSQL's CPU a message 2.5 times the usual. sql/107 keeps the
- * claim on its indexes. Here: the outbox analyzed at 60 rows, the plan made then, then 3,000
- * more rows; the claim must scan no table and take its batch.
+ * 53,000 buffers and 174 ms a claim, PostgreSQL's CPU a message 2.5 times the usual. sql/107
+ * keeps the claim on its indexes. Here: the outbox analyzed at 60 rows, the plan made then,
+ * then 3,000 more rows; the claim must scan no table and take its batch.
  */
 static void test_claim_plan_after_small_analyze(void **state)
 {
