@@ -388,6 +388,19 @@ static char *one_value(PGconn *c, const char *sql, int n, const char *const *p)
 	return v;
 }
 
+/* The cluster's superuser on the test database (statistics, plans, no row-level security). */
+static PGconn *superuser_connect(void)
+{
+	PGconn *su;
+
+	if (!db.superuser_url[0])
+		fail_msg(
+		    "CCGW_SUPERUSER_URL is not in .ccgw/env: run the tests through scripts/test");
+	su = PQconnectdb(db.superuser_url);
+	assert_int_equal(PQstatus(su), CONNECTION_OK);
+	return su;
+}
+
 /*
  * Every event, outbox row and inbound message written for a conversation makes PostgreSQL
  * check its foreign key with "SELECT 1 FROM ONLY conversations x WHERE tenant_id = $1 AND
@@ -409,11 +422,7 @@ static void test_conversation_key_lookup(void **state)
 	PGresult *r;
 
 	(void)state;
-	if (!db.superuser_url[0])
-		fail_msg(
-		    "CCGW_SUPERUSER_URL is not in .ccgw/env: run the tests through scripts/test");
-	su = PQconnectdb(db.superuser_url);
-	assert_int_equal(PQstatus(su), CONNECTION_OK);
+	su = superuser_connect();
 	/* empty, and known to be: autovacuum's first pass over a new shop's table */
 	r = PQexec(su, "SELECT count(*) FROM conversations");
 	assert_string_equal(PQgetvalue(r, 0, 0), "0");
@@ -493,14 +502,15 @@ static void replies_add(PGconn *c, const char *channel, const char *prefix, int 
 	const char *p[4] = {tenant, channel, prefix, count};
 
 	snprintf(count, sizeof(count), "%d", n);
-	run_ok(c,
-	       "WITH cv AS (INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
-	       " external_user_id) SELECT $1, $2, $3 || g, $3 || g FROM generate_series(1, $4::int) g"
-	       " RETURNING id, external_chat_id)"
-	       " INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, payload,"
-	       " next_attempt_at) SELECT $1, 'reply', id, $2, external_chat_id, '{\"text\": \"hi\"}',"
-	       " now() - interval '1 hour' FROM cv",
-	       4, p);
+	run_ok(
+	    c,
+	    "WITH cv AS (INSERT INTO conversations (tenant_id, channel_id, external_chat_id,"
+	    " external_user_id) SELECT $1, $2, $3 || g, $3 || g FROM generate_series(1, $4::int) g"
+	    " RETURNING id, external_chat_id)"
+	    " INSERT INTO outbox (tenant_id, kind, conversation_id, channel_id, recipient, payload,"
+	    " next_attempt_at) SELECT $1, 'reply', id, $2, external_chat_id, '{\"text\": \"hi\"}',"
+	    " now() - interval '1 hour' FROM cv",
+	    4, p);
 }
 
 /*
@@ -527,11 +537,7 @@ static void test_claim_plan_after_small_analyze(void **state)
 	PGresult *r;
 
 	(void)state;
-	if (!db.superuser_url[0])
-		fail_msg(
-		    "CCGW_SUPERUSER_URL is not in .ccgw/env: run the tests through scripts/test");
-	su = PQconnectdb(db.superuser_url);
-	assert_int_equal(PQstatus(su), CONNECTION_OK);
+	su = superuser_connect();
 	free(one_value(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp));
 	/* the dispatcher's session settings (gateway/dispatch/dispatch_worker.c) */
 	run_ok(c, "SET enable_hashjoin = off", 0, NULL);
@@ -552,7 +558,8 @@ static void test_claim_plan_after_small_analyze(void **state)
 
 	run_ok(c, "BEGIN", 0, NULL);
 	before = one_value(c, OUTBOX_READS_SQL, 0, NULL);
-	r = PQexec(c, "SELECT count(*) FILTER (WHERE claimed) FROM outbox_claim('registry-test', 16, 60)");
+	r = PQexec(
+	    c, "SELECT count(*) FILTER (WHERE claimed) FROM outbox_claim('registry-test', 16, 60)");
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_string_equal(PQgetvalue(r, 0, 0), "16"); /* a full batch, oldest first */
 	PQclear(r);
@@ -561,8 +568,9 @@ static void test_claim_plan_after_small_analyze(void **state)
 	print_message("claim: %ld outbox rows read\n", atol(after) - atol(before));
 	/* 64 candidates, each with its conversation's earlier replies looked up, 16 taken */
 	if (atol(after) - atol(before) > 400)
-		fail_msg("the claim read %ld outbox rows for 16 among 3,060 (a plan made on 60 rows)",
-		         atol(after) - atol(before));
+		fail_msg(
+		    "the claim read %ld outbox rows for 16 among 3,060 (a plan made on 60 rows)",
+		    atol(after) - atol(before));
 	free(before);
 	free(after);
 	free(channel);
