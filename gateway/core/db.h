@@ -14,6 +14,9 @@
 
 #define DB_WUR __attribute__((warn_unused_result))
 
+/* How long a request waits for a connection of the pool. */
+#define DB_POOL_WAIT_MS 5000
+
 
 struct db_pool;
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "latency.h"
 #include "log.h"
 
@@ -112,6 +113,35 @@ static int take_batch(struct txgroup *g, struct job **batch)
 	return n;
 }
 
+/* Takes a job that is still queued out of the queue (lock held). */
+static void queue_remove(struct txgroup *g, struct job *self)
+{
+	struct job **pp = &g->head;
+
+	while (*pp && *pp != self)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	*pp = self->next;
+	if (g->tail == &self->next)
+		g->tail = pp;
+	self->next = NULL;
+}
+
+/* The caller's connection for leading or running alone: the one it holds, or one borrowed
+ * from pool again (its wait counted as the pool stage). NULL when none can be had. */
+static PGconn *conn_get(struct db_pool *pool, PGconn **conn)
+{
+	int64_t t0;
+
+	if (*conn || !pool)
+		return *conn;
+	t0 = util_now_us();
+	*conn = db_pool_acquire(pool, DB_POOL_WAIT_MS);
+	latency_add(LATENCY_POOL, util_now_us() - t0);
+	return *conn;
+}
+
 static void keys_add(struct txgroup *g, struct job **batch, int n)
 {
 	int k;
@@ -207,8 +237,8 @@ static int tx_alone(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg,
 	return rc;
 }
 
-int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const char *key,
-                pg_tx_fn fn, void *arg)
+int txgroup_run(struct txgroup *g, struct db_pool *pool, PGconn **conn, const char *tenant_id,
+                const char *key, pg_tx_fn fn, void *arg)
 {
 	struct job self = {tenant_id, key, fn, arg, 0, JOB_QUEUED, 0, 0, NULL};
 	struct job *batch[TXGROUP_MAX];
@@ -217,13 +247,30 @@ int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const ch
 	int64_t t_enq = util_now_us(), t_run, commit_us;
 
 	if (!g || g->max <= 1)
-		return tx_alone(conn, tenant_id, fn, arg, LATENCY_TX);
+		return tx_alone(conn_get(pool, conn), tenant_id, fn, arg, LATENCY_TX);
 	pthread_mutex_lock(&g->lock);
 	*g->tail = &self;
 	g->tail = &self.next;
 	while (self.state == JOB_QUEUED || self.state == JOB_RUNNING) {
 		if (self.state == JOB_RUNNING || g->active >= g->leaders) {
+			/* a leader writes this message: the connection serves others meanwhile */
+			if (pool && *conn) {
+				db_pool_release(pool, *conn);
+				*conn = NULL;
+			}
 			pthread_cond_wait(&g->done, &g->lock);
+			continue;
+		}
+		if (!*conn) {
+			/* to lead, a connection first, without the group's lock; then look again */
+			pthread_mutex_unlock(&g->lock);
+			conn_get(pool, conn);
+			pthread_mutex_lock(&g->lock);
+			if (!*conn && self.state == JOB_QUEUED) {
+				queue_remove(g, &self);
+				pthread_mutex_unlock(&g->lock);
+				return PG_ERR_UNAVAILABLE;
+			}
 			continue;
 		}
 		n = take_batch(g, batch);
@@ -238,10 +285,10 @@ int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const ch
 		t_run = util_now_us();
 		(void)pg_take_commit_us();
 		if (n == 1) {
-			rcs[0] = pg_tx_run(conn, batch[0]->tenant_id, batch[0]->fn, batch[0]->arg);
+			rcs[0] = pg_tx_run(*conn, batch[0]->tenant_id, batch[0]->fn, batch[0]->arg);
 			out[0] = JOB_DONE;
 		} else {
-			run_batch(conn, batch, n, out, rcs);
+			run_batch(*conn, batch, n, out, rcs);
 		}
 		commit_us = pg_take_commit_us();
 
@@ -268,6 +315,6 @@ int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const ch
 		latency_add(LATENCY_COMMIT, self.commit_us);
 	}
 	if (self.state == JOB_ALONE) /* failed in a group, or the group failed: on its own now */
-		return tx_alone(conn, tenant_id, fn, arg, LATENCY_ALONE);
+		return tx_alone(conn_get(pool, conn), tenant_id, fn, arg, LATENCY_ALONE);
 	return self.rc;
 }

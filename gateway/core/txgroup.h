@@ -15,6 +15,8 @@
 
 #include "pg.h"
 
+struct db_pool;
+
 struct txgroup;
 
 /* leaders: groups that may run at once; max: messages in one transaction (1 turns grouping
@@ -26,11 +28,17 @@ void txgroup_free(struct txgroup *g);
 
 /* Runs fn(conn, arg) with app.tenant_id = tenant_id, in a transaction of its own or in a
  * group's; key (may be NULL) names what fn locks (its conversation). Returns what pg_tx_run
- * returns for it. fn must be safe to run again (pg_tx_run's rule) and must not keep anything
- * of conn: in a group it runs on the leader's connection, on the leader's thread. g NULL runs
- * pg_tx_run. */
-int txgroup_run(struct txgroup *g, PGconn *conn, const char *tenant_id, const char *key,
-                pg_tx_fn fn, void *arg) __attribute__((warn_unused_result));
+ * returns for it (PG_ERR_UNAVAILABLE when no connection could be had). fn must be safe to run
+ * again (pg_tx_run's rule) and must not keep anything of conn: in a group it runs on the
+ * leader's connection, on the leader's thread. g NULL runs pg_tx_run.
+ *
+ * *conn is the caller's connection. When pool is where it came from, the caller gives it back
+ * while it waits for a leader to write its message, and borrows one again only to lead or to
+ * run alone: so a pool much smaller than the workers still lets every waiting message join a
+ * group, and the connections at work stay few. *conn may then be NULL or another connection
+ * of pool on return. pool NULL: *conn is the caller's own and stays with it. */
+int txgroup_run(struct txgroup *g, struct db_pool *pool, PGconn **conn, const char *tenant_id,
+                const char *key, pg_tx_fn fn, void *arg) __attribute__((warn_unused_result));
 
 /* Transactions committed by groups and the messages they held, for /metrics. */
 void txgroup_stats(struct txgroup *g, unsigned long long *groups, unsigned long long *grouped);

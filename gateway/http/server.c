@@ -33,7 +33,6 @@
 
 #define SERVER_CHUNK 16384
 #define SERVER_MAX_HEADER 65536 /* the largest max_header config value */
-#define SERVER_DB_WAIT_MS 5000
 #define SERVER_SWEEP_MS 250
 #define SERVER_REPEAT_TURNS 20000 /* about 40 ms: see LWS_CALLBACK_HTTP_BODY_COMPLETION */
 
@@ -326,7 +325,7 @@ static void *worker_main(void *arg)
 		t0 = util_now_us();
 		latency_add(LATENCY_QUEUE, t0 - j->queued_us);
 		if (j->task_fn) {
-			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
+			ctx.conn = db_pool_acquire(srv_app->pool, DB_POOL_WAIT_MS);
 			latency_add(LATENCY_POOL, util_now_us() - t0);
 			j->task_fn(&ctx, j->task_arg);
 			if (ctx.conn)
@@ -336,7 +335,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if (j->route->needs_db) {
-			ctx.conn = db_pool_acquire(srv_app->pool, SERVER_DB_WAIT_MS);
+			ctx.conn = db_pool_acquire(srv_app->pool, DB_POOL_WAIT_MS);
 			latency_add(LATENCY_POOL, util_now_us() - t0);
 		}
 		if (j->route->needs_db && !ctx.conn)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "channel_open.h"
+#include "db.h"
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
@@ -164,13 +165,23 @@ struct route {
 /* The state of one batch. */
 struct run {
 	struct app *app;
-	PGconn *conn;
+	PGconn **conn;        /* the caller's; with pool, lent back while a group writes */
+	struct db_pool *pool; /* where *conn came from, or NULL: the caller's own */
 	const struct channel_ops *ops;
 	const struct inbound_channel *own; /* the channel the batch came for */
 	struct route *routes;
 	size_t nroutes;
 	struct inbound_result *out;
 };
+
+/* The run's connection, borrowed again from its pool when a group commit took it back; NULL
+ * when none can be had (the statement then fails as with a lost connection). */
+static PGconn *run_conn(struct run *p)
+{
+	if (!*p->conn && p->pool)
+		*p->conn = db_pool_acquire(p->pool, DB_POOL_WAIT_MS);
+	return *p->conn;
+}
 
 static struct route *route_get(struct run *p, const char *key)
 {
@@ -196,7 +207,7 @@ static struct route *route_get(struct run *p, const char *key)
 		r->use = p->own;
 		r->state = ROUTE_OK;
 	} else {
-		rc = inbound_channel_load(p->app, p->conn, p->ops, 1, key, &r->ch);
+		rc = inbound_channel_load(p->app, run_conn(p), p->ops, 1, key, &r->ch);
 		if (rc == INBOUND_LOAD_DB) {
 			p->out->db_error = PG_ERR_UNAVAILABLE;
 			inbound_channel_clear(&r->ch);
@@ -250,7 +261,7 @@ static void channel_event(struct run *p, const struct inbound_channel *ch, const
 	if (!payload)
 		return;
 	snprintf(type, sizeof(type), "%s_%s", p->ops->type, event);
-	rc = pg_tx_run(p->conn, ch->tenant_id, event_tx_fn, &e);
+	rc = pg_tx_run(run_conn(p), ch->tenant_id, event_tx_fn, &e);
 	if (rc == PG_ERR_UNAVAILABLE || rc == PG_ERR_RETRY)
 		p->out->db_error = rc;
 	json_decref(payload);
@@ -334,7 +345,7 @@ static void message_failed(struct run *p, const struct msg_inbound *m, int rc,
 
 	snprintf(error, sizeof(error), "the engine could not handle it (error %d, SQLSTATE %s)",
 	         rc, pg_last_sqlstate()[0] ? pg_last_sqlstate() : "none");
-	frc = pg_tx_run(p->conn, m->tenant_id, fail_tx_fn, &f);
+	frc = pg_tx_run(run_conn(p), m->tenant_id, fail_tx_fn, &f);
 	if (frc != 0) {
 		p->out->db_error = frc;
 		metrics_inbound_observe(type, "unavailable");
@@ -377,8 +388,8 @@ static void run_message(struct run *p, struct channel_message *cm)
 	lc.channel = m->channel_id;
 	/* the conversation's key: two messages of one chat never sit in groups running at once */
 	snprintf(key, sizeof(key), "%s:%s", m->channel_id, m->chat_id ? m->chat_id : "");
-	rc = txgroup_run(ch->alone ? NULL : p->app->txgroup, p->conn, m->tenant_id, key, msg_tx_fn,
-	                 &t);
+	rc = txgroup_run(ch->alone ? NULL : p->app->txgroup, p->pool, p->conn, m->tenant_id, key,
+	                 msg_tx_fn, &t);
 	if (rc == 0 && t.rc == ENGINE_DUPLICATE) {
 		p->out->duplicates++;
 		metrics_inbound_observe(type, "duplicate");
@@ -546,7 +557,7 @@ static void run_status(struct run *p, const struct channel_status *st)
 	t.channel_id = ch->channel_id;
 	lc.tenant = ch->tenant_id;
 	lc.channel = ch->channel_id;
-	rc = pg_tx_run(p->conn, ch->tenant_id, status_tx_fn, &t);
+	rc = pg_tx_run(run_conn(p), ch->tenant_id, status_tx_fn, &t);
 	if (rc < 0) {
 		p->out->db_error = rc;
 		return;
@@ -628,7 +639,7 @@ static void run_chat(struct run *p, const struct channel_chat_event *e)
 	t.channel_id = ch->channel_id;
 	lc.tenant = ch->tenant_id;
 	lc.channel = ch->channel_id;
-	rc = pg_tx_run(p->conn, ch->tenant_id, chat_tx_fn, &t);
+	rc = pg_tx_run(run_conn(p), ch->tenant_id, chat_tx_fn, &t);
 	if (rc < 0) {
 		p->out->db_error = rc;
 		return;
@@ -657,11 +668,11 @@ static void run_notice(struct run *p, struct channel_notice *n)
 	n->payload = NULL;
 }
 
-void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
-                 const struct inbound_channel *ch, struct channel_batch *b,
-                 struct inbound_result *out)
+void inbound_run(struct app *app, PGconn **conn, struct db_pool *pool,
+                 const struct channel_ops *ops, const struct inbound_channel *ch,
+                 struct channel_batch *b, struct inbound_result *out)
 {
-	struct run p = {app, conn, ops, ch, NULL, 0, out};
+	struct run p = {app, conn, pool, ops, ch, NULL, 0, out};
 	size_t i;
 
 	for (i = 0; i < b->nmessages && !out->db_error; i++)
@@ -818,7 +829,7 @@ void inbound_webhook_receive(struct http_ctx *ctx, const struct http_request *re
 		http_response_error(resp, 400, "bad_payload", "%s", err);
 		goto out;
 	}
-	inbound_run(ctx->app, ctx->conn, ops, &ch, b, &res);
+	inbound_run(ctx->app, &ctx->conn, ctx->app->pool, ops, &ch, b, &res);
 	if (res.db_error || res.retry_later) {
 		http_response_error(resp, 503, "database_unavailable",
 		                    "the webhook could not be stored; it will be delivered again");

@@ -17,6 +17,8 @@
 #include "http.h"
 #include "message.h"
 
+struct db_pool;
+
 /* A channel row as the inbound path needs it, config and secrets opened. */
 struct inbound_channel {
 	char tenant_id[MSG_UUID_LEN];
@@ -58,13 +60,16 @@ struct inbound_result {
 };
 
 /*
- * Runs a parsed batch for channel ch (of type ops), on conn: messages, then statuses, then
+ * Runs a parsed batch for channel ch (of type ops), on *conn: messages, then statuses, then
  * notices, each in its own transaction; stops at the first database failure. Wakes the
- * dispatcher when replies were written.
+ * dispatcher when replies were written. pool: where *conn was borrowed from, so that a message
+ * waiting for its group's commit gives it back meanwhile (txgroup_run); *conn may then be
+ * NULL or another of pool's on return, and the caller gives back whatever it holds. NULL: the
+ * connection is the caller's own and stays *conn.
  */
-void inbound_run(struct app *app, PGconn *conn, const struct channel_ops *ops,
-                 const struct inbound_channel *ch, struct channel_batch *b,
-                 struct inbound_result *out);
+void inbound_run(struct app *app, PGconn **conn, struct db_pool *pool,
+                 const struct channel_ops *ops, const struct inbound_channel *ch,
+                 struct channel_batch *b, struct inbound_result *out);
 
 /* The webhook routes: GET and POST /webhooks/{type}/{channel_id}. */
 void inbound_webhook_verify(struct http_ctx *ctx, const struct http_request *req,

@@ -166,7 +166,7 @@ static long polled_turn(struct polled *c, struct inbound_channel *ch, long backo
 		return c->stop ? 0 : backoff;
 	}
 	sbuf_free(&body);
-	inbound_run(app, c->conn, c->ops, ch, b, &res);
+	inbound_run(app, &c->conn, NULL, c->ops, ch, b, &res);
 	channel_batch_free(b);
 	if (res.db_error || res.retry_later) {
 		/* not confirmed: the same updates come again, and what was committed of them is

@@ -663,7 +663,7 @@ static void msg_run(struct http_ctx *ctx, void *arg)
 		send_error_for(t->id, "busy", "the shop is busy; try again shortly", cid);
 		goto out;
 	}
-	inbound_run(wc_app, ctx->conn, &webchat_channel_ops, &ch, b, &res);
+	inbound_run(wc_app, &ctx->conn, NULL, &webchat_channel_ops, &ch, b, &res);
 	if (res.handled == 1 && !res.db_error && !res.retry_later) {
 		/* committed: its replies from memory, now; recorded as sent by the listening
 		 * thread */

@@ -84,9 +84,14 @@ static void mock_fail(const char *spec)
 	testhttp_resp_clear(&r);
 }
 
+#define GROUP_POOL "4" /* the shared server's database connections */
+
 static int group_setup(void **state)
 {
-	static const char *const env[] = {"CCGW_MAX_BODY=65536", "CCGW_WHATSAPP_MARK_READ=1", NULL};
+	/* a pool much smaller than the 16 workers, whatever the machine's cores (the default):
+	 * test_group_commit's groups hold more messages than it has connections */
+	static const char *const env[] = {"CCGW_MAX_BODY=65536", "CCGW_WHATSAPP_MARK_READ=1",
+	                                  "CCGW_DB_POOL_SIZE=" GROUP_POOL, NULL};
 	json_t *o;
 
 	(void)state;
@@ -738,6 +743,7 @@ static void test_group_commit(void **state)
 {
 	struct group_post posts[GROUP_SHOPPERS] = {0};
 	unsigned long long groups0 = metric_value("ccgw_group_commits_total"), grouped;
+	unsigned long long held0 = metric_value("ccgw_group_commit_messages_total");
 	/* where requests' time went (latency.h): each waits on the locks in its transaction or
 	 * queued for its group */
 	double db0 = db_wait_seconds(), q0 = queue_seconds();
@@ -847,6 +853,11 @@ static void test_group_commit(void **state)
 	}
 	grouped = metric_value("ccgw_group_commits_total");
 	assert_true(grouped > groups0); /* they were written in shared transactions */
+	/* and more of them to a group than the pool has connections: a message waiting for its
+	 * group gives its connection back, so every worker's message could join (without that,
+	 * at most GROUP_POOL could wait at once, so no group could hold more) */
+	assert_true(metric_value("ccgw_group_commit_messages_total") - held0 >
+	            (grouped - groups0) * strtoull(GROUP_POOL, NULL, 10));
 	/* every webhook was timed; shopper 7 waited over half a second for its row, written
 	 * alone after its group (the stage /metrics names for it) */
 	assert_true(metric_value("ccgw_request_jobs_total") >= jobs0 + GROUP_SHOPPERS);
