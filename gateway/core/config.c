@@ -42,7 +42,7 @@ const struct config_key config_keys[] = {
 	KEY_L("epoll", "1", 0, 1, epoll, "1: serve's event loop is libev's (epoll), which stays fast with thousands of connections open; 0: libwebsockets' poll() loop"),
 	KEY_L("ws_ping_secs", "30", 1, 3600, ws_ping_secs, "seconds without a frame from a WebSocket peer (a web chat page) before it is pinged"),
 	KEY_L("ws_idle_secs", "75", 2, 7200, ws_idle_secs, "seconds without a frame or a pong before a WebSocket connection is closed (1001, idle)"),
-	KEY_L("db_pool_size", "0", 0, 512, db_pool_size, "database connections of the request workers; 0: twice this machine's CPUs plus two (more connections at work than the database has cores only make them wait on each other; where the database runs on another machine, size it by that machine's cores)"),
+	KEY_L("db_pool_size", "0", 0, 512, db_pool_size, "database connections of the request workers; 0: twice this machine's CPUs, at least 4 (more connections at work than the database has cores only make them wait on each other; where the database runs on another machine, size it by that machine's cores)"),
 	KEY_L("db_warm", "1", 0, 1, db_warm, "1: each request worker's database connection rehearses a few turns of the engine in a rolled-back transaction when the server starts, so the first shoppers do not pay for its cold caches"),
 	KEY_L("group_commit", "32", 1, 48, group_commit, "most inbound messages written in one transaction when they queue up (group commit); 1 writes each alone"),
 	KEY_L("group_commit_leaders", "2", 1, 64, group_commit_leaders, "group-commit transactions that may run at once"),
@@ -267,10 +267,12 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		if (v && *v && key_set(cfg, k, v, envname, err, errlen) < 0)
 			return -1;
 	}
-	if (cfg->db_pool_size == 0) { /* PostgreSQL's rule of thumb: cores x 2 + spindles */
+	if (cfg->db_pool_size == 0) {
+		/* PostgreSQL's rule of thumb: twice the cores, plus the disks that data waits on
+		 * (none, when it is cached) */
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-		cfg->db_pool_size = cpus > 0 ? (cpus * 2 + 2 < 512 ? cpus * 2 + 2 : 512) : 6;
+		cfg->db_pool_size = cpus > 2 ? (cpus < 256 ? cpus * 2 : 512) : 4;
 	}
 	return 0;
 }
