@@ -44,6 +44,10 @@ struct session {
 	char tenant_id[37], channel_id[37], conversation_id[37], chat_id[37];
 	double tokens;  /* the message rate's bucket (loop thread only) */
 	int64_t refill_ms;
+	/* its text and postback frames, one turn at a time in the order they came (msg_submit) */
+	int msg_running;
+	struct msg_task *mq_head, **mq_tail;
+	int mq_len;
 };
 
 /* Sessions are found by connection id (every frame, every reply) and by conversation (every
@@ -567,9 +571,12 @@ struct msg_task {
 	uint64_t id;
 	char *frame;
 	size_t len;
-	struct session *s;
-	json_t *rows; /* the replies the turn wrote (its last run), registered as flights */
+	struct session *s; /* a reference, taken by msg_submit */
+	json_t *rows;      /* the replies the turn wrote (its last run), registered as flights */
+	struct msg_task *next; /* waiting behind the session's running turn */
 };
+
+#define WEBCHAT_QUEUE_MAX 16 /* a session's frames waiting for its running turn */
 
 /* inbound's after_turn, in the message's transaction: the conversation's pending replies
  * that no one in this process has in flight become this turn's. */
@@ -618,19 +625,111 @@ out:
 	return rc;
 }
 
+static void msg_run(struct http_ctx *ctx, void *arg);
+
+static void msg_task_free(struct msg_task *t)
+{
+	sess_put(t->s);
+	free(t->frame);
+	free(t);
+}
+
+/* A session's text and postback frames are handled one after another, in the order they
+ * came, as a dialogue engine does for a conversation (Rasa's lock store): otherwise two turns
+ * of one socket run on two workers at once, the second can be read before the first, and the
+ * first's reply can reach the socket after the second's (each is pushed after its commit).
+ * A frame that comes while a turn runs waits in the session, not holding a worker or a
+ * connection; at most WEBCHAT_QUEUE_MAX wait (the rate limit keeps a page well under it).
+ * Takes a reference on s for t. -1 when t can be neither run nor queued (not taken). */
+static int msg_submit(struct session *s, struct msg_task *t)
+{
+	int run = 0, ok = 1;
+
+	pthread_mutex_lock(&sess_lock);
+	if (!s->msg_running) {
+		s->msg_running = run = 1;
+	} else if (s->mq_len < WEBCHAT_QUEUE_MAX) {
+		t->next = NULL;
+		if (!s->mq_head)
+			s->mq_tail = &s->mq_head;
+		*s->mq_tail = t;
+		s->mq_tail = &t->next;
+		s->mq_len++;
+	} else {
+		ok = 0;
+	}
+	if (ok) {
+		s->refs++;
+		t->s = s;
+	}
+	pthread_mutex_unlock(&sess_lock);
+	if (run && server_task(msg_run, t) < 0) {
+		/* nothing waits behind it: frames are submitted on the loop thread alone */
+		pthread_mutex_lock(&sess_lock);
+		s->msg_running = 0;
+		s->refs--; /* the caller holds one too */
+		pthread_mutex_unlock(&sess_lock);
+		return -1;
+	}
+	return ok ? 0 : -1;
+}
+
+/* After a turn of s: the next frame that waited, or none running. A closed session's waiting
+ * frames are dropped; one that cannot be started is answered "busy" and the next tried. */
+static void msg_next(struct session *s)
+{
+	struct msg_task *t, *drop = NULL;
+
+	for (;;) {
+		pthread_mutex_lock(&sess_lock);
+		t = s->mq_head;
+		if (t && s->closed) {
+			drop = t;
+			s->mq_head = NULL;
+			s->mq_len = 0;
+			t = NULL;
+		} else if (t) {
+			s->mq_head = t->next;
+			s->mq_len--;
+		}
+		if (!t)
+			s->msg_running = 0;
+		pthread_mutex_unlock(&sess_lock);
+		while (drop) {
+			struct msg_task *n = drop->next;
+
+			msg_task_free(drop);
+			drop = n;
+		}
+		if (!t || server_task(msg_run, t) == 0)
+			return;
+		{
+			char *cid = frame_client_id(t->frame, t->len);
+
+			send_error_for(t->id, "busy", "the shop is busy; try again shortly", cid);
+			free(cid);
+			msg_task_free(t);
+		}
+	}
+}
+
 static void msg_run(struct http_ctx *ctx, void *arg)
 {
 	struct msg_task *t = arg;
-	struct session *s = sess_get(t->id);
+	struct session *s = t->s;
 	struct inbound_channel ch;
 	struct inbound_result res;
 	struct channel_batch *b = NULL;
 	struct msg_inbound *m;
 	char err[160], mid[128], *cid = NULL;
+	int closed;
 
 	memset(&res, 0, sizeof(res));
 	cid = frame_client_id(t->frame, t->len);
-	if (!s)
+	pthread_mutex_lock(&sess_lock);
+	closed = s->closed;
+	pthread_mutex_unlock(&sess_lock);
+	if (closed)
 		goto out;
 	if (!ctx->conn) {
 		send_error_for(t->id, "unavailable", "the message was not taken; send it again shortly",
@@ -657,7 +756,6 @@ static void msg_run(struct http_ctx *ctx, void *arg)
 	ch.after_turn = turn_replies;
 	ch.after_turn_arg = t;
 	ch.alone = !wc_app->cfg->group_commit_webchat;
-	t->s = s;
 	t->rows = json_array();
 	if (!t->rows) {
 		send_error_for(t->id, "busy", "the shop is busy; try again shortly", cid);
@@ -685,12 +783,12 @@ static void msg_run(struct http_ctx *ctx, void *arg)
 	deliver_pending(ctx->conn, s);
 out:
 	channel_batch_free(b);
-	if (s)
-		sess_put(s);
 	json_decref(t->rows);
 	free(cid);
 	free(t->frame);
 	free(t);
+	msg_next(s);
+	sess_put(s);
 }
 
 /* ---- the socket's handlers (loop thread) ---- */
@@ -784,7 +882,7 @@ static void wc_message(uint64_t id, void *user, const char *data, size_t len)
 			t->frame[len] = '\0';
 			t->len = len;
 			t->id = id;
-			if (server_task(msg_run, t) < 0) {
+			if (msg_submit(s, t) < 0) {
 				free(t->frame);
 				free(t);
 				send_error_for(id, "busy", "the shop is busy; try again shortly", cid);

@@ -469,7 +469,7 @@ static void test_two_hellos_at_once(void **state)
 /* Replies are pushed from memory right after their turn and recorded as sent in batches:
  * each message frame carries its outbox id, no id comes twice, they come in outbox order,
  * every reply ends up recorded sent with one message_sent event, and a resume sends nothing
- * that was shown already. */
+ * that was shown already. The five messages, sent at once, are handled in the order sent. */
 static void test_reply_ids_once(void **state)
 {
 	static const char *texts[] = {"hi", "menu", "show my cart", "help", "hello"};
@@ -525,6 +525,13 @@ static void test_reply_ids_once(void **state)
 	            " AND status = 'sent' AND sent_at IS NOT NULL",
 	            1, params);
 	assert_int_equal(atoi(v), (int)nmsg); /* recorded as sent */
+	free(v);
+	v = tscalar(tenant_id,
+	            "SELECT string_agg(payload->>'text', '|' ORDER BY seq) FROM conversation_events"
+	            " WHERE conversation_id = $1 AND event_type = 'message_received'",
+	            1, params);
+	assert_non_null(v);
+	assert_string_equal(v, "hi|menu|show my cart|help|hello"); /* one turn after another */
 	free(v);
 	v = tscalar(tenant_id,
 	            "SELECT count(*) || '/' || count(DISTINCT payload->>'outbox_id')"
