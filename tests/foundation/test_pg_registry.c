@@ -525,6 +525,23 @@ static void replies_add(PGconn *c, const char *channel, const char *prefix, int 
  * (it read 196,040 rows before).
  */
 /* the outbox rows this transaction read so far, by table scans and through indexes */
+/* Sets c up as a dispatcher's session of the test's tenant (gateway/dispatch/dispatch_worker.c
+ * sets these) and adds a channel of its own; returns the channel's id. */
+static char *dispatcher_session(PGconn *c, const char *external_id)
+{
+	const char *p[2] = {tenant, external_id};
+
+	free(one_value(c, "SELECT set_config('app.tenant_id', $1, false)", 1, p));
+	run_ok(c, "SET enable_hashjoin = off", 0, NULL);
+	run_ok(c, "SET enable_mergejoin = off", 0, NULL);
+	run_ok(c, "SET enable_bitmapscan = off", 0, NULL);
+	run_ok(c, "SET plan_cache_mode = force_custom_plan", 0, NULL);
+	return one_value(c,
+	                 "INSERT INTO channels (tenant_id, type, external_id)"
+	                 " VALUES ($1, 'telegram', $2) RETURNING id",
+	                 2, p);
+}
+
 #define OUTBOX_READS_SQL                                                                           \
 	"SELECT seq_tup_read + idx_tup_fetch FROM pg_stat_xact_user_tables"                        \
 	" WHERE relname = 'outbox'"
@@ -532,22 +549,12 @@ static void replies_add(PGconn *c, const char *channel, const char *prefix, int 
 static void test_claim_plan_after_small_analyze(void **state)
 {
 	PGconn *c = testdb_connect_owner(&db), *su;
-	const char *tp[1] = {tenant};
 	char *channel, *before, *after;
 	PGresult *r;
 
 	(void)state;
 	su = superuser_connect();
-	free(one_value(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp));
-	/* the dispatcher's session settings (gateway/dispatch/dispatch_worker.c) */
-	run_ok(c, "SET enable_hashjoin = off", 0, NULL);
-	run_ok(c, "SET enable_mergejoin = off", 0, NULL);
-	run_ok(c, "SET enable_bitmapscan = off", 0, NULL);
-	run_ok(c, "SET plan_cache_mode = force_custom_plan", 0, NULL);
-	channel = one_value(c,
-	                    "INSERT INTO channels (tenant_id, type, external_id)"
-	                    " VALUES ($1, 'telegram', 'claim-plan') RETURNING id",
-	                    1, tp);
+	channel = dispatcher_session(c, "claim-plan");
 	replies_add(c, channel, "early", 60);
 	run_ok(su, "ANALYZE outbox", 0, NULL);
 	/* the claim's plan is made now, on 60 rows; the claim is undone */
@@ -591,7 +598,6 @@ static void test_claim_plan_after_small_analyze(void **state)
 static void test_load_plan_after_small_analyze(void **state)
 {
 	PGconn *c = testdb_connect_owner(&db), *su;
-	const char *tp[1] = {tenant};
 	const char *lp[3];
 	char *channel, *ids, *before, *after;
 	PGresult *r;
@@ -602,16 +608,7 @@ static void test_load_plan_after_small_analyze(void **state)
 
 	(void)state;
 	su = superuser_connect();
-	free(one_value(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp));
-	/* the dispatcher's session settings (gateway/dispatch/dispatch_worker.c) */
-	run_ok(c, "SET enable_hashjoin = off", 0, NULL);
-	run_ok(c, "SET enable_mergejoin = off", 0, NULL);
-	run_ok(c, "SET enable_bitmapscan = off", 0, NULL);
-	run_ok(c, "SET plan_cache_mode = force_custom_plan", 0, NULL);
-	channel = one_value(c,
-	                    "INSERT INTO channels (tenant_id, type, external_id)"
-	                    " VALUES ($1, 'telegram', 'load-plan') RETURNING id",
-	                    1, tp);
+	channel = dispatcher_session(c, "load-plan");
 	/* the last test: the other tests' conversations go, so that the plan is made on few */
 	run_ok(su, "TRUNCATE conversations CASCADE", 0, NULL);
 	replies_add(c, channel, "load-early", 40);
