@@ -585,6 +585,18 @@ static void test_claim_plan_after_small_analyze(void **state)
 	PQfinish(su);
 }
 
+/* Twelve conversations whose chats begin with prefix, as a uuid[] literal. */
+static char *batch_of(PGconn *c, const char *prefix)
+{
+	const char *p[1] = {prefix};
+
+	return one_value(c,
+	                 "SELECT array_agg(id)::text FROM (SELECT id FROM conversations"
+	                 " WHERE external_chat_id LIKE $1 || '%' ORDER BY external_chat_id"
+	                 " LIMIT 12) s",
+	                 1, p);
+}
+
 #define CONVERSATION_READS_SQL                                                                     \
 	"SELECT seq_tup_read + idx_tup_fetch FROM pg_stat_xact_user_tables"                        \
 	" WHERE relname = 'conversations'"
@@ -616,11 +628,7 @@ static void test_load_plan_after_small_analyze(void **state)
 	run_ok(su, "ANALYZE channels", 0, NULL);
 	lp[0] = tenant;
 	lp[1] = channel;
-	ids = one_value(c,
-	                "SELECT array_agg(id)::text FROM (SELECT id FROM conversations"
-	                " WHERE external_chat_id LIKE 'load-early%' ORDER BY external_chat_id"
-	                " LIMIT 12) s",
-	                0, NULL);
+	ids = batch_of(c, "load-early");
 	lp[2] = ids;
 	/* the plan is made now, on statistics of the few */
 	run_ok(c, "BEGIN", 0, NULL);
@@ -628,11 +636,7 @@ static void test_load_plan_after_small_analyze(void **state)
 	run_ok(c, "ROLLBACK", 0, NULL);
 	free(ids);
 	replies_add(c, channel, "load-later", 3000);
-	ids = one_value(c,
-	                "SELECT array_agg(id)::text FROM (SELECT id FROM conversations"
-	                " WHERE external_chat_id LIKE 'load-later%' ORDER BY external_chat_id"
-	                " LIMIT 12) s",
-	                0, NULL);
+	ids = batch_of(c, "load-later");
 	lp[2] = ids;
 
 	run_ok(c, "BEGIN", 0, NULL);
