@@ -425,8 +425,12 @@ static PGresult *exec_registered(PGconn *conn, const char *sql, int nparams,
 			st->runs++;
 			return res;
 		}
-	} else if (st->runs >= st->reprepare_at && PQtransactionStatus(conn) != PQTRANS_INERROR &&
-	           !held_by(conn)) {
+	} else if (st->runs >= st->reprepare_at && PQtransactionStatus(conn) != PQTRANS_INERROR) {
+		/* a transaction's first statement goes with its held opening: that is sent alone
+		 * first (once per preparation), or a statement that always comes first, as the
+		 * turn's opening statement does, would never be prepared again */
+		if (held_open_now(conn) < 0)
+			return NULL; /* the caller reports it (the SQLSTATE is kept) */
 		res = stmt_reprepare(c, st, conn, sql, nparams, pool);
 		if (res)
 			return res; /* the error that ended the transaction; the old one is kept */
@@ -546,82 +550,6 @@ PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const 
 		return res;
 	exec_failed(conn, res);
 	return NULL;
-}
-
-int pg_exec_pipeline(PGconn *conn, struct pg_call *calls, int n)
-{
-	struct pg_conn_stmts *c = conn_stmts(conn);
-	struct pipe_stmt s[PG_PIPELINE_MAX];
-	struct pg_stmt *st[PG_PIPELINE_MAX];
-	int i, found, failed = 0;
-
-	for (i = 0; i < n; i++)
-		calls[i].res = NULL;
-	if (n < 1 || n > PG_PIPELINE_MAX || !c)
-		goto one_by_one;
-	for (i = 0; i < n; i++) {
-		st[i] = preparable(calls[i].sql)
-		            ? stmt_slot(c, calls[i].sql, sql_hash(calls[i].sql), &found)
-		            : NULL;
-
-		/* a first run (its slot is not taken until it is prepared) or one due to be
-		 * prepared again goes the way pg_exec takes it; that prepares again only after
-		 * the transaction's opening was sent */
-		if (!st[i] || !found)
-			goto one_by_one;
-		if (st[i]->runs >= st[i]->reprepare_at) {
-			last_sqlstate[0] = '\0';
-			if (held_open_now(conn) < 0)
-				return -1;
-			goto one_by_one;
-		}
-		s[i] = (struct pipe_stmt){.name = st[i]->name, .sql = calls[i].sql,
-		                          .nparams = calls[i].nparams, .params = calls[i].params};
-	}
-	for (i = 0; i < n; i++)
-		st[i]->runs++;
-	last_sqlstate[0] = '\0';
-	atomic_fetch_add(&pool_stats[c->pool].statements, (unsigned long)n);
-	atomic_fetch_add(&pool_stats[c->pool].round_trips, 1);
-	if (pipeline_run(conn, held_by(conn), s, n, c->pool) < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (!failed && exec_ok(s[i].res)) {
-			calls[i].res = s[i].res;
-			continue;
-		}
-		if (!failed && s[i].res && PQresultStatus(s[i].res) == PGRES_FATAL_ERROR) {
-			const char *state = PQresultErrorField(s[i].res, PG_DIAG_SQLSTATE);
-
-			if (state && strcmp(state, "26000") == 0) /* the session lost its statements */
-				stmt_forget(c);
-		}
-		if (!failed)
-			exec_failed(conn, s[i].res);
-		else
-			PQclear(s[i].res);
-		failed = 1;
-	}
-	if (!failed)
-		return 0;
-	for (i = 0; i < n; i++) {
-		PQclear(calls[i].res);
-		calls[i].res = NULL;
-	}
-	return -1;
-
-one_by_one:
-	for (i = 0; i < n; i++) {
-		calls[i].res = pg_exec(conn, calls[i].sql, calls[i].nparams, calls[i].params);
-		if (!calls[i].res) {
-			while (i-- > 0) {
-				PQclear(calls[i].res);
-				calls[i].res = NULL;
-			}
-			return -1;
-		}
-	}
-	return 0;
 }
 
 int pg_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params)
