@@ -289,71 +289,6 @@ int pg_tx_ready(PGconn *conn)
 	return held_open_now(conn);
 }
 
-/* One statement of a pipeline: Prepare it as prep first (when set), then run it by name (or
- * unnamed when name is NULL). res: its result (PGRES_PIPELINE_ABORTED when what went before it
- * failed); prepared: its Prepare went through. */
-struct pipe_stmt {
-	const char *prep, *name, *sql;
-	int nparams;
-	const char *const *params;
-	PGresult *res;
-	int prepared;
-};
-
-/* The held opening and the tenant's setting (when opening is set), then the n statements, in
- * one pipeline: one round trip. 0 when they were sent (each result in s[i].res; the SQLSTATE
- * of a failed opening is kept), -1 when nothing could be sent. */
-static int pipeline_run(PGconn *conn, int opening, struct pipe_stmt *s, int n, enum pg_pool pool)
-{
-	const char *tp[1] = {held.tenant};
-	const char *first = held.first;
-	PGresult *extra;
-	int i, rc, sent;
-
-	if (opening) {
-		held.conn = NULL;
-		held.failed = 0;
-		atomic_fetch_add(&pool_stats[pool].statements, 2);
-	}
-	sent = PQenterPipelineMode(conn) == 1 &&
-	       (!opening ||
-	        (PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) == 1 &&
-	         PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-	                           tp, NULL, NULL, 0) == 1));
-	for (i = 0; sent && i < n; i++) {
-		s[i].res = NULL;
-		s[i].prepared = 0;
-		sent = (!s[i].prep ||
-		        PQsendPrepare(conn, s[i].prep, s[i].sql, s[i].nparams, NULL) == 1) &&
-		       (s[i].name ? PQsendQueryPrepared(conn, s[i].name, s[i].nparams, s[i].params,
-		                                        NULL, NULL, 0)
-		                  : PQsendQueryParams(conn, s[i].sql, s[i].nparams, NULL,
-		                                      s[i].params, NULL, NULL, 0)) == 1;
-	}
-	if (!sent || PQpipelineSync(conn) != 1) {
-		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
-		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
-		held.failed = opening;
-	} else {
-		if (opening) {
-			rc = pipeline_take(conn, PGRES_COMMAND_OK);
-			rc |= pipeline_take(conn, PGRES_TUPLES_OK);
-			held.failed = rc != 0;
-		}
-		for (i = 0; i < n; i++) {
-			if (s[i].prep)
-				s[i].prepared = pipeline_take(conn, PGRES_COMMAND_OK) == 0;
-			s[i].res = PQgetResult(conn);
-			while ((extra = PQgetResult(conn))) /* the NULL that ends its results */
-				PQclear(extra);
-		}
-		(void)pipeline_take(conn, PGRES_PIPELINE_SYNC);
-	}
-	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1)
-		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
-	return sent ? 0 : -1;
-}
-
 /* The held opening, the tenant's setting, prepare (the statement as prep, when set) and the
  * statement (prepared as name, or unnamed when name is NULL) in one pipeline. Returns the
  * statement's result (PGRES_PIPELINE_ABORTED when what went before it failed; the SQLSTATE
@@ -362,14 +297,40 @@ static PGresult *exec_opened(PGconn *conn, const char *prep, const char *name, c
                              int nparams, const char *const *params, enum pg_pool pool,
                              int *prepared)
 {
-	struct pipe_stmt s = {.prep = prep, .name = name, .sql = sql, .nparams = nparams,
-	                      .params = params};
+	const char *tp[1] = {held.tenant};
+	const char *first = held.first;
+	PGresult *res = NULL, *extra;
+	int rc;
 
+	held.conn = NULL;
+	held.failed = 0;
 	*prepared = 0;
-	if (pipeline_run(conn, 1, &s, 1, pool) < 0)
-		return NULL;
-	*prepared = s.prepared;
-	return s.res;
+	atomic_fetch_add(&pool_stats[pool].statements, 2);
+	if (PQenterPipelineMode(conn) != 1 ||
+	    PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL, tp,
+	                      NULL, NULL, 0) != 1 ||
+	    (prep && PQsendPrepare(conn, prep, sql, nparams, NULL) != 1) ||
+	    (name ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
+	          : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) != 1 ||
+	    PQpipelineSync(conn) != 1) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
+		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
+		held.failed = 1;
+	} else {
+		rc = pipeline_take(conn, PGRES_COMMAND_OK);
+		rc |= pipeline_take(conn, PGRES_TUPLES_OK);
+		held.failed = rc != 0;
+		if (prep)
+			*prepared = pipeline_take(conn, PGRES_COMMAND_OK) == 0;
+		res = PQgetResult(conn);
+		while ((extra = PQgetResult(conn))) /* the NULL that ends its results */
+			PQclear(extra);
+		(void)pipeline_take(conn, PGRES_PIPELINE_SYNC);
+	}
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1)
+		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
+	return res;
 }
 
 /* Runs sql on conn as a named prepared statement (preparing it on this connection's first
@@ -511,19 +472,18 @@ PGconn *pg_connect(const char *conninfo, const struct pg_session_opts *o)
 	return c;
 }
 
-static int exec_ok(const PGresult *res)
+PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res;
+	ExecStatusType st;
+	const char *state;
 
-	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-/* A statement that failed: its SQLSTATE kept (a statement a pipeline aborted has none: the
- * SQLSTATE of what failed before it, kept then, stays), the error logged, res cleared. */
-static void exec_failed(PGconn *conn, PGresult *res)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
+	last_sqlstate[0] = '\0';
+	res = exec_registered(conn, sql, nparams, params);
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (state) {
 		strncpy(last_sqlstate, state, sizeof(last_sqlstate) - 1);
 		last_sqlstate[sizeof(last_sqlstate) - 1] = '\0';
@@ -538,17 +498,6 @@ static void exec_failed(PGconn *conn, PGresult *res)
 		log_warn(NULL, "sql failed [%s]: %s", last_sqlstate,
 			 res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
 	PQclear(res);
-}
-
-PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
-{
-	PGresult *res;
-
-	last_sqlstate[0] = '\0';
-	res = exec_registered(conn, sql, nparams, params);
-	if (exec_ok(res))
-		return res;
-	exec_failed(conn, res);
 	return NULL;
 }
 
