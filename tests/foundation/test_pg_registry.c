@@ -644,12 +644,12 @@ static char *batch_of(PGconn *c, const char *prefix)
 	"SELECT seq_tup_read + idx_tup_fetch FROM pg_stat_xact_user_tables"                        \
 	" WHERE relname = 'conversations'"
 
-/* dispatch_load (091) is planned at each call in the dispatcher's sessions (force_custom_plan),
- * so a batch's conversations are read by their keys however many there are. Tried: keeping a
- * generic plan (plan_cache_mode = force_generic_plan and enable_seqscan = off on the function,
- * to save its 0.58 ms of planning a call): made while the conversations were 40, it then read
- * 3,052 rows for a batch of 12 among 3,040. This keeps such a plan from coming back unnoticed.
- * Runs last: it empties the conversations. */
+/* dispatch_load must read a batch's conversations by their keys however many the shop has. Its
+ * one statement of 091 read 3,052 rows for a batch of 12 among 3,040 when its plan was made on
+ * statistics of 40 conversations: with a generic plan kept, and sometimes even planned at each
+ * call. Since 108 each conversation is one statement that looks a row up by its whole key,
+ * under a generic plan. This keeps such a plan from coming back unnoticed. Runs last: it
+ * empties the conversations. */
 static void test_load_plan_after_small_analyze(void **state)
 {
 	PGconn *c = testdb_connect_owner(&db), *su;
