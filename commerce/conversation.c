@@ -73,8 +73,12 @@ int conv_turn_write(PGconn *conn, const struct conv_turn_write *w)
 	int rc = CONV_ERR_DB;
 
 	snprintf(mis, sizeof(mis), "%d", w->misunderstandings);
-	if (ev && ctx && offered && pg_cmd(conn, sql, 14, params) == 0)
-		rc = 0;
+	if (ev && ctx && offered) {
+		int deferred = w->at_commit ? pg_defer(w->tenant_id, sql, 14, params, NULL, NULL) : 0;
+
+		if (deferred > 0 || (deferred == 0 && pg_cmd(conn, sql, 14, params) == 0))
+			rc = 0;
+	}
 	free(ev);
 	free(ctx);
 	free(offered);

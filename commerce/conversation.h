@@ -35,6 +35,8 @@ struct conv_turn_write {
 	int misunderstandings, handoff;
 	int parked; /* the channel delivers locally (web chat, console): the reply is written parked
 	             * (next_attempt_at 'infinity', as outbox_park_local would make it) */
+	int at_commit; /* sent with the transaction's COMMIT when the runner allows it (pg_defer):
+	                * nothing after it in the transaction may need its rows */
 };
 int conv_turn_write(PGconn *conn, const struct conv_turn_write *w) CONV_WUR;
 /* The conversation's UPDATE of conv_turn_write, for a statement that writes the turn's end

@@ -362,7 +362,14 @@ static int find_customer(struct turn *t)
 	return 0;
 }
 
-/* The turn's end: its events, its reply and the conversation's new state, in one statement. */
+int engine_write_at_commit(const struct turn *t)
+{
+	return t->m->channel != MSG_CHANNEL_WEBCHAT && t->m->channel != MSG_CHANNEL_CONSOLE &&
+	       !t->res_local;
+}
+
+/* The turn's end: its events, its reply and the conversation's new state, in one statement,
+ * sent with the COMMIT when it can be (engine_write_at_commit). */
 static int save_conversation(struct turn *t)
 {
 	struct conv_turn_write w = {
@@ -380,6 +387,7 @@ static int save_conversation(struct turn *t)
 	    .misunderstandings = t->misunderstandings,
 	    .handoff = strcmp(t->next, "handoff") == 0,
 	    .parked = t->m->channel == MSG_CHANNEL_WEBCHAT || t->m->channel == MSG_CHANNEL_CONSOLE,
+	    .at_commit = engine_write_at_commit(t),
 	};
 
 	if (t->order)

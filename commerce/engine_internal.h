@@ -136,6 +136,13 @@ int turn_event(struct turn *t, const char *type, json_t *payload_steal)
 int turn_events_flush(struct turn *t) __attribute__((warn_unused_result));
 void turn_set_state(struct turn *t, const char *state);
 
+/* Whether the turn's writing statement (its events, reply and conversation: conv_turn_write,
+ * or an order's engine_order_write) may go with the transaction's COMMIT (pg_defer, one round
+ * trip less): when nothing after the turn in the same transaction reads its rows. Not for the
+ * channels delivered in the same transaction (web chat, the console: their after-turn step
+ * reads the reply row), nor when the caller gave no result to fill. */
+int engine_write_at_commit(const struct turn *t);
+
 /* Money in the shop's currency. */
 void turn_money(const struct turn *t, long long minor, char *out, size_t len);
 

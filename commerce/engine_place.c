@@ -437,16 +437,13 @@ static void order_done(const char *number, void *arg)
 }
 
 /* The statement goes with the COMMIT (pg_defer: one round trip holds the shop's hot rows)
- * when the transaction's runner sends it there and nothing after the turn in the same
- * transaction needs its rows: not for the channels delivered in the same transaction (web
- * chat, the console: their after-turn step reads the reply row). 1 deferred, 0 not, -1. */
+ * when engine_write_at_commit allows it. 1 deferred, 0 not, -1. */
 static int order_write_defer(struct turn *t, const char *const *params)
 {
 	struct order_done *od;
 	int rc;
 
-	if (t->m->channel == MSG_CHANNEL_WEBCHAT || t->m->channel == MSG_CHANNEL_CONSOLE ||
-	    t->res_local)
+	if (!engine_write_at_commit(t))
 		return 0;
 	od = calloc(1, sizeof(*od));
 	if (!od)

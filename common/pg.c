@@ -602,12 +602,14 @@ int64_t pg_take_commit_us(void)
 
 /* ---- statements left to the COMMIT (pg_defer) ----
  *
- * A transaction function may leave one statement per tenant to its transaction's end: it is
- * sent with the COMMIT in one pipeline (one round trip), each after its tenant's setting. For
- * a statement that takes rows every writer of its tenant queues for (an order's stock and
- * counter, commerce/engine_place.c): they are then held only for that round trip. They are
- * sent in tenant order, so that two transactions take such rows of several tenants in one
- * order (within a tenant, the statements take their rows in an order of their own). */
+ * A transaction function may leave statements to its transaction's end: they are sent with
+ * the COMMIT in one pipeline (one round trip), each tenant's after its setting. For a
+ * statement that takes rows every writer of its tenant queues for (an order's stock and
+ * counter, commerce/engine_place.c): they are then held only for that round trip; for a
+ * statement whose answer nothing waits for (a turn's writing statement,
+ * commerce/conversation.c): one round trip less. They are sent in tenant order, so that two
+ * transactions take such rows of several tenants in one order (within a tenant, in the order
+ * they were left; the statements take their rows in an order of their own). */
 #define PG_DEFER_MAX 48
 
 struct pg_deferred {
@@ -619,6 +621,7 @@ struct pg_deferred {
 	pg_defer_done_fn done;
 	void *arg;   /* free()d with the entry */
 	char *value; /* its first row's first column, once run */
+	int seq;     /* the order it was left in */
 };
 
 static _Thread_local struct pg_deferred deferred[PG_DEFER_MAX];
@@ -667,14 +670,17 @@ int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *co
 	d->nparams = nparams;
 	d->done = done;
 	d->arg = arg;
+	d->seq = ndeferred;
 	ndeferred++;
 	return 1;
 }
 
 static int deferred_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct pg_deferred *)a)->tenant,
-		      ((const struct pg_deferred *)b)->tenant);
+	const struct pg_deferred *x = a, *y = b;
+	int c = strcmp(x->tenant, y->tenant);
+
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /* The name sql is prepared under on conn (preparing it now when it is not yet), in out; ""
@@ -745,7 +751,7 @@ static int pipeline_take_value(PGconn *conn, struct pg_deferred *d)
 }
 
 /* first (NULL for none: a fixed statement without parameters, a SET LOCAL), the deferred
- * statements, each after its tenant's setting, and COMMIT, in one round trip (pipeline mode).
+ * statements, each tenant's after its setting, and COMMIT, in one round trip (pipeline mode).
  * 0, or -1 when anything failed or the server answered the COMMIT with ROLLBACK. The deferred
  * statements' callbacks run only after the COMMIT; every deferred statement is dropped. */
 static int commit_pipeline(PGconn *conn, const char *first)
@@ -753,7 +759,8 @@ static int commit_pipeline(PGconn *conn, const char *first)
 	int64_t t0;
 	enum pg_pool pool = pool_of(conn);
 	PGresult *res;
-	int i, rc = 0, ok = 0, sent = 1;
+	int i, rc = 0, ok = 0, sent = 1, settings = 0;
+	char set_here[PG_DEFER_MAX]; /* deferred[i] is sent after its tenant's setting */
 
 	last_sqlstate[0] = '\0';
 	if (held_by(conn)) { /* the last function ran no statement */
@@ -763,12 +770,16 @@ static int commit_pipeline(PGconn *conn, const char *first)
 			return -1;
 	}
 	qsort(deferred, (size_t)ndeferred, sizeof(deferred[0]), deferred_cmp);
-	for (i = 0; i < ndeferred; i++)
+	for (i = 0; i < ndeferred; i++) {
 		stmt_name_prepared(conn, deferred[i].sql, deferred[i].nparams, deferred[i].name,
 				   sizeof(deferred[i].name));
+		/* one setting for a run of one tenant's statements */
+		set_here[i] = i == 0 || strcmp(deferred[i].tenant, deferred[i - 1].tenant) != 0;
+		settings += set_here[i];
+	}
 	t0 = util_now_us();
 	atomic_fetch_add(&pool_stats[pool].statements,
-			 (unsigned long long)(1 + (first ? 1 : 0) + 2 * ndeferred));
+			 (unsigned long long)(1 + (first ? 1 : 0) + settings + ndeferred));
 	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
 	if (PQenterPipelineMode(conn) != 1 ||
 	    (first && PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1))
@@ -777,8 +788,9 @@ static int commit_pipeline(PGconn *conn, const char *first)
 		struct pg_deferred *d = &deferred[i];
 		const char *tp[1] = {d->tenant};
 
-		if (PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-				      tp, NULL, NULL, 0) != 1 ||
+		if ((set_here[i] &&
+		     PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1,
+				       NULL, tp, NULL, NULL, 0) != 1) ||
 		    (d->name[0] ? PQsendQueryPrepared(conn, d->name, d->nparams,
 						      (const char *const *)d->params, NULL, NULL, 0)
 				: PQsendQueryParams(conn, d->sql, d->nparams, NULL,
@@ -797,7 +809,8 @@ static int commit_pipeline(PGconn *conn, const char *first)
 		if (first)
 			rc |= pipeline_take(conn, PGRES_COMMAND_OK);
 		for (i = 0; i < ndeferred; i++) {
-			rc |= pipeline_take(conn, PGRES_TUPLES_OK);
+			if (set_here[i])
+				rc |= pipeline_take(conn, PGRES_TUPLES_OK);
 			rc |= pipeline_take_value(conn, &deferred[i]);
 		}
 		res = PQgetResult(conn); /* COMMIT's: "ROLLBACK" when the transaction had failed */

@@ -65,8 +65,9 @@ void pg_rollback(PGconn *conn);
 /* A statement left to the end of the transaction that runs the caller (pg_tx_run's, or a group
  * transaction's through pg_savepoint_run): sent with its COMMIT in one round trip, after
  * tenant_id's setting, so that rows it takes that every writer of the tenant queues for are
- * held only until that answer. They run in tenant order (a caller's statements must take
- * such rows of one tenant in an order of their own). sql is fixed text (kept by pointer), params are copied. After a successful COMMIT,
+ * held only until that answer, or a statement whose answer nothing waits for goes without a
+ * round trip of its own. They run in tenant order, a tenant's in the order they were left (a
+ * caller's statements must take such rows of one tenant in an order of their own). sql is fixed text (kept by pointer), params are copied. After a successful COMMIT,
  * done(value, arg) is called with the first column of the statement's first row (NULL for
  * none); a failed one fails the COMMIT (its SQLSTATE is the transaction's: pg_tx_run runs a
  * serialization failure again). Returns 1 when deferred (arg, heap memory, is then free()d
