@@ -243,29 +243,15 @@ static int open_turn(struct turn *t)
 	    " COALESCE((SELECT cu.name IS NOT NULL AND cu.phone IS NOT NULL FROM customers cu"
 	    "  WHERE cu.tenant_id = $1 AND cu.id = c.customer_id), false),"
 	    " (SELECT xmin::text FROM tenants WHERE id = $1)," CONV_COLUMNS ","
-	    " set_config('ccgw.wake_local', $7, true),"
-	    " set_config('ccgw.turn_msg', CASE WHEN EXISTS (SELECT 1 FROM m) THEN $5 ELSE '' END,"
-	    " true) FROM c";
+	    " set_config('ccgw.wake_local', $7, true) FROM c";
 	const char *params[7] = {t->tenant,     t->m->channel_id, t->m->chat_id,
 	                         t->m->user_id, t->m->message_id, msg_kind_name(t->m->kind),
 	                         turn_wake(t)};
-	const char *tp[5];
-	struct pg_call calls[2] = {{.sql = sql, .nparams = 7, .params = params}};
-	PGresult *res;
+	PGresult *res = pg_exec(t->conn, sql, 7, params);
 	int rc;
 
-	/* the trust statement goes along (trust.h trust_turn_ahead): one round trip for both. Not
-	 * on the channels delivered in the same transaction (engine_write_at_commit): the web
-	 * chat's sessions plan each statement at each run, and a first contact, every socket's
-	 * first message, would then plan and run it twice (docs/PERFORMANCE.md, "Tenth pass") */
-	int ahead = engine_write_at_commit(t);
-
-	if (ahead)
-		trust_turn_ahead(t, &calls[1], tp);
-	if (pg_exec_pipeline(t->conn, calls, ahead ? 2 : 1) < 0)
+	if (!res)
 		return -1;
-	res = calls[0].res;
-	t->trust_ahead = ahead ? calls[1].res : NULL;
 	if (PQntuples(res) != 1) { /* created meanwhile by another transaction */
 		PQclear(res);
 		return open_turn_again(t);
@@ -566,7 +552,6 @@ int engine_handle(struct engine *e, PGconn *conn, const struct msg_inbound *m,
 	json_decref(t.events);
 	free(t.reply_js);
 	engine_order_free(t.order);
-	PQclear(t.trust_ahead);
 	shop_settings_clear(&t.shop);
 	clean_free(&cm);
 	return rc;

@@ -56,7 +56,6 @@ struct turn {
 	long idle_seconds; /* since the previous inbound message; -1 for none */
 	long handoff_seconds; /* since the conversation was handed to a person; -1 for none */
 	int agent_replied;    /* a person wrote in it since then */
-	PGresult *trust_ahead; /* trust.h trust_turn_ahead's result, until trust_turn_begin */
 
 	/* the reading of a text message */
 	const char *text; /* the cleaned text, "" for none */

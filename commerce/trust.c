@@ -522,77 +522,53 @@ static void throttle_note(struct turn *t, long interval)
 	          s);
 }
 
-/* The turn's trust statement, with k the customer's row source (one column, id: one row, or
- * none for nothing to count). $1 tenant, $3 abusive, $4 channel, $5 chat; $2 is k's.
- * Columns: 0 messages in the window, 1 abusive messages in theirs, 2 when the message window
- * began, 3 seconds since a throttled shopper was last answered (-1 never), 4/5 flooding's id
- * and definition, 6/7 abusive_language's (NULL when switched off), 8 blocked, 9 the
- * throttle interval (0 none) of the customer's live violations, 10 when the abusive
- * messages' window began, 11 the chat is one of the seller's notification targets ($4
- * channel, $5 chat), 12 the customer counted. */
-#define TURN_BEGIN_SQL(k)                                                                          \
-    "WITH k AS (" k "), p AS MATERIALIZED (SELECT"                                                  \
-    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"           \
-    "  AND b.active) AS fl,"                                                                       \
-    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1"                                   \
-    "  AND b.name = 'abusive_language' AND b.active) AS ab"                                        \
-    "), w AS (SELECT fl, ab,"                                                                      \
-    " make_interval(secs => COALESCE(((fl).definition->>'window_seconds')::float8, 60)) AS "       \
-    "fw,"                                                                                          \
-    " make_interval(secs => COALESCE(((ab).definition->>'window_seconds')::float8, 86400))"        \
-    "  AS aw FROM p"                                                                               \
-    "), up AS ("                                                                                   \
-    " INSERT INTO trust_state AS s (tenant_id, customer_id, flood_count, abuse_count)"             \
-    " SELECT $1, k.id, 1, CASE WHEN $3::boolean THEN 1 ELSE 0 END FROM k"                          \
-    " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET"                                          \
-    " flood_count = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"                     \
-    "  THEN s.flood_count + 1 ELSE 1 END,"                                                         \
-    " flood_started_at = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"                \
-    "  THEN s.flood_started_at ELSE now() END,"                                                    \
-    " abuse_count = CASE WHEN NOT $3::boolean THEN s.abuse_count"                                  \
-    "  WHEN s.abuse_started_at > now() - (SELECT aw FROM w) THEN s.abuse_count + 1"                \
-    "  ELSE 1 END,"                                                                                \
-    " abuse_started_at = CASE WHEN $3::boolean AND"                                                \
-    "  s.abuse_started_at <= now() - (SELECT aw FROM w) THEN now()"                                \
-    "  ELSE s.abuse_started_at END"                                                                \
-    " RETURNING s.flood_count, s.abuse_count, s.flood_started_at, s.throttle_reply_at,"            \
-    "  s.abuse_started_at, s.customer_id"                                                          \
-    ") SELECT up.flood_count, up.abuse_count, up.flood_started_at,"                                \
-    " COALESCE(extract(epoch FROM now() - up.throttle_reply_at)::bigint, -1),"                     \
-    " (w.fl).id, (w.fl).definition::text, (w.ab).id, (w.ab).definition::text,"                     \
-    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at,"                   \
-    " EXISTS (SELECT 1 FROM notification_targets nt WHERE nt.tenant_id = $1 AND nt.active"         \
-    "  AND nt.channel_id = $4 AND (nt.chat_id = $5 OR nt.to_number = $5)), up.customer_id"         \
-    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS "             \
-    "blocked,"                                                                                     \
-    "  max(CASE WHEN v.action = 'throttle' THEN"                                                   \
-    "   COALESCE((bp.definition->>'interval_seconds')::int, 30) END) AS interval"                  \
-    "  FROM violations v LEFT JOIN behavior_patterns bp ON bp.tenant_id = v.tenant_id"             \
-    "   AND bp.id = v.pattern_id"                                                                  \
-    "  WHERE v.tenant_id = $1 AND v.customer_id = up.customer_id"                                  \
-    "  AND v.status IN ('open', 'confirmed') AND v.action <> 'flag') x"
-
-/* The customer given ($2). */
-#define TURN_BEGIN_CUSTOMER "SELECT $2::uuid AS id"
-/* The conversation's customer, once the turn's first statement (engine.c open_turn) has
- * recorded the message $2 as new (ccgw.turn_msg): nothing on a first contact or a redelivery. */
-#define TURN_BEGIN_AHEAD                                                                           \
-    "SELECT c.customer_id AS id FROM conversations c WHERE c.channel_id = $4"                     \
-    " AND c.external_chat_id = $5 AND c.tenant_id = $1 AND c.customer_id IS NOT NULL"             \
-    " AND current_setting('ccgw.turn_msg', true) = $2"
-
-void trust_turn_ahead(struct turn *t, struct pg_call *call, const char *params[5])
-{
-	char phrase[TRUST_PHRASE_LEN], lang[3];
-
-	params[0] = t->tenant;
-	params[1] = t->m->message_id;
-	params[2] = trust_abuse_find(t->text, phrase, sizeof(phrase), lang) ? "true" : "false";
-	params[3] = t->m->channel_id;
-	params[4] = t->m->chat_id;
-	*call = (struct pg_call){.sql = TURN_BEGIN_SQL(TURN_BEGIN_AHEAD), .nparams = 5,
-	                         .params = params};
-}
+/* $1 tenant, $2 customer, $3 abusive. Columns: 0 messages in the window, 1 abusive
+ * messages in theirs, 2 when the message window began, 3 seconds since a throttled
+ * shopper was last answered (-1 never), 4/5 flooding's id and definition, 6/7
+ * abusive_language's (NULL when switched off), 8 blocked, 9 the throttle interval (0
+ * none) of the customer's live violations, 10 when the abusive messages' window began,
+ * 11 the chat is one of the seller's notification targets ($4 channel, $5 chat). */
+static const char TURN_BEGIN_SQL[] =
+    "WITH p AS MATERIALIZED (SELECT"
+    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1 AND b.name = 'flooding'"
+    "  AND b.active) AS fl,"
+    " (SELECT b FROM behavior_patterns b WHERE b.tenant_id = $1"
+    "  AND b.name = 'abusive_language' AND b.active) AS ab"
+    "), w AS (SELECT fl, ab,"
+    " make_interval(secs => COALESCE(((fl).definition->>'window_seconds')::float8, 60)) AS "
+    "fw,"
+    " make_interval(secs => COALESCE(((ab).definition->>'window_seconds')::float8, 86400))"
+    "  AS aw FROM p"
+    "), up AS ("
+    " INSERT INTO trust_state AS s (tenant_id, customer_id, flood_count, abuse_count)"
+    " VALUES ($1, $2, 1, CASE WHEN $3::boolean THEN 1 ELSE 0 END)"
+    " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET"
+    " flood_count = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"
+    "  THEN s.flood_count + 1 ELSE 1 END,"
+    " flood_started_at = CASE WHEN s.flood_started_at > now() - (SELECT fw FROM w)"
+    "  THEN s.flood_started_at ELSE now() END,"
+    " abuse_count = CASE WHEN NOT $3::boolean THEN s.abuse_count"
+    "  WHEN s.abuse_started_at > now() - (SELECT aw FROM w) THEN s.abuse_count + 1"
+    "  ELSE 1 END,"
+    " abuse_started_at = CASE WHEN $3::boolean AND"
+    "  s.abuse_started_at <= now() - (SELECT aw FROM w) THEN now()"
+    "  ELSE s.abuse_started_at END"
+    " RETURNING s.flood_count, s.abuse_count, s.flood_started_at, s.throttle_reply_at,"
+    "  s.abuse_started_at"
+    ") SELECT up.flood_count, up.abuse_count, up.flood_started_at,"
+    " COALESCE(extract(epoch FROM now() - up.throttle_reply_at)::bigint, -1),"
+    " (w.fl).id, (w.fl).definition::text, (w.ab).id, (w.ab).definition::text,"
+    " COALESCE(x.blocked, false), COALESCE(x.interval, 0), up.abuse_started_at,"
+    " EXISTS (SELECT 1 FROM notification_targets nt WHERE nt.tenant_id = $1 AND nt.active"
+    "  AND nt.channel_id = $4 AND (nt.chat_id = $5 OR nt.to_number = $5))"
+    " FROM up CROSS JOIN w CROSS JOIN LATERAL (SELECT bool_or(v.action = 'block') AS "
+    "blocked,"
+    "  max(CASE WHEN v.action = 'throttle' THEN"
+    "   COALESCE((bp.definition->>'interval_seconds')::int, 30) END) AS interval"
+    "  FROM violations v LEFT JOIN behavior_patterns bp ON bp.tenant_id = v.tenant_id"
+    "   AND bp.id = v.pattern_id"
+    "  WHERE v.tenant_id = $1 AND v.customer_id = $2 AND v.status IN ('open', 'confirmed')"
+    "  AND v.action <> 'flag') x";
 
 /* A detection's action on what this message gets: block, or throttle at the longer interval. */
 static void action_apply(const json_t *def, int *blocked, long *interval)
@@ -617,14 +593,7 @@ int trust_turn_begin(struct turn *t)
 
 	if (!t->customer_id[0])
 		return 0;
-	res = t->trust_ahead; /* counted already, when it was this customer (trust_turn_ahead) */
-	t->trust_ahead = NULL;
-	if (res && (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 12), t->customer_id) != 0)) {
-		PQclear(res);
-		res = NULL;
-	}
-	if (!res)
-		res = pg_exec(t->conn, TURN_BEGIN_SQL(TURN_BEGIN_CUSTOMER), 5, params);
+	res = pg_exec(t->conn, TURN_BEGIN_SQL, 5, params);
 	if (!res || PQntuples(res) != 1) {
 		PQclear(res);
 		return -1;

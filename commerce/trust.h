@@ -37,13 +37,6 @@ struct turn; /* engine_internal.h */
  * detection, which needs the order's rows and event first), 0 when not, -1 on error.
  */
 int trust_turn_begin(struct turn *t) TRUST_WUR;
-/* The trust statement for the turn's conversation's customer, to go with the turn's first
- * statement (engine.c open_turn) in one round trip: call (params, 5 of them, kept by the
- * caller) is set. Its result, kept in t->trust_ahead, is what trust_turn_begin would read when
- * it counted the customer trust_turn_begin finds; when it counted nobody (a first contact, a
- * redelivery), trust_turn_begin runs the statement itself. */
-struct pg_call; /* pg.h */
-void trust_turn_ahead(struct turn *t, struct pg_call *call, const char *params[5]);
 int trust_turn_order_placed(struct turn *t, const char *order_id) TRUST_WUR;
 int trust_turn_order_burst_due(struct turn *t) TRUST_WUR;
 int trust_turn_complaint(struct turn *t, const char *complaint_id, const char *text) TRUST_WUR;

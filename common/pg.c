@@ -289,71 +289,6 @@ int pg_tx_ready(PGconn *conn)
 	return held_open_now(conn);
 }
 
-/* One statement of a pipeline: Prepare it as prep first (when set), then run it by name (or
- * unnamed when name is NULL). res: its result (PGRES_PIPELINE_ABORTED when what went before it
- * failed); prepared: its Prepare went through. */
-struct pipe_stmt {
-	const char *prep, *name, *sql;
-	int nparams;
-	const char *const *params;
-	PGresult *res;
-	int prepared;
-};
-
-/* The held opening and the tenant's setting (when opening is set), then the n statements, in
- * one pipeline: one round trip. 0 when they were sent (each result in s[i].res; the SQLSTATE
- * of a failed opening is kept), -1 when nothing could be sent. */
-static int pipeline_run(PGconn *conn, int opening, struct pipe_stmt *s, int n, enum pg_pool pool)
-{
-	const char *tp[1] = {held.tenant};
-	const char *first = held.first;
-	PGresult *extra;
-	int i, rc, sent;
-
-	if (opening) {
-		held.conn = NULL;
-		held.failed = 0;
-		atomic_fetch_add(&pool_stats[pool].statements, 2);
-	}
-	sent = PQenterPipelineMode(conn) == 1 &&
-	       (!opening ||
-	        (PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) == 1 &&
-	         PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
-	                           tp, NULL, NULL, 0) == 1));
-	for (i = 0; sent && i < n; i++) {
-		s[i].res = NULL;
-		s[i].prepared = 0;
-		sent = (!s[i].prep ||
-		        PQsendPrepare(conn, s[i].prep, s[i].sql, s[i].nparams, NULL) == 1) &&
-		       (s[i].name ? PQsendQueryPrepared(conn, s[i].name, s[i].nparams, s[i].params,
-		                                        NULL, NULL, 0)
-		                  : PQsendQueryParams(conn, s[i].sql, s[i].nparams, NULL,
-		                                      s[i].params, NULL, NULL, 0)) == 1;
-	}
-	if (!sent || PQpipelineSync(conn) != 1) {
-		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
-		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
-		held.failed = opening;
-	} else {
-		if (opening) {
-			rc = pipeline_take(conn, PGRES_COMMAND_OK);
-			rc |= pipeline_take(conn, PGRES_TUPLES_OK);
-			held.failed = rc != 0;
-		}
-		for (i = 0; i < n; i++) {
-			if (s[i].prep)
-				s[i].prepared = pipeline_take(conn, PGRES_COMMAND_OK) == 0;
-			s[i].res = PQgetResult(conn);
-			while ((extra = PQgetResult(conn))) /* the NULL that ends its results */
-				PQclear(extra);
-		}
-		(void)pipeline_take(conn, PGRES_PIPELINE_SYNC);
-	}
-	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1)
-		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
-	return sent ? 0 : -1;
-}
-
 /* The held opening, the tenant's setting, prepare (the statement as prep, when set) and the
  * statement (prepared as name, or unnamed when name is NULL) in one pipeline. Returns the
  * statement's result (PGRES_PIPELINE_ABORTED when what went before it failed; the SQLSTATE
@@ -362,14 +297,40 @@ static PGresult *exec_opened(PGconn *conn, const char *prep, const char *name, c
                              int nparams, const char *const *params, enum pg_pool pool,
                              int *prepared)
 {
-	struct pipe_stmt s = {.prep = prep, .name = name, .sql = sql, .nparams = nparams,
-	                      .params = params};
+	const char *tp[1] = {held.tenant};
+	const char *first = held.first;
+	PGresult *res = NULL, *extra;
+	int rc;
 
+	held.conn = NULL;
+	held.failed = 0;
 	*prepared = 0;
-	if (pipeline_run(conn, 1, &s, 1, pool) < 0)
-		return NULL;
-	*prepared = s.prepared;
-	return s.res;
+	atomic_fetch_add(&pool_stats[pool].statements, 2);
+	if (PQenterPipelineMode(conn) != 1 ||
+	    PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL, tp,
+	                      NULL, NULL, 0) != 1 ||
+	    (prep && PQsendPrepare(conn, prep, sql, nparams, NULL) != 1) ||
+	    (name ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
+	          : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) != 1 ||
+	    PQpipelineSync(conn) != 1) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
+		log_warn(NULL, "sql failed [08006]: %s", PQerrorMessage(conn));
+		held.failed = 1;
+	} else {
+		rc = pipeline_take(conn, PGRES_COMMAND_OK);
+		rc |= pipeline_take(conn, PGRES_TUPLES_OK);
+		held.failed = rc != 0;
+		if (prep)
+			*prepared = pipeline_take(conn, PGRES_COMMAND_OK) == 0;
+		res = PQgetResult(conn);
+		while ((extra = PQgetResult(conn))) /* the NULL that ends its results */
+			PQclear(extra);
+		(void)pipeline_take(conn, PGRES_PIPELINE_SYNC);
+	}
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn) != 1)
+		log_warn(NULL, "sql: cannot leave pipeline mode: %s", PQerrorMessage(conn));
+	return res;
 }
 
 /* Runs sql on conn as a named prepared statement (preparing it on this connection's first
@@ -425,8 +386,12 @@ static PGresult *exec_registered(PGconn *conn, const char *sql, int nparams,
 			st->runs++;
 			return res;
 		}
-	} else if (st->runs >= st->reprepare_at && PQtransactionStatus(conn) != PQTRANS_INERROR &&
-	           !held_by(conn)) {
+	} else if (st->runs >= st->reprepare_at && PQtransactionStatus(conn) != PQTRANS_INERROR) {
+		/* a transaction's first statement goes with its held opening: that is sent alone
+		 * first (once per preparation), or a statement that always comes first, as the
+		 * turn's opening statement does, would never be prepared again */
+		if (held_open_now(conn) < 0)
+			return NULL; /* the caller reports it (the SQLSTATE is kept) */
 		res = stmt_reprepare(c, st, conn, sql, nparams, pool);
 		if (res)
 			return res; /* the error that ended the transaction; the old one is kept */
@@ -507,19 +472,18 @@ PGconn *pg_connect(const char *conninfo, const struct pg_session_opts *o)
 	return c;
 }
 
-static int exec_ok(const PGresult *res)
+PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res;
+	ExecStatusType st;
+	const char *state;
 
-	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-/* A statement that failed: its SQLSTATE kept (a statement a pipeline aborted has none: the
- * SQLSTATE of what failed before it, kept then, stays), the error logged, res cleared. */
-static void exec_failed(PGconn *conn, PGresult *res)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
+	last_sqlstate[0] = '\0';
+	res = exec_registered(conn, sql, nparams, params);
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (state) {
 		strncpy(last_sqlstate, state, sizeof(last_sqlstate) - 1);
 		last_sqlstate[sizeof(last_sqlstate) - 1] = '\0';
@@ -534,94 +498,7 @@ static void exec_failed(PGconn *conn, PGresult *res)
 		log_warn(NULL, "sql failed [%s]: %s", last_sqlstate,
 			 res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
 	PQclear(res);
-}
-
-PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
-{
-	PGresult *res;
-
-	last_sqlstate[0] = '\0';
-	res = exec_registered(conn, sql, nparams, params);
-	if (exec_ok(res))
-		return res;
-	exec_failed(conn, res);
 	return NULL;
-}
-
-int pg_exec_pipeline(PGconn *conn, struct pg_call *calls, int n)
-{
-	struct pg_conn_stmts *c = conn_stmts(conn);
-	struct pipe_stmt s[PG_PIPELINE_MAX];
-	struct pg_stmt *st[PG_PIPELINE_MAX];
-	int i, found, failed = 0;
-
-	for (i = 0; i < n; i++)
-		calls[i].res = NULL;
-	if (n < 1 || n > PG_PIPELINE_MAX || !c)
-		goto one_by_one;
-	for (i = 0; i < n; i++) {
-		st[i] = preparable(calls[i].sql)
-		            ? stmt_slot(c, calls[i].sql, sql_hash(calls[i].sql), &found)
-		            : NULL;
-
-		/* a first run (its slot is not taken until it is prepared) or one due to be
-		 * prepared again goes the way pg_exec takes it; that prepares again only after
-		 * the transaction's opening was sent */
-		if (!st[i] || !found)
-			goto one_by_one;
-		if (st[i]->runs >= st[i]->reprepare_at) {
-			last_sqlstate[0] = '\0';
-			if (held_open_now(conn) < 0)
-				return -1;
-			goto one_by_one;
-		}
-		s[i] = (struct pipe_stmt){.name = st[i]->name, .sql = calls[i].sql,
-		                          .nparams = calls[i].nparams, .params = calls[i].params};
-	}
-	for (i = 0; i < n; i++)
-		st[i]->runs++;
-	last_sqlstate[0] = '\0';
-	atomic_fetch_add(&pool_stats[c->pool].statements, (unsigned long)n);
-	atomic_fetch_add(&pool_stats[c->pool].round_trips, 1);
-	if (pipeline_run(conn, held_by(conn), s, n, c->pool) < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (!failed && exec_ok(s[i].res)) {
-			calls[i].res = s[i].res;
-			continue;
-		}
-		if (!failed && s[i].res && PQresultStatus(s[i].res) == PGRES_FATAL_ERROR) {
-			const char *state = PQresultErrorField(s[i].res, PG_DIAG_SQLSTATE);
-
-			if (state && strcmp(state, "26000") == 0) /* the session lost its statements */
-				stmt_forget(c);
-		}
-		if (!failed)
-			exec_failed(conn, s[i].res);
-		else
-			PQclear(s[i].res);
-		failed = 1;
-	}
-	if (!failed)
-		return 0;
-	for (i = 0; i < n; i++) {
-		PQclear(calls[i].res);
-		calls[i].res = NULL;
-	}
-	return -1;
-
-one_by_one:
-	for (i = 0; i < n; i++) {
-		calls[i].res = pg_exec(conn, calls[i].sql, calls[i].nparams, calls[i].params);
-		if (!calls[i].res) {
-			while (i-- > 0) {
-				PQclear(calls[i].res);
-				calls[i].res = NULL;
-			}
-			return -1;
-		}
-	}
-	return 0;
 }
 
 int pg_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params)

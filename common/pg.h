@@ -89,20 +89,6 @@ int pg_tx_ready(PGconn *conn) PG_WUR;
  * runs by name afterwards (see pg.c), so sql must be fixed text: outside data goes only in
  * params. */
 PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params) PG_WUR;
-/* Statements that need no answer in between, run as pg_exec runs each, in one round trip
- * (libpq's pipeline mode; with the transaction's held opening, when there is one). Each
- * result goes to calls[i].res (the caller PQclear()s them). Returns 0 when all went
- * through, else -1 with every res NULL, the first failure's SQLSTATE kept and logged as
- * pg_exec does (the statements after it did not run). A statement's first run on the
- * connection, or its run due to prepare it again, makes them all run one by one. */
-#define PG_PIPELINE_MAX 4
-struct pg_call {
-	const char *sql;
-	int nparams;
-	const char *const *params;
-	PGresult *res;
-};
-int pg_exec_pipeline(PGconn *conn, struct pg_call *calls, int n) PG_WUR;
 /* The same for statements whose result is not needed: 0, or -1 on error. */
 int pg_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params) PG_WUR;
 /* The SQLSTATE of this thread's last failed pg_exec/pg_cmd ("" when none). */

@@ -7,8 +7,8 @@
  * the COMMIT (pg_defer) is written with it, under its tenant, or not at all, and one that
  * fails with a serialization failure runs the transaction again. A conversation looked up by
  * its primary key, as PostgreSQL's own foreign-key checks do, is read through that key also
- * before the table has statistics. A transaction's opening goes with its first statement, and
- * statements that need no answer in between go together. The
+ * before the table has statistics. A transaction's opening goes with its first statement, which is
+ * still prepared again as it keeps running. The
  * dispatcher's claim, its plan made on a small outbox, reads no more than its candidates once
  * the outbox grew.
  */
@@ -375,69 +375,44 @@ static void test_opening(void **state)
 	pg_finish(c);
 }
 
-#define PIPE_INSERT_SQL                                                                            \
-	"INSERT INTO customers (tenant_id, name) VALUES (app_tenant_id(), $1)"                     \
-	" RETURNING 10 / $2::int"
-#define PIPE_COUNT_SQL "SELECT count(*) FROM customers WHERE name = $1"
+#define FIRST_SQL                                                                                  \
+	"INSERT INTO customers (tenant_id, name) VALUES (app_tenant_id(), $1) RETURNING id"
 
-struct pipe_run {
-	const char *name, *divisor;
-	char count[16]; /* what the second statement saw */
-};
-
-/* A customer inserted and counted, both statements in one pipeline. */
-static int pipe_fn(PGconn *conn, void *arg)
+/* A customer named arg inserted by the transaction's first (and only) statement. */
+static int first_fn(PGconn *conn, void *arg)
 {
-	struct pipe_run *o = arg;
-	struct pg_call calls[2] = {
-	    {.sql = PIPE_INSERT_SQL, .nparams = 2, .params = (const char *const[]){o->name, o->divisor}},
-	    {.sql = PIPE_COUNT_SQL, .nparams = 1, .params = (const char *const[]){o->name}},
-	};
+	PGresult *r = pg_exec(conn, FIRST_SQL, 1, (const char *const[]){arg});
 
-	if (pg_exec_pipeline(conn, calls, 2) < 0) {
-		assert_null(calls[0].res);
-		assert_null(calls[1].res);
+	if (!r)
 		return PG_ERR_QUERY;
-	}
-	snprintf(o->count, sizeof(o->count), "%s", PQgetvalue(calls[1].res, 0, 0));
-	PQclear(calls[0].res);
-	PQclear(calls[1].res);
+	PQclear(r);
 	return 0;
 }
 
-/* Statements sent together (pg_exec_pipeline) go in one round trip with the transaction's
- * opening once they are prepared on the connection, each sees what the one before it wrote,
- * and a failure runs nothing after it and leaves nothing. The opening's statement is
- * prepared again as it keeps running, as any other (it always went with the opening, and
- * was never prepared again before). */
-static void test_pipeline(void **state)
+/* A statement that is always its transaction's first goes with the held opening, and is still
+ * prepared again as it keeps running (its 64th run sends the opening alone first). Before, it
+ * kept the plan of its first preparation for the life of the connection, as the turn's
+ * opening statement did. */
+static void test_first_statement_reprepared(void **state)
 {
 	PGconn *c = testdb_connect_app(&db);
-	struct pipe_run ok = {"pipe-ok", "2", ""}, bad = {"pipe-bad", "0", ""};
 	unsigned long long rt, st;
 	char name0[32], name[32];
 	int i;
 
 	(void)state;
-	assert_int_equal(pg_tx_run(c, tenant, pipe_fn, &ok), 0); /* prepares both */
-	assert_string_equal(ok.count, "1");
-	assert_int_equal(prepared_count(c, PIPE_INSERT_SQL, name0, sizeof(name0)), 1);
+	exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, (const char *[]){tenant},
+	        -1); /* for the count at the end */
+	assert_int_equal(pg_tx_run(c, tenant, first_fn, "first-stmt"), 0);
+	assert_int_equal(prepared_count(c, FIRST_SQL, name0, sizeof(name0)), 1);
 	stats_delta(&rt, &st);
-	assert_int_equal(pg_tx_run(c, tenant, pipe_fn, &ok), 0);
+	assert_int_equal(pg_tx_run(c, tenant, first_fn, "first-stmt"), 0);
 	stats_delta(&rt, &st);
-	assert_int_equal(rt, 2); /* BEGIN, the setting and both statements; COMMIT */
-	assert_int_equal(st, 5);
-	assert_string_equal(ok.count, "2");
-
-	assert_int_equal(pg_tx_run(c, tenant, pipe_fn, &bad), PG_ERR_QUERY);
-	assert_string_equal(pg_last_sqlstate(), "22012");
-	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
-	assert_int_equal(customers_named(c, "pipe-bad"), 0);
-
+	assert_int_equal(rt, 2); /* BEGIN, the setting and the statement; COMMIT */
 	for (i = 0; i < 70; i++)
-		assert_int_equal(pg_tx_run(c, tenant, pipe_fn, &ok), 0);
-	assert_string_equal(ok.count, "72");
-	assert_int_equal(prepared_count(c, PIPE_INSERT_SQL, name, sizeof(name)), 1);
+		assert_int_equal(pg_tx_run(c, tenant, first_fn, "first-stmt"), 0);
+	assert_int_equal(customers_named(c, "first-stmt"), 72);
+	assert_int_equal(prepared_count(c, FIRST_SQL, name, sizeof(name)), 1);
 	assert_string_not_equal(name, name0);
 	pg_finish(c);
 }
@@ -736,7 +711,7 @@ int main(void)
 	    cmocka_unit_test(test_failed_transaction),
 	    cmocka_unit_test(test_deferred),
 	    cmocka_unit_test(test_opening),
-	    cmocka_unit_test(test_pipeline),
+	    cmocka_unit_test(test_first_statement_reprepared),
 	    cmocka_unit_test(test_conversation_key_lookup),
 	    cmocka_unit_test(test_claim_plan_after_small_analyze),
 	    cmocka_unit_test(test_load_plan_after_small_analyze),

@@ -472,8 +472,7 @@ static void test_flooding_throttle(void **state)
 	(void)state;
 	/* a short throttle interval keeps the test fast */
 	pattern_patch("flooding", "{\"definition\": {\"interval_seconds\": 3}}");
-	/* each delivered twice: a redelivery is not a message more (the count goes with the
-	 * turn's first statement, engine.c open_turn) */
+	/* each delivered twice: a redelivery is not a message more */
 	for (i = 0; i < 20; i++) {
 		hx_wa_next_wamid(wamids[i], sizeof(wamids[i]));
 		post_webhook(hx_wa_text_webhook(shopper, wamids[i], "hi"));
