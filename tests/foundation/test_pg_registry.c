@@ -283,6 +283,76 @@ static void test_deferred(void **state)
 	pg_finish(c);
 }
 
+/* A group transaction's callers leave statements of two tenants to the COMMIT (tenant x, y,
+ * x, x): each runs under its own tenant (row-level security would refuse it otherwise), one
+ * tenant's after another's, and within a tenant in the order they were left; one setting is
+ * sent per tenant. */
+struct defer_caller {
+	const char *tenant, *name;
+};
+
+static void stats_delta(unsigned long long *rt, unsigned long long *stmts);
+
+static char defer_order[256];
+
+static void defer_order_done(const char *value, void *arg)
+{
+	(void)arg;
+	snprintf(defer_order + strlen(defer_order), sizeof(defer_order) - strlen(defer_order),
+	         "%s%s", defer_order[0] ? "," : "", value ? value : "(null)");
+}
+
+static int defer_caller_fn(PGconn *conn, void *arg)
+{
+	const struct defer_caller *d = arg;
+	const char *p[2] = {d->tenant, d->name};
+
+	(void)conn;
+	return pg_defer(d->tenant, DEFER_SQL, 2, p, defer_order_done, NULL) == 1 ? 0 : -1;
+}
+
+static void test_deferred_tenants(void **state)
+{
+	PGconn *c = testdb_connect_app(&db);
+	char *other = testdb_tenant_create(&db, "registry-other", NULL);
+	const char *first = strcmp(tenant, other) < 0 ? tenant : other;
+	const char *second = first == tenant ? other : tenant;
+	struct defer_caller calls[2][4] = {
+	    {{second, "w-s"}, {first, "w-f"}, {second, "w-s2"}, {second, "w-s3"}},
+	    {{second, "s-1"}, {first, "f-1"}, {second, "s-2"}, {second, "s-3"}}};
+	unsigned long long rt = 0, stmts = 0;
+	int i, round, broken = 0;
+
+	(void)state;
+	assert_non_null(other);
+	for (round = 0; round < 2; round++) { /* the first prepares the statement */
+		defer_order[0] = '\0';
+		assert_int_equal(pg_begin(c), 0);
+		stats_delta(&rt, &stmts);
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(pg_savepoint_run(c, calls[round][i].tenant, defer_caller_fn,
+			                                  &calls[round][i], &broken),
+			                 0);
+			assert_int_equal(broken, 0);
+		}
+		assert_int_equal(pg_commit(c), 0);
+		stats_delta(&rt, &stmts);
+	}
+	assert_string_equal(defer_order, "f-1,s-1,s-2,s-3");
+	/* one round trip: the two settings, the four statements and COMMIT (the savepoints of
+	 * callers that ran no statement of their own are never sent) */
+	assert_int_equal(rt, 1);
+	assert_int_equal(stmts, 7);
+	for (i = 0; i < 4; i++) {
+		const char *tp[1] = {calls[1][i].tenant};
+
+		exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, tp, -1);
+		assert_int_equal(customers_named(c, calls[1][i].name), 1);
+	}
+	free(other);
+	pg_finish(c);
+}
+
 /* ---- a transaction's opening goes with its first statement ---- */
 
 struct open_run {
@@ -710,6 +780,7 @@ int main(void)
 	    cmocka_unit_test(test_reprepared_after_growth),
 	    cmocka_unit_test(test_failed_transaction),
 	    cmocka_unit_test(test_deferred),
+	    cmocka_unit_test(test_deferred_tenants),
 	    cmocka_unit_test(test_opening),
 	    cmocka_unit_test(test_first_statement_reprepared),
 	    cmocka_unit_test(test_conversation_key_lookup),
