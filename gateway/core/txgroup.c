@@ -23,11 +23,11 @@ struct job {
 	enum job_state state;
 	int64_t taken_us, commit_us; /* when its group began, and that group's COMMITs */
 	struct job *next;
+	pthread_cond_t wake; /* its caller sleeps on it (under the group's lock) */
 };
 
 struct txgroup {
 	pthread_mutex_t lock;
-	pthread_cond_t done;
 	int leaders, active, max;
 	struct job *head, **tail;
 	/* the keys of the groups running now, so no two hold the same conversation */
@@ -50,7 +50,6 @@ struct txgroup *txgroup_new(int leaders, int max)
 		return NULL;
 	}
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->done, NULL);
 	g->tail = &g->head;
 	return g;
 }
@@ -60,7 +59,6 @@ void txgroup_free(struct txgroup *g)
 	if (!g)
 		return;
 	pthread_mutex_destroy(&g->lock);
-	pthread_cond_destroy(&g->done);
 	free(g->running_keys);
 	free(g);
 }
@@ -140,6 +138,17 @@ static PGconn *conn_get(struct db_pool *pool, PGconn **conn)
 	*conn = db_pool_acquire(pool, DB_POOL_WAIT_MS);
 	latency_add(LATENCY_POOL, util_now_us() - t0);
 	return *conn;
+}
+
+/* Wakes the first queued job (lock held), if a leader's place may be free: it leads, or
+ * waits again when all places are taken or only held conversations are queued. Each caller
+ * sleeps on its own condition, and only the callers that have something to do are woken:
+ * a group's members when it ends, and one job to lead (waking every waiter at every group's
+ * end woke some thirty threads a group under load, most of which went back to sleep). */
+static void wake_next_leader(struct txgroup *g)
+{
+	if (g->head && g->active < g->leaders)
+		pthread_cond_signal(&g->head->wake);
 }
 
 static void keys_add(struct txgroup *g, struct job **batch, int n)
@@ -240,7 +249,7 @@ static int tx_alone(PGconn *conn, const char *tenant_id, pg_tx_fn fn, void *arg,
 int txgroup_run(struct txgroup *g, struct db_pool *pool, PGconn **conn, const char *tenant_id,
                 const char *key, pg_tx_fn fn, void *arg)
 {
-	struct job self = {tenant_id, key, fn, arg, 0, JOB_QUEUED, 0, 0, NULL};
+	struct job self = {.tenant_id = tenant_id, .key = key, .fn = fn, .arg = arg}; /* queued */
 	struct job *batch[TXGROUP_MAX];
 	enum job_state out[TXGROUP_MAX];
 	int n, k, rcs[TXGROUP_MAX];
@@ -248,6 +257,7 @@ int txgroup_run(struct txgroup *g, struct db_pool *pool, PGconn **conn, const ch
 
 	if (!g || g->max <= 1)
 		return tx_alone(conn_get(pool, conn), tenant_id, fn, arg, LATENCY_TX);
+	pthread_cond_init(&self.wake, NULL);
 	pthread_mutex_lock(&g->lock);
 	*g->tail = &self;
 	g->tail = &self.next;
@@ -258,7 +268,7 @@ int txgroup_run(struct txgroup *g, struct db_pool *pool, PGconn **conn, const ch
 				db_pool_release(pool, *conn);
 				*conn = NULL;
 			}
-			pthread_cond_wait(&g->done, &g->lock);
+			pthread_cond_wait(&self.wake, &g->lock);
 			continue;
 		}
 		if (!*conn) {
@@ -268,18 +278,21 @@ int txgroup_run(struct txgroup *g, struct db_pool *pool, PGconn **conn, const ch
 			pthread_mutex_lock(&g->lock);
 			if (!*conn && self.state == JOB_QUEUED) {
 				queue_remove(g, &self);
+				wake_next_leader(g); /* it may find a connection */
 				pthread_mutex_unlock(&g->lock);
+				pthread_cond_destroy(&self.wake);
 				return PG_ERR_UNAVAILABLE;
 			}
 			continue;
 		}
 		n = take_batch(g, batch);
 		if (n == 0) { /* only jobs whose conversations are held: wait for those groups */
-			pthread_cond_wait(&g->done, &g->lock);
+			pthread_cond_wait(&self.wake, &g->lock);
 			continue;
 		}
 		g->active++;
 		keys_add(g, batch, n);
+		wake_next_leader(g); /* another place may be free for the jobs left */
 		pthread_mutex_unlock(&g->lock);
 
 		t_run = util_now_us();
@@ -304,10 +317,13 @@ int txgroup_run(struct txgroup *g, struct db_pool *pool, PGconn **conn, const ch
 			batch[k]->state = out[k];
 			batch[k]->taken_us = t_run;
 			batch[k]->commit_us = commit_us;
+			if (batch[k] != &self)
+				pthread_cond_signal(&batch[k]->wake);
 		}
-		pthread_cond_broadcast(&g->done);
+		wake_next_leader(g);
 	}
 	pthread_mutex_unlock(&g->lock);
+	pthread_cond_destroy(&self.wake);
 	/* where the time went (latency.h): queued, then in its group's transaction and COMMIT */
 	if (self.taken_us) {
 		latency_add(LATENCY_GROUP_WAIT, self.taken_us - t_enq);
