@@ -13,7 +13,8 @@ const struct http_route server_routes[] = {
 	{ "GET", "/metrics", ops_metrics, 0 },
 	/* every channel type's webhooks, through its adapter (inbound.c) */
 	{ "GET", "/webhooks/{type}/{channel_id}", inbound_webhook_verify, 1 },
-	{ "POST", "/webhooks/{type}/{channel_id}", inbound_webhook_receive, 1 },
+	/* the POST borrows a connection when it needs one (a group commit's member never does) */
+	{ "POST", "/webhooks/{type}/{channel_id}", inbound_webhook_receive, 0 },
 	/* the web chat's page and files (webchat_gw.h); its socket is /ws/chat/{slug} */
 	{ "GET", "/chat/{slug}", webchat_page, 1 },
 	{ "GET", "/chat/{slug}/{file}", webchat_asset, 1 },

@@ -103,7 +103,7 @@ static int channel_copy(struct inbound_channel *dst, const struct inbound_channe
 	return 0;
 }
 
-enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
+enum inbound_load inbound_channel_load(struct app *app, PGconn **conn, struct db_pool *pool,
                                        const struct channel_ops *ops, int by_external,
                                        const char *key, struct inbound_channel *ch)
 {
@@ -129,7 +129,11 @@ enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
 		if (i < CHANNEL_CACHE_SIZE)
 			return rc;
 	}
-	rc = channel_read(app, conn, ops, by_external, key, ch);
+	if (!*conn && pool)
+		*conn = db_pool_acquire(pool, DB_POOL_WAIT_MS);
+	if (!*conn)
+		return INBOUND_LOAD_DB;
+	rc = channel_read(app, *conn, ops, by_external, key, ch);
 	if (!watched || rc != INBOUND_LOAD_OK) /* unknown ids are not kept: they would crowd */
 		return rc;                     /* out the real ones */
 	pthread_mutex_lock(&cache_lock);
@@ -207,7 +211,7 @@ static struct route *route_get(struct run *p, const char *key)
 		r->use = p->own;
 		r->state = ROUTE_OK;
 	} else {
-		rc = inbound_channel_load(p->app, run_conn(p), p->ops, 1, key, &r->ch);
+		rc = inbound_channel_load(p->app, p->conn, p->pool, p->ops, 1, key, &r->ch);
 		if (rc == INBOUND_LOAD_DB) {
 			p->out->db_error = PG_ERR_UNAVAILABLE;
 			inbound_channel_clear(&r->ch);
@@ -749,7 +753,7 @@ void inbound_webhook_verify(struct http_ctx *ctx, const struct http_request *req
 		http_response_error(resp, 403, "forbidden", "%s", err);
 		goto out;
 	}
-	rc = inbound_channel_load(ctx->app, ctx->conn, ops, 0, id, &ch);
+	rc = inbound_channel_load(ctx->app, &ctx->conn, NULL, ops, 0, id, &ch);
 	if (rc == INBOUND_LOAD_DB) {
 		http_response_error(resp, 503, "database_unavailable",
 		                    "the database is not answering; try again shortly");
@@ -796,7 +800,9 @@ void inbound_webhook_receive(struct http_ctx *ctx, const struct http_request *re
 		http_response_error(resp, 503, "unavailable", "the engine is not running");
 		return;
 	}
-	rc = inbound_channel_load(ctx->app, ctx->conn, ops, 0, id, &ch);
+	/* the connection is borrowed only when the channel must be read: a message that joins a
+	 * group commit never needs one (txgroup_run) */
+	rc = inbound_channel_load(ctx->app, &ctx->conn, ctx->app->pool, ops, 0, id, &ch);
 	if (rc == INBOUND_LOAD_DB) {
 		http_response_error(resp, 503, "database_unavailable",
 		                    "the database is not answering; try again shortly");

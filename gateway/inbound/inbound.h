@@ -46,8 +46,10 @@ enum inbound_load {
 	INBOUND_LOAD_SECRETS = -2 /* the sealed secrets do not open: the operator's key is wrong */
 };
 
-/* Loads the channel with id (by_external 0) or with the external id of ops' type. */
-enum inbound_load inbound_channel_load(struct app *app, PGconn *conn,
+/* Loads the channel with id (by_external 0) or with the external id of ops' type: from the
+ * process's copy when it has one, else from the database on *conn, borrowed from pool first
+ * when *conn is NULL and pool is not (it is the caller's then, to give back). */
+enum inbound_load inbound_channel_load(struct app *app, PGconn **conn, struct db_pool *pool,
                                        const struct channel_ops *ops, int by_external,
                                        const char *key, struct inbound_channel *ch);
 void inbound_channel_clear(struct inbound_channel *ch);

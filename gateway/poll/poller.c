@@ -120,7 +120,7 @@ static int offset_tx_fn(PGconn *conn, void *arg)
 static int polled_open(struct polled *c, struct inbound_channel *ch)
 {
 	enum inbound_load rc =
-	    inbound_channel_load(c->owner->app, c->conn, c->ops, 0, c->channel_id, ch);
+	    inbound_channel_load(c->owner->app, &c->conn, NULL, c->ops, 0, c->channel_id, ch);
 
 	return rc == INBOUND_LOAD_OK && ch->active && c->ops->polling(ch->config) ? 0 : -1;
 }
