@@ -173,19 +173,3 @@ ccgw_pg_stop() {
     ccgw_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
 }
-
-# ccgw_ceiling_db OWNER_URL DB: DB made afresh (dropped first) with the ceiling's tables
-# (bench/pgbench/setup.sql), for pgbench's bench/pgbench/message.sql; used by bench/run and
-# bench/ratio, so the ceiling they divide by is always the same work on the same fresh tables.
-ccgw_ceiling_db() {
-  local owner_url=$1 db=$2
-  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$owner_url/ccgw" \
-    -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null &&
-    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$owner_url/$db" -f "$CCGW_ROOT/bench/pgbench/setup.sql" >/dev/null
-}
-
-# ccgw_ceiling_pgbench OWNER_URL DB SECONDS: pgbench message.sql with 32 clients on 2 threads
-# for SECONDS s on DB (made by ccgw_ceiling_db); pgbench's output on stdout and stderr.
-ccgw_ceiling_pgbench() {
-  "$PG_BIN/pgbench" -n -M prepared -c 32 -j 2 -T "$3" -f "$CCGW_ROOT/bench/pgbench/message.sql" "$1/$2"
-}
