@@ -68,3 +68,12 @@ ccgw_floor_grouped_sql() {
     print "\\endpipeline"
   }' "$CCGW_ROOT/bench/pgbench/floor.sql"
 }
+
+# ccgw_floor_pgbench SCRIPT CLIENTS SECONDS ROWS TENANT CHANNEL: pgbench running SCRIPT
+# (floor.sql, or ccgw_floor_grouped_sql's output) with CLIENTS clients on 2 threads for
+# SECONDS s, as the application role on bench_ingest's database; ROWS TENANT CHANNEL are
+# ccgw_floor_pick's. pgbench's output on stdout and stderr.
+ccgw_floor_pgbench() {
+  "$PG_BIN/pgbench" -n -M prepared -c "$2" -j 2 -T "$3" -D "n=$4" -D "t=$5" -D "ch=$6" -f "$1" \
+    "${CCGW_DATABASE_URL%/*}/ccgw_t_bench_ingest"
+}
