@@ -698,6 +698,83 @@ static void test_claim_plan_after_small_analyze(void **state)
 	PQfinish(su);
 }
 
+/*
+ * A batch's outcomes (outbox_complete, sql/109) are written by one UPDATE joined to the batch,
+ * under a generic plan kept per session. A join planned on a young outbox could read the
+ * tenant's rows whole instead of the batch's, and keep doing so as the table grew: the rows
+ * are therefore found by their keys first and updated through their places. Here: the plan
+ * made on one row (a join by the keys alone then read 3,020 rows for 16, and a join by the
+ * rows' places 3,017), then 3,000 more; sixteen sent outcomes must be written, each row read
+ * by its key.
+ */
+static void test_complete_plan_after_small_analyze(void **state)
+{
+	PGconn *c = testdb_connect_owner(&db), *su;
+	char *channel, *ids, *before, *after, *written;
+	const char *cp[2];
+	int round;
+	static const char *claim_sql = "SELECT array_agg(id)::text FROM"
+	                               " outbox_claim('complete-test', 16, 60) WHERE claimed";
+	static const char *complete_sql =
+	    "SELECT count(*) FILTER (WHERE NOT claimed) FROM outbox_complete($1::uuid, $2::uuid[],"
+	    " array_fill('complete-test'::text, ARRAY[cardinality($2::uuid[])]),"
+	    " array_fill('sent'::text, ARRAY[cardinality($2::uuid[])]),"
+	    " array_fill(NULL::text, ARRAY[cardinality($2::uuid[])]),"
+	    " array_fill(NULL::bigint, ARRAY[cardinality($2::uuid[])]),"
+	    " array_fill(NULL::text, ARRAY[cardinality($2::uuid[])]),"
+	    " array_fill(0::bigint, ARRAY[cardinality($2::uuid[])]),"
+	    " array_fill(0, ARRAY[cardinality($2::uuid[])]),"
+	    " array_fill(1, ARRAY[cardinality($2::uuid[])]), 60, NULL, NULL)";
+
+	(void)state;
+	su = superuser_connect();
+	channel = dispatcher_session(c, "complete-plan");
+	/* the earlier tests' replies go, so that the plan is made on few */
+	run_ok(su, "TRUNCATE outbox CASCADE", 0, NULL);
+	replies_add(c, channel, "complete-early", 1);
+	run_ok(su, "ANALYZE outbox", 0, NULL);
+	cp[0] = tenant;
+	for (round = 0; round < 2; round++) {
+		/* round 0 makes the plan on one row and is undone; round 1 runs it among 3,001 */
+		if (round == 1)
+			replies_add(c, channel, "complete-later", 3000);
+		run_ok(c, "BEGIN", 0, NULL);
+		ids = one_value(c, claim_sql, 0, NULL);
+		cp[1] = ids;
+		before = one_value(c, OUTBOX_READS_SQL, 0, NULL);
+		written = one_value(c, complete_sql, 2, cp);
+		after = one_value(c, OUTBOX_READS_SQL, 0, NULL);
+		assert_string_equal(written, round == 0 ? "1" : "16");
+		free(written);
+		written = one_value(c,
+		                    "SELECT count(*) FROM outbox o JOIN conversation_events e"
+		                    " ON e.conversation_id = o.conversation_id"
+		                    " AND e.event_type = 'message_sent'"
+		                    " AND e.payload->>'outbox_id' = o.id::text"
+		                    " WHERE o.id = ANY($2::uuid[]) AND o.status = 'sent'"
+		                    " AND o.lease_owner IS NULL AND o.tenant_id = $1",
+		                    2, cp);
+		/* each row sent, with its event */
+		assert_string_equal(written, round == 0 ? "1" : "16");
+		free(written);
+		run_ok(c, "ROLLBACK", 0, NULL);
+		if (round == 1) {
+			print_message("complete: %ld outbox rows read\n", atol(after) - atol(before));
+			/* 16 rows by key, and each conversation's next message looked up */
+			if (atol(after) - atol(before) > 100)
+				fail_msg("outbox_complete read %ld outbox rows for 16 among 3,001 (a"
+				         " plan made on one row)",
+				         atol(after) - atol(before));
+		}
+		free(ids);
+		free(before);
+		free(after);
+	}
+	free(channel);
+	PQfinish(c);
+	PQfinish(su);
+}
+
 /* Twelve conversations whose chats begin with prefix, as a uuid[] literal. */
 static char *batch_of(PGconn *c, const char *prefix)
 {
@@ -785,6 +862,7 @@ int main(void)
 	    cmocka_unit_test(test_first_statement_reprepared),
 	    cmocka_unit_test(test_conversation_key_lookup),
 	    cmocka_unit_test(test_claim_plan_after_small_analyze),
+	    cmocka_unit_test(test_complete_plan_after_small_analyze),
 	    cmocka_unit_test(test_load_plan_after_small_analyze),
 	};
 
