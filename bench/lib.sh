@@ -40,13 +40,20 @@ SELECT count(*), (SELECT tenant_id FROM conversations LIMIT 1),
 SQL
 }
 
-# ccgw_floor_grouped_sql GROUP ROWS: prints floor.sql's messages GROUP to a transaction, as
-# ccgw's group commit writes them: each message's savepoint and tenant setting with its
-# opening statement, then its trust statement; every message's writing statement with the
-# COMMIT in one pipeline. Message k takes its conversation from a range of its own, in
-# ascending order (as ccgw's groups hold distinct conversations, locks in one order).
+# ccgw_floor_grouped_sql GROUP ROWS [merged]: prints floor.sql's messages GROUP to a
+# transaction, as ccgw's group commit writes them: each message's savepoint and tenant setting
+# with its opening statement, then its trust statement; every message's writing statement with
+# the COMMIT in one pipeline. Message k takes its conversation from a range of its own, in
+# ascending order (as ccgw's groups hold distinct conversations, locks in one order). With
+# merged, the GROUP writing statements are one statement writing the same rows (what merging
+# a group's deferred writes would save: docs/PERFORMANCE.md, "Thirteenth pass").
 ccgw_floor_grouped_sql() {
-  awk -v group="$1" -v n="$2" '
+  awk -v group="$1" -v n="$2" -v merged="${3:-}" '
+  function rep(s, a, b,   i, out) { # every a in s replaced by b, literally; counted in nrep
+    out = ""
+    while ((i = index(s, a)) > 0) { out = out substr(s, 1, i - 1) b; s = substr(s, i + length(a)); nrep++ }
+    return out s
+  }
   /^--/ || /^\\/ || /^$/ { next }
   { cur = cur $0 "\n" } /;$/ { st[++ns] = cur; cur = "" }
   END {
@@ -63,7 +70,20 @@ ccgw_floor_grouped_sql() {
     }
     print "\\startpipeline"
     printf "%s", st[2]
-    for (k = 1; k <= group; k++) { o = st[5]; gsub(/:c\)/, ":c" k ")", o); printf "%s", o }
+    if (merged == "merged") {
+      list = ":c1"; for (k = 2; k <= group; k++) list = list ", :c" k
+      nrep = 0; o = st[5]
+      o = rep(o, "WHERE n = :c)", "WHERE n IN (" list "))")
+      o = rep(o, "SELECT :t, (SELECT conversation_id FROM k), x.e", "SELECT :t, k.conversation_id, x.e")
+      o = rep(o, "FROM jsonb_array_elements(", "FROM k, jsonb_array_elements(")
+      o = rep(o, "ORDER BY x.n", "ORDER BY k.conversation_id, x.n")
+      o = rep(o, "SELECT :t, \x27reply\x27, (SELECT conversation_id FROM k)", "SELECT :t, \x27reply\x27, k.conversation_id")
+      o = rep(o, "\x27::jsonb)\nUPDATE", "\x27::jsonb FROM k)\nUPDATE")
+      o = rep(o, "id = (SELECT conversation_id FROM k)", "id IN (SELECT conversation_id FROM k)")
+      if (nrep != 7) { print "floor.sql changed: its merged form needs a look" > "/dev/stderr"; exit 1 }
+      printf "%s", o
+    } else
+      for (k = 1; k <= group; k++) { o = st[5]; gsub(/:c\)/, ":c" k ")", o); printf "%s", o }
     print "COMMIT;"
     print "\\endpipeline"
   }' "$CCGW_ROOT/bench/pgbench/floor.sql"

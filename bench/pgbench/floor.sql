@@ -5,7 +5,10 @@
 -- the conversation's new state, one durable commit, in the round trips ccgw makes for a turn
 -- that reads nothing (the opening with the first statement; the trust statement; the writing
 -- statement with the COMMIT). Row-level security, foreign keys, indexes and triggers are
--- sql/'s. Not here: reads for the answer, the dispatcher's claim and outcome, group commit.
+-- sql/'s. As in a webhook's turn in `ccgw serve`, the transaction sets ccgw.wake_local, so
+-- the reply's outbox row wakes no listener (sql/099; before 2026-12-08 this script's rows
+-- notified, which made the floor a fifth to a quarter slower than ccgw's own writes).
+-- Not here: reads for the answer, the dispatcher's claim and outcome, group commit.
 -- So its rate against message.sql's is what ccgw's schema alone costs (bench/budget, phase d).
 -- Runs as the application role on bench_ingest's database after its run, conversation :c one
 -- of its shoppers' (floor_pick: n -> conversation and customer, made by bench/budget):
@@ -13,7 +16,7 @@
 \set c random(1, :n)
 \startpipeline
 BEGIN;
-SELECT set_config('app.tenant_id', :t, true);
+SELECT set_config('app.tenant_id', :t, true), set_config('ccgw.wake_local', 'on', true);
 WITH k AS (SELECT conversation_id FROM floor_pick WHERE n = :c),
  cv AS (SELECT c.id, c.state, c.context FROM conversations c
         WHERE c.tenant_id = :t AND c.id = (SELECT conversation_id FROM k) FOR UPDATE),
