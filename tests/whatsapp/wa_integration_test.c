@@ -811,7 +811,10 @@ static void test_group_commit(void **state)
 		usleep(20000);
 	}
 	assert_true(waiting >= 1);
-	usleep(500000);
+	/* held a second after the first waiter: every worker's message has reached its
+	 * transaction or its group by then, even under the sanitizers with other suites running
+	 * beside this one (a half second there left some workers less than 0.45 s of waiting) */
+	usleep(1000000);
 	PQclear(PQexec(lock, "ROLLBACK"));
 	PQfinish(lock);
 	usleep(500000); /* the groups run; shopper 7 waits alone for its row */
