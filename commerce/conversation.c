@@ -62,6 +62,11 @@ int conv_turn_write(PGconn *conn, const struct conv_turn_write *w)
 	    "  CASE WHEN $14::boolean THEN 'infinity'::timestamptz ELSE now() END"
 	    "  WHERE $7::jsonb IS NOT NULL)"
 	    " " CONV_TURN_UPDATE_SET " WHERE tenant_id = $1 AND id = $2";
+	/* several of one shop in a group transaction: one statement (sql/112, pg_defer_batched) */
+	static const char batch_sql[] =
+	    "SELECT conv_turns_write($1::uuid[], $2::uuid[], $3::jsonb[], $4::uuid[], $5::text[],"
+	    " $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::jsonb[], $11::text[],"
+	    " $12::int[], $13::boolean[], $14::boolean[])";
 	char *ev = json_dumps(w->events ? w->events : json_array(), JSON_COMPACT);
 	char *ctx = json_dumps(w->context, JSON_COMPACT);
 	char *offered = json_dumps(w->offered, JSON_COMPACT);
@@ -74,7 +79,8 @@ int conv_turn_write(PGconn *conn, const struct conv_turn_write *w)
 
 	snprintf(mis, sizeof(mis), "%d", w->misunderstandings);
 	if (ev && ctx && offered) {
-		int deferred = w->at_commit ? pg_defer(w->tenant_id, sql, 14, params, NULL, NULL) : 0;
+		int deferred =
+		    w->at_commit ? pg_defer_batched(w->tenant_id, sql, batch_sql, 1, 14, params) : 0;
 
 		if (deferred > 0 || (deferred == 0 && pg_cmd(conn, sql, 14, params) == 0))
 			rc = 0;

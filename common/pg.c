@@ -609,7 +609,10 @@ int64_t pg_take_commit_us(void)
  * statement whose answer nothing waits for (a turn's writing statement,
  * commerce/conversation.c): one round trip less. They are sent in tenant order, so that two
  * transactions take such rows of several tenants in one order (within a tenant, in the order
- * they were left; the statements take their rows in an order of their own). */
+ * they were left; the statements take their rows in an order of their own). A tenant's
+ * statements left with pg_defer_batched and one batch statement (a group transaction's turn
+ * endings) go as that one statement, with arrays of their parameters (deferred_batch): a
+ * statement costs PostgreSQL its set-up whatever it writes (docs/PERFORMANCE.md). */
 #define PG_DEFER_MAX 48
 
 struct pg_deferred {
@@ -622,6 +625,10 @@ struct pg_deferred {
 	void *arg;   /* free()d with the entry */
 	char *value; /* its first row's first column, once run */
 	int seq;     /* the order it was left in */
+	const char *batch_sql; /* pg_defer_batched's, or NULL */
+	int key;               /* the parameter no two of a batch share */
+	int in_batch;          /* sent in an earlier entry's batch */
+	char **batch;          /* the first of a batch: its parameters, arrays of the batch's */
 };
 
 static _Thread_local struct pg_deferred deferred[PG_DEFER_MAX];
@@ -637,14 +644,17 @@ static void deferred_drop(int from)
 		for (i = 0; d->params && i < d->nparams; i++)
 			free(d->params[i]);
 		free(d->params);
+		for (i = 0; d->batch && i < d->nparams; i++)
+			free(d->batch[i]);
+		free(d->batch);
 		free(d->arg);
 		free(d->value);
 		memset(d, 0, sizeof(*d));
 	}
 }
 
-int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *const *params,
-	     pg_defer_done_fn done, void *arg)
+static int defer_add(const char *tenant_id, const char *sql, const char *batch_sql, int key,
+		     int nparams, const char *const *params, pg_defer_done_fn done, void *arg)
 {
 	struct pg_deferred *d;
 	int i;
@@ -671,8 +681,24 @@ int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *co
 	d->done = done;
 	d->arg = arg;
 	d->seq = ndeferred;
+	d->batch_sql = batch_sql;
+	d->key = key;
 	ndeferred++;
 	return 1;
+}
+
+int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *const *params,
+	     pg_defer_done_fn done, void *arg)
+{
+	return defer_add(tenant_id, sql, NULL, 0, nparams, params, done, arg);
+}
+
+int pg_defer_batched(const char *tenant_id, const char *sql, const char *batch_sql, int key,
+		     int nparams, const char *const *params)
+{
+	if (key < 0 || key >= nparams)
+		return -1;
+	return defer_add(tenant_id, sql, batch_sql, key, nparams, params, NULL, NULL);
 }
 
 static int deferred_cmp(const void *a, const void *b)
@@ -681,6 +707,101 @@ static int deferred_cmp(const void *a, const void *b)
 	int c = strcmp(x->tenant, y->tenant);
 
 	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The values as a PostgreSQL array literal ({"a","b\"c",NULL}): heap, NULL out of memory. */
+static char *array_literal(const char *const *values, int n)
+{
+	size_t len = 3;
+	char *out, *o;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += values[i] ? 2 * strlen(values[i]) + 3 : 5;
+	out = o = malloc(len);
+	if (!out)
+		return NULL;
+	*o++ = '{';
+	for (i = 0; i < n; i++) {
+		const char *v = values[i];
+
+		if (i)
+			*o++ = ',';
+		if (!v) {
+			memcpy(o, "NULL", 4);
+			o += 4;
+			continue;
+		}
+		*o++ = '"';
+		for (; *v; v++) {
+			if (*v == '"' || *v == '\\')
+				*o++ = '\\';
+			*o++ = *v;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
+/* Gathers each tenant's pg_defer_batched statements of one batch_sql (deferred is in tenant
+ * order) into the first of them: its batch, the arrays of their parameters; the others are
+ * then in_batch. A key already in the batch leaves its statement out (it runs on its own,
+ * after the batch). 0, or -1 out of memory (nothing is then batched). */
+static int deferred_batch(void)
+{
+	const char *vals[PG_DEFER_MAX];
+	int members[PG_DEFER_MAX];
+	int i, j, k, n, p;
+
+	for (i = 0; i < ndeferred; i++) {
+		struct pg_deferred *d = &deferred[i];
+
+		if (!d->batch_sql || d->in_batch)
+			continue;
+		members[0] = i;
+		n = 1;
+		for (j = i + 1; j < ndeferred && strcmp(deferred[j].tenant, d->tenant) == 0; j++) {
+			const struct pg_deferred *e = &deferred[j];
+			int dup = 0;
+
+			if (!e->batch_sql || strcmp(e->batch_sql, d->batch_sql) != 0 || e->in_batch ||
+			    e->nparams != d->nparams)
+				continue;
+			for (k = 0; k < n && !dup; k++) {
+				const char *a = deferred[members[k]].params[d->key];
+				const char *b = e->params[d->key];
+
+				dup = a && b ? strcmp(a, b) == 0 : a == b;
+			}
+			if (!dup)
+				members[n++] = j;
+		}
+		if (n < 2)
+			continue;
+		d->batch = calloc((size_t)d->nparams + 1, sizeof(*d->batch));
+		for (p = 0; d->batch && p < d->nparams; p++) {
+			for (k = 0; k < n; k++)
+				vals[k] = deferred[members[k]].params[p];
+			if (!(d->batch[p] = array_literal(vals, n)))
+				goto oom;
+		}
+		if (!d->batch)
+			goto oom;
+		for (k = 1; k < n; k++)
+			deferred[members[k]].in_batch = 1;
+	}
+	return 0;
+oom:
+	for (i = 0; i < ndeferred; i++) {
+		for (p = 0; deferred[i].batch && p < deferred[i].nparams; p++)
+			free(deferred[i].batch[p]);
+		free(deferred[i].batch);
+		deferred[i].batch = NULL;
+		deferred[i].in_batch = 0;
+	}
+	return -1;
 }
 
 /* The name sql is prepared under on conn (preparing it now when it is not yet), in out; ""
@@ -759,7 +880,7 @@ static int commit_pipeline(PGconn *conn, const char *first)
 	int64_t t0;
 	enum pg_pool pool = pool_of(conn);
 	PGresult *res;
-	int i, rc = 0, ok = 0, sent = 1, settings = 0;
+	int i, rc = 0, ok = 0, sent = 1, settings = 0, nsent = 0;
 	char set_here[PG_DEFER_MAX]; /* deferred[i] is sent after its tenant's setting */
 
 	last_sqlstate[0] = '\0';
@@ -770,16 +891,21 @@ static int commit_pipeline(PGconn *conn, const char *first)
 			return -1;
 	}
 	qsort(deferred, (size_t)ndeferred, sizeof(deferred[0]), deferred_cmp);
+	if (deferred_batch() < 0)
+		log_warn(NULL, "sql: out of memory: the deferred statements go one by one");
 	for (i = 0; i < ndeferred; i++) {
-		stmt_name_prepared(conn, deferred[i].sql, deferred[i].nparams, deferred[i].name,
-				   sizeof(deferred[i].name));
-		/* one setting for a run of one tenant's statements */
+		/* one setting for a run of one tenant's statements (the first is never in_batch) */
 		set_here[i] = i == 0 || strcmp(deferred[i].tenant, deferred[i - 1].tenant) != 0;
 		settings += set_here[i];
+		if (deferred[i].in_batch)
+			continue;
+		stmt_name_prepared(conn, deferred[i].batch ? deferred[i].batch_sql : deferred[i].sql,
+				   deferred[i].nparams, deferred[i].name, sizeof(deferred[i].name));
+		nsent++;
 	}
 	t0 = util_now_us();
 	atomic_fetch_add(&pool_stats[pool].statements,
-			 (unsigned long long)(1 + (first ? 1 : 0) + settings + ndeferred));
+			 (unsigned long long)(1 + (first ? 1 : 0) + settings + nsent));
 	atomic_fetch_add(&pool_stats[pool].round_trips, 1);
 	if (PQenterPipelineMode(conn) != 1 ||
 	    (first && PQsendQueryParams(conn, first, 0, NULL, NULL, NULL, NULL, 0) != 1))
@@ -787,15 +913,16 @@ static int commit_pipeline(PGconn *conn, const char *first)
 	for (i = 0; sent && i < ndeferred; i++) {
 		struct pg_deferred *d = &deferred[i];
 		const char *tp[1] = {d->tenant};
+		const char *const *params = (const char *const *)(d->batch ? d->batch : d->params);
 
 		if ((set_here[i] &&
 		     PQsendQueryParams(conn, "SELECT set_config('app.tenant_id', $1, true)", 1,
 				       NULL, tp, NULL, NULL, 0) != 1) ||
-		    (d->name[0] ? PQsendQueryPrepared(conn, d->name, d->nparams,
-						      (const char *const *)d->params, NULL, NULL, 0)
-				: PQsendQueryParams(conn, d->sql, d->nparams, NULL,
-						    (const char *const *)d->params, NULL, NULL,
-						    0)) != 1)
+		    (!d->in_batch &&
+		     (d->name[0] ? PQsendQueryPrepared(conn, d->name, d->nparams, params, NULL,
+						       NULL, 0)
+				 : PQsendQueryParams(conn, d->batch ? d->batch_sql : d->sql,
+						     d->nparams, NULL, params, NULL, NULL, 0)) != 1))
 			sent = 0;
 	}
 	if (sent && (PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
@@ -811,7 +938,8 @@ static int commit_pipeline(PGconn *conn, const char *first)
 		for (i = 0; i < ndeferred; i++) {
 			if (set_here[i])
 				rc |= pipeline_take(conn, PGRES_TUPLES_OK);
-			rc |= pipeline_take_value(conn, &deferred[i]);
+			if (!deferred[i].in_batch)
+				rc |= pipeline_take_value(conn, &deferred[i]);
 		}
 		res = PQgetResult(conn); /* COMMIT's: "ROLLBACK" when the transaction had failed */
 		ok = res && PQresultStatus(res) == PGRES_COMMAND_OK &&

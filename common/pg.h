@@ -76,6 +76,15 @@ void pg_rollback(PGconn *conn);
 typedef void (*pg_defer_done_fn)(const char *value, void *arg);
 int pg_defer(const char *tenant_id, const char *sql, int nparams, const char *const *params,
 	     pg_defer_done_fn done, void *arg) PG_WUR;
+/* pg_defer for a statement whose runs in one transaction may go as one: a tenant's statements
+ * left with the same batch_sql are sent as one batch_sql (fixed text) in the place of the
+ * first, its $n the array (text, in the order they were left) of their $n's, so that one
+ * statement's set-up in PostgreSQL serves them all. Two whose parameter key (0-based) is the
+ * same never go in one batch (a later one runs after it on its own, in its order): key names
+ * what the statement writes, which one statement writes once. Nothing waits for their
+ * values (no callback); a lone one is sent as sql. Returns as pg_defer. */
+int pg_defer_batched(const char *tenant_id, const char *sql, const char *batch_sql, int key,
+		     int nparams, const char *const *params) PG_WUR;
 
 /* Inside pg_tx_run's or pg_savepoint_run's function: the transaction's opening (held back to
  * go with the first statement sent through pg_exec or pg_cmd) is sent now, for code about to

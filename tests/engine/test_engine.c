@@ -637,6 +637,140 @@ static void test_turn_round_trips(void **state)
 	efx_exec(&F, "DELETE FROM outbox WHERE channel_id = $1", 1, (const char *const[]){tg});
 }
 
+/* A group transaction's turns (gateway/core/txgroup.c commits several shoppers' messages
+ * together) write what the same turns write one a transaction: the conversations' state,
+ * their events and their replies, while the shop's turn endings go as one statement
+ * (sql/112 conv_turns_write, common/pg.c pg_defer_batched). Three shoppers on Telegram send
+ * the same messages twice, as different chats: a message a transaction, then one transaction
+ * a step for all three (a handoff's silent turns without a reply, a misunderstanding, Swahili,
+ * quotes and backslashes among them). */
+struct group_turn {
+	struct msg_inbound *m;
+	struct engine_result res;
+	int rc;
+};
+
+static int group_turn_fn(PGconn *conn, void *arg)
+{
+	struct group_turn *g = arg;
+
+	g->rc = engine_handle(F.engine, conn, g->m, &g->res);
+	return g->rc < 0 ? g->rc : 0;
+}
+
+static struct msg_inbound *group_msg(const char *channel, const char *chat, const char *text)
+{
+	struct msg_inbound *m = msg_inbound_new();
+	char mid[37];
+
+	assert_non_null(m);
+	util_uuid_new(mid);
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->message_id = strdup(mid);
+	m->kind = MSG_KIND_TEXT;
+	m->text = strdup(text);
+	m->channel = MSG_CHANNEL_TELEGRAM;
+	snprintf(m->tenant_id, sizeof(m->tenant_id), "%s", F.tenant);
+	snprintf(m->channel_id, sizeof(m->channel_id), "%.36s", channel);
+	return m;
+}
+
+/* What a chat's turns wrote, less what differs by chat: its conversation's fields (its times
+ * as those of the turns that set them: the handoff's, the last reply's, the last message's),
+ * its events and its replies (with whether each went to the chat and waits to be sent). */
+static char *chat_written(const char *channel, const char *chat)
+{
+	return efx_q(
+	    &F, NULL,
+	    "SELECT concat_ws(E'\n', c.state, c.context::text, c.offered::text, c.lang,"
+	    " c.misunderstandings, c.handoff,"
+	    " c.handoff_at IS NOT DISTINCT FROM (SELECT max(e.created_at) FROM conversation_events"
+	    "  e WHERE e.conversation_id = c.id AND e.event_type = 'handoff_requested'),"
+	    " (c.last_message_at = (SELECT max(o.created_at) FROM outbox o"
+	    "  WHERE o.conversation_id = c.id)) IS TRUE,"
+	    " (c.last_inbound_at = (SELECT max(e.created_at) FROM conversation_events e"
+	    "  WHERE e.conversation_id = c.id AND e.event_type = 'message_received')) IS TRUE,"
+	    " (SELECT string_agg(e.event_type || ' ' || (e.payload - 'message_id' - 'customer_id')::text,"
+	    " E'\n'"
+	    "  ORDER BY e.seq) FROM conversation_events e WHERE e.conversation_id = c.id),"
+	    " (SELECT string_agg(o.payload::text || ' ' || (o.recipient = c.external_chat_id)"
+	    "  || ' ' || o.status || ' ' || (o.next_attempt_at <= now()) || ' '"
+	    "  || (o.reply_to IS NOT NULL), E'\n' ORDER BY o.seq) FROM outbox o"
+	    "  WHERE o.conversation_id = c.id))"
+	    " FROM conversations c WHERE c.channel_id = $1 AND c.external_chat_id = $2",
+	    2, (const char *const[]){channel, chat});
+}
+
+static void test_group_turns(void **state)
+{
+	static const char *const script[3][6] = {
+	    {"hi", "1", "2", "1", "2", "cart"},
+	    {"habari", "nataka asali", "blorp zzz", "talk to a person", "hello? anyone?",
+	     "still there?"},
+	    {"say \"hi\" \\ {a,b}, 'x'", "menu", "1", "qwfp", "zxcv", "hi"}};
+	const char *alone[3] = {"grp-a0", "grp-a1", "grp-a2"};
+	const char *together[3] = {"grp-t0", "grp-t1", "grp-t2"};
+	char tg[40], *v;
+	int i, step, broken;
+
+	(void)state;
+	v = efx_q(&F, NULL,
+	          "INSERT INTO channels (tenant_id, type, name, external_id)"
+	          " VALUES (app_tenant_id(), 'telegram', 'group bot', 'bot-group') RETURNING id",
+	          0, NULL);
+	snprintf(tg, sizeof(tg), "%s", v);
+	free(v);
+	for (step = 0; step < 6; step++) {
+		struct group_turn g[3];
+
+		for (i = 0; i < 3; i++) { /* one a transaction */
+			g[i].m = group_msg(tg, alone[i], script[i][step]);
+			assert_int_equal(pg_tx_run(F.conn, F.tenant, group_turn_fn, &g[i]), 0);
+			assert_int_equal(g[i].rc, 0);
+			msg_inbound_free(g[i].m);
+		}
+		assert_int_equal(pg_begin(F.conn), 0); /* the three in one */
+		for (i = 0; i < 3; i++) {
+			g[i].m = group_msg(tg, together[i], script[i][step]);
+			assert_int_equal(
+			    pg_savepoint_run(F.conn, F.tenant, group_turn_fn, &g[i], &broken), 0);
+			assert_int_equal(broken, 0);
+			assert_int_equal(g[i].rc, 0);
+		}
+		assert_int_equal(pg_commit(F.conn), 0);
+		for (i = 0; i < 3; i++)
+			msg_inbound_free(g[i].m);
+	}
+	for (i = 0; i < 3; i++) {
+		char *a = chat_written(tg, alone[i]), *t = chat_written(tg, together[i]);
+
+		assert_contains(a, "\nt\nt\nt\n"); /* the three times */
+		assert_contains(a, "message_received");
+		assert_contains(a, "true pending true true"); /* a reply to send */
+		assert_string_equal(t, a);
+		free(a);
+		free(t);
+	}
+	/* the handoff's silent turns wrote no reply and kept the time of the last */
+	v = chat_written(tg, together[1]);
+	assert_true(strncmp(v, "handoff\n", 8) == 0);
+	free(v);
+	assert_int_equal(efx_qlong(&F,
+	                           "SELECT count(*) FROM outbox o JOIN conversations c"
+	                           " ON c.id = o.conversation_id WHERE c.channel_id = $1"
+	                           " AND c.external_chat_id = $2",
+	                           2, (const char *const[]){tg, together[1]}),
+	                 4);
+	/* the three went as one statement */
+	assert_int_equal(efx_qlong(&F,
+	                           "SELECT count(*) FROM pg_prepared_statements"
+	                           " WHERE statement LIKE 'SELECT conv_turns_write(%'",
+	                           0, NULL),
+	                 1);
+	efx_exec(&F, "DELETE FROM outbox WHERE channel_id = $1", 1, (const char *const[]){tg});
+}
+
 static void test_cart_edit(void **state)
 {
 	const char *chat = "cart-1";
@@ -1384,6 +1518,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_numbers_menu_and_misunderstanding),
 	    cmocka_unit_test(test_turn_round_trips),
+	    cmocka_unit_test(test_group_turns),
 	    cmocka_unit_test(test_cart_edit),
 	    cmocka_unit_test(test_lifecycle),
 	    cmocka_unit_test(test_status_change_waits_for_turn),

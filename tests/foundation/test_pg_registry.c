@@ -353,6 +353,116 @@ static void test_deferred_tenants(void **state)
 	pg_finish(c);
 }
 
+/* A group transaction's callers leave statements that may go as one (pg_defer_batched): a
+ * tenant's go as one statement whose parameters are arrays of theirs, values exactly as
+ * given (quotes, backslashes, braces, commas, the text "NULL", an empty text, SQL NULL,
+ * non-ASCII); a second statement for the same key (a product here) runs on its own after
+ * the batch, so the later value stays; another tenant's go under its own setting. */
+#define BATCH_ONE_SQL                                                                              \
+	"UPDATE products SET stock = $3::int, description = COALESCE($4, '(null)')"                \
+	" WHERE tenant_id = $1 AND id = $2"
+#define BATCH_SQL                                                                                  \
+	"UPDATE products p SET stock = x.s, description = COALESCE(x.d, '(null)')"                 \
+	" FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[]) AS x(t, id, s, d)"            \
+	" WHERE p.tenant_id = x.t AND p.id = x.id"
+
+struct batch_call {
+	const char *tenant, *product, *stock, *description;
+};
+
+static int batch_caller_fn(PGconn *conn, void *arg)
+{
+	const struct batch_call *b = arg;
+	const char *p[4] = {b->tenant, b->product, b->stock, b->description};
+
+	(void)conn;
+	return pg_defer_batched(b->tenant, BATCH_ONE_SQL, BATCH_SQL, 1, 4, p) == 1 ? 0 : -1;
+}
+
+/* A new product of tenant t (its id in out, 37 bytes). */
+static void product_new(PGconn *c, const char *t, const char *sku, char *out)
+{
+	const char *p[2] = {t, sku};
+	PGresult *r;
+
+	exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, p, -1);
+	r = pg_exec(c,
+	            "INSERT INTO products (tenant_id, sku, name, price_minor, currency)"
+	            " VALUES ($1, $2, $2, 100, 'KES') RETURNING id",
+	            2, p);
+	assert_non_null(r);
+	snprintf(out, 37, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* The product's "stock|description". */
+static void product_expect(PGconn *c, const char *t, const char *id, const char *want)
+{
+	const char *p[2] = {t, id};
+	PGresult *r;
+
+	exec_ok(c, "SELECT set_config('app.tenant_id', $1, false)", 1, p, -1);
+	r = pg_exec(c,
+	            "SELECT stock || '|' || description FROM products WHERE tenant_id = $1"
+	            " AND id = $2",
+	            2, p);
+	assert_non_null(r);
+	assert_int_equal(PQntuples(r), 1);
+	assert_string_equal(PQgetvalue(r, 0, 0), want);
+	PQclear(r);
+}
+
+static void test_deferred_batched(void **state)
+{
+	PGconn *c = testdb_connect_app(&db);
+	char *other = testdb_tenant_create(&db, "registry-batch", NULL);
+	char p1[37], p2[37], p3[37], p4[37], q1[37], name[32];
+	static const char tricky[] = "say \"hi\" \\ {a,b}, 'x' NULL";
+	unsigned long long rt = 0, stmts = 0;
+	int i, round, broken = 0;
+
+	(void)state;
+	assert_non_null(other);
+	product_new(c, tenant, "batch-1", p1);
+	product_new(c, tenant, "batch-2", p2);
+	product_new(c, tenant, "batch-3", p3);
+	product_new(c, tenant, "batch-4", p4);
+	product_new(c, other, "batch-q1", q1);
+	for (round = 0; round < 2; round++) { /* the first prepares the statements */
+		struct batch_call calls[6] = {
+		    {tenant, p1, "5", "first"}, {other, q1, "10", "asali 🍯 ünï"},
+		    {tenant, p2, "6", NULL},    {tenant, p1, "7", "NULL"},
+		    {tenant, p3, "8", tricky},  {tenant, p4, "9", ""}};
+
+		assert_int_equal(pg_begin(c), 0);
+		for (i = 0; i < 6; i++) {
+			assert_int_equal(pg_savepoint_run(c, calls[i].tenant, batch_caller_fn,
+			                                  &calls[i], &broken),
+			                 0);
+			assert_int_equal(broken, 0);
+		}
+		stats_delta(&rt, &stmts);
+		assert_int_equal(pg_commit(c), 0);
+		stats_delta(&rt, &stmts);
+		/* once prepared, one round trip: two settings, tenant's batch of four and its second p1 after it,
+		 * the other tenant's lone statement (sent as it is), COMMIT; six one by one would be
+		 * nine */
+		if (round == 1) {
+			assert_int_equal(rt, 1);
+			assert_int_equal(stmts, 6);
+		}
+		product_expect(c, tenant, p1, "7|NULL");
+		product_expect(c, tenant, p2, "6|(null)");
+		product_expect(c, tenant, p3, "8|say \"hi\" \\ {a,b}, 'x' NULL");
+		product_expect(c, tenant, p4, "9|");
+		product_expect(c, other, q1, "10|asali 🍯 ünï");
+		exec_ok(c, "UPDATE products SET stock = 0, description = ''", 0, NULL, -1);
+	}
+	assert_int_equal(prepared_count(c, BATCH_SQL, name, sizeof(name)), 1);
+	free(other);
+	pg_finish(c);
+}
+
 /* ---- a transaction's opening goes with its first statement ---- */
 
 struct open_run {
@@ -858,6 +968,7 @@ int main(void)
 	    cmocka_unit_test(test_failed_transaction),
 	    cmocka_unit_test(test_deferred),
 	    cmocka_unit_test(test_deferred_tenants),
+	    cmocka_unit_test(test_deferred_batched),
 	    cmocka_unit_test(test_opening),
 	    cmocka_unit_test(test_first_statement_reprepared),
 	    cmocka_unit_test(test_conversation_key_lookup),
