@@ -901,6 +901,45 @@ static char *batch_of(PGconn *c, const char *prefix)
 	"SELECT seq_tup_read + idx_tup_fetch FROM pg_stat_xact_user_tables"                        \
 	" WHERE relname = 'conversations'"
 
+/* A group's turn endings (conv_turns_write, sql/112) written for the twelve conversations of
+ * ids on c, in a transaction rolled back: 0, or the conversation rows it read; each of the
+ * twelve must be written with its event and its reply. */
+static long turns_write_reads(PGconn *c, const char *channel, const char *ids)
+{
+	const char *p[3] = {tenant, ids, channel};
+	char *before, *after, *v;
+	long reads;
+
+	run_ok(c, "BEGIN", 0, NULL);
+	before = one_value(c, CONVERSATION_READS_SQL, 0, NULL);
+	run_ok(c,
+	       "SELECT conv_turns_write(array_fill($1::uuid, ARRAY[12]), $2::uuid[],"
+	       " array_fill('[{\"type\": \"plan_test\"}]'::jsonb, ARRAY[12]),"
+	       " array_fill($3::uuid, ARRAY[12]), array_fill('r'::text, ARRAY[12]),"
+	       " array_fill(NULL::text, ARRAY[12]), array_fill('{\"text\": \"x\"}'::jsonb,"
+	       " ARRAY[12]), array_fill('plan-test'::text, ARRAY[12]), array_fill('{}'::jsonb,"
+	       " ARRAY[12]), array_fill('[]'::jsonb, ARRAY[12]), array_fill('en'::text, ARRAY[12]),"
+	       " array_fill(0, ARRAY[12]), array_fill(false, ARRAY[12]),"
+	       " array_fill(false, ARRAY[12]))",
+	       3, p);
+	after = one_value(c, CONVERSATION_READS_SQL, 0, NULL);
+	reads = atol(after) - atol(before);
+	v = one_value(c,
+	              "SELECT count(*) FROM conversations c WHERE c.id = ANY($2::uuid[])"
+	              " AND c.tenant_id = $1 AND c.state = 'plan-test'"
+	              " AND EXISTS (SELECT 1 FROM conversation_events e WHERE e.tenant_id = $1"
+	              "  AND e.conversation_id = c.id AND e.event_type = 'plan_test')"
+	              " AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = $1"
+	              "  AND o.conversation_id = c.id AND o.payload->>'text' = 'x')",
+	              2, p);
+	assert_string_equal(v, "12");
+	run_ok(c, "ROLLBACK", 0, NULL);
+	free(v);
+	free(before);
+	free(after);
+	return reads;
+}
+
 /* dispatch_load must read a batch's conversations by their keys however many the shop has. Its
  * one statement of 091 read 3,052 rows for a batch of 12 among 3,040 when its plan was made on
  * statistics of 40 conversations: with a generic plan kept, and sometimes even planned at each
@@ -913,6 +952,7 @@ static void test_load_plan_after_small_analyze(void **state)
 	const char *lp[3];
 	char *channel, *ids, *before, *after;
 	PGresult *r;
+	long reads;
 	static const char *load_sql =
 	    "SELECT count(*) FROM dispatch_load($1::uuid, ARRAY[$2::uuid], '{}'::uuid[],"
 	    " $3::uuid[], $3::uuid[], array_fill($2::uuid, ARRAY[12]),"
@@ -934,6 +974,7 @@ static void test_load_plan_after_small_analyze(void **state)
 	run_ok(c, "BEGIN", 0, NULL);
 	run_ok(c, load_sql, 3, lp);
 	run_ok(c, "ROLLBACK", 0, NULL);
+	(void)turns_write_reads(c, channel, ids);
 	free(ids);
 	replies_add(c, channel, "load-later", 3000);
 	ids = batch_of(c, "load-later");
@@ -953,6 +994,14 @@ static void test_load_plan_after_small_analyze(void **state)
 		fail_msg("dispatch_load read %ld conversation rows for 12 among %d (a plan made on"
 		         " 40 rows)",
 		         atol(after) - atol(before), 3040);
+	/* the same for a group's turn endings: twelve looked up by their keys, updated through
+	 * their places, and each event's and reply's foreign key checked by its key */
+	reads = turns_write_reads(c, channel, ids);
+	print_message("turn endings: %ld conversation rows read\n", reads);
+	if (reads > 100)
+		fail_msg("conv_turns_write read %ld conversation rows for 12 among %d (a plan made"
+		         " on 40 rows)",
+		         reads, 3040);
 	free(ids);
 	free(before);
 	free(after);
