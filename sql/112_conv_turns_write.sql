@@ -26,6 +26,13 @@
 --   reply (a local channel) is written with next_attempt_at 'infinity' as in conv_turn_write.
 -- The conversation's fields are set as CONV_TURN_UPDATE_SET (commerce/conversation.h) sets
 -- them: last_message_at only with a reply, handoff_at kept while in handoff.
+--
+-- JIT is off inside it (as 113 makes it for outbox_claim and outbox_complete). A conversation
+-- created in the same transaction (a first contact) fires its foreign keys' checks in the
+-- UPDATE, and a check whose cached plan was invalidated (an ANALYZE of channels, say) is
+-- planned again there, with index scans off: costed past jit_above_cost, that plan was
+-- compiled by JIT at every run in that session (23 ms a check, seen with auto_explain).
+-- With JIT off its shape is still the primary key's index scan.
 CREATE FUNCTION conv_turns_write(p_tenants uuid[], p_convs uuid[], p_events jsonb[],
                                  p_channels uuid[], p_recipients text[], p_reply_tos text[],
                                  p_replies jsonb[], p_states text[], p_contexts jsonb[],
@@ -100,3 +107,6 @@ ALTER FUNCTION conv_turns_write(uuid[], uuid[], jsonb[], uuid[], text[], text[],
 ALTER FUNCTION conv_turns_write(uuid[], uuid[], jsonb[], uuid[], text[], text[], jsonb[], text[],
                                 jsonb[], jsonb[], text[], integer[], boolean[], boolean[])
   SET enable_seqscan = off;
+ALTER FUNCTION conv_turns_write(uuid[], uuid[], jsonb[], uuid[], text[], text[], jsonb[], text[],
+                                jsonb[], jsonb[], text[], integer[], boolean[], boolean[])
+  SET jit = off;
