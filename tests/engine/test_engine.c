@@ -558,24 +558,37 @@ static unsigned long long round_trips_since(void)
 	return n;
 }
 
+/* A text from chat to the fixture's shop with a fresh message id, on the Telegram channel
+ * channel (NULL: the fixture's web chat channel, filled in by efx_send_msg). */
+static struct msg_inbound *text_msg(const char *channel, const char *chat, const char *text)
+{
+	struct msg_inbound *m = msg_inbound_new();
+	char mid[37];
+
+	assert_non_null(m);
+	util_uuid_new(mid);
+	m->chat_id = strdup(chat);
+	m->user_id = strdup(chat);
+	m->message_id = strdup(mid);
+	m->kind = MSG_KIND_TEXT;
+	m->text = strdup(text);
+	snprintf(m->tenant_id, sizeof(m->tenant_id), "%s", F.tenant);
+	if (channel) {
+		m->channel = MSG_CHANNEL_TELEGRAM;
+		snprintf(m->channel_id, sizeof(m->channel_id), "%.36s", channel);
+	}
+	return m;
+}
+
 /* One turn of chat on the channel (NULL: the fixture's web chat channel), the reply read
  * back after the COMMIT; the request pool's round trips it took. */
 static unsigned long long turn_round_trips(const char *channel, const char *chat,
                                            const char *text, const char *expect)
 {
-	struct msg_inbound *m = msg_inbound_new();
+	struct msg_inbound *m = text_msg(channel, chat, text);
 	struct esent s;
 	unsigned long long n;
 
-	assert_non_null(m);
-	m->chat_id = strdup(chat);
-	m->user_id = strdup(chat);
-	m->kind = MSG_KIND_TEXT;
-	m->text = strdup(text);
-	if (channel) {
-		m->channel = MSG_CHANNEL_TELEGRAM;
-		snprintf(m->channel_id, sizeof(m->channel_id), "%.36s", channel);
-	}
 	round_trips_since();
 	efx_send_msg(&F, NULL, m, &s);
 	n = round_trips_since(); /* efx_send_msg reads the replies with libpq, not the pool */
@@ -658,24 +671,6 @@ static int group_turn_fn(PGconn *conn, void *arg)
 	return g->rc < 0 ? g->rc : 0;
 }
 
-static struct msg_inbound *group_msg(const char *channel, const char *chat, const char *text)
-{
-	struct msg_inbound *m = msg_inbound_new();
-	char mid[37];
-
-	assert_non_null(m);
-	util_uuid_new(mid);
-	m->chat_id = strdup(chat);
-	m->user_id = strdup(chat);
-	m->message_id = strdup(mid);
-	m->kind = MSG_KIND_TEXT;
-	m->text = strdup(text);
-	m->channel = MSG_CHANNEL_TELEGRAM;
-	snprintf(m->tenant_id, sizeof(m->tenant_id), "%s", F.tenant);
-	snprintf(m->channel_id, sizeof(m->channel_id), "%.36s", channel);
-	return m;
-}
-
 /* What a chat's turns wrote, less what differs by chat: its conversation's fields (its times
  * as those of the turns that set them: the handoff's, the last reply's, the last message's),
  * its events and its replies (with whether each went to the chat and waits to be sent). */
@@ -725,14 +720,14 @@ static void test_group_turns(void **state)
 		struct group_turn g[3];
 
 		for (i = 0; i < 3; i++) { /* one a transaction */
-			g[i].m = group_msg(tg, alone[i], script[i][step]);
+			g[i].m = text_msg(tg, alone[i], script[i][step]);
 			assert_int_equal(pg_tx_run(F.conn, F.tenant, group_turn_fn, &g[i]), 0);
 			assert_int_equal(g[i].rc, 0);
 			msg_inbound_free(g[i].m);
 		}
 		assert_int_equal(pg_begin(F.conn), 0); /* the three in one */
 		for (i = 0; i < 3; i++) {
-			g[i].m = group_msg(tg, together[i], script[i][step]);
+			g[i].m = text_msg(tg, together[i], script[i][step]);
 			assert_int_equal(
 			    pg_savepoint_run(F.conn, F.tenant, group_turn_fn, &g[i], &broken), 0);
 			assert_int_equal(broken, 0);
