@@ -558,6 +558,18 @@ static unsigned long long round_trips_since(void)
 	return n;
 }
 
+/* A Telegram channel of the fixture's shop (its id in out, 40 bytes). */
+static void telegram_channel(const char *external_id, char *out)
+{
+	char *v = efx_q(&F, NULL,
+	                "INSERT INTO channels (tenant_id, type, name, external_id)"
+	                " VALUES (app_tenant_id(), 'telegram', $1, $1) RETURNING id",
+	                1, &external_id);
+
+	snprintf(out, 40, "%s", v);
+	free(v);
+}
+
 /* A text from chat to the fixture's shop with a fresh message id, on the Telegram channel
  * channel (NULL: the fixture's web chat channel, filled in by efx_send_msg). */
 static struct msg_inbound *text_msg(const char *channel, const char *chat, const char *text)
@@ -623,12 +635,7 @@ static void test_turn_round_trips(void **state)
 	assert_int_equal(again, 4);
 	assert_int_equal(first, 5);
 
-	v = efx_q(&F, NULL,
-	          "INSERT INTO channels (tenant_id, type, name, external_id)"
-	          " VALUES (app_tenant_id(), 'telegram', 'round trips bot', 'bot-rt') RETURNING id",
-	          0, NULL);
-	snprintf(tg, sizeof(tg), "%s", v);
-	free(v);
+	telegram_channel("bot-rt", tg);
 	turn_round_trips(tg, "rt-tg", "menu", "What would you like to do?"); /* prepares */
 	turn_round_trips(tg, "rt-tg", "menu", "What would you like to do?");
 	assert_int_equal(turn_round_trips(tg, "rt-tg", "menu", "What would you like to do?"), 3);
@@ -710,12 +717,7 @@ static void test_group_turns(void **state)
 	int i, step, broken;
 
 	(void)state;
-	v = efx_q(&F, NULL,
-	          "INSERT INTO channels (tenant_id, type, name, external_id)"
-	          " VALUES (app_tenant_id(), 'telegram', 'group bot', 'bot-group') RETURNING id",
-	          0, NULL);
-	snprintf(tg, sizeof(tg), "%s", v);
-	free(v);
+	telegram_channel("bot-group", tg);
 	for (step = 0; step < 6; step++) {
 		struct group_turn g[3];
 
